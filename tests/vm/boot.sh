@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Boot one guest: a kernel from fetch-kernel.sh, the initramfs from mkinitramfs.sh, one tier.
+#
+# Usage: tests/vm/boot.sh --kernel KDIR --initrd FILE --tier lsm|fmod_ret --out DIR
+#                         [--timeout SECONDS] [--filter NAME] [--args a,b] [--shell]
+# Writes DIR/console.log (ttyS0: kernel, stderr) and DIR/results.log (ttyS1: result protocol, see
+# init). Exit status: QEMU's, or 124 when the guest did not power off within the timeout.
+# --shell: interactive, console on this terminal (Ctrl-a x quits QEMU), no timeout.
+#
+# The tier is chosen by the boot's LSM list: with bpf the BPF LSM runs (tier 1); without it an lsm
+# program still loads and attaches but never runs, and the agent must fall back to fmod_ret (tier 2).
+set -euo pipefail
+
+kdir= initrd= tier= out= timeout=${AG_VM_TIMEOUT:-150} filter= args= shell=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kernel) kdir=$2; shift 2 ;;
+	--initrd) initrd=$2; shift 2 ;;
+	--tier) tier=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--filter) filter=$2; shift 2 ;;
+	--args) args=$2; shift 2 ;;
+	--shell) shell=1; shift ;;
+	*) echo "vm: boot: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+[ -n "$kdir" ] && [ -n "$initrd" ] && [ -n "$tier" ] && [ -n "$out" ] ||
+	{ echo "usage: boot.sh --kernel KDIR --initrd FILE --tier lsm|fmod_ret --out DIR ..." >&2; exit 2; }
+
+case $tier in
+lsm) lsm=lockdown,capability,bpf ;;
+fmod_ret) lsm=lockdown,capability ;;
+*) echo "vm: boot: tier must be lsm or fmod_ret, not '$tier'" >&2; exit 2 ;;
+esac
+case "$filter$args" in *[[:space:]]*) echo "vm: boot: --filter/--args may not hold spaces" >&2; exit 2 ;; esac
+
+mkdir -p "$out"
+rm -f "$out/console.log" "$out/results.log"
+
+# KVM when the host offers one that works (AG_VM_ACCEL=auto|kvm|tcg), software emulation otherwise.
+# A /dev/kvm can exist and still fail at the first vCPU reset (nested, micro-VM hosts): QEMU
+# aborts at once there, and a working one is still alive, paused, after a second.
+accel=${AG_VM_ACCEL:-auto}
+if [ "$accel" = auto ]; then
+	accel=tcg
+	if [ -w /dev/kvm ]; then
+		# (stderr off in the subshell too: bash reports the abort of a child on its own stderr)
+		rc=$(exec 2>/dev/null; timeout 1 qemu-system-x86_64 -accel kvm -machine pc -cpu host -nodefaults \
+			-no-user-config -display none -monitor none -S </dev/null >/dev/null; echo $?)
+		[ "$rc" = 124 ] && accel=kvm
+	fi
+fi
+cpu=max
+[ "$accel" = kvm ] && cpu=host
+accel=(-accel "$accel")
+
+append="console=ttyS0 panic=-1 quiet loglevel=4 lsm=$lsm ag.tier=$tier"
+[ -n "$filter" ] && append+=" ag.filter=$filter"
+[ -n "$args" ] && append+=" ag.args=$args"
+
+qemu=(qemu-system-x86_64 "${accel[@]}" -machine pc -cpu "$cpu" -smp "${AG_VM_SMP:-1}" -m "${AG_VM_MEM:-1024}"
+	-nodefaults -no-user-config -display none -no-reboot
+	-kernel "$kdir/vmlinuz" -initrd "$initrd")
+
+if [ "$shell" = 1 ]; then
+	exec "${qemu[@]}" -serial mon:stdio -serial "file:$out/results.log" -append "$append ag.shell=1"
+fi
+
+# panic=-1 with -no-reboot: a guest that panics (or whose init dies) ends QEMU at once
+timeout -k 5 "$timeout" "${qemu[@]}" -serial "file:$out/console.log" -serial "file:$out/results.log" \
+	-append "$append" </dev/null

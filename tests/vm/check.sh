@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The VM stage: boot each Debian kernel twice (tier 1: BPF LSM active; tier 2: BPF LSM not in the
+# LSM list) with the agent and the integration tests in an initramfs, and report every guest test
+# as "ok - vm/KERNEL/TIER/NAME", then "N passed, N failed[, N skipped]". See tests/vm/README.md.
+#
+# Usage: tests/vm/check.sh [--agent PATH] [--itest PATH] [--kernels "SUITE..."] [--tiers "TIER..."]
+#                          [--filter NAME] [--args a,b] [--timeout SECONDS] [--jobs N] [--shell]
+# Defaults: $BUILD/accelguard, $BUILD/itest, AG_VM_KERNELS ("bookworm bookworm-backports"),
+# AG_VM_TIERS ("lsm fmod_ret"), AG_VM_TIMEOUT (150 s a boot), AG_VM_JOBS (number of CPUs).
+# Logs: $BUILD/vm/<kernel>-<tier>/{console,results}.log, summary in $BUILD/vm/report.txt.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+BUILD=${BUILD:-build}
+agent=$BUILD/accelguard itest=$BUILD/itest
+kernels=${AG_VM_KERNELS:-bookworm bookworm-backports}
+tiers=${AG_VM_TIERS:-lsm fmod_ret}
+timeout=${AG_VM_TIMEOUT:-150} jobs=${AG_VM_JOBS:-$(nproc)} filter= args= shell=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--agent) agent=$2; shift 2 ;;
+	--itest) itest=$2; shift 2 ;;
+	--kernels) kernels=$2; shift 2 ;;
+	--tiers) tiers=$2; shift 2 ;;
+	--filter) filter=$2; shift 2 ;;
+	--args) args=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--jobs) jobs=$2; shift 2 ;;
+	--shell) shell=1; shift ;;
+	-h|--help) sed -n '2,/^set -e/p' "$0" | sed -e '/^set -e/d' -e 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "vm: unknown argument $1 (--help)" >&2; exit 2 ;;
+	esac
+done
+export AG_VM_CACHE=${AG_VM_CACHE:-$BUILD/vm-cache}
+vm=$BUILD/vm
+mkdir -p "$vm"
+start=$SECONDS
+
+declare -A kdir label
+for k in $kernels; do
+	kdir[$k]=$("$here/fetch-kernel.sh" "$k")
+	label[$k]=$(cat "${kdir[$k]}/label")
+done
+"$here/mkinitramfs.sh" --agent "$agent" --itest "$itest" "$vm/initramfs.cpio"
+
+if [ "$shell" = 1 ]; then
+	set -- $kernels; k=$1
+	set -- $tiers; t=$1
+	echo "vm: shell in ${label[$k]} ($k), tier $t; Ctrl-a x quits QEMU" >&2
+	exec "$here/boot.sh" --kernel "${kdir[$k]}" --initrd "$vm/initramfs.cpio" --tier "$t" \
+		--out "$vm/shell" --shell
+fi
+
+# Boots run in parallel, one vCPU each (TCG runs a vCPU on one host thread).
+boots=()
+for k in $kernels; do for t in $tiers; do boots+=("$k:$t"); done; done
+running=0
+for b in "${boots[@]}"; do
+	k=${b%%:*} t=${b#*:} d=$vm/${label[$k]}-$t
+	mkdir -p "$d"
+	(
+		s=$SECONDS rc=0
+		"$here/boot.sh" --kernel "${kdir[$k]}" --initrd "$vm/initramfs.cpio" --tier "$t" --out "$d" \
+			--timeout "$timeout" ${filter:+--filter "$filter"} ${args:+--args "$args"} \
+			>"$d/qemu.log" 2>&1 || rc=$?
+		echo "$rc" > "$d/rc"
+		echo $((SECONDS - s)) > "$d/seconds"
+	) &
+	running=$((running + 1))
+	if [ "$running" -ge "$jobs" ]; then wait -n || true; running=$((running - 1)); fi
+done
+wait
+
+: > "$vm/report.txt"
+for b in "${boots[@]}"; do
+	k=${b%%:*} t=${b#*:} d=$vm/${label[$k]}-$t
+	echo "# vm/${label[$k]}/$t: ${kdir[$k]##*/} $(cat "${kdir[$k]}/release"), $(cat "$d/seconds")s, QEMU exit $(cat "$d/rc")" \
+		>> "$vm/report.txt"
+	if [ -s "$d/qemu.log" ]; then sed 's/^/# qemu: /' "$d/qemu.log" >> "$vm/report.txt"; fi
+	"$here/report.sh" --prefix "vm/${label[$k]}/$t" --tier "$t" --dir "$d" --rc "$(cat "$d/rc")" \
+		--timeout "$timeout" >> "$vm/report.txt" || true
+done
+cat "$vm/report.txt"
+passed=$(grep -c '^ok - ' "$vm/report.txt" || true)
+failed=$(grep -c '^not ok - ' "$vm/report.txt" || true)
+skipped=$(grep -c '^skip - ' "$vm/report.txt" || true)
+echo "# vm: ${#boots[@]} boots in $((SECONDS - start))s; logs in $vm"
+if [ "$skipped" = 0 ]; then echo "$passed passed, $failed failed"; else echo "$passed passed, $failed failed, $skipped skipped"; fi
+[ "$failed" = 0 ]
