@@ -1,0 +1,87 @@
+# accelguard — the single entry: `make` builds, `make check` runs every test, `make V=1` shows commands.
+# Build outputs go to $(BUILD) (default build/), never into the source tree.
+
+BUILD    ?= build
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
+            -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD) -DAG_VERSION='"$(VERSION)"'
+LDLIBS   += -lbpf -lelf -lz -lyaml -lpthread
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -Ivmlinux/$(ARCH)
+
+BPF_FAMILIES := open ioctl cgroup
+BPF_OBJS     := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_FAMILIES))
+SKELS        := $(BUILD)/accelguard.skel.h
+
+# Modules add to these from mk/*.mk (one fragment per module, owned with it).
+USER_SRCS    :=
+GEN_HDRS     :=
+CHECK_STAGES :=
+BENCH_STAGES :=
+
+.DELETE_ON_ERROR:
+.PHONY: all clean check deps vmlinux
+
+all: $(BUILD)/accelguard
+
+-include $(sort $(wildcard mk/*.mk))
+
+USER_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(USER_SRCS))
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/common.bpf.h include/accelguard.h include/verdict.h | $(BUILD)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/accelguard.bpf.o: $(BPF_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(BPFTOOL) gen object $@ $^
+
+$(BUILD)/accelguard.skel.h: $(BUILD)/accelguard.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name accelguard_bpf > $@
+
+$(BUILD)/%.o: %.c $(SKELS) $(GEN_HDRS) $(wildcard include/*.h user/*.h)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libag.a: $(USER_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/accelguard: $(BUILD)/user/main.o $(BUILD)/libag.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bpf $(BUILD)/user:
+	$(Q)mkdir -p $@
+
+# vmlinux.h is committed so that the build needs no BTF; regenerate it on a host whose kernel has
+# the types wanted: make vmlinux
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
+
+# Install the Debian packages that building and testing need (no-op when present).
+deps:
+	$(Q)tools/deps.sh all
+
+check: all $(CHECK_STAGES)
+	@echo "make check: all stages passed ($(CHECK_STAGES))"
+
+bench: all $(BENCH_STAGES)
+
+clean:
+	rm -rf $(BUILD)

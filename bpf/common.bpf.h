@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Maps, settings and the judging path shared by the three hook families. Each family is its own
+ * object; `bpftool gen object` links them, and the __weak definitions below become one map each.
+ */
+#ifndef AG_COMMON_BPF_H
+#define AG_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "accelguard.h"
+#include "verdict.h"
+
+#define EPERM 1
+#define SIGKILL 9
+#define S_IFMT 00170000
+#define S_IFCHR 0020000
+#define MINORBITS 20
+#define MINORMASK ((1U << MINORBITS) - 1)
+
+/* Settings fixed at load (rodata). */
+const volatile __u32 ag_enforce __weak = 0;         /* 1: deny / kill violations */
+const volatile __u32 ag_unresolved_deny __weak = 0; /* 1: enforce mode denies unresolved too */
+const volatile __u64 ag_rate_limit __weak = 1000;   /* violation events per tenant per second */
+const volatile __u32 ag_lsm_opens __weak = 0;       /* 1: opens are judged by lsm/fmod_ret, cgroup/dev does mknod only */
+const volatile __u32 ag_probe_tgid __weak = 0;      /* the probing agent's pid, for probe-by-effect */
+const volatile __u64 ag_probe_ino __weak = 0;       /* inode of the probe file */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, AG_MAX_MAJOR);
+	__type(key, __u32);
+	__type(value, struct ag_major_entry);
+} accel_devices SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384); /* set from the configuration at load */
+	__type(key, __u64);
+	__type(value, struct ag_policy);
+} policy SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct ag_dev_key);
+	__type(value, __u32);
+} owners SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ag_counter_key);
+	__type(value, struct ag_counter_val);
+} counters SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct ag_viol_state);
+} viol SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AG_DROP__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AG_TOTALS_LEN);
+	__type(key, __u32);
+	__type(value, __u64);
+} totals SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AG_PROBE_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} probe_hits SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20); /* set from the configuration at load */
+} events SEC(".maps") __weak;
+
+static __always_inline void ag_count_drop(__u32 kind)
+{
+	__u64 *d = bpf_map_lookup_elem(&drops, &kind);
+
+	if (d)
+		*d += 1; /* per-CPU slot: no atomics needed */
+}
+
+/* The accelerator class of a device number: one array lookup, 0 for anything else. */
+static __always_inline __u32 ag_class(__u32 major, __u32 minor)
+{
+	struct ag_major_entry *e;
+
+	if (major >= AG_MAX_MAJOR)
+		return 0;
+	e = bpf_map_lookup_elem(&accel_devices, &major);
+	if (!e || !e->n)
+		return 0;
+	return ag_class_of(e, minor);
+}
+
+/* The effective policy of the current cgroup: its own entry, else the nearest ancestor's entry
+ * that is inherited (a tenant's sub-cgroups) or is a tenant parent (a new tenant not yet known to
+ * the agent: unresolved). NULL: the host. */
+static struct ag_policy unresolved_policy = { .state = AG_P_UNRESOLVED };
+
+static __always_inline struct ag_policy *ag_policy_of(__u64 cgid)
+{
+	struct ag_policy *p, *found = NULL;
+	int level;
+
+	p = bpf_map_lookup_elem(&policy, &cgid);
+	if (p)
+		return p;
+	for (level = 1; level < AG_ANCESTOR_LEVELS; level++) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+
+		if (!id || id == cgid)
+			break;
+		p = bpf_map_lookup_elem(&policy, &id);
+		if (p)
+			found = p;
+	}
+	if (!found)
+		return NULL;
+	if (found->flags & AG_PF_INHERIT)
+		return found;
+	if (found->state == AG_P_TENANT_PARENT)
+		return &unresolved_policy;
+	return NULL;
+}
+
+/* Fixed one-second window per tenant; the totals are exact whatever the window says. */
+static __always_inline bool ag_viol_admit(__u64 cgid, __u64 now, __u64 *total, __u64 *suppressed)
+{
+	struct ag_viol_state *s, init = {};
+
+	s = bpf_map_lookup_elem(&viol, &cgid);
+	if (!s) {
+		init.window_start = now;
+		bpf_map_update_elem(&viol, &cgid, &init, BPF_NOEXIST);
+		s = bpf_map_lookup_elem(&viol, &cgid);
+		if (!s) /* map full: no per-tenant limit possible, count the event as a drop if any */
+			return true;
+	}
+	*total = __sync_fetch_and_add(&s->total, 1) + 1;
+	if (now - s->window_start >= 1000000000ULL) {
+		s->window_start = now;
+		s->in_window = 0;
+	}
+	if (__sync_fetch_and_add(&s->in_window, 1) < ag_rate_limit) {
+		*suppressed = s->suppressed;
+		return true;
+	}
+	*suppressed = __sync_fetch_and_add(&s->suppressed, 1) + 1;
+	return false;
+}
+
+struct ag_access {
+	__u32 op;
+	__u32 major;
+	__u32 minor;
+	__u32 class_id;
+	__u32 cmd;
+	__u32 xfer_cmd;
+	__u32 hook;
+};
+
+/*
+ * Judge one access to an accelerator, count it, report it when it is a first sighting or a
+ * violation. Returns the verdict; the caller turns it into a denial or a kill.
+ */
+static __always_inline int ag_judge(struct ag_access *a, bool *deny)
+{
+	__u64 cgid = bpf_get_current_cgroup_id();
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct ag_counter_key ck = {};
+	struct ag_counter_val cv = {}, *cvp;
+	struct ag_access_event *ev;
+	struct ag_policy *p;
+	__u64 viol_total = 0, suppressed = 0;
+	__u32 owners_n = 0, flags = 0, tidx;
+	__u64 *tot, pid_tgid;
+	int v;
+
+	p = ag_policy_of(cgid);
+	v = ag_verdict_state(p);
+	if (!v && p) {
+		int m = ag_policy_match(p, a->major, a->minor);
+
+		if (m == AG_M_ALLOCATED) {
+			v = AG_V_ALLOWED;
+		} else if (m == AG_M_ADMIN) {
+			v = AG_V_ADMIN;
+		} else {
+			struct ag_dev_key dk = { .major = a->major, .minor = a->minor };
+			__u32 *o = bpf_map_lookup_elem(&owners, &dk);
+
+			owners_n = o ? *o : 0;
+			v = owners_n ? AG_V_CROSS_TENANT : AG_V_UNMEDIATED;
+		}
+	}
+	*deny = ag_enforce && ag_denies(v, ag_unresolved_deny);
+
+	tidx = a->op * AG_V__MAX + v;
+	if (tidx < AG_TOTALS_LEN) {
+		tot = bpf_map_lookup_elem(&totals, &tidx);
+		if (tot)
+			*tot += 1;
+	}
+
+	ck.cgroup_id = cgid;
+	ck.major = a->major;
+	ck.minor = a->minor;
+	ck.op = a->op;
+	ck.cmd = a->xfer_cmd ? a->xfer_cmd : a->cmd;
+	cvp = bpf_map_lookup_elem(&counters, &ck);
+	if (cvp) {
+		__sync_fetch_and_add(&cvp->count, 1);
+		cvp->last_ns = now;
+		cvp->verdict = v;
+	} else {
+		cv.count = 1;
+		cv.first_ns = now;
+		cv.last_ns = now;
+		cv.verdict = v;
+		if (!bpf_map_update_elem(&counters, &ck, &cv, BPF_NOEXIST))
+			flags |= AG_EF_FIRST;
+	}
+
+	if (ag_is_violation(v) || v == AG_V_UNRESOLVED) {
+		flags |= AG_EF_VIOLATION;
+		if (!ag_viol_admit(cgid, now, &viol_total, &suppressed))
+			return v; /* counted exactly; the stream learns it from the next event's totals */
+	} else if (!(flags & AG_EF_FIRST)) {
+		return v; /* routine allowed traffic: counters only */
+	}
+
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		ag_count_drop((flags & AG_EF_VIOLATION) ? AG_DROP_VIOLATION : AG_DROP_ACCESS);
+		return v;
+	}
+	pid_tgid = bpf_get_current_pid_tgid();
+	ev->h.type = AG_EV_ACCESS;
+	ev->h.size = sizeof(*ev);
+	ev->time_ns = now;
+	ev->cgroup_id = cgid;
+	ev->viol_total = viol_total;
+	ev->suppressed = suppressed;
+	ev->pid = pid_tgid >> 32;
+	ev->tid = (__u32)pid_tgid;
+	ev->major = a->major;
+	ev->minor = a->minor;
+	ev->class_id = a->class_id;
+	ev->cmd = a->cmd;
+	ev->xfer_cmd = a->xfer_cmd;
+	ev->op = a->op;
+	ev->verdict = v;
+	ev->hook = a->hook;
+	ev->flags = flags;
+	ev->action = AG_ACT_OBSERVED;
+	if (*deny)
+		ev->action = a->hook == AG_HOOK_TRACEPOINT ? AG_ACT_KILLED : AG_ACT_DENIED;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	bpf_ringbuf_submit(ev, 0);
+	return v;
+}
+
+/* Probe by effect: count an open of the agent's probe file by the agent itself. */
+static __always_inline void ag_probe_hit(__u32 slot, __u64 ino)
+{
+	__u64 *c;
+
+	if (!ag_probe_tgid || (bpf_get_current_pid_tgid() >> 32) != ag_probe_tgid)
+		return;
+	if (ino != ag_probe_ino)
+		return;
+	c = bpf_map_lookup_elem(&probe_hits, &slot);
+	if (c)
+		*c += 1;
+}
+
+/* NVIDIA frontend ioctl nr 211 (IOCTL_XFER_CMD) carries the real escape in user memory. */
+#define AG_NV_MAJOR 195
+#define AG_NV_XFER_NR 211
+
+static __always_inline __u32 ag_xfer_cmd(__u32 major, __u32 cmd, __u64 arg)
+{
+	__u32 inner = 0;
+
+	if (major != AG_NV_MAJOR || (cmd & 0xff) != AG_NV_XFER_NR || ((cmd >> 8) & 0xff) != 'F')
+		return 0;
+	if (bpf_probe_read_user(&inner, sizeof(inner), (void *)arg))
+		return 0;
+	return inner;
+}
+
+#endif /* AG_COMMON_BPF_H */

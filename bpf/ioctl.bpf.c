@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0
+/* ioctl on an accelerator file. Tiers 1 and 2 deny synchronously in the security hook; tier 3
+ * sees the ioctl syscall, resolves the descriptor to its file, and in enforce mode kills the
+ * process (after the fact: the report says "killed"). */
+#include "common.bpf.h"
+
+static __always_inline int ag_ioctl(struct inode *inode, __u32 cmd, __u64 arg, __u32 hook,
+				    bool *deny)
+{
+	struct ag_access a = { .op = AG_OP_IOCTL, .hook = hook, .cmd = cmd };
+	__u32 rdev;
+
+	*deny = false;
+	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFCHR)
+		return 0;
+	rdev = BPF_CORE_READ(inode, i_rdev);
+	a.major = rdev >> MINORBITS;
+	a.minor = rdev & MINORMASK;
+	a.class_id = ag_class(a.major, a.minor);
+	if (!a.class_id)
+		return 0;
+	a.xfer_cmd = ag_xfer_cmd(a.major, cmd, arg);
+	return ag_judge(&a, deny);
+}
+
+SEC("lsm/file_ioctl")
+int BPF_PROG(ag_lsm_file_ioctl, struct file *file, unsigned int cmd, unsigned long arg, int ret)
+{
+	bool deny;
+
+	if (ret)
+		return ret;
+	ag_ioctl(file->f_inode, cmd, arg, AG_HOOK_LSM, &deny);
+	return deny ? -EPERM : 0;
+}
+
+SEC("fmod_ret/security_file_ioctl")
+int BPF_PROG(ag_fmod_file_ioctl, struct file *file, unsigned int cmd, unsigned long arg, int ret)
+{
+	bool deny;
+
+	if (ret)
+		return ret;
+	ag_ioctl(file->f_inode, cmd, arg, AG_HOOK_FMOD_RET, &deny);
+	return deny ? -EPERM : 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_ioctl")
+int ag_tp_ioctl(struct trace_event_raw_sys_enter *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 fd = (__u32)ctx->args[0];
+	struct fdtable *fdt;
+	struct file **fds;
+	struct file *file = NULL;
+	bool deny;
+
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	ag_ioctl(BPF_CORE_READ(file, f_inode), (__u32)ctx->args[1], ctx->args[2],
+		 AG_HOOK_TRACEPOINT, &deny);
+	if (deny)
+		bpf_send_signal(SIGKILL);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Device open: every open of a device inode, whatever the route (open, openat2, io_uring,
+ * /proc/self/fd reopen), identified by the inode's device number. Tiers 1 and 2. */
+#include "common.bpf.h"
+
+static __always_inline int ag_file_open(struct file *file, __u32 hook)
+{
+	struct inode *inode = file->f_inode;
+	struct ag_access a = { .op = AG_OP_OPEN, .hook = hook };
+	__u32 rdev;
+	bool deny;
+
+	if (ag_probe_tgid)
+		ag_probe_hit(hook, inode->i_ino);
+	if ((inode->i_mode & S_IFMT) != S_IFCHR)
+		return 0;
+	rdev = inode->i_rdev;
+	a.major = rdev >> MINORBITS;
+	a.minor = rdev & MINORMASK;
+	a.class_id = ag_class(a.major, a.minor);
+	if (!a.class_id)
+		return 0;
+	ag_judge(&a, &deny);
+	return deny ? -EPERM : 0;
+}
+
+/* A non-zero ret is an earlier hook's denial: never turn it into an allow. */
+SEC("lsm/file_open")
+int BPF_PROG(ag_lsm_file_open, struct file *file, int ret)
+{
+	if (ret)
+		return ret;
+	return ag_file_open(file, AG_HOOK_LSM);
+}
+
+SEC("fmod_ret/security_file_open")
+int BPF_PROG(ag_fmod_file_open, struct file *file, int ret)
+{
+	if (ret)
+		return ret;
+	return ag_file_open(file, AG_HOOK_FMOD_RET);
+}
+
+char LICENSE[] SEC("license") = "GPL";

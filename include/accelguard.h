@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The ABI shared by the kernel programs (bpf/) and the agent (user/): map keys and values, ring
+ * buffer records and the enums they carry. Fixed-width types and named lengths only; user space
+ * checks each record's size before reading it.
+ */
+#ifndef ACCELGUARD_H
+#define ACCELGUARD_H
+
+#define AG_COMM_LEN 16
+#define AG_CGROUP_PATH_LEN 256
+#define AG_MAX_MAJOR 4096        /* majors are 12 bits in the kernel's dev_t */
+#define AG_MAX_RANGES 8          /* minor ranges per major in accel_devices */
+#define AG_MAX_ALLOWED 32        /* device ranges in one tenant's policy */
+#define AG_ANCESTOR_LEVELS 16    /* how far up the cgroup tree a policy miss looks */
+#define AG_MINOR_ANY 0xffffffffu
+
+enum ag_op {
+	AG_OP_OPEN = 1,
+	AG_OP_IOCTL = 2,
+	AG_OP_MKNOD = 3,
+	AG_OP__MAX = 4,
+};
+
+enum ag_verdict {
+	AG_V_ALLOWED = 1,
+	AG_V_UNMEDIATED = 2,
+	AG_V_CROSS_TENANT = 3,
+	AG_V_HOST = 4,
+	AG_V_EXEMPT = 5,
+	AG_V_ADMIN = 6,
+	AG_V_UNRESOLVED = 7,
+	AG_V__MAX = 8,
+};
+
+enum ag_action {
+	AG_ACT_OBSERVED = 1,
+	AG_ACT_DENIED = 2,
+	AG_ACT_KILLED = 3,
+};
+
+/* Which program saw the access. */
+enum ag_hook {
+	AG_HOOK_LSM = 1,
+	AG_HOOK_FMOD_RET = 2,
+	AG_HOOK_TRACEPOINT = 3,
+	AG_HOOK_CGROUP_DEV = 4,
+};
+
+enum ag_tier {
+	AG_TIER_LSM = 1,
+	AG_TIER_FMOD_RET = 2,
+	AG_TIER_TRACEPOINT = 3,
+};
+
+/* Policy state of a cgroup (value of the policy map). A cgroup with no entry is looked up through
+ * its ancestors; with none there either it is the host. */
+enum ag_pstate {
+	AG_P_HOST = 0,          /* outside the tenant hierarchy */
+	AG_P_TENANT = 1,        /* tenant with the allocation in d[] */
+	AG_P_EXEMPT = 2,        /* trusted by configuration */
+	AG_P_UNRESOLVED = 3,    /* tenant whose allocation is not known yet */
+	AG_P_TENANT_PARENT = 4, /* new children are tenants: a child without an entry is unresolved */
+};
+
+/* ag_policy.flags */
+#define AG_PF_INHERIT 0x1 /* descendants without an entry of their own take this one */
+
+/* ag_dev_range.flags */
+#define AG_RF_ADMIN 0x1  /* DRA adminAccess: verdict admin */
+#define AG_RF_SHARED 0x2 /* control node shared by every container of a vendor: never cross_tenant */
+
+/* accel_devices: array indexed by major. n == 0 for a major that holds no accelerator. */
+struct ag_minor_range {
+	__u32 lo;
+	__u32 hi;
+	__u32 class_id;
+	__u32 pad;
+};
+
+struct ag_major_entry {
+	__u32 n;
+	__u32 pad;
+	struct ag_minor_range r[AG_MAX_RANGES];
+};
+
+struct ag_dev_range {
+	__u32 major;
+	__u32 lo;
+	__u32 hi;
+	__u32 flags;
+};
+
+/* policy: cgroup id -> what the cgroup may do. */
+struct ag_policy {
+	__u32 state;
+	__u32 flags;
+	__u32 n;
+	__u32 pad;
+	struct ag_dev_range d[AG_MAX_ALLOWED];
+};
+
+/* owners: device -> number of tenants it is allocated to (exclusive devices only). */
+struct ag_dev_key {
+	__u32 major;
+	__u32 minor;
+};
+
+/* counters: every access, aggregated; LRU. */
+struct ag_counter_key {
+	__u64 cgroup_id;
+	__u32 major;
+	__u32 minor;
+	__u32 op;
+	__u32 cmd;
+};
+
+struct ag_counter_val {
+	__u64 count;
+	__u64 first_ns;
+	__u64 last_ns;
+	__u32 verdict;
+	__u32 pad;
+};
+
+/* viol: cgroup id -> exact violation accounting and the per-tenant event rate window. */
+struct ag_viol_state {
+	__u64 total;        /* every violation, exact */
+	__u64 suppressed;   /* violations that got no event of their own, exact */
+	__u64 window_start; /* ns, start of the current one-second window */
+	__u64 in_window;    /* events sent in the current window */
+};
+
+/* drops: per-CPU array, index below; a ring buffer reservation that failed. */
+enum ag_drop_kind {
+	AG_DROP_VIOLATION = 0,
+	AG_DROP_ACCESS = 1,
+	AG_DROP_CGROUP = 2,
+	AG_DROP__MAX = 3,
+};
+
+/* totals: per-CPU array indexed by op * AG_V__MAX + verdict: exact counts of every access. */
+#define AG_TOTALS_LEN (AG_OP__MAX * AG_V__MAX)
+
+/* probe: per-CPU array, index by hook, counts of the probe file's opens (probe by effect). */
+#define AG_PROBE_SLOTS 8
+
+enum ag_event_type {
+	AG_EV_ACCESS = 1,
+	AG_EV_CGROUP_MKDIR = 2,
+	AG_EV_CGROUP_RMDIR = 3,
+};
+
+struct ag_event_hdr {
+	__u32 type;
+	__u32 size;
+};
+
+/* AG_EV_ACCESS flags */
+#define AG_EF_FIRST 0x1     /* first sighting of (cgroup, device, op, cmd) */
+#define AG_EF_VIOLATION 0x2 /* counted in viol */
+
+struct ag_access_event {
+	struct ag_event_hdr h;
+	__u64 time_ns; /* CLOCK_BOOTTIME */
+	__u64 cgroup_id;
+	__u64 viol_total;  /* this cgroup's violations so far, this one included */
+	__u64 suppressed;  /* this cgroup's suppressed violations so far */
+	__u32 pid;         /* thread group id */
+	__u32 tid;
+	__u32 major;
+	__u32 minor;
+	__u32 class_id;
+	__u32 cmd;      /* ioctl command */
+	__u32 xfer_cmd; /* NVIDIA IOCTL_XFER_CMD: the escape it carries */
+	__u8 op;
+	__u8 verdict;
+	__u8 action;
+	__u8 hook;
+	__u32 flags;
+	char comm[AG_COMM_LEN];
+};
+
+struct ag_cgroup_event {
+	struct ag_event_hdr h;
+	__u64 time_ns;
+	__u64 cgroup_id;
+	__u32 level;
+	__u32 pad;
+	char path[AG_CGROUP_PATH_LEN];
+};
+
+#endif /* ACCELGUARD_H */

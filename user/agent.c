@@ -1,0 +1,899 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "agent.h"
+#include "cgroups.h"
+#include "devices.h"
+#include "ioctl_names.h"
+#include "jsonw.h"
+#include "loader.h"
+#include "log.h"
+#include "policy.h"
+#include "procscan.h"
+#include "util.h"
+#include "verdict.h"
+
+static const char *const op_names[] = { [AG_OP_OPEN] = "open", [AG_OP_IOCTL] = "ioctl",
+					[AG_OP_MKNOD] = "mknod" };
+static const char *const verdict_names[] = {
+	[AG_V_ALLOWED] = "allowed", [AG_V_UNMEDIATED] = "unmediated",
+	[AG_V_CROSS_TENANT] = "cross_tenant", [AG_V_HOST] = "host",
+	[AG_V_EXEMPT] = "exempt", [AG_V_ADMIN] = "admin",
+	[AG_V_UNRESOLVED] = "unresolved",
+};
+static const char *const action_names[] = { [AG_ACT_OBSERVED] = "observed",
+					    [AG_ACT_DENIED] = "denied",
+					    [AG_ACT_KILLED] = "killed" };
+static const char *const hook_names[] = { [AG_HOOK_LSM] = "lsm", [AG_HOOK_FMOD_RET] = "fmod_ret",
+					  [AG_HOOK_TRACEPOINT] = "tracepoint",
+					  [AG_HOOK_CGROUP_DEV] = "cgroup_dev" };
+static const char *const drop_names[] = { [AG_DROP_VIOLATION] = "violation",
+					  [AG_DROP_ACCESS] = "access",
+					  [AG_DROP_CGROUP] = "cgroup" };
+
+#define NAME(t, i) ((i) < ARRAY_SIZE(t) && t[i] ? t[i] : "unknown")
+
+struct suppressed_seen {
+	struct ag_hnode node;
+	__u64 cgroup_id;
+	__u64 reported;
+};
+
+struct agent {
+	const struct ag_run_opts *o;
+	struct ag_config cfg;
+	bool cfg_loaded;
+	struct ag_devtab dt;
+	struct ag_bpf bpf;
+	struct ag_policy_db db;
+	bool db_ready;
+	char cgroup2[4096];
+	int mode;
+	int out_fd;
+	bool out_regular;
+	struct jw jw;   /* the lines of one batch */
+	struct jw line; /* one event */
+	struct ring_buffer *rb;
+	int epfd, sigfd, timerfd, notifyfd;
+	__s64 boot_to_real;
+	__u64 start_boot;
+	bool stop;
+	/* accounting for the summary */
+	__u64 lines_written, lines_lost, write_errors;
+	__u64 drops_reported[AG_DROP__MAX];
+	__u64 rejudged, preexisting, unknown_cgroups;
+	__u64 last_rescan;
+	struct ag_htab supp;
+};
+
+/* ---- output -------------------------------------------------------------------------------- */
+
+static void fmt_time(struct agent *a, __u64 boot_ns, char *buf, size_t len)
+{
+	__s64 real = (__s64)boot_ns + a->boot_to_real;
+	time_t sec = real / 1000000000LL;
+	struct tm tm;
+
+	gmtime_r(&sec, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)(real % 1000000000LL));
+}
+
+static void begin_event(struct agent *a, const char *type, __u64 boot_ns)
+{
+	char t[48];
+
+	jw_reset(&a->line);
+	jw_obj_open(&a->line);
+	jw_kstr(&a->line, "type", type);
+	fmt_time(a, boot_ns ? boot_ns : ag_now_ns(CLOCK_BOOTTIME), t, sizeof(t));
+	jw_kstr(&a->line, "time", t);
+}
+
+/* Close the event and queue its line; lines go out together at the end of a batch. */
+static void end_event(struct agent *a)
+{
+	jw_obj_close(&a->line);
+	if (a->line.oom) {
+		a->lines_lost++;
+		return;
+	}
+	jw_append(&a->jw, a->line.buf, a->line.len);
+	jw_append(&a->jw, "\n", 1);
+	if (a->jw.oom) {
+		a->lines_lost++;
+		return;
+	}
+	a->lines_written++;
+}
+
+/*
+ * Write the batch with whole lines only: a write that fails part-way (a full disk) is cut back
+ * to the last complete line, so the journal never holds a half-written event.
+ */
+static size_t count_lines(const char *p, size_t n)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < n; i++)
+		c += p[i] == '\n';
+	return c;
+}
+
+static void flush(struct agent *a)
+{
+	const char *p = a->jw.buf;
+	size_t left = a->jw.len;
+	off_t start = -1;
+
+	if (!left)
+		return;
+	if (a->out_regular)
+		start = lseek(a->out_fd, 0, SEEK_END);
+	while (left) {
+		ssize_t n = write(a->out_fd, p, left);
+		size_t lost;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n > 0) {
+			p += n;
+			left -= n;
+			continue;
+		}
+		/* cut a regular file back to the batch's start: the whole batch is lost, no line
+		 * is left half-written; elsewhere what did not go out is lost */
+		if (start >= 0 && !ftruncate(a->out_fd, start))
+			lost = count_lines(a->jw.buf, a->jw.len);
+		else
+			lost = count_lines(p, left) + (p > a->jw.buf && p[-1] != '\n');
+		if (!a->write_errors++)
+			ag_err("events: cannot write to %s: %s; %zu events lost (counted in the summary)",
+			       a->o->events ? a->o->events : "stdout", n < 0 ? strerror(errno) : "no space",
+			       lost);
+		a->lines_lost += lost;
+		a->lines_written -= lost < a->lines_written ? lost : a->lines_written;
+		break;
+	}
+	jw_reset(&a->jw);
+}
+
+static void put_cgroup(struct agent *a, struct jw *w, __u64 id, const struct ag_cg *cg)
+{
+	jw_key(w, "cgroup");
+	jw_obj_open(w);
+	jw_ku64(w, "id", id);
+	if (cg)
+		jw_kstr(w, "path", cg->path);
+	else
+		jw_kstr(w, "path", "");
+	jw_obj_close(w);
+	if (!cg)
+		return;
+	if (cg->t.pod_uid[0] || cg->t.pod_name[0]) {
+		jw_key(w, "pod");
+		jw_obj_open(w);
+		jw_kstr(w, "namespace", cg->t.pod_namespace);
+		jw_kstr(w, "name", cg->t.pod_name);
+		jw_kstr(w, "uid", cg->t.pod_uid);
+		jw_obj_close(w);
+	}
+	if (cg->t.container_id[0] || cg->t.container_name[0]) {
+		jw_key(w, "container");
+		jw_obj_open(w);
+		jw_kstr(w, "name", cg->t.container_name);
+		jw_kstr(w, "id", cg->t.container_id);
+		jw_obj_close(w);
+	}
+}
+
+static struct ag_cg *find_cgroup(struct agent *a, __u64 id)
+{
+	struct ag_cg *cg = ag_policy_find(&a->db, id);
+	__u64 now;
+
+	if (cg)
+		return cg;
+	/* a cgroup made while the lifecycle events were lost, or before we watched: look again,
+	 * at most once a second */
+	now = ag_now_ns(CLOCK_MONOTONIC);
+	if (now - a->last_rescan > 1000000000ULL) {
+		a->last_rescan = now;
+		ag_policy_scan(&a->db, a->cgroup2);
+		cg = ag_policy_find(&a->db, id);
+	}
+	if (!cg)
+		a->unknown_cgroups++;
+	return cg;
+}
+
+struct access_view {
+	__u64 time_ns, cgroup_id, viol_total, suppressed;
+	__u32 pid, tid, major, minor, class_id, cmd, xfer_cmd;
+	int op, verdict, action, hook;
+	bool first, rejudged, scanned;
+	int fd;
+	const char *comm;
+};
+
+static void emit_access(struct agent *a, const struct access_view *v, const struct ag_cg *cg)
+{
+	const struct ag_class *c = ag_devtab_class(&a->dt, v->class_id);
+	struct jw *w = &a->line;
+
+	begin_event(a, "access", v->time_ns);
+	jw_kstr(w, "op", NAME(op_names, (unsigned)v->op));
+	jw_kstr(w, "verdict", NAME(verdict_names, (unsigned)v->verdict));
+	jw_kstr(w, "action", NAME(action_names, (unsigned)v->action));
+	jw_kstr(w, "tier", ag_tier_name(a->bpf.tier));
+	jw_kstr(w, "hook", v->scanned ? "scan" : NAME(hook_names, (unsigned)v->hook));
+	if (v->first)
+		jw_kbool(w, "first", true);
+	if (v->rejudged)
+		jw_kbool(w, "rejudged", true);
+	jw_key(w, "device");
+	jw_obj_open(w);
+	jw_ku64(w, "major", v->major);
+	jw_ku64(w, "minor", v->minor);
+	jw_kstr(w, "class", c ? c->name : "unknown");
+	jw_obj_close(w);
+	if (v->op == AG_OP_IOCTL) {
+		const char *name = ag_ioctl_name(c ? c->name : NULL, v->cmd, v->xfer_cmd);
+
+		jw_key(w, "ioctl");
+		jw_obj_open(w);
+		jw_key(w, "cmd");
+		jw_hex32(w, v->cmd);
+		if (v->xfer_cmd) {
+			jw_key(w, "xfer_cmd");
+			jw_hex32(w, v->xfer_cmd);
+		}
+		if (name)
+			jw_kstr(w, "name", name);
+		jw_obj_close(w);
+	}
+	jw_key(w, "process");
+	jw_obj_open(w);
+	jw_ku64(w, "pid", v->pid);
+	if (v->tid)
+		jw_ku64(w, "tid", v->tid);
+	jw_key(w, "comm");
+	jw_strn(w, v->comm, strnlen(v->comm, AG_COMM_LEN));
+	if (v->scanned) {
+		jw_key(w, "fd");
+		jw_i64(w, v->fd);
+	}
+	jw_obj_close(w);
+	put_cgroup(a, w, v->cgroup_id, cg);
+	if (ag_is_violation(v->verdict) || v->verdict == AG_V_UNRESOLVED) {
+		if (v->viol_total) {
+			jw_key(w, "violations");
+			jw_obj_open(w);
+			jw_ku64(w, "total", v->viol_total);
+			jw_ku64(w, "suppressed", v->suppressed);
+			jw_obj_close(w);
+		}
+	}
+	end_event(a);
+}
+
+/* ---- kernel events -------------------------------------------------------------------------- */
+
+static void remember_pending(struct ag_cg *cg, const struct ag_access_event *e)
+{
+	struct ag_pending_access *p;
+
+	for (unsigned int i = 0; i < cg->n_pending; i++) {
+		p = &cg->pending[i];
+		if (p->major == e->major && p->minor == e->minor && p->op == e->op &&
+		    p->cmd == e->cmd && p->pid == e->pid)
+			return;
+	}
+	if (cg->n_pending >= AG_PENDING_MAX)
+		return;
+	p = &cg->pending[cg->n_pending++];
+	*p = (struct ag_pending_access){ .time_ns = e->time_ns, .pid = e->pid, .tid = e->tid,
+					 .major = e->major, .minor = e->minor,
+					 .class_id = e->class_id, .op = e->op, .cmd = e->cmd,
+					 .xfer_cmd = e->xfer_cmd, .hook = e->hook };
+	memcpy(p->comm, e->comm, AG_COMM_LEN);
+}
+
+/* What the policy says now of an access the kernel judged earlier. */
+static int judge_now(struct agent *a, const char *path, __u32 major, __u32 minor)
+{
+	struct ag_policy p;
+
+	if (!ag_policy_effective(&a->db, path, &p))
+		return AG_V_HOST;
+	return ag_verdict(&p, major, minor, ag_policy_owners(&a->db, major, minor));
+}
+
+static void rejudge(struct agent *a, struct ag_cg *cg, const struct ag_pending_access *p)
+{
+	struct access_view v = { .time_ns = ag_now_ns(CLOCK_BOOTTIME), .cgroup_id = cg->id,
+				 .pid = p->pid, .tid = p->tid, .major = p->major,
+				 .minor = p->minor, .class_id = p->class_id, .cmd = p->cmd,
+				 .xfer_cmd = p->xfer_cmd, .op = p->op, .hook = p->hook,
+				 .action = AG_ACT_OBSERVED, .rejudged = true, .comm = p->comm };
+
+	v.verdict = judge_now(a, cg->path, p->major, p->minor);
+	emit_access(a, &v, cg);
+	a->rejudged++;
+}
+
+static void on_resolved(struct ag_cg *cg, void *ctx)
+{
+	struct agent *a = ctx;
+
+	for (unsigned int i = 0; i < cg->n_pending; i++)
+		rejudge(a, cg, &cg->pending[i]);
+	cg->n_pending = 0;
+}
+
+static void handle_access(struct agent *a, const struct ag_access_event *e)
+{
+	struct ag_cg *cg = find_cgroup(a, e->cgroup_id);
+	struct access_view v = { .time_ns = e->time_ns, .cgroup_id = e->cgroup_id,
+				 .viol_total = e->viol_total, .suppressed = e->suppressed,
+				 .pid = e->pid, .tid = e->tid, .major = e->major,
+				 .minor = e->minor, .class_id = e->class_id, .cmd = e->cmd,
+				 .xfer_cmd = e->xfer_cmd, .op = e->op, .verdict = e->verdict,
+				 .action = e->action, .hook = e->hook,
+				 .first = e->flags & AG_EF_FIRST, .comm = e->comm };
+
+	emit_access(a, &v, cg);
+	if (e->verdict != AG_V_UNRESOLVED || !cg)
+		return;
+	if (cg->state == AG_P_UNRESOLVED || cg->state == AG_P_TENANT_PARENT) {
+		remember_pending(cg, e);
+	} else {
+		/* the policy arrived after the kernel judged: say at once what it is now */
+		struct ag_pending_access p = { .pid = e->pid, .tid = e->tid, .major = e->major,
+					       .minor = e->minor, .class_id = e->class_id,
+					       .op = e->op, .cmd = e->cmd, .xfer_cmd = e->xfer_cmd,
+					       .hook = e->hook };
+
+		memcpy(p.comm, e->comm, AG_COMM_LEN);
+		rejudge(a, cg, &p);
+	}
+}
+
+static void emit_tenant(struct agent *a, const char *what, const struct ag_cg *cg, __u64 t)
+{
+	begin_event(a, "tenant", t);
+	jw_kstr(&a->line, "event", what);
+	jw_kstr(&a->line, "state", ag_pstate_name(cg->state));
+	put_cgroup(a, &a->line, cg->id, cg);
+	if (cg->state == AG_P_TENANT) {
+		jw_key(&a->line, "devices");
+		jw_arr_open(&a->line);
+		for (unsigned int i = 0; i < cg->t.n_devs; i++) {
+			char d[48];
+
+			if (cg->t.devs[i].lo == cg->t.devs[i].hi)
+				snprintf(d, sizeof(d), "%u:%u", cg->t.devs[i].major, cg->t.devs[i].lo);
+			else
+				snprintf(d, sizeof(d), "%u:%u-%u", cg->t.devs[i].major,
+					 cg->t.devs[i].lo, cg->t.devs[i].hi);
+			jw_str(&a->line, d);
+		}
+		jw_arr_close(&a->line);
+	}
+	end_event(a);
+}
+
+static void handle_cgroup(struct agent *a, const struct ag_cgroup_event *e)
+{
+	struct ag_cg *cg;
+	char path[AG_CGROUP_PATH_LEN + 1];
+
+	memcpy(path, e->path, AG_CGROUP_PATH_LEN);
+	path[AG_CGROUP_PATH_LEN] = 0;
+	if (e->h.type == AG_EV_CGROUP_RMDIR) {
+		cg = ag_policy_find(&a->db, e->cgroup_id);
+		if (cg && cg->state != AG_P_HOST)
+			emit_tenant(a, "removed", cg, e->time_ns);
+		ag_policy_removed(&a->db, e->cgroup_id);
+		return;
+	}
+	cg = ag_policy_added(&a->db, e->cgroup_id, path, e->time_ns);
+	if (cg && cg->state != AG_P_HOST)
+		emit_tenant(a, "added", cg, e->time_ns);
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct agent *a = ctx;
+	const struct ag_event_hdr *h = data;
+
+	if (size < sizeof(*h) || h->size > size) {
+		ag_warn("events: a record of %zu bytes is too short; skipped", size);
+		return 0;
+	}
+	switch (h->type) {
+	case AG_EV_ACCESS:
+		if (h->size != sizeof(struct ag_access_event))
+			break;
+		handle_access(a, data);
+		return 0;
+	case AG_EV_CGROUP_MKDIR:
+	case AG_EV_CGROUP_RMDIR:
+		if (h->size != sizeof(struct ag_cgroup_event))
+			break;
+		handle_cgroup(a, data);
+		return 0;
+	}
+	ag_warn("events: record type %u of %u bytes does not match this agent; skipped", h->type,
+		h->size);
+	return 0;
+}
+
+/* ---- periodic work -------------------------------------------------------------------------- */
+
+static void check_drops(struct agent *a, bool force)
+{
+	__u64 now[AG_DROP__MAX], total = 0;
+	bool changed = false;
+	int fd = bpf_map__fd(a->bpf.skel->maps.drops);
+
+	for (__u32 k = 0; k < AG_DROP__MAX; k++) {
+		now[k] = ag_percpu_sum(fd, k);
+		total += now[k];
+		changed |= now[k] != a->drops_reported[k];
+	}
+	if (!changed && !force)
+		return;
+	if (changed && now[AG_DROP_CGROUP] != a->drops_reported[AG_DROP_CGROUP])
+		ag_policy_scan(&a->db, a->cgroup2); /* lifecycle events were lost: look again */
+	begin_event(a, "drops", 0);
+	jw_key(&a->line, "ringbuf");
+	jw_obj_open(&a->line);
+	for (__u32 k = 0; k < AG_DROP__MAX; k++)
+		jw_ku64(&a->line, drop_names[k], now[k]);
+	jw_obj_close(&a->line);
+	jw_ku64(&a->line, "total", total);
+	end_event(a);
+	memcpy(a->drops_reported, now, sizeof(now));
+}
+
+/* Violations counted in the kernel that got no event of their own: say how many, per tenant. */
+static void check_suppressed(struct agent *a)
+{
+	int fd = bpf_map__fd(a->bpf.skel->maps.viol);
+	__u64 key, next, *prev = NULL;
+	struct ag_viol_state s;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct suppressed_seen *seen = NULL;
+		uint64_t h = ag_hash_u64(next);
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &s) || !s.suppressed)
+			continue;
+		for (struct ag_hnode *n = ag_htab_first(&a->supp, h); n; n = ag_htab_next(n, h)) {
+			struct suppressed_seen *x = ag_container_of(n, struct suppressed_seen, node);
+
+			if (x->cgroup_id == key)
+				seen = x;
+		}
+		if (!seen) {
+			seen = calloc(1, sizeof(*seen));
+			if (!seen)
+				continue;
+			seen->cgroup_id = key;
+			ag_htab_add(&a->supp, &seen->node, h);
+		}
+		if (s.suppressed == seen->reported)
+			continue;
+		begin_event(a, "suppressed", 0);
+		jw_ku64(&a->line, "count", s.suppressed - seen->reported);
+		jw_key(&a->line, "violations");
+		jw_obj_open(&a->line);
+		jw_ku64(&a->line, "total", s.total);
+		jw_ku64(&a->line, "suppressed", s.suppressed);
+		jw_obj_close(&a->line);
+		jw_ku64(&a->line, "rate_limit", a->cfg.rate_limit);
+		put_cgroup(a, &a->line, key, ag_policy_find(&a->db, key));
+		end_event(a);
+		seen->reported = s.suppressed;
+	}
+}
+
+static void sync_clocks(struct agent *a)
+{
+	a->boot_to_real = (__s64)ag_now_ns(CLOCK_REALTIME) - (__s64)ag_now_ns(CLOCK_BOOTTIME);
+}
+
+/* ---- ready and summary ---------------------------------------------------------------------- */
+
+static void emit_ready(struct agent *a)
+{
+	struct jw *w = &a->line;
+	unsigned int counts[5];
+	struct utsname u;
+
+	ag_policy_counts(&a->db, counts);
+	begin_event(a, "ready", 0);
+	jw_kstr(w, "version", AG_VERSION);
+	jw_kstr(w, "tier", ag_tier_name(a->bpf.tier));
+	jw_kstr(w, "mode", ag_mode_name(a->mode));
+	jw_kstr(w, "ioctl_enforcement",
+		a->bpf.tier == AG_TIER_TRACEPOINT ? "kill_after_the_fact" : "synchronous_deny");
+	if (!uname(&u))
+		jw_kstr(w, "kernel", u.release);
+	jw_kstr(w, "cgroup2", a->cgroup2);
+	jw_kstr(w, "config", a->o->config ? a->o->config : "");
+	jw_ku64(w, "tenants", counts[AG_P_TENANT]);
+	jw_ku64(w, "exempt", counts[AG_P_EXEMPT]);
+	jw_ku64(w, "unresolved", counts[AG_P_UNRESOLVED]);
+	jw_ku64(w, "cgroups", a->db.ids.n);
+	jw_ku64(w, "device_classes", a->dt.n_classes);
+	jw_ku64(w, "rate_limit", a->cfg.rate_limit);
+	end_event(a);
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+	__u64 a = *(const __u64 *)x, b = *(const __u64 *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+static void emit_summary(struct agent *a)
+{
+	struct jw *w = &a->line;
+	int tfd = bpf_map__fd(a->bpf.skel->maps.totals);
+	__u64 drops = 0, viol = 0, supp = 0;
+	int vfd = bpf_map__fd(a->bpf.skel->maps.viol);
+	__u64 key, next, *prev = NULL;
+	struct ag_viol_state s;
+	unsigned int counts[5];
+
+	while (!bpf_map_get_next_key(vfd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(vfd, &key, &s)) {
+			viol += s.total;
+			supp += s.suppressed;
+		}
+	}
+	ag_policy_counts(&a->db, counts);
+	begin_event(a, "summary", 0);
+	jw_kstr(w, "tier", ag_tier_name(a->bpf.tier));
+	jw_kstr(w, "mode", ag_mode_name(a->mode));
+	jw_key(w, "duration_s");
+	jw_double(w, (ag_now_ns(CLOCK_BOOTTIME) - a->start_boot) / 1e9);
+	jw_key(w, "accesses");
+	jw_obj_open(w);
+	for (int op = AG_OP_OPEN; op < AG_OP__MAX; op++) {
+		jw_key(w, op_names[op]);
+		jw_obj_open(w);
+		for (int v = AG_V_ALLOWED; v < AG_V__MAX; v++)
+			jw_ku64(w, verdict_names[v], ag_percpu_sum(tfd, op * AG_V__MAX + v));
+		jw_obj_close(w);
+	}
+	jw_obj_close(w);
+	jw_key(w, "violations");
+	jw_obj_open(w);
+	jw_ku64(w, "total", viol);
+	jw_ku64(w, "suppressed", supp);
+	jw_obj_close(w);
+	jw_key(w, "drops");
+	jw_obj_open(w);
+	for (__u32 k = 0; k < AG_DROP__MAX; k++) {
+		__u64 d = ag_percpu_sum(bpf_map__fd(a->bpf.skel->maps.drops), k);
+
+		jw_ku64(w, drop_names[k], d);
+		drops += d;
+	}
+	jw_ku64(w, "total", drops);
+	jw_obj_close(w);
+	jw_key(w, "events");
+	jw_obj_open(w);
+	jw_ku64(w, "written", a->lines_written + 1);
+	jw_ku64(w, "lost", a->lines_lost);
+	jw_ku64(w, "rejudged", a->rejudged);
+	jw_ku64(w, "preexisting", a->preexisting);
+	jw_obj_close(w);
+	jw_key(w, "policy");
+	jw_obj_open(w);
+	jw_ku64(w, "cgroups", a->db.ids.n);
+	jw_ku64(w, "tenants", counts[AG_P_TENANT]);
+	jw_ku64(w, "exempt", counts[AG_P_EXEMPT]);
+	jw_ku64(w, "unresolved", counts[AG_P_UNRESOLVED]);
+	jw_ku64(w, "map_errors", a->db.map_errors);
+	if (a->db.n_lat) {
+		qsort(a->db.lat, a->db.n_lat, sizeof(__u64), cmp_u64);
+		jw_key(w, "latency_us");
+		jw_obj_open(w);
+		jw_ku64(w, "samples", a->db.n_lat);
+		jw_key(w, "p50");
+		jw_double(w, a->db.lat[a->db.n_lat / 2] / 1e3);
+		jw_key(w, "p99");
+		jw_double(w, a->db.lat[(a->db.n_lat * 99) / 100] / 1e3);
+		jw_key(w, "max");
+		jw_double(w, a->db.lat[a->db.n_lat - 1] / 1e3);
+		jw_obj_close(w);
+	}
+	jw_obj_close(w);
+	end_event(a);
+}
+
+/* ---- descriptors open before we started ------------------------------------------------------ */
+
+static void on_open_fd(const struct ag_open_fd *f, void *ctx)
+{
+	struct agent *a = ctx;
+	struct ag_cg *cg = f->cgroup[0] ? ag_policy_find_path(&a->db, f->cgroup) : NULL;
+	struct access_view v = { .time_ns = ag_now_ns(CLOCK_BOOTTIME), .pid = f->pid,
+				 .major = f->major, .minor = f->minor, .class_id = f->class_id,
+				 .op = AG_OP_OPEN, .action = AG_ACT_OBSERVED, .scanned = true,
+				 .fd = f->fd, .comm = f->comm };
+
+	v.cgroup_id = cg ? cg->id : 0;
+	v.verdict = judge_now(a, f->cgroup[0] ? f->cgroup : "/", f->major, f->minor);
+	emit_access(a, &v, cg);
+	a->preexisting++;
+}
+
+/* ---- setup ---------------------------------------------------------------------------------- */
+
+static int open_output(struct agent *a)
+{
+	const char *p = a->o->events;
+	struct stat st;
+
+	if (!p || !strcmp(p, "-")) {
+		a->out_fd = STDOUT_FILENO;
+	} else {
+		a->out_fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (a->out_fd < 0) {
+			ag_err("events: cannot open %s: %s", p, strerror(errno));
+			return -errno;
+		}
+	}
+	a->out_regular = !fstat(a->out_fd, &st) && S_ISREG(st.st_mode);
+	return 0;
+}
+
+static int add_epoll(struct agent *a, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static int setup(struct agent *a)
+{
+	char err[1024];
+	struct ag_load_opts lo = { 0 };
+	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	sigset_t mask;
+	int r;
+
+	if (a->o->config) {
+		r = ag_config_load(a->o->config, &a->cfg, err, sizeof(err));
+		if (r) {
+			ag_err("config: %s", err);
+			return r;
+		}
+		a->cfg_loaded = true;
+	} else {
+		a->cfg.rate_limit = 1000;
+	}
+	a->mode = a->o->mode >= 0 ? a->o->mode : a->cfg.mode;
+	r = ag_cgroup2_mount(a->cgroup2, sizeof(a->cgroup2));
+	if (r) {
+		ag_err("cgroup: no cgroup2 file system is mounted (%s); accelguard identifies tenants by "
+		       "their cgroup v2 id, and on a node whose containers live in cgroup v1 only every "
+		       "process would look like the host. Mount the unified hierarchy (cgroup2).",
+		       strerror(-r));
+		return r;
+	}
+	snprintf(err, sizeof(err), "%s/devices", a->cfg.host.proc ? a->cfg.host.proc : "/proc");
+	r = ag_devtab_init(&a->dt, err);
+	if (r) {
+		ag_err("devices: cannot build the device classes: %s", strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < a->cfg.n_devices; i++) {
+		const struct ag_cfg_devclass *d = &a->cfg.devices[i];
+
+		r = ag_devtab_add(&a->dt, d->class_name, d->major, d->lo, d->hi);
+		if (r < 0) {
+			ag_err("config: %s:%d: cannot add device class %s: %s", a->cfg.path, d->line,
+			       d->class_name, strerror(-r));
+			return r;
+		}
+	}
+	r = open_output(a);
+	if (r)
+		return r;
+
+	lo.enforce = a->mode == AG_MODE_ENFORCE;
+	lo.unresolved_deny = a->cfg.unresolved_deny;
+	lo.rate_limit = a->cfg.rate_limit;
+	lo.policy_entries = a->o->max_cgroups;
+	lo.ringbuf_bytes = a->o->ringbuf_kb * 1024;
+	lo.force_tier = a->o->force_tier;
+	r = ag_bpf_start(&a->bpf, &lo, a->cgroup2);
+	if (r)
+		return r;
+
+	{
+		struct ag_major_entry *majors = calloc(AG_MAX_MAJOR, sizeof(*majors));
+		int fd = bpf_map__fd(a->bpf.skel->maps.accel_devices);
+
+		if (!majors)
+			return -ENOMEM;
+		r = ag_devtab_fill_majors(&a->dt, majors);
+		for (__u32 m = 0; !r && m < AG_MAX_MAJOR; m++)
+			if (majors[m].n && bpf_map_update_elem(fd, &m, &majors[m], BPF_ANY))
+				r = -errno;
+		free(majors);
+		if (r) {
+			ag_err("devices: cannot fill the accel_devices map: %s", strerror(-r));
+			return r;
+		}
+	}
+
+	r = ag_policy_init(&a->db, &a->cfg, &a->dt, bpf_map__fd(a->bpf.skel->maps.policy),
+			   bpf_map__fd(a->bpf.skel->maps.owners));
+	if (r)
+		return r;
+	a->db_ready = true;
+	a->db.on_resolved = on_resolved;
+	a->db.cb_ctx = a;
+	a->notifyfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	{
+		struct ag_source *cs = ag_config_source_new(&a->cfg);
+
+		if (!cs || ag_policy_add_source(&a->db, cs))
+			return -ENOMEM;
+	}
+
+	a->rb = ring_buffer__new(bpf_map__fd(a->bpf.skel->maps.events), on_sample, a, NULL);
+	if (!a->rb) {
+		ag_err("events: cannot set up the ring buffer: %s", strerror(errno));
+		return -errno;
+	}
+	/* the lifecycle programs are attached: every cgroup made from now on is reported, and the
+	 * scan finds the ones made before */
+	r = ag_policy_scan(&a->db, a->cgroup2);
+	if (r)
+		ag_warn("cgroup: the scan of %s stopped early: %s", a->cgroup2, strerror(-r));
+
+	a->epfd = epoll_create1(EPOLL_CLOEXEC);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	a->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	a->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	timerfd_settime(a->timerfd, 0, &its, NULL);
+	if (a->epfd < 0 || a->sigfd < 0 || a->timerfd < 0 || a->notifyfd < 0 ||
+	    add_epoll(a, ring_buffer__epoll_fd(a->rb)) || add_epoll(a, a->sigfd) ||
+	    add_epoll(a, a->timerfd) || add_epoll(a, a->notifyfd)) {
+		ag_err("agent: cannot set up the event loop: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static void teardown(struct agent *a)
+{
+	struct ag_hnode *n, *next;
+	size_t b = 0;
+
+	ring_buffer__free(a->rb);
+	if (a->db_ready)
+		ag_policy_free(&a->db);
+	ag_bpf_stop(&a->bpf);
+	if (a->supp.b) {
+		for (n = ag_htab_iter(&a->supp, &b, NULL); n; n = next) {
+			next = ag_htab_iter(&a->supp, &b, n);
+			free(ag_container_of(n, struct suppressed_seen, node));
+		}
+		ag_htab_free(&a->supp);
+	}
+	if (a->cfg_loaded)
+		ag_config_free(&a->cfg);
+	jw_free(&a->jw);
+	jw_free(&a->line);
+	for (int *fd = &a->epfd; fd <= &a->notifyfd; fd++)
+		if (*fd > 0)
+			close(*fd);
+	if (a->out_fd > STDERR_FILENO)
+		close(a->out_fd);
+}
+
+int ag_run(const struct ag_run_opts *o)
+{
+	struct agent a = { .o = o, .epfd = -1, .sigfd = -1, .timerfd = -1, .notifyfd = -1,
+			   .out_fd = -1 };
+	__u64 deadline = 0;
+	int r;
+
+	jw_init(&a.jw);
+	jw_init(&a.line);
+	sync_clocks(&a);
+	a.start_boot = ag_now_ns(CLOCK_BOOTTIME);
+	if (ag_htab_init(&a.supp, 64))
+		return 1;
+	r = setup(&a);
+	if (r) {
+		teardown(&a);
+		return 1;
+	}
+	ring_buffer__consume(a.rb);
+	emit_ready(&a);
+	flush(&a);
+	ag_info("ready: tier %s, mode %s, %zu cgroups", ag_tier_name(a.bpf.tier),
+		ag_mode_name(a.mode), a.db.ids.n);
+	ag_scan_open_fds("/proc", &a.dt, on_open_fd, &a);
+	flush(&a);
+	if (o->duration > 0)
+		deadline = ag_now_ns(CLOCK_MONOTONIC) + (__u64)(o->duration * 1e9);
+
+	while (!a.stop) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(a.epfd, evs, ARRAY_SIZE(evs), 1000);
+
+		if (n < 0 && errno != EINTR) {
+			ag_err("agent: epoll: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			__u64 x;
+
+			if (fd == a.sigfd) {
+				struct signalfd_siginfo si;
+
+				while (read(a.sigfd, &si, sizeof(si)) == sizeof(si))
+					a.stop = true;
+			} else if (fd == a.timerfd) {
+				if (read(a.timerfd, &x, sizeof(x)) < 0)
+					continue;
+				sync_clocks(&a);
+				check_drops(&a, false);
+				check_suppressed(&a);
+			} else if (fd == a.notifyfd) {
+				if (read(a.notifyfd, &x, sizeof(x)) == sizeof(x))
+					ag_policy_refresh(&a.db);
+			}
+		}
+		/* the ring buffer first, every round: it must never wait behind the timers */
+		if (ring_buffer__consume(a.rb) < 0 && errno != EINTR)
+			ag_warn("events: ring buffer: %s", strerror(errno));
+		flush(&a);
+		if (deadline && ag_now_ns(CLOCK_MONOTONIC) >= deadline)
+			a.stop = true;
+	}
+	ring_buffer__consume(a.rb);
+	check_drops(&a, false);
+	check_suppressed(&a);
+	emit_summary(&a);
+	flush(&a);
+	ag_info("stopped: %llu events written, %llu lost", (unsigned long long)a.lines_written,
+		(unsigned long long)a.lines_lost);
+	teardown(&a);
+	return 0;
+}

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "cgroups.h"
+#include "util.h"
+
+/* mountinfo: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS";
+ * the mount point is octal-escaped (\040 for a space). */
+static void unescape_octal(char *s)
+{
+	char *r = s, *w = s;
+
+	while (*r) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+		    r[3] >= '0' && r[3] <= '7') {
+			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+			r += 4;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = 0;
+}
+
+int ag_mountinfo_cgroup2(const char *mountinfo, char *mnt, size_t len)
+{
+	const char *line = mountinfo;
+
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		size_t n = end ? (size_t)(end - line) : strlen(line);
+		char buf[4096], *f[8], *sepp, *save = NULL, *tok;
+		int i = 0;
+
+		if (n < sizeof(buf)) {
+			memcpy(buf, line, n);
+			buf[n] = 0;
+			sepp = strstr(buf, " - ");
+			if (sepp) {
+				*sepp = 0;
+				for (tok = strtok_r(buf, " ", &save); tok && i < 8;
+				     tok = strtok_r(NULL, " ", &save))
+					f[i++] = tok;
+				if (i >= 5 && strncmp(sepp + 3, "cgroup2 ", 8) == 0) {
+					unescape_octal(f[4]);
+					if (strlen(f[4]) >= len)
+						return -ENAMETOOLONG;
+					strcpy(mnt, f[4]);
+					return 0;
+				}
+			}
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return -ENOENT;
+}
+
+int ag_cgroup2_mount(char *mnt, size_t len)
+{
+	char *text = NULL;
+	int err = ag_read_file("/proc/self/mountinfo", &text, NULL);
+
+	if (err)
+		return err;
+	err = ag_mountinfo_cgroup2(text, mnt, len);
+	free(text);
+	return err;
+}
+
+int ag_cgroup_id(const char *dir, __u64 *id)
+{
+	struct {
+		struct file_handle fh;
+		unsigned char raw[16];
+	} h;
+	int mount_id;
+	struct stat st;
+
+	h.fh.handle_bytes = sizeof(h.raw);
+	if (name_to_handle_at(AT_FDCWD, dir, &h.fh, &mount_id, 0) == 0 && h.fh.handle_bytes == 8) {
+		memcpy(id, h.fh.f_handle, 8);
+		return 0;
+	}
+	/* kernfs without export support: the inode number is the same id on 64-bit */
+	if (stat(dir, &st))
+		return -errno;
+	*id = st.st_ino;
+	return 0;
+}
+
+static __thread struct {
+	ag_cgroup_cb cb;
+	void *ctx;
+	size_t base;
+	int ret;
+} walk;
+
+static int walk_one(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
+{
+	const char *rel = fpath + walk.base;
+	__u64 id;
+
+	if (type != FTW_D)
+		return 0;
+	if (ag_cgroup_id(fpath, &id))
+		return 0; /* removed under our feet */
+	walk.ret = walk.cb(*rel ? rel : "/", id, walk.ctx);
+	return walk.ret;
+}
+
+int ag_cgroup_walk(const char *mnt, ag_cgroup_cb cb, void *ctx)
+{
+	size_t n = strlen(mnt);
+
+	while (n > 1 && mnt[n - 1] == '/')
+		n--;
+	walk.cb = cb;
+	walk.ctx = ctx;
+	walk.base = n == 1 ? 0 : n; /* mounted at "/": keep the leading slash */
+	walk.ret = 0;
+	if (nftw(mnt, walk_one, 32, FTW_PHYS | FTW_MOUNT) < 0 && !walk.ret)
+		return -errno;
+	return walk.ret;
+}
+
+int ag_proc_cgroup_parse(const char *text, char *path, size_t len)
+{
+	const char *line = text;
+
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		size_t n = end ? (size_t)(end - line) : strlen(line);
+
+		if (n >= 3 && strncmp(line, "0::", 3) == 0) {
+			n -= 3;
+			if (n >= len)
+				return -ENAMETOOLONG;
+			memcpy(path, line + 3, n);
+			path[n] = 0;
+			/* a process in a cgroup that was removed: "/path (deleted)" */
+			if (n > 10 && strcmp(path + n - 10, " (deleted)") == 0)
+				path[n - 10] = 0;
+			return 0;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return -ENOENT;
+}
+
+int ag_proc_cgroup(pid_t pid, char *path, size_t len)
+{
+	char fn[64], *text = NULL;
+	int err;
+
+	snprintf(fn, sizeof(fn), "/proc/%d/cgroup", pid);
+	err = ag_read_file(fn, &text, NULL);
+	if (err)
+		return err;
+	err = ag_proc_cgroup_parse(text, path, len);
+	free(text);
+	return err;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The agent's YAML configuration. A bad file is refused with "FILE:LINE: reason". */
+#ifndef AG_CONFIG_H
+#define AG_CONFIG_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+enum ag_mode {
+	AG_MODE_AUDIT = 0,
+	AG_MODE_ENFORCE = 1,
+};
+
+struct ag_cfg_devclass {
+	char *class_name;
+	__u32 major, lo, hi; /* hi == AG_MINOR_ANY: every minor */
+	int line;
+};
+
+struct ag_cfg_dev {
+	char *spec; /* as written */
+	__u32 major, lo, hi;
+	int line;
+};
+
+struct ag_cfg_alloc {
+	char *cgroup; /* pattern */
+	struct ag_cfg_dev *devices;
+	size_t n_devices;
+	int line;
+};
+
+/* An exemption by Kubernetes terms (issue 4); every field given must match. */
+struct ag_cfg_exempt_k8s {
+	char *namespace;        /* NULL: any */
+	char **label_keys;      /* labels: {key: value} */
+	char **label_values;
+	size_t n_labels;
+	char *service_account;  /* NULL: any */
+	int line;
+};
+
+/* The "kubernetes:" section; NULL fields take the documented defaults, "off" disables. */
+struct ag_cfg_kubernetes {
+	bool present;
+	char *node_name;
+	char *podresources_socket;
+	char *cri_socket;
+	char *api_server;
+	char *token_file;
+	char *ca_file;
+};
+
+/* The "host:" section. */
+struct ag_cfg_host {
+	char *proc;       /* NULL: /proc */
+	char **cdi_dirs;  /* n_cdi_dirs == 0: /etc/cdi, /var/run/cdi */
+	size_t n_cdi_dirs;
+};
+
+struct ag_config {
+	char *path;
+	int mode;                 /* enum ag_mode; AG_MODE_AUDIT when absent */
+	bool unresolved_deny;     /* "unresolved: deny" (default allow) */
+	unsigned int rate_limit;  /* violation events per tenant per second; default 1000, >= 100 */
+	char **tenants;
+	size_t n_tenants;
+	char **exempt;           /* cgroup patterns (entries written as plain strings or {cgroup: P}) */
+	size_t n_exempt;
+	struct ag_cfg_exempt_k8s *exempt_k8s; /* entries with namespace / labels / serviceAccount */
+	size_t n_exempt_k8s;
+	struct ag_cfg_devclass *devices;
+	size_t n_devices;
+	struct ag_cfg_alloc *allocs;
+	size_t n_allocs;
+	struct ag_cfg_kubernetes kubernetes;
+	struct ag_cfg_host host;
+};
+
+/* Load and validate. On error returns -errno (-EINVAL for content) and writes
+ * "FILE:LINE: reason" (or "FILE: reason") into err. */
+int ag_config_load(const char *path, struct ag_config *cfg, char *err, size_t errlen);
+void ag_config_free(struct ag_config *cfg);
+
+const char *ag_mode_name(int mode);
+int ag_mode_parse(const char *s); /* -EINVAL when unknown */
+
+#endif

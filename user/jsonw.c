@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "jsonw.h"
+
+void jw_init(struct jw *w)
+{
+	memset(w, 0, sizeof(*w));
+}
+
+void jw_free(struct jw *w)
+{
+	free(w->buf);
+	jw_init(w);
+}
+
+void jw_reset(struct jw *w)
+{
+	w->len = 0;
+	w->need_comma = false;
+	w->oom = false;
+	if (w->buf)
+		w->buf[0] = 0;
+}
+
+static bool reserve(struct jw *w, size_t n)
+{
+	char *nb;
+	size_t cap;
+
+	if (w->len + n + 1 <= w->cap)
+		return true;
+	cap = w->cap ? w->cap : 512;
+	while (cap < w->len + n + 1)
+		cap *= 2;
+	nb = realloc(w->buf, cap);
+	if (!nb) {
+		w->oom = true;
+		return false;
+	}
+	w->buf = nb;
+	w->cap = cap;
+	return true;
+}
+
+static void put(struct jw *w, const char *s, size_t n)
+{
+	if (!reserve(w, n))
+		return;
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+	w->buf[w->len] = 0;
+}
+
+static void putc_(struct jw *w, char c)
+{
+	put(w, &c, 1);
+}
+
+static void sep(struct jw *w)
+{
+	if (w->need_comma)
+		putc_(w, ',');
+	w->need_comma = true;
+}
+
+void jw_obj_open(struct jw *w)
+{
+	sep(w);
+	putc_(w, '{');
+	w->need_comma = false;
+}
+
+void jw_obj_close(struct jw *w)
+{
+	putc_(w, '}');
+	w->need_comma = true;
+}
+
+void jw_arr_open(struct jw *w)
+{
+	sep(w);
+	putc_(w, '[');
+	w->need_comma = false;
+}
+
+void jw_arr_close(struct jw *w)
+{
+	putc_(w, ']');
+	w->need_comma = true;
+}
+
+void jw_key(struct jw *w, const char *key)
+{
+	sep(w);
+	putc_(w, '"');
+	put(w, key, strlen(key));
+	put(w, "\":", 2);
+	w->need_comma = false;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	/* overlong forms, surrogates and values past U+10FFFF are invalid */
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+void jw_strn(struct jw *w, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	char esc[8];
+	size_t i = 0, l;
+
+	sep(w);
+	putc_(w, '"');
+	while (i < n) {
+		unsigned char c = s[i];
+
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = c;
+			put(w, esc, 2);
+			i++;
+		} else if (c == '\n') {
+			put(w, "\\n", 2);
+			i++;
+		} else if (c == '\t') {
+			put(w, "\\t", 2);
+			i++;
+		} else if (c < 0x20 || c == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			put(w, esc, 6);
+			i++;
+		} else if (c < 0x80) {
+			putc_(w, c);
+			i++;
+		} else if ((l = utf8_len(s + i, n - i))) {
+			put(w, (const char *)s + i, l);
+			i += l;
+		} else {
+			/* not UTF-8: keep the byte's value, visibly */
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			put(w, esc, 6);
+			i++;
+		}
+	}
+	putc_(w, '"');
+}
+
+void jw_str(struct jw *w, const char *s)
+{
+	jw_strn(w, s, strlen(s));
+}
+
+void jw_u64(struct jw *w, uint64_t v)
+{
+	char b[24];
+	int n = snprintf(b, sizeof(b), "%" PRIu64, v);
+
+	sep(w);
+	put(w, b, n);
+}
+
+void jw_i64(struct jw *w, int64_t v)
+{
+	char b[24];
+	int n = snprintf(b, sizeof(b), "%" PRId64, v);
+
+	sep(w);
+	put(w, b, n);
+}
+
+void jw_double(struct jw *w, double v)
+{
+	char b[32];
+	int n = snprintf(b, sizeof(b), "%.6g", v);
+
+	sep(w);
+	put(w, b, n);
+}
+
+void jw_bool(struct jw *w, bool v)
+{
+	sep(w);
+	put(w, v ? "true" : "false", v ? 4 : 5);
+}
+
+void jw_null(struct jw *w)
+{
+	sep(w);
+	put(w, "null", 4);
+}
+
+void jw_raw(struct jw *w, const char *s)
+{
+	sep(w);
+	put(w, s, strlen(s));
+}
+
+void jw_append(struct jw *w, const char *s, size_t n)
+{
+	put(w, s, n);
+}
+
+void jw_hex32(struct jw *w, uint32_t v)
+{
+	char b[16];
+	int n = snprintf(b, sizeof(b), "\"0x%08x\"", v);
+
+	sep(w);
+	put(w, b, n);
+}

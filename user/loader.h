@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Loading the kernel programs: probe the kernel by effect, choose the strongest tier that works,
+ * configure (rodata, map sizes, autoload) between open and load, attach. Every attachment is a
+ * bpf_link owned by the skeleton.
+ */
+#ifndef AG_LOADER_H
+#define AG_LOADER_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+#include <linux/types.h>
+#include "accelguard.h"
+#include "accelguard.skel.h"
+
+struct ag_load_opts {
+	bool enforce;
+	bool unresolved_deny;
+	__u64 rate_limit;
+	__u32 policy_entries;
+	__u32 ringbuf_bytes;
+	int force_tier; /* 0: probe; else enum ag_tier */
+};
+
+struct ag_tier_report {
+	bool tried;
+	bool loaded;
+	bool attached;
+	bool effective; /* the probe open was seen by the program */
+	int err;        /* negative errno of the step that failed */
+	char why[160];
+};
+
+struct ag_probe_report {
+	int tier; /* chosen, 0 when none works */
+	struct ag_tier_report t[4]; /* indexed by enum ag_tier */
+	char lsm_list[256];         /* /sys/kernel/security/lsm, "" when unreadable */
+	char kernel[128];
+	char cgroup2[4096];
+	bool cgroup_dev_attached;
+	int cgroup_dev_err;
+};
+
+struct ag_bpf {
+	struct accelguard_bpf *skel;
+	int tier;
+	int cgroup_fd;
+	struct ag_probe_report report;
+};
+
+/* Probe, load and attach everything for `run`. cgroup2 is the mount point (cgroup/dev goes on
+ * its root). Returns 0 or -errno with the report filled in. */
+int ag_bpf_start(struct ag_bpf *b, const struct ag_load_opts *o, const char *cgroup2);
+void ag_bpf_stop(struct ag_bpf *b);
+
+/* `probe`: what this kernel supports, nothing left attached. */
+int ag_bpf_probe(struct ag_probe_report *r, const char *cgroup2);
+
+const char *ag_tier_name(int tier);
+int ag_tier_parse(const char *s);
+
+/* Sum of a per-CPU u64 array slot. */
+__u64 ag_percpu_sum(int map_fd, __u32 key);
+
+#endif

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdarg.h>
+#include <stdio.h>
+#include <bpf/libbpf.h>
+#include "log.h"
+
+int ag_log_level = AG_LOG_INFO;
+
+static const char *const level_names[] = { "error", "warning", "info", "debug" };
+
+static void vlog(int level, const char *fmt, va_list ap)
+{
+	if (level > ag_log_level)
+		return;
+	fprintf(stderr, "accelguard: %s: ", level_names[level]);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void ag_log(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(level, fmt, ap);
+	va_end(ap);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	int l = level == LIBBPF_WARN ? AG_LOG_WARN : level == LIBBPF_INFO ? AG_LOG_INFO : AG_LOG_DEBUG;
+
+	/* libbpf ends its lines with '\n' itself: print them as they come, at -v only */
+	if (ag_log_level < AG_LOG_DEBUG && l > AG_LOG_WARN)
+		return 0;
+	if (ag_log_level < AG_LOG_DEBUG)
+		return 0; /* load failures are reported by the agent with context; details at -v */
+	fputs("accelguard: libbpf: ", stderr);
+	return vfprintf(stderr, fmt, ap);
+}
+
+void ag_log_setup_libbpf(void)
+{
+	libbpf_set_print(libbpf_print);
+}

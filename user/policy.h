@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Policy: every cgroup the agent knows, what the allocation sources say of it, and the kernel's
+ * policy and owners maps kept in step with that.
+ */
+#ifndef AG_POLICY_H
+#define AG_POLICY_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+#include "accelguard.h"
+#include "config.h"
+#include "devices.h"
+#include "htab.h"
+#include "source.h"
+
+#define AG_MAX_SOURCES 4
+#define AG_PENDING_MAX 32 /* unresolved accesses kept per cgroup for re-judging */
+
+struct ag_pending_access {
+	__u64 time_ns;
+	__u32 pid, tid, major, minor, class_id, op, cmd, xfer_cmd, hook;
+	char comm[AG_COMM_LEN];
+};
+
+struct ag_cg {
+	struct ag_hnode by_id;
+	struct ag_hnode by_path;
+	__u64 id;
+	char *path;
+	int state;          /* enum ag_pstate */
+	bool in_map;        /* an entry is in the kernel's policy map */
+	struct ag_tenant t; /* identity and devices (state AG_P_TENANT) */
+	char *key;          /* the tenant this cgroup belongs to (owners are counted per key) */
+	__u64 created_ns;   /* CLOCK_BOOTTIME of its mkdir, 0 when found by a scan */
+	unsigned int n_pending;
+	struct ag_pending_access pending[AG_PENDING_MAX];
+};
+
+/* Called when a cgroup's state leaves AG_P_UNRESOLVED (for re-judging its pending accesses). */
+typedef void (*ag_resolved_cb)(struct ag_cg *cg, void *ctx);
+
+struct ag_policy_db {
+	const struct ag_config *cfg;
+	const struct ag_devtab *devtab;
+	struct ag_source *src[AG_MAX_SOURCES];
+	int n_src;
+	int policy_fd, owners_fd; /* -1: no kernel (unit tests) */
+	struct ag_htab ids, paths, owners, keys;
+	char **roots; /* tenant parents, from the configuration and the sources */
+	size_t n_roots;
+	ag_resolved_cb on_resolved;
+	void *cb_ctx;
+	/* cgroup creation -> policy in the map, ns, for tenants created while running */
+	__u64 *lat;
+	size_t n_lat, cap_lat;
+	__u64 map_errors;
+};
+
+int ag_policy_init(struct ag_policy_db *db, const struct ag_config *cfg,
+		   const struct ag_devtab *devtab, int policy_fd, int owners_fd);
+void ag_policy_free(struct ag_policy_db *db);
+int ag_policy_add_source(struct ag_policy_db *db, struct ag_source *src);
+
+/* The configuration's own source (standalone mode): tenants and allocations by cgroup path. */
+struct ag_source *ag_config_source_new(const struct ag_config *cfg);
+
+/* Walk the cgroup2 tree and judge every cgroup. */
+int ag_policy_scan(struct ag_policy_db *db, const char *cgroup2);
+
+/* A cgroup appeared (created_ns: its mkdir's CLOCK_BOOTTIME, or 0) or went. */
+struct ag_cg *ag_policy_added(struct ag_policy_db *db, __u64 id, const char *path, __u64 created_ns);
+void ag_policy_removed(struct ag_policy_db *db, __u64 id);
+
+/* Ask the sources again about every cgroup (after a source's notification). */
+void ag_policy_refresh(struct ag_policy_db *db);
+
+struct ag_cg *ag_policy_find(const struct ag_policy_db *db, __u64 id);
+struct ag_cg *ag_policy_find_path(const struct ag_policy_db *db, const char *path);
+
+/* The effective kernel policy of a cgroup path (for judging in user space what the kernel would):
+ * same rules as the BPF ag_policy_of(). Returns false for the host. */
+bool ag_policy_effective(const struct ag_policy_db *db, const char *path, struct ag_policy *out);
+__u32 ag_policy_owners(const struct ag_policy_db *db, __u32 major, __u32 minor);
+
+/* Number of cgroups in each state. */
+void ag_policy_counts(const struct ag_policy_db *db, unsigned int counts[5]);
+
+const char *ag_pstate_name(int state);
+
+#endif
