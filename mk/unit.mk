@@ -5,7 +5,7 @@
 UNIT_SRCS := user/cgpattern.c
 USER_SRCS += $(UNIT_SRCS)
 
-UNIT_TESTS := cgpattern
+UNIT_TESTS := cgpattern verdict
 UNIT_BINS  := $(patsubst %,$(BUILD)/tests/test_%,$(UNIT_TESTS))
 UNIT_OBJS  := $(patsubst %.c,$(BUILD)/unit/%.o,$(UNIT_SRCS) $(patsubst %,tests/unit/test_%.c,$(UNIT_TESTS)))
 UNIT_HDRS  := include/accelguard.h include/verdict.h user/config.h user/devices.h user/cgpattern.h \
