@@ -37,11 +37,13 @@ struct ag_devtab {
 };
 
 /* Built-in classes; dynamic majors are looked up in proc_devices (a path, normally /proc/devices;
- * a missing file is not an error: no dynamic class is added). Returns 0 or -errno. */
+ * a missing file or NULL is not an error: no dynamic range is added). Every built-in class gets
+ * its id whether its driver is present or not. Returns 0 or -errno. */
 int ag_devtab_init(struct ag_devtab *t, const char *proc_devices);
 
 /* Add (or extend) a class by name with a range of minors (lo..hi, AG_MINOR_ANY for hi = all).
- * Returns the class id (> 0) or -errno (-ENOSPC when a table is full, -EINVAL). */
+ * Returns the class id (> 0) or -errno (-ENOSPC when a table is full, -EINVAL, -EEXIST when the
+ * range overlaps a range of another class; a range the class already covers is a no-op). */
 int ag_devtab_add(struct ag_devtab *t, const char *class_name, __u32 major, __u32 lo, __u32 hi);
 
 /* Class id of a device number, 0 when it is no accelerator. */
@@ -53,11 +55,13 @@ const struct ag_class *ag_devtab_class(const struct ag_devtab *t, __u32 class_id
  * Returns 0, or -E2BIG naming no major with more than AG_MAX_RANGES ranges. */
 int ag_devtab_fill_majors(const struct ag_devtab *t, struct ag_major_entry *majors);
 
-/* Parse /proc/devices text: the major of a character device by exact name, or -ENOENT. */
+/* Read the file proc_devices (/proc/devices or a fixture): the major of a character device by
+ * exact name, or -ENOENT (also when the file is absent). */
 int ag_proc_devices_major(const char *proc_devices, const char *name);
 
-/* Parse a device given as "MAJOR:MINOR", "MAJOR:LO-HI" or a path to a character device node
- * (stat()ed). Returns 0 or -errno (-EINVAL for syntax, -ENOTBLK... for a path that is no char dev). */
+/* Parse a device given as "MAJOR:MINOR", "MAJOR:LO-HI", "MAJOR:*" (hi = AG_MINOR_ANY) or an
+ * absolute path to a character device node (stat()ed). Returns 0 or -errno (-EINVAL for syntax,
+ * -ENOENT and the like from stat(), -ENOTBLK for a path that is no char dev). */
 int ag_parse_devspec(const char *spec, __u32 *major, __u32 *lo, __u32 *hi);
 
 #endif
