@@ -2,10 +2,10 @@
 # The unit objects have their own rule, without the BPF skeletons, so that
 # `make BUILD=/tmp/build-unit unit-check` builds and runs them on their own.
 
-UNIT_SRCS := user/devices.c user/cgpattern.c
+UNIT_SRCS := user/config.c user/devices.c user/cgpattern.c
 USER_SRCS += $(UNIT_SRCS)
 
-UNIT_TESTS := devices cgpattern verdict
+UNIT_TESTS := config devices cgpattern verdict
 UNIT_BINS  := $(patsubst %,$(BUILD)/tests/test_%,$(UNIT_TESTS))
 UNIT_OBJS  := $(patsubst %.c,$(BUILD)/unit/%.o,$(UNIT_SRCS) $(patsubst %,tests/unit/test_%.c,$(UNIT_TESTS)))
 UNIT_HDRS  := include/accelguard.h include/verdict.h user/config.h user/devices.h user/cgpattern.h \

@@ -1,0 +1,592 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The YAML configuration: a full fixture and small good files, then every class of bad file,
+ * each asserting the whole error, "FILE:LINE: reason", and that nothing is left allocated.
+ */
+#include <linux/types.h>
+
+#include "unit.h"
+
+#include "accelguard.h"
+#include "config.h"
+
+struct fx {
+	char *dir;
+	char *path;
+	struct ag_config cfg;
+	char err[1024];
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	f->dir = ag_unit_mkdtemp();
+	if (!f->dir) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	ag_config_free(&f->cfg);
+	ag_unit_rmrf(f->dir);
+	free(f->dir);
+	free(f->path);
+	free(f);
+	return 0;
+}
+
+static int load(struct fx *f, const char *text)
+{
+	ag_config_free(&f->cfg);
+	free(f->path);
+	f->path = ag_unit_write(f->dir, "accelguard.yaml", text);
+	return ag_config_load(f->path, &f->cfg, f->err, sizeof(f->err));
+}
+
+static void load_ok(struct fx *f, const char *text)
+{
+	int rc = load(f, text);
+
+	if (rc)
+		fail_msg("refused (%d): %s\n--- config:\n%s", rc, f->err, text);
+	assert_string_equal(f->err, "");
+}
+
+struct bad {
+	const char *text;
+	int line;
+	const char *reason;
+};
+
+static void expect_refused(struct fx *f, const struct bad *b)
+{
+	char want[1024];
+	int rc = load(f, b->text);
+
+	snprintf(want, sizeof(want), "%s:%d: %s", f->path, b->line, b->reason);
+	if (rc != -EINVAL || strcmp(f->err, want))
+		fail_msg("--- config:\n%s--- got (rc %d):\n%s\n--- expected:\n%s", b->text, rc, f->err,
+			 want);
+	/* a refused file leaves nothing behind */
+	assert_null(f->cfg.path);
+	assert_null(f->cfg.tenants);
+	assert_null(f->cfg.allocs);
+	assert_int_equal(f->cfg.n_devices, 0);
+}
+
+#define EXPECT_ALL_REFUSED(f, table)                                            \
+	do {                                                                     \
+		size_t i_;                                                       \
+		for (i_ = 0; i_ < sizeof(table) / sizeof(table[0]); i_++)        \
+			expect_refused((f), &(table)[i_]);                       \
+	} while (0)
+
+/* ---- good files ---- */
+
+static void test_full_fixture(void **state)
+{
+	struct fx *f = *state;
+	const char *path = AG_UNIT_FIXTURES "/full.yaml";
+	struct ag_config *c = &f->cfg;
+
+	if (ag_config_load(path, c, f->err, sizeof(f->err)))
+		fail_msg("%s", f->err);
+	assert_string_equal(c->path, path);
+	assert_int_equal(c->mode, AG_MODE_ENFORCE);
+	assert_true(c->unresolved_deny);
+	assert_int_equal(c->rate_limit, 250);
+
+	assert_int_equal(c->n_tenants, 2);
+	assert_string_equal(c->tenants[0], "/tenants/*");
+	assert_string_equal(c->tenants[1], "/kubepods.slice/**/cri-containerd-*.scope");
+
+	assert_int_equal(c->n_exempt, 2);
+	assert_string_equal(c->exempt[0], "/system.slice/nvidia-dcgm.service");
+	assert_string_equal(c->exempt[1], "/tenants/trusted");
+	assert_int_equal(c->n_exempt_k8s, 2);
+	assert_string_equal(c->exempt_k8s[0].namespace, "gpu-operator");
+	assert_int_equal(c->exempt_k8s[0].n_labels, 0);
+	assert_null(c->exempt_k8s[0].service_account);
+	assert_int_equal(c->exempt_k8s[0].line, 13);
+	assert_null(c->exempt_k8s[1].namespace);
+	assert_int_equal(c->exempt_k8s[1].n_labels, 2);
+	assert_string_equal(c->exempt_k8s[1].label_keys[0], "app");
+	assert_string_equal(c->exempt_k8s[1].label_values[0], "nvidia-device-plugin-daemonset");
+	assert_string_equal(c->exempt_k8s[1].label_keys[1], "tier");
+	assert_string_equal(c->exempt_k8s[1].label_values[1], "");
+	assert_string_equal(c->exempt_k8s[1].service_account, "nvidia-device-plugin");
+	assert_int_equal(c->exempt_k8s[1].line, 14);
+
+	assert_int_equal(c->n_devices, 4);
+	assert_string_equal(c->devices[0].class_name, "tpu");
+	assert_int_equal(c->devices[0].major, 121);
+	assert_int_equal(c->devices[0].lo, 0);
+	assert_int_equal(c->devices[0].hi, AG_MINOR_ANY); /* no minor: all of them */
+	assert_int_equal(c->devices[0].line, 20);
+	assert_int_equal(c->devices[1].major, 122);
+	assert_int_equal(c->devices[1].lo, 4);
+	assert_int_equal(c->devices[1].hi, 4);
+	assert_string_equal(c->devices[2].class_name, "npu");
+	assert_int_equal(c->devices[2].lo, 0);
+	assert_int_equal(c->devices[2].hi, 7);
+	assert_int_equal(c->devices[3].lo, 0);
+	assert_int_equal(c->devices[3].hi, AG_MINOR_ANY);
+
+	assert_int_equal(c->n_allocs, 2);
+	assert_string_equal(c->allocs[0].cgroup, "/tenants/a");
+	assert_int_equal(c->allocs[0].line, 33);
+	assert_int_equal(c->allocs[0].n_devices, 3);
+	assert_string_equal(c->allocs[0].devices[0].spec, "195:0");
+	assert_int_equal(c->allocs[0].devices[0].major, 195);
+	assert_int_equal(c->allocs[0].devices[0].lo, 0);
+	assert_int_equal(c->allocs[0].devices[0].hi, 0);
+	assert_int_equal(c->allocs[0].devices[0].line, 34);
+	assert_int_equal(c->allocs[0].devices[1].lo, 2);
+	assert_int_equal(c->allocs[0].devices[1].hi, 3);
+	assert_string_equal(c->allocs[0].devices[2].spec, "/dev/null"); /* resolved at load */
+	assert_int_equal(c->allocs[0].devices[2].major, 1);
+	assert_int_equal(c->allocs[0].devices[2].lo, 3);
+	assert_int_equal(c->allocs[0].devices[2].hi, 3);
+	assert_int_equal(c->allocs[1].n_devices, 1);
+	assert_int_equal(c->allocs[1].devices[0].major, 261);
+	assert_int_equal(c->allocs[1].devices[0].hi, AG_MINOR_ANY);
+	assert_int_equal(c->allocs[1].devices[0].line, 37);
+
+	assert_true(c->kubernetes.present);
+	assert_string_equal(c->kubernetes.node_name, "node-1");
+	assert_string_equal(c->kubernetes.podresources_socket,
+			    "/var/lib/kubelet/pod-resources/kubelet.sock");
+	assert_string_equal(c->kubernetes.cri_socket, "off");
+	assert_string_equal(c->kubernetes.api_server, "https://10.0.0.1:6443");
+	assert_string_equal(c->kubernetes.token_file,
+			    "/var/run/secrets/kubernetes.io/serviceaccount/token");
+	assert_string_equal(c->kubernetes.ca_file, "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
+
+	assert_string_equal(c->host.proc, "/fixtures/proc");
+	assert_int_equal(c->host.n_cdi_dirs, 2);
+	assert_string_equal(c->host.cdi_dirs[0], "/etc/cdi");
+	assert_string_equal(c->host.cdi_dirs[1], "/var/run/cdi");
+
+	ag_config_free(c);
+	assert_null(c->path);
+	assert_int_equal(c->n_tenants, 0);
+	ag_config_free(c); /* twice is harmless */
+}
+
+static void test_defaults(void **state)
+{
+	struct fx *f = *state;
+	struct ag_config *c = &f->cfg;
+
+	load_ok(f, "tenants: [/tenants/*]\n");
+	assert_int_equal(c->mode, AG_MODE_AUDIT);
+	assert_false(c->unresolved_deny);
+	assert_int_equal(c->rate_limit, 1000);
+	assert_int_equal(c->n_tenants, 1);
+	assert_int_equal(c->n_exempt, 0);
+	assert_int_equal(c->n_exempt_k8s, 0);
+	assert_int_equal(c->n_devices, 0);
+	assert_int_equal(c->n_allocs, 0);
+	assert_false(c->kubernetes.present);
+	assert_null(c->kubernetes.node_name);
+	assert_null(c->host.proc);
+	assert_int_equal(c->host.n_cdi_dirs, 0);
+}
+
+static void test_small_good(void **state)
+{
+	struct fx *f = *state;
+	struct ag_config *c = &f->cfg;
+
+	load_ok(f, "mode: audit\nunresolved: allow\nrate_limit: 100\n");
+	assert_int_equal(c->mode, AG_MODE_AUDIT);
+	assert_false(c->unresolved_deny);
+	assert_int_equal(c->rate_limit, 100);
+
+	/* "kubernetes:" alone turns it on with every default */
+	load_ok(f, "kubernetes:\n");
+	assert_true(c->kubernetes.present);
+	assert_null(c->kubernetes.api_server);
+	load_ok(f, "kubernetes: {}\n");
+	assert_true(c->kubernetes.present);
+	load_ok(f, "kubernetes: {api_server: \"off\", podresources_socket: off}\n");
+	assert_string_equal(c->kubernetes.api_server, "off");
+	assert_string_equal(c->kubernetes.podresources_socket, "off");
+
+	/* flow style, quoting, comments, anchors, an explicit document start */
+	load_ok(f, "---\n# tenants\ntenants: &t ['/a/*', \"/b/**\"]  # two\nexempt: [/c, {cgroup: /d}]\n"
+		   "allocations: [{cgroup: /a/x, devices: ['195:0-1']}]\n...\n");
+	assert_int_equal(c->n_tenants, 2);
+	assert_string_equal(c->tenants[1], "/b/**");
+	assert_int_equal(c->n_exempt, 2);
+	assert_string_equal(c->exempt[1], "/d");
+	assert_int_equal(c->allocs[0].devices[0].hi, 1);
+
+	/* empty lists are fine */
+	load_ok(f, "tenants: []\nexempt: []\ndevices: []\nallocations: []\n");
+	assert_int_equal(c->n_tenants, 0);
+
+	/* a class may repeat a built-in one exactly, and extend its own */
+	load_ok(f, "devices:\n  - {class: nvidia-gpu, major: 195, minors: \"0-7\"}\n"
+		   "  - {class: x, major: 300, minor: 0}\n  - {class: x, major: 300, minor: 1}\n");
+	assert_int_equal(c->n_devices, 3);
+
+	/* loading again into a used config replaces it */
+	load_ok(f, "mode: enforce\n");
+	assert_int_equal(c->mode, AG_MODE_ENFORCE);
+	assert_int_equal(c->n_devices, 0);
+}
+
+static void test_mode_names(void **state)
+{
+	assert_int_equal(ag_mode_parse("audit"), AG_MODE_AUDIT);
+	assert_int_equal(ag_mode_parse("enforce"), AG_MODE_ENFORCE);
+	assert_int_equal(ag_mode_parse("Enforce"), -EINVAL);
+	assert_int_equal(ag_mode_parse(""), -EINVAL);
+	assert_int_equal(ag_mode_parse(NULL), -EINVAL);
+	assert_string_equal(ag_mode_name(AG_MODE_AUDIT), "audit");
+	assert_string_equal(ag_mode_name(AG_MODE_ENFORCE), "enforce");
+	assert_string_equal(ag_mode_name(7), "unknown");
+}
+
+/* ---- files that cannot be read, or are not one YAML mapping ---- */
+
+static void test_file_errors(void **state)
+{
+	struct fx *f = *state;
+	char want[1024], *missing;
+	int rc;
+
+	assert_true(asprintf(&missing, "%s/absent.yaml", f->dir) > 0);
+	rc = ag_config_load(missing, &f->cfg, f->err, sizeof(f->err));
+	assert_int_equal(rc, -ENOENT);
+	snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", missing);
+	assert_string_equal(f->err, want);
+	free(missing);
+
+	rc = ag_config_load(f->dir, &f->cfg, f->err, sizeof(f->err));
+	assert_int_equal(rc, -EINVAL);
+	snprintf(want, sizeof(want), "%s: not a regular file", f->dir);
+	assert_string_equal(f->err, want);
+
+	/* no room for the message: still refused, nothing written out of bounds */
+	rc = ag_config_load(f->dir, &f->cfg, NULL, 0);
+	assert_int_equal(rc, -EINVAL);
+}
+
+static void test_not_a_mapping(void **state)
+{
+	static const struct bad bad[] = {
+		{ "", 1, "empty configuration (expected a mapping of settings: mode, tenants, ...)" },
+		{ "# only a comment\n\n", 1,
+		  "empty configuration (expected a mapping of settings: mode, tenants, ...)" },
+		{ "---\n", 1, "empty configuration (expected a mapping of settings: mode, tenants, ...)" },
+		{ "# settings\n- /tenants/*\n", 2,
+		  "expected a mapping of settings (mode, tenants, ...) at the top level, found a list" },
+		{ "\naudit\n", 2,
+		  "expected a mapping of settings (mode, tenants, ...) at the top level, found 'audit'" },
+		{ "mode: audit\n---\nmode: enforce\n", 2, "more than one YAML document (only one is read)" },
+	};
+
+	EXPECT_ALL_REFUSED((struct fx *)*state, bad);
+}
+
+static void test_invalid_yaml(void **state)
+{
+	static const struct bad bad[] = {
+		{ "mode: audit\ntenants: [/a, /b\nexempt: []\n", 3,
+		  "invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence on line 2)" },
+		{ "mode: audit\n\ttenants: []\n", 2,
+		  "invalid YAML: found a tab character that violates indentation (while scanning a plain scalar on line 1)" },
+		{ "mode: audit\ntenants:\n  - /a\n bad: 1\n", 4,
+		  "invalid YAML: did not find expected key (while parsing a block mapping on line 1)" },
+		{ "mode: audit\nrate_limit: 100: 200\n", 2,
+		  "invalid YAML: mapping values are not allowed in this context" },
+		{ "tenants:\n  - *nosuch\n", 2,
+		  "invalid YAML: found undefined alias" },
+		{ "mode: audit\ntenants:\n  - \"/a\xff\"\n", 3,
+		  "invalid YAML: invalid leading UTF-8 octet" },
+	};
+
+	EXPECT_ALL_REFUSED((struct fx *)*state, bad);
+}
+
+static void test_unknown_and_duplicate_keys(void **state)
+{
+	static const struct bad bad[] = {
+		{ "mode: audit\n\ntenant: [/a]\n", 3,
+		  "unknown key 'tenant' (expected one of: mode, unresolved, rate_limit, tenants, exempt, devices, allocations, kubernetes, host)" },
+		{ "mode: audit\nmode: enforce\n", 2, "duplicate key 'mode' (first on line 1)" },
+		{ "? [a, b]\n: 1\n", 1, "expected a key name, found a list" },
+		{ "kubernetes:\n  node_name: n\n  apiserver: https://x\n", 3,
+		  "unknown key 'apiserver' in kubernetes (expected one of: node_name, podresources_socket, cri_socket, api_server, token_file, ca_file)" },
+		{ "host:\n  proc: /proc\n  proc: /p\n", 3, "host: duplicate key 'proc' (first on line 2)" },
+		{ "host: {cdi: [/x]}\n", 1, "unknown key 'cdi' in host (expected one of: proc, cdi_dirs)" },
+		{ "devices:\n  - class: x\n    major: 300\n    minro: 1\n", 4,
+		  "unknown key 'minro' in devices[0] (expected one of: class, major, minor, minors)" },
+		{ "allocations:\n  - cgroup: /a\n    device: ['195:0']\n", 3,
+		  "unknown key 'device' in allocations[0] (expected one of: cgroup, devices)" },
+		{ "exempt:\n  - namespace: a\n    service_account: b\n", 3,
+		  "unknown key 'service_account' in exempt[0] (expected one of: cgroup, namespace, labels, serviceAccount)" },
+	};
+
+	EXPECT_ALL_REFUSED((struct fx *)*state, bad);
+}
+
+static void test_bad_scalars(void **state)
+{
+	static const struct bad bad[] = {
+		{ "mode: audti\n", 1, "mode: expected audit or enforce, found 'audti'" },
+		{ "mode: Enforce\n", 1, "mode: expected audit or enforce, found 'Enforce'" },
+		{ "mode:\n", 1, "mode: expected audit or enforce, found nothing" },
+		{ "mode: [audit]\n", 1, "mode: expected audit or enforce, found a list" },
+		{ "unresolved: maybe\n", 1, "unresolved: expected allow or deny, found 'maybe'" },
+		{ "unresolved: {deny: true}\n", 1, "unresolved: expected allow or deny, found a mapping" },
+#define RL "rate_limit: expected an integer from 100 to 10000000 (violation events per tenant per second), found "
+		{ "mode: audit\nrate_limit: 50\n", 2, RL "'50'" },
+		{ "rate_limit: 99\n", 1, RL "'99'" },
+		{ "rate_limit: -500\n", 1, RL "'-500'" },
+		{ "rate_limit: 1e3\n", 1, RL "'1e3'" },
+		{ "rate_limit: 0x400\n", 1, RL "'0x400'" },
+		{ "rate_limit: 0500\n", 1, RL "'0500'" },
+		{ "rate_limit: \"500\"\n", 1, RL "'500'" },
+		{ "rate_limit: 1_000\n", 1, RL "'1_000'" },
+		{ "rate_limit: 10000001\n", 1, RL "'10000001'" },
+		{ "rate_limit: 99999999999999999999999\n", 1, RL "'99999999999999999999999'" },
+		{ "rate_limit:\n", 1, RL "nothing" },
+#undef RL
+	};
+
+	EXPECT_ALL_REFUSED((struct fx *)*state, bad);
+}
+
+static void test_bad_tenants(void **state)
+{
+	static const struct bad bad[] = {
+		{ "tenants: /tenants/*\n", 1, "tenants: expected a list of cgroup patterns, found '/tenants/*'" },
+		{ "tenants:\n", 1, "tenants: expected a list of cgroup patterns, found nothing" },
+		{ "tenants:\n  - /ok\n  - tenants/*\n", 3,
+		  "tenants[1]: bad cgroup pattern 'tenants/*': must start with '/' (paths are relative to the cgroup2 root)" },
+		{ "tenants:\n  - /a/b**\n", 2,
+		  "tenants[0]: bad cgroup pattern '/a/b**': '**' must be a whole path component" },
+		{ "tenants:\n  - /a/[x\n", 2, "tenants[0]: bad cgroup pattern '/a/[x': unterminated '[' in a path component" },
+		{ "tenants: ['/a//b']\n", 1, "tenants[0]: bad cgroup pattern '/a//b': empty path component ('//')" },
+		{ "tenants: [/a/../b]\n", 1, "tenants[0]: bad cgroup pattern '/a/../b': '.' and '..' are not allowed" },
+		{ "tenants:\n  -\n", 2, "tenants[0]: expected a cgroup pattern, found nothing" },
+		{ "tenants: [\"\"]\n", 1, "tenants[0]: expected a cgroup pattern, found an empty string" },
+		{ "tenants:\n  - {cgroup: /a}\n", 2, "tenants[0]: expected a cgroup pattern, found a mapping" },
+		{ "tenants: [\"/a\\0b\"]\n", 1, "tenants[0]: expected a cgroup pattern, found a string with a NUL byte" },
+		{ "tenants: [\"/a\\nb\"]\n", 1, "tenants[0]: bad cgroup pattern '/a?b': contains a control character" },
+	};
+
+	EXPECT_ALL_REFUSED((struct fx *)*state, bad);
+}
+
+static void test_bad_exempt(void **state)
+{
+	static const struct bad bad[] = {
+		{ "exempt: /a\n", 1,
+		  "exempt: expected a list of cgroup patterns or {cgroup, namespace, labels, serviceAccount} mappings, found '/a'" },
+		{ "exempt:\n  - relative\n", 2,
+		  "exempt[0]: bad cgroup pattern 'relative': must start with '/' (paths are relative to the cgroup2 root)" },
+		{ "exempt:\n  - [/a]\n", 2, "exempt[0]: expected a cgroup pattern or a mapping, found a list" },
+		{ "exempt:\n  - /a\n  - {}\n", 3,
+		  "exempt[1]: expected at least one of cgroup, namespace, labels, serviceAccount" },
+		{ "exempt:\n  - cgroup: x\n", 2,
+		  "exempt[0].cgroup: bad cgroup pattern 'x': must start with '/' (paths are relative to the cgroup2 root)" },
+		{ "exempt:\n  - namespace: gpu-operator\n    cgroup: /a\n", 3,
+		  "exempt[0].cgroup: cannot be combined with namespace, labels or serviceAccount in one exemption; write two entries" },
+		{ "exempt:\n  - namespace: \"\"\n", 2, "exempt[0].namespace: expected a namespace name, found an empty string" },
+		{ "exempt:\n  - namespace: [a, b]\n", 2, "exempt[0].namespace: expected a namespace name, found a list" },
+		{ "exempt:\n  - serviceAccount:\n", 2,
+		  "exempt[0].serviceAccount: expected a service account name, found nothing" },
+		{ "exempt:\n  - labels: app\n", 2,
+		  "exempt[0].labels: expected a mapping of label names to values, found 'app'" },
+		{ "exempt:\n  - labels: {}\n", 2,
+		  "exempt[0].labels: expected at least one label (an empty selector would match every pod)" },
+		{ "exempt:\n  - labels:\n      app: dcgm\n      tier:\n", 4,
+		  "exempt[0].labels.tier: expected a label value (a string; \"\" for empty), found nothing" },
+		{ "exempt:\n  - labels:\n      app: dcgm\n      app: x\n", 4,
+		  "exempt[0].labels: duplicate label 'app' (first on line 3)" },
+		{ "exempt:\n  - labels: {app: [a]}\n", 2,
+		  "exempt[0].labels.app: expected a label value (a string; \"\" for empty), found a list" },
+	};
+
+	EXPECT_ALL_REFUSED((struct fx *)*state, bad);
+}
+
+static void test_bad_devices(void **state)
+{
+	static const struct bad bad[] = {
+		{ "devices: {class: x}\n", 1,
+		  "devices: expected a list of {class, major, minor | minors} mappings, found a mapping" },
+		{ "devices:\n  - 121\n", 2, "devices[0]: expected a {class, major, minor | minors} mapping, found '121'" },
+		{ "devices:\n  - major: 121\n", 2, "devices[0]: missing 'class' (the name events give these devices)" },
+		{ "devices:\n  - class: tpu\n", 2, "devices[0]: missing 'major'" },
+		{ "devices:\n  - class: my tpu\n    major: 121\n", 2,
+		  "devices[0].class: expected a class name of letters, digits, '-', '_' or '.' (at most 47), found 'my tpu'" },
+		{ "devices:\n  - class: tpu\n    major: 0\n", 3,
+		  "devices[0].major: expected an integer from 1 to 4095, found '0'" },
+		{ "devices:\n  - class: tpu\n    major: 4096\n", 3,
+		  "devices[0].major: expected an integer from 1 to 4095, found '4096'" },
+		{ "devices:\n  - class: tpu\n    major: tpu\n", 3,
+		  "devices[0].major: expected an integer from 1 to 4095, found 'tpu'" },
+		{ "devices:\n  - class: tpu\n    major: 121\n    minor: -1\n", 4,
+		  "devices[0].minor: expected an integer from 0 to 1048575, found '-1'" },
+		{ "devices:\n  - class: tpu\n    major: 121\n    minor: 0-3\n", 4,
+		  "devices[0].minor: expected an integer from 0 to 1048575, found '0-3'" },
+		{ "devices:\n  - class: tpu\n    major: 121\n    minor: 1\n    minors: \"0-3\"\n", 5,
+		  "devices[0]: give either 'minor' or 'minors', not both" },
+		{ "devices:\n  - {class: tpu, major: 121, minors: \"7-3\"}\n", 2,
+		  "devices[0].minors: expected a minor range \"LO-HI\" (0-1048575) or \"*\", found '7-3'" },
+		{ "devices:\n  - {class: tpu, major: 121, minors: \"0-1048576\"}\n", 2,
+		  "devices[0].minors: expected a minor range \"LO-HI\" (0-1048575) or \"*\", found '0-1048576'" },
+		{ "devices:\n  - {class: tpu, major: 121, minors: all}\n", 2,
+		  "devices[0].minors: expected a minor range \"LO-HI\" (0-1048575) or \"*\", found 'all'" },
+		{ "devices:\n  - {class: tpu, major: 121, minors: 3}\n", 2,
+		  "devices[0].minors: expected a minor range \"LO-HI\" (0-1048575) or \"*\", found '3'" },
+		/* overlaps: a built-in class, then another class of the file */
+		{ "devices:\n  - class: mine\n    major: 195\n    minor: 3\n", 2,
+		  "devices[0]: 195:3 of class 'mine' overlaps 195:0-247 of class 'nvidia-gpu'" },
+		{ "devices:\n  - {class: a, major: 300}\n  - {class: b, major: 300, minors: \"1-2\"}\n", 3,
+		  "devices[1]: 300:1-2 of class 'b' overlaps 300:* of class 'a'" },
+		{ "devices:\n  - {class: drm-card, major: 226, minors: \"60-70\"}\n", 2,
+		  "devices[0]: 226:60-70 of class 'drm-card' overlaps 226:0-63 of class 'drm-card'" },
+	};
+
+	EXPECT_ALL_REFUSED((struct fx *)*state, bad);
+}
+
+static void test_bad_allocations(void **state)
+{
+	struct fx *f = *state;
+	static const struct bad bad[] = {
+		{ "allocations: /a\n", 1, "allocations: expected a list of {cgroup, devices} mappings, found '/a'" },
+		{ "allocations:\n  - /a\n", 2, "allocations[0]: expected a {cgroup, devices} mapping, found '/a'" },
+		{ "allocations:\n  - devices: ['195:0']\n", 2, "allocations[0]: missing 'cgroup'" },
+		{ "allocations:\n  - cgroup: /a\n", 2, "allocations[0]: missing 'devices'" },
+		{ "allocations:\n  - cgroup: a\n    devices: ['195:0']\n", 2,
+		  "allocations[0].cgroup: bad cgroup pattern 'a': must start with '/' (paths are relative to the cgroup2 root)" },
+		{ "allocations:\n  - cgroup: /a\n    devices: '195:0'\n", 3,
+		  "allocations[0].devices: expected a list of devices, found '195:0'" },
+		{ "allocations:\n  - cgroup: /a\n    devices: []\n", 3,
+		  "allocations[0].devices: expected at least one device" },
+#define DS "expected a device as MAJOR:MINOR, MAJOR:LO-HI, MAJOR:* or a device path, found "
+		{ "allocations:\n  - cgroup: /a\n    devices:\n      - 195:0\n      - 195\n", 5,
+		  "allocations[0].devices[1]: " DS "'195'" },
+		{ "allocations:\n  - cgroup: /a\n    devices: ['195:x']\n", 3, "allocations[0].devices[0]: " DS "'195:x'" },
+		{ "allocations:\n  - cgroup: /a\n    devices: ['195:7-3']\n", 3, "allocations[0].devices[0]: " DS "'195:7-3'" },
+		{ "allocations:\n  - cgroup: /a\n    devices: ['0:1']\n", 3, "allocations[0].devices[0]: " DS "'0:1'" },
+		{ "allocations:\n  - cgroup: /a\n    devices: [dev/nvidia0]\n", 3,
+		  "allocations[0].devices[0]: " DS "'dev/nvidia0'" },
+		{ "allocations:\n  - cgroup: /a\n    devices: [{major: 195}]\n", 3,
+		  "allocations[0].devices[0]: " DS "a mapping" },
+#undef DS
+		{ "allocations:\n  - cgroup: /a\n    devices: ['195:0']\n  - cgroup: /b\n    devices:\n      - /dev/nvidia-nonexistent-77\n",
+		  6, "allocations[1].devices[0]: device path '/dev/nvidia-nonexistent-77' does not exist" },
+		{ "allocations:\n  - cgroup: /a\n    devices: [/dev]\n", 3,
+		  "allocations[0].devices[0]: device path '/dev' is not a character device" },
+	};
+	char text[2048], want[1024], *reg;
+	size_t o;
+	int i, rc;
+
+	EXPECT_ALL_REFUSED(f, bad);
+
+	/* a regular file is no device */
+	reg = ag_unit_write(f->dir, "not-a-device", "x");
+	snprintf(text, sizeof(text), "allocations:\n  - cgroup: /a\n    devices:\n      - %s\n", reg);
+	rc = load(f, text);
+	assert_int_equal(rc, -EINVAL);
+	snprintf(want, sizeof(want), "%s:4: allocations[0].devices[0]: device path '%s' is not a character device",
+		 f->path, reg);
+	assert_string_equal(f->err, want);
+	free(reg);
+
+	/* more devices than one tenant's policy holds */
+	o = (size_t)snprintf(text, sizeof(text), "allocations:\n  - cgroup: /a\n    devices:\n");
+	for (i = 0; i <= AG_MAX_ALLOWED; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "      - \"195:%d\"\n", i);
+	rc = load(f, text);
+	assert_int_equal(rc, -EINVAL);
+	snprintf(want, sizeof(want), "%s:4: allocations[0].devices: at most 32 devices per allocation, found 33",
+		 f->path);
+	assert_string_equal(f->err, want);
+}
+
+static void test_bad_kubernetes_and_host(void **state)
+{
+	static const struct bad bad[] = {
+		{ "kubernetes: [a]\n", 1, "kubernetes: expected a mapping, found a list" },
+		{ "kubernetes: on\n", 1, "kubernetes: expected a mapping, found 'on'" },
+		{ "kubernetes:\n  node_name:\n", 2, "kubernetes.node_name: expected a node name, found nothing" },
+		{ "kubernetes:\n  podresources_socket: kubelet.sock\n", 2,
+		  "kubernetes.podresources_socket: expected an absolute path or off, found 'kubelet.sock'" },
+		{ "kubernetes:\n  cri_socket: [/run/containerd/containerd.sock]\n", 2,
+		  "kubernetes.cri_socket: expected an absolute path or off, found a list" },
+		{ "kubernetes:\n  api_server: http://10.0.0.1:6443\n", 2,
+		  "kubernetes.api_server: expected an https:// URL or off, found 'http://10.0.0.1:6443'" },
+		{ "kubernetes:\n  api_server: https://\n", 2,
+		  "kubernetes.api_server: expected an https:// URL or off, found 'https://'" },
+		{ "kubernetes:\n  token_file: \"off\"\n", 2, "kubernetes.token_file: expected an absolute path, found 'off'" },
+		{ "kubernetes:\n  ca_file: ca.crt\n", 2, "kubernetes.ca_file: expected an absolute path, found 'ca.crt'" },
+		{ "host: /proc\n", 1, "host: expected a mapping, found '/proc'" },
+		{ "host:\n  proc: proc\n", 2, "host.proc: expected an absolute path, found 'proc'" },
+		{ "host:\n  cdi_dirs: /etc/cdi\n", 2, "host.cdi_dirs: expected a list of directories, found '/etc/cdi'" },
+		{ "host:\n  cdi_dirs: []\n", 2,
+		  "host.cdi_dirs: expected at least one directory (leave the key out for the defaults)" },
+		{ "host:\n  cdi_dirs:\n    - /etc/cdi\n    - cdi\n", 4, "host.cdi_dirs[1]: expected an absolute path, found 'cdi'" },
+	};
+
+	EXPECT_ALL_REFUSED((struct fx *)*state, bad);
+}
+
+/* An error in a later section after earlier sections were filled: everything is freed. */
+static void test_error_after_content(void **state)
+{
+	static const struct bad bad[] = {
+		{ "tenants: [/a, /b]\nexempt: [/c, {namespace: n, labels: {a: b}}]\n"
+		  "devices: [{class: x, major: 300}]\n"
+		  "allocations: [{cgroup: /a, devices: ['195:0']}]\n"
+		  "kubernetes: {node_name: n}\nhost: {proc: /p, cdi_dirs: [/x]}\nmode: bogus\n",
+		  7, "mode: expected audit or enforce, found 'bogus'" },
+		{ "exempt:\n  - labels: {a: b, c: d}\n    namespace: n\n  - labels: {e: [f]}\n", 4,
+		  "exempt[1].labels.e: expected a label value (a string; \"\" for empty), found a list" },
+	};
+
+	EXPECT_ALL_REFUSED((struct fx *)*state, bad);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_full_fixture),
+		T(test_defaults),
+		T(test_small_good),
+		T(test_mode_names),
+		T(test_file_errors),
+		T(test_not_a_mapping),
+		T(test_invalid_yaml),
+		T(test_unknown_and_duplicate_keys),
+		T(test_bad_scalars),
+		T(test_bad_tenants),
+		T(test_bad_exempt),
+		T(test_bad_devices),
+		T(test_bad_allocations),
+		T(test_bad_kubernetes_and_host),
+		T(test_error_after_content),
+	};
+#undef T
+
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

@@ -1,0 +1,1127 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The agent's YAML configuration, loaded with libyaml's document API so that every node keeps its
+ * line. Strict: unknown keys, wrong types and bad values are refused with "FILE:LINE: reason",
+ * where the reason names the key (as a path: "allocations[0].devices[1]"), what was expected and
+ * what was found. libyaml resolves no implicit types, so "195:0" stays a string (YAML 1.1 would
+ * read it as a base-60 integer) and integers are parsed here, decimal only.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#include "accelguard.h"
+#include "cgpattern.h"
+#include "config.h"
+#include "devices.h"
+
+#define AG_CONFIG_MAX_SIZE (16u << 20)
+#define AG_RATE_LIMIT_DEFAULT 1000u
+#define AG_RATE_LIMIT_MIN 100u
+#define AG_RATE_LIMIT_MAX 10000000u
+#define AG_MINOR_MAX 0xfffffu
+#define KEYLEN 128
+
+struct ctx {
+	const char *file;
+	yaml_document_t *doc;
+	char *err;
+	size_t errlen;
+	struct ag_config *cfg;
+};
+
+const char *ag_mode_name(int mode)
+{
+	switch (mode) {
+	case AG_MODE_AUDIT:
+		return "audit";
+	case AG_MODE_ENFORCE:
+		return "enforce";
+	default:
+		return "unknown";
+	}
+}
+
+int ag_mode_parse(const char *s)
+{
+	if (s && !strcmp(s, "audit"))
+		return AG_MODE_AUDIT;
+	if (s && !strcmp(s, "enforce"))
+		return AG_MODE_ENFORCE;
+	return -EINVAL;
+}
+
+static int line_of(const yaml_node_t *n)
+{
+	return n ? (int)n->start_mark.line + 1 : 0;
+}
+
+/* Write "FILE:LINE: reason" and return -EINVAL. */
+static int vfail(struct ctx *c, int line, const char *fmt, va_list ap)
+{
+	int off;
+
+	off = snprintf(c->err, c->errlen, "%s:%d: ", c->file, line);
+	if (off >= 0 && (size_t)off < c->errlen)
+		vsnprintf(c->err + off, c->errlen - (size_t)off, fmt, ap);
+	return -EINVAL;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int fail_at(struct ctx *c, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = vfail(c, line, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = vfail(c, line_of(n), fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+static yaml_node_t *node(struct ctx *c, int idx)
+{
+	return yaml_document_get_node(c->doc, idx);
+}
+
+static bool is_null(const yaml_node_t *n)
+{
+	const char *v;
+
+	if (!n || n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	v = (const char *)n->data.scalar.value;
+	return !strcmp(v, "") || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+	       !strcmp(v, "NULL");
+}
+
+/* What a node is, for "found ...": printable, short. */
+static const char *describe(const yaml_node_t *n, char *buf, size_t len)
+{
+	const unsigned char *v;
+	size_t i, o = 0, max;
+
+	if (!n)
+		return "nothing";
+	if (n->type == YAML_MAPPING_NODE)
+		return "a mapping";
+	if (n->type == YAML_SEQUENCE_NODE)
+		return "a list";
+	if (is_null(n))
+		return "nothing";
+	v = n->data.scalar.value;
+	if (n->data.scalar.length == 0)
+		return "an empty string";
+	max = len > 8 ? len - 8 : 0;
+	if (max > 64)
+		max = 64;
+	if (o < len)
+		buf[o++] = '\'';
+	for (i = 0; i < n->data.scalar.length && o + 1 < max; i++)
+		buf[o++] = (v[i] < 0x20 || v[i] == 0x7f) ? '?' : (char)v[i];
+	if (i < n->data.scalar.length && o + 4 < len) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	if (o + 1 < len)
+		buf[o++] = '\'';
+	buf[o < len ? o : len - 1] = '\0';
+	return buf;
+}
+
+/* A non-empty string scalar (no NUL inside). */
+static int get_str(struct ctx *c, const yaml_node_t *n, const char *key, const char *what,
+		   const char **out)
+{
+	char d[80];
+
+	if (!n || n->type != YAML_SCALAR_NODE || is_null(n) || n->data.scalar.length == 0)
+		return fail(c, n, "%s: expected %s, found %s", key, what, describe(n, d, sizeof(d)));
+	if (memchr(n->data.scalar.value, '\0', n->data.scalar.length))
+		return fail(c, n, "%s: expected %s, found a string with a NUL byte", key, what);
+	*out = (const char *)n->data.scalar.value;
+	return 0;
+}
+
+static int dup_str(struct ctx *c, const yaml_node_t *n, const char *key, const char *what,
+		   char **out)
+{
+	const char *s;
+	int err = get_str(c, n, key, what, &s);
+
+	if (err)
+		return err;
+	*out = strdup(s);
+	if (!*out)
+		return -ENOMEM;
+	return 0;
+}
+
+/* A plain decimal integer in [min, max]. */
+static int get_uint(struct ctx *c, const yaml_node_t *n, const char *key, __u32 min, __u32 max,
+		    const char *what, __u32 *out)
+{
+	const char *s;
+	unsigned long long v = 0;
+	char d[80];
+
+	if (!n || n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
+	    is_null(n))
+		goto bad;
+	s = (const char *)n->data.scalar.value;
+	if (!*s || (s[0] == '0' && s[1]))
+		goto bad;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			goto bad;
+		v = v * 10 + (unsigned)(*s - '0');
+		if (v > max)
+			goto bad;
+	}
+	if (v < min)
+		goto bad;
+	*out = (__u32)v;
+	return 0;
+bad:
+	return fail(c, n, "%s: expected %s, found %s", key, what, describe(n, d, sizeof(d)));
+}
+
+static int expect_type(struct ctx *c, const yaml_node_t *n, yaml_node_type_t type,
+		       const char *key, const char *what)
+{
+	char d[80];
+
+	if (n && n->type == type)
+		return 0;
+	return fail(c, n, "%s: expected %s, found %s", key, what, describe(n, d, sizeof(d)));
+}
+
+static void join_keys(const char *const *keys, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (; *keys && o < len; keys++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? ", " : "", *keys);
+}
+
+/*
+ * Check a mapping's keys: scalars, known, not repeated. where is the mapping's own key path
+ * ("" at the top level).
+ */
+static int check_keys(struct ctx *c, const yaml_node_t *map, const char *where,
+		      const char *const *allowed)
+{
+	yaml_node_pair_t *p, *q;
+	char d[80], list[256];
+
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		const yaml_node_t *k = node(c, p->key);
+		const char *const *a;
+		const char *name;
+
+		if (!k || k->type != YAML_SCALAR_NODE || is_null(k))
+			return fail(c, k, "%s%sexpected a key name, found %s", where, *where ? ": " : "",
+				    describe(k, d, sizeof(d)));
+		name = (const char *)k->data.scalar.value;
+		for (a = allowed; *a; a++)
+			if (!strcmp(*a, name))
+				break;
+		if (!*a) {
+			join_keys(allowed, list, sizeof(list));
+			return fail(c, k, "unknown key %s%s%s (expected one of: %s)",
+				    describe(k, d, sizeof(d)), *where ? " in " : "", where, list);
+		}
+		for (q = map->data.mapping.pairs.start; q < p; q++) {
+			const yaml_node_t *k2 = node(c, q->key);
+
+			if (!strcmp((const char *)k2->data.scalar.value, name))
+				return fail(c, k, "%s%sduplicate key '%s' (first on line %d)", where,
+					    *where ? ": " : "", name, line_of(k2));
+		}
+	}
+	return 0;
+}
+
+static const char *key_name(struct ctx *c, const yaml_node_pair_t *p)
+{
+	return (const char *)node(c, p->key)->data.scalar.value;
+}
+
+static yaml_node_t *map_get(struct ctx *c, const yaml_node_t *map, const char *name)
+{
+	yaml_node_pair_t *p;
+
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++)
+		if (!strcmp(key_name(c, p), name))
+			return node(c, p->value);
+	return NULL;
+}
+
+static size_t seq_len(const yaml_node_t *n)
+{
+	return (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+}
+
+static void *alloc_n(size_t n, size_t size)
+{
+	return calloc(n ? n : 1, size);
+}
+
+static int get_pattern(struct ctx *c, const yaml_node_t *n, const char *key, char **out)
+{
+	const char *s, *why;
+	char d[80];
+	int err;
+
+	err = get_str(c, n, key, "a cgroup pattern", &s);
+	if (err)
+		return err;
+	why = ag_cgpattern_check(s);
+	if (why)
+		return fail(c, n, "%s: bad cgroup pattern %s: %s", key, describe(n, d, sizeof(d)), why);
+	*out = strdup(s);
+	return *out ? 0 : -ENOMEM;
+}
+
+static int get_abs_path(struct ctx *c, const yaml_node_t *n, const char *key, bool allow_off,
+			char **out)
+{
+	const char *what = allow_off ? "an absolute path or off" : "an absolute path";
+	const char *s;
+	char d[80];
+	int err;
+
+	err = get_str(c, n, key, what, &s);
+	if (err)
+		return err;
+	if (s[0] != '/' && !(allow_off && !strcmp(s, "off")))
+		return fail(c, n, "%s: expected %s, found %s", key, what, describe(n, d, sizeof(d)));
+	*out = strdup(s);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* ---- top-level scalars ---- */
+
+static int parse_mode(struct ctx *c, const yaml_node_t *n)
+{
+	const char *s = NULL;
+	char d[80];
+	int m;
+
+	if (n && n->type == YAML_SCALAR_NODE)
+		s = (const char *)n->data.scalar.value;
+	m = ag_mode_parse(s);
+	if (m < 0 || is_null(n))
+		return fail(c, n, "mode: expected audit or enforce, found %s", describe(n, d, sizeof(d)));
+	c->cfg->mode = m;
+	return 0;
+}
+
+static int parse_unresolved(struct ctx *c, const yaml_node_t *n)
+{
+	const char *s = n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : "";
+	char d[80];
+
+	if (!is_null(n) && !strcmp(s, "allow"))
+		c->cfg->unresolved_deny = false;
+	else if (!is_null(n) && !strcmp(s, "deny"))
+		c->cfg->unresolved_deny = true;
+	else
+		return fail(c, n, "unresolved: expected allow or deny, found %s",
+			    describe(n, d, sizeof(d)));
+	return 0;
+}
+
+static int parse_rate_limit(struct ctx *c, const yaml_node_t *n)
+{
+	return get_uint(c, n, "rate_limit", AG_RATE_LIMIT_MIN, AG_RATE_LIMIT_MAX,
+			"an integer from 100 to 10000000 (violation events per tenant per second)",
+			&c->cfg->rate_limit);
+}
+
+/* ---- tenants ---- */
+
+static int parse_tenants(struct ctx *c, const yaml_node_t *n)
+{
+	struct ag_config *cfg = c->cfg;
+	yaml_node_item_t *it;
+	char key[KEYLEN];
+	int err;
+
+	err = expect_type(c, n, YAML_SEQUENCE_NODE, "tenants", "a list of cgroup patterns");
+	if (err)
+		return err;
+	cfg->tenants = alloc_n(seq_len(n), sizeof(*cfg->tenants));
+	if (!cfg->tenants)
+		return -ENOMEM;
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+		snprintf(key, sizeof(key), "tenants[%zu]", cfg->n_tenants);
+		err = get_pattern(c, node(c, *it), key, &cfg->tenants[cfg->n_tenants]);
+		if (err)
+			return err;
+		cfg->n_tenants++;
+	}
+	return 0;
+}
+
+/* ---- exempt ---- */
+
+static int parse_labels(struct ctx *c, const yaml_node_t *n, const char *key,
+			struct ag_cfg_exempt_k8s *e)
+{
+	yaml_node_pair_t *p, *q;
+	char k[KEYLEN + 64], d[80];
+	const char *name, *value;
+	size_t cnt;
+	int err;
+
+	err = expect_type(c, n, YAML_MAPPING_NODE, key, "a mapping of label names to values");
+	if (err)
+		return err;
+	cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	if (!cnt)
+		return fail(c, n, "%s: expected at least one label (an empty selector would match every pod)",
+			    key);
+	e->label_keys = alloc_n(cnt, sizeof(char *));
+	e->label_values = alloc_n(cnt, sizeof(char *));
+	if (!e->label_keys || !e->label_values)
+		return -ENOMEM;
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		const yaml_node_t *kn = node(c, p->key), *vn = node(c, p->value);
+
+		err = get_str(c, kn, key, "a label name", &name);
+		if (err)
+			return err;
+		for (q = n->data.mapping.pairs.start; q < p; q++)
+			if (!strcmp(key_name(c, q), name))
+				return fail(c, kn, "%s: duplicate label '%s' (first on line %d)", key, name,
+					    line_of(node(c, q->key)));
+		snprintf(k, sizeof(k), "%s.%s", key, name);
+		/* A label value may be empty, but only written as "": a bare key is YAML null. */
+		if (!vn || vn->type != YAML_SCALAR_NODE || is_null(vn) ||
+		    memchr(vn->data.scalar.value, '\0', vn->data.scalar.length))
+			return fail(c, vn, "%s: expected a label value (a string; \"\" for empty), found %s",
+				    k, describe(vn, d, sizeof(d)));
+		value = (const char *)vn->data.scalar.value;
+		e->label_keys[e->n_labels] = strdup(name);
+		e->label_values[e->n_labels] = strdup(value);
+		e->n_labels++; /* both freed by ag_config_free, NULL or not */
+		if (!e->label_keys[e->n_labels - 1] || !e->label_values[e->n_labels - 1])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int parse_exempt(struct ctx *c, const yaml_node_t *n)
+{
+	static const char *const keys[] = { "cgroup", "namespace", "labels", "serviceAccount", NULL };
+	struct ag_config *cfg = c->cfg;
+	yaml_node_item_t *it;
+	char key[KEYLEN], k2[KEYLEN + 32], d[80];
+	size_t cnt, i = 0;
+	int err;
+
+	err = expect_type(c, n, YAML_SEQUENCE_NODE, "exempt",
+			  "a list of cgroup patterns or {cgroup, namespace, labels, serviceAccount} mappings");
+	if (err)
+		return err;
+	cnt = seq_len(n);
+	cfg->exempt = alloc_n(cnt, sizeof(*cfg->exempt));
+	cfg->exempt_k8s = alloc_n(cnt, sizeof(*cfg->exempt_k8s));
+	if (!cfg->exempt || !cfg->exempt_k8s)
+		return -ENOMEM;
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
+		const yaml_node_t *e = node(c, *it), *v;
+		struct ag_cfg_exempt_k8s *k8s;
+
+		snprintf(key, sizeof(key), "exempt[%zu]", i);
+		if (e && e->type == YAML_SCALAR_NODE) {
+			err = get_pattern(c, e, key, &cfg->exempt[cfg->n_exempt]);
+			if (err)
+				return err;
+			cfg->n_exempt++;
+			continue;
+		}
+		if (!e || e->type != YAML_MAPPING_NODE)
+			return fail(c, e, "%s: expected a cgroup pattern or a mapping, found %s", key,
+				    describe(e, d, sizeof(d)));
+		err = check_keys(c, e, key, keys);
+		if (err)
+			return err;
+		if (!map_get(c, e, "namespace") && !map_get(c, e, "labels") &&
+		    !map_get(c, e, "serviceAccount")) {
+			v = map_get(c, e, "cgroup");
+			if (!v)
+				return fail(c, e, "%s: expected at least one of cgroup, namespace, labels, serviceAccount",
+					    key);
+			snprintf(k2, sizeof(k2), "%s.cgroup", key);
+			err = get_pattern(c, v, k2, &cfg->exempt[cfg->n_exempt]);
+			if (err)
+				return err;
+			cfg->n_exempt++;
+			continue;
+		}
+		/*
+		 * A cgroup pattern and Kubernetes terms in one entry would mean "both must match",
+		 * which a consumer reading only the Kubernetes terms would widen into an exemption of
+		 * every such pod: refuse it rather than exempt more than was written.
+		 */
+		if ((v = map_get(c, e, "cgroup")))
+			return fail(c, v, "%s.cgroup: cannot be combined with namespace, labels or serviceAccount in one exemption; write two entries",
+				    key);
+		k8s = &cfg->exempt_k8s[cfg->n_exempt_k8s++];
+		k8s->line = line_of(e);
+		if ((v = map_get(c, e, "namespace"))) {
+			snprintf(k2, sizeof(k2), "%s.namespace", key);
+			err = dup_str(c, v, k2, "a namespace name", &k8s->namespace);
+			if (err)
+				return err;
+		}
+		if ((v = map_get(c, e, "serviceAccount"))) {
+			snprintf(k2, sizeof(k2), "%s.serviceAccount", key);
+			err = dup_str(c, v, k2, "a service account name", &k8s->service_account);
+			if (err)
+				return err;
+		}
+		if ((v = map_get(c, e, "labels"))) {
+			snprintf(k2, sizeof(k2), "%s.labels", key);
+			err = parse_labels(c, v, k2, k8s);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+/* ---- devices ---- */
+
+static bool class_name_ok(const char *s)
+{
+	if (!*s || strlen(s) >= AG_CLASS_NAME_LEN)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '-' || *s == '_' || *s == '.'))
+			return false;
+	return true;
+}
+
+/* "LO-HI" or "*" */
+static int parse_minors(struct ctx *c, const yaml_node_t *n, const char *key, __u32 *lo,
+			__u32 *hi)
+{
+	static const char what[] = "a minor range \"LO-HI\" (0-1048575) or \"*\"";
+	unsigned long a, b;
+	const char *s;
+	char *end, d[80];
+
+	if (!n || n->type != YAML_SCALAR_NODE || is_null(n))
+		goto bad;
+	s = (const char *)n->data.scalar.value;
+	if (!strcmp(s, "*")) {
+		*lo = 0;
+		*hi = AG_MINOR_ANY;
+		return 0;
+	}
+	if (s[0] < '0' || s[0] > '9')
+		goto bad;
+	errno = 0;
+	a = strtoul(s, &end, 10);
+	if (errno || *end != '-' || end[1] < '0' || end[1] > '9')
+		goto bad;
+	b = strtoul(end + 1, &end, 10);
+	if (errno || *end || a > AG_MINOR_MAX || b > AG_MINOR_MAX || a > b)
+		goto bad;
+	*lo = (__u32)a;
+	*hi = (__u32)b;
+	return 0;
+bad:
+	return fail(c, n, "%s: expected %s, found %s", key, what, describe(n, d, sizeof(d)));
+}
+
+static void fmt_range(char *buf, size_t len, __u32 major, __u32 lo, __u32 hi)
+{
+	if (hi == AG_MINOR_ANY)
+		snprintf(buf, len, "%u:*", major);
+	else if (lo == hi)
+		snprintf(buf, len, "%u:%u", major, lo);
+	else
+		snprintf(buf, len, "%u:%u-%u", major, lo, hi);
+}
+
+/* Classes must not overlap the built-in ones (nor each other): the class of a device number
+ * would depend on the order of the ranges. Dynamic majors are checked by the agent at start. */
+static int check_classes(struct ctx *c)
+{
+	struct ag_config *cfg = c->cfg;
+	struct ag_devtab *t;
+	char a[48], b[48];
+	size_t i;
+	int err;
+
+	t = malloc(sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	err = ag_devtab_init(t, NULL);
+	for (i = 0; !err && i < cfg->n_devices; i++) {
+		const struct ag_cfg_devclass *dc = &cfg->devices[i];
+		const struct ag_class_range *r = NULL;
+		unsigned int j;
+
+		err = ag_devtab_add(t, dc->class_name, dc->major, dc->lo, dc->hi);
+		if (err >= 0) {
+			err = 0;
+			continue;
+		}
+		fmt_range(a, sizeof(a), dc->major, dc->lo, dc->hi);
+		for (j = 0; err == -EEXIST && !r && j < t->n_ranges; j++)
+			if (t->ranges[j].major == dc->major && dc->lo <= t->ranges[j].hi &&
+			    t->ranges[j].lo <= dc->hi)
+				r = &t->ranges[j];
+		if (r) {
+			fmt_range(b, sizeof(b), r->major, r->lo, r->hi);
+			err = fail_at(c, dc->line, "devices[%zu]: %s of class '%s' overlaps %s of class '%s'",
+				      i, a, dc->class_name, b, ag_devtab_class(t, r->class_id)->name);
+		} else if (err == -ENOSPC) {
+			err = fail_at(c, dc->line, "devices[%zu]: too many device classes or ranges (at most %d and %d)",
+				      i, AG_MAX_CLASSES, AG_MAX_CLASS_RANGES);
+		} else {
+			err = fail_at(c, dc->line, "devices[%zu]: class '%s' %s refused: %s", i,
+				      dc->class_name, a, strerror(-err));
+		}
+	}
+	free(t);
+	return err;
+}
+
+static int parse_devices(struct ctx *c, const yaml_node_t *n)
+{
+	static const char *const keys[] = { "class", "major", "minor", "minors", NULL };
+	struct ag_config *cfg = c->cfg;
+	yaml_node_item_t *it;
+	char key[KEYLEN], k2[KEYLEN + 16], d[80];
+	int err;
+
+	err = expect_type(c, n, YAML_SEQUENCE_NODE, "devices",
+			  "a list of {class, major, minor | minors} mappings");
+	if (err)
+		return err;
+	cfg->devices = alloc_n(seq_len(n), sizeof(*cfg->devices));
+	if (!cfg->devices)
+		return -ENOMEM;
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+		const yaml_node_t *e = node(c, *it), *v, *minor, *minors;
+		struct ag_cfg_devclass *dc = &cfg->devices[cfg->n_devices];
+		const char *s;
+
+		snprintf(key, sizeof(key), "devices[%zu]", cfg->n_devices);
+		err = expect_type(c, e, YAML_MAPPING_NODE, key, "a {class, major, minor | minors} mapping");
+		if (err)
+			return err;
+		err = check_keys(c, e, key, keys);
+		if (err)
+			return err;
+		dc->line = line_of(e);
+		if (!(v = map_get(c, e, "class")))
+			return fail(c, e, "%s: missing 'class' (the name events give these devices)", key);
+		snprintf(k2, sizeof(k2), "%s.class", key);
+		err = get_str(c, v, k2, "a class name", &s);
+		if (err)
+			return err;
+		if (!class_name_ok(s))
+			return fail(c, v, "%s: expected a class name of letters, digits, '-', '_' or '.' (at most %d), found %s",
+				    k2, AG_CLASS_NAME_LEN - 1, describe(v, d, sizeof(d)));
+		dc->class_name = strdup(s);
+		if (!dc->class_name)
+			return -ENOMEM;
+		cfg->n_devices++; /* from here on ag_config_free owns class_name */
+		if (!(v = map_get(c, e, "major")))
+			return fail(c, e, "%s: missing 'major'", key);
+		snprintf(k2, sizeof(k2), "%s.major", key);
+		err = get_uint(c, v, k2, 1, AG_MAX_MAJOR - 1, "an integer from 1 to 4095", &dc->major);
+		if (err)
+			return err;
+		minor = map_get(c, e, "minor");
+		minors = map_get(c, e, "minors");
+		if (minor && minors)
+			return fail(c, minors, "%s: give either 'minor' or 'minors', not both", key);
+		if (minor) {
+			snprintf(k2, sizeof(k2), "%s.minor", key);
+			err = get_uint(c, minor, k2, 0, AG_MINOR_MAX, "an integer from 0 to 1048575",
+				       &dc->lo);
+			if (err)
+				return err;
+			dc->hi = dc->lo;
+		} else if (minors) {
+			snprintf(k2, sizeof(k2), "%s.minors", key);
+			err = parse_minors(c, minors, k2, &dc->lo, &dc->hi);
+			if (err)
+				return err;
+		} else {
+			dc->lo = 0;
+			dc->hi = AG_MINOR_ANY;
+		}
+	}
+	return check_classes(c);
+}
+
+/* ---- allocations ---- */
+
+static int parse_devspec_node(struct ctx *c, const yaml_node_t *n, const char *key,
+			      struct ag_cfg_dev *dev)
+{
+	static const char what[] = "a device as MAJOR:MINOR, MAJOR:LO-HI, MAJOR:* or a device path";
+	const char *s;
+	char d[80];
+	int err;
+
+	err = get_str(c, n, key, what, &s);
+	if (err)
+		return err;
+	err = ag_parse_devspec(s, &dev->major, &dev->lo, &dev->hi);
+	switch (err) {
+	case 0:
+		break;
+	case -EINVAL:
+		if (s[0] != '/')
+			return fail(c, n, "%s: expected %s, found %s", key, what, describe(n, d, sizeof(d)));
+		return fail(c, n, "%s: device path %s: %s", key, describe(n, d, sizeof(d)), strerror(-err));
+	case -ENOENT:
+		return fail(c, n, "%s: device path %s does not exist", key, describe(n, d, sizeof(d)));
+	case -ENOTBLK:
+		return fail(c, n, "%s: device path %s is not a character device", key,
+			    describe(n, d, sizeof(d)));
+	default:
+		return fail(c, n, "%s: device path %s: cannot stat: %s", key, describe(n, d, sizeof(d)),
+			    strerror(-err));
+	}
+	dev->spec = strdup(s);
+	if (!dev->spec)
+		return -ENOMEM;
+	dev->line = line_of(n);
+	return 0;
+}
+
+static int parse_allocations(struct ctx *c, const yaml_node_t *n)
+{
+	static const char *const keys[] = { "cgroup", "devices", NULL };
+	struct ag_config *cfg = c->cfg;
+	yaml_node_item_t *it, *dt;
+	char key[KEYLEN], k2[KEYLEN + 32];
+	int err;
+
+	err = expect_type(c, n, YAML_SEQUENCE_NODE, "allocations", "a list of {cgroup, devices} mappings");
+	if (err)
+		return err;
+	cfg->allocs = alloc_n(seq_len(n), sizeof(*cfg->allocs));
+	if (!cfg->allocs)
+		return -ENOMEM;
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+		const yaml_node_t *e = node(c, *it), *v;
+		struct ag_cfg_alloc *a = &cfg->allocs[cfg->n_allocs];
+
+		snprintf(key, sizeof(key), "allocations[%zu]", cfg->n_allocs);
+		err = expect_type(c, e, YAML_MAPPING_NODE, key, "a {cgroup, devices} mapping");
+		if (err)
+			return err;
+		err = check_keys(c, e, key, keys);
+		if (err)
+			return err;
+		cfg->n_allocs++;
+		a->line = line_of(e);
+		if (!(v = map_get(c, e, "cgroup")))
+			return fail(c, e, "%s: missing 'cgroup'", key);
+		snprintf(k2, sizeof(k2), "%s.cgroup", key);
+		err = get_pattern(c, v, k2, &a->cgroup);
+		if (err)
+			return err;
+		if (!(v = map_get(c, e, "devices")))
+			return fail(c, e, "%s: missing 'devices'", key);
+		snprintf(k2, sizeof(k2), "%s.devices", key);
+		err = expect_type(c, v, YAML_SEQUENCE_NODE, k2, "a list of devices");
+		if (err)
+			return err;
+		if (seq_len(v) == 0)
+			return fail(c, v, "%s: expected at least one device", k2);
+		if (seq_len(v) > AG_MAX_ALLOWED)
+			return fail(c, v, "%s: at most %d devices per allocation, found %zu", k2,
+				    AG_MAX_ALLOWED, seq_len(v));
+		a->devices = alloc_n(seq_len(v), sizeof(*a->devices));
+		if (!a->devices)
+			return -ENOMEM;
+		for (dt = v->data.sequence.items.start; dt < v->data.sequence.items.top; dt++) {
+			snprintf(k2, sizeof(k2), "%s.devices[%zu]", key, a->n_devices);
+			err = parse_devspec_node(c, node(c, *dt), k2, &a->devices[a->n_devices]);
+			if (err)
+				return err;
+			a->n_devices++;
+		}
+	}
+	return 0;
+}
+
+/* ---- kubernetes, host ---- */
+
+static int parse_kubernetes(struct ctx *c, const yaml_node_t *n)
+{
+	static const char *const keys[] = { "node_name", "podresources_socket", "cri_socket",
+					    "api_server", "token_file", "ca_file", NULL };
+	struct ag_cfg_kubernetes *k = &c->cfg->kubernetes;
+	yaml_node_pair_t *p;
+	char key[KEYLEN], d[80];
+	int err;
+
+	k->present = true;
+	if (is_null(n))
+		return 0; /* "kubernetes:" alone: on, with every default */
+	err = expect_type(c, n, YAML_MAPPING_NODE, "kubernetes", "a mapping");
+	if (err)
+		return err;
+	err = check_keys(c, n, "kubernetes", keys);
+	if (err)
+		return err;
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		const char *name = key_name(c, p), *s;
+		const yaml_node_t *v = node(c, p->value);
+
+		snprintf(key, sizeof(key), "kubernetes.%s", name);
+		if (!strcmp(name, "node_name")) {
+			err = dup_str(c, v, key, "a node name", &k->node_name);
+		} else if (!strcmp(name, "podresources_socket")) {
+			err = get_abs_path(c, v, key, true, &k->podresources_socket);
+		} else if (!strcmp(name, "cri_socket")) {
+			err = get_abs_path(c, v, key, true, &k->cri_socket);
+		} else if (!strcmp(name, "token_file")) {
+			err = get_abs_path(c, v, key, false, &k->token_file);
+		} else if (!strcmp(name, "ca_file")) {
+			err = get_abs_path(c, v, key, false, &k->ca_file);
+		} else { /* api_server: the token is sent to it, so plain http is refused */
+			err = get_str(c, v, key, "an https:// URL or off", &s);
+			if (err)
+				return err;
+			if (strcmp(s, "off") && (strncmp(s, "https://", 8) || !s[8]))
+				return fail(c, v, "%s: expected an https:// URL or off, found %s", key,
+					    describe(v, d, sizeof(d)));
+			k->api_server = strdup(s);
+			if (!k->api_server)
+				return -ENOMEM;
+		}
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int parse_host(struct ctx *c, const yaml_node_t *n)
+{
+	static const char *const keys[] = { "proc", "cdi_dirs", NULL };
+	struct ag_cfg_host *h = &c->cfg->host;
+	yaml_node_item_t *it;
+	const yaml_node_t *v;
+	char key[KEYLEN];
+	int err;
+
+	err = expect_type(c, n, YAML_MAPPING_NODE, "host", "a mapping");
+	if (err)
+		return err;
+	err = check_keys(c, n, "host", keys);
+	if (err)
+		return err;
+	if ((v = map_get(c, n, "proc"))) {
+		err = get_abs_path(c, v, "host.proc", false, &h->proc);
+		if (err)
+			return err;
+	}
+	if ((v = map_get(c, n, "cdi_dirs"))) {
+		err = expect_type(c, v, YAML_SEQUENCE_NODE, "host.cdi_dirs", "a list of directories");
+		if (err)
+			return err;
+		if (seq_len(v) == 0)
+			return fail(c, v, "host.cdi_dirs: expected at least one directory (leave the key out for the defaults)");
+		h->cdi_dirs = alloc_n(seq_len(v), sizeof(*h->cdi_dirs));
+		if (!h->cdi_dirs)
+			return -ENOMEM;
+		for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+			snprintf(key, sizeof(key), "host.cdi_dirs[%zu]", h->n_cdi_dirs);
+			err = get_abs_path(c, node(c, *it), key, false, &h->cdi_dirs[h->n_cdi_dirs]);
+			if (err)
+				return err;
+			h->n_cdi_dirs++;
+		}
+	}
+	return 0;
+}
+
+static const struct {
+	const char *key;
+	int (*parse)(struct ctx *c, const yaml_node_t *n);
+} top[] = {
+	{ "mode", parse_mode },
+	{ "unresolved", parse_unresolved },
+	{ "rate_limit", parse_rate_limit },
+	{ "tenants", parse_tenants },
+	{ "exempt", parse_exempt },
+	{ "devices", parse_devices },
+	{ "allocations", parse_allocations },
+	{ "kubernetes", parse_kubernetes },
+	{ "host", parse_host },
+};
+
+static int parse_root(struct ctx *c, const yaml_node_t *root)
+{
+	const char *keys[sizeof(top) / sizeof(top[0]) + 1];
+	yaml_node_pair_t *p;
+	char d[80];
+	size_t i;
+	int err;
+
+	if (root->type != YAML_MAPPING_NODE)
+		return fail(c, root, "expected a mapping of settings (mode, tenants, ...) at the top level, found %s",
+			    describe(root, d, sizeof(d)));
+	for (i = 0; i < sizeof(top) / sizeof(top[0]); i++)
+		keys[i] = top[i].key;
+	keys[i] = NULL;
+	err = check_keys(c, root, "", keys);
+	if (err)
+		return err;
+	for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+		const char *name = key_name(c, p);
+
+		for (i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
+			if (strcmp(top[i].key, name))
+				continue;
+			err = top[i].parse(c, node(c, p->value));
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+/* 1-based line of a byte offset, for libyaml reader errors (which carry no mark). */
+static int line_at(const char *buf, size_t len, size_t off)
+{
+	size_t i;
+	int line = 1;
+
+	for (i = 0; i < off && i < len; i++)
+		if (buf[i] == '\n')
+			line++;
+	return line;
+}
+
+static int yaml_fail(struct ctx *c, yaml_parser_t *p, const char *buf, size_t len)
+{
+	int line = p->error == YAML_READER_ERROR ? line_at(buf, len, p->problem_offset)
+						 : (int)p->problem_mark.line + 1;
+
+	if (p->error == YAML_MEMORY_ERROR) {
+		snprintf(c->err, c->errlen, "%s: out of memory while parsing", c->file);
+		return -ENOMEM;
+	}
+	if (p->context)
+		snprintf(c->err, c->errlen, "%s:%d: invalid YAML: %s (%s on line %d)", c->file, line,
+			 p->problem ? p->problem : "syntax error", p->context,
+			 (int)p->context_mark.line + 1);
+	else
+		snprintf(c->err, c->errlen, "%s:%d: invalid YAML: %s", c->file, line,
+			 p->problem ? p->problem : "syntax error");
+	return -EINVAL;
+}
+
+static int read_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f;
+	int ret;
+
+	f = fopen(path, "re");
+	if (!f) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (fstat(fileno(f), &st)) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: cannot stat: %s", path, strerror(-ret));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = -EINVAL;
+		snprintf(err, errlen, "%s: not a regular file", path);
+		goto out;
+	}
+	if ((unsigned long long)st.st_size > AG_CONFIG_MAX_SIZE) {
+		ret = -EFBIG;
+		snprintf(err, errlen, "%s: too large (%lld bytes, at most %u)", path,
+			 (long long)st.st_size, AG_CONFIG_MAX_SIZE);
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		ret = -ENOMEM;
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	n = fread(buf, 1, (size_t)st.st_size, f);
+	if (ferror(f)) {
+		ret = -EIO;
+		snprintf(err, errlen, "%s: read error", path);
+		free(buf);
+		goto out;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*outlen = n;
+	ret = 0;
+out:
+	fclose(f);
+	return ret;
+}
+
+int ag_config_load(const char *path, struct ag_config *cfg, char *err, size_t errlen)
+{
+	char dummy[1];
+	struct ctx c = { .file = path, .cfg = cfg, .err = err, .errlen = errlen };
+	yaml_document_t doc, doc2;
+	yaml_parser_t parser;
+	yaml_node_t *root;
+	char *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (!cfg)
+		return -EINVAL;
+	if (!err || !errlen) {
+		c.err = err = dummy;
+		c.errlen = errlen = sizeof(dummy);
+	}
+	err[0] = '\0';
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mode = AG_MODE_AUDIT;
+	cfg->rate_limit = AG_RATE_LIMIT_DEFAULT;
+	if (!path) {
+		snprintf(err, errlen, "(null): no configuration file given");
+		return -EINVAL;
+	}
+	ret = read_file(path, &buf, &len, err, errlen);
+	if (ret)
+		return ret;
+	cfg->path = strdup(path);
+	if (!cfg->path) {
+		free(buf);
+		return -ENOMEM;
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		free(buf);
+		ag_config_free(cfg);
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&parser, &doc)) { /* the loader deletes doc on failure */
+		ret = yaml_fail(&c, &parser, buf, len);
+		goto out_parser;
+	}
+	c.doc = &doc;
+	root = yaml_document_get_root_node(&doc);
+	if (!root || is_null(root)) {
+		/* line 1: an empty node's mark points past the comments and "---" */
+		snprintf(err, errlen, "%s:1: empty configuration (expected a mapping of settings: mode, tenants, ...)",
+			 path);
+		ret = -EINVAL;
+		goto out_doc;
+	}
+	/* A second document would be silently ignored: refuse it. */
+	if (!yaml_parser_load(&parser, &doc2)) {
+		ret = yaml_fail(&c, &parser, buf, len);
+		goto out_doc;
+	}
+	if (yaml_document_get_root_node(&doc2)) {
+		snprintf(err, errlen, "%s:%d: more than one YAML document (only one is read)", path,
+			 (int)doc2.start_mark.line + 1);
+		yaml_document_delete(&doc2);
+		ret = -EINVAL;
+		goto out_doc;
+	}
+	yaml_document_delete(&doc2);
+	ret = parse_root(&c, root);
+out_doc:
+	yaml_document_delete(&doc);
+out_parser:
+	yaml_parser_delete(&parser);
+	free(buf);
+	if (ret)
+		ag_config_free(cfg);
+	return ret;
+}
+
+static void free_strv(char **v, size_t n)
+{
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void ag_config_free(struct ag_config *cfg)
+{
+	size_t i, j;
+
+	if (!cfg)
+		return;
+	free(cfg->path);
+	free_strv(cfg->tenants, cfg->n_tenants);
+	free_strv(cfg->exempt, cfg->n_exempt);
+	for (i = 0; cfg->exempt_k8s && i < cfg->n_exempt_k8s; i++) {
+		struct ag_cfg_exempt_k8s *e = &cfg->exempt_k8s[i];
+
+		free(e->namespace);
+		free(e->service_account);
+		free_strv(e->label_keys, e->n_labels);
+		free_strv(e->label_values, e->n_labels);
+	}
+	free(cfg->exempt_k8s);
+	for (i = 0; cfg->devices && i < cfg->n_devices; i++)
+		free(cfg->devices[i].class_name);
+	free(cfg->devices);
+	for (i = 0; cfg->allocs && i < cfg->n_allocs; i++) {
+		struct ag_cfg_alloc *a = &cfg->allocs[i];
+
+		free(a->cgroup);
+		for (j = 0; a->devices && j < a->n_devices; j++)
+			free(a->devices[j].spec);
+		free(a->devices);
+	}
+	free(cfg->allocs);
+	free(cfg->kubernetes.node_name);
+	free(cfg->kubernetes.podresources_socket);
+	free(cfg->kubernetes.cri_socket);
+	free(cfg->kubernetes.api_server);
+	free(cfg->kubernetes.token_file);
+	free(cfg->kubernetes.ca_file);
+	free(cfg->host.proc);
+	free_strv(cfg->host.cdi_dirs, cfg->host.n_cdi_dirs);
+	memset(cfg, 0, sizeof(*cfg));
+}
