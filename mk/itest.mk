@@ -1,0 +1,20 @@
+# Integration tests on this machine's kernel (tier 3 natively): tests/integration/itest.c.
+#   make itest-check                      all scenarios, asserting the native tier
+#   make itest-check ITEST_FILTER=ioctl   the scenarios whose name holds "ioctl"
+ITEST_EXPECT_TIER ?= tracepoint
+ITEST_FILTER ?=
+
+.PHONY: itest itest-check
+CHECK_STAGES += itest-check
+
+itest: $(BUILD)/itest
+
+$(BUILD)/itest: tests/integration/itest.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< -ljson-c
+
+itest-check: $(BUILD)/accelguard $(BUILD)/itest
+	$(call msg,ITEST,native kernel$(if $(ITEST_EXPECT_TIER), (expects tier $(ITEST_EXPECT_TIER))))
+	$(Q)$(BUILD)/itest --agent $(BUILD)/accelguard \
+		$(if $(ITEST_EXPECT_TIER),--expect-tier $(ITEST_EXPECT_TIER)) $(ITEST_FILTER)

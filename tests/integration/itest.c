@@ -1,0 +1,1391 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Integration tests: the real agent, real cgroups, real device nodes made with mknod, real
+ * syscalls; each test asserts what the kernel did (errno, a kill) and what the agent reported.
+ *
+ *   itest --agent PATH [--expect-tier lsm|fmod_ret|tracepoint] [--workdir DIR] [FILTER]
+ *
+ * Prints "ok - NAME", "not ok - NAME: why" or "skip - NAME: why" per test, then
+ * "N passed, N failed, N skipped"; exits 1 when any test failed.
+ *
+ * Device nodes: NVIDIA-numbered nodes (195:N) reach every hook on open and then fail with ENXIO
+ * (no driver); a copy of /dev/full (1:7), registered as the "test-accel" class, opens for real,
+ * so its ioctls reach the hooks too.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <json-c/json.h>
+
+#define ACC_MAJOR 1
+#define ACC_MINOR 7
+#define NV 195
+
+static const char *agent_bin;
+static const char *expect_tier;
+static char workdir[512];
+static char cg2[512];    /* cgroup2 mount */
+static char root[128];   /* our cgroup subtree, relative: /itest-PID */
+static char failmsg[1024];
+static double timeout_scale = 1.0;
+
+#define FAIL(...)                                                                                  \
+	do {                                                                                       \
+		snprintf(failmsg, sizeof(failmsg), __VA_ARGS__);                                   \
+		return 1;                                                                          \
+	} while (0)
+#define SKIP(...)                                                                                  \
+	do {                                                                                       \
+		snprintf(failmsg, sizeof(failmsg), __VA_ARGS__);                                   \
+		return 2;                                                                          \
+	} while (0)
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			FAIL(__VA_ARGS__);                                                         \
+	} while (0)
+
+/* ---- small helpers -------------------------------------------------------------------------- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -EIO;
+}
+
+static char *read_all(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return strdup("");
+	if (getdelim(&buf, &len, '\0', f) < 0) {
+		free(buf);
+		buf = strdup("");
+	}
+	fclose(f);
+	return buf;
+}
+
+static int find_cgroup2(void)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[4096];
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - cgroup2 ");
+		char mnt[512];
+
+		if (!sep)
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %511s", mnt) == 1) {
+			snprintf(cg2, sizeof(cg2), "%s", mnt);
+			fclose(f);
+			return 0;
+		}
+	}
+	fclose(f);
+	return -1;
+}
+
+static void cg_path(char *buf, size_t len, const char *rel)
+{
+	snprintf(buf, len, "%s%s%s", cg2, root, rel);
+}
+
+static int cg_make(const char *rel)
+{
+	char p[1024];
+
+	cg_path(p, sizeof(p), rel);
+	return mkdir(p, 0755) && errno != EEXIST ? -errno : 0;
+}
+
+static void cg_remove(const char *rel)
+{
+	char p[1024];
+
+	cg_path(p, sizeof(p), rel);
+	rmdir(p);
+}
+
+static int cg_enter(const char *rel)
+{
+	char p[1024];
+
+	cg_path(p, sizeof(p), rel);
+	strcat(p, "/cgroup.procs");
+	return write_file(p, "0");
+}
+
+/* ---- running code in a tenant ---------------------------------------------------------------- */
+
+struct child_res {
+	bool exited;
+	int status;  /* exit status */
+	int sig;     /* terminating signal */
+	int err;     /* errno the child reported, 0 for success */
+	pid_t pid;
+};
+
+typedef int (*child_fn)(void *arg); /* returns 0 or an errno */
+
+/* fork; the child enters the cgroup (NULL: stays on the host), runs fn, reports its errno */
+static struct child_res run_in(const char *cg, child_fn fn, void *arg)
+{
+	struct child_res r = { 0 };
+	int p[2], st;
+
+	if (pipe(p))
+		abort();
+	r.pid = fork();
+	if (r.pid == 0) {
+		int e;
+
+		close(p[0]);
+		if (cg && cg_enter(cg))
+			_exit(100);
+		e = fn(arg);
+		if (write(p[1], &e, sizeof(e)) != sizeof(e))
+			_exit(101);
+		_exit(0);
+	}
+	close(p[1]);
+	r.err = -1;
+	if (read(p[0], &r.err, sizeof(r.err)) != sizeof(r.err))
+		r.err = -1;
+	close(p[0]);
+	waitpid(r.pid, &st, 0);
+	r.exited = WIFEXITED(st);
+	r.status = r.exited ? WEXITSTATUS(st) : -1;
+	r.sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	return r;
+}
+
+static int do_open(void *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+static int do_mknod(void *arg)
+{
+	const char **a = arg; /* path, "MAJ:MIN" */
+	unsigned int ma, mi;
+
+	sscanf(a[1], "%u:%u", &ma, &mi);
+	unlink(a[0]);
+	if (mknod(a[0], S_IFCHR | 0600, makedev(ma, mi)))
+		return errno;
+	return 0;
+}
+
+static int do_ioctl_fd(void *arg)
+{
+	int fd = *(int *)arg, n;
+
+	if (ioctl(fd, FIONREAD, &n) < 0)
+		return errno; /* ENOTTY from the driver: the hook let it through */
+	return 0;
+}
+
+static int do_open_ioctl(void *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC), e;
+
+	if (fd < 0)
+		return errno;
+	e = do_ioctl_fd(&fd);
+	close(fd);
+	return e;
+}
+
+/* ---- the agent --------------------------------------------------------------------------------- */
+
+struct agent {
+	pid_t pid;
+	char events[600], errlog[600], cfg[600];
+	json_object **ev;
+	size_t n_ev;
+	int exit_status;
+	char tier[32];
+};
+
+struct cfg_opts {
+	const char *mode;
+	unsigned int rate_limit;
+	const char *extra; /* more YAML */
+};
+
+static void write_config(struct agent *a, const struct cfg_opts *o)
+{
+	char text[4096];
+
+	snprintf(a->cfg, sizeof(a->cfg), "%s/config.yaml", workdir);
+	snprintf(text, sizeof(text),
+		 "# integration test fixture\n"
+		 "mode: %s\n"
+		 "rate_limit: %u\n"
+		 "tenants: [\"%s/t-*\"]\n"
+		 "exempt: [\"%s/ex\"]\n"
+		 "devices:\n"
+		 "  - class: test-accel\n"
+		 "    major: %d\n"
+		 "    minor: %d\n"
+		 "allocations:\n"
+		 "  - cgroup: %s/t-a\n"
+		 "    devices: [\"195:0\", \"%d:%d\"]\n"
+		 "  - cgroup: %s/t-b\n"
+		 "    devices: [\"195:2\"]\n"
+		 "%s",
+		 o->mode ? o->mode : "audit", o->rate_limit ? o->rate_limit : 1000, root, root,
+		 ACC_MAJOR, ACC_MINOR, root, ACC_MAJOR, ACC_MINOR, root, o->extra ? o->extra : "");
+	write_file(a->cfg, text);
+}
+
+static int load_events(struct agent *a);
+
+static const char *jstr(json_object *o, const char *path);
+
+static int agent_start(struct agent *a, const struct cfg_opts *o, const char *const *extra_args)
+{
+	const char *argv[32];
+	int n = 0;
+	double deadline;
+
+	memset(a, 0, sizeof(*a));
+	write_config(a, o);
+	snprintf(a->events, sizeof(a->events), "%s/events.jsonl", workdir);
+	snprintf(a->errlog, sizeof(a->errlog), "%s/agent.log", workdir);
+	unlink(a->events);
+	argv[n++] = agent_bin;
+	argv[n++] = "run";
+	argv[n++] = "--config";
+	argv[n++] = a->cfg;
+	argv[n++] = "--events";
+	argv[n++] = a->events;
+	for (; extra_args && *extra_args && n < 30; extra_args++)
+		argv[n++] = *extra_args;
+	argv[n] = NULL;
+	a->pid = fork();
+	if (a->pid == 0) {
+		int fd = open(a->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 2);
+		fd = open("/dev/null", O_RDWR);
+		dup2(fd, 0);
+		dup2(fd, 1);
+		execv(agent_bin, (char **)argv);
+		_exit(127);
+	}
+	deadline = now_s() + 60 * timeout_scale;
+	while (now_s() < deadline) {
+		char *t = read_all(a->events);
+		bool ready = strstr(t, "\"type\":\"ready\"") != NULL;
+		int st;
+
+		free(t);
+		if (ready)
+			return 0;
+		if (waitpid(a->pid, &st, WNOHANG) == a->pid) {
+			a->pid = 0;
+			return -1;
+		}
+		usleep(20000);
+	}
+	return -1;
+}
+
+/* SIGTERM, wait, parse every line (each must be valid JSON) */
+static int agent_stop(struct agent *a)
+{
+	int st;
+
+	if (a->pid > 0) {
+		kill(a->pid, SIGTERM);
+		waitpid(a->pid, &st, 0);
+		a->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		a->pid = 0;
+	}
+	return load_events(a);
+}
+
+static void agent_free(struct agent *a)
+{
+	if (a->pid > 0) {
+		kill(a->pid, SIGKILL);
+		waitpid(a->pid, NULL, 0);
+	}
+	for (size_t i = 0; i < a->n_ev; i++)
+		json_object_put(a->ev[i]);
+	free(a->ev);
+	a->ev = NULL;
+	a->n_ev = 0;
+}
+
+static int load_events(struct agent *a)
+{
+	char *t = read_all(a->events), *line, *save = NULL;
+
+	for (line = strtok_r(t, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		enum json_tokener_error jerr;
+		json_object *o = json_tokener_parse_verbose(line, &jerr);
+
+		if (!o || !json_object_is_type(o, json_type_object)) {
+			snprintf(failmsg, sizeof(failmsg), "invalid JSON line (%s): %.200s",
+				 json_tokener_error_desc(jerr), line);
+			free(t);
+			return -1;
+		}
+		a->ev = realloc(a->ev, (a->n_ev + 1) * sizeof(*a->ev));
+		a->ev[a->n_ev++] = o;
+		if (!strcmp(jstr(o, "type"), "ready"))
+			snprintf(a->tier, sizeof(a->tier), "%s", jstr(o, "tier"));
+	}
+	free(t);
+	return 0;
+}
+
+/* ---- reading events -------------------------------------------------------------------------- */
+
+static json_object *jget(json_object *o, const char *path)
+{
+	char buf[256], *tok, *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (tok = strtok_r(buf, ".", &save); tok && o; tok = strtok_r(NULL, ".", &save))
+		if (!json_object_object_get_ex(o, tok, &o))
+			return NULL;
+	return o;
+}
+
+static const char *jstr(json_object *o, const char *path)
+{
+	json_object *v = jget(o, path);
+
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+}
+
+static long long jint(json_object *o, const char *path)
+{
+	json_object *v = jget(o, path);
+
+	return v ? json_object_get_int64(v) : -1;
+}
+
+struct match {
+	const char *type;   /* default "access" */
+	const char *op;
+	int major, minor;   /* -1: any */
+	const char *cgroup; /* relative to root, e.g. "/t-a"; NULL: any */
+	pid_t pid;          /* 0: any */
+	const char *hook;
+	bool rejudged;
+};
+
+static bool matches(json_object *e, const struct match *m)
+{
+	char cg[512];
+
+	if (strcmp(jstr(e, "type"), m->type ? m->type : "access"))
+		return false;
+	if (m->op && strcmp(jstr(e, "op"), m->op))
+		return false;
+	if (m->major >= 0 && jint(e, "device.major") != m->major)
+		return false;
+	if (m->minor >= 0 && jint(e, "device.minor") != m->minor)
+		return false;
+	if (m->cgroup) {
+		snprintf(cg, sizeof(cg), "%s%s", root, m->cgroup);
+		if (strcmp(jstr(e, "cgroup.path"), cg))
+			return false;
+	}
+	if (m->pid && jint(e, "process.pid") != m->pid)
+		return false;
+	if (m->hook && strcmp(jstr(e, "hook"), m->hook))
+		return false;
+	if (m->rejudged != (jget(e, "rejudged") != NULL))
+		return false;
+	return true;
+}
+
+static json_object *find(struct agent *a, const struct match *m)
+{
+	for (size_t i = 0; i < a->n_ev; i++)
+		if (matches(a->ev[i], m))
+			return a->ev[i];
+	return NULL;
+}
+
+static size_t count(struct agent *a, const struct match *m)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->n_ev; i++)
+		n += matches(a->ev[i], m);
+	return n;
+}
+
+static json_object *summary(struct agent *a)
+{
+	struct match m = { .type = "summary", .major = -1, .minor = -1 };
+
+	return find(a, &m);
+}
+
+/* Poll the live events file for a line containing all the needles. */
+static bool wait_line(struct agent *a, const char *n1, const char *n2, double secs)
+{
+	double deadline = now_s() + secs * timeout_scale;
+
+	while (now_s() < deadline) {
+		char *t = read_all(a->events), *line, *save = NULL;
+		bool found = false;
+
+		for (line = strtok_r(t, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save))
+			found = strstr(line, n1) && (!n2 || strstr(line, n2));
+		free(t);
+		if (found)
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+/* ---- the fixture ------------------------------------------------------------------------------ */
+
+static char gpu0[600], gpu1[600], gpu2[600], acc[600];
+
+static int node(char *buf, size_t len, const char *name, unsigned int ma, unsigned int mi)
+{
+	snprintf(buf, len, "%s/%s", workdir, name);
+	unlink(buf);
+	return mknod(buf, S_IFCHR | 0666, makedev(ma, mi)) ? -errno : 0;
+}
+
+static int fixture_up(void)
+{
+	char p[1024];
+
+	snprintf(root, sizeof(root), "/itest-%d", getpid());
+	cg_path(p, sizeof(p), "");
+	if (mkdir(p, 0755) && errno != EEXIST)
+		return -errno;
+	if (cg_make("/t-a") || cg_make("/t-b") || cg_make("/t-c") || cg_make("/ex"))
+		return -errno;
+	if (node(gpu0, sizeof(gpu0), "nvidia0", NV, 0) || node(gpu1, sizeof(gpu1), "nvidia1", NV, 1) ||
+	    node(gpu2, sizeof(gpu2), "nvidia2", NV, 2) ||
+	    node(acc, sizeof(acc), "accel", ACC_MAJOR, ACC_MINOR))
+		return -errno;
+	return 0;
+}
+
+static void fixture_down(void)
+{
+	const char *cgs[] = { "/t-a", "/t-b", "/t-c", "/ex", "/t-new", "/t-race", "" };
+
+	for (size_t i = 0; i < sizeof(cgs) / sizeof(cgs[0]); i++)
+		cg_remove(cgs[i]);
+}
+
+static bool enforce_is_sync(struct agent *a)
+{
+	return strcmp(a->tier, "tracepoint") != 0;
+}
+
+/* ---- tests ------------------------------------------------------------------------------------ */
+
+/* assert an access event and its verdict/action */
+static int expect(struct agent *a, const struct match *m, const char *verdict, const char *action,
+		  const char *what)
+{
+	json_object *e = find(a, m);
+
+	if (!e)
+		FAIL("%s: no %s event for %d:%d from %s (pid %d)", what, m->op ? m->op : "access",
+		     m->major, m->minor, m->cgroup ? m->cgroup : "?", m->pid);
+	if (strcmp(jstr(e, "verdict"), verdict))
+		FAIL("%s: verdict %s, expected %s", what, jstr(e, "verdict"), verdict);
+	if (action && strcmp(jstr(e, "action"), action))
+		FAIL("%s: action %s, expected %s", what, jstr(e, "action"), action);
+	return 0;
+}
+
+#define EXPECT(a, m, v, act, what)                                                                 \
+	do {                                                                                       \
+		if (expect(a, m, v, act, what))                                                    \
+			return 1;                                                                  \
+	} while (0)
+
+static int test_probe(void)
+{
+	char cmd[700], out[4096] = "";
+	FILE *p;
+	json_object *o;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd), "%s probe --json 2>/dev/null", agent_bin);
+	p = popen(cmd, "r");
+	if (!p)
+		FAIL("cannot run %s", cmd);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = 0;
+	pclose(p);
+	o = json_tokener_parse(out);
+	CHECK(o, "probe --json printed no JSON: %.200s", out);
+	if (expect_tier && strcmp(jstr(o, "tier"), expect_tier)) {
+		snprintf(failmsg, sizeof(failmsg), "probe chose tier %s, expected %s (%.300s)",
+			 jstr(o, "tier"), expect_tier, out);
+		json_object_put(o);
+		return 1;
+	}
+	json_object_put(o);
+	return 0;
+}
+
+static int open_verdicts(const char *mode)
+{
+	struct cfg_opts o = { .mode = mode };
+	bool enforce = !strcmp(mode, "enforce");
+	struct agent a;
+	struct child_res r[6];
+	int ret = 1;
+
+	if (agent_start(&a, &o, NULL))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	r[0] = run_in("/t-a", do_open, gpu0); /* allocated */
+	r[1] = run_in("/t-a", do_open, gpu1); /* nobody's */
+	r[2] = run_in("/t-b", do_open, gpu0); /* t-a's */
+	r[3] = run_in("/ex", do_open, gpu1);  /* exempt */
+	r[4] = run_in(NULL, do_open, gpu1);   /* the host */
+	r[5] = run_in("/t-b", do_open, gpu2); /* t-b's own */
+	if (agent_stop(&a))
+		goto out;
+	if (a.exit_status) {
+		snprintf(failmsg, sizeof(failmsg), "agent exited %d", a.exit_status);
+		goto out;
+	}
+	if (expect_tier && strcmp(a.tier, expect_tier)) {
+		snprintf(failmsg, sizeof(failmsg), "ready event has tier %s, expected %s", a.tier,
+			 expect_tier);
+		goto out;
+	}
+#define ERRNO(i, want, what)                                                                       \
+	if (r[i].err != (want)) {                                                                  \
+		snprintf(failmsg, sizeof(failmsg), "%s: errno %d (%s), expected %d", what, r[i].err, \
+			 strerror(r[i].err), want);                                                \
+		goto out;                                                                          \
+	}
+	ERRNO(0, ENXIO, "allowed open");
+	ERRNO(1, enforce ? EPERM : ENXIO, "unmediated open");
+	ERRNO(2, enforce ? EPERM : ENXIO, "cross-tenant open");
+	ERRNO(3, ENXIO, "exempt open");
+	ERRNO(4, ENXIO, "host open");
+	ERRNO(5, ENXIO, "own device open");
+	{
+		const char *deny = enforce ? "denied" : "observed";
+		struct match m0 = { .op = "open", .major = NV, .minor = 0, .cgroup = "/t-a", .pid = r[0].pid };
+		struct match m1 = { .op = "open", .major = NV, .minor = 1, .cgroup = "/t-a", .pid = r[1].pid };
+		struct match m2 = { .op = "open", .major = NV, .minor = 0, .cgroup = "/t-b", .pid = r[2].pid };
+		struct match m3 = { .op = "open", .major = NV, .minor = 1, .cgroup = "/ex", .pid = r[3].pid };
+		struct match m4 = { .op = "open", .major = NV, .minor = 1, .pid = r[4].pid };
+		struct match m5 = { .op = "open", .major = NV, .minor = 2, .cgroup = "/t-b", .pid = r[5].pid };
+
+		if (expect(&a, &m0, "allowed", "observed", "allocated") ||
+		    expect(&a, &m1, "unmediated", deny, "unallocated") ||
+		    expect(&a, &m2, "cross_tenant", deny, "another tenant's") ||
+		    expect(&a, &m3, "exempt", "observed", "exempt") ||
+		    expect(&a, &m4, "host", "observed", "host") ||
+		    expect(&a, &m5, "allowed", "observed", "own"))
+			goto out;
+		if (!summary(&a)) {
+			snprintf(failmsg, sizeof(failmsg), "no summary event");
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	agent_free(&a);
+	return ret;
+}
+
+static int test_open_audit(void)
+{
+	return open_verdicts("audit");
+}
+
+static int test_open_enforce(void)
+{
+	return open_verdicts("enforce");
+}
+
+/* An ioctl on a descriptor that the tenant did not get through an open it was allowed. */
+static int ioctl_verdicts(const char *mode)
+{
+	struct cfg_opts o = { .mode = mode };
+	bool enforce = !strcmp(mode, "enforce");
+	struct agent a;
+	struct child_res ra, rc;
+	int fd, ret = 1;
+	json_object *e;
+
+	if (agent_start(&a, &o, NULL))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	ra = run_in("/t-a", do_open_ioctl, acc); /* allocated: the driver answers ENOTTY */
+	fd = open(acc, O_RDWR);                  /* the host opens, t-c inherits */
+	rc = run_in("/t-c", do_ioctl_fd, &fd);
+	close(fd);
+	if (agent_stop(&a))
+		goto out;
+	if (ra.err != ENOTTY) {
+		snprintf(failmsg, sizeof(failmsg), "allowed ioctl: errno %d, expected ENOTTY", ra.err);
+		goto out;
+	}
+	{
+		struct match ma = { .op = "ioctl", .major = ACC_MAJOR, .minor = ACC_MINOR, .cgroup = "/t-a", .pid = ra.pid };
+		struct match mc = { .op = "ioctl", .major = ACC_MAJOR, .minor = ACC_MINOR, .cgroup = "/t-c", .pid = rc.pid };
+
+		if (expect(&a, &ma, "allowed", "observed", "allocated ioctl"))
+			goto out;
+		e = find(&a, &ma);
+		if (strcmp(jstr(e, "ioctl.cmd"), "0x0000541b")) {
+			snprintf(failmsg, sizeof(failmsg), "ioctl.cmd %s, expected 0x0000541b (FIONREAD)",
+				 jstr(e, "ioctl.cmd"));
+			goto out;
+		}
+		if (!enforce) {
+			if (rc.err != ENOTTY) {
+				snprintf(failmsg, sizeof(failmsg), "audited ioctl: errno %d", rc.err);
+				goto out;
+			}
+			if (expect(&a, &mc, "cross_tenant", "observed", "inherited descriptor"))
+				goto out;
+		} else if (enforce_is_sync(&a)) {
+			if (rc.err != EPERM) {
+				snprintf(failmsg, sizeof(failmsg), "enforced ioctl (%s): errno %d, expected EPERM",
+					 a.tier, rc.err);
+				goto out;
+			}
+			if (expect(&a, &mc, "cross_tenant", "denied", "inherited descriptor"))
+				goto out;
+		} else {
+			if (rc.sig != SIGKILL) {
+				snprintf(failmsg, sizeof(failmsg),
+					 "enforced ioctl (tracepoint): child not killed (exit %d, errno %d)",
+					 rc.status, rc.err);
+				goto out;
+			}
+			if (expect(&a, &mc, "cross_tenant", "killed", "inherited descriptor"))
+				goto out;
+		}
+	}
+	ret = 0;
+out:
+	agent_free(&a);
+	return ret;
+}
+
+static int test_ioctl_audit(void)
+{
+	return ioctl_verdicts("audit");
+}
+
+static int test_ioctl_enforce(void)
+{
+	return ioctl_verdicts("enforce");
+}
+
+static int mknod_verdicts(const char *mode)
+{
+	struct cfg_opts o = { .mode = mode };
+	bool enforce = !strcmp(mode, "enforce");
+	struct agent a;
+	char pa[700], pc[700];
+	const char *arg_a[2] = { pa, "195:0" }, *arg_c[2] = { pc, "195:1" };
+	struct child_res ra, rc;
+	int ret = 1;
+
+	snprintf(pa, sizeof(pa), "%s/mk-a", workdir);
+	snprintf(pc, sizeof(pc), "%s/mk-c", workdir);
+	if (agent_start(&a, &o, NULL))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	ra = run_in("/t-a", do_mknod, arg_a);
+	rc = run_in("/t-c", do_mknod, arg_c);
+	if (agent_stop(&a))
+		goto out;
+	if (ra.err != 0) {
+		snprintf(failmsg, sizeof(failmsg), "allowed mknod: errno %d", ra.err);
+		goto out;
+	}
+	if (rc.err != (enforce ? EPERM : 0)) {
+		snprintf(failmsg, sizeof(failmsg), "unmediated mknod: errno %d, expected %d", rc.err,
+			 enforce ? EPERM : 0);
+		goto out;
+	}
+	{
+		struct match ma = { .op = "mknod", .major = NV, .minor = 0, .cgroup = "/t-a", .pid = ra.pid };
+		struct match mc = { .op = "mknod", .major = NV, .minor = 1, .cgroup = "/t-c", .pid = rc.pid };
+
+		if (expect(&a, &ma, "allowed", "observed", "allocated mknod") ||
+		    expect(&a, &mc, "unmediated", enforce ? "denied" : "observed", "unallocated mknod"))
+			goto out;
+	}
+	ret = 0;
+out:
+	unlink(pa);
+	unlink(pc);
+	agent_free(&a);
+	return ret;
+}
+
+static int test_mknod_audit(void)
+{
+	return mknod_verdicts("audit");
+}
+
+static int test_mknod_enforce(void)
+{
+	return mknod_verdicts("enforce");
+}
+
+/* The device is what the kernel opened, whatever the name: a hard link, a second node. */
+static int test_other_names(void)
+{
+	struct cfg_opts o = { .mode = "enforce" };
+	struct agent a;
+	char link_[700], copy[700];
+	struct child_res rl, rcpy;
+	int ret = 1;
+
+	snprintf(link_, sizeof(link_), "%s/innocent-link", workdir);
+	unlink(link_);
+	if (link(gpu1, link_))
+		FAIL("link: %s", strerror(errno));
+	snprintf(copy, sizeof(copy), "/tmp/itest-%d-copy", getpid());
+	unlink(copy);
+	if (mknod(copy, S_IFCHR | 0666, makedev(NV, 1)))
+		FAIL("mknod %s: %s", copy, strerror(errno));
+	if (agent_start(&a, &o, NULL))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	rl = run_in("/t-a", do_open, link_);
+	rcpy = run_in("/t-a", do_open, copy);
+	if (agent_stop(&a))
+		goto out;
+	if (rl.err != EPERM || rcpy.err != EPERM) {
+		snprintf(failmsg, sizeof(failmsg), "errno %d (hard link) and %d (copy), expected EPERM",
+			 rl.err, rcpy.err);
+		goto out;
+	}
+	{
+		struct match ml = { .op = "open", .major = NV, .minor = 1, .cgroup = "/t-a", .pid = rl.pid };
+		struct match mc = { .op = "open", .major = NV, .minor = 1, .cgroup = "/t-a", .pid = rcpy.pid };
+
+		if (expect(&a, &ml, "unmediated", "denied", "hard link") ||
+		    expect(&a, &mc, "unmediated", "denied", "second node"))
+			goto out;
+	}
+	ret = 0;
+out:
+	unlink(link_);
+	unlink(copy);
+	agent_free(&a);
+	return ret;
+}
+
+/* t-a opens its device and forks; the child moves to t-c and uses the descriptor. */
+static int fork_child(void *arg)
+{
+	int fd = open(acc, O_RDWR), st;
+	pid_t p;
+	int *out = arg;
+
+	if (fd < 0)
+		return errno;
+	p = fork();
+	if (p == 0) {
+		int e;
+
+		if (cg_enter("/t-c"))
+			_exit(100);
+		e = do_ioctl_fd(&fd);
+		_exit(e == ENOTTY ? 0 : e == EPERM ? 1 : 2);
+	}
+	waitpid(p, &st, 0);
+	close(fd);
+	*out = p;
+	if (WIFSIGNALED(st))
+		return 1000 + WTERMSIG(st);
+	return WEXITSTATUS(st) == 0 ? ENOTTY : WEXITSTATUS(st) == 1 ? EPERM : EIO;
+}
+
+/* t-a passes its descriptor to t-c over a Unix socket (SCM_RIGHTS). */
+static int pass_fd(void *arg)
+{
+	int sv[2], fd, st, *out = arg;
+	pid_t p;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		return errno;
+	p = fork();
+	if (p == 0) {
+		char c, cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { &c, 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		int rfd, e;
+
+		close(sv[0]);
+		if (cg_enter("/t-c"))
+			_exit(100);
+		if (recvmsg(sv[1], &mh, 0) != 1 || !CMSG_FIRSTHDR(&mh))
+			_exit(3);
+		memcpy(&rfd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
+		e = do_ioctl_fd(&rfd);
+		_exit(e == ENOTTY ? 0 : e == EPERM ? 1 : 2);
+	}
+	close(sv[1]);
+	fd = open(acc, O_RDWR);
+	{
+		char c = 'x', cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { &c, 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		if (sendmsg(sv[0], &mh, 0) != 1)
+			return errno;
+	}
+	waitpid(p, &st, 0);
+	close(fd);
+	close(sv[0]);
+	*out = p;
+	if (WIFSIGNALED(st))
+		return 1000 + WTERMSIG(st);
+	return WEXITSTATUS(st) == 0 ? ENOTTY : WEXITSTATUS(st) == 1 ? EPERM : EIO;
+}
+
+/* an int that a child can set and the parent read */
+static int *mmap_shared_int(void)
+{
+	int *p = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		abort();
+	*p = 0;
+	return p;
+}
+
+static int fd_into_other_tenant(child_fn fn, const char *what)
+{
+	struct cfg_opts o = { .mode = "enforce" };
+	struct agent a;
+	int ret = 1, want;
+	struct child_res r;
+	int *shared = mmap_shared_int();
+
+	if (agent_start(&a, &o, NULL))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	r = run_in("/t-a", fn, shared);
+	if (agent_stop(&a))
+		goto out;
+	want = enforce_is_sync(&a) ? EPERM : 1000 + SIGKILL;
+	if (r.err != want) {
+		snprintf(failmsg, sizeof(failmsg), "%s: result %d, expected %d (tier %s)", what, r.err,
+			 want, a.tier);
+		goto out;
+	}
+	{
+		struct match m = { .op = "ioctl", .major = ACC_MAJOR, .minor = ACC_MINOR,
+				   .cgroup = "/t-c", .pid = *shared };
+
+		if (expect(&a, &m, "cross_tenant", enforce_is_sync(&a) ? "denied" : "killed", what))
+			goto out;
+	}
+	ret = 0;
+out:
+	agent_free(&a);
+	return ret;
+}
+
+static int test_fork_after_open(void)
+{
+	return fd_into_other_tenant(fork_child, "fork after open, child in another tenant");
+}
+
+static int test_fd_passed(void)
+{
+	return fd_into_other_tenant(pass_fd, "descriptor passed over SCM_RIGHTS");
+}
+
+/* A descriptor held since before the agent started is found by the /proc scan. */
+static int test_preexisting(void)
+{
+	struct cfg_opts o = { .mode = "audit" };
+	struct agent a;
+	int p[2], ret = 1;
+	pid_t holder;
+	char c;
+
+	if (pipe(p))
+		FAIL("pipe");
+	holder = fork();
+	if (holder == 0) {
+		int fd;
+
+		close(p[0]);
+		if (cg_enter("/t-b"))
+			_exit(100);
+		fd = open(acc, O_RDWR);
+		if (fd < 0)
+			_exit(101);
+		if (write(p[1], "x", 1) != 1)
+			_exit(102);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) != 1) {
+		close(p[0]);
+		FAIL("holder did not open %s", acc);
+	}
+	close(p[0]);
+	if (agent_start(&a, &o, NULL)) {
+		kill(holder, SIGKILL);
+		waitpid(holder, NULL, 0);
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	}
+	if (agent_stop(&a))
+		goto out;
+	{
+		struct match m = { .op = "open", .major = ACC_MAJOR, .minor = ACC_MINOR,
+				   .cgroup = "/t-b", .pid = holder, .hook = "scan" };
+
+		if (expect(&a, &m, "cross_tenant", "observed", "descriptor held before start"))
+			goto out;
+	}
+	ret = 0;
+out:
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
+	agent_free(&a);
+	return ret;
+}
+
+/* A tenant cgroup made while the agent runs is known from the cgroup tracepoints. */
+static int test_new_tenant(void)
+{
+	struct cfg_opts o = { .mode = "enforce" };
+	struct agent a;
+	struct child_res r;
+	char needle[300];
+	int ret = 1;
+
+	if (agent_start(&a, &o, NULL))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	cg_remove("/t-new");
+	if (cg_make("/t-new")) {
+		snprintf(failmsg, sizeof(failmsg), "mkdir t-new: %s", strerror(errno));
+		goto out;
+	}
+	snprintf(needle, sizeof(needle), "\"path\":\"%s/t-new\"", root);
+	if (!wait_line(&a, "\"type\":\"tenant\"", needle, 10)) {
+		snprintf(failmsg, sizeof(failmsg), "no tenant event for the new cgroup");
+		goto out;
+	}
+	r = run_in("/t-new", do_open, gpu1);
+	if (agent_stop(&a))
+		goto out;
+	if (r.err != EPERM) {
+		snprintf(failmsg, sizeof(failmsg), "open from the new tenant: errno %d, expected EPERM",
+			 r.err);
+		goto out;
+	}
+	{
+		struct match m = { .op = "open", .major = NV, .minor = 1, .cgroup = "/t-new", .pid = r.pid };
+
+		if (expect(&a, &m, "unmediated", "denied", "new tenant"))
+			goto out;
+	}
+	ret = 0;
+out:
+	agent_free(&a);
+	cg_remove("/t-new");
+	return ret;
+}
+
+/* An access right after the cgroup appears, before the agent could have written its policy: the
+ * kernel sees a child of a tenant parent with no entry (unresolved), and the agent re-judges it
+ * once it knows. Either way the stream ends with the true verdict. */
+static int test_new_tenant_race(void)
+{
+	struct cfg_opts o = { .mode = "audit" };
+	struct agent a;
+	struct child_res r;
+	json_object *e;
+	int ret = 1;
+
+	if (agent_start(&a, &o, NULL))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	cg_remove("/t-race");
+	cg_make("/t-race");
+	r = run_in("/t-race", do_open, gpu1);
+	usleep(300000);
+	if (agent_stop(&a))
+		goto out;
+	{
+		struct match m = { .op = "open", .major = NV, .minor = 1, .cgroup = "/t-race", .pid = r.pid };
+		struct match mr = m;
+
+		mr.rejudged = true;
+		e = find(&a, &m);
+		if (!e) {
+			snprintf(failmsg, sizeof(failmsg), "no event for the open");
+			goto out;
+		}
+		if (!strcmp(jstr(e, "verdict"), "unresolved")) {
+			if (expect(&a, &mr, "unmediated", "observed", "re-judged"))
+				goto out;
+		} else if (strcmp(jstr(e, "verdict"), "unmediated")) {
+			snprintf(failmsg, sizeof(failmsg), "verdict %s", jstr(e, "verdict"));
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	agent_free(&a);
+	cg_remove("/t-race");
+	return ret;
+}
+
+struct flood {
+	int fd;
+	int n;
+};
+
+static int do_flood(void *arg)
+{
+	struct flood *f = arg;
+	int v;
+
+	for (int i = 0; i < f->n; i++)
+		ioctl(f->fd, FIONREAD, &v);
+	return 0;
+}
+
+/* A flood through a tiny ring buffer: events are lost, but never silently, and the kernel's
+ * counts stay exact. */
+static int test_drops_accounted(void)
+{
+	struct cfg_opts o = { .mode = "audit", .rate_limit = 10000000 };
+	const char *args[] = { "--ringbuf-kb", "4", NULL };
+	struct flood f = { .n = 100000 };
+	struct agent a;
+	json_object *s;
+	long long events, dropped, viol, ioctls;
+	struct match m = { .op = "ioctl", .major = ACC_MAJOR, .minor = ACC_MINOR, .cgroup = "/t-c" };
+	struct match md = { .type = "drops", .major = -1, .minor = -1 };
+	int ret = 1;
+
+	if (agent_start(&a, &o, args))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	f.fd = open(acc, O_RDWR);
+	run_in("/t-c", do_flood, &f);
+	close(f.fd);
+	if (agent_stop(&a))
+		goto out;
+	s = summary(&a);
+	if (!s) {
+		snprintf(failmsg, sizeof(failmsg), "no summary");
+		goto out;
+	}
+	events = count(&a, &m);
+	dropped = jint(s, "drops.violation");
+	viol = jint(s, "violations.total");
+	ioctls = jint(s, "accesses.ioctl.cross_tenant"); /* the device is t-a's */
+	if (ioctls != f.n || viol != f.n) {
+		snprintf(failmsg, sizeof(failmsg), "kernel counted %lld ioctls, %lld violations; %d made",
+			 ioctls, viol, f.n);
+		goto out;
+	}
+	if (dropped <= 0 || !find(&a, &md)) {
+		snprintf(failmsg, sizeof(failmsg), "no drops reported (%lld events of %d)", events, f.n);
+		goto out;
+	}
+	if (events + dropped + jint(s, "violations.suppressed") != f.n) {
+		snprintf(failmsg, sizeof(failmsg), "%lld events + %lld dropped + %lld suppressed != %d",
+			 events, dropped, jint(s, "violations.suppressed"), f.n);
+		goto out;
+	}
+	ret = 0;
+out:
+	agent_free(&a);
+	return ret;
+}
+
+/* One tenant's flood is rate-limited; another tenant's single violation still gets its event,
+ * and every suppressed violation is accounted for. */
+static int test_flood_isolation(void)
+{
+	struct cfg_opts o = { .mode = "audit", .rate_limit = 100 };
+	struct flood f = { .n = 20000 };
+	struct agent a;
+	struct child_res rb;
+	json_object *s;
+	long long events, supp = 0;
+	struct match m = { .op = "ioctl", .major = ACC_MAJOR, .minor = ACC_MINOR, .cgroup = "/t-c" };
+	struct match mb = { .op = "ioctl", .major = ACC_MAJOR, .minor = ACC_MINOR, .cgroup = "/t-b" };
+	struct match ms = { .type = "suppressed", .major = -1, .minor = -1, .cgroup = "/t-c" };
+	int ret = 1;
+
+	if (agent_start(&a, &o, NULL))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	f.fd = open(acc, O_RDWR);
+	run_in("/t-c", do_flood, &f);
+	rb = run_in("/t-b", do_ioctl_fd, &f.fd);
+	close(f.fd);
+	if (agent_stop(&a))
+		goto out;
+	s = summary(&a);
+	mb.pid = rb.pid;
+	if (expect(&a, &mb, "cross_tenant", "observed", "the other tenant's single violation"))
+		goto out;
+	events = count(&a, &m);
+	for (size_t i = 0; i < a.n_ev; i++)
+		if (matches(a.ev[i], &ms))
+			supp += jint(a.ev[i], "count");
+	if (events > f.n / 2 || supp == 0) {
+		snprintf(failmsg, sizeof(failmsg), "flood not limited: %lld events, %lld suppressed",
+			 events, supp);
+		goto out;
+	}
+	if (events + supp + jint(s, "drops.violation") != f.n) {
+		snprintf(failmsg, sizeof(failmsg), "%lld events + %lld suppressed + %lld dropped != %d",
+			 events, supp, jint(s, "drops.violation"), f.n);
+		goto out;
+	}
+	if (jint(s, "violations.total") != f.n + 1) {
+		snprintf(failmsg, sizeof(failmsg), "violations.total %lld, expected %d",
+			 jint(s, "violations.total"), f.n + 1);
+		goto out;
+	}
+	ret = 0;
+out:
+	agent_free(&a);
+	return ret;
+}
+
+/* Process names with quotes, backslashes, newlines and control bytes stay valid, exact JSON. */
+static int do_hostile_open(void *path)
+{
+	prctl(PR_SET_NAME, "e\"v\\l\n\x01\xff\x7f", 0, 0, 0);
+	return do_open(path);
+}
+
+static int test_hostile_names(void)
+{
+	struct cfg_opts o = { .mode = "audit" };
+	struct agent a;
+	struct child_res r;
+	json_object *e;
+	int ret = 1;
+
+	if (agent_start(&a, &o, NULL))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	r = run_in("/t-c", do_hostile_open, gpu1);
+	if (agent_stop(&a)) /* every line must parse */
+		goto out;
+	{
+		struct match m = { .op = "open", .major = NV, .minor = 1, .cgroup = "/t-c", .pid = r.pid };
+
+		e = find(&a, &m);
+		if (!e) {
+			snprintf(failmsg, sizeof(failmsg), "no event");
+			goto out;
+		}
+		/* \xff is no UTF-8: it comes back as U+00FF's escape, visibly, not as raw bytes */
+		if (strcmp(jstr(e, "process.comm"), "e\"v\\l\n\x01\xc3\xbf\x7f")) {
+			snprintf(failmsg, sizeof(failmsg), "comm came back as '%s'", jstr(e, "process.comm"));
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	agent_free(&a);
+	return ret;
+}
+
+/* A bad configuration is refused at start with the file, the line and the reason. */
+static int test_bad_config(void)
+{
+	char cfg[700], errlog[700], cmd[2200], *err;
+	int st;
+
+	snprintf(cfg, sizeof(cfg), "%s/bad.yaml", workdir);
+	snprintf(errlog, sizeof(errlog), "%s/bad.log", workdir);
+	write_file(cfg, "mode: audit\ntenants: [\"/x/*\"]\nallocations:\n  - cgroup: /x/a\n    devices: [\"nope\"]\n");
+	snprintf(cmd, sizeof(cmd), "%s run --config %s --duration 1 >/dev/null 2>%s", agent_bin, cfg,
+		 errlog);
+	st = system(cmd);
+	err = read_all(errlog);
+	snprintf(cmd, sizeof(cmd), "%s:5:", cfg);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) == 0 || !strstr(err, cmd)) {
+		snprintf(failmsg, sizeof(failmsg), "exit %d, stderr: %.300s", WEXITSTATUS(st), err);
+		free(err);
+		return 1;
+	}
+	free(err);
+	return 0;
+}
+
+static const struct test {
+	const char *name;
+	int (*fn)(void);
+} tests[] = {
+	{ "probe_tier", test_probe },
+	{ "open_audit", test_open_audit },
+	{ "open_enforce", test_open_enforce },
+	{ "ioctl_audit", test_ioctl_audit },
+	{ "ioctl_enforce", test_ioctl_enforce },
+	{ "mknod_audit", test_mknod_audit },
+	{ "mknod_enforce", test_mknod_enforce },
+	{ "other_names", test_other_names },
+	{ "fork_after_open", test_fork_after_open },
+	{ "fd_passed", test_fd_passed },
+	{ "preexisting_fd", test_preexisting },
+	{ "new_tenant", test_new_tenant },
+	{ "new_tenant_race", test_new_tenant_race },
+	{ "drops_accounted", test_drops_accounted },
+	{ "flood_isolation", test_flood_isolation },
+	{ "hostile_names", test_hostile_names },
+	{ "bad_config", test_bad_config },
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "agent", required_argument, NULL, 'a' },
+		{ "expect-tier", required_argument, NULL, 't' },
+		{ "workdir", required_argument, NULL, 'w' },
+		{ "timeout-scale", required_argument, NULL, 's' },
+		{ 0 },
+	};
+	const char *filter = NULL;
+	int c, passed = 0, failed = 0, skipped = 0;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			agent_bin = optarg;
+			break;
+		case 't':
+			expect_tier = optarg;
+			break;
+		case 'w':
+			snprintf(workdir, sizeof(workdir), "%s", optarg);
+			break;
+		case 's':
+			timeout_scale = atof(optarg);
+			break;
+		default:
+			fprintf(stderr, "usage: itest --agent PATH [--expect-tier T] [--workdir DIR] "
+					"[--timeout-scale X] [FILTER]\n");
+			return 2;
+		}
+	}
+	if (optind < argc)
+		filter = argv[optind];
+	if (!agent_bin) {
+		fprintf(stderr, "itest: --agent PATH is required\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (geteuid()) {
+		printf("skip - itest: needs root (BPF, cgroups, mknod)\n0 passed, 0 failed, 1 skipped\n");
+		return 0;
+	}
+	if (find_cgroup2()) {
+		printf("not ok - itest: no cgroup2 mount\n0 passed, 1 failed\n");
+		return 1;
+	}
+	if (!workdir[0]) {
+		snprintf(workdir, sizeof(workdir), "/tmp/itest-%d", getpid());
+	}
+	mkdir(workdir, 0755);
+	if (fixture_up()) {
+		printf("not ok - itest: fixture: %s\n0 passed, 1 failed\n", strerror(errno));
+		fixture_down();
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		double t0;
+		int r;
+
+		if (filter && !strstr(tests[i].name, filter))
+			continue;
+		failmsg[0] = 0;
+		t0 = now_s();
+		r = tests[i].fn();
+		if (r == 0) {
+			printf("ok - %s (%.1fs)\n", tests[i].name, now_s() - t0);
+			passed++;
+		} else if (r == 2) {
+			printf("skip - %s: %s\n", tests[i].name, failmsg);
+			skipped++;
+		} else {
+			char log[700], *t;
+
+			printf("not ok - %s: %s\n", tests[i].name, failmsg);
+			snprintf(log, sizeof(log), "%s/agent.log", workdir);
+			t = read_all(log);
+			if (*t)
+				printf("#   agent stderr: %.800s\n", t);
+			free(t);
+			failed++;
+		}
+	}
+	fixture_down();
+	printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+	return failed ? 1 : 0;
+}
