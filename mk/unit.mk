@@ -5,11 +5,16 @@
 UNIT_SRCS := user/config.c user/devices.c user/cgpattern.c
 USER_SRCS += $(UNIT_SRCS)
 
-UNIT_TESTS := config devices cgpattern verdict
+UNIT_TESTS := config devices cgpattern verdict agent
 UNIT_BINS  := $(patsubst %,$(BUILD)/tests/test_%,$(UNIT_TESTS))
 UNIT_OBJS  := $(patsubst %.c,$(BUILD)/unit/%.o,$(UNIT_SRCS) $(patsubst %,tests/unit/test_%.c,$(UNIT_TESTS)))
 UNIT_HDRS  := include/accelguard.h include/verdict.h user/config.h user/devices.h user/cgpattern.h \
               tests/unit/unit.h
+# the agent's own parsers and policy table, without a kernel (map fds -1)
+AGENT_UNIT_SRCS := user/cgroups.c user/htab.c user/ioctl_names.c user/jsonw.c user/log.c \
+                   user/policy.c user/util.c
+UNIT_OBJS += $(patsubst %.c,$(BUILD)/unit/%.o,$(AGENT_UNIT_SRCS))
+UNIT_HDRS += $(wildcard user/*.h)
 UNIT_CFLAGS := -DAG_UNIT_FIXTURES='"$(CURDIR)/tests/unit/fixtures"'
 UNIT_LIBS  := -lcmocka -lyaml
 
@@ -26,6 +31,11 @@ $(BUILD)/tests/test_config: $(BUILD)/unit/tests/unit/test_config.o $(BUILD)/unit
 $(BUILD)/tests/test_devices: $(BUILD)/unit/tests/unit/test_devices.o $(BUILD)/unit/user/devices.o
 $(BUILD)/tests/test_cgpattern: $(BUILD)/unit/tests/unit/test_cgpattern.o $(BUILD)/unit/user/cgpattern.o
 $(BUILD)/tests/test_verdict: $(BUILD)/unit/tests/unit/test_verdict.o
+$(BUILD)/tests/test_agent: $(BUILD)/unit/tests/unit/test_agent.o \
+                           $(patsubst %.c,$(BUILD)/unit/%.o,$(AGENT_UNIT_SRCS)) \
+                           $(BUILD)/unit/user/config.o $(BUILD)/unit/user/devices.o \
+                           $(BUILD)/unit/user/cgpattern.o
+$(BUILD)/tests/test_agent: UNIT_LIBS += -lbpf
 
 $(UNIT_BINS):
 	$(call msg,LINK,$@)

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Unit tests of the agent's own parsers and logic: mountinfo and /proc/PID/cgroup, the JSON
+ * writer's escaping, ioctl names, and the policy table (the configuration source, tenant parents,
+ * inheritance, control nodes, owners) without a kernel (map fds -1). */
+#include "unit.h"
+#include <linux/types.h>
+#include "accelguard.h"
+#include "cgroups.h"
+#include "config.h"
+#include "devices.h"
+#include "ioctl_names.h"
+#include "jsonw.h"
+#include "policy.h"
+#include "verdict.h"
+
+static void test_mountinfo(void **state)
+{
+	const char *hybrid =
+		"22 28 0:20 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
+		"30 22 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755\n"
+		"31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate\n"
+		"32 30 0:28 / /sys/fs/cgroup/systemd rw,nosuid - cgroup cgroup rw,xattr,name=systemd\n";
+	const char *spaced = "41 31 0:38 / /mnt/my\\040cgroups rw,relatime - cgroup2 none rw\n";
+	const char *v1 = "32 30 0:28 / /sys/fs/cgroup/devices rw - cgroup cgroup rw,devices\n";
+	const char *optional_fields =
+		"41 31 0:38 / /sys/fs/cgroup rw shared:1 master:2 propagate_from:3 - cgroup2 cgroup2 rw\n";
+	char mnt[256];
+
+	assert_int_equal(ag_mountinfo_cgroup2(hybrid, mnt, sizeof(mnt)), 0);
+	assert_string_equal(mnt, "/sys/fs/cgroup/unified");
+	assert_int_equal(ag_mountinfo_cgroup2(spaced, mnt, sizeof(mnt)), 0);
+	assert_string_equal(mnt, "/mnt/my cgroups");
+	assert_int_equal(ag_mountinfo_cgroup2(optional_fields, mnt, sizeof(mnt)), 0);
+	assert_string_equal(mnt, "/sys/fs/cgroup");
+	assert_int_equal(ag_mountinfo_cgroup2(v1, mnt, sizeof(mnt)), -ENOENT);
+	assert_int_equal(ag_mountinfo_cgroup2("", mnt, sizeof(mnt)), -ENOENT);
+	assert_int_equal(ag_mountinfo_cgroup2(hybrid, mnt, 8), -ENAMETOOLONG);
+}
+
+static void test_proc_cgroup(void **state)
+{
+	char p[256];
+
+	assert_int_equal(ag_proc_cgroup_parse("0::/kubepods/besteffort/pod1/abc\n", p, sizeof(p)), 0);
+	assert_string_equal(p, "/kubepods/besteffort/pod1/abc");
+	/* hybrid: v1 lines first */
+	assert_int_equal(ag_proc_cgroup_parse("12:devices:/x\n1:name=systemd:/y\n0::/user.slice\n", p,
+					      sizeof(p)), 0);
+	assert_string_equal(p, "/user.slice");
+	assert_int_equal(ag_proc_cgroup_parse("0::/gone (deleted)\n", p, sizeof(p)), 0);
+	assert_string_equal(p, "/gone");
+	assert_int_equal(ag_proc_cgroup_parse("0::/\n", p, sizeof(p)), 0);
+	assert_string_equal(p, "/");
+	assert_int_equal(ag_proc_cgroup_parse("12:devices:/x\n", p, sizeof(p)), -ENOENT);
+	assert_int_equal(ag_proc_cgroup_parse("0::/very/long/path\n", p, 5), -ENAMETOOLONG);
+}
+
+static const char *jw_one(struct jw *w, const char *s, size_t n)
+{
+	jw_reset(w);
+	jw_strn(w, s, n);
+	return w->buf;
+}
+
+static void test_jsonw_escaping(void **state)
+{
+	struct jw w;
+
+	jw_init(&w);
+	assert_string_equal(jw_one(&w, "plain", 5), "\"plain\"");
+	assert_string_equal(jw_one(&w, "a\"b\\c", 5), "\"a\\\"b\\\\c\"");
+	assert_string_equal(jw_one(&w, "\n\t\x01\x1f\x7f", 5), "\"\\n\\t\\u0001\\u001f\\u007f\"");
+	/* valid UTF-8 passes; invalid bytes become the escape of their value */
+	assert_string_equal(jw_one(&w, "caf\xc3\xa9", 5), "\"caf\xc3\xa9\"");
+	assert_string_equal(jw_one(&w, "\xff\xc3", 2), "\"\\u00ff\\u00c3\"");
+	/* overlong '/' and a UTF-16 surrogate are not UTF-8 */
+	assert_string_equal(jw_one(&w, "\xc0\xaf", 2), "\"\\u00c0\\u00af\"");
+	assert_string_equal(jw_one(&w, "\xed\xa0\x80", 3), "\"\\u00ed\\u00a0\\u0080\"");
+	/* a NUL inside the length is data, not the end */
+	assert_string_equal(jw_one(&w, "a\0b", 3), "\"a\\u0000b\"");
+	jw_free(&w);
+}
+
+static void test_jsonw_structure(void **state)
+{
+	struct jw w;
+
+	jw_init(&w);
+	jw_obj_open(&w);
+	jw_kstr(&w, "type", "x");
+	jw_ku64(&w, "n", 18446744073709551615ull);
+	jw_key(&w, "a");
+	jw_arr_open(&w);
+	jw_u64(&w, 1);
+	jw_obj_open(&w);
+	jw_kbool(&w, "t", true);
+	jw_obj_close(&w);
+	jw_null(&w);
+	jw_arr_close(&w);
+	jw_key(&w, "cmd");
+	jw_hex32(&w, 0xc020462b);
+	jw_obj_close(&w);
+	assert_string_equal(w.buf, "{\"type\":\"x\",\"n\":18446744073709551615,\"a\":[1,{\"t\":true},null],"
+				   "\"cmd\":\"0xc020462b\"}");
+	jw_free(&w);
+}
+
+static void test_ioctl_names(void **state)
+{
+	assert_string_equal(ag_ioctl_name("nvidiactl", 0xc020462b, 0), "RM_ALLOC");
+	assert_string_equal(ag_ioctl_name("nvidia-gpu", 0xc020462a, 0), "RM_CONTROL");
+	/* the driver reads only the nr: any size decodes the same */
+	assert_string_equal(ag_ioctl_name("nvidiactl", 0xc00846d2, 0), "CHECK_VERSION_STR");
+	/* XFER carries the real escape */
+	assert_string_equal(ag_ioctl_name("nvidiactl", 0xc01046d3, 0x2b), "RM_ALLOC");
+	assert_string_equal(ag_ioctl_name("nvidiactl", 0xc01046d3, 0), "IOCTL_XFER_CMD");
+	assert_string_equal(ag_ioctl_name("nvidia-uvm", 0x30000001, 0), "UVM_INITIALIZE");
+	assert_string_equal(ag_ioctl_name("nvidia-uvm", 37, 0), "UVM_REGISTER_GPU");
+	/* UVM numbers match whole: an 'F' command on uvm is unknown */
+	assert_null(ag_ioctl_name("nvidia-uvm", 0xc020462b, 0));
+	assert_null(ag_ioctl_name("nvidia-gpu", 0x5401, 0));
+	assert_string_equal(ag_ioctl_name("kfd", 0xc0184b02, 0), "AMDKFD_IOC_CREATE_QUEUE");
+	assert_null(ag_ioctl_name("drm-render", 0xc020462b, 0));
+	assert_null(ag_ioctl_name(NULL, 1, 0));
+}
+
+/* ---- policy without a kernel ---- */
+
+struct pfx {
+	struct ag_config cfg;
+	struct ag_devtab dt;
+	struct ag_policy_db db;
+	char *dir;
+};
+
+static int policy_setup(void **state)
+{
+	struct pfx *f = calloc(1, sizeof(*f));
+	char err[512], *path;
+
+	f->dir = ag_unit_mkdtemp();
+	path = ag_unit_write(f->dir, "c.yaml",
+			     "tenants: [\"/tenants/*\"]\n"
+			     "exempt: [\"/tenants/dcgm\"]\n"
+			     "allocations:\n"
+			     "  - cgroup: /tenants/a\n"
+			     "    devices: [\"195:0\"]\n"
+			     "  - cgroup: /tenants/b\n"
+			     "    devices: [\"195:1\", \"195:255\"]\n"
+			     "  - cgroup: /jobs/j1\n"
+			     "    devices: [\"261:0-1\"]\n");
+	assert_int_equal(ag_config_load(path, &f->cfg, err, sizeof(err)), 0);
+	free(path);
+	assert_int_equal(ag_devtab_init(&f->dt, AG_UNIT_FIXTURES "/proc_devices"), 0);
+	assert_int_equal(ag_policy_init(&f->db, &f->cfg, &f->dt, -1, -1), 0);
+	assert_int_equal(ag_policy_add_source(&f->db, ag_config_source_new(&f->cfg)), 0);
+	*state = f;
+	return 0;
+}
+
+static int policy_teardown(void **state)
+{
+	struct pfx *f = *state;
+
+	ag_policy_free(&f->db);
+	ag_config_free(&f->cfg);
+	ag_unit_rmrf(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+static int verdict_of(struct pfx *f, const char *path, __u32 major, __u32 minor)
+{
+	struct ag_policy p;
+
+	if (!ag_policy_effective(&f->db, path, &p))
+		return AG_V_HOST;
+	return ag_verdict(&p, major, minor, ag_policy_owners(&f->db, major, minor));
+}
+
+static void test_policy_tenants(void **state)
+{
+	struct pfx *f = *state;
+	struct ag_cg *a, *root;
+
+	root = ag_policy_added(&f->db, 10, "/tenants", 0);
+	a = ag_policy_added(&f->db, 11, "/tenants/a", 0);
+	ag_policy_added(&f->db, 12, "/tenants/b", 0);
+	ag_policy_added(&f->db, 13, "/tenants/a/inner", 0);
+	ag_policy_added(&f->db, 14, "/tenants/dcgm", 0);
+	ag_policy_added(&f->db, 15, "/system.slice", 0);
+	assert_int_equal(root->state, AG_P_TENANT_PARENT);
+	assert_int_equal(a->state, AG_P_TENANT);
+
+	assert_int_equal(verdict_of(f, "/tenants/a", 195, 0), AG_V_ALLOWED);
+	assert_int_equal(verdict_of(f, "/tenants/a/inner", 195, 0), AG_V_ALLOWED);
+	assert_int_equal(verdict_of(f, "/tenants/a", 195, 1), AG_V_CROSS_TENANT);
+	assert_int_equal(verdict_of(f, "/tenants/a", 195, 7), AG_V_UNMEDIATED);
+	/* a's sub-cgroup is the same tenant: a's GPU is not "another tenant's" to it */
+	assert_int_equal(ag_policy_owners(&f->db, 195, 0), 1);
+	/* control nodes come with a GPU of the vendor, and are never another tenant's */
+	assert_int_equal(verdict_of(f, "/tenants/a", 195, 255), AG_V_ALLOWED);
+	assert_int_equal(ag_policy_owners(&f->db, 195, 255), 0);
+	assert_int_equal(verdict_of(f, "/tenants/dcgm", 195, 1), AG_V_EXEMPT);
+	assert_int_equal(verdict_of(f, "/system.slice", 195, 1), AG_V_HOST);
+	assert_int_equal(verdict_of(f, "/", 195, 1), AG_V_HOST);
+	/* a child of a tenant parent not known yet reads as unresolved, as in the kernel */
+	assert_int_equal(verdict_of(f, "/tenants/new", 195, 0), AG_V_UNRESOLVED);
+	/* a tenant named by an allocation only */
+	ag_policy_added(&f->db, 20, "/jobs", 0);
+	ag_policy_added(&f->db, 21, "/jobs/j1", 0);
+	assert_int_equal(verdict_of(f, "/jobs/j1", 261, 1), AG_V_ALLOWED);
+	assert_int_equal(verdict_of(f, "/jobs/j1", 261, 2), AG_V_UNMEDIATED);
+	/* accel has no vendor control nodes: nvidiactl is not allowed to j1 */
+	assert_int_equal(verdict_of(f, "/jobs/j1", 195, 255), AG_V_UNMEDIATED);
+}
+
+static void test_policy_owners_lifecycle(void **state)
+{
+	struct pfx *f = *state;
+
+	ag_policy_added(&f->db, 10, "/tenants", 0);
+	ag_policy_added(&f->db, 11, "/tenants/a", 0);
+	ag_policy_added(&f->db, 13, "/tenants/a/inner", 0);
+	assert_int_equal(ag_policy_owners(&f->db, 195, 0), 1);
+	ag_policy_removed(&f->db, 13);
+	assert_int_equal(ag_policy_owners(&f->db, 195, 0), 1);
+	ag_policy_removed(&f->db, 11);
+	assert_int_equal(ag_policy_owners(&f->db, 195, 0), 0);
+	/* gone from the table: a new child there is unresolved again */
+	assert_int_equal(verdict_of(f, "/tenants/a", 195, 0), AG_V_UNRESOLVED);
+}
+
+static void test_policy_latency(void **state)
+{
+	struct pfx *f = *state;
+
+	ag_policy_added(&f->db, 10, "/tenants", 0);
+	ag_policy_added(&f->db, 11, "/tenants/a", 1); /* created at boot time 1 ns */
+	ag_policy_added(&f->db, 15, "/elsewhere", 2); /* a host cgroup: no policy entry, no sample */
+	assert_int_equal(f->db.n_lat, 1);
+	assert_true(f->db.lat[0] > 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mountinfo),
+		cmocka_unit_test(test_proc_cgroup),
+		cmocka_unit_test(test_jsonw_escaping),
+		cmocka_unit_test(test_jsonw_structure),
+		cmocka_unit_test(test_ioctl_names),
+		cmocka_unit_test_setup_teardown(test_policy_tenants, policy_setup, policy_teardown),
+		cmocka_unit_test_setup_teardown(test_policy_owners_lifecycle, policy_setup, policy_teardown),
+		cmocka_unit_test_setup_teardown(test_policy_latency, policy_setup, policy_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
