@@ -71,6 +71,10 @@ static void fill_facts(struct ag_probe_report *r, const char *cgroup2)
 
 	if (!uname(&u))
 		snprintf(r->kernel, sizeof(r->kernel), "%s", u.release);
+	/* the active LSM list, for the report; the probe itself goes by effect */
+	if (access("/sys/kernel/security/lsm", F_OK) &&
+	    mount("securityfs", "/sys/kernel/security", "securityfs", 0, NULL))
+		ag_dbg("securityfs: not mounted and cannot mount it: %s", strerror(errno));
 	if (!ag_read_file("/sys/kernel/security/lsm", &lsm, NULL)) {
 		ag_strlcpy(r->lsm_list, lsm, sizeof(r->lsm_list));
 		r->lsm_list[strcspn(r->lsm_list, "\n")] = 0;

@@ -202,6 +202,10 @@ static int cmd_probe(int argc, char **argv)
 
 static int cmd_version(int argc, char **argv)
 {
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("Usage: accelguard version\n\nPrint the version (git describe of the build).\n");
+		return 0;
+	}
 	printf("accelguard %s\n", AG_VERSION);
 	return 0;
 }
