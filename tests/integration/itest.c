@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -39,7 +40,7 @@
 
 static const char *agent_bin;
 static const char *expect_tier;
-static char workdir[512];
+static char workdir[700];
 static char cg2[512];    /* cgroup2 mount */
 static char root[128];   /* our cgroup subtree, relative: /itest-PID */
 static char failmsg[1024];
@@ -1256,6 +1257,55 @@ out:
 	return ret;
 }
 
+/* The journal's disk fills up: the agent keeps running, says so, and leaves no half-written line. */
+static int test_full_disk(void)
+{
+	struct cfg_opts o = { .mode = "audit", .rate_limit = 10000000 };
+	struct flood f = { .n = 3000 };
+	char mnt[600], saved[sizeof(workdir)], *log;
+	struct agent a;
+	int ret = 1, alive;
+
+	snprintf(mnt, sizeof(mnt), "%s/small", workdir);
+	mkdir(mnt, 0755);
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=16k"))
+		SKIP("cannot mount a small tmpfs: %s", strerror(errno));
+	/* the agent's journal goes to the small file system */
+	memcpy(saved, workdir, sizeof(saved));
+	snprintf(workdir, sizeof(workdir), "%s", mnt);
+	if (agent_start(&a, &o, NULL)) {
+		snprintf(failmsg, sizeof(failmsg), "agent did not become ready: %.300s",
+			 read_all(a.errlog));
+		goto out;
+	}
+	f.fd = open(acc, O_RDWR);
+	run_in("/t-c", do_flood, &f);
+	close(f.fd);
+	usleep(300000);
+	alive = kill(a.pid, 0) == 0;
+	if (agent_stop(&a)) /* every line in the journal must parse: nothing half-written */
+		goto out;
+	log = read_all(a.errlog);
+	if (!alive || a.exit_status != 0 || !strstr(log, "cannot write")) {
+		snprintf(failmsg, sizeof(failmsg), "alive %d, exit %d, stderr: %.300s", alive,
+			 a.exit_status, log);
+		free(log);
+		goto out;
+	}
+	free(log);
+	if (a.n_ev < 2) {
+		snprintf(failmsg, sizeof(failmsg), "only %zu events before the disk filled", a.n_ev);
+		goto out;
+	}
+	ret = 0;
+out:
+	agent_free(&a);
+	memcpy(workdir, saved, sizeof(workdir));
+	umount2(mnt, MNT_DETACH);
+	rmdir(mnt);
+	return ret;
+}
+
 /* A bad configuration is refused at start with the file, the line and the reason. */
 static int test_bad_config(void)
 {
@@ -1299,6 +1349,7 @@ static const struct test {
 	{ "drops_accounted", test_drops_accounted },
 	{ "flood_isolation", test_flood_isolation },
 	{ "hostile_names", test_hostile_names },
+	{ "full_disk", test_full_disk },
 	{ "bad_config", test_bad_config },
 };
 
