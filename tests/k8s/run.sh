@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# Runs tests/k8s/k8s_test against the peers it starts (gRPC servers for PodResources and the CRI,
+# an HTTPS Kubernetes API), then checks the log lines the scenarios must leave.
+# Usage: tests/k8s/run.sh BUILD/tests/k8s/k8s_test
+set -euo pipefail
+bin=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+PY=/usr/bin/python3
+tmp=$(mktemp -d /tmp/ag-k8s-test.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+for m in grpc google.protobuf; do
+	if ! $PY -c "import $m" 2>/dev/null; then
+		echo "k8s-check: skipped: $PY lacks $m (tools/deps.sh k8s installs python3-grpcio, python3-protobuf)"
+		exit 0
+	fi
+done
+# Python message classes for the peers, from the same .proto files as the C code
+mkdir -p "$tmp/py"
+protoc --python_out="$tmp/py" -I"$repo" "$repo/proto/podresources.proto" "$repo/proto/cri.proto"
+touch "$tmp/py/proto/__init__.py"
+$PY "$here/mkfixtures.py" "$tmp/fx"
+
+# an own CA and a server certificate for the HTTPS peer
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=accelguard test CA" \
+	-keyout "$tmp/ca.key" -out "$tmp/ca.crt" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=kubernetes" -keyout "$tmp/api.key" \
+	-out "$tmp/api.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$tmp/san.ext"
+openssl x509 -req -in "$tmp/api.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" -CAcreateserial \
+	-days 1 -extfile "$tmp/san.ext" -out "$tmp/api.crt" 2>/dev/null
+
+set +e
+K8S_TEST_TMP="$tmp" K8S_TEST_REPO="$repo" "$bin" 2>"$tmp/log"
+rc=$?
+set -e
+sed 's/^/    log: /' "$tmp/log" >"$tmp/log.indented"
+if [ "$rc" != 0 ]; then
+	cat "$tmp/log.indented"
+	echo "k8s-check: k8s_test failed (exit $rc)"
+	echo "k8s-check: $(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$tmp/log" | tail -1) passed, $rc failed"
+	exit 1
+fi
+
+# The log lines the scenarios must leave: what a person reading the agent's log would look for.
+fail=0
+expect() {
+	if ! grep -qE -- "$1" "$tmp/log"; then
+		echo "k8s-check: missing log line /$1/ ($2)"
+		fail=1
+	fi
+}
+expect 'cdi: .*broken.yaml: line [0-9]+' "a broken CDI spec names its file and line"
+expect 'devmap: device plugin nvidia.com/gpu id GPU-deadbeef.* maps to no device number' "unmapped id"
+expect 'kubelet PodResources at .*: grpc .* socket absent|kubelet PodResources at .*Couldn.t connect' "kubelet down"
+expect 'kubelet PodResources at .* is reachable again after' "kubelet back"
+expect 'do not decode as v1.ListPodResourcesResponse' "malformed PodResources answer"
+expect 'grpc-status 13 \(INTERNAL\): podresources: test fault' "gRPC error status"
+expect 'CRI at .*do not decode as runtime.v1.ListContainersResponse' "malformed CRI answer"
+if [ "$fail" != 0 ]; then
+	cat "$tmp/log.indented"
+	exit 1
+fi
+passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$tmp/log" | tail -1)
+echo "k8s-check: log lines as expected"
+echo "k8s-check: ${passed:-0} passed, 0 failed"

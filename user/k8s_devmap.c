@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Allocated device ids -> device numbers.
+ *   NVIDIA device plugin ids (FACTS.md): GPU-<uuid> -> /dev/nvidia<minor> through procfs;
+ *   MIG-GPU-<uuid>/<gi>/<ci> -> the parent GPU and its gi/ci access capabilities (mig-minors);
+ *   MIG-<uuid> and index ids ("0", "1:0") -> the CDI spec that names them (nvidia-ctk's uuid and
+ *   index strategies), a bare index also through procfs (NVML orders GPUs by PCI bus id);
+ *   "<id>::<n>" (time-slicing replica) -> <id>.
+ *   Other vendors' device plugin ids -> the CDI device "<resource>=<id>".
+ *   DRA claim resources -> their CDI device names; failing that, for gpu.nvidia.com, the device's
+ *   uuid attribute in the ResourceSlice, or its canonical name gpu-<minor>.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "k8s_internal.h"
+#include "k8s_util.h"
+
+#define RELOAD_MIN_NS 1000000000ull /* reread procfs and CDI at most once a second on a miss */
+
+static void add(struct k8s_alloc *a, __u32 major, __u32 lo, __u32 hi, __u32 flags)
+{
+	for (unsigned int i = 0; i < a->n; i++) {
+		struct ag_dev_range *r = &a->r[i];
+
+		if (r->major == major && lo >= r->lo && hi <= r->hi) {
+			r->flags &= flags; /* exclusive wins over shared */
+			return;
+		}
+	}
+	if (a->n < K8S_MAX_RANGES)
+		a->r[a->n++] = (struct ag_dev_range){ .major = major, .lo = lo, .hi = hi, .flags = flags };
+}
+
+static void add_cdi(struct k8s_alloc *a, const struct ag_cdi_device *d)
+{
+	for (size_t i = 0; i < d->n_nodes; i++)
+		add(a, d->nodes[i].major, d->nodes[i].minor, d->nodes[i].minor,
+		    d->nodes[i].shared ? AG_RF_SHARED : 0);
+}
+
+static void cdi_warn(void *arg, const char *msg)
+{
+	k8s_log(AG_LOG_WARN, "%s", msg);
+}
+
+/* map_lock held */
+static void reload(struct k8s *k, bool miss)
+{
+	uint64_t now = ag_now_ns();
+	char err[512] = "";
+	struct ag_nv_table nv;
+	struct ag_cdi_cache cdi;
+	uint64_t stamp;
+
+	if (k->map_valid) {
+		if (now - k->map_loaded_ns < RELOAD_MIN_NS)
+			return;
+		stamp = ag_cdi_stamp((const char *const *)k->cdi_dirs, k->n_cdi_dirs);
+		if (!miss && stamp == k->map_cdi.stamp)
+			return;
+	}
+	if (ag_nv_load(&nv, k->proc, err, sizeof(err)) < 0) {
+		k8s_log(AG_LOG_WARN, "%s (keeping the GPU table read before)", err);
+	} else {
+		ag_nv_free(&k->map_nv);
+		k->map_nv = nv;
+	}
+	if (ag_cdi_load(&cdi, (const char *const *)k->cdi_dirs, k->n_cdi_dirs, k->dev_root, cdi_warn,
+			NULL) == 0) {
+		ag_cdi_free(&k->map_cdi);
+		k->map_cdi = cdi;
+	}
+	k->map_loaded_ns = now;
+	k->map_valid = true;
+	pthread_mutex_lock(&k->lock);
+	k->uvm_major = k->map_nv.uvm_major;
+	pthread_mutex_unlock(&k->lock);
+}
+
+void k8s_map_reload(struct k8s *k, bool force)
+{
+	pthread_mutex_lock(&k->map_lock);
+	if (force)
+		k->map_valid = false;
+	reload(k, false);
+	pthread_mutex_unlock(&k->map_lock);
+}
+
+static bool vendor_is(const char *resource, const char *vendor)
+{
+	const char *slash = strchr(resource, '/');
+	size_t l = slash ? (size_t)(slash - resource) : strlen(resource), vl = strlen(vendor);
+
+	return (l == vl && !strncmp(resource, vendor, vl)) ||
+	       (l > vl && resource[l - vl - 1] == '.' && !strncmp(resource + l - vl, vendor, vl));
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+static bool add_gpu(struct k8s *k, struct k8s_alloc *a, int minor)
+{
+	if (minor < 0)
+		return false;
+	add(a, AG_NV_MAJOR, (__u32)minor, (__u32)minor, 0);
+	return true;
+}
+
+/* MIG-GPU-<uuid>/<gi>/<ci>: the parent GPU and the capabilities of its GPU and compute instance */
+static bool map_mig_legacy(struct k8s *k, const char *id, struct k8s_alloc *a)
+{
+	char uuid[64], name[64];
+	unsigned int gi, ci;
+	int minor, m1, m2;
+	const char *s = id + 4; /* "GPU-..." */
+	const char *slash = strchr(s, '/');
+
+	if (!slash || (size_t)(slash - s) >= sizeof(uuid) ||
+	    sscanf(slash, "/%u/%u", &gi, &ci) != 2)
+		return false;
+	memcpy(uuid, s, (size_t)(slash - s));
+	uuid[slash - s] = '\0';
+	minor = ag_nv_minor_by_uuid(&k->map_nv, uuid);
+	if (minor < 0 || k->map_nv.caps_major < 0)
+		return false;
+	snprintf(name, sizeof(name), "gpu%d/gi%u/access", minor, gi);
+	m1 = ag_nv_cap_minor(&k->map_nv, name);
+	snprintf(name, sizeof(name), "gpu%d/gi%u/ci%u/access", minor, gi, ci);
+	m2 = ag_nv_cap_minor(&k->map_nv, name);
+	if (m1 < 0 || m2 < 0)
+		return false;
+	add_gpu(k, a, minor);
+	add(a, (__u32)k->map_nv.caps_major, (__u32)m1, (__u32)m1, 0);
+	add(a, (__u32)k->map_nv.caps_major, (__u32)m2, (__u32)m2, 0);
+	return true;
+}
+
+/* map_lock held */
+static bool map_dp_once(struct k8s *k, const char *resource, const char *id, struct k8s_alloc *a)
+{
+	const char *slash = strchr(resource, '/');
+	const char *class_ = slash ? slash + 1 : NULL;
+	const struct ag_cdi_device *d;
+	char vendor[128];
+
+	snprintf(vendor, sizeof(vendor), "%.*s", slash ? (int)(slash - resource) : (int)strlen(resource),
+		 resource);
+	if (vendor_is(resource, "nvidia.com")) {
+		a->nvidia = true;
+		if (!strncasecmp(id, "GPU-", 4))
+			return add_gpu(k, a, ag_nv_minor_by_uuid(&k->map_nv, id));
+		if (!strncasecmp(id, "MIG-GPU-", 8) && strchr(id, '/'))
+			return map_mig_legacy(k, id, a);
+		d = ag_cdi_find_vendor(&k->map_cdi, "nvidia.com", class_, id);
+		if (d) {
+			add_cdi(a, d);
+			return true;
+		}
+		if (all_digits(id))
+			return add_gpu(k, a, ag_nv_minor_by_index(&k->map_nv, (unsigned int)atoi(id)));
+		return false;
+	}
+	/* another vendor: its CDI spec */
+	{
+		char q[512];
+
+		snprintf(q, sizeof(q), "%s=%s", resource, id);
+		d = ag_cdi_find(&k->map_cdi, q);
+		if (!d)
+			d = ag_cdi_find_vendor(&k->map_cdi, vendor, class_, id);
+		if (d) {
+			add_cdi(a, d);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Said once per id: the same answer comes at every resync. */
+static void warn_unmapped(struct k8s *k, struct k8s_alloc *a, const char *what)
+{
+	bool said = false;
+
+	a->unmapped = true;
+	pthread_mutex_lock(&k->map_lock);
+	for (size_t i = 0; i < k->n_warned && !said; i++)
+		said = !strcmp(k->warned[i], what);
+	if (!said && k->n_warned < 1024) {
+		char **w = realloc(k->warned, (k->n_warned + 1) * sizeof(*w));
+
+		if (w) {
+			k->warned = w;
+			w[k->n_warned] = strdup(what);
+			if (w[k->n_warned])
+				k->n_warned++;
+		}
+	}
+	pthread_mutex_unlock(&k->map_lock);
+	if (!said)
+		k8s_log(AG_LOG_WARN, "devmap: %s maps to no device number (not in the NVIDIA procfs "
+			"tables nor in any CDI spec): accesses to it will be judged as not allocated",
+			what);
+}
+
+void k8s_map_dp(struct k8s *k, const char *resource, const char *id, struct k8s_alloc *a)
+{
+	char base[256];
+	const char *rep = strstr(id, "::");
+	bool ok;
+
+	/* time-slicing / MPS replica: the replicated device */
+	snprintf(base, sizeof(base), "%.*s", rep ? (int)(rep - id) : (int)strlen(id), id);
+	pthread_mutex_lock(&k->map_lock);
+	reload(k, false);
+	ok = map_dp_once(k, resource, base, a);
+	if (!ok && ag_now_ns() - k->map_loaded_ns >= RELOAD_MIN_NS) {
+		reload(k, true);
+		a->n = 0;
+		ok = map_dp_once(k, resource, base, a);
+	}
+	/* an NVIDIA MIG index "N:M" without a CDI spec: at least the parent GPU */
+	if (!ok && a->nvidia && strchr(base, ':') && isdigit((unsigned char)base[0])) {
+		unsigned int gpu, mig;
+
+		if (sscanf(base, "%u:%u", &gpu, &mig) == 2 &&
+		    add_gpu(k, a, ag_nv_minor_by_index(&k->map_nv, gpu)))
+			k8s_log(AG_LOG_WARN, "devmap: %s %s: MIG index without a CDI spec: only its "
+				"parent GPU is known, not its capabilities", resource, id);
+	}
+	pthread_mutex_unlock(&k->map_lock);
+	if (!ok && !a->n) {
+		char what[600];
+
+		snprintf(what, sizeof(what), "device plugin %s id %s", resource, id);
+		warn_unmapped(k, a, what);
+	}
+}
+
+/* gpu.nvidia.com without a CDI name: the ResourceSlice's uuid attribute, else gpu-<minor> */
+static bool map_nvidia_dra(struct k8s *k, const char *pool, const char *device, struct k8s_alloc *a)
+{
+	char uuid[64] = "", pci[64] = "";
+	unsigned int minor;
+	char tail;
+
+	pthread_mutex_lock(&k->lock);
+	for (size_t i = 0; i < k->api.n_slices; i++) {
+		const struct k8s_slice_dev *s = &k->api.slices[i];
+
+		if (ag_streq(s->driver, "gpu.nvidia.com") && ag_streq(s->pool, pool) &&
+		    ag_streq(s->name, device)) {
+			ag_scpy(uuid, sizeof(uuid), s->uuid);
+			ag_scpy(pci, sizeof(pci), s->pci);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&k->lock);
+	if (!strncasecmp(uuid, "GPU-", 4) && add_gpu(k, a, ag_nv_minor_by_uuid(&k->map_nv, uuid)))
+		return true;
+	if (*uuid) {
+		const struct ag_cdi_device *d = ag_cdi_find_vendor(&k->map_cdi, "nvidia.com", NULL, uuid);
+
+		if (d) {
+			add_cdi(a, d);
+			return true;
+		}
+	}
+	if (*pci && add_gpu(k, a, ag_nv_minor_by_bus(&k->map_nv, pci)))
+		return true;
+	if (sscanf(device, "gpu-%u%c", &minor, &tail) == 1 && minor <= 255)
+		return add_gpu(k, a, (int)minor);
+	return false;
+}
+
+void k8s_map_dra(struct k8s *k, const char *driver, const char *pool, const char *device,
+		 const char *const *cdi, size_t n_cdi, struct k8s_alloc *a)
+{
+	bool ok = false;
+
+	a->nvidia = vendor_is(driver, "nvidia.com");
+	pthread_mutex_lock(&k->map_lock);
+	for (int pass = 0; pass < 2 && !ok; pass++) {
+		if (pass) {
+			if (ag_now_ns() - k->map_loaded_ns < RELOAD_MIN_NS)
+				break;
+			reload(k, true);
+		} else {
+			reload(k, false);
+		}
+		a->n = 0;
+		for (size_t i = 0; i < n_cdi; i++) {
+			const struct ag_cdi_device *d = ag_cdi_find(&k->map_cdi, cdi[i]);
+
+			if (d) {
+				add_cdi(a, d);
+				ok = true;
+			}
+		}
+		if (!ok && !strcmp(driver, "gpu.nvidia.com"))
+			ok = map_nvidia_dra(k, pool, device, a);
+	}
+	pthread_mutex_unlock(&k->map_lock);
+	if (!ok) {
+		char what[600];
+
+		snprintf(what, sizeof(what), "DRA device %s/%s/%s%s%s", driver, pool, device,
+			 n_cdi ? " (CDI " : "", n_cdi ? cdi[0] : "");
+		if (n_cdi)
+			strncat(what, ")", sizeof(what) - strlen(what) - 1);
+		warn_unmapped(k, a, what);
+	}
+}
+
+bool k8s_alloc_equal(const struct k8s_alloc *x, const struct k8s_alloc *y)
+{
+	return ag_streq(x->resource, y->resource) && ag_streq(x->id, y->id) &&
+	       ag_streq(x->driver, y->driver) && ag_streq(x->pool, y->pool) &&
+	       ag_streq(x->claim_ns, y->claim_ns) && ag_streq(x->claim_name, y->claim_name) &&
+	       x->n == y->n && x->nvidia == y->nvidia &&
+	       !memcmp(x->r, y->r, x->n * sizeof(x->r[0]));
+}

@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * gRPC over HTTP/2 (grpc/doc/PROTOCOL-HTTP2.md) with libcurl: POST to /<service>/<method> with
+ * content-type application/grpc and te: trailers; each message is framed as 1 byte
+ * compressed-flag, 4 bytes big-endian length, the protobuf bytes. The status comes as the
+ * grpc-status header of the trailers, or of the headers in a trailers-only answer.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "k8s_grpc.h"
+
+struct call {
+	unsigned char *body;
+	size_t len, cap;
+	int too_big;
+	int grpc_status; /* -1 until seen */
+	char grpc_message[256];
+	char content_type[64];
+	const atomic_int *stop;
+};
+
+const char *ag_grpc_status_name(int code)
+{
+	static const char *const names[] = {
+		"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+		"ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+		"ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+		"UNAUTHENTICATED",
+	};
+
+	if (code < 0 || code >= (int)(sizeof(names) / sizeof(names[0])))
+		return "?";
+	return names[code];
+}
+
+int ag_grpc_init(struct ag_grpc *g, const char *socket_path, const atomic_int *stop,
+		 long timeout_ms)
+{
+	struct sockaddr_un sun;
+
+	memset(g, 0, sizeof(*g));
+	if (!socket_path || strlen(socket_path) >= sizeof(sun.sun_path))
+		return -EINVAL;
+	g->socket = strdup(socket_path);
+	g->curl = curl_easy_init();
+	if (!g->socket || !g->curl) {
+		ag_grpc_fini(g);
+		return -ENOMEM;
+	}
+	g->stop = stop;
+	g->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
+	g->last_status = -1;
+	return 0;
+}
+
+void ag_grpc_fini(struct ag_grpc *g)
+{
+	if (g->curl)
+		curl_easy_cleanup(g->curl);
+	free(g->socket);
+	memset(g, 0, sizeof(*g));
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct call *c = arg;
+	size_t add = size * n;
+
+	if (c->len + add > AG_GRPC_MAX_MSG + 5) {
+		c->too_big = 1;
+		return 0;
+	}
+	if (c->len + add > c->cap) {
+		size_t cap = c->cap ? c->cap : 4096;
+		unsigned char *b;
+
+		while (cap < c->len + add)
+			cap *= 2;
+		b = realloc(c->body, cap);
+		if (!b)
+			return 0;
+		c->body = b;
+		c->cap = cap;
+	}
+	memcpy(c->body + c->len, data, add);
+	c->len += add;
+	return add;
+}
+
+/* grpc-message is percent-encoded */
+static void percent_decode(const char *s, size_t n, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 1 < outlen; i++) {
+		unsigned int v;
+
+		if (s[i] == '%' && i + 2 < n && sscanf(s + i + 1, "%2x", &v) == 1) {
+			out[o++] = (char)v;
+			i += 2;
+		} else {
+			out[o++] = s[i];
+		}
+	}
+	out[o] = '\0';
+}
+
+/* Headers and, for HTTP/2, trailers both come through here. */
+static size_t on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct call *c = arg;
+	size_t len = size * n, klen;
+	const char *colon = memchr(data, ':', len), *v;
+
+	if (!colon)
+		return len;
+	klen = (size_t)(colon - data);
+	v = colon + 1;
+	while (v < data + len && (*v == ' ' || *v == '\t'))
+		v++;
+	while (len > 0 && (data[len - 1] == '\r' || data[len - 1] == '\n'))
+		len--;
+	if (v > data + len)
+		v = data + len;
+	if (klen == 11 && !strncasecmp(data, "grpc-status", 11)) {
+		char num[16];
+		size_t vl = (size_t)(data + len - v);
+		char *end;
+		long code;
+
+		if (vl >= sizeof(num))
+			vl = sizeof(num) - 1;
+		memcpy(num, v, vl);
+		num[vl] = '\0';
+		code = strtol(num, &end, 10);
+		c->grpc_status = (end != num && !*end && code >= 0 && code < 1000) ? (int)code : 2;
+	} else if (klen == 12 && !strncasecmp(data, "grpc-message", 12)) {
+		percent_decode(v, (size_t)(data + len - v), c->grpc_message, sizeof(c->grpc_message));
+	} else if (klen == 12 && !strncasecmp(data, "content-type", 12)) {
+		size_t vl = (size_t)(data + len - v);
+
+		if (vl >= sizeof(c->content_type))
+			vl = sizeof(c->content_type) - 1;
+		memcpy(c->content_type, v, vl);
+		c->content_type[vl] = '\0';
+	}
+	return size * n;
+}
+
+static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	struct call *c = arg;
+
+	return c->stop && atomic_load(c->stop) ? 1 : 0;
+}
+
+static int curl_errno(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+		return -ECONNREFUSED;
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return -ECANCELED;
+	case CURLE_OUT_OF_MEMORY:
+		return -ENOMEM;
+	case CURLE_WRITE_ERROR:
+		return -EMSGSIZE;
+	default:
+		return -EPROTO;
+	}
+}
+
+int ag_grpc_call(struct ag_grpc *g, const char *method, const ProtobufCMessage *req,
+		 const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp, char *err,
+		 size_t errlen)
+{
+	struct call c = { .grpc_status = -1, .stop = g->stop };
+	char cerr[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdr = NULL;
+	unsigned char *out = NULL;
+	size_t reqlen, msglen;
+	char url[256];
+	struct stat st;
+	long http = 0;
+	CURL *curl = g->curl;
+	CURLcode rc;
+	int ret;
+
+	*resp = NULL;
+	g->last_status = -1;
+	if (stat(g->socket, &st) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "grpc %s %s: socket absent: %s", g->socket, method, strerror(errno));
+		return ret;
+	}
+	reqlen = protobuf_c_message_get_packed_size(req);
+	out = malloc(reqlen + 5);
+	if (!out) {
+		snprintf(err, errlen, "grpc %s %s: out of memory", g->socket, method);
+		return -ENOMEM;
+	}
+	out[0] = 0;
+	out[1] = (unsigned char)(reqlen >> 24);
+	out[2] = (unsigned char)(reqlen >> 16);
+	out[3] = (unsigned char)(reqlen >> 8);
+	out[4] = (unsigned char)reqlen;
+	protobuf_c_message_pack(req, out + 5);
+
+	snprintf(url, sizeof(url), "http://localhost%s", method);
+	hdr = curl_slist_append(hdr, "content-type: application/grpc");
+	hdr = curl_slist_append(hdr, "te: trailers");
+	hdr = curl_slist_append(hdr, "user-agent: accelguard grpc-c/libcurl");
+	hdr = curl_slist_append(hdr, "expect:");
+	/* One connection per call: libcurl 7.88 (Debian 12) sends nothing on a reused HTTP/2
+	 * prior-knowledge connection over a Unix socket and fails with "Error in the HTTP2 framing
+	 * layer" (the curl tool does the same). A connect() to a Unix socket costs microseconds. */
+	curl_easy_reset(curl);
+	curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
+	curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, g->socket);
+	curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+	curl_easy_setopt(curl, CURLOPT_POST, 1L);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, out);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(reqlen + 5));
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &c);
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &c);
+	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &c);
+	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, g->timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, g->timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, cerr);
+
+	rc = curl_easy_perform(curl);
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
+	if (rc != CURLE_OK) {
+		ret = c.too_big ? -EMSGSIZE : curl_errno(rc);
+		snprintf(err, errlen, "grpc %s %s: %s%s%s", g->socket, method,
+			 c.too_big ? "answer over the 16 MiB message limit" : curl_easy_strerror(rc),
+			 cerr[0] && !c.too_big ? ": " : "", c.too_big ? "" : cerr);
+		goto out;
+	}
+	if (http != 200) {
+		ret = -EPROTO;
+		snprintf(err, errlen, "grpc %s %s: HTTP status %ld, not a gRPC answer", g->socket,
+			 method, http);
+		goto out;
+	}
+	if (strncasecmp(c.content_type, "application/grpc", 16) ||
+	    (c.content_type[16] && c.content_type[16] != '+' && c.content_type[16] != ';')) {
+		ret = -EPROTO;
+		snprintf(err, errlen, "grpc %s %s: content-type '%s', not application/grpc",
+			 g->socket, method, c.content_type);
+		goto out;
+	}
+	if (c.grpc_status < 0) {
+		ret = -EPROTO;
+		snprintf(err, errlen, "grpc %s %s: no grpc-status in the trailers", g->socket, method);
+		goto out;
+	}
+	g->last_status = c.grpc_status;
+	if (c.grpc_status != AG_GRPC_OK) {
+		ret = -EREMOTEIO;
+		snprintf(err, errlen, "grpc %s %s: grpc-status %d (%s)%s%s", g->socket, method,
+			 c.grpc_status, ag_grpc_status_name(c.grpc_status), c.grpc_message[0] ? ": " : "",
+			 c.grpc_message);
+		goto out;
+	}
+	if (c.len < 5) {
+		ret = -EPROTO;
+		snprintf(err, errlen, "grpc %s %s: status OK but %zu bytes of body, no message",
+			 g->socket, method, c.len);
+		goto out;
+	}
+	msglen = (size_t)c.body[1] << 24 | (size_t)c.body[2] << 16 | (size_t)c.body[3] << 8 |
+		 (size_t)c.body[4];
+	if (c.body[0] != 0) {
+		ret = -EPROTO;
+		snprintf(err, errlen, "grpc %s %s: compressed message (flag %u) though none was offered",
+			 g->socket, method, c.body[0]);
+		goto out;
+	}
+	if (msglen != c.len - 5) {
+		ret = -EPROTO;
+		snprintf(err, errlen, "grpc %s %s: frame says %zu bytes, body holds %zu", g->socket,
+			 method, msglen, c.len - 5);
+		goto out;
+	}
+	*resp = protobuf_c_message_unpack(resp_desc, NULL, msglen, c.body + 5);
+	if (!*resp) {
+		ret = -EBADMSG;
+		snprintf(err, errlen, "grpc %s %s: %zu bytes do not decode as %s", g->socket, method,
+			 msglen, resp_desc->name);
+		goto out;
+	}
+	ret = 0;
+out:
+	curl_slist_free_all(hdr);
+	free(out);
+	free(c.body);
+	return ret;
+}
