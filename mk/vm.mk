@@ -9,6 +9,7 @@ VM_ITEST ?= $(BUILD)/itest
 VM_FLAGS ?=
 
 .PHONY: vm-check vm-shell vm-kernels
+CHECK_STAGES += vm-check
 
 vm-check: $(VM_AGENT) $(VM_ITEST)
 	$(call msg,VM,$(VM_AGENT) $(VM_ITEST) in QEMU guests)

@@ -86,6 +86,10 @@ if grep -q '^@@AG-EXIT' <(clean "$res"); then
 fi
 
 if [ "$failed" = 1 ]; then
+	if grep -q -- '-- END PROG LOAD LOG --' "$con"; then
+		echo "# $prefix: verifier log endings in $con:"
+		clean "$con" | grep -B8 -- '-- END PROG LOAD LOG --' | head -n 60 | sed 's/^/#   /'
+	fi
 	echo "# $prefix: serial console (ttyS0), last ${AG_VM_TAIL:-40} lines of $con:"
 	clean "$con" | tail -n "${AG_VM_TAIL:-40}" | sed 's/^/#   /'
 	echo "# $prefix: result port (ttyS1), last 15 lines of $res:"
