@@ -10,7 +10,7 @@
 # Exit status 0 when every line is ok or skip.
 set -euo pipefail
 
-prefix= tier= dir= qrc= timeout=?
+prefix= tier= dir= qrc= timeout='?'
 while [ $# -gt 0 ]; do
 	case $1 in
 	--prefix) prefix=$2; shift 2 ;;
