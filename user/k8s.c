@@ -43,7 +43,10 @@ void k8s_log(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* one line even when another thread logs too (ag_log writes a line in several calls) */
+	flockfile(stderr);
 	ag_log(level, "k8s: %s", msg);
+	funlockfile(stderr);
 }
 
 void k8s_notify(struct k8s *k)

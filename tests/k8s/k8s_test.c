@@ -32,9 +32,12 @@
 static struct {
 	const char *tmp, *repo;
 	char pr_sock[300], cri_sock[300], fixture[300];
-	pid_t kubelet, cri;
-	int efd;
+	char api_url[100], api_port_file[300], api_pods[300];
+	int api_port;
+	pid_t kubelet, cri, api;
+	int efd, efd_b;
 	struct ag_source *src;
+	struct ag_source *src_b; /* PodResources + Kubernetes API, no CRI */
 } T;
 
 /* ---- peers ---- */
@@ -93,6 +96,74 @@ static void start_cri(void)
 	snprintf(pyout, sizeof(pyout), "%s/py", T.tmp);
 	unlink(T.cri_sock);
 	T.cri = spawn(argv, T.cri_sock);
+}
+
+static void start_api(int rv_base)
+{
+	char py[300], port[16], rv[16], cert[300], key[300], tok[300], claims[300], slices[300],
+		fault[300], log[300];
+	char *argv[] = { "/usr/bin/python3", py, "--port", port, "--port-file", T.api_port_file,
+			 "--cert", cert, "--key", key, "--token-file", tok, "--pods", T.api_pods,
+			 "--claims", claims, "--slices", slices, "--fault-file", fault, "--rv-base", rv,
+			 "--log", log, NULL };
+	FILE *f;
+
+	snprintf(py, sizeof(py), "%s/tests/k8s/peers/api_peer.py", T.repo);
+	snprintf(port, sizeof(port), "%d", T.api_port);
+	snprintf(rv, sizeof(rv), "%d", rv_base);
+	snprintf(cert, sizeof(cert), "%s/api.crt", T.tmp);
+	snprintf(key, sizeof(key), "%s/api.key", T.tmp);
+	snprintf(tok, sizeof(tok), "%s/token-ok", T.tmp);
+	snprintf(claims, sizeof(claims), "%s/fx/api-claims.json", T.tmp);
+	snprintf(slices, sizeof(slices), "%s/fx/api-slices.json", T.tmp);
+	snprintf(fault, sizeof(fault), "%s/api-fault", T.tmp);
+	snprintf(log, sizeof(log), "%s/api-peer.log", T.tmp);
+	unlink(T.api_port_file);
+	T.api = spawn(argv, T.api_port_file);
+	f = fopen(T.api_port_file, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%d", &T.api_port), 1);
+	fclose(f);
+	snprintf(T.api_url, sizeof(T.api_url), "https://127.0.0.1:%d", T.api_port);
+}
+
+static void write_file(const char *name, const char *text)
+{
+	char path[400], tmp[410];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", T.tmp, name);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+/* A fault for the API server, once it took the one before */
+static void api_fault(const char *what)
+{
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/api-fault", T.tmp);
+	for (int i = 0; i < 250 && access(path, F_OK) == 0; i++) {
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	write_file("api-fault", what);
+}
+
+/* Swap the pods the API server has (it turns the difference into watch events). */
+static void use_api_pods(const char *name)
+{
+	char src[400], cmd[2000];
+
+	snprintf(src, sizeof(src), "%s/fx/%s", T.tmp, name);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s.new' && mv '%s.new' '%s'", src, T.api_pods,
+		 T.api_pods, T.api_pods);
+	assert_int_equal(system(cmd), 0);
 }
 
 /* Swap what the peers serve (they re-read the file when it changes). */
@@ -187,9 +258,19 @@ static const char *cg(int n, const char *id, enum layout l)
 
 /* ---- resolve and check ---- */
 
+static struct ag_source *cur_src(void)
+{
+	return T.src;
+}
+
+static struct ag_source *use_src;
+static int use_efd;
+
 static int resolve(const char *path, struct ag_tenant *t)
 {
-	return T.src->resolve(T.src->ctx, path, t);
+	struct ag_source *s = use_src ? use_src : cur_src();
+
+	return s->resolve(s->ctx, path, t);
 }
 
 /* Resolve until the answer is want (waiting for the source's notifications), at most ms. */
@@ -200,7 +281,7 @@ static int resolve_until(const char *path, int want, struct ag_tenant *t, int ms
 
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (;;) {
-		struct pollfd pfd = { .fd = T.efd, .events = POLLIN };
+		struct pollfd pfd = { .fd = use_src ? use_efd : T.efd, .events = POLLIN };
 		uint64_t v;
 		long el;
 
@@ -212,7 +293,7 @@ static int resolve_until(const char *path, int want, struct ag_tenant *t, int ms
 		if (el >= ms)
 			return r;
 		if (poll(&pfd, 1, 50) > 0)
-			(void)!read(T.efd, &v, sizeof(v));
+			(void)!read(pfd.fd, &v, sizeof(v));
 	}
 }
 
@@ -260,7 +341,7 @@ static void print_latency(const char *what)
 {
 	struct ag_k8s_stats st;
 
-	assert_int_equal(ag_k8s_source_stats(T.src, &st), 0);
+	assert_int_equal(ag_k8s_source_stats(use_src ? use_src : T.src, &st), 0);
 	printf("    %s: %llu cgroups resolved after pending, last %.2f ms, max %.2f ms, mean %.2f ms\n",
 	       what, (unsigned long long)st.resolved, st.lat_last_ns / 1e6, st.lat_max_ns / 1e6,
 	       st.resolved ? st.lat_sum_ns / 1e6 / st.resolved : 0.0);
@@ -454,7 +535,7 @@ static int wait_stat(bool (*cond)(const struct ag_k8s_stats *), int ms)
 	for (int i = 0; i < ms / 20; i++) {
 		struct timespec ts = { 0, 20 * 1000 * 1000 };
 
-		ag_k8s_source_stats(T.src, &st);
+		ag_k8s_source_stats(use_src ? use_src : T.src, &st);
 		if (cond(&st))
 			return 0;
 		nanosleep(&ts, NULL);
@@ -533,6 +614,173 @@ static void test_malformed(void **state)
 	assert_true(b.cri_errors > a.cri_errors);
 }
 
+
+/* ---- the Kubernetes API ---- */
+
+static bool api_up(const struct ag_k8s_stats *s)
+{
+	return s->api_up;
+}
+
+static bool api_down(const struct ag_k8s_stats *s)
+{
+	return !s->api_up;
+}
+
+static uint64_t relists_before;
+
+static bool api_relisted(const struct ag_k8s_stats *s)
+{
+	return s->api_relists > relists_before && s->api_up;
+}
+
+/* Wait until the device carries the flags (a claim fetched from the API adds adminAccess). */
+static void wait_flags(const char *path, unsigned int ma, unsigned int mi, int flags, struct ag_tenant *t)
+{
+	for (int i = 0; i < 250; i++) {
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+		if (resolve(path, t) == AG_R_DONE && dev_flags(t, ma, mi) == flags)
+			return;
+		nanosleep(&ts, NULL);
+	}
+	HAS(t, ma, mi, flags);
+}
+
+static void test_admin_access(void **state)
+{
+	struct ag_tenant t;
+	const char *path = cg(9, cid(9, 0), SYSTEMD_BURSTABLE);
+
+	expect_container(path, "ops", "debug-admin", "dbg", &t);
+	/* the ResourceClaim's result says adminAccess: verdict admin, not allowed */
+	wait_flags(path, 195, 0, AG_RF_ADMIN, &t);
+	/* an ordinary claim stays ordinary */
+	wait_flags(cg(2, cid(2, 0), SYSTEMD_BURSTABLE), 195, 2, 0, &t);
+}
+
+/* A second source with the API and no CRI: the API's pod status alone joins cgroups to pods. */
+static void test_api_only_join(void **state)
+{
+	static char *sa_runner = "runner";
+	static struct ag_cfg_exempt_k8s ex[] = { { .service_account = NULL } };
+	const char *cdi[2];
+	char cdi_etc[300], cdi_run[300], proc[300], token[300], ca[300], err[512];
+	struct ag_k8s_options o = { 0 };
+	struct ag_tenant t;
+
+	ex[0].service_account = sa_runner;
+	snprintf(cdi_etc, sizeof(cdi_etc), "%s/tests/k8s/fixtures/cdi/etc", T.repo);
+	snprintf(cdi_run, sizeof(cdi_run), "%s/tests/k8s/fixtures/cdi/run", T.repo);
+	snprintf(proc, sizeof(proc), "%s/tests/k8s/fixtures/proc", T.repo);
+	snprintf(token, sizeof(token), "%s/token", T.tmp);
+	snprintf(ca, sizeof(ca), "%s/ca.crt", T.tmp);
+	cdi[0] = cdi_etc;
+	cdi[1] = cdi_run;
+	o.podresources_socket = T.pr_sock;
+	o.cri_socket = "off";
+	o.api_server = T.api_url;
+	o.token_file = token;
+	o.ca_file = ca;
+	o.node_name = "node-a";
+	o.proc = proc;
+	o.cdi_dirs = cdi;
+	o.n_cdi_dirs = 2;
+	o.exempt = ex;
+	o.n_exempt = 1;
+	o.resync_ms = 300;
+	o.backoff_max_ms = 300;
+	o.rpc_timeout_ms = 3000;
+	o.watch_timeout_s = 5;
+	T.efd_b = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	T.src_b = ag_k8s_source_new(&o, T.efd_b, err, sizeof(err));
+	if (!T.src_b)
+		fail_msg("ag_k8s_source_new: %s", err);
+	use_src = T.src_b;
+	use_efd = T.efd_b;
+	assert_int_equal(wait_stat(api_up, 10000), 0);
+	expect_container(cg(1, cid(1, 0), SYSTEMD_BURSTABLE), "ml", "train-dp", "trainer", &t);
+	HAS(&t, 195, 1, 0);
+	expect_container(cg(4, cid(4, 0), CGROUPFS_BESTEFFORT), "ml", "other-dp", "worker", &t);
+	HAS(&t, 195, 0, 0);
+	/* known to the API only, exempt by its service account */
+	expect_container(cg(15, cid(15, 0), SYSTEMD_BURSTABLE), "team-b", "api-only", "job", &t);
+	assert_int_equal(t.state, AG_P_EXEMPT);
+	/* the pod cgroup is named from the API too */
+	assert_int_equal(resolve("/kubepods/burstable/pod00000004-1111-4222-8333-000000000004", &t),
+			 AG_R_DONE);
+	assert_string_equal(t.pod_name, "other-dp");
+}
+
+static void test_api_watch_events(void **state)
+{
+	const char *path = cg(12, cid(12, 0), SYSTEMD_BURSTABLE);
+	struct ag_tenant t;
+
+	use_src = T.src_b;
+	use_efd = T.efd_b;
+	assert_int_equal(resolve(path, &t), AG_R_PENDING); /* not in the API yet, no CRI */
+	use_api_pods("api-pods-late.json");                /* ADDED events */
+	expect_container(path, "ml", "late", "main", &t);
+	HAS(&t, 195, 3, 0);
+	print_latency("API watch ADDED");
+}
+
+static void test_api_gone_and_garbage(void **state)
+{
+	struct ag_k8s_stats st;
+	struct ag_tenant t;
+
+	use_src = T.src_b;
+	use_efd = T.efd_b;
+	ag_k8s_source_stats(T.src_b, &st);
+	relists_before = st.api_relists;
+	api_fault("gone\n");
+	assert_int_equal(wait_stat(api_relisted, 5000), 0);
+	ag_k8s_source_stats(T.src_b, &st);
+	relists_before = st.api_relists;
+	api_fault("gone-http\n");
+	api_fault("garbage\n");
+	assert_int_equal(wait_stat(api_relisted, 5000), 0);
+	expect_container(cg(12, cid(12, 0), SYSTEMD_BURSTABLE), "ml", "late", "main", &t);
+	HAS(&t, 195, 3, 0);
+}
+
+static void test_api_down_then_up(void **state)
+{
+	struct ag_k8s_stats st;
+	struct ag_tenant t;
+
+	use_src = T.src_b;
+	use_efd = T.efd_b;
+	stop(&T.api);
+	assert_int_equal(wait_stat(api_down, 10000), 0);
+	{
+		struct timespec ts = { 1, 0 }; /* long enough to find nobody listening */
+
+		nanosleep(&ts, NULL);
+	}
+	/* the pods known stay known */
+	expect_container(cg(1, cid(1, 0), SYSTEMD_BURSTABLE), "ml", "train-dp", "trainer", &t);
+	HAS(&t, 195, 1, 0);
+	/* meanwhile: the token rotates, pod "late" goes away; the server comes back with newer
+	 * resourceVersions (the watch must relist) */
+	write_file("token", "token-two\n");
+	write_file("token-ok", "token-two\n");
+	use_api_pods("api-pods.json");
+	ag_k8s_source_stats(T.src_b, &st);
+	relists_before = st.api_relists;
+	start_api(5000);
+	assert_int_equal(wait_stat(api_relisted, 10000), 0);
+	assert_int_equal(resolve_until(cg(12, cid(12, 0), SYSTEMD_BURSTABLE), AG_R_PENDING, &t, 3000),
+			 AG_R_PENDING);
+	expect_container(cg(1, cid(1, 0), SYSTEMD_BURSTABLE), "ml", "train-dp", "trainer", &t);
+	HAS(&t, 195, 1, 0);
+	/* the source with the CRI never depended on the API for these */
+	use_src = NULL;
+	expect_container(cg(12, cid(12, 0), SYSTEMD_BURSTABLE), "ml", "late", "main", &t);
+}
+
 /* ---- setup ---- */
 
 static int setup(void **state)
@@ -545,6 +793,7 @@ static int setup(void **state)
 		{ .namespace = "gpu-operator", .label_keys = lk, .label_values = lv, .n_labels = 1 },
 	};
 	struct ag_k8s_options o = { 0 };
+	static char token[300], ca[300];
 	char err[512];
 
 	T.tmp = getenv("K8S_TEST_TMP");
@@ -561,13 +810,23 @@ static int setup(void **state)
 	snprintf(proc, sizeof(proc), "%s/tests/k8s/fixtures/proc", T.repo);
 	cdi[0] = cdi_etc;
 	cdi[1] = cdi_run;
+	snprintf(T.api_port_file, sizeof(T.api_port_file), "%s/api.port", T.tmp);
+	snprintf(T.api_pods, sizeof(T.api_pods), "%s/api-pods.json", T.tmp);
+	snprintf(token, sizeof(token), "%s/token", T.tmp);
+	snprintf(ca, sizeof(ca), "%s/ca.crt", T.tmp);
+	write_file("token", "token-one\n");
+	write_file("token-ok", "token-one\n");
 	use_fixture("node.json");
+	use_api_pods("api-pods.json");
 	start_kubelet();
 	start_cri();
+	start_api(1000);
 	T.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	o.podresources_socket = T.pr_sock;
 	o.cri_socket = T.cri_sock;
-	o.api_server = "off";
+	o.api_server = T.api_url;
+	o.token_file = token;
+	o.ca_file = ca;
 	o.node_name = "node-a";
 	o.proc = proc;
 	o.cdi_dirs = cdi;
@@ -589,8 +848,13 @@ static int teardown(void **state)
 {
 	if (T.src)
 		T.src->destroy(T.src->ctx);
+	if (T.src_b)
+		T.src_b->destroy(T.src_b->ctx);
 	stop(&T.kubelet);
 	stop(&T.cri);
+	stop(&T.api);
+	if (T.efd_b > 0)
+		close(T.efd_b);
 	if (T.efd > 0)
 		close(T.efd);
 	return 0;
@@ -614,6 +878,11 @@ int main(void)
 		cmocka_unit_test(test_new_container_pending),
 		cmocka_unit_test(test_kubelet_restart),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_admin_access),
+		cmocka_unit_test(test_api_only_join),
+		cmocka_unit_test(test_api_watch_events),
+		cmocka_unit_test(test_api_gone_and_garbage),
+		cmocka_unit_test(test_api_down_then_up),
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);

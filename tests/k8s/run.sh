@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 PY=/usr/bin/python3
 tmp=$(mktemp -d /tmp/ag-k8s-test.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+[ -n "${K8S_KEEP:-}" ] || trap 'rm -rf "$tmp"' EXIT
 
 for m in grpc google.protobuf; do
 	if ! $PY -c "import $m" 2>/dev/null; then
@@ -59,8 +59,19 @@ expect 'kubelet PodResources at .* is reachable again after' "kubelet back"
 expect 'do not decode as v1.ListPodResourcesResponse' "malformed PodResources answer"
 expect 'grpc-status 13 \(INTERNAL\): podresources: test fault' "gRPC error status"
 expect 'CRI at .*do not decode as runtime.v1.ListContainersResponse' "malformed CRI answer"
+expect 'API https://127.0.0.1:[0-9]+: reachable; watching the pods of node node-a' "API watch started"
+expect 'resourceVersion [0-9]+ expired \(410 Gone\): relisting' "410 in the watch stream"
+expect 'API https://.*watch=1.*: 410 Gone: relisting|HTTP 410' "410 answer to a watch request"
+expect 'watch event refused \(not JSON\)' "malformed watch event"
+expect 'API https://127.0.0.1:[0-9]+/api/v1/pods.*(Couldn.t connect|Connection refused)' "API server down"
+expect 'API https://127.0.0.1:[0-9]+: reachable again' "API server back"
+if ! grep -q 'watch resumed from bookmark' "$tmp/api-peer.log"; then
+	echo "k8s-check: no watch resumed from a bookmark's resourceVersion"
+	fail=1
+fi
 if [ "$fail" != 0 ]; then
 	cat "$tmp/log.indented"
+	sed 's/^/    api-peer: /' "$tmp/api-peer.log" | tail -40
 	exit 1
 fi
 passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$tmp/log" | tail -1)
