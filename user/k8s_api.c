@@ -887,6 +887,22 @@ static void *claims_thread(void *arg)
 			continue;
 		}
 		k->claims_want = false;
+		/* forget the claims no pod of this node names any more */
+		for (size_t i = 0; i < k->api.n_claims;) {
+			const struct k8s_api_claim *c = &k->api.claims[i];
+			bool used = false;
+
+			for (size_t p = 0; p < k->api.n_pods && !used; p++)
+				for (size_t j = 0; j < k->api.pods[p].n_cl && !used; j++)
+					used = !strcmp(k->api.pods[p].ns, c->ns) &&
+					       ag_streq(k->api.pods[p].cl[j].claim, c->name);
+			if (used) {
+				i++;
+				continue;
+			}
+			claim_free(&k->api.claims[i]);
+			k->api.claims[i] = k->api.claims[--k->api.n_claims];
+		}
 		/* the claims the pods name that are not known allocated */
 		for (size_t i = 0; i < k->api.n_pods; i++) {
 			const struct k8s_api_pod *p = &k->api.pods[i];
