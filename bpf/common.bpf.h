@@ -278,6 +278,17 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 	return v;
 }
 
+/*
+ * An LSM program must return 0 or a negative errno, and from 6.12 the verifier checks the range;
+ * it cannot bound what clang makes of "deny ? -EPERM : 0" (a negation of a masked bit). Hide the
+ * derivation from the compiler and clamp, so the verifier sees the bounds.
+ */
+static __always_inline int ag_lsm_ret(long r)
+{
+	asm volatile("" : "+r"(r));
+	return r < -4095 || r > 0 ? -EPERM : r;
+}
+
 /* Probe by effect: count an open of the agent's probe file by the agent itself. */
 static __always_inline void ag_probe_hit(__u32 slot, __u64 ino)
 {

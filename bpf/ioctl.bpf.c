@@ -29,9 +29,9 @@ int BPF_PROG(ag_lsm_file_ioctl, struct file *file, unsigned int cmd, unsigned lo
 	bool deny;
 
 	if (ret)
-		return ret;
+		return ag_lsm_ret(ret);
 	ag_ioctl(file->f_inode, cmd, arg, AG_HOOK_LSM, &deny);
-	return deny ? -EPERM : 0;
+	return ag_lsm_ret(deny ? -EPERM : 0);
 }
 
 SEC("fmod_ret/security_file_ioctl")

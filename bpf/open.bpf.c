@@ -29,8 +29,8 @@ SEC("lsm/file_open")
 int BPF_PROG(ag_lsm_file_open, struct file *file, int ret)
 {
 	if (ret)
-		return ret;
-	return ag_file_open(file, AG_HOOK_LSM);
+		return ag_lsm_ret(ret);
+	return ag_lsm_ret(ag_file_open(file, AG_HOOK_LSM));
 }
 
 SEC("fmod_ret/security_file_open")

@@ -140,7 +140,9 @@ static struct accelguard_bpf *load_tier(int tier, const struct ag_load_opts *o, 
 		tr->err = err;
 		snprintf(tr->why, sizeof(tr->why), "the kernel refused to load the %s programs: %s%s",
 			 ag_tier_name(tier), strerror(-err),
-			 err == -EPERM || err == -EINVAL ? " (no BPF trampolines or BPF LSM here?)" : "");
+			 err == -EPERM	 ? " (no BPF trampolines or BPF LSM here, or not allowed?)"
+			 : err == -EINVAL ? " (the verifier or the attach target refused it: -v shows why)"
+					  : "");
 		accelguard_bpf__destroy(s);
 		return NULL;
 	}
