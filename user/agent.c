@@ -21,6 +21,7 @@
 #include "devices.h"
 #include "ioctl_names.h"
 #include "jsonw.h"
+#include "k8s.h"
 #include "loader.h"
 #include "log.h"
 #include "policy.h"
@@ -79,6 +80,7 @@ struct agent {
 	__u64 rejudged, preexisting, unknown_cgroups;
 	__u64 last_rescan;
 	struct ag_htab supp;
+	struct ag_source *k8s; /* owned by the policy table */
 };
 
 /* ---- output -------------------------------------------------------------------------------- */
@@ -633,6 +635,27 @@ static void emit_summary(struct agent *a)
 		jw_obj_close(w);
 	}
 	jw_obj_close(w);
+	if (a->k8s) {
+		struct ag_k8s_stats ks;
+
+		if (!ag_k8s_source_stats(a->k8s, &ks)) {
+			jw_key(w, "kubernetes");
+			jw_obj_open(w);
+			jw_ku64(w, "resolved", ks.resolved);
+			jw_ku64(w, "pending", ks.pending);
+			if (ks.resolved) {
+				jw_key(w, "pending_to_resolved_ms_mean");
+				jw_double(w, ks.lat_sum_ns / 1e6 / ks.resolved);
+				jw_key(w, "pending_to_resolved_ms_max");
+				jw_double(w, ks.lat_max_ns / 1e6);
+			}
+			jw_kbool(w, "podresources_up", ks.pr_up);
+			jw_kbool(w, "cri_up", ks.cri_up);
+			jw_kbool(w, "api_up", ks.api_up);
+			jw_ku64(w, "unmapped_device_ids", ks.unmapped_ids);
+			jw_obj_close(w);
+		}
+	}
 	end_event(a);
 }
 
@@ -762,6 +785,20 @@ static int setup(struct agent *a)
 	a->db.on_resolved = on_resolved;
 	a->db.cb_ctx = a;
 	a->notifyfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	/* Kubernetes first: its answer for a pod's cgroups wins; the configuration's tenants,
+	 * allocations and exemptions still apply to everything else */
+	if (a->cfg.kubernetes.present) {
+		struct ag_k8s_options ko;
+
+		ag_k8s_options_from_config(&a->cfg, &ko);
+		a->k8s = ag_k8s_source_new(&ko, a->notifyfd, err, sizeof(err));
+		if (!a->k8s) {
+			ag_err("kubernetes: %s", err);
+			return -errno ? -errno : -EINVAL;
+		}
+		if (ag_policy_add_source(&a->db, a->k8s))
+			return -ENOSPC;
+	}
 	{
 		struct ag_source *cs = ag_config_source_new(&a->cfg);
 

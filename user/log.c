@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 #include "log.h"
 
@@ -8,13 +9,20 @@ int ag_log_level = AG_LOG_INFO;
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 
+/* One write(2) per line: threads (the Kubernetes source's peers) never interleave inside one. */
 static void vlog(int level, const char *fmt, va_list ap)
 {
+	char line[2048];
+	int n, m;
+
 	if (level > ag_log_level)
 		return;
-	fprintf(stderr, "accelguard: %s: ", level_names[level]);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	n = snprintf(line, sizeof(line), "accelguard: %s: ", level_names[level]);
+	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	n = m < 0 ? n : n + m < (int)sizeof(line) - 1 ? n + m : (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, n) < 0)
+		return; /* nowhere left to say it */
 }
 
 void ag_log(int level, const char *fmt, ...)

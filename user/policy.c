@@ -415,6 +415,25 @@ static const char *cg_key(const struct ag_cg *cg, const struct ag_tenant *t)
 	return t->key[0] ? t->key : cg->path;
 }
 
+static void record_latency(struct ag_policy_db *db, __u64 created_ns)
+{
+	__u64 now = ag_now_ns(CLOCK_BOOTTIME);
+
+	if (db->n_lat == db->cap_lat) {
+		size_t cap = db->cap_lat ? db->cap_lat * 2 : 256;
+		__u64 *nl;
+
+		if (cap > 1000000)
+			return; /* a bounded sample: enough for any percentile we report */
+		nl = realloc(db->lat, cap * sizeof(*nl));
+		if (!nl)
+			return;
+		db->lat = nl;
+		db->cap_lat = cap;
+	}
+	db->lat[db->n_lat++] = now > created_ns ? now - created_ns : 0;
+}
+
 /* Move a cgroup to what classify() said; returns whether anything changed. */
 static bool apply(struct ag_policy_db *db, struct ag_cg *cg, const struct ag_tenant *t)
 {
@@ -434,6 +453,11 @@ static bool apply(struct ag_policy_db *db, struct ag_cg *cg, const struct ag_ten
 			key_acquire(db, cg->key, t);
 	}
 	write_map(db, cg);
+	if (cg->created_ns && !cg->lat_done && cg->in_map &&
+	    (cg->state == AG_P_TENANT || cg->state == AG_P_EXEMPT)) {
+		record_latency(db, cg->created_ns);
+		cg->lat_done = true;
+	}
 	if (old == AG_P_UNRESOLVED && cg->state != AG_P_UNRESOLVED && db->on_resolved)
 		db->on_resolved(cg, db->cb_ctx);
 	return true;
@@ -546,25 +570,6 @@ struct ag_cg *ag_policy_find_path(const struct ag_policy_db *db, const char *pat
 	return NULL;
 }
 
-static void record_latency(struct ag_policy_db *db, __u64 created_ns)
-{
-	__u64 now = ag_now_ns(CLOCK_BOOTTIME);
-
-	if (db->n_lat == db->cap_lat) {
-		size_t cap = db->cap_lat ? db->cap_lat * 2 : 256;
-		__u64 *nl;
-
-		if (cap > 1000000)
-			return; /* a bounded sample: enough for any percentile we report */
-		nl = realloc(db->lat, cap * sizeof(*nl));
-		if (!nl)
-			return;
-		db->lat = nl;
-		db->cap_lat = cap;
-	}
-	db->lat[db->n_lat++] = now > created_ns ? now - created_ns : 0;
-}
-
 struct ag_cg *ag_policy_added(struct ag_policy_db *db, __u64 id, const char *path, __u64 created_ns)
 {
 	struct ag_cg *cg = ag_policy_find(db, id);
@@ -584,8 +589,6 @@ struct ag_cg *ag_policy_added(struct ag_policy_db *db, __u64 id, const char *pat
 	ag_htab_add(&db->paths, &cg->by_path, ag_hash_str(path));
 	classify(db, path, &t);
 	apply(db, cg, &t);
-	if (created_ns && cg->in_map)
-		record_latency(db, created_ns);
 	return cg;
 }
 
@@ -633,7 +636,6 @@ bool ag_policy_effective(const struct ag_policy_db *db, const char *path, struct
 {
 	char buf[4096];
 	struct ag_cg *cg = ag_policy_find_path(db, path);
-	bool first = true;
 
 	if (cg && cg->in_map) {
 		fill_kpolicy(cg, out);
@@ -654,11 +656,9 @@ bool ag_policy_effective(const struct ag_policy_db *db, const char *path, struct
 		cg = ag_policy_find_path(db, buf);
 		if (cg && cg->in_map)
 			break;
-		first = false;
 		if (!strcmp(buf, "/"))
 			return false;
 	}
-	(void)first;
 	if (cg->state == AG_P_TENANT_PARENT) {
 		memset(out, 0, sizeof(*out));
 		out->state = AG_P_UNRESOLVED;

@@ -33,6 +33,7 @@ struct ag_cg {
 	struct ag_tenant t; /* identity and devices (state AG_P_TENANT) */
 	char *key;          /* the tenant this cgroup belongs to (owners are counted per key) */
 	__u64 created_ns;   /* CLOCK_BOOTTIME of its mkdir, 0 when found by a scan */
+	bool lat_done;      /* its creation -> policy latency is recorded */
 	unsigned int n_pending;
 	struct ag_pending_access pending[AG_PENDING_MAX];
 };
@@ -51,7 +52,8 @@ struct ag_policy_db {
 	size_t n_roots;
 	ag_resolved_cb on_resolved;
 	void *cb_ctx;
-	/* cgroup creation -> policy in the map, ns, for tenants created while running */
+	/* cgroup creation -> final policy (tenant or exempt) in the map, ns, for cgroups created
+	 * while running */
 	__u64 *lat;
 	size_t n_lat, cap_lat;
 	__u64 map_errors;
