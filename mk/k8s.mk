@@ -60,3 +60,11 @@ $(BUILD)/tests/k8s/k8s_test: $(BUILD)/tests/k8s/k8s_test.o $(K8S_OBJS) $(K8S_PB_
 k8s-check: $(BUILD)/tests/k8s/cgroup_test $(BUILD)/tests/k8s/k8s_test
 	$(Q)$(BUILD)/tests/k8s/cgroup_test
 	$(Q)tests/k8s/run.sh $(BUILD)/tests/k8s/k8s_test
+
+# End to end: the real agent with a kubernetes: section against the gRPC kubelet and runtime
+# peers, kubelet-shaped cgroups and real opens (tests/k8s/e2e.sh).
+.PHONY: k8s-e2e-check
+CHECK_STAGES += k8s-e2e-check
+k8s-e2e-check: $(BUILD)/accelguard
+	$(call msg,E2E,kubernetes source in the agent)
+	$(Q)tests/k8s/e2e.sh $(BUILD)/accelguard

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,9 +340,35 @@ static void rejudge(struct agent *a, struct ag_cg *cg, const struct ag_pending_a
 	a->rejudged++;
 }
 
+static void emit_tenant(struct agent *a, const char *what, const struct ag_cg *cg, __u64 t)
+{
+	begin_event(a, "tenant", t);
+	jw_kstr(&a->line, "event", what);
+	jw_kstr(&a->line, "state", ag_pstate_name(cg->state));
+	put_cgroup(a, &a->line, cg->id, cg);
+	if (cg->state == AG_P_TENANT) {
+		jw_key(&a->line, "devices");
+		jw_arr_open(&a->line);
+		for (unsigned int i = 0; i < cg->t.n_devs; i++) {
+			char d[48];
+
+			if (cg->t.devs[i].lo == cg->t.devs[i].hi)
+				snprintf(d, sizeof(d), "%u:%u", cg->t.devs[i].major, cg->t.devs[i].lo);
+			else
+				snprintf(d, sizeof(d), "%u:%u-%u", cg->t.devs[i].major,
+					 cg->t.devs[i].lo, cg->t.devs[i].hi);
+			jw_str(&a->line, d);
+		}
+		jw_arr_close(&a->line);
+	}
+	end_event(a);
+}
+
 static void on_resolved(struct ag_cg *cg, void *ctx)
 {
 	struct agent *a = ctx;
+
+	emit_tenant(a, "resolved", cg, 0);
 
 	for (unsigned int i = 0; i < cg->n_pending; i++)
 		rejudge(a, cg, &cg->pending[i]);
@@ -374,30 +401,6 @@ static void handle_access(struct agent *a, const struct ag_access_event *e)
 		memcpy(p.comm, e->comm, AG_COMM_LEN);
 		rejudge(a, cg, &p);
 	}
-}
-
-static void emit_tenant(struct agent *a, const char *what, const struct ag_cg *cg, __u64 t)
-{
-	begin_event(a, "tenant", t);
-	jw_kstr(&a->line, "event", what);
-	jw_kstr(&a->line, "state", ag_pstate_name(cg->state));
-	put_cgroup(a, &a->line, cg->id, cg);
-	if (cg->state == AG_P_TENANT) {
-		jw_key(&a->line, "devices");
-		jw_arr_open(&a->line);
-		for (unsigned int i = 0; i < cg->t.n_devs; i++) {
-			char d[48];
-
-			if (cg->t.devs[i].lo == cg->t.devs[i].hi)
-				snprintf(d, sizeof(d), "%u:%u", cg->t.devs[i].major, cg->t.devs[i].lo);
-			else
-				snprintf(d, sizeof(d), "%u:%u-%u", cg->t.devs[i].major,
-					 cg->t.devs[i].lo, cg->t.devs[i].hi);
-			jw_str(&a->line, d);
-		}
-		jw_arr_close(&a->line);
-	}
-	end_event(a);
 }
 
 static void handle_cgroup(struct agent *a, const struct ag_cgroup_event *e)
@@ -821,7 +824,6 @@ static int setup(struct agent *a)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
 	a->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	a->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	timerfd_settime(a->timerfd, 0, &its, NULL);
@@ -866,8 +868,15 @@ int ag_run(const struct ag_run_opts *o)
 	struct agent a = { .o = o, .epfd = -1, .sigfd = -1, .timerfd = -1, .notifyfd = -1,
 			   .out_fd = -1 };
 	__u64 deadline = 0;
+	sigset_t mask;
 	int r;
 
+	/* blocked before any thread exists (the Kubernetes source's peers): threads inherit the
+	 * mask, so SIGINT and SIGTERM reach only the signalfd, never a default handler */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	jw_init(&a.jw);
 	jw_init(&a.line);
 	sync_clocks(&a);

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# End to end: the real agent with a kubernetes: section, a real gRPC kubelet (PodResources) and
+# container runtime (CRI) served by tests/k8s/peers/grpc_peer.py, NVIDIA procfs from a fixture
+# tree, kubelet-shaped cgroups (cgroupfs driver) and real opens from inside them, in enforce mode.
+# Asserts errno, verdicts and the pod/container identity on the events, and that a container
+# the kubelet did not know yet is first "unresolved" and re-judged once it is.
+# Usage: tests/k8s/e2e.sh BUILD/accelguard   (root)
+set -euo pipefail
+agent=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+PY=/usr/bin/python3
+pass=0
+fail=0
+ok() { echo "ok - k8s-e2e/$1"; pass=$((pass + 1)); }
+nok() { echo "not ok - k8s-e2e/$1: $2"; fail=$((fail + 1)); }
+
+if [ "$(id -u)" != 0 ]; then echo "skip - k8s-e2e: needs root"; echo "0 passed, 0 failed, 1 skipped"; exit 0; fi
+for m in grpc google.protobuf; do
+	$PY -c "import $m" 2>/dev/null || { echo "not ok - k8s-e2e: $PY lacks $m (tools/deps.sh k8s)"; echo "0 passed, 1 failed"; exit 1; }
+done
+cg2=$(awk '$0 ~ / - cgroup2 / {print $5; exit}' /proc/self/mountinfo)
+tmp=$(mktemp -d /tmp/ag-k8s-e2e.XXXXXX)
+uid_a=$(cat /proc/sys/kernel/random/uuid) uid_b=$(cat /proc/sys/kernel/random/uuid)
+uid_c=$(cat /proc/sys/kernel/random/uuid) uid_l=$(cat /proc/sys/kernel/random/uuid)
+hex() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
+cid_a=$(hex) cid_b=$(hex) cid_c=$(hex) cid_l=$(hex)
+pods=$cg2/kubepods/besteffort
+peer=""
+agent_pid=""
+cleanup() {
+	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null || true
+	[ -n "$peer" ] && kill "$peer" 2>/dev/null || true
+	for p in a b c l; do
+		eval "u=\$uid_$p c=\$cid_$p"
+		rmdir "$pods/pod$u/$c" "$pods/pod$u" 2>/dev/null || true
+	done
+	rmdir "$pods" "$cg2/kubepods" 2>/dev/null || true
+	[ -n "${K8S_KEEP:-}" ] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# --- the node: procfs of two GPUs, device nodes, cgroups of three running containers
+mkdir -p "$tmp/proc/driver/nvidia/gpus/0000:3b:00.0" "$tmp/proc/driver/nvidia/gpus/0000:5e:00.0" "$tmp/dev"
+gpu_a=GPU-3b3b3b3b-1111-4000-8000-00000000000a gpu_b=GPU-5e5e5e5e-2222-4000-8000-00000000000b
+for g in "0000:3b:00.0 $gpu_a 0" "0000:5e:00.0 $gpu_b 1"; do
+	set -- $g
+	printf 'Model: \t\t NVIDIA H100 80GB HBM3\nIRQ:   \t\t 42\nGPU UUID: \t %s\nVideo BIOS: \t 96.00.99.00.01\nBus Type: \t PCIe\nDMA Size: \t 52 bits\nDMA Mask: \t 0xfffffffffffff\nBus Location: \t %s\nDevice Minor: \t %s\nGPU Excluded:\t No\n' \
+		"$2" "$1" "$3" >"$tmp/proc/driver/nvidia/gpus/$1/information"
+done
+printf 'Character devices:\n  1 mem\n195 nvidia\n195 nvidiactl\n508 nvidia-uvm\n\nBlock devices:\n  8 sd\n' >"$tmp/proc/devices"
+mknod "$tmp/dev/nvidia0" c 195 0
+mknod "$tmp/dev/nvidia1" c 195 1
+mknod "$tmp/dev/nvidiactl" c 195 255
+mknod "$tmp/dev/nvidia-uvm" c 508 0
+for p in a b c; do
+	eval "mkdir -p \"$pods/pod\$uid_$p/\$cid_$p\""
+done
+
+# --- the kubelet and the runtime
+mkdir -p "$tmp/py"
+protoc --python_out="$tmp/py" -I"$repo" "$repo/proto/podresources.proto" "$repo/proto/cri.proto"
+touch "$tmp/py/proto/__init__.py"
+fixture() { # $1: "late" to include the late pod
+	$PY - "$1" >"$tmp/fx.json.new" <<EOF
+import json, sys
+late = sys.argv[1] == "late"
+def gpu(i): return [{"resource_name": "nvidia.com/gpu", "device_ids": [i]}]
+pods = [("team-a", "train-a", "$uid_a", "$cid_a", gpu("$gpu_a")),
+        ("team-b", "train-b", "$uid_b", "$cid_b", gpu("$gpu_b" + "::3")),
+        ("team-c", "web", "$uid_c", "$cid_c", [])]
+if late: pods.append(("team-l", "late", "$uid_l", "$cid_l", []))
+fx = {"pods": [], "containers": [], "sandboxes": []}
+for ns, name, uid, cid, devs in pods:
+    fx["pods"].append({"name": name, "namespace": ns, "containers": [{"name": "main", "devices": devs}]})
+    labels = {"io.kubernetes.pod.name": name, "io.kubernetes.pod.namespace": ns,
+              "io.kubernetes.pod.uid": uid}
+    fx["containers"].append({"id": cid, "pod_sandbox_id": "sb-" + uid, "metadata": {"name": "main"},
+                             "state": "CONTAINER_RUNNING",
+                             "labels": dict(labels, **{"io.kubernetes.container.name": "main"})})
+    fx["sandboxes"].append({"id": "sb-" + uid, "metadata": {"name": name, "namespace": ns, "uid": uid},
+                            "state": "SANDBOX_READY", "labels": labels})
+print(json.dumps(fx))
+EOF
+	mv "$tmp/fx.json.new" "$tmp/fx.json"
+}
+fixture early
+$PY "$here/peers/grpc_peer.py" --fixture "$tmp/fx.json" --podresources "$tmp/kubelet.sock" \
+	--cri "$tmp/cri.sock" --pyout "$tmp/py" --log "$tmp/peer.log" 2>"$tmp/peer.err" &
+peer=$!
+for _ in $(seq 100); do [ -S "$tmp/kubelet.sock" ] && [ -S "$tmp/cri.sock" ] && break; sleep 0.05; done
+
+cat >"$tmp/config.yaml" <<EOF
+mode: enforce
+kubernetes:
+  node_name: node-1
+  podresources_socket: $tmp/kubelet.sock
+  cri_socket: $tmp/cri.sock
+  api_server: "off"
+host:
+  proc: $tmp/proc
+  cdi_dirs: [$tmp/cdi]
+EOF
+ev=$tmp/events.jsonl
+"$agent" run --config "$tmp/config.yaml" --events "$ev" 2>"$tmp/agent.log" &
+agent_pid=$!
+for _ in $(seq 400); do grep -q '"type":"ready"' "$ev" 2>/dev/null && break; sleep 0.05; done
+if ! grep -q '"type":"ready"' "$ev" 2>/dev/null; then
+	nok ready "agent not ready: $(tail -5 "$tmp/agent.log")"; echo "$pass passed, $fail failed"; exit 1
+fi
+# until the peers have answered, the containers are unresolved: wait for the source's first
+# lists (then its notification and the agent's refresh)
+for _ in $(seq 200); do
+	grep -q '^List$' "$tmp/peer.log" 2>/dev/null && grep -q '^ListContainers$' "$tmp/peer.log" && break
+	sleep 0.05
+done
+sleep 0.5
+
+# open DEVICE from the container cgroup CG; prints the errno name the kernel gave
+try_open() {
+	sh -c 'echo $$ >"$1/cgroup.procs" && exec cat "$2" 2>&1 >/dev/null' sh "$1" "$2" 2>&1 |
+		sed -n 's/.*: \(No such device or address\|Operation not permitted\)$/\1/p' || true
+}
+declare -A got
+got[a0]=$(try_open "$pods/pod$uid_a/$cid_a" "$tmp/dev/nvidia0")
+got[a1]=$(try_open "$pods/pod$uid_a/$cid_a" "$tmp/dev/nvidia1")
+got[actl]=$(try_open "$pods/pod$uid_a/$cid_a" "$tmp/dev/nvidiactl")
+got[auvm]=$(try_open "$pods/pod$uid_a/$cid_a" "$tmp/dev/nvidia-uvm")
+got[b1]=$(try_open "$pods/pod$uid_b/$cid_b" "$tmp/dev/nvidia1")
+got[b0]=$(try_open "$pods/pod$uid_b/$cid_b" "$tmp/dev/nvidia0")
+got[c0]=$(try_open "$pods/pod$uid_c/$cid_c" "$tmp/dev/nvidia0")
+got[cctl]=$(try_open "$pods/pod$uid_c/$cid_c" "$tmp/dev/nvidiactl")
+# a container the kubelet and the runtime do not know yet
+mkdir -p "$pods/pod$uid_l/$cid_l"
+got[l0]=$(try_open "$pods/pod$uid_l/$cid_l" "$tmp/dev/nvidia0")
+fixture late
+for _ in $(seq 200); do grep -q '"rejudged":true' "$ev" && break; sleep 0.05; done
+sleep 0.2
+kill -TERM "$agent_pid"; rc=0; wait "$agent_pid" || rc=$?
+[ "$rc" = 0 ] || nok agent-exit "the agent exited $rc: $(tail -3 "$tmp/agent.log")"
+agent_pid=""
+
+want() { # key, expected errno text, name
+	if [ "${got[$1]}" = "$2" ]; then ok "$3 errno"; else nok "$3 errno" "got '${got[$1]}', expected '$2'"; fi
+}
+ENXIO="No such device or address" EPERM="Operation not permitted"
+want a0 "$ENXIO" "own-gpu"
+want a1 "$EPERM" "other-pods-gpu"
+want actl "$ENXIO" "control-node-with-gpu"
+want auvm "$ENXIO" "uvm-with-gpu"
+want b1 "$ENXIO" "time-sliced-replica"
+want b0 "$EPERM" "replica-pod-other-gpu"
+want c0 "$EPERM" "no-gpu-pod"
+want cctl "$EPERM" "no-gpu-pod-control-node"
+
+# the events: verdict and identity per (container, device)
+$PY - "$ev" "$cg2" >"$tmp/checks" 2>&1 <<EOF || echo "not ok - k8s-e2e/events: the checker failed" >>"$tmp/checks"
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+acc = [e for e in evs if e["type"] == "access" and e["op"] == "open"]
+def find(cid, minor, major=195, rejudged=False):
+    for e in acc:
+        if (e["cgroup"]["path"].endswith("/" + cid) and e["device"]["minor"] == minor
+                and e["device"]["major"] == major and bool(e.get("rejudged")) == rejudged):
+            return e
+cases = [("own-gpu", "$cid_a", 0, 195, "allowed", "observed", "team-a", "train-a", "$uid_a"),
+         ("other-pods-gpu", "$cid_a", 1, 195, "cross_tenant", "denied", "team-a", "train-a", "$uid_a"),
+         ("control-node-with-gpu", "$cid_a", 255, 195, "allowed", "observed", "team-a", "train-a", "$uid_a"),
+         ("uvm-with-gpu", "$cid_a", 0, 508, "allowed", "observed", "team-a", "train-a", "$uid_a"),
+         ("time-sliced-replica", "$cid_b", 1, 195, "allowed", "observed", "team-b", "train-b", "$uid_b"),
+         ("no-gpu-pod", "$cid_c", 0, 195, "cross_tenant", "denied", "team-c", "web", "$uid_c"),
+         ("no-gpu-pod-control-node", "$cid_c", 255, 195, "unmediated", "denied", "team-c", "web", "$uid_c")]
+for name, cid, minor, major, verdict, action, ns, pod, uid in cases:
+    e = find(cid, minor, major)
+    if not e:
+        print("not ok - k8s-e2e/%s event: none" % name); continue
+    got = (e["verdict"], e["action"], e.get("pod", {}).get("namespace"), e.get("pod", {}).get("name"),
+           e.get("pod", {}).get("uid"), e.get("container", {}).get("name"), e.get("container", {}).get("id"))
+    exp = (verdict, action, ns, pod, uid, "main", cid)
+    print(("ok - k8s-e2e/%s event" % name) if got == exp else
+          "not ok - k8s-e2e/%s event: got %s, expected %s" % (name, got, exp))
+first, later = find("$cid_l", 0), find("$cid_l", 0, rejudged=True)
+if not first:
+    print("not ok - k8s-e2e/unknown-container event: none")
+elif first["verdict"] != "unresolved":
+    print("not ok - k8s-e2e/unknown-container event: verdict %s, expected unresolved" % first["verdict"])
+elif not later or later["verdict"] != "cross_tenant" or later.get("pod", {}).get("name") != "late":
+    print("not ok - k8s-e2e/unknown-container rejudged: %s" % later)
+else:
+    print("ok - k8s-e2e/unknown-container unresolved, then rejudged cross_tenant")
+s = [e for e in evs if e["type"] == "summary"][0]
+k = s.get("kubernetes", {})
+print(("ok - k8s-e2e/summary" if k.get("podresources_up") and k.get("cri_up") and k.get("resolved", 0) >= 1
+       else "not ok - k8s-e2e/summary: %s" % k))
+EOF
+while IFS= read -r line; do
+	case "$line" in
+	"ok - "*) echo "$line"; pass=$((pass + 1)) ;;
+	"not ok - "*) echo "$line"; fail=$((fail + 1)) ;;
+	*) echo "# $line" ;;
+	esac
+done <"$tmp/checks"
+[ "$fail" = 0 ] || { echo "# agent log:"; tail -20 "$tmp/agent.log" | sed 's/^/#   /'; }
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
