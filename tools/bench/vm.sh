@@ -70,36 +70,32 @@ for k in $kernels; do
 	done
 done
 
-# per kernel and tier: ratio to the paired baseline (median over rounds) per mode
+# per kernel, tier and workload: the lowest of the rounds' medians for each mode over the lowest of
+# every baseline run (the same estimator as run.sh), the highest round in brackets
 {
 	echo "| kernel | tier | workload | baseline ns/op (guest) | audit ratio | enforce ratio |"
 	echo "|---|---|---|---|---|---|"
 	awk -F'\t' '
-		function med(a, n,   i, j, t) {
-			for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-		}
-		{ key = $1 SUBSEP $2 SUBSEP $4; lab = $3
+		{ key = $1 SUBSEP $2 SUBSEP $4; lab = $3; if (lab ~ /^base-/) lab = "base"
 		  if (!(key in seen)) { seen[key] = 1; order[++no] = key }
-		  n[key, lab]++; v[key, lab, n[key, lab]] = $5 }
+		  k = key SUBSEP lab; n[k]++
+		  if (n[k] == 1 || $5 < lo[k]) lo[k] = $5
+		  if (n[k] == 1 || $5 > hi[k]) hi[k] = $5 }
 		END {
 			for (o = 1; o <= no; o++) {
-				key = order[o]; split(key, K, SUBSEP); delete b; m = 0
-				for (r = 1; r <= n[key, "base-audit"]; r++) b[++m] = v[key, "base-audit", r]
-				for (r = 1; r <= n[key, "base-enforce"]; r++) b[++m] = v[key, "base-enforce", r]
-				printf "| %s | %s | %s | %.0f |", K[1], K[2], K[3], med(b, m)
+				key = order[o]; split(key, K, SUBSEP); b = lo[key SUBSEP "base"]
+				printf "| %s | %s | %s | %.0f |", K[1], K[2], K[3], b
 				split("audit enforce", M, " ")
 				for (i = 1; i <= 2; i++) {
-					delete q; c = 0
-					for (r = 1; r <= n[key, M[i]]; r++) q[++c] = v[key, M[i], r] / v[key, "base-" M[i], r]
-					if (c) printf " %.2f (%.2f..%.2f) |", med(q, c), q[1], q[c]; else printf " - |"
+					k = key SUBSEP M[i]
+					if (n[k]) printf " %.2f (%.2f) |", lo[k] / b, hi[k] / b; else printf " - |"
 				}
 				printf "\n"
 			}
 		}' "$out/all.tsv"
 	echo
-	echo "ratio: median over rounds of (agent run / the baseline run just before it), thread CPU time in"
-	echo "the guest; (min..max) over rounds. Baseline: median over all baseline runs, guest ns (emulated)."
+	echo "ratio: the lowest of the rounds' medians (thread CPU time in the guest) over the lowest baseline"
+	echo "run, the highest round in brackets. Baseline: guest ns under emulation, only for scale."
 	echo
 	echo "Checks:"
 	sed 's/^/    /' "$out/checks.txt"
