@@ -85,3 +85,13 @@ bench: all $(BENCH_STAGES)
 
 clean:
 	rm -rf $(BUILD)
+
+# Standalone install: the binary, the systemd unit, the example configuration (never overwritten).
+PREFIX ?= /usr/local
+.PHONY: install
+install: $(BUILD)/accelguard
+	install -D -m 0755 $(BUILD)/accelguard $(DESTDIR)$(PREFIX)/bin/accelguard
+	install -D -m 0644 deploy/systemd/accelguard.service $(DESTDIR)/etc/systemd/system/accelguard.service
+	sed -i 's#/usr/local/bin/accelguard#$(PREFIX)/bin/accelguard#' $(DESTDIR)/etc/systemd/system/accelguard.service
+	[ -e $(DESTDIR)/etc/accelguard/config.yaml ] || \
+		install -D -m 0640 deploy/config.example.yaml $(DESTDIR)/etc/accelguard/config.yaml

@@ -243,6 +243,22 @@ static void test_policy_latency(void **state)
 	assert_true(f->db.lat[0] > 0);
 }
 
+/* the example shipped in deploy/ must stay a valid configuration */
+static void test_example_config(void **state)
+{
+	struct ag_config cfg;
+	char err[512];
+
+	memset(&cfg, 0, sizeof(cfg));
+	assert_int_equal(ag_config_load(AG_UNIT_FIXTURES "/../../../deploy/config.example.yaml", &cfg,
+					err, sizeof(err)), 0);
+	assert_int_equal(cfg.mode, AG_MODE_AUDIT);
+	assert_int_equal(cfg.n_tenants, 3);
+	assert_int_equal(cfg.n_allocs, 2);
+	assert_int_equal(cfg.allocs[0].devices[0].hi, 1);
+	ag_config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +267,7 @@ int main(void)
 		cmocka_unit_test(test_jsonw_escaping),
 		cmocka_unit_test(test_jsonw_structure),
 		cmocka_unit_test(test_ioctl_names),
+		cmocka_unit_test(test_example_config),
 		cmocka_unit_test_setup_teardown(test_policy_tenants, policy_setup, policy_teardown),
 		cmocka_unit_test_setup_teardown(test_policy_owners_lifecycle, policy_setup, policy_teardown),
 		cmocka_unit_test_setup_teardown(test_policy_latency, policy_setup, policy_teardown),
