@@ -292,11 +292,16 @@ micro_stage() { # TOOLS...
 
 # The table: per workload, the baseline and each tool. A cell is the lowest of the rounds' medians
 # (on a shared machine, interference only ever adds time, in steps that last a whole run), with
-# the highest in brackets; the baseline pools every baseline run (one before each tool, each
-# round). ratio = tool / baseline, (+ns) = tool - baseline.
+# the highest in brackets. Each tool is compared with its own baseline runs (the run just before
+# it, in each round): the same number of samples on both sides, close in time.
+# ratio = tool / its baseline, (+ns) = tool - its baseline.
 micro_table() { # TOOLS...
 	awk -F'\t' -v tools="$*" -v wls="${workloads[*]}" '
-		{ lab = $1; w = $2; if (lab ~ /^base-/) lab = "base"; k = lab SUBSEP w; n[k]++
+		function med(a, n,   i, j, t) {
+			for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+		}
+		{ k = $1 SUBSEP $2; n[k]++
 		  if (n[k] == 1 || $3 < lo[k]) lo[k] = $3
 		  if (n[k] == 1 || $3 > hi[k]) hi[k] = $3 }
 		END {
@@ -305,17 +310,25 @@ micro_table() { # TOOLS...
 			for (i = 1; i <= nt; i++) printf " %s ns/op | %s ratio (added) |", T[i], T[i]
 			printf "\n|---|---|"; for (i = 1; i <= nt; i++) printf "---|---|"; printf "\n"
 			for (j = 1; j <= nw; j++) {
-				w = W[j]; b = "base" SUBSEP w
-				printf "| %s | %.0f (%.0f) |", w, lo[b], hi[b]
+				w = W[j]; delete b; m = 0; bmin = 0; bmax = 0
 				for (i = 1; i <= nt; i++) {
-					k = T[i] SUBSEP w
+					k = "base-" T[i] SUBSEP w
+					if (!n[k]) continue
+					b[++m] = lo[k]
+					if (m == 1 || lo[k] < bmin) bmin = lo[k]
+					if (m == 1 || lo[k] > bmax) bmax = lo[k]
+				}
+				printf "| %s | %.0f (%.0f..%.0f) |", w, med(b, m), bmin, bmax
+				for (i = 1; i <= nt; i++) {
+					k = T[i] SUBSEP w; kb = "base-" T[i] SUBSEP w
 					if (!n[k]) { printf " - | - |"; continue }
-					printf " %.0f (%.0f) | %.2f (%+.0f ns) |", lo[k], hi[k], lo[k] / lo[b], lo[k] - lo[b]
+					printf " %.0f (%.0f) | %.2f (%+.0f ns) |", lo[k], hi[k], lo[k] / lo[kb], lo[k] - lo[kb]
 				}
 				printf "\n"
 			}
-			printf "\nns/op: the lowest of %d rounds'"'"' medians of %s repetitions (thread CPU time), the highest in brackets;\n", n[T[1] SUBSEP W[1]], reps
-			printf "the baseline pools the %d baseline runs (one just before each tool in each round).\n", n[b]
+			printf "\nns/op: the lowest of %d rounds'"'"' medians of %s repetitions (thread CPU time), the highest in brackets.\n", n[T[1] SUBSEP W[1]], reps
+			printf "Each tool is compared with its own baseline runs (one just before it in each round, the same\n"
+			printf "estimator); the baseline column gives the median (min..max) of those per-tool baselines.\n"
 		}' reps="$micro_reps" "$out/raw/micro.tsv"
 }
 
