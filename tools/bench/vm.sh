@@ -71,31 +71,34 @@ for k in $kernels; do
 done
 
 # per kernel, tier and workload: the lowest of the rounds' medians for each mode over the lowest of
-# every baseline run (the same estimator as run.sh), the highest round in brackets
+# its own baseline runs (the run just before it in each round; the estimator of run.sh), the
+# highest round in brackets
 {
 	echo "| kernel | tier | workload | baseline ns/op (guest) | audit ratio | enforce ratio |"
 	echo "|---|---|---|---|---|---|"
 	awk -F'\t' '
-		{ key = $1 SUBSEP $2 SUBSEP $4; lab = $3; if (lab ~ /^base-/) lab = "base"
+		{ key = $1 SUBSEP $2 SUBSEP $4; lab = $3
 		  if (!(key in seen)) { seen[key] = 1; order[++no] = key }
 		  k = key SUBSEP lab; n[k]++
 		  if (n[k] == 1 || $5 < lo[k]) lo[k] = $5
 		  if (n[k] == 1 || $5 > hi[k]) hi[k] = $5 }
 		END {
 			for (o = 1; o <= no; o++) {
-				key = order[o]; split(key, K, SUBSEP); b = lo[key SUBSEP "base"]
-				printf "| %s | %s | %s | %.0f |", K[1], K[2], K[3], b
+				key = order[o]; split(key, K, SUBSEP)
+				b1 = lo[key SUBSEP "base-audit"]; b2 = lo[key SUBSEP "base-enforce"]
+				printf "| %s | %s | %s | %.0f |", K[1], K[2], K[3], b1 < b2 ? b1 : b2
 				split("audit enforce", M, " ")
 				for (i = 1; i <= 2; i++) {
-					k = key SUBSEP M[i]
-					if (n[k]) printf " %.2f (%.2f) |", lo[k] / b, hi[k] / b; else printf " - |"
+					k = key SUBSEP M[i]; b = lo[key SUBSEP "base-" M[i]]
+					if (n[k] && b) printf " %.2f (%.2f) |", lo[k] / b, hi[k] / b; else printf " - |"
 				}
 				printf "\n"
 			}
 		}' "$out/all.tsv"
 	echo
-	echo "ratio: the lowest of the rounds' medians (thread CPU time in the guest) over the lowest baseline"
-	echo "run, the highest round in brackets. Baseline: guest ns under emulation, only for scale."
+	echo "ratio: the lowest of the rounds' medians (thread CPU time in the guest) over the lowest of the"
+	echo "baseline runs made just before that mode, the highest round in brackets. Baseline: guest ns"
+	echo "under emulation, only for scale."
 	echo
 	echo "Checks:"
 	sed 's/^/    /' "$out/checks.txt"
