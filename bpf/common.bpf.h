@@ -294,9 +294,9 @@ static __always_inline void ag_probe_hit(__u32 slot, __u64 ino)
 {
 	__u64 *c;
 
-	if (!ag_probe_tgid || (bpf_get_current_pid_tgid() >> 32) != ag_probe_tgid)
-		return;
-	if (ino != ag_probe_ino)
+	/* the inode first: a load and a compare, before any helper call */
+	if (ino != ag_probe_ino || !ag_probe_tgid ||
+	    (bpf_get_current_pid_tgid() >> 32) != ag_probe_tgid)
 		return;
 	c = bpf_map_lookup_elem(&probe_hits, &slot);
 	if (c)

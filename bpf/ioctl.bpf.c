@@ -4,16 +4,16 @@
  * process (after the fact: the report says "killed"). */
 #include "common.bpf.h"
 
-static __always_inline int ag_ioctl(struct inode *inode, __u32 cmd, __u64 arg, __u32 hook,
+/* mode and rdev of the file's inode: the security hooks load them directly (BTF pointers), the
+ * syscall tracepoint reads them from a file it found in the descriptor table */
+static __always_inline int ag_ioctl(__u32 mode, __u32 rdev, __u32 cmd, __u64 arg, __u32 hook,
 				    bool *deny)
 {
 	struct ag_access a = { .op = AG_OP_IOCTL, .hook = hook, .cmd = cmd };
-	__u32 rdev;
 
 	*deny = false;
-	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFCHR)
+	if ((mode & S_IFMT) != S_IFCHR)
 		return 0;
-	rdev = BPF_CORE_READ(inode, i_rdev);
 	a.major = rdev >> MINORBITS;
 	a.minor = rdev & MINORMASK;
 	a.class_id = ag_class(a.major, a.minor);
@@ -30,7 +30,7 @@ int BPF_PROG(ag_lsm_file_ioctl, struct file *file, unsigned int cmd, unsigned lo
 
 	if (ret)
 		return ag_lsm_ret(ret);
-	ag_ioctl(file->f_inode, cmd, arg, AG_HOOK_LSM, &deny);
+	ag_ioctl(file->f_inode->i_mode, file->f_inode->i_rdev, cmd, arg, AG_HOOK_LSM, &deny);
 	return ag_lsm_ret(deny ? -EPERM : 0);
 }
 
@@ -41,7 +41,7 @@ int BPF_PROG(ag_fmod_file_ioctl, struct file *file, unsigned int cmd, unsigned l
 
 	if (ret)
 		return ret;
-	ag_ioctl(file->f_inode, cmd, arg, AG_HOOK_FMOD_RET, &deny);
+	ag_ioctl(file->f_inode->i_mode, file->f_inode->i_rdev, cmd, arg, AG_HOOK_FMOD_RET, &deny);
 	return deny ? -EPERM : 0;
 }
 
@@ -53,6 +53,7 @@ int ag_tp_ioctl(struct trace_event_raw_sys_enter *ctx)
 	struct fdtable *fdt;
 	struct file **fds;
 	struct file *file = NULL;
+	struct inode *inode;
 	bool deny;
 
 	fdt = BPF_CORE_READ(task, files, fdt);
@@ -61,8 +62,9 @@ int ag_tp_ioctl(struct trace_event_raw_sys_enter *ctx)
 	fds = BPF_CORE_READ(fdt, fd);
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return 0;
-	ag_ioctl(BPF_CORE_READ(file, f_inode), (__u32)ctx->args[1], ctx->args[2],
-		 AG_HOOK_TRACEPOINT, &deny);
+	inode = BPF_CORE_READ(file, f_inode);
+	ag_ioctl(BPF_CORE_READ(inode, i_mode), BPF_CORE_READ(inode, i_rdev), (__u32)ctx->args[1],
+		 ctx->args[2], AG_HOOK_TRACEPOINT, &deny);
 	if (deny)
 		bpf_send_signal(SIGKILL);
 	return 0;

@@ -10,8 +10,7 @@ static __always_inline int ag_file_open(struct file *file, __u32 hook)
 	__u32 rdev;
 	bool deny;
 
-	if (ag_probe_tgid)
-		ag_probe_hit(hook, inode->i_ino);
+	ag_probe_hit(hook, inode->i_ino);
 	if ((inode->i_mode & S_IFMT) != S_IFCHR)
 		return 0;
 	rdev = inode->i_rdev;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -68,8 +69,10 @@ struct agent {
 	int mode;
 	int out_fd;
 	bool out_regular;
-	struct jw jw;   /* the lines of one batch */
-	struct jw line; /* one event */
+	struct jw jw;      /* the lines of one batch, written out by flush() */
+	size_t ev_start;   /* where the event being written began in jw */
+	__s64 tcache_sec;  /* the second whose date and time tcache holds */
+	char tcache[64];   /* "YYYY-MM-DDTHH:MM:SS." */
 	struct ring_buffer *rb;
 	int epfd, sigfd, timerfd, notifyfd;
 	__s64 boot_to_real;
@@ -86,43 +89,62 @@ struct agent {
 
 /* ---- output -------------------------------------------------------------------------------- */
 
-static void fmt_time(struct agent *a, __u64 boot_ns, char *buf, size_t len)
+/* RFC 3339 in UTC with nanoseconds; the date and time of day are formatted once a second. */
+static void fmt_time(struct agent *a, __u64 boot_ns, char *buf)
 {
 	__s64 real = (__s64)boot_ns + a->boot_to_real;
-	time_t sec = real / 1000000000LL;
-	struct tm tm;
+	__s64 sec = real / 1000000000LL;
+	__u32 ns = real % 1000000000LL;
 
-	gmtime_r(&sec, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)(real % 1000000000LL));
+	if (sec != a->tcache_sec) {
+		time_t t = sec;
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		snprintf(a->tcache, sizeof(a->tcache), "%04d-%02d-%02dT%02d:%02d:%02d.",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		a->tcache_sec = sec;
+	}
+	memcpy(buf, a->tcache, 20);
+	for (int i = 28; i >= 20; i--, ns /= 10)
+		buf[i] = '0' + ns % 10;
+	buf[29] = 'Z';
+	buf[30] = 0;
 }
 
+#define AG_FLUSH_AT (256 * 1024) /* bytes of pending lines that make a batch go out at once */
+
+static void flush(struct agent *a);
+
+/* Events are written straight into the batch, one line each. */
 static void begin_event(struct agent *a, const char *type, __u64 boot_ns)
 {
-	char t[48];
+	char t[32];
 
-	jw_reset(&a->line);
-	jw_obj_open(&a->line);
-	jw_kstr(&a->line, "type", type);
-	fmt_time(a, boot_ns ? boot_ns : ag_now_ns(CLOCK_BOOTTIME), t, sizeof(t));
-	jw_kstr(&a->line, "time", t);
+	a->ev_start = a->jw.len;
+	a->jw.need_comma = false;
+	jw_obj_open(&a->jw);
+	jw_kstr(&a->jw, "type", type);
+	fmt_time(a, boot_ns ? boot_ns : ag_now_ns(CLOCK_BOOTTIME), t);
+	jw_kstr(&a->jw, "time", t);
 }
 
-/* Close the event and queue its line; lines go out together at the end of a batch. */
 static void end_event(struct agent *a)
 {
-	jw_obj_close(&a->line);
-	if (a->line.oom) {
-		a->lines_lost++;
-		return;
-	}
-	jw_append(&a->jw, a->line.buf, a->line.len);
+	jw_obj_close(&a->jw);
 	jw_append(&a->jw, "\n", 1);
 	if (a->jw.oom) {
+		/* no memory for this line: drop it whole, keep the lines before it */
+		a->jw.len = a->ev_start;
+		if (a->jw.buf)
+			a->jw.buf[a->jw.len] = 0;
+		a->jw.oom = false;
 		a->lines_lost++;
 		return;
 	}
 	a->lines_written++;
+	if (a->jw.len >= AG_FLUSH_AT)
+		flush(a); /* a flood must not grow the batch without bound */
 }
 
 /*
@@ -237,7 +259,7 @@ struct access_view {
 static void emit_access(struct agent *a, const struct access_view *v, const struct ag_cg *cg)
 {
 	const struct ag_class *c = ag_devtab_class(&a->dt, v->class_id);
-	struct jw *w = &a->line;
+	struct jw *w = &a->jw;
 
 	begin_event(a, "access", v->time_ns);
 	jw_kstr(w, "op", NAME(op_names, (unsigned)v->op));
@@ -309,6 +331,8 @@ static void remember_pending(struct ag_cg *cg, const struct ag_access_event *e)
 	}
 	if (cg->n_pending >= AG_PENDING_MAX)
 		return;
+	if (!cg->pending && !(cg->pending = calloc(AG_PENDING_MAX, sizeof(*cg->pending))))
+		return;
 	p = &cg->pending[cg->n_pending++];
 	*p = (struct ag_pending_access){ .time_ns = e->time_ns, .pid = e->pid, .tid = e->tid,
 					 .major = e->major, .minor = e->minor,
@@ -343,12 +367,12 @@ static void rejudge(struct agent *a, struct ag_cg *cg, const struct ag_pending_a
 static void emit_tenant(struct agent *a, const char *what, const struct ag_cg *cg, __u64 t)
 {
 	begin_event(a, "tenant", t);
-	jw_kstr(&a->line, "event", what);
-	jw_kstr(&a->line, "state", ag_pstate_name(cg->state));
-	put_cgroup(a, &a->line, cg->id, cg);
+	jw_kstr(&a->jw, "event", what);
+	jw_kstr(&a->jw, "state", ag_pstate_name(cg->state));
+	put_cgroup(a, &a->jw, cg->id, cg);
 	if (cg->state == AG_P_TENANT) {
-		jw_key(&a->line, "devices");
-		jw_arr_open(&a->line);
+		jw_key(&a->jw, "devices");
+		jw_arr_open(&a->jw);
 		for (unsigned int i = 0; i < cg->t.n_devs; i++) {
 			char d[48];
 
@@ -357,9 +381,9 @@ static void emit_tenant(struct agent *a, const char *what, const struct ag_cg *c
 			else
 				snprintf(d, sizeof(d), "%u:%u-%u", cg->t.devs[i].major,
 					 cg->t.devs[i].lo, cg->t.devs[i].hi);
-			jw_str(&a->line, d);
+			jw_str(&a->jw, d);
 		}
-		jw_arr_close(&a->line);
+		jw_arr_close(&a->jw);
 	}
 	end_event(a);
 }
@@ -467,12 +491,12 @@ static void check_drops(struct agent *a, bool force)
 	if (changed && now[AG_DROP_CGROUP] != a->drops_reported[AG_DROP_CGROUP])
 		ag_policy_scan(&a->db, a->cgroup2); /* lifecycle events were lost: look again */
 	begin_event(a, "drops", 0);
-	jw_key(&a->line, "ringbuf");
-	jw_obj_open(&a->line);
+	jw_key(&a->jw, "ringbuf");
+	jw_obj_open(&a->jw);
 	for (__u32 k = 0; k < AG_DROP__MAX; k++)
-		jw_ku64(&a->line, drop_names[k], now[k]);
-	jw_obj_close(&a->line);
-	jw_ku64(&a->line, "total", total);
+		jw_ku64(&a->jw, drop_names[k], now[k]);
+	jw_obj_close(&a->jw);
+	jw_ku64(&a->jw, "total", total);
 	end_event(a);
 	memcpy(a->drops_reported, now, sizeof(now));
 }
@@ -508,14 +532,14 @@ static void check_suppressed(struct agent *a)
 		if (s.suppressed == seen->reported)
 			continue;
 		begin_event(a, "suppressed", 0);
-		jw_ku64(&a->line, "count", s.suppressed - seen->reported);
-		jw_key(&a->line, "violations");
-		jw_obj_open(&a->line);
-		jw_ku64(&a->line, "total", s.total);
-		jw_ku64(&a->line, "suppressed", s.suppressed);
-		jw_obj_close(&a->line);
-		jw_ku64(&a->line, "rate_limit", a->cfg.rate_limit);
-		put_cgroup(a, &a->line, key, ag_policy_find(&a->db, key));
+		jw_ku64(&a->jw, "count", s.suppressed - seen->reported);
+		jw_key(&a->jw, "violations");
+		jw_obj_open(&a->jw);
+		jw_ku64(&a->jw, "total", s.total);
+		jw_ku64(&a->jw, "suppressed", s.suppressed);
+		jw_obj_close(&a->jw);
+		jw_ku64(&a->jw, "rate_limit", a->cfg.rate_limit);
+		put_cgroup(a, &a->jw, key, ag_policy_find(&a->db, key));
 		end_event(a);
 		seen->reported = s.suppressed;
 	}
@@ -530,7 +554,7 @@ static void sync_clocks(struct agent *a)
 
 static void emit_ready(struct agent *a)
 {
-	struct jw *w = &a->line;
+	struct jw *w = &a->jw;
 	unsigned int counts[5];
 	struct utsname u;
 
@@ -563,7 +587,7 @@ static int cmp_u64(const void *x, const void *y)
 
 static void emit_summary(struct agent *a)
 {
-	struct jw *w = &a->line;
+	struct jw *w = &a->jw;
 	int tfd = bpf_map__fd(a->bpf.skel->maps.totals);
 	__u64 drops = 0, viol = 0, supp = 0;
 	int vfd = bpf_map__fd(a->bpf.skel->maps.viol);
@@ -855,7 +879,6 @@ static void teardown(struct agent *a)
 	if (a->cfg_loaded)
 		ag_config_free(&a->cfg);
 	jw_free(&a->jw);
-	jw_free(&a->line);
 	for (int *fd = &a->epfd; fd <= &a->notifyfd; fd++)
 		if (*fd > 0)
 			close(*fd);
@@ -878,7 +901,6 @@ int ag_run(const struct ag_run_opts *o)
 	sigaddset(&mask, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	jw_init(&a.jw);
-	jw_init(&a.line);
 	sync_clocks(&a);
 	a.start_boot = ag_now_ns(CLOCK_BOOTTIME);
 	if (ag_htab_init(&a.supp, 64))
@@ -888,6 +910,8 @@ int ag_run(const struct ag_run_opts *o)
 		teardown(&a);
 		return 1;
 	}
+	/* loading the BPF object parsed the kernel's BTF: give that heap back */
+	malloc_trim(0);
 	ring_buffer__consume(a.rb);
 	emit_ready(&a);
 	flush(&a);

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +55,10 @@ static void put(struct jw *w, const char *s, size_t n)
 
 static void putc_(struct jw *w, char c)
 {
-	put(w, &c, 1);
+	if (w->len + 2 > w->cap && !reserve(w, 1))
+		return;
+	w->buf[w->len++] = c;
+	w->buf[w->len] = 0;
 }
 
 static void sep(struct jw *w)
@@ -135,21 +137,37 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* Bytes that go out as they are: printable ASCII but the quote and the backslash. */
+static inline bool plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+static const char hexd[] = "0123456789abcdef";
+
 void jw_strn(struct jw *w, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	char esc[8];
-	size_t i = 0, l;
+	char esc[6] = { '\\', 'u', '0', '0' };
+	size_t i = 0, run, l;
 
 	sep(w);
 	putc_(w, '"');
 	while (i < n) {
 		unsigned char c = s[i];
 
+		/* the common case: a run of plain bytes, copied at once */
+		for (run = i; run < n && plain(s[run]); run++)
+			;
+		if (run > i) {
+			put(w, (const char *)s + i, run - i);
+			i = run;
+			continue;
+		}
 		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
 			esc[1] = c;
 			put(w, esc, 2);
+			esc[1] = 'u';
 			i++;
 		} else if (c == '\n') {
 			put(w, "\\n", 2);
@@ -157,19 +175,13 @@ void jw_strn(struct jw *w, const char *str, size_t n)
 		} else if (c == '\t') {
 			put(w, "\\t", 2);
 			i++;
-		} else if (c < 0x20 || c == 0x7f) {
-			snprintf(esc, sizeof(esc), "\\u%04x", c);
-			put(w, esc, 6);
-			i++;
-		} else if (c < 0x80) {
-			putc_(w, c);
-			i++;
-		} else if ((l = utf8_len(s + i, n - i))) {
+		} else if (c >= 0x80 && (l = utf8_len(s + i, n - i))) {
 			put(w, (const char *)s + i, l);
 			i += l;
 		} else {
-			/* not UTF-8: keep the byte's value, visibly */
-			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			/* a control byte, or a byte that is no UTF-8: keep its value, visibly */
+			esc[4] = hexd[c >> 4];
+			esc[5] = hexd[c & 15];
 			put(w, esc, 6);
 			i++;
 		}
@@ -182,22 +194,32 @@ void jw_str(struct jw *w, const char *s)
 	jw_strn(w, s, strlen(s));
 }
 
+/* Decimal digits of v at the end of b (24 bytes); returns where they start. */
+static char *digits(char *end, uint64_t v)
+{
+	do {
+		*--end = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	return end;
+}
+
 void jw_u64(struct jw *w, uint64_t v)
 {
-	char b[24];
-	int n = snprintf(b, sizeof(b), "%" PRIu64, v);
+	char b[24], *p = digits(b + sizeof(b), v);
 
 	sep(w);
-	put(w, b, n);
+	put(w, p, b + sizeof(b) - p);
 }
 
 void jw_i64(struct jw *w, int64_t v)
 {
-	char b[24];
-	int n = snprintf(b, sizeof(b), "%" PRId64, v);
+	char b[24], *p = digits(b + sizeof(b), v < 0 ? -(uint64_t)v : (uint64_t)v);
 
+	if (v < 0)
+		*--p = '-';
 	sep(w);
-	put(w, b, n);
+	put(w, p, b + sizeof(b) - p);
 }
 
 void jw_double(struct jw *w, double v)
@@ -234,9 +256,11 @@ void jw_append(struct jw *w, const char *s, size_t n)
 
 void jw_hex32(struct jw *w, uint32_t v)
 {
-	char b[16];
-	int n = snprintf(b, sizeof(b), "\"0x%08x\"", v);
+	char b[12] = { '"', '0', 'x' };
 
+	for (int i = 0; i < 8; i++)
+		b[3 + i] = hexd[(v >> (28 - 4 * i)) & 15];
+	b[11] = '"';
 	sep(w);
-	put(w, b, n);
+	put(w, b, sizeof(b));
 }

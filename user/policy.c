@@ -504,6 +504,7 @@ int ag_policy_add_source(struct ag_policy_db *db, struct ag_source *src)
 
 static void cg_free(struct ag_cg *cg)
 {
+	free(cg->pending);
 	free(cg->path);
 	free(cg->key);
 	free(cg);

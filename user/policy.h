@@ -35,7 +35,7 @@ struct ag_cg {
 	__u64 created_ns;   /* CLOCK_BOOTTIME of its mkdir, 0 when found by a scan */
 	bool lat_done;      /* its creation -> policy latency is recorded */
 	unsigned int n_pending;
-	struct ag_pending_access pending[AG_PENDING_MAX];
+	struct ag_pending_access *pending; /* AG_PENDING_MAX, allocated on first use */
 };
 
 /* Called when a cgroup's state leaves AG_P_UNRESOLVED (for re-judging its pending accesses). */
