@@ -86,7 +86,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20); /* set from the configuration at load */
+	__uint(max_entries, 2 << 20); /* --ringbuf-kb at load */
 } events SEC(".maps") __weak;
 
 static __always_inline void ag_count_drop(__u32 kind)

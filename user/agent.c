@@ -494,7 +494,7 @@ static void check_drops(struct agent *a, bool force)
 	jw_key(&a->jw, "ringbuf");
 	jw_obj_open(&a->jw);
 	for (__u32 k = 0; k < AG_DROP__MAX; k++)
-		jw_ku64(&a->jw, drop_names[k], now[k]);
+		jw_ksu64(&a->jw, drop_names[k], now[k]);
 	jw_obj_close(&a->jw);
 	jw_ku64(&a->jw, "total", total);
 	end_event(a);
@@ -612,10 +612,10 @@ static void emit_summary(struct agent *a)
 	jw_key(w, "accesses");
 	jw_obj_open(w);
 	for (int op = AG_OP_OPEN; op < AG_OP__MAX; op++) {
-		jw_key(w, op_names[op]);
+		jw_keys(w, op_names[op]);
 		jw_obj_open(w);
 		for (int v = AG_V_ALLOWED; v < AG_V__MAX; v++)
-			jw_ku64(w, verdict_names[v], ag_percpu_sum(tfd, op * AG_V__MAX + v));
+			jw_ksu64(w, verdict_names[v], ag_percpu_sum(tfd, op * AG_V__MAX + v));
 		jw_obj_close(w);
 	}
 	jw_obj_close(w);
@@ -629,7 +629,7 @@ static void emit_summary(struct agent *a)
 	for (__u32 k = 0; k < AG_DROP__MAX; k++) {
 		__u64 d = ag_percpu_sum(bpf_map__fd(a->bpf.skel->maps.drops), k);
 
-		jw_ku64(w, drop_names[k], d);
+		jw_ksu64(w, drop_names[k], d);
 		drops += d;
 	}
 	jw_ku64(w, "total", drops);

@@ -24,13 +24,12 @@ void jw_reset(struct jw *w)
 		w->buf[0] = 0;
 }
 
-static bool reserve(struct jw *w, size_t n)
+/* The slow path of put(): grow the buffer. */
+static __attribute__((noinline)) bool grow(struct jw *w, size_t n)
 {
 	char *nb;
 	size_t cap;
 
-	if (w->len + n + 1 <= w->cap)
-		return true;
 	cap = w->cap ? w->cap : 512;
 	while (cap < w->len + n + 1)
 		cap *= 2;
@@ -44,7 +43,12 @@ static bool reserve(struct jw *w, size_t n)
 	return true;
 }
 
-static void put(struct jw *w, const char *s, size_t n)
+static inline __attribute__((always_inline)) bool reserve(struct jw *w, size_t n)
+{
+	return w->len + n + 1 <= w->cap || grow(w, n);
+}
+
+static inline __attribute__((always_inline)) void put(struct jw *w, const char *s, size_t n)
 {
 	if (!reserve(w, n))
 		return;
@@ -53,9 +57,9 @@ static void put(struct jw *w, const char *s, size_t n)
 	w->buf[w->len] = 0;
 }
 
-static void putc_(struct jw *w, char c)
+static inline __attribute__((always_inline)) void putc_(struct jw *w, char c)
 {
-	if (w->len + 2 > w->cap && !reserve(w, 1))
+	if (!reserve(w, 1))
 		return;
 	w->buf[w->len++] = c;
 	w->buf[w->len] = 0;
@@ -94,7 +98,14 @@ void jw_arr_close(struct jw *w)
 	w->need_comma = true;
 }
 
-void jw_key(struct jw *w, const char *key)
+void jw_keyq(struct jw *w, const char *quoted, size_t n)
+{
+	sep(w);
+	put(w, quoted, n);
+	w->need_comma = false;
+}
+
+void jw_keys(struct jw *w, const char *key)
 {
 	sep(w);
 	putc_(w, '"');

@@ -27,7 +27,11 @@ void jw_obj_open(struct jw *w);  /* "{" */
 void jw_obj_close(struct jw *w); /* "}" */
 void jw_arr_open(struct jw *w);
 void jw_arr_close(struct jw *w);
-void jw_key(struct jw *w, const char *key); /* "key": (key is trusted ASCII) */
+/* "key": for a key known at compile time (a string literal): one copy of a pre-quoted text */
+#define jw_key(w, k) jw_keyq(w, "\"" k "\":", sizeof("\"" k "\":") - 1)
+void jw_keyq(struct jw *w, const char *quoted, size_t n);
+/* "key": for a key computed at run time (trusted ASCII) */
+void jw_keys(struct jw *w, const char *key);
 void jw_str(struct jw *w, const char *s);
 void jw_strn(struct jw *w, const char *s, size_t n);
 void jw_u64(struct jw *w, uint64_t v);
@@ -43,5 +47,6 @@ void jw_hex32(struct jw *w, uint32_t v);  /* "0x%08x" as a string */
 #define jw_kstr(w, k, v) (jw_key(w, k), jw_str(w, v))
 #define jw_ku64(w, k, v) (jw_key(w, k), jw_u64(w, v))
 #define jw_kbool(w, k, v) (jw_key(w, k), jw_bool(w, v))
+#define jw_ksu64(w, k, v) (jw_keys(w, k), jw_u64(w, v)) /* run-time key */
 
 #endif

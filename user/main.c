@@ -33,7 +33,7 @@ static int usage_run(FILE *f)
 		"  -d, --duration S      stop after S seconds\n"
 		"      --tier TIER       use this tier instead of probing (fails if it does not work)\n"
 		"      --max-cgroups N   policy map size (default 16384)\n"
-		"      --ringbuf-kb N    ring buffer size in KiB, a power of two (default 4096)\n"
+		"      --ringbuf-kb N    ring buffer size in KiB, a power of two (default 2048)\n"
 		"  -v, --verbose         debug logging, libbpf's included\n");
 	return f == stdout ? 0 : 2;
 }
@@ -122,7 +122,7 @@ static int cmd_run(int argc, char **argv)
 
 static void print_tier_json(struct jw *w, const char *name, const struct ag_tier_report *t)
 {
-	jw_key(w, name);
+	jw_keys(w, name);
 	jw_obj_open(w);
 	jw_kbool(w, "loaded", t->loaded);
 	jw_kbool(w, "attached", t->attached);
