@@ -45,8 +45,46 @@ int BPF_PROG(ag_fmod_file_ioctl, struct file *file, unsigned int cmd, unsigned l
 	return deny ? -EPERM : 0;
 }
 
+/*
+ * Tier 3 sees the ioctl syscall and finds the file in the descriptor table. Two variants, the
+ * loader takes the first that the kernel accepts: direct loads through BTF pointers (cheap
+ * exception-handled loads; bpf_rdonly_cast needs 6.2), else CO-RE probe reads (any kernel).
+ */
+extern void *bpf_rdonly_cast(void *obj, __u32 btf_id) __ksym;
+
+static __always_inline void ag_tp_judge(struct trace_event_raw_sys_enter *ctx, __u32 mode,
+					__u32 rdev)
+{
+	bool deny;
+
+	ag_ioctl(mode, rdev, (__u32)ctx->args[1], ctx->args[2], AG_HOOK_TRACEPOINT, &deny);
+	if (deny)
+		bpf_send_signal(SIGKILL);
+}
+
 SEC("tracepoint/syscalls/sys_enter_ioctl")
 int ag_tp_ioctl(struct trace_event_raw_sys_enter *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	__u32 fd = (__u32)ctx->args[0];
+	struct file *file = NULL;
+	struct inode *inode;
+
+	if (!fdt || fd >= fdt->max_fds)
+		return 0;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[fd]) || !file)
+		return 0;
+	file = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
+	inode = file->f_inode;
+	if (!inode)
+		return 0;
+	ag_tp_judge(ctx, inode->i_mode, inode->i_rdev);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_ioctl")
+int ag_tp_ioctl_core(struct trace_event_raw_sys_enter *ctx)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u32 fd = (__u32)ctx->args[0];
@@ -54,7 +92,6 @@ int ag_tp_ioctl(struct trace_event_raw_sys_enter *ctx)
 	struct file **fds;
 	struct file *file = NULL;
 	struct inode *inode;
-	bool deny;
 
 	fdt = BPF_CORE_READ(task, files, fdt);
 	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
@@ -63,10 +100,7 @@ int ag_tp_ioctl(struct trace_event_raw_sys_enter *ctx)
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return 0;
 	inode = BPF_CORE_READ(file, f_inode);
-	ag_ioctl(BPF_CORE_READ(inode, i_mode), BPF_CORE_READ(inode, i_rdev), (__u32)ctx->args[1],
-		 ctx->args[2], AG_HOOK_TRACEPOINT, &deny);
-	if (deny)
-		bpf_send_signal(SIGKILL);
+	ag_tp_judge(ctx, BPF_CORE_READ(inode, i_mode), BPF_CORE_READ(inode, i_rdev));
 	return 0;
 }
 

@@ -18,3 +18,6 @@ itest-check: $(BUILD)/accelguard $(BUILD)/itest
 	$(call msg,ITEST,native kernel$(if $(ITEST_EXPECT_TIER), (expects tier $(ITEST_EXPECT_TIER))))
 	$(Q)$(BUILD)/itest --agent $(BUILD)/accelguard \
 		$(if $(ITEST_EXPECT_TIER),--expect-tier $(ITEST_EXPECT_TIER)) $(ITEST_FILTER)
+	$(call msg,ITEST,the ioctl scenarios again with tier 3's fallback ioctl program (CO-RE reads))
+	$(Q)ACCELGUARD_TP_IOCTL=core $(BUILD)/itest --agent $(BUILD)/accelguard ioctl
+	$(Q)ACCELGUARD_TP_IOCTL=core $(BUILD)/itest --agent $(BUILD)/accelguard fd_

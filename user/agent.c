@@ -563,6 +563,7 @@ static void emit_ready(struct agent *a)
 	jw_kstr(w, "version", AG_VERSION);
 	jw_kstr(w, "tier", ag_tier_name(a->bpf.tier));
 	jw_kstr(w, "mode", ag_mode_name(a->mode));
+	jw_kstr(w, "ioctl_program", ag_bpf_ioctl_prog(&a->bpf));
 	jw_kstr(w, "ioctl_enforcement",
 		a->bpf.tier == AG_TIER_TRACEPOINT ? "kill_after_the_fact" : "synchronous_deny");
 	if (!uname(&u))

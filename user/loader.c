@@ -83,13 +83,30 @@ static void fill_facts(struct ag_probe_report *r, const char *cgroup2)
 	ag_strlcpy(r->cgroup2, cgroup2 ? cgroup2 : "", sizeof(r->cgroup2));
 }
 
-static void set_autoload(struct accelguard_bpf *s, int tier)
+/* Variants of a tier, strongest first: tier 3's ioctl program with direct BTF loads (6.2+),
+ * then with CO-RE probe reads. */
+static int n_variants(int tier)
+{
+	return tier == AG_TIER_TRACEPOINT ? 2 : 1;
+}
+
+/* ACCELGUARD_TP_IOCTL=core skips the first variant: the tests cover the fallback with it. */
+static int first_variant(int tier)
+{
+	const char *e = getenv("ACCELGUARD_TP_IOCTL");
+
+	return tier == AG_TIER_TRACEPOINT && e && !strcmp(e, "core") ? 1 : 0;
+}
+
+static void set_autoload(struct accelguard_bpf *s, int tier, int variant)
 {
 	bpf_program__set_autoload(s->progs.ag_lsm_file_open, tier == AG_TIER_LSM);
 	bpf_program__set_autoload(s->progs.ag_lsm_file_ioctl, tier == AG_TIER_LSM);
 	bpf_program__set_autoload(s->progs.ag_fmod_file_open, tier == AG_TIER_FMOD_RET);
 	bpf_program__set_autoload(s->progs.ag_fmod_file_ioctl, tier == AG_TIER_FMOD_RET);
-	bpf_program__set_autoload(s->progs.ag_tp_ioctl, tier == AG_TIER_TRACEPOINT);
+	bpf_program__set_autoload(s->progs.ag_tp_ioctl, tier == AG_TIER_TRACEPOINT && variant == 0);
+	bpf_program__set_autoload(s->progs.ag_tp_ioctl_core,
+				  tier == AG_TIER_TRACEPOINT && variant == 1);
 }
 
 static struct bpf_program *open_prog(struct accelguard_bpf *s, int tier)
@@ -105,13 +122,14 @@ static struct bpf_program *ioctl_prog(struct accelguard_bpf *s, int tier)
 	case AG_TIER_FMOD_RET:
 		return s->progs.ag_fmod_file_ioctl;
 	default:
-		return s->progs.ag_tp_ioctl;
+		return bpf_program__autoload(s->progs.ag_tp_ioctl) ? s->progs.ag_tp_ioctl
+								   : s->progs.ag_tp_ioctl_core;
 	}
 }
 
 /* Open and load the object for one tier, configured between open and load. */
-static struct accelguard_bpf *load_tier(int tier, const struct ag_load_opts *o, __u64 probe_ino,
-					struct ag_tier_report *tr)
+static struct accelguard_bpf *load_variant(int tier, int variant, const struct ag_load_opts *o,
+					   __u64 probe_ino, struct ag_tier_report *tr)
 {
 	struct accelguard_bpf *s = accelguard_bpf__open();
 	int err;
@@ -134,7 +152,7 @@ static struct accelguard_bpf *load_tier(int tier, const struct ag_load_opts *o, 
 	}
 	if (o->ringbuf_bytes)
 		bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
-	set_autoload(s, tier);
+	set_autoload(s, tier, variant);
 	err = accelguard_bpf__load(s);
 	if (err) {
 		tr->err = err;
@@ -147,6 +165,21 @@ static struct accelguard_bpf *load_tier(int tier, const struct ag_load_opts *o, 
 		return NULL;
 	}
 	tr->loaded = true;
+	return s;
+}
+
+static struct accelguard_bpf *load_tier(int tier, const struct ag_load_opts *o, __u64 probe_ino,
+					struct ag_tier_report *tr)
+{
+	struct accelguard_bpf *s = NULL;
+
+	for (int v = first_variant(tier); v < n_variants(tier) && !s; v++) {
+		s = load_variant(tier, v, o, probe_ino, tr);
+		if (!s)
+			ag_dbg("probe: tier %s, variant %d: %s", ag_tier_name(tier), v, tr->why);
+	}
+	if (s)
+		tr->why[0] = 0;
 	return s;
 }
 
@@ -262,8 +295,10 @@ static int attach_rest(struct accelguard_bpf *s, int tier, int cgroup_fd, struct
 		s->links.ag_lsm_file_ioctl = l;
 	else if (tier == AG_TIER_FMOD_RET)
 		s->links.ag_fmod_file_ioctl = l;
-	else
+	else if (ip == s->progs.ag_tp_ioctl)
 		s->links.ag_tp_ioctl = l;
+	else
+		s->links.ag_tp_ioctl_core = l;
 	r->t[tier].attached = true;
 
 	/* A cgroup link is always a multi-attachment (BPF_F_ALLOW_MULTI): programs that others
@@ -315,6 +350,11 @@ int ag_bpf_start(struct ag_bpf *b, const struct ag_load_opts *o, const char *cgr
 fail:
 	ag_bpf_stop(b);
 	return err;
+}
+
+const char *ag_bpf_ioctl_prog(const struct ag_bpf *b)
+{
+	return b->skel ? bpf_program__name(ioctl_prog(b->skel, b->tier)) : "";
 }
 
 void ag_bpf_stop(struct ag_bpf *b)

@@ -53,6 +53,9 @@ struct ag_bpf {
 int ag_bpf_start(struct ag_bpf *b, const struct ag_load_opts *o, const char *cgroup2);
 void ag_bpf_stop(struct ag_bpf *b);
 
+/* The name of the ioctl program in use (tier 3 has two variants). */
+const char *ag_bpf_ioctl_prog(const struct ag_bpf *b);
+
 /* `probe`: what this kernel supports, nothing left attached. */
 int ag_bpf_probe(struct ag_probe_report *r, const char *cgroup2);
 
