@@ -50,7 +50,7 @@ int BPF_PROG(ag_fmod_file_ioctl, struct file *file, unsigned int cmd, unsigned l
  * loader takes the first that the kernel accepts: direct loads through BTF pointers (cheap
  * exception-handled loads; bpf_rdonly_cast needs 6.2), else CO-RE probe reads (any kernel).
  */
-extern void *bpf_rdonly_cast(void *obj, __u32 btf_id) __ksym;
+extern void *bpf_rdonly_cast(void *obj, __u32 btf_id) __ksym __weak;
 
 static __always_inline void ag_tp_judge(struct trace_event_raw_sys_enter *ctx, __u32 mode,
 					__u32 rdev)

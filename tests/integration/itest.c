@@ -3,7 +3,8 @@
  * Integration tests: the real agent, real cgroups, real device nodes made with mknod, real
  * syscalls; each test asserts what the kernel did (errno, a kill) and what the agent reported.
  *
- *   itest --agent PATH [--expect-tier lsm|fmod_ret|tracepoint] [--workdir DIR] [FILTER]
+ *   itest --agent PATH [--expect-tier lsm|fmod_ret|tracepoint] [--workdir DIR]
+ *         [--timeout-scale X] [--agent-arg ARG]... [FILTER]
  *
  * Prints "ok - NAME", "not ok - NAME: why" or "skip - NAME: why" per test, then
  * "N passed, N failed, N skipped"; exits 1 when any test failed.
@@ -40,6 +41,9 @@
 
 static const char *agent_bin;
 static const char *expect_tier;
+static const char *agent_args[8]; /* --agent-arg: added to every `accelguard run` */
+static int n_agent_args;
+static bool tier_forced;          /* an --agent-arg --tier=T: the probe still picks the strongest */
 static char workdir[700];
 static char cg2[512];    /* cgroup2 mount */
 static char root[128];   /* our cgroup subtree, relative: /itest-PID */
@@ -303,6 +307,8 @@ static int agent_start(struct agent *a, const struct cfg_opts *o, const char *co
 	argv[n++] = a->cfg;
 	argv[n++] = "--events";
 	argv[n++] = a->events;
+	for (int i = 0; i < n_agent_args; i++)
+		argv[n++] = agent_args[i];
 	for (; extra_args && *extra_args && n < 30; extra_args++)
 		argv[n++] = *extra_args;
 	argv[n] = NULL;
@@ -572,7 +578,20 @@ static int test_probe(void)
 	pclose(p);
 	o = json_tokener_parse(out);
 	CHECK(o, "probe --json printed no JSON: %.200s", out);
-	if (expect_tier && strcmp(jstr(o, "tier"), expect_tier)) {
+	if (expect_tier && tier_forced) {
+		/* the agent is told its tier: the probe must find that tier working */
+		char path[64];
+		json_object *loaded;
+
+		snprintf(path, sizeof(path), "tiers.%s.loaded", expect_tier);
+		loaded = jget(o, path);
+		if (!loaded || !json_object_get_boolean(loaded)) {
+			snprintf(failmsg, sizeof(failmsg), "probe: tier %s does not load (%.300s)",
+				 expect_tier, out);
+			json_object_put(o);
+			return 1;
+		}
+	} else if (expect_tier && strcmp(jstr(o, "tier"), expect_tier)) {
 		snprintf(failmsg, sizeof(failmsg), "probe chose tier %s, expected %s (%.300s)",
 			 jstr(o, "tier"), expect_tier, out);
 		json_object_put(o);
@@ -608,6 +627,13 @@ static int open_verdicts(const char *mode)
 		snprintf(failmsg, sizeof(failmsg), "ready event has tier %s, expected %s", a.tier,
 			 expect_tier);
 		goto out;
+	}
+	{
+		struct match mr = { .type = "ready", .major = -1, .minor = -1 };
+		json_object *ready = find(&a, &mr);
+
+		printf("# %s: tier %s, ioctl program %s\n", mode, a.tier,
+		       ready ? jstr(ready, "ioctl_program") : "?");
 	}
 #define ERRNO(i, want, what)                                                                       \
 	if (r[i].err != (want)) {                                                                  \
@@ -1360,6 +1386,7 @@ int main(int argc, char **argv)
 		{ "expect-tier", required_argument, NULL, 't' },
 		{ "workdir", required_argument, NULL, 'w' },
 		{ "timeout-scale", required_argument, NULL, 's' },
+		{ "agent-arg", required_argument, NULL, 'g' },
 		{ 0 },
 	};
 	const char *filter = NULL;
@@ -1379,9 +1406,15 @@ int main(int argc, char **argv)
 		case 's':
 			timeout_scale = atof(optarg);
 			break;
+		case 'g':
+			if (n_agent_args >= (int)(sizeof(agent_args) / sizeof(agent_args[0])))
+				return 2;
+			agent_args[n_agent_args++] = optarg;
+			tier_forced |= !strncmp(optarg, "--tier", 6);
+			break;
 		default:
 			fprintf(stderr, "usage: itest --agent PATH [--expect-tier T] [--workdir DIR] "
-					"[--timeout-scale X] [FILTER]\n");
+					"[--timeout-scale X] [--agent-arg ARG]... [FILTER]\n");
 			return 2;
 		}
 	}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boot one guest: a kernel from fetch-kernel.sh, the initramfs from mkinitramfs.sh, one tier.
 #
-# Usage: tests/vm/boot.sh --kernel KDIR --initrd FILE --tier lsm|fmod_ret --out DIR
+# Usage: tests/vm/boot.sh --kernel KDIR --initrd FILE --tier lsm|fmod_ret|tracepoint --out DIR
 #                         [--timeout SECONDS] [--filter NAME] [--args a,b] [--shell]
 # Writes DIR/console.log (ttyS0: kernel, stderr) and DIR/results.log (ttyS1: result protocol, see
 # init). Exit status: QEMU's, or 124 when the guest did not power off within the timeout.
@@ -26,12 +26,15 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ -n "$kdir" ] && [ -n "$initrd" ] && [ -n "$tier" ] && [ -n "$out" ] ||
-	{ echo "usage: boot.sh --kernel KDIR --initrd FILE --tier lsm|fmod_ret --out DIR ..." >&2; exit 2; }
+	{ echo "usage: boot.sh --kernel KDIR --initrd FILE --tier lsm|fmod_ret|tracepoint --out DIR ..." >&2; exit 2; }
 
 case $tier in
 lsm) lsm=lockdown,capability,bpf ;;
 fmod_ret) lsm=lockdown,capability ;;
-*) echo "vm: boot: tier must be lsm or fmod_ret, not '$tier'" >&2; exit 2 ;;
+# tier 3 forced (--tier tracepoint) on a kernel where tier 1 would work: the tracepoint programs,
+# and tier 3's choice between its two ioctl programs, tested in each kernel
+tracepoint) lsm=lockdown,capability,bpf ;;
+*) echo "vm: boot: tier must be lsm, fmod_ret or tracepoint, not '$tier'" >&2; exit 2 ;;
 esac
 case "$filter$args" in *[[:space:]]*) echo "vm: boot: --filter/--args may not hold spaces" >&2; exit 2 ;; esac
 

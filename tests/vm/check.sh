@@ -6,7 +6,7 @@
 # Usage: tests/vm/check.sh [--agent PATH] [--itest PATH] [--kernels "SUITE..."] [--tiers "TIER..."]
 #                          [--filter NAME] [--args a,b] [--timeout SECONDS] [--jobs N] [--shell]
 # Defaults: $BUILD/accelguard, $BUILD/itest, AG_VM_KERNELS ("bookworm bookworm-backports"),
-# AG_VM_TIERS ("lsm fmod_ret"), AG_VM_TIMEOUT (150 s a boot), AG_VM_JOBS (number of CPUs),
+# AG_VM_TIERS ("lsm fmod_ret tracepoint"), AG_VM_TIMEOUT (150 s a boot), AG_VM_JOBS (number of CPUs),
 # AG_VM_ARGS (extra itest arguments, comma-separated: "--timeout-scale,3").
 # Logs: $BUILD/vm/<kernel>-<tier>/{console,results}.log, summary in $BUILD/vm/report.txt.
 set -euo pipefail
@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${BUILD:-build}
 agent=$BUILD/accelguard itest=$BUILD/itest
 kernels=${AG_VM_KERNELS:-bookworm bookworm-backports}
-tiers=${AG_VM_TIERS:-lsm fmod_ret}
+tiers=${AG_VM_TIERS:-lsm fmod_ret tracepoint}
 timeout=${AG_VM_TIMEOUT:-150} jobs=${AG_VM_JOBS:-$(nproc)} filter= shell=0
 # itest's waits for the agent, scaled for software emulation (only a failing test waits that long)
 args=${AG_VM_ARGS---timeout-scale,3}
