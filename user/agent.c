@@ -319,6 +319,17 @@ static void emit_access(struct agent *a, const struct access_view *v, const stru
 
 /* ---- kernel events -------------------------------------------------------------------------- */
 
+static struct ag_pending_access pending_of(const struct ag_access_event *e)
+{
+	struct ag_pending_access p = { .time_ns = e->time_ns, .pid = e->pid, .tid = e->tid,
+				       .major = e->major, .minor = e->minor,
+				       .class_id = e->class_id, .op = e->op, .cmd = e->cmd,
+				       .xfer_cmd = e->xfer_cmd, .hook = e->hook };
+
+	memcpy(p.comm, e->comm, AG_COMM_LEN);
+	return p;
+}
+
 static void remember_pending(struct ag_cg *cg, const struct ag_access_event *e)
 {
 	struct ag_pending_access *p;
@@ -333,12 +344,7 @@ static void remember_pending(struct ag_cg *cg, const struct ag_access_event *e)
 		return;
 	if (!cg->pending && !(cg->pending = calloc(AG_PENDING_MAX, sizeof(*cg->pending))))
 		return;
-	p = &cg->pending[cg->n_pending++];
-	*p = (struct ag_pending_access){ .time_ns = e->time_ns, .pid = e->pid, .tid = e->tid,
-					 .major = e->major, .minor = e->minor,
-					 .class_id = e->class_id, .op = e->op, .cmd = e->cmd,
-					 .xfer_cmd = e->xfer_cmd, .hook = e->hook };
-	memcpy(p->comm, e->comm, AG_COMM_LEN);
+	cg->pending[cg->n_pending++] = pending_of(e);
 }
 
 /* What the policy says now of an access the kernel judged earlier. */
@@ -417,12 +423,8 @@ static void handle_access(struct agent *a, const struct ag_access_event *e)
 		remember_pending(cg, e);
 	} else {
 		/* the policy arrived after the kernel judged: say at once what it is now */
-		struct ag_pending_access p = { .pid = e->pid, .tid = e->tid, .major = e->major,
-					       .minor = e->minor, .class_id = e->class_id,
-					       .op = e->op, .cmd = e->cmd, .xfer_cmd = e->xfer_cmd,
-					       .hook = e->hook };
+		struct ag_pending_access p = pending_of(e);
 
-		memcpy(p.comm, e->comm, AG_COMM_LEN);
 		rejudge(a, cg, &p);
 	}
 }

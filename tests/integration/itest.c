@@ -60,6 +60,12 @@ static double timeout_scale = 1.0;
 		snprintf(failmsg, sizeof(failmsg), __VA_ARGS__);                                   \
 		return 2;                                                                          \
 	} while (0)
+/* in a test with resources to release at its "out:" label */
+#define FAIL_OUT(...)                                                                              \
+	do {                                                                                       \
+		snprintf(failmsg, sizeof(failmsg), __VA_ARGS__);                                   \
+		goto out;                                                                          \
+	} while (0)
 #define CHECK(cond, ...)                                                                           \
 	do {                                                                                       \
 		if (!(cond))                                                                       \
@@ -620,13 +626,11 @@ static int open_verdicts(const char *mode)
 	if (agent_stop(&a))
 		goto out;
 	if (a.exit_status) {
-		snprintf(failmsg, sizeof(failmsg), "agent exited %d", a.exit_status);
-		goto out;
+		FAIL_OUT("agent exited %d", a.exit_status);
 	}
 	if (expect_tier && strcmp(a.tier, expect_tier)) {
-		snprintf(failmsg, sizeof(failmsg), "ready event has tier %s, expected %s", a.tier,
+		FAIL_OUT("ready event has tier %s, expected %s", a.tier,
 			 expect_tier);
-		goto out;
 	}
 	{
 		struct match mr = { .type = "ready", .major = -1, .minor = -1 };
@@ -664,8 +668,7 @@ static int open_verdicts(const char *mode)
 		    expect(&a, &m5, "allowed", "observed", "own"))
 			goto out;
 		if (!summary(&a)) {
-			snprintf(failmsg, sizeof(failmsg), "no summary event");
-			goto out;
+			FAIL_OUT("no summary event");
 		}
 	}
 	ret = 0;
@@ -703,8 +706,7 @@ static int ioctl_verdicts(const char *mode)
 	if (agent_stop(&a))
 		goto out;
 	if (ra.err != ENOTTY) {
-		snprintf(failmsg, sizeof(failmsg), "allowed ioctl: errno %d, expected ENOTTY", ra.err);
-		goto out;
+		FAIL_OUT("allowed ioctl: errno %d, expected ENOTTY", ra.err);
 	}
 	{
 		struct match ma = { .op = "ioctl", .major = ACC_MAJOR, .minor = ACC_MINOR, .cgroup = "/t-a", .pid = ra.pid };
@@ -714,31 +716,26 @@ static int ioctl_verdicts(const char *mode)
 			goto out;
 		e = find(&a, &ma);
 		if (strcmp(jstr(e, "ioctl.cmd"), "0x0000541b")) {
-			snprintf(failmsg, sizeof(failmsg), "ioctl.cmd %s, expected 0x0000541b (FIONREAD)",
+			FAIL_OUT("ioctl.cmd %s, expected 0x0000541b (FIONREAD)",
 				 jstr(e, "ioctl.cmd"));
-			goto out;
 		}
 		if (!enforce) {
 			if (rc.err != ENOTTY) {
-				snprintf(failmsg, sizeof(failmsg), "audited ioctl: errno %d", rc.err);
-				goto out;
+				FAIL_OUT("audited ioctl: errno %d", rc.err);
 			}
 			if (expect(&a, &mc, "cross_tenant", "observed", "inherited descriptor"))
 				goto out;
 		} else if (enforce_is_sync(&a)) {
 			if (rc.err != EPERM) {
-				snprintf(failmsg, sizeof(failmsg), "enforced ioctl (%s): errno %d, expected EPERM",
+				FAIL_OUT("enforced ioctl (%s): errno %d, expected EPERM",
 					 a.tier, rc.err);
-				goto out;
 			}
 			if (expect(&a, &mc, "cross_tenant", "denied", "inherited descriptor"))
 				goto out;
 		} else {
 			if (rc.sig != SIGKILL) {
-				snprintf(failmsg, sizeof(failmsg),
-					 "enforced ioctl (tracepoint): child not killed (exit %d, errno %d)",
+				FAIL_OUT("enforced ioctl (tracepoint): child not killed (exit %d, errno %d)",
 					 rc.status, rc.err);
-				goto out;
 			}
 			if (expect(&a, &mc, "cross_tenant", "killed", "inherited descriptor"))
 				goto out;
@@ -779,13 +776,11 @@ static int mknod_verdicts(const char *mode)
 	if (agent_stop(&a))
 		goto out;
 	if (ra.err != 0) {
-		snprintf(failmsg, sizeof(failmsg), "allowed mknod: errno %d", ra.err);
-		goto out;
+		FAIL_OUT("allowed mknod: errno %d", ra.err);
 	}
 	if (rc.err != (enforce ? EPERM : 0)) {
-		snprintf(failmsg, sizeof(failmsg), "unmediated mknod: errno %d, expected %d", rc.err,
+		FAIL_OUT("unmediated mknod: errno %d, expected %d", rc.err,
 			 enforce ? EPERM : 0);
-		goto out;
 	}
 	{
 		struct match ma = { .op = "mknod", .major = NV, .minor = 0, .cgroup = "/t-a", .pid = ra.pid };
@@ -837,9 +832,8 @@ static int test_other_names(void)
 	if (agent_stop(&a))
 		goto out;
 	if (rl.err != EPERM || rcpy.err != EPERM) {
-		snprintf(failmsg, sizeof(failmsg), "errno %d (hard link) and %d (copy), expected EPERM",
+		FAIL_OUT("errno %d (hard link) and %d (copy), expected EPERM",
 			 rl.err, rcpy.err);
-		goto out;
 	}
 	{
 		struct match ml = { .op = "open", .major = NV, .minor = 1, .cgroup = "/t-a", .pid = rl.pid };
@@ -959,9 +953,8 @@ static int fd_into_other_tenant(child_fn fn, const char *what)
 		goto out;
 	want = enforce_is_sync(&a) ? EPERM : 1000 + SIGKILL;
 	if (r.err != want) {
-		snprintf(failmsg, sizeof(failmsg), "%s: result %d, expected %d (tier %s)", what, r.err,
+		FAIL_OUT("%s: result %d, expected %d (tier %s)", what, r.err,
 			 want, a.tier);
-		goto out;
 	}
 	{
 		struct match m = { .op = "ioctl", .major = ACC_MAJOR, .minor = ACC_MINOR,
@@ -1053,21 +1046,18 @@ static int test_new_tenant(void)
 		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
 	cg_remove("/t-new");
 	if (cg_make("/t-new")) {
-		snprintf(failmsg, sizeof(failmsg), "mkdir t-new: %s", strerror(errno));
-		goto out;
+		FAIL_OUT("mkdir t-new: %s", strerror(errno));
 	}
 	snprintf(needle, sizeof(needle), "\"path\":\"%s/t-new\"", root);
 	if (!wait_line(&a, "\"type\":\"tenant\"", needle, 10)) {
-		snprintf(failmsg, sizeof(failmsg), "no tenant event for the new cgroup");
-		goto out;
+		FAIL_OUT("no tenant event for the new cgroup");
 	}
 	r = run_in("/t-new", do_open, gpu1);
 	if (agent_stop(&a))
 		goto out;
 	if (r.err != EPERM) {
-		snprintf(failmsg, sizeof(failmsg), "open from the new tenant: errno %d, expected EPERM",
+		FAIL_OUT("open from the new tenant: errno %d, expected EPERM",
 			 r.err);
-		goto out;
 	}
 	{
 		struct match m = { .op = "open", .major = NV, .minor = 1, .cgroup = "/t-new", .pid = r.pid };
@@ -1108,15 +1098,13 @@ static int test_new_tenant_race(void)
 		mr.rejudged = true;
 		e = find(&a, &m);
 		if (!e) {
-			snprintf(failmsg, sizeof(failmsg), "no event for the open");
-			goto out;
+			FAIL_OUT("no event for the open");
 		}
 		if (!strcmp(jstr(e, "verdict"), "unresolved")) {
 			if (expect(&a, &mr, "unmediated", "observed", "re-judged"))
 				goto out;
 		} else if (strcmp(jstr(e, "verdict"), "unmediated")) {
-			snprintf(failmsg, sizeof(failmsg), "verdict %s", jstr(e, "verdict"));
-			goto out;
+			FAIL_OUT("verdict %s", jstr(e, "verdict"));
 		}
 	}
 	ret = 0;
@@ -1164,8 +1152,7 @@ static int test_drops_accounted(void)
 		goto out;
 	s = summary(&a);
 	if (!s) {
-		snprintf(failmsg, sizeof(failmsg), "no summary");
-		goto out;
+		FAIL_OUT("no summary");
 	}
 	events = count(&a, &m);
 	dropped = jint(s, "drops.violation");
@@ -1177,13 +1164,11 @@ static int test_drops_accounted(void)
 		goto out;
 	}
 	if (dropped <= 0 || !find(&a, &md)) {
-		snprintf(failmsg, sizeof(failmsg), "no drops reported (%lld events of %d)", events, f.n);
-		goto out;
+		FAIL_OUT("no drops reported (%lld events of %d)", events, f.n);
 	}
 	if (events + dropped + jint(s, "violations.suppressed") != f.n) {
-		snprintf(failmsg, sizeof(failmsg), "%lld events + %lld dropped + %lld suppressed != %d",
+		FAIL_OUT("%lld events + %lld dropped + %lld suppressed != %d",
 			 events, dropped, jint(s, "violations.suppressed"), f.n);
-		goto out;
 	}
 	ret = 0;
 out:
@@ -1223,19 +1208,16 @@ static int test_flood_isolation(void)
 		if (matches(a.ev[i], &ms))
 			supp += jint(a.ev[i], "count");
 	if (events > f.n / 2 || supp == 0) {
-		snprintf(failmsg, sizeof(failmsg), "flood not limited: %lld events, %lld suppressed",
+		FAIL_OUT("flood not limited: %lld events, %lld suppressed",
 			 events, supp);
-		goto out;
 	}
 	if (events + supp + jint(s, "drops.violation") != f.n) {
-		snprintf(failmsg, sizeof(failmsg), "%lld events + %lld suppressed + %lld dropped != %d",
+		FAIL_OUT("%lld events + %lld suppressed + %lld dropped != %d",
 			 events, supp, jint(s, "drops.violation"), f.n);
-		goto out;
 	}
 	if (jint(s, "violations.total") != f.n + 1) {
-		snprintf(failmsg, sizeof(failmsg), "violations.total %lld, expected %d",
+		FAIL_OUT("violations.total %lld, expected %d",
 			 jint(s, "violations.total"), f.n + 1);
-		goto out;
 	}
 	ret = 0;
 out:
@@ -1268,13 +1250,11 @@ static int test_hostile_names(void)
 
 		e = find(&a, &m);
 		if (!e) {
-			snprintf(failmsg, sizeof(failmsg), "no event");
-			goto out;
+			FAIL_OUT("no event");
 		}
 		/* \xff is no UTF-8: it comes back as U+00FF's escape, visibly, not as raw bytes */
 		if (strcmp(jstr(e, "process.comm"), "e\"v\\l\n\x01\xc3\xbf\x7f")) {
-			snprintf(failmsg, sizeof(failmsg), "comm came back as '%s'", jstr(e, "process.comm"));
-			goto out;
+			FAIL_OUT("comm came back as '%s'", jstr(e, "process.comm"));
 		}
 	}
 	ret = 0;
@@ -1300,9 +1280,8 @@ static int test_full_disk(void)
 	memcpy(saved, workdir, sizeof(saved));
 	snprintf(workdir, sizeof(workdir), "%s", mnt);
 	if (agent_start(&a, &o, NULL)) {
-		snprintf(failmsg, sizeof(failmsg), "agent did not become ready: %.300s",
+		FAIL_OUT("agent did not become ready: %.300s",
 			 read_all(a.errlog));
-		goto out;
 	}
 	f.fd = open(acc, O_RDWR);
 	run_in("/t-c", do_flood, &f);
@@ -1320,8 +1299,7 @@ static int test_full_disk(void)
 	}
 	free(log);
 	if (a.n_ev < 2) {
-		snprintf(failmsg, sizeof(failmsg), "only %zu events before the disk filled", a.n_ev);
-		goto out;
+		FAIL_OUT("only %zu events before the disk filled", a.n_ev);
 	}
 	ret = 0;
 out:
