@@ -4,7 +4,8 @@
 # container runtime (CRI) served by tests/k8s/peers/grpc_peer.py, NVIDIA procfs from a fixture
 # tree, kubelet-shaped cgroups (cgroupfs driver) and real opens from inside them, in enforce mode.
 # Asserts errno, verdicts and the pod/container identity on the events, and that a container
-# the kubelet did not know yet is first "unresolved" and re-judged once it is.
+# the kubelet did not know yet is first "unresolved" (denied: the configuration says
+# "unresolved: deny") and re-judged once it is.
 # Usage: tests/k8s/e2e.sh BUILD/accelguard   (root)
 set -euo pipefail
 agent=$(realpath "$1")
@@ -93,6 +94,7 @@ for _ in $(seq 100); do [ -S "$tmp/kubelet.sock" ] && [ -S "$tmp/cri.sock" ] && 
 
 cat >"$tmp/config.yaml" <<EOF
 mode: enforce
+unresolved: deny
 kubernetes:
   node_name: node-1
   podresources_socket: $tmp/kubelet.sock
@@ -153,6 +155,7 @@ want b1 "$ENXIO" "time-sliced-replica"
 want b0 "$EPERM" "replica-pod-other-gpu"
 want c0 "$EPERM" "no-gpu-pod"
 want cctl "$EPERM" "no-gpu-pod-control-node"
+want l0 "$EPERM" "unknown-container-denied"
 
 # the events: verdict and identity per (container, device)
 $PY - "$ev" "$cg2" >"$tmp/checks" 2>&1 <<EOF || echo "not ok - k8s-e2e/events: the checker failed" >>"$tmp/checks"
@@ -183,8 +186,9 @@ for name, cid, minor, major, verdict, action, ns, pod, uid in cases:
 first, later = find("$cid_l", 0), find("$cid_l", 0, rejudged=True)
 if not first:
     print("not ok - k8s-e2e/unknown-container event: none")
-elif first["verdict"] != "unresolved":
-    print("not ok - k8s-e2e/unknown-container event: verdict %s, expected unresolved" % first["verdict"])
+elif (first["verdict"], first["action"]) != ("unresolved", "denied"):
+    print("not ok - k8s-e2e/unknown-container event: %s, %s; expected unresolved, denied (unresolved: deny)"
+          % (first["verdict"], first["action"]))
 elif not later or later["verdict"] != "cross_tenant" or later.get("pod", {}).get("name") != "late":
     print("not ok - k8s-e2e/unknown-container rejudged: %s" % later)
 else:
