@@ -318,6 +318,20 @@ static int attach_rest(struct accelguard_bpf *s, int tier, int cgroup_fd, struct
 	return 0;
 }
 
+bool ag_all_refused_eperm(const struct ag_probe_report *r)
+{
+	bool any = false;
+
+	for (int t = AG_TIER_LSM; t <= AG_TIER_TRACEPOINT; t++) {
+		if (!r->t[t].tried)
+			continue;
+		if (r->t[t].loaded || r->t[t].err != -EPERM)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
 int ag_bpf_start(struct ag_bpf *b, const struct ag_load_opts *o, const char *cgroup2)
 {
 	int err;
@@ -326,6 +340,11 @@ int ag_bpf_start(struct ag_bpf *b, const struct ag_load_opts *o, const char *cgr
 	b->cgroup_fd = -1;
 	fill_facts(&b->report, cgroup2);
 	b->skel = choose(o, &b->report);
+	if (!b->skel && ag_all_refused_eperm(&b->report)) {
+		ag_err("bpf: the kernel refused every tier with EPERM: accelguard needs root, or "
+		       "CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN and CAP_SYS_RESOURCE (uid %d)", (int)geteuid());
+		return -EPERM;
+	}
 	if (!b->skel) {
 		ag_err("bpf: no tier works on this kernel (%s)%s%s", b->report.kernel,
 		       o->force_tier ? ": " : "",

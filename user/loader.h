@@ -59,6 +59,9 @@ const char *ag_bpf_ioctl_prog(const struct ag_bpf *b);
 /* `probe`: what this kernel supports, nothing left attached. */
 int ag_bpf_probe(struct ag_probe_report *r, const char *cgroup2);
 
+/* Every tier tried was refused with EPERM: privileges, not the kernel. */
+bool ag_all_refused_eperm(const struct ag_probe_report *r);
+
 const char *ag_tier_name(int tier);
 int ag_tier_parse(const char *s);
 

@@ -196,6 +196,9 @@ static int cmd_probe(int argc, char **argv)
 		}
 		printf("cgroup/dev:  %s\n", r.cgroup_dev_attached ? "attaches on the cgroup2 root" : "no");
 		printf("tier:        %s\n", ag_tier_name(r.tier));
+		if (ag_all_refused_eperm(&r))
+			printf("every tier was refused with EPERM: run as root, or with CAP_BPF, "
+			       "CAP_PERFMON, CAP_SYS_ADMIN and CAP_SYS_RESOURCE\n");
 	}
 	return err ? 1 : 0;
 }
