@@ -808,14 +808,25 @@ static int test_mknod_enforce(void)
 	return mknod_verdicts("enforce");
 }
 
-/* The device is what the kernel opened, whatever the name: a hard link, a second node. */
+/* reopen, through /proc/self/fd, a descriptor this process inherited */
+static int do_reopen_fd(void *arg)
+{
+	char p[64];
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", *(int *)arg);
+	return do_open(p);
+}
+
+/* The device is what the kernel opened, whatever the name: a hard link, a second node, a bind
+ * mount, a reopen through /proc/self/fd. */
 static int test_other_names(void)
 {
 	struct cfg_opts o = { .mode = "enforce" };
 	struct agent a;
-	char link_[700], copy[700];
-	struct child_res rl, rcpy;
-	int ret = 1;
+	char link_[700], copy[700], bind[700];
+	struct child_res rl, rcpy, rb, rr;
+	bool bound = false;
+	int ret = 1, fd = -1;
 
 	snprintf(link_, sizeof(link_), "%s/innocent-link", workdir);
 	unlink(link_);
@@ -825,26 +836,42 @@ static int test_other_names(void)
 	unlink(copy);
 	if (mknod(copy, S_IFCHR | 0666, makedev(NV, 1)))
 		FAIL("mknod %s: %s", copy, strerror(errno));
+	snprintf(bind, sizeof(bind), "%s/innocent-file", workdir);
+	if (write_file(bind, "") || mount(gpu1, bind, NULL, MS_BIND, NULL))
+		FAIL("bind mount of %s on %s: %s", gpu1, bind, strerror(errno));
+	bound = true;
 	if (agent_start(&a, &o, NULL))
-		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+		FAIL_OUT("agent did not become ready: %.300s", read_all(a.errlog));
 	rl = run_in("/t-a", do_open, link_);
 	rcpy = run_in("/t-a", do_open, copy);
+	rb = run_in("/t-a", do_open, bind);
+	fd = open(acc, O_RDWR); /* t-a's device, opened by the host, reopened by t-c */
+	rr = run_in("/t-c", do_reopen_fd, &fd);
 	if (agent_stop(&a))
 		goto out;
-	if (rl.err != EPERM || rcpy.err != EPERM) {
-		FAIL_OUT("errno %d (hard link) and %d (copy), expected EPERM",
-			 rl.err, rcpy.err);
-	}
+	if (rl.err != EPERM || rcpy.err != EPERM || rb.err != EPERM || rr.err != EPERM)
+		FAIL_OUT("errno %d (hard link), %d (second node), %d (bind mount), %d (reopen), "
+			 "expected EPERM", rl.err, rcpy.err, rb.err, rr.err);
 	{
 		struct match ml = { .op = "open", .major = NV, .minor = 1, .cgroup = "/t-a", .pid = rl.pid };
 		struct match mc = { .op = "open", .major = NV, .minor = 1, .cgroup = "/t-a", .pid = rcpy.pid };
+		struct match mb = { .op = "open", .major = NV, .minor = 1, .cgroup = "/t-a", .pid = rb.pid };
+		struct match mr = { .op = "open", .major = ACC_MAJOR, .minor = ACC_MINOR,
+				    .cgroup = "/t-c", .pid = rr.pid };
 
 		if (expect(&a, &ml, "unmediated", "denied", "hard link") ||
-		    expect(&a, &mc, "unmediated", "denied", "second node"))
+		    expect(&a, &mc, "unmediated", "denied", "second node") ||
+		    expect(&a, &mb, "unmediated", "denied", "bind mount") ||
+		    expect(&a, &mr, "cross_tenant", "denied", "reopen through /proc/self/fd"))
 			goto out;
 	}
 	ret = 0;
 out:
+	if (fd >= 0)
+		close(fd);
+	if (bound)
+		umount2(bind, MNT_DETACH);
+	unlink(bind);
 	unlink(link_);
 	unlink(copy);
 	agent_free(&a);
