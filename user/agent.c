@@ -432,10 +432,17 @@ static void handle_access(struct agent *a, const struct ag_access_event *e)
 static void handle_cgroup(struct agent *a, const struct ag_cgroup_event *e)
 {
 	struct ag_cg *cg;
-	char path[AG_CGROUP_PATH_LEN + 1];
+	char path[4096];
 
 	memcpy(path, e->path, AG_CGROUP_PATH_LEN);
 	path[AG_CGROUP_PATH_LEN] = 0;
+	/* a path that fills the record may be cut short: take the real one from the file system */
+	if (e->h.type == AG_EV_CGROUP_MKDIR && strlen(path) >= AG_CGROUP_PATH_LEN - 1 &&
+	    ag_cgroup_path_of(a->cgroup2, e->cgroup_id, path, sizeof(path))) {
+		ag_warn("cgroup: %llu has a path longer than %d bytes and is gone already",
+			(unsigned long long)e->cgroup_id, AG_CGROUP_PATH_LEN - 1);
+		return;
+	}
 	if (e->h.type == AG_EV_CGROUP_RMDIR) {
 		cg = ag_policy_find(&a->db, e->cgroup_id);
 		if (cg && cg->state != AG_P_HOST)

@@ -129,6 +129,29 @@ int ag_cgroup_walk(const char *mnt, ag_cgroup_cb cb, void *ctx)
 	return walk.ret;
 }
 
+struct path_of {
+	__u64 id;
+	char *path;
+	size_t len;
+};
+
+static int path_of_one(const char *path, __u64 id, void *ctx)
+{
+	struct path_of *p = ctx;
+
+	if (id != p->id)
+		return 0;
+	return ag_strlcpy(p->path, path, p->len) ? -ENAMETOOLONG : 1;
+}
+
+int ag_cgroup_path_of(const char *mnt, __u64 id, char *path, size_t len)
+{
+	struct path_of p = { .id = id, .path = path, .len = len };
+	int r = ag_cgroup_walk(mnt, path_of_one, &p);
+
+	return r == 1 ? 0 : r < 0 ? r : -ENOENT;
+}
+
 int ag_proc_cgroup_parse(const char *text, char *path, size_t len)
 {
 	const char *line = text;

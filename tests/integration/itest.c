@@ -1099,6 +1099,47 @@ out:
 	return ret;
 }
 
+/* A tenant cgroup whose path is longer than the kernel's event record carries (255 bytes) is
+ * still known by its real path. */
+static int test_long_path(void)
+{
+	struct cfg_opts o = { .mode = "enforce" };
+	char rel[400], name[240], needle[600];
+	struct agent a;
+	struct child_res r;
+	int ret = 1;
+
+	memset(name, 'x', sizeof(name) - 1);
+	name[sizeof(name) - 1] = 0;
+	snprintf(rel, sizeof(rel), "/t-new/%s", name); /* a sub-cgroup of the tenant t-new */
+	if (agent_start(&a, &o, NULL))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	cg_remove(rel);
+	cg_remove("/t-new");
+	if (cg_make("/t-new") || cg_make(rel))
+		FAIL_OUT("mkdir: %s", strerror(errno));
+	snprintf(needle, sizeof(needle), "%s%s\"", root, rel);
+	if (!wait_line(&a, "\"type\":\"tenant\"", needle, 10))
+		FAIL_OUT("no tenant event with the full path (%zu bytes)", strlen(root) + strlen(rel));
+	r = run_in(rel, do_open, gpu1);
+	if (agent_stop(&a))
+		goto out;
+	if (r.err != EPERM)
+		FAIL_OUT("open from the long-path cgroup: errno %d, expected EPERM", r.err);
+	{
+		struct match m = { .op = "open", .major = NV, .minor = 1, .cgroup = rel, .pid = r.pid };
+
+		if (expect(&a, &m, "unmediated", "denied", "long path"))
+			goto out;
+	}
+	ret = 0;
+out:
+	agent_free(&a);
+	cg_remove(rel);
+	cg_remove("/t-new");
+	return ret;
+}
+
 /* An access right after the cgroup appears, before the agent could have written its policy: the
  * kernel sees a child of a tenant parent with no entry (unresolved), and the agent re-judges it
  * once it knows. Either way the stream ends with the true verdict. */
@@ -1377,6 +1418,7 @@ static const struct test {
 	{ "preexisting_fd", test_preexisting },
 	{ "new_tenant", test_new_tenant },
 	{ "new_tenant_race", test_new_tenant_race },
+	{ "long_path", test_long_path },
 	{ "drops_accounted", test_drops_accounted },
 	{ "flood_isolation", test_flood_isolation },
 	{ "hostile_names", test_hostile_names },
