@@ -121,8 +121,8 @@ static __always_inline struct ag_policy *ag_policy_of(__u64 cgid)
 	int level;
 
 	p = bpf_map_lookup_elem(&policy, &cgid);
-	if (p)
-		return p;
+	if (p) /* a tenant parent is no tenant itself: only its children without an entry are */
+		return p->state == AG_P_TENANT_PARENT ? NULL : p;
 	for (level = 1; level < AG_ANCESTOR_LEVELS; level++) {
 		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
 

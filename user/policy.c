@@ -640,7 +640,7 @@ bool ag_policy_effective(const struct ag_policy_db *db, const char *path, struct
 
 	if (cg && cg->in_map) {
 		fill_kpolicy(cg, out);
-		return cg->state != AG_P_HOST;
+		return cg->state != AG_P_HOST && cg->state != AG_P_TENANT_PARENT;
 	}
 	if (ag_strlcpy(buf, path, sizeof(buf)))
 		return false;

@@ -612,11 +612,12 @@ static int open_verdicts(const char *mode)
 	struct cfg_opts o = { .mode = mode };
 	bool enforce = !strcmp(mode, "enforce");
 	struct agent a;
-	struct child_res r[6];
+	struct child_res r[7];
 	int ret = 1;
 
 	if (agent_start(&a, &o, NULL))
 		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	r[6] = run_in("", do_open, gpu1);     /* in the tenants' parent itself: no tenant */
 	r[0] = run_in("/t-a", do_open, gpu0); /* allocated */
 	r[1] = run_in("/t-a", do_open, gpu1); /* nobody's */
 	r[2] = run_in("/t-b", do_open, gpu0); /* t-a's */
@@ -651,6 +652,7 @@ static int open_verdicts(const char *mode)
 	ERRNO(3, ENXIO, "exempt open");
 	ERRNO(4, ENXIO, "host open");
 	ERRNO(5, ENXIO, "own device open");
+	ERRNO(6, ENXIO, "open from the tenants' parent cgroup");
 	{
 		const char *deny = enforce ? "denied" : "observed";
 		struct match m0 = { .op = "open", .major = NV, .minor = 0, .cgroup = "/t-a", .pid = r[0].pid };
@@ -659,13 +661,15 @@ static int open_verdicts(const char *mode)
 		struct match m3 = { .op = "open", .major = NV, .minor = 1, .cgroup = "/ex", .pid = r[3].pid };
 		struct match m4 = { .op = "open", .major = NV, .minor = 1, .pid = r[4].pid };
 		struct match m5 = { .op = "open", .major = NV, .minor = 2, .cgroup = "/t-b", .pid = r[5].pid };
+		struct match m6 = { .op = "open", .major = NV, .minor = 1, .cgroup = "", .pid = r[6].pid };
 
 		if (expect(&a, &m0, "allowed", "observed", "allocated") ||
 		    expect(&a, &m1, "unmediated", deny, "unallocated") ||
 		    expect(&a, &m2, "cross_tenant", deny, "another tenant's") ||
 		    expect(&a, &m3, "exempt", "observed", "exempt") ||
 		    expect(&a, &m4, "host", "observed", "host") ||
-		    expect(&a, &m5, "allowed", "observed", "own"))
+		    expect(&a, &m5, "allowed", "observed", "own") ||
+		    expect(&a, &m6, "host", "observed", "the tenants' parent"))
 			goto out;
 		if (!summary(&a)) {
 			FAIL_OUT("no summary event");

@@ -205,6 +205,8 @@ static void test_policy_tenants(void **state)
 	assert_int_equal(verdict_of(f, "/tenants/dcgm", 195, 1), AG_V_EXEMPT);
 	assert_int_equal(verdict_of(f, "/system.slice", 195, 1), AG_V_HOST);
 	assert_int_equal(verdict_of(f, "/", 195, 1), AG_V_HOST);
+	/* the tenant parent itself is no tenant */
+	assert_int_equal(verdict_of(f, "/tenants", 195, 1), AG_V_HOST);
 	/* a child of a tenant parent not known yet reads as unresolved, as in the kernel */
 	assert_int_equal(verdict_of(f, "/tenants/new", 195, 0), AG_V_UNRESOLVED);
 	/* a tenant named by an allocation only */
