@@ -82,6 +82,7 @@ struct agent {
 	__u64 lines_written, lines_lost, write_errors;
 	__u64 drops_reported[AG_DROP__MAX];
 	__u64 rejudged, preexisting, unknown_cgroups;
+	__u64 retired_viol, retired_supp; /* violations of cgroups that are gone */
 	__u64 last_rescan;
 	struct ag_htab supp;
 	struct ag_source *k8s; /* owned by the policy table */
@@ -429,6 +430,8 @@ static void handle_access(struct agent *a, const struct ag_access_event *e)
 	}
 }
 
+static void retire_viol(struct agent *a, __u64 id);
+
 static void handle_cgroup(struct agent *a, const struct ag_cgroup_event *e)
 {
 	struct ag_cg *cg;
@@ -444,6 +447,7 @@ static void handle_cgroup(struct agent *a, const struct ag_cgroup_event *e)
 		return;
 	}
 	if (e->h.type == AG_EV_CGROUP_RMDIR) {
+		retire_viol(a, e->cgroup_id);
 		cg = ag_policy_find(&a->db, e->cgroup_id);
 		if (cg && cg->state != AG_P_HOST)
 			emit_tenant(a, "removed", cg, e->time_ns);
@@ -510,6 +514,43 @@ static void check_drops(struct agent *a, bool force)
 	memcpy(a->drops_reported, now, sizeof(now));
 }
 
+static struct suppressed_seen *seen_of(struct agent *a, __u64 id, bool create)
+{
+	uint64_t h = ag_hash_u64(id);
+	struct suppressed_seen *seen;
+
+	for (struct ag_hnode *n = ag_htab_first(&a->supp, h); n; n = ag_htab_next(n, h)) {
+		seen = ag_container_of(n, struct suppressed_seen, node);
+		if (seen->cgroup_id == id)
+			return seen;
+	}
+	if (!create || !(seen = calloc(1, sizeof(*seen))))
+		return NULL;
+	seen->cgroup_id = id;
+	ag_htab_add(&a->supp, &seen->node, h);
+	return seen;
+}
+
+/* Say how many of this tenant's violations got no event of their own since the last report. */
+static void report_suppressed(struct agent *a, __u64 id, const struct ag_viol_state *s)
+{
+	struct suppressed_seen *seen;
+
+	if (!s->suppressed || !(seen = seen_of(a, id, true)) || s->suppressed == seen->reported)
+		return;
+	begin_event(a, "suppressed", 0);
+	jw_ku64(&a->jw, "count", s->suppressed - seen->reported);
+	jw_key(&a->jw, "violations");
+	jw_obj_open(&a->jw);
+	jw_ku64(&a->jw, "total", s->total);
+	jw_ku64(&a->jw, "suppressed", s->suppressed);
+	jw_obj_close(&a->jw);
+	jw_ku64(&a->jw, "rate_limit", a->cfg.rate_limit);
+	put_cgroup(a, &a->jw, id, ag_policy_find(&a->db, id));
+	end_event(a);
+	seen->reported = s->suppressed;
+}
+
 /* Violations counted in the kernel that got no event of their own: say how many, per tenant. */
 static void check_suppressed(struct agent *a)
 {
@@ -518,39 +559,33 @@ static void check_suppressed(struct agent *a)
 	struct ag_viol_state s;
 
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		struct suppressed_seen *seen = NULL;
-		uint64_t h = ag_hash_u64(next);
-
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &s) || !s.suppressed)
-			continue;
-		for (struct ag_hnode *n = ag_htab_first(&a->supp, h); n; n = ag_htab_next(n, h)) {
-			struct suppressed_seen *x = ag_container_of(n, struct suppressed_seen, node);
+		if (!bpf_map_lookup_elem(fd, &key, &s))
+			report_suppressed(a, key, &s);
+	}
+}
 
-			if (x->cgroup_id == key)
-				seen = x;
-		}
-		if (!seen) {
-			seen = calloc(1, sizeof(*seen));
-			if (!seen)
-				continue;
-			seen->cgroup_id = key;
-			ag_htab_add(&a->supp, &seen->node, h);
-		}
-		if (s.suppressed == seen->reported)
-			continue;
-		begin_event(a, "suppressed", 0);
-		jw_ku64(&a->jw, "count", s.suppressed - seen->reported);
-		jw_key(&a->jw, "violations");
-		jw_obj_open(&a->jw);
-		jw_ku64(&a->jw, "total", s.total);
-		jw_ku64(&a->jw, "suppressed", s.suppressed);
-		jw_obj_close(&a->jw);
-		jw_ku64(&a->jw, "rate_limit", a->cfg.rate_limit);
-		put_cgroup(a, &a->jw, key, ag_policy_find(&a->db, key));
-		end_event(a);
-		seen->reported = s.suppressed;
+/*
+ * A cgroup went away (no task can run in it any more): report what it still owes, keep its
+ * counts for the summary, and free its entry, so that the map never fills with the dead on a
+ * node where containers come and go.
+ */
+static void retire_viol(struct agent *a, __u64 id)
+{
+	int fd = bpf_map__fd(a->bpf.skel->maps.viol);
+	struct suppressed_seen *seen;
+	struct ag_viol_state s;
+
+	if (bpf_map_lookup_elem(fd, &id, &s))
+		return;
+	report_suppressed(a, id, &s);
+	a->retired_viol += s.total;
+	a->retired_supp += s.suppressed;
+	bpf_map_delete_elem(fd, &id);
+	if ((seen = seen_of(a, id, false))) {
+		ag_htab_del(&a->supp, &seen->node);
+		free(seen);
 	}
 }
 
@@ -599,7 +634,7 @@ static void emit_summary(struct agent *a)
 {
 	struct jw *w = &a->jw;
 	int tfd = bpf_map__fd(a->bpf.skel->maps.totals);
-	__u64 drops = 0, viol = 0, supp = 0;
+	__u64 drops = 0, viol = a->retired_viol, supp = a->retired_supp;
 	int vfd = bpf_map__fd(a->bpf.skel->maps.viol);
 	__u64 key, next, *prev = NULL;
 	struct ag_viol_state s;

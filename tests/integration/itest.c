@@ -1297,6 +1297,67 @@ out:
 	return ret;
 }
 
+/* Tenants that flood and then go away, more of them than the kernel's per-tenant map holds: the
+ * agent frees each one's entry when its cgroup goes, so the last still gets its rate limit, and
+ * every violation stays accounted for (events + suppressed, and the summary). */
+static int test_retired_tenants(void)
+{
+	struct cfg_opts o = { .mode = "audit", .rate_limit = 100 };
+	const char *args[] = { "--max-cgroups", "64", NULL };
+	enum { TENANTS = 70, EACH = 150 };
+	struct flood f = { .n = EACH };
+	struct match ms = { .type = "suppressed", .major = -1, .minor = -1 };
+	struct match m = { .op = "ioctl", .major = ACC_MAJOR, .minor = ACC_MINOR };
+	char cg[32], needle[300];
+	struct agent a;
+	long long events = 0, supp = 0, last_events, last_supp = 0;
+	json_object *s;
+	int ret = 1;
+
+	if (agent_start(&a, &o, args))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	f.fd = open(acc, O_RDWR);
+	for (int i = 0; i < TENANTS; i++) {
+		snprintf(cg, sizeof(cg), "/t-gone%d", i);
+		if (cg_make(cg))
+			FAIL_OUT("mkdir %s: %s", cg, strerror(errno));
+		run_in(cg, do_flood, &f);
+		cg_remove(cg);
+		snprintf(needle, sizeof(needle), "\"path\":\"%s%s\"", root, cg);
+		if (!wait_line(&a, "\"event\":\"removed\"", needle, 10))
+			FAIL_OUT("no tenant event for the removal of %s", cg);
+	}
+	close(f.fd);
+	if (agent_stop(&a))
+		goto out;
+	for (size_t i = 0; i < a.n_ev; i++) {
+		events += matches(a.ev[i], &m) && strstr(jstr(a.ev[i], "cgroup.path"), "/t-gone");
+		if (matches(a.ev[i], &ms) && strstr(jstr(a.ev[i], "cgroup.path"), "/t-gone"))
+			supp += jint(a.ev[i], "count");
+	}
+	snprintf(cg, sizeof(cg), "/t-gone%d", TENANTS - 1);
+	m.cgroup = ms.cgroup = cg;
+	last_events = count(&a, &m);
+	for (size_t i = 0; i < a.n_ev; i++)
+		if (matches(a.ev[i], &ms))
+			last_supp += jint(a.ev[i], "count");
+	if (last_events > EACH - 1 || last_supp == 0)
+		FAIL_OUT("the last tenant got %lld events, %lld suppressed: no rate limit (map full?)",
+			 last_events, last_supp);
+	s = summary(&a);
+	if (events + supp != TENANTS * EACH || !s || jint(s, "violations.total") != TENANTS * EACH)
+		FAIL_OUT("%lld events + %lld suppressed, summary total %lld; %d violations made", events,
+			 supp, s ? jint(s, "violations.total") : -1, TENANTS * EACH);
+	ret = 0;
+out:
+	agent_free(&a);
+	for (int i = 0; i < TENANTS; i++) {
+		snprintf(cg, sizeof(cg), "/t-gone%d", i);
+		cg_remove(cg);
+	}
+	return ret;
+}
+
 /* Process names with quotes, backslashes, newlines and control bytes stay valid, exact JSON. */
 static int do_hostile_open(void *path)
 {
@@ -1425,6 +1486,7 @@ static const struct test {
 	{ "long_path", test_long_path },
 	{ "drops_accounted", test_drops_accounted },
 	{ "flood_isolation", test_flood_isolation },
+	{ "retired_tenants", test_retired_tenants },
 	{ "hostile_names", test_hostile_names },
 	{ "full_disk", test_full_disk },
 	{ "bad_config", test_bad_config },
