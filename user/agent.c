@@ -432,6 +432,16 @@ static void handle_access(struct agent *a, const struct ag_access_event *e)
 
 static void retire_viol(struct agent *a, __u64 id);
 
+/* A cgroup went: by its rmdir event, or found gone by a reconciling scan. */
+static void cgroup_gone(struct ag_cg *cg, void *ctx)
+{
+	struct agent *a = ctx;
+
+	retire_viol(a, cg->id);
+	if (cg->state != AG_P_HOST)
+		emit_tenant(a, "removed", cg, 0);
+}
+
 static void handle_cgroup(struct agent *a, const struct ag_cgroup_event *e)
 {
 	struct ag_cg *cg;
@@ -447,10 +457,11 @@ static void handle_cgroup(struct agent *a, const struct ag_cgroup_event *e)
 		return;
 	}
 	if (e->h.type == AG_EV_CGROUP_RMDIR) {
-		retire_viol(a, e->cgroup_id);
 		cg = ag_policy_find(&a->db, e->cgroup_id);
-		if (cg && cg->state != AG_P_HOST)
-			emit_tenant(a, "removed", cg, e->time_ns);
+		if (cg)
+			cgroup_gone(cg, a);
+		else
+			retire_viol(a, e->cgroup_id);
 		ag_policy_removed(&a->db, e->cgroup_id);
 		return;
 	}
@@ -502,7 +513,8 @@ static void check_drops(struct agent *a, bool force)
 	if (!changed && !force)
 		return;
 	if (changed && now[AG_DROP_CGROUP] != a->drops_reported[AG_DROP_CGROUP])
-		ag_policy_scan(&a->db, a->cgroup2); /* lifecycle events were lost: look again */
+		/* lifecycle events were lost: find the cgroups made, and forget those gone */
+		ag_policy_reconcile(&a->db, a->cgroup2, cgroup_gone, a);
 	begin_event(a, "drops", 0);
 	jw_key(&a->jw, "ringbuf");
 	jw_obj_open(&a->jw);

@@ -624,13 +624,50 @@ void ag_policy_refresh(struct ag_policy_db *db)
 
 static int scan_one(const char *path, __u64 id, void *ctx)
 {
-	ag_policy_added(ctx, id, path, 0);
+	struct ag_policy_db *db = ctx;
+	struct ag_cg *cg = ag_policy_added(db, id, path, 0);
+
+	if (cg)
+		cg->seen = db->scan_gen;
 	return 0;
 }
 
 int ag_policy_scan(struct ag_policy_db *db, const char *cgroup2)
 {
+	db->scan_gen++;
 	return ag_cgroup_walk(cgroup2, scan_one, db);
+}
+
+int ag_policy_reconcile(struct ag_policy_db *db, const char *cgroup2, ag_gone_cb gone, void *ctx)
+{
+	struct ag_hnode *n;
+	__u64 *ids = NULL;
+	size_t n_ids = 0, b = 0;
+	int err = ag_policy_scan(db, cgroup2);
+
+	if (err)
+		return err; /* a partial walk proves nothing gone */
+	for (n = ag_htab_iter(&db->ids, &b, NULL); n; n = ag_htab_iter(&db->ids, &b, n)) {
+		struct ag_cg *cg = ag_container_of(n, struct ag_cg, by_id);
+		__u64 *ni;
+
+		if (cg->seen == db->scan_gen)
+			continue;
+		ni = realloc(ids, (n_ids + 1) * sizeof(*ids));
+		if (!ni)
+			break;
+		ids = ni;
+		ids[n_ids++] = cg->id;
+	}
+	for (size_t i = 0; i < n_ids; i++) {
+		struct ag_cg *cg = ag_policy_find(db, ids[i]);
+
+		if (gone)
+			gone(cg, ctx);
+		ag_policy_removed(db, ids[i]);
+	}
+	free(ids);
+	return n_ids;
 }
 
 bool ag_policy_effective(const struct ag_policy_db *db, const char *path, struct ag_policy *out)

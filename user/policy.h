@@ -34,6 +34,7 @@ struct ag_cg {
 	char *key;          /* the tenant this cgroup belongs to (owners are counted per key) */
 	__u64 created_ns;   /* CLOCK_BOOTTIME of its mkdir, 0 when found by a scan */
 	bool lat_done;      /* its creation -> policy latency is recorded */
+	unsigned int seen;  /* the last scan that found it */
 	unsigned int n_pending;
 	struct ag_pending_access *pending; /* AG_PENDING_MAX, allocated on first use */
 };
@@ -57,6 +58,7 @@ struct ag_policy_db {
 	__u64 *lat;
 	size_t n_lat, cap_lat;
 	__u64 map_errors;
+	unsigned int scan_gen;
 };
 
 int ag_policy_init(struct ag_policy_db *db, const struct ag_config *cfg,
@@ -69,6 +71,11 @@ struct ag_source *ag_config_source_new(const struct ag_config *cfg);
 
 /* Walk the cgroup2 tree and judge every cgroup. */
 int ag_policy_scan(struct ag_policy_db *db, const char *cgroup2);
+
+/* The same, and forget the cgroups that are gone (their removal events were lost): gone() is
+ * called for each before it is removed. Returns the number removed, or -errno. */
+typedef void (*ag_gone_cb)(struct ag_cg *cg, void *ctx);
+int ag_policy_reconcile(struct ag_policy_db *db, const char *cgroup2, ag_gone_cb gone, void *ctx);
 
 /* A cgroup appeared (created_ns: its mkdir's CLOCK_BOOTTIME, or 0) or went. */
 struct ag_cg *ag_policy_added(struct ag_policy_db *db, __u64 id, const char *path, __u64 created_ns);

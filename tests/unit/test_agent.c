@@ -3,6 +3,7 @@
  * writer's escaping, ioctl names, and the policy table (the configuration source, tenant parents,
  * inheritance, control nodes, owners) without a kernel (map fds -1). */
 #include "unit.h"
+#include <sys/stat.h>
 #include <linux/types.h>
 #include "accelguard.h"
 #include "cgroups.h"
@@ -245,6 +246,44 @@ static void test_policy_latency(void **state)
 	assert_true(f->db.lat[0] > 0);
 }
 
+static void count_gone(struct ag_cg *cg, void *ctx)
+{
+	assert_non_null(cg);
+	(*(int *)ctx)++;
+}
+
+/* A rescan after lost lifecycle events adds what appeared and forgets what went (a directory tree
+ * stands in for the cgroup2 mount: the walk and the ids work the same on it). */
+static void test_policy_reconcile(void **state)
+{
+	struct pfx *f = *state;
+	char p[512];
+	int gone = 0;
+
+	snprintf(p, sizeof(p), "%s/tenants", f->dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/tenants/a", f->dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/tenants/b", f->dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	assert_int_equal(ag_policy_scan(&f->db, f->dir), 0);
+	assert_non_null(ag_policy_find_path(&f->db, "/tenants/b"));
+	assert_int_equal(ag_policy_owners(&f->db, 195, 1), 1);
+
+	assert_int_equal(rmdir(p), 0); /* b goes, its rmdir event lost */
+	snprintf(p, sizeof(p), "%s/tenants/dcgm", f->dir);
+	assert_int_equal(mkdir(p, 0755), 0); /* dcgm comes, its mkdir event lost */
+	assert_int_equal(ag_policy_reconcile(&f->db, f->dir, count_gone, &gone), 1);
+	assert_int_equal(gone, 1);
+	assert_null(ag_policy_find_path(&f->db, "/tenants/b"));
+	assert_int_equal(ag_policy_owners(&f->db, 195, 1), 0); /* b's GPU is nobody's now */
+	assert_non_null(ag_policy_find_path(&f->db, "/tenants/a"));
+	assert_int_equal(verdict_of(f, "/tenants/dcgm", 195, 1), AG_V_EXEMPT);
+	/* nothing changed: nothing gone */
+	assert_int_equal(ag_policy_reconcile(&f->db, f->dir, count_gone, &gone), 0);
+	assert_int_equal(gone, 1);
+}
+
 /* the example shipped in deploy/ must stay a valid configuration */
 static void test_example_config(void **state)
 {
@@ -273,6 +312,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_policy_tenants, policy_setup, policy_teardown),
 		cmocka_unit_test_setup_teardown(test_policy_owners_lifecycle, policy_setup, policy_teardown),
 		cmocka_unit_test_setup_teardown(test_policy_latency, policy_setup, policy_teardown),
+		cmocka_unit_test_setup_teardown(test_policy_reconcile, policy_setup, policy_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
