@@ -420,7 +420,7 @@ static void handle_access(struct agent *a, const struct ag_access_event *e)
 	emit_access(a, &v, cg);
 	if (e->verdict != AG_V_UNRESOLVED || !cg)
 		return;
-	if (cg->state == AG_P_UNRESOLVED || cg->state == AG_P_TENANT_PARENT) {
+	if (cg->state == AG_P_UNRESOLVED) {
 		remember_pending(cg, e);
 	} else {
 		/* the policy arrived after the kernel judged: say at once what it is now */
@@ -697,6 +697,7 @@ static void emit_summary(struct agent *a)
 	jw_ku64(w, "lost", a->lines_lost);
 	jw_ku64(w, "rejudged", a->rejudged);
 	jw_ku64(w, "preexisting", a->preexisting);
+	jw_ku64(w, "unknown_cgroup", a->unknown_cgroups);
 	jw_obj_close(w);
 	jw_key(w, "policy");
 	jw_obj_open(w);
