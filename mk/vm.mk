@@ -8,8 +8,13 @@ VM_AGENT ?= $(BUILD)/accelguard
 VM_ITEST ?= $(BUILD)/itest
 VM_FLAGS ?=
 
-.PHONY: vm-check vm-shell vm-kernels
-CHECK_STAGES += vm-check
+.PHONY: vm-check vm-shell vm-kernels vm-harness-check
+CHECK_STAGES += vm-harness-check vm-check
+
+# the harness's own decisions (KVM or TCG, the retry under TCG) with a stand-in QEMU
+vm-harness-check:
+	$(call msg,VM,accelerator choice with a stand-in QEMU)
+	$(Q)tests/vm/test_accel.sh
 
 vm-check: $(VM_AGENT) $(VM_ITEST)
 	$(call msg,VM,$(VM_AGENT) $(VM_ITEST) in QEMU guests)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # accelguard's main job on a machine without GPUs: build, then audit and enforce a real scenario.
 #
-#   sudo tools/demo.sh            # audit, then enforce
-#   sudo tools/demo.sh audit      # one mode only
+#   tools/demo.sh            # as root: audit, then enforce
+#   tools/demo.sh audit      # one mode only
 #
 # It makes NVIDIA-numbered device nodes with mknod (195:0 and 195:1; their opens reach every hook
 # and then fail with ENXIO, as no driver is loaded) and a copy of /dev/full registered as a test
@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ "$(id -u)" = 0 ] || { echo "demo: run as root (BPF, cgroups, mknod): sudo $0" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "demo: run as root (BPF, cgroups, mknod); as another user: sudo $0" >&2; exit 1; }
 tools/deps.sh build test >&2
 make -s build/accelguard >&2
 

@@ -3,8 +3,9 @@
 #
 # Usage: tests/vm/boot.sh --kernel KDIR --initrd FILE --tier lsm|fmod_ret|tracepoint --out DIR
 #                         [--timeout SECONDS] [--filter NAME] [--args a,b] [--shell]
-# Writes DIR/console.log (ttyS0: kernel, stderr) and DIR/results.log (ttyS1: result protocol, see
-# init). Exit status: QEMU's, or 124 when the guest did not power off within the timeout.
+# Writes DIR/console.log (ttyS0: kernel, stderr), DIR/results.log (ttyS1: result protocol, see
+# init) and DIR/accel (kvm or tcg). AG_VM_ACCEL=auto|kvm|tcg, AG_VM_QEMU (the QEMU binary).
+# Exit status: QEMU's, or 124 when the guest did not power off within the timeout.
 # --shell: interactive, console on this terminal (Ctrl-a x quits QEMU), no timeout.
 #
 # The tier is chosen by the boot's LSM list: with bpf the BPF LSM runs (tier 1); without it an lsm
@@ -41,19 +42,15 @@ case "$filter$args" in *[[:space:]]*) echo "vm: boot: --filter/--args may not ho
 mkdir -p "$out"
 rm -f "$out/console.log" "$out/results.log"
 
-# KVM when the host offers one that works (AG_VM_ACCEL=auto|kvm|tcg), software emulation otherwise.
-# A /dev/kvm can exist and still fail at the first vCPU reset (nested, micro-VM hosts): QEMU
-# aborts at once there, and a working one is still alive, paused, after a second.
+# The accelerator: AG_VM_ACCEL=kvm|tcg as given (check.sh decides once per run with accel.sh and
+# passes its answer); auto (a boot on its own) asks accel.sh, which boots this kernel under KVM and
+# chooses it only when the guest shows a sign of life.
 accel=${AG_VM_ACCEL:-auto}
 if [ "$accel" = auto ]; then
-	accel=tcg
-	if [ -w /dev/kvm ]; then
-		# (stderr off in the subshell too: bash reports the abort of a child on its own stderr)
-		rc=$(exec 2>/dev/null; timeout 1 qemu-system-x86_64 -accel kvm -machine pc -cpu host -nodefaults \
-			-no-user-config -display none -monitor none -S </dev/null >/dev/null; echo $?)
-		[ "$rc" = 124 ] && accel=kvm
-	fi
+	accel=$("$(dirname "$0")/accel.sh" --kernel "$kdir" --initrd "$initrd" --out "$out")
 fi
+case $accel in kvm|tcg) ;; *) echo "vm: boot: AG_VM_ACCEL must be auto, kvm or tcg, not '$accel'" >&2; exit 2 ;; esac
+echo "$accel" > "$out/accel"
 cpu=max
 [ "$accel" = kvm ] && cpu=host
 accel=(-accel "$accel")
@@ -62,7 +59,7 @@ append="console=ttyS0 panic=-1 quiet loglevel=4 lsm=$lsm ag.tier=$tier"
 [ -n "$filter" ] && append+=" ag.filter=$filter"
 [ -n "$args" ] && append+=" ag.args=$args"
 
-qemu=(qemu-system-x86_64 "${accel[@]}" -machine pc -cpu "$cpu" -smp "${AG_VM_SMP:-1}" -m "${AG_VM_MEM:-1024}"
+qemu=("${AG_VM_QEMU:-qemu-system-x86_64}" "${accel[@]}" -machine pc -cpu "$cpu" -smp "${AG_VM_SMP:-1}" -m "${AG_VM_MEM:-1024}"
 	-nodefaults -no-user-config -display none -no-reboot
 	-kernel "$kdir/vmlinuz" -initrd "$initrd")
 

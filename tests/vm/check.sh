@@ -46,11 +46,18 @@ for k in $kernels; do
 done
 "$here/mkinitramfs.sh" --agent "$agent" --itest "$itest" "$vm/initramfs.cpio"
 
+# The accelerator, once per run and by effect: the first kernel is booted under KVM and KVM is
+# chosen only when its /init shows a sign of life (accel.sh); AG_VM_ACCEL=kvm|tcg forces one.
+set -- $kernels
+accel=$("$here/accel.sh" --kernel "${kdir[$1]}" --initrd "$vm/initramfs.cpio" --out "$vm/accel-probe" \
+	2>"$vm/accel.txt") || { cat "$vm/accel.txt" >&2; exit 1; }
+cat "$vm/accel.txt" >&2
+
 if [ "$shell" = 1 ]; then
 	set -- $kernels; k=$1
 	set -- $tiers; t=$1
 	echo "vm: shell in ${label[$k]} ($k), tier $t; Ctrl-a x quits QEMU" >&2
-	exec "$here/boot.sh" --kernel "${kdir[$k]}" --initrd "$vm/initramfs.cpio" --tier "$t" \
+	AG_VM_ACCEL=$accel exec "$here/boot.sh" --kernel "${kdir[$k]}" --initrd "$vm/initramfs.cpio" --tier "$t" \
 		--out "$vm/shell" --shell
 fi
 
@@ -62,10 +69,23 @@ for b in "${boots[@]}"; do
 	k=${b%%:*} t=${b#*:} d=$vm/${label[$k]}-$t
 	mkdir -p "$d"
 	(
-		s=$SECONDS rc=0
-		"$here/boot.sh" --kernel "${kdir[$k]}" --initrd "$vm/initramfs.cpio" --tier "$t" --out "$d" \
-			--timeout "$timeout" ${filter:+--filter "$filter"} ${args:+--args "$args"} \
-			>"$d/qemu.log" 2>&1 || rc=$?
+		boot() { # ACCEL
+			rc=0
+			AG_VM_ACCEL=$1 "$here/boot.sh" --kernel "${kdir[$k]}" --initrd "$vm/initramfs.cpio" --tier "$t" \
+				--out "$d" --timeout "$timeout" ${filter:+--filter "$filter"} ${args:+--args "$args"} \
+				>"$d/qemu.log" 2>&1 || rc=$?
+		}
+		s=$SECONDS
+		rm -f "$d/retried"
+		boot "$accel"
+		# A boot that did not run to its end under KVM (the probe passed, yet KVM can still stop a
+		# guest later) is retried once under TCG; the report says so. A boot that ran to its end is
+		# judged as it is: failing tests are never retried.
+		if [ "$accel" = kvm ] && ! grep -q '^@@AG-END' "$d/results.log" 2>/dev/null; then
+			for f in console.log results.log qemu.log; do mv -f "$d/$f" "$d/kvm-$f" 2>/dev/null || true; done
+			echo "under KVM the guest did not run to its end (QEMU exit $rc, $((SECONDS - s))s; logs kvm-*.log); retried under TCG" > "$d/retried"
+			boot tcg
+		fi
 		echo "$rc" > "$d/rc"
 		echo $((SECONDS - s)) > "$d/seconds"
 	) &
@@ -75,10 +95,12 @@ done
 wait
 
 : > "$vm/report.txt"
+sed 's/^/# /' "$vm/accel.txt" >> "$vm/report.txt"
 for b in "${boots[@]}"; do
 	k=${b%%:*} t=${b#*:} d=$vm/${label[$k]}-$t
-	echo "# vm/${label[$k]}/$t: ${kdir[$k]##*/} $(cat "${kdir[$k]}/release"), $(cat "$d/seconds")s, QEMU exit $(cat "$d/rc")" \
+	echo "# vm/${label[$k]}/$t: ${kdir[$k]##*/} $(cat "${kdir[$k]}/release"), $(cat "$d/accel" 2>/dev/null || echo "$accel"), $(cat "$d/seconds")s, QEMU exit $(cat "$d/rc")" \
 		>> "$vm/report.txt"
+	if [ -s "$d/retried" ]; then echo "# vm/${label[$k]}/$t: $(cat "$d/retried")" >> "$vm/report.txt"; fi
 	if [ -s "$d/qemu.log" ]; then sed 's/^/# qemu: /' "$d/qemu.log" >> "$vm/report.txt"; fi
 	"$here/report.sh" --prefix "vm/${label[$k]}/$t" --tier "$t" --dir "$d" --rc "$(cat "$d/rc")" \
 		--timeout "$timeout" >> "$vm/report.txt" || true
@@ -87,6 +109,6 @@ cat "$vm/report.txt"
 passed=$(grep -c '^ok - ' "$vm/report.txt" || true)
 failed=$(grep -c '^not ok - ' "$vm/report.txt" || true)
 skipped=$(grep -c '^skip - ' "$vm/report.txt" || true)
-echo "# vm: ${#boots[@]} boots in $((SECONDS - start))s; logs in $vm"
+echo "# vm: ${#boots[@]} boots in $((SECONDS - start))s under ${accel^^}$(n=$(cat "$vm"/*/retried 2>/dev/null | wc -l); [ "$n" = 0 ] || echo ", $n retried under TCG"); logs in $vm"
 if [ "$skipped" = 0 ]; then echo "$passed passed, $failed failed"; else echo "$passed passed, $failed failed, $skipped skipped"; fi
 [ "$failed" = 0 ]
