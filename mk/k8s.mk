@@ -2,11 +2,9 @@
 # its tests (tests/k8s/). Its objects have their own rules, without the BPF skeletons, so that
 # `make BUILD=/tmp/build-k8s k8s-check` builds and runs them on their own.
 
-K8S_SRCS   := user/k8s.c user/k8s_api.c user/k8s_cdi.c user/k8s_cgroup.c user/k8s_devmap.c \
-              user/k8s_grpc.c user/k8s_nvidia.c
-K8S_HDRS   := user/k8s.h user/k8s_cdi.h user/k8s_cgroup.h user/k8s_grpc.h user/k8s_internal.h \
-              user/k8s_nvidia.h user/k8s_util.h user/source.h user/config.h user/devices.h \
-              user/log.h include/accelguard.h
+K8S_SRCS   := $(wildcard user/k8s/*.c)
+K8S_HDRS   := $(wildcard user/k8s/*.h) user/source.h user/config.h user/devices.h \
+              user/log.h user/util.h include/accelguard.h
 K8S_PROTOS := podresources cri
 K8S_PB_C   := $(patsubst %,$(BUILD)/proto/%.pb-c.c,$(K8S_PROTOS))
 K8S_PB_H   := $(patsubst %,$(BUILD)/proto/%.pb-c.h,$(K8S_PROTOS))
@@ -37,7 +35,7 @@ $(K8S_OBJS): $(BUILD)/%.o: %.c $(K8S_HDRS) $(K8S_PB_H)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 # Tests: the cgroup path unit test (cmocka) and the source driven against real peers.
-K8S_TEST_DEPS := $(BUILD)/k8s/devices.o $(BUILD)/k8s/log.o
+K8S_TEST_DEPS := $(BUILD)/k8s/devices.o $(BUILD)/k8s/log.o $(BUILD)/k8s/util.o
 $(BUILD)/k8s/%.o: user/%.c $(K8S_HDRS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
@@ -48,7 +46,7 @@ $(BUILD)/tests/k8s/%.o: tests/k8s/%.c $(K8S_HDRS) $(K8S_PB_H)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/k8s/cgroup_test: $(BUILD)/tests/k8s/cgroup_test.o $(BUILD)/user/k8s_cgroup.o
+$(BUILD)/tests/k8s/cgroup_test: $(BUILD)/tests/k8s/cgroup_test.o $(BUILD)/user/k8s/cgroup.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
