@@ -17,29 +17,6 @@ static void snap_free(struct k8s_api_snap *s)
 	memset(s, 0, sizeof(*s));
 }
 
-const struct k8s_api_pod *k8s_api_pod_by_uid(const struct k8s_api *api, const char *uid)
-{
-	for (size_t i = 0; uid && *uid && i < api->snap.n_pods; i++)
-		if (!strcmp(api->snap.pods[i].uid, uid))
-			return &api->snap.pods[i];
-	return NULL;
-}
-
-const struct k8s_api_claim *k8s_api_claim(const struct k8s_api *api, const char *ns,
-					  const char *name)
-{
-	for (size_t i = 0; ns && name && i < api->snap.n_claims; i++)
-		if (!strcmp(api->snap.claims[i].ns, ns) && !strcmp(api->snap.claims[i].name, name))
-			return &api->snap.claims[i];
-	return NULL;
-}
-
-void k8s_api_claims_kick(struct k8s_api *api)
-{
-	api->claims_want = true;
-	pthread_cond_broadcast(&api->cond);
-}
-
 void k8s_api_init(struct k8s_api *api, const struct k8s_env *env, struct k8s_devmap *map)
 {
 	memset(api, 0, sizeof(*api));

@@ -68,14 +68,14 @@ struct k8s_api {
 	bool have_pods, have_claims;
 };
 
-/* api.c */
+/* api.c: life cycle */
 void k8s_api_init(struct k8s_api *api, const struct k8s_env *env, struct k8s_devmap *map);
 /* Start the threads (env->node_name and env->api_server set); 0 or -errno. */
 int k8s_api_start(struct k8s_api *api);
 void k8s_api_stop(struct k8s_api *api);
 void k8s_api_fini(struct k8s_api *api);
 
-/* api->lock held: */
+/* api->lock held (api_pods.c, api_claims.c): */
 const struct k8s_api_pod *k8s_api_pod_by_uid(const struct k8s_api *api, const char *uid);
 const struct k8s_api_claim *k8s_api_claim(const struct k8s_api *api, const char *ns,
 					  const char *name);

@@ -33,6 +33,21 @@ void k8s_api_claim_free(struct k8s_api_claim *c)
 
 /* ---- claims and slices ---- */
 
+const struct k8s_api_claim *k8s_api_claim(const struct k8s_api *api, const char *ns,
+					  const char *name)
+{
+	for (size_t i = 0; ns && name && i < api->snap.n_claims; i++)
+		if (!strcmp(api->snap.claims[i].ns, ns) && !strcmp(api->snap.claims[i].name, name))
+			return &api->snap.claims[i];
+	return NULL;
+}
+
+void k8s_api_claims_kick(struct k8s_api *api)
+{
+	api->claims_want = true;
+	pthread_cond_broadcast(&api->cond);
+}
+
 static int claim_get(struct k8s_api *api, CURL *curl, int *ver, const char *ns, const char *name,
 		     struct k8s_api_claim *c, char *err, size_t errlen)
 {

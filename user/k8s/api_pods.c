@@ -449,3 +449,10 @@ void *k8s_api_pods_thread(void *arg)
 	return NULL;
 }
 
+const struct k8s_api_pod *k8s_api_pod_by_uid(const struct k8s_api *api, const char *uid)
+{
+	for (size_t i = 0; uid && *uid && i < api->snap.n_pods; i++)
+		if (!strcmp(api->snap.pods[i].uid, uid))
+			return &api->snap.pods[i];
+	return NULL;
+}
