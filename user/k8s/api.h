@@ -81,6 +81,8 @@ const struct k8s_api_claim *k8s_api_claim(const struct k8s_api *api, const char 
 					  const char *name);
 /* Wake the claims thread to look at the claims the pods name. */
 void k8s_api_claims_kick(struct k8s_api *api);
+/* Wake both threads (a pods thread waiting out a backoff tries again). */
+void k8s_api_wake(struct k8s_api *api);
 
 /* api_pods.c, api_claims.c */
 void *k8s_api_pods_thread(void *arg);

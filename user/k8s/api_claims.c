@@ -48,6 +48,11 @@ void k8s_api_claims_kick(struct k8s_api *api)
 	pthread_cond_broadcast(&api->cond);
 }
 
+void k8s_api_wake(struct k8s_api *api)
+{
+	pthread_cond_broadcast(&api->cond);
+}
+
 static int claim_get(struct k8s_api *api, CURL *curl, int *ver, const char *ns, const char *name,
 		     struct k8s_api_claim *c, char *err, size_t errlen)
 {

@@ -293,8 +293,9 @@ static int resolve_container(struct k8s *k, const struct ag_k8s_cgroup *cg, stru
 	} else if (k->env.api_server) {
 		if (!ap || !api_devices(k, ap, cname, out, &nvidia, &full)) {
 			if (ap)
-				k->api.claims_want = true;
-			pthread_cond_broadcast(&k->api.cond);
+				k8s_api_claims_kick(&k->api);
+			else
+				k8s_api_wake(&k->api);
 			return AG_R_PENDING;
 		}
 		known = true;
@@ -388,9 +389,8 @@ void k8s_cri_changed(void *ctx)
 
 		if (!e->sandbox && k->pr.listed && !k8s_pr_find(&k->pr, e->ns, e->pod, NULL) &&
 		    k->n_pend)
-			k8s_want_add(&k->pr.wants, &k->pr.n_wants, e->ns, e->pod);
+			k8s_pr_want(&k->pr, e->ns, e->pod);
 	}
-	pthread_cond_broadcast(&k->pr.cond);
 	k8s_unlock(&k->pr.lock);
 	k8s_unlock(&k->cri.lock);
 	k8s_unlock(&k->lock);
