@@ -98,7 +98,8 @@ static int add_ctrs(struct k8s_api_pod *p, json_object *ctrs, json_object *statu
 /* A Pod object -> p. -EINVAL for an object that is no pod (what is missing goes to why). */
 static int parse_pod(json_object *o, struct k8s_api_pod *p, const char **why)
 {
-	json_object *md = k8s_jget(o, "metadata"), *spec = k8s_jget(o, "spec"), *st = k8s_jget(o, "status");
+	json_object *md = k8s_jget(o, "metadata"), *spec = k8s_jget(o, "spec");
+	json_object *st = k8s_jget(o, "status");
 	json_object *labels = k8s_jget(md, "labels"), *rcs = k8s_jarr(spec, "resourceClaims");
 	json_object *rcst = k8s_jarr(st, "resourceClaimStatuses");
 	int ret;
@@ -132,7 +133,8 @@ static int parse_pod(json_object *o, struct k8s_api_pod *p, const char **why)
 	}
 	ret = add_ctrs(p, k8s_jarr(spec, "containers"), k8s_jarr(st, "containerStatuses"));
 	ret = ret ?: add_ctrs(p, k8s_jarr(spec, "initContainers"), k8s_jarr(st, "initContainerStatuses"));
-	ret = ret ?: add_ctrs(p, k8s_jarr(spec, "ephemeralContainers"), k8s_jarr(st, "ephemeralContainerStatuses"));
+	ret = ret ?: add_ctrs(p, k8s_jarr(spec, "ephemeralContainers"),
+			      k8s_jarr(st, "ephemeralContainerStatuses"));
 	if (ret == -EINVAL) {
 		*why = "a container without a name";
 		return ret;

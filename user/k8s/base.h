@@ -1,15 +1,11 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The Kubernetes source's base layer (layer 0, tests/k8s/layers.sh): logging, the notify eventfd,
- * ranked locks, the shared read-only environment, and the small types every part uses with their
- * free helpers. Not an interface outside user/k8s/.
+ * The Kubernetes source's base layer (layer 0): logging, the notify eventfd, ranked locks, the
+ * shared read-only environment, and the small types every part uses with their
+ * free helpers. Not an interface outside user/k8s/ (whose one public header is k8s.h).
  *
- * Layers (each file uses only its own layer and those below; tests/k8s/layers.sh checks it):
- *   0 base      base.c cgroup.c grpc.c
- *   1 devmap    nvidia.c cdi.c devmap.c        (device ids -> numbers; its own lock)
- *   2 peers     podresources.c cri.c api.c api_http.c api_pods.c api_claims.c
- *               (each peer owns its snapshot, its lock and its threads)
- *   3 resolver  resolve.c source.c             (the ag_source, life cycle)
+ * The layers (base, device mapping, peers, resolver) are declared in user/k8s/layers, and
+ * tests/k8s/layers.sh checks the built objects against them.
  */
 #ifndef AG_K8S_BASE_H
 #define AG_K8S_BASE_H

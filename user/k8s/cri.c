@@ -124,7 +124,8 @@ static int cri_add(struct k8s_cri_snap *s, size_t *cap, const char *id, cri_kv *
 }
 
 /* A fresh snapshot: ListContainers + ListPodSandbox. */
-static int cri_list(struct k8s_cri *cri, struct ag_grpc *g, struct k8s_cri_snap *s, char *err, size_t errlen)
+static int cri_list(struct k8s_cri *cri, struct ag_grpc *g, struct k8s_cri_snap *s, char *err,
+		    size_t errlen)
 {
 	Runtime__V1__ListContainersRequest creq = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
 	Runtime__V1__ListPodSandboxRequest sreq = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;

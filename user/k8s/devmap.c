@@ -145,7 +145,8 @@ static bool map_mig_legacy(struct k8s_devmap *m, const char *id, struct k8s_allo
 }
 
 /* map_lock held */
-static bool map_dp_once(struct k8s_devmap *m, const char *resource, const char *id, struct k8s_alloc *a)
+static bool map_dp_once(struct k8s_devmap *m, const char *resource, const char *id,
+			struct k8s_alloc *a)
 {
 	const char *slash = strchr(resource, '/');
 	const char *class_ = slash ? slash + 1 : NULL;
@@ -246,7 +247,8 @@ void k8s_map_dp(struct k8s_devmap *m, const char *resource, const char *id, stru
 }
 
 /* gpu.nvidia.com without a CDI name: the ResourceSlice's uuid attribute, else gpu-<minor> */
-static bool map_nvidia_dra(struct k8s_devmap *m, const char *pool, const char *device, struct k8s_alloc *a)
+static bool map_nvidia_dra(struct k8s_devmap *m, const char *pool, const char *device,
+			   struct k8s_alloc *a)
 {
 	char uuid[64] = "", pci[64] = "";
 	unsigned int minor;

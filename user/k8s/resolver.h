@@ -10,8 +10,8 @@
 #include "api.h"
 #include "base.h"
 #include "cri.h"
-#include "k8s.h"
 #include "devmap.h"
+#include "k8s.h"
 #include "podresources.h"
 
 struct k8s_pending {

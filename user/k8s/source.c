@@ -218,6 +218,13 @@ struct ag_source *ag_k8s_source_new(const struct ag_k8s_options *o, int notify_f
 	if (!k->env.pr_socket && !k->env.api_server)
 		k8s_log(AG_LOG_WARN, "PodResources and Kubernetes API both off: no allocation is "
 			"known, every container is judged as holding nothing");
+	/* k->env is complete before the first thread starts */
+	if (k->env.api_server && !k->env.node_name) {
+		k8s_log(AG_LOG_WARN, "API %s: no node name (kubernetes.node_name or NODE_NAME): the "
+			"pods of this node cannot be selected; Kubernetes API off", k->env.api_server);
+		free(k->env.api_server);
+		k->env.api_server = NULL;
+	}
 	if (k->env.pr_socket) {
 		ret = k8s_pr_start(&k->pr);
 		if (ret)
@@ -227,12 +234,6 @@ struct ag_source *ag_k8s_source_new(const struct ag_k8s_options *o, int notify_f
 		ret = k8s_cri_start(&k->cri);
 		if (ret)
 			goto thread;
-	}
-	if (k->env.api_server && !k->env.node_name) {
-		k8s_log(AG_LOG_WARN, "API %s: no node name (kubernetes.node_name or NODE_NAME): the "
-			"pods of this node cannot be selected; Kubernetes API off", k->env.api_server);
-		free(k->env.api_server);
-		k->env.api_server = NULL;
 	}
 	if (k->env.api_server) {
 		ret = k8s_api_start(&k->api);
