@@ -19,7 +19,7 @@ $(BUILD)/itest: $(ITEST_OBJS)
 
 # the native run, then the ioctl scenarios again with tier 3's fallback ioctl program (CO-RE reads)
 itest-check: $(BUILD)/accelguard $(BUILD)/itest
-	$(call msg,ITEST,native kernel$(if $(ITEST_EXPECT_TIER), (expects tier $(ITEST_EXPECT_TIER))), then ioctl and fd_ with ACCELGUARD_TP_IOCTL=core)
+	$(call msg,ITEST,native kernel$(if $(ITEST_EXPECT_TIER), (expects tier $(ITEST_EXPECT_TIER))) then ioctl and fd_ with ACCELGUARD_TP_IOCTL=core)
 	$(call stage,itest-check) $(BUILD)/itest --agent $(BUILD)/accelguard \
 		$(if $(ITEST_EXPECT_TIER),--expect-tier $(ITEST_EXPECT_TIER)) $(ITEST_FILTER) \
 		:: env ACCELGUARD_TP_IOCTL=core $(BUILD)/itest --agent $(BUILD)/accelguard ioctl \
