@@ -21,16 +21,23 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-
             -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD) -DAG_VERSION='"$(VERSION)"'
 LDLIBS   += -lbpf -lelf -lz -lyaml -lpthread
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -Ivmlinux/$(ARCH)
+# header dependencies from the compiler: every object has its .d beside it (included below)
+DEPFLAGS := -MMD -MP
 
 BPF_FAMILIES := open ioctl cgroup
 BPF_OBJS     := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_FAMILIES))
 SKELS        := $(BUILD)/accelguard.skel.h
 
-# Modules add to these from mk/*.mk (one fragment per module, owned with it).
+# Modules add to these from mk/*.mk (one fragment per module, owned with it, with its sources).
 USER_SRCS    :=
-GEN_HDRS     :=
+OBJS         :=
 CHECK_STAGES :=
 BENCH_STAGES :=
+
+# A stage of `make check` runs its commands (separated by ::) through tests/stage.sh, which
+# records passed / failed / skipped: REASON in $(STAGES)/STAGE for the table `make check` prints.
+STAGES := $(BUILD)/stages
+stage = $(Q)tests/stage.sh $(1) $(STAGES) --
 
 .DELETE_ON_ERROR:
 .PHONY: all clean check deps vmlinux
@@ -40,10 +47,11 @@ all: $(BUILD)/accelguard
 -include $(sort $(wildcard mk/*.mk))
 
 USER_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(USER_SRCS))
+OBJS      += $(USER_OBJS) $(AGENT_MAIN_OBJ) $(BPF_OBJS)
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/common.bpf.h include/accelguard.h include/verdict.h | $(BUILD)/bpf
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c | $(BUILD)/bpf
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/accelguard.bpf.o: $(BPF_OBJS)
 	$(call msg,LINK,$@)
@@ -53,16 +61,19 @@ $(BUILD)/accelguard.skel.h: $(BUILD)/accelguard.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name accelguard_bpf > $@
 
-$(BUILD)/%.o: %.c $(SKELS) $(GEN_HDRS) $(wildcard include/*.h user/*.h)
+# One object per source, shared by the agent and every test that links it. Generated headers are
+# order-only prerequisites of the objects that include them (in the fragments); after the first
+# build the .d files name them like any header.
+$(BUILD)/%.o: %.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/libag.a: $(USER_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/accelguard: $(BUILD)/user/main.o $(BUILD)/libag.a
+$(BUILD)/accelguard: $(AGENT_MAIN_OBJ) $(BUILD)/libag.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -78,8 +89,12 @@ vmlinux:
 deps:
 	$(Q)tools/deps.sh all
 
-check: all $(CHECK_STAGES)
-	@echo "make check: all stages passed ($(CHECK_STAGES))"
+# Every stage, even after one failed (-k), then the table of their results; fails on a failed
+# stage, and says which stages skipped and why.
+check: all
+	$(Q)rm -rf $(STAGES)
+	-$(Q)$(MAKE) --no-print-directory -k $(CHECK_STAGES)
+	$(Q)tests/stages.sh $(STAGES) $(CHECK_STAGES)
 
 bench: all $(BENCH_STAGES)
 
@@ -95,3 +110,5 @@ install: $(BUILD)/accelguard
 	sed -i 's#/usr/local/bin/accelguard#$(PREFIX)/bin/accelguard#' $(DESTDIR)/etc/systemd/system/accelguard.service
 	[ -e $(DESTDIR)/etc/accelguard/config.yaml ] || \
 		install -D -m 0640 deploy/config.example.yaml $(DESTDIR)/etc/accelguard/config.yaml
+
+-include $(OBJS:.o=.d)

@@ -11,10 +11,12 @@ BENCH_STAGES   += bench-native bench-vm
 
 .PHONY: bench-native bench-vm
 
-$(BUILD)/agbench: tools/bench/agbench.c
-	$(call msg,CC,$@)
-	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -static -o $@ $<
+BENCH_OBJS := $(BUILD)/tools/bench/agbench.o
+OBJS       += $(BENCH_OBJS)
+
+$(BUILD)/agbench: $(BENCH_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -static -o $@ $^
 
 bench-native: $(BUILD)/accelguard $(BUILD)/agbench
 	$(Q)tools/deps.sh bench

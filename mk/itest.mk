@@ -9,15 +9,18 @@ CHECK_STAGES += itest-check
 
 itest: $(BUILD)/itest
 
-$(BUILD)/itest: tests/integration/itest.c
-	$(call msg,CC,$@)
-	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -Wno-format-truncation -o $@ $< -ljson-c
+ITEST_OBJS := $(BUILD)/tests/integration/itest.o
+OBJS       += $(ITEST_OBJS)
+$(ITEST_OBJS): CFLAGS += -Wno-format-truncation
 
+$(BUILD)/itest: $(ITEST_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -ljson-c
+
+# the native run, then the ioctl scenarios again with tier 3's fallback ioctl program (CO-RE reads)
 itest-check: $(BUILD)/accelguard $(BUILD)/itest
-	$(call msg,ITEST,native kernel$(if $(ITEST_EXPECT_TIER), (expects tier $(ITEST_EXPECT_TIER))))
-	$(Q)$(BUILD)/itest --agent $(BUILD)/accelguard \
-		$(if $(ITEST_EXPECT_TIER),--expect-tier $(ITEST_EXPECT_TIER)) $(ITEST_FILTER)
-	$(call msg,ITEST,the ioctl scenarios again with tier 3's fallback ioctl program (CO-RE reads))
-	$(Q)ACCELGUARD_TP_IOCTL=core $(BUILD)/itest --agent $(BUILD)/accelguard ioctl
-	$(Q)ACCELGUARD_TP_IOCTL=core $(BUILD)/itest --agent $(BUILD)/accelguard fd_
+	$(call msg,ITEST,native kernel$(if $(ITEST_EXPECT_TIER), (expects tier $(ITEST_EXPECT_TIER))) then ioctl and fd_ with ACCELGUARD_TP_IOCTL=core)
+	$(call stage,itest-check) $(BUILD)/itest --agent $(BUILD)/accelguard \
+		$(if $(ITEST_EXPECT_TIER),--expect-tier $(ITEST_EXPECT_TIER)) $(ITEST_FILTER) \
+		:: env ACCELGUARD_TP_IOCTL=core $(BUILD)/itest --agent $(BUILD)/accelguard ioctl \
+		:: env ACCELGUARD_TP_IOCTL=core $(BUILD)/itest --agent $(BUILD)/accelguard fd_

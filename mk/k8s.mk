@@ -1,21 +1,21 @@
-# Kubernetes correlation (issue 4): user/k8s*.c, the protobuf-c code generated from proto/, and
-# its tests (tests/k8s/). Its objects have their own rules, without the BPF skeletons, so that
+# Kubernetes correlation (issue 4): the module user/k8s/ (layers in user/k8s/layers), the
+# protobuf-c code generated from proto/, and its tests (tests/k8s/). Only podresources.o and
+# cri.o need generated headers (protobuf-c's), none the BPF skeleton, so that
 # `make BUILD=/tmp/build-k8s k8s-check` builds and runs them on their own.
 
-K8S_SRCS   := user/k8s.c user/k8s_api.c user/k8s_cdi.c user/k8s_cgroup.c user/k8s_devmap.c \
-              user/k8s_grpc.c user/k8s_nvidia.c
-K8S_HDRS   := user/k8s.h user/k8s_cdi.h user/k8s_cgroup.h user/k8s_grpc.h user/k8s_internal.h \
-              user/k8s_nvidia.h user/k8s_util.h user/source.h user/config.h user/devices.h \
-              user/log.h include/accelguard.h
-K8S_PROTOS := podresources cri
-K8S_PB_C   := $(patsubst %,$(BUILD)/proto/%.pb-c.c,$(K8S_PROTOS))
-K8S_PB_H   := $(patsubst %,$(BUILD)/proto/%.pb-c.h,$(K8S_PROTOS))
+K8S_SRCS    := $(wildcard user/k8s/*.c)
+K8S_OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(K8S_SRCS))
+K8S_PROTOS  := podresources cri
+K8S_PB_C    := $(patsubst %,$(BUILD)/proto/%.pb-c.c,$(K8S_PROTOS))
+K8S_PB_H    := $(patsubst %,$(BUILD)/proto/%.pb-c.h,$(K8S_PROTOS))
 K8S_PB_OBJS := $(K8S_PB_C:.c=.o)
-K8S_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(K8S_SRCS))
-K8S_LIBS   := -lcurl -lprotobuf-c -ljson-c -lyaml -lpthread
+K8S_LIBS    := -lcurl -lprotobuf-c -ljson-c -lyaml -lpthread
+K8S_TESTS   := cgroup_test lock_test k8s_test
+K8S_TEST_BINS := $(patsubst %,$(BUILD)/tests/k8s/%,$(K8S_TESTS))
+K8S_TEST_OBJS := $(patsubst %,$(BUILD)/tests/k8s/%.o,$(K8S_TESTS))
 
 USER_SRCS  += $(K8S_SRCS)
-GEN_HDRS   += $(K8S_PB_H)
+OBJS       += $(K8S_PB_OBJS) $(K8S_TEST_OBJS)
 LDLIBS     += -lcurl -lprotobuf-c -ljson-c
 CHECK_STAGES += k8s-check
 
@@ -27,39 +27,31 @@ $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
 	$(Q)mkdir -p $(BUILD)/proto
 	$(Q)protoc-c --c_out=$(BUILD) -I. $<
 
-$(K8S_PB_OBJS): %.o: %.c $(K8S_PB_H)
+$(K8S_PB_OBJS): %.o: %.c | $(K8S_PB_H)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(K8S_OBJS): $(BUILD)/%.o: %.c $(K8S_HDRS) $(K8S_PB_H)
-	$(call msg,CC,$@)
-	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/user/k8s/podresources.o $(BUILD)/user/k8s/cri.o: | $(K8S_PB_H)
 
-# Tests: the cgroup path unit test (cmocka) and the source driven against real peers.
-K8S_TEST_DEPS := $(BUILD)/k8s/devices.o $(BUILD)/k8s/log.o
-$(BUILD)/k8s/%.o: user/%.c $(K8S_HDRS)
-	$(call msg,CC,$@)
-	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
-
-$(BUILD)/tests/k8s/%.o: tests/k8s/%.c $(K8S_HDRS) $(K8S_PB_H)
-	$(call msg,CC,$@)
-	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
-
-$(BUILD)/tests/k8s/cgroup_test: $(BUILD)/tests/k8s/cgroup_test.o $(BUILD)/user/k8s_cgroup.o
-	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
-
-$(BUILD)/tests/k8s/k8s_test: $(BUILD)/tests/k8s/k8s_test.o $(K8S_OBJS) $(K8S_PB_OBJS) $(K8S_TEST_DEPS)
+# Tests: the cgroup path unit test and the ranked locks (cmocka), the layering of the objects,
+# and the source driven against real peers.
+$(BUILD)/tests/k8s/cgroup_test: $(BUILD)/user/k8s/cgroup.o
+$(BUILD)/tests/k8s/lock_test: $(BUILD)/user/k8s/base.o $(BUILD)/user/log.o $(BUILD)/user/util.o
+$(BUILD)/tests/k8s/k8s_test: $(K8S_OBJS) $(K8S_PB_OBJS) $(BUILD)/user/devices.o \
+                             $(BUILD)/user/log.o $(BUILD)/user/util.o
+$(K8S_TEST_BINS): %: %.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(K8S_LIBS) -lbpf -lcmocka
 
-.PHONY: k8s-check k8s-test
-k8s-check: $(BUILD)/tests/k8s/cgroup_test $(BUILD)/tests/k8s/k8s_test
-	$(Q)$(BUILD)/tests/k8s/cgroup_test
-	$(Q)tests/k8s/run.sh $(BUILD)/tests/k8s/k8s_test
+.PHONY: k8s-check k8s-layers-check
+k8s-check: $(K8S_TEST_BINS) $(K8S_OBJS)
+	$(call stage,k8s-check) tests/k8s/layers.sh user/k8s/layers $(BUILD)/user/k8s \
+		:: tests/unit/run.sh $(BUILD)/tests/k8s/cgroup_test $(BUILD)/tests/k8s/lock_test \
+		:: tests/k8s/run.sh $(BUILD)/tests/k8s/k8s_test
+
+# the layering alone: every object of user/k8s/ uses only its own and lower layers, no cycle
+k8s-layers-check: $(K8S_OBJS)
+	$(Q)tests/k8s/layers.sh user/k8s/layers $(BUILD)/user/k8s
 
 # End to end: the real agent with a kubernetes: section against the gRPC kubelet and runtime
 # peers, kubelet-shaped cgroups and real opens (tests/k8s/e2e.sh).
@@ -67,4 +59,4 @@ k8s-check: $(BUILD)/tests/k8s/cgroup_test $(BUILD)/tests/k8s/k8s_test
 CHECK_STAGES += k8s-e2e-check
 k8s-e2e-check: $(BUILD)/accelguard
 	$(call msg,E2E,kubernetes source in the agent)
-	$(Q)tests/k8s/e2e.sh $(BUILD)/accelguard
+	$(call stage,k8s-e2e-check) tests/k8s/e2e.sh $(BUILD)/accelguard

@@ -1,40 +1,29 @@
 # Unit tests (cmocka): configuration, device classes, cgroup patterns and the verdict logic.
-# The unit objects have their own rule, without the BPF skeletons, so that
-# `make BUILD=/tmp/build-unit unit-check` builds and runs them on their own.
+# They link the agent's own objects ($(BUILD)/user/*.o, the same the agent links), none of which
+# needs the BPF skeleton, so `make BUILD=/tmp/build-unit unit-check` builds and runs them alone.
 
-UNIT_SRCS := user/config.c user/devices.c user/cgpattern.c
-USER_SRCS += $(UNIT_SRCS)
+UNIT_TESTS     := config devices cgpattern verdict agent
+UNIT_BINS      := $(patsubst %,$(BUILD)/tests/test_%,$(UNIT_TESTS))
+UNIT_TEST_OBJS := $(patsubst %,$(BUILD)/tests/unit/test_%.o,$(UNIT_TESTS))
+OBJS           += $(UNIT_TEST_OBJS)
+# only the test sources need to know where their fixtures are
+$(UNIT_TEST_OBJS): CFLAGS += -DAG_UNIT_FIXTURES='"$(CURDIR)/tests/unit/fixtures"'
+UNIT_LIBS := -lcmocka -lyaml
 
-UNIT_TESTS := config devices cgpattern verdict agent
-UNIT_BINS  := $(patsubst %,$(BUILD)/tests/test_%,$(UNIT_TESTS))
-UNIT_OBJS  := $(patsubst %.c,$(BUILD)/unit/%.o,$(UNIT_SRCS) $(patsubst %,tests/unit/test_%.c,$(UNIT_TESTS)))
-UNIT_HDRS  := include/accelguard.h include/verdict.h user/config.h user/devices.h user/cgpattern.h \
-              tests/unit/unit.h
+U := $(BUILD)/user
 # the agent's own parsers and policy table, without a kernel (map fds -1)
-AGENT_UNIT_SRCS := user/cgroups.c user/htab.c user/ioctl_names.c user/jsonw.c user/log.c \
-                   user/policy.c user/util.c
-UNIT_OBJS += $(patsubst %.c,$(BUILD)/unit/%.o,$(AGENT_UNIT_SRCS))
-UNIT_HDRS += $(wildcard user/*.h)
-UNIT_CFLAGS := -DAG_UNIT_FIXTURES='"$(CURDIR)/tests/unit/fixtures"'
-UNIT_LIBS  := -lcmocka -lyaml
+AGENT_UNIT_OBJS := $(patsubst %,$(U)/%.o,cgroups htab ioctl_names jsonw log policy util)
 
 .PHONY: unit-check unit-memcheck
 CHECK_STAGES += unit-check
 
-$(UNIT_OBJS): $(BUILD)/unit/%.o: %.c $(UNIT_HDRS)
-	$(call msg,CC,$@)
-	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(UNIT_CFLAGS) -c $< -o $@
-
-$(BUILD)/tests/test_config: $(BUILD)/unit/tests/unit/test_config.o $(BUILD)/unit/user/config.o \
-                            $(BUILD)/unit/user/devices.o $(BUILD)/unit/user/cgpattern.o
-$(BUILD)/tests/test_devices: $(BUILD)/unit/tests/unit/test_devices.o $(BUILD)/unit/user/devices.o
-$(BUILD)/tests/test_cgpattern: $(BUILD)/unit/tests/unit/test_cgpattern.o $(BUILD)/unit/user/cgpattern.o
-$(BUILD)/tests/test_verdict: $(BUILD)/unit/tests/unit/test_verdict.o
-$(BUILD)/tests/test_agent: $(BUILD)/unit/tests/unit/test_agent.o \
-                           $(patsubst %.c,$(BUILD)/unit/%.o,$(AGENT_UNIT_SRCS)) \
-                           $(BUILD)/unit/user/config.o $(BUILD)/unit/user/devices.o \
-                           $(BUILD)/unit/user/cgpattern.o
+$(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(U)/config.o $(U)/devices.o \
+                            $(U)/cgpattern.o
+$(BUILD)/tests/test_devices: $(BUILD)/tests/unit/test_devices.o $(U)/devices.o
+$(BUILD)/tests/test_cgpattern: $(BUILD)/tests/unit/test_cgpattern.o $(U)/cgpattern.o
+$(BUILD)/tests/test_verdict: $(BUILD)/tests/unit/test_verdict.o
+$(BUILD)/tests/test_agent: $(BUILD)/tests/unit/test_agent.o $(AGENT_UNIT_OBJS) $(U)/config.o \
+                           $(U)/devices.o $(U)/cgpattern.o
 $(BUILD)/tests/test_agent: UNIT_LIBS += -lbpf
 
 $(UNIT_BINS):
@@ -42,10 +31,10 @@ $(UNIT_BINS):
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_LIBS)
 
-# Runs every test binary; ends with "N passed, N failed" (over all binaries) and fails on any
-# failure, a crash included.
+# Runs every test binary; ends with "N passed, N failed[, N skipped]" (over all binaries) and
+# fails on any failure, a crash included.
 unit-check: $(UNIT_BINS)
-	$(Q)tests/unit/run.sh $(UNIT_BINS)
+	$(call stage,unit-check) tests/unit/run.sh $(UNIT_BINS)
 
 # The same under valgrind (not part of `make check`: slow, and valgrind is optional).
 unit-memcheck: $(UNIT_BINS)

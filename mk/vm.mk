@@ -14,11 +14,11 @@ CHECK_STAGES += vm-harness-check vm-check
 # the harness's own decisions (KVM or TCG, the retry under TCG) with a stand-in QEMU
 vm-harness-check:
 	$(call msg,VM,accelerator choice with a stand-in QEMU)
-	$(Q)tests/vm/test_accel.sh
+	$(call stage,vm-harness-check) tests/vm/test_accel.sh
 
 vm-check: $(VM_AGENT) $(VM_ITEST)
 	$(call msg,VM,$(VM_AGENT) $(VM_ITEST) in QEMU guests)
-	$(Q)BUILD=$(BUILD) tests/vm/check.sh --agent $(VM_AGENT) --itest $(VM_ITEST) $(VM_FLAGS)
+	$(call stage,vm-check) env BUILD=$(BUILD) tests/vm/check.sh --agent $(VM_AGENT) --itest $(VM_ITEST) $(VM_FLAGS)
 
 vm-shell: $(VM_AGENT) $(VM_ITEST)
 	$(Q)BUILD=$(BUILD) tests/vm/check.sh --agent $(VM_AGENT) --itest $(VM_ITEST) --shell $(VM_FLAGS)

@@ -23,7 +23,7 @@
 #include "devices.h"
 #include "ioctl_names.h"
 #include "jsonw.h"
-#include "k8s.h"
+#include "k8s/k8s.h"
 #include "loader.h"
 #include "log.h"
 #include "policy.h"

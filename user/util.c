@@ -99,7 +99,11 @@ uint64_t ag_now_ns(int clock)
 
 int ag_strlcpy(char *dst, const char *src, size_t len)
 {
-	size_t n = strlen(src);
+	size_t n;
+
+	if (!src)
+		src = "";
+	n = strlen(src);
 
 	if (!len)
 		return -ENAMETOOLONG;

@@ -14,9 +14,10 @@ int ag_read_file(const char *path, char **out, size_t *len);
  * Returns 0 or -errno; on error the old file is left as it was. */
 int ag_write_file_atomic(const char *path, const void *data, size_t len);
 
+/* Now on clock (CLOCK_MONOTONIC, CLOCK_BOOTTIME, CLOCK_REALTIME), in ns. */
 uint64_t ag_now_ns(int clock);
 
-/* strncpy that always terminates; returns -ENAMETOOLONG when cut. */
+/* strncpy that always terminates (a NULL src copies ""); returns 0, or -ENAMETOOLONG when cut. */
 int ag_strlcpy(char *dst, const char *src, size_t len);
 
 #endif

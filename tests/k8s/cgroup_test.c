@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "k8s_cgroup.h"
+#include "k8s/cgroup.h"
 
 #define UID "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 #define UID_ "0f1e2d3c_4b5a_6978_8a9b_0c1d2e3f4a5b"

@@ -23,8 +23,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "k8s.h"
-#include "k8s_nvidia.h"
+#include "k8s/k8s.h"
+#include "k8s/nvidia.h"
 
 #define UVM 508
 #define CAPS 509

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "k8s_cgroup.h"
+#include "cgroup.h"
 
 const char *const ag_k8s_default_tenant_roots[] = {
 	"/kubepods",

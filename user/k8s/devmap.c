@@ -17,8 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "k8s_internal.h"
-#include "k8s_util.h"
+#include "devmap.h"
 
 #define RELOAD_MIN_NS 1000000000ull /* reread procfs and CDI at most once a second on a miss */
 
@@ -49,46 +48,44 @@ static void cdi_warn(void *arg, const char *msg)
 }
 
 /* map_lock held */
-static void reload(struct k8s *k, bool miss)
+static void reload(struct k8s_devmap *m, bool miss)
 {
-	uint64_t now = ag_now_ns();
+	uint64_t now = k8s_mono_ns();
 	char err[512] = "";
 	struct ag_nv_table nv;
 	struct ag_cdi_cache cdi;
 	uint64_t stamp;
 
-	if (k->map_valid) {
-		if (now - k->map_loaded_ns < RELOAD_MIN_NS)
+	if (m->valid) {
+		if (now - m->loaded_ns < RELOAD_MIN_NS)
 			return;
-		stamp = ag_cdi_stamp((const char *const *)k->cdi_dirs, k->n_cdi_dirs);
-		if (!miss && stamp == k->map_cdi.stamp)
+		stamp = ag_cdi_stamp((const char *const *)m->cdi_dirs, m->n_cdi_dirs);
+		if (!miss && stamp == m->cdi.stamp)
 			return;
 	}
-	if (ag_nv_load(&nv, k->proc, err, sizeof(err)) < 0) {
+	if (ag_nv_load(&nv, m->proc, err, sizeof(err)) < 0) {
 		k8s_log(AG_LOG_WARN, "%s (keeping the GPU table read before)", err);
 	} else {
-		ag_nv_free(&k->map_nv);
-		k->map_nv = nv;
+		ag_nv_free(&m->nv);
+		m->nv = nv;
 	}
-	if (ag_cdi_load(&cdi, (const char *const *)k->cdi_dirs, k->n_cdi_dirs, k->dev_root, cdi_warn,
+	if (ag_cdi_load(&cdi, (const char *const *)m->cdi_dirs, m->n_cdi_dirs, m->dev_root, cdi_warn,
 			NULL) == 0) {
-		ag_cdi_free(&k->map_cdi);
-		k->map_cdi = cdi;
+		ag_cdi_free(&m->cdi);
+		m->cdi = cdi;
 	}
-	k->map_loaded_ns = now;
-	k->map_valid = true;
-	pthread_mutex_lock(&k->lock);
-	k->uvm_major = k->map_nv.uvm_major;
-	pthread_mutex_unlock(&k->lock);
+	m->loaded_ns = now;
+	m->valid = true;
+	atomic_store(&m->uvm_major, m->nv.uvm_major);
 }
 
-void k8s_map_reload(struct k8s *k, bool force)
+void k8s_map_reload(struct k8s_devmap *m, bool force)
 {
-	pthread_mutex_lock(&k->map_lock);
+	k8s_lock(&m->lock);
 	if (force)
-		k->map_valid = false;
-	reload(k, false);
-	pthread_mutex_unlock(&k->map_lock);
+		m->valid = false;
+	reload(m, false);
+	k8s_unlock(&m->lock);
 }
 
 static bool vendor_is(const char *resource, const char *vendor)
@@ -110,7 +107,7 @@ static bool all_digits(const char *s)
 	return true;
 }
 
-static bool add_gpu(struct k8s *k, struct k8s_alloc *a, int minor)
+static bool add_gpu(struct k8s_devmap *m, struct k8s_alloc *a, int minor)
 {
 	if (minor < 0)
 		return false;
@@ -119,7 +116,7 @@ static bool add_gpu(struct k8s *k, struct k8s_alloc *a, int minor)
 }
 
 /* MIG-GPU-<uuid>/<gi>/<ci>: the parent GPU and the capabilities of its GPU and compute instance */
-static bool map_mig_legacy(struct k8s *k, const char *id, struct k8s_alloc *a)
+static bool map_mig_legacy(struct k8s_devmap *m, const char *id, struct k8s_alloc *a)
 {
 	char uuid[64], name[64];
 	unsigned int gi, ci;
@@ -132,23 +129,24 @@ static bool map_mig_legacy(struct k8s *k, const char *id, struct k8s_alloc *a)
 		return false;
 	memcpy(uuid, s, (size_t)(slash - s));
 	uuid[slash - s] = '\0';
-	minor = ag_nv_minor_by_uuid(&k->map_nv, uuid);
-	if (minor < 0 || k->map_nv.caps_major < 0)
+	minor = ag_nv_minor_by_uuid(&m->nv, uuid);
+	if (minor < 0 || m->nv.caps_major < 0)
 		return false;
 	snprintf(name, sizeof(name), "gpu%d/gi%u/access", minor, gi);
-	m1 = ag_nv_cap_minor(&k->map_nv, name);
+	m1 = ag_nv_cap_minor(&m->nv, name);
 	snprintf(name, sizeof(name), "gpu%d/gi%u/ci%u/access", minor, gi, ci);
-	m2 = ag_nv_cap_minor(&k->map_nv, name);
+	m2 = ag_nv_cap_minor(&m->nv, name);
 	if (m1 < 0 || m2 < 0)
 		return false;
-	add_gpu(k, a, minor);
-	add(a, (__u32)k->map_nv.caps_major, (__u32)m1, (__u32)m1, 0);
-	add(a, (__u32)k->map_nv.caps_major, (__u32)m2, (__u32)m2, 0);
+	add_gpu(m, a, minor);
+	add(a, (__u32)m->nv.caps_major, (__u32)m1, (__u32)m1, 0);
+	add(a, (__u32)m->nv.caps_major, (__u32)m2, (__u32)m2, 0);
 	return true;
 }
 
 /* map_lock held */
-static bool map_dp_once(struct k8s *k, const char *resource, const char *id, struct k8s_alloc *a)
+static bool map_dp_once(struct k8s_devmap *m, const char *resource, const char *id,
+			struct k8s_alloc *a)
 {
 	const char *slash = strchr(resource, '/');
 	const char *class_ = slash ? slash + 1 : NULL;
@@ -160,16 +158,16 @@ static bool map_dp_once(struct k8s *k, const char *resource, const char *id, str
 	if (vendor_is(resource, "nvidia.com")) {
 		a->nvidia = true;
 		if (!strncasecmp(id, "GPU-", 4))
-			return add_gpu(k, a, ag_nv_minor_by_uuid(&k->map_nv, id));
+			return add_gpu(m, a, ag_nv_minor_by_uuid(&m->nv, id));
 		if (!strncasecmp(id, "MIG-GPU-", 8) && strchr(id, '/'))
-			return map_mig_legacy(k, id, a);
-		d = ag_cdi_find_vendor(&k->map_cdi, "nvidia.com", class_, id);
+			return map_mig_legacy(m, id, a);
+		d = ag_cdi_find_vendor(&m->cdi, "nvidia.com", class_, id);
 		if (d) {
 			add_cdi(a, d);
 			return true;
 		}
 		if (all_digits(id))
-			return add_gpu(k, a, ag_nv_minor_by_index(&k->map_nv, (unsigned int)atoi(id)));
+			return add_gpu(m, a, ag_nv_minor_by_index(&m->nv, (unsigned int)atoi(id)));
 		return false;
 	}
 	/* another vendor: its CDI spec */
@@ -177,9 +175,9 @@ static bool map_dp_once(struct k8s *k, const char *resource, const char *id, str
 		char q[512];
 
 		snprintf(q, sizeof(q), "%s=%s", resource, id);
-		d = ag_cdi_find(&k->map_cdi, q);
+		d = ag_cdi_find(&m->cdi, q);
 		if (!d)
-			d = ag_cdi_find_vendor(&k->map_cdi, vendor, class_, id);
+			d = ag_cdi_find_vendor(&m->cdi, vendor, class_, id);
 		if (d) {
 			add_cdi(a, d);
 			return true;
@@ -189,32 +187,32 @@ static bool map_dp_once(struct k8s *k, const char *resource, const char *id, str
 }
 
 /* Said once per id: the same answer comes at every resync. */
-static void warn_unmapped(struct k8s *k, struct k8s_alloc *a, const char *what)
+static void warn_unmapped(struct k8s_devmap *m, struct k8s_alloc *a, const char *what)
 {
 	bool said = false;
 
 	a->unmapped = true;
-	pthread_mutex_lock(&k->map_lock);
-	for (size_t i = 0; i < k->n_warned && !said; i++)
-		said = !strcmp(k->warned[i], what);
-	if (!said && k->n_warned < 1024) {
-		char **w = realloc(k->warned, (k->n_warned + 1) * sizeof(*w));
+	k8s_lock(&m->lock);
+	for (size_t i = 0; i < m->n_warned && !said; i++)
+		said = !strcmp(m->warned[i], what);
+	if (!said && m->n_warned < 1024) {
+		char **w = realloc(m->warned, (m->n_warned + 1) * sizeof(*w));
 
 		if (w) {
-			k->warned = w;
-			w[k->n_warned] = strdup(what);
-			if (w[k->n_warned])
-				k->n_warned++;
+			m->warned = w;
+			w[m->n_warned] = strdup(what);
+			if (w[m->n_warned])
+				m->n_warned++;
 		}
 	}
-	pthread_mutex_unlock(&k->map_lock);
+	k8s_unlock(&m->lock);
 	if (!said)
 		k8s_log(AG_LOG_WARN, "devmap: %s maps to no device number (not in the NVIDIA procfs "
 			"tables nor in any CDI spec): accesses to it will be judged as not allocated",
 			what);
 }
 
-void k8s_map_dp(struct k8s *k, const char *resource, const char *id, struct k8s_alloc *a)
+void k8s_map_dp(struct k8s_devmap *m, const char *resource, const char *id, struct k8s_alloc *a)
 {
 	char base[256];
 	const char *rep = strstr(id, "::");
@@ -222,86 +220,86 @@ void k8s_map_dp(struct k8s *k, const char *resource, const char *id, struct k8s_
 
 	/* time-slicing / MPS replica: the replicated device */
 	snprintf(base, sizeof(base), "%.*s", rep ? (int)(rep - id) : (int)strlen(id), id);
-	pthread_mutex_lock(&k->map_lock);
-	reload(k, false);
-	ok = map_dp_once(k, resource, base, a);
-	if (!ok && ag_now_ns() - k->map_loaded_ns >= RELOAD_MIN_NS) {
-		reload(k, true);
+	k8s_lock(&m->lock);
+	reload(m, false);
+	ok = map_dp_once(m, resource, base, a);
+	if (!ok && k8s_mono_ns() - m->loaded_ns >= RELOAD_MIN_NS) {
+		reload(m, true);
 		a->n = 0;
-		ok = map_dp_once(k, resource, base, a);
+		ok = map_dp_once(m, resource, base, a);
 	}
 	/* an NVIDIA MIG index "N:M" without a CDI spec: at least the parent GPU */
 	if (!ok && a->nvidia && strchr(base, ':') && isdigit((unsigned char)base[0])) {
 		unsigned int gpu, mig;
 
 		if (sscanf(base, "%u:%u", &gpu, &mig) == 2 &&
-		    add_gpu(k, a, ag_nv_minor_by_index(&k->map_nv, gpu)))
+		    add_gpu(m, a, ag_nv_minor_by_index(&m->nv, gpu)))
 			k8s_log(AG_LOG_WARN, "devmap: %s %s: MIG index without a CDI spec: only its "
 				"parent GPU is known, not its capabilities", resource, id);
 	}
-	pthread_mutex_unlock(&k->map_lock);
+	k8s_unlock(&m->lock);
 	if (!ok && !a->n) {
 		char what[600];
 
 		snprintf(what, sizeof(what), "device plugin %s id %s", resource, id);
-		warn_unmapped(k, a, what);
+		warn_unmapped(m, a, what);
 	}
 }
 
 /* gpu.nvidia.com without a CDI name: the ResourceSlice's uuid attribute, else gpu-<minor> */
-static bool map_nvidia_dra(struct k8s *k, const char *pool, const char *device, struct k8s_alloc *a)
+static bool map_nvidia_dra(struct k8s_devmap *m, const char *pool, const char *device,
+			   struct k8s_alloc *a)
 {
 	char uuid[64] = "", pci[64] = "";
 	unsigned int minor;
 	char tail;
 
-	pthread_mutex_lock(&k->lock);
-	for (size_t i = 0; i < k->api.n_slices; i++) {
-		const struct k8s_slice_dev *s = &k->api.slices[i];
+	/* lock held */
+	for (size_t i = 0; i < m->n_slices; i++) {
+		const struct k8s_slice_dev *s = &m->slices[i];
 
 		if (ag_streq(s->driver, "gpu.nvidia.com") && ag_streq(s->pool, pool) &&
 		    ag_streq(s->name, device)) {
-			ag_scpy(uuid, sizeof(uuid), s->uuid);
-			ag_scpy(pci, sizeof(pci), s->pci);
+			ag_strlcpy(uuid, s->uuid, sizeof(uuid));
+			ag_strlcpy(pci, s->pci, sizeof(pci));
 			break;
 		}
 	}
-	pthread_mutex_unlock(&k->lock);
-	if (!strncasecmp(uuid, "GPU-", 4) && add_gpu(k, a, ag_nv_minor_by_uuid(&k->map_nv, uuid)))
+	if (!strncasecmp(uuid, "GPU-", 4) && add_gpu(m, a, ag_nv_minor_by_uuid(&m->nv, uuid)))
 		return true;
 	if (*uuid) {
-		const struct ag_cdi_device *d = ag_cdi_find_vendor(&k->map_cdi, "nvidia.com", NULL, uuid);
+		const struct ag_cdi_device *d = ag_cdi_find_vendor(&m->cdi, "nvidia.com", NULL, uuid);
 
 		if (d) {
 			add_cdi(a, d);
 			return true;
 		}
 	}
-	if (*pci && add_gpu(k, a, ag_nv_minor_by_bus(&k->map_nv, pci)))
+	if (*pci && add_gpu(m, a, ag_nv_minor_by_bus(&m->nv, pci)))
 		return true;
 	if (sscanf(device, "gpu-%u%c", &minor, &tail) == 1 && minor <= 255)
-		return add_gpu(k, a, (int)minor);
+		return add_gpu(m, a, (int)minor);
 	return false;
 }
 
-void k8s_map_dra(struct k8s *k, const char *driver, const char *pool, const char *device,
+void k8s_map_dra(struct k8s_devmap *m, const char *driver, const char *pool, const char *device,
 		 const char *const *cdi, size_t n_cdi, struct k8s_alloc *a)
 {
 	bool ok = false;
 
 	a->nvidia = vendor_is(driver, "nvidia.com");
-	pthread_mutex_lock(&k->map_lock);
+	k8s_lock(&m->lock);
 	for (int pass = 0; pass < 2 && !ok; pass++) {
 		if (pass) {
-			if (ag_now_ns() - k->map_loaded_ns < RELOAD_MIN_NS)
+			if (k8s_mono_ns() - m->loaded_ns < RELOAD_MIN_NS)
 				break;
-			reload(k, true);
+			reload(m, true);
 		} else {
-			reload(k, false);
+			reload(m, false);
 		}
 		a->n = 0;
 		for (size_t i = 0; i < n_cdi; i++) {
-			const struct ag_cdi_device *d = ag_cdi_find(&k->map_cdi, cdi[i]);
+			const struct ag_cdi_device *d = ag_cdi_find(&m->cdi, cdi[i]);
 
 			if (d) {
 				add_cdi(a, d);
@@ -309,9 +307,9 @@ void k8s_map_dra(struct k8s *k, const char *driver, const char *pool, const char
 			}
 		}
 		if (!ok && !strcmp(driver, "gpu.nvidia.com"))
-			ok = map_nvidia_dra(k, pool, device, a);
+			ok = map_nvidia_dra(m, pool, device, a);
 	}
-	pthread_mutex_unlock(&k->map_lock);
+	k8s_unlock(&m->lock);
 	if (!ok) {
 		char what[600];
 
@@ -319,15 +317,70 @@ void k8s_map_dra(struct k8s *k, const char *driver, const char *pool, const char
 			 n_cdi ? " (CDI " : "", n_cdi ? cdi[0] : "");
 		if (n_cdi)
 			strncat(what, ")", sizeof(what) - strlen(what) - 1);
-		warn_unmapped(k, a, what);
+		warn_unmapped(m, a, what);
 	}
 }
 
-bool k8s_alloc_equal(const struct k8s_alloc *x, const struct k8s_alloc *y)
+void k8s_slices_free(struct k8s_slice_dev *s, size_t n)
 {
-	return ag_streq(x->resource, y->resource) && ag_streq(x->id, y->id) &&
-	       ag_streq(x->driver, y->driver) && ag_streq(x->pool, y->pool) &&
-	       ag_streq(x->claim_ns, y->claim_ns) && ag_streq(x->claim_name, y->claim_name) &&
-	       x->n == y->n && x->nvidia == y->nvidia &&
-	       !memcmp(x->r, y->r, x->n * sizeof(x->r[0]));
+	for (size_t i = 0; i < n; i++) {
+		free(s[i].driver);
+		free(s[i].pool);
+		free(s[i].name);
+		free(s[i].uuid);
+		free(s[i].pci);
+	}
+	free(s);
+}
+
+void k8s_map_set_slices(struct k8s_devmap *m, struct k8s_slice_dev *v, size_t n)
+{
+	k8s_lock(&m->lock);
+	k8s_slices_free(m->slices, m->n_slices);
+	m->slices = v;
+	m->n_slices = n;
+	k8s_unlock(&m->lock);
+}
+
+int k8s_map_uvm_major(const struct k8s_devmap *m)
+{
+	return atomic_load(&m->uvm_major);
+}
+
+void k8s_map_counts(struct k8s_devmap *m, size_t *gpus, size_t *cdi_devs)
+{
+	k8s_lock(&m->lock);
+	*gpus = m->nv.n_gpus;
+	*cdi_devs = m->cdi.n;
+	k8s_unlock(&m->lock);
+}
+
+int k8s_map_init(struct k8s_devmap *m, const char *proc, const char *dev_root,
+		 const char *const *cdi_dirs, size_t n_cdi_dirs)
+{
+	memset(m, 0, sizeof(*m));
+	k8s_lock_init(&m->lock, K8S_RANK_DEVMAP, "devmap");
+	atomic_init(&m->uvm_major, -ENOENT);
+	m->proc = k8s_sdup(proc);
+	m->dev_root = k8s_sdup(dev_root);
+	m->cdi_dirs = calloc(n_cdi_dirs ? n_cdi_dirs : 1, sizeof(char *));
+	if ((proc && !m->proc) || (dev_root && !m->dev_root) || !m->cdi_dirs)
+		return -ENOMEM;
+	for (; m->n_cdi_dirs < n_cdi_dirs; m->n_cdi_dirs++)
+		if (!(m->cdi_dirs[m->n_cdi_dirs] = strdup(cdi_dirs[m->n_cdi_dirs])))
+			return -ENOMEM;
+	return 0;
+}
+
+void k8s_map_fini(struct k8s_devmap *m)
+{
+	ag_nv_free(&m->nv);
+	ag_cdi_free(&m->cdi);
+	k8s_strv_free(m->warned, m->n_warned);
+	k8s_slices_free(m->slices, m->n_slices);
+	k8s_strv_free(m->cdi_dirs, m->n_cdi_dirs);
+	free(m->proc);
+	free(m->dev_root);
+	k8s_lock_destroy(&m->lock);
+	memset(m, 0, sizeof(*m));
 }

@@ -8,8 +8,8 @@
 #include <strings.h>
 
 #include "devices.h"
-#include "k8s_nvidia.h"
-#include "k8s_util.h"
+#include "nvidia.h"
+#include "util.h"
 
 static char *trim(char *s)
 {
@@ -44,7 +44,7 @@ static int load_gpu(const char *path, const char *bus, struct ag_nv_gpu *g, char
 		return ret;
 	}
 	memset(g, 0, sizeof(*g));
-	ag_scpy(g->bus, sizeof(g->bus), bus);
+	ag_strlcpy(g->bus, bus, sizeof(g->bus));
 	lower(g->bus);
 	while (fgets(line, sizeof(line), f)) {
 		char *colon = strchr(line, ':'), *k, *v;
@@ -55,7 +55,7 @@ static int load_gpu(const char *path, const char *bus, struct ag_nv_gpu *g, char
 		k = trim(line);
 		v = trim(colon + 1);
 		if (!strcmp(k, "GPU UUID")) {
-			ag_scpy(g->uuid, sizeof(g->uuid), v);
+			ag_strlcpy(g->uuid, v, sizeof(g->uuid));
 		} else if (!strcmp(k, "Device Minor")) {
 			char *end;
 			unsigned long m = strtoul(v, &end, 10);

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include "k8s_grpc.h"
+#include "grpc.h"
 
 struct call {
 	unsigned char *body;

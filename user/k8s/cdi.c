@@ -9,8 +9,7 @@
 #include <sys/sysmacros.h>
 #include <yaml.h>
 
-#include "k8s_cdi.h"
-#include "k8s_util.h"
+#include "cdi.h"
 
 struct ctx {
 	struct ag_cdi_cache *c;

@@ -2,7 +2,7 @@
 /*
  * The Kubernetes allocation source (issue 4): which pod and container a cgroup is, and which
  * device numbers Kubernetes allocated to it, from
- *   - the cgroup path (pod UID, container id; k8s_cgroup.h),
+ *   - the cgroup path (pod UID, container id; cgroup.h),
  *   - the container runtime's CRI (container id -> pod namespace/name/uid, container name),
  *   - the kubelet's PodResources API (device-plugin ids and DRA claim results per container),
  *   - the Kubernetes API (pods of this node: identity when the CRI is off, labels and service

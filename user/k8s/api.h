@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The Kubernetes API peer (layer 2): HTTP (api_http.c), the pods of this node by list + watch
+ * (api_pods.c), ResourceClaims and ResourceSlices (api_claims.c), its life cycle (api.c). Two
+ * threads, one snapshot, one lock (K8S_RANK_API). The resolver reads the snapshot and asks for
+ * claims with api->lock held.
+ */
+#ifndef AG_K8S_API_H
+#define AG_K8S_API_H
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "base.h"
+#include "devmap.h"
+
+struct k8s_api_ctr {
+	char *name, *id; /* id without its "containerd://" scheme; NULL before it runs */
+	char **claims;   /* pod-level claim names it uses (spec...resources.claims[].name) */
+	size_t n_claims;
+};
+
+struct k8s_api_claimref {
+	char *name;  /* the pod's name for it */
+	char *claim; /* the ResourceClaim's name (NULL until generated) */
+};
+
+struct k8s_api_pod {
+	char *uid, *ns, *name, *sa;
+	struct k8s_labels labels;
+	struct k8s_api_ctr *c;
+	size_t n_c;
+	struct k8s_api_claimref *cl;
+	size_t n_cl;
+};
+
+struct k8s_api_result {
+	char *request, *driver, *pool, *device;
+	bool admin;
+	struct k8s_alloc map; /* the device's numbers (mapped by the claims thread) */
+};
+
+struct k8s_api_claim {
+	char *ns, *name, *uid;
+	bool allocated;
+	struct k8s_api_result *r;
+	size_t n;
+};
+
+struct k8s_api_snap {
+	struct k8s_api_pod *pods;
+	size_t n_pods, cap_pods;
+	struct k8s_api_claim *claims;
+	size_t n_claims, cap_claims;
+	bool listed;  /* the pod list came at least once */
+};
+
+struct k8s_api {
+	const struct k8s_env *env;
+	struct k8s_devmap *map;
+	struct k8s_lock lock;  /* everything below */
+	pthread_cond_t cond;   /* wakes the threads: claims wanted, stop */
+	struct k8s_api_snap snap;
+	bool claims_want;      /* the claims thread has work */
+	uint64_t requests, errors, events, relists;
+	bool up;
+	pthread_t th_pods, th_claims;
+	bool have_pods, have_claims;
+};
+
+/* api.c: life cycle */
+void k8s_api_init(struct k8s_api *api, const struct k8s_env *env, struct k8s_devmap *map);
+/* Start the threads (env->node_name and env->api_server set); 0 or -errno. */
+int k8s_api_start(struct k8s_api *api);
+void k8s_api_stop(struct k8s_api *api);
+void k8s_api_fini(struct k8s_api *api);
+
+/* api->lock held (api_pods.c, api_claims.c): */
+const struct k8s_api_pod *k8s_api_pod_by_uid(const struct k8s_api *api, const char *uid);
+const struct k8s_api_claim *k8s_api_claim(const struct k8s_api *api, const char *ns,
+					  const char *name);
+/* Wake the claims thread to look at the claims the pods name. */
+void k8s_api_claims_kick(struct k8s_api *api);
+/* Wake both threads (a pods thread waiting out a backoff tries again). */
+void k8s_api_wake(struct k8s_api *api);
+
+/* api_pods.c, api_claims.c */
+void *k8s_api_pods_thread(void *arg);
+void *k8s_api_claims_thread(void *arg);
+void k8s_api_pod_free(struct k8s_api_pod *p);
+void k8s_api_claim_free(struct k8s_api_claim *c);
+
+/* ---- api_http.c ---- */
+
+struct k8s_req {
+	const struct k8s_env *env;
+	char *body;
+	size_t len, cap;
+	bool too_big;
+	/* watch: one event per line */
+	int (*line)(struct k8s_req *r, char *line, size_t len);
+	int line_err;     /* set by line(): stops the transfer */
+	bool relist;      /* the watch said 410 */
+	char rv[64];      /* last resourceVersion seen */
+	uint64_t events;
+	void (*on_ok)(struct k8s_req *r); /* the answer's status line said 200 */
+	char url[1024];
+};
+
+/*
+ * GET path from env->api_server; 0 with *http set (any status), or -errno with err. timeout_s 0:
+ * the RPC timeout. A watch (r->line set) streams lines into r->line.
+ */
+int k8s_http_get(const struct k8s_env *env, CURL *curl, const char *path, struct k8s_req *r,
+		 long *http, long timeout_s, char *err, size_t errlen);
+/* A non-2xx answer: its Status message when there is one. */
+void k8s_http_error(struct k8s_req *r, long http, char *err, size_t errlen);
+void k8s_req_reset(struct k8s_req *r);
+
+json_object *k8s_jget(json_object *o, const char *key);
+const char *k8s_jstr(json_object *o, const char *key);
+json_object *k8s_jarr(json_object *o, const char *key);
+
+#endif

@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * ResourceClaims of this node's pods (allocation results, adminAccess) and ResourceSlices of this
+ * node (device uuid and PCI attributes, handed to the device mapping) from the Kubernetes API.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "api.h"
+
+static const char *const dra_versions[] = { "v1", "v1beta2", "v1beta1" };
+
+
+void k8s_api_claim_free(struct k8s_api_claim *c)
+{
+	free(c->ns);
+	free(c->name);
+	free(c->uid);
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->r[i].request);
+		free(c->r[i].driver);
+		free(c->r[i].pool);
+		free(c->r[i].device);
+		k8s_alloc_free(&c->r[i].map);
+	}
+	free(c->r);
+	memset(c, 0, sizeof(*c));
+}
+
+/* ---- claims and slices ---- */
+
+const struct k8s_api_claim *k8s_api_claim(const struct k8s_api *api, const char *ns,
+					  const char *name)
+{
+	for (size_t i = 0; ns && name && i < api->snap.n_claims; i++)
+		if (!strcmp(api->snap.claims[i].ns, ns) && !strcmp(api->snap.claims[i].name, name))
+			return &api->snap.claims[i];
+	return NULL;
+}
+
+void k8s_api_claims_kick(struct k8s_api *api)
+{
+	api->claims_want = true;
+	pthread_cond_broadcast(&api->cond);
+}
+
+void k8s_api_wake(struct k8s_api *api)
+{
+	pthread_cond_broadcast(&api->cond);
+}
+
+static int claim_get(struct k8s_api *api, CURL *curl, int *ver, const char *ns, const char *name,
+		     struct k8s_api_claim *c, char *err, size_t errlen)
+{
+	const struct k8s_env *env = api->env;
+	struct k8s_req r = { .env = api->env };
+	json_object *o, *results;
+	char path[700];
+	long http = 0;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	for (;;) {
+		snprintf(path, sizeof(path), "/apis/resource.k8s.io/%s/namespaces/%s/resourceclaims/%s",
+			 dra_versions[*ver], ns, name);
+		k8s_req_reset(&r);
+		ret = k8s_http_get(env, curl, path, &r, &http, 0, err, errlen);
+		if (ret)
+			goto out;
+		/* an older API server: the same shape in an older version */
+		if (http == 404 && r.body && strstr(r.body, "the server could not find the requested "
+						    "resource") && *ver + 1 < 3) {
+			(*ver)++;
+			continue;
+		}
+		break;
+	}
+	if (http != 200) {
+		k8s_http_error(&r, http, err, errlen);
+		ret = http == 404 ? -ENOENT : -EPROTO;
+		goto out;
+	}
+	o = json_tokener_parse(r.body ? r.body : "");
+	if (!o || !k8s_jstr(k8s_jget(o, "metadata"), "uid")) {
+		snprintf(err, errlen, "%.600s: not a ResourceClaim", r.url);
+		json_object_put(o);
+		ret = -EBADMSG;
+		goto out;
+	}
+	c->ns = strdup(ns);
+	c->name = strdup(name);
+	c->uid = strdup(k8s_jstr(k8s_jget(o, "metadata"), "uid"));
+	results = k8s_jarr(k8s_jget(k8s_jget(k8s_jget(o, "status"), "allocation"), "devices"), "results");
+	c->allocated = results != NULL;
+	if (results && json_object_array_length(results)) {
+		c->r = calloc(json_object_array_length(results), sizeof(*c->r));
+		if (!c->r) {
+			json_object_put(o);
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	for (size_t i = 0; results && i < json_object_array_length(results); i++) {
+		json_object *x = json_object_array_get_idx(results, i), *adm = k8s_jget(x, "adminAccess");
+		struct k8s_api_result *res = &c->r[c->n++];
+
+		res->request = k8s_sdup(k8s_jstr(x, "request"));
+		res->driver = k8s_sdup(k8s_jstr(x, "driver"));
+		res->pool = k8s_sdup(k8s_jstr(x, "pool"));
+		res->device = k8s_sdup(k8s_jstr(x, "device"));
+		res->admin = adm && json_object_get_boolean(adm);
+	}
+	json_object_put(o);
+	ret = c->ns && c->name && c->uid ? 0 : -ENOMEM;
+out:
+	k8s_req_reset(&r);
+	if (ret)
+		k8s_api_claim_free(c);
+	return ret;
+}
+
+static int slices_get(struct k8s_api *api, CURL *curl, int ver, char *err, size_t errlen)
+{
+	const struct k8s_env *env = api->env;
+	struct k8s_req r = { .env = api->env };
+	struct k8s_slice_dev *v = NULL;
+	json_object *o, *items;
+	size_t n = 0;
+	char path[600];
+	long http = 0;
+	int ret;
+
+	snprintf(path, sizeof(path), "/apis/resource.k8s.io/%s/resourceslices?fieldSelector="
+		 "spec.nodeName%%3D%s", dra_versions[ver], env->node_name);
+	ret = k8s_http_get(env, curl, path, &r, &http, 0, err, errlen);
+	if (!ret && http != 200) {
+		k8s_http_error(&r, http, err, errlen);
+		ret = -EPROTO;
+	}
+	if (ret)
+		goto out;
+	o = json_tokener_parse(r.body ? r.body : "");
+	items = k8s_jarr(o, "items");
+	if (!items) {
+		snprintf(err, errlen, "%.600s: not a ResourceSliceList", r.url);
+		json_object_put(o);
+		ret = -EBADMSG;
+		goto out;
+	}
+	for (size_t i = 0; i < json_object_array_length(items); i++) {
+		json_object *spec = k8s_jget(json_object_array_get_idx(items, i), "spec");
+		json_object *devs = k8s_jarr(spec, "devices");
+
+		for (size_t j = 0; devs && j < json_object_array_length(devs); j++) {
+			json_object *d = json_object_array_get_idx(devs, j);
+			json_object *at = k8s_jget(d, "attributes");
+			struct k8s_slice_dev *nv = realloc(v, (n + 1) * sizeof(*v));
+
+			if (!nv)
+				break;
+			v = nv;
+			v[n].driver = k8s_sdup(k8s_jstr(spec, "driver"));
+			v[n].pool = k8s_sdup(k8s_jstr(k8s_jget(spec, "pool"), "name"));
+			v[n].name = k8s_sdup(k8s_jstr(d, "name"));
+			v[n].uuid = k8s_sdup(k8s_jstr(k8s_jget(at, "uuid"), "string"));
+			v[n].pci = k8s_sdup(k8s_jstr(k8s_jget(at, "pcieBusID"), "string"));
+			n++;
+		}
+	}
+	json_object_put(o);
+	k8s_map_set_slices(api->map, v, n);
+out:
+	k8s_req_reset(&r);
+	return ret;
+}
+
+/* Replace the claim of that name or add it (takes c unless it fails). api->lock held.
+ * Returns 0 or -ENOMEM, with s left as it was. */
+static int claim_store(struct k8s_api_snap *s, struct k8s_api_claim *c)
+{
+	struct k8s_api_claim *old = NULL;
+
+	for (size_t i = 0; i < s->n_claims && !old; i++)
+		if (!strcmp(s->claims[i].ns, c->ns) && !strcmp(s->claims[i].name, c->name))
+			old = &s->claims[i];
+	if (old) {
+		k8s_api_claim_free(old);
+		*old = *c;
+		return 0;
+	}
+	if (s->n_claims == s->cap_claims) {
+		size_t cap = s->cap_claims * 2 + 8;
+		struct k8s_api_claim *v = realloc(s->claims, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM; /* the claims known stay */
+		s->claims = v;
+		s->cap_claims = cap;
+	}
+	s->claims[s->n_claims++] = *c;
+	return 0;
+}
+
+struct claim_key {
+	char *ns, *name;
+};
+
+void *k8s_api_claims_thread(void *arg)
+{
+	struct k8s_api *api = arg;
+	const struct k8s_env *env = api->env;
+	uint64_t next_slices = 0, retry_at = 0;
+	int ver = 0;
+	bool slices_ok = false;
+	char last[1024] = "";
+	CURL *curl = curl_easy_init();
+
+	if (!curl)
+		return NULL;
+	k8s_lock(&api->lock);
+	while (!atomic_load(&env->stop)) {
+		struct claim_key *want = NULL;
+		size_t n_want = 0;
+		bool changed = false, failed = false;
+		char err[1024] = "";
+		uint64_t now = k8s_mono_ns();
+
+		if (!api->claims_want || now < retry_at) {
+			k8s_wait(&api->cond, &api->lock, api->claims_want ? retry_at : now + env->resync_ns, &env->stop);
+			if (!api->claims_want && k8s_mono_ns() >= now + env->resync_ns)
+				api->claims_want = true; /* claims still unallocated: look again */
+			continue;
+		}
+		api->claims_want = false;
+		/* forget the claims no pod of this node names any more */
+		for (size_t i = 0; i < api->snap.n_claims;) {
+			const struct k8s_api_claim *c = &api->snap.claims[i];
+			bool used = false;
+
+			for (size_t p = 0; p < api->snap.n_pods && !used; p++)
+				for (size_t j = 0; j < api->snap.pods[p].n_cl && !used; j++)
+					used = !strcmp(api->snap.pods[p].ns, c->ns) &&
+					       ag_streq(api->snap.pods[p].cl[j].claim, c->name);
+			if (used) {
+				i++;
+				continue;
+			}
+			k8s_api_claim_free(&api->snap.claims[i]);
+			api->snap.claims[i] = api->snap.claims[--api->snap.n_claims];
+		}
+		/* the claims the pods name that are not known allocated */
+		for (size_t i = 0; i < api->snap.n_pods; i++) {
+			const struct k8s_api_pod *p = &api->snap.pods[i];
+
+			for (size_t j = 0; j < p->n_cl; j++) {
+				const struct k8s_api_claim *c = p->cl[j].claim ?
+					k8s_api_claim(api, p->ns, p->cl[j].claim) : NULL;
+				struct claim_key *w;
+
+				if (!p->cl[j].claim || (c && c->allocated))
+					continue;
+				w = realloc(want, (n_want + 1) * sizeof(*w));
+				if (!w)
+					break;
+				want = w;
+				want[n_want].ns = strdup(p->ns);
+				want[n_want++].name = strdup(p->cl[j].claim);
+			}
+		}
+		k8s_unlock(&api->lock);
+
+		if (n_want && (!slices_ok || now >= next_slices)) {
+			if (slices_get(api, curl, ver, err, sizeof(err)) == 0) {
+				slices_ok = true;
+				next_slices = now + 30 * K8S_SEC;
+			} else if (strcmp(last, err)) {
+				k8s_log(AG_LOG_WARN, "API %s (device attributes from CDI and procfs only)",
+					err);
+				ag_strlcpy(last, err, sizeof(last));
+			}
+		}
+		for (size_t i = 0; i < n_want; i++) {
+			struct k8s_api_claim c;
+			int ret = want[i].ns && want[i].name ?
+				claim_get(api, curl, &ver, want[i].ns, want[i].name, &c, err, sizeof(err)) :
+				-ENOMEM;
+
+			if (ret) {
+				failed = true;
+				if (strcmp(last, err))
+					k8s_log(AG_LOG_WARN, "API %s; retrying", err);
+				ag_strlcpy(last, err, sizeof(last));
+				continue;
+			}
+			for (size_t j = 0; j < c.n; j++) {
+				struct k8s_api_result *res = &c.r[j];
+				char cdi[512];
+				const char *names[1] = { cdi };
+
+				/* the NVIDIA DRA driver's CDI name for a claim's device */
+				snprintf(cdi, sizeof(cdi), "k8s.gpu.nvidia.com/claim=%s-%s", c.uid,
+					 res->device ? res->device : "");
+				k8s_map_dra(api->map, res->driver ? res->driver : "", res->pool ? res->pool : "",
+					    res->device ? res->device : "", names,
+					    ag_streq(res->driver, "gpu.nvidia.com") ? 1 : 0, &res->map);
+			}
+			k8s_lock(&api->lock);
+			if (claim_store(&api->snap, &c) < 0) {
+				k8s_log(AG_LOG_WARN, "API: out of memory keeping claim %s/%s", c.ns, c.name);
+				k8s_api_claim_free(&c);
+			}
+			k8s_unlock(&api->lock);
+			changed = true;
+		}
+		for (size_t i = 0; i < n_want; i++) {
+			free(want[i].ns);
+			free(want[i].name);
+		}
+		free(want);
+		if (changed)
+			k8s_notify(env);
+		k8s_lock(&api->lock);
+		if (failed) {
+			api->claims_want = true;
+			retry_at = k8s_mono_ns() + env->backoff_max_ns;
+		}
+	}
+	k8s_unlock(&api->lock);
+	curl_easy_cleanup(curl);
+	return NULL;
+}

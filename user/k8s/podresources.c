@@ -1,0 +1,451 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The kubelet's PodResources peer (podresources.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "grpc.h"
+#include "podresources.h"
+#include "proto/podresources.pb-c.h"
+
+#define MAX_TARGETED 8 /* Get calls before falling back to a list */
+
+
+static void pr_free(struct k8s_pr_snap *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		struct k8s_prc *c = &s->c[i];
+
+		free(c->ns);
+		free(c->pod);
+		free(c->name);
+		for (size_t j = 0; j < c->n; j++)
+			k8s_alloc_free(&c->a[j]);
+		free(c->a);
+	}
+	free(s->c);
+	memset(s, 0, sizeof(*s));
+}
+
+static int prc_cmp3(const char *ns, const char *pod, const char *name, const struct k8s_prc *c)
+{
+	int r = strcmp(ns, c->ns);
+
+	if (!r)
+		r = strcmp(pod, c->pod);
+	if (!r && name)
+		r = strcmp(name, c->name);
+	return r;
+}
+
+static int prc_cmp(const void *a, const void *b)
+{
+	const struct k8s_prc *x = a;
+
+	return prc_cmp3(x->ns, x->pod, x->name, b);
+}
+
+/* First container of the pod (name NULL) or the container itself; NULL when absent. */
+static const struct k8s_prc *pr_find(const struct k8s_pr_snap *s, const char *ns, const char *pod,
+				     const char *name)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (prc_cmp3(ns, pod, name ? name : "", &s->c[mid]) > 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < s->n && !prc_cmp3(ns, pod, name, &s->c[lo]))
+		return &s->c[lo];
+	return NULL;
+}
+
+static bool pr_equal(const struct k8s_pr_snap *x, const struct k8s_pr_snap *y)
+{
+	if (x->n != y->n)
+		return false;
+	for (size_t i = 0; i < x->n; i++) {
+		const struct k8s_prc *a = &x->c[i], *b = &y->c[i];
+
+		if (prc_cmp(a, b) || a->n != b->n)
+			return false;
+		for (size_t j = 0; j < a->n; j++)
+			if (!k8s_alloc_equal(&a->a[j], &b->a[j]))
+				return false;
+	}
+	return true;
+}
+
+/* Append the containers of one PodResources message, their ids mapped to device numbers. */
+static int pr_add_pod(struct k8s_pr *pr, struct k8s_pr_snap *s, size_t *cap, const V1__PodResources *p,
+		      uint64_t *unmapped)
+{
+	for (size_t i = 0; i < p->n_containers; i++) {
+		const V1__ContainerResources *cr = p->containers[i];
+		struct k8s_prc *c;
+		size_t n = 0;
+
+		if (s->n == *cap) {
+			size_t nc = *cap ? *cap * 2 : 64;
+			struct k8s_prc *m = realloc(s->c, nc * sizeof(*m));
+
+			if (!m)
+				return -ENOMEM;
+			s->c = m;
+			*cap = nc;
+		}
+		c = &s->c[s->n];
+		memset(c, 0, sizeof(*c));
+		c->ns = strdup(p->namespace_ ? p->namespace_ : "");
+		c->pod = strdup(p->name ? p->name : "");
+		c->name = strdup(cr->name ? cr->name : "");
+		s->n++;
+		if (!c->ns || !c->pod || !c->name)
+			return -ENOMEM;
+		for (size_t d = 0; d < cr->n_devices; d++)
+			n += cr->devices[d]->n_device_ids;
+		for (size_t d = 0; d < cr->n_dynamic_resources; d++)
+			n += cr->dynamic_resources[d]->n_claim_resources;
+		if (!n)
+			continue;
+		c->a = calloc(n, sizeof(*c->a));
+		if (!c->a)
+			return -ENOMEM;
+		for (size_t d = 0; d < cr->n_devices; d++) {
+			const V1__ContainerDevices *cd = cr->devices[d];
+
+			for (size_t j = 0; j < cd->n_device_ids; j++) {
+				struct k8s_alloc *a = &c->a[c->n++];
+
+				a->resource = strdup(cd->resource_name ? cd->resource_name : "");
+				a->id = strdup(cd->device_ids[j] ? cd->device_ids[j] : "");
+				if (!a->resource || !a->id)
+					return -ENOMEM;
+				k8s_map_dp(pr->map, a->resource, a->id, a);
+				*unmapped += a->unmapped;
+			}
+		}
+		for (size_t d = 0; d < cr->n_dynamic_resources; d++) {
+			const V1__DynamicResource *dr = cr->dynamic_resources[d];
+
+			for (size_t j = 0; j < dr->n_claim_resources; j++) {
+				const V1__ClaimResource *r = dr->claim_resources[j];
+				struct k8s_alloc *a = &c->a[c->n++];
+				const char *cdi[16];
+				size_t n_cdi = 0;
+
+				for (size_t q = 0; q < r->n_cdi_devices && n_cdi < 16; q++)
+					if (r->cdi_devices[q]->name && *r->cdi_devices[q]->name)
+						cdi[n_cdi++] = r->cdi_devices[q]->name;
+				a->driver = strdup(r->driver_name ? r->driver_name : "");
+				a->pool = strdup(r->pool_name ? r->pool_name : "");
+				a->id = strdup(r->device_name ? r->device_name : "");
+				a->claim_ns = strdup(dr->claim_namespace && *dr->claim_namespace ?
+							     dr->claim_namespace : c->ns);
+				a->claim_name = strdup(dr->claim_name ? dr->claim_name : "");
+				if (!a->driver || !a->pool || !a->id || !a->claim_ns || !a->claim_name)
+					return -ENOMEM;
+				k8s_map_dra(pr->map, a->driver, a->pool, a->id, cdi, n_cdi, a);
+				*unmapped += a->unmapped;
+			}
+		}
+	}
+	return 0;
+}
+
+/* A Get answer replaces the containers of that pod in a copy of the current snapshot. */
+static int pr_merge(struct k8s_pr *pr, const struct k8s_pr_snap *old, struct k8s_pr_snap *out,
+		    const V1__PodResources *p, uint64_t *unmapped)
+{
+	size_t cap = 0;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = pr_add_pod(pr, out, &cap, p, unmapped);
+	for (size_t i = 0; !ret && i < old->n; i++) {
+		const struct k8s_prc *c = &old->c[i];
+		struct k8s_prc *d;
+
+		if (!strcmp(c->ns, p->namespace_ ? p->namespace_ : "") &&
+		    !strcmp(c->pod, p->name ? p->name : ""))
+			continue;
+		if (out->n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct k8s_prc *m = realloc(out->c, nc * sizeof(*m));
+
+			if (!m) {
+				ret = -ENOMEM;
+				break;
+			}
+			out->c = m;
+			cap = nc;
+		}
+		d = &out->c[out->n++];
+		memset(d, 0, sizeof(*d));
+		d->ns = strdup(c->ns);
+		d->pod = strdup(c->pod);
+		d->name = strdup(c->name);
+		d->a = c->n ? calloc(c->n, sizeof(*d->a)) : NULL;
+		if (!d->ns || !d->pod || !d->name || (c->n && !d->a)) {
+			ret = -ENOMEM;
+			break;
+		}
+		for (size_t j = 0; j < c->n; j++) {
+			struct k8s_alloc *a = &d->a[d->n++];
+
+			*a = c->a[j];
+			a->resource = k8s_sdup(c->a[j].resource);
+			a->id = k8s_sdup(c->a[j].id);
+			a->driver = k8s_sdup(c->a[j].driver);
+			a->pool = k8s_sdup(c->a[j].pool);
+			a->claim_ns = k8s_sdup(c->a[j].claim_ns);
+			a->claim_name = k8s_sdup(c->a[j].claim_name);
+		}
+	}
+	if (ret) {
+		pr_free(out);
+		return ret;
+	}
+	qsort(out->c, out->n, sizeof(*out->c), prc_cmp);
+	return 0;
+}
+
+static bool pr_want_done(const void *owner, const struct k8s_want *w)
+{
+	const struct k8s_pr *pr = owner;
+
+	return pr_find(&pr->snap, w->a, w->b, NULL) != NULL;
+}
+
+static void *pr_thread(void *arg)
+{
+	struct k8s_pr *pr = arg;
+	const struct k8s_env *env = pr->env;
+	struct k8s_peer_state ps = { .what = "kubelet PodResources", .up = -1 };
+	uint64_t next_list = 0, last_call = 0, retry_delay = 0, next_retry = 0;
+	bool get_unsupported = false;
+	struct ag_grpc g;
+	char what[600];
+
+	snprintf(what, sizeof(what), "kubelet PodResources at %s", env->pr_socket);
+	ps.what = what;
+	if (ag_grpc_init(&g, env->pr_socket, &env->stop, env->rpc_timeout_ms) < 0) {
+		k8s_log(AG_LOG_ERROR, "%s: socket path unusable; PodResources off", what);
+		return NULL;
+	}
+	k8s_lock(&pr->lock);
+	while (!atomic_load(&env->stop)) {
+		uint64_t now = k8s_mono_ns(), wake;
+		struct k8s_want tw[MAX_TARGETED];
+		size_t n_tw = 0;
+		bool list;
+		char err[1024] = "";
+		struct k8s_pr_snap fresh = { 0 };
+		uint64_t unmapped = 0;
+		int ret = 0;
+
+		list = now >= next_list || pr->want_list;
+		if (!list && pr->n_wants && now >= next_retry) {
+			if (get_unsupported || pr->n_wants > MAX_TARGETED || ps.up != 1)
+				list = true;
+			else
+				n_tw = pr->n_wants;
+		}
+		if (!list && !n_tw) {
+			wake = next_list;
+			if (pr->n_wants && next_retry < wake)
+				wake = next_retry;
+			k8s_wait(&pr->cond, &pr->lock, wake, &env->stop);
+			continue;
+		}
+		/* the kubelet allows 100 calls a second, bursts of 10 */
+		if (now < last_call + env->min_interval_ns) {
+			k8s_wait(&pr->cond, &pr->lock, last_call + env->min_interval_ns, &env->stop);
+			continue;
+		}
+		for (size_t i = 0; i < n_tw; i++) {
+			tw[i].a = k8s_sdup(pr->wants[i].a);
+			tw[i].b = k8s_sdup(pr->wants[i].b);
+		}
+		pr->want_list = false;
+		k8s_unlock(&pr->lock);
+
+		last_call = now;
+		if (list) {
+			V1__ListPodResourcesRequest req = V1__LIST_POD_RESOURCES_REQUEST__INIT;
+			V1__ListPodResourcesResponse *resp = NULL;
+
+			ret = ag_grpc_call(&g, "/v1.PodResourcesLister/List", &req.base,
+					   &v1__list_pod_resources_response__descriptor,
+					   (ProtobufCMessage **)&resp, err, sizeof(err));
+			if (!ret) {
+				size_t cap = 0;
+
+				for (size_t i = 0; !ret && i < resp->n_pod_resources; i++)
+					ret = pr_add_pod(pr, &fresh, &cap, resp->pod_resources[i], &unmapped);
+				if (!ret)
+					qsort(fresh.c, fresh.n, sizeof(*fresh.c), prc_cmp);
+				else
+					snprintf(err, sizeof(err), "%s: out of memory", what);
+				protobuf_c_message_free_unpacked(&resp->base, NULL);
+			}
+		}
+		k8s_lock(&pr->lock);
+		pr->calls++;
+		if (list && !ret) {
+			bool changed = !pr->listed || !pr_equal(&fresh, &pr->snap);
+			struct k8s_pr_snap old = pr->snap;
+
+			pr->snap = fresh;
+			pr->listed = true;
+			pr->unmapped_ids = unmapped;
+			pr->up = true;
+			k8s_want_prune(pr, pr->wants, &pr->n_wants, pr_want_done);
+			next_list = k8s_mono_ns() + env->resync_ns;
+			if (ps.up != 1) {
+				char d[64];
+
+				snprintf(d, sizeof(d), " (%zu containers)", pr->snap.n);
+				k8s_peer_ok(&ps, d);
+			}
+			k8s_unlock(&pr->lock);
+			pr_free(&old);
+			if (changed)
+				k8s_notify(env);
+			k8s_lock(&pr->lock);
+		} else if (list) {
+			pr->errors++;
+			pr->up = false;
+			pr_free(&fresh);
+			next_list = k8s_mono_ns() +
+				    k8s_peer_fail(&ps, env->backoff_max_ns, err, pr->listed ? "; keeping the last known "
+								"allocations, retrying" : "; retrying");
+			next_retry = next_list;
+		}
+		/* targeted: Get per pod */
+		for (size_t i = 0; i < n_tw; i++) {
+			V1__GetPodResourcesRequest req = V1__GET_POD_RESOURCES_REQUEST__INIT;
+			V1__GetPodResourcesResponse *resp = NULL;
+			struct k8s_pr_snap merged, old;
+			bool changed;
+
+			req.pod_namespace = tw[i].a;
+			req.pod_name = tw[i].b;
+			k8s_unlock(&pr->lock);
+			ret = ag_grpc_call(&g, "/v1.PodResourcesLister/Get", &req.base,
+					   &v1__get_pod_resources_response__descriptor,
+					   (ProtobufCMessage **)&resp, err, sizeof(err));
+			k8s_lock(&pr->lock);
+			pr->calls++;
+			if (ret == -EREMOTEIO && g.last_status == AG_GRPC_UNIMPLEMENTED) {
+				k8s_log(AG_LOG_INFO, "%s has no Get (kubelet older than 1.27?): using "
+					"List", what);
+				get_unsupported = true;
+				pr->want_list = true;
+				break;
+			}
+			if (ret == -EREMOTEIO && g.last_status == AG_GRPC_NOT_FOUND)
+				continue; /* not admitted yet: retried below */
+			if (ret) {
+				pr->errors++;
+				pr->up = false;
+				next_list = k8s_mono_ns() + k8s_peer_fail(&ps, env->backoff_max_ns, err, "; retrying");
+				break;
+			}
+			if (!resp->pod_resources) {
+				protobuf_c_message_free_unpacked(&resp->base, NULL);
+				continue;
+			}
+			k8s_unlock(&pr->lock);
+			ret = pr_merge(pr, &pr->snap, &merged, resp->pod_resources, &unmapped);
+			protobuf_c_message_free_unpacked(&resp->base, NULL);
+			k8s_lock(&pr->lock);
+			if (ret)
+				continue;
+			/* pr->snap may have been replaced meanwhile only by this thread: merged is current */
+			changed = !pr_equal(&merged, &pr->snap);
+			old = pr->snap;
+			pr->snap = merged;
+			k8s_unlock(&pr->lock);
+			pr_free(&old);
+			if (changed)
+				k8s_notify(env);
+			k8s_lock(&pr->lock);
+		}
+		k8s_want_free(tw, n_tw);
+		k8s_want_prune(pr, pr->wants, &pr->n_wants, pr_want_done);
+		/* pods not there yet: ask again, sooner at first */
+		if (pr->n_wants) {
+			retry_delay = retry_delay ? retry_delay * 2 : env->min_interval_ns;
+			if (retry_delay > K8S_SEC)
+				retry_delay = K8S_SEC;
+			if (next_retry < k8s_mono_ns() + retry_delay)
+				next_retry = k8s_mono_ns() + retry_delay;
+		} else {
+			retry_delay = 0;
+		}
+	}
+	k8s_unlock(&pr->lock);
+	ag_grpc_fini(&g);
+	return NULL;
+}
+
+
+void k8s_pr_init(struct k8s_pr *pr, const struct k8s_env *env, struct k8s_devmap *map)
+{
+	memset(pr, 0, sizeof(*pr));
+	pr->env = env;
+	pr->map = map;
+	k8s_lock_init(&pr->lock, K8S_RANK_PR, "podresources");
+	k8s_cond_init(&pr->cond);
+}
+
+int k8s_pr_start(struct k8s_pr *pr)
+{
+	int ret = -pthread_create(&pr->th, NULL, pr_thread, pr);
+
+	pr->have_th = !ret;
+	return ret;
+}
+
+void k8s_pr_stop(struct k8s_pr *pr)
+{
+	k8s_lock(&pr->lock);
+	pthread_cond_broadcast(&pr->cond);
+	k8s_unlock(&pr->lock);
+	if (pr->have_th)
+		pthread_join(pr->th, NULL);
+	pr->have_th = false;
+}
+
+void k8s_pr_fini(struct k8s_pr *pr)
+{
+	pr_free(&pr->snap);
+	k8s_want_free(pr->wants, pr->n_wants);
+	free(pr->wants);
+	k8s_lock_destroy(&pr->lock);
+	pthread_cond_destroy(&pr->cond);
+}
+
+const struct k8s_prc *k8s_pr_find(const struct k8s_pr *pr, const char *ns, const char *pod,
+				  const char *name)
+{
+	return pr_find(&pr->snap, ns, pod, name);
+}
+
+void k8s_pr_want(struct k8s_pr *pr, const char *ns, const char *pod)
+{
+	k8s_want_add(&pr->wants, &pr->n_wants, ns, pod);
+	pthread_cond_broadcast(&pr->cond);
+}
+
+void k8s_pr_want_list(struct k8s_pr *pr)
+{
+	pr->want_list = true;
+	pthread_cond_broadcast(&pr->cond);
+}
