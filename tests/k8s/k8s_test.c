@@ -726,6 +726,31 @@ static void test_api_watch_events(void **state)
 	print_latency("API watch ADDED");
 }
 
+/* Wait until the source's log (this process's stderr: run.sh sends it to $K8S_TEST_TMP/log)
+ * holds a line with the text. */
+static int wait_log(const char *text, int ms)
+{
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/log", T.tmp);
+	for (int waited = 0; waited <= ms; waited += 20) {
+		char *line = NULL;
+		size_t cap = 0;
+		bool found = false;
+		FILE *f = fopen(path, "r");
+
+		while (f && !found && getline(&line, &cap, f) > 0)
+			found = strstr(line, text) != NULL;
+		free(line);
+		if (f)
+			fclose(f);
+		if (found)
+			return 0;
+		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
 static void test_api_gone_and_garbage(void **state)
 {
 	struct ag_k8s_stats st;
@@ -739,8 +764,11 @@ static void test_api_gone_and_garbage(void **state)
 	assert_int_equal(wait_stat(api_relisted, 5000), 0);
 	ag_k8s_source_stats(T.src_b, &st);
 	relists_before = st.api_relists;
+	/* Two sources share the API server, so which one's watch request gets the HTTP 410 is open:
+	 * wait for the source's own log line (run.sh expects it), then for src_b to be up again. */
 	api_fault("gone-http\n");
 	api_fault("garbage\n");
+	assert_int_equal(wait_log("410 Gone: relisting", 5000), 0);
 	assert_int_equal(wait_stat(api_relisted, 5000), 0);
 	expect_container(cg(12, cid(12, 0), SYSTEMD_BURSTABLE), "ml", "late", "main", &t);
 	HAS(&t, 195, 3, 0);
