@@ -26,8 +26,10 @@
 #include "k8s.h"
 #include "loader.h"
 #include "log.h"
+#include "maps.h"
 #include "policy.h"
 #include "procscan.h"
+#include "sink.h"
 #include "util.h"
 #include "verdict.h"
 
@@ -63,13 +65,16 @@ struct agent {
 	bool cfg_loaded;
 	struct ag_devtab dt;
 	struct ag_bpf bpf;
+	struct ag_maps maps; /* the one owner of kernel state */
+	bool maps_ready;
 	struct ag_policy_db db;
 	bool db_ready;
 	char cgroup2[4096];
+	char procdev[4096]; /* /proc/devices (host.proc/devices) */
 	int mode;
-	int out_fd;
-	bool out_regular;
-	struct jw jw;      /* the lines of one batch, written out by flush() */
+	struct ag_sinks *sinks; /* where the batches go (sink.h) */
+	struct jw jw;      /* the lines of one batch, handed to the sinks by flush() */
+	size_t batch_lines;
 	size_t ev_start;   /* where the event being written began in jw */
 	__s64 tcache_sec;  /* the second whose date and time tcache holds */
 	char tcache[64];   /* "YYYY-MM-DDTHH:MM:SS." */
@@ -79,7 +84,7 @@ struct agent {
 	__u64 start_boot;
 	bool stop;
 	/* accounting for the summary */
-	__u64 lines_written, lines_lost, write_errors;
+	__u64 lines_written, lines_lost; /* lines formatted; lines lost for want of memory */
 	__u64 drops_reported[AG_DROP__MAX];
 	__u64 rejudged, preexisting, unknown_cgroups;
 	__u64 retired_viol, retired_supp; /* violations of cgroups that are gone */
@@ -114,6 +119,7 @@ static void fmt_time(struct agent *a, __u64 boot_ns, char *buf)
 }
 
 #define AG_FLUSH_AT (256 * 1024) /* bytes of pending lines that make a batch go out at once */
+#define AG_SINK_EXIT_MS 2000     /* how long the exit waits for a sink to write what it holds */
 
 static void flush(struct agent *a);
 
@@ -144,58 +150,18 @@ static void end_event(struct agent *a)
 		return;
 	}
 	a->lines_written++;
+	a->batch_lines++;
 	if (a->jw.len >= AG_FLUSH_AT)
 		flush(a); /* a flood must not grow the batch without bound */
 }
 
-/*
- * Write the batch with whole lines only: a write that fails part-way (a full disk) is cut back
- * to the last complete line, so the journal never holds a half-written event.
- */
-static size_t count_lines(const char *p, size_t n)
-{
-	size_t c = 0;
-
-	for (size_t i = 0; i < n; i++)
-		c += p[i] == '\n';
-	return c;
-}
-
+/* Hand the batch to the sinks: formatted once, queued for each without waiting for any. */
 static void flush(struct agent *a)
 {
-	const char *p = a->jw.buf;
-	size_t left = a->jw.len;
-	off_t start = -1;
-
-	if (!left)
+	if (!a->jw.len)
 		return;
-	if (a->out_regular)
-		start = lseek(a->out_fd, 0, SEEK_END);
-	while (left) {
-		ssize_t n = write(a->out_fd, p, left);
-		size_t lost;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n > 0) {
-			p += n;
-			left -= n;
-			continue;
-		}
-		/* cut a regular file back to the batch's start: the whole batch is lost, no line
-		 * is left half-written; elsewhere what did not go out is lost */
-		if (start >= 0 && !ftruncate(a->out_fd, start))
-			lost = count_lines(a->jw.buf, a->jw.len);
-		else
-			lost = count_lines(p, left) + (p > a->jw.buf && p[-1] != '\n');
-		if (!a->write_errors++)
-			ag_err("events: cannot write to %s: %s; %zu events lost (counted in the summary)",
-			       a->o->events ? a->o->events : "stdout", n < 0 ? strerror(errno) : "no space",
-			       lost);
-		a->lines_lost += lost;
-		a->lines_written -= lost < a->lines_written ? lost : a->lines_written;
-		break;
-	}
+	ag_sinks_emit(a->sinks, a->jw.buf, a->jw.len, a->batch_lines);
+	a->batch_lines = 0;
 	jw_reset(&a->jw);
 }
 
@@ -503,10 +469,9 @@ static void check_drops(struct agent *a, bool force)
 {
 	__u64 now[AG_DROP__MAX], total = 0;
 	bool changed = false;
-	int fd = bpf_map__fd(a->bpf.skel->maps.drops);
 
 	for (__u32 k = 0; k < AG_DROP__MAX; k++) {
-		now[k] = ag_percpu_sum(fd, k);
+		now[k] = ag_maps_drops(&a->maps, k);
 		total += now[k];
 		changed |= now[k] != a->drops_reported[k];
 	}
@@ -566,14 +531,13 @@ static void report_suppressed(struct agent *a, __u64 id, const struct ag_viol_st
 /* Violations counted in the kernel that got no event of their own: say how many, per tenant. */
 static void check_suppressed(struct agent *a)
 {
-	int fd = bpf_map__fd(a->bpf.skel->maps.viol);
 	__u64 key, next, *prev = NULL;
 	struct ag_viol_state s;
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
+	while (!ag_maps_viol_next(&a->maps, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (!bpf_map_lookup_elem(fd, &key, &s))
+		if (!ag_maps_viol_get(&a->maps, key, &s))
 			report_suppressed(a, key, &s);
 	}
 }
@@ -585,16 +549,15 @@ static void check_suppressed(struct agent *a)
  */
 static void retire_viol(struct agent *a, __u64 id)
 {
-	int fd = bpf_map__fd(a->bpf.skel->maps.viol);
 	struct suppressed_seen *seen;
 	struct ag_viol_state s;
 
-	if (bpf_map_lookup_elem(fd, &id, &s))
+	if (ag_maps_viol_get(&a->maps, id, &s))
 		return;
 	report_suppressed(a, id, &s);
 	a->retired_viol += s.total;
 	a->retired_supp += s.suppressed;
-	bpf_map_delete_elem(fd, &id);
+	ag_maps_viol_del(&a->maps, id);
 	if ((seen = seen_of(a, id, false))) {
 		ag_htab_del(&a->supp, &seen->node);
 		free(seen);
@@ -645,17 +608,15 @@ static int cmp_u64(const void *x, const void *y)
 static void emit_summary(struct agent *a)
 {
 	struct jw *w = &a->jw;
-	int tfd = bpf_map__fd(a->bpf.skel->maps.totals);
 	__u64 drops = 0, viol = a->retired_viol, supp = a->retired_supp;
-	int vfd = bpf_map__fd(a->bpf.skel->maps.viol);
 	__u64 key, next, *prev = NULL;
 	struct ag_viol_state s;
 	unsigned int counts[5];
 
-	while (!bpf_map_get_next_key(vfd, prev, &next)) {
+	while (!ag_maps_viol_next(&a->maps, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (!bpf_map_lookup_elem(vfd, &key, &s)) {
+		if (!ag_maps_viol_get(&a->maps, key, &s)) {
 			viol += s.total;
 			supp += s.suppressed;
 		}
@@ -672,7 +633,7 @@ static void emit_summary(struct agent *a)
 		jw_keys(w, op_names[op]);
 		jw_obj_open(w);
 		for (int v = AG_V_ALLOWED; v < AG_V__MAX; v++)
-			jw_ksu64(w, verdict_names[v], ag_percpu_sum(tfd, op * AG_V__MAX + v));
+			jw_ksu64(w, verdict_names[v], ag_maps_total(&a->maps, op, v));
 		jw_obj_close(w);
 	}
 	jw_obj_close(w);
@@ -684,7 +645,7 @@ static void emit_summary(struct agent *a)
 	jw_key(w, "drops");
 	jw_obj_open(w);
 	for (__u32 k = 0; k < AG_DROP__MAX; k++) {
-		__u64 d = ag_percpu_sum(bpf_map__fd(a->bpf.skel->maps.drops), k);
+		__u64 d = ag_maps_drops(&a->maps, k);
 
 		jw_ksu64(w, drop_names[k], d);
 		drops += d;
@@ -693,11 +654,33 @@ static void emit_summary(struct agent *a)
 	jw_obj_close(w);
 	jw_key(w, "events");
 	jw_obj_open(w);
-	jw_ku64(w, "written", a->lines_written + 1);
-	jw_ku64(w, "lost", a->lines_lost);
+	{
+		struct ag_sink_stats js = { 0 };
+
+		/* the event journal: the first sink; + 1 for this summary */
+		if (ag_sinks_count(a->sinks))
+			ag_sinks_stats(a->sinks, 0, &js);
+		jw_ku64(w, "written", js.written + 1);
+		jw_ku64(w, "lost", a->lines_lost + js.lost + js.dropped);
+	}
 	jw_ku64(w, "rejudged", a->rejudged);
 	jw_ku64(w, "preexisting", a->preexisting);
 	jw_ku64(w, "unknown_cgroup", a->unknown_cgroups);
+	jw_obj_close(w);
+	jw_key(w, "sinks");
+	jw_obj_open(w);
+	for (size_t i = 0; i < ag_sinks_count(a->sinks); i++) {
+		struct ag_sink_stats st;
+
+		ag_sinks_stats(a->sinks, i, &st);
+		jw_keys(w, ag_sinks_name(a->sinks, i));
+		jw_obj_open(w);
+		jw_ku64(w, "queued", st.queued);
+		jw_ku64(w, "written", st.written);
+		jw_ku64(w, "dropped", st.dropped);
+		jw_ku64(w, "lost", st.lost);
+		jw_obj_close(w);
+	}
 	jw_obj_close(w);
 	jw_key(w, "policy");
 	jw_obj_open(w);
@@ -766,19 +749,26 @@ static void on_open_fd(const struct ag_open_fd *f, void *ctx)
 static int open_output(struct agent *a)
 {
 	const char *p = a->o->events;
-	struct stat st;
+	int fd, r;
 
 	if (!p || !strcmp(p, "-")) {
-		a->out_fd = STDOUT_FILENO;
+		fd = STDOUT_FILENO;
 	} else {
-		a->out_fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-		if (a->out_fd < 0) {
+		fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (fd < 0) {
 			ag_err("events: cannot open %s: %s", p, strerror(errno));
 			return -errno;
 		}
 	}
-	a->out_regular = !fstat(a->out_fd, &st) && S_ISREG(st.st_mode);
-	return 0;
+	a->sinks = ag_sinks_new();
+	r = a->sinks ? ag_sinks_add_json(a->sinks, fd, fd == STDOUT_FILENO ? "stdout" : p, 0)
+		     : -ENOMEM;
+	if (r) {
+		if (fd > STDERR_FILENO)
+			close(fd);
+		ag_err("events: cannot start the event writer: %s", strerror(-r));
+	}
+	return r;
 }
 
 static int add_epoll(struct agent *a, int fd)
@@ -815,8 +805,9 @@ static int setup(struct agent *a)
 		       strerror(-r));
 		return r;
 	}
-	snprintf(err, sizeof(err), "%s/devices", a->cfg.host.proc ? a->cfg.host.proc : "/proc");
-	r = ag_devtab_init(&a->dt, err);
+	snprintf(a->procdev, sizeof(a->procdev), "%s/devices",
+		 a->cfg.host.proc ? a->cfg.host.proc : "/proc");
+	r = ag_devtab_init(&a->dt, a->procdev);
 	if (r) {
 		ag_err("devices: cannot build the device classes: %s", strerror(-r));
 		return r;
@@ -846,24 +837,28 @@ static int setup(struct agent *a)
 		return r;
 
 	{
-		struct ag_major_entry *majors = calloc(AG_MAX_MAJOR, sizeof(*majors));
-		int fd = bpf_map__fd(a->bpf.skel->maps.accel_devices);
+		struct accelguard_bpf *k = a->bpf.skel;
+		struct ag_maps_fds fds = {
+			.policy = bpf_map__fd(k->maps.policy), .owners = bpf_map__fd(k->maps.owners),
+			.accel_devices = bpf_map__fd(k->maps.accel_devices),
+			.counters = bpf_map__fd(k->maps.counters), .viol = bpf_map__fd(k->maps.viol),
+			.drops = bpf_map__fd(k->maps.drops), .totals = bpf_map__fd(k->maps.totals),
+		};
 
-		if (!majors)
-			return -ENOMEM;
-		r = ag_devtab_fill_majors(&a->dt, majors);
-		for (__u32 m = 0; !r && m < AG_MAX_MAJOR; m++)
-			if (majors[m].n && bpf_map_update_elem(fd, &m, &majors[m], BPF_ANY))
-				r = -errno;
-		free(majors);
-		if (r) {
+		r = ag_maps_init(&a->maps, &fds);
+		if (r)
+			return r;
+		a->maps_ready = true;
+		/* what the device table was built from: the watch compares with it */
+		ag_maps_procdev_changed(&a->maps, a->procdev);
+		r = ag_maps_accel_sync(&a->maps, &a->dt, NULL);
+		if (r < 0) {
 			ag_err("devices: cannot fill the accel_devices map: %s", strerror(-r));
 			return r;
 		}
 	}
 
-	r = ag_policy_init(&a->db, &a->cfg, &a->dt, bpf_map__fd(a->bpf.skel->maps.policy),
-			   bpf_map__fd(a->bpf.skel->maps.owners));
+	r = ag_policy_init(&a->db, &a->cfg, &a->dt, &a->maps);
 	if (r)
 		return r;
 	a->db_ready = true;
@@ -927,6 +922,8 @@ static void teardown(struct agent *a)
 	if (a->db_ready)
 		ag_policy_free(&a->db);
 	ag_bpf_stop(&a->bpf);
+	if (a->maps_ready)
+		ag_maps_free(&a->maps);
 	if (a->supp.b) {
 		for (n = ag_htab_iter(&a->supp, &b, NULL); n; n = next) {
 			next = ag_htab_iter(&a->supp, &b, n);
@@ -940,14 +937,12 @@ static void teardown(struct agent *a)
 	for (int *fd = &a->epfd; fd <= &a->notifyfd; fd++)
 		if (*fd > 0)
 			close(*fd);
-	if (a->out_fd > STDERR_FILENO)
-		close(a->out_fd);
+	ag_sinks_free(a->sinks, AG_SINK_EXIT_MS);
 }
 
 int ag_run(const struct ag_run_opts *o)
 {
-	struct agent a = { .o = o, .epfd = -1, .sigfd = -1, .timerfd = -1, .notifyfd = -1,
-			   .out_fd = -1 };
+	struct agent a = { .o = o, .epfd = -1, .sigfd = -1, .timerfd = -1, .notifyfd = -1 };
 	__u64 deadline = 0;
 	sigset_t mask;
 	int r;
@@ -1018,10 +1013,19 @@ int ag_run(const struct ag_run_opts *o)
 	ring_buffer__consume(a.rb);
 	check_drops(&a, false);
 	check_suppressed(&a);
+	flush(&a);
+	/* the summary counts what the sinks did with everything before it */
+	ag_sinks_drain(a.sinks, AG_SINK_EXIT_MS);
 	emit_summary(&a);
 	flush(&a);
-	ag_info("stopped: %llu events written, %llu lost", (unsigned long long)a.lines_written,
-		(unsigned long long)a.lines_lost);
+	ag_sinks_drain(a.sinks, AG_SINK_EXIT_MS);
+	{
+		struct ag_sink_stats st = { 0 };
+
+		ag_sinks_stats(a.sinks, 0, &st);
+		ag_info("stopped: %llu events written, %llu lost", (unsigned long long)st.written,
+			(unsigned long long)(a.lines_lost + st.lost + st.dropped));
+	}
 	teardown(&a);
 	return 0;
 }

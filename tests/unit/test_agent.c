@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Unit tests of the agent's own parsers and logic: mountinfo and /proc/PID/cgroup, the JSON
  * writer's escaping, ioctl names, and the policy table (the configuration source, tenant parents,
- * inheritance, control nodes, owners) without a kernel (map fds -1). */
+ * inheritance, control nodes, owners) without a kernel (no maps). */
 #include "unit.h"
 #include <sys/stat.h>
 #include <linux/types.h>
@@ -153,7 +153,7 @@ static int policy_setup(void **state)
 	assert_int_equal(ag_config_load(path, &f->cfg, err, sizeof(err)), 0);
 	free(path);
 	assert_int_equal(ag_devtab_init(&f->dt, AG_UNIT_FIXTURES "/proc_devices"), 0);
-	assert_int_equal(ag_policy_init(&f->db, &f->cfg, &f->dt, -1, -1), 0);
+	assert_int_equal(ag_policy_init(&f->db, &f->cfg, &f->dt, NULL), 0);
 	assert_int_equal(ag_policy_add_source(&f->db, ag_config_source_new(&f->cfg)), 0);
 	*state = f;
 	return 0;
