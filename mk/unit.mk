@@ -12,7 +12,7 @@ UNIT_HDRS  := include/accelguard.h include/verdict.h user/config.h user/devices.
               tests/unit/unit.h
 # the agent's own parsers and policy table, without a kernel (map fds -1)
 AGENT_UNIT_SRCS := user/cgroups.c user/htab.c user/ioctl_names.c user/jsonw.c user/log.c \
-                   user/maps.c user/policy.c user/util.c
+                   user/maps.c user/policy.c user/sink.c user/sink_json.c user/util.c
 UNIT_OBJS += $(patsubst %.c,$(BUILD)/unit/%.o,$(AGENT_UNIT_SRCS))
 UNIT_HDRS += $(wildcard user/*.h)
 UNIT_CFLAGS := -DAG_UNIT_FIXTURES='"$(CURDIR)/tests/unit/fixtures"'

@@ -605,6 +605,45 @@ static int cmp_u64(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
+#define AG_TOP_ACCESSES 32 /* summary.top_accesses: the most counted (cgroup, device, op, cmd) */
+
+/* The kernel's counters, summed over CPUs: the AG_TOP_ACCESSES most counted entries. */
+static void put_top_accesses(struct agent *a, struct jw *w)
+{
+	struct ag_access_count top[AG_TOP_ACCESSES];
+	size_t entries, n = ag_maps_counters_top(&a->maps, top, AG_TOP_ACCESSES, &entries);
+
+	jw_key(w, "top_accesses");
+	jw_arr_open(w);
+	for (size_t i = 0; i < n; i++) {
+		const struct ag_access_count *c = &top[i];
+		const struct ag_class *cl =
+			ag_devtab_class(&a->dt, ag_devtab_lookup(&a->dt, c->k.major, c->k.minor));
+		const struct ag_cg *cg = ag_policy_find(&a->db, c->k.cgroup_id);
+		char d[32];
+
+		jw_obj_open(w);
+		jw_key(w, "cgroup");
+		jw_obj_open(w);
+		jw_ku64(w, "id", c->k.cgroup_id);
+		jw_kstr(w, "path", cg ? cg->path : "");
+		jw_obj_close(w);
+		snprintf(d, sizeof(d), "%u:%u", c->k.major, c->k.minor);
+		jw_kstr(w, "device", d);
+		jw_kstr(w, "class", cl ? cl->name : "unknown");
+		jw_kstr(w, "op", NAME(op_names, c->k.op));
+		if (c->k.op == AG_OP_IOCTL) {
+			jw_key(w, "cmd");
+			jw_hex32(w, c->k.cmd);
+		}
+		jw_ku64(w, "count", c->count);
+		jw_kstr(w, "verdict", NAME(verdict_names, c->verdict));
+		jw_obj_close(w);
+	}
+	jw_arr_close(w);
+	jw_ku64(w, "counter_entries", entries);
+}
+
 static void emit_summary(struct agent *a)
 {
 	struct jw *w = &a->jw;
@@ -637,6 +676,7 @@ static void emit_summary(struct agent *a)
 		jw_obj_close(w);
 	}
 	jw_obj_close(w);
+	put_top_accesses(a, w);
 	jw_key(w, "violations");
 	jw_obj_open(w);
 	jw_ku64(w, "total", viol);
