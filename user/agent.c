@@ -79,7 +79,7 @@ struct agent {
 	__s64 tcache_sec;  /* the second whose date and time tcache holds */
 	char tcache[64];   /* "YYYY-MM-DDTHH:MM:SS." */
 	struct ring_buffer *rb;
-	int epfd, sigfd, timerfd, notifyfd;
+	int epfd, sigfd, timerfd, notifyfd, devfd; /* devfd: the /proc/devices watch's timer */
 	__s64 boot_to_real;
 	__u64 start_boot;
 	bool stop;
@@ -119,6 +119,7 @@ static void fmt_time(struct agent *a, __u64 boot_ns, char *buf)
 }
 
 #define AG_FLUSH_AT (256 * 1024) /* bytes of pending lines that make a batch go out at once */
+#define AG_PROCDEV_POLL_MS 500 /* the /proc/devices watch */
 #define AG_SINK_EXIT_MS 2000     /* how long the exit waits for a sink to write what it holds */
 
 static void flush(struct agent *a);
@@ -811,6 +812,127 @@ static int open_output(struct agent *a)
 	return r;
 }
 
+/* The device classes: built-in, the dynamic majors of /proc/devices, the configuration's.
+ * Class ids do not depend on what /proc/devices holds, so a rebuild keeps them. */
+static int build_devtab(struct agent *a, struct ag_devtab *dt, bool at_start)
+{
+	int r = ag_devtab_init(dt, a->procdev);
+
+	if (r) {
+		ag_err("devices: cannot build the device classes: %s", strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < a->cfg.n_devices; i++) {
+		const struct ag_cfg_devclass *d = &a->cfg.devices[i];
+
+		r = ag_devtab_add(dt, d->class_name, d->major, d->lo, d->hi);
+		if (r < 0) {
+			if (at_start)
+				ag_err("config: %s:%d: cannot add device class %s: %s", a->cfg.path,
+				       d->line, d->class_name, strerror(-r));
+			else
+				ag_warn("devices: %s now: the configuration's class %s (%s:%d) does "
+					"not fit any more: %s; keeping the device classes as they were",
+					a->procdev, d->class_name, a->cfg.path, d->line, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+static bool has_range(const struct ag_devtab *t, const struct ag_class_range *r)
+{
+	for (unsigned int i = 0; i < t->n_ranges; i++)
+		if (!memcmp(&t->ranges[i], r, sizeof(*r)))
+			return true;
+	return false;
+}
+
+/* The ranges of one table that the other lacks, as a JSON array and a log text. */
+static unsigned int put_range_diff(struct agent *a, const struct ag_devtab *from,
+				   const struct ag_devtab *lacking, char *log, size_t loglen)
+{
+	struct jw *w = &a->jw;
+	unsigned int n = 0;
+	size_t off = strlen(log);
+
+	jw_arr_open(w);
+	for (unsigned int i = 0; i < from->n_ranges; i++) {
+		const struct ag_class_range *r = &from->ranges[i];
+		const struct ag_class *c = ag_devtab_class(from, r->class_id);
+		char m[48];
+
+		if (has_range(lacking, r))
+			continue;
+		if (r->hi == AG_MINOR_ANY)
+			snprintf(m, sizeof(m), "*");
+		else if (r->lo == r->hi)
+			snprintf(m, sizeof(m), "%u", r->lo);
+		else
+			snprintf(m, sizeof(m), "%u-%u", r->lo, r->hi);
+		jw_obj_open(w);
+		jw_kstr(w, "class", c ? c->name : "unknown");
+		jw_ku64(w, "major", r->major);
+		jw_kstr(w, "minors", m);
+		jw_obj_close(w);
+		if (off < loglen)
+			off += snprintf(log + off, loglen - off, " %s %u:%s", c ? c->name : "?",
+					r->major, m);
+		n++;
+	}
+	jw_arr_close(w);
+	return n;
+}
+
+/*
+ * The /proc/devices watch (every 500 ms; procfs has no inotify): a driver that registers after
+ * the agent started (nvidia-uvm on first CUDA use, a GPU operator's driver) gets its major into
+ * accel_devices, one that goes loses it, with a `devices` event.
+ */
+static void check_devices(struct agent *a, bool force)
+{
+	struct ag_devtab *nt, *old;
+	unsigned int added = 0, removed = 0;
+	char alog[512] = "", rlog[512] = "";
+	int r;
+
+	if (!ag_maps_procdev_changed(&a->maps, a->procdev) && !force)
+		return;
+	nt = malloc(sizeof(*nt));
+	old = malloc(sizeof(*old));
+	if (!nt || !old || build_devtab(a, nt, false))
+		goto out;
+	for (unsigned int i = 0; i < nt->n_ranges; i++)
+		added += !has_range(&a->dt, &nt->ranges[i]);
+	for (unsigned int i = 0; i < a->dt.n_ranges; i++)
+		removed += !has_range(nt, &a->dt.ranges[i]);
+	if (!added && !removed) /* another driver came or went */
+		goto out;
+	*old = a->dt;
+	a->dt = *nt;
+	/* a new class: policies first (a GPU tenant's new control node is allowed before the kernel
+	 * judges it), then the kernel's map; a class gone: the map first */
+	if (added)
+		ag_policy_refresh(&a->db);
+	r = ag_maps_accel_sync(&a->maps, &a->dt, NULL);
+	if (r < 0)
+		ag_err("devices: cannot update the accel_devices map: %s", strerror(-r));
+	if (!added)
+		ag_policy_refresh(&a->db);
+	begin_event(a, "devices", 0);
+	jw_key(&a->jw, "added");
+	put_range_diff(a, &a->dt, old, alog, sizeof(alog));
+	jw_key(&a->jw, "removed");
+	put_range_diff(a, old, &a->dt, rlog, sizeof(rlog));
+	jw_kstr(&a->jw, "source", a->procdev);
+	end_event(a);
+	ag_info("devices: %s changed:%s%s%s%s", a->procdev, added ? " added" : "", alog,
+		removed ? " removed" : "", rlog);
+out:
+	free(nt);
+	free(old);
+}
+
 static int add_epoll(struct agent *a, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
@@ -847,21 +969,9 @@ static int setup(struct agent *a)
 	}
 	snprintf(a->procdev, sizeof(a->procdev), "%s/devices",
 		 a->cfg.host.proc ? a->cfg.host.proc : "/proc");
-	r = ag_devtab_init(&a->dt, a->procdev);
-	if (r) {
-		ag_err("devices: cannot build the device classes: %s", strerror(-r));
+	r = build_devtab(a, &a->dt, true);
+	if (r)
 		return r;
-	}
-	for (size_t i = 0; i < a->cfg.n_devices; i++) {
-		const struct ag_cfg_devclass *d = &a->cfg.devices[i];
-
-		r = ag_devtab_add(&a->dt, d->class_name, d->major, d->lo, d->hi);
-		if (r < 0) {
-			ag_err("config: %s:%d: cannot add device class %s: %s", a->cfg.path, d->line,
-			       d->class_name, strerror(-r));
-			return r;
-		}
-	}
 	r = open_output(a);
 	if (r)
 		return r;
@@ -944,7 +1054,11 @@ static int setup(struct agent *a)
 	a->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	a->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	timerfd_settime(a->timerfd, 0, &its, NULL);
-	if (a->epfd < 0 || a->sigfd < 0 || a->timerfd < 0 || a->notifyfd < 0 ||
+	a->devfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	its.it_interval = its.it_value = (struct timespec){ 0, AG_PROCDEV_POLL_MS * 1000000L };
+	timerfd_settime(a->devfd, 0, &its, NULL);
+	if (a->epfd < 0 || a->sigfd < 0 || a->timerfd < 0 || a->notifyfd < 0 || a->devfd < 0 ||
+	    add_epoll(a, a->devfd) ||
 	    add_epoll(a, ring_buffer__epoll_fd(a->rb)) || add_epoll(a, a->sigfd) ||
 	    add_epoll(a, a->timerfd) || add_epoll(a, a->notifyfd)) {
 		ag_err("agent: cannot set up the event loop: %s", strerror(errno));
@@ -974,7 +1088,7 @@ static void teardown(struct agent *a)
 	if (a->cfg_loaded)
 		ag_config_free(&a->cfg);
 	jw_free(&a->jw);
-	for (int *fd = &a->epfd; fd <= &a->notifyfd; fd++)
+	for (int *fd = &a->epfd; fd <= &a->devfd; fd++)
 		if (*fd > 0)
 			close(*fd);
 	ag_sinks_free(a->sinks, AG_SINK_EXIT_MS);
@@ -982,7 +1096,8 @@ static void teardown(struct agent *a)
 
 int ag_run(const struct ag_run_opts *o)
 {
-	struct agent a = { .o = o, .epfd = -1, .sigfd = -1, .timerfd = -1, .notifyfd = -1 };
+	struct agent a = { .o = o, .epfd = -1, .sigfd = -1, .timerfd = -1, .notifyfd = -1,
+			   .devfd = -1 };
 	__u64 deadline = 0;
 	sigset_t mask;
 	int r;
@@ -1011,6 +1126,8 @@ int ag_run(const struct ag_run_opts *o)
 	ag_info("ready: tier %s, mode %s, %zu cgroups", ag_tier_name(a.bpf.tier),
 		ag_mode_name(a.mode), a.db.ids.n);
 	ag_scan_open_fds("/proc", &a.dt, on_open_fd, &a);
+	/* a driver that registered while we started */
+	check_devices(&a, true);
 	flush(&a);
 	if (o->duration > 0)
 		deadline = ag_now_ns(CLOCK_MONOTONIC) + (__u64)(o->duration * 1e9);
@@ -1038,6 +1155,9 @@ int ag_run(const struct ag_run_opts *o)
 				sync_clocks(&a);
 				check_drops(&a, false);
 				check_suppressed(&a);
+			} else if (fd == a.devfd) {
+				if (read(a.devfd, &x, sizeof(x)) == sizeof(x))
+					check_devices(&a, false);
 			} else if (fd == a.notifyfd) {
 				if (read(a.notifyfd, &x, sizeof(x)) == sizeof(x))
 					ag_policy_refresh(&a.db);

@@ -1466,6 +1466,125 @@ static int test_bad_config(void)
 	return 0;
 }
 
+/* ---- a driver that registers after the agent started ------------------------------------------ */
+
+#define UVM_MAJOR 238 /* a dynamic major no driver holds here (checked) */
+
+/* the /proc/devices fixture, replaced in one rename: the agent never reads half a file */
+static int write_proc_devices(const char *dir, bool uvm)
+{
+	char tmp[800], path[800], text[256];
+
+	snprintf(tmp, sizeof(tmp), "%s/devices.tmp", dir);
+	snprintf(path, sizeof(path), "%s/devices", dir);
+	snprintf(text, sizeof(text),
+		 "Character devices:\n  1 mem\n  5 /dev/tty\n%s\n\nBlock devices:\n  7 loop\n",
+		 uvm ? "238 nvidia-uvm" : "");
+	if (write_file(tmp, text))
+		return -1;
+	return rename(tmp, path) ? -errno : 0;
+}
+
+static bool char_major_taken(unsigned int major)
+{
+	char *t = read_all("/proc/devices"), *line, *save = NULL;
+	bool in_char = false, taken = false;
+
+	for (line = strtok_r(t, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!strcmp(line, "Character devices:"))
+			in_char = true;
+		else if (!strcmp(line, "Block devices:"))
+			in_char = false;
+		else if (in_char && (unsigned int)atoi(line) == major)
+			taken = true;
+	}
+	free(t);
+	return taken;
+}
+
+/*
+ * nvidia-uvm loads on first CUDA use, after the agent: once its major appears in /proc/devices
+ * (a fixture named by host.proc here), the agent watches it within a second, says so in a
+ * `devices` event, and judges accesses to it: allowed to a tenant holding an NVIDIA GPU (a
+ * control node), denied to one holding nothing. When the driver goes, the major is forgotten.
+ */
+static int test_driver_appears(void)
+{
+	char procdir[700], extra[800], uvm[600];
+	struct cfg_opts o = { .mode = "enforce", .extra = extra };
+	struct match mb = { .op = "open", .major = UVM_MAJOR, .minor = 0, .cgroup = "/t-b" };
+	struct match mc = { .op = "open", .major = UVM_MAJOR, .minor = 0, .cgroup = "/t-c" };
+	struct match md = { .type = "devices", .major = -1, .minor = -1 };
+	struct child_res before, b, c, after;
+	json_object *e, *added;
+	struct agent a;
+	double t0, took;
+	int ret = 1;
+
+	if (char_major_taken(UVM_MAJOR))
+		SKIP("character major %d is taken on this machine", UVM_MAJOR);
+	snprintf(procdir, sizeof(procdir), "%s/proc", workdir);
+	mkdir(procdir, 0755);
+	snprintf(extra, sizeof(extra), "host:\n  proc: %s\n", procdir);
+	if (write_proc_devices(procdir, false) || node(uvm, sizeof(uvm), "nvidia-uvm", UVM_MAJOR, 0))
+		FAIL("fixture: %s", strerror(errno));
+	if (agent_start(&a, &o, NULL))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	/* not an accelerator yet: the open reaches no driver (ENXIO) and no verdict */
+	before = run_in("/t-c", do_open, uvm);
+	t0 = now_s();
+	if (write_proc_devices(procdir, true))
+		FAIL_OUT("fixture: %s", strerror(errno));
+	if (!wait_line(&a, "\"type\":\"devices\"", "\"class\":\"nvidia-uvm\"", 5))
+		FAIL_OUT("no devices event for nvidia-uvm");
+	took = now_s() - t0;
+	b = run_in("/t-b", do_open, uvm);
+	c = run_in("/t-c", do_open, uvm);
+	/* the driver goes */
+	if (write_proc_devices(procdir, false))
+		FAIL_OUT("fixture: %s", strerror(errno));
+	if (!wait_line(&a, "\"type\":\"devices\"", "\"removed\":[{", 5))
+		FAIL_OUT("no devices event for nvidia-uvm going");
+	after = run_in("/t-c", do_open, uvm);
+	if (agent_stop(&a))
+		goto out;
+	if (before.err != ENXIO || after.err != ENXIO)
+		FAIL_OUT("opens while no driver was registered: errno %d and %d, expected ENXIO",
+			 before.err, after.err);
+	mc.pid = before.pid;
+	if (find(&a, &mc))
+		FAIL_OUT("an access event for the major before its driver registered");
+	mc.pid = after.pid;
+	if (find(&a, &mc))
+		FAIL_OUT("an access event for the major after its driver went");
+	if (took > 1.5 * timeout_scale)
+		FAIL_OUT("the new major was watched after %.2f s (goal: within 1 s)", took);
+	e = find(&a, &md);
+	if (!e || !json_object_object_get_ex(e, "added", &added) ||
+	    json_object_array_length(added) != 2 ||
+	    strcmp(jstr(json_object_array_get_idx(added, 0), "class"), "nvidia-uvm") ||
+	    jint(json_object_array_get_idx(added, 0), "major") != UVM_MAJOR ||
+	    strcmp(jstr(json_object_array_get_idx(added, 1), "class"), "nvidia-uvm-tools"))
+		FAIL_OUT("devices event: %.300s", e ? json_object_to_json_string(e) : "none");
+	if (b.err != ENXIO)
+		FAIL_OUT("open of nvidia-uvm by a tenant holding a GPU: errno %d, expected ENXIO", b.err);
+	if (c.err != EPERM)
+		FAIL_OUT("open of nvidia-uvm by a tenant holding nothing: errno %d, expected EPERM", c.err);
+	mb.pid = b.pid;
+	mc.pid = c.pid;
+	if (expect(&a, &mb, "allowed", "observed", "nvidia-uvm, tenant with a GPU") ||
+	    expect(&a, &mc, "unmediated", "denied", "nvidia-uvm, tenant with nothing"))
+		goto out;
+	e = find(&a, &mc);
+	if (strcmp(jstr(e, "device.class"), "nvidia-uvm"))
+		FAIL_OUT("class %s, expected nvidia-uvm", jstr(e, "device.class"));
+	ret = 0;
+out:
+	agent_free(&a);
+	unlink(uvm);
+	return ret;
+}
+
 static const struct test {
 	const char *name;
 	int (*fn)(void);
@@ -1490,6 +1609,7 @@ static const struct test {
 	{ "hostile_names", test_hostile_names },
 	{ "full_disk", test_full_disk },
 	{ "bad_config", test_bad_config },
+	{ "driver_appears", test_driver_appears },
 };
 
 int main(int argc, char **argv)
