@@ -75,6 +75,7 @@ struct agent {
 	struct ag_sinks *sinks; /* where the batches go (sink.h) */
 	struct jw jw;      /* the lines of one batch, handed to the sinks by flush() */
 	size_t batch_lines;
+	unsigned int sink_wait_ms; /* how long the exit waits for the sinks */
 	size_t ev_start;   /* where the event being written began in jw */
 	__s64 tcache_sec;  /* the second whose date and time tcache holds */
 	char tcache[64];   /* "YYYY-MM-DDTHH:MM:SS." */
@@ -1091,13 +1092,13 @@ static void teardown(struct agent *a)
 	for (int *fd = &a->epfd; fd <= &a->devfd; fd++)
 		if (*fd > 0)
 			close(*fd);
-	ag_sinks_free(a->sinks, AG_SINK_EXIT_MS);
+	ag_sinks_free(a->sinks, a->sink_wait_ms);
 }
 
 int ag_run(const struct ag_run_opts *o)
 {
 	struct agent a = { .o = o, .epfd = -1, .sigfd = -1, .timerfd = -1, .notifyfd = -1,
-			   .devfd = -1 };
+			   .devfd = -1, .sink_wait_ms = AG_SINK_EXIT_MS };
 	__u64 deadline = 0;
 	sigset_t mask;
 	int r;
@@ -1175,10 +1176,13 @@ int ag_run(const struct ag_run_opts *o)
 	check_suppressed(&a);
 	flush(&a);
 	/* the summary counts what the sinks did with everything before it */
-	ag_sinks_drain(a.sinks, AG_SINK_EXIT_MS);
+	/* a sink that does not drain in AG_SINK_EXIT_MS gets 100 ms more for the summary, then is
+	 * cut: the exit takes at most a few seconds whatever a sink does */
+	a.sink_wait_ms = ag_sinks_drain(a.sinks, AG_SINK_EXIT_MS) ? AG_SINK_EXIT_MS : 100;
 	emit_summary(&a);
 	flush(&a);
-	ag_sinks_drain(a.sinks, AG_SINK_EXIT_MS);
+	if (!ag_sinks_drain(a.sinks, a.sink_wait_ms))
+		a.sink_wait_ms = 0;
 	{
 		struct ag_sink_stats st = { 0 };
 

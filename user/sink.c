@@ -10,6 +10,7 @@
 #include "sink.h"
 
 #define AG_MAX_SINKS 8
+#define AG_SINK_MERGE (256u << 10) /* the writer joins queued batches up to this many bytes */
 
 struct chunk {
 	struct chunk *next;
@@ -26,7 +27,8 @@ struct sink {
 	pthread_cond_t more; /* a chunk was queued, or stop */
 	pthread_cond_t idle; /* the queue ran empty */
 	struct chunk *head, *tail;
-	struct chunk *busy; /* the chunk being written, off the queue */
+	struct chunk *busy; /* the chunks being written, off the queue (a list) */
+	char *merged; /* the writer's buffer for joined batches */
 	bool stop;
 	bool warned;
 	struct ag_sink_stats st;
@@ -56,32 +58,63 @@ static void *sink_main(void *arg)
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	pthread_mutex_lock(&k->mu);
 	for (;;) {
-		struct chunk *c;
-		size_t lost;
+		struct chunk *c, *last;
+		size_t lost, len, n;
 
 		while (!k->head && !k->stop)
 			pthread_cond_wait(&k->more, &k->mu);
 		if (k->stop)
 			break;
-		c = k->head;
-		k->head = c->next;
+		/* take what is queued, up to AG_SINK_MERGE bytes: one write for many loop rounds */
+		c = last = k->head;
+		len = c->len;
+		n = c->n;
+		while (last->next && len + last->next->len <= AG_SINK_MERGE) {
+			last = last->next;
+			len += last->len;
+			n += last->n;
+		}
+		k->head = last->next;
 		if (!k->head)
 			k->tail = NULL;
+		last->next = NULL;
 		k->busy = c;
 		pthread_mutex_unlock(&k->mu);
 
-		lost = k->ops->emit(k->ctx, c->data, c->len, c->n);
-		if (lost > c->n)
-			lost = c->n;
+		if (c == last) {
+			lost = k->ops->emit(k->ctx, c->data, c->len, c->n);
+		} else {
+			if (!k->merged)
+				k->merged = malloc(AG_SINK_MERGE);
+			if (k->merged) {
+				size_t off = 0;
+
+				for (struct chunk *x = c; x; x = x->next) {
+					memcpy(k->merged + off, x->data, x->len);
+					off += x->len;
+				}
+				lost = k->ops->emit(k->ctx, k->merged, len, n);
+			} else {
+				lost = 0;
+				for (struct chunk *x = c; x; x = x->next)
+					lost += k->ops->emit(k->ctx, x->data, x->len, x->n);
+			}
+		}
+		if (lost > n)
+			lost = n;
 		if (!k->head && k->ops->flush) /* a racy peek is enough for a hint */
 			k->ops->flush(k->ctx);
 
 		pthread_mutex_lock(&k->mu);
 		k->busy = NULL;
-		k->st.written += c->n - lost;
+		k->st.written += n - lost;
 		k->st.lost += lost;
-		k->st.queue_bytes -= c->len;
-		free(c);
+		k->st.queue_bytes -= len;
+		while (c) {
+			last = c->next;
+			free(c);
+			c = last;
+		}
 		if (!k->head)
 			pthread_cond_broadcast(&k->idle);
 	}
@@ -242,9 +275,11 @@ void ag_sinks_free(struct ag_sinks *s, unsigned int timeout_ms)
 			pthread_join(k->thread, NULL);
 			cancelled = true;
 		}
-		if (cancelled && k->busy) {
-			k->st.lost += k->busy->n;
-			free(k->busy);
+		/* a cancelled writer's chunks: what it had not written is lost */
+		for (c = cancelled ? k->busy : NULL; c; c = k->busy) {
+			k->busy = c->next;
+			k->st.lost += c->n;
+			free(c);
 		}
 		for (c = k->head; c; c = k->head) {
 			k->head = c->next;
@@ -257,6 +292,7 @@ void ag_sinks_free(struct ag_sinks *s, unsigned int timeout_ms)
 				cancelled ? " (its writer was stuck at exit)" : "");
 		if (k->ops->close)
 			k->ops->close(k->ctx);
+		free(k->merged);
 		pthread_mutex_destroy(&k->mu);
 		pthread_cond_destroy(&k->more);
 		pthread_cond_destroy(&k->idle);
