@@ -11,6 +11,8 @@
 
 #define AG_MAX_SINKS 8
 #define AG_SINK_MERGE (256u << 10) /* the writer joins queued batches up to this many bytes */
+#define AG_SINK_KICK (64u << 10)    /* queued bytes that wake a lingering writer at once */
+#define AG_SINK_LINGER_NS 2000000L  /* a writer woken for little waits this long for more */
 
 struct chunk {
 	struct chunk *next;
@@ -30,6 +32,8 @@ struct sink {
 	struct chunk *busy; /* the chunks being written, off the queue (a list) */
 	char *merged; /* the writer's buffer for joined batches */
 	bool stop;
+	bool lingering; /* the writer waits for more before it writes */
+	bool draining;  /* someone waits for the queue to empty: no lingering */
 	bool warned;
 	struct ag_sink_stats st;
 };
@@ -65,6 +69,25 @@ static void *sink_main(void *arg)
 			pthread_cond_wait(&k->more, &k->mu);
 		if (k->stop)
 			break;
+		/* little to write: linger a moment for more, so that a steady stream of small loop
+		 * rounds costs one wake-up and one write per AG_SINK_LINGER_NS, not one per round */
+		if (k->st.queue_bytes < AG_SINK_KICK && !k->draining) {
+			struct timespec dl;
+
+			clock_gettime(CLOCK_MONOTONIC, &dl);
+			dl.tv_nsec += AG_SINK_LINGER_NS;
+			if (dl.tv_nsec >= 1000000000L) {
+				dl.tv_sec++;
+				dl.tv_nsec -= 1000000000L;
+			}
+			k->lingering = true;
+			while (k->st.queue_bytes < AG_SINK_KICK && !k->stop && !k->draining)
+				if (pthread_cond_timedwait(&k->more, &k->mu, &dl) == ETIMEDOUT)
+					break;
+			k->lingering = false;
+			if (k->stop)
+				break;
+		}
 		/* take what is queued, up to AG_SINK_MERGE bytes: one write for many loop rounds */
 		c = last = k->head;
 		len = c->len;
@@ -144,7 +167,7 @@ int ag_sinks_add(struct ag_sinks *s, const struct ag_sink_ops *ops, void *ctx, s
 	pthread_mutex_init(&k->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&k->more, NULL);
+	pthread_cond_init(&k->more, &ca);
 	pthread_cond_init(&k->idle, &ca);
 	pthread_condattr_destroy(&ca);
 	r = pthread_create(&k->thread, NULL, sink_main, k);
@@ -164,6 +187,7 @@ void ag_sinks_emit(struct ag_sinks *s, const char *buf, size_t len, size_t n)
 	for (size_t i = 0; i < s->n; i++) {
 		struct sink *k = s->s[i];
 		struct chunk *c = NULL;
+		bool was_empty;
 
 		pthread_mutex_lock(&k->mu);
 		if (k->st.queue_bytes + len <= k->st.queue_max)
@@ -185,6 +209,7 @@ void ag_sinks_emit(struct ag_sinks *s, const char *buf, size_t len, size_t n)
 		c->len = len;
 		c->n = n;
 		c->next = NULL;
+		was_empty = !k->head;
 		if (k->tail)
 			k->tail->next = c;
 		else
@@ -192,7 +217,10 @@ void ag_sinks_emit(struct ag_sinks *s, const char *buf, size_t len, size_t n)
 		k->tail = c;
 		k->st.queue_bytes += len;
 		k->st.queued += n;
-		pthread_cond_signal(&k->more);
+		/* wake an idle writer; a lingering one only once enough is queued */
+		if ((was_empty && !k->lingering) ||
+		    (k->lingering && k->st.queue_bytes >= AG_SINK_KICK))
+			pthread_cond_signal(&k->more);
 		pthread_mutex_unlock(&k->mu);
 	}
 }
@@ -220,10 +248,13 @@ bool ag_sinks_drain(struct ag_sinks *s, unsigned int timeout_ms)
 		struct sink *k = s->s[i];
 
 		pthread_mutex_lock(&k->mu);
+		k->draining = true;
+		pthread_cond_signal(&k->more);
 		while ((k->head || k->busy) && !k->stop)
 			if (pthread_cond_timedwait(&k->idle, &k->mu, &dl) == ETIMEDOUT)
 				break;
 		all &= !k->head && !k->busy;
+		k->draining = false;
 		pthread_mutex_unlock(&k->mu);
 	}
 	return all;
