@@ -1596,7 +1596,11 @@ static int test_blocked_sink(void)
 			 jint(s, "accesses.ioctl.cross_tenant"), f.n);
 	if (dropped <= 0)
 		FAIL_OUT("the sink dropped nothing (queued %lld)", queued);
-	if (ring > f.n / 2)
+	/* a consumer that waited for the sink would have taken the pipe's and one batch's worth,
+	 * then left the ring buffer to fill: 2 MiB of 104-byte records, about 20,000, the rest
+	 * dropped. (On a one-CPU guest the ring drops some under the flood anyway: the consumer
+	 * and the flood share the CPU.) */
+	if (f.n - ring < 30000)
 		FAIL_OUT("the ring buffer dropped %lld of %d: its consumer waited for the sink", ring,
 			 f.n);
 	if (unres != 0 || unmed != 1)
