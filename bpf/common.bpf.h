@@ -50,7 +50,7 @@ struct {
 } owners SEC(".maps") __weak;
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct ag_counter_key);
 	__type(value, struct ag_counter_val);
@@ -227,13 +227,11 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 	ck.cmd = a->xfer_cmd ? a->xfer_cmd : a->cmd;
 	cvp = bpf_map_lookup_elem(&counters, &ck);
 	if (cvp) {
-		__sync_fetch_and_add(&cvp->count, 1);
-		cvp->last_ns = now;
+		cvp->count += 1; /* this CPU's own value: no atomic */
 		cvp->verdict = v;
 	} else {
 		cv.count = 1;
 		cv.first_ns = now;
-		cv.last_ns = now;
 		cv.verdict = v;
 		if (!bpf_map_update_elem(&counters, &ck, &cv, BPF_NOEXIST))
 			flags |= AG_EF_FIRST;

@@ -106,7 +106,7 @@ struct ag_dev_key {
 	__u32 minor;
 };
 
-/* counters: every access, aggregated; LRU. */
+/* counters: every access, aggregated; LRU, per CPU (user space sums the CPUs' values). */
 struct ag_counter_key {
 	__u64 cgroup_id;
 	__u32 major;
@@ -117,8 +117,7 @@ struct ag_counter_key {
 
 struct ag_counter_val {
 	__u64 count;
-	__u64 first_ns;
-	__u64 last_ns;
+	__u64 first_ns; /* set on insert, on the inserting CPU */
 	__u32 verdict;
 	__u32 pad;
 };

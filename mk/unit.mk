@@ -12,7 +12,8 @@ UNIT_LIBS := -lcmocka -lyaml
 
 U := $(BUILD)/user
 # the agent's own parsers and policy table, without a kernel (map fds -1)
-AGENT_UNIT_OBJS := $(patsubst %,$(U)/%.o,cgroups htab ioctl_names jsonw log policy util)
+AGENT_UNIT_OBJS := $(patsubst %,$(U)/%.o,cgroups htab ioctl_names jsonw log maps policy \
+                   sink sink_json util)
 
 .PHONY: unit-check unit-memcheck
 CHECK_STAGES += unit-check

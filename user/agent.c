@@ -26,8 +26,10 @@
 #include "k8s/k8s.h"
 #include "loader.h"
 #include "log.h"
+#include "maps.h"
 #include "policy.h"
 #include "procscan.h"
+#include "sink.h"
 #include "util.h"
 #include "verdict.h"
 
@@ -63,23 +65,27 @@ struct agent {
 	bool cfg_loaded;
 	struct ag_devtab dt;
 	struct ag_bpf bpf;
+	struct ag_maps maps; /* the one owner of kernel state */
+	bool maps_ready;
 	struct ag_policy_db db;
 	bool db_ready;
 	char cgroup2[4096];
+	char procdev[4096]; /* /proc/devices (host.proc/devices) */
 	int mode;
-	int out_fd;
-	bool out_regular;
-	struct jw jw;      /* the lines of one batch, written out by flush() */
+	struct ag_sinks *sinks; /* where the batches go (sink.h) */
+	struct jw jw;      /* the lines of one batch, handed to the sinks by flush() */
+	size_t batch_lines;
+	unsigned int sink_wait_ms; /* how long the exit waits for the sinks */
 	size_t ev_start;   /* where the event being written began in jw */
 	__s64 tcache_sec;  /* the second whose date and time tcache holds */
 	char tcache[64];   /* "YYYY-MM-DDTHH:MM:SS." */
 	struct ring_buffer *rb;
-	int epfd, sigfd, timerfd, notifyfd;
+	int epfd, sigfd, timerfd, notifyfd, devfd; /* devfd: the /proc/devices watch's timer */
 	__s64 boot_to_real;
 	__u64 start_boot;
 	bool stop;
 	/* accounting for the summary */
-	__u64 lines_written, lines_lost, write_errors;
+	__u64 lines_written, lines_lost; /* lines formatted; lines lost for want of memory */
 	__u64 drops_reported[AG_DROP__MAX];
 	__u64 rejudged, preexisting, unknown_cgroups;
 	__u64 retired_viol, retired_supp; /* violations of cgroups that are gone */
@@ -114,6 +120,8 @@ static void fmt_time(struct agent *a, __u64 boot_ns, char *buf)
 }
 
 #define AG_FLUSH_AT (256 * 1024) /* bytes of pending lines that make a batch go out at once */
+#define AG_PROCDEV_POLL_MS 500 /* the /proc/devices watch */
+#define AG_SINK_EXIT_MS 2000     /* how long the exit waits for a sink to write what it holds */
 
 static void flush(struct agent *a);
 
@@ -144,58 +152,18 @@ static void end_event(struct agent *a)
 		return;
 	}
 	a->lines_written++;
+	a->batch_lines++;
 	if (a->jw.len >= AG_FLUSH_AT)
 		flush(a); /* a flood must not grow the batch without bound */
 }
 
-/*
- * Write the batch with whole lines only: a write that fails part-way (a full disk) is cut back
- * to the last complete line, so the journal never holds a half-written event.
- */
-static size_t count_lines(const char *p, size_t n)
-{
-	size_t c = 0;
-
-	for (size_t i = 0; i < n; i++)
-		c += p[i] == '\n';
-	return c;
-}
-
+/* Hand the batch to the sinks: formatted once, queued for each without waiting for any. */
 static void flush(struct agent *a)
 {
-	const char *p = a->jw.buf;
-	size_t left = a->jw.len;
-	off_t start = -1;
-
-	if (!left)
+	if (!a->jw.len)
 		return;
-	if (a->out_regular)
-		start = lseek(a->out_fd, 0, SEEK_END);
-	while (left) {
-		ssize_t n = write(a->out_fd, p, left);
-		size_t lost;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n > 0) {
-			p += n;
-			left -= n;
-			continue;
-		}
-		/* cut a regular file back to the batch's start: the whole batch is lost, no line
-		 * is left half-written; elsewhere what did not go out is lost */
-		if (start >= 0 && !ftruncate(a->out_fd, start))
-			lost = count_lines(a->jw.buf, a->jw.len);
-		else
-			lost = count_lines(p, left) + (p > a->jw.buf && p[-1] != '\n');
-		if (!a->write_errors++)
-			ag_err("events: cannot write to %s: %s; %zu events lost (counted in the summary)",
-			       a->o->events ? a->o->events : "stdout", n < 0 ? strerror(errno) : "no space",
-			       lost);
-		a->lines_lost += lost;
-		a->lines_written -= lost < a->lines_written ? lost : a->lines_written;
-		break;
-	}
+	ag_sinks_emit(a->sinks, a->jw.buf, a->jw.len, a->batch_lines);
+	a->batch_lines = 0;
 	jw_reset(&a->jw);
 }
 
@@ -503,10 +471,9 @@ static void check_drops(struct agent *a, bool force)
 {
 	__u64 now[AG_DROP__MAX], total = 0;
 	bool changed = false;
-	int fd = bpf_map__fd(a->bpf.skel->maps.drops);
 
 	for (__u32 k = 0; k < AG_DROP__MAX; k++) {
-		now[k] = ag_percpu_sum(fd, k);
+		now[k] = ag_maps_drops(&a->maps, k);
 		total += now[k];
 		changed |= now[k] != a->drops_reported[k];
 	}
@@ -566,14 +533,13 @@ static void report_suppressed(struct agent *a, __u64 id, const struct ag_viol_st
 /* Violations counted in the kernel that got no event of their own: say how many, per tenant. */
 static void check_suppressed(struct agent *a)
 {
-	int fd = bpf_map__fd(a->bpf.skel->maps.viol);
 	__u64 key, next, *prev = NULL;
 	struct ag_viol_state s;
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
+	while (!ag_maps_viol_next(&a->maps, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (!bpf_map_lookup_elem(fd, &key, &s))
+		if (!ag_maps_viol_get(&a->maps, key, &s))
 			report_suppressed(a, key, &s);
 	}
 }
@@ -585,16 +551,15 @@ static void check_suppressed(struct agent *a)
  */
 static void retire_viol(struct agent *a, __u64 id)
 {
-	int fd = bpf_map__fd(a->bpf.skel->maps.viol);
 	struct suppressed_seen *seen;
 	struct ag_viol_state s;
 
-	if (bpf_map_lookup_elem(fd, &id, &s))
+	if (ag_maps_viol_get(&a->maps, id, &s))
 		return;
 	report_suppressed(a, id, &s);
 	a->retired_viol += s.total;
 	a->retired_supp += s.suppressed;
-	bpf_map_delete_elem(fd, &id);
+	ag_maps_viol_del(&a->maps, id);
 	if ((seen = seen_of(a, id, false))) {
 		ag_htab_del(&a->supp, &seen->node);
 		free(seen);
@@ -642,20 +607,57 @@ static int cmp_u64(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
+#define AG_TOP_ACCESSES 32 /* summary.top_accesses: the most counted (cgroup, device, op, cmd) */
+
+/* The kernel's counters, summed over CPUs: the AG_TOP_ACCESSES most counted entries. */
+static void put_top_accesses(struct agent *a, struct jw *w)
+{
+	struct ag_access_count top[AG_TOP_ACCESSES];
+	size_t entries, n = ag_maps_counters_top(&a->maps, top, AG_TOP_ACCESSES, &entries);
+
+	jw_key(w, "top_accesses");
+	jw_arr_open(w);
+	for (size_t i = 0; i < n; i++) {
+		const struct ag_access_count *c = &top[i];
+		const struct ag_class *cl =
+			ag_devtab_class(&a->dt, ag_devtab_lookup(&a->dt, c->k.major, c->k.minor));
+		const struct ag_cg *cg = ag_policy_find(&a->db, c->k.cgroup_id);
+		char d[32];
+
+		jw_obj_open(w);
+		jw_key(w, "cgroup");
+		jw_obj_open(w);
+		jw_ku64(w, "id", c->k.cgroup_id);
+		jw_kstr(w, "path", cg ? cg->path : "");
+		jw_obj_close(w);
+		snprintf(d, sizeof(d), "%u:%u", c->k.major, c->k.minor);
+		jw_kstr(w, "device", d);
+		jw_kstr(w, "class", cl ? cl->name : "unknown");
+		jw_kstr(w, "op", NAME(op_names, c->k.op));
+		if (c->k.op == AG_OP_IOCTL) {
+			jw_key(w, "cmd");
+			jw_hex32(w, c->k.cmd);
+		}
+		jw_ku64(w, "count", c->count);
+		jw_kstr(w, "verdict", NAME(verdict_names, c->verdict));
+		jw_obj_close(w);
+	}
+	jw_arr_close(w);
+	jw_ku64(w, "counter_entries", entries);
+}
+
 static void emit_summary(struct agent *a)
 {
 	struct jw *w = &a->jw;
-	int tfd = bpf_map__fd(a->bpf.skel->maps.totals);
 	__u64 drops = 0, viol = a->retired_viol, supp = a->retired_supp;
-	int vfd = bpf_map__fd(a->bpf.skel->maps.viol);
 	__u64 key, next, *prev = NULL;
 	struct ag_viol_state s;
 	unsigned int counts[5];
 
-	while (!bpf_map_get_next_key(vfd, prev, &next)) {
+	while (!ag_maps_viol_next(&a->maps, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (!bpf_map_lookup_elem(vfd, &key, &s)) {
+		if (!ag_maps_viol_get(&a->maps, key, &s)) {
 			viol += s.total;
 			supp += s.suppressed;
 		}
@@ -672,10 +674,11 @@ static void emit_summary(struct agent *a)
 		jw_keys(w, op_names[op]);
 		jw_obj_open(w);
 		for (int v = AG_V_ALLOWED; v < AG_V__MAX; v++)
-			jw_ksu64(w, verdict_names[v], ag_percpu_sum(tfd, op * AG_V__MAX + v));
+			jw_ksu64(w, verdict_names[v], ag_maps_total(&a->maps, op, v));
 		jw_obj_close(w);
 	}
 	jw_obj_close(w);
+	put_top_accesses(a, w);
 	jw_key(w, "violations");
 	jw_obj_open(w);
 	jw_ku64(w, "total", viol);
@@ -684,7 +687,7 @@ static void emit_summary(struct agent *a)
 	jw_key(w, "drops");
 	jw_obj_open(w);
 	for (__u32 k = 0; k < AG_DROP__MAX; k++) {
-		__u64 d = ag_percpu_sum(bpf_map__fd(a->bpf.skel->maps.drops), k);
+		__u64 d = ag_maps_drops(&a->maps, k);
 
 		jw_ksu64(w, drop_names[k], d);
 		drops += d;
@@ -693,11 +696,33 @@ static void emit_summary(struct agent *a)
 	jw_obj_close(w);
 	jw_key(w, "events");
 	jw_obj_open(w);
-	jw_ku64(w, "written", a->lines_written + 1);
-	jw_ku64(w, "lost", a->lines_lost);
+	{
+		struct ag_sink_stats js = { 0 };
+
+		/* the event journal: the first sink; + 1 for this summary */
+		if (ag_sinks_count(a->sinks))
+			ag_sinks_stats(a->sinks, 0, &js);
+		jw_ku64(w, "written", js.written + 1);
+		jw_ku64(w, "lost", a->lines_lost + js.lost + js.dropped);
+	}
 	jw_ku64(w, "rejudged", a->rejudged);
 	jw_ku64(w, "preexisting", a->preexisting);
 	jw_ku64(w, "unknown_cgroup", a->unknown_cgroups);
+	jw_obj_close(w);
+	jw_key(w, "sinks");
+	jw_obj_open(w);
+	for (size_t i = 0; i < ag_sinks_count(a->sinks); i++) {
+		struct ag_sink_stats st;
+
+		ag_sinks_stats(a->sinks, i, &st);
+		jw_keys(w, ag_sinks_name(a->sinks, i));
+		jw_obj_open(w);
+		jw_ku64(w, "queued", st.queued);
+		jw_ku64(w, "written", st.written);
+		jw_ku64(w, "dropped", st.dropped);
+		jw_ku64(w, "lost", st.lost);
+		jw_obj_close(w);
+	}
 	jw_obj_close(w);
 	jw_key(w, "policy");
 	jw_obj_open(w);
@@ -766,19 +791,147 @@ static void on_open_fd(const struct ag_open_fd *f, void *ctx)
 static int open_output(struct agent *a)
 {
 	const char *p = a->o->events;
-	struct stat st;
+	int fd, r;
 
 	if (!p || !strcmp(p, "-")) {
-		a->out_fd = STDOUT_FILENO;
+		fd = STDOUT_FILENO;
 	} else {
-		a->out_fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-		if (a->out_fd < 0) {
+		fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (fd < 0) {
 			ag_err("events: cannot open %s: %s", p, strerror(errno));
 			return -errno;
 		}
 	}
-	a->out_regular = !fstat(a->out_fd, &st) && S_ISREG(st.st_mode);
+	a->sinks = ag_sinks_new();
+	r = a->sinks ? ag_sinks_add_json(a->sinks, fd, fd == STDOUT_FILENO ? "stdout" : p, 0)
+		     : -ENOMEM;
+	if (r) {
+		if (fd > STDERR_FILENO)
+			close(fd);
+		ag_err("events: cannot start the event writer: %s", strerror(-r));
+	}
+	return r;
+}
+
+/* The device classes: built-in, the dynamic majors of /proc/devices, the configuration's.
+ * Class ids do not depend on what /proc/devices holds, so a rebuild keeps them. */
+static int build_devtab(struct agent *a, struct ag_devtab *dt, bool at_start)
+{
+	int r = ag_devtab_init(dt, a->procdev);
+
+	if (r) {
+		ag_err("devices: cannot build the device classes: %s", strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < a->cfg.n_devices; i++) {
+		const struct ag_cfg_devclass *d = &a->cfg.devices[i];
+
+		r = ag_devtab_add(dt, d->class_name, d->major, d->lo, d->hi);
+		if (r < 0) {
+			if (at_start)
+				ag_err("config: %s:%d: cannot add device class %s: %s", a->cfg.path,
+				       d->line, d->class_name, strerror(-r));
+			else
+				ag_warn("devices: %s now: the configuration's class %s (%s:%d) does "
+					"not fit any more: %s; keeping the device classes as they were",
+					a->procdev, d->class_name, a->cfg.path, d->line, strerror(-r));
+			return r;
+		}
+	}
 	return 0;
+}
+
+static bool has_range(const struct ag_devtab *t, const struct ag_class_range *r)
+{
+	for (unsigned int i = 0; i < t->n_ranges; i++)
+		if (!memcmp(&t->ranges[i], r, sizeof(*r)))
+			return true;
+	return false;
+}
+
+/* The ranges of one table that the other lacks, as a JSON array and a log text. */
+static unsigned int put_range_diff(struct agent *a, const struct ag_devtab *from,
+				   const struct ag_devtab *lacking, char *log, size_t loglen)
+{
+	struct jw *w = &a->jw;
+	unsigned int n = 0;
+	size_t off = strlen(log);
+
+	jw_arr_open(w);
+	for (unsigned int i = 0; i < from->n_ranges; i++) {
+		const struct ag_class_range *r = &from->ranges[i];
+		const struct ag_class *c = ag_devtab_class(from, r->class_id);
+		char m[48];
+
+		if (has_range(lacking, r))
+			continue;
+		if (r->hi == AG_MINOR_ANY)
+			snprintf(m, sizeof(m), "*");
+		else if (r->lo == r->hi)
+			snprintf(m, sizeof(m), "%u", r->lo);
+		else
+			snprintf(m, sizeof(m), "%u-%u", r->lo, r->hi);
+		jw_obj_open(w);
+		jw_kstr(w, "class", c ? c->name : "unknown");
+		jw_ku64(w, "major", r->major);
+		jw_kstr(w, "minors", m);
+		jw_obj_close(w);
+		if (off < loglen)
+			off += snprintf(log + off, loglen - off, " %s %u:%s", c ? c->name : "?",
+					r->major, m);
+		n++;
+	}
+	jw_arr_close(w);
+	return n;
+}
+
+/*
+ * The /proc/devices watch (every 500 ms; procfs has no inotify): a driver that registers after
+ * the agent started (nvidia-uvm on first CUDA use, a GPU operator's driver) gets its major into
+ * accel_devices, one that goes loses it, with a `devices` event.
+ */
+static void check_devices(struct agent *a, bool force)
+{
+	struct ag_devtab *nt, *old;
+	unsigned int added = 0, removed = 0;
+	char alog[512] = "", rlog[512] = "";
+	int r;
+
+	if (!ag_maps_procdev_changed(&a->maps, a->procdev) && !force)
+		return;
+	nt = malloc(sizeof(*nt));
+	old = malloc(sizeof(*old));
+	if (!nt || !old || build_devtab(a, nt, false))
+		goto out;
+	for (unsigned int i = 0; i < nt->n_ranges; i++)
+		added += !has_range(&a->dt, &nt->ranges[i]);
+	for (unsigned int i = 0; i < a->dt.n_ranges; i++)
+		removed += !has_range(nt, &a->dt.ranges[i]);
+	if (!added && !removed) /* another driver came or went */
+		goto out;
+	*old = a->dt;
+	a->dt = *nt;
+	/* a new class: policies first (a GPU tenant's new control node is allowed before the kernel
+	 * judges it), then the kernel's map; a class gone: the map first */
+	if (added)
+		ag_policy_refresh(&a->db);
+	r = ag_maps_accel_sync(&a->maps, &a->dt, NULL);
+	if (r < 0)
+		ag_err("devices: cannot update the accel_devices map: %s", strerror(-r));
+	if (!added)
+		ag_policy_refresh(&a->db);
+	begin_event(a, "devices", 0);
+	jw_key(&a->jw, "added");
+	put_range_diff(a, &a->dt, old, alog, sizeof(alog));
+	jw_key(&a->jw, "removed");
+	put_range_diff(a, old, &a->dt, rlog, sizeof(rlog));
+	jw_kstr(&a->jw, "source", a->procdev);
+	end_event(a);
+	ag_info("devices: %s changed:%s%s%s%s", a->procdev, added ? " added" : "", alog,
+		removed ? " removed" : "", rlog);
+out:
+	free(nt);
+	free(old);
 }
 
 static int add_epoll(struct agent *a, int fd)
@@ -815,22 +968,11 @@ static int setup(struct agent *a)
 		       strerror(-r));
 		return r;
 	}
-	snprintf(err, sizeof(err), "%s/devices", a->cfg.host.proc ? a->cfg.host.proc : "/proc");
-	r = ag_devtab_init(&a->dt, err);
-	if (r) {
-		ag_err("devices: cannot build the device classes: %s", strerror(-r));
+	snprintf(a->procdev, sizeof(a->procdev), "%s/devices",
+		 a->cfg.host.proc ? a->cfg.host.proc : "/proc");
+	r = build_devtab(a, &a->dt, true);
+	if (r)
 		return r;
-	}
-	for (size_t i = 0; i < a->cfg.n_devices; i++) {
-		const struct ag_cfg_devclass *d = &a->cfg.devices[i];
-
-		r = ag_devtab_add(&a->dt, d->class_name, d->major, d->lo, d->hi);
-		if (r < 0) {
-			ag_err("config: %s:%d: cannot add device class %s: %s", a->cfg.path, d->line,
-			       d->class_name, strerror(-r));
-			return r;
-		}
-	}
 	r = open_output(a);
 	if (r)
 		return r;
@@ -846,24 +988,28 @@ static int setup(struct agent *a)
 		return r;
 
 	{
-		struct ag_major_entry *majors = calloc(AG_MAX_MAJOR, sizeof(*majors));
-		int fd = bpf_map__fd(a->bpf.skel->maps.accel_devices);
+		struct accelguard_bpf *k = a->bpf.skel;
+		struct ag_maps_fds fds = {
+			.policy = bpf_map__fd(k->maps.policy), .owners = bpf_map__fd(k->maps.owners),
+			.accel_devices = bpf_map__fd(k->maps.accel_devices),
+			.counters = bpf_map__fd(k->maps.counters), .viol = bpf_map__fd(k->maps.viol),
+			.drops = bpf_map__fd(k->maps.drops), .totals = bpf_map__fd(k->maps.totals),
+		};
 
-		if (!majors)
-			return -ENOMEM;
-		r = ag_devtab_fill_majors(&a->dt, majors);
-		for (__u32 m = 0; !r && m < AG_MAX_MAJOR; m++)
-			if (majors[m].n && bpf_map_update_elem(fd, &m, &majors[m], BPF_ANY))
-				r = -errno;
-		free(majors);
-		if (r) {
+		r = ag_maps_init(&a->maps, &fds);
+		if (r)
+			return r;
+		a->maps_ready = true;
+		/* what the device table was built from: the watch compares with it */
+		ag_maps_procdev_changed(&a->maps, a->procdev);
+		r = ag_maps_accel_sync(&a->maps, &a->dt, NULL);
+		if (r < 0) {
 			ag_err("devices: cannot fill the accel_devices map: %s", strerror(-r));
 			return r;
 		}
 	}
 
-	r = ag_policy_init(&a->db, &a->cfg, &a->dt, bpf_map__fd(a->bpf.skel->maps.policy),
-			   bpf_map__fd(a->bpf.skel->maps.owners));
+	r = ag_policy_init(&a->db, &a->cfg, &a->dt, &a->maps);
 	if (r)
 		return r;
 	a->db_ready = true;
@@ -909,7 +1055,11 @@ static int setup(struct agent *a)
 	a->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	a->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	timerfd_settime(a->timerfd, 0, &its, NULL);
-	if (a->epfd < 0 || a->sigfd < 0 || a->timerfd < 0 || a->notifyfd < 0 ||
+	a->devfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	its.it_interval = its.it_value = (struct timespec){ 0, AG_PROCDEV_POLL_MS * 1000000L };
+	timerfd_settime(a->devfd, 0, &its, NULL);
+	if (a->epfd < 0 || a->sigfd < 0 || a->timerfd < 0 || a->notifyfd < 0 || a->devfd < 0 ||
+	    add_epoll(a, a->devfd) ||
 	    add_epoll(a, ring_buffer__epoll_fd(a->rb)) || add_epoll(a, a->sigfd) ||
 	    add_epoll(a, a->timerfd) || add_epoll(a, a->notifyfd)) {
 		ag_err("agent: cannot set up the event loop: %s", strerror(errno));
@@ -927,6 +1077,8 @@ static void teardown(struct agent *a)
 	if (a->db_ready)
 		ag_policy_free(&a->db);
 	ag_bpf_stop(&a->bpf);
+	if (a->maps_ready)
+		ag_maps_free(&a->maps);
 	if (a->supp.b) {
 		for (n = ag_htab_iter(&a->supp, &b, NULL); n; n = next) {
 			next = ag_htab_iter(&a->supp, &b, n);
@@ -937,17 +1089,16 @@ static void teardown(struct agent *a)
 	if (a->cfg_loaded)
 		ag_config_free(&a->cfg);
 	jw_free(&a->jw);
-	for (int *fd = &a->epfd; fd <= &a->notifyfd; fd++)
+	for (int *fd = &a->epfd; fd <= &a->devfd; fd++)
 		if (*fd > 0)
 			close(*fd);
-	if (a->out_fd > STDERR_FILENO)
-		close(a->out_fd);
+	ag_sinks_free(a->sinks, a->sink_wait_ms);
 }
 
 int ag_run(const struct ag_run_opts *o)
 {
 	struct agent a = { .o = o, .epfd = -1, .sigfd = -1, .timerfd = -1, .notifyfd = -1,
-			   .out_fd = -1 };
+			   .devfd = -1, .sink_wait_ms = AG_SINK_EXIT_MS };
 	__u64 deadline = 0;
 	sigset_t mask;
 	int r;
@@ -976,6 +1127,8 @@ int ag_run(const struct ag_run_opts *o)
 	ag_info("ready: tier %s, mode %s, %zu cgroups", ag_tier_name(a.bpf.tier),
 		ag_mode_name(a.mode), a.db.ids.n);
 	ag_scan_open_fds("/proc", &a.dt, on_open_fd, &a);
+	/* a driver that registered while we started */
+	check_devices(&a, true);
 	flush(&a);
 	if (o->duration > 0)
 		deadline = ag_now_ns(CLOCK_MONOTONIC) + (__u64)(o->duration * 1e9);
@@ -1003,6 +1156,9 @@ int ag_run(const struct ag_run_opts *o)
 				sync_clocks(&a);
 				check_drops(&a, false);
 				check_suppressed(&a);
+			} else if (fd == a.devfd) {
+				if (read(a.devfd, &x, sizeof(x)) == sizeof(x))
+					check_devices(&a, false);
 			} else if (fd == a.notifyfd) {
 				if (read(a.notifyfd, &x, sizeof(x)) == sizeof(x))
 					ag_policy_refresh(&a.db);
@@ -1018,10 +1174,22 @@ int ag_run(const struct ag_run_opts *o)
 	ring_buffer__consume(a.rb);
 	check_drops(&a, false);
 	check_suppressed(&a);
+	flush(&a);
+	/* the summary counts what the sinks did with everything before it */
+	/* a sink that does not drain in AG_SINK_EXIT_MS gets 100 ms more for the summary, then is
+	 * cut: the exit takes at most a few seconds whatever a sink does */
+	a.sink_wait_ms = ag_sinks_drain(a.sinks, AG_SINK_EXIT_MS) ? AG_SINK_EXIT_MS : 100;
 	emit_summary(&a);
 	flush(&a);
-	ag_info("stopped: %llu events written, %llu lost", (unsigned long long)a.lines_written,
-		(unsigned long long)a.lines_lost);
+	if (!ag_sinks_drain(a.sinks, a.sink_wait_ms))
+		a.sink_wait_ms = 0;
+	{
+		struct ag_sink_stats st = { 0 };
+
+		ag_sinks_stats(a.sinks, 0, &st);
+		ag_info("stopped: %llu events written, %llu lost", (unsigned long long)st.written,
+			(unsigned long long)(a.lines_lost + st.lost + st.dropped));
+	}
 	teardown(&a);
 	return 0;
 }

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <bpf/bpf.h>
 #include "cgpattern.h"
 #include "cgroups.h"
 #include "log.h"
@@ -194,15 +193,10 @@ static void owner_add(struct ag_policy_db *db, __u32 major, __u32 minor, int del
 		ag_htab_add(&db->owners, &o->node, dev_hash(major, minor));
 	}
 	o->count += delta;
-	if (db->owners_fd >= 0) {
-		int err = o->count ? bpf_map_update_elem(db->owners_fd, &o->k, &o->count, BPF_ANY)
-				   : bpf_map_delete_elem(db->owners_fd, &o->k);
-
-		if (err && !(o->count == 0 && errno == ENOENT)) {
-			db->map_errors++;
-			ag_err("policy: cannot update owners for device %u:%u: %s", major, minor,
-			       strerror(errno));
-		}
+	if (db->maps && ag_maps_owner_set(db->maps, major, minor, o->count)) {
+		db->map_errors++;
+		ag_err("policy: cannot update owners for device %u:%u: %s", major, minor,
+		       strerror(errno));
 	}
 	if (!o->count) {
 		ag_htab_del(&db->owners, &o->node);
@@ -388,18 +382,18 @@ static void write_map(struct ag_policy_db *db, struct ag_cg *cg)
 	bool want = cg->state != AG_P_HOST || under_root(db, cg->path);
 	struct ag_policy p;
 
-	if (db->policy_fd < 0) {
+	if (!db->maps) {
 		cg->in_map = want;
 		return;
 	}
 	if (!want) {
-		if (cg->in_map && bpf_map_delete_elem(db->policy_fd, &cg->id) && errno != ENOENT)
+		if (cg->in_map && ag_maps_policy_del(db->maps, cg->id) && errno != ENOENT)
 			db->map_errors++;
 		cg->in_map = false;
 		return;
 	}
 	fill_kpolicy(cg, &p);
-	if (bpf_map_update_elem(db->policy_fd, &cg->id, &p, BPF_ANY)) {
+	if (ag_maps_policy_set(db->maps, cg->id, &p)) {
 		db->map_errors++;
 		ag_err("policy: cannot update the policy map for cgroup %llu (%s): %s%s",
 		       (unsigned long long)cg->id, cg->path, strerror(errno),
@@ -466,13 +460,12 @@ static bool apply(struct ag_policy_db *db, struct ag_cg *cg, const struct ag_ten
 /* ---- the table ----------------------------------------------------------------------------- */
 
 int ag_policy_init(struct ag_policy_db *db, const struct ag_config *cfg,
-		   const struct ag_devtab *devtab, int policy_fd, int owners_fd)
+		   const struct ag_devtab *devtab, struct ag_maps *maps)
 {
 	memset(db, 0, sizeof(*db));
 	db->cfg = cfg;
 	db->devtab = devtab;
-	db->policy_fd = policy_fd;
-	db->owners_fd = owners_fd;
+	db->maps = maps;
 	if (ag_htab_init(&db->ids, 1024) || ag_htab_init(&db->paths, 1024) ||
 	    ag_htab_init(&db->owners, 256) || ag_htab_init(&db->keys, 256))
 		return -ENOMEM;
@@ -601,8 +594,8 @@ void ag_policy_removed(struct ag_policy_db *db, __u64 id)
 		return;
 	if (cg->state == AG_P_TENANT && cg->key)
 		key_release(db, cg->key);
-	if (cg->in_map && db->policy_fd >= 0)
-		bpf_map_delete_elem(db->policy_fd, &cg->id);
+	if (cg->in_map && db->maps)
+		ag_maps_policy_del(db->maps, cg->id);
 	ag_htab_del(&db->ids, &cg->by_id);
 	ag_htab_del(&db->paths, &cg->by_path);
 	cg_free(cg);

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "devices.h"
 #include "htab.h"
+#include "maps.h"
 #include "source.h"
 
 #define AG_MAX_SOURCES 4
@@ -47,7 +48,7 @@ struct ag_policy_db {
 	const struct ag_devtab *devtab;
 	struct ag_source *src[AG_MAX_SOURCES];
 	int n_src;
-	int policy_fd, owners_fd; /* -1: no kernel (unit tests) */
+	struct ag_maps *maps; /* the kernel's maps; NULL: no kernel (unit tests) */
 	struct ag_htab ids, paths, owners, keys;
 	char **roots; /* tenant parents, from the configuration and the sources */
 	size_t n_roots;
@@ -62,7 +63,7 @@ struct ag_policy_db {
 };
 
 int ag_policy_init(struct ag_policy_db *db, const struct ag_config *cfg,
-		   const struct ag_devtab *devtab, int policy_fd, int owners_fd);
+		   const struct ag_devtab *devtab, struct ag_maps *maps);
 void ag_policy_free(struct ag_policy_db *db);
 int ag_policy_add_source(struct ag_policy_db *db, struct ag_source *src);
 

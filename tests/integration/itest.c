@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -1466,6 +1467,281 @@ static int test_bad_config(void)
 	return 0;
 }
 
+/* Read what is in the FIFO (up to the end when wait_eof) and append it to the file out. */
+static int fifo_drain(int rfd, const char *out, bool wait_eof, double secs, char *seen, size_t seen_len)
+{
+	double deadline = now_s() + secs * timeout_scale;
+	int ofd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	char buf[65536];
+	size_t kept = seen ? strlen(seen) : 0;
+
+	if (ofd < 0)
+		return -1;
+	while (now_s() < deadline) {
+		struct pollfd p = { .fd = rfd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		n = read(rfd, buf, sizeof(buf));
+		if (n == 0 && !wait_eof) { /* no writer yet */
+			usleep(20000);
+			continue;
+		}
+		if (n <= 0) {
+			if (n == 0 || errno != EAGAIN)
+				break;
+			continue;
+		}
+		if (write(ofd, buf, n) != n)
+			break;
+		if (seen && kept + 1 < seen_len) {
+			size_t c = (size_t)n < seen_len - kept - 1 ? (size_t)n : seen_len - kept - 1;
+
+			memcpy(seen + kept, buf, c);
+			kept += c;
+			seen[kept] = 0;
+		}
+		if (!wait_eof && seen && strstr(seen, "\"type\":\"ready\""))
+			break;
+	}
+	close(ofd);
+	return 0;
+}
+
+/*
+ * The event journal is a FIFO nobody reads: the agent's writer blocks, its bounded queue fills,
+ * and still the ring buffer is consumed (the kernel drops next to nothing), the policy of a new
+ * tenant is written (its open is judged unmediated, not unresolved), the kernel's counts stay
+ * exact, and the events the sink could not take are counted in summary.sinks.json.dropped.
+ */
+static int test_blocked_sink(void)
+{
+	struct cfg_opts o = { .mode = "audit", .rate_limit = 10000000 };
+	struct flood f = { .n = 100000 };
+	char fifo[700], seen[8192] = "";
+	const char *argv[24];
+	struct child_res r;
+	struct agent a;
+	json_object *s;
+	long long dropped, queued, ring, viol, unres, unmed;
+	int rfd = -1, n = 0, ret = 1;
+
+	memset(&a, 0, sizeof(a));
+	write_config(&a, &o);
+	snprintf(fifo, sizeof(fifo), "%s/events.fifo", workdir);
+	snprintf(a.events, sizeof(a.events), "%s/events.jsonl", workdir);
+	snprintf(a.errlog, sizeof(a.errlog), "%s/agent.log", workdir);
+	unlink(fifo);
+	unlink(a.events);
+	cg_remove("/t-new");
+	if (mkfifo(fifo, 0600))
+		FAIL("mkfifo: %s", strerror(errno));
+	rfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a reader exists: the agent's open succeeds */
+	if (rfd < 0)
+		FAIL("open fifo: %s", strerror(errno));
+	argv[n++] = agent_bin;
+	argv[n++] = "run";
+	argv[n++] = "--config";
+	argv[n++] = a.cfg;
+	argv[n++] = "--events";
+	argv[n++] = fifo;
+	for (int i = 0; i < n_agent_args && n < 22; i++)
+		argv[n++] = agent_args[i];
+	argv[n] = NULL;
+	a.pid = fork();
+	if (a.pid == 0) {
+		int fd = open(a.errlog, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 2);
+		fd = open("/dev/null", O_RDWR);
+		dup2(fd, 0);
+		dup2(fd, 1);
+		execv(agent_bin, (char **)argv);
+		_exit(127);
+	}
+	fifo_drain(rfd, a.events, false, 60, seen, sizeof(seen));
+	if (!strstr(seen, "\"type\":\"ready\""))
+		FAIL_OUT("agent did not become ready: %.300s", read_all(a.errlog));
+	/* from now on nobody reads: 64 KiB of pipe, then the sink's queue, then drops */
+	f.fd = open(acc, O_RDWR);
+	run_in("/t-c", do_flood, &f);
+	close(f.fd);
+	/* the loop goes on: a new tenant's policy is written while the sink is stuck */
+	if (cg_make("/t-new"))
+		FAIL_OUT("mkdir t-new: %s", strerror(errno));
+	usleep(500000 * timeout_scale);
+	r = run_in("/t-new", do_open, gpu1);
+	usleep(200000);
+	if (kill(a.pid, SIGTERM))
+		FAIL_OUT("the agent is gone");
+	/* now read everything: the agent writes what it holds, the summary, and exits */
+	fifo_drain(rfd, a.events, true, 20, NULL, 0);
+	if (agent_stop(&a)) /* every line must parse: nothing half-written */
+		goto out;
+	if (a.exit_status != 0)
+		FAIL_OUT("agent exit %d: %.300s", a.exit_status, read_all(a.errlog));
+	if (r.err != ENXIO)
+		FAIL_OUT("open from the new tenant: errno %d, expected ENXIO (audit)", r.err);
+	if (!(s = summary(&a)))
+		FAIL_OUT("no summary");
+	dropped = jint(s, "sinks.json.dropped");
+	queued = jint(s, "sinks.json.queued");
+	ring = jint(s, "drops.total");
+	viol = jint(s, "violations.total");
+	unres = jint(s, "accesses.open.unresolved");
+	unmed = jint(s, "accesses.open.unmediated");
+	if (viol != f.n + 1 || jint(s, "accesses.ioctl.cross_tenant") != f.n)
+		FAIL_OUT("kernel counted %lld violations, %lld ioctls; %d made", viol,
+			 jint(s, "accesses.ioctl.cross_tenant"), f.n);
+	if (dropped <= 0)
+		FAIL_OUT("the sink dropped nothing (queued %lld)", queued);
+	/* a consumer that waited for the sink would have taken the pipe's and one batch's worth,
+	 * then left the ring buffer to fill: 2 MiB of 104-byte records, about 20,000, the rest
+	 * dropped. (On a one-CPU guest the ring drops some under the flood anyway: the consumer
+	 * and the flood share the CPU.) */
+	if (f.n - ring < 30000)
+		FAIL_OUT("the ring buffer dropped %lld of %d: its consumer waited for the sink", ring,
+			 f.n);
+	if (unres != 0 || unmed != 1)
+		FAIL_OUT("the new tenant's open was judged unresolved %lld, unmediated %lld: its "
+			 "policy waited for the sink", unres, unmed);
+	/* what the sink took is what it wrote, and it dropped the rest of what the loop made */
+	if (jint(s, "sinks.json.written") != queued || jint(s, "sinks.json.lost") != 0)
+		FAIL_OUT("sink queued %lld, wrote %lld, lost %lld", queued,
+			 jint(s, "sinks.json.written"), jint(s, "sinks.json.lost"));
+	if ((long long)a.n_ev != queued + 1)
+		FAIL_OUT("%zu lines in the journal, the sink queued %lld (+ the summary)", a.n_ev,
+			 queued);
+	ret = 0;
+out:
+	if (rfd >= 0)
+		close(rfd);
+	agent_free(&a);
+	unlink(fifo);
+	cg_remove("/t-new");
+	return ret;
+}
+
+/* ---- a driver that registers after the agent started ------------------------------------------ */
+
+#define UVM_MAJOR 238 /* a dynamic major no driver holds here (checked) */
+
+/* the /proc/devices fixture, replaced in one rename: the agent never reads half a file */
+static int write_proc_devices(const char *dir, bool uvm)
+{
+	char tmp[800], path[800], text[256];
+
+	snprintf(tmp, sizeof(tmp), "%s/devices.tmp", dir);
+	snprintf(path, sizeof(path), "%s/devices", dir);
+	snprintf(text, sizeof(text),
+		 "Character devices:\n  1 mem\n  5 /dev/tty\n%s\n\nBlock devices:\n  7 loop\n",
+		 uvm ? "238 nvidia-uvm" : "");
+	if (write_file(tmp, text))
+		return -1;
+	return rename(tmp, path) ? -errno : 0;
+}
+
+static bool char_major_taken(unsigned int major)
+{
+	char *t = read_all("/proc/devices"), *line, *save = NULL;
+	bool in_char = false, taken = false;
+
+	for (line = strtok_r(t, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!strcmp(line, "Character devices:"))
+			in_char = true;
+		else if (!strcmp(line, "Block devices:"))
+			in_char = false;
+		else if (in_char && (unsigned int)atoi(line) == major)
+			taken = true;
+	}
+	free(t);
+	return taken;
+}
+
+/*
+ * nvidia-uvm loads on first CUDA use, after the agent: once its major appears in /proc/devices
+ * (a fixture named by host.proc here), the agent watches it within a second, says so in a
+ * `devices` event, and judges accesses to it: allowed to a tenant holding an NVIDIA GPU (a
+ * control node), denied to one holding nothing. When the driver goes, the major is forgotten.
+ */
+static int test_driver_appears(void)
+{
+	char procdir[700], extra[800], uvm[600];
+	struct cfg_opts o = { .mode = "enforce", .extra = extra };
+	struct match mb = { .op = "open", .major = UVM_MAJOR, .minor = 0, .cgroup = "/t-b" };
+	struct match mc = { .op = "open", .major = UVM_MAJOR, .minor = 0, .cgroup = "/t-c" };
+	struct match md = { .type = "devices", .major = -1, .minor = -1 };
+	struct child_res before, b, c, after;
+	json_object *e, *added;
+	struct agent a;
+	double t0, took;
+	int ret = 1;
+
+	if (char_major_taken(UVM_MAJOR))
+		SKIP("character major %d is taken on this machine", UVM_MAJOR);
+	snprintf(procdir, sizeof(procdir), "%s/proc", workdir);
+	mkdir(procdir, 0755);
+	snprintf(extra, sizeof(extra), "host:\n  proc: %s\n", procdir);
+	if (write_proc_devices(procdir, false) || node(uvm, sizeof(uvm), "nvidia-uvm", UVM_MAJOR, 0))
+		FAIL("fixture: %s", strerror(errno));
+	if (agent_start(&a, &o, NULL))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	/* not an accelerator yet: the open reaches no driver (ENXIO) and no verdict */
+	before = run_in("/t-c", do_open, uvm);
+	t0 = now_s();
+	if (write_proc_devices(procdir, true))
+		FAIL_OUT("fixture: %s", strerror(errno));
+	if (!wait_line(&a, "\"type\":\"devices\"", "\"class\":\"nvidia-uvm\"", 5))
+		FAIL_OUT("no devices event for nvidia-uvm");
+	took = now_s() - t0;
+	b = run_in("/t-b", do_open, uvm);
+	c = run_in("/t-c", do_open, uvm);
+	/* the driver goes */
+	if (write_proc_devices(procdir, false))
+		FAIL_OUT("fixture: %s", strerror(errno));
+	if (!wait_line(&a, "\"type\":\"devices\"", "\"removed\":[{", 5))
+		FAIL_OUT("no devices event for nvidia-uvm going");
+	after = run_in("/t-c", do_open, uvm);
+	if (agent_stop(&a))
+		goto out;
+	if (before.err != ENXIO || after.err != ENXIO)
+		FAIL_OUT("opens while no driver was registered: errno %d and %d, expected ENXIO",
+			 before.err, after.err);
+	mc.pid = before.pid;
+	if (find(&a, &mc))
+		FAIL_OUT("an access event for the major before its driver registered");
+	mc.pid = after.pid;
+	if (find(&a, &mc))
+		FAIL_OUT("an access event for the major after its driver went");
+	if (took > 1.5 * timeout_scale)
+		FAIL_OUT("the new major was watched after %.2f s (goal: within 1 s)", took);
+	e = find(&a, &md);
+	if (!e || !json_object_object_get_ex(e, "added", &added) ||
+	    json_object_array_length(added) != 2 ||
+	    strcmp(jstr(json_object_array_get_idx(added, 0), "class"), "nvidia-uvm") ||
+	    jint(json_object_array_get_idx(added, 0), "major") != UVM_MAJOR ||
+	    strcmp(jstr(json_object_array_get_idx(added, 1), "class"), "nvidia-uvm-tools"))
+		FAIL_OUT("devices event: %.300s", e ? json_object_to_json_string(e) : "none");
+	if (b.err != ENXIO)
+		FAIL_OUT("open of nvidia-uvm by a tenant holding a GPU: errno %d, expected ENXIO", b.err);
+	if (c.err != EPERM)
+		FAIL_OUT("open of nvidia-uvm by a tenant holding nothing: errno %d, expected EPERM", c.err);
+	mb.pid = b.pid;
+	mc.pid = c.pid;
+	if (expect(&a, &mb, "allowed", "observed", "nvidia-uvm, tenant with a GPU") ||
+	    expect(&a, &mc, "unmediated", "denied", "nvidia-uvm, tenant with nothing"))
+		goto out;
+	e = find(&a, &mc);
+	if (strcmp(jstr(e, "device.class"), "nvidia-uvm"))
+		FAIL_OUT("class %s, expected nvidia-uvm", jstr(e, "device.class"));
+	ret = 0;
+out:
+	agent_free(&a);
+	unlink(uvm);
+	return ret;
+}
+
 static const struct test {
 	const char *name;
 	int (*fn)(void);
@@ -1490,6 +1766,8 @@ static const struct test {
 	{ "hostile_names", test_hostile_names },
 	{ "full_disk", test_full_disk },
 	{ "bad_config", test_bad_config },
+	{ "driver_appears", test_driver_appears },
+	{ "blocked_sink", test_blocked_sink },
 };
 
 int main(int argc, char **argv)

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Unit tests of the agent's own parsers and logic: mountinfo and /proc/PID/cgroup, the JSON
  * writer's escaping, ioctl names, and the policy table (the configuration source, tenant parents,
- * inheritance, control nodes, owners) without a kernel (map fds -1). */
+ * inheritance, control nodes, owners) without a kernel (no maps). */
 #include "unit.h"
+#include <fcntl.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <linux/types.h>
 #include "accelguard.h"
@@ -11,7 +13,9 @@
 #include "devices.h"
 #include "ioctl_names.h"
 #include "jsonw.h"
+#include "maps.h"
 #include "policy.h"
+#include "sink.h"
 #include "verdict.h"
 
 static void test_mountinfo(void **state)
@@ -153,7 +157,7 @@ static int policy_setup(void **state)
 	assert_int_equal(ag_config_load(path, &f->cfg, err, sizeof(err)), 0);
 	free(path);
 	assert_int_equal(ag_devtab_init(&f->dt, AG_UNIT_FIXTURES "/proc_devices"), 0);
-	assert_int_equal(ag_policy_init(&f->db, &f->cfg, &f->dt, -1, -1), 0);
+	assert_int_equal(ag_policy_init(&f->db, &f->cfg, &f->dt, NULL), 0);
 	assert_int_equal(ag_policy_add_source(&f->db, ag_config_source_new(&f->cfg)), 0);
 	*state = f;
 	return 0;
@@ -300,6 +304,186 @@ static void test_example_config(void **state)
 	ag_config_free(&cfg);
 }
 
+/* ---- sinks ----------------------------------------------------------------------------------- */
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+#define LINE "{\"type\":\"access\",\"op\":\"ioctl\",\"pad\":\"0123456789012345678901234567890123456789\"}\n"
+
+static void emit_batches(struct ag_sinks *s, int batches, int lines)
+{
+	char buf[64 * sizeof(LINE)];
+	size_t len = 0;
+
+	for (int i = 0; i < lines; i++, len += sizeof(LINE) - 1)
+		memcpy(buf + len, LINE, sizeof(LINE) - 1);
+	for (int b = 0; b < batches; b++)
+		ag_sinks_emit(s, buf, len, lines);
+}
+
+/* A sink nobody reads (a pipe): emitting never blocks, what does not fit is dropped and counted,
+ * and once it is read again everything queued arrives, whole lines. */
+static void test_sink_blocked(void **state)
+{
+	struct ag_sinks *s = ag_sinks_new();
+	struct ag_sink_stats st;
+	int p[2];
+	double t0;
+	size_t got = 0;
+	char buf[65536];
+
+	assert_non_null(s);
+	size_t pre = 0;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	/* fill the pipe first: the sink's first write blocks */
+	fcntl(p[1], F_SETFL, O_NONBLOCK);
+	memset(buf, 'x', sizeof(buf));
+	for (ssize_t n; (n = write(p[1], buf, sizeof(buf))) > 0;)
+		pre += n;
+	fcntl(p[1], F_SETFL, 0);
+	assert_int_equal(ag_sinks_add_json(s, p[1], "test pipe", 16384), 0);
+	assert_int_equal(ag_sinks_count(s), 1);
+	assert_string_equal(ag_sinks_name(s, 0), "json");
+	t0 = mono_s();
+	emit_batches(s, 2000, 10); /* ~1.7 MB into a 64 KiB pipe and a 16 KiB queue */
+	assert_true(mono_s() - t0 < 1.0);
+	assert_false(ag_sinks_drain(s, 50));
+	ag_sinks_stats(s, 0, &st);
+	assert_int_equal(st.queued + st.dropped, 20000);
+	assert_true(st.dropped > 0);
+	assert_true(st.queue_bytes <= 16384);
+	/* read it all: the queued lines arrive, whole */
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	t0 = mono_s();
+	for (;;) {
+		ssize_t n = read(p[0], buf, sizeof(buf));
+
+		if (n > 0) {
+			got += n;
+			continue;
+		}
+		if (ag_sinks_drain(s, 10)) {
+			while ((n = read(p[0], buf, sizeof(buf))) > 0)
+				got += n;
+			break;
+		}
+		assert_true(mono_s() - t0 < 10);
+	}
+	ag_sinks_stats(s, 0, &st);
+	assert_int_equal(st.written, st.queued);
+	assert_int_equal(st.lost, 0);
+	assert_int_equal(got, pre + st.written * (sizeof(LINE) - 1));
+	ag_sinks_free(s, 100);
+	close(p[0]);
+}
+
+/* A sink stuck in a write at exit does not hold the agent: it is cut after the grace time. */
+static void test_sink_stuck_at_exit(void **state)
+{
+	struct ag_sinks *s = ag_sinks_new();
+	int p[2];
+	double t0;
+
+	char buf[4096];
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	fcntl(p[1], F_SETFL, O_NONBLOCK);
+	memset(buf, 'x', sizeof(buf));
+	while (write(p[1], buf, sizeof(buf)) > 0)
+		;
+	fcntl(p[1], F_SETFL, 0);
+	assert_int_equal(ag_sinks_add_json(s, p[1], "test pipe", 0), 0);
+	emit_batches(s, 200, 10);
+	t0 = mono_s();
+	ag_sinks_free(s, 100);
+	assert_true(mono_s() - t0 < 2.0);
+	close(p[0]);
+}
+
+/* ---- the owner of kernel state, without a kernel ----------------------------------------------- */
+
+static void test_counter_sum_top(void **state)
+{
+	struct ag_counter_val v[3] = { { .count = 2, .first_ns = 0, .verdict = AG_V_ALLOWED },
+				       { .count = 5, .first_ns = 300, .verdict = AG_V_CROSS_TENANT },
+				       { .count = 1, .first_ns = 200, .verdict = AG_V_ALLOWED } };
+	struct ag_access_count c, top[3];
+	size_t n = 0;
+
+	ag_counter_sum(v, 3, &c);
+	assert_int_equal(c.count, 8);
+	assert_int_equal(c.first_ns, 200);
+	assert_int_equal(c.verdict, AG_V_CROSS_TENANT);
+	/* keep the 3 highest of 5, sorted */
+	for (__u64 k = 0; k < 5; k++) {
+		memset(&c, 0, sizeof(c));
+		c.k.cgroup_id = k;
+		c.count = (__u64[]){ 4, 9, 1, 7, 4 }[k];
+		ag_counter_top_insert(top, &n, 3, &c);
+	}
+	assert_int_equal(n, 3);
+	assert_int_equal(top[0].count, 9);
+	assert_int_equal(top[1].count, 7);
+	assert_int_equal(top[2].count, 4);
+	assert_int_equal(top[2].k.cgroup_id, 0); /* ties: the lower key */
+}
+
+static void test_maps_no_kernel(void **state)
+{
+	char *dir = ag_unit_mkdtemp(), path[512];
+	struct ag_devtab dt;
+	struct ag_maps m;
+	bool *changed = calloc(AG_MAX_MAJOR, sizeof(bool));
+	FILE *f;
+
+	assert_non_null(dir);
+	assert_non_null(changed);
+	snprintf(path, sizeof(path), "%s/devices", dir);
+	f = fopen(path, "w");
+	fputs("Character devices:\n  1 mem\n195 nvidia\n\nBlock devices:\n  7 loop\n", f);
+	fclose(f);
+	assert_int_equal(ag_maps_init(&m, NULL), 0);
+	assert_int_equal(ag_devtab_init(&dt, path), 0);
+	assert_true(ag_maps_accel_sync(&m, &dt, changed) > 0);
+	assert_true(changed[195]);
+	assert_false(changed[237]);
+	assert_int_equal(ag_maps_accel_sync(&m, &dt, changed), 0);
+	assert_false(ag_maps_procdev_changed(&m, path)); /* the first read */
+	assert_false(ag_maps_procdev_changed(&m, path));
+	/* nvidia-uvm registers later: the file changes and its major is added */
+	f = fopen(path, "w");
+	fputs("Character devices:\n  1 mem\n195 nvidia\n237 nvidia-uvm\n\nBlock devices:\n  7 loop\n", f);
+	fclose(f);
+	assert_true(ag_maps_procdev_changed(&m, path));
+	assert_false(ag_maps_procdev_changed(&m, path));
+	assert_int_equal(ag_devtab_init(&dt, path), 0);
+	assert_int_equal(ag_maps_accel_sync(&m, &dt, changed), 1);
+	assert_true(changed[237]);
+	assert_true(m.majors[237].n > 0);
+	/* and goes */
+	unlink(path);
+	assert_true(ag_maps_procdev_changed(&m, path));
+	assert_int_equal(ag_devtab_init(&dt, path), 0);
+	assert_true(ag_maps_accel_sync(&m, &dt, changed) >= 1);
+	assert_true(changed[237]);
+	assert_int_equal(m.majors[237].n, 0);
+	/* reads find nothing, writes succeed */
+	assert_int_equal(ag_maps_drops(&m, 0), 0);
+	assert_int_equal(ag_maps_policy_set(&m, 5, &(struct ag_policy){ 0 }), 0);
+	assert_int_equal(ag_maps_counters_top(&m, NULL, 0, NULL), 0);
+	ag_maps_free(&m);
+	free(changed);
+	rmdir(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +493,10 @@ int main(void)
 		cmocka_unit_test(test_jsonw_structure),
 		cmocka_unit_test(test_ioctl_names),
 		cmocka_unit_test(test_example_config),
+		cmocka_unit_test(test_sink_blocked),
+		cmocka_unit_test(test_sink_stuck_at_exit),
+		cmocka_unit_test(test_counter_sum_top),
+		cmocka_unit_test(test_maps_no_kernel),
 		cmocka_unit_test_setup_teardown(test_policy_tenants, policy_setup, policy_teardown),
 		cmocka_unit_test_setup_teardown(test_policy_owners_lifecycle, policy_setup, policy_teardown),
 		cmocka_unit_test_setup_teardown(test_policy_latency, policy_setup, policy_teardown),

@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The one owner of kernel state (maps.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "log.h"
+#include "maps.h"
+
+int ag_maps_init(struct ag_maps *m, const struct ag_maps_fds *fds)
+{
+	memset(m, 0, sizeof(*m));
+	if (fds)
+		m->fd = *fds;
+	else
+		m->fd = (struct ag_maps_fds){ -1, -1, -1, -1, -1, -1, -1 };
+	m->ncpus = libbpf_num_possible_cpus();
+	if (m->ncpus <= 0)
+		m->ncpus = 1;
+	m->majors = calloc(AG_MAX_MAJOR, sizeof(*m->majors));
+	return m->majors ? 0 : -ENOMEM;
+}
+
+void ag_maps_free(struct ag_maps *m)
+{
+	free(m->majors);
+	free(m->procdev);
+	m->majors = NULL;
+	m->procdev = NULL;
+}
+
+/* ---- writes ---------------------------------------------------------------------------------- */
+
+int ag_maps_policy_set(struct ag_maps *m, __u64 cgroup_id, const struct ag_policy *p)
+{
+	if (m->fd.policy < 0)
+		return 0;
+	if (bpf_map_update_elem(m->fd.policy, &cgroup_id, p, BPF_ANY)) {
+		int e = errno;
+
+		m->errors++;
+		errno = e;
+		return -e;
+	}
+	return 0;
+}
+
+int ag_maps_policy_del(struct ag_maps *m, __u64 cgroup_id)
+{
+	if (m->fd.policy < 0)
+		return 0;
+	if (bpf_map_delete_elem(m->fd.policy, &cgroup_id)) {
+		int e = errno;
+
+		if (e != ENOENT)
+			m->errors++;
+		errno = e;
+		return -e;
+	}
+	return 0;
+}
+
+int ag_maps_owner_set(struct ag_maps *m, __u32 major, __u32 minor, __u32 count)
+{
+	struct ag_dev_key k = { .major = major, .minor = minor };
+	int err;
+
+	if (m->fd.owners < 0)
+		return 0;
+	err = count ? bpf_map_update_elem(m->fd.owners, &k, &count, BPF_ANY)
+		    : bpf_map_delete_elem(m->fd.owners, &k);
+	if (err && !(count == 0 && errno == ENOENT)) {
+		int e = errno;
+
+		m->errors++;
+		errno = e;
+		return -e;
+	}
+	return 0;
+}
+
+int ag_maps_accel_sync(struct ag_maps *m, const struct ag_devtab *dt, bool *changed)
+{
+	struct ag_major_entry *want = calloc(AG_MAX_MAJOR, sizeof(*want));
+	int r, n = 0;
+
+	if (!want)
+		return -ENOMEM;
+	if (changed)
+		memset(changed, 0, AG_MAX_MAJOR * sizeof(*changed));
+	r = ag_devtab_fill_majors(dt, want);
+	for (__u32 k = 0; !r && k < AG_MAX_MAJOR; k++) {
+		if (!memcmp(&want[k], &m->majors[k], sizeof(want[k])))
+			continue;
+		if (m->fd.accel_devices >= 0 &&
+		    bpf_map_update_elem(m->fd.accel_devices, &k, &want[k], BPF_ANY)) {
+			r = -errno;
+			m->errors++;
+			break;
+		}
+		m->majors[k] = want[k];
+		if (changed)
+			changed[k] = true;
+		n++;
+	}
+	free(want);
+	return r ? r : n;
+}
+
+/* ---- the /proc/devices watch ------------------------------------------------------------------- */
+
+static char *read_small(const char *path, size_t *len)
+{
+	size_t cap = 8192, n = 0;
+	char *buf = malloc(cap);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || !buf) {
+		if (fd >= 0)
+			close(fd);
+		free(buf);
+		return NULL;
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			char *nb = cap < (1 << 20) ? realloc(buf, cap * 2) : NULL;
+
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += r;
+	}
+	close(fd);
+	*len = n;
+	return buf;
+}
+
+bool ag_maps_procdev_changed(struct ag_maps *m, const char *path)
+{
+	size_t len = 0;
+	char *now = path ? read_small(path, &len) : NULL;
+	bool changed;
+
+	/* a file that cannot be read reads as empty: a driver table that went away */
+	changed = m->procdev_read &&
+		  (len != m->procdev_len || (len && memcmp(now, m->procdev, len)));
+	free(m->procdev);
+	m->procdev = now;
+	m->procdev_len = now ? len : 0;
+	m->procdev_read = true;
+	return changed;
+}
+
+/* ---- reads ------------------------------------------------------------------------------------ */
+
+static __u64 percpu_sum(const struct ag_maps *m, int fd, __u32 key)
+{
+	__u64 sum = 0, *vals;
+
+	if (fd < 0)
+		return 0;
+	vals = calloc(m->ncpus, sizeof(*vals));
+	if (!vals)
+		return 0;
+	if (!bpf_map_lookup_elem(fd, &key, vals))
+		for (int i = 0; i < m->ncpus; i++)
+			sum += vals[i];
+	free(vals);
+	return sum;
+}
+
+__u64 ag_maps_drops(const struct ag_maps *m, __u32 kind)
+{
+	return percpu_sum(m, m->fd.drops, kind);
+}
+
+__u64 ag_maps_total(const struct ag_maps *m, __u32 op, __u32 verdict)
+{
+	return percpu_sum(m, m->fd.totals, op * AG_V__MAX + verdict);
+}
+
+int ag_maps_viol_get(const struct ag_maps *m, __u64 cgroup_id, struct ag_viol_state *s)
+{
+	if (m->fd.viol < 0)
+		return -ENOENT;
+	return bpf_map_lookup_elem(m->fd.viol, &cgroup_id, s) ? -errno : 0;
+}
+
+int ag_maps_viol_next(const struct ag_maps *m, const __u64 *prev, __u64 *next)
+{
+	if (m->fd.viol < 0)
+		return -ENOENT;
+	return bpf_map_get_next_key(m->fd.viol, prev, next) ? -errno : 0;
+}
+
+int ag_maps_viol_del(struct ag_maps *m, __u64 cgroup_id)
+{
+	if (m->fd.viol < 0)
+		return 0;
+	return bpf_map_delete_elem(m->fd.viol, &cgroup_id) ? -errno : 0;
+}
+
+void ag_counter_sum(const struct ag_counter_val *vals, int ncpus, struct ag_access_count *out)
+{
+	__u64 most = 0;
+
+	out->count = 0;
+	out->first_ns = 0;
+	out->verdict = 0;
+	for (int i = 0; i < ncpus; i++) {
+		const struct ag_counter_val *v = &vals[i];
+
+		out->count += v->count;
+		if (v->first_ns && (!out->first_ns || v->first_ns < out->first_ns))
+			out->first_ns = v->first_ns;
+		if (v->count > most) {
+			most = v->count;
+			out->verdict = v->verdict;
+		}
+	}
+}
+
+static bool before(const struct ag_access_count *a, const struct ag_access_count *b)
+{
+	if (a->count != b->count)
+		return a->count > b->count;
+	return memcmp(&a->k, &b->k, sizeof(a->k)) < 0;
+}
+
+void ag_counter_top_insert(struct ag_access_count *top, size_t *n, size_t cap,
+			   const struct ag_access_count *c)
+{
+	size_t i;
+
+	if (!cap || (*n == cap && !before(c, &top[cap - 1])))
+		return;
+	i = *n < cap ? (*n)++ : cap - 1;
+	while (i > 0 && before(c, &top[i - 1])) {
+		top[i] = top[i - 1];
+		i--;
+	}
+	top[i] = *c;
+}
+
+size_t ag_maps_counters_top(const struct ag_maps *m, struct ag_access_count *out, size_t n,
+			    size_t *entries)
+{
+	struct ag_counter_key key, next, *prev = NULL;
+	struct ag_counter_val *vals;
+	struct ag_access_count c;
+	size_t filled = 0, seen = 0;
+
+	if (entries)
+		*entries = 0;
+	if (m->fd.counters < 0)
+		return 0;
+	/* the kernel copies one value per possible CPU, each rounded up to 8 bytes */
+	vals = calloc(m->ncpus, sizeof(*vals));
+	if (!vals)
+		return 0;
+	/* an entry evicted under the walk restarts it: bound the walk */
+	for (size_t steps = 0; steps < (1u << 20) &&
+	     !bpf_map_get_next_key(m->fd.counters, prev, &next); steps++) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(m->fd.counters, &key, vals))
+			continue; /* evicted meanwhile (LRU) */
+		seen++;
+		ag_counter_sum(vals, m->ncpus, &c);
+		c.k = key;
+		ag_counter_top_insert(out, &filled, n, &c);
+	}
+	free(vals);
+	if (entries)
+		*entries = seen;
+	return filled;
+}
