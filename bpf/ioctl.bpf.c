@@ -23,8 +23,9 @@ static __always_inline int ag_ioctl(__u32 mode, __u32 rdev, __u32 cmd, __u64 arg
 	return ag_judge(&a, deny);
 }
 
-SEC("lsm/file_ioctl")
-int BPF_PROG(ag_lsm_file_ioctl, struct file *file, unsigned int cmd, unsigned long arg, int ret)
+/* A non-zero ret is an earlier hook's denial: never turn it into an allow. */
+static __always_inline int ag_lsm_ioctl(struct file *file, unsigned int cmd, unsigned long arg,
+					int ret)
 {
 	bool deny;
 
@@ -34,8 +35,8 @@ int BPF_PROG(ag_lsm_file_ioctl, struct file *file, unsigned int cmd, unsigned lo
 	return ag_lsm_ret(deny ? -EPERM : 0);
 }
 
-SEC("fmod_ret/security_file_ioctl")
-int BPF_PROG(ag_fmod_file_ioctl, struct file *file, unsigned int cmd, unsigned long arg, int ret)
+static __always_inline int ag_fmod_ioctl(struct file *file, unsigned int cmd, unsigned long arg,
+					 int ret)
 {
 	bool deny;
 
@@ -45,6 +46,38 @@ int BPF_PROG(ag_fmod_file_ioctl, struct file *file, unsigned int cmd, unsigned l
 	return deny ? -EPERM : 0;
 }
 
+SEC("lsm/file_ioctl")
+int BPF_PROG(ag_lsm_file_ioctl, struct file *file, unsigned int cmd, unsigned long arg, int ret)
+{
+	return ag_lsm_ioctl(file, cmd, arg, ret);
+}
+
+SEC("fmod_ret/security_file_ioctl")
+int BPF_PROG(ag_fmod_file_ioctl, struct file *file, unsigned int cmd, unsigned long arg, int ret)
+{
+	return ag_fmod_ioctl(file, cmd, arg, ret);
+}
+
+/*
+ * A 32-bit process's ioctl goes through compat_sys_ioctl, which calls the compat hook instead of
+ * security_file_ioctl on kernels that have it (6.8, and the stable kernels it went back to, such
+ * as Debian's 6.1); the loader loads these only where the kernel's BTF names the hook. Older
+ * kernels call security_file_ioctl from the compat path too.
+ */
+SEC("lsm/file_ioctl_compat")
+int BPF_PROG(ag_lsm_file_ioctl_compat, struct file *file, unsigned int cmd, unsigned long arg,
+	     int ret)
+{
+	return ag_lsm_ioctl(file, cmd, arg, ret);
+}
+
+SEC("fmod_ret/security_file_ioctl_compat")
+int BPF_PROG(ag_fmod_file_ioctl_compat, struct file *file, unsigned int cmd, unsigned long arg,
+	     int ret)
+{
+	return ag_fmod_ioctl(file, cmd, arg, ret);
+}
+
 /*
  * Tier 3 sees the ioctl syscall and finds the file in the descriptor table. Two variants, the
  * loader takes the first that the kernel accepts: direct loads through BTF pointers (cheap
@@ -52,42 +85,36 @@ int BPF_PROG(ag_fmod_file_ioctl, struct file *file, unsigned int cmd, unsigned l
  */
 extern void *bpf_rdonly_cast(void *obj, __u32 btf_id) __ksym __weak;
 
-static __always_inline void ag_tp_judge(struct trace_event_raw_sys_enter *ctx, __u32 mode,
-					__u32 rdev)
+static __always_inline void ag_tp_judge(__u32 mode, __u32 rdev, __u32 cmd, __u64 arg)
 {
 	bool deny;
 
-	ag_ioctl(mode, rdev, (__u32)ctx->args[1], ctx->args[2], AG_HOOK_TRACEPOINT, &deny);
+	ag_ioctl(mode, rdev, cmd, arg, AG_HOOK_TRACEPOINT, &deny);
 	if (deny)
 		bpf_send_signal(SIGKILL);
 }
 
-SEC("tracepoint/syscalls/sys_enter_ioctl")
-int ag_tp_ioctl(struct trace_event_raw_sys_enter *ctx)
+static __always_inline void ag_tp_fd(__u32 fd, __u32 cmd, __u64 arg)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fdtable *fdt = task->files->fdt;
-	__u32 fd = (__u32)ctx->args[0];
 	struct file *file = NULL;
 	struct inode *inode;
 
 	if (!fdt || fd >= fdt->max_fds)
-		return 0;
+		return;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[fd]) || !file)
-		return 0;
+		return;
 	file = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
 	inode = file->f_inode;
 	if (!inode)
-		return 0;
-	ag_tp_judge(ctx, inode->i_mode, inode->i_rdev);
-	return 0;
+		return;
+	ag_tp_judge(inode->i_mode, inode->i_rdev, cmd, arg);
 }
 
-SEC("tracepoint/syscalls/sys_enter_ioctl")
-int ag_tp_ioctl_core(struct trace_event_raw_sys_enter *ctx)
+static __always_inline void ag_tp_fd_core(__u32 fd, __u32 cmd, __u64 arg)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u32 fd = (__u32)ctx->args[0];
 	struct fdtable *fdt;
 	struct file **fds;
 	struct file *file = NULL;
@@ -95,12 +122,63 @@ int ag_tp_ioctl_core(struct trace_event_raw_sys_enter *ctx)
 
 	fdt = BPF_CORE_READ(task, files, fdt);
 	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
+		return;
 	fds = BPF_CORE_READ(fdt, fd);
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return 0;
+		return;
 	inode = BPF_CORE_READ(file, f_inode);
-	ag_tp_judge(ctx, BPF_CORE_READ(inode, i_mode), BPF_CORE_READ(inode, i_rdev));
+	ag_tp_judge(BPF_CORE_READ(inode, i_mode), BPF_CORE_READ(inode, i_rdev), cmd, arg);
+}
+
+SEC("tracepoint/syscalls/sys_enter_ioctl")
+int ag_tp_ioctl(struct trace_event_raw_sys_enter *ctx)
+{
+	ag_tp_fd((__u32)ctx->args[0], (__u32)ctx->args[1], ctx->args[2]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_ioctl")
+int ag_tp_ioctl_core(struct trace_event_raw_sys_enter *ctx)
+{
+	ag_tp_fd_core((__u32)ctx->args[0], (__u32)ctx->args[1], ctx->args[2]);
+	return 0;
+}
+
+/*
+ * 32-bit ioctls at tier 3. On x86 the syscalls/ tracepoints skip compat syscalls, so these watch
+ * every syscall (raw_syscalls sys_enter) and leave at once unless the number is the ia32 ioctl's:
+ * one compare on every syscall. 54 is also a 64-bit syscall (setsockopt): TS_COMPAT, set for the
+ * whole of a compat syscall (int $0x80 from a 64-bit process included), tells them apart. The
+ * ia32 ABI passes fd, cmd, arg in bx, cx, dx.
+ */
+#define AG_IA32_NR_IOCTL 54
+#define AG_TS_COMPAT 0x0002
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(ag_tp_ioctl32, struct pt_regs *regs, long id)
+{
+	struct task_struct *task;
+
+	if (id != AG_IA32_NR_IOCTL)
+		return 0;
+	task = bpf_get_current_task_btf();
+	if (!(task->thread_info.status & AG_TS_COMPAT))
+		return 0;
+	ag_tp_fd((__u32)regs->bx, (__u32)regs->cx, (__u32)regs->dx);
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(ag_tp_ioctl32_core, struct pt_regs *regs, long id)
+{
+	struct task_struct *task;
+
+	if (id != AG_IA32_NR_IOCTL)
+		return 0;
+	task = (struct task_struct *)bpf_get_current_task();
+	if (!(BPF_CORE_READ(task, thread_info.status) & AG_TS_COMPAT))
+		return 0;
+	ag_tp_fd_core((__u32)regs->bx, (__u32)regs->cx, (__u32)regs->dx);
 	return 0;
 }
 
