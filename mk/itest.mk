@@ -1,20 +1,27 @@
 # Integration tests on this machine's kernel (tier 3 natively): tests/integration/itest.c.
 #   make itest-check                      all scenarios, asserting the native tier
-#   make itest-check ITEST_FILTER=ioctl   the scenarios whose name holds "ioctl"
+#   make itest-check ITEST_FILTER=ioctl   the scenarios whose name holds "ioctl" (ioctl32_*: a 32-bit
+#                                         process, $(BUILD)/ioctl32, built with gcc -m32 -static)
 ITEST_EXPECT_TIER ?= tracepoint
 ITEST_FILTER ?=
 
 .PHONY: itest itest-check
 CHECK_STAGES += itest-check
 
-itest: $(BUILD)/itest
+itest: $(BUILD)/itest $(BUILD)/ioctl32
 
 $(BUILD)/itest: tests/integration/itest.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -Wno-format-truncation -o $@ $< -ljson-c
 
-itest-check: $(BUILD)/accelguard $(BUILD)/itest
+# A 32-bit process for the compat ioctl path (gcc-multilib); itest finds it beside itself.
+$(BUILD)/ioctl32: tests/integration/ioctl32.c
+	$(call msg,CC,$@ (-m32))
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -m32 -static -o $@ $<
+
+itest-check: $(BUILD)/accelguard $(BUILD)/itest $(BUILD)/ioctl32
 	$(call msg,ITEST,native kernel$(if $(ITEST_EXPECT_TIER), (expects tier $(ITEST_EXPECT_TIER))))
 	$(Q)$(BUILD)/itest --agent $(BUILD)/accelguard \
 		$(if $(ITEST_EXPECT_TIER),--expect-tier $(ITEST_EXPECT_TIER)) $(ITEST_FILTER)
