@@ -130,55 +130,70 @@ static __always_inline void ag_tp_fd_core(__u32 fd, __u32 cmd, __u64 arg)
 	ag_tp_judge(BPF_CORE_READ(inode, i_mode), BPF_CORE_READ(inode, i_rdev), cmd, arg);
 }
 
-SEC("tracepoint/syscalls/sys_enter_ioctl")
-int ag_tp_ioctl(struct trace_event_raw_sys_enter *ctx)
-{
-	ag_tp_fd((__u32)ctx->args[0], (__u32)ctx->args[1], ctx->args[2]);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_ioctl")
-int ag_tp_ioctl_core(struct trace_event_raw_sys_enter *ctx)
-{
-	ag_tp_fd_core((__u32)ctx->args[0], (__u32)ctx->args[1], ctx->args[2]);
-	return 0;
-}
-
 /*
- * 32-bit ioctls at tier 3. On x86 the syscalls/ tracepoints skip compat syscalls, so these watch
- * every syscall (raw_syscalls sys_enter) and leave at once unless the number is the ia32 ioctl's:
- * one compare on every syscall. 54 is also a 64-bit syscall (setsockopt): TS_COMPAT, set for the
- * whole of a compat syscall (int $0x80 from a 64-bit process included), tells them apart. The
- * ia32 ABI passes fd, cmd, arg in bx, cx, dx.
+ * Tier 3 watches the raw syscall entry (raw_syscalls sys_enter), not syscalls/sys_enter_ioctl:
+ * on x86 the syscalls/ tracepoints skip compat syscalls, so a 32-bit process's ioctls (the ia32
+ * table, int $0x80 from a 64-bit process too) would go unseen; and a raw tracepoint runs the
+ * program directly, where the syscalls/ one goes through the perf path (a buffer and a copy of
+ * the arguments before the program). Every syscall enters the program, which leaves at once
+ * unless the number is an ioctl's: a compare (two with ag_ia32). 16 is the x86-64 ioctl, 54 the
+ * ia32 one (and x86-64's setsockopt): TS_COMPAT, set for the whole of a compat syscall, tells the
+ * two tables apart. The ABIs pass fd, cmd, arg in di, si, dx (x86-64) and bx, cx, dx (ia32).
  */
+const volatile __u32 ag_ia32 __weak = 0; /* 1: the kernel has an ia32 syscall table (the loader) */
+
+#define AG_NR_IOCTL 16
 #define AG_IA32_NR_IOCTL 54
 #define AG_TS_COMPAT 0x0002
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(ag_tp_ioctl32, struct pt_regs *regs, long id)
+/* fd, cmd, arg of an ioctl syscall of either table; false for any other syscall */
+static __always_inline bool ag_ioctl_args(struct pt_regs *regs, long id, bool compat, __u32 *fd,
+					  __u32 *cmd, __u64 *arg)
 {
-	struct task_struct *task;
+	if (id == AG_NR_IOCTL && !compat) {
+		*fd = regs->di;
+		*cmd = regs->si;
+		*arg = regs->dx;
+		return true;
+	}
+	if (id == AG_IA32_NR_IOCTL && compat) {
+		*fd = regs->bx;
+		*cmd = regs->cx;
+		*arg = (__u32)regs->dx;
+		return true;
+	}
+	return false;
+}
 
-	if (id != AG_IA32_NR_IOCTL)
+SEC("tp_btf/sys_enter")
+int BPF_PROG(ag_tp_ioctl, struct pt_regs *regs, long id)
+{
+	__u32 fd, cmd;
+	__u64 arg;
+	bool compat;
+
+	if (id != AG_NR_IOCTL && (!ag_ia32 || id != AG_IA32_NR_IOCTL))
 		return 0;
-	task = bpf_get_current_task_btf();
-	if (!(task->thread_info.status & AG_TS_COMPAT))
-		return 0;
-	ag_tp_fd((__u32)regs->bx, (__u32)regs->cx, (__u32)regs->dx);
+	compat = bpf_get_current_task_btf()->thread_info.status & AG_TS_COMPAT;
+	if (ag_ioctl_args(regs, id, compat, &fd, &cmd, &arg))
+		ag_tp_fd(fd, cmd, arg);
 	return 0;
 }
 
 SEC("tp_btf/sys_enter")
-int BPF_PROG(ag_tp_ioctl32_core, struct pt_regs *regs, long id)
+int BPF_PROG(ag_tp_ioctl_core, struct pt_regs *regs, long id)
 {
 	struct task_struct *task;
+	__u32 fd, cmd;
+	__u64 arg;
+	bool compat;
 
-	if (id != AG_IA32_NR_IOCTL)
+	if (id != AG_NR_IOCTL && (!ag_ia32 || id != AG_IA32_NR_IOCTL))
 		return 0;
 	task = (struct task_struct *)bpf_get_current_task();
-	if (!(BPF_CORE_READ(task, thread_info.status) & AG_TS_COMPAT))
-		return 0;
-	ag_tp_fd_core((__u32)regs->bx, (__u32)regs->cx, (__u32)regs->dx);
+	compat = BPF_CORE_READ(task, thread_info.status) & AG_TS_COMPAT;
+	if (ag_ioctl_args(regs, id, compat, &fd, &cmd, &arg))
+		ag_tp_fd_core(fd, cmd, arg);
 	return 0;
 }
 

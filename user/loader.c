@@ -88,15 +88,17 @@ static void fill_facts(struct ag_probe_report *r, const char *cgroup2)
 /*
  * The hooks of each tier, as rows: the kernel hook, the program that watches it, and its link in
  * the skeleton. The loader walks them to set autoload, to attach, and to find the program the
- * probe opens a file under. Tier 3's ioctl programs come in two variants, strongest first: direct
+ * probe opens a file under. Tier 3's ioctl program comes in two variants, strongest first: direct
  * loads through BTF pointers (bpf_rdonly_cast, 6.2+), then CO-RE probe reads; a row names the
  * variant it belongs to (0: every variant). An optional row is loaded only where the kernel's BTF
- * has the function it names (btf), and skipped with a debug line elsewhere.
+ * has the function it names (btf), and skipped with a debug line elsewhere. A row without a
+ * program of its own is a branch of another row's program, switched on by a rodata flag.
  */
 #define ROW_PROBE 0x1    /* the open program: the probe by effect attaches it first */
 #define ROW_IOCTL 0x2    /* the ioctl program named in the ready event */
 #define ROW_OPTIONAL 0x4 /* present only where vmlinux BTF has .btf */
 #define ROW_CGROUP 0x8   /* attached to the cgroup2 root */
+#define ROW_BRANCH 0x10  /* no program: sets the rodata __u32 at .flag */
 
 #define AG_VARIANT_BTF 1
 #define AG_VARIANT_CORE 2
@@ -106,6 +108,7 @@ struct hook_row {
 	const char *hook; /* the kernel hook, for messages; NULL ends a tier's rows */
 	size_t prog;      /* offsets in struct accelguard_bpf of the program and of its link */
 	size_t link;
+	size_t flag;      /* ROW_BRANCH: offset in struct accelguard_bpf__rodata */
 	int variant;      /* AG_VARIANT_*, 0: every variant */
 	unsigned int flags;
 	const char *btf;  /* ROW_OPTIONAL: the FUNC that vmlinux BTF must have */
@@ -129,15 +132,13 @@ static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 		  .flags = ROW_OPTIONAL, .btf = "security_file_ioctl_compat" },
 	},
 	[AG_TIER_TRACEPOINT] = {
-		{ "tracepoint/syscalls/sys_enter_ioctl", PROG(ag_tp_ioctl), .variant = AG_VARIANT_BTF,
+		{ "tp_btf/sys_enter (ioctl)", PROG(ag_tp_ioctl), .variant = AG_VARIANT_BTF,
 		  .flags = ROW_IOCTL },
-		{ "tracepoint/syscalls/sys_enter_ioctl", PROG(ag_tp_ioctl_core),
-		  .variant = AG_VARIANT_CORE, .flags = ROW_IOCTL },
-		/* 32-bit ioctls: the syscalls/ tracepoints skip compat syscalls on x86 */
-		{ "tp_btf/sys_enter (ia32 ioctl)", PROG(ag_tp_ioctl32), .variant = AG_VARIANT_BTF,
-		  .flags = ROW_OPTIONAL, .btf = "__ia32_compat_sys_ioctl" },
-		{ "tp_btf/sys_enter (ia32 ioctl)", PROG(ag_tp_ioctl32_core),
-		  .variant = AG_VARIANT_CORE, .flags = ROW_OPTIONAL, .btf = "__ia32_compat_sys_ioctl" },
+		{ "tp_btf/sys_enter (ioctl)", PROG(ag_tp_ioctl_core), .variant = AG_VARIANT_CORE,
+		  .flags = ROW_IOCTL },
+		/* 32-bit ioctls (the ia32 syscall table): a branch of the ioctl program */
+		{ "tp_btf/sys_enter (ia32 ioctl)", .flag = offsetof(struct accelguard_bpf__rodata, ag_ia32),
+		  .flags = ROW_BRANCH | ROW_OPTIONAL, .btf = "__ia32_compat_sys_ioctl" },
 	},
 };
 
@@ -219,14 +220,21 @@ static bool row_wanted(const struct hook_row *r, int variant)
 static void set_autoload(struct accelguard_bpf *s, int tier, int variant)
 {
 	for (int t = AG_TIER_LSM; t <= AG_TIER_TRACEPOINT; t++)
-		for_each_row(r, t)
-			bpf_program__set_autoload(row_prog(s, r), t == tier && row_wanted(r, variant));
+		for_each_row(r, t) {
+			bool on = t == tier && row_wanted(r, variant);
+
+			if (r->flags & ROW_BRANCH)
+				*(__u32 *)((char *)s->rodata + r->flag) = on;
+			else
+				bpf_program__set_autoload(row_prog(s, r), on);
+		}
 }
 
 static const struct hook_row *find_row(const struct accelguard_bpf *s, int tier, unsigned int flag)
 {
 	for_each_row(r, tier)
-		if ((r->flags & flag) && bpf_program__autoload(row_prog(s, r)))
+		if ((r->flags & flag) && !(r->flags & ROW_BRANCH) &&
+		    bpf_program__autoload(row_prog(s, r)))
 			return r;
 	return NULL;
 }
@@ -385,9 +393,16 @@ static struct accelguard_bpf *choose(const struct ag_load_opts *o, struct ag_pro
 
 static int attach_row(struct accelguard_bpf *s, const struct hook_row *r, int cgroup_fd)
 {
-	struct bpf_program *p = row_prog(s, r);
-	struct bpf_link **l = row_link(s, r);
+	struct bpf_program *p;
+	struct bpf_link **l;
 
+	if (r->flags & ROW_BRANCH) {
+		if (*(const __u32 *)((const char *)s->rodata + r->flag))
+			ag_dbg("bpf: %s on", r->hook);
+		return 0;
+	}
+	p = row_prog(s, r);
+	l = row_link(s, r);
 	if (*l || !bpf_program__autoload(p)) /* attached by the probe, or not loaded */
 		return 0;
 	*l = r->flags & ROW_CGROUP ? bpf_program__attach_cgroup(p, cgroup_fd) : bpf_program__attach(p);
