@@ -181,19 +181,39 @@ static int first_variant(int tier)
 	return tier == AG_TIER_TRACEPOINT && e && !strcmp(e, "core") ? AG_VARIANT_CORE : 1;
 }
 
-/* Whether vmlinux BTF has a function of this name; memoised (one BTF parse per process). */
+/*
+ * Whether vmlinux BTF has a function of this name. The optional rows' names are looked up once
+ * per process, and the parsed BTF freed at once: kept, it would stay in the agent's RSS.
+ */
 static bool kernel_has_func(const char *name)
 {
-	static struct btf *vmlinux;
-	static int loaded;
+	static struct {
+		const char *name;
+		bool has;
+	} known[AG_TIER_TRACEPOINT * AG_MAX_ROWS + 1];
+	static size_t n_known;
+	static bool done;
 
-	if (!loaded) {
-		loaded = 1;
-		vmlinux = btf__load_vmlinux_btf();
+	if (!done) {
+		struct btf *vmlinux = btf__load_vmlinux_btf();
+
+		done = true;
 		if (!vmlinux)
 			ag_dbg("probe: cannot load the kernel's BTF: %s", strerror(errno));
+		for (int t = AG_TIER_LSM; t <= AG_TIER_TRACEPOINT; t++)
+			for_each_row(r, t) {
+				if (!r->btf || n_known >= ARRAY_SIZE(known))
+					continue;
+				known[n_known].name = r->btf;
+				known[n_known++].has =
+					vmlinux && btf__find_by_name_kind(vmlinux, r->btf, BTF_KIND_FUNC) > 0;
+			}
+		btf__free(vmlinux);
 	}
-	return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
+	for (size_t i = 0; i < n_known; i++)
+		if (!strcmp(known[i].name, name))
+			return known[i].has;
+	return false;
 }
 
 /* ACCELGUARD_SKIP_OPTIONAL=1 loads no optional row (benchmarks measure what one costs). */
