@@ -168,6 +168,7 @@ static __always_inline bool ag_viol_admit(__u64 cgid, __u64 now, __u64 *total, _
 }
 
 struct ag_access {
+	__u64 cgid; /* the current cgroup when the caller has it cheaper; 0: ag_judge asks the helper */
 	__u32 op;
 	__u32 major;
 	__u32 minor;
@@ -188,7 +189,7 @@ struct ag_access {
  */
 static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 {
-	__u64 cgid = bpf_get_current_cgroup_id();
+	__u64 cgid = a->cgid ? a->cgid : bpf_get_current_cgroup_id();
 	struct ag_counter_key ck = {};
 	struct ag_counter_val cv = {}, *cvp;
 	struct ag_access_event *ev;
