@@ -168,6 +168,7 @@ static __always_inline bool ag_viol_admit(__u64 cgid, __u64 now, __u64 *total, _
 }
 
 struct ag_access {
+	__u64 cgid; /* the current cgroup when the caller has it cheaper; 0: ag_judge asks the helper */
 	__u32 op;
 	__u32 major;
 	__u32 minor;
@@ -180,36 +181,31 @@ struct ag_access {
 /*
  * Judge one access to an accelerator, count it, report it when it is a first sighting or a
  * violation. Returns the verdict; the caller turns it into a denial or a kill.
+ *
+ * The allowed path of a known (cgroup, device, op, cmd) is the hot one (a GPU job's ioctls): it
+ * touches per-CPU state only (totals, this CPU's counters slot), with no atomic and no clock read;
+ * the clock is read for a first sighting or a violation, the owners map for a tenant that does not
+ * hold the device.
  */
 static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 {
-	__u64 cgid = bpf_get_current_cgroup_id();
-	__u64 now = bpf_ktime_get_boot_ns();
+	__u64 cgid = a->cgid ? a->cgid : bpf_get_current_cgroup_id();
 	struct ag_counter_key ck = {};
 	struct ag_counter_val cv = {}, *cvp;
 	struct ag_access_event *ev;
 	struct ag_policy *p;
-	__u64 viol_total = 0, suppressed = 0;
-	__u32 owners_n = 0, flags = 0, tidx;
+	__u64 viol_total = 0, suppressed = 0, now = 0;
+	__u32 flags = 0, tidx;
 	__u64 *tot, pid_tgid;
 	int v;
 
 	p = ag_policy_of(cgid);
-	v = ag_verdict_state(p);
-	if (!v && p) {
-		int m = ag_policy_match(p, a->major, a->minor);
+	v = ag_verdict_step(p, a->major, a->minor);
+	if (v == AG_V_NEEDS_OWNERS) {
+		struct ag_dev_key dk = { .major = a->major, .minor = a->minor };
+		__u32 *o = bpf_map_lookup_elem(&owners, &dk);
 
-		if (m == AG_M_ALLOCATED) {
-			v = AG_V_ALLOWED;
-		} else if (m == AG_M_ADMIN) {
-			v = AG_V_ADMIN;
-		} else {
-			struct ag_dev_key dk = { .major = a->major, .minor = a->minor };
-			__u32 *o = bpf_map_lookup_elem(&owners, &dk);
-
-			owners_n = o ? *o : 0;
-			v = owners_n ? AG_V_CROSS_TENANT : AG_V_UNMEDIATED;
-		}
+		v = ag_verdict_owned(o ? *o : 0);
 	}
 	*deny = ag_enforce && ag_denies(v, ag_unresolved_deny);
 
@@ -217,7 +213,7 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 	if (tidx < AG_TOTALS_LEN) {
 		tot = bpf_map_lookup_elem(&totals, &tidx);
 		if (tot)
-			*tot += 1;
+			*tot += 1; /* per-CPU slot */
 	}
 
 	ck.cgroup_id = cgid;
@@ -225,20 +221,26 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 	ck.minor = a->minor;
 	ck.op = a->op;
 	ck.cmd = a->xfer_cmd ? a->xfer_cmd : a->cmd;
-	cvp = bpf_map_lookup_elem(&counters, &ck);
+	cvp = bpf_map_lookup_elem(&counters, &ck); /* this CPU's slot */
 	if (cvp) {
-		cvp->count += 1; /* this CPU's own value: no atomic */
+		cvp->count += 1;
 		cvp->verdict = v;
 	} else {
+		/* no CPU has seen the key: whoever inserts it first has the first sighting */
+		now = bpf_ktime_get_boot_ns();
 		cv.count = 1;
 		cv.first_ns = now;
 		cv.verdict = v;
 		if (!bpf_map_update_elem(&counters, &ck, &cv, BPF_NOEXIST))
 			flags |= AG_EF_FIRST;
+		else if ((cvp = bpf_map_lookup_elem(&counters, &ck)))
+			cvp->count += 1; /* another CPU inserted it meanwhile */
 	}
 
 	if (ag_is_violation(v) || v == AG_V_UNRESOLVED) {
 		flags |= AG_EF_VIOLATION;
+		if (!now)
+			now = bpf_ktime_get_boot_ns();
 		if (!ag_viol_admit(cgid, now, &viol_total, &suppressed))
 			return v; /* counted exactly; the stream learns it from the next event's totals */
 	} else if (!(flags & AG_EF_FIRST)) {

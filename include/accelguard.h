@@ -106,7 +106,10 @@ struct ag_dev_key {
 	__u32 minor;
 };
 
-/* counters: every access, aggregated; LRU, per CPU (user space sums the CPUs' values). */
+/* counters: every access, aggregated; LRU, per CPU (BPF_MAP_TYPE_LRU_PERCPU_HASH): a reader sums
+ * count over the CPUs. The key is made on its first sighting anywhere (first_ns set on that CPU
+ * only, 0 on the others: the earliest non-zero one is the first sighting); verdict is the last one
+ * this CPU gave. */
 struct ag_counter_key {
 	__u64 cgroup_id;
 	__u32 major;
@@ -117,7 +120,7 @@ struct ag_counter_key {
 
 struct ag_counter_val {
 	__u64 count;
-	__u64 first_ns; /* set on insert, on the inserting CPU */
+	__u64 first_ns; /* CLOCK_BOOTTIME */
 	__u32 verdict;
 	__u32 pad;
 };

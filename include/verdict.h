@@ -52,7 +52,9 @@ AG_INLINE int ag_policy_match(const struct ag_policy *p, __u32 major, __u32 mino
 /*
  * The verdict of one access. p is the cgroup's effective policy (NULL: the host). owners is the
  * number of tenants the device is allocated to exclusively; it matters only for a tenant that does
- * not hold the device, so a caller may pass a lazily computed value via ag_verdict_needs_owner().
+ * not hold the device. So the verdict comes in two steps: ag_verdict_step() answers from the
+ * policy alone, or AG_V_NEEDS_OWNERS, and only then does a caller count the owners (the kernel
+ * looks them up in a map) for ag_verdict_owned(). ag_verdict() is the two composed.
  */
 AG_INLINE int ag_verdict_state(const struct ag_policy *p)
 {
@@ -71,11 +73,13 @@ AG_INLINE int ag_verdict_state(const struct ag_policy *p)
 	}
 }
 
-AG_INLINE int ag_verdict(const struct ag_policy *p, __u32 major, __u32 minor, __u32 owners)
+#define AG_V_NEEDS_OWNERS 0 /* ag_verdict_step(): a tenant without the device, ask ag_verdict_owned() */
+
+AG_INLINE int ag_verdict_step(const struct ag_policy *p, __u32 major, __u32 minor)
 {
 	int v = ag_verdict_state(p);
 
-	if (v)
+	if (v) /* the host (p == NULL too), exempt, unresolved */
 		return v;
 	switch (ag_policy_match(p, major, minor)) {
 	case AG_M_ALLOCATED:
@@ -83,8 +87,21 @@ AG_INLINE int ag_verdict(const struct ag_policy *p, __u32 major, __u32 minor, __
 	case AG_M_ADMIN:
 		return AG_V_ADMIN;
 	default:
-		return owners ? AG_V_CROSS_TENANT : AG_V_UNMEDIATED;
+		return AG_V_NEEDS_OWNERS;
 	}
+}
+
+/* The verdict of a tenant that does not hold the device. */
+AG_INLINE int ag_verdict_owned(__u32 owners)
+{
+	return owners ? AG_V_CROSS_TENANT : AG_V_UNMEDIATED;
+}
+
+AG_INLINE int ag_verdict(const struct ag_policy *p, __u32 major, __u32 minor, __u32 owners)
+{
+	int v = ag_verdict_step(p, major, minor);
+
+	return v != AG_V_NEEDS_OWNERS ? v : ag_verdict_owned(owners);
 }
 
 AG_INLINE int ag_is_violation(int verdict)

@@ -1,13 +1,14 @@
 # Integration tests on this machine's kernel (tier 3 natively): tests/integration/itest.c.
 #   make itest-check                      all scenarios, asserting the native tier
-#   make itest-check ITEST_FILTER=ioctl   the scenarios whose name holds "ioctl"
+#   make itest-check ITEST_FILTER=ioctl   the scenarios whose name holds "ioctl" (ioctl32_*: a 32-bit
+#                                         process, $(BUILD)/ioctl32, built with gcc -m32 -static)
 ITEST_EXPECT_TIER ?= tracepoint
 ITEST_FILTER ?=
 
 .PHONY: itest itest-check
 CHECK_STAGES += itest-check
 
-itest: $(BUILD)/itest
+itest: $(BUILD)/itest $(BUILD)/ioctl32
 
 ITEST_OBJS := $(BUILD)/tests/integration/itest.o
 OBJS       += $(ITEST_OBJS)
@@ -17,8 +18,14 @@ $(BUILD)/itest: $(ITEST_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -ljson-c
 
+# A 32-bit process for the compat ioctl path (gcc-multilib); itest finds it beside itself.
+$(BUILD)/ioctl32: tests/integration/ioctl32.c
+	$(call msg,CC,$@ (-m32))
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -m32 -static -o $@ $<
+
 # the native run, then the ioctl scenarios again with tier 3's fallback ioctl program (CO-RE reads)
-itest-check: $(BUILD)/accelguard $(BUILD)/itest
+itest-check: $(BUILD)/accelguard $(BUILD)/itest $(BUILD)/ioctl32
 	$(call msg,ITEST,native kernel$(if $(ITEST_EXPECT_TIER), (expects tier $(ITEST_EXPECT_TIER))) then ioctl and fd_ with ACCELGUARD_TP_IOCTL=core)
 	$(call stage,itest-check) $(BUILD)/itest --agent $(BUILD)/accelguard \
 		$(if $(ITEST_EXPECT_TIER),--expect-tier $(ITEST_EXPECT_TIER)) $(ITEST_FILTER) \

@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include <stddef.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "loader.h"
 #include "log.h"
@@ -83,11 +85,92 @@ static void fill_facts(struct ag_probe_report *r, const char *cgroup2)
 	ag_strlcpy(r->cgroup2, cgroup2 ? cgroup2 : "", sizeof(r->cgroup2));
 }
 
-/* Variants of a tier, strongest first: tier 3's ioctl program with direct BTF loads (6.2+),
- * then with CO-RE probe reads. */
+/*
+ * The hooks of each tier, as rows: the kernel hook, the program that watches it, and its link in
+ * the skeleton. The loader walks them to set autoload, to attach, and to find the program the
+ * probe opens a file under. Tier 3's ioctl program comes in two variants, strongest first: direct
+ * loads through BTF pointers (bpf_rdonly_cast, 6.2+), then CO-RE probe reads; a row names the
+ * variant it belongs to (0: every variant). An optional row is loaded only where the kernel's BTF
+ * has the function it names (btf), and skipped with a debug line elsewhere. A row without a
+ * program of its own is a branch of another row's program, switched on by a rodata flag.
+ */
+#define ROW_PROBE 0x1    /* the open program: the probe by effect attaches it first */
+#define ROW_IOCTL 0x2    /* the ioctl program named in the ready event */
+#define ROW_OPTIONAL 0x4 /* present only where vmlinux BTF has .btf */
+#define ROW_CGROUP 0x8   /* attached to the cgroup2 root */
+#define ROW_BRANCH 0x10  /* no program: sets the rodata __u32 at .flag */
+
+#define AG_VARIANT_BTF 1
+#define AG_VARIANT_CORE 2
+#define AG_MAX_ROWS 4
+
+struct hook_row {
+	const char *hook; /* the kernel hook, for messages; NULL ends a tier's rows */
+	size_t prog;      /* offsets in struct accelguard_bpf of the program and of its link */
+	size_t link;
+	size_t flag;      /* ROW_BRANCH: offset in struct accelguard_bpf__rodata */
+	int variant;      /* AG_VARIANT_*, 0: every variant */
+	unsigned int flags;
+	const char *btf;  /* ROW_OPTIONAL: the FUNC that vmlinux BTF must have */
+};
+
+#define PROG(name)                                                                                 \
+	.prog = offsetof(struct accelguard_bpf, progs.name),                                       \
+	.link = offsetof(struct accelguard_bpf, links.name)
+
+static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
+	[AG_TIER_LSM] = {
+		{ "lsm/file_open", PROG(ag_lsm_file_open), .flags = ROW_PROBE },
+		{ "lsm/file_ioctl", PROG(ag_lsm_file_ioctl), .flags = ROW_IOCTL },
+		{ "lsm/file_ioctl_compat", PROG(ag_lsm_file_ioctl_compat), .flags = ROW_OPTIONAL,
+		  .btf = "bpf_lsm_file_ioctl_compat" },
+	},
+	[AG_TIER_FMOD_RET] = {
+		{ "fmod_ret/security_file_open", PROG(ag_fmod_file_open), .flags = ROW_PROBE },
+		{ "fmod_ret/security_file_ioctl", PROG(ag_fmod_file_ioctl), .flags = ROW_IOCTL },
+		{ "fmod_ret/security_file_ioctl_compat", PROG(ag_fmod_file_ioctl_compat),
+		  .flags = ROW_OPTIONAL, .btf = "security_file_ioctl_compat" },
+	},
+	[AG_TIER_TRACEPOINT] = {
+		{ "tp_btf/sys_enter (ioctl)", PROG(ag_tp_ioctl), .variant = AG_VARIANT_BTF,
+		  .flags = ROW_IOCTL },
+		{ "tp_btf/sys_enter (ioctl)", PROG(ag_tp_ioctl_core), .variant = AG_VARIANT_CORE,
+		  .flags = ROW_IOCTL },
+		/* 32-bit ioctls (the ia32 syscall table): a branch of the ioctl program */
+		{ "tp_btf/sys_enter (ia32 ioctl)", .flag = offsetof(struct accelguard_bpf__rodata, ag_ia32),
+		  .flags = ROW_BRANCH | ROW_OPTIONAL, .btf = "__ia32_compat_sys_ioctl" },
+	},
+};
+
+/* every tier: mknod (and opens at tier 3), and the cgroup lifecycle */
+static const struct hook_row common_rows[] = {
+	{ "cgroup/dev", PROG(ag_cgroup_dev), .flags = ROW_CGROUP },
+	{ "tp_btf/cgroup_mkdir", PROG(ag_cgroup_mkdir) },
+	{ "tp_btf/cgroup_rmdir", PROG(ag_cgroup_rmdir) },
+};
+
+#define for_each_row(r, tier)                                                                      \
+	for (const struct hook_row *r = tier_rows[tier]; r < tier_rows[tier] + AG_MAX_ROWS && r->hook; r++)
+
+static struct bpf_program *row_prog(const struct accelguard_bpf *s, const struct hook_row *r)
+{
+	return *(struct bpf_program *const *)((const char *)s + r->prog);
+}
+
+static struct bpf_link **row_link(struct accelguard_bpf *s, const struct hook_row *r)
+{
+	return (struct bpf_link **)((char *)s + r->link);
+}
+
+/* Variants of a tier: the highest variant its rows name (1 when none does). */
 static int n_variants(int tier)
 {
-	return tier == AG_TIER_TRACEPOINT ? 2 : 1;
+	int n = 1;
+
+	for_each_row(r, tier)
+		if (r->variant > n)
+			n = r->variant;
+	return n;
 }
 
 /* ACCELGUARD_TP_IOCTL=core skips the first variant: the tests cover the fallback with it. */
@@ -95,36 +178,85 @@ static int first_variant(int tier)
 {
 	const char *e = getenv("ACCELGUARD_TP_IOCTL");
 
-	return tier == AG_TIER_TRACEPOINT && e && !strcmp(e, "core") ? 1 : 0;
+	return tier == AG_TIER_TRACEPOINT && e && !strcmp(e, "core") ? AG_VARIANT_CORE : 1;
+}
+
+/*
+ * Whether vmlinux BTF has a function of this name. The optional rows' names are looked up once
+ * per process, and the parsed BTF freed at once: kept, it would stay in the agent's RSS.
+ */
+static bool kernel_has_func(const char *name)
+{
+	static struct {
+		const char *name;
+		bool has;
+	} known[AG_TIER_TRACEPOINT * AG_MAX_ROWS + 1];
+	static size_t n_known;
+	static bool done;
+
+	if (!done) {
+		struct btf *vmlinux = btf__load_vmlinux_btf();
+
+		done = true;
+		if (!vmlinux)
+			ag_dbg("probe: cannot load the kernel's BTF: %s", strerror(errno));
+		for (int t = AG_TIER_LSM; t <= AG_TIER_TRACEPOINT; t++)
+			for_each_row(r, t) {
+				if (!r->btf || n_known >= ARRAY_SIZE(known))
+					continue;
+				known[n_known].name = r->btf;
+				known[n_known++].has =
+					vmlinux && btf__find_by_name_kind(vmlinux, r->btf, BTF_KIND_FUNC) > 0;
+			}
+		btf__free(vmlinux);
+	}
+	for (size_t i = 0; i < n_known; i++)
+		if (!strcmp(known[i].name, name))
+			return known[i].has;
+	return false;
+}
+
+/* ACCELGUARD_SKIP_OPTIONAL=1 loads no optional row (benchmarks measure what one costs). */
+static bool row_wanted(const struct hook_row *r, int variant)
+{
+	const char *e;
+
+	if (r->variant && r->variant != variant)
+		return false;
+	if (!(r->flags & ROW_OPTIONAL))
+		return true;
+	e = getenv("ACCELGUARD_SKIP_OPTIONAL");
+	if (e && *e && strcmp(e, "0")) {
+		ag_dbg("probe: %s skipped (ACCELGUARD_SKIP_OPTIONAL)", r->hook);
+		return false;
+	}
+	if (!kernel_has_func(r->btf)) {
+		ag_dbg("probe: %s skipped: the kernel's BTF has no %s", r->hook, r->btf);
+		return false;
+	}
+	return true;
 }
 
 static void set_autoload(struct accelguard_bpf *s, int tier, int variant)
 {
-	bpf_program__set_autoload(s->progs.ag_lsm_file_open, tier == AG_TIER_LSM);
-	bpf_program__set_autoload(s->progs.ag_lsm_file_ioctl, tier == AG_TIER_LSM);
-	bpf_program__set_autoload(s->progs.ag_fmod_file_open, tier == AG_TIER_FMOD_RET);
-	bpf_program__set_autoload(s->progs.ag_fmod_file_ioctl, tier == AG_TIER_FMOD_RET);
-	bpf_program__set_autoload(s->progs.ag_tp_ioctl, tier == AG_TIER_TRACEPOINT && variant == 0);
-	bpf_program__set_autoload(s->progs.ag_tp_ioctl_core,
-				  tier == AG_TIER_TRACEPOINT && variant == 1);
+	for (int t = AG_TIER_LSM; t <= AG_TIER_TRACEPOINT; t++)
+		for_each_row(r, t) {
+			bool on = t == tier && row_wanted(r, variant);
+
+			if (r->flags & ROW_BRANCH)
+				*(__u32 *)((char *)s->rodata + r->flag) = on;
+			else
+				bpf_program__set_autoload(row_prog(s, r), on);
+		}
 }
 
-static struct bpf_program *open_prog(struct accelguard_bpf *s, int tier)
+static const struct hook_row *find_row(const struct accelguard_bpf *s, int tier, unsigned int flag)
 {
-	return tier == AG_TIER_LSM ? s->progs.ag_lsm_file_open : s->progs.ag_fmod_file_open;
-}
-
-static struct bpf_program *ioctl_prog(struct accelguard_bpf *s, int tier)
-{
-	switch (tier) {
-	case AG_TIER_LSM:
-		return s->progs.ag_lsm_file_ioctl;
-	case AG_TIER_FMOD_RET:
-		return s->progs.ag_fmod_file_ioctl;
-	default:
-		return bpf_program__autoload(s->progs.ag_tp_ioctl) ? s->progs.ag_tp_ioctl
-								   : s->progs.ag_tp_ioctl_core;
-	}
+	for_each_row(r, tier)
+		if ((r->flags & flag) && !(r->flags & ROW_BRANCH) &&
+		    bpf_program__autoload(row_prog(s, r)))
+			return r;
+	return NULL;
 }
 
 /* Open and load the object for one tier, configured between open and load. */
@@ -173,7 +305,7 @@ static struct accelguard_bpf *load_tier(int tier, const struct ag_load_opts *o, 
 {
 	struct accelguard_bpf *s = NULL;
 
-	for (int v = first_variant(tier); v < n_variants(tier) && !s; v++) {
+	for (int v = first_variant(tier); v <= n_variants(tier) && !s; v++) {
 		s = load_variant(tier, v, o, probe_ino, tr);
 		if (!s)
 			ag_dbg("probe: tier %s, variant %d: %s", ag_tier_name(tier), v, tr->why);
@@ -188,7 +320,8 @@ static struct accelguard_bpf *load_tier(int tier, const struct ag_load_opts *o, 
 static int probe_effect(struct accelguard_bpf *s, int tier, const char *probe_file,
 			struct ag_tier_report *tr)
 {
-	struct bpf_program *p = open_prog(s, tier);
+	const struct hook_row *r = find_row(s, tier, ROW_PROBE);
+	struct bpf_program *p = row_prog(s, r);
 	struct bpf_link *l = bpf_program__attach(p);
 	__u32 slot = tier == AG_TIER_LSM ? AG_HOOK_LSM : AG_HOOK_FMOD_RET;
 	int fd;
@@ -212,8 +345,7 @@ static int probe_effect(struct accelguard_bpf *s, int tier, const char *probe_fi
 		return tr->err;
 	}
 	tr->effective = true;
-	s->links.ag_lsm_file_open = tier == AG_TIER_LSM ? l : NULL;
-	s->links.ag_fmod_file_open = tier == AG_TIER_FMOD_RET ? l : NULL;
+	*row_link(s, r) = l;
 	return 0;
 }
 
@@ -279,42 +411,53 @@ static struct accelguard_bpf *choose(const struct ag_load_opts *o, struct ag_pro
 	return s;
 }
 
+static int attach_row(struct accelguard_bpf *s, const struct hook_row *r, int cgroup_fd)
+{
+	struct bpf_program *p;
+	struct bpf_link **l;
+
+	if (r->flags & ROW_BRANCH) {
+		if (*(const __u32 *)((const char *)s->rodata + r->flag))
+			ag_dbg("bpf: %s on", r->hook);
+		return 0;
+	}
+	p = row_prog(s, r);
+	l = row_link(s, r);
+	if (*l || !bpf_program__autoload(p)) /* attached by the probe, or not loaded */
+		return 0;
+	*l = r->flags & ROW_CGROUP ? bpf_program__attach_cgroup(p, cgroup_fd) : bpf_program__attach(p);
+	if (!*l)
+		return -errno;
+	ag_dbg("bpf: %s attached (%s)", r->hook, bpf_program__name(p));
+	return 0;
+}
+
 static int attach_rest(struct accelguard_bpf *s, int tier, int cgroup_fd, struct ag_probe_report *r)
 {
-	struct bpf_program *ip = ioctl_prog(s, tier);
-	struct bpf_link *l;
+	int err;
 
-	l = bpf_program__attach(ip);
-	if (!l) {
-		r->t[tier].err = -errno;
-		snprintf(r->t[tier].why, sizeof(r->t[tier].why), "cannot attach %s: %s",
-			 bpf_program__name(ip), strerror(errno));
-		return -errno;
+	for_each_row(row, tier) {
+		err = attach_row(s, row, cgroup_fd);
+		if (err) {
+			r->t[tier].err = err;
+			snprintf(r->t[tier].why, sizeof(r->t[tier].why), "cannot attach %s to %s: %s",
+				 bpf_program__name(row_prog(s, row)), row->hook, strerror(-err));
+			return err;
+		}
 	}
-	if (tier == AG_TIER_LSM)
-		s->links.ag_lsm_file_ioctl = l;
-	else if (tier == AG_TIER_FMOD_RET)
-		s->links.ag_fmod_file_ioctl = l;
-	else if (ip == s->progs.ag_tp_ioctl)
-		s->links.ag_tp_ioctl = l;
-	else
-		s->links.ag_tp_ioctl_core = l;
 	r->t[tier].attached = true;
 
 	/* A cgroup link is always a multi-attachment (BPF_F_ALLOW_MULTI): programs that others
 	 * attach below or beside ours keep running. */
-	s->links.ag_cgroup_dev = bpf_program__attach_cgroup(s->progs.ag_cgroup_dev, cgroup_fd);
-	if (!s->links.ag_cgroup_dev) {
-		r->cgroup_dev_err = -errno;
-		return -errno;
+	for (size_t i = 0; i < ARRAY_SIZE(common_rows); i++) {
+		err = attach_row(s, &common_rows[i], cgroup_fd);
+		if (err && (common_rows[i].flags & ROW_CGROUP))
+			r->cgroup_dev_err = err;
+		if (err)
+			return err;
+		if (common_rows[i].flags & ROW_CGROUP)
+			r->cgroup_dev_attached = true;
 	}
-	r->cgroup_dev_attached = true;
-	s->links.ag_cgroup_mkdir = bpf_program__attach(s->progs.ag_cgroup_mkdir);
-	if (!s->links.ag_cgroup_mkdir)
-		return -errno;
-	s->links.ag_cgroup_rmdir = bpf_program__attach(s->progs.ag_cgroup_rmdir);
-	if (!s->links.ag_cgroup_rmdir)
-		return -errno;
 	return 0;
 }
 
@@ -373,7 +516,9 @@ fail:
 
 const char *ag_bpf_ioctl_prog(const struct ag_bpf *b)
 {
-	return b->skel ? bpf_program__name(ioctl_prog(b->skel, b->tier)) : "";
+	const struct hook_row *r = b->skel ? find_row(b->skel, b->tier, ROW_IOCTL) : NULL;
+
+	return r ? bpf_program__name(row_prog(b->skel, r)) : "";
 }
 
 void ag_bpf_stop(struct ag_bpf *b)
@@ -408,7 +553,7 @@ int ag_bpf_probe(struct ag_probe_report *r, const char *cgroup2)
 			fd = open(cgroup2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (fd >= 0) {
 				struct bpf_link *l =
-					bpf_program__attach_cgroup(s->progs.ag_cgroup_dev, fd);
+					bpf_program__attach_cgroup(row_prog(s, &common_rows[0]), fd);
 
 				r->cgroup_dev_attached = l != NULL;
 				r->cgroup_dev_err = l ? 0 : -errno;

@@ -4,7 +4,7 @@
  * syscalls; each test asserts what the kernel did (errno, a kill) and what the agent reported.
  *
  *   itest --agent PATH [--expect-tier lsm|fmod_ret|tracepoint] [--workdir DIR]
- *         [--timeout-scale X] [--agent-arg ARG]... [FILTER]
+ *         [--timeout-scale X] [--agent-arg ARG]... [--ioctl32 PATH] [FILTER]
  *
  * Prints "ok - NAME", "not ok - NAME: why" or "skip - NAME: why" per test, then
  * "N passed, N failed, N skipped"; exits 1 when any test failed.
@@ -41,6 +41,7 @@
 #define NV 195
 
 static const char *agent_bin;
+static char ioctl32_bin[700]; /* --ioctl32, default: ioctl32 beside this binary */
 static const char *expect_tier;
 static const char *agent_args[8]; /* --agent-arg: added to every `accelguard run` */
 static int n_agent_args;
@@ -801,6 +802,129 @@ out:
 	unlink(pc);
 	agent_free(&a);
 	return ret;
+}
+
+/* ---- 32-bit processes: ioctls through the kernel's compat path ---------------------------------- */
+
+static int *mmap_shared_int(void);
+
+struct run32 {
+	const char *argv[8]; /* ioctl32's arguments */
+	int *pid;            /* shared with the parent: the 32-bit process's pid */
+};
+
+/* exec ioctl32, wait: its errno by its exit status (ioctl32.c), 1000 + signal when killed */
+static int do_run32(void *arg)
+{
+	struct run32 *r = arg;
+	const char *argv[10] = { ioctl32_bin };
+	pid_t p;
+	int st;
+
+	for (int i = 0; i < 8 && r->argv[i]; i++)
+		argv[i + 1] = r->argv[i];
+	p = fork();
+	if (p == 0) {
+		execv(ioctl32_bin, (char **)argv);
+		_exit(126);
+	}
+	if (r->pid)
+		*r->pid = p;
+	waitpid(p, &st, 0);
+	if (WIFSIGNALED(st))
+		return 1000 + WTERMSIG(st);
+	switch (WEXITSTATUS(st)) {
+	case 0:
+		return ENOTTY;
+	case 1:
+		return EPERM;
+	case 126:
+		return ENOEXEC;
+	default:
+		return 2000 + WEXITSTATUS(st);
+	}
+}
+
+/*
+ * A 32-bit process (gcc -m32) does what ioctl_verdicts' processes do: an allocated ioctl is
+ * allowed; one that opens its tenant's device, moves into another tenant and ioctls, and one that
+ * inherits the host's descriptor in another tenant, are cross_tenant (denied with EPERM at tiers
+ * 1 and 2, killed at tier 3).
+ */
+static int ioctl32_verdicts(const char *mode)
+{
+	struct cfg_opts o = { .mode = mode };
+	bool enforce = !strcmp(mode, "enforce");
+	struct agent a;
+	int *pids = mmap_shared_int();
+	pid_t pid_a, pid_m, pid_i;
+	char tc[1024], fdarg[16];
+	struct run32 probe = { .argv = { "--open", "/dev/null" } };
+	struct run32 ra = { .argv = { "--open", acc }, .pid = &pids[0] };
+	struct run32 rm = { .argv = { "--open", acc, "--cgroup", tc }, .pid = &pids[0] };
+	struct run32 ri = { .argv = { "--fd", fdarg }, .pid = &pids[0] };
+	struct child_res xa, xm, xi;
+	int fd, ret = 1, e;
+
+	e = do_run32(&probe);
+	if (e == ENOEXEC)
+		SKIP("cannot run the 32-bit helper %s (no IA32 emulation, or not built: gcc-multilib)",
+		     ioctl32_bin);
+	if (e != ENOTTY)
+		FAIL("the 32-bit helper %s on /dev/null: %d, expected ENOTTY", ioctl32_bin, e);
+	cg_path(tc, sizeof(tc), "/t-c");
+	if (agent_start(&a, &o, NULL))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	xa = run_in("/t-a", do_run32, &ra);
+	pid_a = pids[0];
+	xm = run_in("/t-a", do_run32, &rm);
+	pid_m = pids[0];
+	fd = open(acc, O_RDWR); /* the host opens, the 32-bit process in t-c inherits */
+	snprintf(fdarg, sizeof(fdarg), "%d", fd);
+	xi = run_in("/t-c", do_run32, &ri);
+	pid_i = pids[0];
+	close(fd);
+	if (agent_stop(&a))
+		goto out;
+	if (xa.err != ENOTTY) {
+		FAIL_OUT("allowed 32-bit ioctl: result %d, expected ENOTTY", xa.err);
+	}
+	{
+		struct match ma = { .op = "ioctl", .major = ACC_MAJOR, .minor = ACC_MINOR, .cgroup = "/t-a", .pid = pid_a };
+		struct match mm = { .op = "ioctl", .major = ACC_MAJOR, .minor = ACC_MINOR, .cgroup = "/t-c", .pid = pid_m };
+		struct match mi = { .op = "ioctl", .major = ACC_MAJOR, .minor = ACC_MINOR, .cgroup = "/t-c", .pid = pid_i };
+		const char *act = !enforce ? "observed" : enforce_is_sync(&a) ? "denied" : "killed";
+		int want = !enforce ? ENOTTY : enforce_is_sync(&a) ? EPERM : 1000 + SIGKILL;
+		json_object *ev;
+
+		if (expect(&a, &ma, "allowed", "observed", "allocated 32-bit ioctl"))
+			goto out;
+		ev = find(&a, &ma);
+		if (strcmp(jstr(ev, "ioctl.cmd"), "0x0000541b")) {
+			FAIL_OUT("ioctl.cmd %s, expected 0x0000541b (FIONREAD)", jstr(ev, "ioctl.cmd"));
+		}
+		if (xm.err != want || xi.err != want) {
+			FAIL_OUT("32-bit ioctl in another tenant (%s, tier %s): result %d (moved after "
+				 "open), %d (inherited), expected %d", mode, a.tier, xm.err, xi.err, want);
+		}
+		if (expect(&a, &mm, "cross_tenant", act, "32-bit process moved into another tenant") ||
+		    expect(&a, &mi, "cross_tenant", act, "32-bit process with an inherited descriptor"))
+			goto out;
+	}
+	ret = 0;
+out:
+	agent_free(&a);
+	return ret;
+}
+
+static int test_ioctl32_audit(void)
+{
+	return ioctl32_verdicts("audit");
+}
+
+static int test_ioctl32_enforce(void)
+{
+	return ioctl32_verdicts("enforce");
 }
 
 static int test_mknod_audit(void)
@@ -1751,6 +1875,8 @@ static const struct test {
 	{ "open_enforce", test_open_enforce },
 	{ "ioctl_audit", test_ioctl_audit },
 	{ "ioctl_enforce", test_ioctl_enforce },
+	{ "ioctl32_audit", test_ioctl32_audit },
+	{ "ioctl32_enforce", test_ioctl32_enforce },
 	{ "mknod_audit", test_mknod_audit },
 	{ "mknod_enforce", test_mknod_enforce },
 	{ "other_names", test_other_names },
@@ -1778,6 +1904,7 @@ int main(int argc, char **argv)
 		{ "workdir", required_argument, NULL, 'w' },
 		{ "timeout-scale", required_argument, NULL, 's' },
 		{ "agent-arg", required_argument, NULL, 'g' },
+		{ "ioctl32", required_argument, NULL, 'i' },
 		{ 0 },
 	};
 	const char *filter = NULL;
@@ -1797,6 +1924,9 @@ int main(int argc, char **argv)
 		case 's':
 			timeout_scale = atof(optarg);
 			break;
+		case 'i':
+			snprintf(ioctl32_bin, sizeof(ioctl32_bin), "%s", optarg);
+			break;
 		case 'g':
 			if (n_agent_args >= (int)(sizeof(agent_args) / sizeof(agent_args[0])))
 				return 2;
@@ -1805,12 +1935,21 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: itest --agent PATH [--expect-tier T] [--workdir DIR] "
-					"[--timeout-scale X] [--agent-arg ARG]... [FILTER]\n");
+					"[--timeout-scale X] [--agent-arg ARG]... [--ioctl32 PATH] [FILTER]\n");
 			return 2;
 		}
 	}
 	if (optind < argc)
 		filter = argv[optind];
+	if (!ioctl32_bin[0]) {
+		char self[600];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		self[n > 0 ? n : 0] = 0;
+		if (strrchr(self, '/'))
+			*strrchr(self, '/') = 0;
+		snprintf(ioctl32_bin, sizeof(ioctl32_bin), "%s/ioctl32", n > 0 ? self : ".");
+	}
 	if (!agent_bin) {
 		fprintf(stderr, "itest: --agent PATH is required\n");
 		return 2;

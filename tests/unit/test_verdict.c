@@ -163,6 +163,41 @@ static void test_state_only(void **state)
 	assert_int_equal(ag_verdict_state(&p), AG_V_UNRESOLVED);
 }
 
+/* The two steps the kernel runs: owners are asked for only when the policy alone cannot answer,
+ * and ag_verdict() is exactly the two composed. */
+static void test_two_steps(void **state)
+{
+	struct ag_policy p = tenant(), ex = tenant(), un = tenant(), parent = tenant();
+	const struct ag_policy *ps[] = { NULL, &p, &ex, &un, &parent };
+	__u32 minors[] = { 0, 1, 4, 8, 255 };
+
+	allow(&p, NVIDIA, 0, 0, 0);
+	allow(&p, NVIDIA, 4, 4, AG_RF_ADMIN);
+	ex.state = AG_P_EXEMPT;
+	un.state = AG_P_UNRESOLVED;
+	parent.state = AG_P_TENANT_PARENT;
+	assert_int_equal(ag_verdict_step(&p, NVIDIA, 0), AG_V_ALLOWED);
+	assert_int_equal(ag_verdict_step(&p, NVIDIA, 4), AG_V_ADMIN);
+	assert_int_equal(ag_verdict_step(&p, NVIDIA, 1), AG_V_NEEDS_OWNERS);
+	assert_int_equal(ag_verdict_step(NULL, NVIDIA, 1), AG_V_HOST);
+	assert_int_equal(ag_verdict_step(&ex, NVIDIA, 1), AG_V_EXEMPT);
+	assert_int_equal(ag_verdict_step(&un, NVIDIA, 1), AG_V_UNRESOLVED);
+	assert_int_equal(ag_verdict_owned(0), AG_V_UNMEDIATED);
+	assert_int_equal(ag_verdict_owned(2), AG_V_CROSS_TENANT);
+	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
+		for (size_t j = 0; j < sizeof(minors) / sizeof(minors[0]); j++)
+			for (__u32 owners = 0; owners < 3; owners++) {
+				int s = ag_verdict_step(ps[i], NVIDIA, minors[j]);
+				int v = ag_verdict(ps[i], NVIDIA, minors[j], owners);
+
+				assert_int_not_equal(v, AG_V_NEEDS_OWNERS);
+				if (s != AG_V_NEEDS_OWNERS)
+					assert_int_equal(v, s); /* owners did not matter */
+				else
+					assert_int_equal(v, ag_verdict_owned(owners));
+			}
+}
+
 static void test_policy_match_bounds(void **state)
 {
 	struct ag_policy p = tenant();
@@ -222,6 +257,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_allowed),
+		cmocka_unit_test(test_two_steps),
 		cmocka_unit_test(test_unmediated),
 		cmocka_unit_test(test_cross_tenant),
 		cmocka_unit_test(test_host),

@@ -3,9 +3,11 @@
 # LSM list) with the agent and the integration tests in an initramfs, and report every guest test
 # as "ok - vm/KERNEL/TIER/NAME", then "N passed, N failed[, N skipped]". See tests/vm/README.md.
 #
-# Usage: tests/vm/check.sh [--agent PATH] [--itest PATH] [--kernels "SUITE..."] [--tiers "TIER..."]
-#                          [--filter NAME] [--args a,b] [--timeout SECONDS] [--jobs N] [--shell]
-# Defaults: $BUILD/accelguard, $BUILD/itest, AG_VM_KERNELS ("bookworm bookworm-backports"),
+# Usage: tests/vm/check.sh [--agent PATH] [--itest PATH] [--ioctl32 PATH] [--kernels "SUITE..."]
+#                          [--tiers "TIER..."] [--filter NAME] [--args a,b] [--timeout SECONDS]
+#                          [--jobs N] [--shell]
+# Defaults: $BUILD/accelguard, $BUILD/itest, the 32-bit helper ioctl32 beside itest (as
+# /ag/ioctl32, beside /ag/itest in the guest; left out when there is none), AG_VM_KERNELS ("bookworm bookworm-backports"),
 # AG_VM_TIERS ("lsm fmod_ret tracepoint"), AG_VM_TIMEOUT (150 s a boot), AG_VM_JOBS (number of CPUs),
 # AG_VM_ARGS (extra itest arguments, comma-separated: "--timeout-scale,3").
 # Logs: $BUILD/vm/<kernel>-<tier>/{console,results}.log, summary in $BUILD/vm/report.txt.
@@ -13,7 +15,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${BUILD:-build}
-agent=$BUILD/accelguard itest=$BUILD/itest
+agent=$BUILD/accelguard itest=$BUILD/itest ioctl32=
 kernels=${AG_VM_KERNELS:-bookworm bookworm-backports}
 tiers=${AG_VM_TIERS:-lsm fmod_ret tracepoint}
 timeout=${AG_VM_TIMEOUT:-150} jobs=${AG_VM_JOBS:-$(nproc)} filter= shell=0
@@ -23,6 +25,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--agent) agent=$2; shift 2 ;;
 	--itest) itest=$2; shift 2 ;;
+	--ioctl32) ioctl32=$2; shift 2 ;;
 	--kernels) kernels=$2; shift 2 ;;
 	--tiers) tiers=$2; shift 2 ;;
 	--filter) filter=$2; shift 2 ;;
@@ -44,7 +47,10 @@ for k in $kernels; do
 	kdir[$k]=$("$here/fetch-kernel.sh" "$k")
 	label[$k]=$(cat "${kdir[$k]}/label")
 done
-"$here/mkinitramfs.sh" --agent "$agent" --itest "$itest" "$vm/initramfs.cpio"
+ioctl32=${ioctl32:-$(dirname "$itest")/ioctl32}
+adds=()
+if [ -f "$ioctl32" ]; then adds+=(--add "$ioctl32:/ag/ioctl32"); fi
+"$here/mkinitramfs.sh" --agent "$agent" --itest "$itest" "${adds[@]}" "$vm/initramfs.cpio"
 
 # The accelerator, once per run and by effect: the first kernel is booted under KVM and KVM is
 # chosen only when its /init shows a sign of life (accel.sh); AG_VM_ACCEL=kvm|tcg forces one.
