@@ -35,6 +35,16 @@ int ag_tier_parse(const char *s)
 	return -EINVAL;
 }
 
+__u32 ag_counter_entries(int ncpu)
+{
+	__u64 n;
+
+	if (ncpu <= 0)
+		ncpu = 1;
+	n = AG_COUNTERS_BUDGET / ((__u64)ncpu * sizeof(struct ag_counter_val));
+	return n < AG_COUNTERS_MIN ? AG_COUNTERS_MIN : n > AG_COUNTERS_MAX ? AG_COUNTERS_MAX : (__u32)n;
+}
+
 __u64 ag_percpu_sum(int map_fd, __u32 key)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -284,6 +294,7 @@ static struct accelguard_bpf *load_variant(int tier, int variant, const struct a
 	}
 	if (o->ringbuf_bytes)
 		bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
+	bpf_map__set_max_entries(s->maps.counters, ag_counter_entries(libbpf_num_possible_cpus()));
 	set_autoload(s, tier, variant);
 	err = accelguard_bpf__load(s);
 	if (err) {

@@ -65,6 +65,17 @@ bool ag_all_refused_eperm(const struct ag_probe_report *r);
 const char *ag_tier_name(int tier);
 int ag_tier_parse(const char *s);
 
+/*
+ * Entries of the per-CPU counters map: every entry holds a value per possible CPU, so the map is
+ * sized to a memory budget (24 MiB of values) within [4096, 65536] entries: 65536 up to 16 CPUs,
+ * 8192 on 128. An LRU map: when it is full the least recently used keys go (their counts stay
+ * exact in the totals and viol maps; only the per-key breakdown of summary.top_accesses loses them).
+ */
+#define AG_COUNTERS_BUDGET (24ULL << 20)
+#define AG_COUNTERS_MIN 4096
+#define AG_COUNTERS_MAX 65536
+__u32 ag_counter_entries(int ncpu);
+
 /* Sum of a per-CPU u64 array slot. */
 __u64 ag_percpu_sum(int map_fd, __u32 key);
 
