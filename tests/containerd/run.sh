@@ -310,14 +310,26 @@ expect_event "restart: ... cross_tenant with the new id" \
 kill "$ctd_pid"
 wait "$ctd_pid" 2>/dev/null
 ctd_pid=""
+seen=""
+for i in $(seq 30); do # 1.5 s
+	grep -q "CRI at $sock: .*gone (watch)" "$tmp/agent.log" && { seen=$((i * 50)); break; }
+	sleep 0.05
+done
+check "containerd restart: the agent sees the runtime gone within a second, by its watch" \
+	"$(grep 'CRI at' "$tmp/agent.log" | tail -2)" [ -n "$seen" ]
+echo "# containerd down: seen by the agent within ${seen:-?} ms"
 sleep 2
 start_containerd || { nok "containerd restart" "$(tail -3 "$tmp/containerd.log")"; summary; exit 1; }
+for _ in $(seq 100); do grep -q "CRI at $sock is reachable again" "$tmp/agent.log" && break; sleep 0.05; done
+outage=$(sed -n "s/.*CRI at .* is reachable again after \([0-9.]*\) s.*/\1/p" "$tmp/agent.log" | tail -1)
+echo "# containerd outage as the agent measured it: ${outage:-?} s (down for 2 s and its start)"
+check "containerd restart: the outage is measured from when it was seen (>= 2 s)" \
+	"reachable again after '${outage}' s" $PY -c "import sys; sys.exit(not ('$outage' and float('$outage') >= 2.0))"
 sb_d=$(pod late team-d "$uid_d" besteffort)
 c_d=$(K ctr "$sb_d" late team-d "$uid_d" besteffort main 0 -- sleep 1000000)
 expect_event "containerd restart: a pod made after it resolves through the CRI" \
 	"e.get('type')=='tenant' and e.get('event')=='resolved' and g('container','id')=='$c_d' and g('pod','name')=='late'"
 expect_open "containerd restart: the running containers are still judged (EPERM)" "$c_b" /dev/nvidia0 "$EPERM"
-echo "# agent on the CRI: $(grep -i 'CRI at' "$tmp/agent.log" | tail -2 | tr '\n' ' ')"
 
 # --- a pod removed
 K rmpod "$sb_c"
