@@ -1141,6 +1141,26 @@ static void teardown(struct agent *a)
 	ag_sinks_free(a->sinks, a->sink_wait_ms);
 }
 
+/* The kernel's not-ready state ends (bpf/common.bpf.h ag_ready): through the mmapped .bss, or
+ * the map itself where the kernel cannot mmap it. */
+static void set_ready(struct agent *a)
+{
+	struct accelguard_bpf *k = a->bpf.skel;
+	__u32 zero = 0;
+
+	if (k->bss) {
+		k->bss->ag_ready = 1;
+		return;
+	}
+	{
+		struct accelguard_bpf__bss v = { .ag_ready = 1 };
+
+		if (bpf_map_update_elem(bpf_map__fd(k->maps.bss), &zero, &v, BPF_ANY))
+			ag_err("bpf: cannot leave the not-ready state: %s (accesses stay judged "
+			       "unresolved, never denied as such)", strerror(errno));
+	}
+}
+
 int ag_run(const struct ag_run_opts *o)
 {
 	struct agent a = { .o = o, .epfd = -1, .sigfd = -1, .timerfd = -1, .notifyfd = -1,
@@ -1170,7 +1190,7 @@ int ag_run(const struct ag_run_opts *o)
 	ring_buffer__consume(a.rb);
 	/* from now on a cgroup without a policy is the host, and unresolved: deny applies to the
 	 * containers born from now on */
-	a.bpf.skel->bss->ag_ready = 1;
+	set_ready(&a);
 	emit_ready(&a);
 	flush(&a);
 	ag_info("ready: tier %s, mode %s, %zu cgroups", ag_tier_name(a.bpf.tier),
