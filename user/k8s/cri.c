@@ -192,7 +192,8 @@ static int cri_one(struct ag_grpc *g, const char *id, struct k8s_cri_snap *s, ch
 		if (ret || s->n)
 			return ret;
 	} else if (!(ret == -EREMOTEIO && g->last_status == AG_GRPC_NOT_FOUND)) {
-		return ret;
+		/* no socket is a runtime gone, not a container unknown to it */
+		return ret == -ENOENT ? -ENOTCONN : ret;
 	}
 	filter.id = (char *)id;
 	sreq.filter = &filter;
@@ -200,7 +201,7 @@ static int cri_one(struct ag_grpc *g, const char *id, struct k8s_cri_snap *s, ch
 			   &runtime__v1__list_pod_sandbox_response__descriptor,
 			   (ProtobufCMessage **)&sresp, err, errlen);
 	if (ret)
-		return ret;
+		return ret == -ENOENT ? -ENOTCONN : ret;
 	for (size_t i = 0; !ret && i < sresp->n_items; i++)
 		if (sresp->items[i]->id && !strcmp(sresp->items[i]->id, id))
 			ret = cri_add(s, &cap, id, (cri_kv *const *)sresp->items[i]->labels,
