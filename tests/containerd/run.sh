@@ -174,9 +174,10 @@ sb_c=$(pod web team-c "$uid_c" besteffort privileged) || { nok pods "RunPodSandb
 dev() { echo "--device $tmp/dev/$1=$tmp/dev/$1"; }
 nv=$tmp/dev/nvidia
 # the 1:7 "accelerator" is /dev/full, which runc gives every container
-# A holds its own device open and opens it in a loop, counting failures
+# A holds its own device open, opens it in a loop counting failures, and issues ioctls on it in
+# another (stty: TCGETS) counting the processes killed (tier 3 kills a denied ioctl)
 c_a=$(K ctr "$sb_a" train-a team-a "$uid_a" guaranteed main 0 $(dev nvidia0) -- \
-	sh -c 'exec 3</dev/full; i=0; while :; do if : </dev/full 2>/dev/null; then i=$((i+1)); [ $((i % 200)) = 0 ] && echo $i >/tmp/opens; else echo F >>/tmp/fails; fi; done')
+	sh -c 'exec 3</dev/full; j=0; while :; do stty -F /dev/full >/dev/null 2>&1; [ $? -ge 128 ] && echo K >>/tmp/kills; j=$((j+1)); [ $((j % 20)) = 0 ] && echo $j >/tmp/ioctls; done & i=0; while :; do if : </dev/full 2>/dev/null; then i=$((i+1)); [ $((i % 200)) = 0 ] && echo $i >/tmp/opens; else echo F >>/tmp/fails; fi; done')
 # B holds A's device open (cross-tenant), and was given A's GPU node by mistake beside its own
 c_b=$(K ctr "$sb_b" train-b team-b "$uid_b" burstable main 0 $(dev nvidia0) $(dev nvidia1) -- \
 	sh -c 'exec 3</dev/full; exec sleep 1000000')
@@ -236,10 +237,15 @@ if ! grep -q '"type":"ready"' "$ev" 2>/dev/null; then
 fi
 sleep 1
 fails_after=$(K exec "$c_a" sh -c 'cat /tmp/fails 2>/dev/null | wc -l')
+kills=$(K exec "$c_a" sh -c 'cat /tmp/kills 2>/dev/null | wc -l')
+ioctls=$(K exec "$c_a" sh -c 'cat /tmp/ioctls 2>/dev/null')
 opens_after=$(opens)
 echo "# start-up: container train-a/main opened its own device $((opens_after - opens_before)) times during the start ($fails_before -> $fails_after failures)"
 check "start: no EPERM for a preexisting allocated container (enforce, unresolved: deny)" \
 	"$((fails_after - fails_before)) opens failed" [ "$fails_after" = "$fails_before" ]
+echo "# start-up: its ioctl loop: ${ioctls:-0} ioctl processes so far, $kills killed"
+check "start: no process of a preexisting allocated container killed for its ioctls" \
+	"$kills killed" [ "$kills" = 0 -a "${ioctls:-0}" -gt 0 ]
 check "start: the hammer ran through the start" "no opens counted ($opens_before -> $opens_after)" \
 	[ "$opens_after" -gt "$opens_before" ]
 
