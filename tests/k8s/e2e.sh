@@ -31,8 +31,10 @@ cid_a=$(hex) cid_b=$(hex) cid_c=$(hex) cid_l=$(hex) cid_p=$(hex)
 pods=$cg2/kubepods/besteffort
 peer=""
 agent_pid=""
+holder=""
 cleanup() {
 	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null || true
+	[ -n "$holder" ] && kill "$holder" 2>/dev/null && wait "$holder" 2>/dev/null || true
 	[ -n "$peer" ] && kill "$peer" 2>/dev/null || true
 	for p in a b c l p; do
 		eval "u=\$uid_$p c=\$cid_$p"
@@ -107,7 +109,15 @@ kubernetes:
 host:
   proc: $tmp/proc
   cdi_dirs: [$tmp/cdi]
+devices:                 # /dev/full: a node that really opens, to be held across the start
+  - class: test-acc
+    major: 1
+    minor: 7
 EOF
+# the container that ran before the agent holds a descriptor open since then
+sh -c 'echo $$ >"$1/cgroup.procs" && exec 3</dev/full && exec sleep 1000' sh "$pods/pod$uid_p/$cid_p" &
+holder=$!
+for _ in $(seq 100); do [ -e "/proc/$holder/fd/3" ] && break; sleep 0.02; done
 ev=$tmp/events.jsonl
 "$agent" run --config "$tmp/config.yaml" --events "$ev" 2>"$tmp/agent.log" &
 agent_pid=$!
@@ -142,7 +152,7 @@ mkdir -p "$pods/pod$uid_l/$cid_l"
 got[l0]=$(try_open "$pods/pod$uid_l/$cid_l" "$tmp/dev/nvidia0")
 got[p0]=$(try_open "$pods/pod$uid_p/$cid_p" "$tmp/dev/nvidia0")
 fixture late
-for _ in $(seq 200); do [ "$(grep -c '"rejudged":true' "$ev")" -ge 2 ] && break; sleep 0.05; done
+for _ in $(seq 200); do [ "$(grep -c '"rejudged":true' "$ev")" -ge 3 ] && break; sleep 0.05; done
 sleep 0.2
 kill -TERM "$agent_pid"; rc=0; wait "$agent_pid" || rc=$?
 [ "$rc" = 0 ] || nok agent-exit "the agent exited $rc: $(tail -3 "$tmp/agent.log")"
@@ -206,6 +216,15 @@ elif not later or later["verdict"] != "cross_tenant" or later.get("pod", {}).get
     print("not ok - k8s-e2e/preexisting-unknown-container rejudged: %s" % later)
 else:
     print("ok - k8s-e2e/preexisting-unknown-container unresolved and observed, then rejudged cross_tenant")
+held = [e for e in evs if e["type"] == "access" and e.get("hook") == "scan" and e["process"]["pid"] == $holder]
+first = [e for e in held if not e.get("rejudged")]
+later = [e for e in held if e.get("rejudged")]
+if not first or first[0]["verdict"] != "unresolved" or first[0]["process"].get("fd") != 3:
+    print("not ok - k8s-e2e/held-descriptor scanned: %s; expected unresolved, fd 3" % first)
+elif not later or later[0]["verdict"] != "unmediated" or later[0].get("pod", {}).get("name") != "old":
+    print("not ok - k8s-e2e/held-descriptor rejudged: %s; expected unmediated for team-p/old" % later)
+else:
+    print("ok - k8s-e2e/held-descriptor scanned unresolved, re-judged unmediated with pod identity")
 s = [e for e in evs if e["type"] == "summary"][0]
 k = s.get("kubernetes", {})
 print(("ok - k8s-e2e/summary" if k.get("podresources_up") and k.get("cri_up") and k.get("resolved", 0) >= 1
