@@ -30,6 +30,7 @@
 #include "policy.h"
 #include "procscan.h"
 #include "sink.h"
+#include "startup.h"
 #include "util.h"
 #include "verdict.h"
 
@@ -964,25 +965,6 @@ static int add_epoll(struct agent *a, int fd)
 	return epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
-/* Before the start-up scan: every peer that is on has answered once (or failed), at most the
- * peers' call timeout and a second, so that the scan writes the truth into the policy map. */
-#define AG_FIRST_SNAPSHOT_MS 6000
-static void wait_first_snapshot(struct agent *a)
-{
-	__u64 t0 = ag_now_ns(CLOCK_MONOTONIC);
-	int r;
-
-	if (!a->k8s)
-		return;
-	r = ag_k8s_source_wait_first(a->k8s, AG_FIRST_SNAPSHOT_MS);
-	if (r == -ETIMEDOUT)
-		ag_warn("kubernetes: no first answer from every peer in %d ms: the scan judges with "
-			"what is known; the rest resolves when it arrives", AG_FIRST_SNAPSHOT_MS);
-	else
-		ag_info("kubernetes: first snapshot of the peers in %.1f ms",
-			(ag_now_ns(CLOCK_MONOTONIC) - t0) / 1e6);
-}
-
 static int setup(struct agent *a)
 {
 	char err[1024];
@@ -1084,8 +1066,8 @@ static int setup(struct agent *a)
 		ag_err("events: cannot set up the ring buffer: %s", strerror(errno));
 		return -errno;
 	}
-	/* the first snapshot of the sources before anything is judged (startup.c) */
-	wait_first_snapshot(a);
+	/* the first snapshot of the sources before anything is judged (startup.h) */
+	ag_startup_wait_first(a->k8s);
 	/* the lifecycle programs are attached: every cgroup made from now on is reported, and the
 	 * scan finds the ones made before (preexisting: never denied for being unresolved) */
 	a->db.starting = true;
@@ -1141,26 +1123,6 @@ static void teardown(struct agent *a)
 	ag_sinks_free(a->sinks, a->sink_wait_ms);
 }
 
-/* The kernel's not-ready state ends (bpf/common.bpf.h ag_ready): through the mmapped .bss, or
- * the map itself where the kernel cannot mmap it. */
-static void set_ready(struct agent *a)
-{
-	struct accelguard_bpf *k = a->bpf.skel;
-	__u32 zero = 0;
-
-	if (k->bss) {
-		k->bss->ag_ready = 1;
-		return;
-	}
-	{
-		struct accelguard_bpf__bss v = { .ag_ready = 1 };
-
-		if (bpf_map_update_elem(bpf_map__fd(k->maps.bss), &zero, &v, BPF_ANY))
-			ag_err("bpf: cannot leave the not-ready state: %s (accesses stay judged "
-			       "unresolved, never denied as such)", strerror(errno));
-	}
-}
-
 int ag_run(const struct ag_run_opts *o)
 {
 	struct agent a = { .o = o, .epfd = -1, .sigfd = -1, .timerfd = -1, .notifyfd = -1,
@@ -1190,7 +1152,7 @@ int ag_run(const struct ag_run_opts *o)
 	ring_buffer__consume(a.rb);
 	/* from now on a cgroup without a policy is the host, and unresolved: deny applies to the
 	 * containers born from now on */
-	set_ready(&a);
+	ag_startup_ready(a.bpf.skel);
 	emit_ready(&a);
 	flush(&a);
 	ag_info("ready: tier %s, mode %s, %zu cgroups", ag_tier_name(a.bpf.tier),
