@@ -203,13 +203,16 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 	__u64 viol_total = 0, suppressed = 0, now = 0;
 	__u32 flags = 0, tidx;
 	__u64 *tot, pid_tgid;
+	bool early = false;
 	int v;
 
 	p = ag_policy_of(cgid);
 	if (!ag_ready) {
 		flags |= AG_EF_EARLY;
-		if (!p || p == &unresolved_policy)
+		if (!p || p == &unresolved_policy) {
 			p = &early_policy;
+			early = true;
+		}
 	}
 	v = ag_verdict_step(p, a->major, a->minor);
 	if (v == AG_V_NEEDS_OWNERS) {
@@ -248,7 +251,9 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 			cvp->count += 1; /* another CPU inserted it meanwhile */
 	}
 
-	if (ag_is_violation(v) || v == AG_V_UNRESOLVED) {
+	/* an access judged without the truth (before ready, a cgroup the map does not know) is no
+	 * violation: reported on its first sighting, re-judged by user space */
+	if ((ag_is_violation(v) || v == AG_V_UNRESOLVED) && !early) {
 		flags |= AG_EF_VIOLATION;
 		if (!now)
 			now = bpf_ktime_get_boot_ns();

@@ -226,7 +226,8 @@ host:
 EOF
 ev=$tmp/events.jsonl
 # the count file is rewritten as it goes: read it until it is whole
-opens() { local v; for _ in 1 2 3 4 5; do v=$(K exec "$c_a" cat /tmp/opens); [ -n "$v" ] && break; done; echo "${v:-0}"; }
+count() { local v; for _ in 1 2 3 4 5; do v=$(K exec "$c_a" cat "$1"); [ -n "$v" ] && break; done; echo "${v:-0}"; }
+opens() { count /tmp/opens; }
 fails_before=$(K exec "$c_a" sh -c 'cat /tmp/fails 2>/dev/null | wc -l')
 opens_before=$(opens)
 "$agent" run --config "$tmp/config.yaml" --events "$ev" 2>"$tmp/agent.log" &
@@ -238,7 +239,7 @@ fi
 sleep 1
 fails_after=$(K exec "$c_a" sh -c 'cat /tmp/fails 2>/dev/null | wc -l')
 kills=$(K exec "$c_a" sh -c 'cat /tmp/kills 2>/dev/null | wc -l')
-ioctls=$(K exec "$c_a" sh -c 'cat /tmp/ioctls 2>/dev/null')
+ioctls=$(count /tmp/ioctls)
 opens_after=$(opens)
 echo "# start-up: container train-a/main opened its own device $((opens_after - opens_before)) times during the start ($fails_before -> $fails_after failures)"
 check "start: no EPERM for a preexisting allocated container (enforce, unresolved: deny)" \
