@@ -30,6 +30,7 @@
 #include "policy.h"
 #include "procscan.h"
 #include "sink.h"
+#include "startup.h"
 #include "util.h"
 #include "verdict.h"
 
@@ -220,7 +221,7 @@ struct access_view {
 	__u64 time_ns, cgroup_id, viol_total, suppressed;
 	__u32 pid, tid, major, minor, class_id, cmd, xfer_cmd;
 	int op, verdict, action, hook;
-	bool first, rejudged, scanned;
+	bool first, rejudged, scanned, early;
 	int fd;
 	const char *comm;
 };
@@ -240,6 +241,8 @@ static void emit_access(struct agent *a, const struct access_view *v, const stru
 		jw_kbool(w, "first", true);
 	if (v->rejudged)
 		jw_kbool(w, "rejudged", true);
+	if (v->early)
+		jw_kbool(w, "before_ready", true);
 	jw_key(w, "device");
 	jw_obj_open(w);
 	jw_ku64(w, "major", v->major);
@@ -299,21 +302,28 @@ static struct ag_pending_access pending_of(const struct ag_access_event *e)
 	return p;
 }
 
-static void remember_pending(struct ag_cg *cg, const struct ag_access_event *e)
+static void add_pending(struct ag_cg *cg, const struct ag_pending_access *n)
 {
 	struct ag_pending_access *p;
 
 	for (unsigned int i = 0; i < cg->n_pending; i++) {
 		p = &cg->pending[i];
-		if (p->major == e->major && p->minor == e->minor && p->op == e->op &&
-		    p->cmd == e->cmd && p->pid == e->pid)
+		if (p->major == n->major && p->minor == n->minor && p->op == n->op &&
+		    p->cmd == n->cmd && p->pid == n->pid && p->fd == n->fd)
 			return;
 	}
 	if (cg->n_pending >= AG_PENDING_MAX)
 		return;
 	if (!cg->pending && !(cg->pending = calloc(AG_PENDING_MAX, sizeof(*cg->pending))))
 		return;
-	cg->pending[cg->n_pending++] = pending_of(e);
+	cg->pending[cg->n_pending++] = *n;
+}
+
+static void remember_pending(struct ag_cg *cg, const struct ag_access_event *e)
+{
+	struct ag_pending_access p = pending_of(e);
+
+	add_pending(cg, &p);
 }
 
 /* What the policy says now of an access the kernel judged earlier. */
@@ -332,7 +342,8 @@ static void rejudge(struct agent *a, struct ag_cg *cg, const struct ag_pending_a
 				 .pid = p->pid, .tid = p->tid, .major = p->major,
 				 .minor = p->minor, .class_id = p->class_id, .cmd = p->cmd,
 				 .xfer_cmd = p->xfer_cmd, .op = p->op, .hook = p->hook,
-				 .action = AG_ACT_OBSERVED, .rejudged = true, .comm = p->comm };
+				 .action = AG_ACT_OBSERVED, .rejudged = true, .comm = p->comm,
+				 .scanned = p->scanned, .fd = p->fd };
 
 	v.verdict = judge_now(a, cg->path, p->major, p->minor);
 	emit_access(a, &v, cg);
@@ -383,7 +394,8 @@ static void handle_access(struct agent *a, const struct ag_access_event *e)
 				 .minor = e->minor, .class_id = e->class_id, .cmd = e->cmd,
 				 .xfer_cmd = e->xfer_cmd, .op = e->op, .verdict = e->verdict,
 				 .action = e->action, .hook = e->hook,
-				 .first = e->flags & AG_EF_FIRST, .comm = e->comm };
+				 .first = e->flags & AG_EF_FIRST, .early = e->flags & AG_EF_EARLY,
+				 .comm = e->comm };
 
 	emit_access(a, &v, cg);
 	if (e->verdict != AG_V_UNRESOLVED || !cg)
@@ -785,6 +797,17 @@ static void on_open_fd(const struct ag_open_fd *f, void *ctx)
 	v.verdict = judge_now(a, f->cgroup[0] ? f->cgroup : "/", f->major, f->minor);
 	emit_access(a, &v, cg);
 	a->preexisting++;
+	/* judged with the first snapshot; a container still unresolved is judged again, like a
+	 * live access, when its answer arrives */
+	if (v.verdict == AG_V_UNRESOLVED && cg && cg->state == AG_P_UNRESOLVED) {
+		struct ag_pending_access p = { .time_ns = v.time_ns, .pid = f->pid,
+					       .major = f->major, .minor = f->minor,
+					       .class_id = f->class_id, .op = AG_OP_OPEN,
+					       .scanned = true, .fd = f->fd };
+
+		memcpy(p.comm, f->comm, AG_COMM_LEN);
+		add_pending(cg, &p);
+	}
 }
 
 /* ---- setup ---------------------------------------------------------------------------------- */
@@ -1043,9 +1066,13 @@ static int setup(struct agent *a)
 		ag_err("events: cannot set up the ring buffer: %s", strerror(errno));
 		return -errno;
 	}
+	/* the first snapshot of the sources before anything is judged (startup.h) */
+	ag_startup_wait_first(a->k8s);
 	/* the lifecycle programs are attached: every cgroup made from now on is reported, and the
-	 * scan finds the ones made before */
+	 * scan finds the ones made before (preexisting: never denied for being unresolved) */
+	a->db.starting = true;
 	r = ag_policy_scan(&a->db, a->cgroup2);
+	a->db.starting = false;
 	if (r)
 		ag_warn("cgroup: the scan of %s stopped early: %s", a->cgroup2, strerror(-r));
 
@@ -1123,6 +1150,9 @@ int ag_run(const struct ag_run_opts *o)
 	/* loading the BPF object parsed the kernel's BTF: give that heap back */
 	malloc_trim(0);
 	ring_buffer__consume(a.rb);
+	/* from now on a cgroup without a policy is the host, and unresolved: deny applies to the
+	 * containers born from now on */
+	ag_startup_ready(a.bpf.skel);
 	emit_ready(&a);
 	flush(&a);
 	ag_info("ready: tier %s, mode %s, %zu cgroups", ag_tier_name(a.bpf.tier),
