@@ -8,3 +8,12 @@ CHECK_STAGES += metrics-check
 metrics-check: $(BUILD)/accelguard
 	$(call msg,METRICS,/metrics /healthz /readyz of the real agent (promtool))
 	$(call stage,metrics-check) tests/metrics/metrics.sh $(BUILD)/accelguard
+
+# the module's own test (cmocka, a real libcurl client against the real server)
+METRICS_TEST_OBJ := $(BUILD)/tests/metrics/metrics_test.o
+OBJS += $(METRICS_TEST_OBJ)
+$(BUILD)/tests/metrics/metrics_test: $(METRICS_TEST_OBJ) $(BUILD)/user/metrics.o $(BUILD)/user/http.o \
+                                     $(BUILD)/user/log.o $(BUILD)/user/util.o $(BUILD)/user/sink.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lmicrohttpd -ljson-c -lcurl -lcmocka -lpthread -lbpf
+metrics-check: $(BUILD)/tests/metrics/metrics_test
