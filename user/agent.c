@@ -21,6 +21,7 @@
 #include "agent.h"
 #include "cgroups.h"
 #include "devices.h"
+#include "hostns.h"
 #include "ioctl_names.h"
 #include "jsonw.h"
 #include "k8s/k8s.h"
@@ -1065,6 +1066,10 @@ static int setup(struct agent *a)
 		a->cfg.rate_limit = 1000;
 	}
 	a->mode = a->o->mode >= 0 ? a->o->mode : a->cfg.mode;
+	/* before any thread: cgroup paths relative to the host's root, also in a pod */
+	r = ag_join_host_cgroupns(NULL);
+	if (r < 0)
+		return r;
 	r = ag_cgroup2_mount(a->cgroup2, sizeof(a->cgroup2));
 	if (r) {
 		ag_err("cgroup: no cgroup2 file system is mounted (%s); accelguard identifies tenants by "

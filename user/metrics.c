@@ -285,7 +285,7 @@ static void render(struct ag_metrics *m, struct out *o)
 			outf(o, "accelguard_accesses_total{op=\"%s\",verdict=\"%s\"} %llu\n",
 			     op_names[op], verdict_names[v], (unsigned long long)s.totals[op][v]);
 	head(o, "violations_total", "counter",
-	     "Unmediated and cross-tenant accesses (and unresolved ones denied), exact, per the kernel's per-tenant accounting.");
+	     "Unmediated, cross-tenant and unresolved accesses, exact, from the kernel's per-tenant accounting (viol map).");
 	outf(o, "accelguard_violations_total %llu\n", (unsigned long long)s.violations);
 	head(o, "violation_events_suppressed_total", "counter",
 	     "Violations counted but not sent as events: over the per-tenant rate limit.");
