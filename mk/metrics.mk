@@ -1,6 +1,6 @@
 # Metrics and health (issue 11): /metrics, /healthz, /readyz on libmicrohttpd (user/http.c,
 # user/metrics.c), tested against the real agent with promtool (tests/metrics/metrics.sh).
-USER_SRCS += user/http.c user/metrics.c user/hostns.c
+USER_SRCS += user/http.c user/metrics.c user/hostns.c user/paths.c
 LDLIBS    += -lmicrohttpd
 
 .PHONY: metrics-check
