@@ -19,7 +19,7 @@ import yaml
 
 rendered, overlay, agent, repo, work = sys.argv[1:6]
 docs = [d for d in yaml.safe_load_all(open(rendered)) if d]
-npass = nfail = 0
+npass = nfail = nskip = 0
 
 
 def ok(name, cond, why=""):
@@ -33,6 +33,8 @@ def ok(name, cond, why=""):
 
 
 def skip(name, why):
+    global nskip
+    nskip += 1
     print("skip - deploy/%s/%s: %s" % (overlay, name, why))
 
 
@@ -196,5 +198,5 @@ open(os.path.join(work, "caps"), "w").write("\n".join(caps.get("add", [])) + "\n
 img = ctr["image"]
 ok("image", img.startswith("localhost/accelguard:"), img)
 
-print("%d passed, %d failed" % (npass, nfail))
+print("%d passed, %d failed, %d skipped" % (npass, nfail, nskip))
 sys.exit(1 if nfail else 0)

@@ -14,7 +14,7 @@ agent=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 PY=/usr/bin/python3
-pass=0 fail=0
+pass=0 fail=0 skipped=0
 ok() { echo "ok - deploy/$1"; pass=$((pass + 1)); }
 nok() { echo "not ok - deploy/$1: $2"; fail=$((fail + 1)); }
 tmp=$(mktemp -d /tmp/ag-deploy.XXXXXX)
@@ -40,8 +40,8 @@ for o in audit enforce; do
 	$PY "$here/check_manifests.py" "$tmp/$o.yaml" "$o" "$agent" "$repo" "$tmp" >"$tmp/$o.out" 2>&1
 	rc=$?
 	grep -v '^[0-9]* passed' "$tmp/$o.out"
-	read -r p f < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$tmp/$o.out")
-	pass=$((pass + ${p:-0})) fail=$((fail + ${f:-0}))
+	read -r p f k < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$tmp/$o.out")
+	pass=$((pass + ${p:-0})) fail=$((fail + ${f:-0})) skipped=$((skipped + ${k:-0}))
 	[ "$rc" = 0 ] || [ "${f:-0}" != 0 ] || nok "$o/checker" "exit $rc: $(tail -3 "$tmp/$o.out")"
 done
 
@@ -94,6 +94,7 @@ pass=$((pass + $(grep -c '^ok ' "$tmp/paths.out"))) fail=$((fail + $(grep -c '^n
 # --- 3. the capabilities
 if [ "$(id -u)" != 0 ]; then
 	echo "skip - deploy/caps: needs root"
+	skipped=$((skipped + 1))
 else
 	caps=$(sed 's/^/+/' "$tmp/caps" | tr 'A-Z' 'a-z' | paste -sd, -)
 	cg2=$(awk '$0 ~ / - cgroup2 / {print $5; exit}' /proc/self/mountinfo)
@@ -161,6 +162,7 @@ EOC
 			else nok "caps/$c-needed" "ready=$(ready "no-$c" && echo y), scanned=$(scanned "no-$c" && echo y)"; fi ;;
 		SYS_RESOURCE)
 			if [ "$kv" -ge 5011 ]; then
+				skipped=$((skipped + 1))
 				echo "skip - deploy/caps/SYS_RESOURCE: needed only on kernels before 5.11 (RLIMIT_MEMLOCK for maps); this one is $(uname -r)"
 			else
 				run_with "$less" "no-$c"
@@ -170,5 +172,5 @@ EOC
 		esac
 	done
 fi
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skipped skipped"
 [ "$fail" = 0 ]
