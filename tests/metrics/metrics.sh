@@ -152,6 +152,13 @@ lines=$(wc -l <"$ev")
 	nok journal-written "json sink wrote '$js', the journal has $lines lines"
 check journal-dropped "$(val 'accelguard_sink_dropped_lines_total{sink="json"}')" 0
 cp "$tmp/scrape.prom" "${METRICS_SCRAPE_OUT:-$tmp/keep.prom}" 2>/dev/null || true
+# the Grafana dashboard against this scrape
+/usr/bin/python3 "$here/dashboard_check.py" "$here/../../deploy/grafana/accelguard.json" "$tmp/scrape.prom" "$tmp" >"$tmp/dash.out" 2>&1
+grep -v '^ok ' "$tmp/dash.out" | grep -v '^[0-9]* passed'
+read -r p f < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$tmp/dash.out")
+[ -n "${p:-}" ] || nok dashboard "the checker failed: $(tail -3 "$tmp/dash.out")"
+echo "# dashboard: ${p:-0} checks passed, ${f:-0} failed"
+pass=$((pass + ${p:-0})) fail=$((fail + ${f:-0}))
 
 kill -TERM "$agent_pid"; rc=0; wait "$agent_pid" || rc=$?; agent_pid=""
 check agent-exit "$rc" 0
