@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # The real agent's /metrics, /healthz and /readyz: a scenario of real opens from tenant cgroups
-# (enforce mode, tier 3 natively), a Kubernetes source whose kubelet is down, then
+# (enforce mode, tier 3 natively), then a second agent whose Kubernetes source's kubelet is down:
 #   - promtool check metrics (Debian's prometheus) on the scrape,
 #   - the values against what the scenario did (the kernel's exact totals, the per-event counts,
 #     denials, violations, the peer's health),
@@ -56,11 +56,6 @@ tenants: ["/ag-metrics-$$/*"]
 allocations:
   - cgroup: /ag-metrics-$$/job-a
     devices: ["195:0"]
-kubernetes:
-  node_name: node-1
-  podresources_socket: $tmp/no-kubelet.sock
-  cri_socket: "off"
-  api_server: "off"
 metrics:
   listen: 127.0.0.1:0
 EOC
@@ -141,27 +136,60 @@ check tenants "$(val 'accelguard_policy_cgroups{state="tenant"}')" 2
 check ringbuf-drops "$(val 'accelguard_ringbuf_drops_total{kind="violation"}')" 0
 check agent-info "$(grep -c '^accelguard_agent_info{tier="tracepoint",mode="enforce",ioctl_program="[a-z_]*"} 1$' "$tmp/scrape.prom")" 1
 check ready-gauge "$(val accelguard_ready)" 1
-check peer-kubelet-down "$(val 'accelguard_peer_up{peer="kubelet"}')" 0
-errs=$(val 'accelguard_peer_errors_total{peer="kubelet"}')
-[ "${errs:-0}" -ge 1 ] && ok "peer-kubelet-errors ($errs)" || nok peer-kubelet-errors "got '$errs', expected >= 1"
-check peer-cri-off-absent "$(grep -c 'peer="cri"' "$tmp/scrape.prom")" 0
-check histogram-inf "$(grep -c '^accelguard_k8s_resolution_duration_seconds_bucket{le="+Inf"} ' "$tmp/scrape.prom")" 1
+check no-peers-without-kubernetes "$(grep -c '^accelguard_peer_up' "$tmp/scrape.prom")" 0
 js=$(val 'accelguard_sink_written_lines_total{sink="json"}')
 lines=$(wc -l <"$ev")
 [ "${js:-0}" -ge 1 ] && [ "$js" -le "$lines" ] && ok "journal-written ($js of $lines lines)" ||
 	nok journal-written "json sink wrote '$js', the journal has $lines lines"
 check journal-dropped "$(val 'accelguard_sink_dropped_lines_total{sink="json"}')" 0
-cp "$tmp/scrape.prom" "${METRICS_SCRAPE_OUT:-$tmp/keep.prom}" 2>/dev/null || true
-# the Grafana dashboard against this scrape
-/usr/bin/python3 "$here/dashboard_check.py" "$here/../../deploy/grafana/accelguard.json" "$tmp/scrape.prom" "$tmp" >"$tmp/dash.out" 2>&1
-grep -v '^ok ' "$tmp/dash.out" | grep -v '^[0-9]* passed'
-read -r p f < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$tmp/dash.out")
-[ -n "${p:-}" ] || nok dashboard "the checker failed: $(tail -3 "$tmp/dash.out")"
-echo "# dashboard: ${p:-0} checks passed, ${f:-0} failed"
-pass=$((pass + ${p:-0})) fail=$((fail + ${f:-0}))
+cp "$tmp/scrape.prom" "$tmp/scrape-main.prom"
 
 kill -TERM "$agent_pid"; rc=0; wait "$agent_pid" || rc=$?; agent_pid=""
 check agent-exit "$rc" 0
 s=$(grep '"type":"summary"' "$ev")
 case "$s" in *'"metrics":{"queued"'*) ok summary-lists-metrics-sink ;; *) nok summary-lists-metrics-sink "$s" ;; esac
+
+# --- the peers' health: a Kubernetes source whose kubelet is down, the CRI and the API off
+cat >"$tmp/k8s.yaml" <<EOC
+kubernetes:
+  node_name: node-1
+  podresources_socket: $tmp/no-kubelet.sock
+  cri_socket: "off"
+  api_server: "off"
+metrics:
+  listen: 127.0.0.1:0
+EOC
+"$agent" run --config "$tmp/k8s.yaml" --events "$tmp/k8s.jsonl" 2>"$tmp/k8s.log" &
+agent_pid=$!
+port=""
+for _ in $(seq 200); do
+	port=$(sed -n 's/.*metrics: .* (port \([0-9]*\)).*/\1/p' "$tmp/k8s.log")
+	[ -n "$port" ] && break
+	sleep 0.05
+done
+for _ in $(seq 60); do
+	curl -s "http://127.0.0.1:$port/metrics" >"$tmp/scrape.prom" 2>/dev/null
+	e=$(val 'accelguard_peer_errors_total{peer="kubelet"}')
+	[ "${e:-0}" -ge 1 ] && break
+	sleep 0.1
+done
+out=$(promtool check metrics <"$tmp/scrape.prom" 2>&1) && ok "promtool-check-metrics-k8s" || nok promtool-check-metrics-k8s "$out"
+check peer-kubelet-down "$(val 'accelguard_peer_up{peer="kubelet"}')" 0
+errs=$(val 'accelguard_peer_errors_total{peer="kubelet"}')
+[ "${errs:-0}" -ge 1 ] && ok "peer-kubelet-errors ($errs)" || nok peer-kubelet-errors "got '$errs', expected >= 1"
+check peer-cri-off-absent "$(grep -c 'peer="cri"' "$tmp/scrape.prom")" 0
+check peer-api-off-absent "$(grep -c 'peer="apiserver"' "$tmp/scrape.prom")" 0
+check histogram-inf "$(grep -c '^accelguard_k8s_resolution_duration_seconds_bucket{le="+Inf"} ' "$tmp/scrape.prom")" 1
+kill -TERM "$agent_pid"; rc=0; wait "$agent_pid" || rc=$?; agent_pid=""
+check agent-exit-k8s "$rc" 0
+
+# --- the Grafana dashboard against both scrapes (the agent, and its Kubernetes source)
+cat "$tmp/scrape-main.prom" "$tmp/scrape.prom" >"$tmp/both.prom"
+cp "$tmp/both.prom" "${METRICS_SCRAPE_OUT:-$tmp/keep.prom}" 2>/dev/null || true
+/usr/bin/python3 "$here/dashboard_check.py" "$here/../../deploy/grafana/accelguard.json" "$tmp/both.prom" "$tmp" >"$tmp/dash.out" 2>&1
+grep -v '^ok ' "$tmp/dash.out" | grep -v '^[0-9]* passed'
+read -r p f < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$tmp/dash.out")
+[ -n "${p:-}" ] || nok dashboard "the checker failed: $(tail -3 "$tmp/dash.out")"
+echo "# dashboard: ${p:-0} checks passed, ${f:-0} failed"
+pass=$((pass + ${p:-0})) fail=$((fail + ${f:-0}))
 done_
