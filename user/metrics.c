@@ -27,7 +27,7 @@ static const char *const drop_names[] = { [AG_DROP_VIOLATION] = "violation",
 static const char *const state_names[] = { "host", "tenant", "exempt", "unresolved",
 					    "tenant_parent" };
 
-#define OVERFLOW_SERIES 256 /* "other" series (by verdict, op, class) beyond max_series */
+#define OVERFLOW_SERIES 1024 /* "other" series (by verdict, op, class) beyond max_series: more than 7 x 3 x the classes */
 
 struct series {
 	char *labels; /* rendered: verdict="...",op="...",... */
@@ -44,7 +44,7 @@ struct ag_metrics {
 	pthread_mutex_t slock; /* the per-event counts */
 	struct series *tab;   /* open addressing, cap a power of two */
 	size_t cap, n, n_normal, n_other;
-	__u64 overflow, unplaced, denials, kills, events, bad_lines;
+	__u64 overflow, unplaced, denials, kills, events;
 };
 
 /* ---- the per-event counts -------------------------------------------------------------------- */
@@ -170,10 +170,8 @@ void ag_metrics_count_lines(struct ag_metrics *m, const char *buf, size_t len)
 			struct json_tokener *t = json_tokener_new();
 			json_object *o = t ? json_tokener_parse_ex(t, p, (int)l) : NULL;
 
-			if (o)
+			if (o) /* the agent's own lines: a line that does not parse is no access */
 				count_access(m, o);
-			else
-				m->bad_lines++;
 			json_object_put(o);
 			json_tokener_free(t);
 		}
