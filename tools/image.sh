@@ -12,6 +12,7 @@ cache=${IMAGE_CACHE:-$repo/build/image}
 tag=${IMAGE_TAG:-localhost/accelguard:latest}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 version=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
+"$repo/tools/deps.sh" image
 mkdir -p "$cache"
 # vfs and chroot isolation: no overlay or user namespace needed on the build host
 export STORAGE_DRIVER=${STORAGE_DRIVER:-vfs} BUILDAH_ISOLATION=${BUILDAH_ISOLATION:-chroot}
