@@ -37,7 +37,16 @@ echo "image: buildah bud $tag (version $version)"
 buildah --storage-driver "$STORAGE_DRIVER" bud --isolation "$BUILDAH_ISOLATION" --layers=false \
 	--build-arg VERSION="$version" -f "$repo/Containerfile" -t "$tag" "$repo"
 podman --storage-driver "$STORAGE_DRIVER" image ls "$tag"
-# the image runs: its agent prints its version
-podman --storage-driver "$STORAGE_DRIVER" run --rm --network none "$tag" version
+# the image works: its agent runs on the final stage's libraries alone (in a chroot of the
+# image: a sandbox whose runtime cannot set rlimits cannot `podman run`), and nothing of the
+# build stage came along
+mnt=$(podman --storage-driver "$STORAGE_DRIVER" image mount "$tag")
+trap 'podman --storage-driver "$STORAGE_DRIVER" image unmount "$tag" >/dev/null' EXIT
+chroot "$mnt" /usr/bin/accelguard version
+chroot "$mnt" /usr/bin/accelguard paths >/dev/null
+for f in /usr/bin/clang /usr/bin/gcc /usr/sbin/bpftool /usr/include/bpf /usr/bin/make; do
+	[ ! -e "$mnt$f" ] || { echo "image: $f is in the final stage" >&2; exit 1; }
+done
+echo "image: runtime only ($(du -sh "$mnt" | cut -f1) unpacked)"
 echo "image: $tag; load it into a node's containerd with:"
 echo "  podman save $tag | ctr -n k8s.io images import -   (or push it to your registry)"
