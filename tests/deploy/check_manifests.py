@@ -163,6 +163,14 @@ for g, r, v in sorted(granted):
         skip("rbac-used %s %s/%s" % (v, g, r), "granted for %s (issue 11), whose code is not in this tree" % pending[g])
     else:
         ok("rbac-used %s %s/%s" % (v, g or "core", r), False, "granted, but the agent never calls it")
+# every namespaced object in the DaemonSet's namespace (the ConfigMap it mounts above all)
+ns = ds["metadata"].get("namespace")
+for d in docs:
+    if d["kind"] in ("ConfigMap", "ServiceAccount", "Service", "DaemonSet"):
+        ok("namespace %s/%s" % (d["kind"], d["metadata"]["name"]), d["metadata"].get("namespace") == ns,
+           "in %r, the DaemonSet in %r" % (d["metadata"].get("namespace"), ns))
+ok("configmap-is-mounted", vols["config"]["configMap"]["name"] == cm["metadata"]["name"],
+   "%s mounted, %s rendered" % (vols["config"]["configMap"]["name"], cm["metadata"]["name"]))
 crb = kind("ClusterRoleBinding")[0]
 ok("rbac-bound", crb["subjects"][0]["name"] == pod["serviceAccountName"]
    and crb["subjects"][0]["namespace"] == ds["metadata"]["namespace"], str(crb["subjects"]))

@@ -26,14 +26,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-command -v kubectl >/dev/null && kubectl kustomize --help >/dev/null 2>&1 ||
+# KUBECTL: another kubectl to render with (Debian's kubernetes-client is 1.20, kustomize v2)
+kubectl=${KUBECTL:-kubectl}
+command -v "$kubectl" >/dev/null && "$kubectl" kustomize --help >/dev/null 2>&1 ||
 	{ echo "not ok - deploy: kubectl with kustomize is missing (tools/deps.sh deploy)"; echo "0 passed, 1 failed"; exit 1; }
 $PY -c 'import yaml' 2>/dev/null || { echo "not ok - deploy: $PY lacks yaml (python3-yaml)"; echo "0 passed, 1 failed"; exit 1; }
 
 # --- 1. the overlays
 for o in audit enforce; do
-	if kubectl kustomize "$repo/deploy/kubernetes/overlays/$o" >"$tmp/$o.yaml" 2>"$tmp/$o.err"; then
-		ok "$o/renders"
+	if "$kubectl" kustomize "$repo/deploy/kubernetes/overlays/$o" >"$tmp/$o.yaml" 2>"$tmp/$o.err"; then
+		ok "$o/renders ($("$kubectl" version --client 2>/dev/null | grep -o 'v1\.[0-9]*\.[0-9]*' | head -1))"
 	else
 		nok "$o/renders" "$(head -3 "$tmp/$o.err")"; continue
 	fi
