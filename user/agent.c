@@ -863,9 +863,16 @@ static int start_metrics(struct agent *a)
 		return 0;
 	a->metrics = ag_metrics_new(&mo, err, sizeof(err));
 	if (!a->metrics) {
-		ag_err("metrics: %s (metrics.listen in %s; off turns the endpoint off)", err,
-		       a->o->config ? a->o->config : "the configuration");
-		return -errno;
+		int e = errno;
+
+		/* the default port taken (another agent on this host) is worth a warning; an
+		 * address the configuration names, an error */
+		ag_log(mo.listen || e == EINVAL ? AG_LOG_ERROR : AG_LOG_WARN,
+		       "metrics: %s (metrics.listen in %s; off turns the endpoint off)%s", err,
+		       a->o->config ? a->o->config : "the configuration",
+		       e == EINVAL ? "" : "; running without /metrics, /healthz and /readyz");
+		/* a bad address is a bad configuration; a taken port must not stop enforcement */
+		return e == EINVAL ? -e : 0;
 	}
 	ag_info("metrics: /metrics, /healthz, /readyz on %s (port %u)",
 		mo.listen ? mo.listen : AG_METRICS_LISTEN, ag_metrics_port(a->metrics));

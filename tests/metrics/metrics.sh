@@ -95,15 +95,25 @@ check post-refused "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/metri
 ctype=$(curl -s -o /dev/null -w '%{content_type}' "$url/metrics")
 check content-type "$ctype" "text/plain; version=0.0.4; charset=utf-8"
 
-# --- a second agent on the same port: refused at start, with the address and the cause
-sed "s/127.0.0.1:0/127.0.0.1:$port/" "$tmp/config.yaml" >"$tmp/busy.yaml"
-"$agent" run --config "$tmp/busy.yaml" --events "$tmp/busy.jsonl" 2>"$tmp/busy.log" &
-other_pid=$!
-rc=0; wait "$other_pid" || rc=$?; other_pid=""
-if [ "$rc" != 0 ] && grep -q "metrics: cannot listen on 127.0.0.1:$port: Address already in use" "$tmp/busy.log"; then
-	ok "port-taken-refused"
+# --- a second agent on the same port: it says which address and why, and keeps running (and
+# enforcing) without the endpoint; a bad address is a bad configuration: refused at start
+sed -e "s/127.0.0.1:0/127.0.0.1:$port/" -e 's/^mode: enforce/mode: audit/' "$tmp/config.yaml" >"$tmp/busy.yaml"
+"$agent" run --config "$tmp/busy.yaml" --events "$tmp/busy.jsonl" --duration 1 2>"$tmp/busy.log"
+rc=$?
+if [ "$rc" = 0 ] && grep -q "metrics: cannot listen on 127.0.0.1:$port: Address already in use" "$tmp/busy.log" &&
+	grep -q '"type":"ready"' "$tmp/busy.jsonl"; then
+	ok "port-taken-agent-keeps-running"
 else
-	nok port-taken-refused "exit $rc: $(tail -2 "$tmp/busy.log")"
+	nok port-taken-agent-keeps-running "exit $rc: $(tail -2 "$tmp/busy.log")"
+fi
+sed -e "s/127.0.0.1:0/localhost:9464/" "$tmp/config.yaml" >"$tmp/badaddr.yaml"
+"$agent" run --config "$tmp/badaddr.yaml" --events "$tmp/bad.jsonl" --duration 1 2>"$tmp/bad.log"
+rc=$?
+if [ "$rc" != 0 ] && grep -q "metrics: 'localhost:9464' is no address to listen on" "$tmp/bad.log" &&
+	! grep -q '"type":"ready"' "$tmp/bad.jsonl" 2>/dev/null; then
+	ok "bad-address-refused"
+else
+	nok bad-address-refused "exit $rc: $(tail -2 "$tmp/bad.log")"
 fi
 
 # --- the scenario: opens from the tenants' cgroups (tier 3 denies violations with EPERM)
