@@ -4,8 +4,11 @@
   - mounts: every path `accelguard paths` prints for the ConfigMap's configuration is mounted
     (ro where the agent only reads, rw where it writes), reached through hostPID, or the
     container's own; and no host path is mounted that it does not print;
-  - RBAC: every Kubernetes API call in user/ (its request paths) is allowed by the ClusterRole,
-    and every rule of the ClusterRole is a call the agent makes;
+  - RBAC: every Kubernetes API call in user/ is allowed by the ClusterRole, and every rule of the
+    ClusterRole is a call the agent makes. A call is a request path literal ("/api/v1/pods?..."):
+    its resource, and its verbs from the HTTP methods its file names ("POST": create, "PUT":
+    update, "PATCH": patch, "DELETE": delete, "GET" or none: get for a path with a name, list
+    for a collection, watch with watch=1);
   - the DaemonSet's settings the issue asks for (probes on the metrics port, NODE_NAME, GPU
     tolerations, accelerator node affinity, system-node-critical, capabilities, grace period).
 Usage: check_manifests.py RENDERED.yaml OVERLAY AGENT REPO WORKDIR
@@ -115,7 +118,12 @@ for d, _, files in os.walk(os.path.join(repo, "user")):
             src[os.path.join(d, f)] = open(os.path.join(d, f)).read()
 calls = set()
 lit = re.compile(r'"(/apis?/[^"]*)"')
+methods = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 for f, text in src.items():
+    rel = os.path.relpath(f, repo)
+    # the HTTP methods the file names; none: its requests are GETs (k8s_http_get)
+    named = {m for m in ("GET", "POST", "PUT", "PATCH", "DELETE") if '"%s"' % m in text}
+    gets = not named or "GET" in named
     for m in lit.finditer(text):
         u = m.group(1)
         path, _, query = u.partition("?")
@@ -129,19 +137,13 @@ for f, text in src.items():
         if not rest:
             continue  # discovery
         res = rest[0]
-        verb = "get" if len(rest) > 1 else "list"
-        calls.add((group, res, verb, os.path.relpath(f, repo)))
-        if "watch=1" in query:
-            calls.add((group, res, "watch", os.path.relpath(f, repo)))
-# the other calls of a file that makes them (POST/PUT/PATCH/DELETE of its resources)
-methods = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
-for f, text in src.items():
-    rel = os.path.relpath(f, repo)
-    for meth, verb in methods.items():
-        if re.search(r'"%s"' % meth, text):
-            for (g, r, v, cf) in list(calls):
-                if cf == rel:
-                    calls.add((g, r, verb, rel))
+        if gets:
+            calls.add((group, res, "get" if len(rest) > 1 else "list", rel))
+            if "watch=1" in query:
+                calls.add((group, res, "watch", rel))
+        for meth, verb in methods.items():
+            if meth in named:
+                calls.add((group, res, verb, rel))
 rules = kind("ClusterRole")[0]["rules"]
 granted = set()
 for r in rules:
