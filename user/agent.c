@@ -21,12 +21,14 @@
 #include "agent.h"
 #include "cgroups.h"
 #include "devices.h"
+#include "hostns.h"
 #include "ioctl_names.h"
 #include "jsonw.h"
 #include "k8s/k8s.h"
 #include "loader.h"
 #include "log.h"
 #include "maps.h"
+#include "metrics.h"
 #include "policy.h"
 #include "procscan.h"
 #include "sink.h"
@@ -93,6 +95,9 @@ struct agent {
 	__u64 last_rescan;
 	struct ag_htab supp;
 	struct ag_source *k8s; /* owned by the policy table */
+	struct ag_metrics *metrics; /* /metrics, /healthz, /readyz (metrics.h); NULL: none */
+	bool ready, stopping;
+	double start_real_s;
 };
 
 /* ---- output -------------------------------------------------------------------------------- */
@@ -782,6 +787,110 @@ static void emit_summary(struct agent *a)
 	end_event(a);
 }
 
+/* ---- metrics -------------------------------------------------------------------------------- */
+
+/* The loop's snapshot for metrics.c, once a second: the kernel's exact counters (through maps.c),
+ * the policy, the sinks, the peers. The HTTP thread only ever reads the copy. */
+static void update_metrics(struct agent *a)
+{
+	struct ag_metrics_state *st;
+	__u64 key, next, *prev = NULL;
+	struct ag_viol_state v;
+
+	if (!a->metrics)
+		return;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return;
+	st->attached = st->policy_loaded = a->ready;
+	st->stopping = a->stopping;
+	st->heartbeat_ns = ag_now_ns(CLOCK_MONOTONIC);
+	st->start_time_s = a->start_real_s;
+	st->version = AG_VERSION;
+	st->tier = ag_tier_name(a->bpf.tier);
+	st->mode = ag_mode_name(a->mode);
+	st->ioctl_program = a->bpf.skel ? ag_bpf_ioctl_prog(&a->bpf) : "";
+	if (a->maps_ready) {
+		for (int op = AG_OP_OPEN; op < AG_OP__MAX; op++)
+			for (int vd = AG_V_ALLOWED; vd < AG_V__MAX; vd++)
+				st->totals[op][vd] = ag_maps_total(&a->maps, op, vd);
+		for (__u32 k = 0; k < AG_DROP__MAX; k++)
+			st->drops[k] = ag_maps_drops(&a->maps, k);
+		st->violations = a->retired_viol;
+		st->suppressed = a->retired_supp;
+		while (!ag_maps_viol_next(&a->maps, prev, &next)) {
+			key = next;
+			prev = &key;
+			if (!ag_maps_viol_get(&a->maps, key, &v)) {
+				st->violations += v.total;
+				st->suppressed += v.suppressed;
+			}
+		}
+		st->counter_entries_max = bpf_map__max_entries(a->bpf.skel->maps.counters);
+	}
+	st->lines_lost = a->lines_lost;
+	if (a->db_ready) {
+		ag_policy_counts(&a->db, st->policy);
+		st->cgroups = a->db.ids.n;
+		st->map_errors = a->db.map_errors;
+	}
+	for (size_t i = 0; a->sinks && i < ag_sinks_count(a->sinks) && i < AG_METRICS_SINKS; i++) {
+		st->sinks[i].name = ag_sinks_name(a->sinks, i);
+		ag_sinks_stats(a->sinks, i, &st->sinks[i].st);
+		st->n_sinks++;
+	}
+	if (a->k8s) {
+		const struct ag_cfg_kubernetes *kc = &a->cfg.kubernetes;
+		struct ag_k8s_stats ks;
+
+		_Static_assert(AG_K8S_LAT_BUCKETS == AG_METRICS_LAT_BUCKETS, "latency buckets");
+		if (!ag_k8s_source_stats(a->k8s, &ks)) {
+			st->k8s = true;
+			st->pr_on = !kc->podresources_socket || strcmp(kc->podresources_socket, "off");
+			st->cri_on = !kc->cri_socket || strcmp(kc->cri_socket, "off");
+			st->api_on = kc->api_server ? strcmp(kc->api_server, "off") != 0
+						    : getenv("KUBERNETES_SERVICE_HOST") != NULL;
+			st->pr_up = ks.pr_up, st->cri_up = ks.cri_up, st->api_up = ks.api_up;
+			st->pr_calls = ks.pr_calls, st->pr_errors = ks.pr_errors;
+			st->cri_calls = ks.cri_calls, st->cri_errors = ks.cri_errors;
+			st->api_requests = ks.api_requests, st->api_errors = ks.api_errors;
+			st->resolved = ks.resolved, st->pending = ks.pending;
+			st->lat_sum_ns = ks.lat_sum_ns;
+			memcpy(st->lat_bucket, ks.lat_bucket, sizeof(st->lat_bucket));
+			memcpy(st->lat_bound_ns, ag_k8s_lat_bounds_ns, sizeof(st->lat_bound_ns));
+		}
+	}
+	ag_metrics_set_state(a->metrics, st);
+	free(st);
+}
+
+static int start_metrics(struct agent *a)
+{
+	struct ag_metrics_opts mo = { .listen = a->cfg.metrics.listen,
+				      .pod_labels = a->cfg.metrics.pod_labels,
+				      .max_series = a->cfg.metrics.max_series };
+	char err[256];
+
+	if (mo.listen && !strcmp(mo.listen, "off"))
+		return 0;
+	a->metrics = ag_metrics_new(&mo, err, sizeof(err));
+	if (!a->metrics) {
+		int e = errno;
+
+		/* the default port taken (another agent on this host) is worth a warning; an
+		 * address the configuration names, an error */
+		ag_log(mo.listen || e == EINVAL ? AG_LOG_ERROR : AG_LOG_WARN,
+		       "metrics: %s (metrics.listen in %s; off turns the endpoint off)%s", err,
+		       a->o->config ? a->o->config : "the configuration",
+		       e == EINVAL ? "" : "; running without /metrics, /healthz and /readyz");
+		/* a bad address is a bad configuration; a taken port must not stop enforcement */
+		return e == EINVAL ? -e : 0;
+	}
+	ag_info("metrics: /metrics, /healthz, /readyz on %s (port %u)",
+		mo.listen ? mo.listen : AG_METRICS_LISTEN, ag_metrics_port(a->metrics));
+	return 0;
+}
+
 /* ---- descriptors open before we started ------------------------------------------------------ */
 
 static void on_open_fd(const struct ag_open_fd *f, void *ctx)
@@ -833,7 +942,10 @@ static int open_output(struct agent *a)
 		if (fd > STDERR_FILENO)
 			close(fd);
 		ag_err("events: cannot start the event writer: %s", strerror(-r));
+		return r;
 	}
+	if (a->metrics && (r = ag_metrics_add_sink(a->metrics, a->sinks)))
+		ag_err("metrics: cannot start the counting sink: %s", strerror(-r));
 	return r;
 }
 
@@ -984,6 +1096,10 @@ static int setup(struct agent *a)
 		a->cfg.rate_limit = 1000;
 	}
 	a->mode = a->o->mode >= 0 ? a->o->mode : a->cfg.mode;
+	/* before any thread: cgroup paths relative to the host's root, also in a pod */
+	r = ag_join_host_cgroupns(NULL);
+	if (r < 0)
+		return r;
 	r = ag_cgroup2_mount(a->cgroup2, sizeof(a->cgroup2));
 	if (r) {
 		ag_err("cgroup: no cgroup2 file system is mounted (%s); accelguard identifies tenants by "
@@ -994,6 +1110,9 @@ static int setup(struct agent *a)
 	}
 	snprintf(a->procdev, sizeof(a->procdev), "%s/devices",
 		 a->cfg.host.proc ? a->cfg.host.proc : "/proc");
+	r = start_metrics(a); /* first: /healthz answers while the programs load */
+	if (r)
+		return r;
 	r = build_devtab(a, &a->dt, true);
 	if (r)
 		return r;
@@ -1121,6 +1240,7 @@ static void teardown(struct agent *a)
 		if (*fd > 0)
 			close(*fd);
 	ag_sinks_free(a->sinks, a->sink_wait_ms);
+	ag_metrics_free(a->metrics); /* after the sinks: its counting sink is one */
 }
 
 int ag_run(const struct ag_run_opts *o)
@@ -1140,6 +1260,7 @@ int ag_run(const struct ag_run_opts *o)
 	jw_init(&a.jw);
 	sync_clocks(&a);
 	a.start_boot = ag_now_ns(CLOCK_BOOTTIME);
+	a.start_real_s = ag_now_ns(CLOCK_REALTIME) / 1e9;
 	if (ag_htab_init(&a.supp, 64))
 		return 1;
 	r = setup(&a);
@@ -1155,6 +1276,8 @@ int ag_run(const struct ag_run_opts *o)
 	ag_startup_ready(a.bpf.skel);
 	emit_ready(&a);
 	flush(&a);
+	a.ready = true;
+	update_metrics(&a);
 	ag_info("ready: tier %s, mode %s, %zu cgroups", ag_tier_name(a.bpf.tier),
 		ag_mode_name(a.mode), a.db.ids.n);
 	ag_scan_open_fds("/proc", &a.dt, on_open_fd, &a);
@@ -1187,6 +1310,7 @@ int ag_run(const struct ag_run_opts *o)
 				sync_clocks(&a);
 				check_drops(&a, false);
 				check_suppressed(&a);
+				update_metrics(&a);
 			} else if (fd == a.devfd) {
 				if (read(a.devfd, &x, sizeof(x)) == sizeof(x))
 					check_devices(&a, false);
@@ -1202,6 +1326,8 @@ int ag_run(const struct ag_run_opts *o)
 		if (deadline && ag_now_ns(CLOCK_MONOTONIC) >= deadline)
 			a.stop = true;
 	}
+	a.stopping = true; /* /readyz: not ready while draining */
+	update_metrics(&a);
 	ring_buffer__consume(a.rb);
 	check_drops(&a, false);
 	check_suppressed(&a);

@@ -869,6 +869,46 @@ static int parse_host(struct ctx *c, const yaml_node_t *n)
 	return 0;
 }
 
+static int parse_metrics(struct ctx *c, const yaml_node_t *n)
+{
+	static const char *const keys[] = { "listen", "pod_labels", "max_series", NULL };
+	struct ag_cfg_metrics *m = &c->cfg->metrics;
+	const yaml_node_t *v;
+	const char *s;
+	char d[80];
+	int err;
+
+	err = expect_type(c, n, YAML_MAPPING_NODE, "metrics", "a mapping");
+	if (!err)
+		err = check_keys(c, n, "metrics", keys);
+	if (err)
+		return err;
+	if ((v = map_get(c, n, "listen"))) {
+		err = get_str(c, v, "metrics.listen", "IPV4:PORT, [IPV6]:PORT or off", &s);
+		if (err)
+			return err;
+		if (strcmp(s, "off") && !strchr(s, ':'))
+			return fail(c, v, "metrics.listen: expected IPV4:PORT, [IPV6]:PORT or off "
+				    "(127.0.0.1:9464, 0.0.0.0:9464), found %s", describe(v, d, sizeof(d)));
+		m->listen = strdup(s);
+		if (!m->listen)
+			return -ENOMEM;
+	}
+	if ((v = map_get(c, n, "pod_labels"))) {
+		s = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "";
+		if (!strcmp(s, "true"))
+			m->pod_labels = true;
+		else if (strcmp(s, "false"))
+			return fail(c, v, "metrics.pod_labels: expected true or false, found %s",
+				    describe(v, d, sizeof(d)));
+	}
+	if ((v = map_get(c, n, "max_series")))
+		return get_uint(c, v, "metrics.max_series", 10, 100000,
+				"an integer from 10 to 100000 (label sets of the per-event counts)",
+				&m->max_series);
+	return 0;
+}
+
 static const struct {
 	const char *key;
 	int (*parse)(struct ctx *c, const yaml_node_t *n);
@@ -882,6 +922,7 @@ static const struct {
 	{ "allocations", parse_allocations },
 	{ "kubernetes", parse_kubernetes },
 	{ "host", parse_host },
+	{ "metrics", parse_metrics },
 };
 
 static int parse_root(struct ctx *c, const yaml_node_t *root)
@@ -1123,5 +1164,6 @@ void ag_config_free(struct ag_config *cfg)
 	free(cfg->kubernetes.ca_file);
 	free(cfg->host.proc);
 	free_strv(cfg->host.cdi_dirs, cfg->host.n_cdi_dirs);
+	free(cfg->metrics.listen);
 	memset(cfg, 0, sizeof(*cfg));
 }

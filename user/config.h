@@ -59,6 +59,13 @@ struct ag_cfg_host {
 	size_t n_cdi_dirs;
 };
 
+/* The "metrics:" section (user/metrics.h); NULL listen: 127.0.0.1:9464, "off": no server. */
+struct ag_cfg_metrics {
+	char *listen;             /* HOST:PORT */
+	bool pod_labels;          /* pod and container labels on the per-event counts */
+	unsigned int max_series;  /* 0: 1000 */
+};
+
 struct ag_config {
 	char *path;
 	int mode;                 /* enum ag_mode; AG_MODE_AUDIT when absent */
@@ -76,6 +83,7 @@ struct ag_config {
 	size_t n_allocs;
 	struct ag_cfg_kubernetes kubernetes;
 	struct ag_cfg_host host;
+	struct ag_cfg_metrics metrics;
 };
 
 /* Load and validate. On error returns -errno (-EINVAL for content) and writes

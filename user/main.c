@@ -14,6 +14,7 @@
 #include "jsonw.h"
 #include "loader.h"
 #include "log.h"
+#include "paths.h"
 #include "util.h"
 
 static int usage_run(FILE *f)
@@ -227,6 +228,7 @@ static const struct cmd {
 } cmds[] = {
 	{ "run", cmd_run, "watch and judge accelerator accesses (audit or enforce)" },
 	{ "probe", cmd_probe, "what this kernel supports, and the tier run would use" },
+	{ "paths", ag_cmd_paths, "the host paths run opens (for a container's mounts)" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "this text" },
 };

@@ -324,7 +324,7 @@ static void test_unknown_and_duplicate_keys(void **state)
 {
 	static const struct bad bad[] = {
 		{ "mode: audit\n\ntenant: [/a]\n", 3,
-		  "unknown key 'tenant' (expected one of: mode, unresolved, rate_limit, tenants, exempt, devices, allocations, kubernetes, host)" },
+		  "unknown key 'tenant' (expected one of: mode, unresolved, rate_limit, tenants, exempt, devices, allocations, kubernetes, host, metrics)" },
 		{ "mode: audit\nmode: enforce\n", 2, "duplicate key 'mode' (first on line 1)" },
 		{ "? [a, b]\n: 1\n", 1, "expected a key name, found a list" },
 		{ "kubernetes:\n  node_name: n\n  apiserver: https://x\n", 3,
@@ -550,6 +550,30 @@ static void test_bad_kubernetes_and_host(void **state)
 	EXPECT_ALL_REFUSED((struct fx *)*state, bad);
 }
 
+static void test_metrics_section(void **state)
+{
+	static const struct bad bad[] = {
+		{ "metrics: 9464\n", 1, "metrics: expected a mapping, found '9464'" },
+		{ "metrics:\n  listen: 9464\n", 2,
+		  "metrics.listen: expected IPV4:PORT, [IPV6]:PORT or off (127.0.0.1:9464, 0.0.0.0:9464), found '9464'" },
+		{ "metrics:\n  listen:\n", 2,
+		  "metrics.listen: expected IPV4:PORT, [IPV6]:PORT or off, found nothing" },
+		{ "metrics:\n  pod_labels: yes\n", 2, "metrics.pod_labels: expected true or false, found 'yes'" },
+		{ "metrics:\n  max_series: 5\n", 2,
+		  "metrics.max_series: expected an integer from 10 to 100000 (label sets of the per-event counts), found '5'" },
+		{ "metrics:\n  port: 9464\n", 2,
+		  "unknown key 'port' in metrics (expected one of: listen, pod_labels, max_series)" },
+	};
+	struct fx *f = *state;
+
+	load_ok(f, "metrics:\n  listen: 0.0.0.0:9464\n  pod_labels: true\n  max_series: 500\n");
+	assert_string_equal(f->cfg.metrics.listen, "0.0.0.0:9464");
+	assert_true(f->cfg.metrics.pod_labels);
+	assert_int_equal(f->cfg.metrics.max_series, 500);
+	ag_config_free(&f->cfg);
+	EXPECT_ALL_REFUSED(f, bad);
+}
+
 /* An error in a later section after earlier sections were filled: everything is freed. */
 static void test_error_after_content(void **state)
 {
@@ -585,6 +609,7 @@ int main(void)
 		T(test_bad_allocations),
 		T(test_bad_kubernetes_and_host),
 		T(test_error_after_content),
+		T(test_metrics_section),
 	};
 #undef T
 
