@@ -30,6 +30,7 @@
 #include "policy.h"
 #include "procscan.h"
 #include "sink.h"
+#include "journal.h"
 #include "util.h"
 #include "verdict.h"
 
@@ -810,8 +811,9 @@ static int open_output(struct agent *a)
 		if (fd > STDERR_FILENO)
 			close(fd);
 		ag_err("events: cannot start the event writer: %s", strerror(-r));
+		return r;
 	}
-	return r;
+	return ag_journal_start(a->sinks, &a->cfg);
 }
 
 /* The device classes: built-in, the dynamic majors of /proc/devices, the configuration's.

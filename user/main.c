@@ -11,6 +11,7 @@
 #include "agent.h"
 #include "cgroups.h"
 #include "config.h"
+#include "journal.h"
 #include "jsonw.h"
 #include "loader.h"
 #include "log.h"
@@ -227,6 +228,7 @@ static const struct cmd {
 } cmds[] = {
 	{ "run", cmd_run, "watch and judge accelerator accesses (audit or enforce)" },
 	{ "probe", cmd_probe, "what this kernel supports, and the tier run would use" },
+	{ "journal", ag_journal_cmd, "print the journal's events (--since, --until, --follow)" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "this text" },
 };
