@@ -142,7 +142,7 @@ struct journal {
 	__s64 last_start_ns;
 	bool failing; /* writes fail (reported once per outage) */
 	__u64 lost_in_outage;
-	__u64 write_errors, compress_errors, deleted, compressed;
+	__u64 write_errors, recoveries, compress_errors, deleted, compressed;
 };
 
 /* Compress dir/name (a closed segment) into name.gz: .tmp, fsync, rename, then unlink the plain
@@ -324,29 +324,23 @@ static void close_live(struct journal *j, bool compress)
 	}
 }
 
+/* A failure is logged once per run (later ones are counted: summary.sinks.journal.lost), and the
+ * first recovery once. */
 static void report_outage(struct journal *j, int err, size_t lost)
 {
-	j->write_errors++;
 	j->lost_in_outage += lost;
-	if (!j->failing)
+	if (!j->write_errors++)
 		ag_err("journal: cannot write to %s/%s: %s; events are lost until it can "
-		       "(counted in summary.sinks.journal.lost); enforcement goes on",
+		       "(counted in summary.sinks.journal.lost; logged once); enforcement goes on",
 		       j->dir, j->live[0] ? j->live : "(no segment)", strerror(err));
 	j->failing = true;
 }
 
-static size_t journal_emit(void *ctx, const char *buf, size_t len, size_t n)
+/* Write whole lines [p, p+len) to the live segment; returns 0 or lines lost. */
+static size_t write_lines(struct journal *j, const char *p, size_t len, size_t n)
 {
-	struct journal *j = ctx;
-	const char *p = buf;
 	size_t left = len;
 
-	if (j->fd >= 0 && j->live_bytes &&
-	    (j->live_bytes + len > j->o.segment_bytes ||
-	     mono_ns() - j->live_opened_mono >= j->o.segment_age_ns)) {
-		close_live(j, true);
-		retention(j);
-	}
 	if (j->fd < 0) {
 		int r = open_live(j);
 
@@ -365,7 +359,7 @@ static size_t journal_emit(void *ctx, const char *buf, size_t len, size_t n)
 			left -= (size_t)w;
 			continue;
 		}
-		/* cut back to the batch's start: no half line stays behind */
+		/* cut back to where these lines began: no half line stays behind */
 		if (ftruncate(j->fd, (off_t)j->live_bytes))
 			ag_warn("journal: %s/%s: cannot cut a failed write back: %s", j->dir,
 				j->live, strerror(errno));
@@ -373,8 +367,9 @@ static size_t journal_emit(void *ctx, const char *buf, size_t len, size_t n)
 		return n;
 	}
 	if (j->failing) {
-		ag_info("journal: writing to %s again; %llu events were lost", j->dir,
-			(unsigned long long)j->lost_in_outage);
+		if (!j->recoveries++)
+			ag_info("journal: writing to %s again; %llu events were lost", j->dir,
+				(unsigned long long)j->lost_in_outage);
 		j->failing = false;
 		j->lost_in_outage = 0;
 	}
@@ -383,6 +378,52 @@ static size_t journal_emit(void *ctx, const char *buf, size_t len, size_t n)
 	j->dirty = true;
 	pthread_mutex_unlock(&j->mu);
 	return 0;
+}
+
+/* A batch is cut at line ends so that no segment goes over segment_bytes (a single longer line
+ * gets a segment of its own). */
+static size_t journal_emit(void *ctx, const char *buf, size_t len, size_t n)
+{
+	struct journal *j = ctx;
+	size_t lost = 0;
+
+	while (len) {
+		size_t room, take = 0, lines = 0;
+
+		if (j->fd >= 0 && j->live_bytes &&
+		    (j->live_bytes >= j->o.segment_bytes ||
+		     mono_ns() - j->live_opened_mono >= j->o.segment_age_ns)) {
+			close_live(j, true);
+			retention(j);
+		}
+		room = j->fd >= 0 && j->live_bytes < j->o.segment_bytes
+			       ? j->o.segment_bytes - j->live_bytes : j->o.segment_bytes;
+		while (take < len) {
+			const char *nl = memchr(buf + take, '\n', len - take);
+			size_t end = nl ? (size_t)(nl - buf) + 1 : len;
+
+			if (end > room && lines)
+				break;
+			take = end;
+			lines++;
+			if (end >= room)
+				break;
+		}
+		if (take > room && j->fd >= 0 && j->live_bytes) {
+			/* the first line does not fit the rest of this segment: a new one */
+			close_live(j, true);
+			retention(j);
+			continue;
+		}
+		lost += write_lines(j, buf, take, lines);
+		buf += take;
+		len -= take;
+		if (take >= room && j->fd >= 0 && j->live_bytes >= j->o.segment_bytes) {
+			close_live(j, true);
+			retention(j);
+		}
+	}
+	return lost > n ? n : lost;
 }
 
 /* fdatasync every flush_ms while there is something new */

@@ -1,0 +1,14 @@
+# Evidence (issue 12): the journal sink and `accelguard journal` (user/journal.c), the self-test
+# (user/selftest.c). Its stage runs tests/evidence/test_evidence.py against the real agent.
+#   make evidence-check                      every scenario
+#   make evidence-check EVIDENCE_FILTER=journal
+USER_SRCS += user/journal.c
+EVIDENCE_FILTER ?=
+
+.PHONY: evidence-check
+CHECK_STAGES += evidence-check
+
+evidence-check: $(BUILD)/accelguard
+	$(call msg,EVIDENCE,journal and self-test against the real agent)
+	$(call stage,evidence-check) /usr/bin/python3 tests/evidence/test_evidence.py \
+		--agent $(BUILD)/accelguard $(EVIDENCE_FILTER)
