@@ -914,7 +914,7 @@ static int parse_journal(struct ctx *c, const yaml_node_t *n)
 
 static int parse_selftest(struct ctx *c, const yaml_node_t *n)
 {
-	static const char *const keys[] = { "at_start", "interval_s", NULL };
+	static const char *const keys[] = { "at_start", "interval_s", "socket", NULL };
 	struct ag_cfg_selftest *t = &c->cfg->selftest;
 	const yaml_node_t *v;
 	const char *s;
@@ -932,6 +932,11 @@ static int parse_selftest(struct ctx *c, const yaml_node_t *n)
 			return fail(c, v, "selftest.at_start: expected true or false, found %s",
 				    describe(v, d, sizeof(d)));
 		t->at_start = !strcmp(s, "true");
+	}
+	if ((v = map_get(c, n, "socket"))) {
+		err = get_abs_path(c, v, "selftest.socket", true, &t->socket);
+		if (err)
+			return err;
 	}
 	if ((v = map_get(c, n, "interval_s")))
 		err = get_uint(c, v, "selftest.interval_s", 0, 7u * 86400,
@@ -1196,5 +1201,6 @@ void ag_config_free(struct ag_config *cfg)
 	free(cfg->host.proc);
 	free_strv(cfg->host.cdi_dirs, cfg->host.n_cdi_dirs);
 	free(cfg->journal.dir);
+	free(cfg->selftest.socket);
 	memset(cfg, 0, sizeof(*cfg));
 }

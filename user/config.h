@@ -73,6 +73,7 @@ struct ag_cfg_journal {
 struct ag_cfg_selftest {
 	bool at_start;       /* once, after ready (default false) */
 	__u32 interval_s;    /* then every interval_s seconds, 0: never (default 0) */
+	char *socket;        /* the agent's control socket; NULL: /run/accelguard/control.sock */
 };
 
 struct ag_config {

@@ -14,6 +14,7 @@
 #include "journal.h"
 #include "jsonw.h"
 #include "loader.h"
+#include "selftest.h"
 #include "log.h"
 #include "util.h"
 
@@ -229,6 +230,7 @@ static const struct cmd {
 	{ "run", cmd_run, "watch and judge accelerator accesses (audit or enforce)" },
 	{ "probe", cmd_probe, "what this kernel supports, and the tier run would use" },
 	{ "journal", ag_journal_cmd, "print the journal's events (--since, --until, --follow)" },
+	{ "selftest", ag_selftest_cmd, "prove isolation now, against the running agent" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "this text" },
 };
