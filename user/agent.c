@@ -1087,7 +1087,8 @@ static int setup(struct agent *a)
 		ag_err("agent: cannot set up the event loop: %s", strerror(errno));
 		return -errno;
 	}
-	a->selftest = ag_selftest_svc_new(&a->cfg, a->o->config, a->epfd, emit_selftest, a);
+	a->selftest = ag_selftest_svc_new(&a->cfg, a->o->config, &a->db, a->epfd, emit_selftest,
+					  a);
 	return 0;
 }
 

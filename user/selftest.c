@@ -25,6 +25,7 @@
 #include "config.h"
 #include "journal.h"
 #include "log.h"
+#include "policy.h"
 #include "selftest.h"
 #include "util.h"
 
@@ -126,6 +127,7 @@ struct ag_selftest_svc {
 	char config[PATH_MAX];
 	ag_selftest_emit_fn emit;
 	void *ctx;
+	const struct ag_policy_db *db;
 	struct svc_client cl[SVC_CLIENTS];
 	bool at_start;
 	unsigned int interval_s;
@@ -139,7 +141,8 @@ static const char *cfg_socket(const struct ag_config *cfg)
 }
 
 struct ag_selftest_svc *ag_selftest_svc_new(const struct ag_config *cfg, const char *config_path,
-					    int epfd, ag_selftest_emit_fn emit, void *ctx)
+					    const struct ag_policy_db *db, int epfd,
+					    ag_selftest_emit_fn emit, void *ctx)
 {
 	struct ag_selftest_svc *s;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -162,6 +165,7 @@ struct ag_selftest_svc *ag_selftest_svc_new(const struct ag_config *cfg, const c
 	snprintf(s->sock, sizeof(s->sock), "%s", path);
 	snprintf(s->config, sizeof(s->config), "%s", config_path ? config_path : "");
 	s->epfd = epfd;
+	s->db = db;
 	s->emit = emit;
 	s->ctx = ctx;
 	s->at_start = cfg->selftest.at_start;
@@ -216,13 +220,49 @@ static void reply(struct svc_client *c, const char *msg)
 		ag_dbg("selftest: control socket reply: %s", strerror(errno));
 }
 
-/* "selftest {json object}": the result, relayed into the journal as a "selftest" event */
+/* A device that a real tenant holds exclusively (not a shared control node, not a self-test
+ * tenant's): the cross-tenant check's target. NVIDIA GPUs first. */
+static bool find_owner(const struct ag_policy_db *db, char *out, size_t len)
+{
+	size_t b = 0;
+	bool found = false;
+
+	for (struct ag_hnode *n = ag_htab_iter(&db->ids, &b, NULL); n; n = ag_htab_iter(&db->ids, &b, n)) {
+		const struct ag_cg *cg = ag_container_of(n, struct ag_cg, by_id);
+
+		if (cg->state != AG_P_TENANT || !cg->path ||
+		    !strncmp(cg->path, AG_SELFTEST_ROOT "/", strlen(AG_SELFTEST_ROOT) + 1))
+			continue;
+		for (unsigned int i = 0; i < cg->t.n_devs; i++) {
+			const struct ag_dev_range *d = &cg->t.devs[i];
+
+			if (d->flags || d->lo != d->hi || d->lo == AG_MINOR_ANY)
+				continue;
+			if (found && d->major != 195)
+				continue;
+			snprintf(out, len, "owner %u:%u %s\n", d->major, d->lo, cg->path);
+			if (d->major == 195)
+				return true;
+			found = true;
+		}
+	}
+	return found;
+}
+
+/* "selftest {json object}": the result, relayed into the journal as a "selftest" event;
+ * "owner": a real tenant's exclusive device ("owner MAJ:MIN PATH" or "none") */
 static void client_line(struct ag_selftest_svc *s, struct svc_client *c, char *line, size_t len)
 {
 	json_object *o;
 	const char *txt;
 	size_t n;
 
+	if (!strcmp(line, "owner")) {
+		char ans[600];
+
+		reply(c, s->db && find_owner(s->db, ans, sizeof(ans)) ? ans : "none\n");
+		return;
+	}
 	if (len < 9 || memcmp(line, "selftest ", 9)) {
 		reply(c, "error: expected 'selftest {JSON object}'\n");
 		return;
@@ -673,12 +713,30 @@ static int write_junit(const char *path, const struct check *c, int n, const cha
 	return 0;
 }
 
+/* One request line, one answer line (without its '\n'). */
+static int ask(const char *sock, const char *req, const char *body, char *rep, size_t replen,
+	       char *err, size_t errlen);
+
 static int send_result(const char *sock, const char *json, char *err, size_t errlen)
+{
+	char rep[256];
+	int r = ask(sock, "selftest ", json, rep, sizeof(rep), err, errlen);
+
+	if (r)
+		return r;
+	if (strncmp(rep, "ok", 2)) {
+		snprintf(err, errlen, "the agent refused the result: %s", rep);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int ask(const char *sock, const char *req, const char *json, char *rep, size_t replen,
+	       char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { 5, 0 };
-	char rep[256];
-	size_t n = strlen(json), off = 0;
+	size_t n = strlen(json), off = 0, rl = strlen(req);
 	ssize_t k;
 	int fd;
 
@@ -697,7 +755,7 @@ static int send_result(const char *sock, const char *json, char *err, size_t err
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (write(fd, "selftest ", 9) != 9)
+	if (write(fd, req, rl) != (ssize_t)rl)
 		goto io;
 	while (off < n) {
 		k = write(fd, json + off, n - off);
@@ -707,15 +765,13 @@ static int send_result(const char *sock, const char *json, char *err, size_t err
 	}
 	if (write(fd, "\n", 1) != 1)
 		goto io;
-	k = read(fd, rep, sizeof(rep) - 1);
+	k = read(fd, rep, replen - 1);
 	if (k <= 0)
 		goto io;
 	rep[k] = 0;
+	if (strchr(rep, '\n'))
+		*strchr(rep, '\n') = 0;
 	close(fd);
-	if (strncmp(rep, "ok", 2)) {
-		snprintf(err, errlen, "the agent refused the result: %s", rep);
-		return -EINVAL;
-	}
 	return 0;
 io:
 	snprintf(err, errlen, "control socket %s: %s", sock, errno ? strerror(errno) : "closed");
@@ -882,7 +938,19 @@ int ag_selftest_cmd(int argc, char **argv)
 		 "on no device (no GPU is touched; opens that pass end in ENXIO)",
 		 AG_SELFTEST_MINOR_LO, AG_SELFTEST_MINOR_HI);
 	snprintf(ck[1].kind, sizeof(ck[1].kind), "the second self-test tenant's reserved minor");
-	for (size_t i = 0; i < sc.n_t; i++) {
+	{
+		/* the agent knows the tenants that hold devices (a journal may not go back to
+		 * their start) */
+		char rep[700], dev[32], path[600];
+
+		if (!ask(sock, "owner", "", rep, sizeof(rep), err, sizeof(err)) &&
+		    sscanf(rep, "owner %31s %599s", dev, path) == 2) {
+			snprintf(ck[1].device, sizeof(ck[1].device), "%s", dev);
+			snprintf(ck[1].kind, sizeof(ck[1].kind), "a real tenant's device (%.120s)", path);
+			real_other = true;
+		}
+	}
+	for (size_t i = 0; i < sc.n_t && !real_other; i++) {
 		if (!sc.t[i].dev[0])
 			continue;
 		snprintf(ck[1].device, sizeof(ck[1].device), "%s", sc.t[i].dev);

@@ -12,8 +12,8 @@
  * `accelguard selftest` reads the running agent's journal (its ready event: pid, mode, tier; the
  * tenant events; then the access events of its own probes), makes two throwaway tenants (A
  * holding 195:240, B holding 195:241) and opens from A: its own device (allowed), another
- * tenant's (cross_tenant: a real tenant's exclusive device where the journal shows one, else
- * B's), and 195:242, allocated to nobody (unmediated). It checks each verdict and action in the
+ * tenant's (cross_tenant: a device a real tenant holds exclusively, which the agent names on
+ * its control socket ("owner"), else B's), and 195:242, allocated to nobody (unmediated). It checks each verdict and action in the
  * journal and, in enforce mode, that the open failed with EPERM (opens are denied synchronously
  * on every tier). It removes what it made, prints per-check results with timings, writes JUnit
  * XML (--junit), and hands the result to the agent over its control socket, which writes it
@@ -44,8 +44,10 @@ typedef void (*ag_selftest_emit_fn)(void *ctx, const char *members, size_t len);
 /* Listen on the control socket when the configuration has a journal (the self-test reads it);
  * NULL (and nothing to do) otherwise or on error (logged). journal_dir and config are passed to
  * the self-test the agent spawns. */
+struct ag_policy_db;
 struct ag_selftest_svc *ag_selftest_svc_new(const struct ag_config *cfg, const char *config_path,
-					    int epfd, ag_selftest_emit_fn emit, void *ctx);
+					    const struct ag_policy_db *db, int epfd,
+					    ag_selftest_emit_fn emit, void *ctx);
 /* An epoll fd fired: true when it was the service's (handled). */
 bool ag_selftest_svc_handle(struct ag_selftest_svc *s, int fd);
 /* Every second: start a scheduled run when due (selftest.at_start, selftest.interval_s), reap. */

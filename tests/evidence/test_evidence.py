@@ -412,6 +412,133 @@ def test_journal_bad_config():
           r.stderr, "exit %d: %r" % (r.returncode, r.stderr))
 
 
+# ---- self-test ------------------------------------------------------------------------------
+
+def selftest_run(a, *args):
+    r = subprocess.run([AGENT, "selftest", "--config", a.cfg] + list(args), capture_output=True,
+                       timeout=120)
+    return r
+
+
+def selftest_leftovers():
+    left = glob.glob(CG2 + "/accelguard-selftest/*") + glob.glob("/run/accelguard-selftest.*")
+    return left
+
+
+def check_selftest(a, mode, res, real_dev=None):
+    """The result's claims, checked against what the agent's journal and the kernel say."""
+    check(res["result"] == "pass" and res["passed"] == 3, "selftest failed: %s" % res)
+    check(res["mode"] == mode and res["tier"] == "tracepoint", "mode/tier: %s" % res)
+    check(res["agent_pid"] == a.proc.pid, "not the running agent: %s vs %d"
+          % (res["agent_pid"], a.proc.pid))
+    byname = {c["name"]: c for c in res["checks"]}
+    want = {"allocated": ("allowed", "observed"),
+            "other_tenant": ("cross_tenant", "denied" if mode == "enforce" else "observed"),
+            "unallocated": ("unmediated", "denied" if mode == "enforce" else "observed")}
+    ev = [json.loads(l) for l in a.lines()]
+    for name, (verdict, action) in want.items():
+        c = byname[name]
+        check(c["got"]["verdict"] == verdict and c["got"]["action"] == action,
+              "%s: %s" % (name, c))
+        if mode == "enforce" and name != "allocated":
+            check(c["got"]["errno"] == "EPERM", "%s not EPERM: %s" % (name, c))
+        else:
+            check(c["got"]["errno"] != "EPERM", "%s got EPERM in audit: %s" % (name, c))
+        check(c["open_ms"] >= 0 and c["judged_ms"] >= 0, "timings: %s" % c)
+        # the agent's own event for that open, from the self-test's tenant
+        maj, mi = map(int, c["device"].split(":"))
+        hits = [e for e in ev if e["type"] == "access" and e["op"] == "open" and
+                e["device"]["major"] == maj and e["device"]["minor"] == mi and
+                e["cgroup"]["path"] == c["cgroup"]]
+        check(len(hits) == 1 and hits[0]["verdict"] == verdict, "%s: journal events %s"
+              % (name, hits))
+    if real_dev:
+        check(byname["other_tenant"]["device"] == real_dev and res["real_tenant_device"],
+              "the real tenant's device was not used: %s" % byname["other_tenant"])
+    # into the journal: one selftest event with this run's result
+    st = [e for e in ev if e["type"] == "selftest" and e["run"] == res["run"]]
+    check(len(st) == 1 and st[0]["result"] == "pass" and len(st[0]["checks"]) == 3,
+          "selftest event: %s" % st)
+    check(not selftest_leftovers(), "left behind: %s" % selftest_leftovers())
+
+
+def selftest_mode(mode):
+    name = "st-" + mode
+    d = os.path.join(WORK, name)
+    sock = os.path.join(d, "control.sock")
+    a = Agent(name, {"dir": os.path.join(d, "journal"), "flush_ms": 100}, mode=mode,
+              extra="selftest:\n  socket: %s\n" % sock)
+    # a real tenant holding a GPU (195:200, from the configuration): the cross-tenant check
+    # must use its device
+    cg_make("/%s-a" % TAG)
+    try:
+        a.start()
+        junit = os.path.join(d, "junit.xml")
+        r = selftest_run(a, "--junit", junit, "--json")
+        check(r.returncode == 0, "selftest exit %d: %s %s" % (r.returncode, r.stdout, r.stderr))
+        res = json.loads(r.stdout)
+        time.sleep(0.2)
+        check_selftest(a, mode, res, real_dev="195:200")
+        import xml.etree.ElementTree as ET
+        root = ET.parse(junit).getroot()
+        suite = root.find("testsuite")
+        check(suite.get("tests") == "3" and suite.get("failures") == "0",
+              "junit: %s" % ET.tostring(root)[:300])
+        check(sorted(t.get("name") for t in suite.findall("testcase")) ==
+              ["allocated", "other_tenant", "unallocated"], "junit testcases")
+        # the text form: one line per check with timings
+        r = selftest_run(a)
+        check(r.returncode == 0 and r.stdout.count(b" ms") >= 3 and b"3 of 3 checks passed" in
+              r.stdout, "text output: %s" % r.stdout)
+        check(a.stop() == 0, "agent exit")
+    finally:
+        a.stop(signal.SIGKILL)
+        cg_remove("/%s-a" % TAG)
+
+
+def test_selftest_enforce():
+    selftest_mode("enforce")
+
+
+def test_selftest_audit():
+    selftest_mode("audit")
+
+
+def test_selftest_scheduled():
+    d = os.path.join(WORK, "st-sched")
+    sock = os.path.join(d, "control.sock")
+    a = Agent("st-sched", {"dir": os.path.join(d, "journal"), "flush_ms": 100}, mode="enforce",
+              extra="selftest:\n  socket: %s\n  at_start: true\n  interval_s: 2\n" % sock)
+    try:
+        a.start()
+        deadline = time.time() + 20
+        runs = []
+        while time.time() < deadline:
+            runs = [json.loads(l) for l in a.lines() if b'"type":"selftest"' in l]
+            if len(runs) >= 2:
+                break
+            time.sleep(0.2)
+        check(len(runs) >= 2, "scheduled runs in the journal: %d; %s" % (len(runs), a.stderr()))
+        res = runs[0]
+        check(all(r["by"] == "agent" for r in runs), "by: %s" % [r["by"] for r in runs])
+        check(a.stop() == 0, "agent exit")
+        check_selftest(a, "enforce", res)
+    finally:
+        a.stop(signal.SIGKILL)
+
+
+def test_selftest_no_agent():
+    d = os.path.join(WORK, "st-none")
+    a = Agent("st-none", {"dir": os.path.join(d, "journal")},
+              extra="selftest:\n  socket: %s/control.sock\n" % d)
+    a.start()
+    a.stop()
+    r = selftest_run(a)
+    check(r.returncode == 1 and b"no running agent writes the journal" in r.stderr and
+          b"ended with a summary" in r.stderr, "exit %d: %r" % (r.returncode, r.stderr))
+    check(not selftest_leftovers(), "left behind: %s" % selftest_leftovers())
+
+
 TESTS = [
     ("journal_rotation_compression_retention", test_journal_rotation_compression_retention),
     ("journal_torn_record", test_journal_torn_record),
@@ -419,6 +546,10 @@ TESTS = [
     ("journal_full_disk", test_journal_full_disk),
     ("journal_follow", test_journal_follow),
     ("journal_bad_config", test_journal_bad_config),
+    ("selftest_enforce", test_selftest_enforce),
+    ("selftest_audit", test_selftest_audit),
+    ("selftest_scheduled", test_selftest_scheduled),
+    ("selftest_no_agent", test_selftest_no_agent),
 ]
 
 
