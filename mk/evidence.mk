@@ -2,7 +2,8 @@
 # (user/selftest.c). Its stage runs tests/evidence/test_evidence.py against the real agent.
 #   make evidence-check                      every scenario
 #   make evidence-check EVIDENCE_FILTER=journal
-USER_SRCS += user/journal.c user/selftest.c
+USER_SRCS += user/journal.c user/selftest.c user/evidence.c
+LDLIBS    += -lcrypto
 EVIDENCE_FILTER ?=
 
 .PHONY: evidence-check
@@ -14,4 +15,4 @@ evidence-check: $(BUILD)/accelguard
 		--agent $(BUILD)/accelguard $(EVIDENCE_FILTER)
 
 # paths under the cgroup2 mount are bounded by the kernel, not by the buffers' sizes
-$(BUILD)/user/selftest.o: CFLAGS += -Wno-format-truncation
+$(BUILD)/user/selftest.o $(BUILD)/user/evidence.o: CFLAGS += -Wno-format-truncation
