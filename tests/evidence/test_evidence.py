@@ -543,6 +543,200 @@ def test_selftest_no_agent():
     check(not selftest_leftovers(), "left behind: %s" % selftest_leftovers())
 
 
+# ---- bundle and verify ----------------------------------------------------------------------
+
+def evidence(a, out, *args):
+    return subprocess.run([AGENT, "evidence", "--config", a.cfg, "--out", out] + list(args),
+                          capture_output=True, timeout=120)
+
+
+def verify(d, *args):
+    return subprocess.run([AGENT, "evidence", "verify", d] + list(args), capture_output=True,
+                          timeout=60)
+
+
+def check_bundle(out, a):
+    import csv
+    import hashlib
+    files = sorted(os.listdir(out))
+    want = sorted(["PRODUCT.yaml", "access-matrix.csv", "access-matrix.json", "journal.jsonl",
+                   "manifest.json", "report.html", "selftest-junit.xml", "selftest.json"])
+    check([f for f in files if f != "manifest.json.sig"] == want, "bundle files: %s" % files)
+    m = json.load(open(os.path.join(out, "manifest.json")))
+    listed = {f["path"]: f for f in m["files"]}
+    check(sorted(listed) == sorted(f for f in want if f != "manifest.json"),
+          "manifest covers %s" % sorted(listed))
+    for name, f in listed.items():
+        data = open(os.path.join(out, name), "rb").read()
+        check(hashlib.sha256(data).hexdigest() == f["sha256"] and len(data) == f["size"],
+              "checksum of %s" % name)
+    check(m["tier"] == "tracepoint" and m["node"] == os.uname().nodename and
+          m["config"]["sha256"] == hashlib.sha256(open(a.cfg, "rb").read()).hexdigest(),
+          "manifest facts: %s" % {k: m[k] for k in ("tier", "node", "config")})
+    # the slice is the journal's lines; the matrix counts its access events exactly
+    slice_ = strict_lines(open(os.path.join(out, "journal.jsonl"), "rb").read())
+    ev = [json.loads(l) for l in slice_]
+    counts = {}
+    for e in ev:
+        if e["type"] != "access":
+            continue
+        d = e["device"]
+        key = (e["cgroup"]["path"], "%d:%d %s" % (d["major"], d["minor"], d["class"]))
+        counts.setdefault(key, {}).setdefault(e["verdict"], 0)
+        counts[key][e["verdict"]] += 1
+    mat = json.load(open(os.path.join(out, "access-matrix.json")))["cells"]
+    got = {(c["tenant"], c["device"]): {v: n for v, n in c["by_verdict"].items() if n}
+           for c in mat}
+    check(got == counts, "matrix %s != journal %s" % (got, counts))
+    rows = list(csv.DictReader(open(os.path.join(out, "access-matrix.csv"))))
+    check(len(rows) == len(mat) and all(
+        int(r["total"]) == sum(counts[(r["tenant"], r["device"])].values()) for r in rows),
+        "csv rows disagree with the journal")
+    return m, ev
+
+
+def product_status(out):
+    text = open(os.path.join(out, "PRODUCT.yaml")).read()
+    for line in text.splitlines():
+        if line.strip().startswith("status:"):
+            return json.loads(line.split(":", 1)[1].strip()), text
+    raise Fail("no status in PRODUCT.yaml")
+
+
+def test_evidence_bundle_enforce():
+    d = os.path.join(WORK, "ev-enf")
+    a = Agent("ev-enf", {"dir": os.path.join(d, "journal"), "flush_ms": 100}, mode="enforce",
+              extra="selftest:\n  socket: %s/control.sock\n" % d)
+    node = os.path.join(d, "gpu")
+    mknod(node, 205)
+    cg_make("/%s-a" % TAG)
+    cg_make("/%s-e" % TAG)
+    try:
+        a.start()
+        in_cgroup("/%s-e" % TAG, opens(node, 3))   # denied violations
+        in_cgroup("/%s-a" % TAG, opens(node, 1))   # a GPU tenant opening one it was not given
+        r = selftest_run(a)
+        check(r.returncode == 0, "selftest: %s" % r.stderr)
+        time.sleep(0.3)
+        out = os.path.join(d, "bundle")
+        r = evidence(a, out)
+        check(r.returncode == 0, "evidence exit %d: %s" % (r.returncode, r.stderr))
+        check(not os.path.exists(out + ".partial"), "partial dir left")
+        m, ev = check_bundle(out, a)
+        st, text = product_status(out)
+        check(st == "Implemented", "status %s: %s" % (st, text))
+        check("id: secure_accelerator_access" in text and "level: MUST" in text, text)
+        for f in ["journal.jsonl", "access-matrix.json", "selftest-junit.xml", "report.html"]:
+            check('- "%s"' % f in text and os.path.exists(os.path.join(out, f)),
+                  "evidence path %s" % f)
+        st_json = json.load(open(os.path.join(out, "selftest.json")))
+        check(len(st_json) == 1 and st_json[0]["result"] == "pass", "selftest.json")
+        import xml.etree.ElementTree as ET
+        suites = ET.parse(os.path.join(out, "selftest-junit.xml")).getroot().findall("testsuite")
+        check(len(suites) == 1 and suites[0].get("tests") == "3" and
+              suites[0].get("failures") == "0", "bundle junit")
+        html = open(os.path.join(out, "report.html")).read()
+        check("<script" not in html and "http://" not in html.replace(
+            'xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html,
+            "the report loads something from outside")
+        r = verify(out)
+        check(r.returncode == 0 and b"ok (7 files)" in r.stdout, "verify: %s" % r.stdout)
+        # a changed, a missing and an extra file: each named, verify fails
+        with open(os.path.join(out, "access-matrix.csv"), "a") as f:
+            f.write("x\n")
+        os.unlink(os.path.join(out, "selftest.json"))
+        open(os.path.join(out, "notes.txt"), "w").write("x")
+        r = verify(out)
+        check(r.returncode == 1 and b"changed: access-matrix.csv" in r.stdout and
+              b"missing: selftest.json" in r.stdout and b"extra: notes.txt" in r.stdout,
+              "verify of a broken bundle: %s" % r.stdout)
+        # an existing --out is refused
+        r = evidence(a, out)
+        check(r.returncode == 1 and b"exists" in r.stderr, "existing out: %s" % r.stderr)
+        check(a.stop() == 0, "agent exit")
+    finally:
+        a.stop(signal.SIGKILL)
+        cg_remove("/%s-a" % TAG)
+        cg_remove("/%s-e" % TAG)
+
+
+def test_evidence_status_audit():
+    d = os.path.join(WORK, "ev-aud")
+    a = Agent("ev-aud", {"dir": os.path.join(d, "journal"), "flush_ms": 100}, mode="audit",
+              extra="selftest:\n  socket: %s/control.sock\n" % d)
+    node = os.path.join(d, "gpu")
+    mknod(node, 206)
+    cg_make("/%s-e" % TAG)
+    try:
+        a.start()
+        in_cgroup("/%s-e" % TAG, opens(node, 2))   # observed, not denied
+        time.sleep(0.3)
+        out = os.path.join(d, "b1")
+        check(evidence(a, out).returncode == 0, "evidence")
+        check_bundle(out, a)
+        st, text = product_status(out)
+        check(st == "Not Implemented" and "No self-test ran" in text and "Audit mode" in text and
+              "2 violation events in the window, 2 of them not denied" in text, text)
+        r = selftest_run(a)
+        check(r.returncode == 0, "selftest: %s" % r.stderr)
+        time.sleep(0.3)
+        out = os.path.join(d, "b2")
+        check(evidence(a, out).returncode == 0, "evidence")
+        st, text = product_status(out)
+        check(st == "Partially Implemented" and "pass, mode audit" in text, text)
+        # a window before the self-test: none in it
+        r = evidence(a, os.path.join(d, "b3"), "--until", "-1d")
+        check(r.returncode == 1 and b"no ready event" in r.stderr, "window: %s" % r.stderr)
+        check(a.stop() == 0, "agent exit")
+    finally:
+        a.stop(signal.SIGKILL)
+        cg_remove("/%s-e" % TAG)
+
+
+def test_evidence_signed():
+    d = os.path.join(WORK, "ev-sig")
+    a = Agent("ev-sig", {"dir": os.path.join(d, "journal"), "flush_ms": 100})
+    try:
+        a.start()
+        time.sleep(0.3)
+        key, pub, other = (os.path.join(d, n) for n in ("key.pem", "pub.pem", "other.pem"))
+        for k in (key, other):
+            subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", k], check=True,
+                           capture_output=True)
+        subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", pub], check=True)
+        out = os.path.join(d, "b")
+        r = evidence(a, out, "--sign-key", key)
+        check(r.returncode == 0 and os.path.exists(os.path.join(out, "manifest.json.sig")),
+              "signed bundle: %s" % r.stderr)
+        r = verify(out, "--pubkey", pub)
+        check(r.returncode == 0 and b"signature good" in r.stdout, "verify: %s" % r.stdout)
+        # the signature is checked with openssl too: the same bytes, the same key
+        import base64
+        sig = base64.b64decode(open(os.path.join(out, "manifest.json.sig")).read())
+        open(os.path.join(d, "sig.bin"), "wb").write(sig)
+        r = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", pub, "-rawin",
+                            "-in", os.path.join(out, "manifest.json"), "-sigfile",
+                            os.path.join(d, "sig.bin")], capture_output=True)
+        check(r.returncode == 0, "openssl does not accept the signature: %s" % r.stdout)
+        subprocess.run(["openssl", "pkey", "-in", other, "-pubout", "-out", other + ".pub"],
+                       check=True)
+        r = verify(out, "--pubkey", other + ".pub")
+        check(r.returncode == 1 and b"signature: does not match" in r.stdout, "wrong key: %s"
+              % r.stdout)
+        # a manifest changed after signing: checksums may still agree, the signature does not
+        m = open(os.path.join(out, "manifest.json")).read().replace('"mode"', '"mode" ', 1)
+        open(os.path.join(out, "manifest.json"), "w").write(m)
+        r = verify(out, "--pubkey", pub)
+        check(r.returncode == 1 and b"signature: does not match" in r.stdout, "tampered: %s"
+              % r.stdout)
+        r = evidence(a, os.path.join(d, "b2"), "--sign-key", pub)
+        check(r.returncode == 1 and b"not an Ed25519 private key" in r.stderr and
+              not os.path.exists(os.path.join(d, "b2")) and
+              not os.path.exists(os.path.join(d, "b2.partial")), "bad key: %s" % r.stderr)
+    finally:
+        a.stop()
+
+
 TESTS = [
     ("journal_rotation_compression_retention", test_journal_rotation_compression_retention),
     ("journal_torn_record", test_journal_torn_record),
@@ -554,6 +748,9 @@ TESTS = [
     ("selftest_audit", test_selftest_audit),
     ("selftest_scheduled", test_selftest_scheduled),
     ("selftest_no_agent", test_selftest_no_agent),
+    ("evidence_bundle_enforce", test_evidence_bundle_enforce),
+    ("evidence_status_audit", test_evidence_status_audit),
+    ("evidence_signed", test_evidence_signed),
 ]
 
 
