@@ -1,5 +1,6 @@
 # Evidence (issue 12): the journal sink and `accelguard journal` (user/journal.c), the self-test
-# (user/selftest.c). Its stage runs tests/evidence/test_evidence.py against the real agent.
+# (user/selftest.c), bundles and their verification (user/evidence.c: libcrypto for sha256 and
+# Ed25519). Its stage runs tests/evidence/test_evidence.py against the real agent.
 #   make evidence-check                      every scenario
 #   make evidence-check EVIDENCE_FILTER=journal
 USER_SRCS += user/journal.c user/selftest.c user/evidence.c
@@ -10,7 +11,7 @@ EVIDENCE_FILTER ?=
 CHECK_STAGES += evidence-check
 
 evidence-check: $(BUILD)/accelguard
-	$(call msg,EVIDENCE,journal and self-test against the real agent)
+	$(call msg,EVIDENCE,journal, self-test and bundles against the real agent)
 	$(call stage,evidence-check) /usr/bin/python3 tests/evidence/test_evidence.py \
 		--agent $(BUILD)/accelguard $(EVIDENCE_FILTER)
 

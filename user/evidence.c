@@ -492,18 +492,28 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 	const char *tier = js(c->ready, "tier");
 	__s64 t0 = c->n_tl ? c->tl[0].t : 0, t1 = c->n_tl ? c->tl[c->n_tl - 1].t : 1;
 
-	for (size_t i = 0; rows && cols && i < c->n_cells; i++) {
+	size_t *ri = calloc(c->n_cells + 1, sizeof(size_t)), *ci = calloc(c->n_cells + 1, sizeof(size_t));
+	struct cell **grid = NULL;
+
+	for (size_t i = 0; rows && cols && ri && ci && i < c->n_cells; i++) {
 		size_t k;
 
 		for (k = 0; k < nr && strcmp(rows[k], c->cells[i].row); k++)
 			;
 		if (k == nr)
 			rows[nr++] = c->cells[i].row;
+		ri[i] = k;
 		for (k = 0; k < nc && strcmp(cols[k], c->cells[i].col); k++)
 			;
 		if (k == nc)
 			cols[nc++] = c->cells[i].col;
+		ci[i] = k;
 	}
+	grid = nr && nc ? calloc(nr * nc, sizeof(*grid)) : NULL;
+	for (size_t i = 0; grid && i < c->n_cells; i++)
+		grid[ri[i] * nc + ci[i]] = &c->cells[i];
+	if (!grid)
+		nr = 0;
 	fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 		   "<title>accelguard evidence: ");
 	html_esc(f, node);
@@ -543,20 +553,16 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 		html_esc(f, rows[r]);
 		fprintf(f, "</th>");
 		for (size_t k = 0; k < nc; k++) {
-			struct cell *x = NULL;
+			struct cell *x = grid[r * nc + k];
 			int worst = -1;
 
-			for (size_t i = 0; i < c->n_cells && !x; i++)
-				if (c->cells[i].row == rows[r] && c->cells[i].col == cols[k])
-					x = &c->cells[i];
 			if (!x) {
 				fprintf(f, "<td></td>");
 				continue;
 			}
-			for (int v = 0; v < N_VERDICTS; v++)
-				if (x->by_verdict[v] && (worst < 0 || is_violation(v) ||
-							 (v == 6 && !is_violation(worst))))
-					worst = is_violation(worst) ? worst : v;
+			/* the worst verdict colours the cell: a violation, unresolved, allowed, other */
+			worst = x->by_verdict[2] ? 2 : x->by_verdict[1] ? 1 : x->by_verdict[6] ? 6
+				: x->by_verdict[0] ? 0 : 3;
 			fprintf(f, "<td class=\"cell\" style=\"background:%s\" data-tenant=\"",
 				verdict_colour(worst));
 			html_esc(f, rows[r]);
@@ -629,6 +635,9 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 		fprintf(f, "</table>\n");
 	}
 	fprintf(f, "</body></html>\n");
+	free(grid);
+	free(ri);
+	free(ci);
 	free(rows);
 	free(cols);
 }

@@ -595,6 +595,58 @@ def check_bundle(out, a):
     return m, ev
 
 
+def check_report_in_browser(out):
+    """Debian's chromium renders report.html headless; the DOM's matrix cells and counts must
+    be the bundle's JSON (a skip, named, where chromium is missing)."""
+    from html.parser import HTMLParser
+    chromium = shutil.which("chromium")
+    if not chromium:
+        raise Skip("chromium is not installed (tools/deps/test.txt)")
+    prof = tempfile.mkdtemp(prefix="chromium-", dir=WORK)
+    r = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                        "--user-data-dir=" + prof, "--dump-dom",
+                        "file://" + os.path.join(out, "report.html")],
+                       capture_output=True, timeout=120)
+    check(r.returncode == 0 and b"<table" in r.stdout, "chromium: %d %s" % (r.returncode,
+                                                                       r.stderr[-300:]))
+
+    class P(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.cells, self.cur, self.ids = [], None, set()
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if "id" in a:
+                self.ids.add(a["id"])
+            if tag == "td" and "data-tenant" in a:
+                self.cur = a
+                self.cur["text"] = ""
+
+        def handle_data(self, data):
+            if self.cur is not None:
+                self.cur["text"] += data
+
+        def handle_endtag(self, tag):
+            if tag == "td" and self.cur is not None:
+                self.cells.append(self.cur)
+                self.cur = None
+    p = P()
+    p.feed(r.stdout.decode())
+    mat = json.load(open(os.path.join(out, "access-matrix.json")))["cells"]
+    want = {(c["tenant"], c["device"]): c for c in mat}
+    got = {(c["data-tenant"], c["data-device"]): c for c in p.cells}
+    check(set(got) == set(want), "rendered cells %s != %s" % (sorted(got), sorted(want)))
+    for k, c in want.items():
+        g = got[k]
+        check(int(g["text"]) == c["total"] and int(g["data-total"]) == c["total"] and
+              all(int(g["data-" + v]) == n for v, n in c["by_verdict"].items()),
+              "cell %s: rendered %s, bundle %s" % (k, g, c))
+        red = any(c["by_verdict"][v] for v in ("cross_tenant", "unmediated"))
+        check(("#e53935" in g.get("style", "")) == red, "cell %s colour %s" % (k, g.get("style")))
+    check({"matrix", "timeline", "tier", "selftest", "status"} <= p.ids, "sections: %s" % p.ids)
+
+
 def product_status(out):
     text = open(os.path.join(out, "PRODUCT.yaml")).read()
     for line in text.splitlines():
@@ -641,6 +693,7 @@ def test_evidence_bundle_enforce():
             "the report loads something from outside")
         r = verify(out)
         check(r.returncode == 0 and b"ok (7 files)" in r.stdout, "verify: %s" % r.stdout)
+        check_report_in_browser(out)
         # a changed, a missing and an extra file: each named, verify fails
         with open(os.path.join(out, "access-matrix.csv"), "a") as f:
             f.write("x\n")
