@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <json-c/json.h>
+#include <zlib.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include "config.h"
@@ -718,15 +719,20 @@ out:
 	return r;
 }
 
+static int write_tar(const char *dir, const char *tarpath, char *err, size_t errlen);
+static void rm_flat(const char *dir);
+
 static int cmd_build(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' }, { "dir", required_argument, NULL, 'D' },
 		{ "since", required_argument, NULL, 's' },  { "until", required_argument, NULL, 'u' },
 		{ "out", required_argument, NULL, 'o' },    { "sign-key", required_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },         { 0 },
+		{ "tar", required_argument, NULL, 'T' },    { "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
-	const char *config = NULL, *jdir = NULL, *out = NULL, *key = NULL;
+	const char *config = NULL, *jdir = NULL, *out = NULL, *key = NULL, *tar = NULL;
+	char tmpout[] = "/tmp/accelguard-evidence.XXXXXX", tmpb[sizeof(tmpout) + 8] = "";
 	struct coll c = { .since = 0, .until = INT64_MAX };
 	struct ag_config cfg = { 0 };
 	struct ag_journal_read_stats rs;
@@ -743,6 +749,7 @@ static int cmd_build(int argc, char **argv)
 		case 'D': jdir = optarg; break;
 		case 'o': out = optarg; break;
 		case 'k': key = optarg; break;
+		case 'T': tar = optarg; break;
 		case 's':
 		case 'u':
 			if (ag_journal_parse_time(optarg, opt == 's' ? &c.since : &c.until)) {
@@ -764,9 +771,18 @@ static int cmd_build(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!out) {
-		ag_err("evidence: --out DIR is required");
+	if (!out && !tar) {
+		ag_err("evidence: --out DIR or --tar FILE.tar.gz is required");
 		return 2;
+	}
+	if (!out) {
+		/* a tarball alone: the bundle is made in a private directory, then removed */
+		if (!mkdtemp(tmpout)) {
+			ag_err("evidence: cannot make a directory under /tmp: %s", strerror(errno));
+			return 1;
+		}
+		snprintf(tmpb, sizeof(tmpb), "%s/b", tmpout);
+		out = tmpb;
 	}
 	if (!config && !jdir && !access("/etc/accelguard/config.yaml", R_OK))
 		config = "/etc/accelguard/config.yaml";
@@ -911,9 +927,13 @@ static int cmd_build(int argc, char **argv)
 		ag_err("evidence: cannot rename %s to %s: %s", part, out, strerror(errno));
 		goto fail;
 	}
+	if (tar && write_tar(out, tar, err, sizeof(err))) {
+		ag_err("evidence: %s", err);
+		goto done;
+	}
 	printf("evidence: %s: %llu events, %zu matrix cells, %llu violations, %zu self-tests; "
 	       "secure_accelerator_access: %s%s\n",
-	       out, (unsigned long long)c.n_events, c.n_cells, (unsigned long long)c.n_viol,
+	       tar ? tar : out, (unsigned long long)c.n_events, c.n_cells, (unsigned long long)c.n_viol,
 	       json_object_array_length(c.selftests), st.status, key ? "; manifest signed" : "");
 	ret = 0;
 	goto done;
@@ -950,12 +970,177 @@ done:
 	json_object_put(c.selftests);
 	json_object_put(c.ready);
 out:
+	if (tmpb[0]) {
+		rm_flat(tmpb);
+		rmdir(tmpout);
+	}
 	if (cfg_loaded)
 		ag_config_free(&cfg);
 	return ret;
 }
 
+/* ---- tar.gz (ustar, flat: the bundle's files only) ---- */
+
+static void tar_header(unsigned char h[512], const char *name, __u64 size, time_t mtime)
+{
+	unsigned int sum = 0;
+
+	memset(h, 0, 512);
+	snprintf((char *)h, 100, "%s", name);
+	snprintf((char *)h + 100, 8, "%07o", 0644);
+	snprintf((char *)h + 108, 8, "%07o", 0);
+	snprintf((char *)h + 116, 8, "%07o", 0);
+	snprintf((char *)h + 124, 12, "%011llo", (unsigned long long)size);
+	snprintf((char *)h + 136, 12, "%011llo", (unsigned long long)mtime);
+	memset(h + 148, ' ', 8);
+	h[156] = '0';
+	memcpy(h + 257, "ustar", 6);
+	memcpy(h + 263, "00", 2);
+	for (int i = 0; i < 512; i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 8, "%06o", sum);
+}
+
+static int write_tar(const char *dir, const char *tarpath, char *err, size_t errlen)
+{
+	char part[PATH_MAX];
+	unsigned char h[512], buf[65536];
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	gzFile gz;
+	int r = 0;
+
+	snprintf(part, sizeof(part), "%s.partial", tarpath);
+	gz = d ? gzopen(part, "wb9") : NULL;
+	if (!gz) {
+		snprintf(err, errlen, "cannot write %s: %s", part, strerror(errno));
+		if (d)
+			closedir(d);
+		return -EIO;
+	}
+	while (!r && (e = readdir(d))) {
+		char p[PATH_MAX];
+		struct stat st;
+		ssize_t k;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		tar_header(h, e->d_name, (__u64)st.st_size, st.st_mtime);
+		if (gzwrite(gz, h, 512) != 512)
+			r = -EIO;
+		while (!r && (k = read(fd, buf, sizeof(buf))) > 0)
+			if (gzwrite(gz, buf, (unsigned int)k) != (int)k)
+				r = -EIO;
+		if (!r && st.st_size % 512) {
+			memset(buf, 0, 512);
+			if (gzwrite(gz, buf, (unsigned int)(512 - st.st_size % 512)) <= 0)
+				r = -EIO;
+		}
+		close(fd);
+	}
+	closedir(d);
+	memset(buf, 0, 1024);
+	if (!r && gzwrite(gz, buf, 1024) != 1024)
+		r = -EIO;
+	if (gzclose(gz) != Z_OK)
+		r = -EIO;
+	if (!r && rename(part, tarpath))
+		r = -errno;
+	if (r) {
+		snprintf(err, errlen, "cannot write %s: %s", tarpath, strerror(errno ? errno : EIO));
+		unlink(part);
+	}
+	return r;
+}
+
+/* Extract a bundle tarball into dir: regular files with plain names only. */
+static int read_tar(const char *tarpath, const char *dir)
+{
+	unsigned char h[512];
+	gzFile gz = gzopen(tarpath, "rb");
+	int r = 0;
+
+	if (!gz)
+		return -errno ? -errno : -ENOENT;
+	for (;;) {
+		char name[101], p[PATH_MAX];
+		unsigned long long size;
+		FILE *f;
+
+		if (gzread(gz, h, 512) != 512) {
+			r = -EINVAL;
+			break;
+		}
+		if (!h[0])
+			break; /* the end blocks */
+		memcpy(name, h, 100);
+		name[100] = 0;
+		size = strtoull((char *)h + 124, NULL, 8);
+		if ((h[156] != '0' && h[156] != 0) || strchr(name, '/') || name[0] == '.' ||
+		    size > (1ull << 32)) {
+			printf("bad entry: %s (only the bundle's plain files belong in it)\n", name);
+			r = -EINVAL;
+			break;
+		}
+		snprintf(p, sizeof(p), "%s/%s", dir, name);
+		f = fopen(p, "wxe");
+		if (!f) {
+			r = -errno;
+			break;
+		}
+		for (unsigned long long left = size; left;) {
+			char buf[65536];
+			unsigned int want = left > sizeof(buf) ? sizeof(buf) : (unsigned int)left;
+			int k = gzread(gz, buf, want);
+
+			if (k <= 0) {
+				r = -EINVAL;
+				break;
+			}
+			fwrite(buf, 1, (size_t)k, f);
+			left -= (unsigned long long)k;
+		}
+		fclose(f);
+		if (r)
+			break;
+		if (size % 512 && gzread(gz, h, (unsigned int)(512 - size % 512)) <= 0) {
+			r = -EINVAL;
+			break;
+		}
+	}
+	gzclose(gz);
+	return r;
+}
+
+static void rm_flat(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char p[PATH_MAX];
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		unlink(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
 /* ---- verify ---- */
+
+static const char *verify_label; /* the tarball, when verify reads one */
 
 static int cmd_verify(int argc, char **argv)
 {
@@ -988,6 +1173,45 @@ static int cmd_verify(int argc, char **argv)
 		return 2;
 	}
 	dir = argv[optind];
+	{
+		size_t l = strlen(dir);
+		struct stat st;
+
+		if (!stat(dir, &st) && S_ISREG(st.st_mode) && l > 3 &&
+		    (!strcmp(dir + l - 3, ".gz") || !strcmp(dir + l - 4, ".tgz"))) {
+			static char tmp[] = "/tmp/accelguard-verify.XXXXXX";
+			int r;
+
+			if (!mkdtemp(tmp)) {
+				ag_err("evidence verify: cannot make a directory under /tmp: %s",
+				       strerror(errno));
+				return 1;
+			}
+			r = read_tar(dir, tmp);
+			if (r) {
+				printf("evidence verify: %s: FAILED (not a whole bundle tarball: %s)\n",
+				       dir, strerror(-r));
+				rm_flat(tmp);
+				return 1;
+			}
+			optind = 0;
+			verify_label = dir;
+			{
+				char *av[4] = { "verify", tmp, NULL, NULL };
+				char pk[] = "--pubkey";
+				int ac = 2;
+
+				if (pub) {
+					av[2] = pk;
+					av[3] = (char *)pub;
+					ac = 4;
+				}
+				r = cmd_verify(ac, av);
+			}
+			rm_flat(tmp);
+			return r;
+		}
+	}
 	snprintf(p, sizeof(p), "%s/manifest.json", dir);
 	m = json_object_from_file(p);
 	files = jo(m, "files");
@@ -1088,10 +1312,12 @@ static int cmd_verify(int argc, char **argv)
 			printf("note: the manifest is signed; give --pubkey to check the signature\n");
 	}
 	if (bad) {
-		printf("evidence verify: %s: FAILED (%d problems)\n", dir, bad);
+		printf("evidence verify: %s: FAILED (%d problems)\n", verify_label ? verify_label : dir,
+		       bad);
 		return 1;
 	}
-	printf("evidence verify: %s: ok (%zu files%s)\n", dir, n, pub ? ", signature good" : "");
+	printf("evidence verify: %s: ok (%zu files%s)\n", verify_label ? verify_label : dir, n,
+	       pub ? ", signature good" : "");
 	return 0;
 }
 

@@ -782,6 +782,28 @@ def test_evidence_signed():
         r = verify(out, "--pubkey", pub)
         check(r.returncode == 1 and b"signature: does not match" in r.stdout, "tampered: %s"
               % r.stdout)
+        # the same as a tarball: verified whole, signature included; one extra file is named
+        tgz = os.path.join(d, "b.tar.gz")
+        r = subprocess.run([AGENT, "evidence", "--config", a.cfg, "--tar", tgz, "--sign-key",
+                            key], capture_output=True, timeout=60)
+        check(r.returncode == 0 and os.path.exists(tgz), "--tar: %s" % r.stderr)
+        r = subprocess.run(["tar", "tzf", tgz], capture_output=True)
+        check(r.returncode == 0 and sorted(r.stdout.decode().split()) == sorted(
+            ["PRODUCT.yaml", "access-matrix.csv", "access-matrix.json", "journal.jsonl",
+             "manifest.json", "manifest.json.sig", "report.html", "selftest-junit.xml",
+             "selftest.json"]), "tar lists %s" % r.stdout)
+        r = verify(tgz, "--pubkey", pub)
+        check(r.returncode == 0 and b"b.tar.gz: ok (7 files, signature good)" in r.stdout,
+              "verify tarball: %s" % r.stdout)
+        x = os.path.join(d, "x")
+        os.makedirs(x)
+        subprocess.run(["tar", "xzf", tgz, "-C", x], check=True)
+        open(os.path.join(x, "more.txt"), "w").write("x")
+        subprocess.run("tar czf %s/bad.tar.gz *" % d, shell=True, cwd=x, check=True)
+        r = verify(os.path.join(d, "bad.tar.gz"), "--pubkey", pub)
+        check(r.returncode == 1 and b"extra: more.txt" in r.stdout, "bad tarball: %s" % r.stdout)
+        check(not glob.glob("/tmp/accelguard-verify.*") and
+              not glob.glob("/tmp/accelguard-evidence.*"), "temporary directories left")
         r = evidence(a, os.path.join(d, "b2"), "--sign-key", pub)
         check(r.returncode == 1 and b"not an Ed25519 private key" in r.stderr and
               not os.path.exists(os.path.join(d, "b2")) and
