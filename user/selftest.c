@@ -958,6 +958,11 @@ int ag_selftest_cmd(int argc, char **argv)
 		real_other = true;
 		break;
 	}
+	if (real_other)
+		snprintf(kind, sizeof(kind), "NVIDIA-numbered nodes of reserved minors 195:%u-%u that "
+			 "exist on no device (opens that pass end in ENXIO), and for the cross-tenant "
+			 "probe %s, %s", AG_SELFTEST_MINOR_LO, AG_SELFTEST_MINOR_HI, ck[1].device,
+			 ck[1].kind);
 	for (int i = 0; i < 3; i++) {
 		unsigned int ma, mi;
 
