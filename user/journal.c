@@ -373,6 +373,8 @@ static size_t write_lines(struct journal *j, const char *p, size_t len, size_t n
 		j->failing = false;
 		j->lost_in_outage = 0;
 	}
+	if (!j->live_bytes)
+		j->live_opened_mono = mono_ns(); /* a segment's age counts from its first record */
 	j->live_bytes += len;
 	pthread_mutex_lock(&j->mu);
 	j->dirty = true;
@@ -482,6 +484,8 @@ static const struct ag_sink_ops journal_ops = {
 	.close = journal_close,
 };
 
+static void report_outage(struct journal *j, int err, size_t lost);
+
 static int mkdir_p(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
@@ -550,7 +554,12 @@ int ag_sinks_add_journal(struct ag_sinks *s, const struct ag_journal_opts *o, ch
 	free(v);
 	retention(j);
 	r = open_live(j);
-	if (r) {
+	if (r == -ENOSPC || r == -EDQUOT || r == -EIO) {
+		/* a full disk at start: the agent still starts and enforces; the journal makes its
+		 * segment at the first write that can */
+		report_outage(j, -r, 0);
+		r = 0;
+	} else if (r) {
 		snprintf(err, errlen, "journal: cannot make a segment in %s: %s", j->dir, strerror(-r));
 		goto fail;
 	}

@@ -5,7 +5,7 @@
  * Format: each record is one event, the same JSON line the other sinks get, ending in '\n'. A
  * segment is "seg-<20-digit CLOCK_REALTIME ns of its opening>.jsonl" while it is live (appended
  * to) and "….jsonl.gz" (gzip, zlib; `zcat` reads it) once closed. The live segment is closed at
- * segment_bytes or at the first write after segment_age; the oldest closed segments are deleted
+ * segment_bytes or at the first write segment_age after its first record; the oldest closed segments are deleted
  * while all of them together exceed max_bytes (the live one is never deleted).
  *
  * Crash guarantees: every batch is write(2)n whole as soon as the sink's thread takes it (the
