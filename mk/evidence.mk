@@ -11,7 +11,7 @@ EVIDENCE_FILTER ?=
 CHECK_STAGES += evidence-check
 
 evidence-check: $(BUILD)/accelguard
-	$(call msg,EVIDENCE,journal, self-test and bundles against the real agent)
+	$(call msg,EVIDENCE,journal and self-test and bundles against the real agent)
 	$(call stage,evidence-check) /usr/bin/python3 tests/evidence/test_evidence.py \
 		--agent $(BUILD)/accelguard $(EVIDENCE_FILTER)
 

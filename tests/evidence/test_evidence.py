@@ -209,9 +209,13 @@ def test_journal_rotation_compression_retention():
     ev = a.lines()
     out = strict_lines(journal_cmd(jdir).stdout)
     check(len(out) < len(ev), "nothing was deleted (%d of %d lines)" % (len(out), len(ev)))
-    dropped = a.summary()["sinks"]["journal"]["dropped"]
-    if dropped == 0:
-        check(ev[-len(out):] == out, "the journal is not the tail of the event stream")
+    sinks = a.summary()["sinks"]
+    dropped = sinks["journal"]["dropped"]
+    if dropped == 0 and sinks["json"]["dropped"] == 0:
+        check(ev[-len(out):] == out, "the journal is not the tail of the event stream: %s; "
+              "first differing: %s" % (sinks, next(((i, ev[-len(out) + i][:150], l[:150])
+                                                    for i, l in enumerate(out)
+                                                    if ev[-len(out) + i] != l), None)))
     else:  # a journal that fell behind (a loaded machine) dropped whole batches, counted
         pos = {l: i for i, l in enumerate(ev)}
         idx = [pos.get(l, -1) for l in out]
