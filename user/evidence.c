@@ -157,10 +157,20 @@ static void row_of(json_object *e, char *buf, size_t len)
 		snprintf(buf, len, "%s", path ? path : "?");
 }
 
+/* A journal record (len bytes, not NUL-terminated) as JSON. */
+static json_object *parse_record(const char *line, size_t len)
+{
+	json_tokener *t = json_tokener_new();
+	json_object *o = t ? json_tokener_parse_ex(t, line, (int)len) : NULL;
+
+	json_tokener_free(t);
+	return o;
+}
+
 static int on_event(const char *line, size_t len, __s64 t, void *ctx)
 {
 	struct coll *c = ctx;
-	json_object *e = json_tokener_parse(line);
+	json_object *e = parse_record(line, len);
 	const char *type = js(e, "type");
 
 	if (!type)

@@ -519,7 +519,15 @@ int ag_sinks_add_journal(struct ag_sinks *s, const struct ag_journal_opts *o, ch
 	j->fd = -1;
 	j->dirfd = -1;
 	pthread_mutex_init(&j->mu, NULL);
-	pthread_cond_init(&j->cv, NULL);
+	{
+		/* the flush thread's deadlines are CLOCK_MONOTONIC */
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&j->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	snprintf(j->dir, sizeof(j->dir), "%s", o->dir);
 	j->o.dir = j->dir;
 	r = mkdir_p(j->dir, 0750);

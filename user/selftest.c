@@ -503,10 +503,20 @@ static void note_tenant(struct scan *sc, json_object *o)
 	}
 }
 
+/* A journal record (len bytes, not NUL-terminated) as JSON. */
+static json_object *parse_record(const char *line, size_t len)
+{
+	json_tokener *t = json_tokener_new();
+	json_object *o = t ? json_tokener_parse_ex(t, line, (int)len) : NULL;
+
+	json_tokener_free(t);
+	return o;
+}
+
 static int on_record(const char *line, size_t len, __s64 t, void *ctx)
 {
 	struct scan *sc = ctx;
-	json_object *o = json_tokener_parse(line); /* the reader checked: one whole object */
+	json_object *o = parse_record(line, len); /* the reader checked: one object */
 	const char *type = o ? jget_str(o, "type", NULL) : NULL;
 
 	if (!type)
