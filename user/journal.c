@@ -140,6 +140,10 @@ struct journal {
 	char live[SEG_NAME_LEN];
 	__u64 live_bytes, live_opened_mono;
 	__s64 last_start_ns;
+	/* closed segments the flush thread compresses (then applies the retention), so that a
+	 * rotation never stalls the writer; under mu */
+	char pending[16][SEG_NAME_LEN];
+	int n_pending;
 	bool failing; /* writes fail (reported once per outage) */
 	__u64 lost_in_outage;
 	__u64 write_errors, recoveries, compress_errors, deleted, compressed;
@@ -215,7 +219,11 @@ static void retention(struct journal *j)
 	struct seg *v;
 	size_t n;
 	__u64 total = 0;
+	char live[SEG_NAME_LEN];
 
+	pthread_mutex_lock(&j->mu);
+	memcpy(live, j->live, sizeof(live));
+	pthread_mutex_unlock(&j->mu);
 	if (list_segments(j->dirfd, &v, &n, false))
 		return;
 	for (size_t i = 0; i < n; i++)
@@ -223,7 +231,7 @@ static void retention(struct journal *j)
 	for (size_t i = 0; i < n && total > j->o.max_bytes; i++) {
 		char f[SEG_NAME_LEN + 8];
 
-		if (!strcmp(v[i].name, j->live))
+		if (!strcmp(v[i].name, live))
 			continue;
 		snprintf(f, sizeof(f), "%s.gz", v[i].name);
 		unlinkat(j->dirfd, f, 0);
@@ -281,17 +289,18 @@ static int open_live(struct journal *j)
 	__s64 t = realtime_ns();
 	int fd;
 
+	char name[SEG_NAME_LEN];
+
 	if (t <= j->last_start_ns)
 		t = j->last_start_ns + 1; /* names stay unique and ordered */
-	snprintf(j->live, sizeof(j->live), SEG_PREFIX "%020lld.jsonl", (long long)t);
-	fd = openat(j->dirfd, j->live, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		j->live[0] = 0;
+	snprintf(name, sizeof(name), SEG_PREFIX "%020lld.jsonl", (long long)t);
+	fd = openat(j->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0)
 		return -errno;
-	}
 	j->last_start_ns = t;
 	fsync(j->dirfd);
 	pthread_mutex_lock(&j->mu);
+	memcpy(j->live, name, sizeof(name));
 	j->fd = fd;
 	j->dirty = false;
 	pthread_mutex_unlock(&j->mu);
@@ -300,27 +309,39 @@ static int open_live(struct journal *j)
 	return 0;
 }
 
+/* Close the live segment; compress: hand it to the flush thread (which syncs it, compresses it
+ * and applies the retention), or do it here when that thread has a backlog. */
 static void close_live(struct journal *j, bool compress)
 {
 	char name[SEG_NAME_LEN];
+	bool queued = false;
 	int fd;
 
 	pthread_mutex_lock(&j->mu);
 	fd = j->fd;
 	j->fd = -1;
 	j->dirty = false;
+	memcpy(name, j->live, sizeof(name));
+	j->live[0] = 0;
+	if (fd >= 0 && compress && j->live_bytes && j->syncer_started &&
+	    j->n_pending < (int)(sizeof(j->pending) / sizeof(j->pending[0]))) {
+		memcpy(j->pending[j->n_pending++], name, sizeof(name));
+		pthread_cond_signal(&j->cv);
+		queued = true;
+	}
 	pthread_mutex_unlock(&j->mu);
 	if (fd < 0)
 		return;
-	fdatasync(fd);
+	if (!queued)
+		fdatasync(fd);
 	close(fd);
-	snprintf(name, sizeof(name), "%s", j->live);
-	j->live[0] = 0;
-	if (compress) {
-		if (j->live_bytes)
-			compress_segment(j, name);
-		else
-			unlinkat(j->dirfd, name, 0);
+	if (!compress || queued)
+		return;
+	if (j->live_bytes) {
+		compress_segment(j, name);
+		retention(j);
+	} else {
+		unlinkat(j->dirfd, name, 0);
 	}
 }
 
@@ -396,7 +417,6 @@ static size_t journal_emit(void *ctx, const char *buf, size_t len, size_t n)
 		    (j->live_bytes >= j->o.segment_bytes ||
 		     mono_ns() - j->live_opened_mono >= j->o.segment_age_ns)) {
 			close_live(j, true);
-			retention(j);
 		}
 		room = j->fd >= 0 && j->live_bytes < j->o.segment_bytes
 			       ? j->o.segment_bytes - j->live_bytes : j->o.segment_bytes;
@@ -414,7 +434,6 @@ static size_t journal_emit(void *ctx, const char *buf, size_t len, size_t n)
 		if (take > room && j->fd >= 0 && j->live_bytes) {
 			/* the first line does not fit the rest of this segment: a new one */
 			close_live(j, true);
-			retention(j);
 			continue;
 		}
 		lost += write_lines(j, buf, take, lines);
@@ -422,7 +441,6 @@ static size_t journal_emit(void *ctx, const char *buf, size_t len, size_t n)
 		len -= take;
 		if (take >= room && j->fd >= 0 && j->live_bytes >= j->o.segment_bytes) {
 			close_live(j, true);
-			retention(j);
 		}
 	}
 	return lost > n ? n : lost;
@@ -443,10 +461,29 @@ static void *syncer_main(void *arg)
 			dl.tv_sec++;
 			dl.tv_nsec -= 1000000000L;
 		}
-		while (!j->stop && pthread_cond_timedwait(&j->cv, &j->mu, &dl) != ETIMEDOUT)
+		while (!j->stop && !j->n_pending &&
+		       pthread_cond_timedwait(&j->cv, &j->mu, &dl) != ETIMEDOUT)
 			;
 		if (j->stop)
 			break;
+		while (j->n_pending && !j->stop) {
+			char name[SEG_NAME_LEN];
+			int fd;
+
+			memcpy(name, j->pending[0], sizeof(name));
+			memmove(j->pending[0], j->pending[1], (size_t)--j->n_pending * sizeof(j->pending[0]));
+			pthread_mutex_unlock(&j->mu);
+			/* what came after the last flush, before compressing (a failure leaves the
+			 * plain file, synced) */
+			fd = openat(j->dirfd, name, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				fdatasync(fd);
+				close(fd);
+			}
+			compress_segment(j, name);
+			retention(j);
+			pthread_mutex_lock(&j->mu);
+		}
 		if (j->dirty && j->fd >= 0) {
 			j->dirty = false;
 			/* under the lock: the writer cannot close the fd meanwhile */
@@ -469,6 +506,12 @@ static void journal_close(void *ctx)
 		pthread_mutex_unlock(&j->mu);
 		pthread_join(j->syncer, NULL);
 	}
+	/* what the flush thread had not compressed yet (at most its 16-segment backlog) */
+	for (int i = 0; i < j->n_pending; i++) {
+		compress_segment(j, j->pending[i]);
+		retention(j);
+	}
+	j->n_pending = 0;
 	/* the live segment stays live (a reader sees it at once); the next start compresses it */
 	close_live(j, false);
 	if (j->dirfd >= 0)

@@ -8,6 +8,9 @@
  * segment_bytes or at the first write segment_age after its first record; the oldest closed segments are deleted
  * while all of them together exceed max_bytes (the live one is never deleted).
  *
+ * A closed segment is compressed, and the retention applied, on the flush thread, so that a
+ * rotation never stalls the writer; what is still queued at exit is done by close.
+ *
  * Crash guarantees: every batch is write(2)n whole as soon as the sink's thread takes it (the
  * agent formats a batch per loop round, so a batch lives in the agent's memory for
  * milliseconds), so a SIGKILL of the agent loses only what was still queued in its memory; the
