@@ -698,6 +698,9 @@ int ag_journal_parse_time(const char *s, __s64 *ns)
 	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 &&
 	    sscanf(s, "%4d-%2d-%2d %2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
 		return -EINVAL;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || h < 0 ||
+	    mi < 0 || sec < 0)
+		return -EINVAL;
 	s += n;
 	if (*s == '.') {
 		int digits = 0;

@@ -479,6 +479,36 @@ def test_journal_follow():
         cg_remove("/%s-w" % TAG)
 
 
+def test_journal_time_arguments():
+    """--since/--until: RFC 3339 with Z or an offset, a fraction, @SECONDS, relative times."""
+    import datetime
+    jdir = os.path.join(WORK, "times", "journal")
+    a = Agent("times", {"dir": jdir, "flush_ms": 100})
+    a.start()
+    check(a.stop() == 0, "agent exit")
+    lines = strict_lines(journal_cmd(jdir).stdout)
+    check(len(lines) == 2, "ready and summary expected: %d" % len(lines))
+    t_ready = json.loads(lines[0])["time"]   # 2026-12-01T16:28:14.108368142Z
+    t_sum = json.loads(lines[1])["time"]
+    n = lambda *args: len(strict_lines(journal_cmd(jdir, *args).stdout))
+    check(n("--since", t_ready) == 2 and n("--until", t_ready) == 1 and
+          n("--since", t_sum) == 1, "exact event times as bounds")
+    dt = datetime.datetime.strptime(t_sum[:19], "%Y-%m-%dT%H:%M:%S").replace(
+        tzinfo=datetime.timezone.utc)
+    # the summary's second, written in another zone: the same instant
+    plus1 = (dt + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S") + "+01:00"
+    check(n("--since", plus1) == n("--since", t_sum[:19] + "Z"), "offset +01:00")
+    check(n("--since", "@%d" % (int(dt.timestamp()) + 2)) == 0, "@SECONDS after the end")
+    check(n("--since", "-1h") == 2 and n("--until", "-1h") == 0 and n("--since", "-1d") == 2,
+          "relative times")
+    for bad in ("yesterday", "2026-13-45", "2026-13-01T00:00:00Z", "2026-12-01T25:00:00Z",
+                "2026-12-01T10:00:00Zjunk", "-5x", "@"):
+        r = journal_cmd(jdir, "--since", bad, check_rc=False)
+        check(r.returncode == 2 and b"--since takes a time" in r.stderr, "%s: %r" % (bad, r.stderr))
+    r = journal_cmd(os.path.join(WORK, "times", "none"), check_rc=False)
+    check(r.returncode == 1 and b"cannot read" in r.stderr, "missing dir: %r" % r.stderr)
+
+
 def test_journal_bad_config():
     d = os.path.join(WORK, "badcfg")
     os.makedirs(d, exist_ok=True)
@@ -905,6 +935,7 @@ TESTS = [
     ("journal_full_disk", test_journal_full_disk),
     ("journal_full_at_start", test_journal_full_at_start),
     ("journal_follow", test_journal_follow),
+    ("journal_time_arguments", test_journal_time_arguments),
     ("journal_bad_config", test_journal_bad_config),
     ("selftest_enforce", test_selftest_enforce),
     ("selftest_audit", test_selftest_audit),
