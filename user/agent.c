@@ -33,6 +33,8 @@
 #include "procscan.h"
 #include "sink.h"
 #include "startup.h"
+#include "journal.h"
+#include "selftest.h"
 #include "util.h"
 #include "verdict.h"
 
@@ -98,6 +100,7 @@ struct agent {
 	struct ag_metrics *metrics; /* /metrics, /healthz, /readyz (metrics.h); NULL: none */
 	bool ready, stopping;
 	double start_real_s;
+	struct ag_selftest_svc *selftest; /* the control socket, scheduled self-tests */
 };
 
 /* ---- output -------------------------------------------------------------------------------- */
@@ -599,6 +602,7 @@ static void emit_ready(struct agent *a)
 	ag_policy_counts(&a->db, counts);
 	begin_event(a, "ready", 0);
 	jw_kstr(w, "version", AG_VERSION);
+	jw_ku64(w, "pid", (__u64)getpid());
 	jw_kstr(w, "tier", ag_tier_name(a->bpf.tier));
 	jw_kstr(w, "mode", ag_mode_name(a->mode));
 	jw_kstr(w, "ioctl_program", ag_bpf_ioctl_prog(&a->bpf));
@@ -944,9 +948,11 @@ static int open_output(struct agent *a)
 		ag_err("events: cannot start the event writer: %s", strerror(-r));
 		return r;
 	}
-	if (a->metrics && (r = ag_metrics_add_sink(a->metrics, a->sinks)))
+	if (a->metrics && (r = ag_metrics_add_sink(a->metrics, a->sinks))) {
 		ag_err("metrics: cannot start the counting sink: %s", strerror(-r));
-	return r;
+		return r;
+	}
+	return ag_journal_start(a->sinks, &a->cfg);
 }
 
 /* The device classes: built-in, the dynamic majors of /proc/devices, the configuration's.
@@ -1070,6 +1076,17 @@ out:
 	free(old);
 }
 
+/* a self-test's result, relayed from the control socket into the event stream */
+static void emit_selftest(void *ctx, const char *members, size_t len)
+{
+	struct agent *a = ctx;
+
+	begin_event(a, "selftest", 0);
+	jw_append(&a->jw, ",", 1);
+	jw_append(&a->jw, members, len);
+	end_event(a);
+}
+
 static int add_epoll(struct agent *a, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
@@ -1174,8 +1191,13 @@ static int setup(struct agent *a)
 			return -ENOSPC;
 	}
 	{
-		struct ag_source *cs = ag_config_source_new(&a->cfg);
+		/* the self-test's reserved root (selftest.h), then the configuration */
+		struct ag_source *ss = ag_selftest_source_new();
+		struct ag_source *cs;
 
+		if (!ss || ag_policy_add_source(&a->db, ss))
+			return -ENOMEM;
+		cs = ag_config_source_new(&a->cfg);
 		if (!cs || ag_policy_add_source(&a->db, cs))
 			return -ENOMEM;
 	}
@@ -1212,6 +1234,8 @@ static int setup(struct agent *a)
 		ag_err("agent: cannot set up the event loop: %s", strerror(errno));
 		return -errno;
 	}
+	a->selftest = ag_selftest_svc_new(&a->cfg, a->o->config, &a->db, a->epfd, emit_selftest,
+					  a);
 	return 0;
 }
 
@@ -1220,6 +1244,7 @@ static void teardown(struct agent *a)
 	struct ag_hnode *n, *next;
 	size_t b = 0;
 
+	ag_selftest_svc_free(a->selftest);
 	ring_buffer__free(a->rb);
 	if (a->db_ready)
 		ag_policy_free(&a->db);
@@ -1311,6 +1336,9 @@ int ag_run(const struct ag_run_opts *o)
 				check_drops(&a, false);
 				check_suppressed(&a);
 				update_metrics(&a);
+				ag_selftest_svc_tick(a.selftest);
+			} else if (ag_selftest_svc_handle(a.selftest, fd)) {
+				/* the control socket */
 			} else if (fd == a.devfd) {
 				if (read(a.devfd, &x, sizeof(x)) == sizeof(x))
 					check_devices(&a, false);

@@ -64,6 +64,21 @@ struct ag_cfg_metrics {
 	char *listen;             /* HOST:PORT */
 	bool pod_labels;          /* pod and container labels on the per-event counts */
 	unsigned int max_series;  /* 0: 1000 */
+/* The "journal:" section (user/journal.h); present false: no journal. */
+struct ag_cfg_journal {
+	bool present;
+	char *dir;
+	__u32 segment_kb;    /* rotate the live segment at this size (default 16384) */
+	__u32 segment_age_s; /* or at the first write after this age (default 3600) */
+	__u32 max_kb;        /* bound of every segment together; oldest deleted (default 262144) */
+	__u32 flush_ms;      /* fdatasync interval (default 1000) */
+};
+
+/* The "selftest:" section (user/selftest.h): the agent runs the self-test itself. */
+struct ag_cfg_selftest {
+	bool at_start;       /* once, after ready (default false) */
+	__u32 interval_s;    /* then every interval_s seconds, 0: never (default 0) */
+	char *socket;        /* the agent's control socket; NULL: /run/accelguard/control.sock */
 };
 
 struct ag_config {
@@ -84,6 +99,8 @@ struct ag_config {
 	struct ag_cfg_kubernetes kubernetes;
 	struct ag_cfg_host host;
 	struct ag_cfg_metrics metrics;
+	struct ag_cfg_journal journal;
+	struct ag_cfg_selftest selftest;
 };
 
 /* Load and validate. On error returns -errno (-EINVAL for content) and writes
