@@ -64,6 +64,8 @@ struct ag_cfg_metrics {
 	char *listen;             /* HOST:PORT */
 	bool pod_labels;          /* pod and container labels on the per-event counts */
 	unsigned int max_series;  /* 0: 1000 */
+};
+
 /* The "journal:" section (user/journal.h); present false: no journal. */
 struct ag_cfg_journal {
 	bool present;
