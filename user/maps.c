@@ -205,6 +205,22 @@ int ag_maps_viol_next(const struct ag_maps *m, const __u64 *prev, __u64 *next)
 	return bpf_map_get_next_key(m->fd.viol, prev, next) ? -errno : 0;
 }
 
+/* Iterating the decision maps: the restart's reconcile (pins.c) finds what a previous agent left. */
+int ag_maps_policy_next(const struct ag_maps *m, const __u64 *prev, __u64 *next)
+{
+	if (m->fd.policy < 0)
+		return -ENOENT;
+	return bpf_map_get_next_key(m->fd.policy, prev, next) ? -errno : 0;
+}
+
+int ag_maps_owner_next(const struct ag_maps *m, const struct ag_dev_key *prev,
+		       struct ag_dev_key *next)
+{
+	if (m->fd.owners < 0)
+		return -ENOENT;
+	return bpf_map_get_next_key(m->fd.owners, prev, next) ? -errno : 0;
+}
+
 int ag_maps_viol_del(struct ag_maps *m, __u64 cgroup_id)
 {
 	if (m->fd.viol < 0)
