@@ -51,6 +51,7 @@ static char cg2[512];    /* cgroup2 mount */
 static char root[128];   /* our cgroup subtree, relative: /itest-PID */
 static char failmsg[1024];
 static double timeout_scale = 1.0;
+static char pin_dir[256]; /* every agent pins here (enforce mode); removed after each test */
 
 #define FAIL(...)                                                                                  \
 	do {                                                                                       \
@@ -317,6 +318,8 @@ static int agent_start(struct agent *a, const struct cfg_opts *o, const char *co
 	argv[n++] = a->events;
 	for (int i = 0; i < n_agent_args; i++)
 		argv[n++] = agent_args[i];
+	argv[n++] = "--pin-dir";
+	argv[n++] = pin_dir;
 	for (; extra_args && *extra_args && n < 30; extra_args++)
 		argv[n++] = *extra_args;
 	argv[n] = NULL;
@@ -535,7 +538,7 @@ static int fixture_up(void)
 
 static void fixture_down(void)
 {
-	const char *cgs[] = { "/t-a", "/t-b", "/t-c", "/ex", "/t-new", "/t-race", "" };
+	const char *cgs[] = { "/t-a", "/t-b", "/t-c", "/ex", "/t-new", "/t-race", "/t-gone", "" };
 
 	for (size_t i = 0; i < sizeof(cgs) / sizeof(cgs[0]); i++)
 		cg_remove(cgs[i]);
@@ -1866,6 +1869,298 @@ out:
 	return ret;
 }
 
+
+/* ---- restart and upgrade (pinned state, user/pins.c) ------------------------------------------ */
+
+/* `accelguard uninstall --pin-dir DIR`: its exit status; its first line in out */
+static int uninstall(const char *dir, char *out, size_t len)
+{
+	char cmd[900];
+	FILE *p;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "%s uninstall --pin-dir %s 2>&1", agent_bin, dir);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (!fgets(out, len, p))
+		out[0] = 0;
+	out[strcspn(out, "\n")] = 0;
+	while (fgetc(p) != EOF)
+		;
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* how many entries of DIR start with prefix (-1: no DIR) */
+static int count_entries(const char *dir, const char *prefix)
+{
+	char cmd[900], buf[64] = "";
+	FILE *p;
+
+	if (access(dir, F_OK))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "ls -1 %s | grep -c '^%s'", dir, prefix);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (!fgets(buf, sizeof(buf), p))
+		buf[0] = 0;
+	pclose(p);
+	return atoi(buf);
+}
+
+/* Tenants hammering a device throughout: t-a opens its own GPU (ENXIO: allowed, no driver), t-b
+ * opens t-a's (EPERM: denied); every outcome is counted in the phase it happened in. */
+enum { PH_OLD, PH_NONE, PH_STARTING, PH_NEW, PH__N };
+static const char *const phase_names[PH__N] = { "first agent running", "no agent (SIGKILLed)",
+						"second agent starting", "second agent ready" };
+
+struct hammer {
+	volatile int phase, stop;
+	long ok[2][PH__N], wrong[2][PH__N];
+	int last_wrong_errno[2];
+};
+
+static pid_t hammer_start(struct hammer *h, int who)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int want = who == 0 ? ENXIO : EPERM;
+
+		if (cg_enter(who == 0 ? "/t-a" : "/t-b"))
+			_exit(100);
+		while (!h->stop) {
+			int ph = h->phase, fd = open(gpu0, O_RDWR | O_CLOEXEC), e = errno;
+
+			if (fd >= 0) {
+				close(fd);
+				e = 0;
+			}
+			if (e == want) {
+				__sync_fetch_and_add(&h->ok[who][ph], 1);
+			} else {
+				__sync_fetch_and_add(&h->wrong[who][ph], 1);
+				h->last_wrong_errno[who] = e;
+			}
+		}
+		_exit(0);
+	}
+	return pid;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
+
+	nanosleep(&ts, NULL);
+}
+
+/* SIGKILL the enforcing agent while the tenants hammer, start a new one (env: name=value for it,
+ * or NULL), and count wrong outcomes: there must be none, in any phase. */
+static int restart_hammered(const char *env, const char *want_state)
+{
+	struct cfg_opts o = { .mode = "enforce" };
+	struct hammer *h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+				-1, 0);
+	struct agent a1, a2;
+	struct match mr = { .type = "ready", .major = -1, .minor = -1 };
+	json_object *ready;
+	pid_t hp[2] = { 0, 0 };
+	char out[512], ename[64] = "";
+	int ret = 1, n;
+
+	memset(&a2, 0, sizeof(a2));
+	if (h == MAP_FAILED)
+		FAIL("mmap");
+	memset(h, 0, sizeof(*h));
+	if (agent_start(&a1, &o, NULL))
+		FAIL("first agent did not become ready: %.300s", read_all(a1.errlog));
+	hp[0] = hammer_start(h, 0);
+	hp[1] = hammer_start(h, 1);
+	sleep_s(0.3);
+	h->phase = PH_NONE;
+	agent_free(&a1); /* SIGKILL */
+	sleep_s(0.5);
+	h->phase = PH_STARTING;
+	if (env) {
+		snprintf(ename, sizeof(ename), "%.*s", (int)strcspn(env, "="), env);
+		setenv(ename, strchr(env, '=') + 1, 1);
+	}
+	n = agent_start(&a2, &o, NULL);
+	if (env)
+		unsetenv(ename);
+	h->phase = PH_NEW;
+	if (n)
+		FAIL_OUT("second agent did not become ready: %.300s", read_all(a2.errlog));
+	sleep_s(0.3);
+	h->stop = 1;
+	for (int i = 0; i < 2; i++) {
+		waitpid(hp[i], NULL, 0);
+		hp[i] = 0;
+	}
+	for (int who = 0; who < 2; who++)
+		for (int ph = 0; ph < PH__N; ph++) {
+			if (h->wrong[who][ph])
+				FAIL_OUT("%s: %ld of %ld opens by %s had the wrong outcome (errno %d, "
+					 "expected %s)", phase_names[ph], h->wrong[who][ph],
+					 h->wrong[who][ph] + h->ok[who][ph], who ? "t-b" : "t-a",
+					 h->last_wrong_errno[who], who ? "EPERM" : "ENXIO");
+			if (!h->ok[who][ph])
+				FAIL_OUT("%s: no open by %s ran", phase_names[ph], who ? "t-b" : "t-a");
+		}
+	printf("# %s: opens t-a/t-b allowed/denied per phase: %ld/%ld, %ld/%ld, %ld/%ld, %ld/%ld, "
+	       "0 wrong\n", want_state, h->ok[0][0], h->ok[1][0], h->ok[0][1], h->ok[1][1],
+	       h->ok[0][2], h->ok[1][2], h->ok[0][3], h->ok[1][3]);
+	/* the second agent's ready says what it did with the pins, and only its pins are left */
+	if (agent_stop(&a2))
+		goto out;
+	ready = find(&a2, &mr);
+	if (!ready || strcmp(jstr(ready, "pin.state"), want_state) || strcmp(jstr(ready, "pin.dir"), pin_dir))
+		FAIL_OUT("ready.pin: %s, expected state %s in %s",
+			 ready ? json_object_to_json_string(jget(ready, "pin")) : "no ready event",
+			 want_state, pin_dir);
+	if (!strcmp(want_state, "replaced") && !strstr(jstr(ready, "pin.reason"), "version 999"))
+		FAIL_OUT("ready.pin.reason does not name the layout versions: %s", jstr(ready, "pin.reason"));
+	if ((n = count_entries(pin_dir, "gen_")) != 1 || count_entries(pin_dir, "maps_") != 1)
+		FAIL_OUT("%s holds %d generations of links and %d of maps, expected 1 and 1", pin_dir, n,
+			 count_entries(pin_dir, "maps_"));
+	/* a clean stop leaves the enforcement in force too */
+	{
+		struct child_res r = run_in("/t-b", do_open, gpu0);
+
+		if (r.err != EPERM)
+			FAIL_OUT("after the agent stopped: t-b's open got errno %d, expected EPERM", r.err);
+	}
+	/* uninstall removes every pin: the programs are detached */
+	n = uninstall(pin_dir, out, sizeof(out));
+	if (n || !strstr(out, "removed") || strstr(out, "removed 0 links"))
+		FAIL_OUT("uninstall exited %d: %s", n, out);
+	if (!access(pin_dir, F_OK))
+		FAIL_OUT("uninstall left %s", pin_dir);
+	{
+		struct child_res r = run_in("/t-b", do_open, gpu0);
+
+		if (r.err != ENXIO)
+			FAIL_OUT("after uninstall: t-b's open got errno %d, expected ENXIO (detached)", r.err);
+	}
+	n = uninstall(pin_dir, out, sizeof(out));
+	if (n || !strstr(out, "nothing pinned"))
+		FAIL_OUT("a second uninstall exited %d: %s", n, out);
+	ret = 0;
+out:
+	h->stop = 1;
+	for (int i = 0; i < 2; i++)
+		if (hp[i] > 0)
+			waitpid(hp[i], NULL, 0);
+	agent_free(&a1);
+	agent_free(&a2);
+	munmap(h, sizeof(*h));
+	return ret;
+}
+
+static int test_restart_sigkill(void)
+{
+	return restart_hammered(NULL, "adopted");
+}
+
+/* A new binary whose map layout differs (pretended with ACCELGUARD_LAYOUT_VERSION). */
+static int test_upgrade_incompatible(void)
+{
+	return restart_hammered("ACCELGUARD_LAYOUT_VERSION=999", "replaced");
+}
+
+/* The new agent reconciles the adopted maps with what its sources say now: the entry of a cgroup
+ * that went while no agent ran is deleted, a changed allocation rewritten. */
+static int test_restart_reconcile(void)
+{
+	char extra[512];
+	struct cfg_opts o1 = { .mode = "enforce", .extra = extra }, o2 = { .mode = "enforce" };
+	struct match mr = { .type = "ready", .major = -1, .minor = -1 };
+	struct agent a1, a2;
+	json_object *ready;
+	struct child_res r;
+	int ret = 1;
+
+	memset(&a2, 0, sizeof(a2));
+	snprintf(extra, sizeof(extra), "  - cgroup: %s/t-c\n    devices: [\"195:1\"]\n", root);
+	if (cg_make("/t-gone"))
+		FAIL("cannot make /t-gone");
+	if (agent_start(&a1, &o1, NULL))
+		FAIL_OUT("first agent did not become ready: %.300s", read_all(a1.errlog));
+	r = run_in("/t-c", do_open, gpu1);
+	if (r.err != ENXIO)
+		FAIL_OUT("first agent: t-c's open of its 195:1 got errno %d, expected ENXIO", r.err);
+	agent_free(&a1); /* SIGKILL */
+	cg_remove("/t-gone");
+	/* the second configuration no longer gives t-c 195:1 */
+	if (agent_start(&a2, &o2, NULL))
+		FAIL_OUT("second agent did not become ready: %.300s", read_all(a2.errlog));
+	r = run_in("/t-c", do_open, gpu1);
+	if (r.err != EPERM)
+		FAIL_OUT("second agent: t-c's open of 195:1 (no longer allocated) got errno %d, expected "
+			 "EPERM", r.err);
+	r = run_in("/t-a", do_open, gpu0);
+	if (r.err != ENXIO)
+		FAIL_OUT("second agent: t-a's open of its 195:0 got errno %d, expected ENXIO", r.err);
+	if (agent_stop(&a2))
+		goto out;
+	ready = find(&a2, &mr);
+	/* t-gone's policy entry and the owners entry of 195:1 */
+	if (!ready || strcmp(jstr(ready, "pin.state"), "adopted") || jint(ready, "pin.pruned") < 2)
+		FAIL_OUT("ready.pin: %s, expected adopted with at least 2 entries pruned",
+			 ready ? json_object_to_json_string(jget(ready, "pin")) : "no ready event");
+	{
+		struct match m = { .op = "open", .major = NV, .minor = 1, .cgroup = "/t-c" };
+
+		if (expect(&a2, &m, "unmediated", "denied", "t-c after the allocation went"))
+			goto out;
+	}
+	ret = 0;
+out:
+	cg_remove("/t-gone");
+	agent_free(&a1);
+	agent_free(&a2);
+	return ret;
+}
+
+/* Switching to audit removes every pin (after the audit agent's own programs are attached). */
+static int test_audit_removes_pins(void)
+{
+	struct cfg_opts oe = { .mode = "enforce" }, oa = { .mode = "audit" };
+	struct match mr = { .type = "ready", .major = -1, .minor = -1 };
+	struct agent a;
+	json_object *ready;
+	struct child_res r;
+	int ret = 1;
+
+	if (agent_start(&a, &oe, NULL))
+		FAIL("enforcing agent did not become ready: %.300s", read_all(a.errlog));
+	if (agent_stop(&a))
+		goto out;
+	agent_free(&a);
+	if (count_entries(pin_dir, "gen_") != 1)
+		FAIL_OUT("the enforcing agent left no links pinned in %s", pin_dir);
+	if (agent_start(&a, &oa, NULL))
+		FAIL_OUT("auditing agent did not become ready: %.300s", read_all(a.errlog));
+	r = run_in("/t-b", do_open, gpu0);
+	if (r.err != ENXIO)
+		FAIL_OUT("audit mode: t-b's open of t-a's GPU got errno %d, expected ENXIO", r.err);
+	if (agent_stop(&a))
+		goto out;
+	ready = find(&a, &mr);
+	if (!ready || strcmp(jstr(ready, "pin.state"), "removed") || jint(ready, "pin.links_removed") < 1)
+		FAIL_OUT("ready.pin: %s, expected removed",
+			 ready ? json_object_to_json_string(jget(ready, "pin")) : "no ready event");
+	if (!access(pin_dir, F_OK))
+		FAIL_OUT("audit mode left %s", pin_dir);
+	ret = 0;
+out:
+	agent_free(&a);
+	return ret;
+}
+
 static const struct test {
 	const char *name;
 	int (*fn)(void);
@@ -1894,6 +2189,10 @@ static const struct test {
 	{ "bad_config", test_bad_config },
 	{ "driver_appears", test_driver_appears },
 	{ "blocked_sink", test_blocked_sink },
+	{ "restart_sigkill", test_restart_sigkill },
+	{ "restart_reconcile", test_restart_reconcile },
+	{ "upgrade_incompatible", test_upgrade_incompatible },
+	{ "audit_removes_pins", test_audit_removes_pins },
 };
 
 int main(int argc, char **argv)
@@ -1967,6 +2266,7 @@ int main(int argc, char **argv)
 		snprintf(workdir, sizeof(workdir), "/tmp/itest-%d", getpid());
 	}
 	mkdir(workdir, 0755);
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/accelguard-itest-%d", getpid());
 	if (fixture_up()) {
 		printf("not ok - itest: fixture: %s\n0 passed, 1 failed\n", strerror(errno));
 		fixture_down();
@@ -1981,6 +2281,12 @@ int main(int argc, char **argv)
 		failmsg[0] = 0;
 		t0 = now_s();
 		r = tests[i].fn();
+		{
+			/* what an enforcing agent left pinned goes before the next test */
+			char out[512];
+
+			uninstall(pin_dir, out, sizeof(out));
+		}
 		if (r == 0) {
 			printf("ok - %s (%.1fs)\n", tests[i].name, now_s() - t0);
 			passed++;
