@@ -30,8 +30,11 @@ cid_a=$(hex) cid_b=$(hex) cid_c=$(hex) cid_l=$(hex)
 pods=$cg2/kubepods/besteffort
 peer=""
 agent_pid=""
+pins=/sys/fs/bpf/accelguard-e2e-$$ # enforce mode pins here; removed at the end
 cleanup() {
 	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null || true
+	[ -n "$agent_pid" ] && wait "$agent_pid" 2>/dev/null || true
+	"$agent" uninstall --pin-dir "$pins" >/dev/null 2>&1 || true
 	[ -n "$peer" ] && kill "$peer" 2>/dev/null || true
 	for p in a b c l; do
 		eval "u=\$uid_$p c=\$cid_$p"
@@ -105,7 +108,7 @@ host:
   cdi_dirs: [$tmp/cdi]
 EOF
 ev=$tmp/events.jsonl
-"$agent" run --config "$tmp/config.yaml" --events "$ev" 2>"$tmp/agent.log" &
+"$agent" run --config "$tmp/config.yaml" --events "$ev" --pin-dir "$pins" 2>"$tmp/agent.log" &
 agent_pid=$!
 for _ in $(seq 400); do grep -q '"type":"ready"' "$ev" 2>/dev/null && break; sleep 0.05; done
 if ! grep -q '"type":"ready"' "$ev" 2>/dev/null; then
