@@ -21,7 +21,14 @@ int ag_maps_init(struct ag_maps *m, const struct ag_maps_fds *fds)
 	if (m->ncpus <= 0)
 		m->ncpus = 1;
 	m->majors = calloc(AG_MAX_MAJOR, sizeof(*m->majors));
-	return m->majors ? 0 : -ENOMEM;
+	if (!m->majors)
+		return -ENOMEM;
+	/* what the map holds: empty when new, a previous agent's classes when adopted (pins.c), so
+	 * that the first sync also clears the majors that are no accelerator any more */
+	for (__u32 k = 0; m->fd.accel_devices >= 0 && k < AG_MAX_MAJOR; k++)
+		if (bpf_map_lookup_elem(m->fd.accel_devices, &k, &m->majors[k]))
+			memset(&m->majors[k], 0, sizeof(m->majors[k]));
+	return 0;
 }
 
 void ag_maps_free(struct ag_maps *m)

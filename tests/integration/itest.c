@@ -267,12 +267,16 @@ struct cfg_opts {
 	const char *mode;
 	unsigned int rate_limit;
 	const char *extra; /* more YAML */
+	bool no_test_accel; /* no test-accel class (1:7 is then no accelerator) */
 };
 
 static void write_config(struct agent *a, const struct cfg_opts *o)
 {
-	char text[4096];
+	char text[4096], cls[128] = "";
 
+	if (!o->no_test_accel)
+		snprintf(cls, sizeof(cls), "devices:\n  - class: test-accel\n    major: %d\n    minor: %d\n",
+			 ACC_MAJOR, ACC_MINOR);
 	snprintf(a->cfg, sizeof(a->cfg), "%s/config.yaml", workdir);
 	snprintf(text, sizeof(text),
 		 "# integration test fixture\n"
@@ -280,18 +284,15 @@ static void write_config(struct agent *a, const struct cfg_opts *o)
 		 "rate_limit: %u\n"
 		 "tenants: [\"%s/t-*\"]\n"
 		 "exempt: [\"%s/ex\"]\n"
-		 "devices:\n"
-		 "  - class: test-accel\n"
-		 "    major: %d\n"
-		 "    minor: %d\n"
+		 "%s"
 		 "allocations:\n"
 		 "  - cgroup: %s/t-a\n"
 		 "    devices: [\"195:0\", \"%d:%d\"]\n"
 		 "  - cgroup: %s/t-b\n"
 		 "    devices: [\"195:2\"]\n"
 		 "%s",
-		 o->mode ? o->mode : "audit", o->rate_limit ? o->rate_limit : 1000, root, root,
-		 ACC_MAJOR, ACC_MINOR, root, ACC_MAJOR, ACC_MINOR, root, o->extra ? o->extra : "");
+		 o->mode ? o->mode : "audit", o->rate_limit ? o->rate_limit : 1000, root, root, cls,
+		 root, ACC_MAJOR, ACC_MINOR, root, o->extra ? o->extra : "");
 	write_file(a->cfg, text);
 }
 
@@ -2072,11 +2073,13 @@ static int test_upgrade_incompatible(void)
 }
 
 /* The new agent reconciles the adopted maps with what its sources say now: the entry of a cgroup
- * that went while no agent ran is deleted, a changed allocation rewritten. */
+ * that went while no agent ran is deleted, a changed allocation rewritten, a device class that
+ * went cleared from accel_devices. */
 static int test_restart_reconcile(void)
 {
 	char extra[512];
-	struct cfg_opts o1 = { .mode = "enforce", .extra = extra }, o2 = { .mode = "enforce" };
+	struct cfg_opts o1 = { .mode = "enforce", .extra = extra },
+			o2 = { .mode = "enforce", .no_test_accel = true };
 	struct match mr = { .type = "ready", .major = -1, .minor = -1 };
 	struct agent a1, a2;
 	json_object *ready;
@@ -2092,6 +2095,10 @@ static int test_restart_reconcile(void)
 	r = run_in("/t-c", do_open, gpu1);
 	if (r.err != ENXIO)
 		FAIL_OUT("first agent: t-c's open of its 195:1 got errno %d, expected ENXIO", r.err);
+	r = run_in("/t-b", do_open, acc);
+	if (r.err != EPERM)
+		FAIL_OUT("first agent: t-b's open of t-a's test accelerator got errno %d, expected EPERM",
+			 r.err);
 	agent_free(&a1); /* SIGKILL */
 	cg_remove("/t-gone");
 	/* the second configuration no longer gives t-c 195:1 */
@@ -2104,6 +2111,11 @@ static int test_restart_reconcile(void)
 	r = run_in("/t-a", do_open, gpu0);
 	if (r.err != ENXIO)
 		FAIL_OUT("second agent: t-a's open of its 195:0 got errno %d, expected ENXIO", r.err);
+	/* the second configuration has no test-accel class: 1:7 is no accelerator any more */
+	r = run_in("/t-b", do_open, acc);
+	if (r.err != 0)
+		FAIL_OUT("second agent: t-b's open of 1:7 (no longer an accelerator class) got errno %d, "
+			 "expected success", r.err);
 	if (agent_stop(&a2))
 		goto out;
 	ready = find(&a2, &mr);
