@@ -1142,6 +1142,7 @@ int ag_run(const struct ag_run_opts *o)
 		return 1;
 	r = setup(&a);
 	if (r) {
+		ag_pins_abort(&a.pins);
 		teardown(&a);
 		return 1;
 	}

@@ -287,14 +287,19 @@ static __u32 layout_version(void)
 	return e && *e ? (__u32)strtoul(e, NULL, 10) : AG_PIN_LAYOUT_VERSION;
 }
 
-/* The layout: the version and, for every pinned map, what the kernel checks of a map (type,
- * key and value sizes, entries, flags). */
+/* The layout: the version, the sizes of the ring buffer's records and, for every pinned map,
+ * what the kernel checks of a map (type, key and value sizes, entries, flags). */
 static __u64 layout_of(struct accelguard_bpf *s)
 {
 	__u64 h = 0xcbf29ce484222325ULL;
 	__u32 v = layout_version();
 
+	/* the records in the ring buffer, which is adopted with its unread content */
+	__u32 rec[] = { sizeof(struct ag_access_event), sizeof(struct ag_cgroup_event),
+			sizeof(struct ag_event_hdr) };
+
 	h = fnv(h, &v, sizeof(v));
+	h = fnv(h, rec, sizeof(rec));
 	for (int i = 0; i < N_PINNED; i++) {
 		const char *name;
 		struct bpf_map *m = pinned_map(s, i, &name);
@@ -572,6 +577,19 @@ int ag_pins_commit(struct ag_pins *p, struct ag_maps *m, const struct ag_policy_
 	}
 	remove_others(p, p->gen, p->gen);
 	return 0;
+}
+
+void ag_pins_abort(struct ag_pins *p)
+{
+	unsigned int links = 0, maps = 0;
+
+	if (p->state != AG_PIN_FRESH)
+		return; /* adopted or replacing: what is pinned is the previous agent's or complete */
+	if (!ag_pins_uninstall(p->dir, &links, &maps))
+		ag_info("pins: the agent did not start: removed its %u links and %u maps from %s", links,
+			maps, p->dir);
+	p->state = AG_PIN_OFF;
+	p->enabled = false;
 }
 
 int ag_pins_uninstall(const char *dir, unsigned int *n_links, unsigned int *n_maps)

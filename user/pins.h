@@ -83,6 +83,10 @@ int ag_pins_attached(struct ag_pins *p, struct accelguard_bpf *s, int tier);
  * replaced state over, and (audit) remove every pin. */
 int ag_pins_commit(struct ag_pins *p, struct ag_maps *m, const struct ag_policy_db *db);
 
+/* The agent failed to start after pinning: a fresh state (nothing of a previous agent in it) is
+ * removed; an adopted one stays as the previous agent left it. */
+void ag_pins_abort(struct ag_pins *p);
+
 const char *ag_pin_state_name(int state);
 
 /* `accelguard uninstall`: remove every pin under dir (the links go with them: the programs are
