@@ -586,8 +586,10 @@ static void put_pins(struct agent *a, struct jw *w)
 	jw_kstr(w, "dir", p->dir);
 	if (p->state != AG_PIN_OFF && p->state != AG_PIN_REMOVED)
 		jw_ku64(w, "generation", p->gen);
-	if (p->state == AG_PIN_ADOPTED)
+	if (p->state == AG_PIN_ADOPTED) {
 		jw_ku64(w, "pruned", p->pruned);
+		jw_ku64(w, "links_updated", p->updated);
+	}
 	if (p->state == AG_PIN_REPLACED && p->why[0])
 		jw_kstr(w, "reason", p->why);
 	if (p->removed)

@@ -515,6 +515,8 @@ int ag_bpf_start(struct ag_bpf *b, const struct ag_load_opts *o, const char *cgr
 		ag_err("bpf: cannot open the cgroup2 root %s: %s", cgroup2, strerror(-err));
 		goto fail;
 	}
+	/* adopting: cgroup links are updated in place to the new programs, the others attached */
+	ag_pins_update_links(o->pins, b->skel);
 	err = attach_rest(b->skel, b->tier, b->cgroup_fd, &b->report);
 	if (err) {
 		ag_err("bpf: cannot attach the %s tier's programs: %s%s", ag_tier_name(b->tier),

@@ -393,6 +393,49 @@ int ag_pins_prepare(struct ag_pins *p, struct accelguard_bpf *s)
 	return 0;
 }
 
+/*
+ * Adopting, a link whose kind the kernel can update in place (BPF_LINK_UPDATE: cgroup links, here
+ * cgroup/dev) is taken over: the old link is pointed at the new program atomically, and becomes
+ * this agent's (never while replacing: the new program would judge from empty maps). Tracing, LSM
+ * and raw tracepoint links have no update; their programs are attached beside the old ones.
+ */
+int ag_pins_update_links(struct ag_pins *p, struct accelguard_bpf *s)
+{
+	const struct bpf_object_skeleton *sk = s->skeleton;
+
+	if (!p || !p->enabled || !p->adopt)
+		return 0;
+	for (int i = 0; i < sk->prog_cnt; i++) {
+		struct bpf_program *prog = *sk->progs[i].prog;
+		struct bpf_link_info info = { 0 };
+		__u32 len = sizeof(info);
+		struct bpf_link *l;
+		char path[700];
+
+		if (*sk->progs[i].link || !bpf_program__autoload(prog) ||
+		    bpf_program__type(prog) != BPF_PROG_TYPE_CGROUP_DEVICE)
+			continue;
+		snprintf(path, sizeof(path), "%s/gen_%u/link_%s", p->dir, p->meta.links_gen,
+			 sk->progs[i].name);
+		l = bpf_link__open(path);
+		if (!l)
+			continue; /* not pinned: attach a new one */
+		if (bpf_obj_get_info_by_fd(bpf_link__fd(l), &info, &len) ||
+		    info.type != BPF_LINK_TYPE_CGROUP ||
+		    bpf_link_update(bpf_link__fd(l), bpf_program__fd(prog), NULL)) {
+			ag_dbg("pins: %s: no in-place update (%s); attaching beside it", path,
+			       strerror(errno));
+			bpf_link__disconnect(l);
+			bpf_link__destroy(l);
+			continue;
+		}
+		*sk->progs[i].link = l;
+		p->updated++;
+		ag_dbg("pins: %s now runs the new %s (BPF_LINK_UPDATE)", path, sk->progs[i].name);
+	}
+	return 0;
+}
+
 static int pin_all(struct ag_pins *p, struct accelguard_bpf *s, int tier);
 
 int ag_pins_attached(struct ag_pins *p, struct accelguard_bpf *s, int tier)
@@ -428,7 +471,9 @@ static int pin_all(struct ag_pins *p, struct accelguard_bpf *s, int tier)
 		if (!l)
 			continue;
 		snprintf(path, sizeof(path), "%s/gen_%u/link_%s", p->dir, p->gen, sk->progs[i].name);
-		err = bpf_link__pin(l, path);
+		/* a link taken over from the previous agent is pinned already (there): pin it here too */
+		err = bpf_link__pin_path(l) ? (bpf_obj_pin(bpf_link__fd(l), path) ? -errno : 0)
+					    : bpf_link__pin(l, path);
 		if (!err) {
 			snprintf(path, sizeof(path), "%s/gen_%u/prog_%s", p->dir, p->gen,
 				 sk->progs[i].name);

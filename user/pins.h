@@ -65,6 +65,7 @@ struct ag_pins {
 	__u32 gen;        /* this agent's generation */
 	unsigned int removed; /* pins removed by the switch */
 	unsigned int pruned;  /* map entries of gone cgroups deleted by the reconcile */
+	unsigned int updated; /* adopted links updated in place to the new program */
 	char why[256];    /* why the pinned state was not adopted */
 };
 
@@ -74,6 +75,10 @@ int ag_pins_open(struct ag_pins *p, const char *dir, bool enforce);
 
 /* Between open and load: compute the layout; when compatible, reuse the pinned maps. */
 int ag_pins_prepare(struct ag_pins *p, struct accelguard_bpf *s);
+
+/* Adopting, before attaching: take over the pinned links that the kernel can update in place
+ * (cgroup links) by pointing them at the new programs. */
+int ag_pins_update_links(struct ag_pins *p, struct accelguard_bpf *s);
 
 /* After every program is attached: pin the links (and new maps). Adopting, the old links are
  * removed now (the programs share the maps). Returns 0 or -errno. */
