@@ -123,6 +123,51 @@ static int write_meta(const struct ag_pins *p, const struct ag_pin_meta *m)
 	return err;
 }
 
+/* The ids of the links removed, to wait for the kernel to release them. */
+#define MAX_WAIT_LINKS 64
+static __u32 gone_ids[MAX_WAIT_LINKS];
+static unsigned int n_gone;
+
+static void note_link(const char *path)
+{
+	struct bpf_link_info info = { 0 };
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && n_gone < MAX_WAIT_LINKS)
+		gone_ids[n_gone++] = info.id;
+	close(fd);
+}
+
+/* An unpinned link is released (its program detached) by a kernel work item, a moment after the
+ * unlink: wait for it, up to 2 s (a running agent's own descriptors keep a link). Returns how many
+ * are still there. */
+static unsigned int wait_released(void)
+{
+	unsigned int left = 0;
+
+	for (int round = 0; round < 200; round++) {
+		left = 0;
+		for (unsigned int i = 0; i < n_gone; i++) {
+			int fd = gone_ids[i] ? bpf_link_get_fd_by_id(gone_ids[i]) : -1;
+
+			if (fd >= 0) {
+				close(fd);
+				left++;
+			} else {
+				gone_ids[i] = 0;
+			}
+		}
+		if (!left)
+			break;
+		usleep(10000);
+	}
+	n_gone = 0;
+	return left;
+}
+
 /* Remove a directory of pins; counts the links and maps among them. */
 static int remove_tree(const char *path, unsigned int *links, unsigned int *maps)
 {
@@ -146,6 +191,8 @@ static int remove_tree(const char *path, unsigned int *links, unsigned int *maps
 				err = r;
 			continue;
 		}
+		if (!strncmp(e->d_name, "link_", 5))
+			note_link(sub);
 		if (unlink(sub)) {
 			if (!err)
 				err = -errno;
@@ -220,6 +267,7 @@ static void remove_others(struct ag_pins *p, __u32 keep_gen, __u32 keep_maps)
 		if ((!a || a == keep_gen) && (!b || b == keep_maps))
 			continue;
 		snprintf(sub, sizeof(sub), "%s/%s", p->dir, e->d_name);
+		n_gone = 0; /* the old links go in the background */
 		remove_tree(sub, &links, &maps);
 	}
 	closedir(d);
@@ -641,10 +689,19 @@ int ag_pins_uninstall(const char *dir, unsigned int *n_links, unsigned int *n_ma
 {
 	struct stat st;
 
+	unsigned int held;
+	int err;
+
 	*n_links = *n_maps = 0;
 	if (stat(dir, &st))
 		return errno == ENOENT ? -ENOENT : -errno;
 	if (!on_bpffs(dir))
 		return -ENOTSUP;
-	return remove_tree(dir, n_links, n_maps);
+	n_gone = 0;
+	err = remove_tree(dir, n_links, n_maps);
+	held = wait_released();
+	if (held)
+		ag_warn("pins: %u of the links removed from %s are still attached: a running agent holds "
+			"them (they go when it exits)", held, dir);
+	return err;
 }
