@@ -310,7 +310,7 @@ static int usage(FILE *f)
 {
 	fprintf(f, "Usage: accelguard COMMAND [OPTIONS]   (accelguard COMMAND --help for more)\n\n");
 	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
-		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].help);
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
 	return f == stdout ? 0 : 2;
 }
 
