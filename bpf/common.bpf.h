@@ -28,6 +28,11 @@ const volatile __u32 ag_lsm_opens __weak = 0;       /* 1: opens are judged by ls
 const volatile __u32 ag_probe_tgid __weak = 0;      /* the probing agent's pid, for probe-by-effect */
 const volatile __u64 ag_probe_ino __weak = 0;       /* inode of the probe file */
 
+/* Written by the agent while the programs run (.data, mmapped). 0: these programs do not judge
+ * yet: an agent replacing another's pinned state attaches them beside the old ones, which judge
+ * until the new maps are filled (user/pins.c). */
+volatile __u32 ag_armed __weak = 1;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, AG_MAX_MAJOR);
@@ -199,6 +204,9 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 	__u64 *tot, pid_tgid;
 	int v;
 
+	*deny = false;
+	if (!ag_armed)
+		return AG_V_HOST; /* not judged, not counted: the previous programs judge meanwhile */
 	p = ag_policy_of(cgid);
 	v = ag_verdict_step(p, a->major, a->minor);
 	if (v == AG_V_NEEDS_OWNERS) {

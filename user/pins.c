@@ -419,8 +419,12 @@ int ag_pins_prepare(struct ag_pins *p, struct accelguard_bpf *s)
 			ag_info("pins: not adopting the pinned state: %s; building new maps, switching "
 				"once the policy is written", p->why);
 	}
-	if (!p->adopt)
+	if (!p->adopt) {
+		/* replacing: the new programs stay out of the way until their maps are filled */
+		if (p->why[0])
+			s->data->ag_armed = 0;
 		return 0;
+	}
 	for (int i = 0; i < N_PINNED; i++) {
 		char path[700];
 		const char *name;
@@ -569,6 +573,7 @@ static int pin_all(struct ag_pins *p, struct accelguard_bpf *s, int tier)
 	m.created_ns = ag_now_ns(CLOCK_REALTIME);
 	if (p->why[0]) {
 		/* the old programs keep judging from the old maps until ours are filled */
+		p->skel = s;
 		p->state = AG_PIN_REPLACED;
 		p->meta = m;
 		return 0;
@@ -663,6 +668,9 @@ int ag_pins_commit(struct ag_pins *p, struct ag_maps *m, const struct ag_policy_
 		reconcile(p, m, db);
 	if (p->state != AG_PIN_REPLACED)
 		return 0;
+	/* our maps are complete: our programs judge from now on (the old ones still do until they
+	 * are unpinned below; both give the same verdicts now) */
+	p->skel->data->ag_armed = 1;
 	err = write_meta(p, &p->meta);
 	if (err) {
 		ag_err("pins: cannot write %s/meta: %s", p->dir, strerror(-err));

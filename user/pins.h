@@ -67,6 +67,7 @@ struct ag_pins {
 	unsigned int pruned;  /* map entries of gone cgroups deleted by the reconcile */
 	unsigned int updated; /* adopted links updated in place to the new program */
 	char why[256];    /* why the pinned state was not adopted */
+	struct accelguard_bpf *skel; /* replacing: armed at commit */
 };
 
 /* dir: NULL for the default, "off" for none. Mounts bpffs on /sys/fs/bpf when nothing is mounted

@@ -1912,15 +1912,19 @@ static int count_entries(const char *dir, const char *prefix)
 }
 
 /* Tenants hammering a device throughout: t-a opens its own GPU (ENXIO: allowed, no driver), t-b
- * opens t-a's (EPERM: denied); every outcome is counted in the phase it happened in. */
+ * opens t-a's (EPERM: denied), and t-a issues ioctls on its own test accelerator (ENOTTY from the
+ * driver: allowed; never EPERM, never killed); every outcome is counted in the phase it happened
+ * in. */
+#define N_HAMMERS 3
+static const char *const hammer_names[N_HAMMERS] = { "t-a open", "t-b open", "t-a ioctl" };
 enum { PH_OLD, PH_NONE, PH_STARTING, PH_NEW, PH__N };
 static const char *const phase_names[PH__N] = { "first agent running", "no agent (SIGKILLed)",
 						"second agent starting", "second agent ready" };
 
 struct hammer {
 	volatile int phase, stop;
-	long ok[2][PH__N], wrong[2][PH__N];
-	int last_wrong_errno[2];
+	long ok[N_HAMMERS][PH__N], wrong[N_HAMMERS][PH__N];
+	int last_wrong_errno[N_HAMMERS];
 };
 
 static pid_t hammer_start(struct hammer *h, int who)
@@ -1928,16 +1932,24 @@ static pid_t hammer_start(struct hammer *h, int who)
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		int want = who == 0 ? ENXIO : EPERM;
+		int want = who == 0 ? ENXIO : who == 1 ? EPERM : ENOTTY, afd = -1;
 
-		if (cg_enter(who == 0 ? "/t-a" : "/t-b"))
+		if (cg_enter(who == 1 ? "/t-b" : "/t-a"))
 			_exit(100);
+		if (who == 2 && (afd = open(acc, O_RDWR | O_CLOEXEC)) < 0)
+			_exit(101);
 		while (!h->stop) {
-			int ph = h->phase, fd = open(gpu0, O_RDWR | O_CLOEXEC), e = errno;
+			int ph = h->phase, fd, e, n;
 
-			if (fd >= 0) {
-				close(fd);
-				e = 0;
+			if (who == 2) {
+				e = ioctl(afd, FIONREAD, &n) < 0 ? errno : 0;
+			} else {
+				fd = open(gpu0, O_RDWR | O_CLOEXEC);
+				e = errno;
+				if (fd >= 0) {
+					close(fd);
+					e = 0;
+				}
 			}
 			if (e == want) {
 				__sync_fetch_and_add(&h->ok[who][ph], 1);
@@ -1960,16 +1972,17 @@ static void sleep_s(double s)
 
 /* SIGKILL the enforcing agent while the tenants hammer, start a new one (env: name=value for it,
  * or NULL), and count wrong outcomes: there must be none, in any phase. */
-static int restart_hammered(const char *env, const char *want_state)
+static int restart_hammered(const char *env, const char *want_state, const char *extra)
 {
 	/* every violation gets its event (the ring buffer's content outlives the first agent) */
-	struct cfg_opts o = { .mode = "enforce", .rate_limit = 10000000 };
+	struct cfg_opts o = { .mode = "enforce", .rate_limit = 10000000, .extra = extra };
 	struct hammer *h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 				-1, 0);
 	struct agent a1, a2;
 	struct match mr = { .type = "ready", .major = -1, .minor = -1 };
 	json_object *ready;
-	pid_t hp[2] = { 0, 0 }, tb_pid;
+	pid_t hp[N_HAMMERS] = { 0 }, tb_pid;
+	int st, hammer_st[N_HAMMERS];
 	char out[512], ename[64] = "";
 	int ret = 1, n;
 
@@ -1981,6 +1994,7 @@ static int restart_hammered(const char *env, const char *want_state)
 		FAIL("first agent did not become ready: %.300s", read_all(a1.errlog));
 	hp[0] = hammer_start(h, 0);
 	hp[1] = hammer_start(h, 1);
+	hp[2] = hammer_start(h, 2);
 	tb_pid = hp[1];
 	sleep_s(0.3);
 	h->phase = PH_NONE;
@@ -1999,23 +2013,33 @@ static int restart_hammered(const char *env, const char *want_state)
 		FAIL_OUT("second agent did not become ready: %.300s", read_all(a2.errlog));
 	sleep_s(0.3);
 	h->stop = 1;
-	for (int i = 0; i < 2; i++) {
-		waitpid(hp[i], NULL, 0);
+	for (int i = 0; i < N_HAMMERS; i++) {
+		waitpid(hp[i], &st, 0);
+		hammer_st[i] = st;
 		hp[i] = 0;
 	}
-	for (int who = 0; who < 2; who++)
+	for (int who = 0; who < N_HAMMERS; who++) {
+		if (!WIFEXITED(hammer_st[who]) || WEXITSTATUS(hammer_st[who]))
+			FAIL_OUT("the %s hammer %s %d (killed: an allowed ioctl judged a violation)",
+				 hammer_names[who], WIFSIGNALED(hammer_st[who]) ? "died of signal" : "exited",
+				 WIFSIGNALED(hammer_st[who]) ? WTERMSIG(hammer_st[who])
+							     : WEXITSTATUS(hammer_st[who]));
 		for (int ph = 0; ph < PH__N; ph++) {
 			if (h->wrong[who][ph])
-				FAIL_OUT("%s: %ld of %ld opens by %s had the wrong outcome (errno %d, "
-					 "expected %s)", phase_names[ph], h->wrong[who][ph],
-					 h->wrong[who][ph] + h->ok[who][ph], who ? "t-b" : "t-a",
-					 h->last_wrong_errno[who], who ? "EPERM" : "ENXIO");
+				FAIL_OUT("%s: %ld of %ld of the %s hammer's calls had the wrong outcome "
+					 "(errno %d, expected %s)", phase_names[ph], h->wrong[who][ph],
+					 h->wrong[who][ph] + h->ok[who][ph], hammer_names[who],
+					 h->last_wrong_errno[who],
+					 who == 0 ? "ENXIO" : who == 1 ? "EPERM" : "ENOTTY");
 			if (!h->ok[who][ph])
-				FAIL_OUT("%s: no open by %s ran", phase_names[ph], who ? "t-b" : "t-a");
+				FAIL_OUT("%s: the %s hammer made no call", phase_names[ph],
+					 hammer_names[who]);
 		}
-	printf("# %s: opens t-a/t-b allowed/denied per phase: %ld/%ld, %ld/%ld, %ld/%ld, %ld/%ld, "
-	       "0 wrong\n", want_state, h->ok[0][0], h->ok[1][0], h->ok[0][1], h->ok[1][1],
-	       h->ok[0][2], h->ok[1][2], h->ok[0][3], h->ok[1][3]);
+	}
+	printf("# %s: t-a opens allowed / t-b opens denied / t-a ioctls allowed, per phase: "
+	       "%ld/%ld/%ld, %ld/%ld/%ld, %ld/%ld/%ld, %ld/%ld/%ld; 0 wrong\n", want_state,
+	       h->ok[0][0], h->ok[1][0], h->ok[2][0], h->ok[0][1], h->ok[1][1], h->ok[2][1],
+	       h->ok[0][2], h->ok[1][2], h->ok[2][2], h->ok[0][3], h->ok[1][3], h->ok[2][3]);
 	/* the second agent's ready says what it did with the pins, and only its pins are left */
 	if (agent_stop(&a2))
 		goto out;
@@ -2069,7 +2093,7 @@ static int restart_hammered(const char *env, const char *want_state)
 	ret = 0;
 out:
 	h->stop = 1;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < N_HAMMERS; i++)
 		if (hp[i] > 0)
 			waitpid(hp[i], NULL, 0);
 	agent_free(&a1);
@@ -2080,13 +2104,24 @@ out:
 
 static int test_restart_sigkill(void)
 {
-	return restart_hammered(NULL, "adopted");
+	return restart_hammered(NULL, "adopted", NULL);
 }
 
 /* A new binary whose map layout differs (pretended with ACCELGUARD_LAYOUT_VERSION). */
 static int test_upgrade_incompatible(void)
 {
-	return restart_hammered("ACCELGUARD_LAYOUT_VERSION=999", "replaced");
+	return restart_hammered("ACCELGUARD_LAYOUT_VERSION=999", "replaced", NULL);
+}
+
+/* The same two with `unresolved: deny`: no tenant the agents know is unresolved at any moment. */
+static int test_restart_unresolved_deny(void)
+{
+	return restart_hammered(NULL, "adopted", "unresolved: deny\n");
+}
+
+static int test_upgrade_unresolved_deny(void)
+{
+	return restart_hammered("ACCELGUARD_LAYOUT_VERSION=999", "replaced", "unresolved: deny\n");
 }
 
 /* The new agent reconciles the adopted maps with what its sources say now: the entry of a cgroup
@@ -2224,6 +2259,8 @@ static const struct test {
 	{ "restart_sigkill", test_restart_sigkill },
 	{ "restart_reconcile", test_restart_reconcile },
 	{ "upgrade_incompatible", test_upgrade_incompatible },
+	{ "restart_unresolved_deny", test_restart_unresolved_deny },
+	{ "upgrade_unresolved_deny", test_upgrade_unresolved_deny },
 	{ "audit_removes_pins", test_audit_removes_pins },
 };
 
