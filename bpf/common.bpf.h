@@ -32,6 +32,10 @@ const volatile __u64 ag_probe_ino __weak = 0;       /* inode of the probe file *
  * map. Before: a cgroup without a policy is unresolved, not the host, and nothing is denied for
  * being unresolved (the truth is not known yet); tenants already in the map are judged as usual. */
 volatile __u32 ag_ready __weak = 0;
+/* Written by the agent while the programs run (.data, mmapped). 0: these programs do not judge
+ * yet: an agent replacing another's pinned state attaches them beside the old ones, which judge
+ * until the new maps are filled (user/pins.c). */
+volatile __u32 ag_armed __weak = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -206,6 +210,9 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 	bool early = false;
 	int v;
 
+	*deny = false;
+	if (!ag_armed)
+		return AG_V_HOST; /* not judged, not counted: the previous programs judge meanwhile */
 	p = ag_policy_of(cgid);
 	if (!ag_ready) {
 		flags |= AG_EF_EARLY;

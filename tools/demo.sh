@@ -26,7 +26,9 @@ cg2=$(awk '$0 ~ / - cgroup2 / {print $5; exit}' /proc/self/mountinfo)
 work=$(mktemp -d /tmp/accelguard-demo.XXXXXX)
 root=/accelguard-demo-$$
 
+pins=/sys/fs/bpf/accelguard-demo-$$ # enforce mode pins its programs here (uninstalled at the end)
 cleanup() {
+	build/accelguard uninstall --pin-dir "$pins" >/dev/null 2>&1 || true
 	for c in t-a t-b ""; do rmdir "$cg2$root/$c" 2>/dev/null || true; done
 	rm -rf "$work"
 }
@@ -71,7 +73,7 @@ for mode in "${modes[@]}"; do
 	echo "=== accelguard run --mode $mode"
 	ev="$work/events-$mode.jsonl"
 	since=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
-	build/accelguard run --config "$work/config.yaml" --mode "$mode" --events "$ev" 2>"$work/agent.log" &
+	build/accelguard run --config "$work/config.yaml" --mode "$mode" --events "$ev" --pin-dir "$pins" 2>"$work/agent.log" &
 	agent=$!
 	for _ in $(seq 200); do grep -q '"type":"ready"' "$ev" 2>/dev/null && break; sleep 0.05; done
 	grep -q '"type":"ready"' "$ev" || { cat "$work/agent.log" >&2; exit 1; }

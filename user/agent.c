@@ -29,6 +29,7 @@
 #include "log.h"
 #include "maps.h"
 #include "metrics.h"
+#include "pins.h"
 #include "policy.h"
 #include "procscan.h"
 #include "sink.h"
@@ -70,6 +71,7 @@ struct agent {
 	bool cfg_loaded;
 	struct ag_devtab dt;
 	struct ag_bpf bpf;
+	struct ag_pins pins; /* restart and upgrade (pins.h) */
 	struct ag_maps maps; /* the one owner of kernel state */
 	bool maps_ready;
 	struct ag_policy_db db;
@@ -593,6 +595,28 @@ static void sync_clocks(struct agent *a)
 
 /* ---- ready and summary ---------------------------------------------------------------------- */
 
+/* ready.pin: what became of the pinned state (pins.h) */
+static void put_pins(struct agent *a, struct jw *w)
+{
+	const struct ag_pins *p = &a->pins;
+
+	jw_key(w, "pin");
+	jw_obj_open(w);
+	jw_kstr(w, "state", ag_pin_state_name(p->state));
+	jw_kstr(w, "dir", p->dir);
+	if (p->state != AG_PIN_OFF && p->state != AG_PIN_REMOVED)
+		jw_ku64(w, "generation", p->gen);
+	if (p->state == AG_PIN_ADOPTED) {
+		jw_ku64(w, "pruned", p->pruned);
+		jw_ku64(w, "links_updated", p->updated);
+	}
+	if (p->state == AG_PIN_REPLACED && p->why[0])
+		jw_kstr(w, "reason", p->why);
+	if (p->removed)
+		jw_ku64(w, "links_removed", p->removed);
+	jw_obj_close(w);
+}
+
 static void emit_ready(struct agent *a)
 {
 	struct jw *w = &a->jw;
@@ -619,6 +643,7 @@ static void emit_ready(struct agent *a)
 	jw_ku64(w, "device_classes", a->dt.n_classes);
 	jw_ku64(w, "rate_limit", a->cfg.rate_limit);
 	jw_ku64(w, "counter_entries", bpf_map__max_entries(a->bpf.skel->maps.counters));
+	put_pins(a, w);
 	end_event(a);
 }
 
@@ -1143,6 +1168,8 @@ static int setup(struct agent *a)
 	lo.policy_entries = a->o->max_cgroups;
 	lo.ringbuf_bytes = a->o->ringbuf_kb * 1024;
 	lo.force_tier = a->o->force_tier;
+	if (!ag_pins_open(&a->pins, a->o->pin_dir ? a->o->pin_dir : a->cfg.pin_dir, lo.enforce))
+		lo.pins = &a->pins;
 	r = ag_bpf_start(&a->bpf, &lo, a->cgroup2);
 	if (r)
 		return r;
@@ -1290,6 +1317,7 @@ int ag_run(const struct ag_run_opts *o)
 		return 1;
 	r = setup(&a);
 	if (r) {
+		ag_pins_abort(&a.pins);
 		teardown(&a);
 		return 1;
 	}
@@ -1299,6 +1327,9 @@ int ag_run(const struct ag_run_opts *o)
 	/* from now on a cgroup without a policy is the host, and unresolved: deny applies to the
 	 * containers born from now on */
 	ag_startup_ready(a.bpf.skel);
+	/* the policy is written: a replaced state switches over (to programs already out of their
+	 * not-ready state), an adopted one is reconciled */
+	ag_pins_commit(&a.pins, &a.maps, &a.db);
 	emit_ready(&a);
 	flush(&a);
 	a.ready = true;
@@ -1375,6 +1406,9 @@ int ag_run(const struct ag_run_opts *o)
 		ag_info("stopped: %llu events written, %llu lost", (unsigned long long)st.written,
 			(unsigned long long)(a.lines_lost + st.lost + st.dropped));
 	}
+	if (a.pins.enabled)
+		ag_info("pins: the enforcement stays attached through %s; 'accelguard uninstall' "
+			"removes it", a.pins.dir);
 	teardown(&a);
 	return 0;
 }

@@ -14,6 +14,7 @@ struct ag_run_opts {
 	int force_tier;          /* 0: probe */
 	unsigned int max_cgroups;
 	unsigned int ringbuf_kb;
+	const char *pin_dir;     /* NULL: the configuration's (pins.h); "off": no pins */
 };
 
 int ag_run(const struct ag_run_opts *o);

@@ -356,6 +356,14 @@ static int parse_rate_limit(struct ctx *c, const yaml_node_t *n)
 			&c->cfg->rate_limit);
 }
 
+/* pin_dir: where enforce mode pins its maps and links (pins.h); "off": nothing pinned */
+static int parse_pin_dir(struct ctx *c, const yaml_node_t *n)
+{
+	free(c->cfg->pin_dir);
+	c->cfg->pin_dir = NULL;
+	return get_abs_path(c, n, "pin_dir", true, &c->cfg->pin_dir);
+}
+
 /* ---- tenants ---- */
 
 static int parse_tenants(struct ctx *c, const yaml_node_t *n)
@@ -991,6 +999,7 @@ static const struct {
 	{ "mode", parse_mode },
 	{ "unresolved", parse_unresolved },
 	{ "rate_limit", parse_rate_limit },
+	{ "pin_dir", parse_pin_dir },
 	{ "tenants", parse_tenants },
 	{ "exempt", parse_exempt },
 	{ "devices", parse_devices },
@@ -1240,6 +1249,7 @@ void ag_config_free(struct ag_config *cfg)
 	free(cfg->kubernetes.token_file);
 	free(cfg->kubernetes.ca_file);
 	free(cfg->host.proc);
+	free(cfg->pin_dir);
 	free_strv(cfg->host.cdi_dirs, cfg->host.n_cdi_dirs);
 	free(cfg->metrics.listen);
 	free(cfg->journal.dir);

@@ -88,6 +88,7 @@ struct ag_config {
 	int mode;                 /* enum ag_mode; AG_MODE_AUDIT when absent */
 	bool unresolved_deny;     /* "unresolved: deny" (default allow) */
 	unsigned int rate_limit;  /* violation events per tenant per second; default 1000, >= 100 */
+	char *pin_dir;            /* enforce mode's pins (pins.h); NULL: the default, "off": none */
 	char **tenants;
 	size_t n_tenants;
 	char **exempt;           /* cgroup patterns (entries written as plain strings or {cgroup: P}) */

@@ -296,7 +296,10 @@ static struct accelguard_bpf *load_variant(int tier, int variant, const struct a
 		bpf_map__set_max_entries(s->maps.events, o->ringbuf_bytes);
 	bpf_map__set_max_entries(s->maps.counters, ag_counter_entries(libbpf_num_possible_cpus()));
 	set_autoload(s, tier, variant);
-	err = accelguard_bpf__load(s);
+	/* a restart: the new programs take the pinned maps (pins.c) */
+	err = ag_pins_prepare(o->pins, s);
+	if (!err)
+		err = accelguard_bpf__load(s);
 	if (err) {
 		tr->err = err;
 		snprintf(tr->why, sizeof(tr->why), "the kernel refused to load the %s programs: %s%s",
@@ -512,6 +515,8 @@ int ag_bpf_start(struct ag_bpf *b, const struct ag_load_opts *o, const char *cgr
 		ag_err("bpf: cannot open the cgroup2 root %s: %s", cgroup2, strerror(-err));
 		goto fail;
 	}
+	/* adopting: cgroup links are updated in place to the new programs, the others attached */
+	ag_pins_update_links(o->pins, b->skel);
 	err = attach_rest(b->skel, b->tier, b->cgroup_fd, &b->report);
 	if (err) {
 		ag_err("bpf: cannot attach the %s tier's programs: %s%s", ag_tier_name(b->tier),
@@ -519,6 +524,11 @@ int ag_bpf_start(struct ag_bpf *b, const struct ag_load_opts *o, const char *cgr
 		       b->report.cgroup_dev_err ? " (cgroup/dev on the cgroup2 root)" : "");
 		goto fail;
 	}
+	/* every hook has our new program: pin it, and (adopting) unpin the old ones */
+	err = ag_pins_attached(o->pins, b->skel, b->tier);
+	if (err)
+		ag_warn("pins: %s: %s; the programs are attached but would not survive the agent",
+			o->pins->dir, strerror(-err));
 	return 0;
 fail:
 	ag_bpf_stop(b);

@@ -12,6 +12,7 @@
 #include <linux/types.h>
 #include "accelguard.h"
 #include "accelguard.skel.h"
+#include "pins.h"
 
 struct ag_load_opts {
 	bool enforce;
@@ -20,6 +21,7 @@ struct ag_load_opts {
 	__u32 policy_entries;
 	__u32 ringbuf_bytes;
 	int force_tier; /* 0: probe; else enum ag_tier */
+	struct ag_pins *pins; /* pinned state to adopt and pin into (pins.h); NULL: none */
 };
 
 struct ag_tier_report {

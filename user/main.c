@@ -18,6 +18,7 @@
 #include "selftest.h"
 #include "log.h"
 #include "paths.h"
+#include "pins.h"
 #include "util.h"
 
 static int usage_run(FILE *f)
@@ -25,7 +26,7 @@ static int usage_run(FILE *f)
 	fprintf(f,
 		"Usage: accelguard run [--config FILE] [--mode audit|enforce] [--events PATH|-]\n"
 		"                      [--duration SECONDS] [--tier lsm|fmod_ret|tracepoint]\n"
-		"                      [--max-cgroups N] [--ringbuf-kb N] [-v]\n"
+		"                      [--max-cgroups N] [--ringbuf-kb N] [--pin-dir DIR|off] [-v]\n"
 		"\n"
 		"Watch every access to accelerator device nodes, judge it against the tenants'\n"
 		"allocations, and write one JSON event per line (to stdout by default). Runs until\n"
@@ -38,6 +39,8 @@ static int usage_run(FILE *f)
 		"      --tier TIER       use this tier instead of probing (fails if it does not work)\n"
 		"      --max-cgroups N   policy map size (default 16384)\n"
 		"      --ringbuf-kb N    ring buffer size in KiB, a power of two (default 2048)\n"
+		"      --pin-dir DIR     enforce mode pins its maps and links here, so that they\n"
+		"                        outlive the agent (default " AG_PIN_DIR_DEFAULT "; off: none)\n"
 		"  -v, --verbose         debug logging, libbpf's included\n");
 	return f == stdout ? 0 : 2;
 }
@@ -52,6 +55,7 @@ static int cmd_run(int argc, char **argv)
 		{ "tier", required_argument, NULL, 't' },
 		{ "max-cgroups", required_argument, NULL, 'M' },
 		{ "ringbuf-kb", required_argument, NULL, 'R' },
+		{ "pin-dir", required_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -108,6 +112,13 @@ static int cmd_run(int argc, char **argv)
 				o.ringbuf_kb = v;
 			break;
 		}
+		case 'P':
+			if (optarg[0] != '/' && strcmp(optarg, "off")) {
+				ag_err("run: --pin-dir takes an absolute path or off, not '%s'", optarg);
+				return 2;
+			}
+			o.pin_dir = optarg;
+			break;
 		case 'v':
 			ag_log_level = AG_LOG_DEBUG;
 			break;
@@ -217,6 +228,69 @@ static int cmd_version(int argc, char **argv)
 	return 0;
 }
 
+/* `uninstall`: what enforce mode left pinned goes; the programs are detached with their links. */
+static int cmd_uninstall(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pin-dir", required_argument, NULL, 'P' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *dir = NULL, *config = NULL;
+	struct ag_config cfg = { 0 };
+	unsigned int links, maps;
+	char err[1024];
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'P':
+			dir = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'h':
+			printf("Usage: accelguard uninstall [--pin-dir DIR] [--config FILE]\n\n"
+			       "Remove every map, program and link that enforce mode pinned (in DIR, else\n"
+			       "the configuration's pin_dir, else " AG_PIN_DIR_DEFAULT "): the programs are\n"
+			       "detached once no running agent holds them. Stop the agent first.\n");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (!dir && config) {
+		if (ag_config_load(config, &cfg, err, sizeof(err))) {
+			ag_err("config: %s", err);
+			return 1;
+		}
+		dir = cfg.pin_dir;
+	}
+	if (!dir)
+		dir = AG_PIN_DIR_DEFAULT;
+	if (!strcmp(dir, "off")) {
+		printf("uninstall: pin_dir is off: nothing is pinned\n");
+		r = 0;
+		goto out;
+	}
+	r = ag_pins_uninstall(dir, &links, &maps);
+	if (r == -ENOENT) {
+		printf("uninstall: nothing pinned in %s\n", dir);
+		r = 0;
+	} else if (r) {
+		ag_err("uninstall: %s: %s%s", dir, strerror(-r),
+		       r == -ENOTSUP ? " (not on a bpf file system)" : "");
+	} else {
+		printf("uninstall: removed %u links and %u maps from %s\n", links, maps, dir);
+	}
+out:
+	if (config)
+		ag_config_free(&cfg);
+	return r ? 1 : 0;
+}
+
 static int usage(FILE *f);
 
 static int cmd_help(int argc, char **argv)
@@ -235,6 +309,7 @@ static const struct cmd {
 	{ "journal", ag_journal_cmd, "print the journal's events (--since, --until, --follow)" },
 	{ "evidence", ag_evidence_cmd, "write (or verify) an evidence bundle from the journal" },
 	{ "selftest", ag_selftest_cmd, "prove isolation now, against the running agent" },
+	{ "uninstall", cmd_uninstall, "remove what enforce mode pinned (detaches its programs)" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "this text" },
 };
@@ -243,7 +318,7 @@ static int usage(FILE *f)
 {
 	fprintf(f, "Usage: accelguard COMMAND [OPTIONS]   (accelguard COMMAND --help for more)\n\n");
 	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
-		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].help);
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
 	return f == stdout ? 0 : 2;
 }
 

@@ -21,7 +21,14 @@ int ag_maps_init(struct ag_maps *m, const struct ag_maps_fds *fds)
 	if (m->ncpus <= 0)
 		m->ncpus = 1;
 	m->majors = calloc(AG_MAX_MAJOR, sizeof(*m->majors));
-	return m->majors ? 0 : -ENOMEM;
+	if (!m->majors)
+		return -ENOMEM;
+	/* what the map holds: empty when new, a previous agent's classes when adopted (pins.c), so
+	 * that the first sync also clears the majors that are no accelerator any more */
+	for (__u32 k = 0; m->fd.accel_devices >= 0 && k < AG_MAX_MAJOR; k++)
+		if (bpf_map_lookup_elem(m->fd.accel_devices, &k, &m->majors[k]))
+			memset(&m->majors[k], 0, sizeof(m->majors[k]));
+	return 0;
 }
 
 void ag_maps_free(struct ag_maps *m)
@@ -203,6 +210,22 @@ int ag_maps_viol_next(const struct ag_maps *m, const __u64 *prev, __u64 *next)
 	if (m->fd.viol < 0)
 		return -ENOENT;
 	return bpf_map_get_next_key(m->fd.viol, prev, next) ? -errno : 0;
+}
+
+/* Iterating the decision maps: the restart's reconcile (pins.c) finds what a previous agent left. */
+int ag_maps_policy_next(const struct ag_maps *m, const __u64 *prev, __u64 *next)
+{
+	if (m->fd.policy < 0)
+		return -ENOENT;
+	return bpf_map_get_next_key(m->fd.policy, prev, next) ? -errno : 0;
+}
+
+int ag_maps_owner_next(const struct ag_maps *m, const struct ag_dev_key *prev,
+		       struct ag_dev_key *next)
+{
+	if (m->fd.owners < 0)
+		return -ENOENT;
+	return bpf_map_get_next_key(m->fd.owners, prev, next) ? -errno : 0;
 }
 
 int ag_maps_viol_del(struct ag_maps *m, __u64 cgroup_id)

@@ -60,6 +60,10 @@ __u64 ag_maps_total(const struct ag_maps *m, __u32 op, __u32 verdict);
 int ag_maps_viol_get(const struct ag_maps *m, __u64 cgroup_id, struct ag_viol_state *s);
 int ag_maps_viol_next(const struct ag_maps *m, const __u64 *prev, __u64 *next);
 int ag_maps_viol_del(struct ag_maps *m, __u64 cgroup_id);
+/* policy and owners keys (prev NULL first); 0 or -ENOENT at the end. */
+int ag_maps_policy_next(const struct ag_maps *m, const __u64 *prev, __u64 *next);
+int ag_maps_owner_next(const struct ag_maps *m, const struct ag_dev_key *prev,
+		       struct ag_dev_key *next);
 
 /* counters: every (cgroup, device, op, cmd), per-CPU values summed: count added up, first_ns the
  * earliest, verdict of the CPU that counted most. */

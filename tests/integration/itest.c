@@ -51,6 +51,7 @@ static char cg2[512];    /* cgroup2 mount */
 static char root[128];   /* our cgroup subtree, relative: /itest-PID */
 static char failmsg[1024];
 static double timeout_scale = 1.0;
+static char pin_dir[256]; /* every agent pins here (enforce mode); removed after each test */
 
 #define FAIL(...)                                                                                  \
 	do {                                                                                       \
@@ -266,12 +267,16 @@ struct cfg_opts {
 	const char *mode;
 	unsigned int rate_limit;
 	const char *extra; /* more YAML */
+	bool no_test_accel; /* no test-accel class (1:7 is then no accelerator) */
 };
 
 static void write_config(struct agent *a, const struct cfg_opts *o)
 {
-	char text[4096];
+	char text[4096], cls[128] = "";
 
+	if (!o->no_test_accel)
+		snprintf(cls, sizeof(cls), "devices:\n  - class: test-accel\n    major: %d\n    minor: %d\n",
+			 ACC_MAJOR, ACC_MINOR);
 	snprintf(a->cfg, sizeof(a->cfg), "%s/config.yaml", workdir);
 	snprintf(text, sizeof(text),
 		 "# integration test fixture\n"
@@ -279,18 +284,15 @@ static void write_config(struct agent *a, const struct cfg_opts *o)
 		 "rate_limit: %u\n"
 		 "tenants: [\"%s/t-*\"]\n"
 		 "exempt: [\"%s/ex\"]\n"
-		 "devices:\n"
-		 "  - class: test-accel\n"
-		 "    major: %d\n"
-		 "    minor: %d\n"
+		 "%s"
 		 "allocations:\n"
 		 "  - cgroup: %s/t-a\n"
 		 "    devices: [\"195:0\", \"%d:%d\"]\n"
 		 "  - cgroup: %s/t-b\n"
 		 "    devices: [\"195:2\"]\n"
 		 "%s",
-		 o->mode ? o->mode : "audit", o->rate_limit ? o->rate_limit : 1000, root, root,
-		 ACC_MAJOR, ACC_MINOR, root, ACC_MAJOR, ACC_MINOR, root, o->extra ? o->extra : "");
+		 o->mode ? o->mode : "audit", o->rate_limit ? o->rate_limit : 1000, root, root, cls,
+		 root, ACC_MAJOR, ACC_MINOR, root, o->extra ? o->extra : "");
 	write_file(a->cfg, text);
 }
 
@@ -317,6 +319,8 @@ static int agent_start(struct agent *a, const struct cfg_opts *o, const char *co
 	argv[n++] = a->events;
 	for (int i = 0; i < n_agent_args; i++)
 		argv[n++] = agent_args[i];
+	argv[n++] = "--pin-dir";
+	argv[n++] = pin_dir;
 	for (; extra_args && *extra_args && n < 30; extra_args++)
 		argv[n++] = *extra_args;
 	argv[n] = NULL;
@@ -535,7 +539,7 @@ static int fixture_up(void)
 
 static void fixture_down(void)
 {
-	const char *cgs[] = { "/t-a", "/t-b", "/t-c", "/ex", "/t-new", "/t-race", "" };
+	const char *cgs[] = { "/t-a", "/t-b", "/t-c", "/ex", "/t-new", "/t-race", "/t-gone", "" };
 
 	for (size_t i = 0; i < sizeof(cgs) / sizeof(cgs[0]); i++)
 		cg_remove(cgs[i]);
@@ -1866,6 +1870,364 @@ out:
 	return ret;
 }
 
+
+/* ---- restart and upgrade (pinned state, user/pins.c) ------------------------------------------ */
+
+/* `accelguard uninstall --pin-dir DIR`: its exit status; its first line in out */
+static int uninstall(const char *dir, char *out, size_t len)
+{
+	char cmd[900];
+	FILE *p;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "%s uninstall --pin-dir %s 2>&1", agent_bin, dir);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (!fgets(out, len, p))
+		out[0] = 0;
+	out[strcspn(out, "\n")] = 0;
+	while (fgetc(p) != EOF)
+		;
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* how many entries of DIR start with prefix (-1: no DIR) */
+static int count_entries(const char *dir, const char *prefix)
+{
+	char cmd[900], buf[64] = "";
+	FILE *p;
+
+	if (access(dir, F_OK))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "ls -1 %s | grep -c '^%s'", dir, prefix);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (!fgets(buf, sizeof(buf), p))
+		buf[0] = 0;
+	pclose(p);
+	return atoi(buf);
+}
+
+/* Tenants hammering a device throughout: t-a opens its own GPU (ENXIO: allowed, no driver), t-b
+ * opens t-a's (EPERM: denied), and t-a issues ioctls on its own test accelerator (ENOTTY from the
+ * driver: allowed; never EPERM, never killed); every outcome is counted in the phase it happened
+ * in. */
+#define N_HAMMERS 3
+static const char *const hammer_names[N_HAMMERS] = { "t-a open", "t-b open", "t-a ioctl" };
+enum { PH_OLD, PH_NONE, PH_STARTING, PH_NEW, PH__N };
+static const char *const phase_names[PH__N] = { "first agent running", "no agent (SIGKILLed)",
+						"second agent starting", "second agent ready" };
+
+struct hammer {
+	volatile int phase, stop;
+	long ok[N_HAMMERS][PH__N], wrong[N_HAMMERS][PH__N];
+	int last_wrong_errno[N_HAMMERS];
+};
+
+static pid_t hammer_start(struct hammer *h, int who)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int want = who == 0 ? ENXIO : who == 1 ? EPERM : ENOTTY, afd = -1;
+
+		if (cg_enter(who == 1 ? "/t-b" : "/t-a"))
+			_exit(100);
+		if (who == 2 && (afd = open(acc, O_RDWR | O_CLOEXEC)) < 0)
+			_exit(101);
+		while (!h->stop) {
+			int ph = h->phase, fd, e, n;
+
+			if (who == 2) {
+				e = ioctl(afd, FIONREAD, &n) < 0 ? errno : 0;
+			} else {
+				fd = open(gpu0, O_RDWR | O_CLOEXEC);
+				e = errno;
+				if (fd >= 0) {
+					close(fd);
+					e = 0;
+				}
+			}
+			if (e == want) {
+				__sync_fetch_and_add(&h->ok[who][ph], 1);
+			} else {
+				__sync_fetch_and_add(&h->wrong[who][ph], 1);
+				h->last_wrong_errno[who] = e;
+			}
+		}
+		_exit(0);
+	}
+	return pid;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
+
+	nanosleep(&ts, NULL);
+}
+
+/* SIGKILL the enforcing agent while the tenants hammer, start a new one (env: name=value for it,
+ * or NULL), and count wrong outcomes: there must be none, in any phase. */
+static int restart_hammered(const char *env, const char *want_state, const char *extra)
+{
+	/* every violation gets its event (the ring buffer's content outlives the first agent) */
+	struct cfg_opts o = { .mode = "enforce", .rate_limit = 10000000, .extra = extra };
+	struct hammer *h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+				-1, 0);
+	struct agent a1, a2;
+	struct match mr = { .type = "ready", .major = -1, .minor = -1 };
+	json_object *ready;
+	pid_t hp[N_HAMMERS] = { 0 }, tb_pid;
+	int st, hammer_st[N_HAMMERS];
+	char out[512], ename[64] = "";
+	int ret = 1, n;
+
+	memset(&a2, 0, sizeof(a2));
+	if (h == MAP_FAILED)
+		FAIL("mmap");
+	memset(h, 0, sizeof(*h));
+	if (agent_start(&a1, &o, NULL))
+		FAIL("first agent did not become ready: %.300s", read_all(a1.errlog));
+	hp[0] = hammer_start(h, 0);
+	hp[1] = hammer_start(h, 1);
+	hp[2] = hammer_start(h, 2);
+	tb_pid = hp[1];
+	sleep_s(0.3);
+	h->phase = PH_NONE;
+	agent_free(&a1); /* SIGKILL */
+	sleep_s(0.5);
+	h->phase = PH_STARTING;
+	if (env) {
+		snprintf(ename, sizeof(ename), "%.*s", (int)strcspn(env, "="), env);
+		setenv(ename, strchr(env, '=') + 1, 1);
+	}
+	n = agent_start(&a2, &o, NULL);
+	if (env)
+		unsetenv(ename);
+	h->phase = PH_NEW;
+	if (n)
+		FAIL_OUT("second agent did not become ready: %.300s", read_all(a2.errlog));
+	sleep_s(0.3);
+	h->stop = 1;
+	for (int i = 0; i < N_HAMMERS; i++) {
+		waitpid(hp[i], &st, 0);
+		hammer_st[i] = st;
+		hp[i] = 0;
+	}
+	for (int who = 0; who < N_HAMMERS; who++) {
+		if (!WIFEXITED(hammer_st[who]) || WEXITSTATUS(hammer_st[who]))
+			FAIL_OUT("the %s hammer %s %d (killed: an allowed ioctl judged a violation)",
+				 hammer_names[who], WIFSIGNALED(hammer_st[who]) ? "died of signal" : "exited",
+				 WIFSIGNALED(hammer_st[who]) ? WTERMSIG(hammer_st[who])
+							     : WEXITSTATUS(hammer_st[who]));
+		for (int ph = 0; ph < PH__N; ph++) {
+			if (h->wrong[who][ph])
+				FAIL_OUT("%s: %ld of %ld of the %s hammer's calls had the wrong outcome "
+					 "(errno %d, expected %s)", phase_names[ph], h->wrong[who][ph],
+					 h->wrong[who][ph] + h->ok[who][ph], hammer_names[who],
+					 h->last_wrong_errno[who],
+					 who == 0 ? "ENXIO" : who == 1 ? "EPERM" : "ENOTTY");
+			if (!h->ok[who][ph])
+				FAIL_OUT("%s: the %s hammer made no call", phase_names[ph],
+					 hammer_names[who]);
+		}
+	}
+	printf("# %s: t-a opens allowed / t-b opens denied / t-a ioctls allowed, per phase: "
+	       "%ld/%ld/%ld, %ld/%ld/%ld, %ld/%ld/%ld, %ld/%ld/%ld; 0 wrong\n", want_state,
+	       h->ok[0][0], h->ok[1][0], h->ok[2][0], h->ok[0][1], h->ok[1][1], h->ok[2][1],
+	       h->ok[0][2], h->ok[1][2], h->ok[2][2], h->ok[0][3], h->ok[1][3], h->ok[2][3]);
+	/* the second agent's ready says what it did with the pins, and only its pins are left */
+	if (agent_stop(&a2))
+		goto out;
+	ready = find(&a2, &mr);
+	if (!ready || strcmp(jstr(ready, "pin.state"), want_state) || strcmp(jstr(ready, "pin.dir"), pin_dir))
+		FAIL_OUT("ready.pin: %s, expected state %s in %s",
+			 ready ? json_object_to_json_string(jget(ready, "pin")) : "no ready event",
+			 want_state, pin_dir);
+	if (!strcmp(want_state, "replaced") && !strstr(jstr(ready, "pin.reason"), "version 999"))
+		FAIL_OUT("ready.pin.reason does not name the layout versions: %s", jstr(ready, "pin.reason"));
+	if (!strcmp(want_state, "adopted")) {
+		/* cgroup/dev's link is updated in place; and the ring buffer was adopted with what the
+		 * programs wrote while no agent ran: t-b's denials come before the new ready */
+		size_t i;
+
+		if (jint(ready, "pin.links_updated") < 1)
+			FAIL_OUT("ready.pin.links_updated: %lld, expected the cgroup/dev link",
+				 jint(ready, "pin.links_updated"));
+		for (i = 0; i < a2.n_ev && a2.ev[i] != ready; i++)
+			if (!strcmp(jstr(a2.ev[i], "type"), "access") &&
+			    jint(a2.ev[i], "process.pid") == tb_pid)
+				break;
+		if (i == a2.n_ev || a2.ev[i] == ready)
+			FAIL_OUT("the second agent reported none of t-b's denials made while no agent ran");
+	}
+	if ((n = count_entries(pin_dir, "gen_")) != 1 || count_entries(pin_dir, "maps_") != 1)
+		FAIL_OUT("%s holds %d generations of links and %d of maps, expected 1 and 1", pin_dir, n,
+			 count_entries(pin_dir, "maps_"));
+	/* a clean stop leaves the enforcement in force too */
+	{
+		struct child_res r = run_in("/t-b", do_open, gpu0);
+
+		if (r.err != EPERM)
+			FAIL_OUT("after the agent stopped: t-b's open got errno %d, expected EPERM", r.err);
+	}
+	/* uninstall removes every pin: the programs are detached */
+	n = uninstall(pin_dir, out, sizeof(out));
+	if (n || !strstr(out, "removed") || strstr(out, "removed 0 links"))
+		FAIL_OUT("uninstall exited %d: %s", n, out);
+	if (!access(pin_dir, F_OK))
+		FAIL_OUT("uninstall left %s", pin_dir);
+	{
+		struct child_res r = run_in("/t-b", do_open, gpu0);
+
+		if (r.err != ENXIO)
+			FAIL_OUT("after uninstall: t-b's open got errno %d, expected ENXIO (detached)", r.err);
+	}
+	n = uninstall(pin_dir, out, sizeof(out));
+	if (n || !strstr(out, "nothing pinned"))
+		FAIL_OUT("a second uninstall exited %d: %s", n, out);
+	ret = 0;
+out:
+	h->stop = 1;
+	for (int i = 0; i < N_HAMMERS; i++)
+		if (hp[i] > 0)
+			waitpid(hp[i], NULL, 0);
+	agent_free(&a1);
+	agent_free(&a2);
+	munmap(h, sizeof(*h));
+	return ret;
+}
+
+static int test_restart_sigkill(void)
+{
+	return restart_hammered(NULL, "adopted", NULL);
+}
+
+/* A new binary whose map layout differs (pretended with ACCELGUARD_LAYOUT_VERSION). */
+static int test_upgrade_incompatible(void)
+{
+	return restart_hammered("ACCELGUARD_LAYOUT_VERSION=999", "replaced", NULL);
+}
+
+/* The same two with `unresolved: deny`: no tenant the agents know is unresolved at any moment. */
+static int test_restart_unresolved_deny(void)
+{
+	return restart_hammered(NULL, "adopted", "unresolved: deny\n");
+}
+
+static int test_upgrade_unresolved_deny(void)
+{
+	return restart_hammered("ACCELGUARD_LAYOUT_VERSION=999", "replaced", "unresolved: deny\n");
+}
+
+/* The new agent reconciles the adopted maps with what its sources say now: the entry of a cgroup
+ * that went while no agent ran is deleted, a changed allocation rewritten, a device class that
+ * went cleared from accel_devices. */
+static int test_restart_reconcile(void)
+{
+	char extra[512];
+	struct cfg_opts o1 = { .mode = "enforce", .extra = extra },
+			o2 = { .mode = "enforce", .no_test_accel = true };
+	struct match mr = { .type = "ready", .major = -1, .minor = -1 };
+	struct agent a1, a2;
+	json_object *ready;
+	struct child_res r;
+	pid_t tc_pid;
+	int ret = 1;
+
+	memset(&a2, 0, sizeof(a2));
+	snprintf(extra, sizeof(extra), "  - cgroup: %s/t-c\n    devices: [\"195:1\"]\n", root);
+	if (cg_make("/t-gone"))
+		FAIL("cannot make /t-gone");
+	if (agent_start(&a1, &o1, NULL))
+		FAIL_OUT("first agent did not become ready: %.300s", read_all(a1.errlog));
+	r = run_in("/t-c", do_open, gpu1);
+	if (r.err != ENXIO)
+		FAIL_OUT("first agent: t-c's open of its 195:1 got errno %d, expected ENXIO", r.err);
+	r = run_in("/t-b", do_open, acc);
+	if (r.err != EPERM)
+		FAIL_OUT("first agent: t-b's open of t-a's test accelerator got errno %d, expected EPERM",
+			 r.err);
+	agent_free(&a1); /* SIGKILL */
+	cg_remove("/t-gone");
+	/* the second configuration no longer gives t-c 195:1 */
+	if (agent_start(&a2, &o2, NULL))
+		FAIL_OUT("second agent did not become ready: %.300s", read_all(a2.errlog));
+	r = run_in("/t-c", do_open, gpu1);
+	if (r.err != EPERM)
+		FAIL_OUT("second agent: t-c's open of 195:1 (no longer allocated) got errno %d, expected "
+			 "EPERM", r.err);
+	tc_pid = r.pid;
+	r = run_in("/t-a", do_open, gpu0);
+	if (r.err != ENXIO)
+		FAIL_OUT("second agent: t-a's open of its 195:0 got errno %d, expected ENXIO", r.err);
+	/* the second configuration has no test-accel class: 1:7 is no accelerator any more */
+	r = run_in("/t-b", do_open, acc);
+	if (r.err != 0)
+		FAIL_OUT("second agent: t-b's open of 1:7 (no longer an accelerator class) got errno %d, "
+			 "expected success", r.err);
+	if (agent_stop(&a2))
+		goto out;
+	ready = find(&a2, &mr);
+	/* t-gone's policy entry and the owners entry of 195:1 */
+	if (!ready || strcmp(jstr(ready, "pin.state"), "adopted") || jint(ready, "pin.pruned") < 2)
+		FAIL_OUT("ready.pin: %s, expected adopted with at least 2 entries pruned",
+			 ready ? json_object_to_json_string(jget(ready, "pin")) : "no ready event");
+	{
+		/* by pid: the first agent's events of t-c come too, through the pinned ring buffer */
+		struct match m = { .op = "open", .major = NV, .minor = 1, .cgroup = "/t-c", .pid = tc_pid };
+
+		if (expect(&a2, &m, "unmediated", "denied", "t-c after the allocation went"))
+			goto out;
+	}
+	ret = 0;
+out:
+	cg_remove("/t-gone");
+	agent_free(&a1);
+	agent_free(&a2);
+	return ret;
+}
+
+/* Switching to audit removes every pin (after the audit agent's own programs are attached). */
+static int test_audit_removes_pins(void)
+{
+	struct cfg_opts oe = { .mode = "enforce" }, oa = { .mode = "audit" };
+	struct match mr = { .type = "ready", .major = -1, .minor = -1 };
+	struct agent a;
+	json_object *ready;
+	struct child_res r;
+	int ret = 1;
+
+	if (agent_start(&a, &oe, NULL))
+		FAIL("enforcing agent did not become ready: %.300s", read_all(a.errlog));
+	if (agent_stop(&a))
+		goto out;
+	agent_free(&a);
+	if (count_entries(pin_dir, "gen_") != 1)
+		FAIL_OUT("the enforcing agent left no links pinned in %s", pin_dir);
+	if (agent_start(&a, &oa, NULL))
+		FAIL_OUT("auditing agent did not become ready: %.300s", read_all(a.errlog));
+	r = run_in("/t-b", do_open, gpu0);
+	if (r.err != ENXIO)
+		FAIL_OUT("audit mode: t-b's open of t-a's GPU got errno %d, expected ENXIO", r.err);
+	if (agent_stop(&a))
+		goto out;
+	ready = find(&a, &mr);
+	if (!ready || strcmp(jstr(ready, "pin.state"), "removed") || jint(ready, "pin.links_removed") < 1)
+		FAIL_OUT("ready.pin: %s, expected removed",
+			 ready ? json_object_to_json_string(jget(ready, "pin")) : "no ready event");
+	if (!access(pin_dir, F_OK))
+		FAIL_OUT("audit mode left %s", pin_dir);
+	ret = 0;
+out:
+	agent_free(&a);
+	return ret;
+}
+
 static const struct test {
 	const char *name;
 	int (*fn)(void);
@@ -1894,6 +2256,12 @@ static const struct test {
 	{ "bad_config", test_bad_config },
 	{ "driver_appears", test_driver_appears },
 	{ "blocked_sink", test_blocked_sink },
+	{ "restart_sigkill", test_restart_sigkill },
+	{ "restart_reconcile", test_restart_reconcile },
+	{ "upgrade_incompatible", test_upgrade_incompatible },
+	{ "restart_unresolved_deny", test_restart_unresolved_deny },
+	{ "upgrade_unresolved_deny", test_upgrade_unresolved_deny },
+	{ "audit_removes_pins", test_audit_removes_pins },
 };
 
 int main(int argc, char **argv)
@@ -1967,6 +2335,7 @@ int main(int argc, char **argv)
 		snprintf(workdir, sizeof(workdir), "/tmp/itest-%d", getpid());
 	}
 	mkdir(workdir, 0755);
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/accelguard-itest-%d", getpid());
 	if (fixture_up()) {
 		printf("not ok - itest: fixture: %s\n0 passed, 1 failed\n", strerror(errno));
 		fixture_down();
@@ -1981,6 +2350,12 @@ int main(int argc, char **argv)
 		failmsg[0] = 0;
 		t0 = now_s();
 		r = tests[i].fn();
+		{
+			/* what an enforcing agent left pinned goes before the next test */
+			char out[512];
+
+			uninstall(pin_dir, out, sizeof(out));
+		}
 		if (r == 0) {
 			printf("ok - %s (%.1fs)\n", tests[i].name, now_s() - t0);
 			passed++;

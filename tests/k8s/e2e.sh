@@ -32,8 +32,11 @@ pods=$cg2/kubepods/besteffort
 peer=""
 agent_pid=""
 holder=""
+pins=/sys/fs/bpf/accelguard-e2e-$$ # enforce mode pins here; removed at the end
 cleanup() {
 	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null || true
+	[ -n "$agent_pid" ] && wait "$agent_pid" 2>/dev/null || true
+	"$agent" uninstall --pin-dir "$pins" >/dev/null 2>&1 || true
 	[ -n "$holder" ] && kill "$holder" 2>/dev/null && wait "$holder" 2>/dev/null || true
 	[ -n "$peer" ] && kill "$peer" 2>/dev/null || true
 	for p in a b c l p; do
@@ -119,7 +122,7 @@ sh -c 'echo $$ >"$1/cgroup.procs" && exec 3</dev/full && exec sleep 1000' sh "$p
 holder=$!
 for _ in $(seq 100); do [ -e "/proc/$holder/fd/3" ] && break; sleep 0.02; done
 ev=$tmp/events.jsonl
-"$agent" run --config "$tmp/config.yaml" --events "$ev" 2>"$tmp/agent.log" &
+"$agent" run --config "$tmp/config.yaml" --events "$ev" --pin-dir "$pins" 2>"$tmp/agent.log" &
 agent_pid=$!
 for _ in $(seq 400); do grep -q '"type":"ready"' "$ev" 2>/dev/null && break; sleep 0.05; done
 if ! grep -q '"type":"ready"' "$ev" 2>/dev/null; then

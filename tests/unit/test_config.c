@@ -324,7 +324,7 @@ static void test_unknown_and_duplicate_keys(void **state)
 {
 	static const struct bad bad[] = {
 		{ "mode: audit\n\ntenant: [/a]\n", 3,
-		  "unknown key 'tenant' (expected one of: mode, unresolved, rate_limit, tenants, exempt, devices, allocations, kubernetes, host, metrics, journal, selftest)" },
+		  "unknown key 'tenant' (expected one of: mode, unresolved, rate_limit, pin_dir, tenants, exempt, devices, allocations, kubernetes, host, metrics, journal, selftest)" },
 		{ "mode: audit\nmode: enforce\n", 2, "duplicate key 'mode' (first on line 1)" },
 		{ "? [a, b]\n: 1\n", 1, "expected a key name, found a list" },
 		{ "kubernetes:\n  node_name: n\n  apiserver: https://x\n", 3,
@@ -364,6 +364,8 @@ static void test_bad_scalars(void **state)
 		{ "rate_limit: 99999999999999999999999\n", 1, RL "'99999999999999999999999'" },
 		{ "rate_limit:\n", 1, RL "nothing" },
 #undef RL
+		{ "pin_dir: sys/fs/bpf/x\n", 1, "pin_dir: expected an absolute path or off, found 'sys/fs/bpf/x'" },
+		{ "pin_dir:\n", 1, "pin_dir: expected an absolute path or off, found nothing" },
 	};
 
 	EXPECT_ALL_REFUSED((struct fx *)*state, bad);

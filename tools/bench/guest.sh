@@ -42,7 +42,7 @@ while [ "$r" -le "$rounds" ]; do
 	for mode in audit enforce; do
 		micro "base-$mode"
 		ev=$work/ev-$mode-$r.json
-		"$agent" run --config "$work/bench.yaml" --mode "$mode" --events "$ev" 2>/dev/console &
+		"$agent" run --config "$work/bench.yaml" --mode "$mode" --events "$ev" --pin-dir off 2>/dev/console &
 		apid=$!
 		i=0
 		while ! grep -q '"type":"ready"' "$ev" 2>/dev/null && [ $i -lt 1200 ]; do

@@ -124,7 +124,7 @@ agent_start() {
 	local cfg=$1 mode=$2 ev=$3 i
 	shift 3
 	rm -f "$ev"
-	taskset -c "$AGENT_CPU" "$agent" run --config "$cfg" --mode "$mode" --events "$ev" "$@" \
+	taskset -c "$AGENT_CPU" "$agent" run --config "$cfg" --mode "$mode" --events "$ev" --pin-dir off "$@" \
 		2>>"$log" &
 	apid=$!
 	for i in $(seq 1 1000); do
