@@ -10,6 +10,8 @@
 #include "config.h"
 #include "log.h"
 #include "paths.h"
+#include "pins.h"
+#include "selftest.h"
 
 static bool off(const char *s)
 {
@@ -105,6 +107,16 @@ int ag_cmd_paths(int argc, char **argv)
 		if (d)
 			line(dirname(d), "rw", "the event journal (appended)");
 		free(d);
+	}
+	if (!cfg.pin_dir || strcmp(cfg.pin_dir, "off"))
+		line("/sys/fs/bpf", "rw", cfg.pin_dir ? "bpffs: enforce mode's pins (pin_dir), removed by audit mode and uninstall"
+						     : "bpffs: enforce mode's pins in " AG_PIN_DIR_DEFAULT
+						       ", removed by audit mode and uninstall");
+	if (cfg.journal.present) {
+		line(cfg.journal.dir, "rw", "the durable journal (segments, compressed, retention): journal, selftest, evidence");
+		/* the control socket is made only with a journal */
+		if (!cfg.selftest.socket || strcmp(cfg.selftest.socket, "off"))
+			line("/run", "own", "the control socket (" AG_SELFTEST_SOCKET " by default) and the self-test's scratch nodes");
 	}
 	/* the probe file is made in TMPDIR, /run or /tmp: the container's own */
 	line("/tmp", "own", "the tier probe's scratch file (mkstemp), the container's own");

@@ -230,7 +230,7 @@ count() { local v; for _ in 1 2 3 4 5; do v=$(K exec "$c_a" cat "$1"); [ -n "$v"
 opens() { count /tmp/opens; }
 fails_before=$(K exec "$c_a" sh -c 'cat /tmp/fails 2>/dev/null | wc -l')
 opens_before=$(opens)
-"$agent" run --config "$tmp/config.yaml" --events "$ev" 2>"$tmp/agent.log" &
+"$agent" run --config "$tmp/config.yaml" --events "$ev" --pin-dir off 2>"$tmp/agent.log" &
 agent_pid=$!
 for _ in $(seq 400); do grep -q '"type":"ready"' "$ev" 2>/dev/null && break; sleep 0.05; done
 if ! grep -q '"type":"ready"' "$ev" 2>/dev/null; then

@@ -88,7 +88,7 @@ class Agent:
         if os.path.exists(self.events):
             os.unlink(self.events)
         err = open(self.errlog, "w")
-        self.proc = subprocess.Popen([AGENT, "run", "--config", self.cfg, "--events", self.events],
+        self.proc = subprocess.Popen([AGENT, "run", "--pin-dir", "off", "--config", self.cfg, "--events", self.events],
                                      stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -515,18 +515,18 @@ def test_journal_bad_config():
     cfg = os.path.join(d, "c.yaml")
     with open(cfg, "w") as f:
         f.write("mode: audit\njournal:\n  segment_kb: 4\n")
-    r = subprocess.run([AGENT, "run", "--config", cfg], capture_output=True, timeout=30)
+    r = subprocess.run([AGENT, "run", "--pin-dir", "off", "--config", cfg], capture_output=True, timeout=30)
     check(r.returncode == 1 and b"c.yaml:3: journal: dir is required" in r.stderr,
           "exit %d: %r" % (r.returncode, r.stderr))
     with open(cfg, "w") as f:
         f.write("journal:\n  dir: /x\n  segment_kb: 1024\n  max_kb: 1500\n")
-    r = subprocess.run([AGENT, "run", "--config", cfg], capture_output=True, timeout=30)
+    r = subprocess.run([AGENT, "run", "--pin-dir", "off", "--config", cfg], capture_output=True, timeout=30)
     check(r.returncode == 1 and b"max_kb (1500) must be at least twice segment_kb" in r.stderr,
           "exit %d: %r" % (r.returncode, r.stderr))
     # a directory that cannot be made: named, with the cause
     with open(cfg, "w") as f:
         f.write("journal:\n  dir: /proc/nope/journal\n")
-    r = subprocess.run([AGENT, "run", "--config", cfg], capture_output=True, timeout=30)
+    r = subprocess.run([AGENT, "run", "--pin-dir", "off", "--config", cfg], capture_output=True, timeout=30)
     check(r.returncode == 1 and b"journal: cannot open the directory /proc/nope/journal" in
           r.stderr, "exit %d: %r" % (r.returncode, r.stderr))
 

@@ -67,7 +67,7 @@ mkdir -p "$top-agent"
 # host's)
 ACCELGUARD_HOST_CGROUPNS=/proc/$$/ns/cgroup \
 sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec unshare --cgroup "$@"' sh "$top-agent" \
-	"$agent" run --config "$tmp/config.yaml" --events "$ev" 2>"$tmp/agent.log" &
+	"$agent" run --config "$tmp/config.yaml" --events "$ev" --pin-dir off 2>"$tmp/agent.log" &
 agent_pid=$!
 port=""
 for _ in $(seq 200); do
@@ -98,7 +98,7 @@ check content-type "$ctype" "text/plain; version=0.0.4; charset=utf-8"
 # --- a second agent on the same port: it says which address and why, and keeps running (and
 # enforcing) without the endpoint; a bad address is a bad configuration: refused at start
 sed -e "s/127.0.0.1:0/127.0.0.1:$port/" -e 's/^mode: enforce/mode: audit/' "$tmp/config.yaml" >"$tmp/busy.yaml"
-"$agent" run --config "$tmp/busy.yaml" --events "$tmp/busy.jsonl" --duration 1 2>"$tmp/busy.log"
+"$agent" run --pin-dir off --config "$tmp/busy.yaml" --events "$tmp/busy.jsonl" --duration 1 2>"$tmp/busy.log"
 rc=$?
 if [ "$rc" = 0 ] && grep -q "metrics: cannot listen on 127.0.0.1:$port: Address already in use" "$tmp/busy.log" &&
 	grep -q '"type":"ready"' "$tmp/busy.jsonl"; then
@@ -107,7 +107,7 @@ else
 	nok port-taken-agent-keeps-running "exit $rc: $(tail -2 "$tmp/busy.log")"
 fi
 sed -e "s/127.0.0.1:0/localhost:9464/" "$tmp/config.yaml" >"$tmp/badaddr.yaml"
-"$agent" run --config "$tmp/badaddr.yaml" --events "$tmp/bad.jsonl" --duration 1 2>"$tmp/bad.log"
+"$agent" run --pin-dir off --config "$tmp/badaddr.yaml" --events "$tmp/bad.jsonl" --duration 1 2>"$tmp/bad.log"
 rc=$?
 if [ "$rc" != 0 ] && grep -q "metrics: 'localhost:9464' is no address to listen on" "$tmp/bad.log" &&
 	! grep -q '"type":"ready"' "$tmp/bad.jsonl" 2>/dev/null; then
@@ -169,7 +169,7 @@ kubernetes:
 metrics:
   listen: 127.0.0.1:0
 EOC
-"$agent" run --config "$tmp/k8s.yaml" --events "$tmp/k8s.jsonl" 2>"$tmp/k8s.log" &
+"$agent" run --pin-dir off --config "$tmp/k8s.yaml" --events "$tmp/k8s.jsonl" 2>"$tmp/k8s.log" &
 agent_pid=$!
 port=""
 for _ in $(seq 200); do
