@@ -92,6 +92,7 @@ struct agent {
 	__u64 last_rescan;
 	struct ag_htab supp;
 	struct ag_source *k8s; /* owned by the policy table */
+	struct ag_k8s_sinks *k8s_sinks; /* Events and policy reports (k8s.h), NULL when off */
 };
 
 /* ---- output -------------------------------------------------------------------------------- */
@@ -361,6 +362,21 @@ static void emit_tenant(struct agent *a, const char *what, const struct ag_cg *c
 		jw_arr_close(&a->jw);
 	}
 	end_event(a);
+}
+
+/* The tenants the start's scan resolved at once, each as a "present" tenant event: a reader of the
+ * journal (the policy reports) knows every tenant, not only those that changed. */
+static void emit_present(struct agent *a)
+{
+	size_t b = 0;
+
+	for (struct ag_hnode *n = ag_htab_iter(&a->db.ids, &b, NULL); n;
+	     n = ag_htab_iter(&a->db.ids, &b, n)) {
+		struct ag_cg *cg = ag_container_of(n, struct ag_cg, by_id);
+
+		if (cg->state == AG_P_TENANT || cg->state == AG_P_EXEMPT)
+			emit_tenant(a, "present", cg, 0);
+	}
 }
 
 static void on_resolved(struct ag_cg *cg, void *ctx)
@@ -767,6 +783,7 @@ static void emit_summary(struct agent *a)
 			jw_obj_close(w);
 		}
 	}
+	ag_k8s_sinks_summary(a->k8s_sinks, w);
 	end_event(a);
 }
 
@@ -1030,6 +1047,11 @@ static int setup(struct agent *a)
 		}
 		if (ag_policy_add_source(&a->db, a->k8s))
 			return -ENOSPC;
+		r = ag_k8s_sinks_add(a->sinks, &a->cfg, &a->k8s_sinks, err, sizeof(err));
+		if (r) {
+			ag_err("%s", err);
+			return r;
+		}
 	}
 	{
 		struct ag_source *cs = ag_config_source_new(&a->cfg);
@@ -1048,6 +1070,7 @@ static int setup(struct agent *a)
 	r = ag_policy_scan(&a->db, a->cgroup2);
 	if (r)
 		ag_warn("cgroup: the scan of %s stopped early: %s", a->cgroup2, strerror(-r));
+	emit_present(a);
 
 	a->epfd = epoll_create1(EPOLL_CLOEXEC);
 	sigemptyset(&mask);
@@ -1094,6 +1117,7 @@ static void teardown(struct agent *a)
 		if (*fd > 0)
 			close(*fd);
 	ag_sinks_free(a->sinks, a->sink_wait_ms);
+	ag_k8s_sinks_free(a->k8s_sinks);
 }
 
 int ag_run(const struct ag_run_opts *o)
