@@ -7,9 +7,12 @@
 # reports' result per pod, a pod that went away losing its result) and the refusals: 403 (logged
 # once, paused, the agent goes on denying), 409 on a report's PUT (read again, retried), 429 with
 # Retry-After (honoured), and an API server that goes away and comes back.
-# Usage: tests/k8s/report_e2e.sh BUILD/accelguard   (root)
+# Then a flood straight into the Events sink (BUILD/tests/k8s/report_flood): the queue's bound,
+# the per-node and per-pod token buckets, checked on what the peer received.
+# Usage: tests/k8s/report_e2e.sh BUILD/accelguard [BUILD/tests/k8s/report_flood]   (root)
 set -euo pipefail
 agent=$(realpath "$1")
+flood=${2:+$(realpath "$2")}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 PY=/usr/bin/python3
@@ -114,7 +117,7 @@ start_api() { # on $port (0: any; the first start chooses it)
 	for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 	port=$(cat "$tmp/port")
 }
-stop_api() { kill "$api"; wait "$api" 2>/dev/null || true; api=""; }
+stop_api() { sleep 0.2; kill "$api"; wait "$api" 2>/dev/null || true; api=""; }
 start_api
 for _ in $(seq 100); do [ -S "$tmp/kubelet.sock" ] && [ -S "$tmp/cri.sock" ] && break; sleep 0.05; done
 
@@ -344,6 +347,39 @@ grep -q 'kubernetes.events: the API server answers again' "$tmp/agent-enforce-of
 	nok "server-back-logged" "$(tail -3 "$tmp/agent-enforce-off.log")"
 stop_agent
 check "summary-events" summary 'E["sent"] == 2 and E["patched"] >= 1 and E["deduplicated"] == 3 and E["pending"] == 0 and E["dropped"] == 0 and E["up"] and "writes" not in R'
+
+# === the flood: 101 pods, 2,060 distinct Events, each 3 times, within a few milliseconds
+if [ -n "$flood" ]; then
+	"$flood" "https://127.0.0.1:$port" "$tmp/token" "$tmp/ca.crt" node-1 100 20 60 3 3 \
+		>"$tmp/flood.json" 2>"$tmp/flood.err" || nok flood "report_flood failed: $(tail -3 "$tmp/flood.err")"
+	echo "# flood: $(cat "$tmp/flood.json")"
+	$PY - "$tmp/flood.json" "$tmp/store.json" "$tmp/api.log" >"$tmp/flood.checks" <<'EOF'
+import json, math, sys
+st = json.load(open(sys.argv[1]))
+S = [o for o in json.load(open(sys.argv[2]))["objects"].values()
+     if o["kind"] == "Event" and o["metadata"]["namespace"] == "flood"]
+ts = [float(l.split()[-1]) for l in open(sys.argv[3])
+      if l.split()[:1] in (["POST"], ["PATCH"]) and "/namespaces/flood/" in l]
+def res(name, good, why):
+    print(("ok - k8s-report/%s" % name) if good else "not ok - k8s-report/%s: %s" % (name, why))
+res("flood-all-taken", st["queued"] == st["lines"] == 6180, st)
+res("flood-queue-bounded", st["dropped"] > 0 and st["pending"] <= 1024 and st["deduplicated"] > 0, st)
+# the node's bucket: burst 50, 10 a second: in the first T seconds at most 50 + 10 T writes
+worst = max((sum(1 for t in ts if t <= ts[0] + T) - (50 + 10 * T) for T in (0.5, 1, 2, 3)), default=1)
+res("flood-node-rate-limited", ts and worst <= 1 and st["rate_limited"] > 0,
+    "%d writes, %d over the node's limit" % (len(ts), worst))
+span = (ts[-1] - ts[0]) if ts else 0
+hot = [o for o in S if o["regarding"]["name"] == "hot"]
+res("flood-pod-rate-limited", 20 <= len(hot) <= 25 + math.ceil(span / 10) + 1,
+    "%d Events of pod hot (60 distinct) in %.1f s" % (len(hot), span))
+# (one request cut at the exit may have reached the peer uncounted)
+res("flood-events-valid", st["sent"] <= len(S) <= st["sent"] + 1 and all(len(o["note"].encode()) <= 1024 for o in S),
+    "%d stored, %d sent" % (len(S), st["sent"]))
+EOF
+	cat "$tmp/flood.checks" >>"$tmp/checks"
+else
+	echo "skip - k8s-report/flood: no report_flood binary given"
+fi
 
 while IFS= read -r line; do
 	case "$line" in

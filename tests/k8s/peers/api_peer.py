@@ -11,7 +11,7 @@ Reports): POST (409 AlreadyExists), GET, PUT (metadata.resourceVersion must be t
 else 409 Conflict), PATCH (application/merge-patch+json, RFC 7386), DELETE, validated as the API
 server does (Event: reason/action <= 128, note <= 1024, reportingController/Instance, MicroTime
 eventTime, type Normal|Warning; report results' result and severity values) with 422 Invalid.
-What is stored is written to --store-file (JSON, atomically, after each change) and read back
+What is stored is written to --store-file (JSON, atomically, within 50 ms of a change) and read back
 at start, so a peer stopped and started again keeps it, as etcd would.
 
 Faults, written by the test into --fault-file (consumed when acted upon):
@@ -70,10 +70,23 @@ def load(path):
         return json.load(f)
 
 
+def save_store():
+    """cv held: what is stored, to --store-file (atomically)."""
+    if not args.store_file or not S.get("dirty"):
+        return
+    S["dirty"] = False
+    tmp = args.store_file + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({"rv": S["wrv"], "objects": {"|".join(k): v for k, v in S["store"].items()}}, f)
+    os.rename(tmp, args.store_file)
+
+
 def poll_files():
-    """The pods file -> events; the fault file -> faults."""
+    """The pods file -> events; the fault file -> faults; the store -> --store-file."""
     while True:
         try:
+            with cv:
+                save_store()
             st = os.stat(args.pods)
             key = (st.st_mtime_ns, st.st_ino, st.st_size)
             if key != S["key"]:
@@ -135,6 +148,7 @@ def status(code, reason, message):
 
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
 
     def log_message(self, fmt, *a):
         pass
@@ -215,12 +229,7 @@ class H(BaseHTTPRequestHandler):
         self.write("DELETE", urllib.parse.urlsplit(self.path).path.strip("/").split("/"))
 
     def save(self):
-        if not args.store_file:
-            return
-        tmp = args.store_file + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"rv": S["wrv"], "objects": {"|".join(k): v for k, v in S["store"].items()}}, f)
-        os.rename(tmp, args.store_file)
+        S["dirty"] = True  # written by poll_files() within 50 ms
 
     def invalid(self, kind, name, msg):
         return self.send_json(422, status(422, "Invalid", '%s "%s" is invalid: %s' % (kind, name, msg)))
