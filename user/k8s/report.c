@@ -789,8 +789,22 @@ static struct rns *ns_of(struct reports *R, const char *ns)
 	for (size_t i = 0; i < R->n_ns; i++)
 		if (!strcmp(R->nss[i].ns, ns))
 			return &R->nss[i];
-	if (R->n_ns >= RP_PODS_MAX)
+	if (R->n_ns >= RP_PODS_MAX) {
+		/* full: take the place of a namespace written and left without pods */
+		for (size_t i = 0; i < R->n_ns; i++) {
+			struct rns *x = &R->nss[i];
+			bool pods = false;
+
+			for (size_t j = 0; j < RP_PODS_MAX && !pods && !x->dirty; j++)
+				pods = R->pods[j].used && !strcmp(R->pods[j].ns, x->ns);
+			if (!x->dirty && !pods) {
+				memset(x, 0, sizeof(*x));
+				copy(x->ns, sizeof(x->ns), ns);
+				return x;
+			}
+		}
 		return NULL;
+	}
 	copy(R->nss[R->n_ns].ns, sizeof(R->nss[0].ns), ns);
 	return &R->nss[R->n_ns++];
 }
@@ -1051,13 +1065,18 @@ static int sync_ns(struct reports *R, const char *ns)
 			continue;
 		}
 		if (http == 400 || http == 404 || http == 422) {
+			/* no CRD, or a report the API does not take: again only after a pause */
 			R->st.errors++;
 			if (!R->warned_bad) {
 				R->warned_bad = true;
 				k8s_http_error(&w->req, http, w->err, sizeof(w->err));
 				ag_warn("kubernetes.reports: the API refused a report: %s (is the %s "
-					"CRD installed?)", w->err, rp_group(R));
+					"CRD installed?); trying again every %d s", w->err, rp_group(R),
+					AG_K8S_PAUSE_S);
 			}
+			pthread_mutex_lock(&w->mu);
+			w->gate_ns = k8s_mono_ns() + AG_K8S_PAUSE_S * K8S_SEC;
+			pthread_mutex_unlock(&w->mu);
 			return -EAGAIN;
 		}
 		R->st.errors++;

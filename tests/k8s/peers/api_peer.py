@@ -20,6 +20,7 @@ Faults, written by the test into --fault-file (consumed when acted upon):
   garbage    every watch gets a line that is not JSON
   deny GROUP     every request to API group GROUP (events.k8s.io, ...) gets 403 Forbidden
   allow GROUP    undo deny
+  nocrd GROUP    API group GROUP is not served (its CRD is not installed): 404 for everything
   conflict N     the next N PUTs get 409 Conflict (a concurrent writer)
   throttle N S   the next N writes get 429 with Retry-After: S
 """
@@ -52,7 +53,7 @@ args = p.parse_args()
 cv = threading.Condition()
 S = {"rv": args.rv_base, "oldest": args.rv_base, "pods": {}, "events": [], "key": None,
      "gone_gen": 0, "garbage_gen": 0, "gone_http": False, "bookmarks": set(),
-     "store": {}, "deny": set(), "conflict": 0, "throttle": 0, "throttle_s": 1, "wrv": 5000}
+     "store": {}, "deny": set(), "nocrd": set(), "conflict": 0, "throttle": 0, "throttle_s": 1, "wrv": 5000}
 if args.store_file and os.path.exists(args.store_file):
     with open(args.store_file) as f:
         _saved = json.load(f)
@@ -131,6 +132,9 @@ def poll_files():
                         S["deny"].add(fault.split()[1])
                     elif fault.startswith("allow "):
                         S["deny"].discard(fault.split()[1])
+                        S["nocrd"].discard(fault.split()[1])
+                    elif fault.startswith("nocrd "):
+                        S["nocrd"].add(fault.split()[1])
                     elif fault.startswith("conflict "):
                         S["conflict"] = int(fault.split()[1])
                     elif fault.startswith("throttle "):
@@ -279,6 +283,9 @@ class H(BaseHTTPRequestHandler):
         if self.headers.get("Authorization") != "Bearer " + token:
             return self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
         with cv:
+            if group in S["nocrd"]:
+                log("404 %s %s (no such API group)" % (method, self.path))
+                return self.send_json(404, status(404, "NotFound", "the server could not find the requested resource"))
             if group in S["deny"]:
                 log("403 %s %s" % (method, self.path))
                 return self.send_json(403, status(403, "Forbidden", '%s.%s is forbidden: User '
