@@ -103,6 +103,21 @@ printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$tmp/san.ext"
 openssl x509 -req -in "$tmp/api.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" -CAcreateserial \
 	-days 1 -extfile "$tmp/san.ext" -out "$tmp/api.crt" 2>/dev/null
 
+# what the API server holds from before: this node's report in a namespace whose pods went while
+# no agent ran (to be deleted), and another node's (to be left alone)
+$PY - "$tmp/store.json" <<'EOF'
+import json, sys
+def rep(ns, node):
+    return {"apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
+            "metadata": {"name": "accelguard-" + node, "namespace": ns, "resourceVersion": "10",
+                         "labels": {"app.kubernetes.io/managed-by": "accelguard", "accelguard.io/node": node}},
+            "summary": {"pass": 1, "fail": 0, "warn": 0, "error": 0, "skip": 0},
+            "results": [{"policy": "secure_accelerator_access", "result": "pass", "timestamp": {"seconds": 1, "nanos": 0},
+                         "resources": [{"apiVersion": "v1", "kind": "Pod", "namespace": ns, "name": "gone"}]}]}
+objs = {"wgpolicyk8s.io|policyreports|team-old|accelguard-node-1": rep("team-old", "node-1"),
+        "wgpolicyk8s.io|policyreports|team-x|accelguard-node-2": rep("team-x", "node-2")}
+json.dump({"rv": 100, "objects": objs}, open(sys.argv[1], "w"))
+EOF
 $PY "$here/peers/grpc_peer.py" --fixture "$tmp/fx.json" --podresources "$tmp/kubelet.sock" \
 	--cri "$tmp/cri.sock" --pyout "$tmp/py" --log "$tmp/grpc.log" 2>"$tmp/grpc.err" &
 grpc=$!
@@ -256,6 +271,10 @@ store_check "event-reporting" \
 store_check "event-unmediated" \
 	'len(events("web", "UnmediatedAcceleratorAccess")) == 1 and "195:255" in events("web")[0]["note"] and "series" not in events("web")[0]' \
 	'events("web")'
+store_wait 'not any(o["metadata"]["namespace"] == "team-old" for o in S)' || true
+store_check "policyreport-stale-deleted" \
+	'report("team-old", "PolicyReport") is None and report("team-x", "PolicyReport")["metadata"]["name"] == "accelguard-node-2"' \
+	'[report(n, "PolicyReport") for n in ("team-old", "team-x")]'
 store_check "no-event-for-allowed" 'events("train-b") == []' 'events("train-b")'
 store_check "policyreport-results" \
 	'results("team-a", "PolicyReport") == {"train-a": "fail"} and results("team-b", "PolicyReport") == {"train-b": "pass"} and results("team-c", "PolicyReport") == {"web": "fail"}' \

@@ -420,7 +420,8 @@ static bool parse_violation(json_object *o, struct viol *v)
 static void for_lines(const char *buf, size_t len, void (*fn)(void *, json_object *), void *arg,
 		      bool tenants)
 {
-	static const char acc[] = "{\"type\":\"access\"", ten[] = "{\"type\":\"tenant\"";
+	static const char acc[] = "{\"type\":\"access\"", ten[] = "{\"type\":\"tenant\"",
+			  rdy[] = "{\"type\":\"ready\"";
 	const char *p = buf, *end = buf + len;
 	char *line = NULL;
 	size_t cap = 0;
@@ -432,7 +433,8 @@ static void for_lines(const char *buf, size_t len, void (*fn)(void *, json_objec
 
 		if ((l > sizeof(acc) && !memcmp(p, acc, sizeof(acc) - 1) &&
 		     memmem(p, l, "\"pod\":", 6)) ||
-		    (tenants && l > sizeof(ten) && !memcmp(p, ten, sizeof(ten) - 1))) {
+		    (tenants && l > sizeof(ten) && !memcmp(p, ten, sizeof(ten) - 1)) ||
+		    (tenants && l > sizeof(rdy) && !memcmp(p, rdy, sizeof(rdy) - 1))) {
 			if (l + 1 > cap) {
 				char *b = realloc(line, l + 1);
 
@@ -782,6 +784,8 @@ struct reports {
 	struct ag_k8s_reports_stats st;
 	char name[EV_NAME_MAX + 1];
 	bool warned_full, warned_bad;
+	bool ready, swept; /* the agent's ready line came (every tenant present is known); the
+			    * reports of this node left from before were looked for */
 };
 
 static struct rns *ns_of(struct reports *R, const char *ns)
@@ -854,6 +858,13 @@ static void reports_line(void *arg, json_object *o)
 	struct rpod *p;
 	struct rns *n;
 
+	if (type && !strcmp(type, "ready")) {
+		pthread_mutex_lock(&R->w.mu);
+		R->ready = true;
+		pthread_cond_signal(&R->w.cv);
+		pthread_mutex_unlock(&R->w.mu);
+		return;
+	}
 	if (!type || !uid || !*uid || !ns || !*ns || !name || !*name)
 		return;
 	pthread_mutex_lock(&R->w.mu);
@@ -1086,6 +1097,43 @@ static int sync_ns(struct reports *R, const char *ns)
 	return -EAGAIN;
 }
 
+/*
+ * Once, when the agent is ready: this node's reports from before (an agent restarted while pods
+ * went) in namespaces where no pod is known now are marked for writing, which deletes them. mu
+ * not held. Returns false to try again later (no answer).
+ */
+static bool sweep(struct reports *R)
+{
+	struct worker *w = &R->w;
+	json_object *list = NULL, *items;
+	char path[600];
+	long http;
+
+	if (strlen(w->env.node_name) > 63)
+		return true; /* no node label to select by */
+	snprintf(path, sizeof(path), "/apis/%s/%s?labelSelector=accelguard.io%%2Fnode%%3D%s",
+		 rp_group(R), rp_plural(R), w->env.node_name);
+	http = worker_call(w, NULL, path, NULL, NULL, &list);
+	if (http < 0 || http >= 500 || http == 429) {
+		json_object_put(list);
+		return false;
+	}
+	items = http == 200 ? k8s_jarr(list, "items") : NULL;
+	pthread_mutex_lock(&w->mu);
+	for (size_t i = 0; items && i < json_object_array_length(items); i++) {
+		json_object *md = k8s_jget(json_object_array_get_idx(items, i), "metadata");
+		const char *ns = k8s_jstr(md, "namespace"), *name = k8s_jstr(md, "name");
+		struct rns *n;
+
+		if (ns && name && !strcmp(name, R->name) && strlen(ns) < sizeof(n->ns) &&
+		    (n = ns_of(R, ns)))
+			n->dirty = true;
+	}
+	pthread_mutex_unlock(&w->mu);
+	json_object_put(list);
+	return true;
+}
+
 static void *reports_main(void *arg)
 {
 	struct reports *R = arg;
@@ -1100,6 +1148,15 @@ static void *reports_main(void *arg)
 
 		if (w->gate_ns > now) {
 			worker_sleep(w, w->gate_ns);
+			continue;
+		}
+		if (R->ready && !R->swept) {
+			bool done;
+
+			pthread_mutex_unlock(&w->mu);
+			done = sweep(R);
+			pthread_mutex_lock(&w->mu);
+			R->swept = done;
 			continue;
 		}
 		for (size_t i = 0; i < R->n_ns; i++) {

@@ -6,7 +6,7 @@ rotate it), pods of one node by fieldSelector, watch as chunked newline-delimite
 (ADDED, MODIFIED, DELETED from the changes of the pods file, BOOKMARK every 0.3 s when asked for,
 ERROR 410 for an expired resourceVersion), ResourceClaims and ResourceSlices from fixtures.
 
-Writes (events.k8s.io/v1 Events; wgpolicyk8s.io/v1alpha2 PolicyReports; openreports.io/v1alpha1
+Lists of reports across namespaces by labelSelector (one K=V). Writes (events.k8s.io/v1 Events; wgpolicyk8s.io/v1alpha2 PolicyReports; openreports.io/v1alpha1
 Reports): POST (409 AlreadyExists), GET, PUT (metadata.resourceVersion must be the stored one,
 else 409 Conflict), PATCH (application/merge-patch+json, RFC 7386), DELETE, validated as the API
 server does (Event: reason/action <= 128, note <= 1024, reportingController/Instance, MicroTime
@@ -195,6 +195,20 @@ class H(BaseHTTPRequestHandler):
         parts = u.path.strip("/").split("/")
         if self.writable(parts):
             return self.write("GET", parts)
+        # /apis/GROUP/VERSION/PLURAL?labelSelector=K=V: a list across namespaces
+        if len(parts) == 4 and parts[0] == "apis" and (parts[1], parts[2], parts[3]) in self.KINDS:
+            with cv:
+                if parts[1] in S["deny"] or parts[1] in S["nocrd"]:
+                    code = 403 if parts[1] in S["deny"] else 404
+                    return self.send_json(code, status(code, "Forbidden" if code == 403 else "NotFound", parts[1]))
+                k, _, v = q.get("labelSelector", "").partition("=")
+                items = [o for (g, pl, ns, n), o in sorted(S["store"].items())
+                         if g == parts[1] and pl == parts[3] and
+                         (not k or o["metadata"].get("labels", {}).get(k) == v)]
+                log("list %s %s: %d" % (parts[3], q.get("labelSelector", ""), len(items)))
+                return self.send_json(200, {"kind": self.KINDS[(parts[1], parts[2], parts[3])] + "List",
+                                            "apiVersion": parts[1] + "/" + parts[2],
+                                            "metadata": {"resourceVersion": str(S["wrv"])}, "items": items})
         # /apis/resource.k8s.io/v1/namespaces/NS/resourceclaims/NAME
         if len(parts) == 7 and parts[:3] == ["apis", "resource.k8s.io", "v1"] and parts[5] == "resourceclaims":
             for c in load(args.claims):
