@@ -34,9 +34,9 @@ command -v openssl >/dev/null || { echo "not ok - k8s-report: no openssl"; echo 
 cg2=$(awk '$0 ~ / - cgroup2 / {print $5; exit}' /proc/self/mountinfo)
 tmp=$(mktemp -d /tmp/ag-k8s-report.XXXXXX)
 uid_a=$(cat /proc/sys/kernel/random/uuid) uid_b=$(cat /proc/sys/kernel/random/uuid)
-uid_c=$(cat /proc/sys/kernel/random/uuid)
+uid_c=$(cat /proc/sys/kernel/random/uuid) uid_d=$(cat /proc/sys/kernel/random/uuid)
 hex() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
-cid_a=$(hex) cid_b=$(hex) cid_c=$(hex)
+cid_a=$(hex) cid_b=$(hex) cid_c=$(hex) cid_d=$(hex)
 pods=$cg2/kubepods/besteffort
 grpc=""
 api=""
@@ -45,7 +45,7 @@ cleanup() {
 	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null || true
 	[ -n "$api" ] && kill "$api" 2>/dev/null || true
 	[ -n "$grpc" ] && kill "$grpc" 2>/dev/null || true
-	for p in a b c; do
+	for p in a b c d; do
 		eval "u=\$uid_$p c=\$cid_$p"
 		rmdir "$pods/pod$u/$c" "$pods/pod$u" 2>/dev/null || true
 	done
@@ -76,7 +76,8 @@ import json
 def gpu(i): return [{"resource_name": "nvidia.com/gpu", "device_ids": [i]}]
 pods = [("team-a", "train-a", "$uid_a", "$cid_a", gpu("$gpu_a")),
         ("team-b", "train-b", "$uid_b", "$cid_b", gpu("$gpu_b")),
-        ("team-c", "web", "$uid_c", "$cid_c", [])]
+        ("team-c", "web", "$uid_c", "$cid_c", []),
+        ("team-d", "monitor", "$uid_d", "$cid_d", [])]
 fx = {"pods": [], "containers": [], "sandboxes": []}
 api = []
 for ns, name, uid, cid, devs in pods:
@@ -144,9 +145,10 @@ fault() { # write a fault for the API peer and wait until it took it
 }
 
 # --- one run of the agent
-run_agent() { # mode, reports
+run_agent() { # mode, reports[, more configuration]
 	cat >"$tmp/config.yaml" <<EOF
 mode: $1
+${3:-}
 kubernetes:
   node_name: node-1
   podresources_socket: $tmp/kubelet.sock
@@ -160,7 +162,7 @@ host:
   proc: $tmp/proc
   cdi_dirs: [$tmp/cdi]
 EOF
-	for p in a b c; do
+	for p in a b c d; do
 		eval "mkdir -p \"$pods/pod\$uid_$p/\$cid_$p\""
 	done
 	ev=$tmp/events-$1-$2.jsonl
@@ -171,7 +173,7 @@ EOF
 	grep -q '"type":"ready"' "$ev" 2>/dev/null || { nok "$1-ready" "$(tail -5 "$tmp/agent-$1-$2.log")"; return 1; }
 	# every container resolved (the tenant events with the pod's identity)
 	for _ in $(seq 200); do
-		[ "$(grep -c "\"event\":\"\(resolved\|present\)\".*\"namespace\":\"team-" "$ev" || true)" -ge 3 ] && break
+		[ "$(grep -c "\"event\":\"\(resolved\|present\)\".*\"namespace\":\"team-" "$ev" || true)" -ge 4 ] && break
 		sleep 0.05
 	done
 }
@@ -244,13 +246,14 @@ EOF
 }
 
 # === run 1: audit, wgpolicyk8s: reasons, series, reports, a pod that goes away
-run_agent audit wgpolicyk8s
+run_agent audit wgpolicyk8s "exempt: [{namespace: team-d}]"
 in_pod a nvidia0 >/dev/null # its own GPU: no Event
 for _ in 1 2 3 4 5; do in_pod a nvidia1 >/dev/null; done
 in_pod c nvidiactl >/dev/null
 store_wait 'any(o["kind"] == "Event" and o.get("series", {}).get("count") == 5 for o in S) and
             any(o["kind"] == "Event" and o["reason"] == "UnmediatedAcceleratorAccess" for o in S) and
-            len([o for o in S if o["kind"] == "PolicyReport"]) == 3 and
+            all(any(o["kind"] == "PolicyReport" and o["metadata"]["namespace"] == n for o in S)
+                for n in ("team-a", "team-b", "team-c", "team-d")) and
             any(o["kind"] == "PolicyReport" and o["metadata"]["namespace"] == "team-c" and
                 o["summary"]["fail"] == 1 for o in S)' || true
 store_check "event-cross-tenant" \
@@ -277,8 +280,8 @@ store_check "policyreport-stale-deleted" \
 	'[report(n, "PolicyReport") for n in ("team-old", "team-x")]'
 store_check "no-event-for-allowed" 'events("train-b") == []' 'events("train-b")'
 store_check "policyreport-results" \
-	'results("team-a", "PolicyReport") == {"train-a": "fail"} and results("team-b", "PolicyReport") == {"train-b": "pass"} and results("team-c", "PolicyReport") == {"web": "fail"}' \
-	'[results(n, "PolicyReport") for n in ("team-a", "team-b", "team-c")]'
+	'results("team-a", "PolicyReport") == {"train-a": "fail"} and results("team-b", "PolicyReport") == {"train-b": "pass"} and results("team-c", "PolicyReport") == {"web": "fail"} and results("team-d", "PolicyReport") == {"monitor": "skip"} and report("team-d", "PolicyReport")["summary"]["skip"] == 1' \
+	'[results(n, "PolicyReport") for n in ("team-a", "team-b", "team-c", "team-d")]'
 store_check "policyreport-format" \
 	'report("team-a", "PolicyReport")["apiVersion"] == "wgpolicyk8s.io/v1alpha2" and report("team-a", "PolicyReport")["metadata"]["name"] == "accelguard-node-1" and report("team-a", "PolicyReport")["summary"] == {"pass": 0, "fail": 1, "warn": 0, "error": 0, "skip": 0} and all(r["policy"] == "secure_accelerator_access" and isinstance(r["timestamp"]["seconds"], int) and abs(r["timestamp"]["seconds"] - __import__("time").time()) < 600 and r["resources"][0]["kind"] == "Pod" for r in report("team-a", "PolicyReport")["results"])' \
 	'report("team-a", "PolicyReport")'
@@ -385,6 +388,7 @@ if [ -n "$flood" ]; then
 	"$flood" "https://127.0.0.1:$port" "$tmp/token" "$tmp/ca.crt" node-1 100 20 60 3 3 \
 		>"$tmp/flood.json" 2>"$tmp/flood.err" || nok flood "report_flood failed: $(tail -3 "$tmp/flood.err")"
 	echo "# flood: $(cat "$tmp/flood.json")"
+	sleep 0.3 # the peer writes its store within 50 ms
 	$PY - "$tmp/flood.json" "$tmp/store.json" "$tmp/api.log" >"$tmp/flood.checks" <<'EOF'
 import json, math, sys
 st = json.load(open(sys.argv[1]))

@@ -764,6 +764,7 @@ struct rpod {
 	uint64_t cg[RP_CG_PER_POD];
 	unsigned int n_cg;
 	bool fail;
+	bool exempt; /* its containers are exempt (the configuration's exempt rules): "skip" */
 	uint64_t violations;
 	int64_t since, last; /* Unix seconds: first seen, last violation */
 	char note[EV_NOTE_MAX + 1];
@@ -886,8 +887,19 @@ static void reports_line(void *arg, json_object *o)
 			p->used = false; /* the pod's last cgroup went: so did the pod */
 			R->st.pods--;
 		} else {
+			const char *state = k8s_jstr(o, "state");
+
 			if (i == p->n_cg && p->n_cg < RP_CG_PER_POD)
 				p->cg[p->n_cg++] = cg;
+			if (state && (!strcmp(state, "exempt") || !strcmp(state, "tenant"))) {
+				bool ex = !strcmp(state, "exempt");
+
+				if (ex != p->exempt && p->ns[0]) {
+					p->exempt = ex;
+					goto dirty;
+				}
+				p->exempt = ex;
+			}
 			if (p->ns[0])
 				goto out;
 			copy(p->ns, sizeof(p->ns), ns);
@@ -905,6 +917,7 @@ static void reports_line(void *arg, json_object *o)
 		p->last = unix_of(v.time);
 		copy(p->note, sizeof(p->note), v.note);
 	}
+dirty:
 	n = ns_of(R, ns);
 	if (n) {
 		n->dirty = true;
@@ -929,12 +942,13 @@ static int cmp_result(const void *a, const void *b)
 	return strcmp(k8s_jstr(rx, "name") ?: "", k8s_jstr(ry, "name") ?: "");
 }
 
-/* mu held: the results of ns; *n_pass, *n_fail. */
-static json_object *results_of(struct reports *R, const char *ns, int *n_pass, int *n_fail)
+/* mu held: the results of ns; *n_pass, *n_fail, *n_skip. */
+static json_object *results_of(struct reports *R, const char *ns, int *n_pass, int *n_fail,
+			       int *n_skip)
 {
 	json_object *arr = json_object_new_array();
 
-	*n_pass = *n_fail = 0;
+	*n_pass = *n_fail = *n_skip = 0;
 	for (size_t i = 0; i < RP_PODS_MAX; i++) {
 		struct rpod *p = &R->pods[i];
 		json_object *r, *res, *ts, *pr;
@@ -954,7 +968,7 @@ static json_object *results_of(struct reports *R, const char *ns, int *n_pass, i
 		json_object_object_add(ts, "seconds", json_object_new_int64(p->fail ? p->last : p->since));
 		json_object_object_add(ts, "nanos", json_object_new_int(0));
 		json_object_object_add(r, "timestamp", ts);
-		json_object_object_add(r, "result", jstr(p->fail ? "fail" : "pass"));
+		json_object_object_add(r, "result", jstr(p->fail ? "fail" : p->exempt ? "skip" : "pass"));
 		json_object_object_add(r, "scored", json_object_new_boolean(1));
 		json_object_object_add(res, "apiVersion", jstr("v1"));
 		json_object_object_add(res, "kind", jstr("Pod"));
@@ -966,6 +980,8 @@ static json_object *results_of(struct reports *R, const char *ns, int *n_pass, i
 		if (p->fail)
 			snprintf(msg, sizeof(msg), "%" PRIu64 " accelerator access violation%s; the last: %s",
 				 p->violations, p->violations == 1 ? "" : "s", p->note);
+		else if (p->exempt)
+			snprintf(msg, sizeof(msg), "exempt from the policy by the agent's configuration");
 		else
 			snprintf(msg, sizeof(msg), "every accelerator access seen on node %s was "
 				 "mediated (allocated to the container)", R->w.env.node_name);
@@ -977,6 +993,8 @@ static json_object *results_of(struct reports *R, const char *ns, int *n_pass, i
 		json_object_array_add(arr, r);
 		if (p->fail)
 			(*n_fail)++;
+		else if (p->exempt)
+			(*n_skip)++;
 		else
 			(*n_pass)++;
 	}
@@ -1007,7 +1025,7 @@ static int sync_ns(struct reports *R, const char *ns)
 	for (int tries = 0; tries < RP_CONFLICT_TRIES; tries++) {
 		json_object *cur = NULL, *o, *md, *lb, *sum, *results;
 		const char *rv;
-		int pass, fail;
+		int pass, fail, skip;
 		long http;
 		char *body;
 
@@ -1018,7 +1036,7 @@ static int sync_ns(struct reports *R, const char *ns)
 		}
 		rv = http == 200 ? k8s_jstr(k8s_jget(cur, "metadata"), "resourceVersion") : NULL;
 		pthread_mutex_lock(&w->mu);
-		results = results_of(R, ns, &pass, &fail);
+		results = results_of(R, ns, &pass, &fail, &skip);
 		pthread_mutex_unlock(&w->mu);
 		if (!json_object_array_length(results)) {
 			json_object_put(results);
@@ -1056,7 +1074,7 @@ static int sync_ns(struct reports *R, const char *ns)
 		json_object_object_add(sum, "fail", json_object_new_int(fail));
 		json_object_object_add(sum, "warn", json_object_new_int(0));
 		json_object_object_add(sum, "error", json_object_new_int(0));
-		json_object_object_add(sum, "skip", json_object_new_int(0));
+		json_object_object_add(sum, "skip", json_object_new_int(skip));
 		json_object_object_add(o, "summary", sum);
 		json_object_object_add(o, "results", results);
 		body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
