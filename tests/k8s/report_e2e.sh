@@ -245,6 +245,17 @@ sys.exit(0 if eval(sys.argv[2]) else 1)
 EOF
 }
 
+# === bad configurations: refused at start, naming what is missing
+printf 'kubernetes:\n  node_name: node-1\n  api_server: "off"\n  cri_socket: "off"\n  podresources_socket: "off"\n  events: on\n' >"$tmp/bad1.yaml"
+printf 'kubernetes:\n  api_server: https://127.0.0.1:%s\n  cri_socket: "off"\n  podresources_socket: "off"\n  reports: openreports\n' "$port" >"$tmp/bad2.yaml"
+for b in "bad1:kubernetes.events: no API server" "bad2:kubernetes.reports: no node name"; do
+	rc=0
+	env -u NODE_NAME -u KUBERNETES_SERVICE_HOST timeout 30 "$agent" run --config "$tmp/${b%%:*}.yaml" \
+		--events /dev/null --duration 1 2>"$tmp/${b%%:*}.log" || rc=$?
+	if [ "$rc" != 0 ] && grep -q "error: ${b#*:}" "$tmp/${b%%:*}.log"; then ok "refused-${b%%:*}"
+	else nok "refused-${b%%:*}" "exit $rc: $(tail -1 "$tmp/${b%%:*}.log")"; fi
+done
+
 # === run 1: audit, wgpolicyk8s: reasons, series, reports, a pod that goes away
 run_agent audit wgpolicyk8s "exempt: [{namespace: team-d}]"
 in_pod a nvidia0 >/dev/null # its own GPU: no Event
