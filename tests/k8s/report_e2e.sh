@@ -342,6 +342,15 @@ print("429 at %.3f, next request at %s" % (t429, after[:1]))
 sys.exit(0 if after and after[0] - t429 >= 1.9 else 1)
 EOF
 store_check "429-report-written-after" 'results("team-c", "Report") == {"web": "fail"}' 'report("team-c", "Report")'
+# the API server goes away and comes back: the report catches up
+stop_api
+in_pod c nvidia1 >/dev/null
+sleep 1
+start_api
+store_wait 'any(o["kind"] == "Report" and o["metadata"]["namespace"] == "team-c" and "195:1 " in o["results"][0]["message"] for o in S)' || true
+store_check "server-back-report-current" \
+	'"195:1 " in report("team-c", "Report")["results"][0]["message"] and report("team-c", "Report")["results"][0]["properties"]["violations"] == "3"' \
+	'report("team-c", "Report")["results"]'
 stop_agent
 check "summary-events-paused" summary 'E["paused"] and E["errors"] >= 1 and R["writes"] >= 3 and R["conflicts"] == 2 and not R["paused"]'
 
