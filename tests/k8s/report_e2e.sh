@@ -383,12 +383,20 @@ store_wait 'any(o["kind"] == "Event" and o["reason"] == "AcceleratorAccessDenied
 store_check "server-back-events-sent" \
 	'events("train-a", "AcceleratorAccessDenied")[0]["series"]["count"] == 4 and len(events("web", "AcceleratorAccessDenied")) == 1' \
 	'[(e["regarding"]["name"], e["reason"], e.get("series")) for e in events()]'
+# the Event expires on the server: the next repeat's PATCH gets 404 and the Event is written anew
+fault expire
+sleep 1.1 # past the series' once-a-second
+in_pod a nvidia1 >/dev/null
+store_wait 'any(o["kind"] == "Event" and o["regarding"]["name"] == "train-a" and o.get("series", {}).get("count") == 5 for o in S)' || true
+store_check "expired-event-written-anew" \
+	'len(events("train-a", "AcceleratorAccessDenied")) == 1 and events("train-a", "AcceleratorAccessDenied")[0]["series"]["count"] == 5' \
+	'[(e["metadata"]["name"], e.get("series")) for e in events("train-a")]'
 ndown=$(grep -c 'kubernetes.events: .*backoff' "$tmp/agent-enforce-off.log" || true)
 [ "$ndown" = 1 ] && ok "server-away-logged-once" || nok "server-away-logged-once" "$ndown lines"
 grep -q 'kubernetes.events: the API server answers again' "$tmp/agent-enforce-off.log" && ok "server-back-logged" ||
 	nok "server-back-logged" "$(tail -3 "$tmp/agent-enforce-off.log")"
 stop_agent
-check "summary-events" summary 'E["sent"] == 2 and E["patched"] >= 1 and E["deduplicated"] == 3 and E["pending"] == 0 and E["dropped"] == 0 and E["up"] and "writes" not in R'
+check "summary-events" summary 'E["sent"] == 3 and E["patched"] >= 1 and E["deduplicated"] == 4 and E["pending"] == 0 and E["dropped"] == 0 and E["up"] and "writes" not in R'
 
 # === run 4: the report's CRD is not installed: said once, then a pause, no request storm
 fault "nocrd wgpolicyk8s.io"

@@ -22,6 +22,7 @@ Faults, written by the test into --fault-file (consumed when acted upon):
   allow GROUP    undo deny
   nocrd GROUP    API group GROUP is not served (its CRD is not installed): 404 for everything
   conflict N     the next N PUTs get 409 Conflict (a concurrent writer)
+  expire         every stored Event is gone (the API server's event TTL)
   throttle N S   the next N writes get 429 with Retry-After: S
 """
 import argparse
@@ -133,6 +134,10 @@ def poll_files():
                     elif fault.startswith("allow "):
                         S["deny"].discard(fault.split()[1])
                         S["nocrd"].discard(fault.split()[1])
+                    elif fault == "expire":  # every stored Event expires (their TTL)
+                        for k in [k for k in S["store"] if k[0] == "events.k8s.io"]:
+                            del S["store"][k]
+                        S["dirty"] = True
                     elif fault.startswith("nocrd "):
                         S["nocrd"].add(fault.split()[1])
                     elif fault.startswith("conflict "):
