@@ -28,6 +28,11 @@ const volatile __u32 ag_lsm_opens __weak = 0;       /* 1: opens are judged by ls
 const volatile __u32 ag_probe_tgid __weak = 0;      /* the probing agent's pid, for probe-by-effect */
 const volatile __u64 ag_probe_ino __weak = 0;       /* inode of the probe file */
 
+/* Set by the agent (its .bss, mmapped) once its first snapshot of the sources is in the policy
+ * map. Before: a cgroup without a policy is unresolved, not the host, and nothing is denied for
+ * being unresolved (the truth is not known yet); tenants already in the map are judged as usual. */
+volatile __u32 ag_ready __weak = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, AG_MAX_MAJOR);
@@ -114,6 +119,7 @@ static __always_inline __u32 ag_class(__u32 major, __u32 minor)
  * that is inherited (a tenant's sub-cgroups) or is a tenant parent (a new tenant not yet known to
  * the agent: unresolved). NULL: the host. */
 static struct ag_policy unresolved_policy = { .state = AG_P_UNRESOLVED };
+static struct ag_policy early_policy = { .state = AG_P_UNRESOLVED, .flags = AG_PF_PREEXISTING };
 
 static __always_inline struct ag_policy *ag_policy_of(__u64 cgid)
 {
@@ -197,9 +203,17 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 	__u64 viol_total = 0, suppressed = 0, now = 0;
 	__u32 flags = 0, tidx;
 	__u64 *tot, pid_tgid;
+	bool early = false;
 	int v;
 
 	p = ag_policy_of(cgid);
+	if (!ag_ready) {
+		flags |= AG_EF_EARLY;
+		if (!p || p == &unresolved_policy) {
+			p = &early_policy;
+			early = true;
+		}
+	}
 	v = ag_verdict_step(p, a->major, a->minor);
 	if (v == AG_V_NEEDS_OWNERS) {
 		struct ag_dev_key dk = { .major = a->major, .minor = a->minor };
@@ -207,7 +221,7 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 
 		v = ag_verdict_owned(o ? *o : 0);
 	}
-	*deny = ag_enforce && ag_denies(v, ag_unresolved_deny);
+	*deny = ag_enforce && ag_denies(v, ag_unresolved_deny && !(p && (p->flags & AG_PF_PREEXISTING)));
 
 	tidx = a->op * AG_V__MAX + v;
 	if (tidx < AG_TOTALS_LEN) {
@@ -237,7 +251,9 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 			cvp->count += 1; /* another CPU inserted it meanwhile */
 	}
 
-	if (ag_is_violation(v) || v == AG_V_UNRESOLVED) {
+	/* an access judged without the truth (before ready, a cgroup the map does not know) is no
+	 * violation: reported on its first sighting, re-judged by user space */
+	if ((ag_is_violation(v) || v == AG_V_UNRESOLVED) && !early) {
 		flags |= AG_EF_VIOLATION;
 		if (!now)
 			now = bpf_ktime_get_boot_ns();

@@ -65,6 +65,9 @@ enum ag_pstate {
 
 /* ag_policy.flags */
 #define AG_PF_INHERIT 0x1 /* descendants without an entry of their own take this one */
+/* an unresolved cgroup that existed before the agent's start-up scan: never denied for being
+ * unresolved (unresolved: deny applies to containers born after ready only) */
+#define AG_PF_PREEXISTING 0x2
 
 /* ag_dev_range.flags */
 #define AG_RF_ADMIN 0x1  /* DRA adminAccess: verdict admin */
@@ -161,6 +164,7 @@ struct ag_event_hdr {
 /* AG_EV_ACCESS flags */
 #define AG_EF_FIRST 0x1     /* first sighting of (cgroup, device, op, cmd) */
 #define AG_EF_VIOLATION 0x2 /* counted in viol */
+#define AG_EF_EARLY 0x4     /* before ready: judged without the truth, never denied as unresolved */
 
 struct ag_access_event {
 	struct ag_event_hdr h;

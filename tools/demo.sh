@@ -8,8 +8,10 @@
 # and then fail with ENXIO, as no driver is loaded) and a copy of /dev/full registered as a test
 # accelerator class (its ioctls reach the hooks too), two tenant cgroups (t-a, allocated
 # nvidia0 and the test accelerator; t-b, allocated nothing), runs the agent, drives real syscalls
-# from each tenant and from the host, and prints the agent's verdicts. Everything it made is
-# removed at the end.
+# from each tenant and from the host, and prints the agent's verdicts, runs `accelguard
+# selftest` against the running agent, and ends by writing and verifying an evidence bundle of
+# the last run and printing its PRODUCT.yaml entry (AG_DEMO_KEEP=DIR keeps the bundle).
+# Everything it made is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +47,12 @@ devices:
 allocations:
   - cgroup: $root/t-a
     devices: ["$work/nvidia0", "1:7"]
+# the durable journal that the self-test and the evidence bundle read
+journal:
+  dir: $work/journal
+  flush_ms: 100
+selftest:
+  socket: $work/control.sock
 EOF
 
 # Run a command in a tenant cgroup (or on the host) and say what the kernel answered.
@@ -62,6 +70,7 @@ for mode in "${modes[@]}"; do
 	echo
 	echo "=== accelguard run --mode $mode"
 	ev="$work/events-$mode.jsonl"
+	since=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
 	build/accelguard run --config "$work/config.yaml" --mode "$mode" --events "$ev" 2>"$work/agent.log" &
 	agent=$!
 	for _ in $(seq 200); do grep -q '"type":"ready"' "$ev" 2>/dev/null && break; sleep 0.05; done
@@ -81,12 +90,31 @@ for mode in "${modes[@]}"; do
 	in_tenant t-b "ioctl on an inherited accelerator fd" stty <&9
 	exec 9<&-
 	rm -f "$work/made-by-b"
+	echo "  accelguard selftest (against this agent, in throwaway tenants):"
+	build/accelguard selftest --config "$work/config.yaml" --junit "$work/selftest-$mode.xml" |
+		sed 's/^/    /' || true
 	sleep 0.3
 	kill -TERM "$agent"; wait "$agent"
 	echo "  what accelguard reported (access events from the tenants and for the GPUs):"
 	grep '"type":"access"' "$ev" | grep -E "\"path\":\"$root/|\"major\":195" |
+		grep -v '"comm":"accelguard"' | # the self-test's own probes: its lines above
 		sed -E 's/.*"op":"([a-z]+)","verdict":"([a-z_]+)","action":"([a-z]+)".*"device":\{"major":([0-9]+),"minor":([0-9]+),"class":"([^"]*)"\}(,"ioctl":\{"cmd":"[^"]*")?.*"comm":"([^"]*)".*"cgroup":\{"id":[0-9]+,"path":"([^"]*)"\}.*/    \1 \4:\5 (\6)\7 by \8 in \9: \2, \3/' |
 		sed -E "s/,\"ioctl\":\\{\"cmd\":\"([^\"]*)\"/ cmd \\1/; s# in $root/# in #; s# in /:# on the host:#"
 	echo "  summary: $(grep '"type":"summary"' "$ev" | grep -o '"violations":{[^}]*}'), $(grep '"type":"summary"' "$ev" | grep -o '"drops":{[^}]*}')"
 	echo "  full event stream: $(wc -l <"$ev") JSON lines (kept in $ev until exit)"
 done
+
+# the evidence of the last run: a bundle of its window of the journal, verified, and the entry
+# for PRODUCT.yaml
+echo
+echo "=== accelguard evidence (the $mode run)"
+build/accelguard evidence --config "$work/config.yaml" --since "$since" --out "$work/evidence" |
+	sed 's/^/  /'
+build/accelguard evidence verify "$work/evidence" | sed 's/^/  /'
+echo "  PRODUCT.yaml entry:"
+grep -v '^#' "$work/evidence/PRODUCT.yaml" | sed 's/^/    /'
+if [ -n "${AG_DEMO_KEEP:-}" ]; then
+	rm -rf "$AG_DEMO_KEEP"
+	cp -r "$work/evidence" "$AG_DEMO_KEEP"
+	echo "  the bundle is kept in $AG_DEMO_KEEP"
+fi

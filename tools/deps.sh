@@ -8,7 +8,12 @@ missing=""
 for g in "$@"; do
 	[ -f "$dir/$g.txt" ] || { echo "deps: no package group '$g' ($dir/$g.txt)" >&2; exit 2; }
 	for p in $(grep -v '^#' "$dir/$g.txt"); do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+		# "a|b": either package will do (the first is installed when neither is)
+		have=""
+		for alt in $(echo "$p" | tr '|' ' '); do
+			dpkg-query -W -f='${Status}' "$alt" 2>/dev/null | grep -q 'ok installed' && have=1
+		done
+		[ -n "$have" ] || missing="$missing ${p%%|*}"
 	done
 done
 [ -z "$missing" ] && exit 0

@@ -21,15 +21,20 @@
 #include "agent.h"
 #include "cgroups.h"
 #include "devices.h"
+#include "hostns.h"
 #include "ioctl_names.h"
 #include "jsonw.h"
 #include "k8s/k8s.h"
 #include "loader.h"
 #include "log.h"
 #include "maps.h"
+#include "metrics.h"
 #include "policy.h"
 #include "procscan.h"
 #include "sink.h"
+#include "startup.h"
+#include "journal.h"
+#include "selftest.h"
 #include "util.h"
 #include "verdict.h"
 
@@ -93,6 +98,10 @@ struct agent {
 	struct ag_htab supp;
 	struct ag_source *k8s; /* owned by the policy table */
 	struct ag_k8s_sinks *k8s_sinks; /* Events and policy reports (k8s.h), NULL when off */
+	struct ag_metrics *metrics; /* /metrics, /healthz, /readyz (metrics.h); NULL: none */
+	bool ready, stopping;
+	double start_real_s;
+	struct ag_selftest_svc *selftest; /* the control socket, scheduled self-tests */
 };
 
 /* ---- output -------------------------------------------------------------------------------- */
@@ -221,7 +230,7 @@ struct access_view {
 	__u64 time_ns, cgroup_id, viol_total, suppressed;
 	__u32 pid, tid, major, minor, class_id, cmd, xfer_cmd;
 	int op, verdict, action, hook;
-	bool first, rejudged, scanned;
+	bool first, rejudged, scanned, early;
 	int fd;
 	const char *comm;
 };
@@ -241,6 +250,8 @@ static void emit_access(struct agent *a, const struct access_view *v, const stru
 		jw_kbool(w, "first", true);
 	if (v->rejudged)
 		jw_kbool(w, "rejudged", true);
+	if (v->early)
+		jw_kbool(w, "before_ready", true);
 	jw_key(w, "device");
 	jw_obj_open(w);
 	jw_ku64(w, "major", v->major);
@@ -300,21 +311,28 @@ static struct ag_pending_access pending_of(const struct ag_access_event *e)
 	return p;
 }
 
-static void remember_pending(struct ag_cg *cg, const struct ag_access_event *e)
+static void add_pending(struct ag_cg *cg, const struct ag_pending_access *n)
 {
 	struct ag_pending_access *p;
 
 	for (unsigned int i = 0; i < cg->n_pending; i++) {
 		p = &cg->pending[i];
-		if (p->major == e->major && p->minor == e->minor && p->op == e->op &&
-		    p->cmd == e->cmd && p->pid == e->pid)
+		if (p->major == n->major && p->minor == n->minor && p->op == n->op &&
+		    p->cmd == n->cmd && p->pid == n->pid && p->fd == n->fd)
 			return;
 	}
 	if (cg->n_pending >= AG_PENDING_MAX)
 		return;
 	if (!cg->pending && !(cg->pending = calloc(AG_PENDING_MAX, sizeof(*cg->pending))))
 		return;
-	cg->pending[cg->n_pending++] = pending_of(e);
+	cg->pending[cg->n_pending++] = *n;
+}
+
+static void remember_pending(struct ag_cg *cg, const struct ag_access_event *e)
+{
+	struct ag_pending_access p = pending_of(e);
+
+	add_pending(cg, &p);
 }
 
 /* What the policy says now of an access the kernel judged earlier. */
@@ -333,7 +351,8 @@ static void rejudge(struct agent *a, struct ag_cg *cg, const struct ag_pending_a
 				 .pid = p->pid, .tid = p->tid, .major = p->major,
 				 .minor = p->minor, .class_id = p->class_id, .cmd = p->cmd,
 				 .xfer_cmd = p->xfer_cmd, .op = p->op, .hook = p->hook,
-				 .action = AG_ACT_OBSERVED, .rejudged = true, .comm = p->comm };
+				 .action = AG_ACT_OBSERVED, .rejudged = true, .comm = p->comm,
+				 .scanned = p->scanned, .fd = p->fd };
 
 	v.verdict = judge_now(a, cg->path, p->major, p->minor);
 	emit_access(a, &v, cg);
@@ -399,7 +418,8 @@ static void handle_access(struct agent *a, const struct ag_access_event *e)
 				 .minor = e->minor, .class_id = e->class_id, .cmd = e->cmd,
 				 .xfer_cmd = e->xfer_cmd, .op = e->op, .verdict = e->verdict,
 				 .action = e->action, .hook = e->hook,
-				 .first = e->flags & AG_EF_FIRST, .comm = e->comm };
+				 .first = e->flags & AG_EF_FIRST, .early = e->flags & AG_EF_EARLY,
+				 .comm = e->comm };
 
 	emit_access(a, &v, cg);
 	if (e->verdict != AG_V_UNRESOLVED || !cg)
@@ -598,6 +618,7 @@ static void emit_ready(struct agent *a)
 	ag_policy_counts(&a->db, counts);
 	begin_event(a, "ready", 0);
 	jw_kstr(w, "version", AG_VERSION);
+	jw_ku64(w, "pid", (__u64)getpid());
 	jw_kstr(w, "tier", ag_tier_name(a->bpf.tier));
 	jw_kstr(w, "mode", ag_mode_name(a->mode));
 	jw_kstr(w, "ioctl_program", ag_bpf_ioctl_prog(&a->bpf));
@@ -787,6 +808,110 @@ static void emit_summary(struct agent *a)
 	end_event(a);
 }
 
+/* ---- metrics -------------------------------------------------------------------------------- */
+
+/* The loop's snapshot for metrics.c, once a second: the kernel's exact counters (through maps.c),
+ * the policy, the sinks, the peers. The HTTP thread only ever reads the copy. */
+static void update_metrics(struct agent *a)
+{
+	struct ag_metrics_state *st;
+	__u64 key, next, *prev = NULL;
+	struct ag_viol_state v;
+
+	if (!a->metrics)
+		return;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return;
+	st->attached = st->policy_loaded = a->ready;
+	st->stopping = a->stopping;
+	st->heartbeat_ns = ag_now_ns(CLOCK_MONOTONIC);
+	st->start_time_s = a->start_real_s;
+	st->version = AG_VERSION;
+	st->tier = ag_tier_name(a->bpf.tier);
+	st->mode = ag_mode_name(a->mode);
+	st->ioctl_program = a->bpf.skel ? ag_bpf_ioctl_prog(&a->bpf) : "";
+	if (a->maps_ready) {
+		for (int op = AG_OP_OPEN; op < AG_OP__MAX; op++)
+			for (int vd = AG_V_ALLOWED; vd < AG_V__MAX; vd++)
+				st->totals[op][vd] = ag_maps_total(&a->maps, op, vd);
+		for (__u32 k = 0; k < AG_DROP__MAX; k++)
+			st->drops[k] = ag_maps_drops(&a->maps, k);
+		st->violations = a->retired_viol;
+		st->suppressed = a->retired_supp;
+		while (!ag_maps_viol_next(&a->maps, prev, &next)) {
+			key = next;
+			prev = &key;
+			if (!ag_maps_viol_get(&a->maps, key, &v)) {
+				st->violations += v.total;
+				st->suppressed += v.suppressed;
+			}
+		}
+		st->counter_entries_max = bpf_map__max_entries(a->bpf.skel->maps.counters);
+	}
+	st->lines_lost = a->lines_lost;
+	if (a->db_ready) {
+		ag_policy_counts(&a->db, st->policy);
+		st->cgroups = a->db.ids.n;
+		st->map_errors = a->db.map_errors;
+	}
+	for (size_t i = 0; a->sinks && i < ag_sinks_count(a->sinks) && i < AG_METRICS_SINKS; i++) {
+		st->sinks[i].name = ag_sinks_name(a->sinks, i);
+		ag_sinks_stats(a->sinks, i, &st->sinks[i].st);
+		st->n_sinks++;
+	}
+	if (a->k8s) {
+		const struct ag_cfg_kubernetes *kc = &a->cfg.kubernetes;
+		struct ag_k8s_stats ks;
+
+		_Static_assert(AG_K8S_LAT_BUCKETS == AG_METRICS_LAT_BUCKETS, "latency buckets");
+		if (!ag_k8s_source_stats(a->k8s, &ks)) {
+			st->k8s = true;
+			st->pr_on = !kc->podresources_socket || strcmp(kc->podresources_socket, "off");
+			st->cri_on = !kc->cri_socket || strcmp(kc->cri_socket, "off");
+			st->api_on = kc->api_server ? strcmp(kc->api_server, "off") != 0
+						    : getenv("KUBERNETES_SERVICE_HOST") != NULL;
+			st->pr_up = ks.pr_up, st->cri_up = ks.cri_up, st->api_up = ks.api_up;
+			st->pr_calls = ks.pr_calls, st->pr_errors = ks.pr_errors;
+			st->cri_calls = ks.cri_calls, st->cri_errors = ks.cri_errors;
+			st->api_requests = ks.api_requests, st->api_errors = ks.api_errors;
+			st->resolved = ks.resolved, st->pending = ks.pending;
+			st->lat_sum_ns = ks.lat_sum_ns;
+			memcpy(st->lat_bucket, ks.lat_bucket, sizeof(st->lat_bucket));
+			memcpy(st->lat_bound_ns, ag_k8s_lat_bounds_ns, sizeof(st->lat_bound_ns));
+		}
+	}
+	ag_metrics_set_state(a->metrics, st);
+	free(st);
+}
+
+static int start_metrics(struct agent *a)
+{
+	struct ag_metrics_opts mo = { .listen = a->cfg.metrics.listen,
+				      .pod_labels = a->cfg.metrics.pod_labels,
+				      .max_series = a->cfg.metrics.max_series };
+	char err[256];
+
+	if (mo.listen && !strcmp(mo.listen, "off"))
+		return 0;
+	a->metrics = ag_metrics_new(&mo, err, sizeof(err));
+	if (!a->metrics) {
+		int e = errno;
+
+		/* the default port taken (another agent on this host) is worth a warning; an
+		 * address the configuration names, an error */
+		ag_log(mo.listen || e == EINVAL ? AG_LOG_ERROR : AG_LOG_WARN,
+		       "metrics: %s (metrics.listen in %s; off turns the endpoint off)%s", err,
+		       a->o->config ? a->o->config : "the configuration",
+		       e == EINVAL ? "" : "; running without /metrics, /healthz and /readyz");
+		/* a bad address is a bad configuration; a taken port must not stop enforcement */
+		return e == EINVAL ? -e : 0;
+	}
+	ag_info("metrics: /metrics, /healthz, /readyz on %s (port %u)",
+		mo.listen ? mo.listen : AG_METRICS_LISTEN, ag_metrics_port(a->metrics));
+	return 0;
+}
+
 /* ---- descriptors open before we started ------------------------------------------------------ */
 
 static void on_open_fd(const struct ag_open_fd *f, void *ctx)
@@ -802,6 +927,17 @@ static void on_open_fd(const struct ag_open_fd *f, void *ctx)
 	v.verdict = judge_now(a, f->cgroup[0] ? f->cgroup : "/", f->major, f->minor);
 	emit_access(a, &v, cg);
 	a->preexisting++;
+	/* judged with the first snapshot; a container still unresolved is judged again, like a
+	 * live access, when its answer arrives */
+	if (v.verdict == AG_V_UNRESOLVED && cg && cg->state == AG_P_UNRESOLVED) {
+		struct ag_pending_access p = { .time_ns = v.time_ns, .pid = f->pid,
+					       .major = f->major, .minor = f->minor,
+					       .class_id = f->class_id, .op = AG_OP_OPEN,
+					       .scanned = true, .fd = f->fd };
+
+		memcpy(p.comm, f->comm, AG_COMM_LEN);
+		add_pending(cg, &p);
+	}
 }
 
 /* ---- setup ---------------------------------------------------------------------------------- */
@@ -827,8 +963,13 @@ static int open_output(struct agent *a)
 		if (fd > STDERR_FILENO)
 			close(fd);
 		ag_err("events: cannot start the event writer: %s", strerror(-r));
+		return r;
 	}
-	return r;
+	if (a->metrics && (r = ag_metrics_add_sink(a->metrics, a->sinks))) {
+		ag_err("metrics: cannot start the counting sink: %s", strerror(-r));
+		return r;
+	}
+	return ag_journal_start(a->sinks, &a->cfg);
 }
 
 /* The device classes: built-in, the dynamic majors of /proc/devices, the configuration's.
@@ -952,6 +1093,17 @@ out:
 	free(old);
 }
 
+/* a self-test's result, relayed from the control socket into the event stream */
+static void emit_selftest(void *ctx, const char *members, size_t len)
+{
+	struct agent *a = ctx;
+
+	begin_event(a, "selftest", 0);
+	jw_append(&a->jw, ",", 1);
+	jw_append(&a->jw, members, len);
+	end_event(a);
+}
+
 static int add_epoll(struct agent *a, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
@@ -978,6 +1130,10 @@ static int setup(struct agent *a)
 		a->cfg.rate_limit = 1000;
 	}
 	a->mode = a->o->mode >= 0 ? a->o->mode : a->cfg.mode;
+	/* before any thread: cgroup paths relative to the host's root, also in a pod */
+	r = ag_join_host_cgroupns(NULL);
+	if (r < 0)
+		return r;
 	r = ag_cgroup2_mount(a->cgroup2, sizeof(a->cgroup2));
 	if (r) {
 		ag_err("cgroup: no cgroup2 file system is mounted (%s); accelguard identifies tenants by "
@@ -988,6 +1144,9 @@ static int setup(struct agent *a)
 	}
 	snprintf(a->procdev, sizeof(a->procdev), "%s/devices",
 		 a->cfg.host.proc ? a->cfg.host.proc : "/proc");
+	r = start_metrics(a); /* first: /healthz answers while the programs load */
+	if (r)
+		return r;
 	r = build_devtab(a, &a->dt, true);
 	if (r)
 		return r;
@@ -1054,8 +1213,13 @@ static int setup(struct agent *a)
 		}
 	}
 	{
-		struct ag_source *cs = ag_config_source_new(&a->cfg);
+		/* the self-test's reserved root (selftest.h), then the configuration */
+		struct ag_source *ss = ag_selftest_source_new();
+		struct ag_source *cs;
 
+		if (!ss || ag_policy_add_source(&a->db, ss))
+			return -ENOMEM;
+		cs = ag_config_source_new(&a->cfg);
 		if (!cs || ag_policy_add_source(&a->db, cs))
 			return -ENOMEM;
 	}
@@ -1065,9 +1229,13 @@ static int setup(struct agent *a)
 		ag_err("events: cannot set up the ring buffer: %s", strerror(errno));
 		return -errno;
 	}
+	/* the first snapshot of the sources before anything is judged (startup.h) */
+	ag_startup_wait_first(a->k8s);
 	/* the lifecycle programs are attached: every cgroup made from now on is reported, and the
-	 * scan finds the ones made before */
+	 * scan finds the ones made before (preexisting: never denied for being unresolved) */
+	a->db.starting = true;
 	r = ag_policy_scan(&a->db, a->cgroup2);
+	a->db.starting = false;
 	if (r)
 		ag_warn("cgroup: the scan of %s stopped early: %s", a->cgroup2, strerror(-r));
 	emit_present(a);
@@ -1089,6 +1257,8 @@ static int setup(struct agent *a)
 		ag_err("agent: cannot set up the event loop: %s", strerror(errno));
 		return -errno;
 	}
+	a->selftest = ag_selftest_svc_new(&a->cfg, a->o->config, &a->db, a->epfd, emit_selftest,
+					  a);
 	return 0;
 }
 
@@ -1097,6 +1267,7 @@ static void teardown(struct agent *a)
 	struct ag_hnode *n, *next;
 	size_t b = 0;
 
+	ag_selftest_svc_free(a->selftest);
 	ring_buffer__free(a->rb);
 	if (a->db_ready)
 		ag_policy_free(&a->db);
@@ -1118,6 +1289,7 @@ static void teardown(struct agent *a)
 			close(*fd);
 	ag_sinks_free(a->sinks, a->sink_wait_ms);
 	ag_k8s_sinks_free(a->k8s_sinks);
+	ag_metrics_free(a->metrics); /* after the sinks: its counting sink is one */
 }
 
 int ag_run(const struct ag_run_opts *o)
@@ -1137,6 +1309,7 @@ int ag_run(const struct ag_run_opts *o)
 	jw_init(&a.jw);
 	sync_clocks(&a);
 	a.start_boot = ag_now_ns(CLOCK_BOOTTIME);
+	a.start_real_s = ag_now_ns(CLOCK_REALTIME) / 1e9;
 	if (ag_htab_init(&a.supp, 64))
 		return 1;
 	r = setup(&a);
@@ -1147,8 +1320,13 @@ int ag_run(const struct ag_run_opts *o)
 	/* loading the BPF object parsed the kernel's BTF: give that heap back */
 	malloc_trim(0);
 	ring_buffer__consume(a.rb);
+	/* from now on a cgroup without a policy is the host, and unresolved: deny applies to the
+	 * containers born from now on */
+	ag_startup_ready(a.bpf.skel);
 	emit_ready(&a);
 	flush(&a);
+	a.ready = true;
+	update_metrics(&a);
 	ag_info("ready: tier %s, mode %s, %zu cgroups", ag_tier_name(a.bpf.tier),
 		ag_mode_name(a.mode), a.db.ids.n);
 	ag_scan_open_fds("/proc", &a.dt, on_open_fd, &a);
@@ -1181,6 +1359,10 @@ int ag_run(const struct ag_run_opts *o)
 				sync_clocks(&a);
 				check_drops(&a, false);
 				check_suppressed(&a);
+				update_metrics(&a);
+				ag_selftest_svc_tick(a.selftest);
+			} else if (ag_selftest_svc_handle(a.selftest, fd)) {
+				/* the control socket */
 			} else if (fd == a.devfd) {
 				if (read(a.devfd, &x, sizeof(x)) == sizeof(x))
 					check_devices(&a, false);
@@ -1196,6 +1378,8 @@ int ag_run(const struct ag_run_opts *o)
 		if (deadline && ag_now_ns(CLOCK_MONOTONIC) >= deadline)
 			a.stop = true;
 	}
+	a.stopping = true; /* /readyz: not ready while draining */
+	update_metrics(&a);
 	ring_buffer__consume(a.rb);
 	check_drops(&a, false);
 	check_suppressed(&a);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,24 @@ static void unescape_octal(char *s)
 	*w = 0;
 }
 
+/* Whether a cgroup2 mount of the hierarchy's root ("/" as the 4th field) follows. */
+static bool first_root_later(const char *rest)
+{
+	while (rest && *++rest) {
+		const char *end = strchr(rest, '\n'), *sep = strstr(rest, " - cgroup2 ");
+		const char *f = rest;
+
+		if (sep && (!end || sep < end)) {
+			for (int i = 0; i < 3 && f; i++)
+				f = strchr(f, ' ') ? strchr(f, ' ') + 1 : NULL;
+			if (f && f[0] == '/' && f[1] == ' ')
+				return true;
+		}
+		rest = end;
+	}
+	return false;
+}
+
 int ag_mountinfo_cgroup2(const char *mountinfo, char *mnt, size_t len)
 {
 	const char *line = mountinfo;
@@ -47,7 +66,10 @@ int ag_mountinfo_cgroup2(const char *mountinfo, char *mnt, size_t len)
 				for (tok = strtok_r(buf, " ", &save); tok && i < 8;
 				     tok = strtok_r(NULL, " ", &save))
 					f[i++] = tok;
-				if (i >= 5 && strncmp(sepp + 3, "cgroup2 ", 8) == 0) {
+				/* a mount of a sub-tree (a container's own /sys/fs/cgroup) is
+				 * skipped for one of the root (a host path mounted over it) */
+				if (i >= 5 && strncmp(sepp + 3, "cgroup2 ", 8) == 0 &&
+				    (!strcmp(f[3], "/") || !first_root_later(end))) {
 					unescape_octal(f[4]);
 					if (strlen(f[4]) >= len)
 						return -ENAMETOOLONG;

@@ -890,6 +890,121 @@ static int parse_host(struct ctx *c, const yaml_node_t *n)
 	return 0;
 }
 
+static int parse_metrics(struct ctx *c, const yaml_node_t *n)
+{
+	static const char *const keys[] = { "listen", "pod_labels", "max_series", NULL };
+	struct ag_cfg_metrics *m = &c->cfg->metrics;
+	const yaml_node_t *v;
+	const char *s;
+	char d[80];
+	int err;
+
+	err = expect_type(c, n, YAML_MAPPING_NODE, "metrics", "a mapping");
+	if (!err)
+		err = check_keys(c, n, "metrics", keys);
+	if (err)
+		return err;
+	if ((v = map_get(c, n, "listen"))) {
+		err = get_str(c, v, "metrics.listen", "IPV4:PORT, [IPV6]:PORT or off", &s);
+		if (err)
+			return err;
+		if (strcmp(s, "off") && !strchr(s, ':'))
+			return fail(c, v, "metrics.listen: expected IPV4:PORT, [IPV6]:PORT or off "
+				    "(127.0.0.1:9464, 0.0.0.0:9464), found %s", describe(v, d, sizeof(d)));
+		m->listen = strdup(s);
+		if (!m->listen)
+			return -ENOMEM;
+	}
+	if ((v = map_get(c, n, "pod_labels"))) {
+		s = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "";
+		if (!strcmp(s, "true"))
+			m->pod_labels = true;
+		else if (strcmp(s, "false"))
+			return fail(c, v, "metrics.pod_labels: expected true or false, found %s",
+				    describe(v, d, sizeof(d)));
+	}
+	if ((v = map_get(c, n, "max_series")))
+		return get_uint(c, v, "metrics.max_series", 10, 100000,
+				"an integer from 10 to 100000 (label sets of the per-event counts)",
+				&m->max_series);
+	return 0;
+}
+
+/* ---- journal, selftest ---- */
+
+static int parse_journal(struct ctx *c, const yaml_node_t *n)
+{
+	static const char *const keys[] = { "dir", "segment_kb", "segment_age_s", "max_kb",
+					    "flush_ms", NULL };
+	struct ag_cfg_journal *j = &c->cfg->journal;
+	const yaml_node_t *v;
+	int err = 0;
+
+	err = expect_type(c, n, YAML_MAPPING_NODE, "journal", "a mapping with dir");
+	if (err)
+		return err;
+	err = check_keys(c, n, "journal", keys);
+	if (err)
+		return err;
+	j->present = true;
+	j->segment_kb = 16384;
+	j->segment_age_s = 3600;
+	j->max_kb = 262144;
+	j->flush_ms = 1000;
+	v = map_get(c, n, "dir");
+	if (!v)
+		return fail(c, n, "journal: dir is required (the directory of the journal's segments)");
+	err = get_abs_path(c, v, "journal.dir", false, &j->dir);
+	if (!err && (v = map_get(c, n, "segment_kb")))
+		err = get_uint(c, v, "journal.segment_kb", 4, 4u << 20,
+			       "an integer from 4 to 4194304 (KiB)", &j->segment_kb);
+	if (!err && (v = map_get(c, n, "segment_age_s")))
+		err = get_uint(c, v, "journal.segment_age_s", 1, 31u * 86400,
+			       "an integer from 1 to 2678400 (seconds)", &j->segment_age_s);
+	if (!err && (v = map_get(c, n, "max_kb")))
+		err = get_uint(c, v, "journal.max_kb", 8, 0xffffffffu,
+			       "an integer of at least 8 (KiB)", &j->max_kb);
+	if (!err && (v = map_get(c, n, "flush_ms")))
+		err = get_uint(c, v, "journal.flush_ms", 10, 600000,
+			       "an integer from 10 to 600000 (milliseconds)", &j->flush_ms);
+	if (!err && j->max_kb < 2 * (__u64)j->segment_kb)
+		err = fail(c, n, "journal: max_kb (%u) must be at least twice segment_kb (%u)",
+			   j->max_kb, j->segment_kb);
+	return err;
+}
+
+static int parse_selftest(struct ctx *c, const yaml_node_t *n)
+{
+	static const char *const keys[] = { "at_start", "interval_s", "socket", NULL };
+	struct ag_cfg_selftest *t = &c->cfg->selftest;
+	const yaml_node_t *v;
+	const char *s;
+	char d[80];
+	int err;
+
+	err = expect_type(c, n, YAML_MAPPING_NODE, "selftest", "a mapping");
+	if (!err)
+		err = check_keys(c, n, "selftest", keys);
+	if (err)
+		return err;
+	if ((v = map_get(c, n, "at_start"))) {
+		s = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "";
+		if (strcmp(s, "true") && strcmp(s, "false"))
+			return fail(c, v, "selftest.at_start: expected true or false, found %s",
+				    describe(v, d, sizeof(d)));
+		t->at_start = !strcmp(s, "true");
+	}
+	if ((v = map_get(c, n, "socket"))) {
+		err = get_abs_path(c, v, "selftest.socket", true, &t->socket);
+		if (err)
+			return err;
+	}
+	if ((v = map_get(c, n, "interval_s")))
+		err = get_uint(c, v, "selftest.interval_s", 0, 7u * 86400,
+			       "an integer from 0 (never) to 604800 (seconds)", &t->interval_s);
+	return err;
+}
+
 static const struct {
 	const char *key;
 	int (*parse)(struct ctx *c, const yaml_node_t *n);
@@ -903,6 +1018,9 @@ static const struct {
 	{ "allocations", parse_allocations },
 	{ "kubernetes", parse_kubernetes },
 	{ "host", parse_host },
+	{ "metrics", parse_metrics },
+	{ "journal", parse_journal },
+	{ "selftest", parse_selftest },
 };
 
 static int parse_root(struct ctx *c, const yaml_node_t *root)
@@ -1144,5 +1262,8 @@ void ag_config_free(struct ag_config *cfg)
 	free(cfg->kubernetes.ca_file);
 	free(cfg->host.proc);
 	free_strv(cfg->host.cdi_dirs, cfg->host.n_cdi_dirs);
+	free(cfg->metrics.listen);
+	free(cfg->journal.dir);
+	free(cfg->selftest.socket);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -63,6 +63,30 @@ struct ag_cfg_host {
 	size_t n_cdi_dirs;
 };
 
+/* The "metrics:" section (user/metrics.h); NULL listen: 127.0.0.1:9464, "off": no server. */
+struct ag_cfg_metrics {
+	char *listen;             /* HOST:PORT */
+	bool pod_labels;          /* pod and container labels on the per-event counts */
+	unsigned int max_series;  /* 0: 1000 */
+};
+
+/* The "journal:" section (user/journal.h); present false: no journal. */
+struct ag_cfg_journal {
+	bool present;
+	char *dir;
+	__u32 segment_kb;    /* rotate the live segment at this size (default 16384) */
+	__u32 segment_age_s; /* or at the first write after this age (default 3600) */
+	__u32 max_kb;        /* bound of every segment together; oldest deleted (default 262144) */
+	__u32 flush_ms;      /* fdatasync interval (default 1000) */
+};
+
+/* The "selftest:" section (user/selftest.h): the agent runs the self-test itself. */
+struct ag_cfg_selftest {
+	bool at_start;       /* once, after ready (default false) */
+	__u32 interval_s;    /* then every interval_s seconds, 0: never (default 0) */
+	char *socket;        /* the agent's control socket; NULL: /run/accelguard/control.sock */
+};
+
 struct ag_config {
 	char *path;
 	int mode;                 /* enum ag_mode; AG_MODE_AUDIT when absent */
@@ -80,6 +104,9 @@ struct ag_config {
 	size_t n_allocs;
 	struct ag_cfg_kubernetes kubernetes;
 	struct ag_cfg_host host;
+	struct ag_cfg_metrics metrics;
+	struct ag_cfg_journal journal;
+	struct ag_cfg_selftest selftest;
 };
 
 /* Load and validate. On error returns -errno (-EINVAL for content) and writes

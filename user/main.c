@@ -11,9 +11,13 @@
 #include "agent.h"
 #include "cgroups.h"
 #include "config.h"
+#include "evidence.h"
+#include "journal.h"
 #include "jsonw.h"
 #include "loader.h"
+#include "selftest.h"
 #include "log.h"
+#include "paths.h"
 #include "util.h"
 
 static int usage_run(FILE *f)
@@ -227,6 +231,10 @@ static const struct cmd {
 } cmds[] = {
 	{ "run", cmd_run, "watch and judge accelerator accesses (audit or enforce)" },
 	{ "probe", cmd_probe, "what this kernel supports, and the tier run would use" },
+	{ "paths", ag_cmd_paths, "the host paths run opens (for a container's mounts)" },
+	{ "journal", ag_journal_cmd, "print the journal's events (--since, --until, --follow)" },
+	{ "evidence", ag_evidence_cmd, "write (or verify) an evidence bundle from the journal" },
+	{ "selftest", ag_selftest_cmd, "prove isolation now, against the running agent" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "this text" },
 };

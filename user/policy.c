@@ -370,6 +370,8 @@ static void fill_kpolicy(const struct ag_cg *cg, struct ag_policy *p)
 	p->state = cg->state;
 	if (cg->state == AG_P_TENANT || cg->state == AG_P_EXEMPT || cg->state == AG_P_UNRESOLVED)
 		p->flags = AG_PF_INHERIT;
+	if (cg->state == AG_P_UNRESOLVED && cg->preexisting)
+		p->flags |= AG_PF_PREEXISTING;
 	if (cg->state == AG_P_TENANT) {
 		p->n = cg->t.n_devs;
 		memcpy(p->d, cg->t.devs, cg->t.n_devs * sizeof(cg->t.devs[0]));
@@ -578,6 +580,7 @@ struct ag_cg *ag_policy_added(struct ag_policy_db *db, __u64 id, const char *pat
 	}
 	cg->id = id;
 	cg->created_ns = created_ns;
+	cg->preexisting = db->starting;
 	cg->state = AG_P_HOST;
 	ag_htab_add(&db->ids, &cg->by_id, ag_hash_u64(id));
 	ag_htab_add(&db->paths, &cg->by_path, ag_hash_str(path));

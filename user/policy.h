@@ -22,6 +22,8 @@ struct ag_pending_access {
 	__u64 time_ns;
 	__u32 pid, tid, major, minor, class_id, op, cmd, xfer_cmd, hook;
 	char comm[AG_COMM_LEN];
+	bool scanned; /* a descriptor found open by the start-up scan */
+	int fd;
 };
 
 struct ag_cg {
@@ -36,6 +38,7 @@ struct ag_cg {
 	__u64 created_ns;   /* CLOCK_BOOTTIME of its mkdir, 0 when found by a scan */
 	bool lat_done;      /* its creation -> policy latency is recorded */
 	unsigned int seen;  /* the last scan that found it */
+	bool preexisting;   /* found by the start-up scan: never denied for being unresolved */
 	unsigned int n_pending;
 	struct ag_pending_access *pending; /* AG_PENDING_MAX, allocated on first use */
 };
@@ -60,6 +63,7 @@ struct ag_policy_db {
 	size_t n_lat, cap_lat;
 	__u64 map_errors;
 	unsigned int scan_gen;
+	bool starting;      /* the start-up scan runs: the cgroups it finds existed before us */
 };
 
 int ag_policy_init(struct ag_policy_db *db, const struct ag_config *cfg,

@@ -25,15 +25,18 @@ cg2=$(awk '$0 ~ / - cgroup2 / {print $5; exit}' /proc/self/mountinfo)
 tmp=$(mktemp -d /tmp/ag-k8s-e2e.XXXXXX)
 uid_a=$(cat /proc/sys/kernel/random/uuid) uid_b=$(cat /proc/sys/kernel/random/uuid)
 uid_c=$(cat /proc/sys/kernel/random/uuid) uid_l=$(cat /proc/sys/kernel/random/uuid)
+uid_p=$(cat /proc/sys/kernel/random/uuid)
 hex() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
-cid_a=$(hex) cid_b=$(hex) cid_c=$(hex) cid_l=$(hex)
+cid_a=$(hex) cid_b=$(hex) cid_c=$(hex) cid_l=$(hex) cid_p=$(hex)
 pods=$cg2/kubepods/besteffort
 peer=""
 agent_pid=""
+holder=""
 cleanup() {
 	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null || true
+	[ -n "$holder" ] && kill "$holder" 2>/dev/null && wait "$holder" 2>/dev/null || true
 	[ -n "$peer" ] && kill "$peer" 2>/dev/null || true
-	for p in a b c l; do
+	for p in a b c l p; do
 		eval "u=\$uid_$p c=\$cid_$p"
 		rmdir "$pods/pod$u/$c" "$pods/pod$u" 2>/dev/null || true
 	done
@@ -55,7 +58,9 @@ mknod "$tmp/dev/nvidia0" c 195 0
 mknod "$tmp/dev/nvidia1" c 195 1
 mknod "$tmp/dev/nvidiactl" c 195 255
 mknod "$tmp/dev/nvidia-uvm" c 508 0
-for p in a b c; do
+# p: a container that ran before the agent and that the peers do not know yet (issue 10: never
+# denied for being unresolved, whatever "unresolved:" says)
+for p in a b c p; do
 	eval "mkdir -p \"$pods/pod\$uid_$p/\$cid_$p\""
 done
 
@@ -72,6 +77,7 @@ pods = [("team-a", "train-a", "$uid_a", "$cid_a", gpu("$gpu_a")),
         ("team-b", "train-b", "$uid_b", "$cid_b", gpu("$gpu_b" + "::3")),
         ("team-c", "web", "$uid_c", "$cid_c", [])]
 if late: pods.append(("team-l", "late", "$uid_l", "$cid_l", []))
+if late: pods.append(("team-p", "old", "$uid_p", "$cid_p", []))
 fx = {"pods": [], "containers": [], "sandboxes": []}
 for ns, name, uid, cid, devs in pods:
     fx["pods"].append({"name": name, "namespace": ns, "containers": [{"name": "main", "devices": devs}]})
@@ -103,7 +109,15 @@ kubernetes:
 host:
   proc: $tmp/proc
   cdi_dirs: [$tmp/cdi]
+devices:                 # /dev/full: a node that really opens, to be held across the start
+  - class: test-acc
+    major: 1
+    minor: 7
 EOF
+# the container that ran before the agent holds a descriptor open since then
+sh -c 'echo $$ >"$1/cgroup.procs" && exec 3</dev/full && exec sleep 1000' sh "$pods/pod$uid_p/$cid_p" &
+holder=$!
+for _ in $(seq 100); do [ -e "/proc/$holder/fd/3" ] && break; sleep 0.02; done
 ev=$tmp/events.jsonl
 "$agent" run --config "$tmp/config.yaml" --events "$ev" 2>"$tmp/agent.log" &
 agent_pid=$!
@@ -136,8 +150,9 @@ got[cctl]=$(try_open "$pods/pod$uid_c/$cid_c" "$tmp/dev/nvidiactl")
 # a container the kubelet and the runtime do not know yet
 mkdir -p "$pods/pod$uid_l/$cid_l"
 got[l0]=$(try_open "$pods/pod$uid_l/$cid_l" "$tmp/dev/nvidia0")
+got[p0]=$(try_open "$pods/pod$uid_p/$cid_p" "$tmp/dev/nvidia0")
 fixture late
-for _ in $(seq 200); do grep -q '"rejudged":true' "$ev" && break; sleep 0.05; done
+for _ in $(seq 200); do [ "$(grep -c '"rejudged":true' "$ev")" -ge 3 ] && break; sleep 0.05; done
 sleep 0.2
 kill -TERM "$agent_pid"; rc=0; wait "$agent_pid" || rc=$?
 [ "$rc" = 0 ] || nok agent-exit "the agent exited $rc: $(tail -3 "$tmp/agent.log")"
@@ -156,6 +171,7 @@ want b0 "$EPERM" "replica-pod-other-gpu"
 want c0 "$EPERM" "no-gpu-pod"
 want cctl "$EPERM" "no-gpu-pod-control-node"
 want l0 "$EPERM" "unknown-container-denied"
+want p0 "$ENXIO" "preexisting-unknown-container-not-denied"
 
 # the events: verdict and identity per (container, device)
 $PY - "$ev" "$cg2" >"$tmp/checks" 2>&1 <<EOF || echo "not ok - k8s-e2e/events: the checker failed" >>"$tmp/checks"
@@ -193,6 +209,22 @@ elif not later or later["verdict"] != "cross_tenant" or later.get("pod", {}).get
     print("not ok - k8s-e2e/unknown-container rejudged: %s" % later)
 else:
     print("ok - k8s-e2e/unknown-container unresolved, then rejudged cross_tenant")
+first, later = find("$cid_p", 0), find("$cid_p", 0, rejudged=True)
+if not first or (first["verdict"], first["action"]) != ("unresolved", "observed"):
+    print("not ok - k8s-e2e/preexisting-unknown-container event: %s; expected unresolved, observed" % first)
+elif not later or later["verdict"] != "cross_tenant" or later.get("pod", {}).get("name") != "old":
+    print("not ok - k8s-e2e/preexisting-unknown-container rejudged: %s" % later)
+else:
+    print("ok - k8s-e2e/preexisting-unknown-container unresolved and observed, then rejudged cross_tenant")
+held = [e for e in evs if e["type"] == "access" and e.get("hook") == "scan" and e["process"]["pid"] == $holder]
+first = [e for e in held if not e.get("rejudged")]
+later = [e for e in held if e.get("rejudged")]
+if not first or first[0]["verdict"] != "unresolved" or first[0]["process"].get("fd") != 3:
+    print("not ok - k8s-e2e/held-descriptor scanned: %s; expected unresolved, fd 3" % first)
+elif not later or later[0]["verdict"] != "unmediated" or later[0].get("pod", {}).get("name") != "old":
+    print("not ok - k8s-e2e/held-descriptor rejudged: %s; expected unmediated for team-p/old" % later)
+else:
+    print("ok - k8s-e2e/held-descriptor scanned unresolved, re-judged unmediated with pod identity")
 s = [e for e in evs if e["type"] == "summary"][0]
 k = s.get("kubernetes", {})
 print(("ok - k8s-e2e/summary" if k.get("podresources_up") and k.get("cri_up") and k.get("resolved", 0) >= 1

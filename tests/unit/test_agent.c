@@ -40,6 +40,28 @@ static void test_mountinfo(void **state)
 	assert_int_equal(ag_mountinfo_cgroup2(v1, mnt, sizeof(mnt)), -ENOENT);
 	assert_int_equal(ag_mountinfo_cgroup2("", mnt, sizeof(mnt)), -ENOENT);
 	assert_int_equal(ag_mountinfo_cgroup2(hybrid, mnt, 8), -ENAMETOOLONG);
+	/* in a pod: the container's own sub-tree, then the host's root mounted over it (a hostPath
+	 * volume), as the host's cgroup namespace shows them: the root's mount is taken */
+	const char *pod =
+		"700 690 0:30 /kubepods/besteffort/podu/c1 /sys/fs/cgroup ro,nosuid - cgroup2 cgroup rw\n"
+		"701 700 0:30 / /sys/fs/cgroup ro,relatime - cgroup2 cgroup2 rw,nsdelegate\n";
+	const char *pod_elsewhere = /* the same, the host's root mounted at another path */
+		"700 690 0:30 /kubepods/besteffort/podu/c1 /sys/fs/cgroup ro,nosuid - cgroup2 cgroup rw\n"
+		"701 690 0:30 / /host/cgroup ro,relatime - cgroup2 cgroup2 rw,nsdelegate\n";
+	const char *subtree_only =
+		"700 690 0:30 /kubepods/besteffort/podu/c1 /sys/fs/cgroup ro,nosuid - cgroup2 cgroup rw\n";
+	const char *two_roots =
+		"41 31 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
+		"42 31 0:38 / /mnt/other rw - cgroup2 cgroup2 rw\n";
+
+	assert_int_equal(ag_mountinfo_cgroup2(pod, mnt, sizeof(mnt)), 0);
+	assert_string_equal(mnt, "/sys/fs/cgroup");
+	assert_int_equal(ag_mountinfo_cgroup2(pod_elsewhere, mnt, sizeof(mnt)), 0);
+	assert_string_equal(mnt, "/host/cgroup");
+	assert_int_equal(ag_mountinfo_cgroup2(subtree_only, mnt, sizeof(mnt)), 0); /* the only one */
+	assert_string_equal(mnt, "/sys/fs/cgroup");
+	assert_int_equal(ag_mountinfo_cgroup2(two_roots, mnt, sizeof(mnt)), 0);   /* the first root */
+	assert_string_equal(mnt, "/sys/fs/cgroup");
 }
 
 static void test_proc_cgroup(void **state)

@@ -332,7 +332,7 @@ static void test_unknown_and_duplicate_keys(void **state)
 {
 	static const struct bad bad[] = {
 		{ "mode: audit\n\ntenant: [/a]\n", 3,
-		  "unknown key 'tenant' (expected one of: mode, unresolved, rate_limit, tenants, exempt, devices, allocations, kubernetes, host)" },
+		  "unknown key 'tenant' (expected one of: mode, unresolved, rate_limit, tenants, exempt, devices, allocations, kubernetes, host, metrics, journal, selftest)" },
 		{ "mode: audit\nmode: enforce\n", 2, "duplicate key 'mode' (first on line 1)" },
 		{ "? [a, b]\n: 1\n", 1, "expected a key name, found a list" },
 		{ "kubernetes:\n  node_name: n\n  apiserver: https://x\n", 3,
@@ -562,6 +562,78 @@ static void test_bad_kubernetes_and_host(void **state)
 	EXPECT_ALL_REFUSED((struct fx *)*state, bad);
 }
 
+static void test_metrics_section(void **state)
+{
+	static const struct bad bad[] = {
+		{ "metrics: 9464\n", 1, "metrics: expected a mapping, found '9464'" },
+		{ "metrics:\n  listen: 9464\n", 2,
+		  "metrics.listen: expected IPV4:PORT, [IPV6]:PORT or off (127.0.0.1:9464, 0.0.0.0:9464), found '9464'" },
+		{ "metrics:\n  listen:\n", 2,
+		  "metrics.listen: expected IPV4:PORT, [IPV6]:PORT or off, found nothing" },
+		{ "metrics:\n  pod_labels: yes\n", 2, "metrics.pod_labels: expected true or false, found 'yes'" },
+		{ "metrics:\n  max_series: 5\n", 2,
+		  "metrics.max_series: expected an integer from 10 to 100000 (label sets of the per-event counts), found '5'" },
+		{ "metrics:\n  port: 9464\n", 2,
+		  "unknown key 'port' in metrics (expected one of: listen, pod_labels, max_series)" },
+	};
+	struct fx *f = *state;
+
+	load_ok(f, "metrics:\n  listen: 0.0.0.0:9464\n  pod_labels: true\n  max_series: 500\n");
+	assert_string_equal(f->cfg.metrics.listen, "0.0.0.0:9464");
+	assert_true(f->cfg.metrics.pod_labels);
+	assert_int_equal(f->cfg.metrics.max_series, 500);
+	ag_config_free(&f->cfg);
+	EXPECT_ALL_REFUSED(f, bad);
+}
+
+/* journal: and selftest: (issue 12) */
+static void test_journal_and_selftest(void **state)
+{
+	struct fx *f = *state;
+	struct ag_config *c = &f->cfg;
+	static const struct bad bad[] = {
+		{ "journal: /var/lib/j\n", 1, "journal: expected a mapping with dir, found '/var/lib/j'" },
+		{ "journal:\n  segment_kb: 64\n", 2,
+		  "journal: dir is required (the directory of the journal's segments)" },
+		{ "journal:\n  dir: j\n", 2, "journal.dir: expected an absolute path, found 'j'" },
+		{ "journal:\n  dir: /j\n  segment_kb: 2\n", 3,
+		  "journal.segment_kb: expected an integer from 4 to 4194304 (KiB), found '2'" },
+		{ "journal:\n  dir: /j\n  flush_ms: 5\n", 3,
+		  "journal.flush_ms: expected an integer from 10 to 600000 (milliseconds), found '5'" },
+		{ "journal:\n  dir: /j\n  segment_kb: 100\n  max_kb: 150\n", 2,
+		  "journal: max_kb (150) must be at least twice segment_kb (100)" },
+		{ "journal:\n  dir: /j\n  size: 1\n", 3,
+		  "unknown key 'size' in journal (expected one of: dir, segment_kb, segment_age_s, max_kb, flush_ms)" },
+		{ "selftest:\n  at_start: yes\n", 2, "selftest.at_start: expected true or false, found 'yes'" },
+		{ "selftest:\n  interval_s: -1\n", 2,
+		  "selftest.interval_s: expected an integer from 0 (never) to 604800 (seconds), found '-1'" },
+		{ "selftest:\n  socket: ctl.sock\n", 2,
+		  "selftest.socket: expected an absolute path or off, found 'ctl.sock'" },
+	};
+
+	load_ok(f, "journal:\n  dir: /var/lib/accelguard/journal\n");
+	assert_true(c->journal.present);
+	assert_string_equal(c->journal.dir, "/var/lib/accelguard/journal");
+	assert_int_equal(c->journal.segment_kb, 16384);
+	assert_int_equal(c->journal.segment_age_s, 3600);
+	assert_int_equal(c->journal.max_kb, 262144);
+	assert_int_equal(c->journal.flush_ms, 1000);
+	assert_false(c->selftest.at_start);
+	assert_int_equal(c->selftest.interval_s, 0);
+	load_ok(f, "journal: {dir: /j, segment_kb: 4, max_kb: 8, segment_age_s: 60, flush_ms: 10}\n"
+		   "selftest: {at_start: true, interval_s: 3600, socket: /run/x.sock}\n");
+	assert_int_equal(c->journal.segment_kb, 4);
+	assert_int_equal(c->journal.max_kb, 8);
+	assert_int_equal(c->journal.segment_age_s, 60);
+	assert_int_equal(c->journal.flush_ms, 10);
+	assert_true(c->selftest.at_start);
+	assert_int_equal(c->selftest.interval_s, 3600);
+	assert_string_equal(c->selftest.socket, "/run/x.sock");
+	load_ok(f, "mode: audit\n");
+	assert_false(c->journal.present);
+	EXPECT_ALL_REFUSED(f, bad);
+}
+
 /* An error in a later section after earlier sections were filled: everything is freed. */
 static void test_error_after_content(void **state)
 {
@@ -597,6 +669,8 @@ int main(void)
 		T(test_bad_allocations),
 		T(test_bad_kubernetes_and_host),
 		T(test_error_after_content),
+		T(test_metrics_section),
+		T(test_journal_and_selftest),
 	};
 #undef T
 

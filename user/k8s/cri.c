@@ -192,7 +192,8 @@ static int cri_one(struct ag_grpc *g, const char *id, struct k8s_cri_snap *s, ch
 		if (ret || s->n)
 			return ret;
 	} else if (!(ret == -EREMOTEIO && g->last_status == AG_GRPC_NOT_FOUND)) {
-		return ret;
+		/* no socket is a runtime gone, not a container unknown to it */
+		return ret == -ENOENT ? -ENOTCONN : ret;
 	}
 	filter.id = (char *)id;
 	sreq.filter = &filter;
@@ -200,7 +201,7 @@ static int cri_one(struct ag_grpc *g, const char *id, struct k8s_cri_snap *s, ch
 			   &runtime__v1__list_pod_sandbox_response__descriptor,
 			   (ProtobufCMessage **)&sresp, err, errlen);
 	if (ret)
-		return ret;
+		return ret == -ENOENT ? -ENOTCONN : ret;
 	for (size_t i = 0; !ret && i < sresp->n_items; i++)
 		if (sresp->items[i]->id && !strcmp(sresp->items[i]->id, id))
 			ret = cri_add(s, &cap, id, (cri_kv *const *)sresp->items[i]->labels,
@@ -257,7 +258,7 @@ static void *cri_thread(void *arg)
 	struct k8s_cri *cri = arg;
 	const struct k8s_env *env = cri->env;
 	struct k8s_peer_state ps = { .up = -1 };
-	uint64_t next_list = 0, next_retry = 0, retry_delay = 0;
+	uint64_t next_list = 0, next_retry = 0, retry_delay = 0, next_watch = 0;
 	struct ag_grpc g = { 0 };
 	char what[600] = "CRI";
 
@@ -285,6 +286,28 @@ static void *cri_thread(void *arg)
 
 			if (cri->n_wants && next_retry < wake)
 				wake = next_retry;
+			/* the cheap watch: a runtime that goes away is seen within AG_GRPC_WATCH_MS,
+			 * not at the next resync, and its outage is counted from then */
+			if (ps.up == 1 && g.socket) {
+				if (now >= next_watch) {
+					char werr[700];
+					int w;
+
+					k8s_unlock(&cri->lock);
+					w = ag_grpc_reachable(g.socket, werr, sizeof(werr));
+					k8s_lock(&cri->lock);
+					next_watch = k8s_mono_ns() + AG_GRPC_WATCH_MS * K8S_MS;
+					if (w) {
+						cri->up = false;
+						next_list = k8s_mono_ns() +
+							    k8s_peer_fail(&ps, env->backoff_max_ns, werr,
+									  "; keeping the containers known, retrying");
+						continue;
+					}
+				}
+				if (next_watch < wake)
+					wake = next_watch;
+			}
 			k8s_wait(&cri->cond, &cri->lock, wake, &env->stop);
 			continue;
 		}

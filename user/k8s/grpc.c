@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "grpc.h"
 
@@ -314,5 +316,31 @@ out:
 	curl_slist_free_all(hdr);
 	free(out);
 	free(c.body);
+	return ret;
+}
+
+int ag_grpc_reachable(const char *socket_path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, ret = 0;
+
+	if (strlen(socket_path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "grpc %s: socket path too long", socket_path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "grpc %s: socket: %s", socket_path, strerror(errno));
+		return ret;
+	}
+	/* a listening Unix socket completes the connect at once, or says EAGAIN when its backlog
+	 * is full (someone listens: reachable) */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EAGAIN) {
+		ret = -errno;
+		snprintf(err, errlen, "grpc %s: gone (watch): %s", socket_path, strerror(errno));
+	}
+	close(fd);
 	return ret;
 }

@@ -50,4 +50,9 @@ int ag_grpc_call(struct ag_grpc *g, const char *method, const ProtobufCMessage *
 
 const char *ag_grpc_status_name(int code);
 
+/* The peer's cheap watch: whether something accepts connections on the socket (a connect() and a
+ * close, no request). 0, or -errno (-ENOENT: no socket, -ECONNREFUSED: nobody listens), with err. */
+#define AG_GRPC_WATCH_MS 500 /* between two probes of a peer that is up */
+int ag_grpc_reachable(const char *socket_path, char *err, size_t errlen);
+
 #endif

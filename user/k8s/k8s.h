@@ -87,6 +87,11 @@ struct ag_k8s_stats {
 	bool pr_up, cri_up, api_up; /* last call to the peer succeeded */
 };
 
+/* Wait until every peer that is on has answered its first call, or failed it (a peer that is down
+ * is not waited for beyond its failed call), at most max_ms: the agent takes this first snapshot
+ * before it judges anything. 0, -ETIMEDOUT, or -EINVAL when src is no Kubernetes source. */
+int ag_k8s_source_wait_first(const struct ag_source *src, unsigned int max_ms);
+
 /* Returns 0, or -EINVAL when src is no Kubernetes source. */
 int ag_k8s_source_stats(const struct ag_source *src, struct ag_k8s_stats *out);
 

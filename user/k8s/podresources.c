@@ -227,7 +227,7 @@ static void *pr_thread(void *arg)
 	struct k8s_pr *pr = arg;
 	const struct k8s_env *env = pr->env;
 	struct k8s_peer_state ps = { .what = "kubelet PodResources", .up = -1 };
-	uint64_t next_list = 0, last_call = 0, retry_delay = 0, next_retry = 0;
+	uint64_t next_list = 0, last_call = 0, retry_delay = 0, next_retry = 0, next_watch = 0;
 	bool get_unsupported = false;
 	struct ag_grpc g;
 	char what[600];
@@ -260,6 +260,28 @@ static void *pr_thread(void *arg)
 			wake = next_list;
 			if (pr->n_wants && next_retry < wake)
 				wake = next_retry;
+			/* the cheap watch: a kubelet that goes away is seen within AG_GRPC_WATCH_MS */
+			if (ps.up == 1) {
+				if (now >= next_watch) {
+					char werr[700];
+					int w;
+
+					k8s_unlock(&pr->lock);
+					w = ag_grpc_reachable(env->pr_socket, werr, sizeof(werr));
+					k8s_lock(&pr->lock);
+					next_watch = k8s_mono_ns() + AG_GRPC_WATCH_MS * K8S_MS;
+					if (w) {
+						pr->up = false;
+						next_list = k8s_mono_ns() +
+							    k8s_peer_fail(&ps, env->backoff_max_ns, werr,
+									  "; keeping the last known allocations, retrying");
+						next_retry = next_list;
+						continue;
+					}
+				}
+				if (next_watch < wake)
+					wake = next_watch;
+			}
 			k8s_wait(&pr->cond, &pr->lock, wake, &env->stop);
 			continue;
 		}

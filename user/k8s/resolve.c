@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cgroup.h"
 #include "resolver.h"
@@ -436,5 +437,37 @@ int ag_k8s_source_stats(const struct ag_source *src, struct ag_k8s_stats *out)
 	out->unmapped_ids = k->pr.unmapped_ids;
 	peers_unlock(k);
 	k8s_unlock(&k->lock);
+	return 0;
+}
+
+/* Whether every peer that is on has answered (or failed) its first call. */
+static bool first_answers_in(struct k8s *k)
+{
+	bool in;
+
+	peers_lock(k);
+	in = (!k->env.pr_socket || k->pr.calls > 0) &&
+	     (!(k->env.cri_socket || k->env.cri_auto) || k->cri.calls > 0) &&
+	     (!k->env.api_server || k->api.snap.listed || k->api.errors > 0);
+	peers_unlock(k);
+	return in;
+}
+
+int ag_k8s_source_wait_first(const struct ag_source *src, unsigned int max_ms)
+{
+	struct k8s *k;
+	uint64_t until;
+
+	if (!src || !src->name || strcmp(src->name, "kubernetes") || !src->ctx)
+		return -EINVAL;
+	k = src->ctx;
+	until = k8s_mono_ns() + (uint64_t)max_ms * K8S_MS;
+	while (!first_answers_in(k)) {
+		struct timespec ts = { 0, 5 * 1000000L };
+
+		if (k8s_mono_ns() >= until)
+			return -ETIMEDOUT;
+		nanosleep(&ts, NULL);
+	}
 	return 0;
 }

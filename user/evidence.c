@@ -1,0 +1,1339 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Evidence bundles and their verification (evidence.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include <json-c/json.h>
+#include <zlib.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include "config.h"
+#include "evidence.h"
+#include "journal.h"
+#include "log.h"
+#include "selftest.h"
+
+#define N_VERDICTS 7
+#define N_OPS 3
+#define MAX_TIMELINE 2000
+#define SIG_FILE "manifest.json.sig"
+
+static const char *const verdicts[N_VERDICTS] = { "allowed", "unmediated", "cross_tenant", "host",
+						   "exempt", "admin", "unresolved" };
+static const char *const ops[N_OPS] = { "open", "ioctl", "mknod" };
+
+static int idx_of(const char *const *v, int n, const char *s)
+{
+	for (int i = 0; s && i < n; i++)
+		if (!strcmp(v[i], s))
+			return i;
+	return -1;
+}
+
+static bool is_violation(int v)
+{
+	return v == 1 || v == 2 || v == 6;
+}
+
+/* ---- collecting ---- */
+
+struct cell {
+	char *row, *col;
+	__u64 by_verdict[N_VERDICTS], by_op[N_OPS], total;
+	__s64 first, last;
+};
+
+struct viol {
+	__s64 t;
+	int verdict;
+	char action[12];
+	char row[200], col[48];
+};
+
+struct coll {
+	__s64 since, until;
+	struct cell *cells;
+	size_t n_cells, cap_cells;
+	size_t *hash; /* index + 1, open addressing */
+	size_t hash_cap;
+	struct viol *tl;
+	size_t n_tl;
+	__u64 n_viol, n_unresolved_viol, n_events;
+	json_object *ready;     /* the last ready event up to the window's end */
+	json_object *selftests; /* array */
+	FILE *slice;            /* journal.jsonl */
+};
+
+static uint64_t str_hash(const char *a, const char *b)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *a; a++)
+		h = (h ^ (unsigned char)*a) * 1099511628211ULL;
+	h = (h ^ 0x1f) * 1099511628211ULL;
+	for (; *b; b++)
+		h = (h ^ (unsigned char)*b) * 1099511628211ULL;
+	return h;
+}
+
+static struct cell *cell_get(struct coll *c, const char *row, const char *col)
+{
+	size_t i;
+
+	if ((c->n_cells + 1) * 2 > c->hash_cap) {
+		size_t nc = c->hash_cap ? c->hash_cap * 2 : 1024;
+		size_t *nh = calloc(nc, sizeof(*nh));
+
+		if (!nh)
+			return NULL;
+		for (size_t k = 0; k < c->n_cells; k++) {
+			i = str_hash(c->cells[k].row, c->cells[k].col) & (nc - 1);
+			while (nh[i])
+				i = (i + 1) & (nc - 1);
+			nh[i] = k + 1;
+		}
+		free(c->hash);
+		c->hash = nh;
+		c->hash_cap = nc;
+	}
+	i = str_hash(row, col) & (c->hash_cap - 1);
+	while (c->hash[i]) {
+		struct cell *x = &c->cells[c->hash[i] - 1];
+
+		if (!strcmp(x->row, row) && !strcmp(x->col, col))
+			return x;
+		i = (i + 1) & (c->hash_cap - 1);
+	}
+	if (c->n_cells == c->cap_cells) {
+		size_t nc = c->cap_cells ? c->cap_cells * 2 : 256;
+		struct cell *n = realloc(c->cells, nc * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		c->cells = n;
+		c->cap_cells = nc;
+	}
+	memset(&c->cells[c->n_cells], 0, sizeof(struct cell));
+	c->cells[c->n_cells].row = strdup(row);
+	c->cells[c->n_cells].col = strdup(col);
+	c->hash[i] = ++c->n_cells;
+	return &c->cells[c->n_cells - 1];
+}
+
+static json_object *jo(json_object *o, const char *k)
+{
+	json_object *v = NULL;
+
+	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
+}
+
+static const char *js(json_object *o, const char *k)
+{
+	json_object *v = jo(o, k);
+
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+/* the tenant of an access: pod/container when known, else the cgroup path */
+static void row_of(json_object *e, char *buf, size_t len)
+{
+	json_object *pod = jo(e, "pod"), *ctr = jo(e, "container");
+	const char *path = js(jo(e, "cgroup"), "path");
+
+	if (pod && js(pod, "name"))
+		snprintf(buf, len, "pod %s/%s container %s", js(pod, "namespace") ? js(pod, "namespace") : "?",
+			 js(pod, "name"), ctr && js(ctr, "name") ? js(ctr, "name") : "?");
+	else
+		snprintf(buf, len, "%s", path ? path : "?");
+}
+
+/* A journal record (len bytes, not NUL-terminated) as JSON. */
+static json_object *parse_record(const char *line, size_t len)
+{
+	json_tokener *t = json_tokener_new();
+	json_object *o = t ? json_tokener_parse_ex(t, line, (int)len) : NULL;
+
+	json_tokener_free(t);
+	return o;
+}
+
+static int on_event(const char *line, size_t len, __s64 t, void *ctx)
+{
+	struct coll *c = ctx;
+	json_object *e = parse_record(line, len);
+	const char *type = js(e, "type");
+
+	if (!type)
+		goto out;
+	if (!strcmp(type, "ready") && t <= c->until) {
+		json_object_put(c->ready);
+		c->ready = json_object_get(e);
+	}
+	if (t < c->since || t > c->until)
+		goto out;
+	c->n_events++;
+	fwrite(line, 1, len, c->slice);
+	fputc('\n', c->slice);
+	if (!strcmp(type, "selftest")) {
+		json_object_array_add(c->selftests, json_object_get(e));
+	} else if (!strcmp(type, "access")) {
+		json_object *d = jo(e, "device");
+		int v = idx_of(verdicts, N_VERDICTS, js(e, "verdict"));
+		int op = idx_of(ops, N_OPS, js(e, "op"));
+		char row[256], col[64];
+		const char *cls = js(d, "class");
+		struct cell *x;
+
+		if (v < 0 || op < 0 || !d)
+			goto out;
+		row_of(e, row, sizeof(row));
+		snprintf(col, sizeof(col), "%d:%d %s", json_object_get_int(jo(d, "major")),
+			 json_object_get_int(jo(d, "minor")), cls ? cls : "");
+		x = cell_get(c, row, col);
+		if (!x)
+			goto out;
+		x->by_verdict[v]++;
+		x->by_op[op]++;
+		if (!x->total++ || t < x->first)
+			x->first = t;
+		if (t > x->last)
+			x->last = t;
+		if (is_violation(v)) {
+			const char *act = js(e, "action");
+			bool selftest = !strncmp(row, AG_SELFTEST_ROOT "/", strlen(AG_SELFTEST_ROOT) + 1);
+
+			c->n_viol++;
+			if (act && !strcmp(act, "observed") && !selftest)
+				c->n_unresolved_viol++;
+			if (c->n_tl < MAX_TIMELINE) {
+				struct viol *w = &c->tl[c->n_tl++];
+
+				w->t = t;
+				w->verdict = v;
+				snprintf(w->action, sizeof(w->action), "%s", act ? act : "?");
+				snprintf(w->row, sizeof(w->row), "%s", row);
+				snprintf(w->col, sizeof(w->col), "%s", col);
+			}
+		}
+	}
+out:
+	json_object_put(e);
+	return 0;
+}
+
+/* ---- small writers ---- */
+
+static void fmt_time(__s64 ns, char *buf, size_t len)
+{
+	time_t s = (time_t)(ns / 1000000000LL);
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)(ns % 1000000000LL));
+}
+
+static void html_esc(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '&': fputs("&amp;", f); break;
+		case '"': fputs("&quot;", f); break;
+		case '\'': fputs("&#39;", f); break;
+		default: fputc(*s, f);
+		}
+	}
+}
+
+static void csv_field(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void yaml_dq(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\x%02x", (unsigned char)*s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static int sha256_file(const char *path, char hex[65], __u64 *size)
+{
+	unsigned char md[32], buf[65536];
+	unsigned int mdl = 0;
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t k;
+
+	*size = 0;
+	if (fd < 0 || !m || !EVP_DigestInit_ex(m, EVP_sha256(), NULL)) {
+		int e = fd < 0 ? -errno : -ENOMEM;
+
+		if (fd >= 0)
+			close(fd);
+		EVP_MD_CTX_free(m);
+		return e;
+	}
+	while ((k = read(fd, buf, sizeof(buf))) > 0) {
+		EVP_DigestUpdate(m, buf, (size_t)k);
+		*size += (__u64)k;
+	}
+	close(fd);
+	EVP_DigestFinal_ex(m, md, &mdl);
+	EVP_MD_CTX_free(m);
+	if (k < 0)
+		return -EIO;
+	for (int i = 0; i < 32; i++)
+		sprintf(hex + 2 * i, "%02x", md[i]);
+	return 0;
+}
+
+static FILE *open_out(const char *dir, const char *name)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return fopen(p, "wxe");
+}
+
+static int close_out(FILE *f)
+{
+	int r = 0;
+
+	if (fflush(f) || fsync(fileno(f)))
+		r = -errno;
+	if (fclose(f) && !r)
+		r = -errno;
+	return r;
+}
+
+/* ---- the parts of a bundle ---- */
+
+static void write_matrix(struct coll *c, FILE *jf, FILE *cf)
+{
+	char a[40], b[40];
+
+	fprintf(cf, "tenant,device,total");
+	for (int v = 0; v < N_VERDICTS; v++)
+		fprintf(cf, ",%s", verdicts[v]);
+	for (int o = 0; o < N_OPS; o++)
+		fprintf(cf, ",%s", ops[o]);
+	fprintf(cf, ",first_seen,last_seen\n");
+	{
+		json_object *root = json_object_new_object(), *arr = json_object_new_array();
+
+		json_object_object_add(root, "note", json_object_new_string(
+			"counts of access events in the window: every violation (up to rate_limit a "
+			"second per tenant; suppressed ones are counted in the events' violations.total), "
+			"first sightings of allowed (cgroup, device, op, ioctl command) tuples"));
+		for (size_t i = 0; i < c->n_cells; i++) {
+			struct cell *x = &c->cells[i];
+			json_object *o = json_object_new_object(), *bv = json_object_new_object(),
+				    *bo = json_object_new_object();
+
+			fmt_time(x->first, a, sizeof(a));
+			fmt_time(x->last, b, sizeof(b));
+			json_object_object_add(o, "tenant", json_object_new_string(x->row));
+			json_object_object_add(o, "device", json_object_new_string(x->col));
+			json_object_object_add(o, "total", json_object_new_int64((int64_t)x->total));
+			for (int v = 0; v < N_VERDICTS; v++)
+				json_object_object_add(bv, verdicts[v], json_object_new_int64((int64_t)x->by_verdict[v]));
+			for (int op = 0; op < N_OPS; op++)
+				json_object_object_add(bo, ops[op], json_object_new_int64((int64_t)x->by_op[op]));
+			json_object_object_add(o, "by_verdict", bv);
+			json_object_object_add(o, "by_op", bo);
+			json_object_object_add(o, "first_seen", json_object_new_string(a));
+			json_object_object_add(o, "last_seen", json_object_new_string(b));
+			json_object_array_add(arr, o);
+			csv_field(cf, x->row);
+			fputc(',', cf);
+			csv_field(cf, x->col);
+			fprintf(cf, ",%llu", (unsigned long long)x->total);
+			for (int v = 0; v < N_VERDICTS; v++)
+				fprintf(cf, ",%llu", (unsigned long long)x->by_verdict[v]);
+			for (int op = 0; op < N_OPS; op++)
+				fprintf(cf, ",%llu", (unsigned long long)x->by_op[op]);
+			fprintf(cf, ",%s,%s\n", a, b);
+		}
+		json_object_object_add(root, "cells", arr);
+		fprintf(jf, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(root);
+	}
+}
+
+static json_object *last_selftest(struct coll *c)
+{
+	size_t n = json_object_array_length(c->selftests);
+
+	return n ? json_object_array_get_idx(c->selftests, n - 1) : NULL;
+}
+
+static void write_junit(struct coll *c, FILE *f)
+{
+	size_t n = json_object_array_length(c->selftests);
+
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+	for (size_t i = 0; i < n; i++) {
+		json_object *s = json_object_array_get_idx(c->selftests, i), *ch = jo(s, "checks");
+		size_t k = ch && json_object_is_type(ch, json_type_array) ? json_object_array_length(ch) : 0;
+
+		fprintf(f, "  <testsuite name=\"accelguard-selftest\" id=\"");
+		html_esc(f, js(s, "run"));
+		fprintf(f, "\" tests=\"%zu\" failures=\"%d\" timestamp=\"", k, json_object_get_int(jo(s, "failed")));
+		html_esc(f, js(s, "started"));
+		fprintf(f, "\" time=\"%.3f\">\n", json_object_get_double(jo(s, "duration_ms")) / 1e3);
+		fprintf(f, "    <properties><property name=\"mode\" value=\"");
+		html_esc(f, js(s, "mode"));
+		fprintf(f, "\"/><property name=\"tier\" value=\"");
+		html_esc(f, js(s, "tier"));
+		fprintf(f, "\"/><property name=\"device_kind\" value=\"");
+		html_esc(f, js(s, "device_kind"));
+		fprintf(f, "\"/></properties>\n");
+		for (size_t j = 0; j < k; j++) {
+			json_object *x = json_object_array_get_idx(ch, j);
+			const char *res = js(x, "result");
+
+			fprintf(f, "    <testcase classname=\"accelguard.selftest\" name=\"");
+			html_esc(f, js(x, "name"));
+			fprintf(f, "\" time=\"%.3f\">", (json_object_get_double(jo(x, "open_ms")) +
+							 json_object_get_double(jo(x, "judged_ms"))) / 1e3);
+			if (!res || strcmp(res, "pass")) {
+				fprintf(f, "<failure message=\"");
+				html_esc(f, js(x, "why"));
+				fprintf(f, "\"/>");
+			}
+			fprintf(f, "</testcase>\n");
+		}
+		fprintf(f, "  </testsuite>\n");
+	}
+	fprintf(f, "</testsuites>\n");
+}
+
+struct status {
+	const char *status;
+	char notes[2048];
+};
+
+static void decide(struct coll *c, struct status *st)
+{
+	json_object *s = last_selftest(c);
+	const char *mode = js(c->ready, "mode"), *tier = js(c->ready, "tier");
+	const char *sres = js(s, "result"), *smode = js(s, "mode");
+	bool passed = sres && !strcmp(sres, "pass");
+	bool enforce = smode ? !strcmp(smode, "enforce") : mode && !strcmp(mode, "enforce");
+	size_t off;
+
+	if (passed && enforce && !c->n_unresolved_viol)
+		st->status = "Implemented";
+	else if (passed || (enforce && !c->n_unresolved_viol && s == NULL))
+		st->status = "Partially Implemented";
+	else
+		st->status = "Not Implemented";
+	off = (size_t)snprintf(st->notes, sizeof(st->notes),
+			       "accelguard %s, tier %s, mode %s. ",
+			       js(c->ready, "version") ? js(c->ready, "version") : "?",
+			       tier ? tier : "?", mode ? mode : "?");
+	if (!s)
+		off += (size_t)snprintf(st->notes + off, sizeof(st->notes) - off,
+					"No self-test ran in the window. ");
+	else
+		off += (size_t)snprintf(st->notes + off, sizeof(st->notes) - off,
+					"Last self-test in the window (%s): %s, mode %s. ",
+					js(s, "started") ? js(s, "started") : "?", sres ? sres : "?",
+					smode ? smode : "?");
+	if (!enforce)
+		off += (size_t)snprintf(st->notes + off, sizeof(st->notes) - off,
+					"Audit mode: unallocated accesses are flagged, not denied. ");
+	off += (size_t)snprintf(st->notes + off, sizeof(st->notes) - off,
+				"%llu violation events in the window, %llu of them not denied "
+				"(outside the self-test). ",
+				(unsigned long long)c->n_viol, (unsigned long long)c->n_unresolved_viol);
+	if (tier && !strcmp(tier, "tracepoint"))
+		snprintf(st->notes + off, sizeof(st->notes) - off,
+			 "Tier 3: opens and mknod are denied with EPERM; an unallocated ioctl is "
+			 "stopped by killing the process after the call, not denied.");
+	else
+		snprintf(st->notes + off, sizeof(st->notes) - off,
+			 "Opens, mknod and ioctls are denied synchronously with EPERM.");
+}
+
+static const char *verdict_colour(int v)
+{
+	switch (v) {
+	case 0: return "#4caf50";
+	case 1: case 2: return "#e53935";
+	case 6: return "#fbc02d";
+	default: return "#9e9e9e";
+	}
+}
+
+static void write_html(struct coll *c, const struct status *st, FILE *f, const char *node)
+{
+	char a[40];
+	/* rows and columns, in first-seen order */
+	char **rows = calloc(c->n_cells + 1, sizeof(char *)), **cols = calloc(c->n_cells + 1, sizeof(char *));
+	size_t nr = 0, nc = 0;
+	json_object *s = last_selftest(c);
+	const char *tier = js(c->ready, "tier");
+	__s64 t0 = c->n_tl ? c->tl[0].t : 0, t1 = c->n_tl ? c->tl[c->n_tl - 1].t : 1;
+
+	size_t *ri = calloc(c->n_cells + 1, sizeof(size_t)), *ci = calloc(c->n_cells + 1, sizeof(size_t));
+	struct cell **grid = NULL;
+
+	for (size_t i = 0; rows && cols && ri && ci && i < c->n_cells; i++) {
+		size_t k;
+
+		for (k = 0; k < nr && strcmp(rows[k], c->cells[i].row); k++)
+			;
+		if (k == nr)
+			rows[nr++] = c->cells[i].row;
+		ri[i] = k;
+		for (k = 0; k < nc && strcmp(cols[k], c->cells[i].col); k++)
+			;
+		if (k == nc)
+			cols[nc++] = c->cells[i].col;
+		ci[i] = k;
+	}
+	grid = nr && nc ? calloc(nr * nc, sizeof(*grid)) : NULL;
+	for (size_t i = 0; grid && i < c->n_cells; i++)
+		grid[ri[i] * nc + ci[i]] = &c->cells[i];
+	if (!grid)
+		nr = 0;
+	fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+		   "<title>accelguard evidence: ");
+	html_esc(f, node);
+	fprintf(f, "</title>\n<style>body{font-family:sans-serif;margin:2em;color:#222}"
+		   "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
+		   "font-size:13px}th{background:#f4f4f4}.cell{color:#fff;text-align:center}"
+		   ".st-Implemented{color:#2e7d32}.st-Partially{color:#f9a825}.st-Not{color:#c62828}"
+		   "</style></head><body>\n");
+	fprintf(f, "<h1>accelguard evidence: node ");
+	html_esc(f, node);
+	fprintf(f, "</h1>\n<p id=\"status\" class=\"st-%.*s\"><b>secure_accelerator_access: ",
+		(int)strcspn(st->status, " "), st->status);
+	html_esc(f, st->status);
+	fprintf(f, "</b></p>\n<p id=\"notes\">");
+	html_esc(f, st->notes);
+	fprintf(f, "</p>\n<h2>Tier</h2>\n<p id=\"tier\">tier <b>");
+	html_esc(f, tier ? tier : "?");
+	fprintf(f, "</b>, mode <b>");
+	html_esc(f, js(c->ready, "mode") ? js(c->ready, "mode") : "?");
+	fprintf(f, "</b>, kernel ");
+	html_esc(f, js(c->ready, "kernel"));
+	fprintf(f, ". %s</p>\n", tier && !strcmp(tier, "tracepoint")
+					 ? "What this tier cannot do: deny an ioctl synchronously; an "
+					   "unallocated ioctl is answered by killing the process after the call."
+					 : "Opens, mknod and ioctls are denied before the driver sees them.");
+	fprintf(f, "<h2>Access matrix</h2>\n<p>Cells: access events by verdict (green allowed, red "
+		   "cross_tenant or unmediated, yellow unresolved, grey host/exempt/admin).</p>\n"
+		   "<table id=\"matrix\"><tr><th>tenant \\ device</th>");
+	for (size_t k = 0; k < nc; k++) {
+		fprintf(f, "<th>");
+		html_esc(f, cols[k]);
+		fprintf(f, "</th>");
+	}
+	fprintf(f, "</tr>\n");
+	for (size_t r = 0; r < nr; r++) {
+		fprintf(f, "<tr><th>");
+		html_esc(f, rows[r]);
+		fprintf(f, "</th>");
+		for (size_t k = 0; k < nc; k++) {
+			struct cell *x = grid[r * nc + k];
+			int worst = -1;
+
+			if (!x) {
+				fprintf(f, "<td></td>");
+				continue;
+			}
+			/* the worst verdict colours the cell: a violation, unresolved, allowed, other */
+			worst = x->by_verdict[2] ? 2 : x->by_verdict[1] ? 1 : x->by_verdict[6] ? 6
+				: x->by_verdict[0] ? 0 : 3;
+			fprintf(f, "<td class=\"cell\" style=\"background:%s\" data-tenant=\"",
+				verdict_colour(worst));
+			html_esc(f, rows[r]);
+			fprintf(f, "\" data-device=\"");
+			html_esc(f, cols[k]);
+			fprintf(f, "\" data-total=\"%llu\"", (unsigned long long)x->total);
+			for (int v = 0; v < N_VERDICTS; v++)
+				fprintf(f, " data-%s=\"%llu\"", verdicts[v],
+					(unsigned long long)x->by_verdict[v]);
+			fprintf(f, ">%llu</td>", (unsigned long long)x->total);
+		}
+		fprintf(f, "</tr>\n");
+	}
+	fprintf(f, "</table>\n<h2>Violations</h2>\n<p id=\"violations\">%llu violation events",
+		(unsigned long long)c->n_viol);
+	if (c->n_viol > c->n_tl)
+		fprintf(f, " (the first %zu drawn)", c->n_tl);
+	fprintf(f, "</p>\n<svg id=\"timeline\" width=\"900\" height=\"60\" "
+		   "xmlns=\"http://www.w3.org/2000/svg\"><line x1=\"10\" y1=\"30\" x2=\"890\" y2=\"30\" "
+		   "stroke=\"#999\"/>");
+	for (size_t i = 0; i < c->n_tl; i++) {
+		double x = 10 + (t1 > t0 ? 880.0 * (double)(c->tl[i].t - t0) / (double)(t1 - t0) : 440);
+
+		fmt_time(c->tl[i].t, a, sizeof(a));
+		fprintf(f, "<circle cx=\"%.1f\" cy=\"30\" r=\"5\" fill=\"%s\"><title>%s ", x,
+			verdict_colour(c->tl[i].verdict), a);
+		html_esc(f, c->tl[i].row);
+		fprintf(f, " %s %s (%s)</title></circle>", c->tl[i].col, verdicts[c->tl[i].verdict],
+			c->tl[i].action);
+	}
+	fprintf(f, "</svg>\n<h2>Self-test</h2>\n");
+	if (!s) {
+		fprintf(f, "<p id=\"selftest\">No self-test ran in the window.</p>\n");
+	} else {
+		json_object *ch = jo(s, "checks");
+
+		fprintf(f, "<p id=\"selftest\">Run ");
+		html_esc(f, js(s, "run"));
+		fprintf(f, " at ");
+		html_esc(f, js(s, "started"));
+		fprintf(f, ": <b>");
+		html_esc(f, js(s, "result"));
+		fprintf(f, "</b> (mode ");
+		html_esc(f, js(s, "mode"));
+		fprintf(f, "; ");
+		html_esc(f, js(s, "device_kind"));
+		fprintf(f, ")</p>\n<table id=\"selftest-checks\"><tr><th>check</th><th>device</th>"
+			   "<th>expected</th><th>got</th><th>result</th></tr>\n");
+		for (size_t j = 0; ch && j < json_object_array_length(ch); j++) {
+			json_object *x = json_object_array_get_idx(ch, j);
+
+			fprintf(f, "<tr><td>");
+			html_esc(f, js(x, "what"));
+			fprintf(f, "</td><td>");
+			html_esc(f, js(x, "device"));
+			fprintf(f, "</td><td>");
+			html_esc(f, js(jo(x, "expected"), "verdict"));
+			fprintf(f, "/");
+			html_esc(f, js(jo(x, "expected"), "action"));
+			fprintf(f, "</td><td>");
+			html_esc(f, js(jo(x, "got"), "verdict"));
+			fprintf(f, "/");
+			html_esc(f, js(jo(x, "got"), "action"));
+			fprintf(f, ", errno ");
+			html_esc(f, js(jo(x, "got"), "errno"));
+			fprintf(f, "</td><td>");
+			html_esc(f, js(x, "result"));
+			fprintf(f, "</td></tr>\n");
+		}
+		fprintf(f, "</table>\n");
+	}
+	fprintf(f, "</body></html>\n");
+	free(grid);
+	free(ri);
+	free(ci);
+	free(rows);
+	free(cols);
+}
+
+static const char *const bundle_files[] = { "journal.jsonl", "access-matrix.json",
+					    "access-matrix.csv", "selftest.json",
+					    "selftest-junit.xml", "report.html", "PRODUCT.yaml" };
+
+static void write_product(const struct status *st, FILE *f)
+{
+	fprintf(f, "# the secure_accelerator_access entry of PRODUCT.yaml, written by accelguard "
+		   "evidence;\n# evidence paths are relative to the bundle: copy its files beside "
+		   "PRODUCT.yaml\n");
+	fprintf(f, "- id: secure_accelerator_access\n"
+		   "  description: \"Ensure that access to accelerators from within containers is "
+		   "properly isolated and mediated by the Kubernetes resource management framework "
+		   "(device plugin or DRA) and container runtime, preventing unauthorized access or "
+		   "interference between workloads.\"\n"
+		   "  level: MUST\n  status: ");
+	yaml_dq(f, st->status);
+	fprintf(f, "\n  evidence:\n");
+	for (size_t i = 0; i < sizeof(bundle_files) / sizeof(bundle_files[0]); i++)
+		if (strcmp(bundle_files[i], "PRODUCT.yaml"))
+			fprintf(f, "    - \"%s\"\n", bundle_files[i]);
+	fprintf(f, "    - \"manifest.json\"\n  notes: ");
+	yaml_dq(f, st->notes);
+	fprintf(f, "\n");
+}
+
+static int sign_file(const char *keypath, const char *dir, char *err, size_t errlen)
+{
+	char p[PATH_MAX], b64[200];
+	unsigned char sig[64], *msg = NULL;
+	size_t siglen = sizeof(sig), n = 0;
+	EVP_PKEY *k = NULL;
+	EVP_MD_CTX *m = NULL;
+	FILE *f = fopen(keypath, "re");
+	int r = -EINVAL;
+
+	if (!f) {
+		snprintf(err, errlen, "--sign-key %s: %s", keypath, strerror(errno));
+		return -errno;
+	}
+	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!k || EVP_PKEY_get_id(k) != EVP_PKEY_ED25519) {
+		snprintf(err, errlen, "--sign-key %s: not an Ed25519 private key in PEM "
+			 "(openssl genpkey -algorithm ed25519)", keypath);
+		goto out;
+	}
+	snprintf(p, sizeof(p), "%s/manifest.json", dir);
+	f = fopen(p, "re");
+	if (f) {
+		struct stat st;
+
+		if (!fstat(fileno(f), &st) && (msg = malloc((size_t)st.st_size + 1)))
+			n = fread(msg, 1, (size_t)st.st_size, f);
+		fclose(f);
+	}
+	m = EVP_MD_CTX_new();
+	if (!msg || !m || EVP_DigestSignInit(m, NULL, NULL, NULL, k) != 1 ||
+	    EVP_DigestSign(m, sig, &siglen, msg, n) != 1) {
+		snprintf(err, errlen, "cannot sign %s", p);
+		goto out;
+	}
+	EVP_EncodeBlock((unsigned char *)b64, sig, (int)siglen);
+	f = open_out(dir, SIG_FILE);
+	if (!f) {
+		snprintf(err, errlen, "%s/%s: %s", dir, SIG_FILE, strerror(errno));
+		goto out;
+	}
+	fprintf(f, "%s\n", b64);
+	r = close_out(f);
+out:
+	free(msg);
+	EVP_MD_CTX_free(m);
+	EVP_PKEY_free(k);
+	return r;
+}
+
+static int write_tar(const char *dir, const char *tarpath, char *err, size_t errlen);
+static void rm_flat(const char *dir);
+
+static int cmd_build(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "dir", required_argument, NULL, 'D' },
+		{ "since", required_argument, NULL, 's' },  { "until", required_argument, NULL, 'u' },
+		{ "out", required_argument, NULL, 'o' },    { "sign-key", required_argument, NULL, 'k' },
+		{ "tar", required_argument, NULL, 'T' },    { "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *config = NULL, *jdir = NULL, *out = NULL, *key = NULL, *tar = NULL;
+	char tmpout[] = "/tmp/accelguard-evidence.XXXXXX", tmpb[sizeof(tmpout) + 8] = "";
+	struct coll c = { .since = 0, .until = INT64_MAX };
+	struct ag_config cfg = { 0 };
+	struct ag_journal_read_stats rs;
+	struct status st = { 0 };
+	char part[PATH_MAX], err[1024], node[256] = "", a[40], b[40], cfgsum[65] = "";
+	struct utsname u;
+	FILE *f, *cf;
+	int opt, r, ret = 1;
+	bool cfg_loaded = false;
+
+	while ((opt = getopt_long(argc, argv, "c:D:s:u:o:k:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config = optarg; break;
+		case 'D': jdir = optarg; break;
+		case 'o': out = optarg; break;
+		case 'k': key = optarg; break;
+		case 'T': tar = optarg; break;
+		case 's':
+		case 'u':
+			if (ag_journal_parse_time(optarg, opt == 's' ? &c.since : &c.until)) {
+				ag_err("evidence: --%s takes a time (RFC 3339, @SECONDS, -10m), not '%s'",
+				       opt == 's' ? "since" : "until", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			printf("Usage: accelguard evidence --out DIR [--config FILE | --dir JOURNAL]\n"
+			       "                           [--since T] [--until T] [--sign-key KEY.pem]\n"
+			       "       accelguard evidence verify DIR [--pubkey PUB.pem]\n\n"
+			       "Write an evidence bundle of the journal's window into DIR (made whole, or\n"
+			       "not at all): journal.jsonl, access-matrix.json/.csv, selftest.json,\n"
+			       "selftest-junit.xml, report.html, PRODUCT.yaml, manifest.json (sha256 of\n"
+			       "every file) and, with --sign-key (Ed25519), manifest.json.sig.\n");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (!out && !tar) {
+		ag_err("evidence: --out DIR or --tar FILE.tar.gz is required");
+		return 2;
+	}
+	if (!out) {
+		/* a tarball alone: the bundle is made in a private directory, then removed */
+		if (!mkdtemp(tmpout)) {
+			ag_err("evidence: cannot make a directory under /tmp: %s", strerror(errno));
+			return 1;
+		}
+		snprintf(tmpb, sizeof(tmpb), "%s/b", tmpout);
+		out = tmpb;
+	}
+	if (!config && !jdir && !access("/etc/accelguard/config.yaml", R_OK))
+		config = "/etc/accelguard/config.yaml";
+	if (config) {
+		__u64 sz;
+
+		if (ag_config_load(config, &cfg, err, sizeof(err))) {
+			ag_err("evidence: config: %s", err);
+			return 1;
+		}
+		cfg_loaded = true;
+		if (!jdir && cfg.journal.present)
+			jdir = cfg.journal.dir;
+		sha256_file(config, cfgsum, &sz);
+	}
+	if (!jdir) {
+		ag_err("evidence: no journal: give --dir or a --config with a journal: section");
+		goto out;
+	}
+	if (!access(out, F_OK)) {
+		ag_err("evidence: %s exists; give a new directory", out);
+		goto out;
+	}
+	snprintf(part, sizeof(part), "%s.partial", out);
+	if (mkdir(part, 0755)) {
+		ag_err("evidence: cannot make %s: %s", part, strerror(errno));
+		goto out;
+	}
+	c.selftests = json_object_new_array();
+	c.tl = calloc(MAX_TIMELINE, sizeof(*c.tl));
+	c.slice = open_out(part, "journal.jsonl");
+	if (!c.slice || !c.tl) {
+		ag_err("evidence: %s/journal.jsonl: %s", part, strerror(errno));
+		goto fail;
+	}
+	r = ag_journal_read(jdir, 0, INT64_MAX, false, false, NULL, on_event, &c, &rs);
+	if (r) {
+		ag_err("evidence: cannot read the journal %s: %s", jdir, strerror(r < 0 ? -r : EIO));
+		goto fail;
+	}
+	if (close_out(c.slice)) {
+		c.slice = NULL;
+		ag_err("evidence: %s/journal.jsonl: %s", part, strerror(errno));
+		goto fail;
+	}
+	c.slice = NULL;
+	if (!c.ready) {
+		ag_err("evidence: the journal %s holds no ready event up to the window's end", jdir);
+		goto fail;
+	}
+	uname(&u);
+	snprintf(node, sizeof(node), "%s", u.nodename);
+	decide(&c, &st);
+	f = open_out(part, "access-matrix.json");
+	cf = open_out(part, "access-matrix.csv");
+	if (!f || !cf)
+		goto io;
+	write_matrix(&c, f, cf);
+	if (close_out(f) | close_out(cf))
+		goto io;
+	f = open_out(part, "selftest.json");
+	if (!f)
+		goto io;
+	fprintf(f, "%s\n", json_object_to_json_string_ext(c.selftests, JSON_C_TO_STRING_PRETTY |
+									  JSON_C_TO_STRING_NOSLASHESCAPE));
+	if (close_out(f) || !(f = open_out(part, "selftest-junit.xml")))
+		goto io;
+	write_junit(&c, f);
+	if (close_out(f) || !(f = open_out(part, "report.html")))
+		goto io;
+	write_html(&c, &st, f, node);
+	if (close_out(f) || !(f = open_out(part, "PRODUCT.yaml")))
+		goto io;
+	write_product(&st, f);
+	if (close_out(f))
+		goto io;
+	/* the manifest: every file above */
+	{
+		json_object *m = json_object_new_object(), *files = json_object_new_array(), *w;
+
+		json_object_object_add(m, "format", json_object_new_string("accelguard-evidence/1"));
+		fmt_time(0, a, sizeof(a));
+		{
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			fmt_time((__s64)ts.tv_sec * 1000000000LL + ts.tv_nsec, a, sizeof(a));
+		}
+		json_object_object_add(m, "generated", json_object_new_string(a));
+		json_object_object_add(m, "version", json_object_new_string(AG_VERSION));
+		json_object_object_add(m, "agent_version", json_object_new_string(js(c.ready, "version") ? js(c.ready, "version") : ""));
+		json_object_object_add(m, "node", json_object_new_string(node));
+		json_object_object_add(m, "kernel", json_object_new_string(js(c.ready, "kernel") ? js(c.ready, "kernel") : u.release));
+		json_object_object_add(m, "tier", json_object_new_string(js(c.ready, "tier") ? js(c.ready, "tier") : ""));
+		json_object_object_add(m, "mode", json_object_new_string(js(c.ready, "mode") ? js(c.ready, "mode") : ""));
+		w = json_object_new_object();
+		fmt_time(c.since, a, sizeof(a));
+		fmt_time(c.until == INT64_MAX ? 0 : c.until, b, sizeof(b));
+		json_object_object_add(w, "since", c.since ? json_object_new_string(a) : NULL);
+		json_object_object_add(w, "until", c.until != INT64_MAX ? json_object_new_string(b) : NULL);
+		json_object_object_add(w, "events", json_object_new_int64((int64_t)c.n_events));
+		json_object_object_add(m, "window", w);
+		w = json_object_new_object();
+		json_object_object_add(w, "path", config ? json_object_new_string(config) : NULL);
+		json_object_object_add(w, "sha256", cfgsum[0] ? json_object_new_string(cfgsum) : NULL);
+		json_object_object_add(m, "config", w);
+		json_object_object_add(m, "status", json_object_new_string(st.status));
+		for (size_t i = 0; i < sizeof(bundle_files) / sizeof(bundle_files[0]); i++) {
+			char p[PATH_MAX], hex[65];
+			__u64 sz;
+			json_object *e = json_object_new_object();
+
+			snprintf(p, sizeof(p), "%s/%s", part, bundle_files[i]);
+			if (sha256_file(p, hex, &sz)) {
+				json_object_put(e);
+				json_object_put(files);
+				json_object_put(m);
+				goto io;
+			}
+			json_object_object_add(e, "path", json_object_new_string(bundle_files[i]));
+			json_object_object_add(e, "sha256", json_object_new_string(hex));
+			json_object_object_add(e, "size", json_object_new_int64((int64_t)sz));
+			json_object_array_add(files, e);
+		}
+		json_object_object_add(m, "files", files);
+		f = open_out(part, "manifest.json");
+		if (!f) {
+			json_object_put(m);
+			goto io;
+		}
+		fprintf(f, "%s\n", json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(m);
+		if (close_out(f))
+			goto io;
+	}
+	if (key && sign_file(key, part, err, sizeof(err))) {
+		ag_err("evidence: %s", err);
+		goto fail;
+	}
+	if (rename(part, out)) {
+		ag_err("evidence: cannot rename %s to %s: %s", part, out, strerror(errno));
+		goto fail;
+	}
+	if (tar && write_tar(out, tar, err, sizeof(err))) {
+		ag_err("evidence: %s", err);
+		goto done;
+	}
+	printf("evidence: %s: %llu events, %zu matrix cells, %llu violations, %zu self-tests; "
+	       "secure_accelerator_access: %s%s\n",
+	       tar ? tar : out, (unsigned long long)c.n_events, c.n_cells, (unsigned long long)c.n_viol,
+	       json_object_array_length(c.selftests), st.status, key ? "; manifest signed" : "");
+	ret = 0;
+	goto done;
+io:
+	ag_err("evidence: cannot write into %s: %s", part, strerror(errno));
+fail:
+	{
+		/* nothing half-made stays */
+		DIR *d = opendir(part);
+		struct dirent *e;
+
+		while (d && (e = readdir(d))) {
+			char p[PATH_MAX];
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", part, e->d_name);
+			unlink(p);
+		}
+		if (d)
+			closedir(d);
+		rmdir(part);
+	}
+done:
+	if (c.slice)
+		fclose(c.slice);
+	for (size_t i = 0; i < c.n_cells; i++) {
+		free(c.cells[i].row);
+		free(c.cells[i].col);
+	}
+	free(c.cells);
+	free(c.hash);
+	free(c.tl);
+	json_object_put(c.selftests);
+	json_object_put(c.ready);
+out:
+	if (tmpb[0]) {
+		rm_flat(tmpb);
+		rmdir(tmpout);
+	}
+	if (cfg_loaded)
+		ag_config_free(&cfg);
+	return ret;
+}
+
+/* ---- tar.gz (ustar, flat: the bundle's files only) ---- */
+
+static void tar_header(unsigned char h[512], const char *name, __u64 size, time_t mtime)
+{
+	unsigned int sum = 0;
+
+	memset(h, 0, 512);
+	snprintf((char *)h, 100, "%s", name);
+	snprintf((char *)h + 100, 8, "%07o", 0644);
+	snprintf((char *)h + 108, 8, "%07o", 0);
+	snprintf((char *)h + 116, 8, "%07o", 0);
+	snprintf((char *)h + 124, 12, "%011llo", (unsigned long long)size);
+	snprintf((char *)h + 136, 12, "%011llo", (unsigned long long)mtime);
+	memset(h + 148, ' ', 8);
+	h[156] = '0';
+	memcpy(h + 257, "ustar", 6);
+	memcpy(h + 263, "00", 2);
+	for (int i = 0; i < 512; i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 8, "%06o", sum);
+}
+
+static int write_tar(const char *dir, const char *tarpath, char *err, size_t errlen)
+{
+	char part[PATH_MAX];
+	unsigned char h[512], buf[65536];
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	gzFile gz;
+	int r = 0;
+
+	snprintf(part, sizeof(part), "%s.partial", tarpath);
+	gz = d ? gzopen(part, "wb9") : NULL;
+	if (!gz) {
+		snprintf(err, errlen, "cannot write %s: %s", part, strerror(errno));
+		if (d)
+			closedir(d);
+		return -EIO;
+	}
+	while (!r && (e = readdir(d))) {
+		char p[PATH_MAX];
+		struct stat st;
+		ssize_t k;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		tar_header(h, e->d_name, (__u64)st.st_size, st.st_mtime);
+		if (gzwrite(gz, h, 512) != 512)
+			r = -EIO;
+		while (!r && (k = read(fd, buf, sizeof(buf))) > 0)
+			if (gzwrite(gz, buf, (unsigned int)k) != (int)k)
+				r = -EIO;
+		if (!r && st.st_size % 512) {
+			memset(buf, 0, 512);
+			if (gzwrite(gz, buf, (unsigned int)(512 - st.st_size % 512)) <= 0)
+				r = -EIO;
+		}
+		close(fd);
+	}
+	closedir(d);
+	memset(buf, 0, 1024);
+	if (!r && gzwrite(gz, buf, 1024) != 1024)
+		r = -EIO;
+	if (gzclose(gz) != Z_OK)
+		r = -EIO;
+	if (!r && rename(part, tarpath))
+		r = -errno;
+	if (r) {
+		snprintf(err, errlen, "cannot write %s: %s", tarpath, strerror(errno ? errno : EIO));
+		unlink(part);
+	}
+	return r;
+}
+
+/* Extract a bundle tarball into dir: regular files with plain names only. */
+static int read_tar(const char *tarpath, const char *dir)
+{
+	unsigned char h[512];
+	gzFile gz = gzopen(tarpath, "rb");
+	int r = 0;
+
+	if (!gz)
+		return -errno ? -errno : -ENOENT;
+	for (;;) {
+		char name[101], p[PATH_MAX];
+		unsigned long long size;
+		FILE *f;
+
+		if (gzread(gz, h, 512) != 512) {
+			r = -EINVAL;
+			break;
+		}
+		if (!h[0])
+			break; /* the end blocks */
+		memcpy(name, h, 100);
+		name[100] = 0;
+		size = strtoull((char *)h + 124, NULL, 8);
+		if ((h[156] != '0' && h[156] != 0) || strchr(name, '/') || name[0] == '.' ||
+		    size > (1ull << 32)) {
+			printf("bad entry: %s (only the bundle's plain files belong in it)\n", name);
+			r = -EINVAL;
+			break;
+		}
+		snprintf(p, sizeof(p), "%s/%s", dir, name);
+		f = fopen(p, "wxe");
+		if (!f) {
+			r = -errno;
+			break;
+		}
+		for (unsigned long long left = size; left;) {
+			char buf[65536];
+			unsigned int want = left > sizeof(buf) ? sizeof(buf) : (unsigned int)left;
+			int k = gzread(gz, buf, want);
+
+			if (k <= 0) {
+				r = -EINVAL;
+				break;
+			}
+			fwrite(buf, 1, (size_t)k, f);
+			left -= (unsigned long long)k;
+		}
+		fclose(f);
+		if (r)
+			break;
+		if (size % 512 && gzread(gz, h, (unsigned int)(512 - size % 512)) <= 0) {
+			r = -EINVAL;
+			break;
+		}
+	}
+	gzclose(gz);
+	return r;
+}
+
+static void rm_flat(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char p[PATH_MAX];
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		unlink(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+/* ---- verify ---- */
+
+static const char *verify_label; /* the tarball, when verify reads one */
+
+static int cmd_verify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pubkey", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *pub = NULL, *dir;
+	char p[PATH_MAX];
+	json_object *m, *files;
+	int opt, bad = 0;
+	size_t n;
+	DIR *d;
+	struct dirent *e;
+
+	while ((opt = getopt_long(argc, argv, "p:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p': pub = optarg; break;
+		case 'h':
+			printf("Usage: accelguard evidence verify DIR [--pubkey PUB.pem]\n\n"
+			       "Check every file's sha256 against manifest.json, that the manifest covers\n"
+			       "every file and nothing else, and with --pubkey its Ed25519 signature.\n");
+			return 0;
+		default: return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		ag_err("evidence verify: give one bundle directory");
+		return 2;
+	}
+	dir = argv[optind];
+	{
+		size_t l = strlen(dir);
+		struct stat st;
+
+		if (!stat(dir, &st) && S_ISREG(st.st_mode) && l > 3 &&
+		    (!strcmp(dir + l - 3, ".gz") || !strcmp(dir + l - 4, ".tgz"))) {
+			static char tmp[] = "/tmp/accelguard-verify.XXXXXX";
+			int r;
+
+			if (!mkdtemp(tmp)) {
+				ag_err("evidence verify: cannot make a directory under /tmp: %s",
+				       strerror(errno));
+				return 1;
+			}
+			r = read_tar(dir, tmp);
+			if (r) {
+				printf("evidence verify: %s: FAILED (not a whole bundle tarball: %s)\n",
+				       dir, strerror(-r));
+				rm_flat(tmp);
+				return 1;
+			}
+			optind = 0;
+			verify_label = dir;
+			{
+				char *av[4] = { "verify", tmp, NULL, NULL };
+				char pk[] = "--pubkey";
+				int ac = 2;
+
+				if (pub) {
+					av[2] = pk;
+					av[3] = (char *)pub;
+					ac = 4;
+				}
+				r = cmd_verify(ac, av);
+			}
+			rm_flat(tmp);
+			return r;
+		}
+	}
+	snprintf(p, sizeof(p), "%s/manifest.json", dir);
+	m = json_object_from_file(p);
+	files = jo(m, "files");
+	if (!m || !files || !json_object_is_type(files, json_type_array)) {
+		ag_err("evidence verify: %s: missing or not a manifest (%s)", p,
+		       json_util_get_last_err() ? json_util_get_last_err() : "no files list");
+		json_object_put(m);
+		return 1;
+	}
+	n = json_object_array_length(files);
+	for (size_t i = 0; i < n; i++) {
+		json_object *f = json_object_array_get_idx(files, i);
+		const char *name = js(f, "path"), *sum = js(f, "sha256");
+		char hex[65], fp[PATH_MAX];
+		__u64 sz;
+
+		if (!name || !sum || strchr(name, '/') || name[0] == '.') {
+			printf("bad entry: %s\n", name ? name : "(no path)");
+			bad++;
+			continue;
+		}
+		snprintf(fp, sizeof(fp), "%s/%s", dir, name);
+		if (sha256_file(fp, hex, &sz)) {
+			printf("missing: %s\n", name);
+			bad++;
+		} else if (strcmp(hex, sum) || (int64_t)sz != json_object_get_int64(jo(f, "size"))) {
+			printf("changed: %s (sha256 %s, the manifest says %s)\n", name, hex, sum);
+			bad++;
+		}
+	}
+	d = opendir(dir);
+	while (d && (e = readdir(d))) {
+		bool listed = false;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		    !strcmp(e->d_name, "manifest.json") || !strcmp(e->d_name, SIG_FILE))
+			continue;
+		for (size_t i = 0; i < n && !listed; i++) {
+			const char *name = js(json_object_array_get_idx(files, i), "path");
+
+			listed = name && !strcmp(name, e->d_name);
+		}
+		if (!listed) {
+			printf("extra: %s (not in the manifest)\n", e->d_name);
+			bad++;
+		}
+	}
+	if (d)
+		closedir(d);
+	json_object_put(m);
+	if (pub) {
+		char sp[PATH_MAX], b64[256] = "";
+		unsigned char sig[128], *msg = NULL;
+		size_t len = 0;
+		EVP_PKEY *k = NULL;
+		EVP_MD_CTX *mc = NULL;
+		FILE *f = fopen(pub, "re");
+		int sl, ok = 0;
+
+		if (f) {
+			k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+			fclose(f);
+		}
+		snprintf(sp, sizeof(sp), "%s/%s", dir, SIG_FILE);
+		f = fopen(sp, "re");
+		if (f) {
+			if (!fgets(b64, sizeof(b64), f))
+				b64[0] = 0;
+			fclose(f);
+		}
+		b64[strcspn(b64, "\r\n")] = 0;
+		sl = b64[0] ? EVP_DecodeBlock(sig, (unsigned char *)b64, (int)strlen(b64)) : -1;
+		f = fopen(p, "re");
+		if (f) {
+			struct stat st;
+
+			if (!fstat(fileno(f), &st) && (msg = malloc((size_t)st.st_size + 1)))
+				len = fread(msg, 1, (size_t)st.st_size, f);
+			fclose(f);
+		}
+		mc = EVP_MD_CTX_new();
+		if (!k || EVP_PKEY_get_id(k) != EVP_PKEY_ED25519)
+			printf("signature: %s is not an Ed25519 public key in PEM\n", pub);
+		else if (sl < 64)
+			printf("signature: %s is missing or not base64\n", SIG_FILE);
+		else if (msg && mc && EVP_DigestVerifyInit(mc, NULL, NULL, NULL, k) == 1 &&
+			 EVP_DigestVerify(mc, sig, 64, msg, len) == 1)
+			ok = 1;
+		else
+			printf("signature: does not match manifest.json with %s\n", pub);
+		bad += !ok;
+		free(msg);
+		EVP_MD_CTX_free(mc);
+		EVP_PKEY_free(k);
+	} else {
+		snprintf(p, sizeof(p), "%s/%s", dir, SIG_FILE);
+		if (!access(p, F_OK))
+			printf("note: the manifest is signed; give --pubkey to check the signature\n");
+	}
+	if (bad) {
+		printf("evidence verify: %s: FAILED (%d problems)\n", verify_label ? verify_label : dir,
+		       bad);
+		return 1;
+	}
+	printf("evidence verify: %s: ok (%zu files%s)\n", verify_label ? verify_label : dir, n,
+	       pub ? ", signature good" : "");
+	return 0;
+}
+
+int ag_evidence_cmd(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "verify"))
+		return cmd_verify(argc - 1, argv + 1);
+	return cmd_build(argc, argv);
+}

@@ -1,0 +1,535 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Metrics and health (metrics.h): the agent's snapshot, the per-event counting sink, the text. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "util.h"
+
+static const char *const op_names[] = { [AG_OP_OPEN] = "open", [AG_OP_IOCTL] = "ioctl",
+					 [AG_OP_MKNOD] = "mknod" };
+static const char *const verdict_names[] = {
+	[AG_V_ALLOWED] = "allowed", [AG_V_UNMEDIATED] = "unmediated",
+	[AG_V_CROSS_TENANT] = "cross_tenant", [AG_V_HOST] = "host",
+	[AG_V_EXEMPT] = "exempt", [AG_V_ADMIN] = "admin", [AG_V_UNRESOLVED] = "unresolved",
+};
+static const char *const drop_names[] = { [AG_DROP_VIOLATION] = "violation",
+					  [AG_DROP_ACCESS] = "access",
+					  [AG_DROP_CGROUP] = "cgroup" };
+static const char *const state_names[] = { "host", "tenant", "exempt", "unresolved",
+					    "tenant_parent" };
+
+#define OVERFLOW_SERIES 1024 /* "other" series (by verdict, op, class) beyond max_series: more than 7 x 3 x the classes */
+
+struct series {
+	char *labels; /* rendered: verdict="...",op="...",... */
+	__u64 count;
+};
+
+struct ag_metrics {
+	struct ag_http *http;
+	bool pod_labels;
+	unsigned int max_series;
+	pthread_mutex_t lock; /* the snapshot */
+	struct ag_metrics_state st;
+	bool have_state;
+	pthread_mutex_t slock; /* the per-event counts */
+	struct series *tab;   /* open addressing, cap a power of two */
+	size_t cap, n, n_normal, n_other;
+	__u64 overflow, unplaced, denials, kills, events;
+};
+
+/* ---- the per-event counts -------------------------------------------------------------------- */
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+/* A label value: \, " and newline escaped (the exposition format); at most 128 bytes kept. */
+static void put_label(char *buf, size_t len, size_t *off, const char *name, const char *v)
+{
+	size_t o = *off;
+	int n = snprintf(buf + o, o < len ? len - o : 0, "%s%s=\"", o ? "," : "", name);
+
+	o += n > 0 ? (size_t)n : 0;
+	for (size_t i = 0; v && v[i] && i < 128 && o + 3 < len; i++) {
+		char c = v[i];
+
+		if (c == '\\' || c == '"') {
+			buf[o++] = '\\';
+			buf[o++] = c;
+		} else if (c == '\n') {
+			buf[o++] = '\\';
+			buf[o++] = 'n';
+		} else {
+			buf[o++] = c;
+		}
+	}
+	if (o + 1 < len)
+		buf[o++] = '"';
+	buf[o < len ? o : len - 1] = 0;
+	*off = o;
+}
+
+static struct series *slot(struct ag_metrics *m, const char *labels)
+{
+	size_t i = hash_str(labels) & (m->cap - 1);
+
+	while (m->tab[i].labels && strcmp(m->tab[i].labels, labels))
+		i = (i + 1) & (m->cap - 1);
+	return &m->tab[i];
+}
+
+static const char *jstr(json_object *o, const char *a, const char *b)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, a, &v))
+		return NULL;
+	if (b && !json_object_object_get_ex(v, b, &v))
+		return NULL;
+	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static void count_access(struct ag_metrics *m, json_object *o)
+{
+	const char *verdict = jstr(o, "verdict", NULL), *op = jstr(o, "op", NULL);
+	const char *cls = jstr(o, "device", "class"), *ns = jstr(o, "pod", "namespace");
+	const char *pod = jstr(o, "pod", "name"), *ctr = jstr(o, "container", "name");
+	const char *action = jstr(o, "action", NULL);
+	char lab[768], other[512];
+	size_t off = 0, ooff = 0;
+	struct series *s;
+
+	put_label(lab, sizeof(lab), &off, "verdict", verdict ? verdict : "unknown");
+	put_label(lab, sizeof(lab), &off, "op", op ? op : "unknown");
+	put_label(lab, sizeof(lab), &off, "class", cls ? cls : "unknown");
+	memcpy(other, lab, off + 1);
+	ooff = off;
+	/* an access outside any pod (the host, a standalone tenant): namespace "" */
+	put_label(lab, sizeof(lab), &off, "namespace", ns && *ns ? ns : "");
+	put_label(other, sizeof(other), &ooff, "namespace", "other");
+	if (m->pod_labels) {
+		put_label(lab, sizeof(lab), &off, "pod", pod ? pod : "");
+		put_label(lab, sizeof(lab), &off, "container", ctr ? ctr : "");
+		put_label(other, sizeof(other), &ooff, "pod", "other");
+		put_label(other, sizeof(other), &ooff, "container", "other");
+	}
+	pthread_mutex_lock(&m->slock);
+	m->events++;
+	if (action && !strcmp(action, "denied"))
+		m->denials++;
+	else if (action && !strcmp(action, "killed"))
+		m->kills++;
+	s = slot(m, lab);
+	if (!s->labels && m->n_normal >= m->max_series) {
+		m->overflow++;
+		s = slot(m, other);
+		if (!s->labels && m->n_other >= OVERFLOW_SERIES) {
+			m->unplaced++; /* counted in accelguard_metrics_series_overflow_total only */
+			pthread_mutex_unlock(&m->slock);
+			return;
+		}
+		if (!s->labels && (s->labels = strdup(other))) {
+			m->n_other++;
+			m->n++;
+		}
+	} else if (!s->labels && (s->labels = strdup(lab))) {
+		m->n_normal++;
+		m->n++;
+	}
+	if (s->labels)
+		s->count++;
+	pthread_mutex_unlock(&m->slock);
+}
+
+void ag_metrics_count_lines(struct ag_metrics *m, const char *buf, size_t len)
+{
+	static const char pre[] = "{\"type\":\"access\"";
+	const char *p = buf, *end = buf + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		/* only access events count; the agent writes "type" first */
+		if (l > sizeof(pre) - 1 && !memcmp(p, pre, sizeof(pre) - 1)) {
+			struct json_tokener *t = json_tokener_new();
+			json_object *o = t ? json_tokener_parse_ex(t, p, (int)l) : NULL;
+
+			if (o) /* the agent's own lines: a line that does not parse is no access */
+				count_access(m, o);
+			json_object_put(o);
+			json_tokener_free(t);
+		}
+		p += l + 1;
+	}
+}
+
+static size_t sink_emit(void *ctx, const char *buf, size_t len, size_t n)
+{
+	ag_metrics_count_lines(ctx, buf, len);
+	return 0;
+}
+
+static void sink_close(void *ctx)
+{
+	/* the counts stay: the metrics outlive the sinks (ag_metrics_free) */
+}
+
+static const struct ag_sink_ops metrics_sink_ops = {
+	.name = "metrics", .emit = sink_emit, .close = sink_close,
+};
+
+int ag_metrics_add_sink(struct ag_metrics *m, struct ag_sinks *s)
+{
+	/* small lines, counted at once: 1 MiB of queue */
+	return ag_sinks_add(s, &metrics_sink_ops, m, 1u << 20);
+}
+
+/* ---- the exposition text ------------------------------------------------------------------------ */
+
+struct out {
+	char *buf;
+	size_t len, cap;
+	bool oom;
+};
+
+static void outf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void outf(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->oom)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			o->oom = true;
+			return;
+		}
+		if ((size_t)n < o->cap - o->len) {
+			o->len += (size_t)n;
+			return;
+		}
+		char *nb = realloc(o->buf, o->cap * 2 + (size_t)n);
+
+		if (!nb) {
+			o->oom = true;
+			return;
+		}
+		o->buf = nb;
+		o->cap = o->cap * 2 + (size_t)n;
+	}
+}
+
+static void head(struct out *o, const char *name, const char *type, const char *help)
+{
+	outf(o, "# HELP accelguard_%s %s\n# TYPE accelguard_%s %s\n", name, help, name, type);
+}
+
+static void render(struct ag_metrics *m, struct out *o)
+{
+	struct ag_metrics_state s;
+	bool have;
+	char lab[256];
+	size_t off;
+
+	pthread_mutex_lock(&m->lock);
+	s = m->st;
+	have = m->have_state;
+	pthread_mutex_unlock(&m->lock);
+
+	head(o, "build_info", "gauge", "The agent's version (value 1).");
+	off = 0;
+	put_label(lab, sizeof(lab), &off, "version", AG_VERSION);
+	outf(o, "accelguard_build_info{%s} 1\n", lab);
+	if (have) {
+		head(o, "agent_info", "gauge",
+		     "The tier (hook set) the loader chose, the mode and the ioctl program (value 1).");
+		off = 0;
+		put_label(lab, sizeof(lab), &off, "tier", s.tier);
+		put_label(lab, sizeof(lab), &off, "mode", s.mode);
+		put_label(lab, sizeof(lab), &off, "ioctl_program", s.ioctl_program);
+		outf(o, "accelguard_agent_info{%s} 1\n", lab);
+		head(o, "start_time_seconds", "gauge", "When the agent started, Unix time.");
+		outf(o, "accelguard_start_time_seconds %.3f\n", s.start_time_s);
+	}
+	head(o, "ready", "gauge", "1 when the programs are attached and the policy is loaded.");
+	outf(o, "accelguard_ready %d\n", s.attached && s.policy_loaded && !s.stopping);
+	if (!have)
+		goto events;
+
+	head(o, "accesses_total", "counter",
+	     "Every access to an accelerator device node, by op and verdict; exact, counted in the kernel.");
+	for (int op = AG_OP_OPEN; op < AG_OP__MAX; op++)
+		for (int v = AG_V_ALLOWED; v < AG_V__MAX; v++)
+			outf(o, "accelguard_accesses_total{op=\"%s\",verdict=\"%s\"} %llu\n",
+			     op_names[op], verdict_names[v], (unsigned long long)s.totals[op][v]);
+	head(o, "violations_total", "counter",
+	     "Unmediated, cross-tenant and unresolved accesses, exact, from the kernel's per-tenant accounting (viol map).");
+	outf(o, "accelguard_violations_total %llu\n", (unsigned long long)s.violations);
+	head(o, "violation_events_suppressed_total", "counter",
+	     "Violations counted but not sent as events: over the per-tenant rate limit.");
+	outf(o, "accelguard_violation_events_suppressed_total %llu\n",
+	     (unsigned long long)s.suppressed);
+	head(o, "ringbuf_drops_total", "counter",
+	     "Kernel records lost because the ring buffer was full, by kind.");
+	for (int k = 0; k < AG_DROP__MAX; k++)
+		outf(o, "accelguard_ringbuf_drops_total{kind=\"%s\"} %llu\n", drop_names[k],
+		     (unsigned long long)s.drops[k]);
+	head(o, "events_lost_total", "counter",
+	     "Events the agent could not format (no memory), before any sink.");
+	outf(o, "accelguard_events_lost_total %llu\n", (unsigned long long)s.lines_lost);
+
+	head(o, "sink_queued_lines_total", "counter", "Event lines taken into a sink's queue.");
+	for (size_t i = 0; i < s.n_sinks; i++)
+		outf(o, "accelguard_sink_queued_lines_total{sink=\"%s\"} %llu\n", s.sinks[i].name,
+		     (unsigned long long)s.sinks[i].st.queued);
+	head(o, "sink_written_lines_total", "counter", "Event lines a sink delivered.");
+	for (size_t i = 0; i < s.n_sinks; i++)
+		outf(o, "accelguard_sink_written_lines_total{sink=\"%s\"} %llu\n", s.sinks[i].name,
+		     (unsigned long long)s.sinks[i].st.written);
+	head(o, "sink_dropped_lines_total", "counter",
+	     "Event lines that found a sink's queue full and were dropped for it.");
+	for (size_t i = 0; i < s.n_sinks; i++)
+		outf(o, "accelguard_sink_dropped_lines_total{sink=\"%s\"} %llu\n", s.sinks[i].name,
+		     (unsigned long long)s.sinks[i].st.dropped);
+	head(o, "sink_lost_lines_total", "counter",
+	     "Event lines a sink failed to deliver (a failed write: a full disk).");
+	for (size_t i = 0; i < s.n_sinks; i++)
+		outf(o, "accelguard_sink_lost_lines_total{sink=\"%s\"} %llu\n", s.sinks[i].name,
+		     (unsigned long long)s.sinks[i].st.lost);
+	head(o, "sink_queue_bytes", "gauge", "Bytes waiting in a sink's queue.");
+	for (size_t i = 0; i < s.n_sinks; i++)
+		outf(o, "accelguard_sink_queue_bytes{sink=\"%s\"} %zu\n", s.sinks[i].name,
+		     s.sinks[i].st.queue_bytes);
+	head(o, "sink_queue_limit_bytes", "gauge", "The bound of a sink's queue.");
+	for (size_t i = 0; i < s.n_sinks; i++)
+		outf(o, "accelguard_sink_queue_limit_bytes{sink=\"%s\"} %zu\n", s.sinks[i].name,
+		     s.sinks[i].st.queue_max);
+
+	head(o, "policy_cgroups", "gauge", "Cgroups in the policy table (and the kernel's policy map), by state.");
+	for (size_t i = 0; i < ARRAY_SIZE(state_names); i++)
+		outf(o, "accelguard_policy_cgroups{state=\"%s\"} %u\n", state_names[i], s.policy[i]);
+	head(o, "policy_map_errors_total", "counter", "Failed writes of the kernel's policy maps.");
+	outf(o, "accelguard_policy_map_errors_total %llu\n", (unsigned long long)s.map_errors);
+	head(o, "counters_map_max_entries", "gauge",
+	     "Size of the kernel's per-CPU counters map (cgroup, device, op, ioctl command).");
+	outf(o, "accelguard_counters_map_max_entries %llu\n",
+	     (unsigned long long)s.counter_entries_max);
+
+	if (s.k8s) {
+		static const char *const peers[] = { "kubelet", "cri", "apiserver" };
+		bool on[] = { s.pr_on, s.cri_on, s.api_on }, up[] = { s.pr_up, s.cri_up, s.api_up };
+		__u64 req[] = { s.pr_calls, s.cri_calls, s.api_requests };
+		__u64 err[] = { s.pr_errors, s.cri_errors, s.api_errors };
+		__u64 cum = 0;
+
+		head(o, "peer_up", "gauge",
+		     "1 when the last call to the peer succeeded (kubelet PodResources, CRI, API server); peers turned off are absent.");
+		for (int i = 0; i < 3; i++)
+			if (on[i])
+				outf(o, "accelguard_peer_up{peer=\"%s\"} %d\n", peers[i], up[i]);
+		head(o, "peer_requests_total", "counter", "Calls made to the peer.");
+		for (int i = 0; i < 3; i++)
+			if (on[i])
+				outf(o, "accelguard_peer_requests_total{peer=\"%s\"} %llu\n", peers[i],
+				     (unsigned long long)req[i]);
+		head(o, "peer_errors_total", "counter", "Calls to the peer that failed.");
+		for (int i = 0; i < 3; i++)
+			if (on[i])
+				outf(o, "accelguard_peer_errors_total{peer=\"%s\"} %llu\n", peers[i],
+				     (unsigned long long)err[i]);
+		head(o, "k8s_pending_cgroups", "gauge",
+		     "Container cgroups whose pod or allocation is not known yet.");
+		outf(o, "accelguard_k8s_pending_cgroups %llu\n", (unsigned long long)s.pending);
+		head(o, "k8s_resolution_duration_seconds", "histogram",
+		     "From a container cgroup first answered pending to its allocation known.");
+		for (int i = 0; i < AG_METRICS_LAT_BUCKETS; i++) {
+			cum += s.lat_bucket[i];
+			if (s.lat_bound_ns[i] == UINT64_MAX)
+				outf(o, "accelguard_k8s_resolution_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+				     (unsigned long long)cum);
+			else
+				outf(o, "accelguard_k8s_resolution_duration_seconds_bucket{le=\"%g\"} %llu\n",
+				     s.lat_bound_ns[i] / 1e9, (unsigned long long)cum);
+		}
+		outf(o, "accelguard_k8s_resolution_duration_seconds_sum %.9f\n", s.lat_sum_ns / 1e9);
+		outf(o, "accelguard_k8s_resolution_duration_seconds_count %llu\n",
+		     (unsigned long long)s.resolved);
+	}
+
+events:
+	pthread_mutex_lock(&m->slock);
+	head(o, "access_events_total", "counter",
+	     m->pod_labels ? "Access events (first sightings, violations, descriptors held at start) by verdict, op, device class, namespace, pod and container; label sets over the limit go to namespace=\"other\"."
+			   : "Access events (first sightings, violations, descriptors held at start) by verdict, op, device class and namespace; label sets over the limit go to namespace=\"other\".");
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->tab[i].labels)
+			outf(o, "accelguard_access_events_total{%s} %llu\n", m->tab[i].labels,
+			     (unsigned long long)m->tab[i].count);
+	head(o, "denials_total", "counter", "Access events whose access the kernel denied (EPERM).");
+	outf(o, "accelguard_denials_total %llu\n", (unsigned long long)m->denials);
+	head(o, "kills_total", "counter",
+	     "Access events whose process was killed (tier 3 enforce: ioctls, after the fact).");
+	outf(o, "accelguard_kills_total %llu\n", (unsigned long long)m->kills);
+	head(o, "metrics_series", "gauge", "Label sets of accelguard_access_events_total now.");
+	outf(o, "accelguard_metrics_series %zu\n", m->n);
+	head(o, "metrics_series_limit", "gauge",
+	     "The most label sets accelguard_access_events_total keeps before namespace=\"other\" (metrics.max_series).");
+	outf(o, "accelguard_metrics_series_limit %u\n", m->max_series);
+	head(o, "metrics_series_overflow_total", "counter",
+	     "Access events counted under namespace=\"other\" because their label set did not fit.");
+	outf(o, "accelguard_metrics_series_overflow_total %llu\n", (unsigned long long)m->overflow);
+	pthread_mutex_unlock(&m->slock);
+}
+
+char *ag_metrics_render(struct ag_metrics *m, size_t *len)
+{
+	struct out o = { .cap = 16384 };
+
+	o.buf = malloc(o.cap);
+	if (!o.buf)
+		return NULL;
+	o.buf[0] = 0;
+	render(m, &o);
+	if (o.oom) {
+		free(o.buf);
+		return NULL;
+	}
+	*len = o.len;
+	return o.buf;
+}
+
+/* ---- the endpoints ---------------------------------------------------------------------------- */
+
+static int on_http(void *ctx, const char *path, struct ag_http_reply *r)
+{
+	struct ag_metrics *m = ctx;
+	struct ag_metrics_state s;
+	char msg[160];
+
+	if (!strcmp(path, "/metrics")) {
+		r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+		r->body = ag_metrics_render(m, &r->len);
+		return r->body ? 0 : -ENOMEM;
+	}
+	pthread_mutex_lock(&m->lock);
+	s = m->st;
+	pthread_mutex_unlock(&m->lock);
+	if (!strcmp(path, "/healthz")) {
+		uint64_t now = ag_now_ns(CLOCK_MONOTONIC);
+
+		/* alive: starting, or the event loop went round in the last 10 s (its timer ticks
+		 * every second) */
+		if (!s.heartbeat_ns)
+			snprintf(msg, sizeof(msg), "ok: starting\n");
+		else if (now - s.heartbeat_ns > AG_METRICS_STALE_NS) {
+			r->status = 503;
+			snprintf(msg, sizeof(msg), "unhealthy: the event loop has been silent for %.1f s\n",
+				 (now - s.heartbeat_ns) / 1e9);
+		} else
+			snprintf(msg, sizeof(msg), "ok\n");
+	} else if (!strcmp(path, "/readyz")) {
+		if (s.stopping) {
+			r->status = 503;
+			snprintf(msg, sizeof(msg), "not ready: stopping\n");
+		} else if (!s.attached) {
+			r->status = 503;
+			snprintf(msg, sizeof(msg), "not ready: the BPF programs are not attached yet\n");
+		} else if (!s.policy_loaded) {
+			r->status = 503;
+			snprintf(msg, sizeof(msg), "not ready: the policy is not loaded yet\n");
+		} else {
+			snprintf(msg, sizeof(msg), "ready: tier %s, mode %s\n", s.tier, s.mode);
+		}
+	} else if (!strcmp(path, "/")) {
+		snprintf(msg, sizeof(msg), "accelguard: /metrics /healthz /readyz\n");
+	} else {
+		r->status = 404;
+		snprintf(msg, sizeof(msg), "not found: /metrics /healthz /readyz\n");
+	}
+	r->body = strdup(msg);
+	return r->body ? 0 : -ENOMEM;
+}
+
+struct ag_metrics *ag_metrics_new(const struct ag_metrics_opts *o, char *err, size_t errlen)
+{
+	struct ag_metrics *m = calloc(1, sizeof(*m));
+	const char *listen = o->listen ? o->listen : AG_METRICS_LISTEN;
+
+	if (!m)
+		goto oom;
+	m->pod_labels = o->pod_labels;
+	m->max_series = o->max_series ? o->max_series : AG_METRICS_MAX_SERIES;
+	for (m->cap = 64; m->cap < 2 * (m->max_series + OVERFLOW_SERIES); m->cap *= 2)
+		;
+	m->tab = calloc(m->cap, sizeof(*m->tab));
+	if (!m->tab)
+		goto oom;
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_init(&m->slock, NULL);
+	if (strcmp(listen, "off")) {
+		m->http = ag_http_start(listen, on_http, m, err, errlen);
+		if (!m->http) {
+			int e = errno;
+
+			ag_metrics_free(m);
+			errno = e;
+			return NULL;
+		}
+	}
+	return m;
+oom:
+	if (m)
+		free(m->tab);
+	free(m);
+	snprintf(err, errlen, "out of memory");
+	errno = ENOMEM;
+	return NULL;
+}
+
+void ag_metrics_set_state(struct ag_metrics *m, const struct ag_metrics_state *st)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->st = *st;
+	m->have_state = true;
+	pthread_mutex_unlock(&m->lock);
+}
+
+unsigned int ag_metrics_port(const struct ag_metrics *m)
+{
+	return m ? ag_http_port(m->http) : 0;
+}
+
+void ag_metrics_free(struct ag_metrics *m)
+{
+	if (!m)
+		return;
+	ag_http_stop(m->http);
+	for (size_t i = 0; m->tab && i < m->cap; i++)
+		free(m->tab[i].labels);
+	free(m->tab);
+	pthread_mutex_destroy(&m->lock);
+	pthread_mutex_destroy(&m->slock);
+	free(m);
+}

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* `accelguard paths` (paths.h). The defaults here are the ones the modules use; tests/deploy/
+ * checks that each is still a literal of user/ and that no other host path literal is missing. */
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "paths.h"
+
+static bool off(const char *s)
+{
+	return s && !strcmp(s, "off");
+}
+
+static void line(const char *path, const char *mode, const char *what)
+{
+	printf("%s\t%s\t%s\n", path, mode, what);
+}
+
+/* the directory of a socket (the peer recreates the socket: mount its directory) */
+static void dir_of(const char *sock, const char *what)
+{
+	char *d = strdup(sock);
+
+	if (d)
+		line(dirname(d), "ro", what);
+	free(d);
+}
+
+int ag_cmd_paths(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "events", required_argument, NULL, 'e' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct ag_config cfg = { 0 };
+	const char *config = NULL, *events = NULL, *proc;
+	char err[1024], buf[4096];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:e:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'e':
+			events = optarg;
+			break;
+		case 'h':
+			printf("Usage: accelguard paths [--config FILE] [--events PATH]\n\n"
+			       "Print every host path `accelguard run` with these options opens, one per line:\n"
+			       "PATH, the access (ro, rw; hostPID: through the host PID namespace's procfs;\n"
+			       "own: the container's own), and what needs it.\n");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (config && ag_config_load(config, &cfg, err, sizeof(err))) {
+		ag_err("config: %s", err);
+		return 1;
+	}
+	proc = cfg.host.proc ? cfg.host.proc : "/proc";
+	line("/sys/fs/cgroup", "ro", "the cgroup2 hierarchy (found in mountinfo): tenant cgroup ids, the cgroup/dev program's attach to the root");
+	line("/sys/kernel/btf", "ro", "kernel BTF: CO-RE relocations, the probe of optional hooks");
+	line("/sys/kernel/security", "ro", "securityfs: the active LSM list (lsm), for the probe report");
+	line("/sys/kernel/tracing", "ro", "tracefs: tracepoint ids for tier 3 (libbpf)");
+	line("/proc", "hostPID", "every process's fds at start (the scan of held descriptors), /proc/PID/cgroup, /proc/self/mountinfo, /proc/1/ns/cgroup (the host's cgroup namespace)");
+	snprintf(buf, sizeof(buf), "%s/devices", proc);
+	line(buf, "hostPID", "the majors of dynamic drivers (watched every 500 ms)");
+	if (cfg.kubernetes.present) {
+		const struct ag_cfg_kubernetes *k = &cfg.kubernetes;
+
+		snprintf(buf, sizeof(buf), "%s/driver/nvidia/gpus", proc);
+		line(buf, "hostPID", "NVIDIA procfs: GPU UUID and PCI address -> device minor");
+		snprintf(buf, sizeof(buf), "%s/driver/nvidia-caps/mig-minors", proc);
+		line(buf, "hostPID", "NVIDIA procfs: MIG GPU and compute instances -> nvidia-caps minors");
+		if (!off(k->podresources_socket))
+			dir_of(k->podresources_socket ? k->podresources_socket
+						      : "/var/lib/kubelet/pod-resources/kubelet.sock",
+			       "the kubelet's PodResources socket (gRPC List/Get)");
+		if (k->cri_socket && !off(k->cri_socket)) {
+			dir_of(k->cri_socket, "the container runtime's CRI socket");
+		} else if (!k->cri_socket) {
+			dir_of("/run/containerd/containerd.sock", "containerd's CRI socket (the first default)");
+			dir_of("/var/run/crio/crio.sock", "CRI-O's CRI socket (the second default)");
+		}
+		if (cfg.host.n_cdi_dirs) {
+			for (size_t i = 0; i < cfg.host.n_cdi_dirs; i++)
+				line(cfg.host.cdi_dirs[i], "ro", "CDI specs: CDI names -> device nodes");
+		} else {
+			line("/etc/cdi", "ro", "CDI specs: CDI names -> device nodes");
+			line("/var/run/cdi", "ro", "CDI specs (DRA drivers write theirs here; wins over /etc/cdi)");
+		}
+	}
+	if (events && strcmp(events, "-")) {
+		char *d = strdup(events);
+
+		if (d)
+			line(dirname(d), "rw", "the event journal (appended)");
+		free(d);
+	}
+	/* the probe file is made in TMPDIR, /run or /tmp: the container's own */
+	line("/tmp", "own", "the tier probe's scratch file (mkstemp), the container's own");
+	ag_config_free(&cfg);
+	return 0;
+}
