@@ -30,13 +30,10 @@
 #include "api.h"
 #include "jsonw.h"
 #include "k8s.h"
+#include "report.h"
 #include "sink.h"
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
-#define AG_K8S_PAUSE_S 60            /* after a 401/403 */
-#define AG_K8S_BACKOFF_MIN_MS 500
-#define AG_K8S_BACKOFF_MAX_MS 30000
-#define AG_K8S_RETRY_AFTER_MAX_S 60
 #define AG_K8S_EXIT_MS 1000          /* what a worker may still send at exit */
 
 #define EV_MAX AG_K8S_EVENTS_QUEUE   /* distinct Events tracked, the queue's bound */
@@ -92,24 +89,7 @@ static uint64_t bucket_wait(struct bucket *b, uint64_t now)
 	return (uint64_t)((1.0 - b->tokens) / b->per_s * 1e9) + 1;
 }
 
-struct worker {
-	const char *what; /* "events", "reports" */
-	struct k8s_env env;
-	CURL *curl;
-	struct k8s_req req;
-	pthread_t th;
-	bool started;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool stop, closing;
-	uint64_t gate_ns;   /* no request before this (backoff, Retry-After, pause) */
-	uint64_t backoff_ms;
-	bool paused, down, warned_down;
-	uint64_t errors;
-	char err[1400];
-};
-
-static int worker_init(struct worker *w, const char *what, const struct ag_config *cfg, char *err,
+static int worker_init(struct k8s_rw *w, const char *what, const struct ag_config *cfg, char *err,
 		       size_t errlen)
 {
 	const struct ag_cfg_kubernetes *kc = &cfg->kubernetes;
@@ -167,7 +147,7 @@ static int worker_init(struct worker *w, const char *what, const struct ag_confi
 	return 0;
 }
 
-static void worker_fini(struct worker *w)
+static void worker_fini(struct k8s_rw *w)
 {
 	if (w->curl)
 		curl_easy_cleanup(w->curl);
@@ -183,7 +163,7 @@ static void worker_fini(struct worker *w)
 }
 
 /* mu held: wait until deadline (monotonic ns; 0: until signalled) or stop. */
-static void worker_sleep(struct worker *w, uint64_t deadline)
+static void worker_sleep(struct k8s_rw *w, uint64_t deadline)
 {
 	struct timespec ts;
 
@@ -196,75 +176,7 @@ static void worker_sleep(struct worker *w, uint64_t deadline)
 	pthread_cond_timedwait(&w->cv, &w->mu, &ts);
 }
 
-/*
- * One request (mu not held). Returns the HTTP status, or -errno when no answer came; *out: the
- * answer's JSON when there is one (caller puts it). Sets the gate after 401/403, 429, 5xx and
- * transport errors, and says so once per episode.
- */
-static long worker_call(struct worker *w, const char *method, const char *path, const char *ctype,
-			const char *body, json_object **out)
-{
-	uint64_t now;
-	long http = 0;
-	int r;
-
-	if (out)
-		*out = NULL;
-	k8s_req_reset(&w->req);
-	if (method)
-		r = k8s_http_send(&w->env, w->curl, method, path, ctype, body, &w->req, &http,
-				  w->err, sizeof(w->err));
-	else
-		r = k8s_http_get(&w->env, w->curl, path, &w->req, &http, 0, w->err, sizeof(w->err));
-	now = k8s_mono_ns();
-	pthread_mutex_lock(&w->mu);
-	if (r < 0 || http >= 500 || http == 0) {
-		if (r >= 0)
-			k8s_http_error(&w->req, http, w->err, sizeof(w->err));
-		w->errors++;
-		if (!w->warned_down)
-			ag_warn("kubernetes.%s: %s; trying again with a backoff (up to %d s), what "
-				"waits stays queued", w->what, w->err, AG_K8S_BACKOFF_MAX_MS / 1000);
-		w->warned_down = w->down = true;
-		w->gate_ns = now + w->backoff_ms * K8S_MS;
-		w->backoff_ms = w->backoff_ms * 2 > AG_K8S_BACKOFF_MAX_MS ? AG_K8S_BACKOFF_MAX_MS
-									 : w->backoff_ms * 2;
-		pthread_mutex_unlock(&w->mu);
-		return r < 0 ? r : http ? http : -EIO;
-	}
-	if (w->down)
-		ag_info("kubernetes.%s: the API server answers again", w->what);
-	w->down = w->warned_down = false;
-	w->backoff_ms = AG_K8S_BACKOFF_MIN_MS;
-	if (http == 401 || http == 403) {
-		w->errors++;
-		if (!w->paused) {
-			k8s_http_error(&w->req, http, w->err, sizeof(w->err));
-			ag_warn("kubernetes.%s: %s; paused for %d s (the agent goes on enforcing; check "
-				"the ClusterRole)", w->what, w->err, AG_K8S_PAUSE_S);
-		}
-		w->paused = true;
-		w->gate_ns = now + AG_K8S_PAUSE_S * K8S_SEC;
-	} else if (http == 429) {
-		long ra = w->req.retry_after < 0 ? 1 : w->req.retry_after;
-
-		if (ra > AG_K8S_RETRY_AFTER_MAX_S)
-			ra = AG_K8S_RETRY_AFTER_MAX_S;
-		ag_dbg("kubernetes.%s: %s answered 429; waiting %ld s (Retry-After)", w->what,
-		       w->req.url, ra);
-		w->gate_ns = now + (uint64_t)ra * K8S_SEC;
-	} else {
-		if (w->paused)
-			ag_info("kubernetes.%s: allowed again", w->what);
-		w->paused = false;
-	}
-	pthread_mutex_unlock(&w->mu);
-	if (out && w->req.body && w->req.len)
-		*out = json_tokener_parse(w->req.body);
-	return http;
-}
-
-static int worker_start(struct worker *w, void *(*fn)(void *), void *arg)
+static int worker_start(struct k8s_rw *w, void *(*fn)(void *), void *arg)
 {
 	int r = pthread_create(&w->th, NULL, fn, arg);
 
@@ -275,7 +187,7 @@ static int worker_start(struct worker *w, void *(*fn)(void *), void *arg)
 }
 
 /* Let the worker send what it holds for up to AG_K8S_EXIT_MS, then stop it. */
-static void worker_stop(struct worker *w, bool (*idle)(void *), void *arg)
+static void worker_stop(struct k8s_rw *w, bool (*idle)(void *), void *arg)
 {
 	uint64_t dl = k8s_mono_ns() + AG_K8S_EXIT_MS * K8S_MS;
 
@@ -476,7 +388,7 @@ struct podbucket {
 };
 
 struct events {
-	struct worker w;
+	struct k8s_rw w;
 	struct ev *ev; /* EV_MAX */
 	struct podbucket *pb; /* EV_PODS_MAX */
 	struct bucket node;
@@ -646,13 +558,13 @@ static char *series_body(const struct ev *e)
 static void *events_main(void *arg)
 {
 	struct events *E = arg;
-	struct worker *w = &E->w;
+	struct k8s_rw *w = &E->w;
 
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
 		uint64_t now = k8s_mono_ns(), wake = 0, wait;
 		struct ev *e = NULL, snap;
-		char path[1024], *body;
+		char *body;
 		bool create;
 		long http;
 
@@ -710,16 +622,11 @@ static void *events_main(void *arg)
 		pthread_mutex_unlock(&w->mu);
 
 		if (create) {
-			snprintf(path, sizeof(path), "/apis/events.k8s.io/v1/namespaces/%s/events", snap.ns);
 			body = event_body(E, &snap);
-			http = body ? worker_call(w, "POST", path, "application/json", body, NULL) : -ENOMEM;
+			http = body ? k8s_ev_create(w, snap.ns, body) : -ENOMEM;
 		} else {
-			snprintf(path, sizeof(path), "/apis/events.k8s.io/v1/namespaces/%s/events/%s",
-				 snap.ns, snap.name);
 			body = series_body(&snap);
-			http = body ? worker_call(w, "PATCH", path, "application/merge-patch+json", body,
-						  NULL)
-				    : -ENOMEM;
+			http = body ? k8s_ev_patch(w, snap.ns, snap.name, body) : -ENOMEM;
 		}
 		free(body);
 
@@ -777,7 +684,7 @@ struct rns {
 };
 
 struct reports {
-	struct worker w;
+	struct k8s_rw w;
 	int kind; /* AG_REPORTS_* */
 	struct rpod *pods; /* RP_PODS_MAX */
 	struct rns *nss;   /* RP_PODS_MAX */
@@ -1007,21 +914,13 @@ static const char *rp_group(const struct reports *R)
 	return R->kind == AG_REPORTS_OPENREPORTS ? "openreports.io/v1alpha1" : "wgpolicyk8s.io/v1alpha2";
 }
 
-static const char *rp_plural(const struct reports *R)
-{
-	return R->kind == AG_REPORTS_OPENREPORTS ? "reports" : "policyreports";
-}
-
 /* Bring one namespace's report up to date: GET, then PUT with its resourceVersion (POST when
  * there is none, DELETE when no pod is left); 409: read again. mu not held. Returns 0, or
  * -EAGAIN to try later. */
 static int sync_ns(struct reports *R, const char *ns)
 {
-	struct worker *w = &R->w;
-	char path[1400], coll[1100];
+	struct k8s_rw *w = &R->w;
 
-	snprintf(coll, sizeof(coll), "/apis/%s/namespaces/%s/%s", rp_group(R), ns, rp_plural(R));
-	snprintf(path, sizeof(path), "%s/%s", coll, R->name);
 	for (int tries = 0; tries < RP_CONFLICT_TRIES; tries++) {
 		json_object *cur = NULL, *o, *md, *lb, *sum, *results;
 		const char *rv;
@@ -1029,7 +928,7 @@ static int sync_ns(struct reports *R, const char *ns)
 		long http;
 		char *body;
 
-		http = worker_call(w, NULL, path, NULL, NULL, &cur);
+		http = k8s_rp_get(w, R->kind, ns, R->name, &cur);
 		if (http != 200 && http != 404) {
 			json_object_put(cur);
 			return -EAGAIN;
@@ -1043,7 +942,7 @@ static int sync_ns(struct reports *R, const char *ns)
 			json_object_put(cur);
 			if (http == 404)
 				return 0;
-			http = worker_call(w, "DELETE", path, NULL, NULL, NULL);
+			http = k8s_rp_delete(w, R->kind, ns, R->name);
 			if (http == 200 || http == 202 || http == 404) {
 				R->st.deleted++;
 				return 0;
@@ -1082,8 +981,8 @@ static int sync_ns(struct reports *R, const char *ns)
 		json_object_put(cur);
 		if (!body)
 			return -EAGAIN;
-		http = worker_call(w, rv ? "PUT" : "POST", rv ? path : coll, "application/json", body,
-				   NULL);
+		http = rv ? k8s_rp_update(w, R->kind, ns, R->name, body)
+			  : k8s_rp_create(w, R->kind, ns, body);
 		free(body);
 		if (http >= 200 && http < 300) {
 			R->st.writes++;
@@ -1122,16 +1021,13 @@ static int sync_ns(struct reports *R, const char *ns)
  */
 static bool sweep(struct reports *R)
 {
-	struct worker *w = &R->w;
+	struct k8s_rw *w = &R->w;
 	json_object *list = NULL, *items;
-	char path[600];
 	long http;
 
 	if (strlen(w->env.node_name) > 63)
 		return true; /* no node label to select by */
-	snprintf(path, sizeof(path), "/apis/%s/%s?labelSelector=accelguard.io%%2Fnode%%3D%s",
-		 rp_group(R), rp_plural(R), w->env.node_name);
-	http = worker_call(w, NULL, path, NULL, NULL, &list);
+	http = k8s_rp_list(w, R->kind, w->env.node_name, &list);
 	if (http < 0 || http >= 500 || http == 429) {
 		json_object_put(list);
 		return false;
@@ -1155,7 +1051,7 @@ static bool sweep(struct reports *R)
 static void *reports_main(void *arg)
 {
 	struct reports *R = arg;
-	struct worker *w = &R->w;
+	struct k8s_rw *w = &R->w;
 
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
