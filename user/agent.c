@@ -881,6 +881,22 @@ static void update_metrics(struct agent *a)
 			memcpy(st->lat_bound_ns, ag_k8s_lat_bounds_ns, sizeof(st->lat_bound_ns));
 		}
 	}
+	{
+		struct ag_k8s_events_stats es;
+		struct ag_k8s_reports_stats rs;
+
+		if ((st->kev_on = ag_k8s_events_stats(a->k8s_sinks, &es))) {
+			st->kev_sent = es.sent, st->kev_patched = es.patched;
+			st->kev_dedup = es.deduplicated, st->kev_limited = es.rate_limited;
+			st->kev_dropped = es.dropped, st->kev_errors = es.errors;
+			st->kev_pending = es.pending, st->kev_paused = es.paused;
+		}
+		if ((st->krp_on = ag_k8s_reports_stats(a->k8s_sinks, &rs))) {
+			st->krp_writes = rs.writes, st->krp_conflicts = rs.conflicts;
+			st->krp_deleted = rs.deleted, st->krp_errors = rs.errors;
+			st->krp_paused = rs.paused;
+		}
+	}
 	ag_metrics_set_state(a->metrics, st);
 	free(st);
 }

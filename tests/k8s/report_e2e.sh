@@ -357,7 +357,8 @@ check "summary-events-paused" summary 'E["paused"] and E["errors"] >= 1 and R["w
 # === run 3: enforce, Events: 429 on a create, then the API server goes away and comes back
 fault "allow events.k8s.io"
 fault "throttle 1 2"
-run_agent enforce off
+mport=$((20000 + RANDOM % 20000))
+run_agent enforce off "metrics: {listen: 127.0.0.1:$mport}"
 in_pod a nvidia1 >/dev/null
 store_wait 'any(o["kind"] == "Event" and o["reason"] == "AcceleratorAccessDenied" for o in S)' || true
 store_check "denied-event" \
@@ -395,6 +396,15 @@ ndown=$(grep -c 'kubernetes.events: .*backoff' "$tmp/agent-enforce-off.log" || t
 [ "$ndown" = 1 ] && ok "server-away-logged-once" || nok "server-away-logged-once" "$ndown lines"
 grep -q 'kubernetes.events: the API server answers again' "$tmp/agent-enforce-off.log" && ok "server-back-logged" ||
 	nok "server-back-logged" "$(tail -3 "$tmp/agent-enforce-off.log")"
+# the same counts on /metrics (promtool-valid)
+sleep 1.2 # the loop hands the metrics a snapshot each second
+curl -s "http://127.0.0.1:$mport/metrics" >"$tmp/metrics.txt" || true
+if command -v promtool >/dev/null; then
+	check "metrics-promtool" sh -c "promtool check metrics <'$tmp/metrics.txt'"
+fi
+check "metrics-events" grep -qx 'accelguard_k8s_events_written_total{kind="created"} 3' "$tmp/metrics.txt"
+check "metrics-events-pending-none" grep -qx 'accelguard_k8s_events_pending 0' "$tmp/metrics.txt"
+check "metrics-events-not-paused" grep -qx 'accelguard_k8s_sink_paused{sink="events"} 0' "$tmp/metrics.txt"
 stop_agent
 check "summary-events" summary 'E["sent"] == 3 and E["patched"] >= 1 and E["deduplicated"] == 4 and E["pending"] == 0 and E["dropped"] == 0 and E["up"] and "writes" not in R'
 
