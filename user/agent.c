@@ -99,6 +99,7 @@ struct agent {
 	__u64 last_rescan;
 	struct ag_htab supp;
 	struct ag_source *k8s; /* owned by the policy table */
+	struct ag_k8s_sinks *k8s_sinks; /* Events and policy reports (k8s.h), NULL when off */
 	struct ag_metrics *metrics; /* /metrics, /healthz, /readyz (metrics.h); NULL: none */
 	bool ready, stopping;
 	double start_real_s;
@@ -382,6 +383,21 @@ static void emit_tenant(struct agent *a, const char *what, const struct ag_cg *c
 		jw_arr_close(&a->jw);
 	}
 	end_event(a);
+}
+
+/* The tenants the start's scan resolved at once, each as a "present" tenant event: a reader of the
+ * journal (the policy reports) knows every tenant, not only those that changed. */
+static void emit_present(struct agent *a)
+{
+	size_t b = 0;
+
+	for (struct ag_hnode *n = ag_htab_iter(&a->db.ids, &b, NULL); n;
+	     n = ag_htab_iter(&a->db.ids, &b, n)) {
+		struct ag_cg *cg = ag_container_of(n, struct ag_cg, by_id);
+
+		if (cg->state == AG_P_TENANT || cg->state == AG_P_EXEMPT)
+			emit_tenant(a, "present", cg, 0);
+	}
 }
 
 static void on_resolved(struct ag_cg *cg, void *ctx)
@@ -813,6 +829,7 @@ static void emit_summary(struct agent *a)
 			jw_obj_close(w);
 		}
 	}
+	ag_k8s_sinks_summary(a->k8s_sinks, w);
 	end_event(a);
 }
 
@@ -887,6 +904,22 @@ static void update_metrics(struct agent *a)
 			st->lat_sum_ns = ks.lat_sum_ns;
 			memcpy(st->lat_bucket, ks.lat_bucket, sizeof(st->lat_bucket));
 			memcpy(st->lat_bound_ns, ag_k8s_lat_bounds_ns, sizeof(st->lat_bound_ns));
+		}
+	}
+	{
+		struct ag_k8s_events_stats es;
+		struct ag_k8s_reports_stats rs;
+
+		if ((st->kev_on = ag_k8s_events_stats(a->k8s_sinks, &es))) {
+			st->kev_sent = es.sent, st->kev_patched = es.patched;
+			st->kev_dedup = es.deduplicated, st->kev_limited = es.rate_limited;
+			st->kev_dropped = es.dropped, st->kev_errors = es.errors;
+			st->kev_pending = es.pending, st->kev_paused = es.paused;
+		}
+		if ((st->krp_on = ag_k8s_reports_stats(a->k8s_sinks, &rs))) {
+			st->krp_writes = rs.writes, st->krp_conflicts = rs.conflicts;
+			st->krp_deleted = rs.deleted, st->krp_errors = rs.errors;
+			st->krp_paused = rs.paused;
 		}
 	}
 	ag_metrics_set_state(a->metrics, st);
@@ -1216,6 +1249,11 @@ static int setup(struct agent *a)
 		}
 		if (ag_policy_add_source(&a->db, a->k8s))
 			return -ENOSPC;
+		r = ag_k8s_sinks_add(a->sinks, &a->cfg, &a->k8s_sinks, err, sizeof(err));
+		if (r) {
+			ag_err("%s", err);
+			return r;
+		}
 	}
 	{
 		/* the self-test's reserved root (selftest.h), then the configuration */
@@ -1243,6 +1281,7 @@ static int setup(struct agent *a)
 	a->db.starting = false;
 	if (r)
 		ag_warn("cgroup: the scan of %s stopped early: %s", a->cgroup2, strerror(-r));
+	emit_present(a);
 
 	a->epfd = epoll_create1(EPOLL_CLOEXEC);
 	sigemptyset(&mask);
@@ -1292,6 +1331,7 @@ static void teardown(struct agent *a)
 		if (*fd > 0)
 			close(*fd);
 	ag_sinks_free(a->sinks, a->sink_wait_ms);
+	ag_k8s_sinks_free(a->k8s_sinks);
 	ag_metrics_free(a->metrics); /* after the sinks: its counting sink is one */
 }
 

@@ -790,7 +790,8 @@ static int parse_allocations(struct ctx *c, const yaml_node_t *n)
 static int parse_kubernetes(struct ctx *c, const yaml_node_t *n)
 {
 	static const char *const keys[] = { "node_name", "podresources_socket", "cri_socket",
-					    "api_server", "token_file", "ca_file", NULL };
+					    "api_server", "token_file", "ca_file", "events", "reports",
+					    NULL };
 	struct ag_cfg_kubernetes *k = &c->cfg->kubernetes;
 	yaml_node_pair_t *p;
 	char key[KEYLEN], d[80];
@@ -820,6 +821,26 @@ static int parse_kubernetes(struct ctx *c, const yaml_node_t *n)
 			err = get_abs_path(c, v, key, false, &k->token_file);
 		} else if (!strcmp(name, "ca_file")) {
 			err = get_abs_path(c, v, key, false, &k->ca_file);
+		} else if (!strcmp(name, "events")) { /* on|off (YAML 1.1 reads them as true|false) */
+			err = get_str(c, v, key, "on or off", &s);
+			if (err)
+				return err;
+			if (!strcmp(s, "on") || !strcmp(s, "true"))
+				k->events = true;
+			else if (strcmp(s, "off") && strcmp(s, "false"))
+				return fail(c, v, "%s: expected on or off, found %s", key,
+					    describe(v, d, sizeof(d)));
+		} else if (!strcmp(name, "reports")) {
+			err = get_str(c, v, key, "wgpolicyk8s, openreports or off", &s);
+			if (err)
+				return err;
+			if (!strcmp(s, "wgpolicyk8s"))
+				k->reports = AG_REPORTS_WGPOLICY;
+			else if (!strcmp(s, "openreports"))
+				k->reports = AG_REPORTS_OPENREPORTS;
+			else if (strcmp(s, "off") && strcmp(s, "false"))
+				return fail(c, v, "%s: expected wgpolicyk8s, openreports or off, found %s",
+					    key, describe(v, d, sizeof(d)));
 		} else { /* api_server: the token is sent to it, so plain http is refused */
 			err = get_str(c, v, key, "an https:// URL or off", &s);
 			if (err)

@@ -50,7 +50,11 @@ struct ag_cfg_kubernetes {
 	char *api_server;
 	char *token_file;
 	char *ca_file;
+	bool events;          /* "events: on": violations become events.k8s.io/v1 Events (k8s.h) */
+	int reports;          /* "reports:": enum ag_cfg_reports */
 };
+
+enum ag_cfg_reports { AG_REPORTS_OFF = 0, AG_REPORTS_WGPOLICY = 1, AG_REPORTS_OPENREPORTS = 2 };
 
 /* The "host:" section. */
 struct ag_cfg_host {

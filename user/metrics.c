@@ -335,6 +335,48 @@ static void render(struct ag_metrics *m, struct out *o)
 	outf(o, "accelguard_counters_map_max_entries %llu\n",
 	     (unsigned long long)s.counter_entries_max);
 
+	if (s.kev_on) {
+		head(o, "k8s_events_written_total", "counter",
+		     "Kubernetes Events written: created, or their series updated.");
+		outf(o, "accelguard_k8s_events_written_total{kind=\"created\"} %llu\n",
+		     (unsigned long long)s.kev_sent);
+		outf(o, "accelguard_k8s_events_written_total{kind=\"series\"} %llu\n",
+		     (unsigned long long)s.kev_patched);
+		head(o, "k8s_events_deduplicated_total", "counter",
+		     "Violations folded into an existing Event's series.");
+		outf(o, "accelguard_k8s_events_deduplicated_total %llu\n", (unsigned long long)s.kev_dedup);
+		head(o, "k8s_events_rate_limited_total", "counter",
+		     "Event writes held back by the per-pod or per-node token bucket.");
+		outf(o, "accelguard_k8s_events_rate_limited_total %llu\n",
+		     (unsigned long long)s.kev_limited);
+		head(o, "k8s_events_dropped_total", "counter",
+		     "Violations lost to Events: every queued Event was waiting.");
+		outf(o, "accelguard_k8s_events_dropped_total %llu\n", (unsigned long long)s.kev_dropped);
+		head(o, "k8s_events_errors_total", "counter", "Event requests that failed or were refused.");
+		outf(o, "accelguard_k8s_events_errors_total %llu\n", (unsigned long long)s.kev_errors);
+		head(o, "k8s_events_pending", "gauge", "Events waiting to be written.");
+		outf(o, "accelguard_k8s_events_pending %llu\n", (unsigned long long)s.kev_pending);
+	}
+	if (s.krp_on) {
+		head(o, "k8s_reports_writes_total", "counter", "Policy reports created or replaced.");
+		outf(o, "accelguard_k8s_reports_writes_total %llu\n", (unsigned long long)s.krp_writes);
+		head(o, "k8s_reports_conflicts_total", "counter",
+		     "Report replacements refused with 409 (read again and retried).");
+		outf(o, "accelguard_k8s_reports_conflicts_total %llu\n",
+		     (unsigned long long)s.krp_conflicts);
+		head(o, "k8s_reports_deleted_total", "counter", "Reports deleted (no pod left).");
+		outf(o, "accelguard_k8s_reports_deleted_total %llu\n", (unsigned long long)s.krp_deleted);
+		head(o, "k8s_reports_errors_total", "counter", "Report requests that failed or were refused.");
+		outf(o, "accelguard_k8s_reports_errors_total %llu\n", (unsigned long long)s.krp_errors);
+	}
+	if (s.kev_on || s.krp_on) {
+		head(o, "k8s_sink_paused", "gauge",
+		     "1 while the sink is paused after the API server refused it (401/403, no CRD).");
+		if (s.kev_on)
+			outf(o, "accelguard_k8s_sink_paused{sink=\"events\"} %d\n", s.kev_paused);
+		if (s.krp_on)
+			outf(o, "accelguard_k8s_sink_paused{sink=\"reports\"} %d\n", s.krp_paused);
+	}
 	if (s.k8s) {
 		static const char *const peers[] = { "kubelet", "cri", "apiserver" };
 		bool on[] = { s.pr_on, s.cri_on, s.api_on }, up[] = { s.pr_up, s.cri_up, s.api_up };

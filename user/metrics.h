@@ -58,6 +58,10 @@ struct ag_metrics_state {
 	__u64 lat_bucket[AG_METRICS_LAT_BUCKETS]; /* non-cumulative */
 	__u64 lat_bound_ns[AG_METRICS_LAT_BUCKETS]; /* last: UINT64_MAX (+Inf) */
 	__u64 lat_sum_ns;
+	/* the Kubernetes Events and reports sinks (k8s.h), when they run */
+	bool kev_on, krp_on, kev_paused, krp_paused;
+	__u64 kev_sent, kev_patched, kev_dedup, kev_limited, kev_dropped, kev_errors, kev_pending;
+	__u64 krp_writes, krp_conflicts, krp_deleted, krp_errors;
 };
 
 struct ag_metrics;

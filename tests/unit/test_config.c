@@ -221,6 +221,14 @@ static void test_small_good(void **state)
 	load_ok(f, "kubernetes: {api_server: \"off\", podresources_socket: off}\n");
 	assert_string_equal(c->kubernetes.api_server, "off");
 	assert_string_equal(c->kubernetes.podresources_socket, "off");
+	assert_false(c->kubernetes.events); /* Events and reports: off unless asked for */
+	assert_int_equal(c->kubernetes.reports, AG_REPORTS_OFF);
+	load_ok(f, "kubernetes: {events: on, reports: wgpolicyk8s}\n");
+	assert_true(c->kubernetes.events);
+	assert_int_equal(c->kubernetes.reports, AG_REPORTS_WGPOLICY);
+	load_ok(f, "kubernetes: {events: off, reports: openreports}\n");
+	assert_false(c->kubernetes.events);
+	assert_int_equal(c->kubernetes.reports, AG_REPORTS_OPENREPORTS);
 
 	/* flow style, quoting, comments, anchors, an explicit document start */
 	load_ok(f, "---\n# tenants\ntenants: &t ['/a/*', \"/b/**\"]  # two\nexempt: [/c, {cgroup: /d}]\n"
@@ -328,7 +336,11 @@ static void test_unknown_and_duplicate_keys(void **state)
 		{ "mode: audit\nmode: enforce\n", 2, "duplicate key 'mode' (first on line 1)" },
 		{ "? [a, b]\n: 1\n", 1, "expected a key name, found a list" },
 		{ "kubernetes:\n  node_name: n\n  apiserver: https://x\n", 3,
-		  "unknown key 'apiserver' in kubernetes (expected one of: node_name, podresources_socket, cri_socket, api_server, token_file, ca_file)" },
+		  "unknown key 'apiserver' in kubernetes (expected one of: node_name, podresources_socket, cri_socket, api_server, token_file, ca_file, events, reports)" },
+		{ "kubernetes:\n  events: yes please\n", 2,
+		  "kubernetes.events: expected on or off, found 'yes please'" },
+		{ "kubernetes: {reports: policyreport}\n", 1,
+		  "kubernetes.reports: expected wgpolicyk8s, openreports or off, found 'policyreport'" },
 		{ "host:\n  proc: /proc\n  proc: /p\n", 3, "host: duplicate key 'proc' (first on line 2)" },
 		{ "host: {cdi: [/x]}\n", 1, "unknown key 'cdi' in host (expected one of: proc, cdi_dirs)" },
 		{ "devices:\n  - class: x\n    major: 300\n    minro: 1\n", 4,

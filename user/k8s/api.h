@@ -104,6 +104,7 @@ struct k8s_req {
 	char rv[64];      /* last resourceVersion seen */
 	uint64_t events;
 	void (*on_ok)(struct k8s_req *r); /* the answer's status line said 200 */
+	long retry_after; /* the answer's Retry-After in seconds, -1 when none */
 	char url[1024];
 };
 
@@ -113,6 +114,13 @@ struct k8s_req {
  */
 int k8s_http_get(const struct k8s_env *env, CURL *curl, const char *path, struct k8s_req *r,
 		 long *http, long timeout_s, char *err, size_t errlen);
+/*
+ * Any method (POST, PUT, PATCH, DELETE) with a body (NUL-terminated, or NULL) of type ctype; the
+ * answer in r->body, its Retry-After in r->retry_after. Returns as k8s_http_get().
+ */
+int k8s_http_send(const struct k8s_env *env, CURL *curl, const char *method, const char *path,
+		  const char *ctype, const char *body, struct k8s_req *r, long *http, char *err,
+		  size_t errlen);
 /* A non-2xx answer: its Status message when there is one. */
 void k8s_http_error(struct k8s_req *r, long http, char *err, size_t errlen);
 void k8s_req_reset(struct k8s_req *r);

@@ -50,9 +50,18 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 	int code;
 
-	if (len > 5 && !memcmp(data, "HTTP/", 5) && sscanf(data, "HTTP/%*s %d", &code) == 1 &&
-	    code == 200 && r->on_ok)
-		r->on_ok(r);
+	if (len > 5 && !memcmp(data, "HTTP/", 5) && sscanf(data, "HTTP/%*s %d", &code) == 1) {
+		r->retry_after = -1;
+		if (code == 200 && r->on_ok)
+			r->on_ok(r);
+	} else if (len > 12 && !strncasecmp(data, "Retry-After:", 12)) {
+		char *end;
+		long v = strtol(data + 12, &end, 10);
+
+		/* delta-seconds only (what the API server sends); an HTTP-date is ignored */
+		if (end != data + 12 && v >= 0)
+			r->retry_after = v;
+	}
 	return len;
 }
 
@@ -132,8 +141,9 @@ static int auth_header(const struct k8s_env *env, char *out, size_t len)
  * GET path; 0 with *http set (any status), or -errno with err. timeout_s 0: the RPC timeout.
  * A watch (r->line set) streams lines into r->line.
  */
-int k8s_http_get(const struct k8s_env *env, CURL *curl, const char *path, struct k8s_req *r,
-		 long *http, long timeout_s, char *err, size_t errlen)
+static int perform(const struct k8s_env *env, CURL *curl, const char *method, const char *path,
+		   const char *ctype, const char *body, struct k8s_req *r, long *http, long timeout_s,
+		   char *err, size_t errlen)
 {
 	char auth[8300], cerr[CURL_ERROR_SIZE] = "";
 	struct curl_slist *h = NULL;
@@ -150,8 +160,21 @@ int k8s_http_get(const struct k8s_env *env, CURL *curl, const char *path, struct
 	if (auth[0])
 		h = curl_slist_append(h, auth);
 	h = curl_slist_append(h, "Accept: application/json");
+	if (ctype) {
+		char ct[128];
+
+		snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
+		h = curl_slist_append(h, ct);
+	}
+	r->retry_after = -1;
 	curl_easy_reset(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, r->url);
+	if (method)
+		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+	if (body) {
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	}
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "accelguard/" AG_VERSION);
 	if (env->ca_file && access(env->ca_file, R_OK) == 0)
@@ -183,6 +206,19 @@ int k8s_http_get(const struct k8s_env *env, CURL *curl, const char *path, struct
 		       rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
 	}
 	return 0;
+}
+
+int k8s_http_get(const struct k8s_env *env, CURL *curl, const char *path, struct k8s_req *r,
+		 long *http, long timeout_s, char *err, size_t errlen)
+{
+	return perform(env, curl, NULL, path, NULL, NULL, r, http, timeout_s, err, errlen);
+}
+
+int k8s_http_send(const struct k8s_env *env, CURL *curl, const char *method, const char *path,
+		  const char *ctype, const char *body, struct k8s_req *r, long *http, char *err,
+		  size_t errlen)
+{
+	return perform(env, curl, method, path, ctype, body, r, http, 0, err, errlen);
 }
 
 /* A non-2xx answer: its Status message when there is one. */

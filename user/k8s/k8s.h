@@ -109,4 +109,56 @@ struct ag_k8s_pod_meta {
  * "NAME" (in the pod's namespace), "NAMESPACE/NAME" or "system:serviceaccount:NAMESPACE:NAME". */
 bool ag_k8s_exempt_match(const struct ag_cfg_exempt_k8s *e, const struct ag_k8s_pod_meta *pod);
 
+/*
+ * Violations into the Kubernetes API (report.c): sinks of user/sink.h that the configuration's
+ * kubernetes.events (on|off) and kubernetes.reports (wgpolicyk8s|openreports|off) ask for.
+ * Events: events.k8s.io/v1, type Warning, on the pod; repeats within 10 minutes are one Event
+ * whose series is PATCHed (at most once a second); writes limited per pod (a bucket of
+ * AG_K8S_EVENTS_POD_BURST, one more every AG_K8S_EVENTS_POD_REFILL_S) and per node
+ * (AG_K8S_EVENTS_NODE_BURST, AG_K8S_EVENTS_NODE_QPS a second); at most AG_K8S_EVENTS_QUEUE
+ * distinct Events wait, a violation finding them all busy is dropped and counted.
+ * Reports: one per namespace and node, named accelguard-NODE, a result per pod.
+ */
+#define AG_K8S_REPORTING_CONTROLLER "accelguard.io/agent"
+#define AG_K8S_EVENTS_QUEUE 1024
+#define AG_K8S_EVENTS_POD_BURST 25
+#define AG_K8S_EVENTS_POD_REFILL_S 10
+#define AG_K8S_EVENTS_NODE_BURST 50
+#define AG_K8S_EVENTS_NODE_QPS 10
+
+struct ag_k8s_events_stats {
+	uint64_t queued;       /* violations of pods taken in */
+	uint64_t sent;         /* Events created */
+	uint64_t patched;      /* series updates written */
+	uint64_t deduplicated; /* violations folded into an Event's series */
+	uint64_t rate_limited; /* writes held back by a token bucket (each once) */
+	uint64_t dropped;      /* violations lost: the queue was full */
+	uint64_t errors;       /* requests that failed or were refused */
+	uint64_t pending;      /* Events waiting to be written now */
+	bool paused;           /* 401/403: paused */
+	bool up;               /* the last request got an answer */
+};
+
+struct ag_k8s_reports_stats {
+	uint64_t writes, conflicts, deleted, errors;
+	uint64_t pods;               /* pods with a result */
+	uint64_t pending_namespaces; /* namespaces whose report waits to be written */
+	bool paused, up;
+};
+
+struct ag_sinks;
+struct ag_k8s_sinks;
+
+/* Add the sinks cfg asks for to s; *out: their handle (NULL when none), for the stats, freed
+ * with ag_k8s_sinks_free() after ag_sinks_free(s). 0, or -errno with err (a sink already added
+ * stays in s and in *out). */
+int ag_k8s_sinks_add(struct ag_sinks *s, const struct ag_config *cfg, struct ag_k8s_sinks **out,
+		     char *err, size_t errlen);
+bool ag_k8s_events_stats(struct ag_k8s_sinks *h, struct ag_k8s_events_stats *out);
+bool ag_k8s_reports_stats(struct ag_k8s_sinks *h, struct ag_k8s_reports_stats *out);
+void ag_k8s_sinks_free(struct ag_k8s_sinks *h);
+struct jw;
+/* "kubernetes_events" and "kubernetes_reports" objects of the summary, for those that run. */
+void ag_k8s_sinks_summary(struct ag_k8s_sinks *h, struct jw *w);
+
 #endif

@@ -6,14 +6,29 @@ rotate it), pods of one node by fieldSelector, watch as chunked newline-delimite
 (ADDED, MODIFIED, DELETED from the changes of the pods file, BOOKMARK every 0.3 s when asked for,
 ERROR 410 for an expired resourceVersion), ResourceClaims and ResourceSlices from fixtures.
 
+Lists of reports across namespaces by labelSelector (one K=V). Writes (events.k8s.io/v1 Events; wgpolicyk8s.io/v1alpha2 PolicyReports; openreports.io/v1alpha1
+Reports): POST (409 AlreadyExists), GET, PUT (metadata.resourceVersion must be the stored one,
+else 409 Conflict), PATCH (application/merge-patch+json, RFC 7386), DELETE, validated as the API
+server does (Event: reason/action <= 128, note <= 1024, reportingController/Instance, MicroTime
+eventTime, type Normal|Warning; report results' result and severity values) with 422 Invalid.
+What is stored is written to --store-file (JSON, atomically, within 50 ms of a change) and read back
+at start, so a peer stopped and started again keeps it, as etcd would.
+
 Faults, written by the test into --fault-file (consumed when acted upon):
   gone       every watch gets ERROR 410 and history is compacted: clients must relist
   gone-http  the next watch request is answered HTTP 410
   garbage    every watch gets a line that is not JSON
+  deny GROUP     every request to API group GROUP (events.k8s.io, ...) gets 403 Forbidden
+  allow GROUP    undo deny
+  nocrd GROUP    API group GROUP is not served (its CRD is not installed): 404 for everything
+  conflict N     the next N PUTs get 409 Conflict (a concurrent writer)
+  expire         every stored Event is gone (the API server's event TTL)
+  throttle N S   the next N writes get 429 with Retry-After: S
 """
 import argparse
 import json
 import os
+import re
 import ssl
 import threading
 import time
@@ -33,11 +48,18 @@ p.add_argument("--fault-file", required=True)
 p.add_argument("--rv-base", type=int, default=1000)
 p.add_argument("--node", default="node-a")
 p.add_argument("--log", required=True)
+p.add_argument("--store-file")
 args = p.parse_args()
 
 cv = threading.Condition()
 S = {"rv": args.rv_base, "oldest": args.rv_base, "pods": {}, "events": [], "key": None,
-     "gone_gen": 0, "garbage_gen": 0, "gone_http": False, "bookmarks": set()}
+     "gone_gen": 0, "garbage_gen": 0, "gone_http": False, "bookmarks": set(),
+     "store": {}, "deny": set(), "nocrd": set(), "conflict": 0, "throttle": 0, "throttle_s": 1, "wrv": 5000}
+if args.store_file and os.path.exists(args.store_file):
+    with open(args.store_file) as f:
+        _saved = json.load(f)
+    S["store"] = {tuple(k.split("|")): v for k, v in _saved["objects"].items()}
+    S["wrv"] = _saved["rv"]
 
 
 def log(msg):
@@ -50,10 +72,23 @@ def load(path):
         return json.load(f)
 
 
+def save_store():
+    """cv held: what is stored, to --store-file (atomically)."""
+    if not args.store_file or not S.get("dirty"):
+        return
+    S["dirty"] = False
+    tmp = args.store_file + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({"rv": S["wrv"], "objects": {"|".join(k): v for k, v in S["store"].items()}}, f)
+    os.rename(tmp, args.store_file)
+
+
 def poll_files():
-    """The pods file -> events; the fault file -> faults."""
+    """The pods file -> events; the fault file -> faults; the store -> --store-file."""
     while True:
         try:
+            with cv:
+                save_store()
             st = os.stat(args.pods)
             key = (st.st_mtime_ns, st.st_ino, st.st_size)
             if key != S["key"]:
@@ -94,6 +129,21 @@ def poll_files():
                         S["gone_http"] = True
                     elif fault == "garbage":
                         S["garbage_gen"] += 1
+                    elif fault.startswith("deny "):
+                        S["deny"].add(fault.split()[1])
+                    elif fault.startswith("allow "):
+                        S["deny"].discard(fault.split()[1])
+                        S["nocrd"].discard(fault.split()[1])
+                    elif fault == "expire":  # every stored Event expires (their TTL)
+                        for k in [k for k in S["store"] if k[0] == "events.k8s.io"]:
+                            del S["store"][k]
+                        S["dirty"] = True
+                    elif fault.startswith("nocrd "):
+                        S["nocrd"].add(fault.split()[1])
+                    elif fault.startswith("conflict "):
+                        S["conflict"] = int(fault.split()[1])
+                    elif fault.startswith("throttle "):
+                        S["throttle"], S["throttle_s"] = int(fault.split()[1]), int(fault.split()[2])
                     cv.notify_all()
         except (OSError, ValueError) as e:
             log("poll: %s" % e)
@@ -107,6 +157,7 @@ def status(code, reason, message):
 
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
 
     def log_message(self, fmt, *a):
         pass
@@ -147,6 +198,22 @@ class H(BaseHTTPRequestHandler):
             return self.send_json(200, {"kind": "PodList", "apiVersion": "v1",
                                         "metadata": {"resourceVersion": str(rv)}, "items": items})
         parts = u.path.strip("/").split("/")
+        if self.writable(parts):
+            return self.write("GET", parts)
+        # /apis/GROUP/VERSION/PLURAL?labelSelector=K=V: a list across namespaces
+        if len(parts) == 4 and parts[0] == "apis" and (parts[1], parts[2], parts[3]) in self.KINDS:
+            with cv:
+                if parts[1] in S["deny"] or parts[1] in S["nocrd"]:
+                    code = 403 if parts[1] in S["deny"] else 404
+                    return self.send_json(code, status(code, "Forbidden" if code == 403 else "NotFound", parts[1]))
+                k, _, v = q.get("labelSelector", "").partition("=")
+                items = [o for (g, pl, ns, n), o in sorted(S["store"].items())
+                         if g == parts[1] and pl == parts[3] and
+                         (not k or o["metadata"].get("labels", {}).get(k) == v)]
+                log("list %s %s: %d" % (parts[3], q.get("labelSelector", ""), len(items)))
+                return self.send_json(200, {"kind": self.KINDS[(parts[1], parts[2], parts[3])] + "List",
+                                            "apiVersion": parts[1] + "/" + parts[2],
+                                            "metadata": {"resourceVersion": str(S["wrv"])}, "items": items})
         # /apis/resource.k8s.io/v1/namespaces/NS/resourceclaims/NAME
         if len(parts) == 7 and parts[:3] == ["apis", "resource.k8s.io", "v1"] and parts[5] == "resourceclaims":
             for c in load(args.claims):
@@ -160,6 +227,175 @@ class H(BaseHTTPRequestHandler):
             return self.send_json(200, {"kind": "ResourceSliceList", "apiVersion": "resource.k8s.io/v1",
                                         "metadata": {"resourceVersion": "700"}, "items": load(args.slices)})
         return self.send_json(404, status(404, "NotFound", "the server could not find the requested resource"))
+
+    # ---- writes: Events and policy reports ----
+
+    KINDS = {("events.k8s.io", "v1", "events"): "Event",
+             ("wgpolicyk8s.io", "v1alpha2", "policyreports"): "PolicyReport",
+             ("openreports.io", "v1alpha1", "reports"): "Report"}
+
+    def writable(self, parts):
+        # /apis/GROUP/VERSION/namespaces/NS/PLURAL[/NAME]
+        return (len(parts) in (6, 7) and parts[0] == "apis" and parts[3] == "namespaces"
+                and (parts[1], parts[2], parts[5]) in self.KINDS)
+
+    def do_POST(self):
+        self.write("POST", urllib.parse.urlsplit(self.path).path.strip("/").split("/"))
+
+    def do_PUT(self):
+        self.write("PUT", urllib.parse.urlsplit(self.path).path.strip("/").split("/"))
+
+    def do_PATCH(self):
+        self.write("PATCH", urllib.parse.urlsplit(self.path).path.strip("/").split("/"))
+
+    def do_DELETE(self):
+        self.write("DELETE", urllib.parse.urlsplit(self.path).path.strip("/").split("/"))
+
+    def save(self):
+        S["dirty"] = True  # written by poll_files() within 50 ms
+
+    def invalid(self, kind, name, msg):
+        return self.send_json(422, status(422, "Invalid", '%s "%s" is invalid: %s' % (kind, name, msg)))
+
+    def validate(self, kind, obj):
+        """The API server's validation of what the agent writes; a message, or None."""
+        md = obj.get("metadata", {})
+        if not md.get("name") or len(md["name"]) > 253:
+            return "metadata.name: Required value or too long"
+        if kind == "Event":
+            for f in ("reason", "action", "reportingController", "reportingInstance"):
+                v = obj.get(f)
+                if not isinstance(v, str) or not v or len(v) > 128:
+                    return "%s: Invalid value: must be 1..128 characters" % f
+            if len(obj.get("note", "").encode()) > 1024:
+                return "note: Too long: may not be longer than 1024"
+            if obj.get("type") not in ("Normal", "Warning"):
+                return "type: Unsupported value"
+            if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", obj.get("eventTime", "")):
+                return "eventTime: Invalid value (MicroTime)"
+            se = obj.get("series")
+            if se is not None and (not isinstance(se.get("count"), int) or se["count"] < 2 or
+                                   not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z",
+                                                    se.get("lastObservedTime", ""))):
+                return "series: Invalid value"
+            if not obj.get("regarding", {}).get("kind"):
+                return "regarding: Required value"
+        else:
+            for r in obj.get("results", []):
+                if r.get("result") not in ("pass", "fail", "warn", "error", "skip"):
+                    return "results.result: Unsupported value"
+                if r.get("severity") not in (None, "critical", "high", "medium", "low", "info"):
+                    return "results.severity: Unsupported value"
+                if not isinstance(r.get("timestamp", {}).get("seconds", 0), int):
+                    return "results.timestamp.seconds: Invalid value"
+        return None
+
+    def write(self, method, parts):
+        group, version, ns, plural = parts[1], parts[2], parts[4], parts[5]
+        name = parts[6] if len(parts) == 7 else None
+        kind = self.KINDS[(group, version, plural)]
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n) if n else b""
+        log("%s %s %.3f" % (method, self.path, time.time()))
+        with open(args.token_file) as f:
+            token = f.read().strip()
+        if self.headers.get("Authorization") != "Bearer " + token:
+            return self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
+        with cv:
+            if group in S["nocrd"]:
+                log("404 %s %s (no such API group)" % (method, self.path))
+                return self.send_json(404, status(404, "NotFound", "the server could not find the requested resource"))
+            if group in S["deny"]:
+                log("403 %s %s" % (method, self.path))
+                return self.send_json(403, status(403, "Forbidden", '%s.%s is forbidden: User '
+                                      '"system:serviceaccount:accelguard:accelguard" cannot %s resource '
+                                      '"%s" in API group "%s"' % (plural, group, method.lower(), plural, group)))
+            if method != "GET" and S["throttle"] > 0:
+                S["throttle"] -= 1
+                log("429 %s %s %.3f" % (method, self.path, time.time()))
+                body = json.dumps(status(429, "TooManyRequests", "the server has received too many requests")).encode()
+                self.send_response(429)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Retry-After", str(S["throttle_s"]))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            try:
+                obj = json.loads(raw) if raw else None
+            except ValueError:
+                return self.send_json(400, status(400, "BadRequest", "the body is not JSON"))
+            cur = S["store"].get((group, plural, ns, name)) if name else None
+            gone = status(404, "NotFound", '%s.%s "%s" not found' % (plural, group, name))
+            if method == "GET":
+                return self.send_json(200, cur) if cur else self.send_json(404, gone)
+            if method == "DELETE":
+                if not cur:
+                    return self.send_json(404, gone)
+                del S["store"][(group, plural, ns, name)]
+                self.save()
+                return self.send_json(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
+            if method == "PATCH":
+                if not cur:
+                    return self.send_json(404, gone)
+                if self.headers.get("Content-Type") != "application/merge-patch+json":
+                    return self.send_json(415, status(415, "UnsupportedMediaType", "want merge-patch"))
+
+                def merge(t, p):
+                    if not isinstance(p, dict):
+                        return p
+                    t = dict(t) if isinstance(t, dict) else {}
+                    for k, v in p.items():
+                        if v is None:
+                            t.pop(k, None)
+                        else:
+                            t[k] = merge(t.get(k), v)
+                    return t
+                obj = merge(cur, obj)
+            if not isinstance(obj, dict) or obj.get("kind") != kind or \
+                    obj.get("apiVersion") != group + "/" + version:
+                return self.send_json(400, status(400, "BadRequest", "want a %s %s/%s" % (kind, group, version)))
+            md = obj.setdefault("metadata", {})
+            if md.get("namespace", ns) != ns:
+                return self.send_json(400, status(400, "BadRequest", "the namespace of the object does not match"))
+            md["namespace"] = ns
+            if method == "POST":
+                name = md.get("name")
+            elif md.get("name") != name:
+                return self.send_json(400, status(400, "BadRequest", "the name of the object does not match"))
+            err = self.validate(kind, obj)
+            if err:
+                log("422 %s %s: %s" % (method, self.path, err))
+                return self.invalid(kind, name, err)
+            key = (group, plural, ns, name)
+            if method == "POST" and key in S["store"]:
+                return self.send_json(409, status(409, "AlreadyExists", '%s.%s "%s" already exists'
+                                                  % (plural, group, name)))
+            if method == "PUT":
+                if not cur:
+                    return self.send_json(404, gone)
+                if S["conflict"] > 0 or md.get("resourceVersion") != cur["metadata"]["resourceVersion"]:
+                    if S["conflict"] > 0:
+                        S["conflict"] -= 1
+                        # a concurrent writer changed it
+                        S["wrv"] += 1
+                        cur["metadata"]["resourceVersion"] = str(S["wrv"])
+                    log("409 PUT %s" % self.path)
+                    return self.send_json(409, status(409, "Conflict", 'Operation cannot be fulfilled on '
+                                                      '%s.%s "%s": the object has been modified; please apply '
+                                                      'your changes to the latest version and try again'
+                                                      % (plural, group, name)))
+            S["wrv"] += 1
+            md["resourceVersion"] = str(S["wrv"])
+            if cur:
+                md["uid"] = cur["metadata"].get("uid")
+                md["creationTimestamp"] = cur["metadata"].get("creationTimestamp")
+            else:
+                md["uid"] = "%08x-0000-4000-8000-%012x" % (S["wrv"], S["wrv"])
+                md["creationTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            S["store"][key] = obj
+            self.save()
+            return self.send_json(201 if method == "POST" else 200, obj)
 
     def watch(self, q):
         try:
