@@ -50,4 +50,13 @@ int ag_grpc_call(struct ag_grpc *g, const char *method, const ProtobufCMessage *
 
 const char *ag_grpc_status_name(int code);
 
+/* What a message may cost decoded (README "Input limits"): protobuf-c's allocations while
+ * unpacking at most FACTOR times the message plus SLACK; past it the answer is refused. */
+#define AG_GRPC_DECODE_FACTOR 32u
+#define AG_GRPC_DECODE_SLACK  (64u << 10)
+/* The body of a unary answer (one length-prefixed message) -> *resp: 0, -EPROTO (framing),
+ * -EMSGSIZE (over a limit) or -EBADMSG, with err saying why. The fuzz entry point. */
+int ag_grpc_unframe(const unsigned char *body, size_t len, const ProtobufCMessageDescriptor *desc,
+		    ProtobufCMessage **resp, char *err, size_t errlen);
+
 #endif
