@@ -8,6 +8,7 @@
 #define AG_DEVICES_H
 
 #include <linux/types.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include "accelguard.h"
 

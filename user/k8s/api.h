@@ -121,6 +121,15 @@ void k8s_req_reset(struct k8s_req *r);
  * fuzz entry point of the watch stream; the curl write callback. */
 size_t k8s_req_feed(struct k8s_req *r, const char *data, size_t len);
 
+/* ---- api_claims.c ---- */
+
+#define K8S_API_MAX_RESULTS    256u  /* allocation results of one ResourceClaim */
+#define K8S_API_MAX_SLICE_DEVS 4096u /* devices in the node's ResourceSlices */
+/* A ResourceClaim object -> c (0, -EBADMSG no metadata.uid, -E2BIG, -ENOMEM; c to be freed). */
+int k8s_api_claim_parse(json_object *o, const char *ns, const char *name, struct k8s_api_claim *c);
+/* The items of a ResourceSliceList -> *v, *n (0, -E2BIG, -ENOMEM). */
+int k8s_api_slices_parse(json_object *items, struct k8s_slice_dev **v, size_t *n);
+
 /* ---- api_pods.c ---- */
 
 /* Limits of the pod objects (README "Input limits"): past them the pod is refused with a reason. */

@@ -336,7 +336,9 @@ static int watch_line(struct k8s_req *r, char *line, size_t len)
 {
 	struct k8s_api *api = w_of(r)->api;
 	const struct k8s_env *env = api->env;
-	json_object *o = json_tokener_parse(line), *obj = k8s_jget(o, "object");
+	/* a NUL inside the line would cut the event short where json-c stops: no event */
+	json_object *o = strlen(line) == len ? json_tokener_parse(line) : NULL;
+	json_object *obj = k8s_jget(o, "object");
 	const char *type = k8s_jstr(o, "type");
 	const char *rv = k8s_jstr(k8s_jget(obj, "metadata"), "resourceVersion");
 	const char *why = "";
@@ -344,7 +346,7 @@ static int watch_line(struct k8s_req *r, char *line, size_t len)
 
 	if (!o || !type || !obj) {
 		k8s_log(AG_LOG_WARN, "API %s: watch event refused (%s): %.120s%s; relisting", r->url,
-			!o ? "not JSON" : !type ? "no type" : "no object", line, len > 120 ? "..." : "");
+			strlen(line) != len ? "a NUL byte in the line" : !o ? "not JSON" : !type ? "no type" : "no object", line, len > 120 ? "..." : "");
 		json_object_put(o);
 		r->relist = true;
 		r->line_err = -EBADMSG;

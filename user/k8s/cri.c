@@ -194,7 +194,8 @@ static int cri_list(struct k8s_cri *cri, struct ag_grpc *g, struct k8s_cri_snap 
 		cri_free(s);
 		return ret;
 	}
-	qsort(s->e, s->n, sizeof(*s->e), cri_cmp);
+	if (s->n)
+		qsort(s->e, s->n, sizeof(*s->e), cri_cmp);
 	return 0;
 }
 

@@ -220,7 +220,8 @@ int ag_nv_load(struct ag_nv_table *t, const char *proc, char *err, size_t errlen
 		ag_nv_free(t);
 		return ret;
 	}
-	qsort(t->gpus, t->n_gpus, sizeof(*t->gpus), by_bus);
+	if (t->n_gpus)
+		qsort(t->gpus, t->n_gpus, sizeof(*t->gpus), by_bus);
 caps:
 	snprintf(path, sizeof(path), "%s/driver/nvidia-caps/mig-minors", proc);
 	ret = load_caps(t, path, err, errlen);

@@ -227,7 +227,8 @@ static int pr_merge(struct k8s_pr *pr, const struct k8s_pr_snap *old, struct k8s
 		pr_free(out);
 		return ret;
 	}
-	qsort(out->c, out->n, sizeof(*out->c), prc_cmp);
+	if (out->n)
+		qsort(out->c, out->n, sizeof(*out->c), prc_cmp);
 	return 0;
 }
 
@@ -244,7 +245,8 @@ int k8s_pr_build(struct k8s_pr *pr, const V1__ListPodResourcesResponse *resp,
 		pr_free(out);
 		return ret;
 	}
-	qsort(out->c, out->n, sizeof(*out->c), prc_cmp);
+	if (out->n)
+		qsort(out->c, out->n, sizeof(*out->c), prc_cmp);
 	return 0;
 }
 
