@@ -56,3 +56,17 @@ fuzz: $(FUZZ_BINS)
 CHECK_STAGES += fuzz-check
 fuzz-check: $(FUZZ_BINS)
 	$(call stage,fuzz-check) tests/fuzz/run.sh $(FZ) $(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)
+
+# Every parser at its stated limit: accepted, one past refused with the input named, bounded time
+# and memory (tests/fuzz/limits_test.c, cmocka, gcc like the agent).
+LIMITS_TEST := $(BUILD)/tests/fuzz/limits_test
+OBJS        += $(BUILD)/tests/fuzz/limits_test.o
+$(BUILD)/tests/fuzz/limits_test.o: | $(FUZZ_PB_H)
+$(LIMITS_TEST): $(BUILD)/tests/fuzz/limits_test.o $(BUILD)/libag.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcurl -lprotobuf-c -ljson-c -lyaml -lbpf -lcmocka -lpthread
+
+.PHONY: limits-check
+CHECK_STAGES += limits-check
+limits-check: $(LIMITS_TEST)
+	$(call stage,limits-check) tests/unit/run.sh $(LIMITS_TEST)

@@ -133,9 +133,9 @@ int k8s_api_slices_parse(json_object *items, struct k8s_slice_dev **v, size_t *n
 /* ---- api_pods.c ---- */
 
 /* Limits of the pod objects (README "Input limits"): past them the pod is refused with a reason. */
-#define K8S_API_MAX_CONTAINERS 256u  /* containers + initContainers + ephemeralContainers */
-#define K8S_API_MAX_LABELS     1024u /* labels of one pod */
-#define K8S_API_MAX_PODS       4096u /* pods of the node in one list */
+#define K8S_API_MAX_CONTAINERS 256   /* containers + initContainers + ephemeralContainers */
+#define K8S_API_MAX_LABELS     1024  /* labels of one pod */
+#define K8S_API_MAX_PODS       4096  /* pods of the node in one list */
 /* A Pod object -> p (0), or -EINVAL/-E2BIG with why (p to be freed either way). The fuzz entry. */
 int k8s_api_pod_parse(json_object *o, struct k8s_api_pod *p, const char **why);
 

@@ -193,11 +193,11 @@ static void *budget_alloc(void *arg, size_t size)
 {
 	struct budget *b = arg;
 
-	if (size > b->limit || b->used + size + 16 > b->limit) {
+	if (size > b->limit || b->used + size + 32 > b->limit) {
 		b->over = true;
 		return NULL;
 	}
-	b->used += size + 16; /* malloc's own header, roughly */
+	b->used += size + 32; /* malloc's smallest chunk, roughly */
 	return malloc(size);
 }
 
