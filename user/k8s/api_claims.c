@@ -56,23 +56,25 @@ void k8s_api_wake(struct k8s_api *api)
 int k8s_api_claim_parse(json_object *o, const char *ns, const char *name, struct k8s_api_claim *c)
 {
 	json_object *results;
+	size_t n;
 
 	memset(c, 0, sizeof(*c));
 	if (!k8s_jstr(k8s_jget(o, "metadata"), "uid"))
 		return -EBADMSG;
 	results = k8s_jarr(k8s_jget(k8s_jget(k8s_jget(o, "status"), "allocation"), "devices"), "results");
-	if (results && json_object_array_length(results) > K8S_API_MAX_RESULTS)
+	n = results ? json_object_array_length(results) : 0;
+	if (n > K8S_API_MAX_RESULTS)
 		return -E2BIG;
 	c->ns = strdup(ns);
 	c->name = strdup(name);
 	c->uid = strdup(k8s_jstr(k8s_jget(o, "metadata"), "uid"));
 	c->allocated = results != NULL;
-	if (results && json_object_array_length(results)) {
-		c->r = calloc(json_object_array_length(results), sizeof(*c->r));
+	if (n) {
+		c->r = calloc(n, sizeof(*c->r));
 		if (!c->r)
 			return -ENOMEM;
 	}
-	for (size_t i = 0; results && i < json_object_array_length(results); i++) {
+	for (size_t i = 0; c->r && i < n; i++) {
 		json_object *x = json_object_array_get_idx(results, i), *adm = k8s_jget(x, "adminAccess");
 		struct k8s_api_result *res = &c->r[c->n++];
 

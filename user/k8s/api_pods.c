@@ -281,7 +281,7 @@ static int pods_list(struct k8s_api *api, CURL *curl, struct k8s_req *r, char *e
 		return -EBADMSG;
 	}
 	if (json_object_array_length(items) > K8S_API_MAX_PODS) {
-		snprintf(err, errlen, "%.600s: %zu pods, more than %u on one node", r->url,
+		snprintf(err, errlen, "%.600s: %zu pods, more than %d on one node", r->url,
 			 json_object_array_length(items), K8S_API_MAX_PODS);
 		json_object_put(o);
 		return -E2BIG;
