@@ -58,7 +58,8 @@ fuzz-check: $(FUZZ_BINS)
 	$(call stage,fuzz-check) tests/fuzz/run.sh $(FZ) $(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)
 
 # Every parser at its stated limit: accepted, one past refused with the input named, bounded time
-# and memory (tests/fuzz/limits_test.c, cmocka, gcc like the agent).
+# and memory (tests/fuzz/limits_test.c, cmocka, gcc like the agent); and a configuration that only
+# the host's drivers make unloadable, refused at start with its line (tests/fuzz/config_load.sh).
 LIMITS_TEST := $(BUILD)/tests/fuzz/limits_test
 OBJS        += $(BUILD)/tests/fuzz/limits_test.o
 $(BUILD)/tests/fuzz/limits_test.o: | $(FUZZ_PB_H)
@@ -68,5 +69,6 @@ $(LIMITS_TEST): $(BUILD)/tests/fuzz/limits_test.o $(BUILD)/libag.a
 
 .PHONY: limits-check
 CHECK_STAGES += limits-check
-limits-check: $(LIMITS_TEST)
-	$(call stage,limits-check) tests/unit/run.sh $(LIMITS_TEST)
+limits-check: $(LIMITS_TEST) $(BUILD)/accelguard
+	$(call stage,limits-check) tests/unit/run.sh $(LIMITS_TEST) \
+		:: tests/fuzz/config_load.sh $(BUILD)/accelguard
