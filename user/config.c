@@ -17,6 +17,7 @@
 #include "accelguard.h"
 #include "cgpattern.h"
 #include "config.h"
+#include "yamldepth.h"
 #include "devices.h"
 
 #define AG_CONFIG_MAX_SIZE (1u << 20) /* README "Input limits" */
@@ -1054,6 +1055,20 @@ static int parse_buf(struct ctx *c, const char *buf, size_t len)
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	{
+		size_t line = 0;
+
+		if (ag_yaml_too_deep(&parser, AG_YAML_MAX_DEPTH, &line) == 1) {
+			snprintf(err, errlen, "%s:%zu: nested deeper than %d levels", path, line,
+				 AG_YAML_MAX_DEPTH);
+			yaml_parser_delete(&parser);
+			return -EINVAL;
+		}
+		yaml_parser_delete(&parser);
+		if (!yaml_parser_initialize(&parser))
+			return -ENOMEM;
+		yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	}
 	if (!yaml_parser_load(&parser, &doc)) { /* the loader deletes doc on failure */
 		ret = yaml_fail(c, &parser, buf, len);
 		goto out_parser;

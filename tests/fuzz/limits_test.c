@@ -24,6 +24,7 @@
 #include "cgroups.h"
 #include "config.h"
 #include "devices.h"
+#include "yamldepth.h"
 #include "log.h"
 #include "k8s/api.h"
 #include "k8s/cdi.h"
@@ -196,6 +197,15 @@ static void pb_str(struct buf *b, unsigned int field, const char *s)
 	pb_ld(b, field, s, strlen(s));
 }
 
+static char last_warn[2048];
+static unsigned int n_warn;
+
+static void warn(void *arg, const char *msg)
+{
+	snprintf(last_warn, sizeof(last_warn), "%s", msg);
+	n_warn++;
+}
+
 /* ---- configuration ---- */
 
 static int config(const struct buf *b, struct ag_config *cfg, char *err, size_t errlen)
@@ -302,16 +312,44 @@ static void test_config_nul_key_and_ranges_per_major(void **state)
 	free(b.p);
 }
 
+/* libyaml costs depth x tokens: 40,000 '[' took 16 s, a 1 MiB file of them hours */
+static void test_yaml_nesting(void **state)
+{
+	struct buf b = { 0 };
+	struct ag_config cfg;
+	struct ag_cdi_cache c = { 0 };
+	size_t cap = 0;
+	char err[512];
+
+	puts_(&b, "tenants: ");
+	for (int i = 0; i < AG_YAML_MAX_DEPTH - 1; i++)
+		puts_(&b, "[");
+	puts_(&b, "/t/*");
+	for (int i = 0; i < AG_YAML_MAX_DEPTH - 1; i++)
+		puts_(&b, "]");
+	/* at the limit: parsed (and refused for what it says, not for its depth) */
+	assert_int_equal(config(&b, &cfg, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "limits.yaml:1: tenants[0]: expected a cgroup pattern, found a list");
+	b.n = 0;
+	puts_(&b, "tenants:\n  - ");
+	while (b.n < (1u << 20) - 16)
+		puts_(&b, "[[[[[[[[[[[[[[[[");
+	meter_start();
+	assert_int_equal(config(&b, &cfg, err, sizeof(err)), -EINVAL);
+	meter_check("config nested 1 MiB deep", b.n, 4);
+	assert_string_equal(err, "limits.yaml:2: nested deeper than 64 levels");
+	n_warn = 0;
+	meter_start();
+	assert_int_equal(ag_cdi_load_buf(&c, &cap, "/etc/cdi/deep.yaml", b.p, b.n, 0, NULL, warn, NULL), 0);
+	meter_check("CDI spec nested 1 MiB deep", b.n, 4);
+	assert_int_equal(n_warn, 1);
+	assert_string_equal(last_warn, "cdi: /etc/cdi/deep.yaml: line 2: nested deeper than 64 levels: skipped");
+	assert_int_equal(c.n, 0);
+	free(b.p);
+}
+
 /* ---- CDI ---- */
 
-static char last_warn[2048];
-static unsigned int n_warn;
-
-static void warn(void *arg, const char *msg)
-{
-	snprintf(last_warn, sizeof(last_warn), "%s", msg);
-	n_warn++;
-}
 
 static void test_cdi_at_limits(void **state)
 {
@@ -678,6 +716,7 @@ int main(void)
 		cmocka_unit_test(test_config_at_limits),
 		cmocka_unit_test(test_config_over_limits),
 		cmocka_unit_test(test_config_nul_key_and_ranges_per_major),
+		cmocka_unit_test(test_yaml_nesting),
 		cmocka_unit_test(test_cdi_at_limits),
 		cmocka_unit_test(test_cdi_long_name_warning),
 		cmocka_unit_test(test_podresources_million_empty_ids),

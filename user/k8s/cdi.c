@@ -10,6 +10,7 @@
 #include <yaml.h>
 
 #include "cdi.h"
+#include "yamldepth.h"
 
 struct ctx {
 	struct ag_cdi_cache *c;
@@ -270,6 +271,18 @@ out:
 	return ret;
 }
 
+/* The nesting limit (yamldepth.h), on a first pass; deletes the parser. True: skip the spec. */
+static bool too_deep(struct ctx *x, yaml_parser_t *parser)
+{
+	size_t line = 0;
+	int r = ag_yaml_too_deep(parser, AG_YAML_MAX_DEPTH, &line);
+
+	yaml_parser_delete(parser);
+	if (r == 1)
+		warnf(x, "line %zu: nested deeper than %d levels: skipped", line, AG_YAML_MAX_DEPTH);
+	return r == 1;
+}
+
 static int load_file(struct ctx *x, const char *path)
 {
 	yaml_parser_t parser;
@@ -291,6 +304,13 @@ static int load_file(struct ctx *x, const char *path)
 	}
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_file(&parser, f);
+	if (too_deep(x, &parser)) {
+		fclose(f);
+		return 0;
+	}
+	rewind(f);
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_file(&parser, f);
 	ret = load_doc(x, &parser);
 	yaml_parser_delete(&parser);
 	fclose(f);
@@ -310,6 +330,10 @@ int ag_cdi_load_buf(struct ag_cdi_cache *c, size_t *cap, const char *name, const
 		      AG_CDI_MAX_SPEC);
 		return 0;
 	}
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	if (too_deep(&x, &parser))
+		return 0;
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	ret = load_doc(&x, &parser);
