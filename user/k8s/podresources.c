@@ -83,7 +83,7 @@ static bool pr_equal(const struct k8s_pr_snap *x, const struct k8s_pr_snap *y)
 
 /* Append the containers of one PodResources message, their ids mapped to device numbers. */
 static int pr_add_pod(struct k8s_pr *pr, struct k8s_pr_snap *s, size_t *cap, const V1__PodResources *p,
-		      uint64_t *unmapped, char *err, size_t errlen)
+		      uint64_t *unmapped, size_t *total, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < p->n_containers; i++) {
 		const V1__ContainerResources *cr = p->containers[i];
@@ -122,6 +122,13 @@ static int pr_add_pod(struct k8s_pr *pr, struct k8s_pr_snap *s, size_t *cap, con
 		if (n > K8S_PR_MAX_IDS) {
 			snprintf(err, errlen, "container %s/%s/%s: %zu devices, more than %u",
 				 c->ns, c->pod, c->name, n, K8S_PR_MAX_IDS);
+			return -E2BIG;
+		}
+		/* each id is mapped (and an unmapped one looked up among those warned about) */
+		*total += n;
+		if (*total > K8S_PR_MAX_TOTAL_IDS) {
+			snprintf(err, errlen, "container %s/%s/%s: more than %u devices in the answer",
+				 c->ns, c->pod, c->name, K8S_PR_MAX_TOTAL_IDS);
 			return -E2BIG;
 		}
 		if (!n)
@@ -178,11 +185,11 @@ static int pr_add_pod(struct k8s_pr *pr, struct k8s_pr_snap *s, size_t *cap, con
 static int pr_merge(struct k8s_pr *pr, const struct k8s_pr_snap *old, struct k8s_pr_snap *out,
 		    const V1__PodResources *p, uint64_t *unmapped, char *err, size_t errlen)
 {
-	size_t cap = 0;
+	size_t cap = 0, total = 0;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	ret = pr_add_pod(pr, out, &cap, p, unmapped, err, errlen);
+	ret = pr_add_pod(pr, out, &cap, p, unmapped, &total, err, errlen);
 	for (size_t i = 0; !ret && i < old->n; i++) {
 		const struct k8s_prc *c = &old->c[i];
 		struct k8s_prc *d;
@@ -235,12 +242,13 @@ static int pr_merge(struct k8s_pr *pr, const struct k8s_pr_snap *old, struct k8s
 int k8s_pr_build(struct k8s_pr *pr, const V1__ListPodResourcesResponse *resp,
 		 struct k8s_pr_snap *out, uint64_t *unmapped, char *err, size_t errlen)
 {
-	size_t cap = 0;
+	size_t cap = 0, total = 0;
 	int ret = 0;
 
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; !ret && i < resp->n_pod_resources; i++)
-		ret = pr_add_pod(pr, out, &cap, resp->pod_resources[i], unmapped, err, errlen);
+		ret = pr_add_pod(pr, out, &cap, resp->pod_resources[i], unmapped, &total, err,
+				 errlen);
 	if (ret) {
 		pr_free(out);
 		return ret;

@@ -26,6 +26,9 @@ struct k8s_pr_snap {
  * the pod or container; the last good snapshot stays. */
 #define K8S_PR_MAX_CONTAINERS 16384u /* containers in a List answer */
 #define K8S_PR_MAX_IDS        1024u  /* device ids + claim results of one container */
+/* ... of all containers in the answer: each kept costs a struct k8s_alloc (its device ranges
+ * inline, about 1 KiB) and a mapping, so 8192 hold about 9 MiB */
+#define K8S_PR_MAX_TOTAL_IDS  8192u
 
 struct k8s_pr {
 	const struct k8s_env *env;
