@@ -22,7 +22,7 @@ $(BUILD)/itest: $(ITEST_OBJS)
 $(BUILD)/ioctl32: tests/integration/ioctl32.c
 	$(call msg,CC,$@ (-m32))
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -m32 -static -o $@ $<
+	$(Q)$(CC) $(filter-out $(SAN_FLAGS),$(CFLAGS)) -m32 -static -o $@ $<
 
 # the native run, then the ioctl scenarios again with tier 3's fallback ioctl program (CO-RE reads)
 itest-check: $(BUILD)/accelguard $(BUILD)/itest $(BUILD)/ioctl32

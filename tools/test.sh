@@ -6,3 +6,7 @@ cd "$(dirname "$0")/.."
 # the groups the tests need; `make bench` installs its own (bpftrace, auditd) when it runs
 tools/deps.sh build test vm k8s containerd metrics deploy
 make -j"$(nproc)" check
+# the same stages under AddressSanitizer + UndefinedBehaviorSanitizer (a separate build), and the
+# static analysers (README "Hardening")
+make -j"$(nproc)" BUILD=build-san SANITIZE=1 unit-check itest-check k8s-check k8s-e2e-check limits-check
+make lint

@@ -1038,6 +1038,22 @@ static int build_devtab(struct agent *a, struct ag_devtab *dt, bool at_start)
 			return r;
 		}
 	}
+	/* the kernel's table holds AG_MAX_RANGES per major: a configured class on the major a
+	 * driver registered in /proc/devices can pass the file's check and still not fit */
+	for (size_t i = 0; i < a->cfg.n_devices; i++) {
+		const struct ag_cfg_devclass *d = &a->cfg.devices[i];
+		unsigned int n = 0;
+
+		for (unsigned int j = 0; j < dt->n_ranges; j++)
+			n += dt->ranges[j].major == d->major;
+		if (n > AG_MAX_RANGES) {
+			ag_log(at_start ? AG_LOG_ERROR : AG_LOG_WARN,
+			       "config: %s:%d: device class %s: major %u would have %u minor ranges with the drivers of %s (at most %d)",
+			       a->cfg.path, d->line, d->class_name, d->major, n, a->procdev,
+			       AG_MAX_RANGES);
+			return -E2BIG;
+		}
+	}
 	return 0;
 }
 

@@ -105,6 +105,63 @@ bool ag_cgpattern_match_or_ancestor(const char *pattern, const char *path)
 	return match(pattern, path, true);
 }
 
+/*
+ * Forward over the path: a[j] is whether the pattern's first i components match the path's first
+ * j. One pass gives every prefix at once, O(pattern x path) at worst and O(pattern) without "**"
+ * (fnmatch runs only where the previous row matched).
+ */
+int ag_cgpattern_prefix(const char *pattern, const char *path)
+{
+	char *pbuf = NULL, *sbuf = NULL, **pc = NULL, **sc = NULL;
+	bool *a = NULL, *b = NULL;
+	int np, ns, ret = -1;
+
+	if (!pattern || !path || pattern[0] != '/')
+		return -1;
+	pbuf = strdup(pattern);
+	sbuf = strdup(path);
+	if (!pbuf || !sbuf)
+		goto out;
+	np = split(pbuf, &pc);
+	ns = split(sbuf, &sc);
+	if (np < 0 || ns < 0)
+		goto out;
+	a = calloc((size_t)ns + 1, sizeof(*a));
+	b = calloc((size_t)ns + 1, sizeof(*b));
+	if (!a || !b)
+		goto out;
+	a[0] = true;
+	for (int i = 0; i < np; i++) {
+		bool any = false, *t;
+
+		for (int j = 0; j <= ns; j++) {
+			if (is_globstar(pc[i])) {
+				any = any || a[j];
+				b[j] = any;
+			} else {
+				b[j] = j > 0 && a[j - 1] && fnmatch(pc[i], sc[j - 1], 0) == 0;
+			}
+		}
+		t = a;
+		a = b;
+		b = t;
+	}
+	for (int j = ns ? 1 : 0; j <= ns; j++) {
+		if (a[j]) {
+			ret = j;
+			break;
+		}
+	}
+out:
+	free(a);
+	free(b);
+	free(pc);
+	free(sc);
+	free(pbuf);
+	free(sbuf);
+	return ret;
+}
+
 static bool has_magic(const char *s, size_t len)
 {
 	size_t i;

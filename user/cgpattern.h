@@ -16,6 +16,10 @@ bool ag_cgpattern_match(const char *pattern, const char *path);
 /* Whether the path or one of its ancestors matches. */
 bool ag_cgpattern_match_or_ancestor(const char *pattern, const char *path);
 
+/* The fewest leading components of path (at least one, unless path is "/") that the pattern
+ * matches, or -1 when it matches no prefix. Linear in the path for a pattern without "**". */
+int ag_cgpattern_prefix(const char *pattern, const char *path);
+
 /* The longest literal directory of the pattern, the one whose new children may become tenants:
  * "/tenants/t-*" -> "/tenants", "/a/b" -> "/a", a pattern of only "**" -> "/".
  * Returns 0 or -ENAMETOOLONG. */

@@ -126,7 +126,7 @@ static __thread struct {
 static int walk_one(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
 {
 	const char *rel = fpath + walk.base;
-	__u64 id;
+	__u64 id = 0;
 
 	if (type != FTW_D)
 		return 0;
@@ -147,7 +147,8 @@ int ag_cgroup_walk(const char *mnt, ag_cgroup_cb cb, void *ctx)
 	walk.base = n == 1 ? 0 : n; /* mounted at "/": keep the leading slash */
 	walk.ret = 0;
 	if (nftw(mnt, walk_one, 32, FTW_PHYS | FTW_MOUNT) < 0 && !walk.ret)
-		return -errno;
+		walk.ret = -errno;
+	walk.ctx = NULL; /* the caller's context does not outlive the call */
 	return walk.ret;
 }
 

@@ -17,9 +17,10 @@
 #include "accelguard.h"
 #include "cgpattern.h"
 #include "config.h"
+#include "yamldepth.h"
 #include "devices.h"
 
-#define AG_CONFIG_MAX_SIZE (16u << 20)
+#define AG_CONFIG_MAX_SIZE (1u << 20) /* README "Input limits" */
 #define AG_RATE_LIMIT_DEFAULT 1000u
 #define AG_RATE_LIMIT_MIN 100u
 #define AG_RATE_LIMIT_MAX 10000000u
@@ -72,7 +73,7 @@ static int vfail(struct ctx *c, int line, const char *fmt, va_list ap)
 }
 
 __attribute__((format(printf, 3, 4)))
-static int fail_at(struct ctx *c, int line, const char *fmt, ...)
+static int fail_at_(struct ctx *c, int line, const char *fmt, ...)
 {
 	va_list ap;
 	int ret;
@@ -84,7 +85,7 @@ static int fail_at(struct ctx *c, int line, const char *fmt, ...)
 }
 
 __attribute__((format(printf, 3, 4)))
-static int fail(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
+static int fail_(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
 {
 	va_list ap;
 	int ret;
@@ -94,6 +95,10 @@ static int fail(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
 	va_end(ap);
 	return ret;
 }
+
+/* -EINVAL in plain sight: the static analyzer does not follow the return of a variadic function */
+#define fail(...) (fail_(__VA_ARGS__), -EINVAL)
+#define fail_at(...) (fail_at_(__VA_ARGS__), -EINVAL)
 
 static yaml_node_t *node(struct ctx *c, int idx)
 {
@@ -240,6 +245,10 @@ static int check_keys(struct ctx *c, const yaml_node_t *map, const char *where,
 			return fail(c, k, "%s%sexpected a key name, found %s", where, *where ? ": " : "",
 				    describe(k, d, sizeof(d)));
 		name = (const char *)k->data.scalar.value;
+		/* "mode\0junk" must not pass as "mode" */
+		if (memchr(name, '\0', k->data.scalar.length))
+			return fail(c, k, "%s%sexpected a key name, found a key with a NUL byte", where,
+				    *where ? ": " : "");
 		for (a = allowed; *a; a++)
 			if (!strcmp(*a, name))
 				break;
@@ -277,6 +286,14 @@ static yaml_node_t *map_get(struct ctx *c, const yaml_node_t *map, const char *n
 static size_t seq_len(const yaml_node_t *n)
 {
 	return (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+}
+
+/* A list or mapping of at most max entries (README "Input limits"): matching costs grow with them. */
+static int check_count(struct ctx *c, const yaml_node_t *n, const char *key, size_t cnt, size_t max)
+{
+	if (cnt > max)
+		return fail(c, n, "%s: %zu entries, at most %zu", key, cnt, max);
+	return 0;
 }
 
 static void *alloc_n(size_t n, size_t size)
@@ -374,6 +391,8 @@ static int parse_tenants(struct ctx *c, const yaml_node_t *n)
 	int err;
 
 	err = expect_type(c, n, YAML_SEQUENCE_NODE, "tenants", "a list of cgroup patterns");
+	if (!err)
+		err = check_count(c, n, "tenants", seq_len(n), AG_CONFIG_MAX_LIST);
 	if (err)
 		return err;
 	cfg->tenants = alloc_n(seq_len(n), sizeof(*cfg->tenants));
@@ -404,6 +423,9 @@ static int parse_labels(struct ctx *c, const yaml_node_t *n, const char *key,
 	if (err)
 		return err;
 	cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	err = check_count(c, n, key, cnt, AG_CONFIG_MAX_LABELS);
+	if (err)
+		return err;
 	if (!cnt)
 		return fail(c, n, "%s: expected at least one label (an empty selector would match every pod)",
 			    key);
@@ -451,6 +473,9 @@ static int parse_exempt(struct ctx *c, const yaml_node_t *n)
 	if (err)
 		return err;
 	cnt = seq_len(n);
+	err = check_count(c, n, "exempt", cnt, AG_CONFIG_MAX_LIST);
+	if (err)
+		return err;
 	cfg->exempt = alloc_n(cnt, sizeof(*cfg->exempt));
 	cfg->exempt_k8s = alloc_n(cnt, sizeof(*cfg->exempt_k8s));
 	if (!cfg->exempt || !cfg->exempt_k8s)
@@ -595,6 +620,17 @@ static int check_classes(struct ctx *c)
 
 		err = ag_devtab_add(t, dc->class_name, dc->major, dc->lo, dc->hi);
 		if (err >= 0) {
+			unsigned int on_major = 0;
+
+			/* the kernel's table holds AG_MAX_RANGES per major: refuse here, with the line,
+			 * what the agent could not load (it failed at start, naming no line) */
+			for (j = 0; j < t->n_ranges; j++)
+				on_major += t->ranges[j].major == dc->major;
+			if (on_major > AG_MAX_RANGES) {
+				err = fail_at(c, dc->line, "devices[%zu]: major %u has more than %d minor ranges (built-in ones included)",
+					      i, dc->major, AG_MAX_RANGES);
+				break;
+			}
 			err = 0;
 			continue;
 		}
@@ -736,6 +772,8 @@ static int parse_allocations(struct ctx *c, const yaml_node_t *n)
 	int err;
 
 	err = expect_type(c, n, YAML_SEQUENCE_NODE, "allocations", "a list of {cgroup, devices} mappings");
+	if (!err)
+		err = check_count(c, n, "allocations", seq_len(n), AG_CONFIG_MAX_LIST);
 	if (err)
 		return err;
 	cfg->allocs = alloc_n(seq_len(n), sizeof(*cfg->allocs));
@@ -1146,50 +1184,44 @@ out:
 	return ret;
 }
 
-int ag_config_load(const char *path, struct ag_config *cfg, char *err, size_t errlen)
+/* Parse buf (len bytes; buf[len] == '\0' not required) into c->cfg, set up by the caller. */
+static int parse_buf(struct ctx *c, const char *buf, size_t len)
 {
-	char dummy[1];
-	struct ctx c = { .file = path, .cfg = cfg, .err = err, .errlen = errlen };
+	const char *path = c->file;
+	char *err = c->err;
+	size_t errlen = c->errlen;
 	yaml_document_t doc, doc2;
 	yaml_parser_t parser;
 	yaml_node_t *root;
-	char *buf = NULL;
-	size_t len = 0;
 	int ret;
 
-	if (!cfg)
-		return -EINVAL;
-	if (!err || !errlen) {
-		c.err = err = dummy;
-		c.errlen = errlen = sizeof(dummy);
+	if (len > AG_CONFIG_MAX_SIZE) {
+		snprintf(err, errlen, "%s: too large (%zu bytes, at most %u)", path, len,
+			 AG_CONFIG_MAX_SIZE);
+		return -EFBIG;
 	}
-	err[0] = '\0';
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->mode = AG_MODE_AUDIT;
-	cfg->rate_limit = AG_RATE_LIMIT_DEFAULT;
-	if (!path) {
-		snprintf(err, errlen, "(null): no configuration file given");
-		return -EINVAL;
-	}
-	ret = read_file(path, &buf, &len, err, errlen);
-	if (ret)
-		return ret;
-	cfg->path = strdup(path);
-	if (!cfg->path) {
-		free(buf);
+	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
-	}
-	if (!yaml_parser_initialize(&parser)) {
-		free(buf);
-		ag_config_free(cfg);
-		return -ENOMEM;
-	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	{
+		size_t line = 0;
+
+		if (ag_yaml_too_deep(&parser, AG_YAML_MAX_DEPTH, &line) == 1) {
+			snprintf(err, errlen, "%s:%zu: nested deeper than %d levels", path, line,
+				 AG_YAML_MAX_DEPTH);
+			yaml_parser_delete(&parser);
+			return -EINVAL;
+		}
+		yaml_parser_delete(&parser);
+		if (!yaml_parser_initialize(&parser))
+			return -ENOMEM;
+		yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	}
 	if (!yaml_parser_load(&parser, &doc)) { /* the loader deletes doc on failure */
-		ret = yaml_fail(&c, &parser, buf, len);
+		ret = yaml_fail(c, &parser, buf, len);
 		goto out_parser;
 	}
-	c.doc = &doc;
+	c->doc = &doc;
 	root = yaml_document_get_root_node(&doc);
 	if (!root || is_null(root)) {
 		/* line 1: an empty node's mark points past the comments and "---" */
@@ -1200,7 +1232,7 @@ int ag_config_load(const char *path, struct ag_config *cfg, char *err, size_t er
 	}
 	/* A second document would be silently ignored: refuse it. */
 	if (!yaml_parser_load(&parser, &doc2)) {
-		ret = yaml_fail(&c, &parser, buf, len);
+		ret = yaml_fail(c, &parser, buf, len);
 		goto out_doc;
 	}
 	if (yaml_document_get_root_node(&doc2)) {
@@ -1211,12 +1243,74 @@ int ag_config_load(const char *path, struct ag_config *cfg, char *err, size_t er
 		goto out_doc;
 	}
 	yaml_document_delete(&doc2);
-	ret = parse_root(&c, root);
+	ret = parse_root(c, root);
 out_doc:
 	yaml_document_delete(&doc);
+	c->doc = NULL;
 out_parser:
 	yaml_parser_delete(&parser);
+	return ret;
+}
+
+static int config_init(struct ag_config *cfg, const char *path, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mode = AG_MODE_AUDIT;
+	cfg->rate_limit = AG_RATE_LIMIT_DEFAULT;
+	if (!path) {
+		snprintf(err, errlen, "(null): no configuration file given");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int ag_config_load(const char *path, struct ag_config *cfg, char *err, size_t errlen)
+{
+	char dummy[1];
+	struct ctx c = { .file = path, .cfg = cfg, .err = err, .errlen = errlen };
+	char *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (!cfg)
+		return -EINVAL;
+	if (!err || !errlen) {
+		c.err = err = dummy;
+		c.errlen = errlen = sizeof(dummy);
+	}
+	ret = config_init(cfg, path, err, errlen);
+	if (ret)
+		return ret;
+	ret = read_file(path, &buf, &len, err, errlen);
+	if (ret)
+		return ret;
+	cfg->path = strdup(path);
+	ret = cfg->path ? parse_buf(&c, buf, len) : -ENOMEM;
 	free(buf);
+	if (ret)
+		ag_config_free(cfg);
+	return ret;
+}
+
+int ag_config_parse(const char *name, const char *buf, size_t len, struct ag_config *cfg, char *err,
+		    size_t errlen)
+{
+	char dummy[1];
+	struct ctx c = { .file = name, .cfg = cfg, .err = err, .errlen = errlen };
+	int ret;
+
+	if (!cfg)
+		return -EINVAL;
+	if (!err || !errlen) {
+		c.err = err = dummy;
+		c.errlen = errlen = sizeof(dummy);
+	}
+	ret = config_init(cfg, name, err, errlen);
+	if (ret)
+		return ret;
+	cfg->path = strdup(name);
+	ret = cfg->path ? parse_buf(&c, buf, len) : -ENOMEM;
 	if (ret)
 		ag_config_free(cfg);
 	return ret;

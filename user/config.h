@@ -110,9 +110,17 @@ struct ag_config {
 	struct ag_cfg_selftest selftest;
 };
 
+/* Limits (README "Input limits"): the file is at most 1 MiB; tenants, exempt and allocations at
+ * most AG_CONFIG_MAX_LIST entries each, a label selector AG_CONFIG_MAX_LABELS labels. */
+#define AG_CONFIG_MAX_LIST   1024
+#define AG_CONFIG_MAX_LABELS 64
+
 /* Load and validate. On error returns -errno (-EINVAL for content) and writes
  * "FILE:LINE: reason" (or "FILE: reason") into err. */
 int ag_config_load(const char *path, struct ag_config *cfg, char *err, size_t errlen);
+/* The same from memory: name stands for the file in errors. The fuzz entry point. */
+int ag_config_parse(const char *name, const char *buf, size_t len, struct ag_config *cfg, char *err,
+		    size_t errlen);
 void ag_config_free(struct ag_config *cfg);
 
 const char *ag_mode_name(int mode);

@@ -197,18 +197,12 @@ int ag_devtab_fill_majors(const struct ag_devtab *t, struct ag_major_entry *majo
  * line, "Block devices:\n" and the same. A major may be listed under several names (195 nvidia,
  * 195 nvidiactl).
  */
-int ag_proc_devices_major(const char *proc_devices, const char *name)
+static int devices_major_from(FILE *f, const char *name)
 {
 	char line[256];
 	bool in_char = false;
 	int found = -ENOENT;
-	FILE *f;
 
-	if (!proc_devices || !name || !*name)
-		return -EINVAL;
-	f = fopen(proc_devices, "re");
-	if (!f)
-		return errno == ENOENT ? -ENOENT : -errno;
 	while (fgets(line, sizeof(line), f)) {
 		char *p = line, *end;
 		unsigned long major;
@@ -247,8 +241,39 @@ int ag_proc_devices_major(const char *proc_devices, const char *name)
 			break;
 		}
 	}
-	fclose(f);
 	return found;
+}
+
+int ag_proc_devices_major(const char *proc_devices, const char *name)
+{
+	FILE *f;
+	int ret;
+
+	if (!proc_devices || !name || !*name)
+		return -EINVAL;
+	f = fopen(proc_devices, "re");
+	if (!f)
+		return errno == ENOENT ? -ENOENT : -errno;
+	ret = devices_major_from(f, name);
+	fclose(f);
+	return ret;
+}
+
+int ag_proc_devices_major_buf(const char *buf, size_t len, const char *name)
+{
+	FILE *f;
+	int ret;
+
+	if (!buf || !name || !*name)
+		return -EINVAL;
+	if (!len)
+		return -ENOENT;
+	f = fmemopen((void *)buf, len, "r");
+	if (!f)
+		return -errno;
+	ret = devices_major_from(f, name);
+	fclose(f);
+	return ret;
 }
 
 /* Decimal, no sign, no leading zeros (beyond "0"), at most max; advances *s. */

@@ -8,6 +8,7 @@
 #define AG_DEVICES_H
 
 #include <linux/types.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include "accelguard.h"
 
@@ -58,6 +59,8 @@ int ag_devtab_fill_majors(const struct ag_devtab *t, struct ag_major_entry *majo
 /* Read the file proc_devices (/proc/devices or a fixture): the major of a character device by
  * exact name, or -ENOENT (also when the file is absent). */
 int ag_proc_devices_major(const char *proc_devices, const char *name);
+/* The same from memory (len bytes): the fuzz entry point. Lines over 255 bytes are skipped. */
+int ag_proc_devices_major_buf(const char *buf, size_t len, const char *name);
 
 /* Parse a device given as "MAJOR:MINOR", "MAJOR:LO-HI", "MAJOR:*" (hi = AG_MINOR_ANY) or an
  * absolute path to a character device node (stat()ed). Returns 0 or -errno (-EINVAL for syntax,

@@ -29,17 +29,6 @@ struct cfg_src {
 	char **roots;
 };
 
-static bool cfg_is_tenant(const struct ag_config *cfg, const char *path)
-{
-	for (size_t i = 0; i < cfg->n_tenants; i++)
-		if (ag_cgpattern_match(cfg->tenants[i], path))
-			return true;
-	for (size_t i = 0; i < cfg->n_allocs; i++)
-		if (ag_cgpattern_match(cfg->allocs[i].cgroup, path))
-			return true;
-	return false;
-}
-
 static int add_dev(struct ag_tenant *t, __u32 major, __u32 lo, __u32 hi, __u32 flags)
 {
 	for (unsigned int i = 0; i < t->n_devs; i++)
@@ -60,20 +49,34 @@ static int cfg_resolve(void *ctx, const char *path, struct ag_tenant *out)
 	struct cfg_src *cs = ctx;
 	const struct ag_config *cfg = cs->cfg;
 	char top[4096];
-	size_t n = strlen(path);
-	bool found = false;
+	size_t n = strlen(path), end;
+	int k = -1;
 
-	for (size_t i = 1; i <= n && !found; i++) {
-		if (i < n && path[i] != '/')
-			continue;
-		if (i >= sizeof(top))
-			return AG_R_NOT_MINE;
-		memcpy(top, path, i);
-		top[i] = 0;
-		found = cfg_is_tenant(cfg, top);
+	/* the topmost prefix any pattern names: one pass per pattern over the path (a scan of every
+	 * prefix against every pattern took 43 s for a 2,000-deep path and 2,048 patterns) */
+	for (size_t i = 0; i < cfg->n_tenants + cfg->n_allocs; i++) {
+		const char *pat = i < cfg->n_tenants ? cfg->tenants[i] : cfg->allocs[i - cfg->n_tenants].cgroup;
+		int m = ag_cgpattern_prefix(pat, path);
+
+		if (m >= 0 && (k < 0 || m < k))
+			k = m;
 	}
-	if (!found)
+	if (k < 0)
 		return AG_R_NOT_MINE;
+	/* the end of the k-th component */
+	end = 0;
+	for (int c = 0; c < k; c++) {
+		while (end < n && path[end] == '/')
+			end++;
+		while (end < n && path[end] != '/')
+			end++;
+	}
+	if (!end)
+		end = 1; /* "/" */
+	if (end >= sizeof(top))
+		return AG_R_NOT_MINE;
+	memcpy(top, path, end);
+	top[end] = 0;
 	out->state = AG_P_TENANT;
 	ag_strlcpy(out->key, top, sizeof(out->key));
 	for (size_t i = 0; i < cfg->n_allocs; i++) {

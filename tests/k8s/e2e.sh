@@ -134,7 +134,9 @@ for _ in $(seq 200); do
 	grep -q '^List$' "$tmp/peer.log" 2>/dev/null && grep -q '^ListContainers$' "$tmp/peer.log" && break
 	sleep 0.05
 done
-sleep 0.5
+# the agent's refresh after the lists: AG_E2E_SETTLE seconds (longer under SANITIZE=1, where the
+# agent runs several times slower)
+sleep "${AG_E2E_SETTLE:-0.5}"
 
 # open DEVICE from the container cgroup CG; prints the errno name the kernel gave
 try_open() {

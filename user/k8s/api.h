@@ -124,6 +124,28 @@ int k8s_http_send(const struct k8s_env *env, CURL *curl, const char *method, con
 /* A non-2xx answer: its Status message when there is one. */
 void k8s_http_error(struct k8s_req *r, long http, char *err, size_t errlen);
 void k8s_req_reset(struct k8s_req *r);
+/* Append len bytes of an answer to r (a watch: each complete line to r->line). Returns len, or 0 to
+ * stop the transfer (over the body or line limit: r->too_big; line() failed; no memory). The
+ * fuzz entry point of the watch stream; the curl write callback. */
+size_t k8s_req_feed(struct k8s_req *r, const char *data, size_t len);
+
+/* ---- api_claims.c ---- */
+
+#define K8S_API_MAX_RESULTS    256u  /* allocation results of one ResourceClaim */
+#define K8S_API_MAX_SLICE_DEVS 4096u /* devices in the node's ResourceSlices */
+/* A ResourceClaim object -> c (0, -EBADMSG no metadata.uid, -E2BIG, -ENOMEM; c to be freed). */
+int k8s_api_claim_parse(json_object *o, const char *ns, const char *name, struct k8s_api_claim *c);
+/* The items of a ResourceSliceList -> *v, *n (0, -E2BIG, -ENOMEM). */
+int k8s_api_slices_parse(json_object *items, struct k8s_slice_dev **v, size_t *n);
+
+/* ---- api_pods.c ---- */
+
+/* Limits of the pod objects (README "Input limits"): past them the pod is refused with a reason. */
+#define K8S_API_MAX_CONTAINERS 256   /* containers + initContainers + ephemeralContainers */
+#define K8S_API_MAX_LABELS     1024  /* labels of one pod */
+#define K8S_API_MAX_PODS       4096  /* pods of the node in one list */
+/* A Pod object -> p (0), or -EINVAL/-E2BIG with why (p to be freed either way). The fuzz entry. */
+int k8s_api_pod_parse(json_object *o, struct k8s_api_pod *p, const char **why);
 
 json_object *k8s_jget(json_object *o, const char *key);
 const char *k8s_jstr(json_object *o, const char *key);

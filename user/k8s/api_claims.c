@@ -53,12 +53,92 @@ void k8s_api_wake(struct k8s_api *api)
 	pthread_cond_broadcast(&api->cond);
 }
 
+int k8s_api_claim_parse(json_object *o, const char *ns, const char *name, struct k8s_api_claim *c)
+{
+	json_object *results;
+	size_t n;
+
+	memset(c, 0, sizeof(*c));
+	if (!k8s_jstr(k8s_jget(o, "metadata"), "uid"))
+		return -EBADMSG;
+	results = k8s_jarr(k8s_jget(k8s_jget(k8s_jget(o, "status"), "allocation"), "devices"), "results");
+	n = results ? json_object_array_length(results) : 0;
+	if (n > K8S_API_MAX_RESULTS)
+		return -E2BIG;
+	c->ns = strdup(ns);
+	c->name = strdup(name);
+	c->uid = strdup(k8s_jstr(k8s_jget(o, "metadata"), "uid"));
+	c->allocated = results != NULL;
+	if (n) {
+		c->r = calloc(n, sizeof(*c->r));
+		if (!c->r)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; c->r && i < n; i++) {
+		json_object *x = json_object_array_get_idx(results, i), *adm = k8s_jget(x, "adminAccess");
+		struct k8s_api_result *res = &c->r[c->n++];
+
+		res->request = k8s_sdup(k8s_jstr(x, "request"));
+		res->driver = k8s_sdup(k8s_jstr(x, "driver"));
+		res->pool = k8s_sdup(k8s_jstr(x, "pool"));
+		res->device = k8s_sdup(k8s_jstr(x, "device"));
+		res->admin = adm && json_object_get_boolean(adm);
+	}
+	return c->ns && c->name && c->uid ? 0 : -ENOMEM;
+}
+
+int k8s_api_slices_parse(json_object *items, struct k8s_slice_dev **out, size_t *out_n)
+{
+	struct k8s_slice_dev *v = NULL;
+	size_t n = 0, cap = 0;
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < json_object_array_length(items); i++) {
+		json_object *spec = k8s_jget(json_object_array_get_idx(items, i), "spec");
+		json_object *devs = k8s_jarr(spec, "devices");
+
+		for (size_t j = 0; devs && j < json_object_array_length(devs); j++) {
+			json_object *d = json_object_array_get_idx(devs, j);
+			json_object *at = k8s_jget(d, "attributes");
+
+			if (n >= K8S_API_MAX_SLICE_DEVS) {
+				ret = -E2BIG;
+				break;
+			}
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 16;
+				struct k8s_slice_dev *nv = realloc(v, nc * sizeof(*v));
+
+				if (!nv) {
+					ret = -ENOMEM;
+					break;
+				}
+				v = nv;
+				cap = nc;
+			}
+			v[n].driver = k8s_sdup(k8s_jstr(spec, "driver"));
+			v[n].pool = k8s_sdup(k8s_jstr(k8s_jget(spec, "pool"), "name"));
+			v[n].name = k8s_sdup(k8s_jstr(d, "name"));
+			v[n].uuid = k8s_sdup(k8s_jstr(k8s_jget(at, "uuid"), "string"));
+			v[n].pci = k8s_sdup(k8s_jstr(k8s_jget(at, "pcieBusID"), "string"));
+			n++;
+		}
+	}
+	if (ret) {
+		k8s_slices_free(v, n);
+		return ret;
+	}
+	*out = v;
+	*out_n = n;
+	return 0;
+}
+
 static int claim_get(struct k8s_api *api, CURL *curl, int *ver, const char *ns, const char *name,
 		     struct k8s_api_claim *c, char *err, size_t errlen)
 {
 	const struct k8s_env *env = api->env;
 	struct k8s_req r = { .env = api->env };
-	json_object *o, *results;
+	json_object *o;
 	char path[700];
 	long http = 0;
 	int ret;
@@ -91,31 +171,11 @@ static int claim_get(struct k8s_api *api, CURL *curl, int *ver, const char *ns, 
 		ret = -EBADMSG;
 		goto out;
 	}
-	c->ns = strdup(ns);
-	c->name = strdup(name);
-	c->uid = strdup(k8s_jstr(k8s_jget(o, "metadata"), "uid"));
-	results = k8s_jarr(k8s_jget(k8s_jget(k8s_jget(o, "status"), "allocation"), "devices"), "results");
-	c->allocated = results != NULL;
-	if (results && json_object_array_length(results)) {
-		c->r = calloc(json_object_array_length(results), sizeof(*c->r));
-		if (!c->r) {
-			json_object_put(o);
-			ret = -ENOMEM;
-			goto out;
-		}
-	}
-	for (size_t i = 0; results && i < json_object_array_length(results); i++) {
-		json_object *x = json_object_array_get_idx(results, i), *adm = k8s_jget(x, "adminAccess");
-		struct k8s_api_result *res = &c->r[c->n++];
-
-		res->request = k8s_sdup(k8s_jstr(x, "request"));
-		res->driver = k8s_sdup(k8s_jstr(x, "driver"));
-		res->pool = k8s_sdup(k8s_jstr(x, "pool"));
-		res->device = k8s_sdup(k8s_jstr(x, "device"));
-		res->admin = adm && json_object_get_boolean(adm);
-	}
+	ret = k8s_api_claim_parse(o, ns, name, c);
+	if (ret == -E2BIG)
+		snprintf(err, errlen, "%.600s: more than %u allocation results", r.url,
+			 K8S_API_MAX_RESULTS);
 	json_object_put(o);
-	ret = c->ns && c->name && c->uid ? 0 : -ENOMEM;
 out:
 	k8s_req_reset(&r);
 	if (ret)
@@ -151,25 +211,15 @@ static int slices_get(struct k8s_api *api, CURL *curl, int ver, char *err, size_
 		ret = -EBADMSG;
 		goto out;
 	}
-	for (size_t i = 0; i < json_object_array_length(items); i++) {
-		json_object *spec = k8s_jget(json_object_array_get_idx(items, i), "spec");
-		json_object *devs = k8s_jarr(spec, "devices");
-
-		for (size_t j = 0; devs && j < json_object_array_length(devs); j++) {
-			json_object *d = json_object_array_get_idx(devs, j);
-			json_object *at = k8s_jget(d, "attributes");
-			struct k8s_slice_dev *nv = realloc(v, (n + 1) * sizeof(*v));
-
-			if (!nv)
-				break;
-			v = nv;
-			v[n].driver = k8s_sdup(k8s_jstr(spec, "driver"));
-			v[n].pool = k8s_sdup(k8s_jstr(k8s_jget(spec, "pool"), "name"));
-			v[n].name = k8s_sdup(k8s_jstr(d, "name"));
-			v[n].uuid = k8s_sdup(k8s_jstr(k8s_jget(at, "uuid"), "string"));
-			v[n].pci = k8s_sdup(k8s_jstr(k8s_jget(at, "pcieBusID"), "string"));
-			n++;
-		}
+	ret = k8s_api_slices_parse(items, &v, &n);
+	if (ret) {
+		if (ret == -E2BIG)
+			snprintf(err, errlen, "%.600s: more than %u devices in the ResourceSlices",
+				 r.url, K8S_API_MAX_SLICE_DEVS);
+		else
+			snprintf(err, errlen, "%.600s: out of memory", r.url);
+		json_object_put(o);
+		goto out;
 	}
 	json_object_put(o);
 	k8s_map_set_slices(api->map, v, n);

@@ -65,11 +65,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-static size_t on_data(char *data, size_t size, size_t n, void *arg)
+size_t k8s_req_feed(struct k8s_req *r, const char *data, size_t add)
 {
-	struct k8s_req *r = arg;
-	size_t add = size * n;
-
 	if (r->len + add > (r->line ? MAX_LINE : MAX_BODY)) {
 		r->too_big = true;
 		return 0;
@@ -90,20 +87,32 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
 	r->len += add;
 	r->body[r->len] = '\0';
 	if (r->line) {
+		/* every complete line, then one move of the rest: linear in the chunk (a move per
+		 * line was quadratic for a chunk of many short lines) */
+		size_t off = 0;
 		char *nl;
+		int ret = 0;
 
-		while ((nl = memchr(r->body, '\n', r->len))) {
-			size_t l = (size_t)(nl - r->body);
+		while (!ret && (nl = memchr(r->body + off, '\n', r->len - off))) {
+			size_t l = (size_t)(nl - (r->body + off));
 
 			*nl = '\0';
-			if (l && r->line(r, r->body, l) < 0)
-				return 0;
-			memmove(r->body, nl + 1, r->len - l - 1);
-			r->len -= l + 1;
-			r->body[r->len] = '\0';
+			if (l && r->line(r, r->body + off, l) < 0)
+				ret = -1;
+			off += l + 1;
 		}
+		memmove(r->body, r->body + off, r->len - off);
+		r->len -= off;
+		r->body[r->len] = '\0';
+		if (ret)
+			return 0;
 	}
 	return add;
+}
+
+static size_t on_data(char *data, size_t size, size_t n, void *arg)
+{
+	return k8s_req_feed(arg, data, size * n);
 }
 
 static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)

@@ -36,6 +36,9 @@ void k8s_api_pod_free(struct k8s_api_pod *p)
 	memset(p, 0, sizeof(*p));
 }
 
+#define AG_STR_(x) #x
+#define AG_STR(x) AG_STR_(x)
+
 /* "containerd://<id>" -> "<id>" */
 static char *strip_scheme(const char *s)
 {
@@ -72,10 +75,12 @@ static int add_ctrs(struct k8s_api_pod *p, json_object *ctrs, json_object *statu
 			json_object *st = json_object_array_get_idx(statuses, j);
 			const char *id = k8s_jstr(st, "containerID");
 
+			/* the first status of that name counts: a second one leaked the first id */
 			if (ag_streq(k8s_jstr(st, "name"), name) && id && *id) {
 				d->id = strip_scheme(id);
 				if (!d->id)
 					return -ENOMEM;
+				break;
 			}
 		}
 		for (size_t j = 0; claims && j < json_object_array_length(claims); j++) {
@@ -118,6 +123,10 @@ static int parse_pod(json_object *o, struct k8s_api_pod *p, const char **why)
 	if (labels && json_object_is_type(labels, json_type_object)) {
 		size_t n = (size_t)json_object_object_length(labels);
 
+		if (n > K8S_API_MAX_LABELS) {
+			*why = "more than " AG_STR(K8S_API_MAX_LABELS) " labels";
+			return -E2BIG;
+		}
 		p->labels.keys = calloc(n + 1, sizeof(char *));
 		p->labels.values = calloc(n + 1, sizeof(char *));
 		if (!p->labels.keys || !p->labels.values)
@@ -129,6 +138,34 @@ static int parse_pod(json_object *o, struct k8s_api_pod *p, const char **why)
 			p->labels.values[p->labels.n] = strdup(json_object_get_string(val));
 			if (!p->labels.keys[p->labels.n] || !p->labels.values[p->labels.n++])
 				goto nomem;
+		}
+	}
+	{
+		size_t nc = 0;
+		json_object *a;
+
+		if ((a = k8s_jarr(spec, "containers")))
+			nc += json_object_array_length(a);
+		if ((a = k8s_jarr(spec, "initContainers")))
+			nc += json_object_array_length(a);
+		if ((a = k8s_jarr(spec, "ephemeralContainers")))
+			nc += json_object_array_length(a);
+		if (nc > K8S_API_MAX_CONTAINERS) {
+			*why = "more than " AG_STR(K8S_API_MAX_CONTAINERS) " containers";
+			return -E2BIG;
+		}
+		/* each is searched once per container or claim: bounded, the cost stays linear */
+		static const char *const lists[] = { "containerStatuses", "initContainerStatuses",
+						     "ephemeralContainerStatuses", "resourceClaimStatuses" };
+		for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+			if ((a = k8s_jarr(st, lists[i])) &&
+			    json_object_array_length(a) > K8S_API_MAX_CONTAINERS) {
+				*why = "a status list longer than " AG_STR(K8S_API_MAX_CONTAINERS);
+				return -E2BIG;
+			}
+		if (rcs && json_object_array_length(rcs) > K8S_API_MAX_CONTAINERS) {
+			*why = "more than " AG_STR(K8S_API_MAX_CONTAINERS) " resourceClaims";
+			return -E2BIG;
 		}
 	}
 	ret = add_ctrs(p, k8s_jarr(spec, "containers"), k8s_jarr(st, "containerStatuses"));
@@ -168,6 +205,11 @@ static int parse_pod(json_object *o, struct k8s_api_pod *p, const char **why)
 nomem:
 	*why = "out of memory";
 	return -ENOMEM;
+}
+
+int k8s_api_pod_parse(json_object *o, struct k8s_api_pod *p, const char **why)
+{
+	return parse_pod(o, p, why);
 }
 
 /* api->lock held. Takes p. */
@@ -238,6 +280,12 @@ static int pods_list(struct k8s_api *api, CURL *curl, struct k8s_req *r, char *e
 		json_object_put(o);
 		return -EBADMSG;
 	}
+	if (json_object_array_length(items) > K8S_API_MAX_PODS) {
+		snprintf(err, errlen, "%.600s: %zu pods, more than %d on one node", r->url,
+			 json_object_array_length(items), K8S_API_MAX_PODS);
+		json_object_put(o);
+		return -E2BIG;
+	}
 	pods = calloc(json_object_array_length(items) + 1, sizeof(*pods));
 	if (!pods) {
 		json_object_put(o);
@@ -288,7 +336,9 @@ static int watch_line(struct k8s_req *r, char *line, size_t len)
 {
 	struct k8s_api *api = w_of(r)->api;
 	const struct k8s_env *env = api->env;
-	json_object *o = json_tokener_parse(line), *obj = k8s_jget(o, "object");
+	/* a NUL inside the line would cut the event short where json-c stops: no event */
+	json_object *o = strlen(line) == len ? json_tokener_parse(line) : NULL;
+	json_object *obj = k8s_jget(o, "object");
 	const char *type = k8s_jstr(o, "type");
 	const char *rv = k8s_jstr(k8s_jget(obj, "metadata"), "resourceVersion");
 	const char *why = "";
@@ -296,7 +346,7 @@ static int watch_line(struct k8s_req *r, char *line, size_t len)
 
 	if (!o || !type || !obj) {
 		k8s_log(AG_LOG_WARN, "API %s: watch event refused (%s): %.120s%s; relisting", r->url,
-			!o ? "not JSON" : !type ? "no type" : "no object", line, len > 120 ? "..." : "");
+			strlen(line) != len ? "a NUL byte in the line" : !o ? "not JSON" : !type ? "no type" : "no object", line, len > 120 ? "..." : "");
 		json_object_put(o);
 		r->relist = true;
 		r->line_err = -EBADMSG;

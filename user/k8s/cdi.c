@@ -10,6 +10,7 @@
 #include <yaml.h>
 
 #include "cdi.h"
+#include "yamldepth.h"
 
 struct ctx {
 	struct ag_cdi_cache *c;
@@ -30,7 +31,12 @@ static void warnf(struct ctx *x, const char *fmt, ...)
 
 	if (!x->warn)
 		return;
+	/* a long file name leaves n past the buffer: clamp it (it overflowed the stack before) */
 	n = snprintf(msg, sizeof(msg), "cdi: %s: ", x->file);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(msg) - 1)
+		n = (int)sizeof(msg) - 1;
 	va_start(ap, fmt);
 	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 	va_end(ap);
@@ -123,6 +129,11 @@ static int edits_nodes(struct ctx *x, yaml_document_t *d, yaml_node_t *edits, co
 			cn.major = major(st.st_rdev);
 			cn.minor = minor(st.st_rdev);
 		}
+		if (*n >= AG_CDI_MAX_NODES) {
+			warnf(x, "device %s: more than %u deviceNodes: the rest skipped", dev,
+			      AG_CDI_MAX_NODES);
+			break;
+		}
 		nn = realloc(*nodes, (*n + 1) * sizeof(**nodes));
 		if (!nn)
 			return -ENOMEM;
@@ -186,31 +197,20 @@ static bool valid_kind(const char *k)
 	return slash && slash > k && slash[1] && !strchr(slash + 1, '/') && !strchr(k, '=');
 }
 
-static int load_file(struct ctx *x, const char *path)
+/* One parsed spec (parser set up by the caller) into x->c. */
+static int load_doc(struct ctx *x, yaml_parser_t *parser)
 {
-	yaml_parser_t parser;
 	yaml_document_t doc;
 	yaml_node_t *root, *devs, *top;
 	struct ag_cdi_node *common = NULL;
 	size_t n_common = 0;
 	const char *kind;
-	FILE *f;
 	int ret = 0;
 
-	x->file = path;
-	f = fopen(path, "re");
-	if (!f) {
-		warnf(x, "cannot read: %s", strerror(errno));
-		return 0;
-	}
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_file(&parser, f);
-	if (!yaml_parser_load(&parser, &doc)) {
-		warnf(x, "line %zu: %s%s%s", parser.problem_mark.line + 1,
-		      parser.problem ? parser.problem : "parse error",
-		      parser.context ? " " : "", parser.context ? parser.context : "");
-		yaml_parser_delete(&parser);
-		fclose(f);
+	if (!yaml_parser_load(parser, &doc)) {
+		warnf(x, "line %zu: %s%s%s", parser->problem_mark.line + 1,
+		      parser->problem ? parser->problem : "parse error",
+		      parser->context ? " " : "", parser->context ? parser->context : "");
 		return 0;
 	}
 	root = yaml_document_get_root_node(&doc);
@@ -241,6 +241,11 @@ static int load_file(struct ctx *x, const char *path)
 			warnf(x, "a device has no valid name");
 			continue;
 		}
+		if (x->c->n >= AG_CDI_MAX_DEVICES) {
+			warnf(x, "device %s and the rest skipped: more than %u CDI devices in all", name,
+			      AG_CDI_MAX_DEVICES);
+			break;
+		}
 		ret = edits_nodes(x, &doc, map_get(&doc, dv, "containerEdits"), name, false, &nodes,
 				  &n);
 		if (!ret && n_common) {
@@ -263,8 +268,77 @@ static int load_file(struct ctx *x, const char *path)
 out:
 	free(common);
 	yaml_document_delete(&doc);
+	return ret;
+}
+
+/* The nesting limit (yamldepth.h), on a first pass; deletes the parser. True: skip the spec. */
+static bool too_deep(struct ctx *x, yaml_parser_t *parser)
+{
+	size_t line = 0;
+	int r = ag_yaml_too_deep(parser, AG_YAML_MAX_DEPTH, &line);
+
+	yaml_parser_delete(parser);
+	if (r == 1)
+		warnf(x, "line %zu: nested deeper than %d levels: skipped", line, AG_YAML_MAX_DEPTH);
+	return r == 1;
+}
+
+static int load_file(struct ctx *x, const char *path)
+{
+	yaml_parser_t parser;
+	struct stat st;
+	FILE *f;
+	int ret;
+
+	x->file = path;
+	f = fopen(path, "re");
+	if (!f) {
+		warnf(x, "cannot read: %s", strerror(errno));
+		return 0;
+	}
+	if (fstat(fileno(f), &st) == 0 && st.st_size > AG_CDI_MAX_SPEC) {
+		warnf(x, "skipped: %lld bytes, over the %u-byte limit of a spec",
+		      (long long)st.st_size, AG_CDI_MAX_SPEC);
+		fclose(f);
+		return 0;
+	}
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_file(&parser, f);
+	if (too_deep(x, &parser)) {
+		fclose(f);
+		return 0;
+	}
+	rewind(f);
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_file(&parser, f);
+	ret = load_doc(x, &parser);
 	yaml_parser_delete(&parser);
 	fclose(f);
+	return ret;
+}
+
+int ag_cdi_load_buf(struct ag_cdi_cache *c, size_t *cap, const char *name, const char *buf,
+		    size_t len, int prio, const char *dev_root, ag_cdi_warn_fn warn, void *arg)
+{
+	struct ctx x = { .c = c, .cap = *cap, .dev_root = dev_root, .warn = warn, .arg = arg,
+			 .file = name, .prio = prio };
+	yaml_parser_t parser;
+	int ret;
+
+	if (len > AG_CDI_MAX_SPEC) {
+		warnf(&x, "skipped: %zu bytes, over the %u-byte limit of a spec", len,
+		      AG_CDI_MAX_SPEC);
+		return 0;
+	}
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	if (too_deep(&x, &parser))
+		return 0;
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	ret = load_doc(&x, &parser);
+	yaml_parser_delete(&parser);
+	*cap = x.cap;
 	return ret;
 }
 

@@ -34,6 +34,13 @@ struct ag_cdi_cache {
 	uint64_t stamp; /* ag_cdi_stamp() of the directories when loaded */
 };
 
+/* Limits (README "Input limits"): a spec file over AG_CDI_MAX_SPEC bytes is skipped; past
+ * AG_CDI_MAX_DEVICES devices (all specs together) and AG_CDI_MAX_NODES deviceNodes per device the
+ * rest is skipped, each with a warning naming the file. */
+#define AG_CDI_MAX_SPEC    (1u << 20)
+#define AG_CDI_MAX_DEVICES 4096u
+#define AG_CDI_MAX_NODES   256u
+
 typedef void (*ag_cdi_warn_fn)(void *arg, const char *msg);
 
 /* Read every *.yaml, *.yml and *.json file of dirs. dev_root ("" or NULL: none) prefixes the paths
@@ -42,6 +49,10 @@ typedef void (*ag_cdi_warn_fn)(void *arg, const char *msg);
 int ag_cdi_load(struct ag_cdi_cache *c, const char *const *dirs, size_t n_dirs,
 		const char *dev_root, ag_cdi_warn_fn warn, void *arg);
 void ag_cdi_free(struct ag_cdi_cache *c);
+/* One spec from memory (name stands for its file in warnings), added to c as ag_cdi_load adds a
+ * file of directory prio; *cap is c's capacity (0 for a zeroed cache). The fuzz entry point. */
+int ag_cdi_load_buf(struct ag_cdi_cache *c, size_t *cap, const char *name, const char *buf,
+		    size_t len, int prio, const char *dev_root, ag_cdi_warn_fn warn, void *arg);
 
 /* A value that changes when a spec file is added, removed or replaced in one of the dirs. */
 uint64_t ag_cdi_stamp(const char *const *dirs, size_t n_dirs);

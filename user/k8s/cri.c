@@ -87,6 +87,10 @@ static int cri_add(struct k8s_cri_snap *s, size_t *cap, const char *id, cri_kv *
 
 	if (!id || !*id || !ns || !pod || (!sandbox && !name))
 		return 0;
+	if (n > K8S_CRI_MAX_LABELS)
+		return -E2BIG;
+	if (s->n >= K8S_CRI_MAX_ENTRIES)
+		return -E2BIG;
 	if (s->n == *cap) {
 		size_t nc = *cap ? *cap * 2 : 64;
 
@@ -123,6 +127,37 @@ static int cri_add(struct k8s_cri_snap *s, size_t *cap, const char *id, cri_kv *
 	return 0;
 }
 
+int k8s_cri_add_containers(struct k8s_cri_snap *s, size_t *cap,
+			   const Runtime__V1__ListContainersResponse *r)
+{
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < r->n_containers; i++) {
+		const Runtime__V1__Container *c = r->containers[i];
+
+		ret = cri_add(s, cap, c->id, c->labels, c->n_labels, false);
+	}
+	return ret;
+}
+
+int k8s_cri_add_sandboxes(struct k8s_cri_snap *s, size_t *cap,
+			  const Runtime__V1__ListPodSandboxResponse *r)
+{
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < r->n_items; i++) {
+		const Runtime__V1__PodSandbox *p = r->items[i];
+
+		ret = cri_add(s, cap, p->id, (cri_kv *const *)p->labels, p->n_labels, true);
+	}
+	return ret;
+}
+
+void k8s_cri_snap_free(struct k8s_cri_snap *s)
+{
+	cri_free(s);
+}
+
 /* A fresh snapshot: ListContainers + ListPodSandbox. */
 static int cri_list(struct k8s_cri *cri, struct ag_grpc *g, struct k8s_cri_snap *s, char *err,
 		    size_t errlen)
@@ -140,31 +175,27 @@ static int cri_list(struct k8s_cri *cri, struct ag_grpc *g, struct k8s_cri_snap 
 			   (ProtobufCMessage **)&cresp, err, errlen);
 	if (ret)
 		return ret;
-	for (size_t i = 0; !ret && i < cresp->n_containers; i++) {
-		const Runtime__V1__Container *c = cresp->containers[i];
-
-		ret = cri_add(s, &cap, c->id, c->labels, c->n_labels, false);
-	}
+	ret = k8s_cri_add_containers(s, &cap, cresp);
 	protobuf_c_message_free_unpacked(&cresp->base, NULL);
 	if (!ret)
 		ret = ag_grpc_call(g, "/runtime.v1.RuntimeService/ListPodSandbox", &sreq.base,
 				   &runtime__v1__list_pod_sandbox_response__descriptor,
 				   (ProtobufCMessage **)&sresp, err, errlen);
 	if (!ret) {
-		for (size_t i = 0; !ret && i < sresp->n_items; i++) {
-			const Runtime__V1__PodSandbox *p = sresp->items[i];
-
-			ret = cri_add(s, &cap, p->id, (cri_kv *const *)p->labels, p->n_labels, true);
-		}
+		ret = k8s_cri_add_sandboxes(s, &cap, sresp);
 		protobuf_c_message_free_unpacked(&sresp->base, NULL);
 	}
 	if (ret) {
 		if (ret == -ENOMEM)
 			snprintf(err, errlen, "CRI: out of memory");
+		else if (ret == -E2BIG)
+			snprintf(err, errlen, "CRI: more than %u containers and sandboxes, or one with more than %u labels: answer refused",
+				 K8S_CRI_MAX_ENTRIES, K8S_CRI_MAX_LABELS);
 		cri_free(s);
 		return ret;
 	}
-	qsort(s->e, s->n, sizeof(*s->e), cri_cmp);
+	if (s->n)
+		qsort(s->e, s->n, sizeof(*s->e), cri_cmp);
 	return 0;
 }
 

@@ -21,6 +21,20 @@ struct k8s_cri_snap {
 	size_t n;
 };
 
+/* Limits of a list (README "Input limits"): more is refused with -E2BIG, the last snapshot stays. */
+#define K8S_CRI_MAX_ENTRIES 65536u /* containers + sandboxes */
+#define K8S_CRI_MAX_LABELS  1024u  /* labels of one */
+
+struct Runtime__V1__ListContainersResponse;
+struct Runtime__V1__ListPodSandboxResponse;
+/* Decoded answers -> entries appended to s (*cap its capacity; unsorted): 0, -ENOMEM, -E2BIG.
+ * The fuzz entry points; the thread builds each list with them. */
+int k8s_cri_add_containers(struct k8s_cri_snap *s, size_t *cap,
+			   const struct Runtime__V1__ListContainersResponse *r);
+int k8s_cri_add_sandboxes(struct k8s_cri_snap *s, size_t *cap,
+			  const struct Runtime__V1__ListPodSandboxResponse *r);
+void k8s_cri_snap_free(struct k8s_cri_snap *s);
+
 struct k8s_cri {
 	const struct k8s_env *env;
 	/* called by the thread, no lock held, after the snapshot changed (before the notify) */

@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,72 @@ static int curl_errno(CURLcode rc)
 	}
 }
 
+/* Counts what protobuf-c allocates while decoding; past the budget the decode fails. Frees go to
+ * free(): a message decoded here is freed with the default allocator. */
+struct budget {
+	ProtobufCAllocator base;
+	size_t used, limit;
+	bool over;
+};
+
+static void *budget_alloc(void *arg, size_t size)
+{
+	struct budget *b = arg;
+
+	if (size > b->limit || b->used + size + 32 > b->limit) {
+		b->over = true;
+		return NULL;
+	}
+	b->used += size + 32; /* malloc's smallest chunk, roughly */
+	return malloc(size);
+}
+
+static void budget_free(void *arg, void *p)
+{
+	free(p);
+}
+
+int ag_grpc_unframe(const unsigned char *body, size_t len, const ProtobufCMessageDescriptor *desc,
+		    ProtobufCMessage **resp, char *err, size_t errlen)
+{
+	struct budget b = { .base = { budget_alloc, budget_free, NULL } };
+	size_t msglen;
+
+	*resp = NULL;
+	if (len < 5) {
+		snprintf(err, errlen, "status OK but %zu bytes of body, no message", len);
+		return -EPROTO;
+	}
+	msglen = (size_t)body[1] << 24 | (size_t)body[2] << 16 | (size_t)body[3] << 8 |
+		 (size_t)body[4];
+	if (body[0] != 0) {
+		snprintf(err, errlen, "compressed message (flag %u) though none was offered", body[0]);
+		return -EPROTO;
+	}
+	if (msglen != len - 5) {
+		snprintf(err, errlen, "frame says %zu bytes, body holds %zu", msglen, len - 5);
+		return -EPROTO;
+	}
+	if (msglen > AG_GRPC_MAX_MSG) {
+		snprintf(err, errlen, "message of %zu bytes, over the %u-byte limit", msglen,
+			 AG_GRPC_MAX_MSG);
+		return -EMSGSIZE;
+	}
+	b.base.allocator_data = &b;
+	b.limit = AG_GRPC_DECODE_FACTOR * msglen + AG_GRPC_DECODE_SLACK;
+	*resp = protobuf_c_message_unpack(desc, &b.base, msglen, body + 5);
+	if (!*resp && b.over) {
+		snprintf(err, errlen, "%zu bytes decode to more than %zu bytes of %s (%u times the message): refused",
+			 msglen, b.limit, desc->name, AG_GRPC_DECODE_FACTOR);
+		return -EMSGSIZE;
+	}
+	if (!*resp) {
+		snprintf(err, errlen, "%zu bytes do not decode as %s", msglen, desc->name);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 int ag_grpc_call(struct ag_grpc *g, const char *method, const ProtobufCMessage *req,
 		 const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp, char *err,
 		 size_t errlen)
@@ -190,7 +257,7 @@ int ag_grpc_call(struct ag_grpc *g, const char *method, const ProtobufCMessage *
 	char cerr[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdr = NULL;
 	unsigned char *out = NULL;
-	size_t reqlen, msglen;
+	size_t reqlen;
 	char url[256];
 	struct stat st;
 	long http = 0;
@@ -284,31 +351,9 @@ int ag_grpc_call(struct ag_grpc *g, const char *method, const ProtobufCMessage *
 			 c.grpc_message);
 		goto out;
 	}
-	if (c.len < 5) {
-		ret = -EPROTO;
-		snprintf(err, errlen, "grpc %s %s: status OK but %zu bytes of body, no message",
-			 g->socket, method, c.len);
-		goto out;
-	}
-	msglen = (size_t)c.body[1] << 24 | (size_t)c.body[2] << 16 | (size_t)c.body[3] << 8 |
-		 (size_t)c.body[4];
-	if (c.body[0] != 0) {
-		ret = -EPROTO;
-		snprintf(err, errlen, "grpc %s %s: compressed message (flag %u) though none was offered",
-			 g->socket, method, c.body[0]);
-		goto out;
-	}
-	if (msglen != c.len - 5) {
-		ret = -EPROTO;
-		snprintf(err, errlen, "grpc %s %s: frame says %zu bytes, body holds %zu", g->socket,
-			 method, msglen, c.len - 5);
-		goto out;
-	}
-	*resp = protobuf_c_message_unpack(resp_desc, NULL, msglen, c.body + 5);
-	if (!*resp) {
-		ret = -EBADMSG;
-		snprintf(err, errlen, "grpc %s %s: %zu bytes do not decode as %s", g->socket, method,
-			 msglen, resp_desc->name);
+	ret = ag_grpc_unframe(c.body, c.len, resp_desc, resp, cerr, sizeof(cerr));
+	if (ret) {
+		snprintf(err, errlen, "grpc %s %s: %s", g->socket, method, cerr);
 		goto out;
 	}
 	ret = 0;

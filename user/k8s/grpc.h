@@ -54,5 +54,13 @@ const char *ag_grpc_status_name(int code);
  * close, no request). 0, or -errno (-ENOENT: no socket, -ECONNREFUSED: nobody listens), with err. */
 #define AG_GRPC_WATCH_MS 500 /* between two probes of a peer that is up */
 int ag_grpc_reachable(const char *socket_path, char *err, size_t errlen);
+/* What a message may cost decoded (README "Input limits"): protobuf-c's allocations while
+ * unpacking at most FACTOR times the message plus SLACK; past it the answer is refused. */
+#define AG_GRPC_DECODE_FACTOR 32u
+#define AG_GRPC_DECODE_SLACK  (64u << 10)
+/* The body of a unary answer (one length-prefixed message) -> *resp: 0, -EPROTO (framing),
+ * -EMSGSIZE (over a limit) or -EBADMSG, with err saying why. The fuzz entry point. */
+int ag_grpc_unframe(const unsigned char *body, size_t len, const ProtobufCMessageDescriptor *desc,
+		    ProtobufCMessage **resp, char *err, size_t errlen);
 
 #endif

@@ -30,19 +30,12 @@ static void lower(char *s)
 }
 
 /* One GPU's information file: "Key: \t value" lines; split at the first ':'. */
-static int load_gpu(const char *path, const char *bus, struct ag_nv_gpu *g, char *err,
+static int gpu_from(FILE *f, const char *path, const char *bus, struct ag_nv_gpu *g, char *err,
 		    size_t errlen)
 {
 	char line[512];
 	int have_minor = 0;
-	FILE *f = fopen(path, "re");
 
-	if (!f) {
-		int ret = -errno;
-
-		snprintf(err, errlen, "nvidia procfs: cannot read %s: %s", path, strerror(errno));
-		return ret;
-	}
 	memset(g, 0, sizeof(*g));
 	ag_strlcpy(g->bus, bus, sizeof(g->bus));
 	lower(g->bus);
@@ -61,7 +54,6 @@ static int load_gpu(const char *path, const char *bus, struct ag_nv_gpu *g, char
 			unsigned long m = strtoul(v, &end, 10);
 
 			if (end == v || *end || m > 255) {
-				fclose(f);
 				snprintf(err, errlen, "nvidia procfs: %s: Device Minor '%s' is no minor",
 					 path, v);
 				return -EINVAL;
@@ -70,7 +62,6 @@ static int load_gpu(const char *path, const char *bus, struct ag_nv_gpu *g, char
 			have_minor = 1;
 		}
 	}
-	fclose(f);
 	if (!have_minor) {
 		snprintf(err, errlen, "nvidia procfs: %s: no Device Minor line", path);
 		return -EINVAL;
@@ -78,32 +69,65 @@ static int load_gpu(const char *path, const char *bus, struct ag_nv_gpu *g, char
 	return 0;
 }
 
+static int load_gpu(const char *path, const char *bus, struct ag_nv_gpu *g, char *err,
+		    size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	int ret;
+
+	if (!f) {
+		ret = -errno;
+		snprintf(err, errlen, "nvidia procfs: cannot read %s: %s", path, strerror(errno));
+		return ret;
+	}
+	ret = gpu_from(f, path, bus, g, err, errlen);
+	fclose(f);
+	return ret;
+}
+
+int ag_nv_parse_gpu(const char *name, const char *buf, size_t len, const char *bus,
+		    struct ag_nv_gpu *g, char *err, size_t errlen)
+{
+	FILE *f = len ? fmemopen((void *)buf, len, "r") : NULL;
+	int ret;
+
+	if (!f) {
+		memset(g, 0, sizeof(*g));
+		snprintf(err, errlen, "nvidia procfs: %s: no Device Minor line", name);
+		return -EINVAL;
+	}
+	ret = gpu_from(f, name, bus, g, err, errlen);
+	fclose(f);
+	return ret;
+}
+
 static int by_bus(const void *a, const void *b)
 {
 	return strcmp(((const struct ag_nv_gpu *)a)->bus, ((const struct ag_nv_gpu *)b)->bus);
 }
 
-static int load_caps(struct ag_nv_table *t, const char *path, char *err, size_t errlen)
+static int caps_from(FILE *f, struct ag_nv_table *t, const char *path, char *err, size_t errlen)
 {
 	char line[256];
-	size_t cap = 0;
-	FILE *f = fopen(path, "re");
+	size_t cap = t->n_caps;
 
-	if (!f)
-		return errno == ENOENT ? 0 : -errno;
 	while (fgets(line, sizeof(line), f)) {
 		char name[64];
 		unsigned int minor;
 
 		if (sscanf(line, "%63s %u", name, &minor) != 2 || strlen(name) >= sizeof(t->caps->name))
 			continue;
+		if (t->n_caps >= AG_NV_MAX_CAPS) {
+			snprintf(err, errlen, "nvidia procfs: %s: more than %u capability minors",
+				 path, AG_NV_MAX_CAPS);
+			return -E2BIG;
+		}
 		if (t->n_caps == cap) {
 			struct ag_nv_cap *n;
 
 			cap = cap ? cap * 2 : 512;
 			n = realloc(t->caps, cap * sizeof(*n));
 			if (!n) {
-				fclose(f);
 				snprintf(err, errlen, "nvidia procfs: %s: out of memory", path);
 				return -ENOMEM;
 			}
@@ -112,8 +136,32 @@ static int load_caps(struct ag_nv_table *t, const char *path, char *err, size_t 
 		memcpy(t->caps[t->n_caps].name, name, strlen(name) + 1);
 		t->caps[t->n_caps++].minor = minor;
 	}
-	fclose(f);
 	return 0;
+}
+
+static int load_caps(struct ag_nv_table *t, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	int ret;
+
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	ret = caps_from(f, t, path, err, errlen);
+	fclose(f);
+	return ret;
+}
+
+int ag_nv_parse_caps(struct ag_nv_table *t, const char *name, const char *buf, size_t len, char *err,
+		     size_t errlen)
+{
+	FILE *f = len ? fmemopen((void *)buf, len, "r") : NULL;
+	int ret;
+
+	if (!f)
+		return 0;
+	ret = caps_from(f, t, name, err, errlen);
+	fclose(f);
+	return ret;
 }
 
 int ag_nv_load(struct ag_nv_table *t, const char *proc, char *err, size_t errlen)
@@ -143,6 +191,12 @@ int ag_nv_load(struct ag_nv_table *t, const char *proc, char *err, size_t errlen
 
 		if (de->d_name[0] == '.')
 			continue;
+		if (t->n_gpus >= AG_NV_MAX_GPUS) {
+			ret = -E2BIG;
+			snprintf(err, errlen, "nvidia procfs: %s: more than %u GPUs", path,
+				 AG_NV_MAX_GPUS);
+			break;
+		}
 		if (t->n_gpus == cap) {
 			struct ag_nv_gpu *n;
 
@@ -166,12 +220,13 @@ int ag_nv_load(struct ag_nv_table *t, const char *proc, char *err, size_t errlen
 		ag_nv_free(t);
 		return ret;
 	}
-	qsort(t->gpus, t->n_gpus, sizeof(*t->gpus), by_bus);
+	if (t->n_gpus)
+		qsort(t->gpus, t->n_gpus, sizeof(*t->gpus), by_bus);
 caps:
 	snprintf(path, sizeof(path), "%s/driver/nvidia-caps/mig-minors", proc);
 	ret = load_caps(t, path, err, errlen);
 	if (ret < 0) {
-		if (ret != -ENOMEM)
+		if (ret != -ENOMEM && ret != -E2BIG)
 			snprintf(err, errlen, "nvidia procfs: cannot read %s: %s", path, strerror(-ret));
 		ag_nv_free(t);
 	}

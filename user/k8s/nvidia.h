@@ -38,6 +38,15 @@ struct ag_nv_table {
  * naming it. */
 int ag_nv_load(struct ag_nv_table *t, const char *proc, char *err, size_t errlen);
 void ag_nv_free(struct ag_nv_table *t);
+/* Limits (README "Input limits"): past them ag_nv_load fails with -E2BIG naming the file. */
+#define AG_NV_MAX_GPUS 256u
+#define AG_NV_MAX_CAPS 65536u
+/* One GPU's information file / the mig-minors file from memory (name stands for the file in err;
+ * caps are appended to t). The fuzz entry points; ag_nv_load reads the files through them. */
+int ag_nv_parse_gpu(const char *name, const char *buf, size_t len, const char *bus,
+		    struct ag_nv_gpu *g, char *err, size_t errlen);
+int ag_nv_parse_caps(struct ag_nv_table *t, const char *name, const char *buf, size_t len, char *err,
+		     size_t errlen);
 
 /* Minor of the GPU with this UUID ("GPU-..." or without the prefix, any case), or -ENOENT. */
 int ag_nv_minor_by_uuid(const struct ag_nv_table *t, const char *uuid);

@@ -83,13 +83,19 @@ static bool pr_equal(const struct k8s_pr_snap *x, const struct k8s_pr_snap *y)
 
 /* Append the containers of one PodResources message, their ids mapped to device numbers. */
 static int pr_add_pod(struct k8s_pr *pr, struct k8s_pr_snap *s, size_t *cap, const V1__PodResources *p,
-		      uint64_t *unmapped)
+		      uint64_t *unmapped, size_t *total, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < p->n_containers; i++) {
 		const V1__ContainerResources *cr = p->containers[i];
 		struct k8s_prc *c;
 		size_t n = 0;
 
+		if (s->n >= K8S_PR_MAX_CONTAINERS) {
+			snprintf(err, errlen, "pod %s/%s: more than %u containers in the answer",
+				 p->namespace_ ? p->namespace_ : "", p->name ? p->name : "",
+				 K8S_PR_MAX_CONTAINERS);
+			return -E2BIG;
+		}
 		if (s->n == *cap) {
 			size_t nc = *cap ? *cap * 2 : 64;
 			struct k8s_prc *m = realloc(s->c, nc * sizeof(*m));
@@ -107,10 +113,24 @@ static int pr_add_pod(struct k8s_pr *pr, struct k8s_pr_snap *s, size_t *cap, con
 		s->n++;
 		if (!c->ns || !c->pod || !c->name)
 			return -ENOMEM;
+		/* an empty id names no device: not kept (a million of them cost 1.1 GB) */
 		for (size_t d = 0; d < cr->n_devices; d++)
-			n += cr->devices[d]->n_device_ids;
+			for (size_t j = 0; j < cr->devices[d]->n_device_ids; j++)
+				n += cr->devices[d]->device_ids[j] && *cr->devices[d]->device_ids[j];
 		for (size_t d = 0; d < cr->n_dynamic_resources; d++)
 			n += cr->dynamic_resources[d]->n_claim_resources;
+		if (n > K8S_PR_MAX_IDS) {
+			snprintf(err, errlen, "container %s/%s/%s: %zu devices, more than %u",
+				 c->ns, c->pod, c->name, n, K8S_PR_MAX_IDS);
+			return -E2BIG;
+		}
+		/* each id is mapped (and an unmapped one looked up among those warned about) */
+		*total += n;
+		if (*total > K8S_PR_MAX_TOTAL_IDS) {
+			snprintf(err, errlen, "container %s/%s/%s: more than %u devices in the answer",
+				 c->ns, c->pod, c->name, K8S_PR_MAX_TOTAL_IDS);
+			return -E2BIG;
+		}
 		if (!n)
 			continue;
 		c->a = calloc(n, sizeof(*c->a));
@@ -120,8 +140,11 @@ static int pr_add_pod(struct k8s_pr *pr, struct k8s_pr_snap *s, size_t *cap, con
 			const V1__ContainerDevices *cd = cr->devices[d];
 
 			for (size_t j = 0; j < cd->n_device_ids; j++) {
-				struct k8s_alloc *a = &c->a[c->n++];
+				struct k8s_alloc *a;
 
+				if (!cd->device_ids[j] || !*cd->device_ids[j])
+					continue;
+				a = &c->a[c->n++];
 				a->resource = strdup(cd->resource_name ? cd->resource_name : "");
 				a->id = strdup(cd->device_ids[j] ? cd->device_ids[j] : "");
 				if (!a->resource || !a->id)
@@ -160,13 +183,13 @@ static int pr_add_pod(struct k8s_pr *pr, struct k8s_pr_snap *s, size_t *cap, con
 
 /* A Get answer replaces the containers of that pod in a copy of the current snapshot. */
 static int pr_merge(struct k8s_pr *pr, const struct k8s_pr_snap *old, struct k8s_pr_snap *out,
-		    const V1__PodResources *p, uint64_t *unmapped)
+		    const V1__PodResources *p, uint64_t *unmapped, char *err, size_t errlen)
 {
-	size_t cap = 0;
+	size_t cap = 0, total = 0;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	ret = pr_add_pod(pr, out, &cap, p, unmapped);
+	ret = pr_add_pod(pr, out, &cap, p, unmapped, &total, err, errlen);
 	for (size_t i = 0; !ret && i < old->n; i++) {
 		const struct k8s_prc *c = &old->c[i];
 		struct k8s_prc *d;
@@ -211,8 +234,33 @@ static int pr_merge(struct k8s_pr *pr, const struct k8s_pr_snap *old, struct k8s
 		pr_free(out);
 		return ret;
 	}
-	qsort(out->c, out->n, sizeof(*out->c), prc_cmp);
+	if (out->n)
+		qsort(out->c, out->n, sizeof(*out->c), prc_cmp);
 	return 0;
+}
+
+int k8s_pr_build(struct k8s_pr *pr, const V1__ListPodResourcesResponse *resp,
+		 struct k8s_pr_snap *out, uint64_t *unmapped, char *err, size_t errlen)
+{
+	size_t cap = 0, total = 0;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; !ret && i < resp->n_pod_resources; i++)
+		ret = pr_add_pod(pr, out, &cap, resp->pod_resources[i], unmapped, &total, err,
+				 errlen);
+	if (ret) {
+		pr_free(out);
+		return ret;
+	}
+	if (out->n)
+		qsort(out->c, out->n, sizeof(*out->c), prc_cmp);
+	return 0;
+}
+
+void k8s_pr_snap_free(struct k8s_pr_snap *s)
+{
+	pr_free(s);
 }
 
 static bool pr_want_done(const void *owner, const struct k8s_want *w)
@@ -306,14 +354,15 @@ static void *pr_thread(void *arg)
 					   &v1__list_pod_resources_response__descriptor,
 					   (ProtobufCMessage **)&resp, err, sizeof(err));
 			if (!ret) {
-				size_t cap = 0;
-
-				for (size_t i = 0; !ret && i < resp->n_pod_resources; i++)
-					ret = pr_add_pod(pr, &fresh, &cap, resp->pod_resources[i], &unmapped);
-				if (!ret)
-					qsort(fresh.c, fresh.n, sizeof(*fresh.c), prc_cmp);
-				else
+				ret = k8s_pr_build(pr, resp, &fresh, &unmapped, err, sizeof(err));
+				if (ret == -ENOMEM)
 					snprintf(err, sizeof(err), "%s: out of memory", what);
+				else if (ret) {
+					char e2[sizeof(err)];
+
+					snprintf(e2, sizeof(e2), "%s: List: %s", what, err);
+					memcpy(err, e2, sizeof(err));
+				}
 				protobuf_c_message_free_unpacked(&resp->base, NULL);
 			}
 		}
@@ -384,11 +433,15 @@ static void *pr_thread(void *arg)
 				continue;
 			}
 			k8s_unlock(&pr->lock);
-			ret = pr_merge(pr, &pr->snap, &merged, resp->pod_resources, &unmapped);
+			ret = pr_merge(pr, &pr->snap, &merged, resp->pod_resources, &unmapped, err,
+				       sizeof(err));
 			protobuf_c_message_free_unpacked(&resp->base, NULL);
 			k8s_lock(&pr->lock);
-			if (ret)
+			if (ret) {
+				if (ret == -E2BIG)
+					k8s_log(AG_LOG_WARN, "%s: Get: %s: answer ignored", what, err);
 				continue;
+			}
 			/* pr->snap may have been replaced meanwhile only by this thread: merged is current */
 			changed = !pr_equal(&merged, &pr->snap);
 			old = pr->snap;

@@ -22,6 +22,14 @@ struct k8s_pr_snap {
 	size_t n;
 };
 
+/* Limits of one answer (README "Input limits"): more is refused with -E2BIG and an error naming
+ * the pod or container; the last good snapshot stays. */
+#define K8S_PR_MAX_CONTAINERS 16384u /* containers in a List answer */
+#define K8S_PR_MAX_IDS        1024u  /* device ids + claim results of one container */
+/* ... of all containers in the answer: each kept costs a struct k8s_alloc (its device ranges
+ * inline, about 1 KiB) and a mapping, so 8192 hold about 9 MiB */
+#define K8S_PR_MAX_TOTAL_IDS  8192u
+
 struct k8s_pr {
 	const struct k8s_env *env;
 	struct k8s_devmap *map;
@@ -47,6 +55,13 @@ void k8s_pr_fini(struct k8s_pr *pr);
 
 /* pr->lock held, for the rest: */
 /* First container of the pod (name NULL) or the container itself; NULL when absent. */
+struct V1__ListPodResourcesResponse;
+/* A List answer -> a sorted snapshot (ids mapped through pr->map); 0, -ENOMEM or -E2BIG with err.
+ * The fuzz entry point (the thread calls it on each List). */
+int k8s_pr_build(struct k8s_pr *pr, const struct V1__ListPodResourcesResponse *resp,
+		 struct k8s_pr_snap *out, uint64_t *unmapped, char *err, size_t errlen);
+void k8s_pr_snap_free(struct k8s_pr_snap *s);
+
 const struct k8s_prc *k8s_pr_find(const struct k8s_pr *pr, const char *ns, const char *pod,
 				  const char *name);
 /* Ask for the pod's resources (Get, or a List when Get cannot serve). */

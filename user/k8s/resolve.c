@@ -47,7 +47,7 @@ bool ag_k8s_exempt_match(const struct ag_cfg_exempt_k8s *e, const struct ag_k8s_
 		if (!pod->label_keys)
 			return false;
 		for (j = 0; j < pod->n_labels; j++)
-			if (!strcmp(pod->label_keys[j], e->label_keys[i]) &&
+			if (ag_streq(pod->label_keys[j], e->label_keys[i]) &&
 			    ag_streq(pod->label_values[j], e->label_values[i]))
 				break;
 		if (j == pod->n_labels)

@@ -1,0 +1,838 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Every parser at its stated limit (README "Input limits"): the input at the limit is accepted,
+ * one past it is refused with an error naming the input, the parse takes bounded time (a generous
+ * bound: a quadratic parser takes tens of seconds at these sizes) and the memory it holds at its
+ * peak is a small multiple of the input (malloc, calloc, realloc and free are interposed to count
+ * live bytes; under AddressSanitizer, which owns malloc, the memory checks are skipped).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "cgroups.h"
+#include "config.h"
+#include "cgpattern.h"
+#include "devices.h"
+#include "policy.h"
+#include "source.h"
+#include "yamldepth.h"
+#include "log.h"
+#include "k8s/api.h"
+#include "k8s/cdi.h"
+#include "k8s/cri.h"
+#include "k8s/grpc.h"
+#include "k8s/nvidia.h"
+#include "k8s/podresources.h"
+#include "proto/cri.pb-c.h"
+#include "proto/podresources.pb-c.h"
+
+#define TIME_BOUND_S 5.0 /* generous: the quadratic versions took tens of seconds or more */
+
+/* ---- the meter ---- */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define METER 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define METER 0
+#endif
+#endif
+#ifndef METER
+#define METER 1
+#endif
+
+static size_t live, peak;
+
+#if METER
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+
+static void count(void *p)
+{
+	if (p) {
+		live += malloc_usable_size(p);
+		if (live > peak)
+			peak = live;
+	}
+}
+
+void *malloc(size_t n)
+{
+	void *p = __libc_malloc(n);
+
+	count(p);
+	return p;
+}
+
+void *calloc(size_t a, size_t b)
+{
+	void *p = __libc_calloc(a, b);
+
+	count(p);
+	return p;
+}
+
+void *realloc(void *o, size_t n)
+{
+	void *p;
+
+	if (o)
+		live -= malloc_usable_size(o);
+	p = __libc_realloc(o, n);
+	if (p)
+		count(p);
+	else if (o && n)
+		live += malloc_usable_size(o); /* failed: the old block stays */
+	return p;
+}
+
+void free(void *p)
+{
+	if (p)
+		live -= malloc_usable_size(p);
+	__libc_free(p);
+}
+#endif
+
+static size_t base;
+static struct timespec t0;
+
+static void meter_start(void)
+{
+	base = live;
+	peak = live;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+}
+
+/* Time since meter_start under the bound; peak memory under factor x input + fixed + slack. */
+static void meter_check_plus(const char *what, size_t input, size_t factor, size_t fixed)
+{
+	struct timespec t1;
+	double s;
+	size_t held = peak - base, slack = (1u << 20) + fixed;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("# %s: %zu bytes of input, %.3f s, peak %zu bytes held (%.1fx)%s\n", what, input, s,
+	       held, input ? (double)held / (double)input : 0.0, METER ? "" : " (not metered)");
+	if (s > TIME_BOUND_S)
+		fail_msg("%s: %.1f s for %zu bytes (bound %.0f s)", what, s, input, TIME_BOUND_S);
+	if (METER && held > factor * input + slack)
+		fail_msg("%s: %zu bytes held for %zu bytes of input (bound %zux + %zu)", what, held,
+			 input, factor, slack);
+}
+
+static void meter_check(const char *what, size_t input, size_t factor)
+{
+	meter_check_plus(what, input, factor, 0);
+}
+
+/* ---- a growing buffer ---- */
+
+struct buf {
+	char *p;
+	size_t n, cap;
+};
+
+static void put(struct buf *b, const void *d, size_t n)
+{
+	if (b->n + n + 1 > b->cap) {
+		b->cap = (b->n + n + 1) * 2;
+		b->p = realloc(b->p, b->cap);
+		assert_non_null(b->p);
+	}
+	memcpy(b->p + b->n, d, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+}
+
+static void puts_(struct buf *b, const char *s)
+{
+	put(b, s, strlen(s));
+}
+
+__attribute__((format(printf, 2, 3))) static void putf(struct buf *b, const char *fmt, ...)
+{
+	char tmp[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	put(b, tmp, (size_t)n);
+}
+
+/* protobuf wire format */
+static void pb_varint(struct buf *b, uint64_t v)
+{
+	unsigned char c[10];
+	size_t n = 0;
+
+	do {
+		c[n] = v & 0x7f;
+		v >>= 7;
+		if (v)
+			c[n] |= 0x80;
+		n++;
+	} while (v);
+	put(b, c, n);
+}
+
+static void pb_ld(struct buf *b, unsigned int field, const void *d, size_t n)
+{
+	pb_varint(b, field << 3 | 2);
+	pb_varint(b, n);
+	put(b, d, n);
+}
+
+static void pb_str(struct buf *b, unsigned int field, const char *s)
+{
+	pb_ld(b, field, s, strlen(s));
+}
+
+static char last_warn[2048];
+static unsigned int n_warn;
+
+static void warn(void *arg, const char *msg)
+{
+	snprintf(last_warn, sizeof(last_warn), "%s", msg);
+	n_warn++;
+}
+
+/* ---- configuration ---- */
+
+static int config(const struct buf *b, struct ag_config *cfg, char *err, size_t errlen)
+{
+	return ag_config_parse("limits.yaml", b->p, b->n, cfg, err, errlen);
+}
+
+static void test_config_at_limits(void **state)
+{
+	struct buf b = { 0 };
+	struct ag_config cfg;
+	char err[512];
+	int ret;
+
+	puts_(&b, "tenants:\n");
+	for (int i = 0; i < AG_CONFIG_MAX_LIST; i++)
+		putf(&b, "  - /kubepods.slice/tenant-%04d.slice/*\n", i);
+	puts_(&b, "exempt:\n");
+	for (int i = 0; i < AG_CONFIG_MAX_LIST - 1; i++)
+		putf(&b, "  - /system.slice/exempt-%04d.service\n", i);
+	puts_(&b, "  - labels:\n");
+	for (int i = 0; i < AG_CONFIG_MAX_LABELS; i++)
+		putf(&b, "      label-%02d: value\n", i);
+	puts_(&b, "allocations:\n");
+	for (int i = 0; i < AG_CONFIG_MAX_LIST; i++)
+		putf(&b, "  - {cgroup: /kubepods.slice/tenant-%04d.slice/*, devices: ['195:%d']}\n", i,
+		     i % 256);
+	while (b.n < (1u << 20) - 64)
+		puts_(&b, "# padding to the size limit, a comment line of sixty four bytes\n");
+	meter_start();
+	ret = config(&b, &cfg, err, sizeof(err));
+	if (ret)
+		fail_msg("at the limits: %s", err);
+	assert_int_equal(cfg.n_tenants, AG_CONFIG_MAX_LIST);
+	assert_int_equal(cfg.n_allocs, AG_CONFIG_MAX_LIST);
+	assert_int_equal(cfg.exempt_k8s[0].n_labels, AG_CONFIG_MAX_LABELS);
+	meter_check("config at its limits", b.n, 16);
+	ag_config_free(&cfg);
+
+	/* one byte over the size */
+	while (b.n <= (1u << 20))
+		puts_(&b, "#");
+	assert_int_equal(config(&b, &cfg, err, sizeof(err)), -EFBIG);
+	assert_non_null(strstr(err, "limits.yaml: too large"));
+	free(b.p);
+}
+
+static void test_config_over_limits(void **state)
+{
+	struct buf b = { 0 };
+	struct ag_config cfg;
+	char err[512];
+
+	puts_(&b, "mode: audit\ntenants:\n");
+	for (int i = 0; i <= AG_CONFIG_MAX_LIST; i++)
+		putf(&b, "  - /t/%d/*\n", i);
+	assert_int_equal(config(&b, &cfg, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "limits.yaml:3: tenants: 1025 entries, at most 1024");
+	b.n = 0;
+	puts_(&b, "exempt:\n  - labels:\n");
+	for (int i = 0; i <= AG_CONFIG_MAX_LABELS; i++)
+		putf(&b, "      l%d: v\n", i);
+	assert_int_equal(config(&b, &cfg, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "limits.yaml:3: exempt[0].labels: 65 entries, at most 64");
+	free(b.p);
+}
+
+/* Accepted before with the NUL (as "mode"), or failing at load without a line. */
+static void test_config_nul_key_and_ranges_per_major(void **state)
+{
+	/* a NUL written as the escape \0 of a double-quoted key (libyaml refuses a raw one) */
+	static const char nul[] = "tenants: [/t/*]\n\"mode\\0junk\": enforce\n";
+	struct buf b = { 0 };
+	struct ag_config cfg;
+	char err[512];
+
+	assert_int_equal(ag_config_parse("nul.yaml", nul, sizeof(nul) - 1, &cfg, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "nul.yaml:2: expected a key name, found a key with a NUL byte");
+	puts_(&b, "devices:\n");
+	for (int i = 0; i <= AG_MAX_RANGES; i++)
+		putf(&b, "  - {class: c%d, major: 240, minor: %d}\n", i, i);
+	assert_int_equal(config(&b, &cfg, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "limits.yaml:10: devices[8]: major 240 has more than 8 minor ranges (built-in ones included)");
+	/* 8 are loadable: the agent's table takes them */
+	b.n = 0;
+	puts_(&b, "devices:\n");
+	for (int i = 0; i < AG_MAX_RANGES; i++)
+		putf(&b, "  - {class: c%d, major: 240, minor: %d}\n", i, i);
+	assert_int_equal(config(&b, &cfg, err, sizeof(err)), 0);
+	{
+		struct ag_devtab *t = malloc(sizeof(*t));
+		struct ag_major_entry *m = calloc(AG_MAX_MAJOR, sizeof(*m));
+
+		assert_int_equal(ag_devtab_init(t, NULL), 0);
+		for (size_t i = 0; i < cfg.n_devices; i++)
+			assert_true(ag_devtab_add(t, cfg.devices[i].class_name, cfg.devices[i].major,
+						  cfg.devices[i].lo, cfg.devices[i].hi) > 0);
+		assert_int_equal(ag_devtab_fill_majors(t, m), 0);
+		free(t);
+		free(m);
+	}
+	ag_config_free(&cfg);
+	free(b.p);
+}
+
+/* The configuration's tenant lookup: every prefix of a deep path against every pattern took 43 s
+ * for one new cgroup (2,048 patterns, 2,000 components); now one pass per pattern. */
+static void test_tenant_lookup_deep_path(void **state)
+{
+	struct buf b = { 0 };
+	struct ag_config cfg;
+	struct ag_source *src;
+	struct ag_tenant t;
+	char err[512], path[4096];
+	size_t p = 0;
+
+	puts_(&b, "tenants:\n");
+	for (int i = 0; i < AG_CONFIG_MAX_LIST - 1; i++)
+		putf(&b, "  - /kubepods.slice/tenant-%04d.slice/*\n", i);
+	puts_(&b, "  - /a/**/t\n");
+	puts_(&b, "allocations:\n");
+	for (int i = 0; i < AG_CONFIG_MAX_LIST; i++)
+		putf(&b, "  - {cgroup: /x/t%04d/*, devices: ['195:0']}\n", i);
+	assert_int_equal(config(&b, &cfg, err, sizeof(err)), 0);
+	src = ag_config_source_new(&cfg);
+	assert_non_null(src);
+	while (p < sizeof(path) - 8) {
+		path[p++] = '/';
+		path[p++] = 'a';
+	}
+	memcpy(path + p, "/t/u", 5);
+	meter_start();
+	assert_int_equal(src->resolve(src->ctx, path, &t), AG_R_DONE);
+	meter_check("tenant lookup of a 2,000-deep cgroup, 2,048 patterns", b.n + sizeof(path), 4);
+	assert_int_equal(t.state, AG_P_TENANT); /* "/a/a/.../t", the topmost cgroup a pattern names */
+	path[3] = 'b'; /* from path + 2, "/b/a/...": no pattern names its first component */
+	meter_start();
+	assert_int_equal(src->resolve(src->ctx, path + 2, &t), AG_R_NOT_MINE);
+	meter_check("tenant lookup of a 2,000-deep cgroup, no pattern", b.n + sizeof(path), 4);
+	src->destroy(src->ctx);
+	ag_config_free(&cfg);
+	free(b.p);
+
+	/* the prefix semantics */
+	assert_int_equal(ag_cgpattern_prefix("/k/*", "/k/p/c/d"), 2);
+	assert_int_equal(ag_cgpattern_prefix("/k/*", "/k"), -1);
+	assert_int_equal(ag_cgpattern_prefix("/**/c", "/k/p/c/d"), 3);
+	assert_int_equal(ag_cgpattern_prefix("/**", "/k/p"), 1);
+	assert_int_equal(ag_cgpattern_prefix("/**", "/"), 0);
+	assert_int_equal(ag_cgpattern_prefix("/x/*", "/k/p"), -1);
+}
+
+/* libyaml costs depth x tokens: 40,000 '[' took 16 s, a 1 MiB file of them hours */
+static void test_yaml_nesting(void **state)
+{
+	struct buf b = { 0 };
+	struct ag_config cfg;
+	struct ag_cdi_cache c = { 0 };
+	size_t cap = 0;
+	char err[512];
+
+	puts_(&b, "tenants: ");
+	for (int i = 0; i < AG_YAML_MAX_DEPTH - 1; i++)
+		puts_(&b, "[");
+	puts_(&b, "/t/*");
+	for (int i = 0; i < AG_YAML_MAX_DEPTH - 1; i++)
+		puts_(&b, "]");
+	/* at the limit: parsed (and refused for what it says, not for its depth) */
+	assert_int_equal(config(&b, &cfg, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "limits.yaml:1: tenants[0]: expected a cgroup pattern, found a list");
+	b.n = 0;
+	puts_(&b, "tenants:\n  - ");
+	while (b.n < (1u << 20) - 16)
+		puts_(&b, "[[[[[[[[[[[[[[[[");
+	meter_start();
+	assert_int_equal(config(&b, &cfg, err, sizeof(err)), -EINVAL);
+	meter_check("config nested 1 MiB deep", b.n, 4);
+	assert_string_equal(err, "limits.yaml:2: nested deeper than 64 levels");
+	n_warn = 0;
+	meter_start();
+	assert_int_equal(ag_cdi_load_buf(&c, &cap, "/etc/cdi/deep.yaml", b.p, b.n, 0, NULL, warn, NULL), 0);
+	meter_check("CDI spec nested 1 MiB deep", b.n, 4);
+	assert_int_equal(n_warn, 1);
+	assert_string_equal(last_warn, "cdi: /etc/cdi/deep.yaml: line 2: nested deeper than 64 levels: skipped");
+	assert_int_equal(c.n, 0);
+	free(b.p);
+}
+
+/* ---- CDI ---- */
+
+
+static void test_cdi_at_limits(void **state)
+{
+	struct buf b = { 0 };
+	struct ag_cdi_cache c = { 0 };
+	size_t cap = 0;
+
+	puts_(&b, "cdiVersion: 0.6.0\nkind: nvidia.com/gpu\ndevices:\n");
+	for (unsigned int i = 0; i <= AG_CDI_MAX_DEVICES; i++)
+		putf(&b, "  - {name: gpu%u, containerEdits: {deviceNodes: [{path: /dev/g%u, major: 195, minor: %u}]}}\n",
+		     i, i, i % 256);
+	assert_true(b.n <= AG_CDI_MAX_SPEC);
+	n_warn = 0;
+	meter_start();
+	assert_int_equal(ag_cdi_load_buf(&c, &cap, "/etc/cdi/big.yaml", b.p, b.n, 0, NULL, warn, NULL), 0);
+	meter_check("CDI spec at its device limit", b.n, 40); /* libyaml's document tree */
+	assert_int_equal(c.n, AG_CDI_MAX_DEVICES);
+	assert_int_equal(n_warn, 1);
+	assert_string_equal(last_warn, "cdi: /etc/cdi/big.yaml: device gpu4096 and the rest skipped: more than 4096 CDI devices in all");
+	ag_cdi_free(&c);
+	free(b.p);
+}
+
+/* The stack overflow of warnf: a file name longer than the message buffer. */
+static void test_cdi_long_name_warning(void **state)
+{
+	static const char spec[] = "kind: nvidia.com/gpu\ndevices:\n  - name: bad=name\n";
+	struct ag_cdi_cache c = { 0 };
+	char name[1100];
+	size_t cap = 0;
+
+	memset(name, 'd', sizeof(name) - 1);
+	name[0] = '/';
+	name[sizeof(name) - 1] = '\0';
+	n_warn = 0;
+	assert_int_equal(ag_cdi_load_buf(&c, &cap, name, spec, sizeof(spec) - 1, 0, NULL, warn, NULL), 0);
+	assert_int_equal(n_warn, 1);
+	assert_int_equal(strlen(last_warn), 1023);
+	assert_memory_equal(last_warn, "cdi: /ddd", 9);
+	ag_cdi_free(&c);
+}
+
+/* ---- PodResources, CRI, gRPC ---- */
+
+static struct k8s_devmap map;
+
+static void frame(struct buf *out, const struct buf *msg)
+{
+	unsigned char h[5] = { 0, (unsigned char)(msg->n >> 24), (unsigned char)(msg->n >> 16),
+			       (unsigned char)(msg->n >> 8), (unsigned char)msg->n };
+
+	out->n = 0;
+	put(out, h, 5);
+	put(out, msg->p, msg->n);
+}
+
+/* ListPodResourcesResponse{pod_resources: [{name p, namespace n, containers: [{name c, devices:
+ * [{resource_name r, device_ids: ids}]}]}]} */
+static void pr_list(struct buf *out, const struct buf *ids)
+{
+	struct buf cd = { 0 }, cr = { 0 }, pr = { 0 }, l = { 0 };
+
+	pb_str(&cd, 1, "nvidia.com/gpu");
+	put(&cd, ids->p, ids->n);
+	pb_str(&cr, 1, "c");
+	pb_ld(&cr, 2, cd.p, cd.n);
+	pb_str(&pr, 1, "p");
+	pb_str(&pr, 2, "n");
+	pb_ld(&pr, 3, cr.p, cr.n);
+	pb_ld(&l, 1, pr.p, pr.n);
+	frame(out, &l);
+	free(cd.p);
+	free(cr.p);
+	free(pr.p);
+	free(l.p);
+}
+
+static int pr_parse(const struct buf *body, struct k8s_pr_snap *s, char *err, size_t errlen)
+{
+	struct k8s_pr pr = { .map = &map };
+	ProtobufCMessage *m = NULL;
+	uint64_t unmapped = 0;
+	int ret;
+
+	ret = ag_grpc_unframe((const unsigned char *)body->p, body->n,
+			      &v1__list_pod_resources_response__descriptor, &m, err, errlen);
+	if (ret)
+		return ret;
+	ret = k8s_pr_build(&pr, (V1__ListPodResourcesResponse *)m, s, &unmapped, err, errlen);
+	protobuf_c_message_free_unpacked(m, NULL);
+	return ret;
+}
+
+/* The issue's 2 MB answer: a million empty device ids cost 1.1 GB. Decoded, it would cost more
+ * than the budget (protobuf-c keeps about 16 bytes per field while it scans, 24 per string): it
+ * is refused, naming the message, with the memory held under the budget. */
+static void test_podresources_million_empty_ids(void **state)
+{
+	struct buf ids = { 0 }, body = { 0 };
+	struct k8s_pr_snap s;
+	char err[512];
+
+	for (int i = 0; i < 1000000; i++)
+		put(&ids, "\x12\x00", 2);
+	pr_list(&body, &ids);
+	meter_start();
+	assert_int_equal(pr_parse(&body, &s, err, sizeof(err)), -EMSGSIZE);
+	meter_check("PodResources, a million empty ids", body.n, AG_GRPC_DECODE_FACTOR + 8);
+	if (!strstr(err, "decode to more than") || !strstr(err, "v1.ListPodResourcesResponse"))
+		fail_msg("unexpected error: %s", err);
+	/* fewer of them decode, and name no device */
+	ids.n = 0;
+	for (int i = 0; i < 2000; i++)
+		put(&ids, "\x12\x00", 2);
+	pb_str(&ids, 2, "GPU-the-one");
+	pr_list(&body, &ids);
+	assert_int_equal(pr_parse(&body, &s, err, sizeof(err)), 0);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.c[0].n, 1);
+	assert_string_equal(s.c[0].a[0].id, "GPU-the-one");
+	k8s_pr_snap_free(&s);
+	free(ids.p);
+	free(body.p);
+}
+
+static void test_podresources_ids_per_container(void **state)
+{
+	struct buf ids = { 0 }, body = { 0 };
+	struct k8s_pr_snap s;
+	char err[512], id[64];
+
+	for (unsigned int i = 0; i < K8S_PR_MAX_IDS; i++) {
+		snprintf(id, sizeof(id), "GPU-%08u-0000-4000-8000-000000000000", i);
+		pb_str(&ids, 2, id);
+	}
+	pr_list(&body, &ids);
+	meter_start();
+	assert_int_equal(pr_parse(&body, &s, err, sizeof(err)), 0);
+	meter_check("PodResources, a container at its id limit", body.n, AG_GRPC_DECODE_FACTOR + 8);
+	assert_int_equal(s.c[0].n, K8S_PR_MAX_IDS);
+	k8s_pr_snap_free(&s);
+	pb_str(&ids, 2, "GPU-one-more");
+	pr_list(&body, &ids);
+	assert_int_equal(pr_parse(&body, &s, err, sizeof(err)), -E2BIG);
+	assert_string_equal(err, "container n/p/c: 1025 devices, more than 1024");
+	free(ids.p);
+	free(body.p);
+}
+
+/* 8 containers of 1024 ids each are the answer's limit; another pod of them is refused. Each id
+ * kept holds a struct k8s_alloc whatever its length on the wire: that is the bound here. */
+static void test_podresources_total_ids(void **state)
+{
+	struct buf ids = { 0 }, cd = { 0 }, cr = { 0 }, pr = { 0 }, l = { 0 }, body = { 0 };
+	struct k8s_pr_snap s;
+	char err[512], id[64];
+
+	for (unsigned int i = 0; i < K8S_PR_MAX_IDS; i++) {
+		snprintf(id, sizeof(id), "GPU-%u", i);
+		pb_str(&ids, 2, id);
+	}
+	pb_str(&cd, 1, "nvidia.com/gpu");
+	put(&cd, ids.p, ids.n);
+	pb_ld(&cr, 2, cd.p, cd.n);
+	pb_str(&pr, 1, "p");
+	pb_str(&pr, 2, "n");
+	for (unsigned int i = 0; i < K8S_PR_MAX_TOTAL_IDS / K8S_PR_MAX_IDS; i++)
+		pb_ld(&pr, 3, cr.p, cr.n);
+	pb_ld(&l, 1, pr.p, pr.n);
+	frame(&body, &l);
+	meter_start();
+	assert_int_equal(pr_parse(&body, &s, err, sizeof(err)), 0);
+	meter_check_plus("PodResources at its total id limit", body.n, AG_GRPC_DECODE_FACTOR + 8,
+			 (size_t)K8S_PR_MAX_TOTAL_IDS * (sizeof(struct k8s_alloc) + 64));
+	assert_int_equal(s.n, K8S_PR_MAX_TOTAL_IDS / K8S_PR_MAX_IDS);
+	k8s_pr_snap_free(&s);
+	pb_ld(&l, 1, pr.p, pr.n); /* a second such pod */
+	frame(&body, &l);
+	assert_int_equal(pr_parse(&body, &s, err, sizeof(err)), -E2BIG);
+	assert_string_equal(err, "container n/p/: more than 8192 devices in the answer");
+	free(ids.p);
+	free(cd.p);
+	free(cr.p);
+	free(pr.p);
+	free(l.p);
+	free(body.p);
+}
+
+/* Empty sub-messages cost far more decoded than on the wire: the decode budget refuses them. */
+static void test_grpc_decode_budget(void **state)
+{
+	struct buf pr = { 0 }, l = { 0 }, body = { 0 };
+	ProtobufCMessage *m = NULL;
+	char err[512];
+
+	for (int i = 0; i < 500000; i++)
+		put(&pr, "\x1a\x00", 2); /* an empty ContainerResources */
+	pb_ld(&l, 1, pr.p, pr.n);
+	frame(&body, &l);
+	meter_start();
+	assert_int_equal(ag_grpc_unframe((const unsigned char *)body.p, body.n,
+					 &v1__list_pod_resources_response__descriptor, &m, err,
+					 sizeof(err)), -EMSGSIZE);
+	meter_check("gRPC, sub-messages over the decode budget", body.n, AG_GRPC_DECODE_FACTOR + 8);
+	assert_null(m);
+	assert_non_null(strstr(err, "decode to more than"));
+	free(pr.p);
+	free(l.p);
+	free(body.p);
+}
+
+static void test_cri_labels_limit(void **state)
+{
+	struct buf c = { 0 }, l = { 0 }, body = { 0 }, kv = { 0 };
+	struct k8s_cri_snap s = { 0 };
+	ProtobufCMessage *m = NULL;
+	size_t cap = 0;
+	char err[512], k[32];
+
+	pb_str(&c, 1, "0123456789abcdef");
+	for (unsigned int i = 0; i <= K8S_CRI_MAX_LABELS; i++) {
+		kv.n = 0;
+		snprintf(k, sizeof(k), "label-%u", i);
+		pb_str(&kv, 1, i == 0 ? "io.kubernetes.pod.namespace" : i == 1 ? "io.kubernetes.pod.name" :
+			       i == 2 ? "io.kubernetes.container.name" : k);
+		pb_str(&kv, 2, "v");
+		pb_ld(&c, 8, kv.p, kv.n);
+	}
+	pb_ld(&l, 1, c.p, c.n);
+	frame(&body, &l);
+	assert_int_equal(ag_grpc_unframe((const unsigned char *)body.p, body.n,
+					 &runtime__v1__list_containers_response__descriptor, &m, err,
+					 sizeof(err)), 0);
+	meter_start();
+	assert_int_equal(k8s_cri_add_containers(&s, &cap, (Runtime__V1__ListContainersResponse *)m),
+			 -E2BIG);
+	meter_check("CRI, a container over its label limit", body.n, 8);
+	k8s_cri_snap_free(&s);
+	protobuf_c_message_free_unpacked(m, NULL);
+	free(c.p);
+	free(l.p);
+	free(body.p);
+	free(kv.p);
+}
+
+/* ---- Kubernetes objects and the watch stream ---- */
+
+static void pod_json(struct buf *b, unsigned int n_ctr, unsigned int n_labels, bool dup)
+{
+	b->n = 0;
+	puts_(b, "{\"metadata\":{\"uid\":\"u\",\"name\":\"p\",\"namespace\":\"n\",\"labels\":{");
+	for (unsigned int i = 0; i < n_labels; i++)
+		putf(b, "%s\"l%u\":\"v\"", i ? "," : "", i);
+	puts_(b, "}},\"spec\":{\"containers\":[");
+	for (unsigned int i = 0; i < n_ctr; i++)
+		putf(b, "%s{\"name\":\"c%u\"}", i ? "," : "", i);
+	puts_(b, "]},\"status\":{\"containerStatuses\":[");
+	for (unsigned int i = 0; i < n_ctr; i++)
+		putf(b, "%s{\"name\":\"c%u\",\"containerID\":\"containerd://%064u\"}", i ? "," : "",
+		     dup ? 0 : i, i);
+	puts_(b, "]}}");
+}
+
+static int pod_parse(const struct buf *b, const char **why)
+{
+	json_object *o = json_tokener_parse(b->p);
+	struct k8s_api_pod p;
+	int ret;
+
+	assert_non_null(o);
+	ret = k8s_api_pod_parse(o, &p, why);
+	k8s_api_pod_free(&p);
+	json_object_put(o);
+	return ret;
+}
+
+static void test_pod_limits(void **state)
+{
+	struct buf b = { 0 };
+	const char *why = "";
+
+	pod_json(&b, K8S_API_MAX_CONTAINERS, K8S_API_MAX_LABELS, false);
+	meter_start();
+	assert_int_equal(pod_parse(&b, &why), 0);
+	meter_check("a pod at its container and label limits", b.n, 32);
+	pod_json(&b, K8S_API_MAX_CONTAINERS + 1, 1, false);
+	assert_int_equal(pod_parse(&b, &why), -E2BIG);
+	assert_string_equal(why, "more than 256 containers");
+	pod_json(&b, 1, K8S_API_MAX_LABELS + 1, false);
+	assert_int_equal(pod_parse(&b, &why), -E2BIG);
+	assert_string_equal(why, "more than 1024 labels");
+	free(b.p);
+}
+
+/* Two containerStatuses of one name leaked a string per event: nothing is held after the free. */
+static void test_pod_duplicate_status_no_leak(void **state)
+{
+	struct buf b = { 0 };
+	const char *why = "";
+
+	pod_json(&b, 1, 0, false);
+	b.n -= 3;
+	puts_(&b, ",{\"name\":\"c0\",\"containerID\":\"containerd://dup\"}]}}");
+	assert_int_equal(pod_parse(&b, &why), 0); /* json-c's own caches settle */
+	meter_start();
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(pod_parse(&b, &why), 0);
+	if (METER && live != base)
+		fail_msg("100 pod events with duplicate containerStatuses: %zd bytes still held",
+			 (ssize_t)(live - base));
+	free(b.p);
+}
+
+static size_t n_lines;
+
+static int count_line(struct k8s_req *r, char *line, size_t len)
+{
+	n_lines++;
+	return 0;
+}
+
+/* A chunk of a million short lines: one move of the rest, not one per line. */
+static void test_watch_many_lines(void **state)
+{
+	struct k8s_req r = { .line = count_line };
+	size_t n = 3u << 20;
+	char *chunk = malloc(n);
+
+	for (size_t i = 0; i < n; i += 3)
+		memcpy(chunk + i, "{}\n", 3);
+	n_lines = 0;
+	meter_start();
+	assert_int_equal(k8s_req_feed(&r, chunk, n), n);
+	meter_check("watch stream, a million lines in one chunk", n, 4);
+	assert_int_equal(n_lines, n / 3);
+	k8s_req_reset(&r);
+	free(chunk);
+}
+
+static void test_watch_line_limit(void **state)
+{
+	struct k8s_req r = { .line = count_line };
+	size_t n = (16u << 20) + 1;
+	char *chunk = malloc(n);
+
+	memset(chunk, 'x', n);
+	n_lines = 0;
+	assert_int_equal(k8s_req_feed(&r, chunk, n), 0);
+	assert_true(r.too_big);
+	assert_int_equal(n_lines, 0);
+	k8s_req_reset(&r);
+	free(chunk);
+}
+
+/* ---- procfs ---- */
+
+static void test_nvidia_caps_limit(void **state)
+{
+	struct buf b = { 0 };
+	struct ag_nv_table t = { 0 };
+	char err[512];
+
+	for (unsigned int i = 0; i < AG_NV_MAX_CAPS; i++)
+		putf(&b, "gpu%u/gi%u/ci%u/access %u\n", i / 1024, i / 32 % 32, i % 32, i);
+	meter_start();
+	assert_int_equal(ag_nv_parse_caps(&t, "mig-minors", b.p, b.n, err, sizeof(err)), 0);
+	meter_check("mig-minors at its limit", b.n, 4);
+	assert_int_equal(t.n_caps, AG_NV_MAX_CAPS);
+	puts_(&b, "gpu99/gi0/access 1\n");
+	ag_nv_free(&t);
+	assert_int_equal(ag_nv_parse_caps(&t, "mig-minors", b.p, b.n, err, sizeof(err)), -E2BIG);
+	assert_string_equal(err, "nvidia procfs: mig-minors: more than 65536 capability minors");
+	ag_nv_free(&t);
+	free(b.p);
+}
+
+static void test_text_files_linear(void **state)
+{
+	struct buf b = { 0 };
+	char mnt[4096];
+
+	puts_(&b, "Character devices:\n");
+	while (b.n < (4u << 20))
+		puts_(&b, "240 not-this-one\n");
+	puts_(&b, "241 accel\n");
+	meter_start();
+	assert_int_equal(ag_proc_devices_major_buf(b.p, b.n, "accel"), 241);
+	meter_check("/proc/devices of 4 MiB", b.n, 1);
+	b.n = 0;
+	while (b.n < (4u << 20))
+		puts_(&b, "22 1 0:21 / /proc rw,nosuid - proc proc rw\n");
+	puts_(&b, "25 1 0:23 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n");
+	meter_start();
+	assert_int_equal(ag_mountinfo_cgroup2(b.p, mnt, sizeof(mnt)), 0);
+	meter_check("mountinfo of 4 MiB", b.n, 1);
+	assert_string_equal(mnt, "/sys/fs/cgroup");
+	free(b.p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_at_limits),
+		cmocka_unit_test(test_config_over_limits),
+		cmocka_unit_test(test_config_nul_key_and_ranges_per_major),
+		cmocka_unit_test(test_tenant_lookup_deep_path),
+		cmocka_unit_test(test_yaml_nesting),
+		cmocka_unit_test(test_cdi_at_limits),
+		cmocka_unit_test(test_cdi_long_name_warning),
+		cmocka_unit_test(test_podresources_million_empty_ids),
+		cmocka_unit_test(test_podresources_ids_per_container),
+		cmocka_unit_test(test_podresources_total_ids),
+		cmocka_unit_test(test_grpc_decode_budget),
+		cmocka_unit_test(test_cri_labels_limit),
+		cmocka_unit_test(test_pod_limits),
+		cmocka_unit_test(test_pod_duplicate_status_no_leak),
+		cmocka_unit_test(test_watch_many_lines),
+		cmocka_unit_test(test_watch_line_limit),
+		cmocka_unit_test(test_nvidia_caps_limit),
+		cmocka_unit_test(test_text_files_linear),
+	};
+	int ret;
+
+	alarm(120); /* a parser gone quadratic hangs: fail the run instead */
+	ag_log_level = AG_LOG_ERROR; /* ids that map to no device are warned about, one line each */
+	if (k8s_map_init(&map, "/nonexistent", NULL, NULL, 0))
+		return 1;
+	ret = cmocka_run_group_tests(tests, NULL, NULL);
+	k8s_map_fini(&map);
+	return ret;
+}
