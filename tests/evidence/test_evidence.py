@@ -264,7 +264,7 @@ def test_journal_rotation_by_age():
           "one closed, one live segment expected: %s" % os.listdir(jdir))
     first = strict_lines(gzip.open(gz[0]).read())
     check(any(b'"type":"ready"' in l for l in first) and
-          sum(b'"path":"/%s-g"' % TAG.encode() in l for l in first) == 2,
+          sum(b'"type":"access"' in l and b'"path":"/%s-g"' % TAG.encode() in l for l in first) == 2,
           "the first segment: %s" % first)
     check(strict_lines(journal_cmd(jdir).stdout) == a.lines(), "journal != events")
 
