@@ -62,7 +62,7 @@ trap cleanup EXIT
 # the same machine as the test boots (boot.sh), with the probe's own command line; bash's own
 # report of a QEMU that aborts ("Aborted ...") is kept off stderr while the probe runs
 exec 3>&2 2>/dev/null
-"$qemu" -accel kvm -machine pc -cpu host -smp 1 -m "${AG_VM_MEM:-1024}" -nodefaults -no-user-config \
+"$qemu" -accel kvm -machine pc -cpu host -smp 1 -m "${AG_VM_MEM:-2048}" -nodefaults -no-user-config \
 	-display none -no-reboot -kernel "$kdir/vmlinuz" -initrd "$initrd" \
 	-serial "file:$out/probe-console.log" -serial "file:$out/probe-results.log" \
 	-append "console=ttyS0 panic=-1 quiet loglevel=4 ag.alive=1" \

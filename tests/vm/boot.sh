@@ -12,7 +12,7 @@
 # program still loads and attaches but never runs, and the agent must fall back to fmod_ret (tier 2).
 set -euo pipefail
 
-kdir= initrd= tier= out= timeout=${AG_VM_TIMEOUT:-150} filter= args= shell=0
+kdir= initrd= tier= out= timeout=${AG_VM_TIMEOUT:-360} filter= args= shell=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) kdir=$2; shift 2 ;;
@@ -59,7 +59,7 @@ append="console=ttyS0 panic=-1 quiet loglevel=4 lsm=$lsm ag.tier=$tier"
 [ -n "$filter" ] && append+=" ag.filter=$filter"
 [ -n "$args" ] && append+=" ag.args=$args"
 
-qemu=("${AG_VM_QEMU:-qemu-system-x86_64}" "${accel[@]}" -machine pc -cpu "$cpu" -smp "${AG_VM_SMP:-1}" -m "${AG_VM_MEM:-1024}"
+qemu=("${AG_VM_QEMU:-qemu-system-x86_64}" "${accel[@]}" -machine pc -cpu "$cpu" -smp "${AG_VM_SMP:-1}" -m "${AG_VM_MEM:-2048}"
 	-nodefaults -no-user-config -display none -no-reboot
 	-kernel "$kdir/vmlinuz" -initrd "$initrd")
 
