@@ -54,7 +54,7 @@ int ag_mountinfo_cgroup2(const char *mountinfo, char *mnt, size_t len)
 	while (line && *line) {
 		const char *end = strchr(line, '\n');
 		size_t n = end ? (size_t)(end - line) : strlen(line);
-		char buf[4096], *f[8], *sepp, *save = NULL, *tok;
+		char buf[4096], *f[8] = { 0 }, *sepp, *save = NULL, *tok;
 		int i = 0;
 
 		if (n < sizeof(buf)) {

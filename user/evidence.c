@@ -1004,8 +1004,9 @@ static void tar_header(unsigned char h[512], const char *name, __u64 size, time_
 	snprintf((char *)h + 136, 12, "%011llo", (unsigned long long)mtime);
 	memset(h + 148, ' ', 8);
 	h[156] = '0';
-	memcpy(h + 257, "ustar", 6);
-	memcpy(h + 263, "00", 2);
+	memcpy(h + 257, "ustar", 6); /* magic "ustar\0" */
+	h[263] = '0'; /* version "00", no terminator */
+	h[264] = '0';
 	for (int i = 0; i < 512; i++)
 		sum += h[i];
 	snprintf((char *)h + 148, 8, "%06o", sum);

@@ -95,7 +95,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	} else if (s->h(s->ctx, url, &r)) {
 		free(r.body);
-		r = (struct ag_http_reply){ .status = 500, .content_type = "text/plain" };
+		r.status = 500;
+		r.content_type = "text/plain";
+		r.len = 0;
 		r.body = strdup("out of memory\n");
 	}
 	r.len = r.body ? (r.len ? r.len : strlen(r.body)) : 0;

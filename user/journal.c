@@ -609,7 +609,6 @@ int ag_sinks_add_journal(struct ag_sinks *s, const struct ag_journal_opts *o, ch
 		/* a full disk at start: the agent still starts and enforces; the journal makes its
 		 * segment at the first write that can */
 		report_outage(j, -r, 0);
-		r = 0;
 	} else if (r) {
 		snprintf(err, errlen, "journal: cannot make a segment in %s: %s", j->dir, strerror(-r));
 		goto fail;
@@ -902,8 +901,8 @@ int ag_journal_read(const char *dir, __s64 since, __s64 until, bool follow, bool
 		return -ENOMEM;
 	}
 	for (;;) {
-		struct seg *v;
-		size_t n, i, first = 0;
+		struct seg *v = NULL;
+		size_t n = 0, i, first = 0;
 
 		ret = list_segments(dirfd, &v, &n, false);
 		if (ret)

@@ -65,8 +65,8 @@ static void put_label(char *buf, size_t len, size_t *off, const char *name, cons
 	int n = snprintf(buf + o, o < len ? len - o : 0, "%s%s=\"", o ? "," : "", name);
 
 	o += n > 0 ? (size_t)n : 0;
-	for (size_t i = 0; v && v[i] && i < 128 && o + 3 < len; i++) {
-		char c = v[i];
+	for (const char *q = v; q && *q && q - v < 128 && o + 3 < len; q++) {
+		char c = *q;
 
 		if (c == '\\' || c == '"') {
 			buf[o++] = '\\';

@@ -615,7 +615,7 @@ static void reconcile(struct ag_pins *p, struct ag_maps *m, const struct ag_poli
 	n = 0;
 	prev = NULL;
 	while (!ag_maps_viol_next(m, prev, &id)) {
-		if (!ag_policy_find(db, id) && n < cap)
+		if (ids && !ag_policy_find(db, id) && n < cap)
 			ids[n++] = id;
 		prev = &id;
 	}

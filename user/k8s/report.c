@@ -355,6 +355,8 @@ static void for_lines(const char *buf, size_t len, void (*fn)(void *, json_objec
 				line = b;
 				cap = l + 1;
 			}
+			if (!line)
+				break;
 			memcpy(line, p, l);
 			line[l] = '\0';
 			o = json_tokener_parse(line);
