@@ -125,7 +125,7 @@ static int write_meta(const struct ag_pins *p, const struct ag_pin_meta *m)
 
 /* The ids of the links removed, to wait for the kernel to release them. */
 #define MAX_WAIT_LINKS 64
-static __u32 gone_ids[MAX_WAIT_LINKS];
+static __u32 gone_ids[MAX_WAIT_LINKS], gone_progs[MAX_WAIT_LINKS];
 static unsigned int n_gone;
 
 static void note_link(const char *path)
@@ -136,14 +136,18 @@ static void note_link(const char *path)
 
 	if (fd < 0)
 		return;
-	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && n_gone < MAX_WAIT_LINKS)
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && n_gone < MAX_WAIT_LINKS) {
+		gone_progs[n_gone] = info.prog_id;
 		gone_ids[n_gone++] = info.id;
+	}
 	close(fd);
 }
 
 /* An unpinned link is released (its program detached) by a kernel work item, a moment after the
- * unlink: wait for it, up to 2 s (a running agent's own descriptors keep a link). Returns how many
- * are still there. */
+ * unlink: wait for it, up to 2 s (a running agent's own descriptors keep a link). The link's id
+ * goes first and its program is detached just after (the same work item, which a busy or emulated
+ * CPU can hold up), and the program's id goes once it is detached and nothing else holds it: wait
+ * for both. Returns how many are still there. */
 static unsigned int wait_released(void)
 {
 	unsigned int left = 0;
@@ -156,13 +160,31 @@ static unsigned int wait_released(void)
 			if (fd >= 0) {
 				close(fd);
 				left++;
+				continue;
+			}
+			gone_ids[i] = 0;
+			fd = gone_progs[i] ? bpf_prog_get_fd_by_id(gone_progs[i]) : -1;
+			if (fd >= 0) {
+				close(fd);
+				left++;
 			} else {
-				gone_ids[i] = 0;
+				gone_progs[i] = 0;
 			}
 		}
 		if (!left)
 			break;
 		usleep(10000);
+	}
+	for (unsigned int i = 0; i < n_gone && left; i++) {
+		struct bpf_link_info info = { 0 };
+		__u32 len = sizeof(info);
+		int fd = gone_ids[i] ? bpf_link_get_fd_by_id(gone_ids[i]) : -1;
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			ag_warn("pins: link %u (type %u, program %u) is still there 2 s after its pin went",
+				info.id, info.type, info.prog_id);
+		if (fd >= 0)
+			close(fd);
 	}
 	n_gone = 0;
 	return left;
@@ -711,5 +733,23 @@ int ag_pins_uninstall(const char *dir, unsigned int *n_links, unsigned int *n_ma
 	if (held)
 		ag_warn("pins: %u of the links removed from %s are still attached: a running agent holds "
 			"them (they go when it exits)", held, dir);
+	/* any other link of one of our programs left in the kernel: say which */
+	for (__u32 id = 0; !bpf_link_get_next_id(id, &id);) {
+		struct bpf_link_info li = { 0 };
+		struct bpf_prog_info pi = { 0 };
+		__u32 ll = sizeof(li), pl = sizeof(pi);
+		int lfd = bpf_link_get_fd_by_id(id), pfd;
+
+		if (lfd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(lfd, &li, &ll) &&
+		    (pfd = bpf_prog_get_fd_by_id(li.prog_id)) >= 0) {
+			if (!bpf_obj_get_info_by_fd(pfd, &pi, &pl) && !strncmp(pi.name, "ag_", 3))
+				ag_warn("pins: link %u (type %u) of program %u %s is still attached", li.id,
+					li.type, li.prog_id, pi.name);
+			close(pfd);
+		}
+		close(lfd);
+	}
 	return err;
 }
