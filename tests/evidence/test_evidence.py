@@ -934,6 +934,139 @@ def test_evidence_signed():
         a.stop()
 
 
+# ---- upload -------------------------------------------------------------------------------
+
+def make_ca(d, name="127.0.0.1"):
+    """A CA and a server certificate for 127.0.0.1 signed by it (openssl). Returns (ca, cert, key)."""
+    ca, cakey, crt, key, csr, ext = (os.path.join(d, n) for n in (
+        "ca.pem", "ca.key", "srv.pem", "srv.key", "srv.csr", "srv.ext"))
+    run = lambda *a: subprocess.run(list(a), check=True, capture_output=True)
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", cakey, "-out", ca,
+        "-days", "2", "-subj", "/CN=accelguard test CA")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+        "-subj", "/CN=%s" % name)
+    open(ext, "w").write("subjectAltName=IP:%s\n" % name)
+    run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey, "-CAcreateserial",
+        "-out", crt, "-days", "2", "-extfile", ext)
+    return ca, crt, key
+
+
+class PutServer:
+    """An HTTPS server on 127.0.0.1 that answers PUTs from a script of statuses, then stores."""
+
+    def __init__(self, crt, key, script, store):
+        import http.server
+        import ssl
+        import threading
+        self.script, self.store, self.seen = list(script), store, []
+        srv = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_PUT(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(n)
+                srv.seen.append((time.monotonic(), self.path, len(body)))
+                st = srv.script.pop(0) if srv.script else 200
+                if isinstance(st, tuple):
+                    st, hdrs = st
+                else:
+                    hdrs = {}
+                if st < 300:
+                    open(srv.store, "wb").write(body)
+                self.send_response(st)
+                for k, v in hdrs.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(crt, key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.t = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.t.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_evidence_upload():
+    d = os.path.join(WORK, "ev-up")
+    a = Agent("ev-up", {"dir": os.path.join(d, "journal"), "flush_ms": 100})
+    srv = bad = None
+    try:
+        a.start()
+        time.sleep(0.3)
+        ca, crt, key = make_ca(d)
+        store = os.path.join(d, "stored.tar.gz")
+        # 500, then 503 with Retry-After: 2, then stored
+        srv = PutServer(crt, key, [500, (503, {"Retry-After": "2"}), 200], store)
+        url = "https://127.0.0.1:%d/bucket/node-a.tar.gz?X-Sig=secret" % srv.port
+        tgz = os.path.join(d, "b.tar.gz")
+        r = subprocess.run([AGENT, "evidence", "--config", a.cfg, "--tar", tgz, "--upload", url,
+                            "--upload-ca", ca], capture_output=True, timeout=120)
+        check(r.returncode == 0, "upload: exit %d: %r" % (r.returncode, r.stderr))
+        check(len(srv.seen) == 3 and all(p == "/bucket/node-a.tar.gz?X-Sig=secret"
+                                         for _, p, _ in srv.seen), "attempts: %s" % srv.seen)
+        gap1, gap2 = srv.seen[1][0] - srv.seen[0][0], srv.seen[2][0] - srv.seen[1][0]
+        check(0.4 <= gap1 < 1.9, "backoff after 500: %.2fs" % gap1)
+        check(gap2 >= 1.9, "Retry-After: 2 not honoured: %.2fs" % gap2)
+        check(b"attempt 1: HTTP 500" in r.stderr and b"attempt 2: HTTP 503" in r.stderr and
+              b"secret" not in r.stderr, "progress lines: %r" % r.stderr)
+        check(open(store, "rb").read() == open(tgz, "rb").read(), "stored bytes differ")
+        v = verify(store)
+        check(v.returncode == 0 and b": ok (" in v.stdout, "verify stored: %s" % v.stdout)
+        # without the private CA the server is not trusted: a TLS error, named
+        r = subprocess.run([AGENT, "evidence", "--config", a.cfg, "--tar",
+                            os.path.join(d, "c.tar.gz"), "--upload", url], capture_output=True,
+                           timeout=120)
+        check(r.returncode == 1 and b"--upload https://127.0.0.1:%d/bucket/node-a.tar.gz?..."
+              % srv.port in r.stderr and b"certificate" in r.stderr.lower(),
+              "untrusted: %r" % r.stderr)
+        # a server that always fails: 5 attempts, then the URL and the last status
+        bad = PutServer(crt, key, [502] * 10, os.path.join(d, "never"))
+        burl = "https://127.0.0.1:%d/x.tar.gz" % bad.port
+        r = subprocess.run([AGENT, "evidence", "--config", a.cfg, "--tar",
+                            os.path.join(d, "e.tar.gz"), "--upload", burl, "--upload-ca", ca],
+                           capture_output=True, timeout=120)
+        check(r.returncode == 1 and len(bad.seen) == 5 and
+              (b"--upload %s: failed after 5 attempts: HTTP 502" % burl.encode()) in r.stderr
+              and os.path.exists(os.path.join(d, "e.tar.gz")) and
+              not os.path.exists(os.path.join(d, "never")),
+              "always failing: exit %d, %d attempts: %r" % (r.returncode, len(bad.seen), r.stderr))
+        # a 403 is not retried
+        bad.script = [403]
+        bad.seen = []
+        r = subprocess.run([AGENT, "evidence", "--config", a.cfg, "--tar",
+                            os.path.join(d, "f.tar.gz"), "--upload", burl, "--upload-ca", ca],
+                           capture_output=True, timeout=120)
+        check(r.returncode == 1 and len(bad.seen) == 1 and
+              b"failed after 1 attempt: HTTP 403" in r.stderr, "403: %r" % r.stderr)
+        # nothing listens: the curl error is named
+        port = bad.port
+        bad.close()
+        bad = None
+        r = subprocess.run([AGENT, "evidence", "--config", a.cfg, "--tar",
+                            os.path.join(d, "g.tar.gz"), "--upload",
+                            "https://127.0.0.1:%d/x" % port, "--upload-ca", ca],
+                           capture_output=True, timeout=120)
+        check(r.returncode == 1 and b"failed after 5 attempts" in r.stderr and
+              b"onnect" in r.stderr, "refused: %r" % r.stderr)
+        r = subprocess.run([AGENT, "evidence", "--config", a.cfg, "--out", os.path.join(d, "h"),
+                            "--upload", url], capture_output=True, timeout=60)
+        check(r.returncode == 2 and b"give --tar" in r.stderr, "no --tar: %r" % r.stderr)
+    finally:
+        for s in (srv, bad):
+            if s:
+                s.close()
+        a.stop()
+
+
 TESTS = [
     ("journal_rotation_compression_retention", test_journal_rotation_compression_retention),
     ("journal_rotation_by_age", test_journal_rotation_by_age),
@@ -952,6 +1085,7 @@ TESTS = [
     ("evidence_report_in_browser", test_evidence_report_in_browser),
     ("evidence_status_audit", test_evidence_status_audit),
     ("evidence_signed", test_evidence_signed),
+    ("evidence_upload", test_evidence_upload),
 ]
 
 
