@@ -1204,7 +1204,7 @@ static int cmd_verify(int argc, char **argv)
 
 		if (!stat(dir, &st) && S_ISREG(st.st_mode) && l > 3 &&
 		    (!strcmp(dir + l - 3, ".gz") || !strcmp(dir + l - 4, ".tgz"))) {
-			static char tmp[] = "/tmp/accelguard-verify.XXXXXX";
+			char tmp[] = "/tmp/accelguard-verify.XXXXXX"; /* fresh at each call */
 			int r;
 
 			if (!mkdtemp(tmp)) {
@@ -1350,5 +1350,47 @@ int ag_evidence_cmd(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "verify"))
 		return cmd_verify(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "cluster"))
+		return ag_evidence_cluster_cmd(argc - 1, argv + 1);
 	return cmd_build(argc, argv);
+}
+
+/* ---- for the cluster roll-up (evidence_cluster.c) ---- */
+
+int ag_evidence_verify(const char *path, const char *pubkey)
+{
+	char *av[5] = { "verify", (char *)path, NULL, NULL, NULL };
+	char pk[] = "--pubkey";
+
+	if (pubkey) {
+		av[2] = pk;
+		av[3] = (char *)pubkey;
+	}
+	optind = 0;
+	verify_label = NULL;
+	return cmd_verify(pubkey ? 4 : 2, av);
+}
+
+int ag_evidence_unpack(const char *tarpath, const char *dir)
+{
+	return read_tar(tarpath, dir);
+}
+
+int ag_evidence_sign(const char *keypath, const char *dir, char *err, size_t errlen)
+{
+	return sign_file(keypath, dir, err, errlen);
+}
+
+int ag_evidence_sha256(const char *path, char hex[65], unsigned long long *size)
+{
+	__u64 sz = 0;
+	int r = sha256_file(path, hex, &sz);
+
+	*size = sz;
+	return r;
+}
+
+void ag_evidence_rm_flat(const char *dir)
+{
+	rm_flat(dir);
 }
