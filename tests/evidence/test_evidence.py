@@ -1067,6 +1067,174 @@ def test_evidence_upload():
         a.stop()
 
 
+# ---- cluster roll-up -----------------------------------------------------------------------
+
+PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "k8s", "peers", "api_peer.py")
+
+
+def test_evidence_cluster():
+    import base64
+    d = os.path.join(WORK, "ev-cl")
+    a = Agent("ev-cl", {"dir": os.path.join(d, "journal"), "flush_ms": 100}, mode="enforce",
+              extra="selftest:\n  socket: %s/control.sock\n" % d)
+    peer = None
+    try:
+        a.start()
+        time.sleep(0.5)  # the journal's ready event is flushed (flush_ms 100)
+        r = selftest_run(a)
+        check(r.returncode == 0, "selftest: %s" % r.stderr)
+        time.sleep(0.3)
+        # node bundles made by the real `accelguard evidence`: an Implemented one, and a copy of
+        # it with one file changed after the manifest was written
+        good = os.path.join(d, "good.tar.gz")
+        r = subprocess.run([AGENT, "evidence", "--config", a.cfg, "--tar", good],
+                           capture_output=True, timeout=120)
+        check(r.returncode == 0 and b"secure_accelerator_access: Implemented" in r.stdout,
+              "node bundle: %r %r" % (r.stdout, r.stderr))
+        x = os.path.join(d, "x")
+        os.makedirs(x)
+        subprocess.run(["tar", "xzf", good, "-C", x], check=True)
+        with open(os.path.join(x, "journal.jsonl"), "a") as f:
+            f.write('{"type":"forged"}\n')
+        tampered = os.path.join(d, "tampered.tar.gz")
+        subprocess.run("tar czf %s *" % tampered, shell=True, cwd=x, check=True)
+        ca, crt, key = make_ca(d)
+        tok = os.path.join(d, "token")
+        open(tok, "w").write("cluster-reader-token\n")
+        for n in ("pods", "claims", "slices"):
+            open(os.path.join(d, n + ".json"), "w").write("[]")
+        gpu = {"allocatable": {"cpu": "64", "nvidia.com/gpu": "8"}}
+        nodes = [{"metadata": {"name": n}, "status": gpu} for n in ("gpu-a", "gpu-b", "gpu-c")]
+        nodes.append({"metadata": {"name": "cpu-x"}, "status": {"allocatable": {"cpu": "8"}}})
+        lab = {"app.kubernetes.io/name": "accelguard", "app.kubernetes.io/component": "agent"}
+        pods = [{"metadata": {"name": "accelguard-" + n[-1], "namespace": "accelguard",
+                              "labels": lab}, "spec": {"nodeName": n}}
+                for n in ("gpu-a", "gpu-b", "gpu-c")]
+        pods.append({"metadata": {"name": "other", "namespace": "accelguard",
+                                  "labels": {"app.kubernetes.io/name": "other"}},
+                     "spec": {"nodeName": "cpu-x"}})
+        proxy = {"accelguard/accelguard-a:9464/evidence.tar.gz": {"file": good},
+                 "accelguard/accelguard-b:9464/evidence.tar.gz": {"status": 503},
+                 "accelguard/accelguard-c:9464/evidence.tar.gz": {"file": tampered}}
+        cl = os.path.join(d, "cluster.json")
+        json.dump({"nodes": nodes, "pods": pods, "proxy": proxy}, open(cl, "w"))
+        pf = os.path.join(d, "port")
+        peer = subprocess.Popen(["/usr/bin/python3", PEER, "--port-file", pf, "--cert", crt,
+                                 "--key", key, "--token-file", tok,
+                                 "--pods", os.path.join(d, "pods.json"),
+                                 "--claims", os.path.join(d, "claims.json"),
+                                 "--slices", os.path.join(d, "slices.json"),
+                                 "--fault-file", os.path.join(d, "fault"),
+                                 "--log", os.path.join(d, "peer.log"), "--cluster", cl])
+        for _ in range(100):
+            if os.path.exists(pf):
+                break
+            time.sleep(0.05)
+        port = int(open(pf).read())
+        kc = os.path.join(d, "kubeconfig")
+        open(kc, "w").write("""apiVersion: v1
+kind: Config
+current-context: test
+clusters:
+- name: other
+  cluster: {server: "https://192.0.2.1:6443"}
+- name: peer
+  cluster:
+    server: https://127.0.0.1:%d
+    certificate-authority-data: %s
+contexts:
+- name: test
+  context: {cluster: peer, user: reader}
+users:
+- name: reader
+  user:
+    token: cluster-reader-token
+""" % (port, base64.b64encode(open(ca, "rb").read()).decode()))
+        sk, sp = os.path.join(d, "sign.pem"), os.path.join(d, "sign.pub")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", sk], check=True,
+                       capture_output=True)
+        subprocess.run(["openssl", "pkey", "-in", sk, "-pubout", "-out", sp], check=True)
+        out = os.path.join(d, "cluster")
+        r = subprocess.run([AGENT, "evidence", "cluster", "--kubeconfig", kc, "--out", out,
+                            "--sign-key", sk], capture_output=True, timeout=120)
+        check(r.returncode == 3, "cluster exit %d: %r %r" % (r.returncode, r.stdout, r.stderr))
+        check(sorted(os.listdir(out)) == ["PRODUCT.yaml", "manifest.json", "manifest.json.sig",
+                                          "node-gpu-a.tar.gz", "node-gpu-c.tar.gz", "nodes.csv",
+                                          "nodes.json"], "cluster bundle: %s" % os.listdir(out))
+        t = {n["node"]: n for n in json.load(open(os.path.join(out, "nodes.json")))}
+        check(sorted(t) == ["gpu-a", "gpu-b", "gpu-c"], "table nodes: %s" % sorted(t))
+        ga, gb, gc = t["gpu-a"], t["gpu-b"], t["gpu-c"]
+        m = json.load(open(os.path.join(x, "manifest.json")))
+        check(ga["state"] == "verified" and ga["status"] == "Implemented" and
+              ga["tier"] == m["tier"] and ga["mode"] == "enforce" and ga["selftest"] == "pass"
+              and ga["violations"] == 0 and ga["pod"] == "accelguard-a", "gpu-a: %s" % ga)
+        check(gb["state"] == "unreachable" and "HTTP 503" in gb["problem"] and
+              "accelguard-b:9464/proxy/evidence.tar.gz" in gb["problem"], "gpu-b: %s" % gb)
+        check(gc["state"] == "unverified" and "evidence verify" in gc["problem"], "gpu-c: %s" % gc)
+        check(b"changed: journal.jsonl" in r.stdout, "verify output: %r" % r.stdout)
+        check(open(os.path.join(out, "node-gpu-a.tar.gz"), "rb").read() ==
+              open(good, "rb").read(), "gpu-a's bundle not stored as served")
+        csv = open(os.path.join(out, "nodes.csv")).read().splitlines()
+        check(csv[0] == "node,gpu,state,tier,mode,selftest,violations,status,problem" and
+              csv[2].startswith("gpu-b,yes,unreachable,") and "HTTP 503" in csv[2],
+              "nodes.csv: %s" % csv)
+        st, text = product_status(out)
+        check(st == "Not Implemented" or st == "Partially Implemented", "status %s" % st)
+        check(st != "Implemented" and "gpu-b: unreachable" in text and "gpu-c: unverified" in text,
+              "PRODUCT.yaml: %s" % text)
+        v = verify(out, "--pubkey", sp)
+        check(v.returncode == 0 and b"signature good" in v.stdout, "verify cluster: %s" % v.stdout)
+        plog = open(os.path.join(d, "peer.log")).read()
+        check("list pods accelguard app.kubernetes.io/name=accelguard: 3" in plog,
+              "the pod list: %s" % plog)
+        # a GPU node without an agent pod is missing; every node reachable and whole otherwise
+        json.dump({"nodes": nodes + [{"metadata": {"name": "gpu-d"}, "status": gpu}],
+                   "pods": pods, "proxy": {k: {"file": good} for k in proxy}}, open(cl, "w"))
+        out2 = os.path.join(d, "cluster2")
+        r = subprocess.run([AGENT, "evidence", "cluster", "--kubeconfig", kc, "--out", out2],
+                           capture_output=True, timeout=120)
+        t = {n["node"]: n for n in json.load(open(os.path.join(out2, "nodes.json")))}
+        st, text = product_status(out2)
+        check(r.returncode == 3 and t["gpu-d"]["state"] == "missing" and
+              "no agent pod" in t["gpu-d"]["problem"] and st == "Partially Implemented" and
+              all(t[n]["state"] == "verified" for n in ("gpu-a", "gpu-b", "gpu-c")),
+              "missing node: %d %s %s" % (r.returncode, st, t))
+        # all GPU nodes verified and Implemented: the cluster is
+        json.dump({"nodes": nodes, "pods": pods, "proxy": {k: {"file": good} for k in proxy}},
+                  open(cl, "w"))
+        out3 = os.path.join(d, "cluster3")
+        r = subprocess.run([AGENT, "evidence", "cluster", "--kubeconfig", kc, "--out", out3],
+                           capture_output=True, timeout=120)
+        st, _ = product_status(out3)
+        check(r.returncode == 0 and st == "Implemented" and verify(out3).returncode == 0,
+              "all good: %d %s %r" % (r.returncode, st, r.stderr))
+        # a wrong token: the API's answer is named; nothing is left behind
+        open(tok, "w").write("rotated\n")
+        out4 = os.path.join(d, "cluster4")
+        r = subprocess.run([AGENT, "evidence", "cluster", "--kubeconfig", kc, "--out", out4],
+                           capture_output=True, timeout=120)
+        check(r.returncode == 1 and b"/api/v1/nodes: HTTP 401: Unauthorized" in r.stderr and
+              not os.path.exists(out4) and not os.path.exists(out4 + ".partial"),
+              "401: %r" % r.stderr)
+        # a kubeconfig with an exec plugin: not supported, said so
+        open(kc + "2", "w").write(open(kc).read().replace(
+            "    token: cluster-reader-token", "    exec: {command: aws}"))
+        r = subprocess.run([AGENT, "evidence", "cluster", "--kubeconfig", kc + "2", "--out", out4],
+                           capture_output=True, timeout=60)
+        check(r.returncode == 1 and b"exec and auth-provider plugins are not supported" in
+              r.stderr, "exec: %r" % r.stderr)
+        open(kc + "3", "w").write("current-context: nope\ncontexts: [\n")
+        r = subprocess.run([AGENT, "evidence", "cluster", "--kubeconfig", kc + "3", "--out", out4],
+                           capture_output=True, timeout=60)
+        check(r.returncode == 1 and (b"--kubeconfig %s3: not YAML" % kc.encode()) in r.stderr,
+              "bad yaml: %r" % r.stderr)
+    finally:
+        if peer:
+            peer.terminate()
+            peer.wait(timeout=10)
+        a.stop()
+
+
 TESTS = [
     ("journal_rotation_compression_retention", test_journal_rotation_compression_retention),
     ("journal_rotation_by_age", test_journal_rotation_by_age),
@@ -1086,6 +1254,7 @@ TESTS = [
     ("evidence_status_audit", test_evidence_status_audit),
     ("evidence_signed", test_evidence_signed),
     ("evidence_upload", test_evidence_upload),
+    ("evidence_cluster", test_evidence_cluster),
 ]
 
 
