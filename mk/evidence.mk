@@ -3,7 +3,7 @@
 # Ed25519). Its stage runs tests/evidence/test_evidence.py against the real agent.
 #   make evidence-check                      every scenario
 #   make evidence-check EVIDENCE_FILTER=journal
-USER_SRCS += user/journal.c user/selftest.c user/evidence.c user/evidence_upload.c user/evidence_cluster.c
+USER_SRCS += user/journal.c user/selftest.c user/evidence.c user/evidence_upload.c user/evidence_cluster.c user/evidence_http.c
 LDLIBS    += -lcrypto
 EVIDENCE_FILTER ?=
 

@@ -1060,6 +1060,14 @@ def test_evidence_upload():
         r = subprocess.run([AGENT, "evidence", "--config", a.cfg, "--out", os.path.join(d, "h"),
                             "--upload", url], capture_output=True, timeout=60)
         check(r.returncode == 2 and b"give --tar" in r.stderr, "no --tar: %r" % r.stderr)
+        # the agent's /evidence.tar.gz is off unless metrics.evidence: true
+        import urllib.error
+        import urllib.request
+        try:
+            urllib.request.urlopen("http://127.0.0.1:9464/evidence.tar.gz", timeout=10)
+            check(False, "/evidence.tar.gz answered with metrics.evidence off")
+        except urllib.error.HTTPError as e:
+            check(e.code == 404 and b"metrics.evidence: true" in e.read(), "off: %s" % e)
     finally:
         for s in (srv, bad):
             if s:
@@ -1075,8 +1083,15 @@ PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "k8s", "pe
 def test_evidence_cluster():
     import base64
     d = os.path.join(WORK, "ev-cl")
+    import socket
+    import urllib.error
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        mport = s.getsockname()[1]
     a = Agent("ev-cl", {"dir": os.path.join(d, "journal"), "flush_ms": 100}, mode="enforce",
-              extra="selftest:\n  socket: %s/control.sock\n" % d)
+              extra="selftest:\n  socket: %s/control.sock\nmetrics:\n  listen: 127.0.0.1:%d\n"
+              "  evidence: true\n  evidence_hours: 2\n" % (d, mport))
     peer = None
     try:
         a.start()
@@ -1084,13 +1099,17 @@ def test_evidence_cluster():
         r = selftest_run(a)
         check(r.returncode == 0, "selftest: %s" % r.stderr)
         time.sleep(0.3)
-        # node bundles made by the real `accelguard evidence`: an Implemented one, and a copy of
-        # it with one file changed after the manifest was written
+        # node bundles made by the real agent: GET /evidence.tar.gz on its HTTP server (the last
+        # evidence_hours of its journal), and a copy with one file changed after the manifest
         good = os.path.join(d, "good.tar.gz")
-        r = subprocess.run([AGENT, "evidence", "--config", a.cfg, "--tar", good],
-                           capture_output=True, timeout=120)
-        check(r.returncode == 0 and b"secure_accelerator_access: Implemented" in r.stdout,
-              "node bundle: %r %r" % (r.stdout, r.stderr))
+        with urllib.request.urlopen("http://127.0.0.1:%d/evidence.tar.gz" % mport,
+                                    timeout=60) as resp:
+            check(resp.status == 200 and resp.headers["Content-Type"] == "application/gzip",
+                  "/evidence.tar.gz: %s %s" % (resp.status, resp.headers))
+            open(good, "wb").write(resp.read())
+        v = verify(good)
+        check(v.returncode == 0, "the served bundle: %s" % v.stdout)
+        check(not glob.glob("/tmp/accelguard-evhttp.*"), "the endpoint left files in /tmp")
         x = os.path.join(d, "x")
         os.makedirs(x)
         subprocess.run(["tar", "xzf", good, "-C", x], check=True)
@@ -1113,7 +1132,9 @@ def test_evidence_cluster():
         pods.append({"metadata": {"name": "other", "namespace": "accelguard",
                                   "labels": {"app.kubernetes.io/name": "other"}},
                      "spec": {"nodeName": "cpu-x"}})
-        proxy = {"accelguard/accelguard-a:9464/evidence.tar.gz": {"file": good},
+        # gpu-a's bundle is forwarded by the peer from the agent itself, as the pod proxy does
+        served = {"url": "http://127.0.0.1:%d/evidence.tar.gz" % mport}
+        proxy = {"accelguard/accelguard-a:9464/evidence.tar.gz": served,
                  "accelguard/accelguard-b:9464/evidence.tar.gz": {"status": 503},
                  "accelguard/accelguard-c:9464/evidence.tar.gz": {"file": tampered}}
         cl = os.path.join(d, "cluster.json")
@@ -1172,8 +1193,8 @@ users:
               "accelguard-b:9464/proxy/evidence.tar.gz" in gb["problem"], "gpu-b: %s" % gb)
         check(gc["state"] == "unverified" and "evidence verify" in gc["problem"], "gpu-c: %s" % gc)
         check(b"changed: journal.jsonl" in r.stdout, "verify output: %r" % r.stdout)
-        check(open(os.path.join(out, "node-gpu-a.tar.gz"), "rb").read() ==
-              open(good, "rb").read(), "gpu-a's bundle not stored as served")
+        check(verify(os.path.join(out, "node-gpu-a.tar.gz")).returncode == 0,
+              "gpu-a's bundle as stored")
         csv = open(os.path.join(out, "nodes.csv")).read().splitlines()
         check(csv[0] == "node,gpu,state,tier,mode,selftest,violations,status,problem" and
               csv[2].startswith("gpu-b,yes,unreachable,") and "HTTP 503" in csv[2],

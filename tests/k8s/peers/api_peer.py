@@ -28,7 +28,8 @@ Faults, written by the test into --fault-file (consumed when acted upon):
 With --cluster FILE (JSON, read at each request): GET /api/v1/nodes (FILE's nodes),
 GET /api/v1/namespaces/NS/pods?labelSelector=K=V[,K=V] (FILE's pods in NS whose labels match all),
 and the API server's pod proxy GET /api/v1/namespaces/NS/pods/NAME:PORT/proxy/PATH, answered from
-FILE's proxy["NS/NAME:PORT/PATH"]: {"file": F} (its bytes, application/gzip), or {"status": N}
+FILE's proxy["NS/NAME:PORT/PATH"]: {"file": F} (its bytes, application/gzip), {"url": U} (the
+bytes of a GET of U: forwarded to a real agent, as the API server's proxy does), or {"status": N}
 (the Status the API server gives when the pod cannot be reached, e.g. 503); a pod not in FILE's
 pods is 404 NotFound.
 """
@@ -270,8 +271,19 @@ class H(BaseHTTPRequestHandler):
                                             "error trying to reach service: dial tcp: connect: "
                                             "connection refused"))
                 return True
-            with open(ent["file"], "rb") as f:
-                body = f.read()
+            if "url" in ent:  # forwarded to the pod, as the API server's proxy does
+                import urllib.error
+                import urllib.request
+                try:
+                    with urllib.request.urlopen(ent["url"], timeout=120) as r:
+                        body = r.read()
+                except (urllib.error.URLError, OSError) as e:
+                    self.send_json(503, status(503, "ServiceUnavailable",
+                                               "error trying to reach service: %s" % e))
+                    return True
+            else:
+                with open(ent["file"], "rb") as f:
+                    body = f.read()
             self.send_response(200)
             self.send_header("Content-Type", "application/gzip")
             self.send_header("Content-Length", str(len(body)))
