@@ -360,6 +360,12 @@ struct node {
 
 static struct node *node_get(struct node *v, size_t *n, const char *name)
 {
+	/* a node's name is a DNS subdomain; anything else would not make a plain file name */
+	if (!name[0] || name[0] == '.' || strchr(name, '/') || strlen(name) >= sizeof(v->name)) {
+		fprintf(stderr, "evidence cluster: node name '%.64s' is not a DNS subdomain: left out\n",
+			name);
+		return NULL;
+	}
 	for (size_t i = 0; i < *n; i++)
 		if (!strcmp(v[i].name, name))
 			return &v[i];

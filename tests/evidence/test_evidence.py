@@ -1229,6 +1229,13 @@ users:
         st, _ = product_status(out3)
         check(r.returncode == 0 and st == "Implemented" and verify(out3).returncode == 0,
               "all good: %d %s %r" % (r.returncode, st, r.stderr))
+        # --pubkey: the node bundles must be signed by that key; these are not
+        out5 = os.path.join(d, "cluster5")
+        r = subprocess.run([AGENT, "evidence", "cluster", "--kubeconfig", kc, "--out", out5,
+                            "--pubkey", sp], capture_output=True, timeout=120)
+        t = json.load(open(os.path.join(out5, "nodes.json")))
+        check(r.returncode == 3 and all(n["state"] == "unverified" for n in t) and
+              b"signature: manifest.json.sig is missing" in r.stdout, "--pubkey: %r" % r.stdout)
         # a wrong token: the API's answer is named; nothing is left behind
         open(tok, "w").write("rotated\n")
         out4 = os.path.join(d, "cluster4")
