@@ -1256,6 +1256,15 @@ users:
                            capture_output=True, timeout=60)
         check(r.returncode == 1 and (b"--kubeconfig %s3: not YAML" % kc.encode()) in r.stderr,
               "bad yaml: %r" % r.stderr)
+        # metrics.evidence needs a journal to build from: a configuration error, not a 500 later
+        b = Agent("ev-cl-nojournal", None, extra="metrics:\n  listen: 127.0.0.1:%d\n"
+                  "  evidence: true\n" % mport)
+        try:
+            b.start()
+            b.stop()
+            check(False, "the agent started with metrics.evidence and no journal")
+        except Fail as e:
+            check("metrics.evidence" in str(e) and "journal: section" in str(e), str(e))
     finally:
         if peer:
             peer.terminate()
