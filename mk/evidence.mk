@@ -3,7 +3,7 @@
 # Ed25519). Its stage runs tests/evidence/test_evidence.py against the real agent.
 #   make evidence-check                      every scenario
 #   make evidence-check EVIDENCE_FILTER=journal
-USER_SRCS += user/journal.c user/selftest.c user/evidence.c
+USER_SRCS += user/journal.c user/selftest.c user/evidence.c user/evidence_upload.c user/evidence_cluster.c user/evidence_http.c
 LDLIBS    += -lcrypto
 EVIDENCE_FILTER ?=
 
@@ -16,4 +16,4 @@ evidence-check: $(BUILD)/accelguard
 		--agent $(BUILD)/accelguard $(EVIDENCE_FILTER)
 
 # paths under the cgroup2 mount are bounded by the kernel, not by the buffers' sizes
-$(BUILD)/user/selftest.o $(BUILD)/user/evidence.o: CFLAGS += -Wno-format-truncation
+$(BUILD)/user/selftest.o $(BUILD)/user/evidence.o $(BUILD)/user/evidence_cluster.o: CFLAGS += -Wno-format-truncation

@@ -35,6 +35,7 @@
 #include "sink.h"
 #include "startup.h"
 #include "journal.h"
+#include "evidence_http.h"
 #include "selftest.h"
 #include "util.h"
 #include "verdict.h"
@@ -101,6 +102,7 @@ struct agent {
 	struct ag_source *k8s; /* owned by the policy table */
 	struct ag_k8s_sinks *k8s_sinks; /* Events and policy reports (k8s.h), NULL when off */
 	struct ag_metrics *metrics; /* /metrics, /healthz, /readyz (metrics.h); NULL: none */
+	struct ag_evidence_http *evhttp; /* its /evidence.tar.gz (metrics.evidence); NULL: off */
 	bool ready, stopping;
 	double start_real_s;
 	struct ag_selftest_svc *selftest; /* the control socket, scheduled self-tests */
@@ -935,6 +937,18 @@ static int start_metrics(struct agent *a)
 
 	if (mo.listen && !strcmp(mo.listen, "off"))
 		return 0;
+	if (a->cfg.metrics.evidence) {
+		if (!a->o->config || !a->cfg.journal.present) {
+			ag_err("metrics.evidence: /evidence.tar.gz builds its bundle from the journal: "
+			       "the configuration needs a journal: section");
+			return -EINVAL;
+		}
+		a->evhttp = ag_evidence_http_new(a->o->config, a->cfg.metrics.evidence_hours);
+		if (!a->evhttp)
+			return -ENOMEM;
+		mo.evidence = ag_evidence_http_reply;
+		mo.evidence_ctx = a->evhttp;
+	}
 	a->metrics = ag_metrics_new(&mo, err, sizeof(err));
 	if (!a->metrics) {
 		int e = errno;
@@ -1349,6 +1363,7 @@ static void teardown(struct agent *a)
 	ag_sinks_free(a->sinks, a->sink_wait_ms);
 	ag_k8s_sinks_free(a->k8s_sinks);
 	ag_metrics_free(a->metrics); /* after the sinks: its counting sink is one */
+	ag_evidence_http_free(a->evhttp); /* after the server that calls it */
 }
 
 int ag_run(const struct ag_run_opts *o)

@@ -938,7 +938,8 @@ static int parse_host(struct ctx *c, const yaml_node_t *n)
 
 static int parse_metrics(struct ctx *c, const yaml_node_t *n)
 {
-	static const char *const keys[] = { "listen", "pod_labels", "max_series", NULL };
+	static const char *const keys[] = { "listen", "pod_labels", "max_series", "evidence",
+					    "evidence_hours", NULL };
 	struct ag_cfg_metrics *m = &c->cfg->metrics;
 	const yaml_node_t *v;
 	const char *s;
@@ -969,6 +970,19 @@ static int parse_metrics(struct ctx *c, const yaml_node_t *n)
 			return fail(c, v, "metrics.pod_labels: expected true or false, found %s",
 				    describe(v, d, sizeof(d)));
 	}
+	if ((v = map_get(c, n, "evidence"))) {
+		s = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "";
+		if (!strcmp(s, "true"))
+			m->evidence = true;
+		else if (strcmp(s, "false"))
+			return fail(c, v, "metrics.evidence: expected true or false, found %s",
+				    describe(v, d, sizeof(d)));
+	}
+	if ((v = map_get(c, n, "evidence_hours")) &&
+	    (err = get_uint(c, v, "metrics.evidence_hours", 1, 8760,
+			    "an integer from 1 to 8760 (hours of the journal in the bundle)",
+			    &m->evidence_hours)))
+		return err;
 	if ((v = map_get(c, n, "max_series")))
 		return get_uint(c, v, "metrics.max_series", 10, 100000,
 				"an integer from 10 to 100000 (label sets of the per-event counts)",

@@ -68,6 +68,8 @@ struct ag_cfg_metrics {
 	char *listen;             /* HOST:PORT */
 	bool pod_labels;          /* pod and container labels on the per-event counts */
 	unsigned int max_series;  /* 0: 1000 */
+	bool evidence;            /* GET /evidence.tar.gz (user/evidence_http.h); off by default */
+	unsigned int evidence_hours; /* its window, the last N hours (0: 24) */
 };
 
 /* The "journal:" section (user/journal.h); present false: no journal. */

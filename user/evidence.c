@@ -19,6 +19,7 @@
 #include <openssl/pem.h>
 #include "config.h"
 #include "evidence.h"
+#include "evidence_upload.h"
 #include "journal.h"
 #include "log.h"
 #include "selftest.h"
@@ -739,9 +740,11 @@ static int cmd_build(int argc, char **argv)
 		{ "since", required_argument, NULL, 's' },  { "until", required_argument, NULL, 'u' },
 		{ "out", required_argument, NULL, 'o' },    { "sign-key", required_argument, NULL, 'k' },
 		{ "tar", required_argument, NULL, 'T' },    { "help", no_argument, NULL, 'h' },
+		{ "upload", required_argument, NULL, 'U' }, { "upload-ca", required_argument, NULL, 'A' },
 		{ 0 },
 	};
 	const char *config = NULL, *jdir = NULL, *out = NULL, *key = NULL, *tar = NULL;
+	const char *upload = NULL, *upload_ca = NULL;
 	char tmpout[] = "/tmp/accelguard-evidence.XXXXXX", tmpb[sizeof(tmpout) + 8] = "";
 	struct coll c = { .since = 0, .until = INT64_MAX };
 	struct ag_config cfg = { 0 };
@@ -760,6 +763,8 @@ static int cmd_build(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 'k': key = optarg; break;
 		case 'T': tar = optarg; break;
+		case 'U': upload = optarg; break;
+		case 'A': upload_ca = optarg; break;
 		case 's':
 		case 'u':
 			if (ag_journal_parse_time(optarg, opt == 's' ? &c.since : &c.until)) {
@@ -771,6 +776,8 @@ static int cmd_build(int argc, char **argv)
 		case 'h':
 			printf("Usage: accelguard evidence --out DIR [--config FILE | --dir JOURNAL]\n"
 			       "                           [--since T] [--until T] [--sign-key KEY.pem]\n"
+			       "                           [--tar F.tar.gz [--upload URL [--upload-ca CA.pem]]]\n"
+			       "       accelguard evidence cluster --kubeconfig F --out DIR [--sign-key KEY.pem]\n"
 			       "       accelguard evidence verify DIR [--pubkey PUB.pem]\n\n"
 			       "Write an evidence bundle of the journal's window into DIR (made whole, or\n"
 			       "not at all): journal.jsonl, access-matrix.json/.csv, selftest.json,\n"
@@ -783,6 +790,10 @@ static int cmd_build(int argc, char **argv)
 	}
 	if (!out && !tar) {
 		ag_err("evidence: --out DIR or --tar FILE.tar.gz is required");
+		return 2;
+	}
+	if (upload && !tar) {
+		ag_err("evidence: --upload URL puts the tarball: give --tar FILE.tar.gz too");
 		return 2;
 	}
 	if (!out) {
@@ -939,6 +950,10 @@ static int cmd_build(int argc, char **argv)
 	}
 	if (tar && write_tar(out, tar, err, sizeof(err))) {
 		ag_err("evidence: %s", err);
+		goto done;
+	}
+	if (upload && ag_evidence_upload(tar, upload, upload_ca, err, sizeof(err))) {
+		ag_err("evidence: %s (the bundle stays in %s)", err, tar);
 		goto done;
 	}
 	printf("evidence: %s: %llu events, %zu matrix cells, %llu violations, %zu self-tests; "
@@ -1190,7 +1205,7 @@ static int cmd_verify(int argc, char **argv)
 
 		if (!stat(dir, &st) && S_ISREG(st.st_mode) && l > 3 &&
 		    (!strcmp(dir + l - 3, ".gz") || !strcmp(dir + l - 4, ".tgz"))) {
-			static char tmp[] = "/tmp/accelguard-verify.XXXXXX";
+			char tmp[] = "/tmp/accelguard-verify.XXXXXX"; /* fresh at each call */
 			int r;
 
 			if (!mkdtemp(tmp)) {
@@ -1336,5 +1351,47 @@ int ag_evidence_cmd(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "verify"))
 		return cmd_verify(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "cluster"))
+		return ag_evidence_cluster_cmd(argc - 1, argv + 1);
 	return cmd_build(argc, argv);
+}
+
+/* ---- for the cluster roll-up (evidence_cluster.c) ---- */
+
+int ag_evidence_verify(const char *path, const char *pubkey)
+{
+	char *av[5] = { "verify", (char *)path, NULL, NULL, NULL };
+	char pk[] = "--pubkey";
+
+	if (pubkey) {
+		av[2] = pk;
+		av[3] = (char *)pubkey;
+	}
+	optind = 0;
+	verify_label = NULL;
+	return cmd_verify(pubkey ? 4 : 2, av);
+}
+
+int ag_evidence_unpack(const char *tarpath, const char *dir)
+{
+	return read_tar(tarpath, dir);
+}
+
+int ag_evidence_sign(const char *keypath, const char *dir, char *err, size_t errlen)
+{
+	return sign_file(keypath, dir, err, errlen);
+}
+
+int ag_evidence_sha256(const char *path, char hex[65], unsigned long long *size)
+{
+	__u64 sz = 0;
+	int r = sha256_file(path, hex, &sz);
+
+	*size = sz;
+	return r;
+}
+
+void ag_evidence_rm_flat(const char *dir)
+{
+	rm_flat(dir);
 }

@@ -17,6 +17,16 @@
 #ifndef AG_EVIDENCE_H
 #define AG_EVIDENCE_H
 
+#include <stddef.h>
+
 int ag_evidence_cmd(int argc, char **argv);
+
+/* for `accelguard evidence cluster` (evidence_cluster.c) */
+int ag_evidence_cluster_cmd(int argc, char **argv);
+int ag_evidence_verify(const char *path, const char *pubkey); /* a directory or a .tar.gz */
+int ag_evidence_unpack(const char *tarpath, const char *dir);
+int ag_evidence_sign(const char *keypath, const char *dir, char *err, size_t errlen);
+int ag_evidence_sha256(const char *path, char hex[65], unsigned long long *size);
+void ag_evidence_rm_flat(const char *dir);
 
 #endif

@@ -128,6 +128,12 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 struct ag_http *ag_http_start(const char *listen, ag_http_handler h, void *ctx, char *err,
 			      size_t errlen)
 {
+	return ag_http_start_pool(listen, h, ctx, 1, err, errlen);
+}
+
+struct ag_http *ag_http_start_pool(const char *listen, ag_http_handler h, void *ctx,
+				   unsigned int threads, char *err, size_t errlen)
+{
 	struct sockaddr_storage ss;
 	unsigned int sl;
 	const union MHD_DaemonInfo *di;
@@ -148,11 +154,19 @@ struct ag_http *ag_http_start(const char *listen, ag_http_handler h, void *ctx, 
 	s->ctx = ctx;
 	/* bounded: 64 connections, 10 s idle timeout, a scrape is a few KiB */
 	errno = 0;
-	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG |
-					(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-				0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
-				MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	if (threads > 1) /* handlers that may take long (GET /evidence.tar.gz) beside the probes */
+		s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG |
+						(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+					0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
+					MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+					MHD_OPTION_THREAD_POOL_SIZE, threads,
+					MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	else
+		s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG |
+						(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+					0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
+					MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+					MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (!s->d) {
 		int e = errno ? errno : EADDRINUSE;
 

@@ -30,6 +30,10 @@ int ag_http_parse_listen(const char *listen, void *sockaddr_storage, unsigned in
  * 127.0.0.1:9464: Address already in use"). */
 struct ag_http *ag_http_start(const char *listen, ag_http_handler h, void *ctx, char *err,
 			      size_t errlen);
+/* The same with a pool of threads (threads > 1), so that one slow request does not hold up the
+ * others. */
+struct ag_http *ag_http_start_pool(const char *listen, ag_http_handler h, void *ctx,
+				   unsigned int threads, char *err, size_t errlen);
 /* The port actually bound (listen with port 0 binds an ephemeral one). */
 unsigned int ag_http_port(const struct ag_http *s);
 void ag_http_stop(struct ag_http *s);

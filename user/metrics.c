@@ -45,6 +45,8 @@ struct ag_metrics {
 	struct series *tab;   /* open addressing, cap a power of two */
 	size_t cap, n, n_normal, n_other;
 	__u64 overflow, unplaced, denials, kills, events;
+	ag_http_handler_fn evidence;
+	void *evidence_ctx;
 };
 
 /* ---- the per-event counts -------------------------------------------------------------------- */
@@ -473,6 +475,13 @@ static int on_http(void *ctx, const char *path, struct ag_http_reply *r)
 		r->body = ag_metrics_render(m, &r->len);
 		return r->body ? 0 : -ENOMEM;
 	}
+	if (!strcmp(path, "/evidence.tar.gz")) {
+		if (m->evidence)
+			return m->evidence(m->evidence_ctx, r);
+		r->status = 404;
+		r->body = strdup("not found: /evidence.tar.gz is off (metrics.evidence: true turns it on)\n");
+		return r->body ? 0 : -ENOMEM;
+	}
 	pthread_mutex_lock(&m->lock);
 	s = m->st;
 	pthread_mutex_unlock(&m->lock);
@@ -520,6 +529,8 @@ struct ag_metrics *ag_metrics_new(const struct ag_metrics_opts *o, char *err, si
 	if (!m)
 		goto oom;
 	m->pod_labels = o->pod_labels;
+	m->evidence = o->evidence;
+	m->evidence_ctx = o->evidence_ctx;
 	m->max_series = o->max_series ? o->max_series : AG_METRICS_MAX_SERIES;
 	for (m->cap = 64; m->cap < 2 * (m->max_series + OVERFLOW_SERIES); m->cap *= 2)
 		;
@@ -529,7 +540,7 @@ struct ag_metrics *ag_metrics_new(const struct ag_metrics_opts *o, char *err, si
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_mutex_init(&m->slock, NULL);
 	if (strcmp(listen, "off")) {
-		m->http = ag_http_start(listen, on_http, m, err, errlen);
+		m->http = ag_http_start_pool(listen, on_http, m, m->evidence ? 4 : 1, err, errlen);
 		if (!m->http) {
 			int e = errno;
 

@@ -22,16 +22,24 @@
 #include "accelguard.h"
 #include "sink.h"
 
+#include "http.h"
+
 #define AG_METRICS_LISTEN "127.0.0.1:9464" /* default: the node alone can scrape */
 #define AG_METRICS_MAX_SERIES 1000
 #define AG_METRICS_SINKS 8
 #define AG_METRICS_LAT_BUCKETS 10
 #define AG_METRICS_STALE_NS (10ull * 1000000000ull) /* healthz: the loop went this long silent */
 
+typedef int (*ag_http_handler_fn)(void *ctx, struct ag_http_reply *r);
+
 struct ag_metrics_opts {
 	const char *listen;      /* NULL: AG_METRICS_LISTEN; "off": no server */
 	bool pod_labels;         /* add pod and container labels to the per-event counts */
 	unsigned int max_series; /* 0: AG_METRICS_MAX_SERIES */
+	/* GET /evidence.tar.gz (metrics.evidence: true): NULL, 404; else served by a pool of
+	 * threads so that a bundle's build does not hold up the probes and scrapes */
+	ag_http_handler_fn evidence;
+	void *evidence_ctx;
 };
 
 /* The agent loop's snapshot (copied; strings must be static or outlive the metrics). */

@@ -934,6 +934,344 @@ def test_evidence_signed():
         a.stop()
 
 
+# ---- upload -------------------------------------------------------------------------------
+
+def make_ca(d, name="127.0.0.1"):
+    """A CA and a server certificate for 127.0.0.1 signed by it (openssl). Returns (ca, cert, key)."""
+    ca, cakey, crt, key, csr, ext = (os.path.join(d, n) for n in (
+        "ca.pem", "ca.key", "srv.pem", "srv.key", "srv.csr", "srv.ext"))
+    run = lambda *a: subprocess.run(list(a), check=True, capture_output=True)
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", cakey, "-out", ca,
+        "-days", "2", "-subj", "/CN=accelguard test CA")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+        "-subj", "/CN=%s" % name)
+    open(ext, "w").write("subjectAltName=IP:%s\n" % name)
+    run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey, "-CAcreateserial",
+        "-out", crt, "-days", "2", "-extfile", ext)
+    return ca, crt, key
+
+
+class PutServer:
+    """An HTTPS server on 127.0.0.1 that answers PUTs from a script of statuses, then stores."""
+
+    def __init__(self, crt, key, script, store):
+        import http.server
+        import ssl
+        import threading
+        self.script, self.store, self.seen = list(script), store, []
+        srv = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_PUT(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(n)
+                srv.seen.append((time.monotonic(), self.path, len(body)))
+                st = srv.script.pop(0) if srv.script else 200
+                if isinstance(st, tuple):
+                    st, hdrs = st
+                else:
+                    hdrs = {}
+                if st < 300:
+                    open(srv.store, "wb").write(body)
+                self.send_response(st)
+                for k, v in hdrs.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(crt, key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.t = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.t.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_evidence_upload():
+    d = os.path.join(WORK, "ev-up")
+    a = Agent("ev-up", {"dir": os.path.join(d, "journal"), "flush_ms": 100})
+    srv = bad = None
+    try:
+        a.start()
+        time.sleep(0.3)
+        ca, crt, key = make_ca(d)
+        store = os.path.join(d, "stored.tar.gz")
+        # 500, then 503 with Retry-After: 2, then stored
+        srv = PutServer(crt, key, [500, (503, {"Retry-After": "2"}), 200], store)
+        url = "https://127.0.0.1:%d/bucket/node-a.tar.gz?X-Sig=secret" % srv.port
+        tgz = os.path.join(d, "b.tar.gz")
+        r = subprocess.run([AGENT, "evidence", "--config", a.cfg, "--tar", tgz, "--upload", url,
+                            "--upload-ca", ca], capture_output=True, timeout=120)
+        check(r.returncode == 0, "upload: exit %d: %r" % (r.returncode, r.stderr))
+        check(len(srv.seen) == 3 and all(p == "/bucket/node-a.tar.gz?X-Sig=secret"
+                                         for _, p, _ in srv.seen), "attempts: %s" % srv.seen)
+        gap1, gap2 = srv.seen[1][0] - srv.seen[0][0], srv.seen[2][0] - srv.seen[1][0]
+        check(0.4 <= gap1 < 1.9, "backoff after 500: %.2fs" % gap1)
+        check(gap2 >= 1.9, "Retry-After: 2 not honoured: %.2fs" % gap2)
+        check(b"attempt 1: HTTP 500" in r.stderr and b"attempt 2: HTTP 503" in r.stderr and
+              b"secret" not in r.stderr, "progress lines: %r" % r.stderr)
+        check(open(store, "rb").read() == open(tgz, "rb").read(), "stored bytes differ")
+        v = verify(store)
+        check(v.returncode == 0 and b": ok (" in v.stdout, "verify stored: %s" % v.stdout)
+        # without the private CA the server is not trusted: a TLS error, named
+        r = subprocess.run([AGENT, "evidence", "--config", a.cfg, "--tar",
+                            os.path.join(d, "c.tar.gz"), "--upload", url], capture_output=True,
+                           timeout=120)
+        check(r.returncode == 1 and b"--upload https://127.0.0.1:%d/bucket/node-a.tar.gz?..."
+              % srv.port in r.stderr and b"certificate" in r.stderr.lower(),
+              "untrusted: %r" % r.stderr)
+        # a server that always fails: 5 attempts, then the URL and the last status
+        bad = PutServer(crt, key, [502] * 10, os.path.join(d, "never"))
+        burl = "https://127.0.0.1:%d/x.tar.gz" % bad.port
+        r = subprocess.run([AGENT, "evidence", "--config", a.cfg, "--tar",
+                            os.path.join(d, "e.tar.gz"), "--upload", burl, "--upload-ca", ca],
+                           capture_output=True, timeout=120)
+        check(r.returncode == 1 and len(bad.seen) == 5 and
+              (b"--upload %s: failed after 5 attempts: HTTP 502" % burl.encode()) in r.stderr
+              and os.path.exists(os.path.join(d, "e.tar.gz")) and
+              not os.path.exists(os.path.join(d, "never")),
+              "always failing: exit %d, %d attempts: %r" % (r.returncode, len(bad.seen), r.stderr))
+        # a 403 is not retried
+        bad.script = [403]
+        bad.seen = []
+        r = subprocess.run([AGENT, "evidence", "--config", a.cfg, "--tar",
+                            os.path.join(d, "f.tar.gz"), "--upload", burl, "--upload-ca", ca],
+                           capture_output=True, timeout=120)
+        check(r.returncode == 1 and len(bad.seen) == 1 and
+              b"failed after 1 attempt: HTTP 403" in r.stderr, "403: %r" % r.stderr)
+        # nothing listens: the curl error is named
+        port = bad.port
+        bad.close()
+        bad = None
+        r = subprocess.run([AGENT, "evidence", "--config", a.cfg, "--tar",
+                            os.path.join(d, "g.tar.gz"), "--upload",
+                            "https://127.0.0.1:%d/x" % port, "--upload-ca", ca],
+                           capture_output=True, timeout=120)
+        check(r.returncode == 1 and b"failed after 5 attempts" in r.stderr and
+              b"onnect" in r.stderr, "refused: %r" % r.stderr)
+        r = subprocess.run([AGENT, "evidence", "--config", a.cfg, "--out", os.path.join(d, "h"),
+                            "--upload", url], capture_output=True, timeout=60)
+        check(r.returncode == 2 and b"give --tar" in r.stderr, "no --tar: %r" % r.stderr)
+        # the agent's /evidence.tar.gz is off unless metrics.evidence: true
+        import urllib.error
+        import urllib.request
+        try:
+            urllib.request.urlopen("http://127.0.0.1:9464/evidence.tar.gz", timeout=10)
+            check(False, "/evidence.tar.gz answered with metrics.evidence off")
+        except urllib.error.HTTPError as e:
+            check(e.code == 404 and b"metrics.evidence: true" in e.read(), "off: %s" % e)
+    finally:
+        for s in (srv, bad):
+            if s:
+                s.close()
+        a.stop()
+
+
+# ---- cluster roll-up -----------------------------------------------------------------------
+
+PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "k8s", "peers", "api_peer.py")
+
+
+def test_evidence_cluster():
+    import base64
+    d = os.path.join(WORK, "ev-cl")
+    import socket
+    import urllib.error
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        mport = s.getsockname()[1]
+    a = Agent("ev-cl", {"dir": os.path.join(d, "journal"), "flush_ms": 100}, mode="enforce",
+              extra="selftest:\n  socket: %s/control.sock\nmetrics:\n  listen: 127.0.0.1:%d\n"
+              "  evidence: true\n  evidence_hours: 2\n" % (d, mport))
+    peer = None
+    try:
+        a.start()
+        time.sleep(0.5)  # the journal's ready event is flushed (flush_ms 100)
+        r = selftest_run(a)
+        check(r.returncode == 0, "selftest: %s" % r.stderr)
+        time.sleep(0.3)
+        # node bundles made by the real agent: GET /evidence.tar.gz on its HTTP server (the last
+        # evidence_hours of its journal), and a copy with one file changed after the manifest
+        good = os.path.join(d, "good.tar.gz")
+        with urllib.request.urlopen("http://127.0.0.1:%d/evidence.tar.gz" % mport,
+                                    timeout=60) as resp:
+            check(resp.status == 200 and resp.headers["Content-Type"] == "application/gzip",
+                  "/evidence.tar.gz: %s %s" % (resp.status, resp.headers))
+            open(good, "wb").write(resp.read())
+        v = verify(good)
+        check(v.returncode == 0, "the served bundle: %s" % v.stdout)
+        check(not glob.glob("/tmp/accelguard-evhttp.*"), "the endpoint left files in /tmp")
+        x = os.path.join(d, "x")
+        os.makedirs(x)
+        subprocess.run(["tar", "xzf", good, "-C", x], check=True)
+        with open(os.path.join(x, "journal.jsonl"), "a") as f:
+            f.write('{"type":"forged"}\n')
+        tampered = os.path.join(d, "tampered.tar.gz")
+        subprocess.run("tar czf %s *" % tampered, shell=True, cwd=x, check=True)
+        ca, crt, key = make_ca(d)
+        tok = os.path.join(d, "token")
+        open(tok, "w").write("cluster-reader-token\n")
+        for n in ("pods", "claims", "slices"):
+            open(os.path.join(d, n + ".json"), "w").write("[]")
+        gpu = {"allocatable": {"cpu": "64", "nvidia.com/gpu": "8"}}
+        nodes = [{"metadata": {"name": n}, "status": gpu} for n in ("gpu-a", "gpu-b", "gpu-c")]
+        nodes.append({"metadata": {"name": "cpu-x"}, "status": {"allocatable": {"cpu": "8"}}})
+        lab = {"app.kubernetes.io/name": "accelguard", "app.kubernetes.io/component": "agent"}
+        pods = [{"metadata": {"name": "accelguard-" + n[-1], "namespace": "accelguard",
+                              "labels": lab}, "spec": {"nodeName": n}}
+                for n in ("gpu-a", "gpu-b", "gpu-c")]
+        pods.append({"metadata": {"name": "other", "namespace": "accelguard",
+                                  "labels": {"app.kubernetes.io/name": "other"}},
+                     "spec": {"nodeName": "cpu-x"}})
+        # gpu-a's bundle is forwarded by the peer from the agent itself, as the pod proxy does
+        served = {"url": "http://127.0.0.1:%d/evidence.tar.gz" % mport}
+        proxy = {"accelguard/accelguard-a:9464/evidence.tar.gz": served,
+                 "accelguard/accelguard-b:9464/evidence.tar.gz": {"status": 503},
+                 "accelguard/accelguard-c:9464/evidence.tar.gz": {"file": tampered}}
+        cl = os.path.join(d, "cluster.json")
+        json.dump({"nodes": nodes, "pods": pods, "proxy": proxy}, open(cl, "w"))
+        pf = os.path.join(d, "port")
+        peer = subprocess.Popen(["/usr/bin/python3", PEER, "--port-file", pf, "--cert", crt,
+                                 "--key", key, "--token-file", tok,
+                                 "--pods", os.path.join(d, "pods.json"),
+                                 "--claims", os.path.join(d, "claims.json"),
+                                 "--slices", os.path.join(d, "slices.json"),
+                                 "--fault-file", os.path.join(d, "fault"),
+                                 "--log", os.path.join(d, "peer.log"), "--cluster", cl])
+        for _ in range(100):
+            if os.path.exists(pf):
+                break
+            time.sleep(0.05)
+        port = int(open(pf).read())
+        kc = os.path.join(d, "kubeconfig")
+        open(kc, "w").write("""apiVersion: v1
+kind: Config
+current-context: test
+clusters:
+- name: other
+  cluster: {server: "https://192.0.2.1:6443"}
+- name: peer
+  cluster:
+    server: https://127.0.0.1:%d
+    certificate-authority-data: %s
+contexts:
+- name: test
+  context: {cluster: peer, user: reader}
+users:
+- name: reader
+  user:
+    token: cluster-reader-token
+""" % (port, base64.b64encode(open(ca, "rb").read()).decode()))
+        sk, sp = os.path.join(d, "sign.pem"), os.path.join(d, "sign.pub")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", sk], check=True,
+                       capture_output=True)
+        subprocess.run(["openssl", "pkey", "-in", sk, "-pubout", "-out", sp], check=True)
+        out = os.path.join(d, "cluster")
+        r = subprocess.run([AGENT, "evidence", "cluster", "--kubeconfig", kc, "--out", out,
+                            "--sign-key", sk], capture_output=True, timeout=120)
+        check(r.returncode == 3, "cluster exit %d: %r %r" % (r.returncode, r.stdout, r.stderr))
+        check(sorted(os.listdir(out)) == ["PRODUCT.yaml", "manifest.json", "manifest.json.sig",
+                                          "node-gpu-a.tar.gz", "node-gpu-c.tar.gz", "nodes.csv",
+                                          "nodes.json"], "cluster bundle: %s" % os.listdir(out))
+        t = {n["node"]: n for n in json.load(open(os.path.join(out, "nodes.json")))}
+        check(sorted(t) == ["gpu-a", "gpu-b", "gpu-c"], "table nodes: %s" % sorted(t))
+        ga, gb, gc = t["gpu-a"], t["gpu-b"], t["gpu-c"]
+        m = json.load(open(os.path.join(x, "manifest.json")))
+        check(ga["state"] == "verified" and ga["status"] == "Implemented" and
+              ga["tier"] == m["tier"] and ga["mode"] == "enforce" and ga["selftest"] == "pass"
+              and ga["violations"] == 0 and ga["pod"] == "accelguard-a", "gpu-a: %s" % ga)
+        check(gb["state"] == "unreachable" and "HTTP 503" in gb["problem"] and
+              "accelguard-b:9464/proxy/evidence.tar.gz" in gb["problem"], "gpu-b: %s" % gb)
+        check(gc["state"] == "unverified" and "evidence verify" in gc["problem"], "gpu-c: %s" % gc)
+        check(b"changed: journal.jsonl" in r.stdout, "verify output: %r" % r.stdout)
+        check(verify(os.path.join(out, "node-gpu-a.tar.gz")).returncode == 0,
+              "gpu-a's bundle as stored")
+        csv = open(os.path.join(out, "nodes.csv")).read().splitlines()
+        check(csv[0] == "node,gpu,state,tier,mode,selftest,violations,status,problem" and
+              csv[2].startswith("gpu-b,yes,unreachable,") and "HTTP 503" in csv[2],
+              "nodes.csv: %s" % csv)
+        st, text = product_status(out)
+        check(st == "Not Implemented" or st == "Partially Implemented", "status %s" % st)
+        check(st != "Implemented" and "gpu-b: unreachable" in text and "gpu-c: unverified" in text,
+              "PRODUCT.yaml: %s" % text)
+        v = verify(out, "--pubkey", sp)
+        check(v.returncode == 0 and b"signature good" in v.stdout, "verify cluster: %s" % v.stdout)
+        plog = open(os.path.join(d, "peer.log")).read()
+        check("list pods accelguard app.kubernetes.io/name=accelguard: 3" in plog,
+              "the pod list: %s" % plog)
+        # a GPU node without an agent pod is missing; every node reachable and whole otherwise
+        json.dump({"nodes": nodes + [{"metadata": {"name": "gpu-d"}, "status": gpu}],
+                   "pods": pods, "proxy": {k: {"file": good} for k in proxy}}, open(cl, "w"))
+        out2 = os.path.join(d, "cluster2")
+        r = subprocess.run([AGENT, "evidence", "cluster", "--kubeconfig", kc, "--out", out2],
+                           capture_output=True, timeout=120)
+        t = {n["node"]: n for n in json.load(open(os.path.join(out2, "nodes.json")))}
+        st, text = product_status(out2)
+        check(r.returncode == 3 and t["gpu-d"]["state"] == "missing" and
+              "no agent pod" in t["gpu-d"]["problem"] and st == "Partially Implemented" and
+              all(t[n]["state"] == "verified" for n in ("gpu-a", "gpu-b", "gpu-c")),
+              "missing node: %d %s %s" % (r.returncode, st, t))
+        # all GPU nodes verified and Implemented: the cluster is
+        json.dump({"nodes": nodes, "pods": pods, "proxy": {k: {"file": good} for k in proxy}},
+                  open(cl, "w"))
+        out3 = os.path.join(d, "cluster3")
+        r = subprocess.run([AGENT, "evidence", "cluster", "--kubeconfig", kc, "--out", out3],
+                           capture_output=True, timeout=120)
+        st, _ = product_status(out3)
+        check(r.returncode == 0 and st == "Implemented" and verify(out3).returncode == 0,
+              "all good: %d %s %r" % (r.returncode, st, r.stderr))
+        # --pubkey: the node bundles must be signed by that key; these are not
+        out5 = os.path.join(d, "cluster5")
+        r = subprocess.run([AGENT, "evidence", "cluster", "--kubeconfig", kc, "--out", out5,
+                            "--pubkey", sp], capture_output=True, timeout=120)
+        t = json.load(open(os.path.join(out5, "nodes.json")))
+        check(r.returncode == 3 and all(n["state"] == "unverified" for n in t) and
+              b"signature: manifest.json.sig is missing" in r.stdout, "--pubkey: %r" % r.stdout)
+        # a wrong token: the API's answer is named; nothing is left behind
+        open(tok, "w").write("rotated\n")
+        out4 = os.path.join(d, "cluster4")
+        r = subprocess.run([AGENT, "evidence", "cluster", "--kubeconfig", kc, "--out", out4],
+                           capture_output=True, timeout=120)
+        check(r.returncode == 1 and b"/api/v1/nodes: HTTP 401: Unauthorized" in r.stderr and
+              not os.path.exists(out4) and not os.path.exists(out4 + ".partial"),
+              "401: %r" % r.stderr)
+        # a kubeconfig with an exec plugin: not supported, said so
+        open(kc + "2", "w").write(open(kc).read().replace(
+            "    token: cluster-reader-token", "    exec: {command: aws}"))
+        r = subprocess.run([AGENT, "evidence", "cluster", "--kubeconfig", kc + "2", "--out", out4],
+                           capture_output=True, timeout=60)
+        check(r.returncode == 1 and b"exec and auth-provider plugins are not supported" in
+              r.stderr, "exec: %r" % r.stderr)
+        open(kc + "3", "w").write("current-context: nope\ncontexts: [\n")
+        r = subprocess.run([AGENT, "evidence", "cluster", "--kubeconfig", kc + "3", "--out", out4],
+                           capture_output=True, timeout=60)
+        check(r.returncode == 1 and (b"--kubeconfig %s3: not YAML" % kc.encode()) in r.stderr,
+              "bad yaml: %r" % r.stderr)
+        # metrics.evidence needs a journal to build from: a configuration error, not a 500 later
+        b = Agent("ev-cl-nojournal", None, extra="metrics:\n  listen: 127.0.0.1:%d\n"
+                  "  evidence: true\n" % mport)
+        try:
+            b.start()
+            b.stop()
+            check(False, "the agent started with metrics.evidence and no journal")
+        except Fail as e:
+            check("metrics.evidence" in str(e) and "journal: section" in str(e), str(e))
+    finally:
+        if peer:
+            peer.terminate()
+            peer.wait(timeout=10)
+        a.stop()
+
+
 TESTS = [
     ("journal_rotation_compression_retention", test_journal_rotation_compression_retention),
     ("journal_rotation_by_age", test_journal_rotation_by_age),
@@ -952,6 +1290,8 @@ TESTS = [
     ("evidence_report_in_browser", test_evidence_report_in_browser),
     ("evidence_status_audit", test_evidence_status_audit),
     ("evidence_signed", test_evidence_signed),
+    ("evidence_upload", test_evidence_upload),
+    ("evidence_cluster", test_evidence_cluster),
 ]
 
 

@@ -576,7 +576,11 @@ static void test_metrics_section(void **state)
 		{ "metrics:\n  max_series: 5\n", 2,
 		  "metrics.max_series: expected an integer from 10 to 100000 (label sets of the per-event counts), found '5'" },
 		{ "metrics:\n  port: 9464\n", 2,
-		  "unknown key 'port' in metrics (expected one of: listen, pod_labels, max_series)" },
+		  "unknown key 'port' in metrics (expected one of: listen, pod_labels, max_series, "
+		  "evidence, evidence_hours)" },
+		{ "metrics:\n  evidence: on\n", 2, "metrics.evidence: expected true or false, found 'on'" },
+		{ "metrics:\n  evidence_hours: 0\n", 2,
+		  "metrics.evidence_hours: expected an integer from 1 to 8760 (hours of the journal in the bundle), found '0'" },
 	};
 	struct fx *f = *state;
 
@@ -584,6 +588,11 @@ static void test_metrics_section(void **state)
 	assert_string_equal(f->cfg.metrics.listen, "0.0.0.0:9464");
 	assert_true(f->cfg.metrics.pod_labels);
 	assert_int_equal(f->cfg.metrics.max_series, 500);
+	assert_false(f->cfg.metrics.evidence);
+	ag_config_free(&f->cfg);
+	load_ok(f, "metrics:\n  evidence: true\n  evidence_hours: 6\n");
+	assert_true(f->cfg.metrics.evidence);
+	assert_int_equal(f->cfg.metrics.evidence_hours, 6);
 	ag_config_free(&f->cfg);
 	EXPECT_ALL_REFUSED(f, bad);
 }

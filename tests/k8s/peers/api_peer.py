@@ -24,6 +24,14 @@ Faults, written by the test into --fault-file (consumed when acted upon):
   conflict N     the next N PUTs get 409 Conflict (a concurrent writer)
   expire         every stored Event is gone (the API server's event TTL)
   throttle N S   the next N writes get 429 with Retry-After: S
+
+With --cluster FILE (JSON, read at each request): GET /api/v1/nodes (FILE's nodes),
+GET /api/v1/namespaces/NS/pods?labelSelector=K=V[,K=V] (FILE's pods in NS whose labels match all),
+and the API server's pod proxy GET /api/v1/namespaces/NS/pods/NAME:PORT/proxy/PATH, answered from
+FILE's proxy["NS/NAME:PORT/PATH"]: {"file": F} (its bytes, application/gzip), {"url": U} (the
+bytes of a GET of U: forwarded to a real agent, as the API server's proxy does), or {"status": N}
+(the Status the API server gives when the pod cannot be reached, e.g. 503); a pod not in FILE's
+pods is 404 NotFound.
 """
 import argparse
 import json
@@ -49,6 +57,8 @@ p.add_argument("--rv-base", type=int, default=1000)
 p.add_argument("--node", default="node-a")
 p.add_argument("--log", required=True)
 p.add_argument("--store-file")
+p.add_argument("--cluster", help="JSON {nodes, pods, proxy}: node list, pod lists by namespace and "
+               "labelSelector, and the pod proxy (evidence cluster roll-up)")
 args = p.parse_args()
 
 cv = threading.Condition()
@@ -185,6 +195,8 @@ class H(BaseHTTPRequestHandler):
         if self.headers.get("Authorization") != "Bearer " + token:
             log("401 for " + str(self.headers.get("Authorization"))[:20])
             return self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
+        if args.cluster and self.cluster(u, q):
+            return
         sel = "spec.nodeName=" + args.node
         if u.path == "/api/v1/pods":
             if q.get("fieldSelector") != sel:
@@ -227,6 +239,58 @@ class H(BaseHTTPRequestHandler):
             return self.send_json(200, {"kind": "ResourceSliceList", "apiVersion": "resource.k8s.io/v1",
                                         "metadata": {"resourceVersion": "700"}, "items": load(args.slices)})
         return self.send_json(404, status(404, "NotFound", "the server could not find the requested resource"))
+
+    def cluster(self, u, q):
+        """The roll-up's reads (--cluster); False when the path is not one of them."""
+        c = load(args.cluster)
+        parts = u.path.strip("/").split("/")
+        if parts == ["api", "v1", "nodes"]:
+            self.send_json(200, {"kind": "NodeList", "apiVersion": "v1",
+                                 "metadata": {"resourceVersion": "900"}, "items": c.get("nodes", [])})
+            return True
+        if len(parts) == 5 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "pods":
+            want = [kv.partition("=") for kv in q.get("labelSelector", "").split(",") if kv]
+            items = [o for o in c.get("pods", []) if o["metadata"].get("namespace") == parts[3] and
+                     all(o["metadata"].get("labels", {}).get(k) == v for k, _, v in want)]
+            log("list pods %s %s: %d" % (parts[3], q.get("labelSelector", ""), len(items)))
+            self.send_json(200, {"kind": "PodList", "apiVersion": "v1",
+                                 "metadata": {"resourceVersion": "901"}, "items": items})
+            return True
+        if len(parts) >= 7 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "pods" \
+                and parts[6] == "proxy":
+            ns, name = parts[3], parts[5].partition(":")[0]
+            if not any(o["metadata"]["name"] == name and o["metadata"].get("namespace") == ns
+                       for o in c.get("pods", [])):
+                self.send_json(404, status(404, "NotFound", 'pods "%s" not found' % name))
+                return True
+            ent = c.get("proxy", {}).get("%s/%s/%s" % (ns, parts[5], "/".join(parts[7:])))
+            log("proxy %s -> %s" % (self.path, ent))
+            if not ent or "status" in ent:
+                code = ent["status"] if ent else 503
+                self.send_json(code, status(code, "ServiceUnavailable",
+                                            "error trying to reach service: dial tcp: connect: "
+                                            "connection refused"))
+                return True
+            if "url" in ent:  # forwarded to the pod, as the API server's proxy does
+                import urllib.error
+                import urllib.request
+                try:
+                    with urllib.request.urlopen(ent["url"], timeout=120) as r:
+                        body = r.read()
+                except (urllib.error.URLError, OSError) as e:
+                    self.send_json(503, status(503, "ServiceUnavailable",
+                                               "error trying to reach service: %s" % e))
+                    return True
+            else:
+                with open(ent["file"], "rb") as f:
+                    body = f.read()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return True
+        return False
 
     # ---- writes: Events and policy reports ----
 
