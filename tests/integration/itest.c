@@ -2627,7 +2627,153 @@ out:
 	agent_free(&a);
 	return ret;
 }
-/* ---- end of the evasion suite ------------------------------------------------------------------ */
+/* ---- faults -------------------------------------------------------------------------------- */
+
+/* The agent OOM-killed under a memory limit: moved after ready into a memory cgroup whose limit is
+ * just above what it has charged there, it is made to allocate (new tenant cgroups to track)
+ * until the kernel's OOM killer takes it. While no agent runs, the pinned programs keep denying;
+ * the next agent adopts the pins and denies too. The memory cgroup is cgroup2's memory.max where
+ * cgroup2 has the memory controller, else cgroup v1's memory.limit_in_bytes. */
+static char oom_cg[512];
+static bool oom_v2;
+
+static int oom_cg_make(void)
+{
+	char p[700], *ctl;
+
+	snprintf(p, sizeof(p), "%s/cgroup.controllers", cg2);
+	ctl = read_all(p);
+	oom_v2 = strstr(ctl, "memory") != NULL;
+	free(ctl);
+	if (oom_v2) {
+		snprintf(p, sizeof(p), "%s/cgroup.subtree_control", cg2);
+		write_file(p, "+memory");
+		snprintf(oom_cg, sizeof(oom_cg), "%s/itest-oom-%d", cg2, getpid());
+	} else {
+		if (access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK))
+			return -ENOENT;
+		snprintf(oom_cg, sizeof(oom_cg), "/sys/fs/cgroup/memory/itest-oom-%d", getpid());
+	}
+	if (mkdir(oom_cg, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static long long oom_read(const char *file, const char *key)
+{
+	char p[700], *t, *k;
+	long long v = -1;
+
+	snprintf(p, sizeof(p), "%s/%s", oom_cg, file);
+	t = read_all(p);
+	if (!key)
+		v = atoll(t);
+	else if ((k = strstr(t, key)))
+		v = atoll(k + strlen(key));
+	free(t);
+	return v;
+}
+
+static int oom_limit(long long bytes)
+{
+	char p[700], v[32];
+
+	snprintf(p, sizeof(p), "%s/%s", oom_cg, oom_v2 ? "memory.max" : "memory.limit_in_bytes");
+	snprintf(v, sizeof(v), "%lld", bytes);
+	return write_file(p, v);
+}
+
+static int do_open_gpu0(void *arg)
+{
+	(void)arg;
+	return do_open(gpu0);
+}
+
+static int test_fault_oom_restart(void)
+{
+	struct cfg_opts o = { .mode = "enforce" };
+	struct match mr = { .type = "ready", .major = -1, .minor = -1 };
+	struct agent a1, a2;
+	struct child_res r1, r2;
+	json_object *ready;
+	char p[700], pid[16];
+	int made = 0, st = 0, ret = 1;
+	long long cur, kills;
+	pid_t dead = 0;
+
+	memset(&a2, 0, sizeof(a2));
+	if (oom_cg_make())
+		SKIP("no memory cgroup (neither cgroup2's memory controller nor cgroup v1's)");
+	if (agent_start(&a1, &o, NULL))
+		FAIL_OUT("agent did not become ready: %.300s", read_all(a1.errlog));
+	snprintf(p, sizeof(p), "%s/cgroup.procs", oom_cg);
+	snprintf(pid, sizeof(pid), "%d", a1.pid);
+	if (write_file(p, pid))
+		FAIL_OUT("cannot move the agent into %s: %s", oom_cg, strerror(errno));
+	cur = oom_read(oom_v2 ? "memory.current" : "memory.usage_in_bytes", NULL);
+	if (oom_limit(cur + 64 * 1024))
+		FAIL_OUT("cannot set the memory limit of %s to %lld: %s", oom_cg, cur + 64 * 1024,
+			 strerror(errno));
+	/* new tenants to track: the agent's heap grows until the OOM killer takes it */
+	for (; made < 20000 && !dead; made++) {
+		char rel[64];
+
+		snprintf(rel, sizeof(rel), "/t-oom%d", made);
+		cg_make(rel);
+		if (made % 100 == 99) {
+			usleep(20000);
+			dead = waitpid(a1.pid, &st, WNOHANG);
+		}
+	}
+	for (int i = 0; i < 300 && !dead; i++) {
+		usleep(10000);
+		dead = waitpid(a1.pid, &st, WNOHANG);
+	}
+	if (dead != a1.pid)
+		FAIL_OUT("the agent outlived %d new tenants under a limit of %lld bytes", made,
+			 cur + 64 * 1024);
+	a1.pid = 0;
+	kills = oom_v2 ? oom_read("memory.events", "oom_kill ") : oom_read("memory.oom_control", "oom_kill ");
+	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL || kills < 1)
+		FAIL_OUT("agent ended with status 0x%x, oom_kill %lld: expected an OOM kill", st, kills);
+	printf("# the agent OOM-killed after %d new tenants (limit %lld bytes, oom_kill %lld)\n", made,
+	       cur + 64 * 1024, kills);
+	r1 = run_in("/t-b", do_open_gpu0, NULL); /* t-a's device, no agent running */
+	if (r1.err != EPERM)
+		FAIL_OUT("no agent after the OOM kill: t-b's open of t-a's device got errno %d, "
+			 "expected EPERM (the pins keep the programs)", r1.err);
+	if (agent_start(&a2, &o, NULL))
+		FAIL_OUT("the agent did not restart: %.300s", read_all(a2.errlog));
+	r2 = run_in("/t-b", do_open_gpu0, NULL);
+	if (agent_stop(&a2))
+		goto out;
+	ready = find(&a2, &mr);
+	if (!ready || strcmp(jstr(ready, "pin.state"), "adopted"))
+		FAIL_OUT("restart after the OOM kill: ready.pin.state %s, expected adopted",
+			 ready ? jstr(ready, "pin.state") : "(no ready)");
+	if (r2.err != EPERM)
+		FAIL_OUT("after the restart: errno %d, expected EPERM", r2.err);
+	{
+		struct match m = { .op = "open", .major = NV, .minor = 0, .cgroup = "/t-b", .pid = r2.pid };
+
+		if (expect(&a2, &m, "cross_tenant", "denied", "after the restart"))
+			goto out;
+	}
+	ret = 0;
+out:
+	agent_free(&a1);
+	agent_free(&a2);
+	for (int i = 0; i < made; i++) {
+		char rel[64];
+
+		snprintf(rel, sizeof(rel), "/t-oom%d", i);
+		cg_remove(rel);
+	}
+	if (oom_cg[0])
+		rmdir(oom_cg);
+	return ret;
+}
+/* ---- end of the evasion suite and faults ----------------------------------------------------------------- */
 
 static const struct test {
 	const char *name;
@@ -2668,6 +2814,7 @@ static const struct test {
 	{ "evasion_pidfd_getfd", test_evasion_pidfd_getfd },
 	{ "evasion_rw_mmap_gap", test_evasion_rw_mmap_gap },
 	{ "evasion_agent_pins", test_evasion_agent_pins },
+	{ "fault_oom_restart", test_fault_oom_restart },
 };
 
 int main(int argc, char **argv)
