@@ -54,7 +54,7 @@ kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 # entries NAME: entries of the agent's map named NAME (its descriptors' map ids, bpftool)
 entries() {
 	local f id
-	for f in /proc/$apid/fdinfo/*; do
+	for f in "/proc/$apid/fdinfo/"*; do
 		id=$(awk '$1 == "map_id:" { print $2 }' "$f" 2>/dev/null)
 		[ -n "$id" ] || continue
 		if bpftool -j map show id "$id" 2>/dev/null | grep -q "\"name\":\"$1\""; then
