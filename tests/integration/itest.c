@@ -2778,6 +2778,90 @@ out:
 		rmdir(oom_cg);
 	return ret;
 }
+/* The LRU `counters` map filled: t-a issues ioctls with more distinct commands than the map has
+ * entries, each (cgroup, device, op, cmd) a new key, so a first sighting. The totals stay exact,
+ * the map holds at most its size, and what went is counted: summary.counter_evictions plus
+ * summary.counter_entries is every first sighting the agent received. */
+static int do_ioctl_many(void *arg)
+{
+	int n = *(int *)arg, fd = open(acc, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno;
+	for (int i = 0; i < n; i++) {
+		/* distinct 32-bit commands (the kernel's cmd is 32 bits) with size bits that no VFS
+		 * ioctl has: /dev/full has no ioctl and answers ENOTTY to each */
+		unsigned int cmd = 0xA7000000u + (unsigned int)i;
+
+		if (ioctl(fd, cmd, 0) == 0 || errno != ENOTTY) {
+			int e = errno;
+
+			close(fd);
+			return e ? e : EIO;
+		}
+		if (i % 2000 == 1999)
+			usleep(2000); /* let the agent drain the ring buffer */
+	}
+	close(fd);
+	return 0;
+}
+
+static int test_fault_counters_lru(void)
+{
+	struct cfg_opts o = { .mode = "audit" };
+	const char *args[] = { "--ringbuf-kb", "65536", NULL };
+	struct match mr = { .type = "ready", .major = -1, .minor = -1 };
+	struct match mf = { .op = "ioctl", .major = ACC_MAJOR, .minor = ACC_MINOR, .cgroup = "/t-a" };
+	struct agent a;
+	struct child_res r;
+	json_object *s, *ready;
+	long long max, entries, evicted, allowed, firsts = 0;
+	int n, ret = 1;
+
+	if (agent_start(&a, &o, args))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	if (load_events(&a) || !(ready = find(&a, &mr)))
+		FAIL_OUT("no ready event");
+	max = jint(ready, "counter_entries");
+	n = (int)max + 4096;
+	r = run_in("/t-a", do_ioctl_many, &n);
+	if (agent_stop(&a))
+		goto out;
+	if (r.err)
+		FAIL_OUT("ioctls: errno %d (%s), expected ENOTTY from the driver each time", r.err,
+			 strerror(r.err));
+	s = summary(&a);
+	if (!s)
+		FAIL_OUT("no summary");
+	for (size_t i = 0; i < a.n_ev; i++) {
+		json_object *f;
+
+		if (matches(a.ev[i], &mf) && json_object_object_get_ex(a.ev[i], "first", &f) &&
+		    json_object_get_boolean(f))
+			firsts++;
+	}
+	entries = jint(s, "counter_entries");
+	evicted = jint(s, "counter_evictions");
+	allowed = jint(s, "accesses.ioctl.allowed");
+	if (jint(s, "drops.total"))
+		FAIL_OUT("%lld events dropped: the count would be a lower bound", jint(s, "drops.total"));
+	if (allowed < n)
+		FAIL_OUT("accesses.ioctl.allowed %lld, expected at least %d (exact totals)", allowed, n);
+	if (firsts < n)
+		FAIL_OUT("%lld first-sighting ioctl events from t-a, expected %d", firsts, n);
+	if (entries > max)
+		FAIL_OUT("counter_entries %lld above the map's %lld", entries, max);
+	if (evicted < n - max)
+		FAIL_OUT("counter_evictions %lld, expected at least %lld (%d keys, %lld entries)",
+			 evicted, n - max, n, max);
+	printf("# counters map: %lld entries of %lld after %d distinct ioctl keys; evictions %lld, "
+	       "first sightings %lld (all of this agent's: %lld)\n", entries, max, n, evicted, firsts,
+	       entries + evicted);
+	ret = 0;
+out:
+	agent_free(&a);
+	return ret;
+}
 /* ---- end of the evasion suite and faults ----------------------------------------------------------------- */
 
 static const struct test {
@@ -2820,6 +2904,7 @@ static const struct test {
 	{ "evasion_rw_mmap_gap", test_evasion_rw_mmap_gap },
 	{ "evasion_agent_pins", test_evasion_agent_pins },
 	{ "fault_oom_restart", test_fault_oom_restart },
+	{ "fault_counters_lru", test_fault_counters_lru },
 };
 
 int main(int argc, char **argv)
