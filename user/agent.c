@@ -97,6 +97,7 @@ struct agent {
 	__u64 drops_reported[AG_DROP__MAX];
 	__u64 rejudged, preexisting, unknown_cgroups;
 	__u64 retired_viol, retired_supp; /* violations of cgroups that are gone */
+	__u64 first_sightings; /* access events with AG_EF_FIRST: inserts into `counters` */
 	__u64 last_rescan;
 	struct ag_htab supp;
 	struct ag_source *k8s; /* owned by the policy table */
@@ -425,6 +426,8 @@ static void handle_access(struct agent *a, const struct ag_access_event *e)
 				 .first = e->flags & AG_EF_FIRST, .early = e->flags & AG_EF_EARLY,
 				 .comm = e->comm };
 
+	if (e->flags & AG_EF_FIRST)
+		a->first_sightings++;
 	emit_access(a, &v, cg);
 	if (e->verdict != AG_V_UNRESOLVED || !cg)
 		return;
@@ -709,6 +712,11 @@ static void put_top_accesses(struct agent *a, struct jw *w)
 	}
 	jw_arr_close(w);
 	jw_ku64(w, "counter_entries", entries);
+	/* the agent never deletes from `counters`: every entry gone went by LRU eviction, and
+	 * every insert was a first sighting this agent received (fewer if events were dropped or
+	 * entries were adopted from a previous agent: then a lower bound) */
+	jw_ku64(w, "counter_evictions",
+		a->first_sightings > entries ? a->first_sightings - entries : 0);
 }
 
 static void emit_summary(struct agent *a)
