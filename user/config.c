@@ -178,6 +178,18 @@ static int dup_str(struct ctx *c, const yaml_node_t *n, const char *key, const c
 	return 0;
 }
 
+/* true or false. */
+static int get_bool(struct ctx *c, const yaml_node_t *n, const char *key, bool *out)
+{
+	const char *s = n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : "";
+	char d[80];
+
+	if (strcmp(s, "true") && strcmp(s, "false"))
+		return fail(c, n, "%s: expected true or false, found %s", key, describe(n, d, sizeof(d)));
+	*out = !strcmp(s, "true");
+	return 0;
+}
+
 /* A plain decimal integer in [min, max]. */
 static int get_uint(struct ctx *c, const yaml_node_t *n, const char *key, __u32 min, __u32 max,
 		    const char *what, __u32 *out)
@@ -962,22 +974,10 @@ static int parse_metrics(struct ctx *c, const yaml_node_t *n)
 		if (!m->listen)
 			return -ENOMEM;
 	}
-	if ((v = map_get(c, n, "pod_labels"))) {
-		s = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "";
-		if (!strcmp(s, "true"))
-			m->pod_labels = true;
-		else if (strcmp(s, "false"))
-			return fail(c, v, "metrics.pod_labels: expected true or false, found %s",
-				    describe(v, d, sizeof(d)));
-	}
-	if ((v = map_get(c, n, "evidence"))) {
-		s = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "";
-		if (!strcmp(s, "true"))
-			m->evidence = true;
-		else if (strcmp(s, "false"))
-			return fail(c, v, "metrics.evidence: expected true or false, found %s",
-				    describe(v, d, sizeof(d)));
-	}
+	if ((v = map_get(c, n, "pod_labels")) && (err = get_bool(c, v, "metrics.pod_labels", &m->pod_labels)))
+		return err;
+	if ((v = map_get(c, n, "evidence")) && (err = get_bool(c, v, "metrics.evidence", &m->evidence)))
+		return err;
 	if ((v = map_get(c, n, "evidence_hours")) &&
 	    (err = get_uint(c, v, "metrics.evidence_hours", 1, 8760,
 			    "an integer from 1 to 8760 (hours of the journal in the bundle)",
@@ -1038,8 +1038,6 @@ static int parse_selftest(struct ctx *c, const yaml_node_t *n)
 	static const char *const keys[] = { "at_start", "interval_s", "socket", NULL };
 	struct ag_cfg_selftest *t = &c->cfg->selftest;
 	const yaml_node_t *v;
-	const char *s;
-	char d[80];
 	int err;
 
 	err = expect_type(c, n, YAML_MAPPING_NODE, "selftest", "a mapping");
@@ -1047,13 +1045,8 @@ static int parse_selftest(struct ctx *c, const yaml_node_t *n)
 		err = check_keys(c, n, "selftest", keys);
 	if (err)
 		return err;
-	if ((v = map_get(c, n, "at_start"))) {
-		s = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "";
-		if (strcmp(s, "true") && strcmp(s, "false"))
-			return fail(c, v, "selftest.at_start: expected true or false, found %s",
-				    describe(v, d, sizeof(d)));
-		t->at_start = !strcmp(s, "true");
-	}
+	if ((v = map_get(c, n, "at_start")) && (err = get_bool(c, v, "selftest.at_start", &t->at_start)))
+		return err;
 	if ((v = map_get(c, n, "socket"))) {
 		err = get_abs_path(c, v, "selftest.socket", true, &t->socket);
 		if (err)
