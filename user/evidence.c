@@ -882,7 +882,7 @@ static int cmd_build(int argc, char **argv)
 		goto io;
 	/* the manifest: every file above */
 	{
-		json_object *m = json_object_new_object(), *files = json_object_new_array(), *w;
+		json_object *m = json_object_new_object(), *w;
 
 		json_object_object_add(m, "format", json_object_new_string("accelguard-evidence/1"));
 		fmt_time(0, a, sizeof(a));
@@ -911,33 +911,8 @@ static int cmd_build(int argc, char **argv)
 		json_object_object_add(w, "sha256", cfgsum[0] ? json_object_new_string(cfgsum) : NULL);
 		json_object_object_add(m, "config", w);
 		json_object_object_add(m, "status", json_object_new_string(st.status));
-		for (size_t i = 0; i < sizeof(bundle_files) / sizeof(bundle_files[0]); i++) {
-			char p[PATH_MAX], hex[65];
-			__u64 sz;
-			json_object *e = json_object_new_object();
-
-			snprintf(p, sizeof(p), "%s/%s", part, bundle_files[i]);
-			if (sha256_file(p, hex, &sz)) {
-				json_object_put(e);
-				json_object_put(files);
-				json_object_put(m);
-				goto io;
-			}
-			json_object_object_add(e, "path", json_object_new_string(bundle_files[i]));
-			json_object_object_add(e, "sha256", json_object_new_string(hex));
-			json_object_object_add(e, "size", json_object_new_int64((int64_t)sz));
-			json_object_array_add(files, e);
-		}
-		json_object_object_add(m, "files", files);
-		f = open_out(part, "manifest.json");
-		if (!f) {
-			json_object_put(m);
-			goto io;
-		}
-		fprintf(f, "%s\n", json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY |
-								 JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(m);
-		if (close_out(f))
+		if (ag_evidence_write_manifest(part, m, bundle_files,
+					       sizeof(bundle_files) / sizeof(bundle_files[0])))
 			goto io;
 	}
 	if (key && sign_file(key, part, err, sizeof(err))) {
@@ -1375,6 +1350,39 @@ int ag_evidence_verify(const char *path, const char *pubkey)
 int ag_evidence_unpack(const char *tarpath, const char *dir)
 {
 	return read_tar(tarpath, dir);
+}
+
+int ag_evidence_write_manifest(const char *dir, json_object *m, const char *const *names, size_t n)
+{
+	json_object *files = json_object_new_array();
+	FILE *f;
+	int r = 0;
+
+	for (size_t i = 0; i < n && !r; i++) {
+		char p[PATH_MAX], hex[65];
+		__u64 sz;
+		json_object *e;
+
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		r = sha256_file(p, hex, &sz);
+		if (r)
+			break;
+		e = json_object_new_object();
+		json_object_object_add(e, "path", json_object_new_string(names[i]));
+		json_object_object_add(e, "sha256", json_object_new_string(hex));
+		json_object_object_add(e, "size", json_object_new_int64((int64_t)sz));
+		json_object_array_add(files, e);
+	}
+	json_object_object_add(m, "files", files);
+	if (!r && !(f = open_out(dir, "manifest.json")))
+		r = -errno;
+	if (!r) {
+		fprintf(f, "%s\n", json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
+		r = close_out(f);
+	}
+	json_object_put(m);
+	return r;
 }
 
 int ag_evidence_sign(const char *keypath, const char *dir, char *err, size_t errlen)

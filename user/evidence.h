@@ -26,6 +26,11 @@ int ag_evidence_cluster_cmd(int argc, char **argv);
 int ag_evidence_verify(const char *path, const char *pubkey); /* a directory or a .tar.gz */
 int ag_evidence_unpack(const char *tarpath, const char *dir);
 int ag_evidence_sign(const char *keypath, const char *dir, char *err, size_t errlen);
+/* Add "files" (path, sha256, size of each named file of dir) to m and write it as
+ * dir/manifest.json (whole, fsynced); m is consumed. 0 or -errno. */
+struct json_object;
+int ag_evidence_write_manifest(const char *dir, struct json_object *m, const char *const *names,
+			       size_t n);
 int ag_evidence_sha256(const char *path, char hex[65], unsigned long long *size);
 void ag_evidence_rm_flat(const char *dir);
 

@@ -747,11 +747,13 @@ int ag_evidence_cluster_cmd(int argc, char **argv)
 			goto io;
 		/* manifest.json */
 		{
-			json_object *m = json_object_new_object(), *files = json_object_new_array();
+			json_object *m = json_object_new_object();
 			DIR *d = opendir(part);
 			struct dirent *de;
-			char ts[40];
+			char ts[40], **names = NULL;
+			size_t n_names = 0;
 			time_t now = time(NULL);
+			int r = d ? 0 : -errno;
 
 			strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 			json_object_object_add(m, "format", json_object_new_string("accelguard-cluster-evidence/1"));
@@ -760,35 +762,31 @@ int ag_evidence_cluster_cmd(int argc, char **argv)
 			json_object_object_add(m, "namespace", json_object_new_string(ns));
 			json_object_object_add(m, "selector", json_object_new_string(sel));
 			json_object_object_add(m, "status", json_object_new_string(status));
-			while (d && (de = readdir(d))) {
-				char hex[65];
-				unsigned long long sz;
-				json_object *e;
+			/* every file made above: the node table, the entry, the node bundles */
+			while (!r && (de = readdir(d))) {
+				char **nn;
 
 				if (de->d_name[0] == '.')
 					continue;
-				snprintf(p, sizeof(p), "%s/%s", part, de->d_name);
-				if (ag_evidence_sha256(p, hex, &sz))
-					continue;
-				e = json_object_new_object();
-				json_object_object_add(e, "path", json_object_new_string(de->d_name));
-				json_object_object_add(e, "sha256", json_object_new_string(hex));
-				json_object_object_add(e, "size", json_object_new_int64((int64_t)sz));
-				json_object_array_add(files, e);
+				nn = realloc(names, (n_names + 1) * sizeof(*names));
+				if (!nn || !(nn[n_names] = strdup(de->d_name))) {
+					names = nn ? nn : names;
+					r = -ENOMEM;
+					break;
+				}
+				names = nn;
+				n_names++;
 			}
 			if (d)
 				closedir(d);
-			json_object_object_add(m, "files", files);
-			snprintf(p, sizeof(p), "%s/manifest.json", part);
-			f = fopen(p, "wxe");
-			if (!f) {
+			if (!r)
+				r = ag_evidence_write_manifest(part, m, (const char *const *)names, n_names);
+			else
 				json_object_put(m);
-				goto io;
-			}
-			fprintf(f, "%s\n", json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY |
-									 JSON_C_TO_STRING_NOSLASHESCAPE));
-			json_object_put(m);
-			if (fclose(f))
+			for (size_t i = 0; i < n_names; i++)
+				free(names[i]);
+			free(names);
+			if (r)
 				goto io;
 		}
 		if (key && ag_evidence_sign(key, part, err, sizeof(err))) {
