@@ -753,7 +753,7 @@ int ag_evidence_cluster_cmd(int argc, char **argv)
 			char ts[40], **names = NULL;
 			size_t n_names = 0;
 			time_t now = time(NULL);
-			int r = d ? 0 : -errno;
+			int r = d ? 0 : (errno ? -errno : -EIO);
 
 			strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 			json_object_object_add(m, "format", json_object_new_string("accelguard-cluster-evidence/1"));
@@ -763,7 +763,7 @@ int ag_evidence_cluster_cmd(int argc, char **argv)
 			json_object_object_add(m, "selector", json_object_new_string(sel));
 			json_object_object_add(m, "status", json_object_new_string(status));
 			/* every file made above: the node table, the entry, the node bundles */
-			while (!r && (de = readdir(d))) {
+			while (d && !r && (de = readdir(d))) {
 				char **nn;
 
 				if (de->d_name[0] == '.')
