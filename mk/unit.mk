@@ -18,7 +18,7 @@ AGENT_UNIT_OBJS := $(patsubst %,$(U)/%.o,cgroups htab ioctl_names jsonw log maps
 .PHONY: unit-check unit-memcheck
 CHECK_STAGES += unit-check
 
-$(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(U)/config.o $(U)/devices.o \
+$(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(U)/config.o $(U)/devices.o $(U)/util.o \
                             $(U)/cgpattern.o
 $(BUILD)/tests/test_devices: $(BUILD)/tests/unit/test_devices.o $(U)/devices.o
 $(BUILD)/tests/test_cgpattern: $(BUILD)/tests/unit/test_cgpattern.o $(U)/cgpattern.o

@@ -11,6 +11,10 @@
 # "[PREFIX: ]N passed, N failed[, N skipped]"; the reasons, their "skip - NAME: why" lines.
 # Exits with the status of the command that failed, 1 when a summary counts a failure, else 0.
 set -uo pipefail
+# The tests' configuration files and their directories must not be group-writable (the agent
+# refuses them: README "Configuration"): the stages make their files with CI's umask, whatever
+# the developer's is.
+umask 022
 stage=$1 dir=$2
 shift 2
 [ "${1:-}" = -- ] && shift

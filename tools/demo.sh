@@ -56,6 +56,7 @@ journal:
 selftest:
   socket: $work/control.sock
 EOF
+chmod 0644 "$work/config.yaml" # the agent refuses a group-writable one (a umask of 002)
 
 # Run a command in a tenant cgroup (or on the host) and say what the kernel answered.
 in_tenant() {

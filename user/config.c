@@ -19,6 +19,7 @@
 #include "config.h"
 #include "yamldepth.h"
 #include "devices.h"
+#include "util.h"
 
 #define AG_CONFIG_MAX_SIZE (1u << 20) /* README "Input limits" */
 #define AG_RATE_LIMIT_DEFAULT 1000u
@@ -1163,6 +1164,11 @@ static int read_file(const char *path, char **out, size_t *outlen, char *err, si
 		snprintf(err, errlen, "%s: not a regular file", path);
 		goto out;
 	}
+	/* whoever can write it (or swap it, through a directory above it) decides what is
+	 * enforced: the file that was opened, and its directories, are checked */
+	ret = ag_file_trusted(fileno(f), path, "turn enforcement off", err, errlen);
+	if (ret)
+		goto out;
 	if ((unsigned long long)st.st_size > AG_CONFIG_MAX_SIZE) {
 		ret = -EFBIG;
 		snprintf(err, errlen, "%s: too large (%lld bytes, at most %u)", path,

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 #include "util.h"
@@ -113,5 +117,103 @@ int ag_strlcpy(char *dst, const char *src, size_t len)
 		return -ENAMETOOLONG;
 	}
 	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+static const char *writers(mode_t m)
+{
+	if ((m & S_IWGRP) && (m & S_IWOTH))
+		return "group and others";
+	return (m & S_IWGRP) ? "group" : "others";
+}
+
+/* Nothing is written through a read-only mount, whatever the mode says (r: the statvfs call's). */
+static bool read_only_mount(int r, const struct statvfs *sv)
+{
+	return r == 0 && (sv->f_flag & ST_RDONLY);
+}
+
+/* The write bits of the mode count for POSIX ACLs too: a named user's or group's write
+ * permission shows in the group bits (the ACL mask), so an ACL granting write is refused. */
+int ag_file_trusted(int fd, const char *name, const char *what, char *err, size_t errlen)
+{
+	uid_t euid = geteuid();
+	char link[64], path[PATH_MAX], who[64];
+	struct stat st, pst;
+	struct statvfs sv;
+	ssize_t n;
+	int ret;
+
+	if (euid == 0)
+		snprintf(who, sizeof(who), "root");
+	else
+		snprintf(who, sizeof(who), "root or uid %u (the agent's)", (unsigned int)euid);
+	if (fstat(fd, &st)) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: cannot stat: %s", name, strerror(-ret));
+		return ret;
+	}
+	if (st.st_uid != 0 && st.st_uid != euid) {
+		snprintf(err, errlen, "%s: owned by uid %u, not %s: its owner can %s; chown root it",
+			 name, (unsigned int)st.st_uid, who, what);
+		return -EPERM;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !read_only_mount(fstatvfs(fd, &sv), &sv)) {
+		snprintf(err, errlen,
+			 "%s: writable by %s (mode %04o): anyone who can write it can %s; chmod go-w it",
+			 name, writers(st.st_mode), (unsigned int)(st.st_mode & 07777), what);
+		return -EPERM;
+	}
+	/* The directories are those of what was opened, as the kernel resolved it, not of the name
+	 * (a symlink, a ConfigMap's ..data): /proc/self/fd/N, else realpath() checked to be the
+	 * same file. */
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n > 0 && (size_t)n < sizeof(path) - 1) {
+		path[n] = '\0';
+	} else if (!realpath(name, path)) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: cannot resolve its path: %s", name, strerror(-ret));
+		return ret;
+	}
+	if (path[0] != '/' || stat(path, &pst) || pst.st_dev != st.st_dev || pst.st_ino != st.st_ino) {
+		snprintf(err, errlen, "%s: moved or replaced while it was read (it was %s); try again",
+			 name, path);
+		return -ESTALE;
+	}
+	while (strcmp(path, "/")) {
+		char *slash = strrchr(path, '/');
+
+		if (slash == path)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		/* lstat: the resolved path has no symlink in it, unless it was changed meanwhile */
+		if (lstat(path, &pst)) {
+			ret = -errno;
+			snprintf(err, errlen, "%s: cannot stat directory %s: %s", name, path,
+				 strerror(-ret));
+			return ret;
+		}
+		if (!S_ISDIR(pst.st_mode)) {
+			snprintf(err, errlen, "%s: %s is no directory any more (moved while it was read); try again",
+				 name, path);
+			return -ESTALE;
+		}
+		if (pst.st_uid != 0 && pst.st_uid != euid) {
+			snprintf(err, errlen,
+				 "%s: directory %s is owned by uid %u, not %s: its owner can put another file in its place and %s",
+				 name, path, (unsigned int)pst.st_uid, who, what);
+			return -EPERM;
+		}
+		if ((pst.st_mode & (S_IWGRP | S_IWOTH)) && !(pst.st_mode & S_ISVTX) &&
+		    !read_only_mount(statvfs(path, &sv), &sv)) {
+			snprintf(err, errlen,
+				 "%s: directory %s is writable by %s (mode %04o, not sticky): anyone who can write it can put another file in its place and %s; chmod go-w %s",
+				 name, path, writers(pst.st_mode), (unsigned int)(pst.st_mode & 07777), what,
+				 path);
+			return -EPERM;
+		}
+	}
 	return 0;
 }

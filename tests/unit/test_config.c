@@ -4,11 +4,14 @@
  * each asserting the whole error, "FILE:LINE: reason", and that nothing is left allocated.
  */
 #include <linux/types.h>
+#include <fcntl.h>
+#include <sys/mount.h>
 
 #include "unit.h"
 
 #include "accelguard.h"
 #include "config.h"
+#include "util.h"
 
 struct fx {
 	char *dir;
@@ -95,12 +98,13 @@ static void expect_refused(struct fx *f, const struct bad *b)
 static void test_full_fixture(void **state)
 {
 	struct fx *f = *state;
-	const char *path = AG_UNIT_FIXTURES "/full.yaml";
 	struct ag_config *c = &f->cfg;
 
-	if (ag_config_load(path, c, f->err, sizeof(f->err)))
+	/* a copy: the checkout's directories may be group-writable (ag_unit_copy) */
+	f->path = ag_unit_copy(f->dir, "full.yaml", AG_UNIT_FIXTURES "/full.yaml");
+	if (ag_config_load(f->path, c, f->err, sizeof(f->err)))
 		fail_msg("%s", f->err);
-	assert_string_equal(c->path, path);
+	assert_string_equal(c->path, f->path);
 	assert_int_equal(c->mode, AG_MODE_ENFORCE);
 	assert_true(c->unresolved_deny);
 	assert_int_equal(c->rate_limit, 250);
@@ -661,6 +665,231 @@ static void test_error_after_content(void **state)
 	EXPECT_ALL_REFUSED((struct fx *)*state, bad);
 }
 
+/* ---- who may write the file: its owner, its mode, its directories (README "Configuration") ---- */
+
+static const char *owners(void)
+{
+	static char w[64];
+
+	if (geteuid() == 0)
+		return "root";
+	snprintf(w, sizeof(w), "root or uid %u (the agent's)", (unsigned int)geteuid());
+	return w;
+}
+
+static char *mkdir_mode(const char *parent, const char *name, mode_t mode)
+{
+	char *path;
+
+	assert_true(asprintf(&path, "%s/%s", parent, name) > 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(chmod(path, mode), 0); /* whatever the umask */
+	return path;
+}
+
+static void expect_trusted(struct fx *f, const char *path)
+{
+	ag_config_free(&f->cfg);
+	if (ag_config_load(path, &f->cfg, f->err, sizeof(f->err)))
+		fail_msg("%s refused: %s", path, f->err);
+	assert_string_equal(f->cfg.path, path);
+	assert_int_equal(f->cfg.mode, AG_MODE_ENFORCE); /* it was read */
+}
+
+/* refused with -EPERM and "PATH: reason", nothing loaded */
+static void expect_untrusted(struct fx *f, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void expect_untrusted(struct fx *f, const char *path, const char *fmt, ...)
+{
+	char want[1024];
+	va_list ap;
+	int n, rc;
+
+	n = snprintf(want, sizeof(want), "%s: ", path);
+	va_start(ap, fmt);
+	vsnprintf(want + n, sizeof(want) - (size_t)n, fmt, ap);
+	va_end(ap);
+	ag_config_free(&f->cfg);
+	rc = ag_config_load(path, &f->cfg, f->err, sizeof(f->err));
+	if (rc != -EPERM || strcmp(f->err, want))
+		fail_msg("--- got (rc %d):\n%s\n--- expected:\n%s", rc, f->err, want);
+	assert_null(f->cfg.path);
+	assert_int_equal(f->cfg.mode, AG_MODE_AUDIT);
+}
+
+#define GOOD "mode: enforce\ntenants: [\"/tenants/*\"]\n"
+#define FILE_WRITERS "anyone who can write it can turn enforcement off; chmod go-w it"
+#define DIR_WRITERS                                                                                 \
+	"anyone who can write it can put another file in its place and turn enforcement off; chmod go-w "
+
+static void test_trust_file_mode(void **state)
+{
+	struct fx *f = *state;
+
+	f->path = ag_unit_write(f->dir, "c.yaml", GOOD);
+	expect_trusted(f, f->path); /* 0644 */
+	assert_int_equal(chmod(f->path, 0600), 0);
+	expect_trusted(f, f->path);
+	assert_int_equal(chmod(f->path, 0664), 0);
+	expect_untrusted(f, f->path, "writable by group (mode 0664): " FILE_WRITERS);
+	assert_int_equal(chmod(f->path, 0666), 0);
+	expect_untrusted(f, f->path, "writable by group and others (mode 0666): " FILE_WRITERS);
+	assert_int_equal(chmod(f->path, 0602), 0);
+	expect_untrusted(f, f->path, "writable by others (mode 0602): " FILE_WRITERS);
+	assert_int_equal(chmod(f->path, 0644), 0);
+	expect_trusted(f, f->path);
+	/* the check comes before the content: a bad file that is also writable says the mode */
+	free(f->path);
+	f->path = ag_unit_write(f->dir, "bad.yaml", "mode: sometimes\n");
+	assert_int_equal(chmod(f->path, 0666), 0);
+	expect_untrusted(f, f->path, "writable by group and others (mode 0666): " FILE_WRITERS);
+}
+
+static void test_trust_file_owner(void **state)
+{
+	struct fx *f = *state;
+
+	if (geteuid() != 0)
+		skip(); /* chown to another uid needs root */
+	f->path = ag_unit_write(f->dir, "c.yaml", GOOD);
+	assert_int_equal(chown(f->path, 65534, 65534), 0);
+	expect_untrusted(f, f->path,
+			 "owned by uid 65534, not %s: its owner can turn enforcement off; chown root it",
+			 owners());
+	/* the group does not matter, the owner does */
+	assert_int_equal(chown(f->path, 0, 65534), 0);
+	expect_trusted(f, f->path);
+}
+
+static void test_trust_directories(void **state)
+{
+	struct fx *f = *state;
+	char *sub = mkdir_mode(f->dir, "sub", 0775), *deep = mkdir_mode(sub, "deep", 0755);
+
+	f->path = ag_unit_write(deep, "c.yaml", GOOD);
+	/* a group-writable directory two levels up is found */
+	expect_untrusted(f, f->path, "directory %s is writable by group (mode 0775, not sticky): " DIR_WRITERS "%s",
+			 sub, sub);
+	assert_int_equal(chmod(sub, 0757), 0);
+	expect_untrusted(f, f->path, "directory %s is writable by others (mode 0757, not sticky): " DIR_WRITERS "%s",
+			 sub, sub);
+	assert_int_equal(chmod(sub, 0755), 0);
+	expect_trusted(f, f->path);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(deep, 65534, 0), 0);
+		expect_untrusted(f, f->path,
+				 "directory %s is owned by uid 65534, not %s: its owner can put another file in its place and turn enforcement off",
+				 deep, owners());
+		assert_int_equal(chown(deep, 0, 0), 0);
+	}
+	/* sticky and world-writable, as /tmp: entries owned by root (or the agent) pass */
+	assert_int_equal(chmod(sub, 01777), 0);
+	expect_trusted(f, f->path);
+	if (geteuid() == 0) {
+		/* ... and a file in it owned by someone else does not */
+		char *other = ag_unit_write(sub, "other.yaml", GOOD);
+
+		assert_int_equal(chown(other, 65534, 65534), 0);
+		expect_untrusted(f, other,
+				 "owned by uid 65534, not %s: its owner can turn enforcement off; chown root it",
+				 owners());
+		free(other);
+	}
+	free(deep);
+	free(sub);
+}
+
+/* Kubernetes' ConfigMap volume: config.yaml -> ..data/config.yaml, ..data -> ..TIMESTAMP; root's,
+ * 0644 and 0755; the volume's own directory 0777 (an emptyDir's), mounted read-only. */
+static void test_trust_configmap_layout(void **state)
+{
+	struct fx *f = *state;
+	char *vol = mkdir_mode(f->dir, "accelguard", 0755);
+	char *ts = mkdir_mode(vol, "..2026_12_01_18_00_00.1234567890", 0755);
+	char *real = ag_unit_write(ts, "config.yaml", GOOD), *data, *bad;
+
+	free(real);
+	assert_true(asprintf(&data, "%s/..data", vol) > 0);
+	assert_int_equal(symlink("..2026_12_01_18_00_00.1234567890", data), 0);
+	assert_true(asprintf(&f->path, "%s/config.yaml", vol) > 0);
+	assert_int_equal(symlink("..data/config.yaml", f->path), 0);
+	expect_trusted(f, f->path); /* the name given stays the file's name */
+	/* errors in the content name the link, as given */
+	bad = ag_unit_write(ts, "bad.yaml", "mode: sometimes\n");
+	free(bad);
+	assert_true(asprintf(&bad, "%s/bad.yaml", vol) > 0);
+	assert_int_equal(symlink("..data/bad.yaml", bad), 0);
+	ag_config_free(&f->cfg);
+	assert_int_equal(ag_config_load(bad, &f->cfg, f->err, sizeof(f->err)), -EINVAL);
+	assert_non_null(strstr(f->err, bad));
+	free(bad);
+
+	/* the volume directory writable by all: refused where it can be written ... */
+	assert_int_equal(chmod(vol, 0777), 0);
+	expect_untrusted(f, f->path, "directory %s is writable by group and others (mode 0777, not sticky): " DIR_WRITERS "%s",
+			 vol, vol);
+	/* ... and passes on a read-only mount, as the kubelet mounts a ConfigMap */
+	if (mount(vol, vol, NULL, MS_BIND, NULL) == 0) {
+		/* unmounted before any assertion, so that a failure leaves no mount behind */
+		int r = mount(NULL, vol, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL), rc = -1;
+
+		ag_config_free(&f->cfg);
+		if (r == 0)
+			rc = ag_config_load(f->path, &f->cfg, f->err, sizeof(f->err));
+		assert_int_equal(umount2(vol, MNT_DETACH), 0);
+		assert_int_equal(r, 0);
+		if (rc)
+			fail_msg("on a read-only mount, refused (%d): %s", rc, f->err);
+		assert_int_equal(f->cfg.mode, AG_MODE_ENFORCE);
+	} else {
+		print_message("skip - config/read-only-mount: cannot bind-mount (%s)\n", strerror(errno));
+	}
+	free(data);
+	free(ts);
+	free(vol);
+}
+
+/* a symlink in a safe directory pointing into a writable one: the target's directories count */
+static void test_trust_symlink_target(void **state)
+{
+	struct fx *f = *state;
+	char *open_ = mkdir_mode(f->dir, "open", 0777), *real = ag_unit_write(open_, "real.yaml", GOOD);
+
+	assert_true(asprintf(&f->path, "%s/config.yaml", f->dir) > 0);
+	assert_int_equal(symlink(real, f->path), 0);
+	expect_untrusted(f, f->path, "directory %s is writable by group and others (mode 0777, not sticky): " DIR_WRITERS "%s",
+			 open_, open_);
+	free(real);
+	free(open_);
+}
+
+/* What was opened is judged, not what the name points to by the time of the check. */
+static void test_trust_opened_file(void **state)
+{
+	struct fx *f = *state;
+	char *a = ag_unit_write(f->dir, "a.yaml", GOOD), *b, err[1024];
+	int fd = open(a, O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ag_file_trusted(fd, a, "turn enforcement off", err, sizeof(err)), 0);
+	/* a writable file opened, then a good one renamed over its name: still refused */
+	assert_int_equal(chmod(a, 0666), 0);
+	b = ag_unit_write(f->dir, "b.yaml", GOOD);
+	assert_int_equal(rename(b, a), 0);
+	assert_int_equal(ag_file_trusted(fd, a, "turn enforcement off", err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "(mode 0666)"));
+	close(fd);
+	/* a good file opened, then removed: no path left to check its directories by */
+	fd = open(a, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(unlink(a), 0);
+	assert_int_equal(ag_file_trusted(fd, a, "turn enforcement off", err, sizeof(err)), -ESTALE);
+	assert_non_null(strstr(err, "moved or replaced while it was read"));
+	close(fd);
+	free(b);
+	free(a);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -682,6 +911,12 @@ int main(void)
 		T(test_error_after_content),
 		T(test_metrics_section),
 		T(test_journal_and_selftest),
+		T(test_trust_file_mode),
+		T(test_trust_file_owner),
+		T(test_trust_directories),
+		T(test_trust_configmap_layout),
+		T(test_trust_symlink_target),
+		T(test_trust_opened_file),
 	};
 #undef T
 

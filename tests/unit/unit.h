@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #ifndef AG_UNIT_FIXTURES
@@ -36,7 +37,9 @@ static inline char *ag_unit_mkdtemp(void)
 	return dir;
 }
 
-/* Write text to dir/name; returns the path (caller frees) or fails the test. */
+/* Write text to dir/name, mode 0644 whatever the umask (the configuration loader refuses a
+ * group-writable file: a umask of 002 must not fail the tests); returns the path (caller
+ * frees) or fails the test. */
 static inline char *ag_unit_write(const char *dir, const char *name, const char *text)
 {
 	char *path;
@@ -47,6 +50,26 @@ static inline char *ag_unit_write(const char *dir, const char *name, const char 
 	assert_non_null(f);
 	assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
 	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, 0644), 0);
+	return path;
+}
+
+/* A copy of the file src as dir/name (ag_unit_write): a configuration of the repository is
+ * loaded from the copy, so that a checkout in a group-writable directory (umask 002) still
+ * passes the loader's check of the file's directories. */
+static inline char *ag_unit_copy(const char *dir, const char *name, const char *src)
+{
+	char *text = NULL, *path;
+	size_t cap = 0;
+	FILE *f = fopen(src, "r");
+	ssize_t n;
+
+	assert_non_null(f);
+	n = getdelim(&text, &cap, '\0', f); /* the whole file: it holds no NUL */
+	assert_true(n >= 0);
+	assert_int_equal(fclose(f), 0);
+	path = ag_unit_write(dir, name, text);
+	free(text);
 	return path;
 }
 
