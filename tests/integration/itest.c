@@ -1596,6 +1596,41 @@ static int test_bad_config(void)
 	return 0;
 }
 
+/* A configuration that anyone can write is refused at start, naming the file and the cause: the
+ * agent does not start (README "Configuration", Evasion suite "editing the agent's
+ * configuration"). */
+static int test_bad_config_writable(void)
+{
+	char cfg[700], errlog[700], want[1000], cmd[2200], *err;
+	int st;
+
+	snprintf(cfg, sizeof(cfg), "%s/writable.yaml", workdir);
+	snprintf(errlog, sizeof(errlog), "%s/writable.log", workdir);
+	write_file(cfg, "mode: enforce\ntenants: [\"/x/*\"]\n");
+	if (chmod(cfg, 0666)) {
+		snprintf(failmsg, sizeof(failmsg), "chmod %s: %s", cfg, strerror(errno));
+		return 1;
+	}
+	snprintf(cmd, sizeof(cmd), "%s run --config %s --duration 1 >/dev/null 2>%s", agent_bin, cfg,
+		 errlog);
+	st = system(cmd);
+	err = read_all(errlog);
+	snprintf(want, sizeof(want),
+		 "config: %s: writable by group and others (mode 0666): anyone who can write it can "
+		 "turn enforcement off; chmod go-w it", cfg);
+	/* refused before anything was loaded: no ready event, no programs */
+	if (!WIFEXITED(st) || WEXITSTATUS(st) == 0 || !err || !strstr(err, want) ||
+	    strstr(err, "ready")) {
+		snprintf(failmsg, sizeof(failmsg), "exit %d, stderr: %.400s", WEXITSTATUS(st),
+			 err ? err : "(none)");
+		free(err);
+		return 1;
+	}
+	free(err);
+	unlink(cfg);
+	return 0;
+}
+
 /* Read what is in the FIFO (up to the end when wait_eof) and append it to the file out. */
 static int fifo_drain(int rfd, const char *out, bool wait_eof, double secs, char *seen, size_t seen_len)
 {
@@ -2905,6 +2940,7 @@ static const struct test {
 	{ "hostile_names", test_hostile_names },
 	{ "full_disk", test_full_disk },
 	{ "bad_config", test_bad_config },
+	{ "bad_config_writable", test_bad_config_writable },
 	{ "driver_appears", test_driver_appears },
 	{ "blocked_sink", test_blocked_sink },
 	{ "restart_sigkill", test_restart_sigkill },
