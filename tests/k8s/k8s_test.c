@@ -670,8 +670,8 @@ static void test_api_only_join(void **state)
 	struct ag_tenant t;
 
 	ex[0].service_account = sa_runner;
-	snprintf(cdi_etc, sizeof(cdi_etc), "%s/tests/k8s/fixtures/cdi/etc", T.repo);
-	snprintf(cdi_run, sizeof(cdi_run), "%s/tests/k8s/fixtures/cdi/run", T.repo);
+	snprintf(cdi_etc, sizeof(cdi_etc), "%s/cdi/etc", T.tmp);
+	snprintf(cdi_run, sizeof(cdi_run), "%s/cdi/run", T.tmp);
 	snprintf(proc, sizeof(proc), "%s/tests/k8s/fixtures/proc", T.repo);
 	snprintf(token, sizeof(token), "%s/token", T.tmp);
 	snprintf(ca, sizeof(ca), "%s/ca.crt", T.tmp);
@@ -833,8 +833,8 @@ static int setup(void **state)
 	snprintf(T.pr_sock, sizeof(T.pr_sock), "%s/kubelet.sock", T.tmp);
 	snprintf(T.cri_sock, sizeof(T.cri_sock), "%s/containerd.sock", T.tmp);
 	snprintf(T.fixture, sizeof(T.fixture), "%s/node.json", T.tmp);
-	snprintf(cdi_etc, sizeof(cdi_etc), "%s/tests/k8s/fixtures/cdi/etc", T.repo);
-	snprintf(cdi_run, sizeof(cdi_run), "%s/tests/k8s/fixtures/cdi/run", T.repo);
+	snprintf(cdi_etc, sizeof(cdi_etc), "%s/cdi/etc", T.tmp);
+	snprintf(cdi_run, sizeof(cdi_run), "%s/cdi/run", T.tmp);
 	snprintf(proc, sizeof(proc), "%s/tests/k8s/fixtures/proc", T.repo);
 	cdi[0] = cdi_etc;
 	cdi[1] = cdi_run;

@@ -23,6 +23,23 @@ mkdir -p "$tmp/py"
 protoc --python_out="$tmp/py" -I"$repo" "$repo/proto/podresources.proto" "$repo/proto/cri.proto"
 touch "$tmp/py/proto/__init__.py"
 $PY "$here/mkfixtures.py" "$tmp/fx"
+# The CDI specs from a copy that only root writes: the source skips a spec that others can write
+# (a checkout made with umask 002 has group-writable files and directories).
+cp -r "$here/fixtures/cdi" "$tmp/cdi"
+chmod -R go-w "$tmp/cdi"
+# ... and one that is writable by all, sorted first in /var/run/cdi: were it believed, it would
+# give the DRA claim device 195:7 instead of 195:2 (the first of a directory is kept), and
+# test_dra_claim would fail
+cat >"$tmp/cdi/run/0-writable.yaml" <<'EOF'
+cdiVersion: 0.6.0
+kind: k8s.gpu.nvidia.com/claim
+devices:
+  - name: 0c1a1000-0000-4000-8000-000000000002-gpu-2
+    containerEdits:
+      deviceNodes:
+        - {path: /dev/nvidia7, major: 195, minor: 7}
+EOF
+chmod 0666 "$tmp/cdi/run/0-writable.yaml"
 
 # an own CA and a server certificate for the HTTPS peer
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=accelguard test CA" \
@@ -54,6 +71,7 @@ expect() {
 	fi
 }
 expect 'cdi: .*broken.yaml: line [0-9]+' "a broken CDI spec names its file and line"
+expect 'cdi: .*/0-writable.yaml: skipped: writable by group and others \(mode 0666\): anyone who can write it can change which devices a CDI name stands for; chmod go-w it' "a CDI spec that others can write is skipped, naming the file"
 expect 'devmap: device plugin nvidia.com/gpu id GPU-deadbeef.* maps to no device number' "unmapped id"
 expect 'kubelet PodResources at .*: grpc .* socket absent|kubelet PodResources at .*Couldn.t connect' "kubelet down"
 expect 'kubelet PodResources at .* is reachable again after' "kubelet back"

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <yaml.h>
 
 #include "cdi.h"
+#include "util.h"
 #include "yamldepth.h"
 
 struct ctx {
@@ -283,6 +285,22 @@ static bool too_deep(struct ctx *x, yaml_parser_t *parser)
 	return r == 1;
 }
 
+/* A spec says which device nodes a CDI name (a DRA claim's, a MIG device's) stands for: one
+ * that others can write or replace is not believed (util.h ag_file_trusted: what was opened on
+ * fd, and the directories above it). */
+static bool trusted_spec(struct ctx *x, int fd, const char *path)
+{
+	char why[1024];
+	size_t pl = strlen(path);
+
+	if (!ag_file_trusted(fd, path, "change which devices a CDI name stands for", why, sizeof(why)))
+		return true;
+	/* why is "PATH: reason", and warnf names the file already */
+	warnf(x, "skipped: %s",
+	      !strncmp(why, path, pl) && !strncmp(why + pl, ": ", 2) ? why + pl + 2 : why);
+	return false;
+}
+
 static int load_file(struct ctx *x, const char *path)
 {
 	yaml_parser_t parser;
@@ -294,6 +312,10 @@ static int load_file(struct ctx *x, const char *path)
 	f = fopen(path, "re");
 	if (!f) {
 		warnf(x, "cannot read: %s", strerror(errno));
+		return 0;
+	}
+	if (!trusted_spec(x, fileno(f), path)) {
+		fclose(f);
 		return 0;
 	}
 	if (fstat(fileno(f), &st) == 0 && st.st_size > AG_CDI_MAX_SPEC) {
