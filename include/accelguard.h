@@ -19,7 +19,10 @@ enum ag_op {
 	AG_OP_OPEN = 1,
 	AG_OP_IOCTL = 2,
 	AG_OP_MKNOD = 3,
-	AG_OP__MAX = 4,
+	AG_OP_READ = 4,  /* read, write: every route through rw_verify_area (tiers 1-2), the */
+	AG_OP_WRITE = 5, /* read/write syscall families (tier 3) */
+	AG_OP_MMAP = 6,  /* a mapping of the device (mmap, mmap2) */
+	AG_OP__MAX = 7,
 };
 
 enum ag_verdict {

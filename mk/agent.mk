@@ -1,7 +1,7 @@
 # The agent's own modules (user/main.c links them into build/accelguard).
 USER_SRCS += user/cgpattern.c user/config.c user/devices.c
 USER_SRCS += user/agent.c user/cgroups.c user/htab.c user/ioctl_names.c user/jsonw.c \
-             user/loader.c user/log.c user/maps.c user/policy.c user/procscan.c user/sink.c \
+             user/loader.c user/log.c user/maps.c user/names.c user/policy.c user/procscan.c user/sink.c \
              user/sink_json.c user/util.c
 
 AGENT_MAIN_OBJ := $(BUILD)/user/main.o

@@ -13,7 +13,8 @@ metrics-check: $(BUILD)/accelguard
 METRICS_TEST_OBJ := $(BUILD)/tests/metrics/metrics_test.o
 OBJS += $(METRICS_TEST_OBJ)
 $(BUILD)/tests/metrics/metrics_test: $(METRICS_TEST_OBJ) $(BUILD)/user/metrics.o $(BUILD)/user/http.o \
-                                     $(BUILD)/user/log.o $(BUILD)/user/util.o $(BUILD)/user/sink.o
+                                     $(BUILD)/user/log.o $(BUILD)/user/util.o $(BUILD)/user/sink.o \
+                                     $(BUILD)/user/names.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lmicrohttpd -ljson-c -lcurl -lcmocka -lpthread -lbpf
 metrics-check: $(BUILD)/tests/metrics/metrics_test

@@ -28,6 +28,7 @@
 #include "loader.h"
 #include "log.h"
 #include "maps.h"
+#include "names.h"
 #include "metrics.h"
 #include "pins.h"
 #include "policy.h"
@@ -40,25 +41,6 @@
 #include "util.h"
 #include "verdict.h"
 
-static const char *const op_names[] = { [AG_OP_OPEN] = "open", [AG_OP_IOCTL] = "ioctl",
-					[AG_OP_MKNOD] = "mknod" };
-static const char *const verdict_names[] = {
-	[AG_V_ALLOWED] = "allowed", [AG_V_UNMEDIATED] = "unmediated",
-	[AG_V_CROSS_TENANT] = "cross_tenant", [AG_V_HOST] = "host",
-	[AG_V_EXEMPT] = "exempt", [AG_V_ADMIN] = "admin",
-	[AG_V_UNRESOLVED] = "unresolved",
-};
-static const char *const action_names[] = { [AG_ACT_OBSERVED] = "observed",
-					    [AG_ACT_DENIED] = "denied",
-					    [AG_ACT_KILLED] = "killed" };
-static const char *const hook_names[] = { [AG_HOOK_LSM] = "lsm", [AG_HOOK_FMOD_RET] = "fmod_ret",
-					  [AG_HOOK_TRACEPOINT] = "tracepoint",
-					  [AG_HOOK_CGROUP_DEV] = "cgroup_dev" };
-static const char *const drop_names[] = { [AG_DROP_VIOLATION] = "violation",
-					  [AG_DROP_ACCESS] = "access",
-					  [AG_DROP_CGROUP] = "cgroup" };
-
-#define NAME(t, i) ((i) < ARRAY_SIZE(t) && t[i] ? t[i] : "unknown")
 
 struct suppressed_seen {
 	struct ag_hnode node;
@@ -246,11 +228,11 @@ static void emit_access(struct agent *a, const struct access_view *v, const stru
 	struct jw *w = &a->jw;
 
 	begin_event(a, "access", v->time_ns);
-	jw_kstr(w, "op", NAME(op_names, (unsigned)v->op));
-	jw_kstr(w, "verdict", NAME(verdict_names, (unsigned)v->verdict));
-	jw_kstr(w, "action", NAME(action_names, (unsigned)v->action));
+	jw_kstr(w, "op", ag_op_name(v->op));
+	jw_kstr(w, "verdict", ag_verdict_name(v->verdict));
+	jw_kstr(w, "action", ag_action_name(v->action));
 	jw_kstr(w, "tier", ag_tier_name(a->bpf.tier));
-	jw_kstr(w, "hook", v->scanned ? "scan" : NAME(hook_names, (unsigned)v->hook));
+	jw_kstr(w, "hook", v->scanned ? "scan" : ag_hook_name(v->hook));
 	if (v->first)
 		jw_kbool(w, "first", true);
 	if (v->rejudged)
@@ -529,7 +511,7 @@ static void check_drops(struct agent *a, bool force)
 	jw_key(&a->jw, "ringbuf");
 	jw_obj_open(&a->jw);
 	for (__u32 k = 0; k < AG_DROP__MAX; k++)
-		jw_ksu64(&a->jw, drop_names[k], now[k]);
+		jw_ksu64(&a->jw, ag_drop_name(k), now[k]);
 	jw_obj_close(&a->jw);
 	jw_ku64(&a->jw, "total", total);
 	end_event(a);
@@ -701,13 +683,13 @@ static void put_top_accesses(struct agent *a, struct jw *w)
 		snprintf(d, sizeof(d), "%u:%u", c->k.major, c->k.minor);
 		jw_kstr(w, "device", d);
 		jw_kstr(w, "class", cl ? cl->name : "unknown");
-		jw_kstr(w, "op", NAME(op_names, c->k.op));
+		jw_kstr(w, "op", ag_op_name(c->k.op));
 		if (c->k.op == AG_OP_IOCTL) {
 			jw_key(w, "cmd");
 			jw_hex32(w, c->k.cmd);
 		}
 		jw_ku64(w, "count", c->count);
-		jw_kstr(w, "verdict", NAME(verdict_names, c->verdict));
+		jw_kstr(w, "verdict", ag_verdict_name(c->verdict));
 		jw_obj_close(w);
 	}
 	jw_arr_close(w);
@@ -744,10 +726,10 @@ static void emit_summary(struct agent *a)
 	jw_key(w, "accesses");
 	jw_obj_open(w);
 	for (int op = AG_OP_OPEN; op < AG_OP__MAX; op++) {
-		jw_keys(w, op_names[op]);
+		jw_keys(w, ag_op_name(op));
 		jw_obj_open(w);
 		for (int v = AG_V_ALLOWED; v < AG_V__MAX; v++)
-			jw_ksu64(w, verdict_names[v], ag_maps_total(&a->maps, op, v));
+			jw_ksu64(w, ag_verdict_name(v), ag_maps_total(&a->maps, op, v));
 		jw_obj_close(w);
 	}
 	jw_obj_close(w);
@@ -762,7 +744,7 @@ static void emit_summary(struct agent *a)
 	for (__u32 k = 0; k < AG_DROP__MAX; k++) {
 		__u64 d = ag_maps_drops(&a->maps, k);
 
-		jw_ksu64(w, drop_names[k], d);
+		jw_ksu64(w, ag_drop_name(k), d);
 		drops += d;
 	}
 	jw_ku64(w, "total", drops);

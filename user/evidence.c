@@ -22,24 +22,14 @@
 #include "evidence_upload.h"
 #include "journal.h"
 #include "log.h"
+#include "names.h"
 #include "selftest.h"
 
-#define N_VERDICTS 7
-#define N_OPS 3
+/* the enums without their 0: index i is the value i + 1 (names.h) */
+#define N_VERDICTS (AG_V__MAX - 1)
+#define N_OPS (AG_OP__MAX - 1)
 #define MAX_TIMELINE 2000
 #define SIG_FILE "manifest.json.sig"
-
-static const char *const verdicts[N_VERDICTS] = { "allowed", "unmediated", "cross_tenant", "host",
-						   "exempt", "admin", "unresolved" };
-static const char *const ops[N_OPS] = { "open", "ioctl", "mknod" };
-
-static int idx_of(const char *const *v, int n, const char *s)
-{
-	for (int i = 0; s && i < n; i++)
-		if (!strcmp(v[i], s))
-			return i;
-	return -1;
-}
 
 static bool is_violation(int v)
 {
@@ -189,8 +179,8 @@ static int on_event(const char *line, size_t len, __s64 t, void *ctx)
 		json_object_array_add(c->selftests, json_object_get(e));
 	} else if (!strcmp(type, "access")) {
 		json_object *d = jo(e, "device");
-		int v = idx_of(verdicts, N_VERDICTS, js(e, "verdict"));
-		int op = idx_of(ops, N_OPS, js(e, "op"));
+		int v = ag_verdict_parse(js(e, "verdict")) - 1;
+		int op = ag_op_parse(js(e, "op")) - 1;
 		char row[256], col[64];
 		const char *cls = js(d, "class");
 		struct cell *x;
@@ -341,9 +331,9 @@ static void write_matrix(struct coll *c, FILE *jf, FILE *cf)
 
 	fprintf(cf, "tenant,device,total");
 	for (int v = 0; v < N_VERDICTS; v++)
-		fprintf(cf, ",%s", verdicts[v]);
+		fprintf(cf, ",%s", ag_verdict_name(v + 1));
 	for (int o = 0; o < N_OPS; o++)
-		fprintf(cf, ",%s", ops[o]);
+		fprintf(cf, ",%s", ag_op_name(o + 1));
 	fprintf(cf, ",first_seen,last_seen\n");
 	{
 		json_object *root = json_object_new_object(), *arr = json_object_new_array();
@@ -363,9 +353,9 @@ static void write_matrix(struct coll *c, FILE *jf, FILE *cf)
 			json_object_object_add(o, "device", json_object_new_string(x->col));
 			json_object_object_add(o, "total", json_object_new_int64((int64_t)x->total));
 			for (int v = 0; v < N_VERDICTS; v++)
-				json_object_object_add(bv, verdicts[v], json_object_new_int64((int64_t)x->by_verdict[v]));
+				json_object_object_add(bv, ag_verdict_name(v + 1), json_object_new_int64((int64_t)x->by_verdict[v]));
 			for (int op = 0; op < N_OPS; op++)
-				json_object_object_add(bo, ops[op], json_object_new_int64((int64_t)x->by_op[op]));
+				json_object_object_add(bo, ag_op_name(op + 1), json_object_new_int64((int64_t)x->by_op[op]));
 			json_object_object_add(o, "by_verdict", bv);
 			json_object_object_add(o, "by_op", bo);
 			json_object_object_add(o, "first_seen", json_object_new_string(a));
@@ -582,7 +572,7 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 			html_esc(f, cols[k]);
 			fprintf(f, "\" data-total=\"%llu\"", (unsigned long long)x->total);
 			for (int v = 0; v < N_VERDICTS; v++)
-				fprintf(f, " data-%s=\"%llu\"", verdicts[v],
+				fprintf(f, " data-%s=\"%llu\"", ag_verdict_name(v + 1),
 					(unsigned long long)x->by_verdict[v]);
 			fprintf(f, ">%llu</td>", (unsigned long long)x->total);
 		}
@@ -602,7 +592,7 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 		fprintf(f, "<circle cx=\"%.1f\" cy=\"30\" r=\"5\" fill=\"%s\"><title>%s ", x,
 			verdict_colour(c->tl[i].verdict), a);
 		html_esc(f, c->tl[i].row);
-		fprintf(f, " %s %s (%s)</title></circle>", c->tl[i].col, verdicts[c->tl[i].verdict],
+		fprintf(f, " %s %s (%s)</title></circle>", c->tl[i].col, ag_verdict_name(c->tl[i].verdict + 1),
 			c->tl[i].action);
 	}
 	fprintf(f, "</svg>\n<h2>Self-test</h2>\n");

@@ -12,18 +12,9 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "names.h"
 #include "util.h"
 
-static const char *const op_names[] = { [AG_OP_OPEN] = "open", [AG_OP_IOCTL] = "ioctl",
-					 [AG_OP_MKNOD] = "mknod" };
-static const char *const verdict_names[] = {
-	[AG_V_ALLOWED] = "allowed", [AG_V_UNMEDIATED] = "unmediated",
-	[AG_V_CROSS_TENANT] = "cross_tenant", [AG_V_HOST] = "host",
-	[AG_V_EXEMPT] = "exempt", [AG_V_ADMIN] = "admin", [AG_V_UNRESOLVED] = "unresolved",
-};
-static const char *const drop_names[] = { [AG_DROP_VIOLATION] = "violation",
-					  [AG_DROP_ACCESS] = "access",
-					  [AG_DROP_CGROUP] = "cgroup" };
 static const char *const state_names[] = { "host", "tenant", "exempt", "unresolved",
 					    "tenant_parent" };
 
@@ -283,7 +274,7 @@ static void render(struct ag_metrics *m, struct out *o)
 	for (int op = AG_OP_OPEN; op < AG_OP__MAX; op++)
 		for (int v = AG_V_ALLOWED; v < AG_V__MAX; v++)
 			outf(o, "accelguard_accesses_total{op=\"%s\",verdict=\"%s\"} %llu\n",
-			     op_names[op], verdict_names[v], (unsigned long long)s.totals[op][v]);
+			     ag_op_name(op), ag_verdict_name(v), (unsigned long long)s.totals[op][v]);
 	head(o, "violations_total", "counter",
 	     "Unmediated, cross-tenant and unresolved accesses, exact, from the kernel's per-tenant accounting (viol map).");
 	outf(o, "accelguard_violations_total %llu\n", (unsigned long long)s.violations);
@@ -294,7 +285,7 @@ static void render(struct ag_metrics *m, struct out *o)
 	head(o, "ringbuf_drops_total", "counter",
 	     "Kernel records lost because the ring buffer was full, by kind.");
 	for (int k = 0; k < AG_DROP__MAX; k++)
-		outf(o, "accelguard_ringbuf_drops_total{kind=\"%s\"} %llu\n", drop_names[k],
+		outf(o, "accelguard_ringbuf_drops_total{kind=\"%s\"} %llu\n", ag_drop_name(k),
 		     (unsigned long long)s.drops[k]);
 	head(o, "events_lost_total", "counter",
 	     "Events the agent could not format (no memory), before any sink.");
