@@ -341,4 +341,31 @@ static __always_inline __u32 ag_xfer_cmd(__u32 major, __u32 cmd, __u64 arg)
 	return inner;
 }
 
+/*
+ * An operation on an open file (ioctl, read, write, mmap): judged when its inode is an
+ * accelerator's character device. mode and rdev of the file's inode: the security hooks load them
+ * directly (BTF pointers), the syscall tracepoint reads them from a file it found in the
+ * descriptor table. task: the current task as a BTF pointer, when the caller has one (its cgroup
+ * id is three loads away, cheaper than the helper call), else NULL.
+ */
+static __always_inline int ag_file_access(struct task_struct *task, __u32 mode, __u32 rdev,
+					  __u32 op, __u32 cmd, __u64 arg, __u32 hook, bool *deny)
+{
+	struct ag_access a = { .op = op, .hook = hook, .cmd = cmd };
+
+	*deny = false;
+	if ((mode & S_IFMT) != S_IFCHR)
+		return 0;
+	a.major = rdev >> MINORBITS;
+	a.minor = rdev & MINORMASK;
+	a.class_id = ag_class(a.major, a.minor);
+	if (!a.class_id)
+		return 0;
+	if (op == AG_OP_IOCTL)
+		a.xfer_cmd = ag_xfer_cmd(a.major, cmd, arg);
+	if (task)
+		a.cgid = task->cgroups->dfl_cgrp->kn->id;
+	return ag_judge(&a, deny);
+}
+
 #endif /* AG_COMMON_BPF_H */

@@ -24,10 +24,12 @@ $(BUILD)/ioctl32: tests/integration/ioctl32.c
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(filter-out $(SAN_FLAGS),$(CFLAGS)) -m32 -static -o $@ $<
 
-# the native run, then the ioctl scenarios again with tier 3's fallback ioctl program (CO-RE reads)
+# the native run, then the scenarios on a descriptor again with tier 3's fallback program (CO-RE
+# reads): ioctl, descriptors passed, read/write/mmap
 itest-check: $(BUILD)/accelguard $(BUILD)/itest $(BUILD)/ioctl32
-	$(call msg,ITEST,native kernel$(if $(ITEST_EXPECT_TIER), (expects tier $(ITEST_EXPECT_TIER))) then ioctl and fd_ with ACCELGUARD_TP_IOCTL=core)
+	$(call msg,ITEST,native kernel$(if $(ITEST_EXPECT_TIER), (expects tier $(ITEST_EXPECT_TIER))) then ioctl, fd_ and evasion_rw with ACCELGUARD_TP_IOCTL=core)
 	$(call stage,itest-check) $(BUILD)/itest --agent $(BUILD)/accelguard \
 		$(if $(ITEST_EXPECT_TIER),--expect-tier $(ITEST_EXPECT_TIER)) $(ITEST_FILTER) \
 		:: env ACCELGUARD_TP_IOCTL=core $(BUILD)/itest --agent $(BUILD)/accelguard ioctl \
-		:: env ACCELGUARD_TP_IOCTL=core $(BUILD)/itest --agent $(BUILD)/accelguard fd_
+		:: env ACCELGUARD_TP_IOCTL=core $(BUILD)/itest --agent $(BUILD)/accelguard fd_ \
+		:: env ACCELGUARD_TP_IOCTL=core $(BUILD)/itest --agent $(BUILD)/accelguard evasion_rw

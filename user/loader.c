@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 #include <stddef.h>
@@ -112,7 +113,7 @@ static void fill_facts(struct ag_probe_report *r, const char *cgroup2)
 
 #define AG_VARIANT_BTF 1
 #define AG_VARIANT_CORE 2
-#define AG_MAX_ROWS 4
+#define AG_MAX_ROWS 6
 
 struct hook_row {
 	const char *hook; /* the kernel hook, for messages; NULL ends a tier's rows */
@@ -122,7 +123,15 @@ struct hook_row {
 	int variant;      /* AG_VARIANT_*, 0: every variant */
 	unsigned int flags;
 	const char *btf;  /* ROW_OPTIONAL: the FUNC that vmlinux BTF must have */
+	bool (*effect)(void); /* ROW_OPTIONAL without .btf: whether the kernel does it, tried */
 };
+
+/* An x32 getpid (39 with bit 30): the kernel runs it, or answers ENOSYS where x32 is not built
+ * in or is off (Debian: syscall.x32=y turns it on). */
+static bool x32_runs(void)
+{
+	return syscall(0x40000000L | 39) == getpid();
+}
 
 #define PROG(name)                                                                                 \
 	.prog = offsetof(struct accelguard_bpf, progs.name),                                       \
@@ -134,21 +143,29 @@ static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 		{ "lsm/file_ioctl", PROG(ag_lsm_file_ioctl), .flags = ROW_IOCTL },
 		{ "lsm/file_ioctl_compat", PROG(ag_lsm_file_ioctl_compat), .flags = ROW_OPTIONAL,
 		  .btf = "bpf_lsm_file_ioctl_compat" },
+		{ "lsm/file_permission", PROG(ag_lsm_file_permission) },
+		{ "lsm/mmap_file", PROG(ag_lsm_mmap_file) },
 	},
 	[AG_TIER_FMOD_RET] = {
 		{ "fmod_ret/security_file_open", PROG(ag_fmod_file_open), .flags = ROW_PROBE },
 		{ "fmod_ret/security_file_ioctl", PROG(ag_fmod_file_ioctl), .flags = ROW_IOCTL },
 		{ "fmod_ret/security_file_ioctl_compat", PROG(ag_fmod_file_ioctl_compat),
 		  .flags = ROW_OPTIONAL, .btf = "security_file_ioctl_compat" },
+		{ "fmod_ret/security_file_permission", PROG(ag_fmod_file_permission) },
+		{ "fmod_ret/security_mmap_file", PROG(ag_fmod_mmap_file) },
 	},
 	[AG_TIER_TRACEPOINT] = {
-		{ "tp_btf/sys_enter (ioctl)", PROG(ag_tp_ioctl), .variant = AG_VARIANT_BTF,
-		  .flags = ROW_IOCTL },
-		{ "tp_btf/sys_enter (ioctl)", PROG(ag_tp_ioctl_core), .variant = AG_VARIANT_CORE,
-		  .flags = ROW_IOCTL },
-		/* 32-bit ioctls (the ia32 syscall table): a branch of the ioctl program */
-		{ "tp_btf/sys_enter (ia32 ioctl)", .flag = offsetof(struct accelguard_bpf__rodata, ag_ia32),
+		{ "tp_btf/sys_enter (ioctl, read, write, mmap)", PROG(ag_tp_sys_enter),
+		  .variant = AG_VARIANT_BTF, .flags = ROW_IOCTL },
+		{ "tp_btf/sys_enter (ioctl, read, write, mmap)", PROG(ag_tp_sys_enter_core),
+		  .variant = AG_VARIANT_CORE, .flags = ROW_IOCTL },
+		/* the ia32 syscall table: a branch of the program */
+		{ "tp_btf/sys_enter (ia32)", .flag = offsetof(struct accelguard_bpf__rodata, ag_ia32),
 		  .flags = ROW_BRANCH | ROW_OPTIONAL, .btf = "__ia32_compat_sys_ioctl" },
+		/* x32 syscalls (x86-64 numbers with bit 30): compiled into Debian's kernels, but off
+		 * unless booted with syscall.x32=y; known by effect */
+		{ "tp_btf/sys_enter (x32)", .flag = offsetof(struct accelguard_bpf__rodata, ag_x32),
+		  .flags = ROW_BRANCH | ROW_OPTIONAL, .effect = x32_runs },
 	},
 };
 
@@ -238,6 +255,12 @@ static bool row_wanted(const struct hook_row *r, int variant)
 	e = getenv("ACCELGUARD_SKIP_OPTIONAL");
 	if (e && *e && strcmp(e, "0")) {
 		ag_dbg("probe: %s skipped (ACCELGUARD_SKIP_OPTIONAL)", r->hook);
+		return false;
+	}
+	if (r->effect) {
+		if (r->effect())
+			return true;
+		ag_dbg("probe: %s skipped: the kernel does not run it", r->hook);
 		return false;
 	}
 	if (!kernel_has_func(r->btf)) {

@@ -4,11 +4,14 @@
  * it): its ioctls go through the kernel's compat path (compat_sys_ioctl, the ia32 syscall
  * table), which the 64-bit hooks do not see.
  *
- *   ioctl32 [--open PATH] [--fd N] [--cgroup DIR]
+ *   ioctl32 [--open PATH] [--fd N] [--cgroup DIR] [--op ioctl|read|mmap2|old_mmap]
  *
  * Opens PATH (or uses the inherited descriptor N), moves itself into the cgroup DIR when given,
- * then FIONREAD on the descriptor. Exit status: 0 the hooks let it through (the driver's ENOTTY,
- * or success), 1 EPERM, 2 another errno, 3 the open failed, 4 the move failed, 5 usage.
+ * then FIONREAD on the descriptor (--op ioctl, the default), or reads a byte (read, the ia32
+ * table's 3), or maps a page (mmap2, 192, as glibc does; old_mmap, 90, whose arguments are a
+ * struct in memory). Exit status: 0 the hooks let it through (the driver's answer, ENOTTY for
+ * the ioctl, or success), 1 EPERM, 2 another errno from the ioctl, 3 the open failed, 4 the move
+ * failed, 5 usage.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,13 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(long) == 4, "ioctl32 is built with -m32");
 
 int main(int argc, char **argv)
 {
-	const char *path = NULL, *cg = NULL;
+	const char *path = NULL, *cg = NULL, *op = "ioctl";
 	int fd = -1, n;
 
 	for (int i = 1; i + 1 < argc; i += 2) {
@@ -32,6 +37,8 @@ int main(int argc, char **argv)
 			fd = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--cgroup"))
 			cg = argv[i + 1];
+		else if (!strcmp(argv[i], "--op"))
+			op = argv[i + 1];
 		else
 			return 5;
 	}
@@ -52,6 +59,20 @@ int main(int argc, char **argv)
 			return 4;
 		close(c);
 	}
+	if (!strcmp(op, "read")) {
+		char b;
+
+		return read(fd, &b, 1) < 0 && errno == EPERM;
+	}
+	if (!strcmp(op, "mmap2"))
+		return mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED && errno == EPERM;
+	if (!strcmp(op, "old_mmap")) {
+		unsigned int a[6] = { 0, 4096, PROT_READ, MAP_SHARED, (unsigned int)fd, 0 };
+
+		return syscall(SYS_mmap, a) == -1 && errno == EPERM; /* i386 SYS_mmap is old_mmap */
+	}
+	if (strcmp(op, "ioctl"))
+		return 5;
 	if (ioctl(fd, FIONREAD, &n) < 0)
 		return errno == ENOTTY ? 0 : errno == EPERM ? 1 : 2;
 	return 0;

@@ -2287,7 +2287,9 @@ out:
 #include <dirent.h>
 #include <linux/io_uring.h>
 #include <linux/openat2.h>
+#include <sys/sendfile.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 
 /* symlink to the node, in a directory the tenant owns */
 static int ev_symlink(void *path)
@@ -2512,81 +2514,342 @@ static int test_evasion_pidfd_getfd(void)
 	return fd_into_other_tenant(ev_pidfd_steal, "descriptor stolen with pidfd_getfd");
 }
 
-/* The gap: read, write and mmap on a descriptor t-c got from t-a are not hooked at any tier.
- * t-a opens its device (1:7, a copy of /dev/full) and forks; the child moves to t-c and reads
- * (the driver returns zeros), writes (the driver answers ENOSPC) and mmaps (/dev/full has no
- * mmap: ENODEV). The driver is reached each time, nothing is reported, the child is not killed. */
-struct ev_rw {
-	pid_t pid;
-	int read_n, write_err, mmap_err;
+/*
+ * Every operation that reaches the driver on a descriptor that left its tenant: the host opens
+ * t-a's device (1:7, a copy of /dev/full) and a child in t-c inherits the descriptor, then reads,
+ * writes or maps it by one route each. Audit: the driver answers (a read returns zeros, a write
+ * ENOSPC, mmap ENODEV: /dev/full has no mmap), each reported cross_tenant with its op. Enforce:
+ * EPERM before the driver at tiers 1-2 (file_permission, mmap_file), the process killed after the
+ * syscall at tier 3 (the syscall entry). io_uring's reads bypass the syscalls tier 3 watches: at
+ * tier 3 it is seen by no hook, which the test pins. An anonymous mapping that names the
+ * descriptor's number is no access to it (the kernel ignores the fd): never reported.
+ */
+#define RW_T3_UNSEEN 0x1 /* no tier-3 hook sees this route */
+#define RW_NO_ACCESS 0x2 /* not an access to the device at all */
+#define RW_32BIT 0x4     /* through the ia32 syscall table (ioctl32 --op) */
+#define RW_X32 0x8       /* through the x32 numbers: where the kernel runs them */
+
+struct rw_arg {
+	int fd;
+	const char *op32; /* RW_32BIT: ioctl32's --op */
+	int *pid;         /* RW_32BIT: the 32-bit process */
 };
 
-static int ev_rw_child(void *arg)
+static int rw_ret(ssize_t n)
 {
-	struct ev_rw *s = arg;
-	int fd = open(acc, O_RDWR | O_CLOEXEC), st;
-	pid_t p;
-
-	if (fd < 0)
-		return errno;
-	p = fork();
-	if (p == 0) {
-		char b[1];
-		void *m;
-
-		if (cg_enter("/t-c"))
-			_exit(100);
-		s->read_n = (int)read(fd, b, 1);
-		s->write_err = write(fd, "x", 1) < 0 ? errno : 0;
-		m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
-		s->mmap_err = m == MAP_FAILED ? errno : 0;
-		_exit(0);
-	}
-	waitpid(p, &st, 0);
-	close(fd);
-	s->pid = p;
-	return WIFSIGNALED(st) ? 1000 + WTERMSIG(st) : WEXITSTATUS(st);
+	return n < 0 ? errno : 0;
 }
 
-static int test_evasion_rw_mmap_gap(void)
+static int rw_read(void *p)
 {
-	struct cfg_opts o = { .mode = "enforce" };
-	struct ev_rw *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-			       -1, 0);
-	struct agent a;
-	struct child_res r;
-	int ret = 1;
+	char b[1];
 
-	if (s == MAP_FAILED)
-		FAIL("mmap: %s", strerror(errno));
-	memset(s, 0, sizeof(*s));
+	return rw_ret(read(((struct rw_arg *)p)->fd, b, 1));
+}
+
+static int rw_pread(void *p)
+{
+	char b[1];
+
+	return rw_ret(pread(((struct rw_arg *)p)->fd, b, 1, 0));
+}
+
+static int rw_readv(void *p)
+{
+	char b[1];
+	struct iovec v = { b, 1 };
+
+	return rw_ret(readv(((struct rw_arg *)p)->fd, &v, 1));
+}
+
+static int rw_preadv2(void *p)
+{
+	char b[1];
+	struct iovec v = { b, 1 };
+
+	return rw_ret(syscall(SYS_preadv2, ((struct rw_arg *)p)->fd, &v, 1, 0L, 0L, 0));
+}
+
+static int rw_splice(void *p)
+{
+	int pp[2], e;
+
+	if (pipe(pp))
+		return 1000 + errno;
+	e = rw_ret(splice(((struct rw_arg *)p)->fd, NULL, pp[1], NULL, 1, 0));
+	close(pp[0]);
+	close(pp[1]);
+	return e;
+}
+
+static int rw_sendfile_from(void *p)
+{
+	int m = memfd_create("rw", MFD_CLOEXEC), e;
+
+	if (m < 0)
+		return 1000 + errno;
+	e = rw_ret(sendfile(m, ((struct rw_arg *)p)->fd, NULL, 1));
+	close(m);
+	return e;
+}
+
+static int rw_write(void *p)
+{
+	return rw_ret(write(((struct rw_arg *)p)->fd, "x", 1));
+}
+
+static int rw_pwritev(void *p)
+{
+	struct iovec v = { "x", 1 };
+
+	return rw_ret(pwritev(((struct rw_arg *)p)->fd, &v, 1, 0));
+}
+
+static int rw_sendfile_to(void *p)
+{
+	int m = memfd_create("rw", MFD_CLOEXEC), e;
+
+	if (m < 0 || write(m, "x", 1) != 1)
+		return 1000 + errno;
+	e = rw_ret(sendfile(((struct rw_arg *)p)->fd, m, &(off_t){ 0 }, 1));
+	close(m);
+	return e;
+}
+
+static int rw_mmap(void *p)
+{
+	void *m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, ((struct rw_arg *)p)->fd, 0);
+
+	if (m == MAP_FAILED)
+		return errno;
+	munmap(m, 4096);
+	return 0;
+}
+
+static int rw_mmap_anon(void *p)
+{
+	void *m = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, ((struct rw_arg *)p)->fd, 0);
+
+	if (m == MAP_FAILED)
+		return errno;
+	munmap(m, 4096);
+	return 0;
+}
+
+static int rw_io_uring_read(void *p)
+{
+	struct io_uring_params prm = { 0 };
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+	unsigned int *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_mask;
+	size_t sqsz, cqsz;
+	char *sq, *cq, b[1];
+	int ring, res;
+
+	ring = syscall(SYS_io_uring_setup, 4, &prm);
+	if (ring < 0)
+		return 3000 + errno;
+	sqsz = prm.sq_off.array + prm.sq_entries * sizeof(unsigned int);
+	cqsz = prm.cq_off.cqes + prm.cq_entries * sizeof(struct io_uring_cqe);
+	if (prm.features & IORING_FEAT_SINGLE_MMAP)
+		sqsz = cqsz = sqsz > cqsz ? sqsz : cqsz;
+	sq = mmap(NULL, sqsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring,
+		  IORING_OFF_SQ_RING);
+	cq = (prm.features & IORING_FEAT_SINGLE_MMAP)
+		     ? sq
+		     : mmap(NULL, cqsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring,
+			    IORING_OFF_CQ_RING);
+	sqes = mmap(NULL, prm.sq_entries * sizeof(*sqes), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED)
+		return 1000 + errno;
+	sq_tail = (unsigned int *)(sq + prm.sq_off.tail);
+	sq_mask = (unsigned int *)(sq + prm.sq_off.ring_mask);
+	sq_array = (unsigned int *)(sq + prm.sq_off.array);
+	cq_head = (unsigned int *)(cq + prm.cq_off.head);
+	cq_mask = (unsigned int *)(cq + prm.cq_off.ring_mask);
+	cqes = (struct io_uring_cqe *)(cq + prm.cq_off.cqes);
+	memset(&sqes[0], 0, sizeof(sqes[0]));
+	sqes[0].opcode = IORING_OP_READ;
+	sqes[0].fd = ((struct rw_arg *)p)->fd;
+	sqes[0].addr = (unsigned long)b;
+	sqes[0].len = 1;
+	sq_array[*sq_tail & *sq_mask] = 0;
+	__atomic_store_n(sq_tail, *sq_tail + 1, __ATOMIC_RELEASE);
+	if (syscall(SYS_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		return 1000 + errno;
+	res = cqes[__atomic_load_n(cq_head, __ATOMIC_ACQUIRE) & *cq_mask].res;
+	close(ring);
+	return res >= 0 ? 0 : -res;
+}
+
+#define AG_X32 0x40000000L
+
+static bool x32_runs(void)
+{
+	return syscall(AG_X32 | SYS_getpid) == getpid();
+}
+
+/* x32 pointers are 32-bit: the iovec and its buffer in a page below 2 GiB (MAP_32BIT) */
+static int rw_x32_readv(void *p)
+{
+	struct { __u32 base, len; } *v32;
+	char *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
+		       -1, 0);
+	int e;
+
+	if (m == MAP_FAILED)
+		return 1000 + errno;
+	v32 = (void *)m;
+	v32->base = (__u32)(unsigned long)(m + 64);
+	v32->len = 1;
+	e = rw_ret(syscall(AG_X32 | 515, ((struct rw_arg *)p)->fd, v32, 1));
+	munmap(m, 4096);
+	return e;
+}
+
+static int rw_x32_ioctl(void *p)
+{
+	int n;
+
+	return rw_ret(syscall(AG_X32 | 514, ((struct rw_arg *)p)->fd, FIONREAD, &n));
+}
+
+/* exec ioctl32 --fd N --op OP: its result by its exit status, 1000 + signal when killed */
+static int rw_32(void *p)
+{
+	struct rw_arg *r = p;
+	char fdarg[16];
+	struct run32 x = { .argv = { "--fd", fdarg, "--op", r->op32 }, .pid = r->pid };
+	int e;
+
+	snprintf(fdarg, sizeof(fdarg), "%d", r->fd);
+	e = do_run32(&x);
+	return e == ENOTTY ? 0 : e; /* ioctl32's 0: the hooks let it through */
+}
+
+static const struct {
+	const char *name, *op, *op32;
+	child_fn fn;
+	unsigned int flags;
+} rw_rows[] = {
+	{ "read", "read", NULL, rw_read, 0 },
+	{ "pread64", "read", NULL, rw_pread, 0 },
+	{ "readv", "read", NULL, rw_readv, 0 },
+	{ "preadv2", "read", NULL, rw_preadv2, 0 },
+	{ "splice into a pipe", "read", NULL, rw_splice, 0 },
+	{ "sendfile from the device", "read", NULL, rw_sendfile_from, 0 },
+	{ "io_uring IORING_OP_READ", "read", NULL, rw_io_uring_read, RW_T3_UNSEEN },
+	{ "write", "write", NULL, rw_write, 0 },
+	{ "pwritev", "write", NULL, rw_pwritev, 0 },
+	{ "sendfile to the device", "write", NULL, rw_sendfile_to, 0 },
+	{ "mmap", "mmap", NULL, rw_mmap, 0 },
+	{ "MAP_ANONYMOUS naming the descriptor", "mmap", NULL, rw_mmap_anon, RW_NO_ACCESS },
+	{ "32-bit read", "read", "read", rw_32, RW_32BIT },
+	{ "32-bit mmap2", "mmap", "mmap2", rw_32, RW_32BIT },
+	{ "32-bit old_mmap", "mmap", "old_mmap", rw_32, RW_32BIT },
+	{ "x32 readv", "read", NULL, rw_x32_readv, RW_X32 },
+	{ "x32 ioctl", "ioctl", NULL, rw_x32_ioctl, RW_X32 },
+};
+#define RW_ROWS (sizeof(rw_rows) / sizeof(rw_rows[0]))
+
+static int ev_rw_mmap(const char *mode)
+{
+	struct cfg_opts o = { .mode = mode };
+	bool enforce = !strcmp(mode, "enforce");
+	struct child_res r[RW_ROWS];
+	pid_t pid[RW_ROWS];
+	int *pid32 = mmap_shared_int(), fd, ret = 1, probe;
+	bool have32, have_x32 = x32_runs();
+	struct run32 p32 = { .argv = { "--open", "/dev/null" } };
+	struct agent a;
+
+	probe = do_run32(&p32);
+	have32 = probe == ENOTTY;
 	if (agent_start(&a, &o, NULL))
-		FAIL_OUT("agent did not become ready: %.300s", read_all(a.errlog));
-	r = run_in("/t-a", ev_rw_child, s);
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	fd = open(acc, O_RDWR); /* the host opens t-a's device; the children in t-c inherit it */
+	if (fd < 0)
+		FAIL_OUT("open %s: %s", acc, strerror(errno));
+	for (size_t i = 0; i < RW_ROWS; i++) {
+		struct rw_arg arg = { .fd = fd, .op32 = rw_rows[i].op32, .pid = pid32 };
+
+		memset(&r[i], 0, sizeof(r[i]));
+		pid[i] = 0;
+		if (((rw_rows[i].flags & RW_32BIT) && !have32) || ((rw_rows[i].flags & RW_X32) && !have_x32))
+			continue;
+		*pid32 = 0;
+		r[i] = run_in("/t-c", rw_rows[i].fn, &arg);
+		pid[i] = (rw_rows[i].flags & RW_32BIT) ? *pid32 : r[i].pid;
+	}
+	close(fd);
 	if (agent_stop(&a))
 		goto out;
-	if (r.err)
-		FAIL_OUT("child in t-c: result %d (a kill is 1000+signal), expected a normal exit",
-			 r.err);
-	if (s->read_n != 1 || s->write_err != ENOSPC || s->mmap_err != ENODEV)
-		FAIL_OUT("read returned %d (expected 1), write errno %d (expected ENOSPC), mmap errno "
-			 "%d (expected ENODEV): the driver's answers changed", s->read_n, s->write_err,
-			 s->mmap_err);
-	{
-		struct match m = { .major = ACC_MAJOR, .minor = ACC_MINOR, .cgroup = "/t-c",
-				   .pid = s->pid };
+	for (size_t i = 0; i < RW_ROWS; i++) {
+		const char *name = rw_rows[i].name;
+		unsigned int fl = rw_rows[i].flags;
+		bool t3 = !enforce_is_sync(&a);
+		bool unseen = (fl & RW_T3_UNSEEN) && t3;
+		struct match m = { .op = rw_rows[i].op, .major = ACC_MAJOR, .minor = ACC_MINOR,
+				   .cgroup = "/t-c", .pid = pid[i] };
+		struct match any = { .major = -1, .minor = -1, .pid = pid[i] };
+		/* the child's own result: a kill of the child, or of the 32-bit process under it */
+		int res = r[i].sig ? 1000 + r[i].sig : r[i].err;
 
-		if (count(&a, &m))
-			FAIL_OUT("an event for t-c's read/write/mmap: the gap is closed, update the "
-				 "README's evasion matrix and this test");
+		if (fl & RW_32BIT && !have32) {
+			printf("# %s %s: skipped: cannot run the 32-bit helper (%d)\n", mode, name, probe);
+			continue;
+		}
+		if (fl & RW_X32 && !have_x32) {
+			printf("# %s %s: skipped: this kernel runs no x32 syscalls (ENOSYS; Debian: "
+			       "syscall.x32=y)\n", mode, name);
+			continue;
+		}
+		if (res >= 3000 && res < 4000) {
+			printf("# %s %s: skipped, not available here: %s\n", mode, name,
+			       strerror(res - 3000));
+			continue;
+		}
+		if (res > 1000 && res < 3000 && res != 1000 + SIGKILL)
+			FAIL_OUT("%s: setup failed or killed by signal: %d", name, res);
+		if (fl & RW_NO_ACCESS || unseen) {
+			if (res == EPERM || res == 1000 + SIGKILL)
+				FAIL_OUT("%s (%s, tier %s): result %d, expected no denial", name, mode,
+					 a.tier, res);
+			if (count(&a, &any))
+				FAIL_OUT("%s (%s, tier %s): reported, expected %s", name, mode, a.tier,
+					 unseen ? "no event (tier 3 has no hook on this route)"
+						: "nothing (no access to the device)");
+			printf("# %s %s: result %d, no event (%s)\n", mode, name, res,
+			       unseen ? "not seen at tier 3" : "no access");
+			continue;
+		}
+		if (!enforce && (res == EPERM || res == 1000 + SIGKILL))
+			FAIL_OUT("%s (audit): result %d, expected the driver's answer", name, res);
+		if (enforce && !t3 && res != EPERM)
+			FAIL_OUT("%s (enforce, tier %s): result %d, expected EPERM", name, a.tier, res);
+		if (enforce && t3 && res != 1000 + SIGKILL)
+			FAIL_OUT("%s (enforce, tier 3): result %d, expected a SIGKILL", name, res);
+		if (expect(&a, &m, "cross_tenant", !enforce ? "observed" : t3 ? "killed" : "denied",
+			   name))
+			goto out;
+		printf("# %s %s: result %d, event %s cross_tenant/%s\n", mode, name, res, m.op,
+		       !enforce ? "observed" : t3 ? "killed" : "denied");
 	}
-	printf("# tier %s: read/write/mmap from t-c reached the driver (read 1 byte, write "
-	       "ENOSPC, mmap ENODEV), no event, no kill\n", a.tier);
 	ret = 0;
 out:
-	munmap(s, sizeof(*s));
 	agent_free(&a);
 	return ret;
+}
+
+static int test_evasion_rw_mmap_audit(void)
+{
+	return ev_rw_mmap("audit");
+}
+
+static int test_evasion_rw_mmap_enforce(void)
+{
+	return ev_rw_mmap("enforce");
 }
 
 /* The agent's own state: its pins directory is 0700 root; a tenant process that is not root
@@ -2952,7 +3215,8 @@ static const struct test {
 	{ "evasion_open_paths_audit", test_evasion_open_paths_audit },
 	{ "evasion_open_paths_enforce", test_evasion_open_paths_enforce },
 	{ "evasion_pidfd_getfd", test_evasion_pidfd_getfd },
-	{ "evasion_rw_mmap_gap", test_evasion_rw_mmap_gap },
+	{ "evasion_rw_mmap_audit", test_evasion_rw_mmap_audit },
+	{ "evasion_rw_mmap_enforce", test_evasion_rw_mmap_enforce },
 	{ "evasion_agent_pins", test_evasion_agent_pins },
 	{ "fault_oom_restart", test_fault_oom_restart },
 	{ "fault_counters_lru", test_fault_counters_lru },

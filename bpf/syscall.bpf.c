@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Tier 3: the operations on a descriptor (ioctl, read, write, mmap), seen at the raw syscall
+ * entry. The program resolves the descriptor to its file and, in enforce mode, kills the process
+ * (after the fact: the syscall still runs, the report says "killed"; a tracepoint cannot fail a
+ * syscall).
+ *
+ * Why raw_syscalls sys_enter, not syscalls/sys_enter_*: on x86 the syscalls/ tracepoints skip
+ * compat syscalls, so a 32-bit process's calls (the ia32 table, int $0x80 from a 64-bit process
+ * too) would go unseen; and a raw tracepoint runs the program directly, where the syscalls/ one
+ * goes through the perf path (a buffer and a copy of the arguments before the program).
+ *
+ * Every syscall enters the program. One byte of a table indexed by the syscall number says what
+ * the syscall does to a descriptor (0: nothing, leave). The low nibble is for the x86-64 table
+ * (which the x32 ABI shares, its numbers with bit 30 set), the high nibble for the ia32 table:
+ * TS_COMPAT, set for the whole of a compat syscall, tells them apart.
+ *
+ * Not seen at tier 3: reads and writes that do not go through these syscalls (io_uring's
+ * IORING_OP_READ/WRITE, aio's io_submit): tiers 1-2 see them (file_permission).
+ */
+#include "common.bpf.h"
+
+const volatile __u32 ag_ia32 __weak = 0; /* 1: the kernel has an ia32 syscall table (the loader) */
+const volatile __u32 ag_x32 __weak = 0;  /* 1: x32 syscalls run here (the loader, by effect) */
+
+#define AG_TS_COMPAT 0x0002
+#define AG_X32_BIT 0x40000000L
+#define AG_MAP_ANONYMOUS 0x20
+#define AG_NR_TABLE 1024
+
+/* what a syscall does to its descriptor arguments */
+enum {
+	AG_SC_IOCTL = 1,    /* fd0 cmd1 arg2 */
+	AG_SC_READ = 2,     /* fd0 */
+	AG_SC_WRITE = 3,    /* fd0 */
+	AG_SC_MMAP = 4,     /* fd4, flags3 (MAP_ANONYMOUS ignores the descriptor) */
+	AG_SC_OLD_MMAP = 5, /* ia32 mmap: arg0 points to { addr, len, prot, flags, fd, offset } */
+	AG_SC_SENDFILE = 6, /* out fd0 (write), in fd1 (read) */
+	AG_SC_SPLICE = 7,   /* in fd0 (read), out fd2 (write): splice, copy_file_range */
+	AG_SC_TEE = 8,      /* in fd0 (read), out fd1 (write) */
+};
+
+#define X64(nr, sc) [nr] = (sc)
+#define IA32(nr, sc) [nr] = (sc) << 4
+#define BOTH(nr, x, i) [nr] = (x) | (i) << 4
+
+/* arch/x86/entry/syscalls/syscall_64.tbl and syscall_32.tbl; a number in both tables is one
+ * entry (BOTH). x32: the common numbers plus its own 512+ ones. */
+const volatile __u8 ag_nr_op[AG_NR_TABLE] = {
+	X64(0, AG_SC_READ),		/* read (ia32 0: restart_syscall) */
+	X64(1, AG_SC_WRITE),		/* write (ia32 1: exit) */
+	BOTH(3, 0, AG_SC_READ),		/* ia32 read (x86-64 3: close) */
+	BOTH(4, 0, AG_SC_WRITE),	/* ia32 write (x86-64 4: stat) */
+	X64(9, AG_SC_MMAP),		/* mmap */
+	X64(16, AG_SC_IOCTL),		/* ioctl */
+	X64(17, AG_SC_READ),		/* pread64 */
+	X64(18, AG_SC_WRITE),		/* pwrite64 */
+	X64(19, AG_SC_READ),		/* readv */
+	X64(20, AG_SC_WRITE),		/* writev */
+	X64(40, AG_SC_SENDFILE),	/* sendfile */
+	IA32(54, AG_SC_IOCTL),		/* ia32 ioctl (x86-64 54: setsockopt) */
+	IA32(90, AG_SC_OLD_MMAP),	/* ia32 mmap (x86-64 90: chmod) */
+	IA32(145, AG_SC_READ),		/* ia32 readv */
+	IA32(146, AG_SC_WRITE),		/* ia32 writev */
+	IA32(180, AG_SC_READ),		/* ia32 pread64 */
+	IA32(181, AG_SC_WRITE),		/* ia32 pwrite64 */
+	IA32(187, AG_SC_SENDFILE),	/* ia32 sendfile */
+	IA32(192, AG_SC_MMAP),		/* ia32 mmap2 */
+	IA32(239, AG_SC_SENDFILE),	/* ia32 sendfile64 */
+	X64(275, AG_SC_SPLICE),		/* splice */
+	X64(276, AG_SC_TEE),		/* tee */
+	X64(295, AG_SC_READ),		/* preadv */
+	X64(296, AG_SC_WRITE),		/* pwritev */
+	IA32(313, AG_SC_SPLICE),	/* ia32 splice */
+	IA32(315, AG_SC_TEE),		/* ia32 tee */
+	X64(326, AG_SC_SPLICE),		/* copy_file_range */
+	BOTH(327, AG_SC_READ, 0),	/* preadv2 */
+	BOTH(328, AG_SC_WRITE, 0),	/* pwritev2 */
+	IA32(333, AG_SC_READ),		/* ia32 preadv */
+	IA32(334, AG_SC_WRITE),		/* ia32 pwritev */
+	IA32(377, AG_SC_SPLICE),	/* ia32 copy_file_range */
+	IA32(378, AG_SC_READ),		/* ia32 preadv2 */
+	IA32(379, AG_SC_WRITE),		/* ia32 pwritev2 */
+	X64(514, AG_SC_IOCTL),		/* x32 ioctl */
+	X64(515, AG_SC_READ),		/* x32 readv */
+	X64(516, AG_SC_WRITE),		/* x32 writev */
+	X64(534, AG_SC_READ),		/* x32 preadv */
+	X64(535, AG_SC_WRITE),		/* x32 pwritev */
+	X64(546, AG_SC_READ),		/* x32 preadv2 */
+	X64(547, AG_SC_WRITE),		/* x32 pwritev2 */
+};
+
+/* argument i of the current syscall: di si dx r10 r8 (x86-64, x32), bx cx dx si di (ia32) */
+static __always_inline __u64 ag_arg(struct pt_regs *regs, bool compat, int i)
+{
+	switch (i) {
+	case 0:
+		return compat ? (__u32)regs->bx : regs->di;
+	case 1:
+		return compat ? (__u32)regs->cx : regs->si;
+	case 2:
+		return compat ? (__u32)regs->dx : regs->dx;
+	case 3:
+		return compat ? (__u32)regs->si : regs->r10;
+	default:
+		return compat ? (__u32)regs->di : regs->r8;
+	}
+}
+
+/*
+ * Two variants, the loader takes the first that the kernel accepts: direct loads through BTF
+ * pointers (cheap exception-handled loads; bpf_rdonly_cast needs 6.2), else CO-RE probe reads
+ * (any kernel).
+ */
+extern void *bpf_rdonly_cast(void *obj, __u32 btf_id) __ksym __weak;
+
+static __always_inline void ag_tp_judge(struct task_struct *task, __u32 mode, __u32 rdev, __u32 op,
+					__u32 cmd, __u64 arg)
+{
+	bool deny;
+
+	ag_file_access(task, mode, rdev, op, cmd, arg, AG_HOOK_TRACEPOINT, &deny);
+	if (deny)
+		bpf_send_signal(SIGKILL);
+}
+
+static __always_inline void ag_tp_fd(struct task_struct *task, __u32 fd, __u32 op, __u32 cmd,
+				     __u64 arg)
+{
+	struct fdtable *fdt = task->files->fdt;
+	struct file *file = NULL;
+	struct inode *inode;
+
+	if (!fdt || fd >= fdt->max_fds)
+		return;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[fd]) || !file)
+		return;
+	file = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
+	inode = file->f_inode;
+	if (!inode)
+		return;
+	ag_tp_judge(task, inode->i_mode, inode->i_rdev, op, cmd, arg);
+}
+
+static __always_inline void ag_tp_fd_core(struct task_struct *task, __u32 fd, __u32 op, __u32 cmd,
+					  __u64 arg)
+{
+	struct fdtable *fdt;
+	struct file **fds;
+	struct file *file = NULL;
+	struct inode *inode;
+
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return;
+	inode = BPF_CORE_READ(file, f_inode);
+	ag_tp_judge(NULL, BPF_CORE_READ(inode, i_mode), BPF_CORE_READ(inode, i_rdev), op, cmd, arg);
+}
+
+/* fd: the kernel takes descriptors as unsigned int (fdget), whatever the register holds above */
+static __always_inline void ag_tp_one(struct task_struct *task, bool direct, __u32 fd, __u32 op,
+				      __u32 cmd, __u64 arg)
+{
+	if (direct)
+		ag_tp_fd(task, fd, op, cmd, arg);
+	else
+		ag_tp_fd_core(task, fd, op, cmd, arg);
+}
+
+static __always_inline void ag_sys_enter(struct pt_regs *regs, long id, bool direct)
+{
+	struct task_struct *task;
+	__u32 mmap_args[2] = {}; /* old_mmap's flags, fd */
+	bool compat, x32 = false;
+	__u8 sc;
+
+	if (id & AG_X32_BIT) {
+		if (!ag_x32)
+			return; /* no x32 here: the kernel answers ENOSYS, nothing reaches a driver */
+		id &= ~AG_X32_BIT;
+		x32 = true;
+	}
+	if ((__u64)id >= AG_NR_TABLE)
+		return;
+	sc = ag_nr_op[id];
+	if (!sc)
+		return;
+	if (direct) {
+		task = bpf_get_current_task_btf();
+		compat = task->thread_info.status & AG_TS_COMPAT;
+	} else {
+		task = (struct task_struct *)bpf_get_current_task();
+		compat = BPF_CORE_READ(task, thread_info.status) & AG_TS_COMPAT;
+	}
+	if (compat && (!ag_ia32 || x32))
+		return; /* an ia32 number with bit 30 is out of its table: ENOSYS */
+	sc = compat ? sc >> 4 : sc & 0xf;
+	switch (sc) {
+	case AG_SC_IOCTL:
+		ag_tp_one(task, direct, ag_arg(regs, compat, 0), AG_OP_IOCTL, ag_arg(regs, compat, 1),
+			  ag_arg(regs, compat, 2));
+		break;
+	case AG_SC_READ:
+		ag_tp_one(task, direct, ag_arg(regs, compat, 0), AG_OP_READ, 0, 0);
+		break;
+	case AG_SC_WRITE:
+		ag_tp_one(task, direct, ag_arg(regs, compat, 0), AG_OP_WRITE, 0, 0);
+		break;
+	case AG_SC_MMAP:
+		if (!(ag_arg(regs, compat, 3) & AG_MAP_ANONYMOUS))
+			ag_tp_one(task, direct, ag_arg(regs, compat, 4), AG_OP_MMAP, 0, 0);
+		break;
+	case AG_SC_OLD_MMAP:
+		if (!bpf_probe_read_user(mmap_args, sizeof(mmap_args),
+					 (void *)(ag_arg(regs, compat, 0) + 12)) &&
+		    !(mmap_args[0] & AG_MAP_ANONYMOUS))
+			ag_tp_one(task, direct, mmap_args[1], AG_OP_MMAP, 0, 0);
+		break;
+	case AG_SC_SENDFILE:
+		ag_tp_one(task, direct, ag_arg(regs, compat, 1), AG_OP_READ, 0, 0);
+		ag_tp_one(task, direct, ag_arg(regs, compat, 0), AG_OP_WRITE, 0, 0);
+		break;
+	case AG_SC_SPLICE:
+		ag_tp_one(task, direct, ag_arg(regs, compat, 0), AG_OP_READ, 0, 0);
+		ag_tp_one(task, direct, ag_arg(regs, compat, 2), AG_OP_WRITE, 0, 0);
+		break;
+	case AG_SC_TEE:
+		ag_tp_one(task, direct, ag_arg(regs, compat, 0), AG_OP_READ, 0, 0);
+		ag_tp_one(task, direct, ag_arg(regs, compat, 1), AG_OP_WRITE, 0, 0);
+		break;
+	}
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(ag_tp_sys_enter, struct pt_regs *regs, long id)
+{
+	ag_sys_enter(regs, id, true);
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(ag_tp_sys_enter_core, struct pt_regs *regs, long id)
+{
+	ag_sys_enter(regs, id, false);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
