@@ -12,7 +12,7 @@
 # program still loads and attaches but never runs, and the agent must fall back to fmod_ret (tier 2).
 set -euo pipefail
 
-kdir= initrd= tier= out= timeout=${AG_VM_TIMEOUT:-360} filter= args= shell=0
+kdir= initrd= tier= out= timeout=${AG_VM_TIMEOUT:-600} filter= args= shell=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) kdir=$2; shift 2 ;;

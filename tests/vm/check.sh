@@ -8,7 +8,7 @@
 #                          [--jobs N] [--shell]
 # Defaults: $BUILD/accelguard, $BUILD/itest, the 32-bit helper ioctl32 beside itest (as
 # /ag/ioctl32, beside /ag/itest in the guest; left out when there is none), AG_VM_KERNELS ("bookworm bookworm-backports"),
-# AG_VM_TIERS ("lsm fmod_ret tracepoint"), AG_VM_TIMEOUT (360 s a boot), AG_VM_JOBS (number of CPUs),
+# AG_VM_TIERS ("lsm fmod_ret tracepoint"), AG_VM_TIMEOUT (600 s a boot), AG_VM_JOBS (number of CPUs),
 # AG_VM_ARGS (extra itest arguments, comma-separated: "--timeout-scale,3").
 # Logs: $BUILD/vm/<kernel>-<tier>/{console,results}.log, summary in $BUILD/vm/report.txt.
 set -euo pipefail
@@ -18,7 +18,7 @@ BUILD=${BUILD:-build}
 agent=$BUILD/accelguard itest=$BUILD/itest ioctl32=
 kernels=${AG_VM_KERNELS:-bookworm bookworm-backports}
 tiers=${AG_VM_TIERS:-lsm fmod_ret tracepoint}
-timeout=${AG_VM_TIMEOUT:-360} jobs=${AG_VM_JOBS:-$(nproc)} filter= shell=0
+timeout=${AG_VM_TIMEOUT:-600} jobs=${AG_VM_JOBS:-$(nproc)} filter= shell=0
 # itest's waits for the agent, scaled for software emulation (only a failing test waits that long)
 args=${AG_VM_ARGS---timeout-scale,3}
 while [ $# -gt 0 ]; do
