@@ -14,6 +14,9 @@
  *   ioctl-pipe   ioctl(FIONREAD) on a pipe (a descriptor that is no accelerator)
  *   ioctl-accel  ioctl(FIONREAD) on --accel (an accelerator descriptor, opened once)
  *   getppid      getppid(2): a syscall that touches no file
+ *   read-file    pread(2) of 64 bytes at offset 0 of --file (a descriptor that is no device)
+ *   read-dev     read(2) of 64 bytes from --devnode (a character device that is no accelerator)
+ *   read-accel   read(2) of 64 bytes from --accel (an accelerator descriptor, opened once)
  *
  * Time is the thread's own CPU time (CLOCK_THREAD_CPUTIME_ID) by default: on a shared machine
  * another process that takes the CPU away inflates wall time, not CPU time; the kernel's work in
@@ -116,6 +119,21 @@ static int op_ioctl(struct wl *w)
 	return 0;
 }
 
+static int op_read(struct wl *w)
+{
+	char buf[64];
+
+	/* pread at 0: the same bytes each time, whatever the file's size */
+	return pread(w->fd, buf, sizeof(buf), 0) < 0 ? -1 : 0;
+}
+
+static int op_read_dev(struct wl *w)
+{
+	char buf[64];
+
+	return read(w->fd, buf, sizeof(buf)) < 0 ? -1 : 0;
+}
+
 static int op_getppid(struct wl *w)
 {
 	return syscall(SYS_getppid) > 0 ? 0 : -1;
@@ -148,8 +166,20 @@ static void wl_setup(struct wl *w, const char *file, const char *devnode, const 
 			die("cannot open the accelerator node %s", accel);
 	} else if (!strcmp(w->name, "getppid")) {
 		w->op = op_getppid;
+	} else if (!strcmp(w->name, "read-file") || !strcmp(w->name, "read-dev") ||
+		   !strcmp(w->name, "read-accel")) {
+		const char *path = w->name[5] == 'f' ? file : w->name[5] == 'd' ? devnode : accel;
+
+		w->op = w->name[5] == 'f' ? op_read : op_read_dev;
+		if (!path)
+			die("%s needs its path (--file / --devnode / --accel)", w->name);
+		w->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (w->fd < 0)
+			die("cannot open the path of %s (%s)", w->name, path);
 	} else {
-		die("unknown workload '%s' (open-file open-dev ioctl-pipe ioctl-accel getppid)", w->name);
+		die("unknown workload '%s' (open-file open-dev ioctl-pipe ioctl-accel getppid read-file "
+		    "read-dev read-accel)",
+		    w->name);
 	}
 }
 

@@ -34,7 +34,7 @@ EOF
 micro() { # LABEL
 	"$agbench" micro --label "$1" --cpu 0 --reps "$reps" --rep-ms 50 --warmup-ms 50 \
 		--file "$work/file" --devnode "$work/zero" --accel "$work/accel0" --cgroup "$cg2/bench/a" \
-		open-file open-dev ioctl-pipe ioctl-accel getppid | grep -v '^#' | sed 's/^/@@BENCH\t/'
+		open-file open-dev ioctl-pipe ioctl-accel getppid read-file read-dev read-accel | grep -v '^#' | sed 's/^/@@BENCH\t/'
 }
 
 r=1

@@ -4,7 +4,7 @@
 # Usage: tools/bench/run.sh [--agent PATH] [--agbench PATH] [--out DIR] [--stages "LIST"]
 #                           [--rounds N] [--quick]
 # Stages (default all, in this order): micro pipeline resources latency auditd
-#   micro      ns/op of five workloads: no agent, accelguard audit, enforce, a bpftrace program
+#   micro      ns/op of eight workloads: no agent, accelguard audit, enforce, a bpftrace program
 #              (rounds, each tool paired with a baseline measured just before it)
 #   pipeline   the highest violation-event rate with zero ring-buffer drops, and what happens above
 #              it (drops counted, every violation accounted for exactly)
@@ -147,7 +147,7 @@ agent_stop() {
 
 micro_args=(--cpu "$BENCH_CPU" --file "$work/file" --devnode "$work/zero" --accel "$work/accel0"
 	--cgroup "$cgr/a")
-workloads=(open-file open-dev ioctl-pipe ioctl-accel getppid)
+workloads=(open-file open-dev ioctl-pipe ioctl-accel getppid read-file read-dev read-accel)
 micro_reps=7
 if [ "$quick" = 1 ]; then micro_reps=3; micro_args+=(--rep-ms 20 --warmup-ms 20); fi
 micro_args+=(--reps "$micro_reps")
@@ -209,6 +209,9 @@ tool_run() { # TOOL ROUND
 		ops=$(ops_of "$t" ioctl-accel | tail -n1)
 		check "micro/$t/$r: kernel counted every allowed accelerator ioctl" "$ops" \
 			"$(jnum "$summary" ioctl allowed)"
+		ops=$(ops_of "$t" read-accel | tail -n1)
+		check "micro/$t/$r: kernel counted every allowed accelerator read" "$ops" \
+			"$(jnum "$summary" read allowed)"
 		;;
 	bpftrace|tp-floor)
 		if [ "$t" = bpftrace ]; then prog=$work/accel.bt; else prog=$work/floor.bt; fi
