@@ -175,7 +175,7 @@ static void wl_setup(struct wl *w, const char *file, const char *devnode, const 
 			die("%s needs its path (--file / --devnode / --accel)", w->name);
 		w->fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (w->fd < 0)
-			die("cannot open the path of %s (%s)", w->name, path);
+			die("cannot open the path of %s", w->name);
 	} else {
 		die("unknown workload '%s' (open-file open-dev ioctl-pipe ioctl-accel getppid read-file "
 		    "read-dev read-accel)",
