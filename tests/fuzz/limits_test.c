@@ -141,6 +141,18 @@ static void meter_check(const char *what, size_t input, size_t factor)
 	meter_check_plus(what, input, factor, 0);
 }
 
+/* The tight form, for the bounds stated in README "Input limits": peak memory under factor x
+ * input + fixed + 64 KiB (not 1 MiB: at a small input that would hide the factor). */
+static void meter_within(const char *what, size_t input, double factor, size_t fixed)
+{
+	size_t held = peak - base;
+
+	meter_check_plus(what, input, (size_t)factor + 1, fixed);
+	if (METER && (double)held > factor * (double)input + (double)fixed + 65536.0)
+		fail_msg("%s: %zu bytes held for %zu bytes of input (bound %.2fx + %zu + 64 KiB)", what,
+			 held, input, factor, fixed);
+}
+
 /* ---- a growing buffer ---- */
 
 struct buf {
@@ -396,7 +408,7 @@ static void test_yaml_nesting(void **state)
 	n_warn = 0;
 	meter_start();
 	assert_int_equal(ag_cdi_load_buf(&c, &cap, "/etc/cdi/deep.yaml", b.p, b.n, 0, NULL, warn, NULL), 0);
-	meter_check("CDI spec nested 1 MiB deep", b.n, 4);
+	meter_within("CDI spec nested 1 MiB deep", b.n, 0.32, 0); /* 0.3x */
 	assert_int_equal(n_warn, 1);
 	assert_string_equal(last_warn, "cdi: /etc/cdi/deep.yaml: line 2: nested deeper than 64 levels: skipped");
 	assert_int_equal(c.n, 0);
@@ -420,12 +432,107 @@ static void test_cdi_at_limits(void **state)
 	n_warn = 0;
 	meter_start();
 	assert_int_equal(ag_cdi_load_buf(&c, &cap, "/etc/cdi/big.yaml", b.p, b.n, 0, NULL, warn, NULL), 0);
-	meter_check("CDI spec at its device limit", b.n, 40); /* libyaml's document tree */
+	/* libyaml's document tree took 29x; the events: the cache and the names, 1.9x */
+	meter_within("CDI spec at its device limit", b.n, 2.0, 0);
 	assert_int_equal(c.n, AG_CDI_MAX_DEVICES);
 	assert_int_equal(n_warn, 1);
 	assert_string_equal(last_warn, "cdi: /etc/cdi/big.yaml: device gpu4096 and the rest skipped: more than 4096 CDI devices in all");
 	ag_cdi_free(&c);
 	free(b.p);
+}
+
+/* A spec of AG_CDI_MAX_SPEC bytes in the shapes that cost the most per byte: the events hold
+ * a few KiB whatever the spec, what is kept is the first pass's device names and the cache. */
+static void cdi_hostile(const char *what, struct buf *b, double factor, size_t fixed,
+			unsigned int devs)
+{
+	struct ag_cdi_cache c = { 0 };
+	size_t cap = 0;
+
+	assert_true(b->n <= AG_CDI_MAX_SPEC);
+	n_warn = 0;
+	meter_start();
+	assert_int_equal(ag_cdi_load_buf(&c, &cap, "/etc/cdi/h.yaml", b->p, b->n, 0, NULL, warn, NULL), 0);
+	meter_within(what, b->n, factor, fixed);
+	assert_int_equal(c.n, devs);
+	ag_cdi_free(&c);
+	b->n = 0;
+}
+
+static void test_cdi_hostile_at_limit(void **state)
+{
+	struct buf b = { 0 };
+	unsigned int i;
+
+	/* tiny devices past the device limit: the first pass names them all */
+	puts_(&b, "kind: a.com/b\ndevices:\n");
+	for (i = 0; b.n < AG_CDI_MAX_SPEC - 32; i++)
+		putf(&b, "- {name: %x}\n", i);
+	cdi_hostile("CDI spec of 1 MiB of tiny devices", &b, 2.2, 0, AG_CDI_MAX_DEVICES); /* 2.0x */
+	/* long names, the device limit's worth */
+	puts_(&b, "kind: a.com/b\ndevices:\n");
+	for (i = 0; i < AG_CDI_MAX_DEVICES; i++) {
+		putf(&b, "- name: %08x", i);
+		for (int k = 0; k < 236; k++)
+			puts_(&b, "n");
+		puts_(&b, "\n");
+	}
+	cdi_hostile("CDI spec of 1 MiB of long device names", &b, 2.6, 0, AG_CDI_MAX_DEVICES); /* 2.5x */
+	/* deviceNodes: as many as fit */
+	puts_(&b, "kind: a.com/b\ndevices:\n");
+	for (i = 0; b.n < AG_CDI_MAX_SPEC - 4096; i++) {
+		putf(&b, "- name: %x\n  containerEdits: {deviceNodes: [", i);
+		for (int k = 0; k < 255; k++)
+			putf(&b, "%s{path: a, major: 1}", k ? "," : "");
+		puts_(&b, "]}\n");
+	}
+	cdi_hostile("CDI spec of 1 MiB of deviceNodes", &b, 0.8, 0, i); /* 0.7x */
+	/* the spec's own containerEdits at the node limit, copied into each of the most devices */
+	puts_(&b, "kind: a.com/b\ncontainerEdits: {deviceNodes: [");
+	for (int k = 0; k < (int)AG_CDI_MAX_NODES; k++)
+		putf(&b, "%s{path: a, major: 1}", k ? "," : "");
+	puts_(&b, "]}\ndevices:\n");
+	for (i = 0; i < AG_CDI_MAX_DEVICES; i++)
+		putf(&b, "- {name: %x}\n", i);
+	/* the cache's nodes in all (AG_CDI_MAX_NODES_ALL: 768 KiB) bound it; before that limit
+	 * it held 13 MB for this 61 KiB spec (212x) */
+	cdi_hostile("CDI spec, shared deviceNodes x the device limit", &b, 2.0,
+		    AG_CDI_MAX_NODES_ALL * sizeof(struct ag_cdi_node), AG_CDI_MAX_NODES_ALL / AG_CDI_MAX_NODES);
+	assert_string_equal(last_warn, "cdi: /etc/cdi/h.yaml: device 100 and the rest skipped: more than 65536 deviceNodes in all");
+	free(b.p);
+}
+
+/* What the document tree did, the events do: a key compared up to a NUL byte, the first of each
+ * name taken even when it is no scalar; an alias (which the tree resolved) skips the spec. */
+static void test_cdi_as_the_tree_read(void **state)
+{
+	static const char nul[] = "kind: a.com/b\ndevices:\n  - \"name\\0z\": x\n"
+				  "    containerEdits: {deviceNodes: [{path: /dev/x, major: 1, minor: 2}]}\n";
+	static const char first[] = "kind: a.com/b\ndevices:\n  - name: x\n    containerEdits: "
+				    "{deviceNodes: [{path: [1], path: /dev/p, major: 1, minor: 2}]}\n";
+	static const char alias[] = "kind: a.com/b\ne: &e {deviceNodes: [{path: /d, major: 1}]}\n"
+				    "devices:\n  - name: x\n    containerEdits: *e\n";
+	struct ag_cdi_cache c = { 0 };
+	size_t cap = 0;
+
+	n_warn = 0;
+	assert_int_equal(ag_cdi_load_buf(&c, &cap, "/etc/cdi/n.yaml", nul, sizeof(nul) - 1, 0, NULL, warn, NULL), 0);
+	assert_int_equal(n_warn, 0);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.devs[0].name, "x");
+	assert_int_equal(c.devs[0].n_nodes, 1);
+	ag_cdi_free(&c);
+	cap = 0;
+	assert_int_equal(ag_cdi_load_buf(&c, &cap, "/etc/cdi/f.yaml", first, sizeof(first) - 1, 0, NULL, warn, NULL), 0);
+	assert_string_equal(last_warn, "cdi: /etc/cdi/f.yaml: device x: a deviceNode has no path");
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.devs[0].n_nodes, 0);
+	ag_cdi_free(&c);
+	cap = 0;
+	assert_int_equal(ag_cdi_load_buf(&c, &cap, "/etc/cdi/a.yaml", alias, sizeof(alias) - 1, 0, NULL, warn, NULL), 0);
+	assert_string_equal(last_warn, "cdi: /etc/cdi/a.yaml: line 5: a YAML alias: aliases are not supported in a CDI spec: skipped");
+	assert_int_equal(c.n, 0);
+	ag_cdi_free(&c);
 }
 
 /* The stack overflow of warnf: a file name longer than the message buffer. */
@@ -813,6 +920,8 @@ int main(void)
 		cmocka_unit_test(test_tenant_lookup_deep_path),
 		cmocka_unit_test(test_yaml_nesting),
 		cmocka_unit_test(test_cdi_at_limits),
+		cmocka_unit_test(test_cdi_hostile_at_limit),
+		cmocka_unit_test(test_cdi_as_the_tree_read),
 		cmocka_unit_test(test_cdi_long_name_warning),
 		cmocka_unit_test(test_podresources_million_empty_ids),
 		cmocka_unit_test(test_podresources_ids_per_container),

@@ -32,14 +32,18 @@ struct ag_cdi_cache {
 	struct ag_cdi_device *devs;
 	size_t n;
 	uint64_t stamp; /* ag_cdi_stamp() of the directories when loaded */
+	size_t n_nodes;  /* all devices' nodes together (AG_CDI_MAX_NODES_ALL) */
 };
 
 /* Limits (README "Input limits"): a spec file over AG_CDI_MAX_SPEC bytes is skipped; past
- * AG_CDI_MAX_DEVICES devices (all specs together) and AG_CDI_MAX_NODES deviceNodes per device the
- * rest is skipped, each with a warning naming the file. */
+ * AG_CDI_MAX_DEVICES devices (all specs together) and AG_CDI_MAX_NODES deviceNodes per device (AG_CDI_MAX_NODES_ALL in
+ * all) the rest is skipped, each with a warning naming the file. */
 #define AG_CDI_MAX_SPEC    (1u << 20)
 #define AG_CDI_MAX_DEVICES 4096u
 #define AG_CDI_MAX_NODES   256u
+/* the nodes of all devices together: the spec's own containerEdits are copied into each of its
+ * devices, so without it a spec of 60 KiB could hold 12 MiB of nodes */
+#define AG_CDI_MAX_NODES_ALL 65536u
 
 typedef void (*ag_cdi_warn_fn)(void *arg, const char *msg);
 
