@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The watch stream (user/k8s/api_http.c framing, api_pods.c objects): the input arrives in chunks
- * whose sizes come from its first bytes; each line is an event whose object is parsed. */
+ * whose sizes come from its first bytes; each line is an event whose object is parsed (api_json.c). */
 #include <json-c/json.h>
 
 #include "fuzz.h"
@@ -8,7 +8,9 @@
 
 static int line(struct k8s_req *r, char *l, size_t len)
 {
-	json_object *o = strlen(l) == len ? json_tokener_parse(l) : NULL; /* as watch_line */
+	char err[1024];
+	json_object *o = strlen(l) == len ? /* as watch_line */
+		k8s_json_parse(l, len, k8s_keep_watch, NULL, err, sizeof(err)) : NULL;
 	struct k8s_api_pod p;
 	const char *why = "";
 

@@ -777,7 +777,8 @@ static void pod_json(struct buf *b, unsigned int n_ctr, unsigned int n_labels, b
 
 static int pod_parse(const struct buf *b, const char **why)
 {
-	json_object *o = json_tokener_parse(b->p);
+	char err[1024];
+	json_object *o = k8s_json_parse(b->p, b->n, k8s_keep_pod, "pod", err, sizeof(err));
 	struct k8s_api_pod p;
 	int ret;
 
@@ -796,7 +797,8 @@ static void test_pod_limits(void **state)
 	pod_json(&b, K8S_API_MAX_CONTAINERS, K8S_API_MAX_LABELS, false);
 	meter_start();
 	assert_int_equal(pod_parse(&b, &why), 0);
-	meter_check("a pod at its container and label limits", b.n, 32);
+	/* all of it is kept (containers, labels): json-c's tree, 17.9x */
+	meter_within("a pod at its container and label limits", b.n, 18.0, 0);
 	pod_json(&b, K8S_API_MAX_CONTAINERS + 1, 1, false);
 	assert_int_equal(pod_parse(&b, &why), -E2BIG);
 	assert_string_equal(why, "more than 256 containers");
@@ -822,6 +824,213 @@ static void test_pod_duplicate_status_no_leak(void **state)
 	if (METER && live != base)
 		fail_msg("100 pod events with duplicate containerStatuses: %zd bytes still held",
 			 (ssize_t)(live - base));
+	free(b.p);
+}
+
+/* A pod as the API server sends it: managedFields, annotations, volumes, env, conditions (about
+ * 12 KiB, json-c took 30 times that for it all). */
+static void real_pod(struct buf *b, unsigned int i)
+{
+	putf(b, "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"train-%u\",\"namespace\":"
+	     "\"team-a\",\"uid\":\"0d1f6c7e-%04x-4222-8333-444455556666\",\"resourceVersion\":\"%u\","
+	     "\"creationTimestamp\":\"2026-12-01T10:00:00Z\",\"labels\":{\"app\":\"trainer\","
+	     "\"pod-template-hash\":\"7d9f8c6b5\",\"team\":\"a\"},\"annotations\":{\"kubectl.kubernetes.io/"
+	     "last-applied-configuration\":\"", i, i & 0xffff, i);
+	for (int k = 0; k < 40; k++)
+		puts_(b, "{\\\"apiVersion\\\":\\\"v1\\\",\\\"kind\\\":\\\"Pod\\\"},");
+	puts_(b, "\"},\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"name\":"
+	      "\"train-7d9f8c6b5\",\"uid\":\"aa\",\"controller\":true,\"blockOwnerDeletion\":true}],"
+	      "\"managedFields\":[");
+	for (int m = 0; m < 3; m++) {
+		putf(b, "%s{\"manager\":\"kubelet\",\"operation\":\"Update\",\"apiVersion\":\"v1\","
+		     "\"time\":\"2026-12-01T10:00:01Z\",\"fieldsType\":\"FieldsV1\",\"fieldsV1\":{"
+		     "\"f:status\":{\"f:conditions\":{", m ? "," : "");
+		for (int k = 0; k < 30; k++)
+			putf(b, "%s\"k:{\\\"type\\\":\\\"C%d\\\"}\":{\".\":{},\"f:lastProbeTime\":{},"
+			     "\"f:status\":{},\"f:type\":{}}", k ? "," : "", k);
+		puts_(b, "}}},\"subresource\":\"status\"}");
+	}
+	puts_(b, "]},\"spec\":{\"volumes\":[");
+	for (int k = 0; k < 8; k++)
+		putf(b, "%s{\"name\":\"v%d\",\"configMap\":{\"name\":\"cm%d\",\"defaultMode\":420}}",
+		     k ? "," : "", k, k);
+	puts_(b, "],\"containers\":[{\"name\":\"main\",\"image\":\"registry.example/train:1.2\","
+	      "\"env\":[");
+	for (int k = 0; k < 20; k++)
+		putf(b, "%s{\"name\":\"ENV_%d\",\"value\":\"value-%d\"}", k ? "," : "", k, k);
+	puts_(b, "],\"resources\":{\"limits\":{\"nvidia.com/gpu\":\"1\"},\"claims\":[{\"name\":\"gpu\"}]},"
+	      "\"volumeMounts\":[{\"name\":\"v0\",\"mountPath\":\"/etc/v0\"}]},{\"name\":\"sidecar\","
+	      "\"image\":\"registry.example/side:1\"}],\"serviceAccountName\":\"trainer\","
+	      "\"nodeName\":\"node-1\",\"resourceClaims\":[{\"name\":\"gpu\","
+	      "\"resourceClaimTemplateName\":\"gpu-t\"}],\"tolerations\":[{\"key\":\"k\","
+	      "\"operator\":\"Exists\"}]},\"status\":{\"phase\":\"Running\",\"conditions\":[");
+	for (int k = 0; k < 6; k++)
+		putf(b, "%s{\"type\":\"C%d\",\"status\":\"True\",\"lastTransitionTime\":"
+		     "\"2026-12-01T10:00:02Z\"}", k ? "," : "", k);
+	putf(b, "],\"containerStatuses\":[{\"name\":\"main\",\"containerID\":\"containerd://%064x\","
+	     "\"ready\":true,\"restartCount\":0,\"state\":{\"running\":{\"startedAt\":\"x\"}}},"
+	     "{\"name\":\"sidecar\",\"containerID\":\"containerd://%063xf\"}],"
+	     "\"resourceClaimStatuses\":[{\"name\":\"gpu\",\"resourceClaimName\":\"train-%u-gpu\"}]}}",
+	     i, i, i);
+}
+
+static int podlist(struct buf *b, struct k8s_api_pod **pods, size_t *n, char *err, size_t errlen)
+{
+	char rv[64], cont[64];
+
+	return k8s_api_podlist_parse(b->p, b->n, "/api/v1/pods", pods, n, rv, sizeof(rv), cont,
+				     sizeof(cont), err, errlen);
+}
+
+static void pods_free(struct k8s_api_pod *pods, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		k8s_api_pod_free(&pods[i]);
+	free(pods);
+}
+
+/* The answer limit (64 MiB): K8S_API_MAX_PODS real pods fit in it; json-c kept everything and took
+ * 30 times the answer for them (2 GB). */
+static void test_podlist_at_limit(void **state)
+{
+	struct buf b = { 0 };
+	struct k8s_api_pod *pods;
+	size_t n;
+	char err[1024];
+
+	puts_(&b, "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"9\"},"
+	      "\"items\":[");
+	for (unsigned int i = 0; i < K8S_API_MAX_PODS; i++) {
+		if (i)
+			puts_(&b, ",");
+		real_pod(&b, i);
+	}
+	puts_(&b, "]}");
+	assert_true(b.n <= K8S_API_MAX_BODY);
+	{
+		/* for the record (not a bound): json-c's tree of all of one such pod, as the agent
+		 * parsed before api_json.c */
+		struct buf one = { 0 };
+		json_object *o;
+
+		real_pod(&one, 1);
+		meter_start();
+		o = json_tokener_parse(one.p);
+		assert_non_null(o);
+		meter_check("json-c's whole tree of one real pod (no keep list)", one.n, 64);
+		json_object_put(o);
+		free(one.p);
+	}
+	meter_start();
+	if (podlist(&b, &pods, &n, err, sizeof(err)))
+		fail_msg("%s", err);
+	meter_within("a PodList of 4096 real pods", b.n, 1.15, 0); /* 1.1x */
+	assert_int_equal(n, K8S_API_MAX_PODS);
+	assert_string_equal(pods[7].c[0].id, "0000000000000000000000000000000000000000000000000000000000000007");
+	assert_string_equal(pods[7].cl[0].claim, "train-7-gpu");
+	assert_int_equal(pods[7].labels.n, 3);
+	pods_free(pods, n);
+	free(b.p);
+}
+
+/* The hostile shapes: tiny objects (refused before json-c sees them), and pods just under the
+ * bound (held under it). */
+static void test_podlist_hostile(void **state)
+{
+	struct buf b = { 0 };
+	struct k8s_api_pod *pods = NULL;
+	size_t n = 0;
+	char err[1024];
+
+	puts_(&b, "{\"metadata\":{\"resourceVersion\":\"9\"},\"items\":[{}");
+	while (b.n < K8S_API_MAX_BODY - 8)
+		puts_(&b, ",{}");
+	puts_(&b, "]}");
+	{
+		/* for the record (not a bound): json-c's tree of a MiB of {}, as before */
+		struct buf one = { 0 };
+		json_object *o;
+
+		puts_(&one, "[{}");
+		while (one.n < (1u << 20) - 4)
+			puts_(&one, ",{}");
+		puts_(&one, "]");
+		meter_start();
+		o = json_tokener_parse(one.p);
+		assert_non_null(o);
+		meter_check("json-c's whole tree of 1 MiB of {} (no keep list)", one.n, 512);
+		json_object_put(o);
+		free(one.p);
+	}
+	meter_start();
+	assert_int_equal(podlist(&b, &pods, &n, err, sizeof(err)), -EBADMSG);
+	meter_within("a PodList of 64 MiB of {}", b.n, 0.0, 0); /* refused by the scan: 0x */
+	if (!strstr(err, "/api/v1/pods: its ") || !strstr(err, "more than 6 times its"))
+		fail_msg("unexpected error: %s", err);
+	/* kept values under the bound: pods of a few kept values padded with what is not kept */
+	b.n = 0;
+	puts_(&b, "{\"metadata\":{\"resourceVersion\":\"9\"},\"items\":[");
+	for (unsigned int i = 0; b.n < K8S_API_MAX_BODY - 1024; i++) {
+		putf(&b, "%s{\"metadata\":{\"uid\":\"u%u\",\"name\":\"p\",\"namespace\":\"n\"},"
+		     "\"spec\":{},\"x\":\"", i ? "," : "", i);
+		for (int k = 0; k < 560; k++)
+			puts_(&b, "x");
+		puts_(&b, "\"}");
+	}
+	puts_(&b, "]}");
+	meter_start();
+	if (podlist(&b, &pods, &n, err, sizeof(err)) != -E2BIG)
+		fail_msg("%s", err);
+	/* the check lets json-c's tree be K8S_JSON_FACTOR x + K8S_JSON_FIXED; this shape takes 4.1x */
+	meter_within("a PodList of 64 MiB of minimal pods", b.n, 4.2, 0);
+	assert_non_null(strstr(err, "pods, more than 4096 on one node"));
+	/* no JSON */
+	b.n = 0;
+	puts_(&b, "{\"metadata\":{\"resourceVersion\":\"9\"},\"items\":[{\"a\":\"\x01\"}]}");
+	assert_int_equal(podlist(&b, &pods, &n, err, sizeof(err)), -EBADMSG);
+	assert_string_equal(err, "/api/v1/pods: not JSON at byte 51: a control character in a string");
+	b.n = 0;
+	for (int i = 0; i < 40; i++)
+		puts_(&b, "[");
+	assert_int_equal(podlist(&b, &pods, &n, err, sizeof(err)), -EBADMSG);
+	assert_string_equal(err, "/api/v1/pods: not JSON at byte 32: nested deeper than 32 levels");
+	free(b.p);
+}
+
+/* A watch line at its limit (16 MiB): one event of a real pod padded to it, and one of tiny values */
+static void test_watch_event_at_limit(void **state)
+{
+	struct buf b = { 0 };
+	json_object *o;
+	struct k8s_api_pod p;
+	const char *why = "";
+	char err[1024];
+
+	puts_(&b, "{\"type\":\"MODIFIED\",\"object\":");
+	real_pod(&b, 1);
+	b.n -= 2; /* into status */
+	puts_(&b, ",\"message\":\"");
+	while (b.n < K8S_API_MAX_LINE - 16)
+		puts_(&b, "padding ");
+	puts_(&b, "\"}}}");
+	assert_true(b.n <= K8S_API_MAX_LINE);
+	meter_start();
+	o = k8s_json_parse(b.p, b.n, k8s_keep_watch, NULL, err, sizeof(err));
+	if (!o)
+		fail_msg("%s", err);
+	assert_int_equal(k8s_api_pod_parse(k8s_jget(o, "object"), &p, &why), 0);
+	meter_within("a watch event of 16 MiB", b.n, 0.0, 0); /* the padding is blanked: 15 KiB */
+	k8s_api_pod_free(&p);
+	json_object_put(o);
+	b.n = 0;
+	puts_(&b, "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"labels\":{");
+	for (unsigned int i = 0; b.n < K8S_API_MAX_LINE - 32; i++)
+		putf(&b, "%s\"%x\":0", i ? "," : "", i);
+	puts_(&b, "}}}}");
+	meter_start();
+	assert_null(k8s_json_parse(b.p, b.n, k8s_keep_watch, NULL, err, sizeof(err)));
+	meter_within("a watch event of 16 MiB of labels", b.n, 0.0, 0); /* refused by the scan */
+	assert_non_null(strstr(err, "more than 6 times its"));
 	free(b.p);
 }
 
@@ -854,7 +1063,7 @@ static void test_watch_many_lines(void **state)
 static void test_watch_line_limit(void **state)
 {
 	struct k8s_req r = { .line = count_line };
-	size_t n = (16u << 20) + 1;
+	size_t n = K8S_API_MAX_LINE + 1;
 	char *chunk = malloc(n);
 
 	memset(chunk, 'x', n);
@@ -930,6 +1139,9 @@ int main(void)
 		cmocka_unit_test(test_cri_labels_limit),
 		cmocka_unit_test(test_pod_limits),
 		cmocka_unit_test(test_pod_duplicate_status_no_leak),
+		cmocka_unit_test(test_podlist_at_limit),
+		cmocka_unit_test(test_podlist_hostile),
+		cmocka_unit_test(test_watch_event_at_limit),
 		cmocka_unit_test(test_watch_many_lines),
 		cmocka_unit_test(test_watch_line_limit),
 		cmocka_unit_test(test_nvidia_caps_limit),

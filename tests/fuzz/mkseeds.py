@@ -103,6 +103,13 @@ write("pod", "claim.json", json.dumps({
 write("pod", "slices.json", json.dumps({"kind": "ResourceSliceList", "items": [{"spec": {
     "driver": "gpu.nvidia.com", "pool": {"name": "node-a"}, "devices": [{"name": "gpu-0", "attributes": {
         "uuid": {"string": "GPU-8b6d1f3e-0000-4000-8000-000000000001"}, "pcieBusID": {"string": "0000:3b:00.0"}}}]}}]}))
+# regression seeds of the bounded parse (api_json.c): members blanked around kept ones, a body of
+# tiny objects over the bound, nesting past 32, a control character in a string
+write("pod", "podlist-blanked.json", json.dumps({"kind": "PodList", "x": 1, "metadata": {"a": [1], "resourceVersion": "9", "b": {}},
+                                                 "items": [podj, {"z": 0}, dup], "y": {"q": 1}}))
+write("pod", "tiny-objects.json", '{"metadata":{"resourceVersion":"1"},"items":[' + ",".join(["{}"] * 20000) + "]}")
+write("pod", "deep.json", "[" * 40 + "]" * 40)
+write("pod", "control-char.json", '{"metadata":{"uid":"u\u0001"}}')
 ev = [json.dumps({"type": "ADDED", "object": podj}), json.dumps({"type": "MODIFIED", "object": dup}),
       json.dumps({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "43"}}}),
       json.dumps({"type": "DELETED", "object": podj}),

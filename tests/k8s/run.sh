@@ -81,7 +81,7 @@ expect 'CRI at .*do not decode as runtime.v1.ListContainersResponse' "malformed 
 expect 'API https://127.0.0.1:[0-9]+: reachable; watching the pods of node node-a' "API watch started"
 expect 'resourceVersion [0-9]+ expired \(410 Gone\): relisting' "410 in the watch stream"
 expect 'API https://.*watch=1.*: 410 Gone: relisting|HTTP 410' "410 answer to a watch request"
-expect 'watch event refused \(not JSON\)' "malformed watch event"
+expect 'watch event refused \(not JSON' "malformed watch event"
 expect 'API https://127.0.0.1:[0-9]+/api/v1/pods.*(Couldn.t connect|Connection refused)' "API server down"
 expect 'API https://127.0.0.1:[0-9]+: reachable again' "API server back"
 if ! grep -q 'watch resumed from bookmark' "$tmp/api-peer.log"; then

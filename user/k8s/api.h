@@ -92,6 +92,10 @@ void k8s_api_claim_free(struct k8s_api_claim *c);
 
 /* ---- api_http.c ---- */
 
+/* An answer, a watch line (README "Input limits"): past them the transfer is cut. */
+#define K8S_API_MAX_BODY (64u << 20)
+#define K8S_API_MAX_LINE (16u << 20)
+
 struct k8s_req {
 	const struct k8s_env *env;
 	char *body;
@@ -129,6 +133,33 @@ void k8s_req_reset(struct k8s_req *r);
  * fuzz entry point of the watch stream; the curl write callback. */
 size_t k8s_req_feed(struct k8s_req *r, const char *data, size_t len);
 
+/* ---- api_json.c: JSON, bounded before json-c builds it ---- */
+
+/* The keys the agent reads in an object, level by level (NULL-terminated). sub: the keys kept in
+ * the member's value (in its objects, through arrays); NULL: all of the value. */
+struct k8s_jkeep {
+	const char *key;
+	const struct k8s_jkeep *sub;
+};
+
+extern const struct k8s_jkeep k8s_keep_pod[], k8s_keep_podlist[], k8s_keep_watch[],
+	k8s_keep_claim[], k8s_keep_slices[], k8s_keep_status[];
+
+#define K8S_JSON_MAX_DEPTH   32 /* json-c's default */
+#define K8S_JSON_MAX_DEPTH_S "32"
+#define K8S_JSON_FACTOR      6u /* json-c's tree of the values kept, at most this x the text */
+#define K8S_JSON_FIXED       (1u << 20) /* plus this */
+
+/*
+ * Parse len bytes of buf (what names it in errors, NULL: no name) keeping only the members keep lists: the rest
+ * is blanked in buf (it stays valid JSON of the same length). NULL with err when the text is no
+ * JSON, nests deeper than K8S_JSON_MAX_DEPTH, or json-c's tree of what is kept would cost more than
+ * k8s_json_bound(len) bytes. Linear in len.
+ */
+json_object *k8s_json_parse(char *buf, size_t len, const struct k8s_jkeep *keep, const char *what,
+			    char *err, size_t errlen);
+size_t k8s_json_bound(size_t len);
+
 /* ---- api_claims.c ---- */
 
 #define K8S_API_MAX_RESULTS    256u  /* allocation results of one ResourceClaim */
@@ -146,6 +177,14 @@ int k8s_api_slices_parse(json_object *items, struct k8s_slice_dev **v, size_t *n
 #define K8S_API_MAX_PODS       4096  /* pods of the node in one list */
 /* A Pod object -> p (0), or -EINVAL/-E2BIG with why (p to be freed either way). The fuzz entry. */
 int k8s_api_pod_parse(json_object *o, struct k8s_api_pod *p, const char **why);
+/*
+ * A PodList answer (body: len bytes, blanked in place as k8s_json_parse does; url names it) ->
+ * *pods (n of them, to free with k8s_api_pod_free each and free), its resourceVersion and continue
+ * token. Items that are no pod are skipped with a warning. 0, or -EBADMSG/-E2BIG/-ENOMEM with err.
+ */
+int k8s_api_podlist_parse(char *body, size_t len, const char *url, struct k8s_api_pod **pods,
+			  size_t *n, char *rv, size_t rvlen, char *cont, size_t contlen, char *err,
+			  size_t errlen);
 
 json_object *k8s_jget(json_object *o, const char *key);
 const char *k8s_jstr(json_object *o, const char *key);

@@ -164,8 +164,12 @@ static int claim_get(struct k8s_api *api, CURL *curl, int *ver, const char *ns, 
 		ret = http == 404 ? -ENOENT : -EPROTO;
 		goto out;
 	}
-	o = json_tokener_parse(r.body ? r.body : "");
-	if (!o || !k8s_jstr(k8s_jget(o, "metadata"), "uid")) {
+	o = k8s_json_parse(r.body ? r.body : (char[1]){ 0 }, r.len, k8s_keep_claim, r.url, err, errlen);
+	if (!o) {
+		ret = -EBADMSG;
+		goto out;
+	}
+	if (!k8s_jstr(k8s_jget(o, "metadata"), "uid")) {
 		snprintf(err, errlen, "%.600s: not a ResourceClaim", r.url);
 		json_object_put(o);
 		ret = -EBADMSG;
@@ -203,7 +207,12 @@ static int slices_get(struct k8s_api *api, CURL *curl, int ver, char *err, size_
 	}
 	if (ret)
 		goto out;
-	o = json_tokener_parse(r.body ? r.body : "");
+	o = k8s_json_parse(r.body ? r.body : (char[1]){ 0 }, r.len, k8s_keep_slices, r.url, err,
+			   errlen);
+	if (!o) {
+		ret = -EBADMSG;
+		goto out;
+	}
 	items = k8s_jarr(o, "items");
 	if (!items) {
 		snprintf(err, errlen, "%.600s: not a ResourceSliceList", r.url);

@@ -13,8 +13,6 @@
 
 #include "api.h"
 
-#define MAX_BODY (64u << 20)
-#define MAX_LINE (16u << 20)
 
 /* ---- JSON ---- */
 
@@ -67,7 +65,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 
 size_t k8s_req_feed(struct k8s_req *r, const char *data, size_t add)
 {
-	if (r->len + add > (r->line ? MAX_LINE : MAX_BODY)) {
+	if (r->len + add > (r->line ? K8S_API_MAX_LINE : K8S_API_MAX_BODY)) {
 		r->too_big = true;
 		return 0;
 	}
@@ -233,7 +231,9 @@ int k8s_http_send(const struct k8s_env *env, CURL *curl, const char *method, con
 /* A non-2xx answer: its Status message when there is one. */
 void k8s_http_error(struct k8s_req *r, long http, char *err, size_t errlen)
 {
-	json_object *o = r->body && !r->line ? json_tokener_parse(r->body) : NULL;
+	char jerr[8];
+	json_object *o = r->body && !r->line ?
+		k8s_json_parse(r->body, r->len, k8s_keep_status, NULL, jerr, sizeof(jerr)) : NULL;
 	const char *msg = k8s_jstr(o, "message");
 
 	snprintf(err, errlen, "%.600s: HTTP %ld%s%s%s", r->url, http,

@@ -253,35 +253,26 @@ static void pod_delete(struct k8s_api *api, const char *uid)
 
 /* ---- pods: list + watch ---- */
 
-static int pods_list(struct k8s_api *api, CURL *curl, struct k8s_req *r, char *err, size_t errlen)
+int k8s_api_podlist_parse(char *body, size_t len, const char *url, struct k8s_api_pod **out,
+			  size_t *out_n, char *rv, size_t rvlen, char *cont, size_t contlen, char *err,
+			  size_t errlen)
 {
-	const struct k8s_env *env = api->env;
-	char path[512];
-	json_object *o = NULL, *items;
-	struct k8s_api_pod *pods = NULL;
+	json_object *o = k8s_json_parse(body, len, k8s_keep_podlist, url, err, errlen), *items;
+	struct k8s_api_pod *pods;
+	const char *c;
 	size_t n = 0;
-	long http = 0;
-	int ret;
 
-	snprintf(path, sizeof(path), "/api/v1/pods?fieldSelector=spec.nodeName%%3D%s", env->node_name);
-	k8s_req_reset(r);
-	ret = k8s_http_get(env, curl, path, r, &http, 0, err, errlen);
-	if (ret)
-		return ret;
-	if (http != 200) {
-		k8s_http_error(r, http, err, errlen);
-		return -EPROTO;
-	}
-	o = r->body ? json_tokener_parse(r->body) : NULL;
+	if (!o)
+		return -EBADMSG;
 	items = k8s_jarr(o, "items");
-	if (!o || !items || !k8s_jstr(k8s_jget(o, "metadata"), "resourceVersion")) {
-		snprintf(err, errlen, "%.600s: not a PodList (%s)", r->url,
-			 !o ? "not JSON" : !items ? "no items" : "no metadata.resourceVersion");
+	if (!items || !k8s_jstr(k8s_jget(o, "metadata"), "resourceVersion")) {
+		snprintf(err, errlen, "%.600s: not a PodList (%s)", url,
+			 !items ? "no items" : "no metadata.resourceVersion");
 		json_object_put(o);
 		return -EBADMSG;
 	}
 	if (json_object_array_length(items) > K8S_API_MAX_PODS) {
-		snprintf(err, errlen, "%.600s: %zu pods, more than %d on one node", r->url,
+		snprintf(err, errlen, "%.600s: %zu pods, more than %d on one node", url,
 			 json_object_array_length(items), K8S_API_MAX_PODS);
 		json_object_put(o);
 		return -E2BIG;
@@ -297,12 +288,41 @@ static int pods_list(struct k8s_api *api, CURL *curl, struct k8s_req *r, char *e
 		if (parse_pod(json_object_array_get_idx(items, i), &pods[n], &why) == 0) {
 			n++;
 		} else {
-			k8s_log(AG_LOG_WARN, "API %s: item %zu skipped: %s", r->url, i, why);
+			k8s_log(AG_LOG_WARN, "API %s: item %zu skipped: %s", url, i, why);
 			k8s_api_pod_free(&pods[n]);
 		}
 	}
-	ag_strlcpy(r->rv, k8s_jstr(k8s_jget(o, "metadata"), "resourceVersion"), sizeof(r->rv));
+	ag_strlcpy(rv, k8s_jstr(k8s_jget(o, "metadata"), "resourceVersion"), rvlen);
+	c = k8s_jstr(k8s_jget(o, "metadata"), "continue");
+	ag_strlcpy(cont, c ? c : "", contlen);
 	json_object_put(o);
+	*out = pods;
+	*out_n = n;
+	return 0;
+}
+
+static int pods_list(struct k8s_api *api, CURL *curl, struct k8s_req *r, char *err, size_t errlen)
+{
+	const struct k8s_env *env = api->env;
+	struct k8s_api_pod *pods = NULL;
+	char path[512], cont[8];
+	size_t n = 0;
+	long http = 0;
+	int ret;
+
+	snprintf(path, sizeof(path), "/api/v1/pods?fieldSelector=spec.nodeName%%3D%s", env->node_name);
+	k8s_req_reset(r);
+	ret = k8s_http_get(env, curl, path, r, &http, 0, err, errlen);
+	if (ret)
+		return ret;
+	if (http != 200) {
+		k8s_http_error(r, http, err, errlen);
+		return -EPROTO;
+	}
+	ret = k8s_api_podlist_parse(r->body ? r->body : (char[1]){ 0 }, r->len, r->url, &pods, &n,
+				    r->rv, sizeof(r->rv), cont, sizeof(cont), err, errlen);
+	if (ret)
+		return ret;
 	k8s_lock(&api->lock);
 	for (size_t i = 0; i < api->snap.n_pods; i++)
 		k8s_api_pod_free(&api->snap.pods[i]);
@@ -337,7 +357,9 @@ static int watch_line(struct k8s_req *r, char *line, size_t len)
 	struct k8s_api *api = w_of(r)->api;
 	const struct k8s_env *env = api->env;
 	/* a NUL inside the line would cut the event short where json-c stops: no event */
-	json_object *o = strlen(line) == len ? json_tokener_parse(line) : NULL;
+	char jerr[1024] = "";
+	json_object *o = strlen(line) == len ?
+		k8s_json_parse(line, len, k8s_keep_watch, NULL, jerr, sizeof(jerr)) : NULL;
 	json_object *obj = k8s_jget(o, "object");
 	const char *type = k8s_jstr(o, "type");
 	const char *rv = k8s_jstr(k8s_jget(obj, "metadata"), "resourceVersion");
@@ -345,8 +367,9 @@ static int watch_line(struct k8s_req *r, char *line, size_t len)
 	struct k8s_api_pod p;
 
 	if (!o || !type || !obj) {
+		/* the line is quoted as it came: the check that refuses it blanks nothing */
 		k8s_log(AG_LOG_WARN, "API %s: watch event refused (%s): %.120s%s; relisting", r->url,
-			strlen(line) != len ? "a NUL byte in the line" : !o ? "not JSON" : !type ? "no type" : "no object", line, len > 120 ? "..." : "");
+			strlen(line) != len ? "a NUL byte in the line" : !o ? jerr : !type ? "no type" : "no object", line, len > 120 ? "..." : "");
 		json_object_put(o);
 		r->relist = true;
 		r->line_err = -EBADMSG;
