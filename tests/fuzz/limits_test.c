@@ -262,7 +262,7 @@ static void test_config_at_limits(void **state)
 	assert_int_equal(cfg.n_tenants, AG_CONFIG_MAX_LIST);
 	assert_int_equal(cfg.n_allocs, AG_CONFIG_MAX_LIST);
 	assert_int_equal(cfg.exempt_k8s[0].n_labels, AG_CONFIG_MAX_LABELS);
-	meter_check("config at its limits", b.n, 16);
+	meter_within("config at its limits", b.n, 2.6, 0); /* 2.5x */
 	ag_config_free(&cfg);
 
 	/* one byte over the size */
@@ -360,12 +360,12 @@ static void test_tenant_lookup_deep_path(void **state)
 	memcpy(path + p, "/t/u", 5);
 	meter_start();
 	assert_int_equal(src->resolve(src->ctx, path, &t), AG_R_DONE);
-	meter_check("tenant lookup of a 2,000-deep cgroup, 2,048 patterns", b.n + sizeof(path), 4);
+	meter_within("tenant lookup of a 2,000-deep cgroup, 2,048 patterns", b.n + sizeof(path), 0.3, 0); /* 0.27x */
 	assert_int_equal(t.state, AG_P_TENANT); /* "/a/a/.../t", the topmost cgroup a pattern names */
 	path[3] = 'b'; /* from path + 2, "/b/a/...": no pattern names its first component */
 	meter_start();
 	assert_int_equal(src->resolve(src->ctx, path + 2, &t), AG_R_NOT_MINE);
-	meter_check("tenant lookup of a 2,000-deep cgroup, no pattern", b.n + sizeof(path), 4);
+	meter_within("tenant lookup of a 2,000-deep cgroup, no pattern", b.n + sizeof(path), 0.3, 0); /* 0.27x */
 	src->destroy(src->ctx);
 	ag_config_free(&cfg);
 	free(b.p);
@@ -403,7 +403,7 @@ static void test_yaml_nesting(void **state)
 		puts_(&b, "[[[[[[[[[[[[[[[[");
 	meter_start();
 	assert_int_equal(config(&b, &cfg, err, sizeof(err)), -EINVAL);
-	meter_check("config nested 1 MiB deep", b.n, 4);
+	meter_within("config nested 1 MiB deep", b.n, 0.32, 0); /* 0.3x */
 	assert_string_equal(err, "limits.yaml:2: nested deeper than 64 levels");
 	n_warn = 0;
 	meter_start();
@@ -619,7 +619,8 @@ static void test_podresources_million_empty_ids(void **state)
 	pr_list(&body, &ids);
 	meter_start();
 	assert_int_equal(pr_parse(&body, &s, err, sizeof(err)), -EMSGSIZE);
-	meter_check("PodResources, a million empty ids", body.n, AG_GRPC_DECODE_FACTOR + 8);
+	/* under the decode budget (AG_GRPC_DECODE_FACTOR x): 29.0x */
+	meter_within("PodResources, a million empty ids", body.n, 29.1, 0);
 	if (!strstr(err, "decode to more than") || !strstr(err, "v1.ListPodResourcesResponse"))
 		fail_msg("unexpected error: %s", err);
 	/* fewer of them decode, and name no device */
@@ -650,7 +651,7 @@ static void test_podresources_ids_per_container(void **state)
 	pr_list(&body, &ids);
 	meter_start();
 	assert_int_equal(pr_parse(&body, &s, err, sizeof(err)), 0);
-	meter_check("PodResources, a container at its id limit", body.n, AG_GRPC_DECODE_FACTOR + 8);
+	meter_within("PodResources, a container at its id limit", body.n, 31.6, 0); /* 31.5x */
 	assert_int_equal(s.c[0].n, K8S_PR_MAX_IDS);
 	k8s_pr_snap_free(&s);
 	pb_str(&ids, 2, "GPU-one-more");
@@ -684,8 +685,9 @@ static void test_podresources_total_ids(void **state)
 	frame(&body, &l);
 	meter_start();
 	assert_int_equal(pr_parse(&body, &s, err, sizeof(err)), 0);
-	meter_check_plus("PodResources at its total id limit", body.n, AG_GRPC_DECODE_FACTOR + 8,
-			 (size_t)K8S_PR_MAX_TOTAL_IDS * (sizeof(struct k8s_alloc) + 64));
+	/* the kept ids (about 9 MiB) plus 1.9x */
+	meter_within("PodResources at its total id limit", body.n, 2.0,
+		     (size_t)K8S_PR_MAX_TOTAL_IDS * (sizeof(struct k8s_alloc) + 64));
 	assert_int_equal(s.n, K8S_PR_MAX_TOTAL_IDS / K8S_PR_MAX_IDS);
 	k8s_pr_snap_free(&s);
 	pb_ld(&l, 1, pr.p, pr.n); /* a second such pod */
@@ -715,7 +717,7 @@ static void test_grpc_decode_budget(void **state)
 	assert_int_equal(ag_grpc_unframe((const unsigned char *)body.p, body.n,
 					 &v1__list_pod_resources_response__descriptor, &m, err,
 					 sizeof(err)), -EMSGSIZE);
-	meter_check("gRPC, sub-messages over the decode budget", body.n, AG_GRPC_DECODE_FACTOR + 8);
+	meter_within("gRPC, sub-messages over the decode budget", body.n, 30.0, 0); /* 29.9x */
 	assert_null(m);
 	assert_non_null(strstr(err, "decode to more than"));
 	free(pr.p);
@@ -748,7 +750,7 @@ static void test_cri_labels_limit(void **state)
 	meter_start();
 	assert_int_equal(k8s_cri_add_containers(&s, &cap, (Runtime__V1__ListContainersResponse *)m),
 			 -E2BIG);
-	meter_check("CRI, a container over its label limit", body.n, 8);
+	meter_within("CRI, a container over its label limit", body.n, 0.0, 0); /* refused: 0x */
 	k8s_cri_snap_free(&s);
 	protobuf_c_message_free_unpacked(m, NULL);
 	free(c.p);
@@ -1054,7 +1056,7 @@ static void test_watch_many_lines(void **state)
 	n_lines = 0;
 	meter_start();
 	assert_int_equal(k8s_req_feed(&r, chunk, n), n);
-	meter_check("watch stream, a million lines in one chunk", n, 4);
+	meter_within("watch stream, a million lines in one chunk", n, 1.4, 0); /* 1.3x */
 	assert_int_equal(n_lines, n / 3);
 	k8s_req_reset(&r);
 	free(chunk);
@@ -1087,7 +1089,7 @@ static void test_nvidia_caps_limit(void **state)
 		putf(&b, "gpu%u/gi%u/ci%u/access %u\n", i / 1024, i / 32 % 32, i % 32, i);
 	meter_start();
 	assert_int_equal(ag_nv_parse_caps(&t, "mig-minors", b.p, b.n, err, sizeof(err)), 0);
-	meter_check("mig-minors at its limit", b.n, 4);
+	meter_within("mig-minors at its limit", b.n, 1.6, 0); /* 1.57x */
 	assert_int_equal(t.n_caps, AG_NV_MAX_CAPS);
 	puts_(&b, "gpu99/gi0/access 1\n");
 	ag_nv_free(&t);
@@ -1108,14 +1110,14 @@ static void test_text_files_linear(void **state)
 	puts_(&b, "241 accel\n");
 	meter_start();
 	assert_int_equal(ag_proc_devices_major_buf(b.p, b.n, "accel"), 241);
-	meter_check("/proc/devices of 4 MiB", b.n, 1);
+	meter_within("/proc/devices of 4 MiB", b.n, 0.0, 0); /* 8 KiB */
 	b.n = 0;
 	while (b.n < (4u << 20))
 		puts_(&b, "22 1 0:21 / /proc rw,nosuid - proc proc rw\n");
 	puts_(&b, "25 1 0:23 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n");
 	meter_start();
 	assert_int_equal(ag_mountinfo_cgroup2(b.p, mnt, sizeof(mnt)), 0);
-	meter_check("mountinfo of 4 MiB", b.n, 1);
+	meter_within("mountinfo of 4 MiB", b.n, 0.0, 0); /* 0 */
 	assert_string_equal(mnt, "/sys/fs/cgroup");
 	free(b.p);
 }
