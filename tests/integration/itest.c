@@ -2355,8 +2355,12 @@ static int ev_by_handle(void *path)
 	return 0;
 }
 
-/* IORING_OP_OPENAT through raw io_uring_setup/io_uring_enter (no liburing) */
-static int ev_io_uring(void *path)
+/*
+ * One request through raw io_uring_setup/io_uring_enter (no liburing): *sqe is submitted and
+ * waited for; 0 with its result in *res, 3000 + errno when io_uring is absent or disabled (the
+ * row is skipped), 1000 + errno when the ring could not be used.
+ */
+static int io_uring_one(const struct io_uring_sqe *sqe, int *res)
 {
 	struct io_uring_params p = { 0 };
 	struct io_uring_sqe *sqes;
@@ -2364,11 +2368,11 @@ static int ev_io_uring(void *path)
 	unsigned int *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_mask;
 	size_t sqsz, cqsz;
 	char *sq, *cq;
-	int ring, res;
+	int ring;
 
 	ring = syscall(SYS_io_uring_setup, 4, &p);
 	if (ring < 0)
-		return 3000 + errno; /* io_uring disabled or absent: the row is skipped */
+		return 3000 + errno;
 	sqsz = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
 	cqsz = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
 	if (p.features & IORING_FEAT_SINGLE_MMAP)
@@ -2389,17 +2393,27 @@ static int ev_io_uring(void *path)
 	cq_head = (unsigned int *)(cq + p.cq_off.head);
 	cq_mask = (unsigned int *)(cq + p.cq_off.ring_mask);
 	cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
-	memset(&sqes[0], 0, sizeof(sqes[0]));
-	sqes[0].opcode = IORING_OP_OPENAT;
-	sqes[0].fd = AT_FDCWD;
-	sqes[0].addr = (unsigned long)path;
-	sqes[0].open_flags = O_RDWR | O_CLOEXEC;
+	sqes[0] = *sqe;
 	sq_array[*sq_tail & *sq_mask] = 0;
 	__atomic_store_n(sq_tail, *sq_tail + 1, __ATOMIC_RELEASE);
 	if (syscall(SYS_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
 		return 1000 + errno;
-	res = cqes[__atomic_load_n(cq_head, __ATOMIC_ACQUIRE) & *cq_mask].res;
+	*res = cqes[__atomic_load_n(cq_head, __ATOMIC_ACQUIRE) & *cq_mask].res;
 	close(ring);
+	return 0;
+}
+
+/* IORING_OP_OPENAT */
+static int ev_io_uring(void *path)
+{
+	struct io_uring_sqe sqe = { .opcode = IORING_OP_OPENAT, .fd = AT_FDCWD };
+	int r, res;
+
+	sqe.addr = (unsigned long)path;
+	sqe.open_flags = O_RDWR | O_CLOEXEC;
+	r = io_uring_one(&sqe, &res);
+	if (r)
+		return r;
 	if (res >= 0) {
 		close(res);
 		return 0;
@@ -2638,48 +2652,15 @@ static int rw_mmap_anon(void *p)
 
 static int rw_io_uring_read(void *p)
 {
-	struct io_uring_params prm = { 0 };
-	struct io_uring_sqe *sqes;
-	struct io_uring_cqe *cqes;
-	unsigned int *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_mask;
-	size_t sqsz, cqsz;
-	char *sq, *cq, b[1];
-	int ring, res;
+	struct io_uring_sqe sqe = { .opcode = IORING_OP_READ, .len = 1 };
+	char b[1];
+	int r, res;
 
-	ring = syscall(SYS_io_uring_setup, 4, &prm);
-	if (ring < 0)
-		return 3000 + errno;
-	sqsz = prm.sq_off.array + prm.sq_entries * sizeof(unsigned int);
-	cqsz = prm.cq_off.cqes + prm.cq_entries * sizeof(struct io_uring_cqe);
-	if (prm.features & IORING_FEAT_SINGLE_MMAP)
-		sqsz = cqsz = sqsz > cqsz ? sqsz : cqsz;
-	sq = mmap(NULL, sqsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring,
-		  IORING_OFF_SQ_RING);
-	cq = (prm.features & IORING_FEAT_SINGLE_MMAP)
-		     ? sq
-		     : mmap(NULL, cqsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring,
-			    IORING_OFF_CQ_RING);
-	sqes = mmap(NULL, prm.sq_entries * sizeof(*sqes), PROT_READ | PROT_WRITE,
-		    MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
-	if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED)
-		return 1000 + errno;
-	sq_tail = (unsigned int *)(sq + prm.sq_off.tail);
-	sq_mask = (unsigned int *)(sq + prm.sq_off.ring_mask);
-	sq_array = (unsigned int *)(sq + prm.sq_off.array);
-	cq_head = (unsigned int *)(cq + prm.cq_off.head);
-	cq_mask = (unsigned int *)(cq + prm.cq_off.ring_mask);
-	cqes = (struct io_uring_cqe *)(cq + prm.cq_off.cqes);
-	memset(&sqes[0], 0, sizeof(sqes[0]));
-	sqes[0].opcode = IORING_OP_READ;
-	sqes[0].fd = ((struct rw_arg *)p)->fd;
-	sqes[0].addr = (unsigned long)b;
-	sqes[0].len = 1;
-	sq_array[*sq_tail & *sq_mask] = 0;
-	__atomic_store_n(sq_tail, *sq_tail + 1, __ATOMIC_RELEASE);
-	if (syscall(SYS_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
-		return 1000 + errno;
-	res = cqes[__atomic_load_n(cq_head, __ATOMIC_ACQUIRE) & *cq_mask].res;
-	close(ring);
+	sqe.fd = ((struct rw_arg *)p)->fd;
+	sqe.addr = (unsigned long)b;
+	r = io_uring_one(&sqe, &res);
+	if (r)
+		return r;
 	return res >= 0 ? 0 : -res;
 }
 
