@@ -69,6 +69,12 @@ $(BUILD)/%.o: %.c
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
+# AG_VERSION reaches the events, the pins' metadata and the evidence: the objects that use it are
+# rebuilt when it changes (a commit, a dirty tree), not only when their sources do.
+VERSION_FILE := $(BUILD)/version.txt
+$(shell mkdir -p $(BUILD) && { [ "$$(cat $(VERSION_FILE) 2>/dev/null)" = "$(VERSION)" ] || echo "$(VERSION)" > $(VERSION_FILE); })
+$(patsubst %,$(BUILD)/user/%.o,main agent pins evidence metrics k8s/api_http): $(VERSION_FILE)
+
 $(BUILD)/libag.a: $(USER_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^

@@ -91,6 +91,7 @@ for mode in "${modes[@]}"; do
 	in_tenant t-a "ioctl on the test accelerator (allocated)" stty -F "$work/accel0"
 	exec 9<"$work/accel0" # opened on the host, inherited by t-b below
 	in_tenant t-b "ioctl on an inherited accelerator fd" stty <&9
+	in_tenant t-b "read from the inherited accelerator fd" dd bs=16 count=1 status=none of=/dev/null <&9
 	exec 9<&-
 	rm -f "$work/made-by-b"
 	echo "  accelguard selftest (against this agent, in throwaway tenants):"

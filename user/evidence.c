@@ -467,11 +467,13 @@ static void decide(struct coll *c, struct status *st)
 				(unsigned long long)c->n_viol, (unsigned long long)c->n_unresolved_viol);
 	if (tier && !strcmp(tier, "tracepoint"))
 		snprintf(st->notes + off, sizeof(st->notes) - off,
-			 "Tier 3: opens and mknod are denied with EPERM; an unallocated ioctl is "
-			 "stopped by killing the process after the call, not denied.");
+			 "Tier 3: opens and mknod are denied with EPERM; an unallocated ioctl, read, "
+			 "write or mmap is stopped by killing the process (the call itself still runs), "
+			 "not denied.");
 	else
 		snprintf(st->notes + off, sizeof(st->notes) - off,
-			 "Opens, mknod and ioctls are denied synchronously with EPERM.");
+			 "Opens, mknod, ioctls, reads, writes and mmaps are denied synchronously with "
+			 "EPERM.");
 }
 
 static const char *verdict_colour(int v)
@@ -538,9 +540,12 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 	fprintf(f, "</b>, kernel ");
 	html_esc(f, js(c->ready, "kernel"));
 	fprintf(f, ". %s</p>\n", tier && !strcmp(tier, "tracepoint")
-					 ? "What this tier cannot do: deny an ioctl synchronously; an "
-					   "unallocated ioctl is answered by killing the process after the call."
-					 : "Opens, mknod and ioctls are denied before the driver sees them.");
+					 ? "What this tier cannot do: deny an ioctl, read, write or mmap "
+					   "synchronously (an unallocated one is answered by killing the "
+					   "process, and the call itself still runs), or see io_uring and aio "
+					   "reads and writes."
+					 : "Opens, mknod, ioctls, reads, writes and mmaps are denied before the "
+					   "driver sees them.");
 	fprintf(f, "<h2>Access matrix</h2>\n<p>Cells: access events by verdict (green allowed, red "
 		   "cross_tenant or unmediated, yellow unresolved, grey host/exempt/admin).</p>\n"
 		   "<table id=\"matrix\"><tr><th>tenant \\ device</th>");
