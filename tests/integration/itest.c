@@ -2696,6 +2696,22 @@ static int rw_x32_ioctl(void *p)
 	return rw_ret(syscall(AG_X32 | 514, ((struct rw_arg *)p)->fd, FIONREAD, &n));
 }
 
+/* Numbers in no table (ENOSYS): x86-64's ioctl (16, a "64" entry) with the x32 bit, and x32's
+ * ioctl (514) without it. No access: not to be reported. */
+static int rw_x32_enosys(void *p)
+{
+	int n;
+
+	return rw_ret(syscall(AG_X32 | 16, ((struct rw_arg *)p)->fd, FIONREAD, &n));
+}
+
+static int rw_514_enosys(void *p)
+{
+	int n;
+
+	return rw_ret(syscall(514, ((struct rw_arg *)p)->fd, FIONREAD, &n));
+}
+
 /* exec ioctl32 --fd N --op OP: its result by its exit status, 1000 + signal when killed */
 static int rw_32(void *p)
 {
@@ -2731,6 +2747,10 @@ static const struct {
 	{ "32-bit old_mmap", "mmap", "old_mmap", rw_32, RW_32BIT },
 	{ "x32 readv", "read", NULL, rw_x32_readv, RW_X32 },
 	{ "x32 ioctl", "ioctl", NULL, rw_x32_ioctl, RW_X32 },
+	{ "x32 bit on x86-64's ioctl number (ENOSYS)", "ioctl", NULL, rw_x32_enosys,
+	  RW_X32 | RW_NO_ACCESS },
+	{ "x32's ioctl number without the x32 bit (ENOSYS)", "ioctl", NULL, rw_514_enosys,
+	  RW_NO_ACCESS },
 };
 #define RW_ROWS (sizeof(rw_rows) / sizeof(rw_rows[0]))
 
