@@ -24,6 +24,10 @@ done
 [ -n "$prefix" ] && [ -n "$tier" ] && [ -n "$dir" ] && [ -n "$qrc" ] ||
 	{ echo "usage: report.sh --prefix P --tier T --dir BOOTDIR --rc N" >&2; exit 2; }
 
+# A failure of this script itself is a failed line, never a short report that reads as a pass
+# (check.sh counts the lines).
+trap 'echo "not ok - $prefix/report: tests/vm/report.sh stopped at line $LINENO (status $?)"' ERR
+
 res=$dir/results.log
 con=$dir/console.log
 touch "$res" "$con"
@@ -46,7 +50,8 @@ else
 	notok boot "guest stopped before the tests finished (QEMU exit $qrc)"
 fi
 
-probe=$(clean "$res" | awk '/^@@AG-PROBE-END/ { exit } on; /^@@AG-PROBE-BEGIN/ { on = 1 }' | tr '\n' ' ')
+# (awk reads to the end: an early exit would kill clean with SIGPIPE, a failure under pipefail)
+probe=$(clean "$res" | awk '/^@@AG-PROBE-END/ { done = 1 } on && !done; /^@@AG-PROBE-BEGIN/ { on = 1 }' | tr '\n' ' ')
 prc=$(clean "$res" | sed -n 's/^@@AG-PROBE-END \([0-9]*\).*/\1/p')
 got=$(printf '%s' "$probe" | sed -n 's/.*"tier"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p')
 if [ "$tier" = tracepoint ] && [ "$prc" = 0 ] &&
