@@ -368,4 +368,19 @@ static __always_inline int ag_file_access(struct task_struct *task, __u32 mode, 
 	return ag_judge(&a, deny);
 }
 
+/* The security hooks' form (tiers 1-2): the file's own inode; -EPERM to deny, else 0. A NULL
+ * file (an anonymous mapping at mmap_file) is no access. */
+static __always_inline int ag_file_op(struct file *file, __u32 op, __u32 cmd, __u64 arg,
+				      __u32 hook)
+{
+	struct inode *inode;
+	bool deny;
+
+	if (!file)
+		return 0;
+	inode = file->f_inode;
+	ag_file_access(NULL, inode->i_mode, inode->i_rdev, op, cmd, arg, hook, &deny);
+	return deny ? -EPERM : 0;
+}
+
 #endif /* AG_COMMON_BPF_H */

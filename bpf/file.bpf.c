@@ -16,18 +16,6 @@
 #define MAY_WRITE 0x2
 #define MAY_READ 0x4
 
-static __always_inline int ag_file_op(struct file *file, __u32 op, __u32 hook)
-{
-	struct inode *inode;
-	bool deny;
-
-	if (!file)
-		return 0; /* an anonymous mapping */
-	inode = file->f_inode;
-	ag_file_access(NULL, inode->i_mode, inode->i_rdev, op, 0, 0, hook, &deny);
-	return deny ? -EPERM : 0;
-}
-
 static __always_inline __u32 ag_rw_op(int mask)
 {
 	return mask & MAY_WRITE ? AG_OP_WRITE : mask & MAY_READ ? AG_OP_READ : 0;
@@ -41,7 +29,7 @@ int BPF_PROG(ag_lsm_file_permission, struct file *file, int mask, int ret)
 
 	if (ret)
 		return ag_lsm_ret(ret);
-	return ag_lsm_ret(op ? ag_file_op(file, op, AG_HOOK_LSM) : 0);
+	return ag_lsm_ret(op ? ag_file_op(file, op, 0, 0, AG_HOOK_LSM) : 0);
 }
 
 SEC("fmod_ret/security_file_permission")
@@ -51,7 +39,7 @@ int BPF_PROG(ag_fmod_file_permission, struct file *file, int mask, int ret)
 
 	if (ret)
 		return ret;
-	return op ? ag_file_op(file, op, AG_HOOK_FMOD_RET) : 0;
+	return op ? ag_file_op(file, op, 0, 0, AG_HOOK_FMOD_RET) : 0;
 }
 
 SEC("lsm/mmap_file")
@@ -60,7 +48,7 @@ int BPF_PROG(ag_lsm_mmap_file, struct file *file, unsigned long reqprot, unsigne
 {
 	if (ret)
 		return ag_lsm_ret(ret);
-	return ag_lsm_ret(ag_file_op(file, AG_OP_MMAP, AG_HOOK_LSM));
+	return ag_lsm_ret(ag_file_op(file, AG_OP_MMAP, 0, 0, AG_HOOK_LSM));
 }
 
 SEC("fmod_ret/security_mmap_file")
@@ -68,7 +56,7 @@ int BPF_PROG(ag_fmod_mmap_file, struct file *file, unsigned long prot, unsigned 
 {
 	if (ret)
 		return ret;
-	return ag_file_op(file, AG_OP_MMAP, AG_HOOK_FMOD_RET);
+	return ag_file_op(file, AG_OP_MMAP, 0, 0, AG_HOOK_FMOD_RET);
 }
 
 char LICENSE[] SEC("license") = "GPL";

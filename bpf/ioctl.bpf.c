@@ -7,25 +7,17 @@
 static __always_inline int ag_lsm_ioctl(struct file *file, unsigned int cmd, unsigned long arg,
 					int ret)
 {
-	bool deny;
-
 	if (ret)
 		return ag_lsm_ret(ret);
-	ag_file_access(NULL, file->f_inode->i_mode, file->f_inode->i_rdev, AG_OP_IOCTL, cmd, arg,
-		       AG_HOOK_LSM, &deny);
-	return ag_lsm_ret(deny ? -EPERM : 0);
+	return ag_lsm_ret(ag_file_op(file, AG_OP_IOCTL, cmd, arg, AG_HOOK_LSM));
 }
 
 static __always_inline int ag_fmod_ioctl(struct file *file, unsigned int cmd, unsigned long arg,
 					 int ret)
 {
-	bool deny;
-
 	if (ret)
 		return ret;
-	ag_file_access(NULL, file->f_inode->i_mode, file->f_inode->i_rdev, AG_OP_IOCTL, cmd, arg,
-		       AG_HOOK_FMOD_RET, &deny);
-	return deny ? -EPERM : 0;
+	return ag_file_op(file, AG_OP_IOCTL, cmd, arg, AG_HOOK_FMOD_RET);
 }
 
 SEC("lsm/file_ioctl")

@@ -5,22 +5,8 @@
 
 static __always_inline int ag_file_open(struct file *file, __u32 hook)
 {
-	struct inode *inode = file->f_inode;
-	struct ag_access a = { .op = AG_OP_OPEN, .hook = hook };
-	__u32 rdev;
-	bool deny;
-
-	ag_probe_hit(hook, inode->i_ino);
-	if ((inode->i_mode & S_IFMT) != S_IFCHR)
-		return 0;
-	rdev = inode->i_rdev;
-	a.major = rdev >> MINORBITS;
-	a.minor = rdev & MINORMASK;
-	a.class_id = ag_class(a.major, a.minor);
-	if (!a.class_id)
-		return 0;
-	ag_judge(&a, &deny);
-	return deny ? -EPERM : 0;
+	ag_probe_hit(hook, file->f_inode->i_ino);
+	return ag_file_op(file, AG_OP_OPEN, 0, 0, hook);
 }
 
 /* A non-zero ret is an earlier hook's denial: never turn it into an allow. */
