@@ -41,7 +41,6 @@
 #include "util.h"
 #include "verdict.h"
 
-
 struct suppressed_seen {
 	struct ag_hnode node;
 	__u64 cgroup_id;

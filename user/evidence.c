@@ -31,9 +31,10 @@
 #define MAX_TIMELINE 2000
 #define SIG_FILE "manifest.json.sig"
 
+/* v: a verdict's index (its value - 1). A violation event: unmediated, cross-tenant, unresolved. */
 static bool is_violation(int v)
 {
-	return v == 1 || v == 2 || v == 6;
+	return v + 1 == AG_V_UNMEDIATED || v + 1 == AG_V_CROSS_TENANT || v + 1 == AG_V_UNRESOLVED;
 }
 
 /* ---- collecting ---- */
@@ -478,10 +479,10 @@ static void decide(struct coll *c, struct status *st)
 
 static const char *verdict_colour(int v)
 {
-	switch (v) {
-	case 0: return "#4caf50";
-	case 1: case 2: return "#e53935";
-	case 6: return "#fbc02d";
+	switch (v + 1) { /* v: the verdict's index, as in is_violation */
+	case AG_V_ALLOWED: return "#4caf50";
+	case AG_V_UNMEDIATED: case AG_V_CROSS_TENANT: return "#e53935";
+	case AG_V_UNRESOLVED: return "#fbc02d";
 	default: return "#9e9e9e";
 	}
 }
