@@ -2547,6 +2547,7 @@ struct rw_arg {
 	int fd;
 	const char *op32; /* RW_32BIT: ioctl32's --op */
 	int *pid;         /* RW_32BIT: the 32-bit process */
+	long nr;          /* rw_ioctl_nr: the syscall number */
 };
 
 static int rw_ret(ssize_t n)
@@ -2689,27 +2690,14 @@ static int rw_x32_readv(void *p)
 	return e;
 }
 
-static int rw_x32_ioctl(void *p)
+/* ioctl(fd, FIONREAD) by the row's syscall number: x32's ioctl (514 with the x32 bit), or a
+ * number in no table (ENOSYS: x86-64's 16, a "64" entry, with the x32 bit; 514 without it) */
+static int rw_ioctl_nr(void *p)
 {
+	struct rw_arg *r = p;
 	int n;
 
-	return rw_ret(syscall(AG_X32 | 514, ((struct rw_arg *)p)->fd, FIONREAD, &n));
-}
-
-/* Numbers in no table (ENOSYS): x86-64's ioctl (16, a "64" entry) with the x32 bit, and x32's
- * ioctl (514) without it. No access: not to be reported. */
-static int rw_x32_enosys(void *p)
-{
-	int n;
-
-	return rw_ret(syscall(AG_X32 | 16, ((struct rw_arg *)p)->fd, FIONREAD, &n));
-}
-
-static int rw_514_enosys(void *p)
-{
-	int n;
-
-	return rw_ret(syscall(514, ((struct rw_arg *)p)->fd, FIONREAD, &n));
+	return rw_ret(syscall(r->nr, r->fd, FIONREAD, &n));
 }
 
 /* exec ioctl32 --fd N --op OP: its result by its exit status, 1000 + signal when killed */
@@ -2729,6 +2717,7 @@ static const struct {
 	const char *name, *op, *op32;
 	child_fn fn;
 	unsigned int flags;
+	long nr; /* rw_ioctl_nr */
 } rw_rows[] = {
 	{ "read", "read", NULL, rw_read, 0 },
 	{ "pread64", "read", NULL, rw_pread, 0 },
@@ -2746,11 +2735,11 @@ static const struct {
 	{ "32-bit mmap2", "mmap", "mmap2", rw_32, RW_32BIT },
 	{ "32-bit old_mmap", "mmap", "old_mmap", rw_32, RW_32BIT },
 	{ "x32 readv", "read", NULL, rw_x32_readv, RW_X32 },
-	{ "x32 ioctl", "ioctl", NULL, rw_x32_ioctl, RW_X32 },
-	{ "x32 bit on x86-64's ioctl number (ENOSYS)", "ioctl", NULL, rw_x32_enosys,
-	  RW_X32 | RW_NO_ACCESS },
-	{ "x32's ioctl number without the x32 bit (ENOSYS)", "ioctl", NULL, rw_514_enosys,
-	  RW_NO_ACCESS },
+	{ "x32 ioctl", "ioctl", NULL, rw_ioctl_nr, RW_X32, AG_X32 | 514 },
+	{ "x32 bit on x86-64's ioctl number (ENOSYS)", "ioctl", NULL, rw_ioctl_nr,
+	  RW_X32 | RW_NO_ACCESS, AG_X32 | 16 },
+	{ "x32's ioctl number without the x32 bit (ENOSYS)", "ioctl", NULL, rw_ioctl_nr,
+	  RW_NO_ACCESS, 514 },
 };
 #define RW_ROWS (sizeof(rw_rows) / sizeof(rw_rows[0]))
 
@@ -2773,7 +2762,8 @@ static int ev_rw_mmap(const char *mode)
 	if (fd < 0)
 		FAIL_OUT("open %s: %s", acc, strerror(errno));
 	for (size_t i = 0; i < RW_ROWS; i++) {
-		struct rw_arg arg = { .fd = fd, .op32 = rw_rows[i].op32, .pid = pid32 };
+		struct rw_arg arg = { .fd = fd, .op32 = rw_rows[i].op32, .pid = pid32,
+				      .nr = rw_rows[i].nr };
 
 		memset(&r[i], 0, sizeof(r[i]));
 		pid[i] = 0;
