@@ -28,7 +28,8 @@
 /* the enums without their 0: index i is the value i + 1 (names.h) */
 #define N_VERDICTS (AG_V__MAX - 1)
 #define N_OPS (AG_OP__MAX - 1)
-#define MAX_TIMELINE 2000
+#define MAX_TIMELINE 2000 /* the newest violations kept for the timeline */
+#define MAX_VIOL_ROWS 200 /* the newest of them in the report's table */
 #define SIG_FILE "manifest.json.sig"
 
 /* v: a verdict's index (its value - 1). A violation event: unmediated, cross-tenant, unresolved. */
@@ -42,13 +43,15 @@ static bool is_violation(int v)
 struct cell {
 	char *row, *col;
 	__u64 by_verdict[N_VERDICTS], by_op[N_OPS], total;
+	__u64 viol_denied, viol_observed, viol_killed; /* violation events by action */
 	__s64 first, last;
 };
 
 struct viol {
 	__s64 t;
-	int verdict;
-	char action[12];
+	int verdict, op;
+	__u64 pid;
+	char action[12], comm[24], ioctl[48];
 	char row[200], col[48];
 };
 
@@ -58,7 +61,7 @@ struct coll {
 	size_t n_cells, cap_cells;
 	size_t *hash; /* index + 1, open addressing */
 	size_t hash_cap;
-	struct viol *tl;
+	struct viol *tl; /* a ring of the newest MAX_TIMELINE violations */
 	size_t n_tl;
 	__u64 n_viol, n_unresolved_viol, n_events;
 	json_object *ready;     /* the last ready event up to the window's end */
@@ -203,19 +206,32 @@ static int on_event(const char *line, size_t len, __s64 t, void *ctx)
 		if (is_violation(v)) {
 			const char *act = js(e, "action");
 			bool selftest = !strncmp(row, AG_SELFTEST_ROOT "/", strlen(AG_SELFTEST_ROOT) + 1);
+			json_object *pr = jo(e, "process"), *io = jo(e, "ioctl");
+			struct viol *w = &c->tl[c->n_viol % MAX_TIMELINE];
 
 			c->n_viol++;
+			if (act && !strcmp(act, "denied"))
+				x->viol_denied++;
+			else if (act && !strcmp(act, "killed"))
+				x->viol_killed++;
+			else
+				x->viol_observed++;
 			if (act && !strcmp(act, "observed") && !selftest)
 				c->n_unresolved_viol++;
-			if (c->n_tl < MAX_TIMELINE) {
-				struct viol *w = &c->tl[c->n_tl++];
-
-				w->t = t;
-				w->verdict = v;
-				snprintf(w->action, sizeof(w->action), "%s", act ? act : "?");
-				snprintf(w->row, sizeof(w->row), "%s", row);
-				snprintf(w->col, sizeof(w->col), "%s", col);
-			}
+			if (c->n_tl < MAX_TIMELINE)
+				c->n_tl++;
+			memset(w, 0, sizeof(*w));
+			w->t = t;
+			w->verdict = v;
+			w->op = op;
+			w->pid = pr ? (__u64)json_object_get_int64(jo(pr, "pid")) : 0;
+			snprintf(w->action, sizeof(w->action), "%s", act ? act : "?");
+			snprintf(w->comm, sizeof(w->comm), "%s", js(pr, "comm") ? js(pr, "comm") : "?");
+			if (io)
+				snprintf(w->ioctl, sizeof(w->ioctl), "%s",
+					 js(io, "name") ? js(io, "name") : js(io, "cmd") ? js(io, "cmd") : "");
+			snprintf(w->row, sizeof(w->row), "%s", row);
+			snprintf(w->col, sizeof(w->col), "%s", col);
 		}
 	}
 out:
@@ -335,7 +351,7 @@ static void write_matrix(struct coll *c, FILE *jf, FILE *cf)
 		fprintf(cf, ",%s", ag_verdict_name(v + 1));
 	for (int o = 0; o < N_OPS; o++)
 		fprintf(cf, ",%s", ag_op_name(o + 1));
-	fprintf(cf, ",first_seen,last_seen\n");
+	fprintf(cf, ",violations_denied,violations_killed,violations_observed,first_seen,last_seen\n");
 	{
 		json_object *root = json_object_new_object(), *arr = json_object_new_array();
 
@@ -359,6 +375,11 @@ static void write_matrix(struct coll *c, FILE *jf, FILE *cf)
 				json_object_object_add(bo, ag_op_name(op + 1), json_object_new_int64((int64_t)x->by_op[op]));
 			json_object_object_add(o, "by_verdict", bv);
 			json_object_object_add(o, "by_op", bo);
+			bv = json_object_new_object();
+			json_object_object_add(bv, "denied", json_object_new_int64((int64_t)x->viol_denied));
+			json_object_object_add(bv, "killed", json_object_new_int64((int64_t)x->viol_killed));
+			json_object_object_add(bv, "observed", json_object_new_int64((int64_t)x->viol_observed));
+			json_object_object_add(o, "violations_by_action", bv);
 			json_object_object_add(o, "first_seen", json_object_new_string(a));
 			json_object_object_add(o, "last_seen", json_object_new_string(b));
 			json_object_array_add(arr, o);
@@ -370,7 +391,8 @@ static void write_matrix(struct coll *c, FILE *jf, FILE *cf)
 				fprintf(cf, ",%llu", (unsigned long long)x->by_verdict[v]);
 			for (int op = 0; op < N_OPS; op++)
 				fprintf(cf, ",%llu", (unsigned long long)x->by_op[op]);
-			fprintf(cf, ",%s,%s\n", a, b);
+			fprintf(cf, ",%llu,%llu,%llu,%s,%s\n", (unsigned long long)x->viol_denied,
+				(unsigned long long)x->viol_killed, (unsigned long long)x->viol_observed, a, b);
 		}
 		json_object_object_add(root, "cells", arr);
 		fprintf(jf, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
@@ -487,6 +509,74 @@ static const char *verdict_colour(int v)
 	}
 }
 
+/* the i-th oldest of the violations kept */
+static const struct viol *viol_at(const struct coll *c, size_t i)
+{
+	return &c->tl[(c->n_viol - c->n_tl + i) % MAX_TIMELINE];
+}
+
+/* The report's style: a screen page and a printout (A4 landscape, colours kept, the tables'
+ * heads repeated on every page, no row cut in two). */
+static const char report_css[] =
+	"body{font-family:sans-serif;margin:2em;color:#222}"
+	"table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}"
+	"th{background:#f4f4f4}.cell{color:#fff;text-align:center}.cell small{display:block}"
+	".st-Implemented{color:#2e7d32}.st-Partially{color:#f9a825}.st-Not{color:#c62828}"
+	".has-observed{outline:3px solid #000;outline-offset:-3px}"
+	"#violations-table td{font-family:monospace;font-size:12px;vertical-align:top}"
+	"#violations-table td:first-child,#violations-table td:nth-child(6){white-space:nowrap}"
+	".act-denied,.act-killed{color:#2e7d32;font-weight:bold}.act-observed{color:#c62828;font-weight:bold}"
+	"@media print{@page{size:A4 landscape;margin:12mm}body{margin:0;font-size:10pt}"
+	"*{-webkit-print-color-adjust:exact;print-color-adjust:exact}"
+	"h2{break-after:avoid}tr{break-inside:avoid}thead{display:table-header-group}"
+	"td,th{font-size:9pt;padding:2px 4px}#violations-table td{font-size:8pt}"
+	"svg{max-width:100%;height:auto}}";
+
+static void write_violations(const struct coll *c, FILE *f, const char *node)
+{
+	size_t shown = c->n_tl < MAX_VIOL_ROWS ? c->n_tl : MAX_VIOL_ROWS;
+	char a[40];
+
+	fprintf(f, "<p id=\"violations\">%llu violation events in the window",
+		(unsigned long long)c->n_viol);
+	if (c->n_viol > shown)
+		fprintf(f, "; the newest %zu below, newest first (all of them are in journal.jsonl)",
+			shown);
+	else if (shown)
+		fprintf(f, ", newest first");
+	fprintf(f, ".</p>\n");
+	if (!shown)
+		return;
+	fprintf(f, "<table id=\"violations-table\" data-total=\"%llu\" data-shown=\"%zu\"><thead><tr>"
+		   "<th>time (UTC)</th><th>node</th><th>tenant</th><th>process</th><th>operation</th>"
+		   "<th>device, class</th><th>verdict</th><th>action</th></tr></thead><tbody>\n",
+		(unsigned long long)c->n_viol, shown);
+	for (size_t k = 0; k < shown; k++) {
+		const struct viol *w = viol_at(c, c->n_tl - 1 - k);
+
+		fmt_time(w->t, a, sizeof(a));
+		fprintf(f, "<tr><td>%s</td><td>", a);
+		html_esc(f, node);
+		fprintf(f, "</td><td>");
+		html_esc(f, w->row);
+		fprintf(f, "</td><td>");
+		html_esc(f, w->comm);
+		fprintf(f, " (pid %llu)</td><td>%s", (unsigned long long)w->pid, ag_op_name(w->op + 1));
+		if (w->ioctl[0]) {
+			fputc(' ', f);
+			html_esc(f, w->ioctl);
+		}
+		fprintf(f, "</td><td>");
+		html_esc(f, w->col);
+		fprintf(f, "</td><td>%s</td><td class=\"act-", ag_verdict_name(w->verdict + 1));
+		html_esc(f, w->action);
+		fprintf(f, "\">");
+		html_esc(f, w->action);
+		fprintf(f, "</td></tr>\n");
+	}
+	fprintf(f, "</tbody></table>\n");
+}
+
 static void write_html(struct coll *c, const struct status *st, FILE *f, const char *node)
 {
 	char a[40];
@@ -495,7 +585,7 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 	size_t nr = 0, nc = 0;
 	json_object *s = last_selftest(c);
 	const char *tier = js(c->ready, "tier");
-	__s64 t0 = c->n_tl ? c->tl[0].t : 0, t1 = c->n_tl ? c->tl[c->n_tl - 1].t : 1;
+	__s64 t0 = c->n_tl ? viol_at(c, 0)->t : 0, t1 = c->n_tl ? viol_at(c, c->n_tl - 1)->t : 1;
 
 	size_t *ri = calloc(c->n_cells + 1, sizeof(size_t)), *ci = calloc(c->n_cells + 1, sizeof(size_t));
 	struct cell **grid = NULL;
@@ -522,11 +612,7 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 	fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 		   "<title>accelguard evidence: ");
 	html_esc(f, node);
-	fprintf(f, "</title>\n<style>body{font-family:sans-serif;margin:2em;color:#222}"
-		   "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
-		   "font-size:13px}th{background:#f4f4f4}.cell{color:#fff;text-align:center}"
-		   ".st-Implemented{color:#2e7d32}.st-Partially{color:#f9a825}.st-Not{color:#c62828}"
-		   "</style></head><body>\n");
+	fprintf(f, "</title>\n<style>%s</style></head><body>\n", report_css);
 	fprintf(f, "<h1>accelguard evidence: node ");
 	html_esc(f, node);
 	fprintf(f, "</h1>\n<p id=\"status\" class=\"st-%.*s\"><b>secure_accelerator_access: ",
@@ -548,7 +634,10 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 					 : "Opens, mknod, ioctls, reads, writes and mmaps are denied before the "
 					   "driver sees them.");
 	fprintf(f, "<h2>Access matrix</h2>\n<p>Cells: access events by verdict (green allowed, red "
-		   "cross_tenant or unmediated, yellow unresolved, grey host/exempt/admin).</p>\n"
+		   "cross_tenant or unmediated, yellow unresolved, grey host/exempt/admin); under the "
+		   "count, what became of the violations among them: denied (stopped), killed (the "
+		   "process killed after the call) or observed (let through; such a cell is "
+		   "outlined in black).</p>\n"
 		   "<table id=\"matrix\"><tr><th>tenant \\ device</th>");
 	for (size_t k = 0; k < nc; k++) {
 		fprintf(f, "<th>");
@@ -571,8 +660,8 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 			/* the worst verdict colours the cell: a violation, unresolved, allowed, other */
 			worst = x->by_verdict[2] ? 2 : x->by_verdict[1] ? 1 : x->by_verdict[6] ? 6
 				: x->by_verdict[0] ? 0 : 3;
-			fprintf(f, "<td class=\"cell\" style=\"background:%s\" data-tenant=\"",
-				verdict_colour(worst));
+			fprintf(f, "<td class=\"cell%s\" style=\"background:%s\" data-tenant=\"",
+				x->viol_observed ? " has-observed" : "", verdict_colour(worst));
 			html_esc(f, rows[r]);
 			fprintf(f, "\" data-device=\"");
 			html_esc(f, cols[k]);
@@ -580,26 +669,38 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 			for (int v = 0; v < N_VERDICTS; v++)
 				fprintf(f, " data-%s=\"%llu\"", ag_verdict_name(v + 1),
 					(unsigned long long)x->by_verdict[v]);
-			fprintf(f, ">%llu</td>", (unsigned long long)x->total);
+			fprintf(f, " data-denied=\"%llu\" data-observed=\"%llu\" data-killed=\"%llu\">"
+				"<b class=\"n\">%llu</b>", (unsigned long long)x->viol_denied,
+				(unsigned long long)x->viol_observed, (unsigned long long)x->viol_killed,
+				(unsigned long long)x->total);
+			if (x->viol_denied)
+				fprintf(f, "<small>%llu denied</small>", (unsigned long long)x->viol_denied);
+			if (x->viol_killed)
+				fprintf(f, "<small>%llu killed</small>", (unsigned long long)x->viol_killed);
+			if (x->viol_observed)
+				fprintf(f, "<small>%llu observed</small>", (unsigned long long)x->viol_observed);
+			fprintf(f, "</td>");
 		}
 		fprintf(f, "</tr>\n");
 	}
-	fprintf(f, "</table>\n<h2>Violations</h2>\n<p id=\"violations\">%llu violation events",
-		(unsigned long long)c->n_viol);
-	if (c->n_viol > c->n_tl)
-		fprintf(f, " (the first %zu drawn)", c->n_tl);
-	fprintf(f, "</p>\n<svg id=\"timeline\" width=\"900\" height=\"60\" "
+	fprintf(f, "</table>\n<h2>Violations</h2>\n");
+	write_violations(c, f, node);
+	fprintf(f, "<svg id=\"timeline\" width=\"900\" height=\"60\" viewBox=\"0 0 900 60\" "
 		   "xmlns=\"http://www.w3.org/2000/svg\"><line x1=\"10\" y1=\"30\" x2=\"890\" y2=\"30\" "
 		   "stroke=\"#999\"/>");
 	for (size_t i = 0; i < c->n_tl; i++) {
-		double x = 10 + (t1 > t0 ? 880.0 * (double)(c->tl[i].t - t0) / (double)(t1 - t0) : 440);
+		const struct viol *w = viol_at(c, i);
+		double x = 10 + (t1 > t0 ? 880.0 * (double)(w->t - t0) / (double)(t1 - t0) : 440);
 
-		fmt_time(c->tl[i].t, a, sizeof(a));
+		fmt_time(w->t, a, sizeof(a));
 		fprintf(f, "<circle cx=\"%.1f\" cy=\"30\" r=\"5\" fill=\"%s\"><title>%s ", x,
-			verdict_colour(c->tl[i].verdict), a);
-		html_esc(f, c->tl[i].row);
-		fprintf(f, " %s %s (%s)</title></circle>", c->tl[i].col, ag_verdict_name(c->tl[i].verdict + 1),
-			c->tl[i].action);
+			verdict_colour(w->verdict), a);
+		html_esc(f, w->row);
+		fprintf(f, " ");
+		html_esc(f, w->col);
+		fprintf(f, " %s (", ag_verdict_name(w->verdict + 1));
+		html_esc(f, w->action);
+		fprintf(f, ")</title></circle>");
 	}
 	fprintf(f, "</svg>\n<h2>Self-test</h2>\n");
 	if (!s) {
@@ -1089,6 +1190,11 @@ static int read_tar(const char *tarpath, const char *dir)
 		}
 		snprintf(p, sizeof(p), "%s/%s", dir, name);
 		f = fopen(p, "wxe");
+		if (!f && errno == EEXIST) {
+			printf("bad entry: %s (given twice)\n", name);
+			r = -EINVAL;
+			break;
+		}
 		if (!f) {
 			r = -errno;
 			break;

@@ -179,7 +179,7 @@ struct ag_selftest_svc *ag_selftest_svc_new(const struct ag_config *cfg, const c
 	strcpy(sa.sun_path, path);
 	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	unlink(path); /* a socket left by an agent that was killed */
-	old = umask(0077); /* root only: what comes in goes into the journal */
+	old = umask(0177); /* mode 0600, root only: what comes in goes into the journal */
 	if (s->lfd < 0 || bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(s->lfd, 4)) {
 		umask(old);
 		ag_err("selftest: cannot listen on the control socket %s: %s", path, strerror(errno));

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -592,6 +593,9 @@ def selftest_mode(mode):
     cg_make("/%s-a" % TAG)
     try:
         a.start()
+        st = os.stat(sock)
+        check(stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0,
+              "control socket %s: mode %o uid %d" % (sock, st.st_mode, st.st_uid))
         junit = os.path.join(d, "junit.xml")
         r = selftest_run(a, "--junit", junit, "--json")
         check(r.returncode == 0, "selftest exit %d: %s %s" % (r.returncode, r.stdout, r.stderr))
@@ -710,7 +714,7 @@ def check_bundle(out, a):
     return m, ev
 
 
-def check_report_in_browser(out):
+def check_report_in_browser(out, shot=False):
     """Debian's chromium renders report.html headless; the DOM's matrix cells and counts must
     be the bundle's JSON (a skip, named, where chromium is missing)."""
     from html.parser import HTMLParser
@@ -726,9 +730,14 @@ def check_report_in_browser(out):
                                                                        r.stderr[-300:]))
 
     class P(HTMLParser):
+        """The matrix's cells (their attributes and the count in <b class="n">, the actions
+        under it) and the violations table's rows, as the browser's DOM holds them."""
+
         def __init__(self):
             super().__init__()
-            self.cells, self.cur, self.ids = [], None, set()
+            self.cells, self.cur, self.ids, self.vrows = [], None, set(), []
+            self.in_vt, self.row, self.td, self.part = False, None, None, None
+            self.vt_attrs = {}
 
         def handle_starttag(self, tag, attrs):
             a = dict(attrs)
@@ -736,16 +745,40 @@ def check_report_in_browser(out):
                 self.ids.add(a["id"])
             if tag == "td" and "data-tenant" in a:
                 self.cur = a
-                self.cur["text"] = ""
+                self.cur["n"], self.cur["small"] = "", []
+            elif self.cur is not None and tag in ("b", "small"):
+                self.part = tag
+                if tag == "small":
+                    self.cur["small"].append("")
+            if tag == "table" and a.get("id") == "violations-table":
+                self.in_vt, self.vt_attrs = True, a
+            elif self.in_vt and tag == "tr":
+                self.row = []
+            elif self.in_vt and tag == "td" and self.row is not None:
+                self.td = ""
 
         def handle_data(self, data):
-            if self.cur is not None:
-                self.cur["text"] += data
+            if self.cur is not None and self.part == "b":
+                self.cur["n"] += data
+            elif self.cur is not None and self.part == "small":
+                self.cur["small"][-1] += data
+            if self.td is not None:
+                self.td += data
 
         def handle_endtag(self, tag):
+            if tag in ("b", "small"):
+                self.part = None
             if tag == "td" and self.cur is not None:
                 self.cells.append(self.cur)
                 self.cur = None
+            if self.in_vt and tag == "td" and self.td is not None:
+                self.row.append(self.td)
+                self.td = None
+            elif self.in_vt and tag == "tr" and self.row:
+                self.vrows.append(self.row)
+                self.row = None
+            elif tag == "table":
+                self.in_vt = False
     p = P()
     p.feed(r.stdout.decode())
     mat = json.load(open(os.path.join(out, "access-matrix.json")))["cells"]
@@ -754,12 +787,61 @@ def check_report_in_browser(out):
     check(set(got) == set(want), "rendered cells %s != %s" % (sorted(got), sorted(want)))
     for k, c in want.items():
         g = got[k]
-        check(int(g["text"]) == c["total"] and int(g["data-total"]) == c["total"] and
+        check(int(g["n"]) == c["total"] and int(g["data-total"]) == c["total"] and
               all(int(g["data-" + v]) == n for v, n in c["by_verdict"].items()),
               "cell %s: rendered %s, bundle %s" % (k, g, c))
         red = any(c["by_verdict"][v] for v in ("cross_tenant", "unmediated"))
         check(("#e53935" in g.get("style", "")) == red, "cell %s colour %s" % (k, g.get("style")))
-    check({"matrix", "timeline", "tier", "selftest", "status"} <= p.ids, "sections: %s" % p.ids)
+        # denied and observed violations are told apart in the cell, in words
+        acts = c["violations_by_action"]
+        check(all(int(g["data-" + x]) == n for x, n in acts.items()) and
+              sorted(g["small"]) == sorted("%d %s" % (n, x) for x, n in acts.items() if n) and
+              ("has-observed" in g["class"]) == bool(acts["observed"]),
+              "cell %s: actions rendered %s, bundle %s" % (k, g, acts))
+    check({"matrix", "timeline", "tier", "selftest", "status", "violations"} <= p.ids,
+          "sections: %s" % p.ids)
+    # the violations table: the newest N of the journal's violation events, newest first,
+    # each with its time, node, tenant, process, operation, device, verdict and action
+    ev = [json.loads(l) for l in open(os.path.join(out, "journal.jsonl"), "rb")]
+    viol = [e for e in ev if e["type"] == "access" and
+            e["verdict"] in ("unmediated", "cross_tenant", "unresolved")]
+    shown = min(len(viol), 200)
+    check(int(p.vt_attrs.get("data-total", -1)) == len(viol) and
+          int(p.vt_attrs.get("data-shown", -1)) == shown and len(p.vrows) == shown,
+          "violations table: %s, %d rows, journal %d" % (p.vt_attrs, len(p.vrows), len(viol)))
+    for row, e in zip(p.vrows, reversed(viol[-shown:])):
+        d = e["device"]
+        tenant = ("pod %s/%s container %s" % (e["pod"]["namespace"], e["pod"]["name"],
+                                              e.get("container", {}).get("name", "?"))
+                  if e.get("pod", {}).get("name") else e["cgroup"]["path"])
+        want_row = [e["time"], os.uname().nodename, tenant,
+                    "%s (pid %d)" % (e["process"]["comm"], e["process"]["pid"]), e["op"],
+                    "%d:%d %s" % (d["major"], d["minor"], d["class"]), e["verdict"], e["action"]]
+        check(row[0][:19] == e["time"][:19] and row[1:] == want_row[1:],
+              "violation row %s, journal %s" % (row, want_row))
+    txt = open(os.path.join(out, "report.html")).read()
+    check("%d violation events in the window" % len(viol) in txt, "the total is not said")
+    # on paper: chromium prints it (the print stylesheet: A4 landscape), and a screenshot
+    pdf = os.path.join(WORK, "report.pdf")
+    r = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                        "--user-data-dir=" + prof, "--no-pdf-header-footer",
+                        "--print-to-pdf=" + pdf, "file://" + os.path.join(out, "report.html")],
+                       capture_output=True, timeout=120)
+    data = open(pdf, "rb").read() if os.path.exists(pdf) else b""
+    check(r.returncode == 0 and data.startswith(b"%PDF") and b"/Type /Page" in data,
+          "print to PDF: %d %s" % (r.returncode, r.stderr[-300:]))
+    check("@media print" in txt and "@page{size:A4 landscape" in txt, "no print stylesheet")
+    if not shot:
+        return
+    png = os.path.join(WORK, "evidence-report.png")
+    r = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                        "--user-data-dir=" + prof, "--hide-scrollbars", "--window-size=1200,1500",
+                        "--screenshot=" + png, "file://" + os.path.join(out, "report.html")],
+                       capture_output=True, timeout=120)
+    check(r.returncode == 0 and open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n",
+          "screenshot: %d %s" % (r.returncode, r.stderr[-300:]))
+    if os.environ.get("EVIDENCE_SCREENSHOT"):
+        shutil.copyfile(png, os.environ["EVIDENCE_SCREENSHOT"])
 
 
 def product_status(out):
@@ -832,7 +914,7 @@ def test_evidence_report_in_browser():
     out = os.path.join(WORK, "bundle-for-browser")
     if not os.path.exists(out):
         test_evidence_bundle_enforce()  # run alone (a filter): make the bundle first
-    check_report_in_browser(out)
+    check_report_in_browser(out, shot=True)
 
 
 def test_evidence_status_audit():
@@ -852,6 +934,7 @@ def test_evidence_status_audit():
         st, text = product_status(out)
         check(st == "Not Implemented" and "No self-test ran" in text and "Audit mode" in text and
               "2 violation events in the window, 2 of them not denied" in text, text)
+        check_report_in_browser(out)  # observed violations: said so in the cell and the table
         r = selftest_run(a)
         check(r.returncode == 0, "selftest: %s" % r.stderr)
         time.sleep(0.3)
@@ -924,6 +1007,15 @@ def test_evidence_signed():
         subprocess.run("tar czf %s/bad.tar.gz *" % d, shell=True, cwd=x, check=True)
         r = verify(os.path.join(d, "bad.tar.gz"), "--pubkey", pub)
         check(r.returncode == 1 and b"extra: more.txt" in r.stdout, "bad tarball: %s" % r.stdout)
+        # a member given twice (the second copy would replace what was checked): named
+        import tarfile
+        twice = os.path.join(d, "twice.tar.gz")
+        with tarfile.open(twice, "w:gz", format=tarfile.USTAR_FORMAT) as t:
+            for name in sorted(os.listdir(x)) + ["report.html"]:
+                t.add(os.path.join(x, name), arcname=name)
+        r = verify(twice, "--pubkey", pub)
+        check(r.returncode == 1 and b"bad entry: report.html (given twice)" in r.stdout and
+              b"File exists" not in r.stdout, "member twice: %s" % r.stdout)
         check(not glob.glob("/tmp/accelguard-verify.*") and
               not glob.glob("/tmp/accelguard-evidence.*"), "temporary directories left")
         r = evidence(a, os.path.join(d, "b2"), "--sign-key", pub)
