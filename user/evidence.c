@@ -19,6 +19,7 @@
 #include <openssl/pem.h>
 #include "config.h"
 #include "evidence.h"
+#include "evidence_product.h"
 #include "evidence_upload.h"
 #include "journal.h"
 #include "log.h"
@@ -755,11 +756,9 @@ static const char *const bundle_files[] = { "journal.jsonl", "access-matrix.json
 					    "access-matrix.csv", "selftest.json",
 					    "selftest-junit.xml", "report.html", "PRODUCT.yaml" };
 
-static void write_product(const struct status *st, FILE *f)
+/* The requirement entry, keys at column 0; evidence paths are prefix + each file's name. */
+static void write_entry(const struct status *st, FILE *f, const char *prefix)
 {
-	fprintf(f, "# the secure_accelerator_access entry of PRODUCT.yaml, written by accelguard "
-		   "evidence;\n# evidence paths are relative to the bundle: copy its files beside "
-		   "PRODUCT.yaml\n");
 	fprintf(f, "- id: secure_accelerator_access\n"
 		   "  description: \"Ensure that access to accelerators from within containers is "
 		   "properly isolated and mediated by the Kubernetes resource management framework "
@@ -769,11 +768,94 @@ static void write_product(const struct status *st, FILE *f)
 	yaml_dq(f, st->status);
 	fprintf(f, "\n  evidence:\n");
 	for (size_t i = 0; i < sizeof(bundle_files) / sizeof(bundle_files[0]); i++)
-		if (strcmp(bundle_files[i], "PRODUCT.yaml"))
-			fprintf(f, "    - \"%s\"\n", bundle_files[i]);
-	fprintf(f, "    - \"manifest.json\"\n  notes: ");
+		if (strcmp(bundle_files[i], "PRODUCT.yaml")) {
+			fprintf(f, "    - ");
+			{
+				char p[PATH_MAX];
+
+				snprintf(p, sizeof(p), "%s%s", prefix, bundle_files[i]);
+				yaml_dq(f, p);
+			}
+			fputc('\n', f);
+		}
+	fprintf(f, "    - ");
+	{
+		char p[PATH_MAX];
+
+		snprintf(p, sizeof(p), "%smanifest.json", prefix);
+		yaml_dq(f, p);
+	}
+	fprintf(f, "\n  notes: ");
 	yaml_dq(f, st->notes);
 	fprintf(f, "\n");
+}
+
+static void write_product(const struct status *st, FILE *f)
+{
+	fprintf(f, "# the secure_accelerator_access entry of PRODUCT.yaml, written by accelguard "
+		   "evidence;\n# evidence paths are relative to the bundle: copy its files beside "
+		   "PRODUCT.yaml\n# (or let accelguard evidence --product FILE merge it)\n");
+	write_entry(st, f, "");
+}
+
+/* to, relative to the directory from (both canonical, absolute), with a trailing slash */
+static void rel_dir(const char *from, const char *to, char *out, size_t len)
+{
+	size_t i = 0, common = 0, off = 0;
+
+	for (; from[i] && from[i] == to[i]; i++)
+		if (from[i] == '/')
+			common = i;
+	if (!from[i] && (to[i] == '/' || !to[i]))
+		common = i;
+	else if (!to[i] && from[i] == '/')
+		common = i;
+	out[0] = 0;
+	for (const char *s = from + common; *s; s++)
+		if (*s == '/')
+			off += (size_t)snprintf(out + off, off < len ? len - off : 0, "../");
+	if (to[common])
+		snprintf(out + off, off < len ? len - off : 0, "%s/", to + common + (to[common] == '/'));
+	if (!strcmp(from, "/") && to[0] == '/')
+		snprintf(out, len, "%s/", to + 1);
+}
+
+/* --product: the entry merged into FILE (or FILE written from the checklist), then checked
+ * as the CNCF validator would. 0: valid offline; 3: written, refused; 1: not written. */
+static int product_out(const struct status *st, const char *product, const char *version,
+		       const char *out)
+{
+	char pdir[PATH_MAX], rout[PATH_MAX], rdir[PATH_MAX], prefix[PATH_MAX], err[1024];
+	char *buf = NULL;
+	size_t blen = 0;
+	FILE *m;
+	int r;
+
+	snprintf(pdir, sizeof(pdir), "%s", product);
+	if (strrchr(pdir, '/'))
+		*strrchr(pdir, '/') = 0;
+	else
+		snprintf(pdir, sizeof(pdir), ".");
+	if (!pdir[0])
+		snprintf(pdir, sizeof(pdir), "/");
+	if (!realpath(pdir, rdir) || !realpath(out, rout)) {
+		ag_err("evidence: --product %s: %s: %s", product, pdir, strerror(errno));
+		return 1;
+	}
+	rel_dir(rdir, rout, prefix, sizeof(prefix));
+	m = open_memstream(&buf, &blen);
+	if (!m)
+		return 1;
+	write_entry(st, m, prefix);
+	fclose(m);
+	r = ag_product_merge(product, version, buf, err, sizeof(err));
+	free(buf);
+	if (r) {
+		ag_err("evidence: --product: %s", err);
+		return 1;
+	}
+	r = ag_product_check(product, version, stdout);
+	return r < 0 ? 1 : r ? 3 : 0;
 }
 
 static int sign_file(const char *keypath, const char *dir, char *err, size_t errlen)
@@ -838,9 +920,12 @@ static int cmd_build(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },    { "sign-key", required_argument, NULL, 'k' },
 		{ "tar", required_argument, NULL, 'T' },    { "help", no_argument, NULL, 'h' },
 		{ "upload", required_argument, NULL, 'U' }, { "upload-ca", required_argument, NULL, 'A' },
+		{ "product", required_argument, NULL, 'P' },
+		{ "conformance-version", required_argument, NULL, 'V' },
 		{ 0 },
 	};
 	const char *config = NULL, *jdir = NULL, *out = NULL, *key = NULL, *tar = NULL;
+	const char *product = NULL, *cversion = NULL;
 	const char *upload = NULL, *upload_ca = NULL;
 	char tmpout[] = "/tmp/accelguard-evidence.XXXXXX", tmpb[sizeof(tmpout) + 8] = "";
 	struct coll c = { .since = 0, .until = INT64_MAX };
@@ -862,6 +947,8 @@ static int cmd_build(int argc, char **argv)
 		case 'T': tar = optarg; break;
 		case 'U': upload = optarg; break;
 		case 'A': upload_ca = optarg; break;
+		case 'P': product = optarg; break;
+		case 'V': cversion = optarg[0] == 'v' ? optarg + 1 : optarg; break;
 		case 's':
 		case 'u':
 			if (ag_journal_parse_time(optarg, opt == 's' ? &c.since : &c.until)) {
@@ -874,12 +961,17 @@ static int cmd_build(int argc, char **argv)
 			printf("Usage: accelguard evidence --out DIR [--config FILE | --dir JOURNAL]\n"
 			       "                           [--since T] [--until T] [--sign-key KEY.pem]\n"
 			       "                           [--tar F.tar.gz [--upload URL [--upload-ca CA.pem]]]\n"
+			       "                           [--product PRODUCT.yaml [--conformance-version X.Y]]\n"
 			       "       accelguard evidence cluster --kubeconfig F --out DIR [--sign-key KEY.pem]\n"
-			       "       accelguard evidence verify DIR [--pubkey PUB.pem]\n\n"
+			       "       accelguard evidence verify DIR [--pubkey PUB.pem]\n"
+			       "       accelguard evidence product-check PRODUCT.yaml [--conformance-version X.Y]\n\n"
 			       "Write an evidence bundle of the journal's window into DIR (made whole, or\n"
 			       "not at all): journal.jsonl, access-matrix.json/.csv, selftest.json,\n"
 			       "selftest-junit.xml, report.html, PRODUCT.yaml, manifest.json (sha256 of\n"
-			       "every file) and, with --sign-key (Ed25519), manifest.json.sig.\n");
+			       "every file) and, with --sign-key (Ed25519), manifest.json.sig.\n"
+			       "--product merges the secure_accelerator_access entry (evidence paths\n"
+			       "relative to it) into PRODUCT.yaml, or writes one from the version's checklist,\n"
+			       "and checks it as the CNCF validator would: exit 3 when it would be refused.\n");
 			return 0;
 		default:
 			return 2;
@@ -891,6 +983,18 @@ static int cmd_build(int argc, char **argv)
 	}
 	if (upload && !tar) {
 		ag_err("evidence: --upload URL puts the tarball: give --tar FILE.tar.gz too");
+		return 2;
+	}
+	if (product && !out) {
+		ag_err("evidence: --product FILE points at the bundle's files: give --out DIR too");
+		return 2;
+	}
+	if (cversion && !product) {
+		ag_err("evidence: --conformance-version is for --product");
+		return 2;
+	}
+	if (cversion && !ag_product_checklist(cversion, NULL)) {
+		ag_err("evidence: --conformance-version %s: no such checklist (1.33 to 1.37)", cversion);
 		return 2;
 	}
 	if (!out) {
@@ -1032,7 +1136,7 @@ static int cmd_build(int argc, char **argv)
 	       "secure_accelerator_access: %s%s\n",
 	       tar ? tar : out, (unsigned long long)c.n_events, c.n_cells, (unsigned long long)c.n_viol,
 	       json_object_array_length(c.selftests), st.status, key ? "; manifest signed" : "");
-	ret = 0;
+	ret = product ? product_out(&st, product, cversion, out) : 0;
 	goto done;
 io:
 	ag_err("evidence: cannot write into %s: %s", part, strerror(errno));
@@ -1430,6 +1534,8 @@ int ag_evidence_cmd(int argc, char **argv)
 		return cmd_verify(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "cluster"))
 		return ag_evidence_cluster_cmd(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "product-check"))
+		return ag_product_check_cmd(argc - 1, argv + 1);
 	return cmd_build(argc, argv);
 }
 

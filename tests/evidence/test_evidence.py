@@ -13,6 +13,7 @@ import errno
 import glob
 import gzip
 import json
+import re
 import os
 import shutil
 import signal
@@ -1026,6 +1027,197 @@ def test_evidence_signed():
         a.stop()
 
 
+# ---- PRODUCT.yaml ------------------------------------------------------------------------
+
+CHECKLISTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                          "conformance")
+VERSIONS = ["1.33", "1.34", "1.35", "1.36", "1.37"]
+
+
+def product_check(path, *args):
+    return subprocess.run([AGENT, "evidence", "product-check", path] + list(args),
+                          capture_output=True, timeout=60)
+
+
+def refusals(stdout):
+    return [l[len("refused: "):] for l in stdout.decode().splitlines() if l.startswith("refused: ")]
+
+
+def check_against_oracle(path, stdout):
+    """accelguard's refusals are the validator's: the same rules, each line starting with the
+    validator's own message (accelguard may add a hint after it)."""
+    import product_oracle
+    want = sorted(product_oracle.validate(path, CHECKLISTS))
+    got = refusals(stdout)
+    check(len(got) == len(want), "refusals of %s: accelguard %s, the validator %s"
+          % (path, got, want))
+    left = list(got)
+    for rule, msg in want:
+        hit = [g for g in left if g.startswith("[%s] %s" % (rule, msg))]
+        check(hit, "the validator refuses [%s] %s; accelguard said %s" % (rule, msg, got))
+        left.remove(hit[0])
+
+
+def fill_vendor(path, version):
+    """What the vendor fills in: the metadata, the other requirements (MUSTs Implemented with
+    an evidence file beside PRODUCT.yaml, SHOULDs left empty)."""
+    import yaml
+    d = os.path.dirname(path)
+    open(os.path.join(d, "attestation.md"), "w").write("self-attestation\n")
+    doc = yaml.safe_load(open(path))
+    doc["metadata"].update({
+        "kubernetesVersion": "v" + version, "platformName": "Acme AI", "platformVersion": "2.0",
+        "vendorName": "Acme", "websiteUrl": "https://acme.example", "repoUrl": "",
+        "documentationUrl": "https://acme.example/docs", "productLogoUrl": "https://acme.example/l.svg",
+        "description": "Acme's platform", "contactEmailAddress": "ai@acme.example",
+        "k8sConformanceUrl": "https://github.com/cncf/k8s-conformance/tree/master/v%s/acme" % version})
+    for cat, reqs in doc["spec"].items():
+        for r in reqs:
+            if r["id"] != "secure_accelerator_access" and r["level"] == "MUST":
+                r.update({"status": "Implemented", "evidence": ["attestation.md"]})
+    with open(path, "w") as f:
+        yaml.safe_dump(doc, f, sort_keys=False, width=100000)
+
+
+def test_evidence_product():
+    import yaml
+    d = os.path.join(WORK, "ev-prod")
+    a = Agent("ev-prod", {"dir": os.path.join(d, "journal"), "flush_ms": 100}, mode="enforce",
+              extra="selftest:\n  socket: %s/control.sock\n" % d)
+    try:
+        a.start()
+        check(selftest_run(a).returncode == 0, "selftest")
+        time.sleep(0.3)
+        for v in VERSIONS:
+            checklist = yaml.safe_load(open(os.path.join(CHECKLISTS, "AIConformance-%s.yaml" % v)))
+            pdir = os.path.join(d, "repo", "v" + v, "acme")
+            os.makedirs(pdir)
+            prod = os.path.join(pdir, "PRODUCT.yaml")
+            # 1. no PRODUCT.yaml yet: written whole from the checklist, the vendor's fields
+            # left as placeholders: written, and refused naming each
+            r = evidence(a, os.path.join(pdir, "accelguard"), "--product", prod)
+            check(r.returncode == 3, "v%s template: exit %d %s %s" % (v, r.returncode, r.stdout,
+                                                                     r.stderr))
+            check_against_oracle(prod, r.stdout)
+            doc = yaml.safe_load(open(prod))
+            check({c: [x["id"] for x in l] for c, l in doc["spec"].items()} ==
+                  {c: [x["id"] for x in l] for c, l in checklist["spec"].items()},
+                  "v%s: the template's requirements" % v)
+            entry = [x for x in doc["spec"]["security"] if x["id"] == "secure_accelerator_access"]
+            sch = [x for x in checklist["spec"]["security"] if x["id"] == "secure_accelerator_access"][0]
+            check(len(entry) == 1 and entry[0]["description"] == sch["description"] and
+                  entry[0]["level"] == "MUST" and entry[0]["status"] == "Implemented" and
+                  all(os.path.exists(os.path.join(pdir, e)) for e in entry[0]["evidence"]) and
+                  "accelguard/selftest-junit.xml" in entry[0]["evidence"],
+                  "v%s entry: %s" % (v, entry))
+            out = r.stdout.decode()
+            check("[metadata.placeholder] Metadata field vendorName" in out and
+                  "k8sConformanceUrl" in out and "not checked offline" in out,
+                  "v%s: %s" % (v, out))
+            # 2. the vendor fills in the rest: valid offline, the online checks listed
+            fill_vendor(prod, v)
+            r = product_check(prod)
+            check(r.returncode == 0 and b"valid offline for v" + v.encode() in r.stdout and
+                  b"online: [url] websiteUrl: https://acme.example" in r.stdout and
+                  b"online: [vendorName.member] vendorName 'Acme'" in r.stdout,
+                  "v%s filled: %d %s" % (v, r.returncode, r.stdout))
+            check_against_oracle(prod, r.stdout)
+        # 3. a vendor's own file: the entry replaced in place, every other byte kept
+        pdir = os.path.join(d, "repo", "v1.36", "acme")
+        prod = os.path.join(pdir, "PRODUCT.yaml")
+        text = open(prod).read()
+        mine = ("# Acme's submission\n" + text.replace("spec:\n", "spec:  # filled by hand\n", 1))
+        mine = mine.replace("  security:\n", "  security:\n  # the entry below is accelguard's\n", 1)
+        open(prod, "w").write(mine)
+        shutil.rmtree(os.path.join(pdir, "accelguard"))
+        r = evidence(a, os.path.join(pdir, "accelguard"), "--product", prod)
+        check(r.returncode == 0, "merge: %d %s %s" % (r.returncode, r.stdout, r.stderr))
+        after = open(prod).read()
+        cut = lambda t: re.sub(r"- id: secure_accelerator_access\n(    .*\n|      .*\n)*", "", t)
+        check(cut(after) == cut(mine) and "# Acme's submission" in after and
+              "# the entry below is accelguard's" in after, "merge changed other bytes")
+        # the bundle elsewhere: paths relative to PRODUCT.yaml, with ..
+        other = os.path.join(d, "elsewhere", "bundle")
+        os.makedirs(os.path.dirname(other))
+        r = evidence(a, other, "--product", prod)
+        check(r.returncode == 0 and "../../../elsewhere/bundle/report.html" in open(prod).read(),
+              "bundle elsewhere: %d %s %s" % (r.returncode, r.stdout, r.stderr))
+        check_against_oracle(prod, product_check(prod).stdout)
+        # 4. what the validator refuses, each named, against the oracle
+        def case(name, edit, rule, path=None):
+            p = path or os.path.join(d, "repo", "v1.36", name, "PRODUCT.yaml")
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            shutil.copytree(os.path.join(pdir, "accelguard"), os.path.join(os.path.dirname(p),
+                                                                          "accelguard"),
+                            dirs_exist_ok=True)
+            open(os.path.join(os.path.dirname(p), "attestation.md"), "w").write("x\n")
+            open(p, "w").write(edit(open(prod).read()))
+            r = product_check(p)
+            check(r.returncode == 1 and ("refused: [%s]" % rule).encode() in r.stdout,
+                  "%s: %d %s" % (name, r.returncode, r.stdout))
+            if rule not in ("load", "version.path"):
+                check_against_oracle(p, r.stdout)
+            return r
+        sub = lambda a_, b: (lambda t: t.replace(a_, b, 1))
+        case("partial", lambda t: re.sub(r'(id: secure_accelerator_access\n(?:.*\n)*?\s*status: )"Implemented"',
+                                         r'\1"Partially Implemented"', t, count=1), "status.must")
+        case("bogus", sub("status: Implemented", "status: Done"), "status")
+        case("na", lambda t: t.replace("status: Implemented\n    evidence:\n    - attestation.md",
+                                       "status: N/A\n    evidence: []", 1), "status.na_notes")
+        case("nocat", lambda t: t.replace("  operator:", "  operators:"), "spec.category")
+        case("noid", sub("id: robust_controller", "id: robust_controllers"), "spec.requirement")
+        case("missing", sub("- attestation.md", "- results/e2e.log"), "evidence.file")
+        r = case("fileurl", sub("- attestation.md", "- file://results/junit.xml#TestSecureAcceleratorAccess"),
+                 "evidence.file")
+        check(b"file:// entries for paths" in r.stdout, "file:// hint: %s" % r.stdout)
+        case("badurl", sub("tree/master/v1.36/acme", "blob/master/v1.36/acme"),
+             "metadata.k8sConformanceUrl")
+        case("notstr", sub("platformVersion: '2.0'", "platformVersion: 2.0"), "metadata.string")
+        case("empty", sub("platformName: Acme AI", "platformName: ''"), "metadata.empty")
+        case("nometa", lambda t: t.replace("  contactEmailAddress: ai@acme.example\n", ""),
+             "metadata.required")
+        case("dupkey", lambda t: t.replace("metadata:\n", "metadata:\n  vendorName: Acme\n", 1), "load")
+        case("evstr", sub("evidence:\n    - attestation.md", "evidence: attestation.md"), "load")
+        case("noversion", lambda t: t, "version.path", path=os.path.join(d, "repo", "acme", "PRODUCT.yaml"))
+        # accepted: snake_case metadata; a SHOULD left empty
+        p = os.path.join(d, "repo", "v1.36", "snake", "PRODUCT.yaml")
+        os.makedirs(os.path.dirname(p))
+        shutil.copytree(os.path.join(pdir, "accelguard"), os.path.join(os.path.dirname(p), "accelguard"))
+        open(os.path.join(os.path.dirname(p), "attestation.md"), "w").write("x\n")
+        open(p, "w").write(open(prod).read().replace("platformName:", "platform_name:")
+                           .replace("k8sConformanceUrl:", "k8s_conformance_url:"))
+        r = product_check(p)
+        check(r.returncode == 0, "snake_case: %s" % r.stdout)
+        # a version given that is not the path's
+        r = product_check(p, "--conformance-version", "1.35")
+        check(r.returncode == 1 and b"[version.path]" in r.stdout and b"not v1.35/" in r.stdout,
+              "version mismatch: %s" % r.stdout)
+        # an audit bundle: written, and its Partially Implemented refused as a MUST
+        a.stop()
+        a2 = Agent("ev-prod-audit", {"dir": os.path.join(d, "journal-audit"), "flush_ms": 100},
+                   mode="audit", extra="selftest:\n  socket: %s/control2.sock\n" % d)
+        a2.start()
+        try:
+            check(selftest_run(a2).returncode == 0, "audit selftest")
+            time.sleep(0.3)
+            p = os.path.join(d, "repo", "v1.37", "acme", "PRODUCT.yaml")
+            r = evidence(a2, os.path.join(d, "repo", "v1.37", "acme", "audit"), "--product", p)
+            check(r.returncode == 3 and b"refused: [status.must] Requirement "
+                  b"'secure_accelerator_access' is MUST level but status is 'Partially "
+                  b"Implemented'" in r.stdout, "audit: %d %s" % (r.returncode, r.stdout))
+        finally:
+            a2.stop()
+        # usage errors: --product without --out; an unknown version
+        r = subprocess.run([AGENT, "evidence", "--config", a.cfg, "--tar", os.path.join(d, "x.tgz"),
+                            "--product", prod], capture_output=True)
+        check(r.returncode == 2 and b"give --out DIR" in r.stderr, "tar only: %s" % r.stderr)
+        r = evidence(a, os.path.join(d, "y"), "--product", os.path.join(d, "P.yaml"),
+                     "--conformance-version", "1.32")
+        check(r.returncode == 2 and b"1.32: no such checklist" in r.stderr, "1.32: %s" % r.stderr)
+    finally:
+        a.stop(signal.SIGKILL)
+
+
 # ---- upload -------------------------------------------------------------------------------
 
 def make_ca(d, name="127.0.0.1"):
@@ -1382,6 +1574,7 @@ TESTS = [
     ("evidence_report_in_browser", test_evidence_report_in_browser),
     ("evidence_status_audit", test_evidence_status_audit),
     ("evidence_signed", test_evidence_signed),
+    ("evidence_product", test_evidence_product),
     ("evidence_upload", test_evidence_upload),
     ("evidence_cluster", test_evidence_cluster),
 ]
