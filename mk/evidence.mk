@@ -4,7 +4,7 @@
 #   make evidence-check                      every scenario
 #   make evidence-check EVIDENCE_FILTER=journal
 USER_SRCS += user/journal.c user/selftest.c user/evidence.c user/evidence_upload.c user/evidence_cluster.c user/evidence_http.c \
-             user/evidence_product.c
+             user/evidence_product.c user/evidence_conformance.c
 LDLIBS    += -lcrypto
 EVIDENCE_FILTER ?=
 
@@ -32,4 +32,4 @@ evidence-check: $(BUILD)/accelguard
 		--agent $(BUILD)/accelguard $(EVIDENCE_FILTER)
 
 # paths under the cgroup2 mount are bounded by the kernel, not by the buffers' sizes
-$(BUILD)/user/selftest.o $(BUILD)/user/evidence.o $(BUILD)/user/evidence_cluster.o $(BUILD)/user/evidence_product.o: CFLAGS += -Wno-format-truncation
+$(BUILD)/user/selftest.o $(BUILD)/user/evidence.o $(BUILD)/user/evidence_cluster.o $(BUILD)/user/evidence_product.o $(BUILD)/user/evidence_conformance.o: CFLAGS += -Wno-format-truncation

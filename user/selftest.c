@@ -23,6 +23,7 @@
 #include "accelguard.h"
 #include "cgroups.h"
 #include "config.h"
+#include "evidence_conformance.h"
 #include "journal.h"
 #include "log.h"
 #include "policy.h"
@@ -418,9 +419,15 @@ void ag_selftest_svc_free(struct ag_selftest_svc *s)
 
 #define MAX_TENANTS 256
 
+#define SEEN_DEVS 16
+
 struct seen_tenant {
 	char path[512];
 	char dev[32]; /* an exclusive GPU it holds, "" for none */
+	/* for the conformance checks: who it is, and its allocation's NVIDIA GPU minors */
+	char ns[128], pod[256], uid[64], ctr[128];
+	unsigned int n_gpus;
+	unsigned short gpus[SEEN_DEVS];
 };
 
 struct scan {
@@ -485,20 +492,38 @@ static void note_tenant(struct scan *sc, json_object *o)
 			return;
 		sc->n_t++;
 	}
+	memset(&sc->t[i], 0, sizeof(sc->t[i]));
 	snprintf(sc->t[i].path, sizeof(sc->t[i].path), "%s", path);
-	sc->t[i].dev[0] = 0;
+	{
+		const char *x;
+
+		if ((x = jget_str(o, "pod", "namespace")))
+			snprintf(sc->t[i].ns, sizeof(sc->t[i].ns), "%s", x);
+		if ((x = jget_str(o, "pod", "name")))
+			snprintf(sc->t[i].pod, sizeof(sc->t[i].pod), "%s", x);
+		if ((x = jget_str(o, "pod", "uid")))
+			snprintf(sc->t[i].uid, sizeof(sc->t[i].uid), "%s", x);
+		if ((x = jget_str(o, "container", "name")))
+			snprintf(sc->t[i].ctr, sizeof(sc->t[i].ctr), "%s", x);
+	}
 	if (json_object_object_get_ex(o, "devices", &devs) &&
 	    json_object_is_type(devs, json_type_array)) {
 		for (size_t k = 0; k < json_object_array_length(devs); k++) {
 			const char *d = json_object_get_string(json_object_array_get_idx(devs, k));
-			unsigned int ma, mi;
+			unsigned int ma, mi, hi;
 			char tail;
+			int n = d ? sscanf(d, "%u:%u-%u%c", &ma, &mi, &hi, &tail) : 0;
 
+			if (n == 1 || n < 2 || ma != 195)
+				continue;
+			if (n == 2)
+				hi = mi;
 			/* one NVIDIA GPU minor, no range: an exclusive device */
-			if (d && sscanf(d, "%u:%u%c", &ma, &mi, &tail) == 2 && ma == 195 && mi <= 247) {
+			if (n == 2 && mi <= 247 && !sc->t[i].dev[0])
 				snprintf(sc->t[i].dev, sizeof(sc->t[i].dev), "%u:%u", ma, mi);
-				break;
-			}
+			for (unsigned int m = mi; m <= hi && m <= 247; m++)
+				if (sc->t[i].n_gpus < SEEN_DEVS)
+					sc->t[i].gpus[sc->t[i].n_gpus++] = (unsigned short)m;
 		}
 	}
 }
@@ -531,9 +556,11 @@ static int on_record(const char *line, size_t len, __s64 t, void *ctx)
 		snprintf(sc->tier, sizeof(sc->tier), "%s", (s = jget_str(o, "tier", NULL)) ? s : "");
 		snprintf(sc->version, sizeof(sc->version), "%s",
 			 (s = jget_str(o, "version", NULL)) ? s : "");
-		sc->n_t = 0;
 	} else if (!strcmp(type, "summary")) {
+		/* a run's tenants end with it; the next run reports those present at its start
+		 * before its ready event */
 		sc->stopped = true;
+		sc->n_t = 0;
 	} else if (!strcmp(type, "tenant")) {
 		const char *p = jget_str(o, "cgroup", "path"), *ev = jget_str(o, "event", NULL);
 
@@ -661,7 +688,8 @@ static void fmt_rfc3339(__s64 ns, char *buf, size_t len)
 }
 
 static int write_junit(const char *path, const struct check *c, int n, const char *mode,
-		       const char *tier, const char *kind, const char *started, double total_ms)
+		       const char *tier, const char *kind, const char *started, double total_ms,
+		       json_object *conformance)
 {
 	char tmp[PATH_MAX];
 	struct utsname u;
@@ -677,6 +705,8 @@ static int write_junit(const char *path, const struct check *c, int n, const cha
 	if (!f)
 		return -errno;
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+	if (conformance) /* upstream's test first, then accelguard's own runtime checks */
+		ag_conformance_junit(f, conformance, u.nodename, started);
 	fprintf(f, "  <testsuite name=\"accelguard-selftest\" tests=\"%d\" failures=\"%d\" errors=\"0\" "
 		   "skipped=\"0\" time=\"%.3f\" timestamp=\"%s\" hostname=\"",
 		n, failures, total_ms / 1e3, started);
@@ -794,6 +824,7 @@ static int usage_selftest(FILE *f)
 	fprintf(f,
 		"Usage: accelguard selftest [--config FILE] [--dir JOURNAL] [--socket PATH]\n"
 		"                           [--junit FILE] [--json] [--timeout S] [--quiet]\n"
+		"                           [--conformance]\n"
 		"\n"
 		"Prove isolation on this node now, against the running agent: in throwaway tenant\n"
 		"cgroups under " AG_SELFTEST_ROOT ", open a device allocated to the test tenant, one\n"
@@ -808,7 +839,13 @@ static int usage_selftest(FILE *f)
 		"  -S, --socket PATH  the agent's control socket (default " AG_SELFTEST_SOCKET ")\n"
 		"  -j, --junit FILE   also write the results as JUnit XML\n"
 		"      --json         print the result as one JSON object instead of text\n"
-		"  -t, --timeout S    wait at most S seconds for each verdict (default 5)\n");
+		"  -t, --timeout S    wait at most S seconds for each verdict (default 5)\n"
+		"      --conformance  first the upstream test's subtests (kubernetes-sigs/ai-conformance\n"
+		"                     TestSecureAcceleratorAccess: PositiveAccessTest,\n"
+		"                     NegativeIsolationTest, MultiContainerIsolationTest) on every\n"
+		"                     running container the agent knows: the NVIDIA GPU nodes each\n"
+		"                     reaches in its own mount namespace, by device number, must be\n"
+		"                     exactly its allocation's; JUnit carries both test suites\n");
 	return f == stdout ? 0 : 2;
 }
 
@@ -819,10 +856,13 @@ int ag_selftest_cmd(int argc, char **argv)
 		{ "socket", required_argument, NULL, 'S' }, { "junit", required_argument, NULL, 'j' },
 		{ "json", no_argument, NULL, 'J' },         { "timeout", required_argument, NULL, 't' },
 		{ "by", required_argument, NULL, 'b' },     { "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },         { 0 },
+		{ "help", no_argument, NULL, 'h' },         { "conformance", no_argument, NULL, 'C' },
+		{ 0 },
 	};
 	const char *config = NULL, *dir = NULL, *sock = NULL, *junit = NULL, *by = "cli";
-	bool json = false, quiet = false, cfg_loaded = false;
+	bool json = false, quiet = false, cfg_loaded = false, conformance = false;
+	json_object *conf = NULL;
+	int conf_failed = 0;
 	double timeout_s = 5, t_start;
 	struct ag_config cfg = { 0 };
 	struct scan sc = { 0 };
@@ -844,6 +884,7 @@ int ag_selftest_cmd(int argc, char **argv)
 		case 'J': json = true; break;
 		case 'b': by = optarg; break;
 		case 'q': quiet = true; break;
+		case 'C': conformance = true; break;
 		case 't':
 			timeout_s = atof(optarg);
 			if (timeout_s <= 0) {
@@ -1081,7 +1122,24 @@ int ag_selftest_cmd(int argc, char **argv)
 		}
 		failures += !k->pass;
 	}
-	ret = failures ? 1 : 0;
+	if (conformance) {
+		/* upstream's three subtests on the node's running containers, as the agent knows
+		 * them (the tenants of the journal with a pod and a container) */
+		struct ag_conf_ctr *cc = calloc(sc.n_t + 1, sizeof(*cc));
+		size_t nc = 0;
+
+		scan_journal(dir, 0, &sc);
+		for (size_t i = 0; cc && i < sc.n_t; i++) {
+			if (!sc.t[i].pod[0] || !sc.t[i].ctr[0])
+				continue;
+			cc[nc++] = (struct ag_conf_ctr){ sc.t[i].ns, sc.t[i].pod, sc.t[i].uid,
+							 sc.t[i].ctr, sc.t[i].path, sc.t[i].gpus,
+							 sc.t[i].n_gpus };
+		}
+		conf = ag_conformance_run(cg2, cc, nc, &conf_failed);
+		free(cc);
+	}
+	ret = failures || conf_failed ? 1 : 0;
 	ran = true;
 cleanup:
 	for (int i = 0; i < 3; i++)
@@ -1146,6 +1204,8 @@ cleanup:
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(res, "checks", arr);
+	if (conf)
+		json_object_object_add(res, "conformance", json_object_get(conf));
 	if (json) {
 		printf("%s\n", json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN));
 	} else if (!quiet) {
@@ -1166,11 +1226,33 @@ cleanup:
 		else
 			printf("audit: violations are flagged, not denied (run the agent with --mode "
 			       "enforce to prove denial)\n");
-		printf("selftest: %s, %d of 3 checks passed in %.0f ms; cleaned up\n",
-		       ret ? "FAILED" : "passed", 3 - failures, now_ms() - t_start);
+		for (size_t i = 0; conf && i < json_object_array_length(conf); i++) {
+			json_object *st = json_object_array_get_idx(conf, i), *cs = NULL;
+
+			printf("%-4s TestSecureAcceleratorAccess/%s: %s\n",
+			       !strcmp(jget_str(st, "result", NULL), "pass") ? "ok"
+			       : !strcmp(jget_str(st, "result", NULL), "skipped") ? "skip" : "FAIL",
+			       jget_str(st, "name", NULL), jget_str(st, "message", NULL));
+			json_object_object_get_ex(st, "containers", &cs);
+			for (size_t k = 0; cs && k < json_object_array_length(cs); k++) {
+				json_object *x = json_object_array_get_idx(cs, k);
+
+				printf("       %s/%s/%s: ACCELERATOR_COUNT=%lld %s%s%s\n",
+				       jget_str(x, "namespace", NULL), jget_str(x, "pod", NULL),
+				       jget_str(x, "container", NULL),
+				       jget_int(x, "accelerator_count", NULL), jget_str(x, "result", NULL),
+				       jget_str(x, "why", NULL) ? ": " : "",
+				       jget_str(x, "why", NULL) ? jget_str(x, "why", NULL) : "");
+			}
+		}
+		printf("selftest: %s, %d of 3 checks passed%s in %.0f ms; cleaned up\n",
+		       ret ? "FAILED" : "passed", 3 - failures,
+		       conf ? (conf_failed ? ", upstream's subtests failed" : ", upstream's subtests passed") : "",
+		       now_ms() - t_start);
 	}
 	if (junit) {
-		r = write_junit(junit, ck, 3, sc.mode, sc.tier, kind, started, now_ms() - t_start);
+		r = write_junit(junit, ck, 3, sc.mode, sc.tier, kind, started, now_ms() - t_start,
+				conf);
 		if (r) {
 			ag_err("selftest: cannot write the JUnit file %s: %s", junit, strerror(-r));
 			ret = 1;
@@ -1198,6 +1280,7 @@ cleanup:
 	}
 	json_object_put(res);
 out_cfg:
+	json_object_put(conf);
 	free(sc.t);
 	if (cfg_loaded)
 		ag_config_free(&cfg);

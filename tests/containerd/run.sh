@@ -134,7 +134,8 @@ touch "$tmp/py/proto/__init__.py"
 # --- the node: two GPUs in NVIDIA procfs, their nodes; a 1:7 (/dev/full) "accelerator" given by
 # DRA through CDI, which can really be held open
 gpu0=GPU-3b3b3b3b-1111-4000-8000-00000000000a gpu1=GPU-5e5e5e5e-2222-4000-8000-00000000000b
-for g in "0000:3b:00.0 $gpu0 0" "0000:5e:00.0 $gpu1 1"; do
+gpu2=GPU-9a9a9a9a-3333-4000-8000-00000000000c
+for g in "0000:3b:00.0 $gpu0 0" "0000:5e:00.0 $gpu1 1" "0000:9a:00.0 $gpu2 2"; do
 	set -- $g
 	mkdir -p "$tmp/proc/driver/nvidia/gpus/$1"
 	printf 'Model: \t\t NVIDIA H100 80GB HBM3\nGPU UUID: \t %s\nBus Location: \t %s\nDevice Minor: \t %s\nGPU Excluded:\t No\n' \
@@ -143,6 +144,7 @@ done
 printf 'Character devices:\n  1 mem\n195 nvidia\n195 nvidiactl\n\nBlock devices:\n  8 sd\n' >"$tmp/proc/devices"
 mknod "$tmp/dev/nvidia0" c 195 0
 mknod "$tmp/dev/nvidia1" c 195 1
+mknod "$tmp/dev/nvidia2" c 195 2
 cat >"$tmp/cdi/acc.yaml" <<EOF
 cdiVersion: 0.6.0
 kind: example.com/acc
@@ -156,7 +158,8 @@ EOF
 # --- pods, as the kubelet makes them (one per QoS class), before the agent starts
 uid_a=$(cat /proc/sys/kernel/random/uuid) uid_b=$(cat /proc/sys/kernel/random/uuid)
 uid_c=$(cat /proc/sys/kernel/random/uuid) uid_d=$(cat /proc/sys/kernel/random/uuid)
-uids=("$uid_a" "$uid_b" "$uid_c" "$uid_d")
+uid_m=$(cat /proc/sys/kernel/random/uuid) uid_n=$(cat /proc/sys/kernel/random/uuid)
+uids=("$uid_a" "$uid_b" "$uid_c" "$uid_d" "$uid_m" "$uid_n")
 pod() { # NAME NS UID QOS -> sandbox id (also kept for the cleanup)
 	local sb
 	sb=$(K pod "$@") || return 1
@@ -167,22 +170,31 @@ sb_a=$(pod train-a team-a "$uid_a" guaranteed 2>"$tmp/pod.err") ||
 	skip "the CRI cannot run a pod sandbox here: $(grep -o 'details = .*' "$tmp/pod.err" | head -1)"
 sb_b=$(pod train-b team-b "$uid_b" burstable) || { nok pods "RunPodSandbox train-b"; summary; exit 1; }
 sb_c=$(pod web team-c "$uid_c" besteffort privileged) || { nok pods "RunPodSandbox web"; summary; exit 1; }
+sb_m=$(pod multi team-m "$uid_m" burstable) || { nok pods "RunPodSandbox multi"; summary; exit 1; }
+sb_n=$(pod cpu team-n "$uid_n" besteffort) || { nok pods "RunPodSandbox cpu"; summary; exit 1; }
 # GPU nodes given to a container (as a device plugin does) keep their host path inside: when its
 # mknod at runc create is denied (a container born after ready is unresolved then, and with
 # "unresolved: deny" its mknod is refused; or another agent on this machine refuses it), runc
 # bind-mounts the node from the host path named by the container path instead
 dev() { echo "--device $tmp/dev/$1=$tmp/dev/$1"; }
+# ... and where a device plugin puts them, /dev/nvidiaN (made by mknod before the agent starts)
+devn() { echo "--device $tmp/dev/$1=/dev/$1"; }
 nv=$tmp/dev/nvidia
 # the 1:7 "accelerator" is /dev/full, which runc gives every container
 # A holds its own device open, opens it in a loop counting failures, and issues ioctls on it in
 # another (stty: TCGETS) counting the processes killed (tier 3 kills a denied ioctl)
-c_a=$(K ctr "$sb_a" train-a team-a "$uid_a" guaranteed main 0 $(dev nvidia0) -- \
+c_a=$(K ctr "$sb_a" train-a team-a "$uid_a" guaranteed main 0 $(devn nvidia0) -- \
 	sh -c 'exec 3</dev/full; j=0; while :; do stty -F /dev/full >/dev/null 2>&1; [ $? -ge 128 ] && echo K >>/tmp/kills; j=$((j+1)); [ $((j % 20)) = 0 ] && echo $j >/tmp/ioctls; done & i=0; while :; do if : </dev/full 2>/dev/null; then i=$((i+1)); [ $((i % 200)) = 0 ] && echo $i >/tmp/opens; else echo F >>/tmp/fails; fi; done')
 # B holds A's device open (cross-tenant), and was given A's GPU node by mistake beside its own
-c_b=$(K ctr "$sb_b" train-b team-b "$uid_b" burstable main 0 $(dev nvidia0) $(dev nvidia1) -- \
+c_b=$(K ctr "$sb_b" train-b team-b "$uid_b" burstable main 0 $(devn nvidia0) $(devn nvidia1) -- \
 	sh -c 'exec 3</dev/full; exec sleep 1000000')
 c_c=$(K ctr "$sb_c" web team-c "$uid_c" besteffort main 0 --privileged -- sleep 1000000)
-[ -n "$c_a" ] && [ -n "$c_b" ] && [ -n "$c_c" ] || { nok containers "CreateContainer failed"; summary; exit 1; }
+# upstream's multi-container pod: one container holds a GPU, the other none; and a pod without
+c_ma=$(K ctr "$sb_m" multi team-m "$uid_m" burstable authorized 0 $(devn nvidia2) -- sleep 1000000)
+c_mu=$(K ctr "$sb_m" multi team-m "$uid_m" burstable unauthorized 0 -- sleep 1000000)
+c_n=$(K ctr "$sb_n" cpu team-n "$uid_n" besteffort main 0 -- sleep 1000000)
+[ -n "$c_a" ] && [ -n "$c_b" ] && [ -n "$c_c" ] && [ -n "$c_ma" ] && [ -n "$c_mu" ] && [ -n "$c_n" ] ||
+	{ nok containers "CreateContainer failed"; summary; exit 1; }
 ok "pods and containers through the CRI (guaranteed, burstable, besteffort, privileged)"
 pid_b=$(K pid "$c_b")
 for _ in $(seq 100); do K exec "$c_a" cat /tmp/opens >/dev/null 2>&1 && break; sleep 0.1; done
@@ -199,7 +211,11 @@ cat >"$tmp/fx.json" <<EOF
  {"name": "train-b", "namespace": "team-b", "containers": [
    {"name": "main", "devices": [{"resource_name": "nvidia.com/gpu", "device_ids": ["$gpu1"]}]}]},
  {"name": "web", "namespace": "team-c", "containers": [{"name": "main", "devices": []}]},
- {"name": "late", "namespace": "team-d", "containers": [{"name": "main", "devices": []}]}
+ {"name": "late", "namespace": "team-d", "containers": [{"name": "main", "devices": []}]},
+ {"name": "multi", "namespace": "team-m", "containers": [
+   {"name": "authorized", "devices": [{"resource_name": "nvidia.com/gpu", "device_ids": ["$gpu2"]}]},
+   {"name": "unauthorized", "devices": []}]},
+ {"name": "cpu", "namespace": "team-n", "containers": [{"name": "main", "devices": []}]}
 ]}
 EOF
 $PY "$repo/tests/k8s/peers/grpc_peer.py" --fixture "$tmp/fx.json" --podresources "$tmp/kubelet.sock" \
@@ -223,6 +239,11 @@ kubernetes:
 host:
   proc: $tmp/proc
   cdi_dirs: [$tmp/cdi]
+journal:
+  dir: $tmp/journal
+  flush_ms: 100
+selftest:
+  socket: $tmp/control.sock
 EOF
 ev=$tmp/events.jsonl
 # the count file is rewritten as it goes: read it until it is whole
@@ -292,19 +313,37 @@ expect_event() { # NAME PYTHON-CONDITION
 	check "$1" "no such event: $2" has "$2"
 }
 ENXIO="No such device or address" EPERM="Operation not permitted"
-expect_open "live: allocated GPU opens (ENXIO: no driver)" "$c_a" ${nv}0 "$ENXIO"
+expect_open "live: allocated GPU opens (ENXIO: no driver)" "$c_a" /dev/nvidia0 "$ENXIO"
 expect_event "live: allocated GPU is allowed for train-a/main" \
 	"e.get('type')=='access' and e.get('verdict')=='allowed' and g('pod','name')=='train-a' and g('device','minor')==0 and g('device','major')==195"
-expect_open "live: another pod's GPU is denied (EPERM)" "$c_b" ${nv}0 "$EPERM"
+expect_open "live: another pod's GPU is denied (EPERM)" "$c_b" /dev/nvidia0 "$EPERM"
 expect_event "live: ... reported cross_tenant, denied, for train-b/main" \
 	"e.get('verdict')=='cross_tenant' and e.get('action')=='denied' and g('pod','name')=='train-b' and g('device','minor')==0"
-expect_open "live: its own GPU opens (ENXIO)" "$c_b" ${nv}1 "$ENXIO"
+expect_open "live: its own GPU opens (ENXIO)" "$c_b" /dev/nvidia1 "$ENXIO"
 expect_open "live: privileged container, mknod of another pod's GPU: EPERM" "$c_c" /tmp/n0 "$EPERM" "mknod /tmp/n0 c 195 0"
 expect_event "live: ... cross_tenant for team-c/web" \
 	"e.get('verdict')=='cross_tenant' and g('pod','name')=='web' and g('device','minor')==0"
 expect_open "live: privileged container, mknod of an unallocated GPU: EPERM" "$c_c" /tmp/n5 "$EPERM" "mknod /tmp/n5 c 195 5"
 expect_event "live: ... unmediated for team-c/web" \
 	"e.get('verdict')=='unmediated' and g('pod','name')=='web' and g('device','minor')==5"
+
+# --- upstream's test at the node (selftest --conformance): each running container's GPU nodes in
+# its own mount namespace against its allocation, then accelguard's runtime checks (a real pod's
+# GPU tried from another tenant: denied, with its event); train-b/main was given train-a's GPU
+# beside its own (PositiveAccessTest must fail, naming it); into the journal, then the bundle
+"$agent" selftest --config "$tmp/config.yaml" --conformance --json --junit "$tmp/junit.xml" \
+	>"$tmp/selftest.json" 2>"$tmp/selftest.err"
+st_rc=$?
+"$agent" evidence --config "$tmp/config.yaml" --out "$tmp/bundle" >"$tmp/evidence.out" 2>&1 ||
+	nok "conformance: evidence bundle" "$(cat "$tmp/evidence.out")"
+while read -r line; do
+	case "$line" in
+	"ok "*) ok "${line#ok }" ;;
+	"not ok "*) nok "${line#not ok }" "" ;;
+	*) echo "$line" ;;
+	esac
+done < <($PY "$here/conformance_check.py" --rc "$st_rc" --result "$tmp/selftest.json" \
+	--junit "$tmp/junit.xml" --bundle "$tmp/bundle" --events "$ev" --stderr "$tmp/selftest.err" 2>&1)
 
 # --- a container restarted with a new id (born after ready)
 side0=$(K ctr "$sb_a" train-a team-a "$uid_a" guaranteed side 0 $(dev nvidia0) -- sleep 1000000)
@@ -341,7 +380,7 @@ sb_d=$(pod late team-d "$uid_d" besteffort)
 c_d=$(K ctr "$sb_d" late team-d "$uid_d" besteffort main 0 -- sleep 1000000)
 expect_event "containerd restart: a pod made after it resolves through the CRI" \
 	"e.get('type')=='tenant' and e.get('event')=='resolved' and g('container','id')=='$c_d' and g('pod','name')=='late'"
-expect_open "containerd restart: the running containers are still judged (EPERM)" "$c_b" ${nv}0 "$EPERM"
+expect_open "containerd restart: the running containers are still judged (EPERM)" "$c_b" /dev/nvidia0 "$EPERM"
 
 # --- a pod removed
 K rmpod "$sb_c"
