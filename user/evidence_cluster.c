@@ -353,6 +353,7 @@ static json_object *kget_json(const struct kube *k, const char *path, char *err,
 
 struct node {
 	char name[256], pod[256], state[32], tier[32], mode[32], selftest[32], status[40];
+	char conformance[256]; /* upstream's subtests of the last self-test: "Name=result ..." */
 	char problem[2600];
 	long long violations;
 	bool gpu, agent;
@@ -424,6 +425,22 @@ static void read_bundle(const char *tgz, struct node *n)
 			e = json_object_array_get_idx(s, json_object_array_length(s) - 1);
 			snprintf(n->selftest, sizeof(n->selftest), "%s",
 				 jstr(e, "result") ? jstr(e, "result") : "?");
+			{
+				json_object *cf = NULL;
+				size_t off = 0;
+
+				json_object_object_get_ex(e, "conformance", &cf);
+				for (size_t i = 0; cf && json_object_is_type(cf, json_type_array) &&
+						   i < json_object_array_length(cf) &&
+						   off < sizeof(n->conformance); i++) {
+					json_object *t = json_object_array_get_idx(cf, i);
+
+					off += (size_t)snprintf(n->conformance + off,
+								sizeof(n->conformance) - off, "%s%s=%s",
+								off ? " " : "", jstr(t, "name") ? jstr(t, "name") : "?",
+								jstr(t, "result") ? jstr(t, "result") : "?");
+				}
+			}
 		}
 		json_object_put(s);
 		/* violations: the matrix cells' unmediated, cross_tenant and unresolved counts (the
@@ -676,7 +693,7 @@ int ag_evidence_cluster_cmd(int argc, char **argv)
 	{
 		json_object *a = json_object_new_array();
 
-		fprintf(cf, "node,gpu,state,tier,mode,selftest,violations,status,problem\n");
+		fprintf(cf, "node,gpu,state,tier,mode,selftest,conformance,violations,status,problem\n");
 		for (size_t i = 0; i < nn; i++) {
 			struct node *n = &nodes[i];
 			json_object *o = json_object_new_object();
@@ -689,14 +706,32 @@ int ag_evidence_cluster_cmd(int argc, char **argv)
 			json_object_object_add(o, "tier", have ? json_object_new_string(n->tier) : NULL);
 			json_object_object_add(o, "mode", have ? json_object_new_string(n->mode) : NULL);
 			json_object_object_add(o, "selftest", have ? json_object_new_string(n->selftest) : NULL);
+			{
+				/* TestSecureAcceleratorAccess's subtests at that node, by name */
+				json_object *t = have && n->conformance[0] ? json_object_new_object() : NULL;
+				char buf[sizeof(n->conformance)], *save = NULL;
+
+				snprintf(buf, sizeof(buf), "%s", n->conformance);
+				for (char *w = t ? strtok_r(buf, " ", &save) : NULL; w;
+				     w = strtok_r(NULL, " ", &save)) {
+					char *eq = strchr(w, '=');
+
+					if (eq) {
+						*eq = 0;
+						json_object_object_add(t, w, json_object_new_string(eq + 1));
+					}
+				}
+				json_object_object_add(o, "conformance", t);
+			}
 			json_object_object_add(o, "violations", have ? json_object_new_int64(n->violations) : NULL);
 			json_object_object_add(o, "status", have ? json_object_new_string(n->status) : NULL);
 			json_object_object_add(o, "bundle", have ? json_object_new_string(
 				(snprintf(p, sizeof(p), "node-%s.tar.gz", n->name), p)) : NULL);
 			json_object_object_add(o, "problem", n->problem[0] ? json_object_new_string(n->problem) : NULL);
 			json_object_array_add(a, o);
-			fprintf(cf, "%s,%s,%s,%s,%s,%s,", n->name, n->gpu ? "yes" : "no", n->state,
-				have ? n->tier : "", have ? n->mode : "", have ? n->selftest : "");
+			fprintf(cf, "%s,%s,%s,%s,%s,%s,%s,", n->name, n->gpu ? "yes" : "no", n->state,
+				have ? n->tier : "", have ? n->mode : "", have ? n->selftest : "",
+				have ? n->conformance : "");
 			if (have)
 				fprintf(cf, "%lld", n->violations);
 			fprintf(cf, ",%s,", have ? n->status : "");
