@@ -586,6 +586,60 @@ static void write_violations(const struct coll *c, FILE *f, const char *node)
 	fprintf(f, "</tbody></table>\n");
 }
 
+/* upstream's subtests of a self-test run with --conformance, container by container */
+static void write_conformance(FILE *f, json_object *conf)
+{
+	fprintf(f, "<h3>TestSecureAcceleratorAccess (kubernetes-sigs/ai-conformance), at this node"
+		   "</h3>\n<table id=\"conformance\"><thead><tr><th>subtest</th><th>result</th>"
+		   "<th>container</th><th>allocated</th><th>visible in its mount namespace</th>"
+		   "<th></th></tr></thead><tbody>\n");
+	for (size_t i = 0; i < json_object_array_length(conf); i++) {
+		json_object *t = json_object_array_get_idx(conf, i), *cs = jo(t, "containers");
+		size_t n = cs && json_object_is_type(cs, json_type_array) ? json_object_array_length(cs) : 0;
+
+		fprintf(f, "<tr><td>");
+		html_esc(f, js(t, "name"));
+		fprintf(f, "</td><td><b>");
+		html_esc(f, js(t, "result"));
+		fprintf(f, "</b></td><td colspan=\"4\">");
+		html_esc(f, js(t, "message"));
+		fprintf(f, "</td></tr>\n");
+		for (size_t k = 0; k < n; k++) {
+			json_object *x = json_object_array_get_idx(cs, k), *a = jo(x, "allocated"),
+				    *v = jo(x, "visible");
+
+			fprintf(f, "<tr><td></td><td></td><td>");
+			html_esc(f, js(x, "namespace"));
+			fprintf(f, "/");
+			html_esc(f, js(x, "pod"));
+			fprintf(f, "/");
+			html_esc(f, js(x, "container"));
+			fprintf(f, "</td><td>");
+			for (size_t j = 0; a && j < json_object_array_length(a); j++) {
+				fprintf(f, "%s", j ? ", " : "");
+				html_esc(f, json_object_get_string(json_object_array_get_idx(a, j)));
+			}
+			fprintf(f, "</td><td>");
+			for (size_t j = 0; v && j < json_object_array_length(v); j++) {
+				json_object *d = json_object_array_get_idx(v, j);
+
+				fprintf(f, "%s", j ? ", " : "");
+				html_esc(f, js(d, "device"));
+				fprintf(f, " ");
+				html_esc(f, js(d, "path"));
+			}
+			fprintf(f, "</td><td>");
+			html_esc(f, js(x, "result"));
+			if (js(x, "why")) {
+				fprintf(f, ": ");
+				html_esc(f, js(x, "why"));
+			}
+			fprintf(f, "</td></tr>\n");
+		}
+	}
+	fprintf(f, "</tbody></table>\n");
+}
+
 static void write_html(struct coll *c, const struct status *st, FILE *f, const char *node)
 {
 	char a[40];
@@ -751,6 +805,8 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 			fprintf(f, "</td></tr>\n");
 		}
 		fprintf(f, "</table>\n");
+		if (jo(s, "conformance"))
+			write_conformance(f, jo(s, "conformance"));
 	}
 	fprintf(f, "</body></html>\n");
 	free(grid);

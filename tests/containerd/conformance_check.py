@@ -122,3 +122,9 @@ for label, path in (("--junit", args.junit), ("the bundle's selftest-junit.xml",
           up["TestSecureAcceleratorAccess/PositiveAccessTest"][1] and
           own[0] is not None and own[0].get("tests") == "3" and own[0].get("failures") == "0",
           (names, got, want))
+
+html = open(args.bundle + "/report.html").read()
+check("the bundle's report shows the subtests container by container",
+      'id="conformance"' in html and "team-b/train-b/main" in html and
+      "sees 195:0 (/dev/nvidia0), not allocated to it" in html and "MultiContainerIsolationTest" in html,
+      html[-600:])
