@@ -862,26 +862,26 @@ static void write_product(const struct status *st, FILE *f)
 	write_entry(st, f, "");
 }
 
-/* to, relative to the directory from (both canonical, absolute), with a trailing slash */
+/* to, relative to the directory from (both canonical, absolute), with a trailing slash ("" for
+ * the same directory) */
 static void rel_dir(const char *from, const char *to, char *out, size_t len)
 {
-	size_t i = 0, common = 0, off = 0;
+	size_t common = 0, off = 0;
 
-	for (; from[i] && from[i] == to[i]; i++)
-		if (from[i] == '/')
+	/* the longest common prefix that ends where a component ends in both */
+	for (size_t i = 0;; i++) {
+		if ((!from[i] || from[i] == '/') && (!to[i] || to[i] == '/'))
 			common = i;
-	if (!from[i] && (to[i] == '/' || !to[i]))
-		common = i;
-	else if (!to[i] && from[i] == '/')
-		common = i;
+		if (!from[i] || from[i] != to[i])
+			break;
+	}
 	out[0] = 0;
 	for (const char *s = from + common; *s; s++)
-		if (*s == '/')
+		if (s[0] == '/' && s[1])
 			off += (size_t)snprintf(out + off, off < len ? len - off : 0, "../");
-	if (to[common])
-		snprintf(out + off, off < len ? len - off : 0, "%s/", to + common + (to[common] == '/'));
-	if (!strcmp(from, "/") && to[0] == '/')
-		snprintf(out, len, "%s/", to + 1);
+	to += common + (to[common] == '/');
+	if (*to)
+		snprintf(out + off, off < len ? len - off : 0, "%s/", to);
 }
 
 /* --product: the entry merged into FILE (or FILE written from the checklist), then checked

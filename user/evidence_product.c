@@ -703,9 +703,7 @@ static char *text_splice(const char *text, size_t from, size_t to, const char *i
 
 	if (!o)
 		return NULL;
-	memcpy(o, text, from);
-	memcpy(o + from, ins, il);
-	strcpy(o + from + il, text + to);
+	snprintf(o, tl - (to - from) + il + 2, "%.*s%s%s", (int)from, text, ins, text + to);
 	return o;
 }
 
