@@ -1179,6 +1179,42 @@ def test_evidence_product():
         case("dupkey", lambda t: t.replace("metadata:\n", "metadata:\n  vendorName: Acme\n", 1), "load")
         case("evstr", sub("evidence:\n    - attestation.md", "evidence: attestation.md"), "load")
         case("noversion", lambda t: t, "version.path", path=os.path.join(d, "repo", "acme", "PRODUCT.yaml"))
+        # accepted, with a note: a description that is not the checklist's
+        p = os.path.join(d, "repo", "v1.36", "desc", "PRODUCT.yaml")
+        os.makedirs(os.path.dirname(p))
+        shutil.copytree(os.path.join(pdir, "accelguard"), os.path.join(os.path.dirname(p), "accelguard"))
+        open(os.path.join(os.path.dirname(p), "attestation.md"), "w").write("x\n")
+        open(p, "w").write(open(prod).read().replace("properly isolated", "isolated", 1))
+        r = product_check(p)
+        check(r.returncode == 0 and b"note: [description] 'secure_accelerator_access'" in r.stdout,
+              "description note: %s" % r.stdout)
+        # not merged into: a file that does not load, one without a block list under security;
+        # each left as it was
+        for name, text, why in (
+                ("broken", open(prod).read().replace("metadata:\n", "metadata:\n  vendorName: A\n", 1),
+                 b'mapping key \"vendorName\" already defined'),
+                ("flow", "metadata: {}\nspec:\n  security: [{id: x}]\n", b"not a list of requirements in block style")):
+            p = os.path.join(d, "repo", "v1.36", name, "PRODUCT.yaml")
+            os.makedirs(os.path.dirname(p))
+            open(p, "w").write(text)
+            r = evidence(a, os.path.join(os.path.dirname(p), "accelguard"), "--product", p)
+            check(r.returncode == 1 and why in r.stderr and b"cannot merge the entry" in r.stderr
+                  and open(p).read() == text and not os.path.exists(p + ".tmp"),
+                  "%s: %d %s" % (name, r.returncode, r.stderr))
+        # appended where the list has no entry of ours (v1.37: after workload_sandboxing)
+        p37 = os.path.join(d, "repo", "v1.37", "acme", "PRODUCT.yaml")
+        doc = yaml.safe_load(open(p37))
+        doc["spec"]["security"] = [x for x in doc["spec"]["security"]
+                                   if x["id"] != "secure_accelerator_access"]
+        with open(p37, "w") as f:
+            yaml.safe_dump(doc, f, sort_keys=False, width=100000)
+        shutil.rmtree(os.path.join(os.path.dirname(p37), "accelguard"))
+        r = evidence(a, os.path.join(os.path.dirname(p37), "accelguard"), "--product", p37)
+        doc = yaml.safe_load(open(p37))
+        check(r.returncode == 0 and [x["id"] for x in doc["spec"]["security"]] ==
+              ["workload_sandboxing", "secure_accelerator_access"],
+              "appended: %d %s %s" % (r.returncode, r.stdout, doc["spec"]["security"]))
+        check_against_oracle(p37, r.stdout)
         # accepted: snake_case metadata; a SHOULD left empty
         p = os.path.join(d, "repo", "v1.36", "snake", "PRODUCT.yaml")
         os.makedirs(os.path.dirname(p))
