@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -250,14 +251,81 @@ static bool find_owner(const struct ag_policy_db *db, char *out, size_t len)
 	return found;
 }
 
+/* Every tenant with a pod and a container, as one JSON array on one line: the containers that
+ * `selftest --conformance` judges, from the agent itself (its journal may no longer go back to
+ * their start). */
+static void reply_tenants(const struct ag_policy_db *db, struct svc_client *c)
+{
+	json_object *a = json_object_new_array();
+	size_t b = 0, n, off = 0;
+	const char *txt;
+	char *buf;
+	double dl = now_ms() + 1000;
+
+	for (struct ag_hnode *h = db ? ag_htab_iter(&db->ids, &b, NULL) : NULL; h;
+	     h = ag_htab_iter(&db->ids, &b, h)) {
+		const struct ag_cg *cg = ag_container_of(h, struct ag_cg, by_id);
+		json_object *o, *d;
+
+		if (cg->state != AG_P_TENANT || !cg->path || !cg->t.pod_name[0] ||
+		    !cg->t.container_name[0] || json_object_array_length(a) >= 4096)
+			continue;
+		o = json_object_new_object();
+		d = json_object_new_array();
+		json_object_object_add(o, "path", json_object_new_string(cg->path));
+		json_object_object_add(o, "namespace", json_object_new_string(cg->t.pod_namespace));
+		json_object_object_add(o, "pod", json_object_new_string(cg->t.pod_name));
+		json_object_object_add(o, "uid", json_object_new_string(cg->t.pod_uid));
+		json_object_object_add(o, "container", json_object_new_string(cg->t.container_name));
+		for (unsigned int i = 0; i < cg->t.n_devs; i++) {
+			char x[48];
+
+			if (cg->t.devs[i].lo == cg->t.devs[i].hi)
+				snprintf(x, sizeof(x), "%u:%u", cg->t.devs[i].major, cg->t.devs[i].lo);
+			else
+				snprintf(x, sizeof(x), "%u:%u-%u", cg->t.devs[i].major,
+					 cg->t.devs[i].lo, cg->t.devs[i].hi);
+			json_object_array_add(d, json_object_new_string(x));
+		}
+		json_object_object_add(o, "devices", d);
+		json_object_array_add(a, o);
+	}
+	txt = json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	n = strlen(txt);
+	buf = malloc(n + 2);
+	if (buf) {
+		memcpy(buf, txt, n);
+		buf[n++] = '\n';
+		/* the client (root's self-test) reads it at once; the loop waits at most 1 s */
+		while (off < n && now_ms() < dl) {
+			struct pollfd pf = { .fd = c->fd, .events = POLLOUT };
+			ssize_t k = write(c->fd, buf + off, n - off);
+
+			if (k > 0)
+				off += (size_t)k;
+			else if (k < 0 && errno != EAGAIN)
+				break;
+			else
+				poll(&pf, 1, 100);
+		}
+		free(buf);
+	}
+	json_object_put(a);
+}
+
 /* "selftest {json object}": the result, relayed into the journal as a "selftest" event;
- * "owner": a real tenant's exclusive device ("owner MAJ:MIN PATH" or "none") */
+ * "owner": a real tenant's exclusive device ("owner MAJ:MIN PATH" or "none");
+ * "tenants": the tenants with a pod and a container (reply_tenants) */
 static void client_line(struct ag_selftest_svc *s, struct svc_client *c, char *line, size_t len)
 {
 	json_object *o;
 	const char *txt;
 	size_t n;
 
+	if (!strcmp(line, "tenants")) {
+		reply_tenants(s->db, c);
+		return;
+	}
 	if (!strcmp(line, "owner")) {
 		char ans[600];
 
@@ -819,6 +887,77 @@ io:
 	return -EIO;
 }
 
+/* "tenants" on the control socket: the agent's answer (one line of JSON), or NULL */
+static json_object *ask_tenants(const char *sock)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { 5, 0 };
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap);
+	json_object *o = NULL;
+	int fd;
+
+	if (!buf || strlen(sock) >= sizeof(sa.sun_path)) {
+		free(buf);
+		return NULL;
+	}
+	strcpy(sa.sun_path, sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    write(fd, "tenants\n", 8) != 8)
+		goto out;
+	for (;;) {
+		ssize_t k;
+
+		if (len + 1 >= cap) {
+			char *nb = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
+
+			if (!nb)
+				goto out;
+			buf = nb;
+			cap *= 2;
+		}
+		k = read(fd, buf + len, cap - len - 1);
+		if (k <= 0)
+			goto out;
+		len += (size_t)k;
+		if (memchr(buf, '\n', len))
+			break;
+	}
+	buf[len] = 0;
+	o = json_tokener_parse(buf);
+	if (o && !json_object_is_type(o, json_type_array)) {
+		json_object_put(o); /* an older agent's "error: ..." or anything else */
+		o = NULL;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return o;
+}
+
+/* an allocation's device strings ("195:0", "195:0-3") as NVIDIA GPU minors */
+static unsigned int gpu_minors(json_object *devs, unsigned short *out, unsigned int max)
+{
+	unsigned int n = 0;
+
+	for (size_t k = 0; devs && k < json_object_array_length(devs); k++) {
+		const char *d = json_object_get_string(json_object_array_get_idx(devs, k));
+		unsigned int ma, lo, hi;
+		int r = d ? sscanf(d, "%u:%u-%u", &ma, &lo, &hi) : 0;
+
+		if (r < 2 || ma != 195)
+			continue;
+		if (r == 2)
+			hi = lo;
+		for (unsigned int m = lo; m <= hi && m <= 247 && n < max; m++)
+			out[n++] = (unsigned short)m;
+	}
+	return n;
+}
+
 static int usage_selftest(FILE *f)
 {
 	fprintf(f,
@@ -862,6 +1001,7 @@ int ag_selftest_cmd(int argc, char **argv)
 	const char *config = NULL, *dir = NULL, *sock = NULL, *junit = NULL, *by = "cli";
 	bool json = false, quiet = false, cfg_loaded = false, conformance = false;
 	json_object *conf = NULL;
+	const char *conf_from = NULL;
 	int conf_failed = 0;
 	double timeout_s = 5, t_start;
 	struct ag_config cfg = { 0 };
@@ -1123,13 +1263,32 @@ int ag_selftest_cmd(int argc, char **argv)
 		failures += !k->pass;
 	}
 	if (conformance) {
-		/* upstream's three subtests on the node's running containers, as the agent knows
-		 * them (the tenants of the journal with a pod and a container) */
-		struct ag_conf_ctr *cc = calloc(sc.n_t + 1, sizeof(*cc));
+		/* upstream's three subtests on the node's running containers: the agent's tenants
+		 * with a pod and a container (asked on the control socket; else as the journal
+		 * shows them since the agent's start) */
+		json_object *tl = ask_tenants(sock);
+		size_t nt = tl ? json_object_array_length(tl) : 0;
+		struct ag_conf_ctr *cc;
+		unsigned short (*g)[SEEN_DEVS];
 		size_t nc = 0;
 
-		scan_journal(dir, 0, &sc);
-		for (size_t i = 0; cc && i < sc.n_t; i++) {
+		if (!tl)
+			scan_journal(dir, 0, &sc);
+		cc = calloc((tl ? nt : sc.n_t) + 1, sizeof(*cc));
+		g = calloc(nt + 1, sizeof(*g));
+		for (size_t i = 0; cc && g && i < nt; i++) {
+			json_object *o = json_object_array_get_idx(tl, i), *d = NULL;
+
+			json_object_object_get_ex(o, "devices", &d);
+			cc[nc] = (struct ag_conf_ctr){ jget_str(o, "namespace", NULL),
+						       jget_str(o, "pod", NULL), jget_str(o, "uid", NULL),
+						       jget_str(o, "container", NULL),
+						       jget_str(o, "path", NULL), g[i], 0 };
+			cc[nc].n_gpus = gpu_minors(d, g[i], SEEN_DEVS);
+			if (cc[nc].ns && cc[nc].pod && cc[nc].uid && cc[nc].ctr && cc[nc].path)
+				nc++;
+		}
+		for (size_t i = 0; cc && !tl && i < sc.n_t; i++) {
 			if (!sc.t[i].pod[0] || !sc.t[i].ctr[0])
 				continue;
 			cc[nc++] = (struct ag_conf_ctr){ sc.t[i].ns, sc.t[i].pod, sc.t[i].uid,
@@ -1137,7 +1296,10 @@ int ag_selftest_cmd(int argc, char **argv)
 							 sc.t[i].n_gpus };
 		}
 		conf = ag_conformance_run(cg2, cc, nc, &conf_failed);
+		conf_from = tl ? "the agent (control socket)" : "the journal's tenant events";
 		free(cc);
+		free(g);
+		json_object_put(tl);
 	}
 	ret = failures || conf_failed ? 1 : 0;
 	ran = true;
@@ -1204,8 +1366,11 @@ cleanup:
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(res, "checks", arr);
-	if (conf)
+	if (conf) {
 		json_object_object_add(res, "conformance", json_object_get(conf));
+		json_object_object_add(res, "conformance_containers_from",
+				       json_object_new_string(conf_from));
+	}
 	if (json) {
 		printf("%s\n", json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN));
 	} else if (!quiet) {

@@ -28,6 +28,9 @@ except ValueError:
     print("not ok conformance: selftest --json: %s" % open(args.stderr).read()[-500:])
     raise SystemExit(0)
 subs = {s["name"]: s for s in res.get("conformance", [])}
+check("the containers judged are the agent's (asked on its control socket)",
+      res.get("conformance_containers_from") == "the agent (control socket)",
+      res.get("conformance_containers_from"))
 check("three subtests with upstream's names", sorted(subs) == sorted(
     ["PositiveAccessTest", "NegativeIsolationTest", "MultiContainerIsolationTest"]), sorted(subs))
 
