@@ -739,9 +739,11 @@ def check_report_in_browser(out, shot=False):
             self.cells, self.cur, self.ids, self.vrows = [], None, set(), []
             self.in_vt, self.row, self.td, self.part = False, None, None, None
             self.vt_attrs = {}
+            self.tags = set()
 
         def handle_starttag(self, tag, attrs):
             a = dict(attrs)
+            self.tags.add(tag)
             if "id" in a:
                 self.ids.add(a["id"])
             if tag == "td" and "data-tenant" in a:
@@ -799,6 +801,8 @@ def check_report_in_browser(out, shot=False):
               sorted(g["small"]) == sorted("%d %s" % (n, x) for x, n in acts.items() if n) and
               ("has-observed" in g["class"]) == bool(acts["observed"]),
               "cell %s: actions rendered %s, bundle %s" % (k, g, acts))
+    check(not {"img", "script", "iframe", "object"} & p.tags, "markup from the journal "
+          "became elements: %s" % p.tags)
     check({"matrix", "timeline", "tier", "selftest", "status", "violations"} <= p.ids,
           "sections: %s" % p.ids)
     # the violations table: the newest N of the journal's violation events, newest first,
@@ -924,10 +928,12 @@ def test_evidence_status_audit():
               extra="selftest:\n  socket: %s/control.sock\n" % d)
     node = os.path.join(d, "gpu")
     mknod(node, 206)
-    cg_make("/%s-e" % TAG)
+    # a tenant whose cgroup name is markup: the report must show it as text
+    hostile = "/%s-e<img src=x onerror=alert(1)>&'\"" % TAG
+    cg_make(hostile)
     try:
         a.start()
-        in_cgroup("/%s-e" % TAG, opens(node, 2))   # observed, not denied
+        in_cgroup(hostile, opens(node, 2))   # observed, not denied
         time.sleep(0.3)
         out = os.path.join(d, "b1")
         check(evidence(a, out).returncode == 0, "evidence")
@@ -937,7 +943,7 @@ def test_evidence_status_audit():
               "2 violation events in the window, 2 of them not denied" in text, text)
         check_report_in_browser(out)  # observed violations: said so in the cell and the table
         r = selftest_run(a)
-        check(r.returncode == 0, "selftest: %s" % r.stderr)
+        check(r.returncode == 0, "selftest: %s %s" % (r.stdout, r.stderr))
         time.sleep(0.3)
         out = os.path.join(d, "b2")
         check(evidence(a, out).returncode == 0, "evidence")
@@ -949,7 +955,7 @@ def test_evidence_status_audit():
         check(a.stop() == 0, "agent exit")
     finally:
         a.stop(signal.SIGKILL)
-        cg_remove("/%s-e" % TAG)
+        cg_remove(hostile)
 
 
 def test_evidence_signed():
