@@ -118,11 +118,14 @@ static int visible(pid_t pid, struct seen *s)
 	return 0;
 }
 
-static pid_t first_pid(const char *cg2, const char *path)
+/* a process of the container: in its cgroup, else in one below it (a runtime may nest) */
+static pid_t first_pid(const char *cg2, const char *path, int depth)
 {
 	char p[PATH_MAX];
 	FILE *f;
 	int pid = 0;
+	DIR *d;
+	struct dirent *e;
 
 	snprintf(p, sizeof(p), "%s%s/cgroup.procs", cg2, path);
 	f = fopen(p, "re");
@@ -131,6 +134,20 @@ static pid_t first_pid(const char *cg2, const char *path)
 	if (fscanf(f, "%d", &pid) != 1)
 		pid = 0;
 	fclose(f);
+	if (pid > 0 || depth <= 0)
+		return pid;
+	snprintf(p, sizeof(p), "%s%s", cg2, path);
+	d = opendir(p);
+	while (d && pid <= 0 && (e = readdir(d))) {
+		char sub[PATH_MAX];
+
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		pid = first_pid(cg2, sub, depth - 1);
+	}
+	if (d)
+		closedir(d);
 	return pid;
 }
 
@@ -223,7 +240,7 @@ struct json_object *ag_conformance_run(const char *cg2, const struct ag_conf_ctr
 
 	*failed = 0;
 	for (size_t i = 0; p && i < n; i++) {
-		pid_t pid = first_pid(cg2, c[i].path);
+		pid_t pid = first_pid(cg2, c[i].path, 2);
 
 		if (pid <= 0)
 			continue; /* not running (a container that exited, a pod being removed) */
