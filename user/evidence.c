@@ -906,6 +906,12 @@ static int product_out(const struct status *st, const char *product, const char 
 		ag_err("evidence: --product %s: %s: %s", product, pdir, strerror(errno));
 		return 1;
 	}
+	if (!strcmp(rdir, rout)) {
+		/* the bundle's own files are sealed by its manifest */
+		ag_err("evidence: --product %s: that is inside the bundle %s; put PRODUCT.yaml above "
+		       "it (vX.Y/<product>/PRODUCT.yaml, the bundle in a folder beside it)", product, out);
+		return 1;
+	}
 	rel_dir(rdir, rout, prefix, sizeof(prefix));
 	m = open_memstream(&buf, &blen);
 	if (!m)
