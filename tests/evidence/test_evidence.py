@@ -958,6 +958,32 @@ def test_evidence_status_audit():
         cg_remove(hostile)
 
 
+def test_evidence_report_many():
+    """More violations than the table shows: the newest 200, newest first, and the total said."""
+    d = os.path.join(WORK, "ev-many")
+    a = Agent("ev-many", {"dir": os.path.join(d, "journal"), "flush_ms": 100}, mode="audit")
+    node = os.path.join(d, "gpu")
+    mknod(node, 207)
+    cg_make("/%s-m" % TAG)
+    try:
+        a.start()
+        in_cgroup("/%s-m" % TAG, opens(node, 230))
+        time.sleep(0.5)
+        out = os.path.join(d, "b")
+        r = evidence(a, out)
+        check(r.returncode == 0, "evidence: %s" % r.stderr)
+        ev = [json.loads(l) for l in open(os.path.join(out, "journal.jsonl"), "rb")]
+        n = sum(1 for e in ev if e["type"] == "access" and e["verdict"] == "unmediated")
+        check(n == 230, "%d violation events in the journal, 230 opens" % n)
+        txt = open(os.path.join(out, "report.html")).read()
+        check("230 violation events in the window; the newest 200 below" in txt, "the total")
+        check_report_in_browser(out)  # the rows: the journal's newest 200, newest first
+        check(a.stop() == 0, "agent exit")
+    finally:
+        a.stop(signal.SIGKILL)
+        cg_remove("/%s-m" % TAG)
+
+
 def test_evidence_signed():
     d = os.path.join(WORK, "ev-sig")
     a = Agent("ev-sig", {"dir": os.path.join(d, "journal"), "flush_ms": 100})
@@ -1628,6 +1654,7 @@ TESTS = [
     ("evidence_bundle_enforce", test_evidence_bundle_enforce),
     ("evidence_report_in_browser", test_evidence_report_in_browser),
     ("evidence_status_audit", test_evidence_status_audit),
+    ("evidence_report_many", test_evidence_report_many),
     ("evidence_signed", test_evidence_signed),
     ("evidence_product", test_evidence_product),
     ("evidence_upload", test_evidence_upload),
