@@ -13,7 +13,7 @@ import json
 import xml.etree.ElementTree as ET
 
 ap = argparse.ArgumentParser()
-for a in ("--rc", "--result", "--junit", "--bundle", "--events", "--stderr"):
+for a in ("--rc", "--result", "--junit", "--bundle", "--events", "--stderr", "--journal-result"):
     ap.add_argument(a, required=True)
 args = ap.parse_args()
 
@@ -131,3 +131,19 @@ check("the bundle's report shows the subtests container by container",
       'id="conformance"' in html and "team-b/train-b/main" in html and
       "sees 195:0 (/dev/nvidia0), not allocated to it" in html and "MultiContainerIsolationTest" in html,
       html[-600:])
+
+
+def table(r):
+    return sorted((t["name"], t["result"], x["namespace"], x["pod"], x["container"], x["result"],
+                   tuple(sorted(v["device"] for v in x["visible"])))
+                  for t in r.get("conformance", []) for x in t["containers"])
+
+
+try:
+    jr = json.load(open(args.journal_result))
+except ValueError:
+    jr = {}
+check("from the journal's tenant events alone, the same judgements",
+      jr.get("conformance_containers_from") == "the journal's tenant events" and
+      table(jr) == table(res) and table(res), (jr.get("conformance_containers_from"),
+                                               table(jr), table(res)))

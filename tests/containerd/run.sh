@@ -334,6 +334,9 @@ expect_event "live: ... unmediated for team-c/web" \
 "$agent" selftest --config "$tmp/config.yaml" --conformance --json --junit "$tmp/junit.xml" \
 	>"$tmp/selftest.json" 2>"$tmp/selftest.err"
 st_rc=$?
+# the same from the journal alone (an agent that does not answer "tenants": here none answers)
+"$agent" selftest --config "$tmp/config.yaml" --socket "$tmp/nobody.sock" --conformance --json \
+	>"$tmp/selftest-journal.json" 2>"$tmp/selftest-journal.err"
 "$agent" evidence --config "$tmp/config.yaml" --out "$tmp/bundle" >"$tmp/evidence.out" 2>&1 ||
 	nok "conformance: evidence bundle" "$(cat "$tmp/evidence.out")"
 while read -r line; do
@@ -343,6 +346,7 @@ while read -r line; do
 	*) echo "$line" ;;
 	esac
 done < <($PY "$here/conformance_check.py" --rc "$st_rc" --result "$tmp/selftest.json" \
+	--journal-result "$tmp/selftest-journal.json" \
 	--junit "$tmp/junit.xml" --bundle "$tmp/bundle" --events "$ev" --stderr "$tmp/selftest.err" 2>&1)
 
 # --- a container restarted with a new id (born after ready)
