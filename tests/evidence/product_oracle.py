@@ -56,6 +56,12 @@ def validate(path, checklist_dir):
             elif f == "k8sConformanceUrl" and not URL_RE.match(v):
                 out.append(("metadata.k8sConformanceUrl", "Invalid k8sConformanceUrl format: %s"
                             % v))
+    # what yaml.v3 would not decode into the validator's types
+    for cat, reqs in ((prod.get("spec") or {}).items() if isinstance(prod.get("spec"), dict) else []):
+        for r in reqs or []:
+            ev = (r or {}).get("evidence")
+            if ev is not None and not isinstance(ev, list):
+                return [("load", "Error loading product")]
     spec = prod.get("spec")
     if spec is None:
         out.append(("spec", "Missing 'spec' section"))
