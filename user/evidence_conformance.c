@@ -247,6 +247,8 @@ struct json_object *ag_conformance_run(const char *cg2, const struct ag_conf_ctr
 		p[np].c = &c[i];
 		p[np].pid = pid;
 		p[np].err = visible(pid, &p[np].s);
+		if (p[np].err == -ENOENT || p[np].err == -ESRCH)
+			continue; /* it exited meanwhile: not running */
 		np++;
 	}
 	for (int t = 0; t < 3; t++) {
