@@ -50,6 +50,7 @@ static bool tier_forced;          /* an --agent-arg --tier=T: the probe still pi
 static char workdir[700];
 static char cg2[512];    /* cgroup2 mount */
 static char root[128];   /* our cgroup subtree, relative: /itest-PID */
+static char host_cg[160]; /* where the run itself works, on the host side: /itest-PID-host */
 static char failmsg[1024];
 static double timeout_scale = 1.0;
 static char pin_dir[256]; /* every agent pins here (enforce mode); removed after each test */
@@ -259,7 +260,8 @@ struct agent {
 	pid_t pid;
 	char events[600], errlog[600], cfg[600];
 	json_object **ev;
-	size_t n_ev;
+	size_t n_ev, cap_ev;
+	size_t n_lines; /* every line of the file, own_event or not */
 	int exit_status;
 	char tier[32];
 };
@@ -300,6 +302,7 @@ static void write_config(struct agent *a, const struct cfg_opts *o)
 static int load_events(struct agent *a);
 
 static const char *jstr(json_object *o, const char *path);
+static json_object *jget(json_object *o, const char *path);
 
 static int agent_start(struct agent *a, const struct cfg_opts *o, const char *const *extra_args)
 {
@@ -379,6 +382,27 @@ static void agent_free(struct agent *a)
 	free(a->ev);
 	a->ev = NULL;
 	a->n_ev = 0;
+	a->cap_ev = 0;
+	a->n_lines = 0;
+}
+
+/* Only this run's own events count: an event about a cgroup outside this run's subtree (another
+ * test, another agent's tenants, anything else on the machine opening an accelerator) is left
+ * out. The run itself works from a cgroup of its own beside root (host_cg, fixture_up: no
+ * tenant parent above it, so it is the host), so its host-side accesses are its own too; events
+ * that name no cgroup (ready, summary, ...) are this agent's. */
+static bool under(const char *cg, const char *top)
+{
+	size_t n = strlen(top);
+
+	return !strncmp(cg, top, n) && (cg[n] == 0 || cg[n] == '/');
+}
+
+static bool own_event(json_object *o)
+{
+	const char *cg = jstr(o, "cgroup.path");
+
+	return !jget(o, "cgroup.path") || under(cg, root) || under(cg, host_cg);
 }
 
 static int load_events(struct agent *a)
@@ -395,7 +419,17 @@ static int load_events(struct agent *a)
 			free(t);
 			return -1;
 		}
-		a->ev = realloc(a->ev, (a->n_ev + 1) * sizeof(*a->ev));
+		a->n_lines++;
+		if (!own_event(o)) {
+			json_object_put(o);
+			continue;
+		}
+		if (a->n_ev == a->cap_ev) { /* doubling: linear in the events, however many */
+			a->cap_ev = a->cap_ev ? 2 * a->cap_ev : 1024;
+			a->ev = realloc(a->ev, a->cap_ev * sizeof(*a->ev));
+			if (!a->ev)
+				abort();
+		}
 		a->ev[a->n_ev++] = o;
 		if (!strcmp(jstr(o, "type"), "ready"))
 			snprintf(a->tier, sizeof(a->tier), "%s", jstr(o, "tier"));
@@ -521,6 +555,24 @@ static int node(char *buf, size_t len, const char *name, unsigned int ma, unsign
 	return mknod(buf, S_IFCHR | 0666, makedev(ma, mi)) ? -errno : 0;
 }
 
+static char home[1024]; /* the cgroup the run started in, relative to cg2 */
+
+static int home_cgroup(void)
+{
+	FILE *f = fopen("/proc/self/cgroup", "r");
+	char line[1100];
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(home, sizeof(home), "%s", strcmp(line + 3, "/") ? line + 3 : "");
+		}
+	fclose(f);
+	return 0;
+}
+
 static int fixture_up(void)
 {
 	char p[1024];
@@ -530,6 +582,14 @@ static int fixture_up(void)
 	if (mkdir(p, 0755) && errno != EEXIST)
 		return -errno;
 	if (cg_make("/t-a") || cg_make("/t-b") || cg_make("/t-c") || cg_make("/ex"))
+		return -errno;
+	/* the run's own host side, so that its accesses from outside the tenants are its own too */
+	snprintf(host_cg, sizeof(host_cg), "%s-host", root);
+	snprintf(p, sizeof(p), "%s%s", cg2, host_cg);
+	if (home_cgroup() || (mkdir(p, 0755) && errno != EEXIST))
+		return -errno;
+	strcat(p, "/cgroup.procs");
+	if (write_file(p, "0"))
 		return -errno;
 	if (node(gpu0, sizeof(gpu0), "nvidia0", NV, 0) || node(gpu1, sizeof(gpu1), "nvidia1", NV, 1) ||
 	    node(gpu2, sizeof(gpu2), "nvidia2", NV, 2) ||
@@ -541,6 +601,14 @@ static int fixture_up(void)
 static void fixture_down(void)
 {
 	const char *cgs[] = { "/t-a", "/t-b", "/t-c", "/ex", "/t-new", "/t-race", "/t-gone", "" };
+	char p[1200];
+
+	if (host_cg[0]) { /* back where the run started, so that its own cgroup can go */
+		snprintf(p, sizeof(p), "%s%s/cgroup.procs", cg2, home);
+		write_file(p, "0");
+		snprintf(p, sizeof(p), "%s%s", cg2, host_cg);
+		rmdir(p);
+	}
 
 	for (size_t i = 0; i < sizeof(cgs) / sizeof(cgs[0]); i++)
 		cg_remove(cgs[i]);
@@ -1774,8 +1842,8 @@ static int test_blocked_sink(void)
 	if (jint(s, "sinks.json.written") != queued || jint(s, "sinks.json.lost") != 0)
 		FAIL_OUT("sink queued %lld, wrote %lld, lost %lld", queued,
 			 jint(s, "sinks.json.written"), jint(s, "sinks.json.lost"));
-	if ((long long)a.n_ev != queued + 1)
-		FAIL_OUT("%zu lines in the journal, the sink queued %lld (+ the summary)", a.n_ev,
+	if ((long long)a.n_lines != queued + 1)
+		FAIL_OUT("%zu lines in the journal, the sink queued %lld (+ the summary)", a.n_lines,
 			 queued);
 	ret = 0;
 out:
