@@ -1095,7 +1095,9 @@ static int build_devtab(struct agent *a, struct ag_devtab *dt, bool at_start)
 	int r = ag_devtab_init(dt, a->procdev);
 
 	if (r) {
-		ag_err("devices: cannot build the device classes: %s", strerror(-r));
+		ag_err("devices: cannot build the device classes from %s%s%s%s: %s", a->procdev,
+		       a->cfg.host.proc ? " (host.proc in " : "", a->cfg.host.proc ? a->cfg.path : "",
+		       a->cfg.host.proc ? ")" : "", strerror(-r));
 		return r;
 	}
 	for (size_t i = 0; i < a->cfg.n_devices; i++) {
@@ -1274,8 +1276,27 @@ static int setup(struct agent *a)
 		       strerror(-r));
 		return r;
 	}
-	snprintf(a->procdev, sizeof(a->procdev), "%s/devices",
-		 a->cfg.host.proc ? a->cfg.host.proc : "/proc");
+	if (a->cfg.host.proc) {
+		/* the setting, its path and the cause, whatever the path is */
+		struct stat st;
+		int n;
+
+		r = stat(a->cfg.host.proc, &st) ? -errno : !S_ISDIR(st.st_mode) ? -ENOTDIR : 0;
+		if (r) {
+			ag_err("config: %s: host.proc: %s: %s (expected the host's /proc, a directory "
+			       "holding devices and driver/)", a->cfg.path, a->cfg.host.proc,
+			       r == -ENOTDIR ? "not a directory" : strerror(-r));
+			return r;
+		}
+		n = snprintf(a->procdev, sizeof(a->procdev), "%s/devices", a->cfg.host.proc);
+		if (n < 0 || (size_t)n >= sizeof(a->procdev)) {
+			ag_err("config: %s: host.proc: %.200s...: longer than %zu bytes", a->cfg.path,
+			       a->cfg.host.proc, sizeof(a->procdev) - sizeof("/devices"));
+			return -ENAMETOOLONG;
+		}
+	} else {
+		snprintf(a->procdev, sizeof(a->procdev), "/proc/devices");
+	}
 	r = start_metrics(a); /* first: /healthz answers while the programs load */
 	if (r)
 		return r;

@@ -1242,14 +1242,15 @@ out:
 static int test_long_path(void)
 {
 	struct cfg_opts o = { .mode = "enforce" };
-	char rel[400], name[240], needle[600];
+	char rel[400], name[251], needle[600];
 	struct agent a;
 	struct child_res r;
 	int ret = 1;
 
 	memset(name, 'x', sizeof(name) - 1);
 	name[sizeof(name) - 1] = 0;
-	snprintf(rel, sizeof(rel), "/t-new/%s", name); /* a sub-cgroup of the tenant t-new */
+	/* a tenant of its own (a sub-cgroup is its tenant's member: it has no tenant event) */
+	snprintf(rel, sizeof(rel), "/t-%s", name);
 	if (agent_start(&a, &o, NULL))
 		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
 	cg_remove(rel);
@@ -2717,6 +2718,79 @@ static int rw_32(void *p)
 	return e == ENOTTY ? 0 : e; /* ioctl32's 0: the hooks let it through */
 }
 
+/* Issue 19.10: host.proc that is no directory is refused naming the setting, the path and the
+ * cause (it said "cannot build the device classes: Not a directory"). */
+static int test_bad_host_proc(void)
+{
+	static const char *const procs[] = { "/dev/full", "/nonexistent-proc-19" };
+	char cfg[700], errlog[700], cmd[2200], want[900], *err;
+	int st;
+
+	snprintf(cfg, sizeof(cfg), "%s/hostproc.yaml", workdir);
+	snprintf(errlog, sizeof(errlog), "%s/hostproc.log", workdir);
+	for (size_t i = 0; i < 2; i++) {
+		char text[300];
+
+		snprintf(text, sizeof(text), "mode: audit\ntenants: [\"/x/*\"]\nhost:\n  proc: %s\n", procs[i]);
+		write_file(cfg, text);
+		chmod(cfg, 0600);
+		snprintf(cmd, sizeof(cmd), "%s run --config %s --duration 1 --pin-dir off >/dev/null 2>%s",
+			 agent_bin, cfg, errlog);
+		st = system(cmd);
+		err = read_all(errlog);
+		snprintf(want, sizeof(want), "config: %s: host.proc: %s: %s", cfg, procs[i],
+			 i ? "No such file or directory" : "not a directory");
+		if (!WIFEXITED(st) || WEXITSTATUS(st) == 0 || !strstr(err, want)) {
+			snprintf(failmsg, sizeof(failmsg), "host.proc %s: exit %d, stderr: %.400s (wanted '%s')",
+				 procs[i], WEXITSTATUS(st), err, want);
+			free(err);
+			return 1;
+		}
+		free(err);
+	}
+	unlink(cfg);
+	return 0;
+}
+
+/* Issue 19.7: `uninstall` of one pin directory speaks only of its own pins: the links of another
+ * agent instance (programs of the same names) are not "still attached" to it. */
+static int test_uninstall_own_pins(void)
+{
+	struct cfg_opts o = { .mode = "enforce" };
+	char other[300], out[2048];
+	const char *args[] = { "--pin-dir", other, NULL };
+	struct agent a;
+	int st, ret = 1;
+
+	snprintf(other, sizeof(other), "%s-other", pin_dir);
+	if (agent_start(&a, &o, NULL))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	agent_stop(&a); /* enforce: its links stay pinned and attached */
+	agent_free(&a);
+	if (count_entries(pin_dir, "gen_") < 1)
+		FAIL_OUT("the first agent left nothing pinned in %s", pin_dir);
+	if (agent_start(&a, &o, args))
+		FAIL_OUT("second agent did not become ready: %.300s", read_all(a.errlog));
+	agent_stop(&a);
+	agent_free(&a);
+	if (count_entries(other, "gen_") < 1)
+		FAIL_OUT("the second agent left nothing pinned in %s", other);
+	st = uninstall(other, out, sizeof(out));
+	if (st || !strstr(out, "uninstall: removed") || strstr(out, "still attached") ||
+	    strstr(out, "still there"))
+		FAIL_OUT("uninstall of %s (status %d) spoke of more than its pins: %s", other, st, out);
+	if (count_entries(pin_dir, "gen_") < 1)
+		FAIL_OUT("uninstall of %s touched %s", other, pin_dir);
+	st = uninstall(pin_dir, out, sizeof(out));
+	if (st || strstr(out, "still attached"))
+		FAIL_OUT("uninstall of %s (status %d): %s", pin_dir, st, out);
+	ret = 0;
+out:
+	agent_free(&a);
+	uninstall(other, out, sizeof(out));
+	return ret;
+}
+
 /* ---- issue 19: what a tenant makes below itself ------------------------------------------------ */
 
 /* mkdir (or rmdir) PREFIX0 .. PREFIX<n-1> below a cgroup of ours; returns how many were done */
@@ -3596,6 +3670,8 @@ static const struct test {
 	{ "evasion_agent_pins", test_evasion_agent_pins },
 	{ "fault_oom_restart", test_fault_oom_restart },
 	{ "fault_counters_lru", test_fault_counters_lru },
+	{ "uninstall_own_pins", test_uninstall_own_pins },
+	{ "bad_host_proc", test_bad_host_proc },
 	{ "subcgroups_fill_nothing_audit", test_subcgroups_fill_nothing_audit },
 	{ "subcgroups_fill_nothing_enforce", test_subcgroups_fill_nothing_enforce },
 	{ "policy_map_full_audit", test_policy_map_full_audit },

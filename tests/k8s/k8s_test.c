@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "k8s/k8s.h"
+#include "k8s/cdi.h"
 #include "k8s/nvidia.h"
 
 #define UVM 508
@@ -888,6 +889,52 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* ---- messages whatever the input's length (issue 19.10) ---- */
+
+static char cdi_msg[8192];
+static int cdi_n_msg;
+
+static void cdi_keep(void *arg, const char *msg)
+{
+	(void)arg;
+	snprintf(cdi_msg, sizeof(cdi_msg), "%s", msg);
+	cdi_n_msg++;
+}
+
+/* A spec in a directory of about 1,000 characters: its warning names the whole path and the
+ * problem (it was cut before the problem). */
+static void test_cdi_long_directory(void **state)
+{
+	char dir[1200], file[1300], want[1500];
+	const char *dirs[1] = { dir };
+	struct ag_cdi_cache c;
+	FILE *f;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/cdi-long", T.tmp);
+	assert_true(mkdir(dir, 0755) == 0 || errno == EEXIST);
+	while (strlen(dir) < 1000) {
+		size_t n = strlen(dir);
+
+		dir[n] = '/';
+		memset(dir + n + 1, 'd', 200);
+		dir[n + 201] = 0;
+		assert_true(mkdir(dir, 0755) == 0 || errno == EEXIST);
+	}
+	snprintf(file, sizeof(file), "%s/spec.yaml", dir);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fputs("cdiVersion: 0.6.0\nkind: notavendorclass\ndevices: []\n", f);
+	fclose(f);
+	cdi_n_msg = 0;
+	assert_int_equal(ag_cdi_load(&c, dirs, 1, NULL, cdi_keep, NULL), 0);
+	snprintf(want, sizeof(want), "cdi: %s: kind 'notavendorclass' is not vendor.com/class", file);
+	assert_int_equal(cdi_n_msg, 1);
+	assert_string_equal(cdi_msg, want);
+	ag_cdi_free(&c);
+	unlink(file);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -911,6 +958,7 @@ int main(void)
 		cmocka_unit_test(test_api_watch_events),
 		cmocka_unit_test(test_api_gone_and_garbage),
 		cmocka_unit_test(test_api_down_then_up),
+		cmocka_unit_test(test_cdi_long_directory),
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
