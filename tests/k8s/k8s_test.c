@@ -889,6 +889,56 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Resolve until the API has told the source of the pod (its name is known), up to ms. */
+static bool api_names(const char *path, const char *pod, int ms)
+{
+	struct ag_tenant t;
+
+	for (int i = 0; i < ms / 20; i++) {
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+		resolve(path, &t);
+		if (!strcmp(t.pod_name, pod))
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/* Issue 19.9: one object over the JSON bound (a pod of 10,000 containers) is refused alone: the
+ * ADDED event after it in the same write is applied, and a list that holds both applies the rest. */
+static void test_api_oversized_alone(void **state)
+{
+	const char *after = cg(17, cid(17, 0), SYSTEMD_BURSTABLE);
+	const char *listed = cg(18, cid(18, 0), SYSTEMD_BURSTABLE);
+	struct ag_k8s_stats st;
+	struct ag_tenant t;
+	uint64_t refused;
+
+	(void)state;
+	use_src = T.src_b;
+	use_efd = T.efd_b;
+	ag_k8s_source_stats(T.src_b, &st);
+	refused = st.api_refused;
+	assert_int_equal(resolve(after, &t), AG_R_PENDING);
+	assert_string_equal(t.pod_name, ""); /* the API does not know it yet */
+	api_fault("oversized 17\n");
+	assert_true(api_names(after, "after-17", 10000));
+	ag_k8s_source_stats(T.src_b, &st);
+	assert_true(st.api_refused > refused);
+	assert_int_equal(wait_log("watch event refused (its ", 5000), 0);
+	/* a relist: the list holds the huge pod, pod 18 (only the list shows it) and the rest */
+	refused = st.api_refused;
+	relists_before = st.api_relists;
+	api_fault("list-only 18\n");
+	assert_int_equal(wait_stat(api_relisted, 10000), 0);
+	assert_true(api_names(listed, "after-18", 10000));
+	assert_true(api_names(after, "after-17", 1000));
+	ag_k8s_source_stats(T.src_b, &st);
+	assert_true(st.api_refused > refused);
+	assert_int_equal(wait_log(" refused: its ", 5000), 0);
+}
+
 /* ---- messages whatever the input's length (issue 19.10) ---- */
 
 static char cdi_msg[8192];
@@ -957,6 +1007,7 @@ int main(void)
 		cmocka_unit_test(test_api_only_join),
 		cmocka_unit_test(test_api_watch_events),
 		cmocka_unit_test(test_api_gone_and_garbage),
+		cmocka_unit_test(test_api_oversized_alone),
 		cmocka_unit_test(test_api_down_then_up),
 		cmocka_unit_test(test_cdi_long_directory),
 	};
