@@ -1347,6 +1347,7 @@ static int setup(struct agent *a)
 	a->db_ready = true;
 	a->db.on_resolved = on_resolved;
 	a->db.on_full = on_policy_full;
+	a->db.cgroup2 = a->cgroup2;
 	a->db.cb_ctx = a;
 	a->notifyfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	/* Kubernetes first: its answer for a pod's cgroups wins; the configuration's tenants,

@@ -746,6 +746,77 @@ static void member_del(struct ag_policy_db *db, struct ag_member *m)
 	free(m);
 }
 
+/* The nearest ancestor of path held as a full cgroup ("/" included), or NULL; *len gets the
+ * length of its path. */
+static struct ag_cg *nearest_full(const struct ag_policy_db *db, const char *path, size_t *len)
+{
+	char buf[4096];
+
+	if (ag_strlcpy(buf, path, sizeof(buf)))
+		return NULL;
+	for (;;) {
+		char *slash = strrchr(buf, '/');
+		struct ag_cg *cg;
+
+		if (!slash)
+			return NULL;
+		if (slash == buf) {
+			if (!buf[1])
+				return NULL; /* path was "/" */
+			buf[1] = 0;
+		} else {
+			*slash = 0;
+		}
+		cg = ag_policy_find_path(db, buf);
+		if (cg) {
+			*len = strlen(buf);
+			return cg;
+		}
+		if (!strcmp(buf, "/"))
+			return NULL;
+	}
+}
+
+/*
+ * A cgroup whose ancestors this table does not hold (their mkdir events were lost, or came
+ * later): the one below the nearest ancestor held is looked up in the cgroup2 file system and
+ * judged first, down to the parent, so that a tenant's sub-cgroup is never judged on its own name
+ * before its tenant is known. Returns its tenant, if it has one.
+ */
+static struct ag_cg *settle_ancestors(struct ag_policy_db *db, const char *path)
+{
+	for (int guard = 0; guard < 4096; guard++) {
+		size_t alen = 0, end;
+		struct ag_cg *a = nearest_full(db, path, &alen), *ten;
+		char rel[4096], abs[8192];
+		__u64 id;
+
+		if (a && tenant_like(a->state))
+			return a;
+		/* the component after a (or the first one) */
+		end = a && strcmp(a->path, "/") ? alen : 0;
+		if (path[end] != '/')
+			return NULL;
+		end++;
+		while (path[end] && path[end] != '/')
+			end++;
+		if (!path[end])
+			return NULL; /* a is the parent: nothing missing */
+		if (end >= sizeof(rel))
+			return NULL;
+		memcpy(rel, path, end);
+		rel[end] = 0;
+		if ((size_t)snprintf(abs, sizeof(abs), "%s%s", db->cgroup2, rel) >= sizeof(abs) ||
+		    ag_cgroup_id(abs, &id))
+			return NULL; /* gone: so is path */
+		if (!ag_policy_added(db, id, rel, 0)) {
+			ten = tenant_of(db, path);
+			return ten;
+		}
+	}
+	return NULL;
+}
+
 struct ag_cg *ag_policy_added(struct ag_policy_db *db, __u64 id, const char *path, __u64 created_ns)
 {
 	struct ag_cg *cg = ag_policy_find(db, id), *ten;
@@ -761,6 +832,8 @@ struct ag_cg *ag_policy_added(struct ag_policy_db *db, __u64 id, const char *pat
 		return NULL;
 	}
 	ten = tenant_of(db, path);
+	if (!ten && db->cgroup2)
+		ten = settle_ancestors(db, path);
 	if (ten && walk_reaches(ten)) {
 		member_add(db, id, path, ten);
 		return NULL;

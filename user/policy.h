@@ -87,6 +87,9 @@ struct ag_policy_db {
 	__u64 map_errors;
 	unsigned int scan_gen;
 	bool starting;      /* the start-up scan runs: the cgroups it finds existed before us */
+	/* the cgroup2 mount (NULL: none, unit tests): where an ancestor that no event told of is
+	 * looked up before a cgroup below it is judged */
+	const char *cgroup2;
 };
 
 int ag_policy_init(struct ag_policy_db *db, const struct ag_config *cfg,

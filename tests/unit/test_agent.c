@@ -378,6 +378,44 @@ static void test_policy_members(void **state)
 	assert_int_equal(f->db.members.n, sizeof(names) / sizeof(names[0]) + 1);
 }
 
+/* A sub-cgroup whose tenant's mkdir event was lost (or comes later): the tenant is looked up in
+ * the file system and judged first, so the sub-cgroup's name never classifies it (a directory tree
+ * stands in for the cgroup2 mount). */
+static void test_policy_member_before_tenant(void **state)
+{
+	struct pfx *f = *state;
+	char p[512];
+	const char *path;
+	struct ag_cg *b;
+
+	f->db.cgroup2 = f->dir;
+	snprintf(p, sizeof(p), "%s/tenants", f->dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/tenants/b", f->dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/tenants/b/nvidia-dcgm.service", f->dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	ag_policy_added(&f->db, 10, "/tenants", 0);
+	/* b's event lost: its sub-cgroup's comes first */
+	assert_null(ag_policy_added(&f->db, 99, "/tenants/b/nvidia-dcgm.service", 0));
+	b = ag_policy_find_path(&f->db, "/tenants/b");
+	assert_non_null(b);
+	assert_int_equal(b->state, AG_P_TENANT);
+	assert_ptr_equal(ag_policy_lookup(&f->db, 99, &path), b);
+	assert_int_equal(verdict_of(f, "/tenants/b/nvidia-dcgm.service", 195, 1), AG_V_ALLOWED);
+	assert_int_equal(verdict_of(f, "/tenants/b/nvidia-dcgm.service", 195, 7), AG_V_UNMEDIATED);
+	/* nothing known at all: the walk down from the root settles every level */
+	snprintf(p, sizeof(p), "%s/jobs", f->dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/jobs/j1", f->dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/jobs/j1/nvidia-dcgm.service", f->dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	assert_null(ag_policy_added(&f->db, 98, "/jobs/j1/nvidia-dcgm.service", 0));
+	assert_int_equal(ag_policy_find_path(&f->db, "/jobs/j1")->state, AG_P_TENANT);
+	assert_int_equal(verdict_of(f, "/jobs/j1/nvidia-dcgm.service", 261, 1), AG_V_ALLOWED);
+}
+
 /* A tenant deeper than the kernel's ancestor walk: its descendants get entries of their own, copies
  * of the tenant's (still not classified by their names). */
 static void test_policy_deep_tenant(void **state)
@@ -637,6 +675,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_policy_reconcile, policy_setup, policy_teardown),
 		cmocka_unit_test_setup_teardown(test_policy_members, policy_setup, policy_teardown),
 		cmocka_unit_test_setup_teardown(test_policy_deep_tenant, policy_setup, policy_teardown),
+		cmocka_unit_test_setup_teardown(test_policy_member_before_tenant, policy_setup, policy_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
