@@ -502,7 +502,8 @@ static void handle_cgroup(struct agent *a, const struct ag_cgroup_event *e)
 
 	memcpy(path, e->path, AG_CGROUP_PATH_LEN);
 	path[AG_CGROUP_PATH_LEN] = 0;
-	/* a path that fills the record may be cut short: take the real one from the file system */
+	/* a path that fills the record may be cut short: take the real one from the file system
+	 * (by its handle: one lookup) */
 	if (e->h.type == AG_EV_CGROUP_MKDIR && strlen(path) >= AG_CGROUP_PATH_LEN - 1 &&
 	    ag_cgroup_path_of(a->cgroup2, e->cgroup_id, path, sizeof(path))) {
 		ag_warn("cgroup: %llu has a path longer than %d bytes and is gone already",
