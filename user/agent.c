@@ -210,8 +210,17 @@ static struct ag_cg *find_cgroup(struct agent *a, __u64 id, const char **path)
 
 	if (cg)
 		return cg;
-	/* a cgroup made while the lifecycle events were lost, or before we watched: look again,
-	 * at most once a second */
+	/* a cgroup made while the lifecycle events were lost, or before we watched: its path by
+	 * its id (one lookup), else look again (a walk of the tree), at most once a second */
+	{
+		char p[4096];
+
+		if (!ag_cgroup_path_of_id(a->cgroup2, id, p, sizeof(p))) {
+			ag_policy_added(&a->db, id, p, 0);
+			if ((cg = ag_policy_lookup(&a->db, id, path)))
+				return cg;
+		}
+	}
 	now = ag_now_ns(CLOCK_MONOTONIC);
 	if (now - a->last_rescan > 1000000000ULL) {
 		a->last_rescan = now;

@@ -169,7 +169,7 @@ static int path_of_one(const char *path, __u64 id, void *ctx)
 
 /* The cgroup's directory opened by its handle (what name_to_handle_at gives for it: its id), its
  * path read back from /proc/self/fd: one lookup, where a walk costs the whole tree. */
-static int path_by_handle(const char *mnt, __u64 id, char *path, size_t len)
+int ag_cgroup_path_of_id(const char *mnt, __u64 id, char *path, size_t len)
 {
 	struct {
 		struct file_handle fh;
@@ -211,7 +211,7 @@ static int path_by_handle(const char *mnt, __u64 id, char *path, size_t len)
 int ag_cgroup_path_of(const char *mnt, __u64 id, char *path, size_t len)
 {
 	struct path_of p = { .id = id, .path = path, .len = len };
-	int r = path_by_handle(mnt, id, path, len);
+	int r = ag_cgroup_path_of_id(mnt, id, path, len);
 
 	if (!r || r == -ENAMETOOLONG)
 		return r;
