@@ -146,7 +146,7 @@ struct k8s_jkeep {
 };
 
 extern const struct k8s_jkeep k8s_keep_pod[], k8s_keep_podlist[], k8s_keep_watch[],
-	k8s_keep_claim[], k8s_keep_slices[], k8s_keep_status[];
+	k8s_keep_claim[], k8s_keep_slice[], k8s_keep_slices[], k8s_keep_status[];
 
 #define K8S_JSON_MAX_DEPTH   32 /* json-c's default */
 #define K8S_JSON_MAX_DEPTH_S "32"

@@ -437,7 +437,7 @@ static const struct k8s_jkeep keep_slice_dev[] = { { "name" }, { "attributes", k
 						   { NULL } };
 static const struct k8s_jkeep keep_slice_spec[] = { { "driver" }, { "pool", keep_name },
 						    { "devices", keep_slice_dev }, { NULL } };
-static const struct k8s_jkeep keep_slice[] = { { "spec", keep_slice_spec }, { NULL } };
-const struct k8s_jkeep k8s_keep_slices[] = { { "items", keep_slice }, { "kind" }, { NULL } };
+const struct k8s_jkeep k8s_keep_slice[] = { { "spec", keep_slice_spec }, { NULL } };
+const struct k8s_jkeep k8s_keep_slices[] = { { "items", k8s_keep_slice }, { "kind" }, { NULL } };
 
 const struct k8s_jkeep k8s_keep_status[] = { { "message" }, { NULL } };
