@@ -6,7 +6,7 @@ CC       ?= gcc
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
-VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+VERSION  := $(shell tools/version.sh)
 
 ifeq ($(V),1)
 Q :=

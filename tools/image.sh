@@ -11,14 +11,14 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${IMAGE_CACHE:-$repo/build/image}
 tag=${IMAGE_TAG:-localhost/accelguard:latest}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-version=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
+version=$("$repo/tools/version.sh")
 "$repo/tools/deps.sh" image
 mkdir -p "$cache"
 # vfs and chroot isolation: no overlay or user namespace needed on the build host
 export STORAGE_DRIVER=${STORAGE_DRIVER:-vfs} BUILDAH_ISOLATION=${BUILDAH_ISOLATION:-chroot}
 
 pkgs() { grep -hv '^#' "$@" | tr '|' ' ' | awk '{print $1}' | paste -sd, -; }
-build_pkgs="$(pkgs "$repo/tools/deps/build.txt"),libcurl4-openssl-dev,libprotobuf-c-dev,protobuf-c-compiler,libjson-c-dev,libmicrohttpd-dev,git,ca-certificates"
+build_pkgs="$(pkgs "$repo/tools/deps/build.txt"),git,ca-certificates"
 run_pkgs="libbpf1,libelf1,zlib1g,libyaml-0-2,libcurl4,libprotobuf-c1,libjson-c5,libmicrohttpd12,ca-certificates"
 
 base() { # NAME PACKAGES
