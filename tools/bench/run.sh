@@ -7,7 +7,8 @@
 #   micro      ns/op of eight workloads: no agent, accelguard audit, enforce, a bpftrace program
 #              (rounds, each tool paired with a baseline measured just before it). --tools picks
 #              the tools (default "audit enforce bpftrace tp-floor"; also audit-raw, audit-syscalls:
-#              the agent with tier 3's entry forced, ACCELGUARD_TP_ENTRY), --workloads the workloads
+#              the agent with tier 3's entry forced, ACCELGUARD_TP_ENTRY; audit-before: the agent
+#              given by --agent-before, for a before/after side by side), --workloads the workloads
 #   pipeline   the highest violation-event rate with zero ring-buffer drops, and what happens above
 #              it (drops counted, every violation accounted for exactly)
 #   resources  the agent's RSS and CPU: idle, with 1,000 and 10,000 tenant cgroups, start-up scan
@@ -20,12 +21,13 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${BUILD:-build}
-agent=$BUILD/accelguard agbench=$BUILD/agbench out=$BUILD/bench
+agent=$BUILD/accelguard agbench=$BUILD/agbench out=$BUILD/bench agent_before=
 stages="micro pipeline resources latency auditd" rounds=5 quick=0
 micro_tools="audit enforce bpftrace tp-floor" wl_list=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--agent) agent=$2; shift 2 ;;
+	--agent-before) agent_before=$2; shift 2 ;;
 	--agbench) agbench=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--stages) stages=$2; shift 2 ;;
@@ -222,10 +224,16 @@ check() { # NAME EXPECTED GOT
 tool_run() { # TOOL ROUND
 	local t=$1 r=$2 ev=$work/ev-$1.json ops got prog
 	case $t in
-	audit|enforce|audit-raw|audit-syscalls)
+	audit|enforce|audit-raw|audit-syscalls|audit-before)
+		local agent_now=$agent
 		agent_env=
-		case $t in *-*) agent_env=ACCELGUARD_TP_ENTRY=${t#*-} ;; esac
+		case $t in
+		*-before) [ -n "$agent_before" ] || { say "audit-before needs --agent-before"; exit 2; }
+			agent=$(cd "$(dirname "$agent_before")" && pwd)/$(basename "$agent_before") ;;
+		*-*) agent_env=ACCELGUARD_TP_ENTRY=${t#*-} ;;
+		esac
 		agent_start "$work/micro.yaml" "${t%%-*}" "$ev"
+		agent=$agent_now
 		agent_env=
 		say "micro: $t: $(grep -o '"ioctl_program":"[a-z_0-9]*"' "$ev" | head -n1)"
 		micro "$t"
@@ -358,6 +366,41 @@ micro_table() { # TOOLS...
 			printf "Each tool is compared with its own baseline runs (one just before it in each round, the same\n"
 			printf "estimator); the baseline column gives the median (min..max) of those per-tool baselines.\n"
 		}' reps="$micro_reps" "$out/raw/micro.tsv"
+}
+
+# The same runs, paired per round: the median over the rounds of (tool - the baseline measured just
+# before it), and of (the accelerator's added ns - the pipe's) for the judging path alone. On a
+# machine whose load changes from one run to the next this is steadier than the lowest of each.
+micro_paired_table() { # TOOLS...
+	awk -F'\t' -v tools="$*" -v wls="${workloads[*]}" '
+		function med(a, n,   i, j, t) {
+			for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+		}
+		{ k = $1 SUBSEP $2; v[k, ++n[k]] = $3 }
+		END {
+			nt = split(tools, T, " "); nw = split(wls, W, " ")
+			printf "| workload |"; for (i = 1; i <= nt; i++) printf " %s added ns |", T[i]
+			printf "\n|---|"; for (i = 1; i <= nt; i++) printf "---|"; printf "\n"
+			for (j = 1; j <= nw; j++) {
+				printf "| %s |", W[j]
+				for (i = 1; i <= nt; i++) {
+					k = T[i] SUBSEP W[j]; kb = "base-" T[i] SUBSEP W[j]; m = 0
+					for (r = 1; r <= n[k] && r <= n[kb]; r++) d[++m] = v[k, r] - v[kb, r]
+					if (m) printf " %+.0f |", med(d, m); else printf " - |"
+				}
+				printf "\n"
+			}
+			printf "| ioctl-accel minus ioctl-pipe |"
+			for (i = 1; i <= nt; i++) {
+				a = T[i] SUBSEP "ioctl-accel"; ab = "base-" T[i] SUBSEP "ioctl-accel"
+				p = T[i] SUBSEP "ioctl-pipe"; pb = "base-" T[i] SUBSEP "ioctl-pipe"; m = 0
+				for (r = 1; r <= n[a] && r <= n[ab] && r <= n[p] && r <= n[pb]; r++)
+					d[++m] = (v[a, r] - v[ab, r]) - (v[p, r] - v[pb, r])
+				if (m) printf " %+.0f |", med(d, m); else printf " - |"
+			}
+			printf "\n\nadded ns: the median over %d rounds of (tool - its baseline of the same round).\n", n[T[1] SUBSEP W[1]]
+		}' "$out/raw/micro.tsv"
 }
 
 # ---- pipeline -----------------------------------------------------------------------------------
@@ -579,8 +622,10 @@ done
 		echo "## Cost per operation"
 		echo
 		tools=
-		for t in audit audit-raw audit-syscalls enforce bpftrace auditd tp-floor; do grep -q "^$t	" "$out/raw/micro.tsv" && tools="$tools $t"; done
+		for t in audit-before audit audit-raw audit-syscalls enforce bpftrace auditd tp-floor; do grep -q "^$t	" "$out/raw/micro.tsv" && tools="$tools $t"; done
 		micro_table $tools
+		echo
+		micro_paired_table $tools
 		if grep -q '^after-auditd' "$out/raw/micro.tsv"; then
 			echo
 			echo "After auditd was stopped, its watch removed and 'never,task' set (see BENCHMARKS.md), a new process measures:"
