@@ -276,16 +276,25 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 		gen = g ? *g : 0;
 		slot_idx = ag_vcache_idx(&ck);
 		slot = gen ? bpf_map_lookup_elem(&vcache, &slot_idx) : NULL;
-		if (slot && slot->gen == gen && ag_key_eq(&slot->key, &ck)) {
-			slot->count += 1;
-			tidx = a->op * AG_V__MAX + slot->verdict;
-			if (tidx < AG_TOTALS_LEN) {
-				tot = bpf_map_lookup_elem(&totals, &tidx);
-				if (tot)
-					*tot += 1;
+		/* The verdict before the generation and the key: a program preempted on this CPU
+		 * while another fills the slot then sees a key or generation that is not its own
+		 * (the filler zeroes the generation first and writes it last). */
+		if (slot) {
+			__u32 cv_verdict = *(volatile __u32 *)&slot->verdict;
+			__u32 cv_deny = *(volatile __u32 *)&slot->deny;
+
+			asm volatile("" ::: "memory");
+			if (*(volatile __u64 *)&slot->gen == gen && ag_key_eq(&slot->key, &ck)) {
+				slot->count += 1;
+				tidx = a->op * AG_V__MAX + cv_verdict;
+				if (tidx < AG_TOTALS_LEN) {
+					tot = bpf_map_lookup_elem(&totals, &tidx);
+					if (tot)
+						*tot += 1;
+				}
+				*deny = cv_deny;
+				return cv_verdict;
 			}
-			*deny = slot->deny;
-			return slot->verdict;
 		}
 	}
 	p = ag_policy_of(cgid);
@@ -331,11 +340,14 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 	/* an allowed verdict judged with the truth: the next access of the key takes it from here */
 	if (slot && !early && !ag_is_violation(v) && v != AG_V_UNRESOLVED) {
 		ag_vcache_flush(slot);
+		*(volatile __u64 *)&slot->gen = 0;
+		asm volatile("" ::: "memory");
 		slot->key = ck;
-		slot->gen = gen;
 		slot->count = 0;
 		slot->verdict = v;
 		slot->deny = *deny;
+		asm volatile("" ::: "memory");
+		*(volatile __u64 *)&slot->gen = gen;
 	}
 
 	/* an access judged without the truth (before ready, a cgroup the map does not know) is no
