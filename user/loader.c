@@ -371,6 +371,13 @@ static int tp_entry(void)
 		if ((r->flags & ROW_BRANCH) && row_wanted(r, 0))
 			compat = true;
 	entry = compat ? AG_ENTRY_RAW : AG_ENTRY_SYSCALLS;
+	/* libbpf finds a syscalls/ tracepoint through tracefs; without it, the raw entry (BTF) */
+	if (entry == AG_ENTRY_SYSCALLS &&
+	    access("/sys/kernel/tracing/events/syscalls/sys_enter_ioctl/id", F_OK) &&
+	    access("/sys/kernel/debug/tracing/events/syscalls/sys_enter_ioctl/id", F_OK)) {
+		ag_dbg("probe: no syscalls/ tracepoints in tracefs: the raw syscall entry");
+		entry = AG_ENTRY_RAW;
+	}
 	if (e && !strcmp(e, "raw"))
 		entry = AG_ENTRY_RAW;
 	else if (e && !strcmp(e, "syscalls"))
