@@ -16,16 +16,18 @@ int ag_cgroup_dev(struct bpf_cgroup_dev_ctx *ctx)
 	__u32 access = ctx->access_type >> 16;
 	bool deny;
 
+	/* every device open of the node comes here: a non-accelerator one leaves after one array
+	 * lookup (tier 3), or none (tiers 1-2, whose file_open hook judges opens) */
 	if (type != BPF_DEVCG_DEV_CHAR_)
+		return 1;
+	a.op = (access & BPF_DEVCG_ACC_MKNOD_) ? AG_OP_MKNOD : AG_OP_OPEN;
+	if (a.op == AG_OP_OPEN && ag_lsm_opens)
 		return 1;
 	a.major = ctx->major;
 	a.minor = ctx->minor;
 	a.class_id = ag_class(a.major, a.minor);
 	if (!a.class_id)
 		return 1;
-	a.op = (access & BPF_DEVCG_ACC_MKNOD_) ? AG_OP_MKNOD : AG_OP_OPEN;
-	if (a.op == AG_OP_OPEN && ag_lsm_opens)
-		return 1; /* the file_open hook judges opens in tiers 1 and 2 */
 	ag_judge(&a, &deny);
 	return deny ? 0 : 1;
 }

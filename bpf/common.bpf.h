@@ -76,6 +76,22 @@ struct {
 	__type(value, struct ag_viol_state);
 } viol SEC(".maps") __weak;
 
+/* Bumped by the agent after every write to policy, owners or accel_devices (0: never written,
+ * no cache). Pinned with them: an agent that adopts the maps bumps the same one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} policy_gen SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AG_VCACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct ag_vcache_slot);
+} vcache SEC(".maps") __weak;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, AG_DROP__MAX);
@@ -195,6 +211,36 @@ static __always_inline bool ag_viol_admit(__u64 cgid, __u64 now, __u64 *total, _
 	return false;
 }
 
+/* The cache slot of a key: a multiplicative hash of what varies most (the command, the cgroup). */
+static __always_inline __u32 ag_vcache_idx(const struct ag_counter_key *k)
+{
+	__u32 h = (__u32)k->cgroup_id ^ k->minor ^ (k->major << 8) ^ (k->op << 24) ^ k->cmd;
+
+	return (h * 2654435761u) >> 27; /* AG_VCACHE_SLOTS = 32: the top 5 bits */
+}
+
+/* A slot's accesses go to counters when another key takes the slot. An entry the LRU evicted
+ * meanwhile loses them, as it lost its own count. */
+/* a slot holds the counters key (its tenant's) and the cgroup that was judged: k is the
+ * accessing cgroup's key */
+static __always_inline bool ag_vcache_hit(const struct ag_vcache_slot *s, const struct ag_counter_key *k)
+{
+	return s->cgid == k->cgroup_id && s->key.major == k->major && s->key.minor == k->minor &&
+	       s->key.op == k->op && s->key.cmd == k->cmd;
+}
+
+static __always_inline void ag_vcache_flush(struct ag_vcache_slot *s)
+{
+	struct ag_counter_val *c;
+
+	if (!s->gen || !s->count)
+		return;
+	c = bpf_map_lookup_elem(&counters, &s->key);
+	if (c)
+		c->count += s->count;
+	s->count = 0;
+}
+
 struct ag_access {
 	__u64 cgid; /* the current cgroup when the caller has it cheaper; 0: ag_judge asks the helper */
 	__u32 op;
@@ -210,10 +256,11 @@ struct ag_access {
  * Judge one access to an accelerator, count it, report it when it is a first sighting or a
  * violation. Returns the verdict; the caller turns it into a denial or a kill.
  *
- * The allowed path of a known (cgroup, device, op, cmd) is the hot one (a GPU job's ioctls): it
- * touches per-CPU state only (totals, this CPU's counters slot), with no atomic and no clock read;
- * the clock is read for a first sighting or a violation, the owners map for a tenant that does not
- * hold the device.
+ * The allowed path of a known (cgroup, device, op, cmd) is the hot one (a GPU job's ioctls): a
+ * hit in this CPU's verdict cache (vcache) under the current policy generation, counted in the
+ * slot and the totals, with no hash lookup, no atomic and no clock read. A miss judges from the
+ * maps and fills the slot; the clock is read for a first sighting or a violation, the owners map
+ * for a tenant that does not hold the device. Violations and unresolved accesses are never cached.
  */
 static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 {
@@ -221,9 +268,10 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 	struct ag_counter_key ck = {};
 	struct ag_counter_val cv = {}, *cvp;
 	struct ag_access_event *ev;
+	struct ag_vcache_slot *slot = NULL;
 	struct ag_policy *p;
-	__u64 viol_total = 0, suppressed = 0, now = 0;
-	__u32 flags = 0, tidx;
+	__u64 viol_total = 0, suppressed = 0, now = 0, gen = 0;
+	__u32 flags = 0, tidx, slot_idx;
 	__u64 *tot, pid_tgid, tenant;
 	bool early = false, unres_deny;
 	int v;
@@ -231,6 +279,46 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 	*deny = false;
 	if (!ag_armed)
 		return AG_V_HOST; /* not judged, not counted: the previous programs judge meanwhile */
+
+	/* the cache's key is the accessing cgroup's (known before any lookup); the counters' is its
+	 * tenant's (below), which the slot keeps for its flush */
+	ck.cgroup_id = cgid;
+	ck.major = a->major;
+	ck.minor = a->minor;
+	ck.op = a->op;
+	ck.cmd = a->xfer_cmd ? a->xfer_cmd : a->cmd;
+	/* The allowed path of a key this CPU judged under this policy generation: the cached verdict,
+	 * counted in the slot (no policy or counters lookup). The generation is read before the
+	 * policy below: a write the agent makes after this read bumps it, and the slot filled from
+	 * what the lookup saw is stale at the next access, never used. */
+	if (ag_ready) {
+		__u32 zero = 0;
+		__u64 *g = bpf_map_lookup_elem(&policy_gen, &zero);
+
+		gen = g ? *g : 0;
+		slot_idx = ag_vcache_idx(&ck);
+		slot = gen ? bpf_map_lookup_elem(&vcache, &slot_idx) : NULL;
+		/* The verdict before the generation and the key: a program preempted on this CPU
+		 * while another fills the slot then sees a key or generation that is not its own
+		 * (the filler zeroes the generation first and writes it last). */
+		if (slot) {
+			__u32 cv_verdict = *(volatile __u32 *)&slot->verdict;
+			__u32 cv_deny = *(volatile __u32 *)&slot->deny;
+
+			asm volatile("" ::: "memory");
+			if (*(volatile __u64 *)&slot->gen == gen && ag_vcache_hit(slot, &ck)) {
+				slot->count += 1;
+				tidx = a->op * AG_V__MAX + cv_verdict;
+				if (tidx < AG_TOTALS_LEN) {
+					tot = bpf_map_lookup_elem(&totals, &tidx);
+					if (tot)
+						*tot += 1;
+				}
+				*deny = cv_deny;
+				return cv_verdict;
+			}
+		}
+	}
 	p = ag_policy_of(cgid, &tenant);
 	if (!ag_ready) {
 		flags |= AG_EF_EARLY;
@@ -258,10 +346,6 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 	}
 
 	ck.cgroup_id = tenant; /* per tenant: its sub-cgroups cannot multiply entries or sightings */
-	ck.major = a->major;
-	ck.minor = a->minor;
-	ck.op = a->op;
-	ck.cmd = a->xfer_cmd ? a->xfer_cmd : a->cmd;
 	cvp = bpf_map_lookup_elem(&counters, &ck); /* this CPU's slot */
 	if (cvp) {
 		cvp->count += 1;
@@ -276,6 +360,20 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 			flags |= AG_EF_FIRST;
 		else if ((cvp = bpf_map_lookup_elem(&counters, &ck)))
 			cvp->count += 1; /* another CPU inserted it meanwhile */
+	}
+
+	/* an allowed verdict judged with the truth: the next access of the key takes it from here */
+	if (slot && !early && !ag_is_violation(v) && v != AG_V_UNRESOLVED) {
+		ag_vcache_flush(slot);
+		*(volatile __u64 *)&slot->gen = 0;
+		asm volatile("" ::: "memory");
+		slot->key = ck;
+		slot->cgid = cgid;
+		slot->count = 0;
+		slot->verdict = v;
+		slot->deny = *deny;
+		asm volatile("" ::: "memory");
+		*(volatile __u64 *)&slot->gen = gen;
 	}
 
 	/* an access judged without the truth (before ready, a cgroup the map does not know) is no

@@ -1,19 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Tier 3: the operations on a descriptor (ioctl, read, write, mmap), seen at the raw syscall
- * entry. The program resolves the descriptor to its file and, in enforce mode, kills the process
- * (after the fact: the syscall still runs, the report says "killed"; a tracepoint cannot fail a
- * syscall).
+ * Tier 3: the operations on a descriptor (ioctl, read, write, mmap), seen at the syscall entry.
+ * The program resolves the descriptor to its file and, in enforce mode, kills the process (after
+ * the fact: the syscall still runs, the report says "killed"; a tracepoint cannot fail a syscall).
  *
- * Why raw_syscalls sys_enter, not syscalls/sys_enter_*: on x86 the syscalls/ tracepoints skip
- * compat syscalls, so a 32-bit process's calls (the ia32 table, int $0x80 from a 64-bit process
- * too) would go unseen; and a raw tracepoint runs the program directly, where the syscalls/ one
- * goes through the perf path (a buffer and a copy of the arguments before the program).
+ * Two entries, both compiled in; the loader loads one (bpf_program__set_autoload):
  *
- * Every syscall enters the program. One byte of a table indexed by the syscall number says what
- * the syscall does to a descriptor (0: nothing, leave). The low nibble is for the x86-64 table
- * (which the x32 ABI shares, its numbers with bit 30 set), the high nibble for the ia32 table:
- * TS_COMPAT, set for the whole of a compat syscall, tells them apart.
+ * - syscalls/sys_enter_<name>, one program per syscall that can touch a descriptor's driver
+ *   (ioctl, the read and write families, sendfile, splice, tee, copy_file_range, mmap). A syscall
+ *   accelguard never judges runs no program at all: the kernel tests one bit of its enabled-
+ *   syscalls bitmap and goes on (getppid: within noise of no agent). On x86 these tracepoints skip
+ *   compat syscalls (arch_trace_is_compat_syscall: ia32, int $0x80 from a 64-bit process, x32),
+ *   so they are the entry only where the kernel runs no compat syscall at all (the loader tries
+ *   both routes by effect).
+ * - raw_syscalls sys_enter (tp_btf), where an ia32 or x32 route exists: the one tracepoint that
+ *   sees every table. Every syscall of the node enters the program, which tests the syscall
+ *   number before it reads anything else. One byte of a table indexed by the number says what
+ *   the syscall does to a descriptor (0: nothing, leave). The low nibble is for the x86-64 table
+ *   (which the x32 ABI shares, its numbers with bit 30 set), the high nibble for the ia32 table:
+ *   TS_COMPAT, set for the whole of a compat syscall, tells them apart.
  *
  * Not seen at tier 3: reads and writes that do not go through these syscalls (io_uring's
  * IORING_OP_READ/WRITE, aio's io_submit): tiers 1-2 see them (file_permission).
@@ -180,10 +185,59 @@ static __always_inline void ag_tp_one(struct task_struct *task, bool direct, __u
 		ag_tp_fd_core(task, fd, op, cmd, arg);
 }
 
+/* What syscall sc does to its descriptors, given its arguments a0..a4. The per-syscall programs
+ * pass a constant sc: the compiler keeps that case alone, and reads only its arguments. */
+static __always_inline void ag_sc_judge(struct task_struct *task, bool direct, __u8 sc, __u64 a0,
+					__u64 a1, __u64 a2, __u64 a3, __u64 a4)
+{
+	__u32 mmap_args[2] = {}; /* old_mmap's flags, fd */
+
+	switch (sc) {
+	case AG_SC_IOCTL:
+		ag_tp_one(task, direct, a0, AG_OP_IOCTL, a1, a2);
+		break;
+	case AG_SC_READ:
+		ag_tp_one(task, direct, a0, AG_OP_READ, 0, 0);
+		break;
+	case AG_SC_WRITE:
+		ag_tp_one(task, direct, a0, AG_OP_WRITE, 0, 0);
+		break;
+	case AG_SC_MMAP:
+		if (!(a3 & AG_MAP_ANONYMOUS))
+			ag_tp_one(task, direct, a4, AG_OP_MMAP, 0, 0);
+		break;
+	case AG_SC_OLD_MMAP:
+		if (!bpf_probe_read_user(mmap_args, sizeof(mmap_args), (void *)(a0 + 12)) &&
+		    !(mmap_args[0] & AG_MAP_ANONYMOUS))
+			ag_tp_one(task, direct, mmap_args[1], AG_OP_MMAP, 0, 0);
+		break;
+	case AG_SC_SENDFILE:
+		ag_tp_one(task, direct, a1, AG_OP_READ, 0, 0);
+		ag_tp_one(task, direct, a0, AG_OP_WRITE, 0, 0);
+		break;
+	case AG_SC_SPLICE:
+		ag_tp_one(task, direct, a0, AG_OP_READ, 0, 0);
+		ag_tp_one(task, direct, a2, AG_OP_WRITE, 0, 0);
+		break;
+	case AG_SC_TEE:
+		ag_tp_one(task, direct, a0, AG_OP_READ, 0, 0);
+		ag_tp_one(task, direct, a1, AG_OP_WRITE, 0, 0);
+		break;
+	}
+}
+
+static __always_inline struct task_struct *ag_current(bool direct)
+{
+	return direct ? bpf_get_current_task_btf() : (struct task_struct *)bpf_get_current_task();
+}
+
+/* ---- the raw entry (where compat syscalls exist) -------------------------------------------- */
+
+/* The number first: a syscall that touches no descriptor leaves after a few compares and one load
+ * of the table, before the task, the registers or any map is read. */
 static __always_inline void ag_sys_enter(struct pt_regs *regs, long id, bool direct)
 {
 	struct task_struct *task;
-	__u32 mmap_args[2] = {}; /* old_mmap's flags, fd */
 	bool compat, x32 = false;
 	__u8 sc;
 
@@ -195,56 +249,24 @@ static __always_inline void ag_sys_enter(struct pt_regs *regs, long id, bool dir
 	}
 	if ((__u64)id >= AG_NR_TABLE)
 		return;
-	/* Numbers the kernel answers ENOSYS, which reach no driver: not reported as accesses. */
-	if (x32 ? ag_x64_only(id) : id >= AG_X32_FIRST)
-		return;
 	sc = ag_nr_op[id];
 	if (!sc)
 		return;
-	if (direct) {
-		task = bpf_get_current_task_btf();
+	/* Numbers the kernel answers ENOSYS, which reach no driver: not reported as accesses. */
+	if (x32 ? ag_x64_only(id) : id >= AG_X32_FIRST)
+		return;
+	task = ag_current(direct);
+	if (direct)
 		compat = task->thread_info.status & AG_TS_COMPAT;
-	} else {
-		task = (struct task_struct *)bpf_get_current_task();
+	else
 		compat = BPF_CORE_READ(task, thread_info.status) & AG_TS_COMPAT;
-	}
 	if (compat && (!ag_ia32 || x32))
 		return; /* an ia32 number with bit 30 is out of its table: ENOSYS */
 	sc = compat ? sc >> 4 : sc & 0xf;
-	switch (sc) {
-	case AG_SC_IOCTL:
-		ag_tp_one(task, direct, ag_arg(regs, compat, 0), AG_OP_IOCTL, ag_arg(regs, compat, 1),
-			  ag_arg(regs, compat, 2));
-		break;
-	case AG_SC_READ:
-		ag_tp_one(task, direct, ag_arg(regs, compat, 0), AG_OP_READ, 0, 0);
-		break;
-	case AG_SC_WRITE:
-		ag_tp_one(task, direct, ag_arg(regs, compat, 0), AG_OP_WRITE, 0, 0);
-		break;
-	case AG_SC_MMAP:
-		if (!(ag_arg(regs, compat, 3) & AG_MAP_ANONYMOUS))
-			ag_tp_one(task, direct, ag_arg(regs, compat, 4), AG_OP_MMAP, 0, 0);
-		break;
-	case AG_SC_OLD_MMAP:
-		if (!bpf_probe_read_user(mmap_args, sizeof(mmap_args),
-					 (void *)(ag_arg(regs, compat, 0) + 12)) &&
-		    !(mmap_args[0] & AG_MAP_ANONYMOUS))
-			ag_tp_one(task, direct, mmap_args[1], AG_OP_MMAP, 0, 0);
-		break;
-	case AG_SC_SENDFILE:
-		ag_tp_one(task, direct, ag_arg(regs, compat, 1), AG_OP_READ, 0, 0);
-		ag_tp_one(task, direct, ag_arg(regs, compat, 0), AG_OP_WRITE, 0, 0);
-		break;
-	case AG_SC_SPLICE:
-		ag_tp_one(task, direct, ag_arg(regs, compat, 0), AG_OP_READ, 0, 0);
-		ag_tp_one(task, direct, ag_arg(regs, compat, 2), AG_OP_WRITE, 0, 0);
-		break;
-	case AG_SC_TEE:
-		ag_tp_one(task, direct, ag_arg(regs, compat, 0), AG_OP_READ, 0, 0);
-		ag_tp_one(task, direct, ag_arg(regs, compat, 1), AG_OP_WRITE, 0, 0);
-		break;
-	}
+	if (!sc)
+		return;
+	ag_sc_judge(task, direct, sc, ag_arg(regs, compat, 0), ag_arg(regs, compat, 1),
+		    ag_arg(regs, compat, 2), ag_arg(regs, compat, 3), ag_arg(regs, compat, 4));
 }
 
 SEC("tp_btf/sys_enter")
@@ -260,5 +282,53 @@ int BPF_PROG(ag_tp_sys_enter_core, struct pt_regs *regs, long id)
 	ag_sys_enter(regs, id, false);
 	return 0;
 }
+
+/* ---- one tracepoint per syscall (where no compat syscall runs) ------------------------------ */
+
+/* The record of a syscalls/sys_enter_* tracepoint (its format file): the common fields, the
+ * syscall's number, its arguments. The kernel refuses to attach a program that reads past the
+ * syscall's own arguments: each program reads only those of its syscall. */
+struct ag_sc_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__u64 args[6];
+};
+
+/* x86-64 names; the number each one runs under is in ag_nr_op (low nibble) */
+#define AG_SC_PROG(name, sc)                                                                       \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                                \
+	int ag_sc_##name(struct ag_sc_ctx *ctx)                                                    \
+	{                                                                                          \
+		ag_sc_judge(ag_current(true), true, sc, ctx->args[0], ctx->args[1], ctx->args[2],   \
+			    (sc) == AG_SC_MMAP ? ctx->args[3] : 0,                                 \
+			    (sc) == AG_SC_MMAP ? ctx->args[4] : 0);                                \
+		return 0;                                                                          \
+	}                                                                                          \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                                \
+	int ag_sc_##name##_core(struct ag_sc_ctx *ctx)                                             \
+	{                                                                                          \
+		ag_sc_judge(ag_current(false), false, sc, ctx->args[0], ctx->args[1],               \
+			    ctx->args[2], (sc) == AG_SC_MMAP ? ctx->args[3] : 0,                   \
+			    (sc) == AG_SC_MMAP ? ctx->args[4] : 0);                                \
+		return 0;                                                                          \
+	}
+
+AG_SC_PROG(ioctl, AG_SC_IOCTL)
+AG_SC_PROG(read, AG_SC_READ)
+AG_SC_PROG(write, AG_SC_WRITE)
+AG_SC_PROG(pread64, AG_SC_READ)
+AG_SC_PROG(pwrite64, AG_SC_WRITE)
+AG_SC_PROG(readv, AG_SC_READ)
+AG_SC_PROG(writev, AG_SC_WRITE)
+AG_SC_PROG(preadv, AG_SC_READ)
+AG_SC_PROG(pwritev, AG_SC_WRITE)
+AG_SC_PROG(preadv2, AG_SC_READ)
+AG_SC_PROG(pwritev2, AG_SC_WRITE)
+AG_SC_PROG(sendfile64, AG_SC_SENDFILE)
+AG_SC_PROG(splice, AG_SC_SPLICE)
+AG_SC_PROG(tee, AG_SC_TEE)
+AG_SC_PROG(copy_file_range, AG_SC_SPLICE)
+AG_SC_PROG(mmap, AG_SC_MMAP)
 
 char LICENSE[] SEC("license") = "GPL";

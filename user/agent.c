@@ -1336,6 +1336,8 @@ static int setup(struct agent *a)
 			.accel_devices = bpf_map__fd(k->maps.accel_devices),
 			.counters = bpf_map__fd(k->maps.counters), .viol = bpf_map__fd(k->maps.viol),
 			.drops = bpf_map__fd(k->maps.drops), .totals = bpf_map__fd(k->maps.totals),
+			.policy_gen = bpf_map__fd(k->maps.policy_gen),
+			.vcache = bpf_map__fd(k->maps.vcache),
 		};
 
 		r = ag_maps_init(&a->maps, &fds);

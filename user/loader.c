@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 #include <stddef.h>
 #include <bpf/bpf.h>
@@ -99,11 +101,13 @@ static void fill_facts(struct ag_probe_report *r, const char *cgroup2)
 /*
  * The hooks of each tier, as rows: the kernel hook, the program that watches it, and its link in
  * the skeleton. The loader walks them to set autoload, to attach, and to find the program the
- * probe opens a file under. Tier 3's ioctl program comes in two variants, strongest first: direct
+ * probe opens a file under. Tier 3's programs come in two variants, strongest first: direct
  * loads through BTF pointers (bpf_rdonly_cast, 6.2+), then CO-RE probe reads; a row names the
- * variant it belongs to (0: every variant). An optional row is loaded only where the kernel's BTF
- * has the function it names (btf), and skipped with a debug line elsewhere. A row without a
- * program of its own is a branch of another row's program, switched on by a rodata flag.
+ * variant it belongs to (0: every variant). They also come for two entries (.entry): the raw
+ * syscall entry where a compat route (ia32, x32) runs, else one tracepoint per syscall judged
+ * (tp_entry). An optional row is loaded only where the kernel's BTF has the function it names
+ * (btf) or the kernel does what it tries (effect), and skipped with a debug line elsewhere. A row
+ * without a program of its own is a branch of another row's program, switched on by a rodata flag.
  */
 #define ROW_PROBE 0x1    /* the open program: the probe by effect attaches it first */
 #define ROW_IOCTL 0x2    /* the ioctl program named in the ready event */
@@ -113,7 +117,9 @@ static void fill_facts(struct ag_probe_report *r, const char *cgroup2)
 
 #define AG_VARIANT_BTF 1
 #define AG_VARIANT_CORE 2
-#define AG_MAX_ROWS 6
+#define AG_ENTRY_RAW 1      /* tp_btf/sys_enter: every syscall of the node enters the program */
+#define AG_ENTRY_SYSCALLS 2 /* syscalls/sys_enter_<name>: only the syscalls judged */
+#define AG_MAX_ROWS 40
 
 struct hook_row {
 	const char *hook; /* the kernel hook, for messages; NULL ends a tier's rows */
@@ -121,10 +127,13 @@ struct hook_row {
 	size_t link;
 	size_t flag;      /* ROW_BRANCH: offset in struct accelguard_bpf__rodata */
 	int variant;      /* AG_VARIANT_*, 0: every variant */
+	int entry;        /* AG_ENTRY_*, 0: either */
 	unsigned int flags;
 	const char *btf;  /* ROW_OPTIONAL: the FUNC that vmlinux BTF must have */
 	bool (*effect)(void); /* ROW_OPTIONAL without .btf: whether the kernel does it, tried */
 };
+
+static bool kernel_has_func(const char *name);
 
 /* An x32 getpid (39 with bit 30): the kernel runs it, or answers ENOSYS where x32 is not built
  * in or is off (Debian: syscall.x32=y turns it on). */
@@ -133,9 +142,62 @@ static bool x32_runs(void)
 	return syscall(0x40000000L | 39) == getpid();
 }
 
+static void ia32_probe_fault(int sig)
+{
+	_exit(2);
+}
+
+/*
+ * An ia32 getpid (20) by int $0x80 from a 64-bit child: the kernel runs it where IA32 emulation is
+ * built in (CONFIG_IA32_EMULATION) and on (ia32_emulation= on the command line, 6.7+); elsewhere
+ * the vector is not installed and the child takes a fault (its handler exits, so no "segfault"
+ * line in the kernel log). Where the child cannot be made, the BTF answers: the kernel has the
+ * table (the raw entry then sees what might run).
+ */
+static bool ia32_runs(void)
+{
+	static int runs = -1;
+	int st = 0;
+	pid_t pid;
+
+	if (runs >= 0)
+		return runs;
+#if defined(__x86_64__)
+	pid = fork();
+	if (pid == 0) {
+		long r = 20;
+
+		signal(SIGSEGV, ia32_probe_fault);
+		signal(SIGBUS, ia32_probe_fault);
+		signal(SIGILL, ia32_probe_fault);
+		asm volatile("int $0x80" : "+a"(r) : : "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9",
+			     "r10", "r11", "memory");
+		_exit(r == getpid() ? 0 : 1);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid) {
+		ag_dbg("probe: cannot try an ia32 syscall (%s): the BTF decides", strerror(errno));
+		runs = kernel_has_func("__ia32_compat_sys_ioctl");
+		return runs;
+	}
+	runs = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+#else
+	(void)st;
+	(void)pid;
+	runs = 0;
+#endif
+	return runs;
+}
+
 #define PROG(name)                                                                                 \
 	.prog = offsetof(struct accelguard_bpf, progs.name),                                       \
 	.link = offsetof(struct accelguard_bpf, links.name)
+
+/* one syscalls/ tracepoint, both variants */
+#define SC_ROWS(name, fl)                                                                          \
+	{ "syscalls/sys_enter_" #name, PROG(ag_sc_##name), .variant = AG_VARIANT_BTF,              \
+	  .entry = AG_ENTRY_SYSCALLS, .flags = (fl) },                                             \
+	{ "syscalls/sys_enter_" #name, PROG(ag_sc_##name##_core), .variant = AG_VARIANT_CORE,      \
+	  .entry = AG_ENTRY_SYSCALLS, .flags = (fl) }
 
 static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 	[AG_TIER_LSM] = {
@@ -155,17 +217,34 @@ static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 		{ "fmod_ret/security_mmap_file", PROG(ag_fmod_mmap_file) },
 	},
 	[AG_TIER_TRACEPOINT] = {
-		{ "tp_btf/sys_enter (ioctl, read, write, mmap)", PROG(ag_tp_sys_enter),
-		  .variant = AG_VARIANT_BTF, .flags = ROW_IOCTL },
-		{ "tp_btf/sys_enter (ioctl, read, write, mmap)", PROG(ag_tp_sys_enter_core),
-		  .variant = AG_VARIANT_CORE, .flags = ROW_IOCTL },
-		/* the ia32 syscall table: a branch of the program */
+		/* the compat routes, by effect; either one makes the raw entry the tier's (tp_entry) */
+		/* the ia32 syscall table (32-bit processes, int $0x80): a branch of the raw program */
 		{ "tp_btf/sys_enter (ia32)", .flag = offsetof(struct accelguard_bpf__rodata, ag_ia32),
-		  .flags = ROW_BRANCH | ROW_OPTIONAL, .btf = "__ia32_compat_sys_ioctl" },
+		  .flags = ROW_BRANCH | ROW_OPTIONAL, .effect = ia32_runs },
 		/* x32 syscalls (x86-64 numbers with bit 30): compiled into Debian's kernels, but off
-		 * unless booted with syscall.x32=y; known by effect */
+		 * unless booted with syscall.x32=y */
 		{ "tp_btf/sys_enter (x32)", .flag = offsetof(struct accelguard_bpf__rodata, ag_x32),
 		  .flags = ROW_BRANCH | ROW_OPTIONAL, .effect = x32_runs },
+		{ "tp_btf/sys_enter (ioctl, read, write, mmap)", PROG(ag_tp_sys_enter),
+		  .variant = AG_VARIANT_BTF, .entry = AG_ENTRY_RAW, .flags = ROW_IOCTL },
+		{ "tp_btf/sys_enter (ioctl, read, write, mmap)", PROG(ag_tp_sys_enter_core),
+		  .variant = AG_VARIANT_CORE, .entry = AG_ENTRY_RAW, .flags = ROW_IOCTL },
+		SC_ROWS(ioctl, ROW_IOCTL),
+		SC_ROWS(read, 0),
+		SC_ROWS(write, 0),
+		SC_ROWS(pread64, 0),
+		SC_ROWS(pwrite64, 0),
+		SC_ROWS(readv, 0),
+		SC_ROWS(writev, 0),
+		SC_ROWS(preadv, 0),
+		SC_ROWS(pwritev, 0),
+		SC_ROWS(preadv2, 0),
+		SC_ROWS(pwritev2, 0),
+		SC_ROWS(sendfile64, 0),
+		SC_ROWS(splice, 0),
+		SC_ROWS(tee, 0),
+		SC_ROWS(copy_file_range, 0),
+		SC_ROWS(mmap, 0),
 	},
 };
 
@@ -243,12 +322,16 @@ static bool kernel_has_func(const char *name)
 	return false;
 }
 
+static int tp_entry(void);
+
 /* ACCELGUARD_SKIP_OPTIONAL=1 loads no optional row (benchmarks measure what one costs). */
 static bool row_wanted(const struct hook_row *r, int variant)
 {
 	const char *e;
 
 	if (r->variant && r->variant != variant)
+		return false;
+	if (r->entry && r->entry != tp_entry())
 		return false;
 	if (!(r->flags & ROW_OPTIONAL))
 		return true;
@@ -268,6 +351,44 @@ static bool row_wanted(const struct hook_row *r, int variant)
 		return false;
 	}
 	return true;
+}
+
+/*
+ * Tier 3's entry: the raw syscall entry where a compat route runs (one of the tier's branch rows
+ * is wanted: only that tracepoint sees compat syscalls), else one tracepoint per syscall judged,
+ * so that the node's other syscalls run no program. ACCELGUARD_TP_ENTRY=raw|syscalls forces one
+ * (benchmarks; "syscalls" where compat runs leaves 32-bit processes unseen, and says so).
+ */
+static int tp_entry(void)
+{
+	static int entry;
+	const char *e = getenv("ACCELGUARD_TP_ENTRY");
+	bool compat = false;
+
+	if (entry)
+		return entry;
+	for_each_row(r, AG_TIER_TRACEPOINT)
+		if ((r->flags & ROW_BRANCH) && row_wanted(r, 0))
+			compat = true;
+	entry = compat ? AG_ENTRY_RAW : AG_ENTRY_SYSCALLS;
+	/* libbpf finds a syscalls/ tracepoint through tracefs; without it, the raw entry (BTF) */
+	if (entry == AG_ENTRY_SYSCALLS &&
+	    access("/sys/kernel/tracing/events/syscalls/sys_enter_ioctl/id", F_OK) &&
+	    access("/sys/kernel/debug/tracing/events/syscalls/sys_enter_ioctl/id", F_OK)) {
+		ag_dbg("probe: no syscalls/ tracepoints in tracefs: the raw syscall entry");
+		entry = AG_ENTRY_RAW;
+	}
+	if (e && !strcmp(e, "raw"))
+		entry = AG_ENTRY_RAW;
+	else if (e && !strcmp(e, "syscalls"))
+		entry = AG_ENTRY_SYSCALLS;
+	if (entry == AG_ENTRY_SYSCALLS && compat)
+		ag_warn("probe: ACCELGUARD_TP_ENTRY=syscalls: compat syscalls run here and tier 3 "
+			"will not see them");
+	ag_dbg("probe: tier tracepoint enters at %s (%s)",
+	       entry == AG_ENTRY_RAW ? "the raw syscall entry" : "one tracepoint per syscall",
+	       compat ? "compat syscalls run here" : "no compat syscall runs here");
+	return entry;
 }
 
 static void set_autoload(struct accelguard_bpf *s, int tier, int variant)

@@ -16,7 +16,7 @@ int ag_maps_init(struct ag_maps *m, const struct ag_maps_fds *fds)
 	if (fds)
 		m->fd = *fds;
 	else
-		m->fd = (struct ag_maps_fds){ -1, -1, -1, -1, -1, -1, -1 };
+		m->fd = (struct ag_maps_fds){ -1, -1, -1, -1, -1, -1, -1, -1, -1 };
 	m->ncpus = libbpf_num_possible_cpus();
 	if (m->ncpus <= 0)
 		m->ncpus = 1;
@@ -28,7 +28,35 @@ int ag_maps_init(struct ag_maps *m, const struct ag_maps_fds *fds)
 	for (__u32 k = 0; m->fd.accel_devices >= 0 && k < AG_MAX_MAJOR; k++)
 		if (bpf_map_lookup_elem(m->fd.accel_devices, &k, &m->majors[k]))
 			memset(&m->majors[k], 0, sizeof(m->majors[k]));
+	/* an adopted generation goes on from where it is: a cached verdict never sees it again */
+	if (m->fd.policy_gen >= 0) {
+		__u32 zero = 0;
+
+		if (bpf_map_lookup_elem(m->fd.policy_gen, &zero, &m->gen))
+			m->gen = 0;
+	}
+	ag_maps_bump(m);
 	return 0;
+}
+
+/* After every write to policy, owners or accel_devices: the kernel's cached verdicts are stale
+ * from now on (the programs read the generation before the maps). */
+void ag_maps_bump(struct ag_maps *m)
+{
+	__u32 zero = 0;
+
+	if (m->fd.policy_gen < 0)
+		return;
+	m->gen++;
+	if (bpf_map_update_elem(m->fd.policy_gen, &zero, &m->gen, BPF_ANY)) {
+		/* the cache would keep old verdicts: turn it off (generation 0) */
+		__u64 off = 0;
+
+		m->errors++;
+		ag_err("bpf: cannot bump the policy generation: %s; turning the verdict cache off",
+		       strerror(errno));
+		bpf_map_update_elem(m->fd.policy_gen, &zero, &off, BPF_ANY);
+	}
 }
 
 void ag_maps_free(struct ag_maps *m)
@@ -52,6 +80,7 @@ int ag_maps_policy_set(struct ag_maps *m, __u64 cgroup_id, const struct ag_polic
 		errno = e;
 		return -e;
 	}
+	ag_maps_bump(m);
 	return 0;
 }
 
@@ -67,6 +96,7 @@ int ag_maps_policy_del(struct ag_maps *m, __u64 cgroup_id)
 		errno = e;
 		return -e;
 	}
+	ag_maps_bump(m);
 	return 0;
 }
 
@@ -86,6 +116,7 @@ int ag_maps_owner_set(struct ag_maps *m, __u32 major, __u32 minor, __u32 count)
 		errno = e;
 		return -e;
 	}
+	ag_maps_bump(m);
 	return 0;
 }
 
@@ -114,6 +145,8 @@ int ag_maps_accel_sync(struct ag_maps *m, const struct ag_devtab *dt, bool *chan
 		n++;
 	}
 	free(want);
+	if (n)
+		ag_maps_bump(m);
 	return r ? r : n;
 }
 
@@ -277,13 +310,42 @@ void ag_counter_top_insert(struct ag_access_count *top, size_t *n, size_t cap,
 	top[i] = *c;
 }
 
+/* The cache slots that hold counts (vcache: counted there, not yet in counters), every CPU's:
+ * returns how many, in *out (to free), or 0. */
+static size_t vcache_pending(const struct ag_maps *m, struct ag_vcache_slot **out)
+{
+	size_t n = 0, cap = (size_t)AG_VCACHE_SLOTS * m->ncpus;
+	struct ag_vcache_slot *vals = NULL, *pend = NULL;
+
+	*out = NULL;
+	if (m->fd.vcache < 0)
+		return 0;
+	vals = calloc(m->ncpus, sizeof(*vals));
+	pend = calloc(cap, sizeof(*pend));
+	for (__u32 i = 0; vals && pend && i < AG_VCACHE_SLOTS; i++) {
+		if (bpf_map_lookup_elem(m->fd.vcache, &i, vals))
+			continue;
+		for (int c = 0; c < m->ncpus; c++)
+			if (vals[c].gen && vals[c].count)
+				pend[n++] = vals[c];
+	}
+	free(vals);
+	if (!n) {
+		free(pend);
+		return 0;
+	}
+	*out = pend;
+	return n;
+}
+
 size_t ag_maps_counters_top(const struct ag_maps *m, struct ag_access_count *out, size_t n,
 			    size_t *entries)
 {
 	struct ag_counter_key key, next, *prev = NULL;
+	struct ag_vcache_slot *pend = NULL;
 	struct ag_counter_val *vals;
 	struct ag_access_count c;
-	size_t filled = 0, seen = 0;
+	size_t filled = 0, seen = 0, npend;
 
 	if (entries)
 		*entries = 0;
@@ -293,6 +355,9 @@ size_t ag_maps_counters_top(const struct ag_maps *m, struct ag_access_count *out
 	vals = calloc(m->ncpus, sizeof(*vals));
 	if (!vals)
 		return 0;
+	/* read first: a count flushed from a slot into counters meanwhile is then seen once (in
+	 * counters) or not at all, never twice */
+	npend = vcache_pending(m, &pend);
 	/* an entry evicted under the walk restarts it: bound the walk */
 	for (size_t steps = 0; steps < (1u << 20) &&
 	     !bpf_map_get_next_key(m->fd.counters, prev, &next); steps++) {
@@ -303,8 +368,12 @@ size_t ag_maps_counters_top(const struct ag_maps *m, struct ag_access_count *out
 		seen++;
 		ag_counter_sum(vals, m->ncpus, &c);
 		c.k = key;
+		for (size_t i = 0; i < npend; i++)
+			if (!memcmp(&pend[i].key, &key, sizeof(key)))
+				c.count += pend[i].count;
 		ag_counter_top_insert(out, &filled, n, &c);
 	}
+	free(pend);
 	free(vals);
 	if (entries)
 		*entries = seen;

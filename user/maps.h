@@ -17,6 +17,7 @@
 
 struct ag_maps_fds {
 	int policy, owners, accel_devices, counters, viol, drops, totals;
+	int policy_gen, vcache; /* the allowed path's cache (accelguard.h): bumped, summed */
 };
 
 struct ag_maps {
@@ -27,6 +28,7 @@ struct ag_maps {
 	size_t procdev_len;
 	bool procdev_read;
 	__u64 errors;                    /* failed map writes */
+	__u64 gen;                       /* what policy_gen holds */
 };
 
 /* fds: the skeleton's map descriptors, or NULL for none (every one -1). Returns 0 or -errno. */
@@ -36,6 +38,10 @@ void ag_maps_free(struct ag_maps *m);
 /* policy: cgroup id -> policy. Return 0 or -errno (errno kept). */
 int ag_maps_policy_set(struct ag_maps *m, __u64 cgroup_id, const struct ag_policy *p);
 int ag_maps_policy_del(struct ag_maps *m, __u64 cgroup_id); /* -ENOENT when absent */
+
+/* after a write to policy, owners or accel_devices (the writes here call it): the kernel's cached
+ * verdicts are stale from now on */
+void ag_maps_bump(struct ag_maps *m);
 
 /* owners: device -> number of tenants it is allocated to; count 0 deletes. */
 int ag_maps_owner_set(struct ag_maps *m, __u32 major, __u32 minor, __u32 count);

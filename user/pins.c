@@ -36,15 +36,17 @@ const char *ag_pin_state_name(int state)
 
 /* The maps that survive the agent, in a fixed order (the layout hash walks them). The probe's
  * counter and the read-only data are the programs' own. */
-#define N_PINNED 8
+#define N_PINNED 10
 static struct bpf_map *pinned_map(struct accelguard_bpf *s, int i, const char **name)
 {
 	struct bpf_map *const maps[N_PINNED] = {
 		s->maps.policy, s->maps.owners, s->maps.accel_devices, s->maps.counters,
 		s->maps.viol,   s->maps.drops,  s->maps.totals,        s->maps.events,
+		s->maps.policy_gen, s->maps.vcache,
 	};
 	static const char *const names[N_PINNED] = {
 		"policy", "owners", "accel_devices", "counters", "viol", "drops", "totals", "events",
+		"policy_gen", "vcache",
 	};
 
 	*name = names[i];

@@ -30,7 +30,9 @@ struct ag_policy_db;
 /* Bump when the meaning of a pinned map's entries changes without its sizes changing: a new
  * agent then replaces the pinned state instead of adopting it. ACCELGUARD_LAYOUT_VERSION=N
  * pretends another version (the tests simulate an incompatible upgrade with it). */
-#define AG_PIN_LAYOUT_VERSION 1
+/* 2: counters and viol are keyed by the tenant, not the judged cgroup; policy holds no entry per
+ * sub-cgroup of a tenant */
+#define AG_PIN_LAYOUT_VERSION 2
 #define AG_PIN_MAGIC 0x6167706e31ULL /* "agpn1" */
 
 enum ag_pin_state {

@@ -272,6 +272,7 @@ struct cfg_opts {
 	const char *extra; /* more YAML */
 	bool no_test_accel; /* no test-accel class (1:7 is then no accelerator) */
 	const char *exempt; /* the exempt list's YAML; NULL: ["ROOT/ex"] */
+	const char *acc_to; /* the tenant the test accelerator is allocated to (default t-a) */
 };
 
 static void write_config(struct agent *a, const struct cfg_opts *o)
@@ -294,12 +295,15 @@ static void write_config(struct agent *a, const struct cfg_opts *o)
 		 "%s"
 		 "allocations:\n"
 		 "  - cgroup: %s/t-a\n"
-		 "    devices: [\"195:0\", \"%d:%d\"]\n"
+		 "    devices: [\"195:0\"]\n"
+		 "  - cgroup: %s/%s\n"
+		 "    devices: [\"%d:%d\"]\n"
 		 "  - cgroup: %s/t-b\n"
 		 "    devices: [\"195:2\"]\n"
 		 "%s",
 		 o->mode ? o->mode : "audit", o->rate_limit ? o->rate_limit : 1000, root, ex, cls,
-		 root, ACC_MAJOR, ACC_MINOR, root, o->extra ? o->extra : "");
+		 root, root, o->acc_to ? o->acc_to : "t-a", ACC_MAJOR, ACC_MINOR, root,
+		 o->extra ? o->extra : "");
 	write_file(a->cfg, text);
 }
 
@@ -2316,6 +2320,60 @@ out:
 	return ret;
 }
 
+/*
+ * The kernel's verdict cache (vcache) never outlives a policy change: t-a's allowed ioctls on a
+ * descriptor fill it under the first agent; the second agent adopts the pinned maps (the cache and
+ * its generation among them) with the device allocated to t-c instead, and the same descriptor's
+ * next ioctl in t-a is a violation (killed at tier 3, denied at tiers 1-2), not the cached allow.
+ * t-c, which now holds it, is allowed on the same descriptor (a descriptor moving tenants).
+ */
+static int test_vcache_policy_change(void)
+{
+	struct cfg_opts o1 = { .mode = "enforce" }, o2 = { .mode = "enforce", .acc_to = "t-c" };
+	struct flood f = { .n = 2000 };
+	struct agent a1, a2;
+	struct child_res r, ra;
+	json_object *s;
+	int ret = 1;
+
+	memset(&a2, 0, sizeof(a2));
+	f.fd = open(acc, O_RDWR | O_CLOEXEC);
+	if (f.fd < 0)
+		FAIL("open %s: %s", acc, strerror(errno));
+	if (agent_start(&a1, &o1, NULL))
+		FAIL_OUT("first agent did not become ready: %.300s", read_all(a1.errlog));
+	r = run_in("/t-a", do_flood, &f);
+	if (r.sig || r.err)
+		FAIL_OUT("first agent: t-a's allowed ioctls: signal %d, errno %d", r.sig, r.err);
+	agent_free(&a1); /* SIGKILL: the pins, the cache among them, stay */
+	if (agent_start(&a2, &o2, NULL))
+		FAIL_OUT("second agent did not become ready: %.300s", read_all(a2.errlog));
+	ra = run_in("/t-a", do_ioctl_fd, &f.fd);
+	f.n = 100;
+	r = run_in("/t-c", do_flood, &f);
+	if (r.sig || r.err)
+		FAIL_OUT("second agent: t-c's ioctls on the device it now holds: signal %d, errno %d",
+			 r.sig, r.err);
+	if (agent_stop(&a2)) /* the tier is known from here on */
+		goto out;
+	if (enforce_is_sync(&a2) ? ra.err != EPERM : ra.sig != SIGKILL)
+		FAIL_OUT("second agent: t-a's ioctl on the device it no longer holds: signal %d, errno "
+			 "%d, expected %s", ra.sig, ra.err, enforce_is_sync(&a2) ? "EPERM" : "SIGKILL");
+	if (!(s = summary(&a2)))
+		FAIL_OUT("no summary");
+	if (jint(s, "accesses.ioctl.allowed") < 100 || jint(s, "accesses.ioctl.cross_tenant") +
+	    jint(s, "accesses.ioctl.unmediated") < 1)
+		FAIL_OUT("second agent: ioctls allowed %lld (expected 100), cross_tenant %lld, "
+			 "unmediated %lld (expected one violation)", jint(s, "accesses.ioctl.allowed"),
+			 jint(s, "accesses.ioctl.cross_tenant"), jint(s, "accesses.ioctl.unmediated"));
+	ret = 0;
+out:
+	close(f.fd);
+	agent_free(&a1);
+	agent_free(&a2);
+	return ret;
+}
+
 /* Switching to audit removes every pin (after the audit agent's own programs are attached). */
 static int test_audit_removes_pins(void)
 {
@@ -3734,6 +3792,7 @@ static const struct test {
 	{ "blocked_sink", test_blocked_sink },
 	{ "restart_sigkill", test_restart_sigkill },
 	{ "restart_reconcile", test_restart_reconcile },
+	{ "vcache_policy_change", test_vcache_policy_change },
 	{ "upgrade_incompatible", test_upgrade_incompatible },
 	{ "restart_unresolved_deny", test_restart_unresolved_deny },
 	{ "upgrade_unresolved_deny", test_upgrade_unresolved_deny },

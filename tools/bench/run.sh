@@ -2,10 +2,13 @@
 # accelguard's benchmarks (issue 5), natively (tier 3 on this kernel): see BENCHMARKS.md.
 #
 # Usage: tools/bench/run.sh [--agent PATH] [--agbench PATH] [--out DIR] [--stages "LIST"]
-#                           [--rounds N] [--quick]
+#                           [--rounds N] [--quick] [--tools "LIST"] [--workloads "LIST"]
 # Stages (default all, in this order): micro pipeline resources latency auditd
 #   micro      ns/op of eight workloads: no agent, accelguard audit, enforce, a bpftrace program
-#              (rounds, each tool paired with a baseline measured just before it)
+#              (rounds, each tool paired with a baseline measured just before it). --tools picks
+#              the tools (default "audit enforce bpftrace tp-floor"; also audit-raw, audit-syscalls:
+#              the agent with tier 3's entry forced, ACCELGUARD_TP_ENTRY; audit-before: the agent
+#              given by --agent-before, for a before/after side by side), --workloads the workloads
 #   pipeline   the highest violation-event rate with zero ring-buffer drops, and what happens above
 #              it (drops counted, every violation accounted for exactly)
 #   resources  the agent's RSS and CPU: idle, with 1,000 and 10,000 tenant cgroups, start-up scan
@@ -18,16 +21,20 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${BUILD:-build}
-agent=$BUILD/accelguard agbench=$BUILD/agbench out=$BUILD/bench
+agent=$BUILD/accelguard agbench=$BUILD/agbench out=$BUILD/bench agent_before=
 stages="micro pipeline resources latency auditd" rounds=5 quick=0
+micro_tools="audit enforce bpftrace tp-floor" wl_list=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--agent) agent=$2; shift 2 ;;
+	--agent-before) agent_before=$2; shift 2 ;;
 	--agbench) agbench=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--stages) stages=$2; shift 2 ;;
 	--rounds) rounds=$2; shift 2 ;;
 	--quick) quick=1; rounds=1; shift ;;
+	--tools) micro_tools=$2; shift 2 ;;
+	--workloads) wl_list=$2; shift 2 ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed -e '/^set -e/d' -e 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench: unknown argument $1 (--help)" >&2; exit 2 ;;
 	esac
@@ -119,12 +126,14 @@ maps_memlock_kb() {
 # foreign BPF programs (another engineer's agent or tracer) make a measurement suspect
 nprogs() { bpftool prog show 2>/dev/null | grep -c '^[0-9]*:' || true; }
 
-# agent_start CONFIG MODE EVENTS [args...]: sets apid; waits for the ready event
+# agent_start CONFIG MODE EVENTS [args...]: sets apid; waits for the ready event. $agent_env: an
+# environment assignment for the agent (ACCELGUARD_TP_ENTRY=...), or empty
+agent_env=
 agent_start() {
 	local cfg=$1 mode=$2 ev=$3 i
 	shift 3
 	rm -f "$ev"
-	taskset -c "$AGENT_CPU" "$agent" run --config "$cfg" --mode "$mode" --events "$ev" --pin-dir off "$@" \
+	env $agent_env taskset -c "$AGENT_CPU" "$agent" run --config "$cfg" --mode "$mode" --events "$ev" --pin-dir off "$@" \
 		2>>"$log" &
 	apid=$!
 	for i in $(seq 1 1000); do
@@ -148,6 +157,7 @@ agent_stop() {
 micro_args=(--cpu "$BENCH_CPU" --file "$work/file" --devnode "$work/zero" --accel "$work/accel0"
 	--cgroup "$cgr/a")
 workloads=(open-file open-dev ioctl-pipe ioctl-accel getppid read-file read-dev read-accel)
+[ -z "$wl_list" ] || read -r -a workloads <<< "$wl_list"
 micro_reps=7
 if [ "$quick" = 1 ]; then micro_reps=3; micro_args+=(--rep-ms 20 --warmup-ms 20); fi
 micro_args+=(--reps "$micro_reps")
@@ -172,14 +182,27 @@ EOF
 read -r dmaj dmin < <(stat -c '%t %T' "$work/accel0")
 accel_dev=$(printf '0x%x' $(((0x$dmaj << 20) | 0x$dmin))) # the kernel's dev_t: major << 20 | minor
 # bpftrace: what a user would write to watch the same accesses the same way (device number of the
-# file behind the descriptor, counted in kernel maps). This kernel has no kprobes and no BPF
-# trampolines (kfunc), so it hooks the syscall tracepoints, as accelguard's tier 3 does.
+# file behind the descriptor, counted in kernel maps): opens, ioctls, and the read, write and mmap
+# syscalls accelguard judges too. This kernel has no kprobes and no BPF trampolines (kfunc), so it
+# hooks the syscall tracepoints, as accelguard's tier 3 does.
 cat > "$work/accel.bt" <<EOF
 tracepoint:syscalls:sys_enter_ioctl {
 	\$fdt = curtask->files->fdt;
 	if (args->fd < \$fdt->max_fds) {
 		\$f = *(\$fdt->fd + args->fd);
 		if (\$f != 0 && \$f->f_inode->i_rdev == $accel_dev) { @ioctl[cgroup, pid, comm, args->cmd] = count(); }
+	}
+}
+tracepoint:syscalls:sys_enter_read, tracepoint:syscalls:sys_enter_write,
+tracepoint:syscalls:sys_enter_pread64, tracepoint:syscalls:sys_enter_pwrite64,
+tracepoint:syscalls:sys_enter_readv, tracepoint:syscalls:sys_enter_writev,
+tracepoint:syscalls:sys_enter_preadv, tracepoint:syscalls:sys_enter_pwritev,
+tracepoint:syscalls:sys_enter_preadv2, tracepoint:syscalls:sys_enter_pwritev2,
+tracepoint:syscalls:sys_enter_mmap {
+	\$fdt = curtask->files->fdt;
+	if (args->fd < \$fdt->max_fds) {
+		\$f = *(\$fdt->fd + args->fd);
+		if (\$f != 0 && \$f->f_inode->i_rdev == $accel_dev) { @rw[cgroup, pid, comm, probe] = count(); }
 	}
 }
 tracepoint:syscalls:sys_exit_openat /args->ret >= 0/ {
@@ -201,16 +224,26 @@ check() { # NAME EXPECTED GOT
 tool_run() { # TOOL ROUND
 	local t=$1 r=$2 ev=$work/ev-$1.json ops got prog
 	case $t in
-	audit|enforce)
-		agent_start "$work/micro.yaml" "$t" "$ev"
+	audit|enforce|audit-raw|audit-syscalls|audit-before)
+		local agent_now=$agent
+		agent_env=
+		case $t in
+		*-before) [ -n "$agent_before" ] || { say "audit-before needs --agent-before"; exit 2; }
+			agent=$(cd "$(dirname "$agent_before")" && pwd)/$(basename "$agent_before") ;;
+		*-*) agent_env=ACCELGUARD_TP_ENTRY=${t#*-} ;;
+		esac
+		agent_start "$work/micro.yaml" "${t%%-*}" "$ev"
+		agent=$agent_now
+		agent_env=
+		say "micro: $t: $(grep -o '"ioctl_program":"[a-z_0-9]*"' "$ev" | head -n1)"
 		micro "$t"
 		agent_stop "$ev"
 		cp "$ev" "$out/raw/micro-$t-$r.json"
 		ops=$(ops_of "$t" ioctl-accel | tail -n1)
-		check "micro/$t/$r: kernel counted every allowed accelerator ioctl" "$ops" \
+		[ -z "$ops" ] || check "micro/$t/$r: kernel counted every allowed accelerator ioctl" "$ops" \
 			"$(jnum "$summary" ioctl allowed)"
 		ops=$(ops_of "$t" read-accel | tail -n1)
-		check "micro/$t/$r: kernel counted every allowed accelerator read" "$ops" \
+		[ -z "$ops" ] || check "micro/$t/$r: kernel counted every allowed accelerator read" "$ops" \
 			"$(jnum "$summary" read allowed)"
 		;;
 	bpftrace|tp-floor)
@@ -227,7 +260,7 @@ tool_run() { # TOOL ROUND
 		[ "$t" = bpftrace ] || return 0
 		ops=$(ops_of bpftrace ioctl-accel)
 		got=$(awk -F': ' '/^@ioctl\[.*, agbench, / { s += $2 } END { print s + 0 }' "$work/bt.out")
-		check "micro/bpftrace/$r: bpftrace counted every accelerator ioctl" "$ops" "$got"
+		[ -z "$ops" ] || check "micro/bpftrace/$r: bpftrace counted every accelerator ioctl" "$ops" "$got"
 		;;
 	auditd)
 		audit_on
@@ -333,6 +366,41 @@ micro_table() { # TOOLS...
 			printf "Each tool is compared with its own baseline runs (one just before it in each round, the same\n"
 			printf "estimator); the baseline column gives the median (min..max) of those per-tool baselines.\n"
 		}' reps="$micro_reps" "$out/raw/micro.tsv"
+}
+
+# The same runs, paired per round: the median over the rounds of (tool - the baseline measured just
+# before it), and of (the accelerator's added ns - the pipe's) for the judging path alone. On a
+# machine whose load changes from one run to the next this is steadier than the lowest of each.
+micro_paired_table() { # TOOLS...
+	awk -F'\t' -v tools="$*" -v wls="${workloads[*]}" '
+		function med(a, n,   i, j, t) {
+			for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+		}
+		{ k = $1 SUBSEP $2; v[k, ++n[k]] = $3 }
+		END {
+			nt = split(tools, T, " "); nw = split(wls, W, " ")
+			printf "| workload |"; for (i = 1; i <= nt; i++) printf " %s added ns |", T[i]
+			printf "\n|---|"; for (i = 1; i <= nt; i++) printf "---|"; printf "\n"
+			for (j = 1; j <= nw; j++) {
+				printf "| %s |", W[j]
+				for (i = 1; i <= nt; i++) {
+					k = T[i] SUBSEP W[j]; kb = "base-" T[i] SUBSEP W[j]; m = 0
+					for (r = 1; r <= n[k] && r <= n[kb]; r++) d[++m] = v[k, r] - v[kb, r]
+					if (m) printf " %+.0f |", med(d, m); else printf " - |"
+				}
+				printf "\n"
+			}
+			printf "| ioctl-accel minus ioctl-pipe |"
+			for (i = 1; i <= nt; i++) {
+				a = T[i] SUBSEP "ioctl-accel"; ab = "base-" T[i] SUBSEP "ioctl-accel"
+				p = T[i] SUBSEP "ioctl-pipe"; pb = "base-" T[i] SUBSEP "ioctl-pipe"; m = 0
+				for (r = 1; r <= n[a] && r <= n[ab] && r <= n[p] && r <= n[pb]; r++)
+					d[++m] = (v[a, r] - v[ab, r]) - (v[p, r] - v[pb, r])
+				if (m) printf " %+.0f |", med(d, m); else printf " - |"
+			}
+			printf "\n\nadded ns: the median over %d rounds of (tool - its baseline of the same round).\n", n[T[1] SUBSEP W[1]]
+		}' "$out/raw/micro.tsv"
 }
 
 # ---- pipeline -----------------------------------------------------------------------------------
@@ -533,7 +601,7 @@ say "tier: $("$agent" probe --json 2>/dev/null | sed -n 's/.*"tier":"\([a-z_]*\)
 for s in $stages; do
 	start=$SECONDS
 	case $s in
-	micro) micro_stage audit enforce bpftrace tp-floor ;;
+	micro) micro_stage $micro_tools ;;
 	pipeline) pipeline_stage ;;
 	resources) resources_stage ;;
 	latency) latency_stage ;;
@@ -554,8 +622,10 @@ done
 		echo "## Cost per operation"
 		echo
 		tools=
-		for t in audit enforce bpftrace auditd tp-floor; do grep -q "^$t	" "$out/raw/micro.tsv" && tools="$tools $t"; done
+		for t in audit-before audit audit-raw audit-syscalls enforce bpftrace auditd tp-floor; do grep -q "^$t	" "$out/raw/micro.tsv" && tools="$tools $t"; done
 		micro_table $tools
+		echo
+		micro_paired_table $tools
 		if grep -q '^after-auditd' "$out/raw/micro.tsv"; then
 			echo
 			echo "After auditd was stopped, its watch removed and 'never,task' set (see BENCHMARKS.md), a new process measures:"
