@@ -269,7 +269,7 @@ u=$(newuid); sb=$(pod x-exact expo "$u")
 c_exact=$(ctr_ x-exact expo "$u" "$sb" $(dev 0) -- sleep 1000000)
 u=$(newuid); sb=$(pod x-node expo "$u")
 # its entrypoint opens the extra node at once: the exposure must come before that access
-c_node=$(ctr_ x-node expo "$u" "$sb" $(dev 1) $(dev 0) -- sh -c ": <${nv}0; exec sleep 1000000")
+c_node=$(ctr_ x-node expo "$u" "$sb" $(dev 1) $(dev 0) -- sh -c "(: <${nv}0) 2>/dev/null; exec sleep 1000000")
 u=$(newuid); sb=$(pod x-env expo "$u")
 c_env=$(ctr_ x-env expo "$u" "$sb" --env NVIDIA_VISIBLE_DEVICES=all -- sleep 1000000)
 u=$(newuid); sb=$(pod x-rule expo "$u" handler=gpurule)
