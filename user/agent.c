@@ -353,6 +353,15 @@ static void emit_tenant(struct agent *a, const char *what, const struct ag_cg *c
 	jw_kstr(&a->jw, "event", what);
 	jw_kstr(&a->jw, "state", ag_pstate_name(cg->state));
 	put_cgroup(a, &a->jw, cg->id, cg);
+	/* a cgroup made while running: its mkdir to its final policy in the map, as it stands now
+	 * (this event follows the map write) */
+	if (cg->created_ns && (cg->state == AG_P_TENANT || cg->state == AG_P_EXEMPT) &&
+	    (!strcmp(what, "added") || !strcmp(what, "resolved"))) {
+		__u64 now = ag_now_ns(CLOCK_BOOTTIME);
+
+		jw_key(&a->jw, "policy_latency_ms");
+		jw_double(&a->jw, now > cg->created_ns ? (now - cg->created_ns) / 1e6 : 0);
+	}
 	if (cg->state == AG_P_TENANT) {
 		jw_key(&a->jw, "devices");
 		jw_arr_open(&a->jw);

@@ -328,12 +328,49 @@ static bool parse_violation(json_object *o, struct viol *v)
 	return true;
 }
 
+/* An exposure event line (issue 22) -> a Warning Event on its pod, reason AcceleratorExposure,
+ * the devices and their reasons in the note; false for anything else. */
+static bool parse_exposure(json_object *o, struct viol *v)
+{
+	json_object *pod = k8s_jget(o, "pod"), *devs = k8s_jget(o, "devices");
+	const char *type = k8s_jstr(o, "type");
+	size_t n;
+
+	if (!type || strcmp(type, "exposure") || !devs || !json_object_is_type(devs, json_type_array) ||
+	    !k8s_jstr(pod, "uid") || !*k8s_jstr(pod, "uid") || !k8s_jstr(pod, "name") ||
+	    !k8s_jstr(pod, "namespace"))
+		return false;
+	v->ns = k8s_jstr(pod, "namespace");
+	v->pod = k8s_jstr(pod, "name");
+	v->uid = k8s_jstr(pod, "uid");
+	v->container = k8s_jstr(k8s_jget(o, "container"), "name") ?: "";
+	v->verdict = "exposure";
+	v->action = "Exposed";
+	v->reason = "AcceleratorExposure";
+	v->time = k8s_jstr(o, "time");
+	n = (size_t)snprintf(v->note, sizeof(v->note), "container %s can reach accelerator devices "
+			     "it was not allocated, before any access:", *v->container ? v->container : "?");
+	for (size_t i = 0; i < json_object_array_length(devs) && n < sizeof(v->note); i++) {
+		json_object *d = json_object_array_get_idx(devs, i), *rs = k8s_jget(d, "reasons");
+
+		n += (size_t)snprintf(v->note + n, sizeof(v->note) - n, "%s %s (%d:%d):", i ? ";" : "",
+				      k8s_jstr(d, "path") ?: "?", json_object_get_int(k8s_jget(d, "major")),
+				      json_object_get_int(k8s_jget(d, "minor")));
+		for (size_t j = 0; rs && j < json_object_array_length(rs) && n < sizeof(v->note); j++)
+			n += (size_t)snprintf(v->note + n, sizeof(v->note) - n, "%s %s", j ? "," : "",
+					      json_object_get_string(json_object_array_get_idx(rs, j)));
+	}
+	utf8_cut(v->note, EV_NOTE_MAX);
+	v->key = fnv(fnv(fnv(0, v->uid), v->reason), v->container);
+	return true;
+}
+
 /* Feed each line to fn; lines whose start is no access or tenant event are skipped unparsed. */
 static void for_lines(const char *buf, size_t len, void (*fn)(void *, json_object *), void *arg,
 		      bool tenants)
 {
 	static const char acc[] = "{\"type\":\"access\"", ten[] = "{\"type\":\"tenant\"",
-			  rdy[] = "{\"type\":\"ready\"";
+			  rdy[] = "{\"type\":\"ready\"", exp[] = "{\"type\":\"exposure\"";
 	const char *p = buf, *end = buf + len;
 	char *line = NULL;
 	size_t cap = 0;
@@ -345,6 +382,7 @@ static void for_lines(const char *buf, size_t len, void (*fn)(void *, json_objec
 
 		if ((l > sizeof(acc) && !memcmp(p, acc, sizeof(acc) - 1) &&
 		     memmem(p, l, "\"pod\":", 6)) ||
+		    (!tenants && l > sizeof(exp) && !memcmp(p, exp, sizeof(exp) - 1)) ||
 		    (tenants && l > sizeof(ten) && !memcmp(p, ten, sizeof(ten) - 1)) ||
 		    (tenants && l > sizeof(rdy) && !memcmp(p, rdy, sizeof(rdy) - 1))) {
 			if (l + 1 > cap) {
@@ -422,7 +460,7 @@ static void events_line(void *arg, json_object *o)
 	struct ev *e = NULL, *free_slot = NULL, *oldest = NULL;
 	struct viol v;
 
-	if (!parse_violation(o, &v))
+	if (!parse_violation(o, &v) && !parse_exposure(o, &v))
 		return;
 	pthread_mutex_lock(&E->w.mu);
 	E->st.queued++;
