@@ -11,7 +11,7 @@ each container.
   kubelet.py ... bulk N PREFIX NAMESPACE QOS -- CMD...  (N pods of one container each, made one
                  after the other; prints "NAME UID SANDBOX CONTAINER" per pod)
   kubelet.py ... exec CID CMD...   (stdout, stderr passed through; exits with the command's code)
-  kubelet.py ... rmctr CID | rmpod SANDBOX | pid CID
+  kubelet.py ... rmctr CID | rmpod SANDBOX... | pid CID
 """
 import argparse
 import json
@@ -138,9 +138,18 @@ elif op == "rmctr":
     call("RemoveContainer", cri.RemoveContainerRequest(container_id=rest[0]),
          cri.RemoveContainerResponse)
 elif op == "rmpod":
-    call("StopPodSandbox", cri.StopPodSandboxRequest(pod_sandbox_id=rest[0]),
-         cri.StopPodSandboxResponse)
-    call("RemovePodSandbox", cri.RemovePodSandboxRequest(pod_sandbox_id=rest[0]),
-         cri.RemovePodSandboxResponse)
+    failed = 0
+    for sb in rest:  # one or more sandboxes, one after the other; a failure does not stop the rest
+        try:
+            call("StopPodSandbox", cri.StopPodSandboxRequest(pod_sandbox_id=sb),
+                 cri.StopPodSandboxResponse)
+            call("RemovePodSandbox", cri.RemovePodSandboxRequest(pod_sandbox_id=sb),
+                 cri.RemovePodSandboxResponse)
+        except grpc.RpcError as e:
+            failed += 1
+            if len(rest) == 1:
+                raise
+            sys.stderr.write("kubelet.py: rmpod %s: %s\n" % (sb, e.details()))
+    sys.exit(1 if failed else 0)
 else:
     sys.exit("kubelet.py: unknown operation " + op)

@@ -382,7 +382,7 @@ static void for_lines(const char *buf, size_t len, void (*fn)(void *, json_objec
 
 		if ((l > sizeof(acc) && !memcmp(p, acc, sizeof(acc) - 1) &&
 		     memmem(p, l, "\"pod\":", 6)) ||
-		    (!tenants && l > sizeof(exp) && !memcmp(p, exp, sizeof(exp) - 1)) ||
+		    (l > sizeof(exp) && !memcmp(p, exp, sizeof(exp) - 1)) ||
 		    (tenants && l > sizeof(ten) && !memcmp(p, ten, sizeof(ten) - 1)) ||
 		    (tenants && l > sizeof(rdy) && !memcmp(p, rdy, sizeof(rdy) - 1))) {
 			if (l + 1 > cap) {
@@ -712,6 +712,8 @@ struct rpod {
 	unsigned int n_cg;
 	bool fail;
 	bool exempt; /* its containers are exempt (the configuration's exempt rules): "skip" */
+	bool warn;   /* an exposure (issue 22) and no violation: "warn" */
+	char wnote[EV_NOTE_MAX + 1];
 	uint64_t violations;
 	int64_t since, last; /* Unix seconds: first seen, last violation */
 	char note[EV_NOTE_MAX + 1];
@@ -854,6 +856,13 @@ static void reports_line(void *arg, json_object *o)
 			p->since = unix_of(k8s_jstr(o, "time"));
 			R->st.pods++;
 		}
+	} else if (!strcmp(type, "exposure")) {
+		struct viol v;
+
+		if (!parse_exposure(o, &v) || !(p = rpod_of(R, uid, false)))
+			goto out;
+		p->warn = true;
+		copy(p->wnote, sizeof(p->wnote), v.note);
 	} else {
 		struct viol v;
 
@@ -891,11 +900,11 @@ static int cmp_result(const void *a, const void *b)
 
 /* mu held: the results of ns; *n_pass, *n_fail, *n_skip. */
 static json_object *results_of(struct reports *R, const char *ns, int *n_pass, int *n_fail,
-			       int *n_skip)
+			       int *n_skip, int *n_warn)
 {
 	json_object *arr = json_object_new_array();
 
-	*n_pass = *n_fail = *n_skip = 0;
+	*n_pass = *n_fail = *n_skip = *n_warn = 0;
 	for (size_t i = 0; i < RP_PODS_MAX; i++) {
 		struct rpod *p = &R->pods[i];
 		json_object *r, *res, *ts, *pr;
@@ -915,7 +924,8 @@ static json_object *results_of(struct reports *R, const char *ns, int *n_pass, i
 		json_object_object_add(ts, "seconds", json_object_new_int64(p->fail ? p->last : p->since));
 		json_object_object_add(ts, "nanos", json_object_new_int(0));
 		json_object_object_add(r, "timestamp", ts);
-		json_object_object_add(r, "result", jstr(p->fail ? "fail" : p->exempt ? "skip" : "pass"));
+		json_object_object_add(r, "result", jstr(p->fail ? "fail" : p->exempt ? "skip" :
+							 p->warn ? "warn" : "pass"));
 		json_object_object_add(r, "scored", json_object_new_boolean(1));
 		json_object_object_add(res, "apiVersion", jstr("v1"));
 		json_object_object_add(res, "kind", jstr("Pod"));
@@ -929,6 +939,8 @@ static json_object *results_of(struct reports *R, const char *ns, int *n_pass, i
 				 p->violations, p->violations == 1 ? "" : "s", p->note);
 		else if (p->exempt)
 			snprintf(msg, sizeof(msg), "exempt from the policy by the agent's configuration");
+		else if (p->warn)
+			snprintf(msg, sizeof(msg), "no violation, but %s", p->wnote);
 		else
 			snprintf(msg, sizeof(msg), "every accelerator access seen on node %s was "
 				 "mediated (allocated to the container)", R->w.env.node_name);
@@ -942,6 +954,8 @@ static json_object *results_of(struct reports *R, const char *ns, int *n_pass, i
 			(*n_fail)++;
 		else if (p->exempt)
 			(*n_skip)++;
+		else if (p->warn)
+			(*n_warn)++;
 		else
 			(*n_pass)++;
 	}
@@ -964,7 +978,7 @@ static int sync_ns(struct reports *R, const char *ns)
 	for (int tries = 0; tries < RP_CONFLICT_TRIES; tries++) {
 		json_object *cur = NULL, *o, *md, *lb, *sum, *results;
 		const char *rv;
-		int pass, fail, skip;
+		int pass, fail, skip, warn;
 		long http;
 		char *body;
 
@@ -975,7 +989,7 @@ static int sync_ns(struct reports *R, const char *ns)
 		}
 		rv = http == 200 ? k8s_jstr(k8s_jget(cur, "metadata"), "resourceVersion") : NULL;
 		pthread_mutex_lock(&w->mu);
-		results = results_of(R, ns, &pass, &fail, &skip);
+		results = results_of(R, ns, &pass, &fail, &skip, &warn);
 		pthread_mutex_unlock(&w->mu);
 		if (!json_object_array_length(results)) {
 			json_object_put(results);
@@ -1011,7 +1025,7 @@ static int sync_ns(struct reports *R, const char *ns)
 			json_object_object_add(o, "source", jstr("accelguard"));
 		json_object_object_add(sum, "pass", json_object_new_int(pass));
 		json_object_object_add(sum, "fail", json_object_new_int(fail));
-		json_object_object_add(sum, "warn", json_object_new_int(0));
+		json_object_object_add(sum, "warn", json_object_new_int(warn));
 		json_object_object_add(sum, "error", json_object_new_int(0));
 		json_object_object_add(sum, "skip", json_object_new_int(skip));
 		json_object_object_add(o, "summary", sum);
