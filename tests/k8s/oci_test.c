@@ -251,6 +251,21 @@ static void test_hostile(void **state)
 		strlen(HDR "\"linux\": {\"resources\": {\"devices\": [{\"allow\": \"yes\"}]}}}"), -EINVAL,
 		"no boolean allow");
 
+	/* white space after the object is fine, in a buffer that does not end in NUL; a NUL is not */
+	{
+		static const char doc[] = HDR "\"x\": 1}\n \t";
+		struct k8s_oci o;
+		char err[256];
+		char *nb = malloc(sizeof(doc) - 1);
+
+		assert_non_null(nb);
+		memcpy(nb, doc, sizeof(doc) - 1);
+		assert_int_equal(k8s_oci_parse(nb, sizeof(doc) - 1, "f", &o, err, sizeof(err)), 0);
+		k8s_oci_free(&o);
+		free(nb);
+		refused(HDR "\"x\": 1} \0", strlen(HDR "\"x\": 1} ") + 1, -EINVAL, "bytes after");
+	}
+
 	/* nesting deeper than the parser's bound: refused, no stack spent on it */
 	n = 200000;
 	b = malloc(n * 2 + 64);

@@ -120,177 +120,217 @@ static bool dev_path(const char *p)
 	return p && (!strcmp(p, "/dev") || !strncmp(p, "/dev/", 5));
 }
 
+/* Each section's parser: 0, or -errno with err naming the file (name) and the cause. */
+#define SECTION_ARGS struct k8s_oci *o, json_object *a, const char *name, char *err, size_t errlen
+#define NOMEM() FAIL(-ENOMEM, "oci: %s: out of memory", name)
+
+static int parse_process(struct k8s_oci *o, json_object *proc, const char *name, char *err,
+			 size_t errlen)
+{
+	json_object *a = get(get(proc, "capabilities", json_type_object), "bounding", json_type_array);
+	int ret = 0;
+
+	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+		const char *c = json_object_get_string(json_object_array_get_idx(a, i));
+
+		o->cap_mknod |= c && !strcmp(c, "CAP_MKNOD");
+		o->cap_sys_admin |= c && !strcmp(c, "CAP_SYS_ADMIN");
+	}
+	a = get(proc, "env", json_type_array);
+	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+		json_object *v = json_object_array_get_idx(a, i);
+		const char *e = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+		char **dst = NULL;
+
+		if (e && !strncmp(e, "NVIDIA_VISIBLE_DEVICES=", 23))
+			dst = &o->env_nvidia, e += 23;
+		else if (e && !strncmp(e, "AMD_VISIBLE_DEVICES=", 20))
+			dst = &o->env_amd, e += 20;
+		if (!dst)
+			continue;
+		free(*dst); /* the last one wins, as in execve's environment lookup */
+		if (!(*dst = strdup(e)))
+			NOMEM();
+	}
+out:
+	return ret;
+}
+
+static int parse_devices(SECTION_ARGS)
+{
+	size_t n = json_object_array_length(a);
+	int ret = 0;
+
+	if (n > K8S_OCI_MAX_DEVS)
+		FAIL(-E2BIG, "oci: %s: linux.devices has %zu entries, more than %u", name, n,
+		     K8S_OCI_MAX_DEVS);
+	if (!(o->devs = calloc(n ? n : 1, sizeof(*o->devs))))
+		NOMEM();
+	for (size_t i = 0; i < n; i++) {
+		json_object *d = json_object_array_get_idx(a, i);
+		const char *p = gets(d, "path"), *t = gets(d, "type");
+		int64_t ma = 0, mi = 0;
+
+		if (!p || !t || strlen(t) != 1 || !strchr("cbup", *t))
+			FAIL(-EINVAL, "oci: %s: linux.devices[%zu]: no path or no type c, b, u or p",
+			     name, i);
+		if (*t != 'p' && (geti(d, "major", 0, 4095, &ma) || geti(d, "minor", 0, 0xfffff, &mi)))
+			FAIL(-EINVAL, "oci: %s: linux.devices[%zu] (%.64s): major or minor missing or "
+			     "out of range", name, i, p);
+		if (!(o->devs[o->n_devs].path = strdup(p)))
+			NOMEM();
+		o->devs[o->n_devs].type = *t;
+		o->devs[o->n_devs].major = (uint32_t)ma;
+		o->devs[o->n_devs++].minor = (uint32_t)mi;
+	}
+out:
+	return ret;
+}
+
+static int parse_rules(SECTION_ARGS)
+{
+	size_t n = json_object_array_length(a);
+	int ret = 0;
+
+	if (n > K8S_OCI_MAX_RULES)
+		FAIL(-E2BIG, "oci: %s: linux.resources.devices has %zu rules, more than %u", name, n,
+		     K8S_OCI_MAX_RULES);
+	if (!(o->rules = calloc(n ? n : 1, sizeof(*o->rules))))
+		NOMEM();
+	for (size_t i = 0; i < n; i++) {
+		json_object *d = json_object_array_get_idx(a, i), *al;
+		struct k8s_oci_rule *r = &o->rules[o->n_rules];
+		const char *t = gets(d, "type"), *acc = gets(d, "access");
+		int g1, g2;
+
+		if (!json_object_object_get_ex(d, "allow", &al) ||
+		    !json_object_is_type(al, json_type_boolean))
+			FAIL(-EINVAL, "oci: %s: linux.resources.devices[%zu]: no boolean allow", name, i);
+		r->allow = json_object_get_boolean(al);
+		if (t && (strlen(t) != 1 || !strchr("acb", *t)))
+			FAIL(-EINVAL, "oci: %s: linux.resources.devices[%zu]: type %.16s is none of a, "
+			     "c, b", name, i, t);
+		r->type = t ? *t : 'a';
+		g1 = geti(d, "major", -1, 4095, &r->major);
+		g2 = geti(d, "minor", -1, 0xfffff, &r->minor);
+		if (g1 < 0 || g2 < 0)
+			FAIL(-EINVAL, "oci: %s: linux.resources.devices[%zu]: major or minor not an "
+			     "integer in range", name, i);
+		if (g1)
+			r->major = K8S_OCI_ANY;
+		if (g2)
+			r->minor = K8S_OCI_ANY;
+		if (!acc)
+			acc = "rwm"; /* the spec: absent access is all */
+		if (strlen(acc) > 3 || strspn(acc, "rwm") != strlen(acc))
+			FAIL(-EINVAL, "oci: %s: linux.resources.devices[%zu]: access %.16s is not made "
+			     "of r, w, m", name, i, acc);
+		strcpy(r->access, acc);
+		o->n_rules++;
+	}
+out:
+	return ret;
+}
+
+static int parse_mounts(SECTION_ARGS)
+{
+	size_t n = json_object_array_length(a);
+	int ret = 0;
+
+	if (n > K8S_OCI_MAX_MOUNTS)
+		FAIL(-E2BIG, "oci: %s: mounts has %zu entries, more than %u", name, n,
+		     K8S_OCI_MAX_MOUNTS);
+	for (size_t i = 0; i < n; i++) {
+		json_object *m = json_object_array_get_idx(a, i);
+		json_object *opts = get(m, "options", json_type_array);
+		const char *src = gets(m, "source"), *type = gets(m, "type");
+		bool bind = type && !strcmp(type, "bind");
+		char **nm;
+
+		for (size_t j = 0; opts && j < json_object_array_length(opts); j++) {
+			const char *op = json_object_get_string(json_object_array_get_idx(opts, j));
+
+			bind |= op && (!strcmp(op, "bind") || !strcmp(op, "rbind"));
+		}
+		/* a tmpfs or devtmpfs "/dev" of the runtime is its own, empty one: only a bind of
+		 * the host's /dev (or a node or directory under it) exposes nodes */
+		if (!bind || !dev_path(src))
+			continue;
+		if (!(nm = realloc(o->dev_mounts, (o->n_dev_mounts + 1) * sizeof(*nm))))
+			NOMEM();
+		o->dev_mounts = nm;
+		if (!(nm[o->n_dev_mounts] = strdup(src)))
+			NOMEM();
+		o->n_dev_mounts++;
+	}
+out:
+	return ret;
+}
+
+/* The document: one JSON object, nothing but white space after it (buf need not end in NUL). */
+static json_object *parse_json(const char *buf, size_t len, const char *name, char *err,
+			       size_t errlen, int *retp)
+{
+	json_tokener *tok = json_tokener_new_ex(K8S_OCI_MAX_DEPTH);
+	json_object *root = NULL;
+	enum json_tokener_error jerr;
+	size_t end;
+	int ret = 0;
+
+	if (!tok)
+		FAIL(-ENOMEM, "oci: %s: out of memory", name);
+	root = json_tokener_parse_ex(tok, buf, (int)len);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	if (!root || jerr != json_tokener_success)
+		FAIL(-EINVAL, "oci: %s: not JSON: %s at byte %zu", name,
+		     jerr == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(jerr),
+		     end);
+	for (size_t i = end; i < len; i++)
+		if (!strchr(" \t\r\n", buf[i]) || !buf[i])
+			FAIL(-EINVAL, "oci: %s: bytes after the JSON object at byte %zu", name, end);
+	if (!json_object_is_type(root, json_type_object))
+		FAIL(-EINVAL, "oci: %s: not a JSON object", name);
+	if (!gets(root, "ociVersion"))
+		FAIL(-EINVAL, "oci: %s: no ociVersion: not an OCI runtime config", name);
+out:
+	if (tok)
+		json_tokener_free(tok);
+	*retp = ret;
+	if (ret) {
+		json_object_put(root);
+		return NULL;
+	}
+	return root;
+}
+
 int k8s_oci_parse(const char *buf, size_t len, const char *name, struct k8s_oci *o, char *err,
 		  size_t errlen)
 {
-	json_tokener *tok = NULL;
-	json_object *root = NULL, *proc, *linux_, *a;
-	enum json_tokener_error jerr;
+	json_object *root = NULL, *linux_, *a;
 	int ret = 0;
 
 	memset(o, 0, sizeof(*o));
 	if (len > K8S_OCI_MAX_BYTES)
 		FAIL(-E2BIG, "oci: %s: %zu bytes, more than %u", name, len, K8S_OCI_MAX_BYTES);
-	tok = json_tokener_new_ex(K8S_OCI_MAX_DEPTH);
-	if (!tok)
-		FAIL(-ENOMEM, "oci: %s: out of memory", name);
-	root = json_tokener_parse_ex(tok, buf, (int)len);
-	jerr = json_tokener_get_error(tok);
-	if (!root || jerr != json_tokener_success)
-		FAIL(-EINVAL, "oci: %s: not JSON: %s at byte %zu", name,
-		     jerr == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(jerr),
-		     json_tokener_get_parse_end(tok));
-	if (json_tokener_get_parse_end(tok) < len &&
-	    strspn(buf + json_tokener_get_parse_end(tok), " \t\r\n") !=
-		    len - json_tokener_get_parse_end(tok))
-		FAIL(-EINVAL, "oci: %s: bytes after the JSON object at byte %zu", name,
-		     json_tokener_get_parse_end(tok));
-	if (!json_object_is_type(root, json_type_object))
-		FAIL(-EINVAL, "oci: %s: not a JSON object", name);
-	if (!gets(root, "ociVersion"))
-		FAIL(-EINVAL, "oci: %s: no ociVersion: not an OCI runtime config", name);
+	if (!(root = parse_json(buf, len, name, err, errlen, &ret)))
+		goto out;
 	if ((ret = parse_identity(o, get(root, "annotations", json_type_object))))
-		FAIL(ret, "oci: %s: out of memory", name);
-
-	proc = get(root, "process", json_type_object);
-	if ((a = get(get(proc, "capabilities", json_type_object), "bounding", json_type_array))) {
-		for (size_t i = 0; i < json_object_array_length(a); i++) {
-			const char *c = json_object_get_string(json_object_array_get_idx(a, i));
-
-			o->cap_mknod |= c && !strcmp(c, "CAP_MKNOD");
-			o->cap_sys_admin |= c && !strcmp(c, "CAP_SYS_ADMIN");
-		}
-	}
-	if ((a = get(proc, "env", json_type_array))) {
-		for (size_t i = 0; i < json_object_array_length(a); i++) {
-			const char *e = json_object_get_string(json_object_array_get_idx(a, i));
-			char **dst = NULL;
-
-			if (!e || !json_object_is_type(json_object_array_get_idx(a, i), json_type_string))
-				continue;
-			if (!strncmp(e, "NVIDIA_VISIBLE_DEVICES=", 23))
-				dst = &o->env_nvidia, e += 23;
-			else if (!strncmp(e, "AMD_VISIBLE_DEVICES=", 20))
-				dst = &o->env_amd, e += 20;
-			if (!dst)
-				continue;
-			free(*dst); /* the last one wins, as in execve's environment lookup */
-			if (!(*dst = strdup(e)))
-				FAIL(-ENOMEM, "oci: %s: out of memory", name);
-		}
-	}
-
+		NOMEM();
 	linux_ = get(root, "linux", json_type_object);
-	if ((a = get(linux_, "devices", json_type_array))) {
-		size_t n = json_object_array_length(a);
-
-		if (n > K8S_OCI_MAX_DEVS)
-			FAIL(-E2BIG, "oci: %s: linux.devices has %zu entries, more than %u", name, n,
-			     K8S_OCI_MAX_DEVS);
-		o->devs = calloc(n ? n : 1, sizeof(*o->devs));
-		if (!o->devs)
-			FAIL(-ENOMEM, "oci: %s: out of memory", name);
-		for (size_t i = 0; i < n; i++) {
-			json_object *d = json_object_array_get_idx(a, i);
-			const char *p = gets(d, "path"), *t = gets(d, "type");
-			int64_t ma, mi;
-
-			if (!p || !t || strlen(t) != 1 || !strchr("cbup", *t))
-				FAIL(-EINVAL, "oci: %s: linux.devices[%zu]: no path or no type c, b, u or p",
-				     name, i);
-			if (*t != 'p' && (geti(d, "major", 0, 4095, &ma) || geti(d, "minor", 0, 0xfffff, &mi)))
-				FAIL(-EINVAL, "oci: %s: linux.devices[%zu] (%.64s): major or minor missing "
-				     "or out of range", name, i, p);
-			if (*t == 'p')
-				ma = mi = 0;
-			if (!(o->devs[o->n_devs].path = strdup(p)))
-				FAIL(-ENOMEM, "oci: %s: out of memory", name);
-			o->devs[o->n_devs].type = *t;
-			o->devs[o->n_devs].major = (uint32_t)ma;
-			o->devs[o->n_devs++].minor = (uint32_t)mi;
-		}
-	}
-	if ((a = get(get(linux_, "resources", json_type_object), "devices", json_type_array))) {
-		size_t n = json_object_array_length(a);
-
-		if (n > K8S_OCI_MAX_RULES)
-			FAIL(-E2BIG, "oci: %s: linux.resources.devices has %zu rules, more than %u", name,
-			     n, K8S_OCI_MAX_RULES);
-		o->rules = calloc(n ? n : 1, sizeof(*o->rules));
-		if (!o->rules)
-			FAIL(-ENOMEM, "oci: %s: out of memory", name);
-		for (size_t i = 0; i < n; i++) {
-			json_object *d = json_object_array_get_idx(a, i), *al;
-			struct k8s_oci_rule *r = &o->rules[o->n_rules];
-			const char *t = gets(d, "type"), *acc = gets(d, "access");
-			int g1, g2;
-
-			if (!json_object_object_get_ex(d, "allow", &al) ||
-			    !json_object_is_type(al, json_type_boolean))
-				FAIL(-EINVAL, "oci: %s: linux.resources.devices[%zu]: no boolean allow",
-				     name, i);
-			r->allow = json_object_get_boolean(al);
-			if (t && (strlen(t) != 1 || !strchr("acb", *t)))
-				FAIL(-EINVAL, "oci: %s: linux.resources.devices[%zu]: type %.16s is none "
-				     "of a, c, b", name, i, t);
-			r->type = t ? *t : 'a';
-			g1 = geti(d, "major", -1, 4095, &r->major);
-			g2 = geti(d, "minor", -1, 0xfffff, &r->minor);
-			if (g1 < 0 || g2 < 0)
-				FAIL(-EINVAL, "oci: %s: linux.resources.devices[%zu]: major or minor not "
-				     "an integer in range", name, i);
-			if (g1)
-				r->major = K8S_OCI_ANY;
-			if (g2)
-				r->minor = K8S_OCI_ANY;
-			if (!acc)
-				acc = "rwm"; /* the spec: absent access is all */
-			if (strlen(acc) > 3 || strspn(acc, "rwm") != strlen(acc))
-				FAIL(-EINVAL, "oci: %s: linux.resources.devices[%zu]: access %.16s is not "
-				     "made of r, w, m", name, i, acc);
-			strcpy(r->access, acc);
-			o->n_rules++;
-		}
-	}
-	if ((a = get(root, "mounts", json_type_array))) {
-		size_t n = json_object_array_length(a);
-
-		if (n > K8S_OCI_MAX_MOUNTS)
-			FAIL(-E2BIG, "oci: %s: mounts has %zu entries, more than %u", name, n,
-			     K8S_OCI_MAX_MOUNTS);
-		for (size_t i = 0; i < n; i++) {
-			json_object *m = json_object_array_get_idx(a, i), *opts;
-			const char *src = gets(m, "source"), *type = gets(m, "type");
-			bool bind = type && !strcmp(type, "bind");
-			char **nm;
-
-			opts = get(m, "options", json_type_array);
-			for (size_t j = 0; opts && j < json_object_array_length(opts); j++) {
-				const char *op = json_object_get_string(json_object_array_get_idx(opts, j));
-
-				bind |= op && (!strcmp(op, "bind") || !strcmp(op, "rbind"));
-			}
-			/* a tmpfs or devtmpfs "/dev" of the runtime is its own, empty one: only a
-			 * bind of the host's /dev (or a node or directory under it) exposes nodes */
-			if (!bind || !dev_path(src))
-				continue;
-			nm = realloc(o->dev_mounts, (o->n_dev_mounts + 1) * sizeof(*nm));
-			if (!nm)
-				FAIL(-ENOMEM, "oci: %s: out of memory", name);
-			o->dev_mounts = nm;
-			if (!(nm[o->n_dev_mounts] = strdup(src)))
-				FAIL(-ENOMEM, "oci: %s: out of memory", name);
-			o->n_dev_mounts++;
-		}
-	}
-	if (!(o->file = strdup(name)))
-		FAIL(-ENOMEM, "oci: %s: out of memory", name);
+	ret = parse_process(o, get(root, "process", json_type_object), name, err, errlen);
+	if (!ret && (a = get(linux_, "devices", json_type_array)))
+		ret = parse_devices(o, a, name, err, errlen);
+	if (!ret && (a = get(get(linux_, "resources", json_type_object), "devices", json_type_array)))
+		ret = parse_rules(o, a, name, err, errlen);
+	if (!ret && (a = get(root, "mounts", json_type_array)))
+		ret = parse_mounts(o, a, name, err, errlen);
+	if (!ret && !(o->file = strdup(name)))
+		NOMEM();
 out:
 	if (ret)
 		k8s_oci_free(o);
 	json_object_put(root);
-	if (tok)
-		json_tokener_free(tok);
 	return ret;
 }
 
