@@ -16,3 +16,13 @@ containerd-check: $(BUILD)/accelguard $(CTD_CGPARSE)
 	$(call msg,CTD,the agent against containerd and runc)
 	$(call stage,containerd-check) flock -w 900 $(KUBEPODS_LOCK) \
 		tests/containerd/run.sh $(BUILD)/accelguard $(CTD_CGPARSE)
+
+# Issue 22 on the same real runtime (tests/containerd/exposure.sh): each kind of exposure from
+# the containers' OCI bundles, new containers resolved from their bundle before their entrypoint
+# runs ("unresolved: deny"), and the cgroup-creation-to-policy latency over 100 pods.
+.PHONY: containerd-exposure-check
+CHECK_STAGES += containerd-exposure-check
+containerd-exposure-check: $(BUILD)/accelguard
+	$(call msg,CTD,exposure and start window against containerd and runc)
+	$(call stage,containerd-exposure-check) flock -w 900 $(KUBEPODS_LOCK) \
+		tests/containerd/exposure.sh $(BUILD)/accelguard

@@ -3,7 +3,7 @@
 # fuzz-check stage of `make check` (FUZZ_CHECK_SECONDS each, default 8). The parsers are compiled
 # again with clang and -fsanitize=fuzzer-no-link,address,undefined into $(BUILD)/fuzz/.
 
-FUZZ_TARGETS := config cdi nvidia procdevices cgroups cgpath pod watch podresources cri grpc
+FUZZ_TARGETS := config cdi nvidia procdevices cgroups cgpath pod watch podresources cri grpc oci
 FZ           := $(BUILD)/fuzz
 FUZZ_BINS    := $(patsubst %,$(FZ)/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

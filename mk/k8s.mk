@@ -63,3 +63,19 @@ KUBEPODS_LOCK ?= /tmp/accelguard-kubepods.lock
 k8s-e2e-check: $(BUILD)/accelguard
 	$(call msg,E2E,kubernetes source in the agent)
 	$(call stage,k8s-e2e-check) flock -w 900 $(KUBEPODS_LOCK) tests/k8s/e2e.sh $(BUILD)/accelguard
+
+# The OCI bundle reader and the exposure computation (issue 22) on real containerd bundles, a
+# CRI-O one and hostile ones (tests/k8s/oci_test.c, fixtures in tests/k8s/fixtures/oci).
+K8S_OCI_TEST := $(BUILD)/tests/k8s/oci_test
+OBJS += $(BUILD)/tests/k8s/oci_test.o
+$(BUILD)/tests/k8s/oci_test.o: CFLAGS += -DFIXTURES='"$(CURDIR)/tests/k8s/fixtures"'
+$(K8S_OCI_TEST): $(BUILD)/tests/k8s/oci_test.o $(BUILD)/user/k8s/oci.o $(BUILD)/user/k8s/exposure.o \
+                 $(BUILD)/user/k8s/nvidia.o $(BUILD)/user/k8s/base.o $(BUILD)/user/devices.o \
+                 $(BUILD)/user/log.o $(BUILD)/user/util.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -ljson-c -lpthread -lbpf -lcmocka
+
+.PHONY: k8s-oci-check
+CHECK_STAGES += k8s-oci-check
+k8s-oci-check: $(K8S_OCI_TEST)
+	$(call stage,k8s-oci-check) tests/unit/run.sh $(K8S_OCI_TEST)

@@ -88,6 +88,8 @@ struct agent {
 	bool ready, stopping;
 	double start_real_s;
 	struct ag_selftest_svc *selftest; /* the control socket, scheduled self-tests */
+	/* exposure events (issue 22): containers, and their devices by reason kind (AG_K8S_X_*) */
+	__u64 exposures, exposed[AG_K8S_X_KINDS];
 };
 
 /* ---- output -------------------------------------------------------------------------------- */
@@ -372,6 +374,15 @@ static void emit_tenant(struct agent *a, const char *what, const struct ag_cg *c
 	jw_kstr(&a->jw, "event", what);
 	jw_kstr(&a->jw, "state", ag_pstate_name(cg->state));
 	put_cgroup(a, &a->jw, cg->id, cg);
+	/* a cgroup made while running: its mkdir to its final policy in the map, as it stands now
+	 * (this event follows the map write) */
+	if (cg->created_ns && (cg->state == AG_P_TENANT || cg->state == AG_P_EXEMPT) &&
+	    (!strcmp(what, "added") || !strcmp(what, "resolved"))) {
+		__u64 now = ag_now_ns(CLOCK_BOOTTIME);
+
+		jw_key(&a->jw, "policy_latency_ms");
+		jw_double(&a->jw, now > cg->created_ns ? (now - cg->created_ns) / 1e6 : 0);
+	}
 	if (cg->state == AG_P_TENANT) {
 		jw_key(&a->jw, "devices");
 		jw_arr_open(&a->jw);
@@ -390,6 +401,61 @@ static void emit_tenant(struct agent *a, const char *what, const struct ag_cg *c
 	end_event(a);
 }
 
+/*
+ * Exposure (issue 22): what a container's OCI spec lets it reach beyond its allocation, said
+ * once, when the container is first known as a tenant (at its cgroup's mkdir, its resolution, or
+ * the start-up scan): before any access of it.
+ */
+static void emit_exposure(struct agent *a, const struct ag_cg *cg, const struct ag_k8s_exposure *x)
+{
+	begin_event(a, "exposure", 0);
+	put_cgroup(a, &a->jw, cg->id, cg);
+	jw_kstr(&a->jw, "bundle", x->file);
+	jw_key(&a->jw, "devices");
+	jw_arr_open(&a->jw);
+	for (unsigned int i = 0; i < x->n; i++) {
+		const struct ag_k8s_exposed *d = &x->d[i];
+
+		jw_obj_open(&a->jw);
+		jw_kstr(&a->jw, "path", d->path);
+		jw_ku64(&a->jw, "major", d->major);
+		jw_ku64(&a->jw, "minor", d->minor);
+		jw_key(&a->jw, "reasons");
+		jw_arr_open(&a->jw);
+		for (unsigned int j = 0; j < d->n_reasons; j++)
+			jw_str(&a->jw, d->reasons[j]);
+		jw_arr_close(&a->jw);
+		jw_obj_close(&a->jw);
+		for (unsigned int k = 0; k < AG_K8S_X_KINDS; k++)
+			a->exposed[k] += !!(d->kinds & (1u << k));
+	}
+	jw_arr_close(&a->jw);
+	if (x->more)
+		jw_ku64(&a->jw, "more", x->more);
+	end_event(a);
+	a->exposures++;
+}
+
+static void check_exposure(struct agent *a, const struct ag_cg *cg)
+{
+	struct ag_k8s_exposure *x;
+	char err[512];
+	int r;
+
+	if (!a->k8s || cg->state != AG_P_TENANT || !cg->t.container_id[0])
+		return;
+	x = malloc(sizeof(*x));
+	if (!x)
+		return;
+	r = ag_k8s_exposure(a->k8s, &cg->t, &a->dt, x, err, sizeof(err));
+	if (r < 0 && r != -ENOENT)
+		ag_warn("exposure: pod %s/%s container %s: %s", cg->t.pod_namespace, cg->t.pod_name,
+			cg->t.container_name, err);
+	else if (r == 1)
+		emit_exposure(a, cg, x);
+	free(x);
+}
+
 /* The tenants the start's scan resolved at once, each as a "present" tenant event: a reader of the
  * journal (the policy reports) knows every tenant, not only those that changed. */
 static void emit_present(struct agent *a)
@@ -402,6 +468,7 @@ static void emit_present(struct agent *a)
 
 		if (cg->state == AG_P_TENANT || cg->state == AG_P_EXEMPT)
 			emit_tenant(a, "present", cg, 0);
+		check_exposure(a, cg);
 	}
 }
 
@@ -458,6 +525,7 @@ static void on_resolved(struct ag_cg *cg, void *ctx)
 	struct agent *a = ctx;
 
 	emit_tenant(a, "resolved", cg, 0);
+	check_exposure(a, cg);
 
 	for (unsigned int i = 0; i < cg->n_pending; i++)
 		rejudge(a, cg, &cg->pending[i]);
@@ -531,6 +599,8 @@ static void handle_cgroup(struct agent *a, const struct ag_cgroup_event *e)
 	cg = ag_policy_added(&a->db, e->cgroup_id, path, e->time_ns);
 	if (cg && cg->state != AG_P_HOST)
 		emit_tenant(a, "added", cg, e->time_ns);
+	if (cg)
+		check_exposure(a, cg);
 }
 
 static int on_sample(void *ctx, void *data, size_t size)
@@ -887,6 +957,8 @@ static void emit_summary(struct agent *a)
 			jw_obj_open(w);
 			jw_ku64(w, "resolved", ks.resolved);
 			jw_ku64(w, "pending", ks.pending);
+			jw_ku64(w, "from_bundle", ks.bundle_resolved);
+			jw_ku64(w, "exposures", a->exposures);
 			if (ks.resolved) {
 				jw_key(w, "pending_to_resolved_ms_mean");
 				jw_double(w, ks.lat_sum_ns / 1e6 / ks.resolved);
@@ -973,6 +1045,9 @@ static void update_metrics(struct agent *a)
 			st->api_requests = ks.api_requests, st->api_errors = ks.api_errors;
 			st->resolved = ks.resolved, st->pending = ks.pending;
 			st->lat_sum_ns = ks.lat_sum_ns;
+			_Static_assert(AG_K8S_X_KINDS == AG_METRICS_X_KINDS, "exposure kinds");
+			st->x_names = ag_k8s_x_kind_names;
+			memcpy(st->exposed, a->exposed, sizeof(st->exposed));
 			memcpy(st->lat_bucket, ks.lat_bucket, sizeof(st->lat_bucket));
 			memcpy(st->lat_bound_ns, ag_k8s_lat_bounds_ns, sizeof(st->lat_bound_ns));
 		}

@@ -911,7 +911,7 @@ static int parse_kubernetes(struct ctx *c, const yaml_node_t *n)
 
 static int parse_host(struct ctx *c, const yaml_node_t *n)
 {
-	static const char *const keys[] = { "proc", "cdi_dirs", NULL };
+	static const char *const keys[] = { "proc", "cdi_dirs", "bundle_dirs", NULL };
 	struct ag_cfg_host *h = &c->cfg->host;
 	yaml_node_item_t *it;
 	const yaml_node_t *v;
@@ -944,6 +944,23 @@ static int parse_host(struct ctx *c, const yaml_node_t *n)
 			if (err)
 				return err;
 			h->n_cdi_dirs++;
+		}
+	}
+	if ((v = map_get(c, n, "bundle_dirs"))) {
+		err = expect_type(c, v, YAML_SEQUENCE_NODE, "host.bundle_dirs", "a list of directories");
+		if (err)
+			return err;
+		if (seq_len(v) == 0)
+			return fail(c, v, "host.bundle_dirs: expected at least one directory (leave the key out for the defaults)");
+		h->bundle_dirs = alloc_n(seq_len(v), sizeof(*h->bundle_dirs));
+		if (!h->bundle_dirs)
+			return -ENOMEM;
+		for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+			snprintf(key, sizeof(key), "host.bundle_dirs[%zu]", h->n_bundle_dirs);
+			err = get_abs_path(c, node(c, *it), key, false, &h->bundle_dirs[h->n_bundle_dirs]);
+			if (err)
+				return err;
+			h->n_bundle_dirs++;
 		}
 	}
 	return 0;
@@ -1447,6 +1464,7 @@ void ag_config_free(struct ag_config *cfg)
 	free(cfg->host.proc);
 	free(cfg->pin_dir);
 	free_strv(cfg->host.cdi_dirs, cfg->host.n_cdi_dirs);
+	free_strv(cfg->host.bundle_dirs, cfg->host.n_bundle_dirs);
 	free(cfg->metrics.listen);
 	free(cfg->journal.dir);
 	free(cfg->selftest.socket);

@@ -61,6 +61,8 @@ struct ag_cfg_host {
 	char *proc;       /* NULL: /proc */
 	char **cdi_dirs;  /* n_cdi_dirs == 0: /etc/cdi, /var/run/cdi */
 	size_t n_cdi_dirs;
+	char **bundle_dirs; /* the runtimes' OCI bundles; n_bundle_dirs == 0: k8s_oci_default_dirs */
+	size_t n_bundle_dirs;
 };
 
 /* The "metrics:" section (user/metrics.h); NULL listen: 127.0.0.1:9464, "off": no server. */

@@ -409,6 +409,11 @@ static void render(struct ag_metrics *m, struct out *o)
 		outf(o, "accelguard_k8s_resolution_duration_seconds_sum %.9f\n", s.lat_sum_ns / 1e9);
 		outf(o, "accelguard_k8s_resolution_duration_seconds_count %llu\n",
 		     (unsigned long long)s.resolved);
+		head(o, "k8s_exposed_devices_total", "counter",
+		     "Accelerator nodes containers can reach beyond their allocation (exposure events), by reason.");
+		for (int i = 0; s.x_names && i < AG_METRICS_X_KINDS; i++)
+			outf(o, "accelguard_k8s_exposed_devices_total{reason=\"%s\"} %llu\n", s.x_names[i],
+			     (unsigned long long)s.exposed[i]);
 	}
 
 events:

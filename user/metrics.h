@@ -66,6 +66,10 @@ struct ag_metrics_state {
 	__u64 lat_bucket[AG_METRICS_LAT_BUCKETS]; /* non-cumulative */
 	__u64 lat_bound_ns[AG_METRICS_LAT_BUCKETS]; /* last: UINT64_MAX (+Inf) */
 	__u64 lat_sum_ns;
+	/* exposure events' devices by reason kind (k8s.h AG_K8S_X_*, names in x_names) */
+#define AG_METRICS_X_KINDS 6
+	const char *const *x_names;
+	__u64 exposed[AG_METRICS_X_KINDS];
 	/* the Kubernetes Events and reports sinks (k8s.h), when they run */
 	bool kev_on, krp_on, kev_paused, krp_paused;
 	__u64 kev_sent, kev_patched, kev_dedup, kev_limited, kev_dropped, kev_errors, kev_pending;

@@ -346,7 +346,7 @@ static void test_unknown_and_duplicate_keys(void **state)
 		{ "kubernetes: {reports: policyreport}\n", 1,
 		  "kubernetes.reports: expected wgpolicyk8s, openreports or off, found 'policyreport'" },
 		{ "host:\n  proc: /proc\n  proc: /p\n", 3, "host: duplicate key 'proc' (first on line 2)" },
-		{ "host: {cdi: [/x]}\n", 1, "unknown key 'cdi' in host (expected one of: proc, cdi_dirs)" },
+		{ "host: {cdi: [/x]}\n", 1, "unknown key 'cdi' in host (expected one of: proc, cdi_dirs, bundle_dirs)" },
 		{ "devices:\n  - class: x\n    major: 300\n    minro: 1\n", 4,
 		  "unknown key 'minro' in devices[0] (expected one of: class, major, minor, minors)" },
 		{ "allocations:\n  - cgroup: /a\n    device: ['195:0']\n", 3,
@@ -579,6 +579,10 @@ static void test_bad_kubernetes_and_host(void **state)
 		{ "host:\n  cdi_dirs: []\n", 2,
 		  "host.cdi_dirs: expected at least one directory (leave the key out for the defaults)" },
 		{ "host:\n  cdi_dirs:\n    - /etc/cdi\n    - cdi\n", 4, "host.cdi_dirs[1]: expected an absolute path, found 'cdi'" },
+		{ "host:\n  bundle_dirs: []\n", 2,
+		  "host.bundle_dirs: expected at least one directory (leave the key out for the defaults)" },
+		{ "host:\n  bundle_dirs: [/run/containerd, run]\n", 2,
+		  "host.bundle_dirs[1]: expected an absolute path, found 'run'" },
 	};
 
 	EXPECT_ALL_REFUSED((struct fx *)*state, bad);

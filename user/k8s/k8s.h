@@ -43,6 +43,9 @@ struct ag_k8s_options {
 	const char *const *cdi_dirs;   /* n_cdi_dirs == 0: /etc/cdi, /var/run/cdi (later wins) */
 	size_t n_cdi_dirs;
 	const char *dev_root;          /* prefix of device paths stat()ed for CDI nodes; NULL: none */
+	const char *const *bundle_dirs; /* the runtimes' OCI bundles (oci.h); n == 0: the defaults */
+	size_t n_bundle_dirs;
+	const char *dev_dir;           /* the host's accelerator nodes, for exposure; NULL: /dev */
 	const char *const *tenant_roots; /* NULL: ag_k8s_default_tenant_roots */
 	const struct ag_cfg_exempt_k8s *exempt; /* deep-copied */
 	size_t n_exempt;
@@ -85,6 +88,7 @@ struct ag_k8s_stats {
 	uint64_t api_requests, api_errors, api_events, api_relists;
 	uint64_t api_refused; /* watch events and list items refused alone */
 	uint64_t unmapped_ids;      /* device ids of the last PodResources list that map to no device */
+	uint64_t bundle_resolved;   /* container identities taken from the OCI bundle (before the CRI) */
 	bool pr_up, cri_up, api_up; /* last call to the peer succeeded */
 };
 
@@ -109,6 +113,49 @@ struct ag_k8s_pod_meta {
  * for a label or a service account the pod's known facts lack does not match. serviceAccount is
  * "NAME" (in the pod's namespace), "NAMESPACE/NAME" or "system:serviceaccount:NAMESPACE:NAME". */
 bool ag_k8s_exempt_match(const struct ag_cfg_exempt_k8s *e, const struct ag_k8s_pod_meta *pod);
+
+/*
+ * Exposure (issue 22): the accelerator device nodes a container can reach by what its runtime
+ * gave it (its OCI bundle: device nodes, device cgroup rules, privileged, CAP_MKNOD, bind mounts
+ * of /dev, the NVIDIA and AMD visibility variables), beyond what it was allocated. Each reason
+ * is one of "device PATH", "privileged", "device-rule c 195:* rwm", "CAP_MKNOD",
+ * "hostPath /dev", "env NVIDIA_VISIBLE_DEVICES=all" (kind: AG_K8S_X_*).
+ */
+enum {
+	AG_K8S_X_DEVICE = 1 << 0,
+	AG_K8S_X_PRIVILEGED = 1 << 1,
+	AG_K8S_X_RULE = 1 << 2,
+	AG_K8S_X_MKNOD = 1 << 3,
+	AG_K8S_X_HOSTPATH = 1 << 4,
+	AG_K8S_X_ENV = 1 << 5,
+};
+#define AG_K8S_X_KINDS 6
+extern const char *const ag_k8s_x_kind_names[AG_K8S_X_KINDS]; /* "device", "privileged", ... */
+#define AG_K8S_EXPOSED_MAX 64
+#define AG_K8S_REASONS_MAX 4
+
+struct ag_k8s_exposed {
+	char path[128];
+	uint32_t major, minor;
+	unsigned int kinds;    /* AG_K8S_X_* */
+	unsigned int n_reasons;
+	char reasons[AG_K8S_REASONS_MAX][96];
+};
+
+struct ag_k8s_exposure {
+	char file[256];        /* the config.json it was read from */
+	unsigned int n, more;  /* more: exposed devices left out past AG_K8S_EXPOSED_MAX */
+	struct ag_k8s_exposed d[AG_K8S_EXPOSED_MAX];
+};
+
+struct ag_devtab;
+/* The exposure of the container t (resolved, with its allocation) from its bundle, the host's
+ * accelerator nodes (dt classifies; the GPUs of NVIDIA procfs too) and t's devices. 1: it can
+ * reach more than it was given (out filled); 0: no more; -ENOENT: no bundle (no container, or
+ * one gone); other -errno with err naming the file and the cause. From the agent's thread. */
+int ag_k8s_exposure(const struct ag_source *src, const struct ag_tenant *t,
+		    const struct ag_devtab *dt, struct ag_k8s_exposure *out, char *err,
+		    size_t errlen);
 
 /*
  * Violations into the Kubernetes API (report.c): sinks of user/sink.h that the configuration's

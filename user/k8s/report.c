@@ -328,12 +328,49 @@ static bool parse_violation(json_object *o, struct viol *v)
 	return true;
 }
 
+/* An exposure event line (issue 22) -> a Warning Event on its pod, reason AcceleratorExposure,
+ * the devices and their reasons in the note; false for anything else. */
+static bool parse_exposure(json_object *o, struct viol *v)
+{
+	json_object *pod = k8s_jget(o, "pod"), *devs = k8s_jget(o, "devices");
+	const char *type = k8s_jstr(o, "type");
+	size_t n;
+
+	if (!type || strcmp(type, "exposure") || !devs || !json_object_is_type(devs, json_type_array) ||
+	    !k8s_jstr(pod, "uid") || !*k8s_jstr(pod, "uid") || !k8s_jstr(pod, "name") ||
+	    !k8s_jstr(pod, "namespace"))
+		return false;
+	v->ns = k8s_jstr(pod, "namespace");
+	v->pod = k8s_jstr(pod, "name");
+	v->uid = k8s_jstr(pod, "uid");
+	v->container = k8s_jstr(k8s_jget(o, "container"), "name") ?: "";
+	v->verdict = "exposure";
+	v->action = "Exposed";
+	v->reason = "AcceleratorExposure";
+	v->time = k8s_jstr(o, "time");
+	n = (size_t)snprintf(v->note, sizeof(v->note), "container %s can reach accelerator devices "
+			     "it was not allocated, before any access:", *v->container ? v->container : "?");
+	for (size_t i = 0; i < json_object_array_length(devs) && n < sizeof(v->note); i++) {
+		json_object *d = json_object_array_get_idx(devs, i), *rs = k8s_jget(d, "reasons");
+
+		n += (size_t)snprintf(v->note + n, sizeof(v->note) - n, "%s %s (%d:%d):", i ? ";" : "",
+				      k8s_jstr(d, "path") ?: "?", json_object_get_int(k8s_jget(d, "major")),
+				      json_object_get_int(k8s_jget(d, "minor")));
+		for (size_t j = 0; rs && j < json_object_array_length(rs) && n < sizeof(v->note); j++)
+			n += (size_t)snprintf(v->note + n, sizeof(v->note) - n, "%s %s", j ? "," : "",
+					      json_object_get_string(json_object_array_get_idx(rs, j)));
+	}
+	utf8_cut(v->note, EV_NOTE_MAX);
+	v->key = fnv(fnv(fnv(0, v->uid), v->reason), v->container);
+	return true;
+}
+
 /* Feed each line to fn; lines whose start is no access or tenant event are skipped unparsed. */
 static void for_lines(const char *buf, size_t len, void (*fn)(void *, json_object *), void *arg,
 		      bool tenants)
 {
 	static const char acc[] = "{\"type\":\"access\"", ten[] = "{\"type\":\"tenant\"",
-			  rdy[] = "{\"type\":\"ready\"";
+			  rdy[] = "{\"type\":\"ready\"", exp[] = "{\"type\":\"exposure\"";
 	const char *p = buf, *end = buf + len;
 	char *line = NULL;
 	size_t cap = 0;
@@ -345,6 +382,7 @@ static void for_lines(const char *buf, size_t len, void (*fn)(void *, json_objec
 
 		if ((l > sizeof(acc) && !memcmp(p, acc, sizeof(acc) - 1) &&
 		     memmem(p, l, "\"pod\":", 6)) ||
+		    (l > sizeof(exp) && !memcmp(p, exp, sizeof(exp) - 1)) ||
 		    (tenants && l > sizeof(ten) && !memcmp(p, ten, sizeof(ten) - 1)) ||
 		    (tenants && l > sizeof(rdy) && !memcmp(p, rdy, sizeof(rdy) - 1))) {
 			if (l + 1 > cap) {
@@ -422,7 +460,7 @@ static void events_line(void *arg, json_object *o)
 	struct ev *e = NULL, *free_slot = NULL, *oldest = NULL;
 	struct viol v;
 
-	if (!parse_violation(o, &v))
+	if (!parse_violation(o, &v) && !parse_exposure(o, &v))
 		return;
 	pthread_mutex_lock(&E->w.mu);
 	E->st.queued++;
@@ -674,6 +712,8 @@ struct rpod {
 	unsigned int n_cg;
 	bool fail;
 	bool exempt; /* its containers are exempt (the configuration's exempt rules): "skip" */
+	bool warn;   /* an exposure (issue 22) and no violation: "warn" */
+	char wnote[EV_NOTE_MAX + 1];
 	uint64_t violations;
 	int64_t since, last; /* Unix seconds: first seen, last violation */
 	char note[EV_NOTE_MAX + 1];
@@ -816,6 +856,13 @@ static void reports_line(void *arg, json_object *o)
 			p->since = unix_of(k8s_jstr(o, "time"));
 			R->st.pods++;
 		}
+	} else if (!strcmp(type, "exposure")) {
+		struct viol v;
+
+		if (!parse_exposure(o, &v) || !(p = rpod_of(R, uid, false)))
+			goto out;
+		p->warn = true;
+		copy(p->wnote, sizeof(p->wnote), v.note);
 	} else {
 		struct viol v;
 
@@ -853,11 +900,11 @@ static int cmp_result(const void *a, const void *b)
 
 /* mu held: the results of ns; *n_pass, *n_fail, *n_skip. */
 static json_object *results_of(struct reports *R, const char *ns, int *n_pass, int *n_fail,
-			       int *n_skip)
+			       int *n_skip, int *n_warn)
 {
 	json_object *arr = json_object_new_array();
 
-	*n_pass = *n_fail = *n_skip = 0;
+	*n_pass = *n_fail = *n_skip = *n_warn = 0;
 	for (size_t i = 0; i < RP_PODS_MAX; i++) {
 		struct rpod *p = &R->pods[i];
 		json_object *r, *res, *ts, *pr;
@@ -877,7 +924,8 @@ static json_object *results_of(struct reports *R, const char *ns, int *n_pass, i
 		json_object_object_add(ts, "seconds", json_object_new_int64(p->fail ? p->last : p->since));
 		json_object_object_add(ts, "nanos", json_object_new_int(0));
 		json_object_object_add(r, "timestamp", ts);
-		json_object_object_add(r, "result", jstr(p->fail ? "fail" : p->exempt ? "skip" : "pass"));
+		json_object_object_add(r, "result", jstr(p->fail ? "fail" : p->exempt ? "skip" :
+							 p->warn ? "warn" : "pass"));
 		json_object_object_add(r, "scored", json_object_new_boolean(1));
 		json_object_object_add(res, "apiVersion", jstr("v1"));
 		json_object_object_add(res, "kind", jstr("Pod"));
@@ -891,6 +939,8 @@ static json_object *results_of(struct reports *R, const char *ns, int *n_pass, i
 				 p->violations, p->violations == 1 ? "" : "s", p->note);
 		else if (p->exempt)
 			snprintf(msg, sizeof(msg), "exempt from the policy by the agent's configuration");
+		else if (p->warn)
+			snprintf(msg, sizeof(msg), "no violation, but %s", p->wnote);
 		else
 			snprintf(msg, sizeof(msg), "every accelerator access seen on node %s was "
 				 "mediated (allocated to the container)", R->w.env.node_name);
@@ -904,6 +954,8 @@ static json_object *results_of(struct reports *R, const char *ns, int *n_pass, i
 			(*n_fail)++;
 		else if (p->exempt)
 			(*n_skip)++;
+		else if (p->warn)
+			(*n_warn)++;
 		else
 			(*n_pass)++;
 	}
@@ -926,7 +978,7 @@ static int sync_ns(struct reports *R, const char *ns)
 	for (int tries = 0; tries < RP_CONFLICT_TRIES; tries++) {
 		json_object *cur = NULL, *o, *md, *lb, *sum, *results;
 		const char *rv;
-		int pass, fail, skip;
+		int pass, fail, skip, warn;
 		long http;
 		char *body;
 
@@ -937,7 +989,7 @@ static int sync_ns(struct reports *R, const char *ns)
 		}
 		rv = http == 200 ? k8s_jstr(k8s_jget(cur, "metadata"), "resourceVersion") : NULL;
 		pthread_mutex_lock(&w->mu);
-		results = results_of(R, ns, &pass, &fail, &skip);
+		results = results_of(R, ns, &pass, &fail, &skip, &warn);
 		pthread_mutex_unlock(&w->mu);
 		if (!json_object_array_length(results)) {
 			json_object_put(results);
@@ -973,7 +1025,7 @@ static int sync_ns(struct reports *R, const char *ns)
 			json_object_object_add(o, "source", jstr("accelguard"));
 		json_object_object_add(sum, "pass", json_object_new_int(pass));
 		json_object_object_add(sum, "fail", json_object_new_int(fail));
-		json_object_object_add(sum, "warn", json_object_new_int(0));
+		json_object_object_add(sum, "warn", json_object_new_int(warn));
 		json_object_object_add(sum, "error", json_object_new_int(0));
 		json_object_object_add(sum, "skip", json_object_new_int(skip));
 		json_object_object_add(o, "summary", sum);

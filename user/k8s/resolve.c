@@ -239,6 +239,60 @@ static bool exempt(const struct k8s *k, const struct ag_tenant *t, const struct 
 	return false;
 }
 
+/*
+ * A container's identity from its OCI bundle (issue 22): the runtime writes config.json, with
+ * the CRI's annotations, before runc makes the cgroup, so a container the CRI does not list yet
+ * is known at its cgroup's mkdir. NULL when no bundle says (none, unreadable: logged once).
+ */
+static const struct k8s_bundle_id *bundle_id(struct k8s *k, const char *id)
+{
+	struct k8s_bundle_id *b;
+	struct k8s_oci o;
+	char file[4096], err[512];
+	int ret;
+
+	for (size_t i = 0; k->bids && i < K8S_BUNDLE_IDS; i++)
+		if (!strcmp(k->bids[i].id, id))
+			return &k->bids[i];
+	if (!k->n_bundle_dirs ||
+	    k8s_oci_find((const char *const *)k->bundle_dirs, k->n_bundle_dirs, id, file, sizeof(file)))
+		return NULL;
+	ret = k8s_oci_load(file, &o, err, sizeof(err));
+	if (ret) {
+		k8s_log(AG_LOG_WARN, "container %.12s: %s; identity from the CRI only", id, err);
+		return NULL;
+	}
+	if (!o.has_identity) {
+		k8s_oci_free(&o);
+		return NULL;
+	}
+	if (!k->bids && !(k->bids = calloc(K8S_BUNDLE_IDS, sizeof(*k->bids)))) {
+		k8s_oci_free(&o);
+		return NULL;
+	}
+	b = &k->bids[k->bid_next++ % K8S_BUNDLE_IDS];
+	memset(b, 0, sizeof(*b));
+	ag_strlcpy(b->id, id, sizeof(b->id));
+	ag_strlcpy(b->ns, o.pod_ns, sizeof(b->ns));
+	ag_strlcpy(b->pod, o.pod_name, sizeof(b->pod));
+	ag_strlcpy(b->uid, o.pod_uid ? o.pod_uid : "", sizeof(b->uid));
+	ag_strlcpy(b->name, o.container_name ? o.container_name : "", sizeof(b->name));
+	b->sandbox = o.sandbox;
+	k8s_oci_free(&o);
+	return b;
+}
+
+/* Whether an exemption may match this pod by labels or service account, which a bundle does not
+ * give: its container then waits for the CRI or the API (as without a bundle). */
+static bool exempt_needs_more(const struct k8s *k, const char *ns)
+{
+	for (size_t i = 0; i < k->n_exempt; i++)
+		if ((k->exempt[i].n_labels || k->exempt[i].service_account) &&
+		    (!k->exempt[i].namespace || ag_streq(k->exempt[i].namespace, ns)))
+			return true;
+	return false;
+}
+
 static int resolve_container(struct k8s *k, const struct ag_k8s_cgroup *cg, struct ag_tenant *out)
 {
 	const struct k8s_cri_ent *ce = k8s_cri_find(&k->cri, cg->container_id);
@@ -263,9 +317,24 @@ static int resolve_container(struct k8s *k, const struct ag_k8s_cgroup *cg, stru
 				cname = ap->c[i].name;
 	}
 	if (!cname) {
+		const struct k8s_bundle_id *b = bundle_id(k, cg->container_id);
+
 		if (k->env.cri_socket || k->env.cri_auto)
 			k8s_cri_want(&k->cri, cg->container_id);
-		return AG_R_PENDING;
+		if (!b || (*b->uid && strcmp(b->uid, cg->pod_uid)) || exempt_needs_more(k, b->ns))
+			return AG_R_PENDING;
+		ag_strlcpy(out->pod_namespace, b->ns, sizeof(out->pod_namespace));
+		ag_strlcpy(out->pod_name, b->pod, sizeof(out->pod_name));
+		k->bundle_resolved++;
+		if (b->sandbox) {
+			/* the pod's first container: ask the kubelet for its allocation now, before
+			 * its containers come */
+			if (k->env.pr_socket && k->pr.listed && !k8s_pr_find(&k->pr, b->ns, b->pod, NULL))
+				k8s_pr_want(&k->pr, b->ns, b->pod);
+			out->state = AG_P_TENANT;
+			return exempt(k, out, ap) ? (out->state = AG_P_EXEMPT, AG_R_DONE) : AG_R_DONE;
+		}
+		cname = b->name;
 	}
 	ag_strlcpy(out->container_name, cname, sizeof(out->container_name));
 	if (exempt(k, out, ap)) {
@@ -436,6 +505,7 @@ int ag_k8s_source_stats(const struct ag_source *src, struct ag_k8s_stats *out)
 	out->pr_errors = k->pr.errors;
 	out->pr_up = k->pr.up;
 	out->unmapped_ids = k->pr.unmapped_ids;
+	out->bundle_resolved = k->bundle_resolved;
 	peers_unlock(k);
 	k8s_unlock(&k->lock);
 	return 0;
@@ -471,4 +541,55 @@ int ag_k8s_source_wait_first(const struct ag_source *src, unsigned int max_ms)
 		nanosleep(&ts, NULL);
 	}
 	return 0;
+}
+
+/* The host's accelerator nodes, rescanned when older than 2 s (agent's thread). */
+static void hostdevs(struct k8s *k, const struct ag_devtab *dt)
+{
+	uint64_t now = k8s_mono_ns();
+	struct k8s_hostdev *hd;
+	size_t n;
+	int ret;
+
+	if (k->hd_at && now - k->hd_at < 2 * K8S_SEC)
+		return;
+	k8s_lock(&k->map.lock);
+	ret = k8s_hostdevs_scan(k->dev_dir, dt, &k->map.nv, &hd, &n);
+	k8s_unlock(&k->map.lock);
+	if (ret) {
+		k8s_log(AG_LOG_WARN, "exposure: cannot list the accelerator nodes of %s: %s", k->dev_dir,
+			strerror(-ret));
+		return;
+	}
+	free(k->hd);
+	k->hd = hd;
+	k->n_hd = n;
+	k->hd_at = now;
+}
+
+int ag_k8s_exposure(const struct ag_source *src, const struct ag_tenant *t,
+		    const struct ag_devtab *dt, struct ag_k8s_exposure *out, char *err,
+		    size_t errlen)
+{
+	struct k8s *k;
+	struct k8s_oci o;
+	char file[4096];
+	int ret;
+
+	if (!src || !src->name || strcmp(src->name, "kubernetes") || !src->ctx)
+		return -EINVAL;
+	k = src->ctx;
+	if (!t->container_id[0] || !k->n_bundle_dirs ||
+	    k8s_oci_find((const char *const *)k->bundle_dirs, k->n_bundle_dirs, t->container_id, file,
+			 sizeof(file)))
+		return -ENOENT;
+	ret = k8s_oci_load(file, &o, err, errlen);
+	if (ret)
+		return ret;
+	hostdevs(k, dt);
+	k8s_lock(&k->map.lock);
+	ret = k8s_exposure_compute(&o, k->hd, k->n_hd, t->devs, t->n_devs, &k->map.nv, out);
+	k8s_unlock(&k->map.lock);
+	k8s_oci_free(&o);
+	return ret > 0 ? 1 : 0;
 }

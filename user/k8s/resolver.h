@@ -11,6 +11,7 @@
 #include "base.h"
 #include "cri.h"
 #include "devmap.h"
+#include "exposure.h"
 #include "k8s.h"
 #include "podresources.h"
 
@@ -18,6 +19,14 @@ struct k8s_pending {
 	char *path;
 	uint64_t since_ns;
 };
+
+/* What a container's bundle says of it, kept while the CRI may not list it yet. */
+struct k8s_bundle_id {
+	char id[AG_CID_LEN];
+	char ns[AG_NS_LEN], pod[AG_NAME_LEN], uid[AG_UID_LEN], name[AG_NAME_LEN];
+	bool sandbox;
+};
+#define K8S_BUNDLE_IDS 1024 /* a ring: the newest containers */
 
 struct k8s {
 	struct ag_source src;
@@ -30,6 +39,17 @@ struct k8s {
 	struct k8s_pr pr;
 	struct k8s_cri cri;
 	struct k8s_api api;
+
+	/* the OCI bundles (the agent's thread only: resolve() and ag_k8s_exposure()) */
+	char **bundle_dirs;
+	size_t n_bundle_dirs;
+	char *dev_dir;
+	struct k8s_bundle_id *bids;  /* K8S_BUNDLE_IDS, allocated on first use */
+	size_t bid_next;
+	uint64_t bundle_resolved;    /* containers whose identity came from their bundle */
+	struct k8s_hostdev *hd;      /* the host's accelerator nodes, rescanned after 2 s */
+	size_t n_hd;
+	uint64_t hd_at;
 
 	struct k8s_lock lock;        /* everything below */
 	struct k8s_pending *pend;

@@ -28,6 +28,10 @@ static void k8s_destroy(void *ctx)
 	k8s_cri_fini(&k->cri);
 	k8s_api_fini(&k->api);
 	k8s_pending_free(k);
+	k8s_strv_free(k->bundle_dirs, k->n_bundle_dirs);
+	free(k->dev_dir);
+	free(k->bids);
+	free(k->hd);
 	k8s_map_fini(&k->map);
 	for (size_t i = 0; i < k->n_exempt; i++) {
 		struct ag_cfg_exempt_k8s *e = &k->exempt[i];
@@ -160,6 +164,21 @@ static int setup(struct k8s *k, const struct ag_k8s_options *o, char *err, size_
 			goto nomem;
 	if (copy_exempt(k, o->exempt, o->n_exempt))
 		goto nomem;
+	{
+		const char *const *bd = o->n_bundle_dirs ? o->bundle_dirs : k8s_oci_default_dirs;
+		size_t nb = o->n_bundle_dirs;
+
+		while (!o->n_bundle_dirs && bd[nb])
+			nb++;
+		k->bundle_dirs = calloc(nb ? nb : 1, sizeof(char *));
+		if (!k->bundle_dirs)
+			goto nomem;
+		for (; k->n_bundle_dirs < nb; k->n_bundle_dirs++)
+			if (!(k->bundle_dirs[k->n_bundle_dirs] = strdup(bd[k->n_bundle_dirs])))
+				goto nomem;
+		if (!(k->dev_dir = strdup(o->dev_dir ? o->dev_dir : "/dev")))
+			goto nomem;
+	}
 	k->env.resync_ns = (o->resync_ms ? o->resync_ms : 10000) * K8S_MS;
 	k->env.min_interval_ns = (o->min_interval_ms ? o->min_interval_ms : 20) * K8S_MS;
 	k->env.backoff_max_ns = (o->backoff_max_ms ? o->backoff_max_ms : 5000) * K8S_MS;
@@ -263,6 +282,8 @@ void ag_k8s_options_from_config(const struct ag_config *cfg, struct ag_k8s_optio
 	opt->proc = cfg->host.proc;
 	opt->cdi_dirs = (const char *const *)cfg->host.cdi_dirs;
 	opt->n_cdi_dirs = cfg->host.n_cdi_dirs;
+	opt->bundle_dirs = (const char *const *)cfg->host.bundle_dirs;
+	opt->n_bundle_dirs = cfg->host.n_bundle_dirs;
 	opt->exempt = cfg->exempt_k8s;
 	opt->n_exempt = cfg->n_exempt_k8s;
 }

@@ -1,0 +1,427 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The OCI bundle reader and the exposure computation (issue 22) on real bundles: config.json
+ * files that Debian's containerd 1.6 wrote for the CRI (tests/containerd/exposure.sh's
+ * containers: exactly its allocation, privileged, NVIDIA_VISIBLE_DEVICES=all, a device rule
+ * c 195:*, a hostPath /dev, a sandbox), one in CRI-O's shape, and hostile ones.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "devices.h"
+#include "k8s/cgroup.h"
+#include "k8s/exposure.h"
+#include "k8s/oci.h"
+
+#ifndef FIXTURES
+#define FIXTURES "tests/k8s/fixtures"
+#endif
+
+static char *slurp(const char *name, size_t *len)
+{
+	char path[512];
+	FILE *f;
+	char *buf;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/oci/%s", FIXTURES, name);
+	f = fopen(path, "r");
+	if (!f)
+		fail_msg("%s: %s", path, strerror(errno));
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = 0;
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static void load(const char *name, struct k8s_oci *o)
+{
+	char err[512] = "";
+	size_t len;
+	char *buf = slurp(name, &len);
+	int r = k8s_oci_parse(buf, len, name, o, err, sizeof(err));
+
+	free(buf);
+	if (r)
+		fail_msg("%s: %d %s", name, r, err);
+}
+
+static void test_identity_containerd(void **state)
+{
+	struct k8s_oci o;
+
+	(void)state;
+	load("containerd-exact.json", &o);
+	assert_int_equal(o.runtime, AG_RT_CONTAINERD);
+	assert_true(o.has_identity);
+	assert_false(o.sandbox);
+	assert_string_equal(o.pod_ns, "expo");
+	assert_string_equal(o.pod_name, "x-exact");
+	assert_string_equal(o.pod_uid, "612781b0-296e-4ba8-a56e-b1d5a0421260");
+	assert_string_equal(o.container_name, "main");
+	assert_int_equal(o.n_devs, 1);
+	assert_string_equal(o.devs[0].path, "/var/lib/agtest/dev/nvidia0");
+	assert_int_equal(o.devs[0].major, 195);
+	assert_int_equal(o.devs[0].minor, 0);
+	assert_int_equal(o.n_rules, 2);
+	assert_true(o.cap_mknod);
+	assert_false(o.cap_sys_admin);
+	assert_false(k8s_oci_privileged(&o));
+	assert_non_null(k8s_oci_rule_for(&o, 195, 0));
+	assert_null(k8s_oci_rule_for(&o, 195, 1));
+	assert_int_equal(o.n_dev_mounts, 0); /* its /dev is the runtime's tmpfs */
+	assert_null(o.env_nvidia);
+	k8s_oci_free(&o);
+
+	load("containerd-sandbox.json", &o);
+	assert_true(o.sandbox);
+	assert_true(o.has_identity);
+	assert_string_equal(o.pod_name, "x-host");
+	k8s_oci_free(&o);
+}
+
+static void test_identity_crio(void **state)
+{
+	struct k8s_oci o;
+
+	(void)state;
+	load("crio-container.json", &o);
+	assert_int_equal(o.runtime, AG_RT_CRIO);
+	assert_true(o.has_identity);
+	assert_false(o.sandbox);
+	assert_string_equal(o.pod_ns, "team-c");
+	assert_string_equal(o.pod_name, "train-c");
+	assert_string_equal(o.pod_uid, "2d6a7f0e-1c44-4f0b-9a53-58c1d2e3f4a5");
+	assert_string_equal(o.container_name, "main");
+	assert_string_equal(o.env_amd, "all");
+	k8s_oci_free(&o);
+}
+
+/* the host of the fixtures: four GPUs (minors 0-3), /dev/kmsg as the test's accelerator, an AMD
+ * render node */
+static struct k8s_hostdev host[] = {
+	{ "/dev/nvidia0", 195, 0, true, false }, { "/dev/nvidia1", 195, 1, true, false },
+	{ "/dev/nvidia2", 195, 2, true, false }, { "/dev/nvidia3", 195, 3, true, false },
+	{ "/dev/kmsg", 1, 11, false, false },    { "/dev/dri/renderD128", 226, 128, false, true },
+};
+#define N_HOST (sizeof(host) / sizeof(host[0]))
+
+/* "MAJOR:MINOR=REASON|REASON ..." in the order of host[] */
+static void expo_str(const struct ag_k8s_exposure *x, char *out, size_t len)
+{
+	size_t o = 0;
+
+	out[0] = 0;
+	for (unsigned int i = 0; i < x->n; i++) {
+		o += (size_t)snprintf(out + o, len - o, "%s%u:%u=", i ? " " : "", x->d[i].major,
+				      x->d[i].minor);
+		for (unsigned int j = 0; j < x->d[i].n_reasons; j++)
+			o += (size_t)snprintf(out + o, len - o, "%s%s", j ? "|" : "", x->d[i].reasons[j]);
+	}
+}
+
+static void expect(const char *fixture, const struct ag_dev_range *alloc, unsigned int n_alloc,
+		   const struct ag_nv_table *nv, const char *env_nvidia, const char *want)
+{
+	static struct ag_k8s_exposure x;
+	struct k8s_oci o;
+	char got[4096];
+	int n;
+
+	load(fixture, &o);
+	if (env_nvidia) {
+		free(o.env_nvidia);
+		o.env_nvidia = strdup(env_nvidia);
+	}
+	n = k8s_exposure_compute(&o, host, N_HOST, alloc, n_alloc, nv, &x);
+	expo_str(&x, got, sizeof(got));
+	if (strcmp(got, want))
+		fail_msg("%s: exposure\n  '%s', expected\n  '%s'", fixture, got, want);
+	assert_int_equal(n, (int)x.n);
+	assert_string_equal(x.file, fixture);
+	k8s_oci_free(&o);
+}
+
+#define RULE "device-rule c 195:* rwm|CAP_MKNOD"
+
+static void test_exposure(void **state)
+{
+	struct ag_dev_range g0 = { 195, 0, 0, 0 }, g1 = { 195, 1, 1, 0 };
+
+	(void)state;
+	expect("containerd-exact.json", &g0, 1, NULL, NULL, "");
+	/* the same spec, allocated another GPU: its node is the extra one */
+	expect("containerd-exact.json", &g1, 1, NULL, NULL, "195:0=device /var/lib/agtest/dev/nvidia0");
+	expect("containerd-priv.json", NULL, 0, NULL, NULL,
+	       "195:0=privileged 195:1=privileged 195:2=privileged 195:3=privileged 1:11=privileged "
+	       "226:128=privileged");
+	/* privileged, allocated GPU 0: everything else */
+	expect("containerd-priv.json", &g0, 1, NULL, NULL,
+	       "195:1=privileged 195:2=privileged 195:3=privileged 1:11=privileged 226:128=privileged");
+	expect("containerd-env.json", NULL, 0, NULL, NULL,
+	       "195:0=env NVIDIA_VISIBLE_DEVICES=all 195:1=env NVIDIA_VISIBLE_DEVICES=all "
+	       "195:2=env NVIDIA_VISIBLE_DEVICES=all 195:3=env NVIDIA_VISIBLE_DEVICES=all");
+	expect("containerd-rule.json", NULL, 0, NULL, NULL,
+	       "195:0=" RULE " 195:1=" RULE " 195:2=" RULE " 195:3=" RULE);
+	expect("containerd-host.json", &g1, 1, NULL, NULL,
+	       "195:0=" RULE "|hostPath /dev 195:2=" RULE "|hostPath /dev 195:3=" RULE
+	       "|hostPath /dev 1:11=hostPath /dev");
+	/* the pause container runs nothing of the pod's */
+	expect("containerd-sandbox.json", NULL, 0, NULL, NULL, "");
+	/* CRI-O: its GPU, a rule c 226:* rw without a node, AMD_VISIBLE_DEVICES=all */
+	expect("crio-container.json", &g1, 1, NULL, NULL,
+	       "226:128=device-rule c 226:* rw|CAP_MKNOD|env AMD_VISIBLE_DEVICES=all");
+}
+
+static void test_exposure_env_list(void **state)
+{
+	struct ag_nv_gpu gpus[] = { /* sorted by bus id: NVML index 0 is minor 2 */
+		{ "GPU-aaaaaaaa-0000-4000-8000-000000000002", "0000:1a:00.0", 2 },
+		{ "GPU-aaaaaaaa-0000-4000-8000-000000000000", "0000:3b:00.0", 0 },
+		{ "GPU-aaaaaaaa-0000-4000-8000-000000000001", "0000:5e:00.0", 1 },
+		{ "GPU-aaaaaaaa-0000-4000-8000-000000000003", "0000:86:00.0", 3 },
+	};
+	struct ag_nv_table nv = { .gpus = gpus, .n_gpus = 4 };
+	struct ag_dev_range g3 = { 195, 3, 3, 0 };
+
+	(void)state;
+	/* the device plugin's envvar strategy names the container's own GPU: nothing more */
+	expect("containerd-exact.json", &g3, 1, &nv, "GPU-aaaaaaaa-0000-4000-8000-000000000003",
+	       "195:0=device /var/lib/agtest/dev/nvidia0");
+	/* index 0 (minor 2) and a UUID of minor 1, beside its own */
+	expect("containerd-env.json", &g3, 1, &nv, "0,GPU-aaaaaaaa-0000-4000-8000-000000000001,3",
+	       "195:1=env NVIDIA_VISIBLE_DEVICES=0,GPU-aaaaaaaa-0000-4000-8000-000000000001,3 "
+	       "195:2=env NVIDIA_VISIBLE_DEVICES=0,GPU-aaaaaaaa-0000-4000-8000-000000000001,3");
+	expect("containerd-env.json", NULL, 0, &nv, "void", "");
+	expect("containerd-env.json", NULL, 0, &nv, "none", "");
+}
+
+/* A bad file: refused with an error that names it and the cause. */
+static void refused(const char *buf, size_t len, int want, const char *cause)
+{
+	struct k8s_oci o;
+	char err[512] = "";
+	int r = k8s_oci_parse(buf, len, "/run/x/config.json", &o, err, sizeof(err));
+
+	if (r != want || !strstr(err, "/run/x/config.json") || !strstr(err, cause))
+		fail_msg("got %d '%s', expected %d naming the file and '%s'", r, err, want, cause);
+	assert_null(o.file);
+	assert_int_equal(o.n_devs, 0);
+}
+
+#define HDR "{\"ociVersion\": \"1.0.2\", "
+
+static void test_hostile(void **state)
+{
+	size_t big = K8S_OCI_MAX_BYTES + 1, n;
+	char *b;
+
+	(void)state;
+	refused("{\"ociVersion\": ", 15, -EINVAL, "not JSON");
+	refused("[1, 2]", 6, -EINVAL, "not a JSON object");
+	refused("{\"a\": 1}", 8, -EINVAL, "no ociVersion");
+	refused(HDR "\"x\": 1} {}", strlen(HDR "\"x\": 1} {}"), -EINVAL, "bytes after");
+	refused(HDR "\"linux\": {\"devices\": [{\"path\": \"/dev/x\"}]}}",
+		strlen(HDR "\"linux\": {\"devices\": [{\"path\": \"/dev/x\"}]}}"), -EINVAL,
+		"linux.devices[0]");
+	refused(HDR "\"linux\": {\"devices\": [{\"path\": \"/dev/x\", \"type\": \"c\", \"major\": 99999, \"minor\": 1}]}}",
+		strlen(HDR "\"linux\": {\"devices\": [{\"path\": \"/dev/x\", \"type\": \"c\", \"major\": 99999, \"minor\": 1}]}}"),
+		-EINVAL, "out of range");
+	refused(HDR "\"linux\": {\"resources\": {\"devices\": [{\"allow\": true, \"access\": \"rwx\"}]}}}",
+		strlen(HDR "\"linux\": {\"resources\": {\"devices\": [{\"allow\": true, \"access\": \"rwx\"}]}}}"),
+		-EINVAL, "linux.resources.devices[0]: access");
+	refused(HDR "\"linux\": {\"resources\": {\"devices\": [{\"allow\": \"yes\"}]}}}",
+		strlen(HDR "\"linux\": {\"resources\": {\"devices\": [{\"allow\": \"yes\"}]}}}"), -EINVAL,
+		"no boolean allow");
+
+	/* white space after the object is fine, in a buffer that does not end in NUL; a NUL is not */
+	{
+		static const char doc[] = HDR "\"x\": 1}\n \t";
+		struct k8s_oci o;
+		char err[256];
+		char *nb = malloc(sizeof(doc) - 1);
+
+		assert_non_null(nb);
+		memcpy(nb, doc, sizeof(doc) - 1);
+		assert_int_equal(k8s_oci_parse(nb, sizeof(doc) - 1, "f", &o, err, sizeof(err)), 0);
+		k8s_oci_free(&o);
+		free(nb);
+		refused(HDR "\"x\": 1} \0", strlen(HDR "\"x\": 1} ") + 1, -EINVAL, "bytes after");
+	}
+
+	/* nesting deeper than the parser's bound: refused, no stack spent on it */
+	n = 200000;
+	b = malloc(n * 2 + 64);
+	assert_non_null(b);
+	n = (size_t)sprintf(b, HDR "\"x\": ");
+	for (size_t i = 0; i < 200000; i++)
+		b[n++] = '[';
+	refused(b, n, -EINVAL, "not JSON");
+	free(b);
+
+	/* too big: refused before parsing */
+	b = malloc(big);
+	assert_non_null(b);
+	memset(b, ' ', big);
+	refused(b, big, -E2BIG, "more than");
+	free(b);
+
+	/* more device nodes than the bound */
+	b = malloc(64 + (size_t)(K8S_OCI_MAX_DEVS + 1) * 64);
+	assert_non_null(b);
+	n = (size_t)sprintf(b, HDR "\"linux\": {\"devices\": [");
+	for (unsigned int i = 0; i <= K8S_OCI_MAX_DEVS; i++)
+		n += (size_t)sprintf(b + n, "%s{\"path\":\"/dev/n%u\",\"type\":\"c\",\"major\":1,\"minor\":1}",
+				     i ? "," : "", i);
+	n += (size_t)sprintf(b + n, "]}}");
+	refused(b, n, -E2BIG, "linux.devices has 8193 entries");
+	free(b);
+}
+
+static char tmpd[64];
+
+static void put(const char *path, const char *fixture)
+{
+	size_t len;
+	char *buf = slurp(fixture, &len);
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, len, f), len);
+	fclose(f);
+	free(buf);
+}
+
+#define ID_C "4a7d21b3c9e8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6071829"
+#define ID_O "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0"
+
+static void test_bundle_layouts(void **state)
+{
+	char p[512], found[512], err[512];
+	const char *dirs[2];
+	char d1[256], d2[256];
+	struct k8s_oci o;
+
+	(void)state;
+	snprintf(tmpd, sizeof(tmpd), "/tmp/ag-oci-test.XXXXXX");
+	assert_non_null(mkdtemp(tmpd));
+	/* containerd: <state>/io.containerd.runtime.v2.task/k8s.io/<id>/config.json */
+	snprintf(d1, sizeof(d1), "%s/io.containerd.runtime.v2.task", tmpd);
+	assert_int_equal(mkdir(d1, 0700), 0);
+	snprintf(d1, sizeof(d1), "%s/io.containerd.runtime.v2.task/k8s.io", tmpd);
+	assert_int_equal(mkdir(d1, 0700), 0);
+	snprintf(p, sizeof(p), "%s/%s", d1, ID_C);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/%s/config.json", d1, ID_C);
+	put(p, "containerd-exact.json");
+	/* CRI-O: <runroot>/overlay-containers/<id>/userdata/config.json */
+	snprintf(d2, sizeof(d2), "%s/overlay-containers", tmpd);
+	assert_int_equal(mkdir(d2, 0700), 0);
+	snprintf(p, sizeof(p), "%s/%s", d2, ID_O);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/%s/userdata", d2, ID_O);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/%s/userdata/config.json", d2, ID_O);
+	put(p, "crio-container.json");
+
+	dirs[0] = d1;
+	dirs[1] = d2;
+	assert_int_equal(k8s_oci_find(dirs, 2, ID_C, found, sizeof(found)), 0);
+	assert_int_equal(k8s_oci_load(found, &o, err, sizeof(err)), 0);
+	assert_string_equal(o.pod_name, "x-exact");
+	k8s_oci_free(&o);
+	assert_int_equal(k8s_oci_find(dirs, 2, ID_O, found, sizeof(found)), 0);
+	assert_non_null(strstr(found, "/userdata/config.json"));
+	assert_int_equal(k8s_oci_load(found, &o, err, sizeof(err)), 0);
+	assert_string_equal(o.pod_name, "train-c");
+	assert_int_equal(o.runtime, AG_RT_CRIO);
+	k8s_oci_free(&o);
+	assert_int_equal(k8s_oci_find(dirs, 2, "0123abcd", found, sizeof(found)), -ENOENT);
+	/* an id is a name, never a path */
+	assert_int_equal(k8s_oci_find(dirs, 2, "../overlay-containers/" ID_O, found, sizeof(found)), -EINVAL);
+	assert_int_equal(k8s_oci_find(dirs, 2, "", found, sizeof(found)), -EINVAL);
+
+	/* a symlinked config.json is not followed; a directory is no config */
+	snprintf(p, sizeof(p), "%s/link.json", tmpd);
+	snprintf(found, sizeof(found), "%s/%s/config.json", d1, ID_C);
+	assert_int_equal(symlink(found, p), 0);
+	assert_int_equal(k8s_oci_load(p, &o, err, sizeof(err)), -ELOOP);
+	assert_non_null(strstr(err, p));
+	assert_int_equal(k8s_oci_load(tmpd, &o, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not a regular file"));
+	snprintf(p, sizeof(p), "rm -rf '%s'", tmpd);
+	assert_int_equal(system(p), 0);
+}
+
+static void test_hostdevs_scan(void **state)
+{
+	struct ag_devtab dt;
+	struct k8s_hostdev *hd;
+	struct ag_nv_gpu gpus[] = { { "GPU-x", "0000:3b:00.0", 5 } };
+	struct ag_nv_table nv = { .gpus = gpus, .n_gpus = 1 };
+	char d[64] = "/tmp/ag-oci-dev.XXXXXX", p[256], got[1024] = "";
+	size_t n, o = 0;
+
+	(void)state;
+	if (geteuid())
+		skip(); /* mknod */
+	assert_int_equal(ag_devtab_init(&dt, NULL), 0);
+	assert_non_null(mkdtemp(d));
+	snprintf(p, sizeof(p), "%s/nvidia7", d);
+	assert_int_equal(mknod(p, S_IFCHR | 0600, makedev(195, 7)), 0);
+	snprintf(p, sizeof(p), "%s/nvidiactl", d); /* a control node: goes with any GPU */
+	assert_int_equal(mknod(p, S_IFCHR | 0600, makedev(195, 255)), 0);
+	snprintf(p, sizeof(p), "%s/null", d);
+	assert_int_equal(mknod(p, S_IFCHR | 0600, makedev(1, 3)), 0);
+	snprintf(p, sizeof(p), "%s/dri", d);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/dri/renderD128", d);
+	assert_int_equal(mknod(p, S_IFCHR | 0600, makedev(226, 128)), 0);
+	snprintf(p, sizeof(p), "%s/gpu-link", d); /* symlinks are not followed */
+	assert_int_equal(symlink("nvidia7", p), 0);
+	assert_int_equal(k8s_hostdevs_scan(d, &dt, &nv, &hd, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		o += (size_t)snprintf(got + o, sizeof(got) - o, "%s%s=%u:%u%s%s", i ? " " : "",
+				      hd[i].path, hd[i].major, hd[i].minor,
+				      hd[i].nvidia_gpu ? ",nv" : "", hd[i].drm ? ",drm" : "");
+	free(hd);
+	snprintf(p, sizeof(p), "rm -rf '%s'", d);
+	assert_int_equal(system(p), 0);
+	/* readdir order: compare as a set */
+	assert_int_equal(n, 3);
+	assert_non_null(strstr(got, "/dev/nvidia7=195:7,nv"));
+	assert_non_null(strstr(got, "/dev/dri/renderD128=226:128,drm"));
+	assert_non_null(strstr(got, "/dev/nvidia5=195:5,nv")); /* procfs's GPU without a node here */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_identity_containerd),
+		cmocka_unit_test(test_identity_crio),
+		cmocka_unit_test(test_exposure),
+		cmocka_unit_test(test_exposure_env_list),
+		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_bundle_layouts),
+		cmocka_unit_test(test_hostdevs_scan),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
