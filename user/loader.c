@@ -113,7 +113,7 @@ static void fill_facts(struct ag_probe_report *r, const char *cgroup2)
 
 #define AG_VARIANT_BTF 1
 #define AG_VARIANT_CORE 2
-#define AG_MAX_ROWS 6
+#define AG_MAX_ROWS 12
 
 struct hook_row {
 	const char *hook; /* the kernel hook, for messages; NULL ends a tier's rows */
@@ -123,7 +123,7 @@ struct hook_row {
 	int variant;      /* AG_VARIANT_*, 0: every variant */
 	unsigned int flags;
 	const char *btf;  /* ROW_OPTIONAL: the FUNC that vmlinux BTF must have */
-	bool (*effect)(void); /* ROW_OPTIONAL without .btf: whether the kernel does it, tried */
+	bool (*effect)(void); /* ROW_OPTIONAL: whether the kernel does it, tried (with .btf: both) */
 };
 
 /* An x32 getpid (39 with bit 30): the kernel runs it, or answers ENOSYS where x32 is not built
@@ -131,6 +131,18 @@ struct hook_row {
 static bool x32_runs(void)
 {
 	return syscall(0x40000000L | 39) == getpid();
+}
+
+/* The per-syscall tracepoints (CONFIG_FTRACE_SYSCALLS) where libbpf looks for them: tracefs,
+ * or debugfs's tracing directory. Without them the rows that need them are skipped. */
+static bool syscall_tps(void)
+{
+	static int has = -1;
+
+	if (has < 0)
+		has = !access("/sys/kernel/tracing/events/syscalls/sys_enter_ptrace", F_OK) ||
+		      !access("/sys/kernel/debug/tracing/events/syscalls/sys_enter_ptrace", F_OK);
+	return has;
 }
 
 #define PROG(name)                                                                                 \
@@ -145,6 +157,7 @@ static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 		  .btf = "bpf_lsm_file_ioctl_compat" },
 		{ "lsm/file_permission", PROG(ag_lsm_file_permission) },
 		{ "lsm/mmap_file", PROG(ag_lsm_mmap_file) },
+		{ "lsm/ptrace_access_check", PROG(ag_lsm_ptrace_access_check) },
 	},
 	[AG_TIER_FMOD_RET] = {
 		{ "fmod_ret/security_file_open", PROG(ag_fmod_file_open), .flags = ROW_PROBE },
@@ -153,6 +166,7 @@ static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 		  .flags = ROW_OPTIONAL, .btf = "security_file_ioctl_compat" },
 		{ "fmod_ret/security_file_permission", PROG(ag_fmod_file_permission) },
 		{ "fmod_ret/security_mmap_file", PROG(ag_fmod_mmap_file) },
+		{ "fmod_ret/security_ptrace_access_check", PROG(ag_fmod_ptrace_access_check) },
 	},
 	[AG_TIER_TRACEPOINT] = {
 		{ "tp_btf/sys_enter (ioctl, read, write, mmap)", PROG(ag_tp_sys_enter),
@@ -166,6 +180,20 @@ static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 		 * unless booted with syscall.x32=y; known by effect */
 		{ "tp_btf/sys_enter (x32)", .flag = offsetof(struct accelguard_bpf__rodata, ag_x32),
 		  .flags = ROW_BRANCH | ROW_OPTIONAL, .effect = x32_runs },
+		/* another tenant's process (ptrace.bpf.c): the target by its pid needs
+		 * bpf_task_from_vpid (6.13); every row needs the syscall tracepoints in tracefs */
+		{ "tracepoint/syscalls/sys_enter_ptrace", PROG(ag_tp_ptrace), .flags = ROW_OPTIONAL,
+		  .btf = "bpf_task_from_vpid", .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_enter_process_vm_readv", PROG(ag_tp_process_vm_readv),
+		  .flags = ROW_OPTIONAL, .btf = "bpf_task_from_vpid", .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_enter_process_vm_writev", PROG(ag_tp_process_vm_writev),
+		  .flags = ROW_OPTIONAL, .btf = "bpf_task_from_vpid", .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_exit_openat (/proc/PID/mem)", PROG(ag_tp_exit_openat),
+		  .flags = ROW_OPTIONAL, .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_exit_openat2 (/proc/PID/mem)", PROG(ag_tp_exit_openat2),
+		  .flags = ROW_OPTIONAL, .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_exit_open (/proc/PID/mem)", PROG(ag_tp_exit_open),
+		  .flags = ROW_OPTIONAL, .effect = syscall_tps },
 	},
 };
 
@@ -257,13 +285,11 @@ static bool row_wanted(const struct hook_row *r, int variant)
 		ag_dbg("probe: %s skipped (ACCELGUARD_SKIP_OPTIONAL)", r->hook);
 		return false;
 	}
-	if (r->effect) {
-		if (r->effect())
-			return true;
+	if (r->effect && !r->effect()) {
 		ag_dbg("probe: %s skipped: the kernel does not run it", r->hook);
 		return false;
 	}
-	if (!kernel_has_func(r->btf)) {
+	if (r->btf && !kernel_has_func(r->btf)) {
 		ag_dbg("probe: %s skipped: the kernel's BTF has no %s", r->hook, r->btf);
 		return false;
 	}

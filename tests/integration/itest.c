@@ -1099,7 +1099,8 @@ static int *mmap_shared_int(void)
 	return p;
 }
 
-static int fd_into_other_tenant(child_fn fn, const char *what)
+/* sync_op: the operation denied at tiers 1-2 (tier 3 kills at the ioctl) */
+static int fd_into_other_tenant(child_fn fn, const char *what, const char *sync_op)
 {
 	struct cfg_opts o = { .mode = "enforce" };
 	struct agent a;
@@ -1118,8 +1119,9 @@ static int fd_into_other_tenant(child_fn fn, const char *what)
 			 want, a.tier);
 	}
 	{
-		struct match m = { .op = "ioctl", .major = ACC_MAJOR, .minor = ACC_MINOR,
-				   .cgroup = "/t-c", .pid = *shared };
+		bool at_ioctl = !enforce_is_sync(&a) || !strcmp(sync_op, "ioctl");
+		struct match m = { .op = at_ioctl ? "ioctl" : sync_op, .major = at_ioctl ? ACC_MAJOR : -1,
+				   .minor = at_ioctl ? ACC_MINOR : -1, .cgroup = "/t-c", .pid = *shared };
 
 		if (expect(&a, &m, "cross_tenant", enforce_is_sync(&a) ? "denied" : "killed", what))
 			goto out;
@@ -1132,12 +1134,12 @@ out:
 
 static int test_fork_after_open(void)
 {
-	return fd_into_other_tenant(fork_child, "fork after open, child in another tenant");
+	return fd_into_other_tenant(fork_child, "fork after open, child in another tenant", "ioctl");
 }
 
 static int test_fd_passed(void)
 {
-	return fd_into_other_tenant(pass_fd, "descriptor passed over SCM_RIGHTS");
+	return fd_into_other_tenant(pass_fd, "descriptor passed over SCM_RIGHTS", "ioctl");
 }
 
 /* A descriptor held since before the agent started is found by the /proc scan. */
@@ -2505,8 +2507,8 @@ static int ev_pidfd_steal(void *arg)
 			_exit(3);
 		pfd = syscall(SYS_pidfd_open, owner, 0);
 		stolen = pfd < 0 ? -1 : syscall(SYS_pidfd_getfd, pfd, remote, 0);
-		if (stolen < 0)
-			_exit(4);
+		if (stolen < 0) /* tiers 1-2: the ptrace check refuses another tenant's process */
+			_exit(errno == EPERM ? 1 : 4);
 		e = do_ioctl_fd(&stolen);
 		_exit(e == ENOTTY ? 0 : e == EPERM ? 1 : 2);
 	}
@@ -2525,7 +2527,8 @@ static int ev_pidfd_steal(void *arg)
 
 static int test_evasion_pidfd_getfd(void)
 {
-	return fd_into_other_tenant(ev_pidfd_steal, "descriptor stolen with pidfd_getfd");
+	/* tiers 1-2 refuse pidfd_getfd itself on another tenant's process (op ptrace, route attach) */
+	return fd_into_other_tenant(ev_pidfd_steal, "descriptor stolen with pidfd_getfd", "ptrace");
 }
 
 /*
@@ -3166,6 +3169,211 @@ out:
 	agent_free(&a);
 	return ret;
 }
+/* ---- another tenant's process: ptrace, process_vm_readv/writev, /proc/PID/mem --------------- */
+#include <sys/ptrace.h>
+
+#define PT_BEFORE 0x1111111111111111LL
+#define PT_AFTER 0x2222222222222222LL
+/* forked, not exec'd: the victim's copy is at the same address in the attacker */
+static volatile long long pt_word = PT_BEFORE;
+
+struct pt_victim {
+	pid_t pid;
+	int cmd, rep;
+};
+
+/* A victim in cg that holds the test device open and blocks until asked for its word. */
+static int pt_victim_start(struct pt_victim *v, const char *cg)
+{
+	int c[2], r[2];
+	long long w = -1;
+
+	if (pipe(c))
+		return -errno;
+	if (pipe(r)) {
+		close(c[0]);
+		close(c[1]);
+		return -errno;
+	}
+	v->pid = fork();
+	if (v->pid == 0) {
+		char b;
+
+		close(c[1]);
+		close(r[0]);
+		if (cg_enter(cg))
+			_exit(100);
+		w = open(acc, O_RDWR | O_CLOEXEC) < 0 ? -1 : 0;
+		if (write(r[1], &w, sizeof(w)) != sizeof(w))
+			_exit(101);
+		while (read(c[0], &b, 1) < 0 && errno == EINTR)
+			;
+		w = pt_word;
+		_exit(write(r[1], &w, sizeof(w)) == sizeof(w) ? 0 : 102);
+	}
+	close(c[0]);
+	close(r[1]);
+	v->cmd = c[1];
+	v->rep = r[0];
+	return read(v->rep, &w, sizeof(w)) == sizeof(w) && w == 0 ? 0 : -EIO;
+}
+
+/* the victim's word, and its end */
+static long long pt_victim_word(struct pt_victim *v)
+{
+	long long w = -1;
+
+	if (write(v->cmd, "x", 1) != 1 || read(v->rep, &w, sizeof(w)) != sizeof(w))
+		w = -1;
+	close(v->cmd);
+	close(v->rep);
+	kill(v->pid, SIGKILL);
+	waitpid(v->pid, NULL, 0);
+	return w;
+}
+
+/* b seizes a's process, stops it and rewrites its word (the issue's route: the next system call
+ * of the victim could be rewritten alike) */
+static int pt_seize_poke(void *arg)
+{
+	pid_t v = *(pid_t *)arg;
+	int st;
+
+	if (ptrace(PTRACE_SEIZE, v, 0, 0))
+		return errno;
+	if (ptrace(PTRACE_INTERRUPT, v, 0, 0) || waitpid(v, &st, __WALL) != v ||
+	    ptrace(PTRACE_POKEDATA, v, (void *)&pt_word, (void *)PT_AFTER) ||
+	    ptrace(PTRACE_DETACH, v, 0, 0))
+		return 1000 + errno;
+	return 0;
+}
+
+static int pt_vm_write(void *arg)
+{
+	long long w = PT_AFTER;
+	struct iovec l = { &w, sizeof(w) }, r = { (void *)&pt_word, sizeof(w) };
+
+	return process_vm_writev(*(pid_t *)arg, &l, 1, &r, 1, 0) == sizeof(w) ? 0 : errno;
+}
+
+static int pt_vm_read(void *arg)
+{
+	long long w = 0;
+	struct iovec l = { &w, sizeof(w) }, r = { (void *)&pt_word, sizeof(w) };
+
+	pt_word = 0; /* this copy: what comes back is the victim's */
+	if (process_vm_readv(*(pid_t *)arg, &l, 1, &r, 1, 0) != sizeof(w))
+		return errno;
+	return w == PT_BEFORE ? 0 : 2000;
+}
+
+static int pt_proc_mem(void *arg)
+{
+	long long w = PT_AFTER;
+	char p[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(p, sizeof(p), "/proc/%d/mem", *(pid_t *)arg);
+	fd = open(p, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	n = pwrite(fd, &w, sizeof(w), (off_t)(unsigned long)&pt_word);
+	close(fd);
+	return n == sizeof(w) ? 0 : 1000 + errno;
+}
+
+static const struct {
+	const char *name;
+	child_fn fn;
+	bool writes; /* the victim's word changes when the route is let through */
+} pt_rows[] = {
+	{ "ptrace seize + poke", pt_seize_poke, true },
+	{ "process_vm_writev", pt_vm_write, true },
+	{ "process_vm_readv", pt_vm_read, false },
+	{ "/proc/PID/mem write", pt_proc_mem, true },
+};
+#define PT_ROWS (sizeof(pt_rows) / sizeof(pt_rows[0]))
+
+/*
+ * t-b acts on a process of t-a (which holds a's device) every way; then, as a control, another
+ * process of t-a writes its own tenant's memory. Enforce: denied (EPERM) at tiers 1-2, killed at
+ * tier 3, and the victim's word is untouched either way (at tier 3 the kill is pending before the
+ * transfer); audit: every route works and is reported cross_tenant.
+ */
+static int ev_ptrace(const char *mode)
+{
+	struct cfg_opts o = { .mode = mode };
+	bool enforce = !strcmp(mode, "enforce");
+	struct child_res r[PT_ROWS + 1];
+	long long word[PT_ROWS + 1];
+	pid_t victim[PT_ROWS + 1];
+	struct agent a;
+	int ret = 1;
+
+	if (agent_start(&a, &o, NULL))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	for (size_t i = 0; i <= PT_ROWS; i++) {
+		struct pt_victim v;
+
+		if (pt_victim_start(&v, "/t-a"))
+			FAIL_OUT("victim in t-a did not start");
+		victim[i] = v.pid;
+		r[i] = run_in(i < PT_ROWS ? "/t-b" : "/t-a", i < PT_ROWS ? pt_rows[i].fn : pt_vm_write,
+			      &v.pid);
+		word[i] = pt_victim_word(&v);
+	}
+	if (agent_stop(&a))
+		goto out;
+	for (size_t i = 0; i < PT_ROWS; i++) {
+		struct match m = { .op = "ptrace", .major = -1, .minor = -1, .cgroup = "/t-b",
+				   .pid = r[i].pid };
+		bool killed = enforce && !enforce_is_sync(&a);
+		const char *action = !enforce ? "observed" : killed ? "killed" : "denied";
+		long long want_word = enforce || !pt_rows[i].writes ? PT_BEFORE : PT_AFTER;
+		json_object *e;
+
+		if (killed ? r[i].sig != SIGKILL : r[i].err != (enforce ? EPERM : 0))
+			FAIL_OUT("%s %s: errno %d, signal %d; expected %s", mode, pt_rows[i].name,
+				 r[i].err, r[i].sig, killed ? "SIGKILL" : enforce ? "EPERM" : "success");
+		if (word[i] != want_word)
+			FAIL_OUT("%s %s: the victim's word is %#llx, expected %#llx", mode,
+				 pt_rows[i].name, word[i], want_word);
+		if (expect(&a, &m, "cross_tenant", action, pt_rows[i].name))
+			goto out;
+		e = find(&a, &m);
+		if (jint(e, "target.pid") != victim[i])
+			FAIL_OUT("%s %s: target.pid %lld, expected the victim %d", mode, pt_rows[i].name,
+				 jint(e, "target.pid"), victim[i]);
+		printf("# %s %s: %s, event cross_tenant/%s (route %s), victim's word %s\n", mode,
+		       pt_rows[i].name, killed ? "killed" : r[i].err ? strerror(r[i].err) : "done",
+		       action, jstr(e, "target.route"), word[i] == PT_BEFORE ? "untouched" : "rewritten");
+	}
+	{
+		struct match m = { .op = "ptrace", .major = -1, .minor = -1, .pid = r[PT_ROWS].pid };
+
+		if (r[PT_ROWS].err || word[PT_ROWS] != PT_AFTER)
+			FAIL_OUT("%s: t-a writing its own process: errno %d, signal %d, word %#llx", mode,
+				 r[PT_ROWS].err, r[PT_ROWS].sig, word[PT_ROWS]);
+		if (find(&a, &m))
+			FAIL_OUT("%s: t-a writing its own process was reported", mode);
+	}
+	ret = 0;
+out:
+	agent_free(&a);
+	return ret;
+}
+
+static int test_evasion_ptrace_audit(void)
+{
+	return ev_ptrace("audit");
+}
+
+static int test_evasion_ptrace_enforce(void)
+{
+	return ev_ptrace("enforce");
+}
+
 /* ---- end of the evasion suite and faults ----------------------------------------------------------------- */
 
 static const struct test {
@@ -3209,6 +3417,8 @@ static const struct test {
 	{ "evasion_rw_mmap_audit", test_evasion_rw_mmap_audit },
 	{ "evasion_rw_mmap_enforce", test_evasion_rw_mmap_enforce },
 	{ "evasion_agent_pins", test_evasion_agent_pins },
+	{ "evasion_ptrace_audit", test_evasion_ptrace_audit },
+	{ "evasion_ptrace_enforce", test_evasion_ptrace_enforce },
 	{ "fault_oom_restart", test_fault_oom_restart },
 	{ "fault_counters_lru", test_fault_counters_lru },
 };
