@@ -1196,6 +1196,133 @@ out:
 	return ret;
 }
 
+/* ---- descriptors held by threads the group leader's table does not show ------------------------- */
+#include <dirent.h>
+#include <pthread.h>
+#include <sched.h>
+
+struct thr_hold {
+	int ready; /* pipe: one byte once the device is open */
+	bool unshare;
+};
+
+static void *thr_hold_fn(void *arg)
+{
+	struct thr_hold *h = arg;
+
+	if (h->unshare && unshare(CLONE_FILES))
+		_exit(103);
+	if (open(acc, O_RDWR) < 0)
+		_exit(101);
+	if (write(h->ready, "x", 1) != 1)
+		_exit(102);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* A process in t-b whose second thread holds t-a's 1:7: after its group leader exited
+ * (pthread_exit), or in a table of its own (unshare(CLONE_FILES)); -1 when it did not start. */
+static pid_t thr_holder(bool unshare_files)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		static struct thr_hold h;
+		pthread_t t;
+
+		close(p[0]);
+		if (cg_enter("/t-b"))
+			_exit(100);
+		h.ready = p[1];
+		h.unshare = unshare_files;
+		if (pthread_create(&t, NULL, thr_hold_fn, &h))
+			_exit(104);
+		if (!unshare_files)
+			pthread_exit(NULL); /* the leader goes, the process stays */
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) != 1) {
+		close(p[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	close(p[0]);
+	return pid;
+}
+
+/* whether /proc/PID/fd (the leader's table) shows a descriptor of 1:7 */
+static bool leader_table_has_acc(pid_t pid)
+{
+	char p[64];
+	struct dirent *e;
+	bool has = false;
+	DIR *d;
+
+	snprintf(p, sizeof(p), "/proc/%d/fd", pid);
+	d = opendir(p);
+	while (d && (e = readdir(d))) {
+		struct stat st;
+
+		if (e->d_name[0] != '.' && !fstatat(dirfd(d), e->d_name, &st, 0) &&
+		    S_ISCHR(st.st_mode) && st.st_rdev == makedev(ACC_MAJOR, ACC_MINOR))
+			has = true;
+	}
+	if (d)
+		closedir(d);
+	return has;
+}
+
+/* The start-up scan reads every thread's table: a descriptor held after the leader exited, and one
+ * in a table a thread unshared, are found (neither is in /proc/PID/fd: asserted). */
+static int test_preexisting_threads(void)
+{
+	struct cfg_opts o = { .mode = "audit" };
+	const char *what[2] = { "leader exited", "thread with unshare(CLONE_FILES)" };
+	pid_t holder[2] = { -1, -1 };
+	struct agent a = { 0 };
+	int ret = 1;
+
+	for (int i = 0; i < 2; i++) {
+		holder[i] = thr_holder(i == 1);
+		if (holder[i] < 0)
+			FAIL_OUT("%s: the holder did not open %s", what[i], acc);
+		if (leader_table_has_acc(holder[i]))
+			FAIL_OUT("%s: /proc/%d/fd shows the descriptor: the case is not set up", what[i],
+				 holder[i]);
+	}
+	if (agent_start(&a, &o, NULL))
+		FAIL_OUT("agent did not become ready: %.300s", read_all(a.errlog));
+	if (agent_stop(&a))
+		goto out;
+	for (int i = 0; i < 2; i++) {
+		struct match m = { .op = "open", .major = ACC_MAJOR, .minor = ACC_MINOR,
+				   .cgroup = "/t-b", .pid = holder[i], .hook = "scan" };
+
+		if (expect(&a, &m, "cross_tenant", "observed", what[i]))
+			goto out;
+		if (count(&a, &m) != 1)
+			FAIL_OUT("%s: %zu scan events, expected 1", what[i], count(&a, &m));
+	}
+	ret = 0;
+out:
+	for (int i = 0; i < 2; i++)
+		if (holder[i] > 0) {
+			kill(holder[i], SIGKILL);
+			waitpid(holder[i], NULL, 0);
+		}
+	agent_free(&a);
+	return ret;
+}
+
 /* A tenant cgroup made while the agent runs is known from the cgroup tracepoints. */
 static int test_new_tenant(void)
 {
@@ -3287,19 +3414,21 @@ static const struct {
 	const char *name;
 	child_fn fn;
 	bool writes; /* the victim's word changes when the route is let through */
+	int deny;    /* errno of a denial at tiers 1-2 (mm_access answers EACCES, process_vm_* EPERM) */
 } pt_rows[] = {
-	{ "ptrace seize + poke", pt_seize_poke, true },
-	{ "process_vm_writev", pt_vm_write, true },
-	{ "process_vm_readv", pt_vm_read, false },
-	{ "/proc/PID/mem write", pt_proc_mem, true },
+	{ "ptrace seize + poke", pt_seize_poke, true, EPERM },
+	{ "process_vm_writev", pt_vm_write, true, EPERM },
+	{ "process_vm_readv", pt_vm_read, false, EPERM },
+	{ "/proc/PID/mem write", pt_proc_mem, true, EACCES },
 };
 #define PT_ROWS (sizeof(pt_rows) / sizeof(pt_rows[0]))
 
 /*
  * t-b acts on a process of t-a (which holds a's device) every way; then, as a control, another
- * process of t-a writes its own tenant's memory. Enforce: denied (EPERM) at tiers 1-2, killed at
- * tier 3, and the victim's word is untouched either way (at tier 3 the kill is pending before the
- * transfer); audit: every route works and is reported cross_tenant.
+ * process of t-a writes its own tenant's memory. Enforce: denied (EPERM; EACCES for the open of
+ * /proc/PID/mem) at tiers 1-2, killed at tier 3, and the victim's word is untouched either way (at
+ * tier 3 the kill is pending before the transfer); audit: every route works and is reported
+ * cross_tenant.
  */
 static int ev_ptrace(const char *mode)
 {
@@ -3333,9 +3462,9 @@ static int ev_ptrace(const char *mode)
 		long long want_word = enforce || !pt_rows[i].writes ? PT_BEFORE : PT_AFTER;
 		json_object *e;
 
-		if (killed ? r[i].sig != SIGKILL : r[i].err != (enforce ? EPERM : 0))
+		if (killed ? r[i].sig != SIGKILL : r[i].err != (enforce ? pt_rows[i].deny : 0))
 			FAIL_OUT("%s %s: errno %d, signal %d; expected %s", mode, pt_rows[i].name,
-				 r[i].err, r[i].sig, killed ? "SIGKILL" : enforce ? "EPERM" : "success");
+				 r[i].err, r[i].sig, killed ? "SIGKILL" : enforce ? strerror(pt_rows[i].deny) : "success");
 		if (word[i] != want_word)
 			FAIL_OUT("%s %s: the victim's word is %#llx, expected %#llx", mode,
 				 pt_rows[i].name, word[i], want_word);
@@ -3393,6 +3522,7 @@ static const struct test {
 	{ "fork_after_open", test_fork_after_open },
 	{ "fd_passed", test_fd_passed },
 	{ "preexisting_fd", test_preexisting },
+	{ "preexisting_threads", test_preexisting_threads },
 	{ "new_tenant", test_new_tenant },
 	{ "new_tenant_race", test_new_tenant_race },
 	{ "long_path", test_long_path },
