@@ -25,7 +25,10 @@ enum ag_op {
 	/* another tenant's process: its memory, registers or descriptors (ptrace attach,
 	 * process_vm_readv/writev, /proc/PID/mem, pidfd_getfd); no device (0:0), see ag_pt_route */
 	AG_OP_PTRACE = 7,
-	AG_OP__MAX = 8,
+	/* tier 3: a descriptor of the device arriving in a process (SCM_RIGHTS, pidfd_getfd), judged
+	 * at the syscall's exit before its first use */
+	AG_OP_RECEIVE = 8,
+	AG_OP__MAX = 9,
 };
 
 /* AG_OP_PTRACE: the route, in the event's xfer_cmd (its cmd holds the target's pid). The

@@ -113,7 +113,7 @@ static void fill_facts(struct ag_probe_report *r, const char *cgroup2)
 
 #define AG_VARIANT_BTF 1
 #define AG_VARIANT_CORE 2
-#define AG_MAX_ROWS 12
+#define AG_MAX_ROWS 16
 
 struct hook_row {
 	const char *hook; /* the kernel hook, for messages; NULL ends a tier's rows */
@@ -193,6 +193,17 @@ static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 		{ "tracepoint/syscalls/sys_exit_openat2 (/proc/PID/mem)", PROG(ag_tp_exit_openat2),
 		  .flags = ROW_OPTIONAL, .effect = syscall_tps },
 		{ "tracepoint/syscalls/sys_exit_open (/proc/PID/mem)", PROG(ag_tp_exit_open),
+		  .flags = ROW_OPTIONAL, .effect = syscall_tps },
+		/* a descriptor arriving (receive.bpf.c): SCM_RIGHTS walked with bpf_loop (5.17) */
+		{ "tracepoint/syscalls/sys_enter_recvmsg", PROG(ag_tp_enter_recvmsg),
+		  .flags = ROW_OPTIONAL, .btf = "bpf_loop", .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_exit_recvmsg (SCM_RIGHTS)", PROG(ag_tp_exit_recvmsg),
+		  .flags = ROW_OPTIONAL, .btf = "bpf_loop", .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_enter_recvmmsg", PROG(ag_tp_enter_recvmmsg),
+		  .flags = ROW_OPTIONAL, .btf = "bpf_loop", .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_exit_recvmmsg (SCM_RIGHTS)", PROG(ag_tp_exit_recvmmsg),
+		  .flags = ROW_OPTIONAL, .btf = "bpf_loop", .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_exit_pidfd_getfd", PROG(ag_tp_exit_pidfd_getfd),
 		  .flags = ROW_OPTIONAL, .effect = syscall_tps },
 	},
 };

@@ -7,7 +7,7 @@
 static const char *const op_names[AG_OP__MAX] = {
 	[AG_OP_OPEN] = "open", [AG_OP_IOCTL] = "ioctl", [AG_OP_MKNOD] = "mknod",
 	[AG_OP_READ] = "read", [AG_OP_WRITE] = "write", [AG_OP_MMAP] = "mmap",
-	[AG_OP_PTRACE] = "ptrace",
+	[AG_OP_PTRACE] = "ptrace", [AG_OP_RECEIVE] = "receive",
 };
 static const char *const pt_route_names[AG_PT__MAX] = {
 	[AG_PT_ATTACH] = "attach", [AG_PT_PROC] = "proc",

@@ -1099,8 +1099,10 @@ static int *mmap_shared_int(void)
 	return p;
 }
 
-/* sync_op: the operation denied at tiers 1-2 (tier 3 kills at the ioctl) */
-static int fd_into_other_tenant(child_fn fn, const char *what, const char *sync_op)
+/* sync_op: the operation denied at tiers 1-2; tp_op: the one killed at tier 3 ("receive": at the
+ * descriptor's arrival, before any ioctl: asserted) */
+static int fd_into_other_tenant(child_fn fn, const char *what, const char *sync_op,
+				const char *tp_op)
 {
 	struct cfg_opts o = { .mode = "enforce" };
 	struct agent a;
@@ -1119,12 +1121,16 @@ static int fd_into_other_tenant(child_fn fn, const char *what, const char *sync_
 			 want, a.tier);
 	}
 	{
-		bool at_ioctl = !enforce_is_sync(&a) || !strcmp(sync_op, "ioctl");
-		struct match m = { .op = at_ioctl ? "ioctl" : sync_op, .major = at_ioctl ? ACC_MAJOR : -1,
-				   .minor = at_ioctl ? ACC_MINOR : -1, .cgroup = "/t-c", .pid = *shared };
+		const char *op = enforce_is_sync(&a) ? sync_op : tp_op;
+		bool dev = strcmp(op, "ptrace") != 0;
+		struct match m = { .op = op, .major = dev ? ACC_MAJOR : -1,
+				   .minor = dev ? ACC_MINOR : -1, .cgroup = "/t-c", .pid = *shared };
 
 		if (expect(&a, &m, "cross_tenant", enforce_is_sync(&a) ? "denied" : "killed", what))
 			goto out;
+		m.op = "ioctl";
+		if (!strcmp(op, "receive") && find(&a, &m))
+			FAIL_OUT("%s: killed on arrival, yet an ioctl was judged", what);
 	}
 	ret = 0;
 out:
@@ -1134,12 +1140,13 @@ out:
 
 static int test_fork_after_open(void)
 {
-	return fd_into_other_tenant(fork_child, "fork after open, child in another tenant", "ioctl");
+	return fd_into_other_tenant(fork_child, "fork after open, child in another tenant", "ioctl",
+				    "ioctl");
 }
 
 static int test_fd_passed(void)
 {
-	return fd_into_other_tenant(pass_fd, "descriptor passed over SCM_RIGHTS", "ioctl");
+	return fd_into_other_tenant(pass_fd, "descriptor passed over SCM_RIGHTS", "ioctl", "receive");
 }
 
 /* A descriptor held since before the agent started is found by the /proc scan. */
@@ -2655,7 +2662,8 @@ static int ev_pidfd_steal(void *arg)
 static int test_evasion_pidfd_getfd(void)
 {
 	/* tiers 1-2 refuse pidfd_getfd itself on another tenant's process (op ptrace, route attach) */
-	return fd_into_other_tenant(ev_pidfd_steal, "descriptor stolen with pidfd_getfd", "ptrace");
+	return fd_into_other_tenant(ev_pidfd_steal, "descriptor stolen with pidfd_getfd", "ptrace",
+				    "receive");
 }
 
 /*
@@ -3296,6 +3304,161 @@ out:
 	agent_free(&a);
 	return ret;
 }
+/* ---- a descriptor arriving in another tenant, judged on arrival at tier 3 -------------------- */
+
+/* t-a sends a decoy (/dev/null) and its 1:7 in one SCM_RIGHTS message; t-c receives it with
+ * recvmsg or recvmmsg and issues an ioctl on the device. 0 / EPERM / 1000 + signal, like pass_fd;
+ * *pid: the receiver. */
+static int pass_two(void *arg, bool mmsg)
+{
+	int sv[2], fds[2], st, *out = arg;
+	pid_t p;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		return errno;
+	p = fork();
+	if (p == 0) {
+		char c, cbuf[CMSG_SPACE(2 * sizeof(int))];
+		struct iovec iov = { &c, 1 };
+		struct mmsghdr mm = { .msg_hdr = { .msg_iov = &iov, .msg_iovlen = 1,
+						   .msg_control = cbuf,
+						   .msg_controllen = sizeof(cbuf) } };
+		struct cmsghdr *cm;
+		int got[2], e;
+
+		close(sv[0]);
+		if (cg_enter("/t-c"))
+			_exit(100);
+		if (mmsg ? syscall(SYS_recvmmsg, sv[1], &mm, 1, 0, NULL) != 1
+			 : recvmsg(sv[1], &mm.msg_hdr, 0) != 1)
+			_exit(3);
+		cm = CMSG_FIRSTHDR(&mm.msg_hdr);
+		if (!cm || cm->cmsg_len != CMSG_LEN(2 * sizeof(int)))
+			_exit(3);
+		memcpy(got, CMSG_DATA(cm), sizeof(got));
+		e = do_ioctl_fd(&got[1]);
+		_exit(e == ENOTTY ? 0 : e == EPERM ? 1 : 2);
+	}
+	close(sv[1]);
+	fds[0] = open("/dev/null", O_RDWR);
+	fds[1] = open(acc, O_RDWR);
+	{
+		char c = 'x', cbuf[CMSG_SPACE(2 * sizeof(int))];
+		struct iovec iov = { &c, 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(2 * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+		if (sendmsg(sv[0], &mh, 0) != 1)
+			return errno;
+	}
+	waitpid(p, &st, 0);
+	close(fds[0]);
+	close(fds[1]);
+	close(sv[0]);
+	*out = p;
+	if (WIFSIGNALED(st))
+		return 1000 + WTERMSIG(st);
+	return WEXITSTATUS(st) == 0 ? ENOTTY : WEXITSTATUS(st) == 1 ? EPERM : EIO;
+}
+
+static int pass_two_recvmsg(void *arg)
+{
+	return pass_two(arg, false);
+}
+
+static int pass_two_recvmmsg(void *arg)
+{
+	return pass_two(arg, true);
+}
+
+static const struct {
+	const char *name;
+	child_fn fn;
+} rx_rows[] = {
+	{ "recvmsg, a decoy and the device in one SCM_RIGHTS", pass_two_recvmsg },
+	{ "recvmmsg, the same", pass_two_recvmmsg },
+	{ "pidfd_getfd", ev_pidfd_steal },
+};
+#define RX_ROWS (sizeof(rx_rows) / sizeof(rx_rows[0]))
+
+/*
+ * Tier 3 judges a descriptor of another tenant's device when it arrives (op receive, at the exit
+ * of recvmsg, recvmmsg, pidfd_getfd): audit reports it there and at its ioctl; enforce kills the
+ * receiver on arrival (no ioctl judged: asserted). Tiers 1-2 judge its use (the ioctl: EPERM) and
+ * refuse pidfd_getfd itself (op ptrace); they report no receive.
+ */
+static int ev_fd_arrival(const char *mode)
+{
+	struct cfg_opts o = { .mode = mode };
+	bool enforce = !strcmp(mode, "enforce");
+	struct child_res r[RX_ROWS];
+	int *pid = mmap_shared_int();
+	pid_t recv_pid[RX_ROWS];
+	struct agent a;
+	int ret = 1;
+
+	if (agent_start(&a, &o, NULL))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	for (size_t i = 0; i < RX_ROWS; i++) {
+		*pid = 0;
+		r[i] = run_in("/t-a", rx_rows[i].fn, pid);
+		recv_pid[i] = *pid;
+	}
+	if (agent_stop(&a))
+		goto out;
+	for (size_t i = 0; i < RX_ROWS; i++) {
+		bool tp = !enforce_is_sync(&a), getfd = rx_rows[i].fn == ev_pidfd_steal;
+		struct match rx = { .op = "receive", .major = ACC_MAJOR, .minor = ACC_MINOR,
+				    .cgroup = "/t-c", .pid = recv_pid[i] };
+		struct match io = rx;
+		int want = !enforce ? ENOTTY : tp ? 1000 + SIGKILL : EPERM;
+
+		io.op = "ioctl";
+		if (r[i].err != want)
+			FAIL_OUT("%s %s: result %d, expected %d (tier %s)", mode, rx_rows[i].name,
+				 r[i].err, want, a.tier);
+		if (tp) {
+			if (expect(&a, &rx, "cross_tenant", enforce ? "killed" : "observed",
+				   rx_rows[i].name))
+				goto out;
+			if (enforce ? find(&a, &io) != NULL
+				    : expect(&a, &io, "cross_tenant", "observed", rx_rows[i].name))
+				FAIL_OUT("%s %s: the ioctl %s", mode, rx_rows[i].name,
+					 enforce ? "was judged after a kill on arrival" : "was not reported");
+		} else {
+			if (find(&a, &rx))
+				FAIL_OUT("%s %s: a receive event at tier %s", mode, rx_rows[i].name, a.tier);
+			if (getfd && enforce)
+				io.op = "ptrace", io.major = io.minor = -1;
+			if (expect(&a, &io, "cross_tenant", enforce ? "denied" : "observed",
+				   rx_rows[i].name))
+				goto out;
+		}
+		printf("# %s %s: %s, %s\n", mode, rx_rows[i].name,
+		       r[i].err >= 1000 ? "killed" : strerror(r[i].err),
+		       tp ? "judged on arrival (receive)" : "judged at use (tiers 1-2)");
+	}
+	ret = 0;
+out:
+	agent_free(&a);
+	return ret;
+}
+
+static int test_evasion_fd_arrival_audit(void)
+{
+	return ev_fd_arrival("audit");
+}
+
+static int test_evasion_fd_arrival_enforce(void)
+{
+	return ev_fd_arrival("enforce");
+}
+
 /* ---- another tenant's process: ptrace, process_vm_readv/writev, /proc/PID/mem --------------- */
 #include <sys/ptrace.h>
 
@@ -3547,6 +3710,8 @@ static const struct test {
 	{ "evasion_rw_mmap_audit", test_evasion_rw_mmap_audit },
 	{ "evasion_rw_mmap_enforce", test_evasion_rw_mmap_enforce },
 	{ "evasion_agent_pins", test_evasion_agent_pins },
+	{ "evasion_fd_arrival_audit", test_evasion_fd_arrival_audit },
+	{ "evasion_fd_arrival_enforce", test_evasion_fd_arrival_enforce },
 	{ "evasion_ptrace_audit", test_evasion_ptrace_audit },
 	{ "evasion_ptrace_enforce", test_evasion_ptrace_enforce },
 	{ "fault_oom_restart", test_fault_oom_restart },
