@@ -13,8 +13,8 @@
  * pidfd_getfd. Read-only inspection (PTRACE_MODE_READ: ps, /proc/PID/status, kcmp) is not judged.
  *
  * Tier 3 sees the syscalls: ptrace and process_vm_readv/writev at entry (the target found by its
- * pid in the caller's namespace: bpf_task_from_vpid, 6.13), and the open of a /proc/PID/mem file
- * at its exit. The kill is sent before the syscall runs; a SIGKILL pending stops the memory
+ * pid in the caller's namespace: bpf_task_from_vpid, 6.13; before it, an attach at its exit and
+ * process_vm_* not at all), and the open of a /proc/PID/mem file at its exit. The kill is sent before the syscall runs; a SIGKILL pending stops the memory
  * transfer (get_user_pages gives up on a fatal signal), the attach itself completes and is
  * undone when the tracer dies.
  */
@@ -24,6 +24,12 @@
 #define AG_PTRACE_MODE_FSCREDS 0x08
 #define AG_PTRACE_TRACEME 0
 #define AG_PROC_SUPER_MAGIC 0x9fa0
+
+#define AG_PTRACE_ATTACH 16
+#define AG_PTRACE_SEIZE 0x4206
+
+/* 1: the kernel has bpf_task_from_vpid and the sys_enter programs judge by pid (the loader) */
+const volatile __u32 ag_vpid = 0;
 
 extern struct task_struct *bpf_task_from_vpid(s32 vpid) __ksym __weak;
 extern void bpf_task_release(struct task_struct *p) __ksym __weak;
@@ -220,6 +226,58 @@ SEC("tracepoint/syscalls/sys_enter_process_vm_writev")
 int ag_tp_process_vm_writev(struct trace_event_raw_sys_enter *ctx)
 {
 	ag_tp_task_vpid((__s32)ctx->args[0], AG_PT_PROCESS_VM_WRITEV);
+	return 0;
+}
+
+/*
+ * Without bpf_task_from_vpid (before 6.13) an attach is judged at its exit: the tracee it made is
+ * the first on the tracer's ptraced list (__ptrace_link adds at the head). The tracer is killed
+ * before it returns, and its death detaches the tracee: no request after the attach runs. The
+ * request is kept from the entry (the exit tracepoint has only the return value).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} ptrace_attaching SEC(".maps");
+
+SEC("tracepoint/syscalls/sys_enter_ptrace")
+int ag_tp_ptrace_attach(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id, req = ctx->args[0];
+
+	if (ag_vpid || !ag_armed || (req != AG_PTRACE_ATTACH && req != AG_PTRACE_SEIZE))
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	bpf_map_update_elem(&ptrace_attaching, &id, &req, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_ptrace")
+int ag_tp_exit_ptrace(struct trace_event_raw_sys_exit *ctx)
+{
+	struct task_struct *task, *target;
+	struct list_head *first;
+	__u64 id;
+	bool deny;
+
+	if (ag_vpid)
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	if (!bpf_map_lookup_elem(&ptrace_attaching, &id))
+		return 0;
+	bpf_map_delete_elem(&ptrace_attaching, &id);
+	if (ctx->ret != 0)
+		return 0;
+	task = (struct task_struct *)bpf_get_current_task();
+	first = BPF_CORE_READ(task, ptraced.next);
+	if (!first || (void *)first == (void *)task + bpf_core_field_offset(struct task_struct, ptraced))
+		return 0;
+	target = (void *)first - bpf_core_field_offset(struct task_struct, ptrace_entry);
+	ag_task_access(target, AG_PT_PTRACE, AG_HOOK_TRACEPOINT, &deny);
+	if (deny)
+		bpf_send_signal(SIGKILL);
 	return 0;
 }
 

@@ -113,7 +113,7 @@ static void fill_facts(struct ag_probe_report *r, const char *cgroup2)
 
 #define AG_VARIANT_BTF 1
 #define AG_VARIANT_CORE 2
-#define AG_MAX_ROWS 16
+#define AG_MAX_ROWS 20
 
 struct hook_row {
 	const char *hook; /* the kernel hook, for messages; NULL ends a tier's rows */
@@ -181,7 +181,15 @@ static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 		{ "tp_btf/sys_enter (x32)", .flag = offsetof(struct accelguard_bpf__rodata, ag_x32),
 		  .flags = ROW_BRANCH | ROW_OPTIONAL, .effect = x32_runs },
 		/* another tenant's process (ptrace.bpf.c): the target by its pid needs
-		 * bpf_task_from_vpid (6.13); every row needs the syscall tracepoints in tracefs */
+		 * bpf_task_from_vpid (6.13), without it an attach is judged at its exit (a branch
+		 * of those programs: ag_vpid); every row needs the syscall tracepoints in tracefs */
+		{ "tracepoint/syscalls (bpf_task_from_vpid)",
+		  .flag = offsetof(struct accelguard_bpf__rodata, ag_vpid),
+		  .flags = ROW_BRANCH | ROW_OPTIONAL, .btf = "bpf_task_from_vpid", .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_enter_ptrace (attach, before 6.13)",
+		  PROG(ag_tp_ptrace_attach), .flags = ROW_OPTIONAL, .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_exit_ptrace (attach, before 6.13)", PROG(ag_tp_exit_ptrace),
+		  .flags = ROW_OPTIONAL, .effect = syscall_tps },
 		{ "tracepoint/syscalls/sys_enter_ptrace", PROG(ag_tp_ptrace), .flags = ROW_OPTIONAL,
 		  .btf = "bpf_task_from_vpid", .effect = syscall_tps },
 		{ "tracepoint/syscalls/sys_enter_process_vm_readv", PROG(ag_tp_process_vm_readv),
