@@ -169,9 +169,14 @@ static __always_inline __u64 ag_rx_exit_arg(void)
 	return arg;
 }
 
+/* most recvmsg calls pass no control buffer: no descriptor can arrive, nothing is kept */
 SEC("tracepoint/syscalls/sys_enter_recvmsg")
 int ag_tp_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
 {
+	__u64 ctl = 0;
+
+	if (bpf_probe_read_user(&ctl, sizeof(ctl), (void *)(ctx->args[1] + AG_MSG_CONTROL)) || !ctl)
+		return 0;
 	return ag_rx_enter(ctx->args[1]);
 }
 
