@@ -351,6 +351,10 @@ static int agent_start(struct agent *a, const struct cfg_opts *o, const char *co
 		}
 		usleep(20000);
 	}
+	/* not ready in time: it must not become ready later and judge the next tests' tenants */
+	kill(a->pid, SIGKILL);
+	waitpid(a->pid, NULL, 0);
+	a->pid = 0;
 	return -1;
 }
 
