@@ -34,7 +34,7 @@ struct {
 } recv_args SEC(".maps");
 
 /* An accelerator file found among the descriptors that arrived; judged after the walk, which
- * only classifies (a short loop body: the verifier walks it for every descriptor). */
+ * only classifies. */
 struct ag_rx_dev {
 	__u32 mode;
 	__u32 rdev;
