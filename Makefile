@@ -24,7 +24,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude
 # header dependencies from the compiler: every object has its .d beside it (included below)
 DEPFLAGS := -MMD -MP
 
-BPF_FAMILIES := open ioctl file syscall cgroup
+BPF_FAMILIES := open ioctl file syscall cgroup ptrace receive
 BPF_OBJS     := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_FAMILIES))
 SKELS        := $(BUILD)/accelguard.skel.h
 

@@ -22,7 +22,25 @@ enum ag_op {
 	AG_OP_READ = 4,  /* read, write: every route through rw_verify_area (tiers 1-2), the */
 	AG_OP_WRITE = 5, /* read/write syscall families (tier 3) */
 	AG_OP_MMAP = 6,  /* a mapping of the device (mmap, mmap2) */
-	AG_OP__MAX = 7,
+	/* another tenant's process: its memory, registers or descriptors (ptrace attach,
+	 * process_vm_readv/writev, /proc/PID/mem, pidfd_getfd); no device (0:0), see ag_pt_route */
+	AG_OP_PTRACE = 7,
+	/* tier 3: a descriptor of the device arriving in a process (SCM_RIGHTS, pidfd_getfd), judged
+	 * at the syscall's exit before its first use */
+	AG_OP_RECEIVE = 8,
+	AG_OP__MAX = 9,
+};
+
+/* AG_OP_PTRACE: the route, in the event's xfer_cmd (its cmd holds the target's pid). The
+ * security hook of tiers 1-2 knows the mode asked for, not the syscall; tier 3 the syscall. */
+enum ag_pt_route {
+	AG_PT_ATTACH = 1,           /* tiers 1-2: ptrace attach, process_vm_readv/writev, pidfd_getfd */
+	AG_PT_PROC = 2,             /* tiers 1-2: a /proc/PID file that needs an attach (mem, ...) */
+	AG_PT_PTRACE = 3,           /* tier 3: the ptrace syscall */
+	AG_PT_PROCESS_VM_READV = 4, /* tier 3 */
+	AG_PT_PROCESS_VM_WRITEV = 5,/* tier 3 */
+	AG_PT_PROC_MEM = 6,         /* tier 3: an open of /proc/PID/mem */
+	AG_PT__MAX = 7,
 };
 
 enum ag_verdict {
@@ -199,8 +217,8 @@ struct ag_access_event {
 	__u32 major;
 	__u32 minor;
 	__u32 class_id;
-	__u32 cmd;      /* ioctl command */
-	__u32 xfer_cmd; /* NVIDIA IOCTL_XFER_CMD: the escape it carries */
+	__u32 cmd;      /* ioctl command; AG_OP_PTRACE: the target's pid (thread group id) */
+	__u32 xfer_cmd; /* NVIDIA IOCTL_XFER_CMD: the escape it carries; AG_OP_PTRACE: ag_pt_route */
 	__u8 op;
 	__u8 verdict;
 	__u8 action;

@@ -261,12 +261,21 @@ static void emit_access(struct agent *a, const struct access_view *v, const stru
 		jw_kbool(w, "rejudged", true);
 	if (v->early)
 		jw_kbool(w, "before_ready", true);
-	jw_key(w, "device");
-	jw_obj_open(w);
-	jw_ku64(w, "major", v->major);
-	jw_ku64(w, "minor", v->minor);
-	jw_kstr(w, "class", c ? c->name : "unknown");
-	jw_obj_close(w);
+	if (v->op == AG_OP_PTRACE) {
+		/* another tenant's process, no device: cmd is its pid, xfer_cmd the route */
+		jw_key(w, "target");
+		jw_obj_open(w);
+		jw_ku64(w, "pid", v->cmd);
+		jw_kstr(w, "route", ag_pt_route_name(v->xfer_cmd));
+		jw_obj_close(w);
+	} else {
+		jw_key(w, "device");
+		jw_obj_open(w);
+		jw_ku64(w, "major", v->major);
+		jw_ku64(w, "minor", v->minor);
+		jw_kstr(w, "class", c ? c->name : "unknown");
+		jw_obj_close(w);
+	}
 	if (v->op == AG_OP_IOCTL) {
 		const char *name = ag_ioctl_name(c ? c->name : NULL, v->cmd, v->xfer_cmd);
 

@@ -501,11 +501,19 @@ static void decide(struct coll *c, struct status *st)
 		snprintf(st->notes + off, sizeof(st->notes) - off,
 			 "Tier 3: opens and mknod are denied with EPERM; an unallocated ioctl, read, "
 			 "write or mmap is stopped by killing the process (the call itself still runs), "
-			 "not denied.");
+			 "not denied, as is a descriptor of another tenant's device on arrival "
+			 "(SCM_RIGHTS, pidfd_getfd) and acting on another tenant's process (ptrace, "
+			 "process_vm_readv/writev, /proc/PID/mem). What tier 3 cannot promise: it judges "
+			 "the file in a descriptor slot at syscall entry, and a call whose slot is "
+			 "changed while it runs (another thread's dup2 while the call waits on a "
+			 "userfaultfd page, a slot swapped between a decoy and a device) reaches the "
+			 "device unjudged; the access counts are what syscall entry saw, approximate "
+			 "under such races.");
 	else
 		snprintf(st->notes + off, sizeof(st->notes) - off,
 			 "Opens, mknod, ioctls, reads, writes and mmaps are denied synchronously with "
-			 "EPERM.");
+			 "EPERM, judging the file itself, as is acting on another tenant's process "
+			 "(ptrace, process_vm_readv/writev, /proc/PID/mem, pidfd_getfd).");
 }
 
 static const char *verdict_colour(int v)

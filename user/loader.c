@@ -119,7 +119,7 @@ static void fill_facts(struct ag_probe_report *r, const char *cgroup2)
 #define AG_VARIANT_CORE 2
 #define AG_ENTRY_RAW 1      /* tp_btf/sys_enter: every syscall of the node enters the program */
 #define AG_ENTRY_SYSCALLS 2 /* syscalls/sys_enter_<name>: only the syscalls judged */
-#define AG_MAX_ROWS 40
+#define AG_MAX_ROWS 56
 
 struct hook_row {
 	const char *hook; /* the kernel hook, for messages; NULL ends a tier's rows */
@@ -130,7 +130,7 @@ struct hook_row {
 	int entry;        /* AG_ENTRY_*, 0: either */
 	unsigned int flags;
 	const char *btf;  /* ROW_OPTIONAL: the FUNC that vmlinux BTF must have */
-	bool (*effect)(void); /* ROW_OPTIONAL without .btf: whether the kernel does it, tried */
+	bool (*effect)(void); /* ROW_OPTIONAL: whether the kernel does it, tried (with .btf: both) */
 };
 
 static bool kernel_has_func(const char *name);
@@ -188,6 +188,18 @@ static bool ia32_runs(void)
 	return runs;
 }
 
+/* The per-syscall tracepoints (CONFIG_FTRACE_SYSCALLS) where libbpf looks for them: tracefs,
+ * or debugfs's tracing directory. Without them the rows that need them are skipped. */
+static bool syscall_tps(void)
+{
+	static int has = -1;
+
+	if (has < 0)
+		has = !access("/sys/kernel/tracing/events/syscalls/sys_enter_ptrace", F_OK) ||
+		      !access("/sys/kernel/debug/tracing/events/syscalls/sys_enter_ptrace", F_OK);
+	return has;
+}
+
 #define PROG(name)                                                                                 \
 	.prog = offsetof(struct accelguard_bpf, progs.name),                                       \
 	.link = offsetof(struct accelguard_bpf, links.name)
@@ -207,6 +219,7 @@ static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 		  .btf = "bpf_lsm_file_ioctl_compat" },
 		{ "lsm/file_permission", PROG(ag_lsm_file_permission) },
 		{ "lsm/mmap_file", PROG(ag_lsm_mmap_file) },
+		{ "lsm/ptrace_access_check", PROG(ag_lsm_ptrace_access_check) },
 	},
 	[AG_TIER_FMOD_RET] = {
 		{ "fmod_ret/security_file_open", PROG(ag_fmod_file_open), .flags = ROW_PROBE },
@@ -215,6 +228,7 @@ static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 		  .flags = ROW_OPTIONAL, .btf = "security_file_ioctl_compat" },
 		{ "fmod_ret/security_file_permission", PROG(ag_fmod_file_permission) },
 		{ "fmod_ret/security_mmap_file", PROG(ag_fmod_mmap_file) },
+		{ "fmod_ret/security_ptrace_access_check", PROG(ag_fmod_ptrace_access_check) },
 	},
 	[AG_TIER_TRACEPOINT] = {
 		/* the compat routes, by effect; either one makes the raw entry the tier's (tp_entry) */
@@ -245,6 +259,39 @@ static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 		SC_ROWS(tee, 0),
 		SC_ROWS(copy_file_range, 0),
 		SC_ROWS(mmap, 0),
+		/* another tenant's process (ptrace.bpf.c): the target by its pid needs
+		 * bpf_task_from_vpid (6.13), without it an attach is judged at its exit (a branch
+		 * of those programs: ag_vpid); every row needs the syscall tracepoints in tracefs */
+		{ "tracepoint/syscalls (bpf_task_from_vpid)",
+		  .flag = offsetof(struct accelguard_bpf__rodata, ag_vpid),
+		  .flags = ROW_BRANCH | ROW_OPTIONAL, .btf = "bpf_task_from_vpid", .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_enter_ptrace (attach, before 6.13)",
+		  PROG(ag_tp_ptrace_attach), .flags = ROW_OPTIONAL, .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_exit_ptrace (attach, before 6.13)", PROG(ag_tp_exit_ptrace),
+		  .flags = ROW_OPTIONAL, .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_enter_ptrace", PROG(ag_tp_ptrace), .flags = ROW_OPTIONAL,
+		  .btf = "bpf_task_from_vpid", .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_enter_process_vm_readv", PROG(ag_tp_process_vm_readv),
+		  .flags = ROW_OPTIONAL, .btf = "bpf_task_from_vpid", .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_enter_process_vm_writev", PROG(ag_tp_process_vm_writev),
+		  .flags = ROW_OPTIONAL, .btf = "bpf_task_from_vpid", .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_exit_openat (/proc/PID/mem)", PROG(ag_tp_exit_openat),
+		  .flags = ROW_OPTIONAL, .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_exit_openat2 (/proc/PID/mem)", PROG(ag_tp_exit_openat2),
+		  .flags = ROW_OPTIONAL, .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_exit_open (/proc/PID/mem)", PROG(ag_tp_exit_open),
+		  .flags = ROW_OPTIONAL, .effect = syscall_tps },
+		/* a descriptor arriving (receive.bpf.c): SCM_RIGHTS walked with bpf_loop (5.17) */
+		{ "tracepoint/syscalls/sys_enter_recvmsg", PROG(ag_tp_enter_recvmsg),
+		  .flags = ROW_OPTIONAL, .btf = "bpf_loop", .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_exit_recvmsg (SCM_RIGHTS)", PROG(ag_tp_exit_recvmsg),
+		  .flags = ROW_OPTIONAL, .btf = "bpf_loop", .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_enter_recvmmsg", PROG(ag_tp_enter_recvmmsg),
+		  .flags = ROW_OPTIONAL, .btf = "bpf_loop", .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_exit_recvmmsg (SCM_RIGHTS)", PROG(ag_tp_exit_recvmmsg),
+		  .flags = ROW_OPTIONAL, .btf = "bpf_loop", .effect = syscall_tps },
+		{ "tracepoint/syscalls/sys_exit_pidfd_getfd", PROG(ag_tp_exit_pidfd_getfd),
+		  .flags = ROW_OPTIONAL, .effect = syscall_tps },
 	},
 };
 
@@ -340,13 +387,11 @@ static bool row_wanted(const struct hook_row *r, int variant)
 		ag_dbg("probe: %s skipped (ACCELGUARD_SKIP_OPTIONAL)", r->hook);
 		return false;
 	}
-	if (r->effect) {
-		if (r->effect())
-			return true;
+	if (r->effect && !r->effect()) {
 		ag_dbg("probe: %s skipped: the kernel does not run it", r->hook);
 		return false;
 	}
-	if (!kernel_has_func(r->btf)) {
+	if (r->btf && !kernel_has_func(r->btf)) {
 		ag_dbg("probe: %s skipped: the kernel's BTF has no %s", r->hook, r->btf);
 		return false;
 	}

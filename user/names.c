@@ -7,6 +7,12 @@
 static const char *const op_names[AG_OP__MAX] = {
 	[AG_OP_OPEN] = "open", [AG_OP_IOCTL] = "ioctl", [AG_OP_MKNOD] = "mknod",
 	[AG_OP_READ] = "read", [AG_OP_WRITE] = "write", [AG_OP_MMAP] = "mmap",
+	[AG_OP_PTRACE] = "ptrace", [AG_OP_RECEIVE] = "receive",
+};
+static const char *const pt_route_names[AG_PT__MAX] = {
+	[AG_PT_ATTACH] = "attach", [AG_PT_PROC] = "proc",
+	[AG_PT_PTRACE] = "ptrace", [AG_PT_PROCESS_VM_READV] = "process_vm_readv",
+	[AG_PT_PROCESS_VM_WRITEV] = "process_vm_writev", [AG_PT_PROC_MEM] = "proc_mem",
 };
 static const char *const verdict_names[AG_V__MAX] = {
 	[AG_V_ALLOWED] = "allowed", [AG_V_UNMEDIATED] = "unmediated",
@@ -44,6 +50,11 @@ const char *ag_action_name(unsigned int action)
 const char *ag_hook_name(unsigned int hook)
 {
 	return NAME(hook_names, hook);
+}
+
+const char *ag_pt_route_name(unsigned int route)
+{
+	return NAME(pt_route_names, route);
 }
 
 const char *ag_drop_name(unsigned int kind)

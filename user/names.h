@@ -13,6 +13,7 @@ const char *ag_verdict_name(unsigned int verdict);
 const char *ag_action_name(unsigned int action);
 const char *ag_hook_name(unsigned int hook);
 const char *ag_drop_name(unsigned int kind);
+const char *ag_pt_route_name(unsigned int route); /* AG_OP_PTRACE's route */
 
 /* The enum value of a name, -1 for none. */
 int ag_op_parse(const char *name);

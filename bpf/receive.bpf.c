@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Tier 3: a descriptor that arrives in a process, judged when it arrives (op "receive"), not only
+ * at its first use: SCM_RIGHTS (recvmsg, recvmmsg) and pidfd_getfd, at the syscall's exit, where
+ * the new descriptors are in the caller's table. A device of another tenant kills the receiver in
+ * enforce mode before it returns to user space. Tiers 1-2 need none of this: every use of the
+ * file is judged synchronously in the security hooks.
+ *
+ * What arrives is read where the kernel reported it: the descriptor pidfd_getfd returned, the
+ * SCM_RIGHTS numbers it wrote into the caller's control buffer. A thread of the receiver can
+ * rewrite that buffer, or dup2 over the slot, between the kernel's write and this program's read;
+ * such a descriptor is still judged at its every ioctl, read, write and mmap (syscall.bpf.c).
+ */
+#include "common.bpf.h"
+
+#define AG_SOL_SOCKET 1
+#define AG_SCM_RIGHTS 1
+#define AG_SCM_MAX_FD 253 /* include/net/scm.h */
+#define AG_MAX_CMSGS 2    /* control messages looked at in one message (SCM_CREDENTIALS, SCM_RIGHTS) */
+#define AG_MAX_MMSGS 8    /* messages of one recvmmsg looked at */
+
+/* struct user_msghdr, struct cmsghdr (64-bit ABI) */
+#define AG_MSG_CONTROL 32
+#define AG_MSG_CONTROLLEN 40
+#define AG_MMSGHDR_SIZE 64
+#define AG_CMSG_HDR 16
+
+/* the recvmsg/recvmmsg in flight of each thread: its msghdr or mmsghdr array */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, __u64);
+} recv_args SEC(".maps");
+
+/* An accelerator file found among the descriptors that arrived; judged after the walk, which
+ * only classifies. */
+struct ag_rx_dev {
+	__u32 mode;
+	__u32 rdev;
+};
+
+static __always_inline void ag_rx_judge(__u32 mode, __u32 rdev)
+{
+	bool deny;
+
+	ag_file_access(NULL, mode, rdev, AG_OP_RECEIVE, 0, 0, AG_HOOK_TRACEPOINT, &deny);
+	if (deny)
+		bpf_send_signal(SIGKILL);
+}
+
+/* The file in the caller's slot fd, when it is an accelerator's character device. */
+static __always_inline bool ag_rx_lookup(struct file **fds, __u32 max_fds, __s32 fd,
+					 struct ag_rx_dev *d)
+{
+	struct file *file = NULL;
+	struct inode *inode;
+
+	if (fd < 0 || fd >= max_fds ||
+	    bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return false;
+	inode = BPF_CORE_READ(file, f_inode);
+	if (!inode)
+		return false;
+	d->mode = BPF_CORE_READ(inode, i_mode);
+	if ((d->mode & S_IFMT) != S_IFCHR)
+		return false;
+	d->rdev = BPF_CORE_READ(inode, i_rdev);
+	return ag_class(d->rdev >> MINORBITS, d->rdev & MINORMASK) != 0;
+}
+
+static __always_inline void ag_rx_fd(__s32 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct ag_rx_dev d;
+
+	if (ag_rx_lookup(BPF_CORE_READ(task, files, fdt, fd), BPF_CORE_READ(task, files, fdt, max_fds),
+			 fd, &d))
+		ag_rx_judge(d.mode, d.rdev);
+}
+
+/* The SCM_RIGHTS walk: one descriptor a step (bpf_loop, so that the verifier walks the step once,
+ * not for every one of up to 253), keeping the first AG_RX_DEVS accelerator files; judged after
+ * the walk (more in one message are judged at their use). */
+#define AG_RX_DEVS 4
+
+struct ag_rx_walk {
+	struct file **fds;
+	__u64 at; /* the SCM_RIGHTS array in user memory */
+	__u32 max_fds;
+	__u32 nd;
+	struct ag_rx_dev devs[AG_RX_DEVS];
+};
+
+static long ag_rx_step(__u32 i, void *ctx)
+{
+	struct ag_rx_walk *w = ctx;
+	__s32 fd;
+
+	if (w->nd >= AG_RX_DEVS)
+		return 1;
+	if (bpf_probe_read_user(&fd, sizeof(fd), (void *)(w->at + 4 * (__u64)i)))
+		return 1;
+	if (ag_rx_lookup(w->fds, w->max_fds, fd, &w->devs[w->nd & (AG_RX_DEVS - 1)]))
+		w->nd++;
+	return 0;
+}
+
+/* The descriptors of one received message (msg: its struct user_msghdr, whose msg_controllen the
+ * kernel set to what it wrote). A global function: the verifier walks it once, not at each of
+ * recvmmsg's calls (a second of load time under load). */
+__noinline int ag_rx_msghdr(__u64 msg)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct ag_rx_walk w = {};
+	__u64 ctl = 0, len = 0, off = 0, n;
+	__u32 j;
+	int i;
+
+	if (bpf_probe_read_user(&ctl, sizeof(ctl), (void *)(msg + AG_MSG_CONTROL)) ||
+	    bpf_probe_read_user(&len, sizeof(len), (void *)(msg + AG_MSG_CONTROLLEN)) || !ctl)
+		return 0;
+	w.fds = BPF_CORE_READ(task, files, fdt, fd);
+	w.max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
+	for (i = 0; i < AG_MAX_CMSGS; i++) {
+		struct {
+			__u64 len;
+			__s32 level;
+			__s32 type;
+		} h;
+
+		if (off + AG_CMSG_HDR > len ||
+		    bpf_probe_read_user(&h, sizeof(h), (void *)(ctl + off)) ||
+		    h.len < AG_CMSG_HDR || h.len > len - off)
+			break;
+		if (h.level == AG_SOL_SOCKET && h.type == AG_SCM_RIGHTS) {
+			/* a 64-bit count: the inlined bpf_loop compares the whole register */
+			n = (h.len - AG_CMSG_HDR) / 4;
+			if (n > AG_SCM_MAX_FD)
+				n = AG_SCM_MAX_FD;
+			w.at = ctl + off + AG_CMSG_HDR;
+			bpf_loop(n, ag_rx_step, &w, 0);
+		}
+		off += (h.len + 7) & ~7ULL;
+	}
+	for (j = 0; j < AG_RX_DEVS; j++)
+		if (j < w.nd)
+			ag_rx_judge(w.devs[j].mode, w.devs[j].rdev);
+	return 0;
+}
+
+static __always_inline int ag_rx_enter(__u64 arg)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (ag_armed)
+		bpf_map_update_elem(&recv_args, &id, &arg, BPF_ANY);
+	return 0;
+}
+
+static __always_inline __u64 ag_rx_exit_arg(void)
+{
+	__u64 id = bpf_get_current_pid_tgid(), *p, arg;
+
+	p = bpf_map_lookup_elem(&recv_args, &id);
+	if (!p)
+		return 0;
+	arg = *p;
+	bpf_map_delete_elem(&recv_args, &id);
+	return arg;
+}
+
+/* most recvmsg calls pass no control buffer: no descriptor can arrive, nothing is kept */
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int ag_tp_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 ctl = 0;
+
+	if (bpf_probe_read_user(&ctl, sizeof(ctl), (void *)(ctx->args[1] + AG_MSG_CONTROL)) || !ctl)
+		return 0;
+	return ag_rx_enter(ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int ag_tp_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 msg = ag_rx_exit_arg();
+
+	if (msg && ctx->ret >= 0)
+		ag_rx_msghdr(msg);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmmsg")
+int ag_tp_enter_recvmmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return ag_rx_enter(ctx->args[1]);
+}
+
+/* ret: how many messages arrived; their descriptors beyond the first AG_MAX_MMSGS are judged at
+ * their use only */
+SEC("tracepoint/syscalls/sys_exit_recvmmsg")
+int ag_tp_exit_recvmmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 vec = ag_rx_exit_arg();
+	int i;
+
+	if (!vec)
+		return 0;
+	for (i = 0; i < AG_MAX_MMSGS && i < ctx->ret; i++)
+		ag_rx_msghdr(vec + (__u64)i * AG_MMSGHDR_SIZE);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_pidfd_getfd")
+int ag_tp_exit_pidfd_getfd(struct trace_event_raw_sys_exit *ctx)
+{
+	if (ctx->ret >= 0)
+		ag_rx_fd(ctx->ret);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
