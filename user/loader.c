@@ -126,6 +126,16 @@ struct hook_row {
 	bool (*effect)(void); /* ROW_OPTIONAL without .btf: whether the kernel does it, tried */
 };
 
+/* The compat syscall table, known by its ioctl entry in vmlinux BTF (CONFIG_COMPAT, or x86's
+ * CONFIG_IA32_EMULATION): the one thing about the CPU architecture that the loader names. */
+#if defined(__aarch64__)
+#define AG_COMPAT_ABI "AArch32"
+#define AG_COMPAT_IOCTL_FUNC "__arm64_compat_sys_ioctl"
+#else
+#define AG_COMPAT_ABI "ia32"
+#define AG_COMPAT_IOCTL_FUNC "__ia32_compat_sys_ioctl"
+#endif
+
 /* An x32 getpid (39 with bit 30): the kernel runs it, or answers ENOSYS where x32 is not built
  * in or is off (Debian: syscall.x32=y turns it on). */
 static bool x32_runs(void)
@@ -159,9 +169,10 @@ static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 		  .variant = AG_VARIANT_BTF, .flags = ROW_IOCTL },
 		{ "tp_btf/sys_enter (ioctl, read, write, mmap)", PROG(ag_tp_sys_enter_core),
 		  .variant = AG_VARIANT_CORE, .flags = ROW_IOCTL },
-		/* the ia32 syscall table: a branch of the program */
-		{ "tp_btf/sys_enter (ia32)", .flag = offsetof(struct accelguard_bpf__rodata, ag_ia32),
-		  .flags = ROW_BRANCH | ROW_OPTIONAL, .btf = "__ia32_compat_sys_ioctl" },
+		/* the compat syscall table (ia32, AArch32): a branch of the program */
+		{ "tp_btf/sys_enter (" AG_COMPAT_ABI ")",
+		  .flag = offsetof(struct accelguard_bpf__rodata, ag_ia32),
+		  .flags = ROW_BRANCH | ROW_OPTIONAL, .btf = AG_COMPAT_IOCTL_FUNC },
 		/* x32 syscalls (x86-64 numbers with bit 30): compiled into Debian's kernels, but off
 		 * unless booted with syscall.x32=y; known by effect */
 		{ "tp_btf/sys_enter (x32)", .flag = offsetof(struct accelguard_bpf__rodata, ag_x32),
