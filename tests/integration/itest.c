@@ -2797,8 +2797,12 @@ static int ev_rw_mmap(const char *mode)
 			continue;
 		}
 		if (fl & RW_X32 && !have_x32) {
+#if defined(__x86_64__)
 			printf("# %s %s: skipped: this kernel runs no x32 syscalls (ENOSYS; Debian: "
 			       "syscall.x32=y)\n", mode, name);
+#else
+			printf("# %s %s: skipped: x32 is an x86-64 ABI\n", mode, name);
+#endif
 			continue;
 		}
 		if (res >= 3000 && res < 4000) {
