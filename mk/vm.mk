@@ -41,6 +41,7 @@ vm-check-amd64: $(VM_AGENT) $(VM_ITEST) $(VM_IOCTL32)
 # the arm64 payload, always asked of the sub-make (it knows when it is up to date)
 vm-arm64-payload:
 ifeq ($(filter arm64,$(HOST_ARCH)),)
+	$(Q)[ -e /usr/lib/aarch64-linux-gnu/libbpf.so ] || { echo "vm: the arm64 guests' payload is cross-built: tools/deps.sh arm64 installs what it needs (VM_ARCHES=amd64 leaves the arm64 guests out)" >&2; exit 1; }
 	$(Q)$(MAKE) --no-print-directory ARCH=arm64 BUILD=$(VM_ARM64_BUILD) $(VM_ARM64_AGENT) $(VM_ARM64_ITEST) $(VM_ARM64_IOCTL32)
 else
 	$(Q)$(MAKE) --no-print-directory $(VM_ARM64_AGENT) $(VM_ARM64_ITEST) $(VM_ARM64_IOCTL32)

@@ -14,8 +14,10 @@
 # are "skip" lines saying so.
 # Defaults: $BUILD/accelguard, $BUILD/itest, the 32-bit helper ioctl32 beside itest (as
 # /ag/ioctl32, beside /ag/itest in the guest; left out when there is none), AG_VM_KERNELS ("bookworm bookworm-backports"),
-# AG_VM_TIERS ("lsm fmod_ret tracepoint"), AG_VM_TIMEOUT (600 s a boot), AG_VM_JOBS (number of CPUs),
-# AG_VM_ARGS (extra itest arguments, comma-separated: "--timeout-scale,3").
+# AG_VM_TIERS ("lsm fmod_ret tracepoint"), AG_VM_TIMEOUT (600 s a boot; 1500 for arm64 guests
+# emulated on x86-64), AG_VM_JOBS (number of CPUs),
+# AG_VM_ARGS (extra itest arguments, comma-separated: "--timeout-scale,3"; 5 for arm64 guests
+# emulated on x86-64).
 # Logs: $BUILD/vm/<kernel>-<tier>/{console,results}.log, summary in $BUILD/vm/report.txt.
 set -euo pipefail
 
@@ -24,7 +26,8 @@ BUILD=${BUILD:-build}
 agent=$BUILD/accelguard itest=$BUILD/itest ioctl32= arch=amd64
 kernels=${AG_VM_KERNELS:-bookworm bookworm-backports}
 tiers=${AG_VM_TIERS:-lsm fmod_ret tracepoint}
-timeout=${AG_VM_TIMEOUT:-600} jobs=${AG_VM_JOBS:-$(nproc)} filter= shell=0
+args_given=0
+timeout=${AG_VM_TIMEOUT:-} jobs=${AG_VM_JOBS:-$(nproc)} filter= shell=0
 # itest's waits for the agent, scaled for software emulation (only a failing test waits that long)
 args=${AG_VM_ARGS---timeout-scale,3}
 while [ $# -gt 0 ]; do
@@ -36,7 +39,7 @@ while [ $# -gt 0 ]; do
 	--kernels) kernels=$2; shift 2 ;;
 	--tiers) tiers=$2; shift 2 ;;
 	--filter) filter=$2; shift 2 ;;
-	--args) args=$2; shift 2 ;;
+	--args) args=$2 args_given=1; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--jobs) jobs=$2; shift 2 ;;
 	--shell) shell=1; shift ;;
@@ -44,6 +47,13 @@ while [ $# -gt 0 ]; do
 	*) echo "vm: unknown argument $1 (--help)" >&2; exit 2 ;;
 	esac
 done
+# a boot's limit: 600 s; arm64 guests emulated on x86-64 take 1.5 to 3 times an amd64 guest's
+# time (6.1's, all of it at tier 3 under the hammer tests, the longest: 1121 s on a loaded
+# 2-core machine, tests/vm/README.md), 1500 s, and itest's waits scaled by 5, not 3
+emulated=0
+[ "$arch" = arm64 ] && [ "$(uname -m)" != aarch64 ] && emulated=1
+[ -n "$timeout" ] || { if [ "$emulated" = 1 ]; then timeout=1500; else timeout=600; fi; }
+[ -n "${AG_VM_ARGS+set}" ] || [ "$args_given" = 1 ] || [ "$emulated" = 0 ] || args=--timeout-scale,5
 export AG_VM_CACHE=${AG_VM_CACHE:-$BUILD/vm-cache}
 # amd64 keeps the names it always had (vm/6.1/lsm, $BUILD/vm); another architecture is named in
 # both (vm/arm64/6.1/lsm, $BUILD/vm/arm64)
@@ -70,7 +80,8 @@ adds=()
 if [ -f "$ioctl32" ]; then adds+=(--add "$ioctl32:/ag/ioctl32"); fi
 if [ "$arch" != amd64 ] || [ "$(uname -m)" != x86_64 ]; then
 	set -- $kernels
-	adds+=(--busybox "$("$here/fetch-kernel.sh" --arch "$arch" --busybox "$1")")
+	# busybox-static is in the base suite, not in bookworm-backports
+	adds+=(--busybox "$("$here/fetch-kernel.sh" --arch "$arch" --busybox "${1%-backports}")")
 fi
 "$here/mkinitramfs.sh" --arch "$arch" --agent "$agent" --itest "$itest" "${adds[@]}" "$vm/initramfs.cpio"
 
