@@ -46,7 +46,7 @@ done
 bb=()
 if [ "$arch" != amd64 ] || [ "$(uname -m)" != x86_64 ]; then
 	set -- $kernels
-	bb=(--busybox "$("$vmdir/fetch-kernel.sh" --arch "$arch" --busybox "$1")")
+	bb=(--busybox "$("$vmdir/fetch-kernel.sh" --arch "$arch" --busybox "${1%-backports}")")
 fi
 "$vmdir/mkinitramfs.sh" --arch "$arch" "${bb[@]}" --agent "$agent" --itest "$here/guest.sh" \
 	--add "$agbench:/ag/agbench" "$out/initramfs.cpio"
