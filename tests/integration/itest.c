@@ -2063,7 +2063,8 @@ static int restart_hammered(const char *env, const char *want_state, const char 
 	h->phase = PH_NEW;
 	if (n)
 		FAIL_OUT("second agent did not become ready: %.300s", read_all(a2.errlog));
-	sleep_s(0.3);
+	/* each hammer must get the CPU in this phase: one emulated vCPU shares it four ways */
+	sleep_s(0.3 * timeout_scale);
 	h->stop = 1;
 	for (int i = 0; i < N_HAMMERS; i++) {
 		waitpid(hp[i], &st, 0);
