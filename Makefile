@@ -8,7 +8,7 @@
 # bpf/arch/$(ARCH)/syscalls.h; nothing else names an architecture.
 HOST_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 ARCH     := $(HOST_ARCH)
-override ARCH := $(patsubst x86_64,x86,$(patsubst aarch64,arm64,$(ARCH)))
+override ARCH := $(patsubst x86_64,x86,$(patsubst amd64,x86,$(patsubst aarch64,arm64,$(ARCH))))
 ifeq ($(filter x86 arm64,$(ARCH)),)
 $(error ARCH=$(ARCH): accelguard builds for x86 and arm64)
 endif
