@@ -32,7 +32,7 @@ endif
 endif
 BUILD    ?= build
 COMPAT32_CC ?= $(COMPAT32_CC_$(ARCH))
-VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+VERSION  := $(shell tools/version.sh)
 
 ifeq ($(V),1)
 Q :=

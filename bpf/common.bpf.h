@@ -32,6 +32,10 @@ const volatile __u64 ag_probe_ino __weak = 0;       /* inode of the probe file *
  * map. Before: a cgroup without a policy is unresolved, not the host, and nothing is denied for
  * being unresolved (the truth is not known yet); tenants already in the map are judged as usual. */
 volatile __u32 ag_ready __weak = 0;
+/* Set by the agent (.bss) while some cgroup it must write has no room in the policy map: a cgroup
+ * that would read as a new, unresolved tenant may be one of them, and enforce mode denies it
+ * whatever `unresolved` says (fail closed). */
+volatile __u32 ag_policy_full __weak = 0;
 /* Written by the agent while the programs run (.data, mmapped). 0: these programs do not judge
  * yet: an agent replacing another's pinned state attaches them beside the old ones, which judge
  * until the new maps are filled (user/pins.c). */
@@ -120,16 +124,20 @@ static __always_inline __u32 ag_class(__u32 major, __u32 minor)
 }
 
 /* The effective policy of the current cgroup: its own entry, else the nearest ancestor's entry
- * that is inherited (a tenant's sub-cgroups) or is a tenant parent (a new tenant not yet known to
- * the agent: unresolved). NULL: the host. */
+ * that is inherited (a tenant's sub-cgroups, which have no entry of their own) or is a tenant
+ * parent (a new tenant not yet known to the agent: unresolved). NULL: the host. *tenant: the
+ * cgroup the verdict belongs to (the entry's, or the tenant parent's child on the path), so that
+ * budgets and counts are per tenant, however many cgroups it makes below itself. */
 static struct ag_policy unresolved_policy = { .state = AG_P_UNRESOLVED };
 static struct ag_policy early_policy = { .state = AG_P_UNRESOLVED, .flags = AG_PF_PREEXISTING };
 
-static __always_inline struct ag_policy *ag_policy_of(__u64 cgid)
+static __always_inline struct ag_policy *ag_policy_of(__u64 cgid, __u64 *tenant)
 {
 	struct ag_policy *p, *found = NULL;
-	int level;
+	__u64 found_id = 0;
+	int level, found_level = 0;
 
+	*tenant = cgid;
 	p = bpf_map_lookup_elem(&policy, &cgid);
 	if (p) /* a tenant parent is no tenant itself: only its children without an entry are */
 		return p->state == AG_P_TENANT_PARENT ? NULL : p;
@@ -139,15 +147,25 @@ static __always_inline struct ag_policy *ag_policy_of(__u64 cgid)
 		if (!id || id == cgid)
 			break;
 		p = bpf_map_lookup_elem(&policy, &id);
-		if (p)
+		if (p) {
 			found = p;
+			found_id = id;
+			found_level = level;
+		}
 	}
 	if (!found)
 		return NULL;
-	if (found->flags & AG_PF_INHERIT)
+	if (found->flags & AG_PF_INHERIT) {
+		*tenant = found_id;
 		return found;
-	if (found->state == AG_P_TENANT_PARENT)
+	}
+	if (found->state == AG_P_TENANT_PARENT) {
+		__u64 child = bpf_get_current_ancestor_cgroup_id(found_level + 1);
+
+		if (child)
+			*tenant = child;
 		return &unresolved_policy;
+	}
 	return NULL;
 }
 
@@ -206,14 +224,14 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 	struct ag_policy *p;
 	__u64 viol_total = 0, suppressed = 0, now = 0;
 	__u32 flags = 0, tidx;
-	__u64 *tot, pid_tgid;
-	bool early = false;
+	__u64 *tot, pid_tgid, tenant;
+	bool early = false, unres_deny;
 	int v;
 
 	*deny = false;
 	if (!ag_armed)
 		return AG_V_HOST; /* not judged, not counted: the previous programs judge meanwhile */
-	p = ag_policy_of(cgid);
+	p = ag_policy_of(cgid, &tenant);
 	if (!ag_ready) {
 		flags |= AG_EF_EARLY;
 		if (!p || p == &unresolved_policy) {
@@ -228,7 +246,9 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 
 		v = ag_verdict_owned(o ? *o : 0);
 	}
-	*deny = ag_enforce && ag_denies(v, ag_unresolved_deny && !(p && (p->flags & AG_PF_PREEXISTING)));
+	/* a cgroup the agent had no room to write may read as a new tenant: deny it (fail closed) */
+	unres_deny = ag_unresolved_deny || (ag_policy_full && p == &unresolved_policy);
+	*deny = ag_enforce && ag_denies(v, unres_deny && !(p && (p->flags & AG_PF_PREEXISTING)));
 
 	tidx = a->op * AG_V__MAX + v;
 	if (tidx < AG_TOTALS_LEN) {
@@ -237,7 +257,7 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 			*tot += 1; /* per-CPU slot */
 	}
 
-	ck.cgroup_id = cgid;
+	ck.cgroup_id = tenant; /* per tenant: its sub-cgroups cannot multiply entries or sightings */
 	ck.major = a->major;
 	ck.minor = a->minor;
 	ck.op = a->op;
@@ -264,7 +284,7 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 		flags |= AG_EF_VIOLATION;
 		if (!now)
 			now = bpf_ktime_get_boot_ns();
-		if (!ag_viol_admit(cgid, now, &viol_total, &suppressed))
+		if (!ag_viol_admit(tenant, now, &viol_total, &suppressed))
 			return v; /* counted exactly; the stream learns it from the next event's totals */
 	} else if (!(flags & AG_EF_FIRST)) {
 		return v; /* routine allowed traffic: counters only */

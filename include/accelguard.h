@@ -117,7 +117,7 @@ struct ag_dev_key {
  * only, 0 on the others: the earliest non-zero one is the first sighting); verdict is the last one
  * this CPU gave. */
 struct ag_counter_key {
-	__u64 cgroup_id;
+	__u64 cgroup_id; /* the tenant's cgroup (the one whose policy entry judged), not a sub-cgroup */
 	__u32 major;
 	__u32 minor;
 	__u32 op;
@@ -131,7 +131,8 @@ struct ag_counter_val {
 	__u32 pad;
 };
 
-/* viol: cgroup id -> exact violation accounting and the per-tenant event rate window. */
+/* viol: tenant cgroup id -> exact violation accounting and the per-tenant event rate window (a
+ * tenant's sub-cgroups count in their tenant's entry). */
 struct ag_viol_state {
 	__u64 total;        /* every violation, exact */
 	__u64 suppressed;   /* violations that got no event of their own, exact */
@@ -173,8 +174,8 @@ struct ag_access_event {
 	struct ag_event_hdr h;
 	__u64 time_ns; /* CLOCK_BOOTTIME */
 	__u64 cgroup_id;
-	__u64 viol_total;  /* this cgroup's violations so far, this one included */
-	__u64 suppressed;  /* this cgroup's suppressed violations so far */
+	__u64 viol_total;  /* its tenant's violations so far, this one included */
+	__u64 suppressed;  /* its tenant's suppressed violations so far */
 	__u32 pid;         /* thread group id */
 	__u32 tid;
 	__u32 major;

@@ -22,7 +22,7 @@ cache=${IMAGE_CACHE:-$repo/build/image}
 tag=${IMAGE_TAG:-localhost/accelguard:latest}
 arches=${IMAGE_ARCHES:-amd64 arm64}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-version=$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)
+version=$("$repo/tools/version.sh")
 host=$(dpkg --print-architecture)
 "$repo/tools/deps.sh" image
 mkdir -p "$cache"
@@ -32,7 +32,7 @@ pm() { podman --storage-driver "$STORAGE_DRIVER" "$@"; }
 bh() { buildah --storage-driver "$STORAGE_DRIVER" "$@"; }
 
 pkgs() { grep -hv '^#' "$@" | tr '|' ' ' | awk '{print $1}' | paste -sd, -; }
-build_pkgs="$(pkgs "$repo/tools/deps/build.txt"),libcurl4-openssl-dev,libprotobuf-c-dev,protobuf-c-compiler,libjson-c-dev,libmicrohttpd-dev,git,ca-certificates"
+build_pkgs="$(pkgs "$repo/tools/deps/build.txt"),git,ca-certificates"
 build_arches=$host
 for a in $arches; do
 	[ "$a" = "$host" ] && continue

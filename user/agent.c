@@ -163,15 +163,20 @@ static void flush(struct agent *a)
 	jw_reset(&a->jw);
 }
 
-static void put_cgroup(struct agent *a, struct jw *w, __u64 id, const struct ag_cg *cg)
+/* cg: the cgroup that answers for id (for a cgroup below a tenant, the tenant); path: id's own
+ * path when it is not cg's (NULL: cg's). */
+static void put_cgroup_at(struct agent *a, struct jw *w, __u64 id, const struct ag_cg *cg,
+			  const char *path)
 {
 	jw_key(w, "cgroup");
 	jw_obj_open(w);
 	jw_ku64(w, "id", id);
-	if (cg)
-		jw_kstr(w, "path", cg->path);
-	else
-		jw_kstr(w, "path", "");
+	jw_kstr(w, "path", path ? path : cg ? cg->path : "");
+	if (cg && path && strcmp(path, cg->path)) {
+		/* below a tenant: judged, counted and limited as the tenant */
+		jw_ku64(w, "tenant_id", cg->id);
+		jw_kstr(w, "tenant_path", cg->path);
+	}
 	jw_obj_close(w);
 	if (!cg)
 		return;
@@ -192,20 +197,35 @@ static void put_cgroup(struct agent *a, struct jw *w, __u64 id, const struct ag_
 	}
 }
 
-static struct ag_cg *find_cgroup(struct agent *a, __u64 id)
+static void put_cgroup(struct agent *a, struct jw *w, __u64 id, const struct ag_cg *cg)
 {
-	struct ag_cg *cg = ag_policy_find(&a->db, id);
+	put_cgroup_at(a, w, id, cg, NULL);
+}
+
+/* The cgroup that answers for id (its tenant's for a cgroup below one), *path its own path. */
+static struct ag_cg *find_cgroup(struct agent *a, __u64 id, const char **path)
+{
+	struct ag_cg *cg = ag_policy_lookup(&a->db, id, path);
 	__u64 now;
 
 	if (cg)
 		return cg;
-	/* a cgroup made while the lifecycle events were lost, or before we watched: look again,
-	 * at most once a second */
+	/* a cgroup made while the lifecycle events were lost, or before we watched: its path by
+	 * its id (one lookup), else look again (a walk of the tree), at most once a second */
+	{
+		char p[4096];
+
+		if (!ag_cgroup_path_of_id(a->cgroup2, id, p, sizeof(p))) {
+			ag_policy_added(&a->db, id, p, 0);
+			if ((cg = ag_policy_lookup(&a->db, id, path)))
+				return cg;
+		}
+	}
 	now = ag_now_ns(CLOCK_MONOTONIC);
 	if (now - a->last_rescan > 1000000000ULL) {
 		a->last_rescan = now;
 		ag_policy_scan(&a->db, a->cgroup2);
-		cg = ag_policy_find(&a->db, id);
+		cg = ag_policy_lookup(&a->db, id, path);
 	}
 	if (!cg)
 		a->unknown_cgroups++;
@@ -221,7 +241,8 @@ struct access_view {
 	const char *comm;
 };
 
-static void emit_access(struct agent *a, const struct access_view *v, const struct ag_cg *cg)
+static void emit_access(struct agent *a, const struct access_view *v, const struct ag_cg *cg,
+			const char *path)
 {
 	const struct ag_class *c = ag_devtab_class(&a->dt, v->class_id);
 	struct jw *w = &a->jw;
@@ -271,7 +292,7 @@ static void emit_access(struct agent *a, const struct access_view *v, const stru
 		jw_i64(w, v->fd);
 	}
 	jw_obj_close(w);
-	put_cgroup(a, w, v->cgroup_id, cg);
+	put_cgroup_at(a, w, v->cgroup_id, cg, path);
 	if (ag_is_violation(v->verdict) || v->verdict == AG_V_UNRESOLVED) {
 		if (v->viol_total) {
 			jw_key(w, "violations");
@@ -341,7 +362,7 @@ static void rejudge(struct agent *a, struct ag_cg *cg, const struct ag_pending_a
 				 .scanned = p->scanned, .fd = p->fd };
 
 	v.verdict = judge_now(a, cg->path, p->major, p->minor);
-	emit_access(a, &v, cg);
+	emit_access(a, &v, cg, NULL);
 	a->rejudged++;
 }
 
@@ -384,6 +405,54 @@ static void emit_present(struct agent *a)
 	}
 }
 
+/* The kernel's fail-closed switch (bpf/common.bpf.h ag_policy_full), through the mmapped .bss or
+ * the map itself. */
+static void set_policy_full(struct agent *a, bool full)
+{
+	struct accelguard_bpf *k = a->bpf.skel;
+	struct accelguard_bpf__bss v;
+	__u32 zero = 0;
+
+	if (k->bss) {
+		k->bss->ag_policy_full = full;
+		return;
+	}
+	if (bpf_map_lookup_elem(bpf_map__fd(k->maps.bss), &zero, &v) == 0) {
+		v.ag_policy_full = full;
+		if (bpf_map_update_elem(bpf_map__fd(k->maps.bss), &zero, &v, BPF_ANY) == 0)
+			return;
+	}
+	ag_err("bpf: cannot %s the policy map's fail-closed switch: %s", full ? "set" : "clear",
+	       strerror(errno));
+}
+
+/* The policy map had no room for a cgroup it must hold (full), or has room for all again: the
+ * kernel fails closed meanwhile (enforce mode denies what reads as a new tenant), and we say so. */
+static void on_policy_full(bool full, const struct ag_cg *cg, void *ctx)
+{
+	struct agent *a = ctx;
+	__u64 max = bpf_map__max_entries(a->bpf.skel->maps.policy);
+
+	set_policy_full(a, full);
+	begin_event(a, "policy_map", 0);
+	jw_kstr(&a->jw, "event", full ? "full" : "room");
+	jw_ku64(&a->jw, "entries", a->db.map_entries);
+	jw_ku64(&a->jw, "max_entries", max);
+	jw_ku64(&a->jw, "unwritten", a->db.unwritten);
+	jw_ku64(&a->jw, "refused", a->db.map_refused);
+	if (cg)
+		put_cgroup(a, &a->jw, cg->id, cg);
+	end_event(a);
+	if (full)
+		ag_err("policy: the policy map is full (%llu entries): no room for cgroup %llu (%s); "
+		       "%s until there is (raise --max-cgroups)", (unsigned long long)max,
+		       cg ? (unsigned long long)cg->id : 0ULL, cg ? cg->path : "?",
+		       a->mode == AG_MODE_ENFORCE ? "new tenants are denied" :
+						    "new tenants read as unresolved");
+	else
+		ag_info("policy: every cgroup has its policy entry again");
+}
+
 static void on_resolved(struct ag_cg *cg, void *ctx)
 {
 	struct agent *a = ctx;
@@ -397,7 +466,8 @@ static void on_resolved(struct ag_cg *cg, void *ctx)
 
 static void handle_access(struct agent *a, const struct ag_access_event *e)
 {
-	struct ag_cg *cg = find_cgroup(a, e->cgroup_id);
+	const char *path = NULL;
+	struct ag_cg *cg = find_cgroup(a, e->cgroup_id, &path);
 	struct access_view v = { .time_ns = e->time_ns, .cgroup_id = e->cgroup_id,
 				 .viol_total = e->viol_total, .suppressed = e->suppressed,
 				 .pid = e->pid, .tid = e->tid, .major = e->major,
@@ -409,7 +479,7 @@ static void handle_access(struct agent *a, const struct ag_access_event *e)
 
 	if (e->flags & AG_EF_FIRST)
 		a->first_sightings++;
-	emit_access(a, &v, cg);
+	emit_access(a, &v, cg, path);
 	if (e->verdict != AG_V_UNRESOLVED || !cg)
 		return;
 	if (cg->state == AG_P_UNRESOLVED) {
@@ -441,7 +511,8 @@ static void handle_cgroup(struct agent *a, const struct ag_cgroup_event *e)
 
 	memcpy(path, e->path, AG_CGROUP_PATH_LEN);
 	path[AG_CGROUP_PATH_LEN] = 0;
-	/* a path that fills the record may be cut short: take the real one from the file system */
+	/* a path that fills the record may be cut short: take the real one from the file system
+	 * (by its handle: one lookup) */
 	if (e->h.type == AG_EV_CGROUP_MKDIR && strlen(path) >= AG_CGROUP_PATH_LEN - 1 &&
 	    ag_cgroup_path_of(a->cgroup2, e->cgroup_id, path, sizeof(path))) {
 		ag_warn("cgroup: %llu has a path longer than %d bytes and is gone already",
@@ -642,6 +713,10 @@ static void emit_ready(struct agent *a)
 	jw_ku64(w, "exempt", counts[AG_P_EXEMPT]);
 	jw_ku64(w, "unresolved", counts[AG_P_UNRESOLVED]);
 	jw_ku64(w, "cgroups", a->db.ids.n);
+	jw_ku64(w, "sub_cgroups", a->db.members.n);
+	jw_ku64(w, "policy_entries", a->db.map_entries);
+	jw_ku64(w, "policy_max_entries", bpf_map__max_entries(a->bpf.skel->maps.policy));
+	jw_ku64(w, "policy_unwritten", a->db.unwritten);
 	jw_ku64(w, "device_classes", a->dt.n_classes);
 	jw_ku64(w, "rate_limit", a->cfg.rate_limit);
 	jw_ku64(w, "counter_entries", bpf_map__max_entries(a->bpf.skel->maps.counters));
@@ -781,10 +856,15 @@ static void emit_summary(struct agent *a)
 	jw_key(w, "policy");
 	jw_obj_open(w);
 	jw_ku64(w, "cgroups", a->db.ids.n);
+	jw_ku64(w, "sub_cgroups", a->db.members.n); /* below tenants: no entry of their own */
 	jw_ku64(w, "tenants", counts[AG_P_TENANT]);
 	jw_ku64(w, "exempt", counts[AG_P_EXEMPT]);
 	jw_ku64(w, "unresolved", counts[AG_P_UNRESOLVED]);
 	jw_ku64(w, "map_errors", a->db.map_errors);
+	jw_ku64(w, "map_entries", a->db.map_entries);
+	jw_ku64(w, "map_max_entries", bpf_map__max_entries(a->bpf.skel->maps.policy));
+	jw_ku64(w, "map_unwritten", a->db.unwritten);
+	jw_ku64(w, "map_refused", a->db.map_refused);
 	if (a->db.n_lat) {
 		qsort(a->db.lat, a->db.n_lat, sizeof(__u64), cmp_u64);
 		jw_key(w, "latency_us");
@@ -967,9 +1047,11 @@ static void on_open_fd(const struct ag_open_fd *f, void *ctx)
 				 .op = AG_OP_OPEN, .action = AG_ACT_OBSERVED, .scanned = true,
 				 .fd = f->fd, .comm = f->comm };
 
-	v.cgroup_id = cg ? cg->id : 0;
+	if (!cg && f->cgroup[0])
+		cg = ag_policy_tenant_of(&a->db, f->cgroup); /* below a tenant: the tenant answers */
+	v.cgroup_id = cg && !strcmp(cg->path, f->cgroup) ? cg->id : 0;
 	v.verdict = judge_now(a, f->cgroup[0] ? f->cgroup : "/", f->major, f->minor);
-	emit_access(a, &v, cg);
+	emit_access(a, &v, cg, f->cgroup[0] ? f->cgroup : NULL);
 	a->preexisting++;
 	/* judged with the first snapshot; a container still unresolved is judged again, like a
 	 * live access, when its answer arrives */
@@ -1023,7 +1105,9 @@ static int build_devtab(struct agent *a, struct ag_devtab *dt, bool at_start)
 	int r = ag_devtab_init(dt, a->procdev);
 
 	if (r) {
-		ag_err("devices: cannot build the device classes: %s", strerror(-r));
+		ag_err("devices: cannot build the device classes from %s%s%s%s: %s", a->procdev,
+		       a->cfg.host.proc ? " (host.proc in " : "", a->cfg.host.proc ? a->cfg.path : "",
+		       a->cfg.host.proc ? ")" : "", strerror(-r));
 		return r;
 	}
 	for (size_t i = 0; i < a->cfg.n_devices; i++) {
@@ -1202,8 +1286,27 @@ static int setup(struct agent *a)
 		       strerror(-r));
 		return r;
 	}
-	snprintf(a->procdev, sizeof(a->procdev), "%s/devices",
-		 a->cfg.host.proc ? a->cfg.host.proc : "/proc");
+	if (a->cfg.host.proc) {
+		/* the setting, its path and the cause, whatever the path is */
+		struct stat st;
+		int n;
+
+		r = stat(a->cfg.host.proc, &st) ? -errno : !S_ISDIR(st.st_mode) ? -ENOTDIR : 0;
+		if (r) {
+			ag_err("config: %s: host.proc: %s: %s (expected the host's /proc, a directory "
+			       "holding devices and driver/)", a->cfg.path, a->cfg.host.proc,
+			       r == -ENOTDIR ? "not a directory" : strerror(-r));
+			return r;
+		}
+		n = snprintf(a->procdev, sizeof(a->procdev), "%s/devices", a->cfg.host.proc);
+		if (n < 0 || (size_t)n >= sizeof(a->procdev)) {
+			ag_err("config: %s: host.proc: %.200s...: longer than %zu bytes", a->cfg.path,
+			       a->cfg.host.proc, sizeof(a->procdev) - sizeof("/devices"));
+			return -ENAMETOOLONG;
+		}
+	} else {
+		snprintf(a->procdev, sizeof(a->procdev), "/proc/devices");
+	}
 	r = start_metrics(a); /* first: /healthz answers while the programs load */
 	if (r)
 		return r;
@@ -1253,6 +1356,8 @@ static int setup(struct agent *a)
 		return r;
 	a->db_ready = true;
 	a->db.on_resolved = on_resolved;
+	a->db.on_full = on_policy_full;
+	a->db.cgroup2 = a->cgroup2;
 	a->db.cb_ctx = a;
 	a->notifyfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	/* Kubernetes first: its answer for a pod's cgroups wins; the configuration's tenants,

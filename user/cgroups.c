@@ -167,11 +167,55 @@ static int path_of_one(const char *path, __u64 id, void *ctx)
 	return ag_strlcpy(p->path, path, p->len) ? -ENAMETOOLONG : 1;
 }
 
+/* The cgroup's directory opened by its handle (what name_to_handle_at gives for it: its id), its
+ * path read back from /proc/self/fd: one lookup, where a walk costs the whole tree. */
+int ag_cgroup_path_of_id(const char *mnt, __u64 id, char *path, size_t len)
+{
+	struct {
+		struct file_handle fh;
+		unsigned char raw[16];
+	} h;
+	char link[64], buf[8192];
+	int mount_id, mfd, fd;
+	size_t n = strlen(mnt);
+	ssize_t l;
+
+	while (n > 1 && mnt[n - 1] == '/')
+		n--;
+	h.fh.handle_bytes = sizeof(h.raw);
+	if (name_to_handle_at(AT_FDCWD, mnt, &h.fh, &mount_id, 0) || h.fh.handle_bytes != 8)
+		return -EOPNOTSUPP; /* the type comes from the root's handle */
+	memcpy(h.fh.f_handle, &id, 8);
+	mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return -errno;
+	fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(mfd);
+	if (fd < 0)
+		return -errno;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	l = readlink(link, buf, sizeof(buf) - 1);
+	close(fd);
+	if (l < 0)
+		return -errno;
+	buf[l] = 0;
+	if ((size_t)l >= 10 && !strcmp(buf + l - 10, " (deleted)"))
+		return -ENOENT;
+	if (n == 1) /* mounted at "/" */
+		return ag_strlcpy(path, buf, len) ? -ENAMETOOLONG : 0;
+	if (strncmp(buf, mnt, n) || (buf[n] && buf[n] != '/'))
+		return -ENOENT; /* not below the mount as this process sees it */
+	return ag_strlcpy(path, buf[n] ? buf + n : "/", len) ? -ENAMETOOLONG : 0;
+}
+
 int ag_cgroup_path_of(const char *mnt, __u64 id, char *path, size_t len)
 {
 	struct path_of p = { .id = id, .path = path, .len = len };
-	int r = ag_cgroup_walk(mnt, path_of_one, &p);
+	int r = ag_cgroup_path_of_id(mnt, id, path, len);
 
+	if (!r || r == -ENAMETOOLONG)
+		return r;
+	r = ag_cgroup_walk(mnt, path_of_one, &p);
 	return r == 1 ? 0 : r < 0 ? r : -ENOENT;
 }
 

@@ -23,8 +23,11 @@ int ag_cgroup_id(const char *dir, __u64 *id);
 typedef int (*ag_cgroup_cb)(const char *path, __u64 id, void *ctx);
 int ag_cgroup_walk(const char *mnt, ag_cgroup_cb cb, void *ctx);
 
-/* The path (relative to mnt) of the cgroup with this id, found by a walk. Returns 0, -ENOENT. */
+/* The path (relative to mnt) of the cgroup with this id: opened by its file handle (the id is
+ * kernfs' handle), else found by a walk. Returns 0, -ENOENT. */
 int ag_cgroup_path_of(const char *mnt, __u64 id, char *path, size_t len);
+/* The same by the handle alone (no walk): -EOPNOTSUPP where the file system has no handles. */
+int ag_cgroup_path_of_id(const char *mnt, __u64 id, char *path, size_t len);
 
 /* The v2 path ("0::/path" line) in /proc/PID/cgroup text. Returns 0, -ENOENT (v1 only). */
 int ag_proc_cgroup_parse(const char *text, char *path, size_t len);

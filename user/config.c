@@ -1109,6 +1109,72 @@ static int parse_root(struct ctx *c, const yaml_node_t *root)
 	return 0;
 }
 
+static bool has_nul(const yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE &&
+	       memchr(n->data.scalar.value, '\0', n->data.scalar.length);
+}
+
+/* A key for a message: its text when printable, else describe()'s form. */
+static const char *key_text(const yaml_node_t *k, char *buf, size_t len)
+{
+	if (k && k->type == YAML_SCALAR_NODE && !has_nul(k)) {
+		const unsigned char *v = k->data.scalar.value;
+		size_t i;
+
+		for (i = 0; i < k->data.scalar.length && v[i] >= 0x20 && v[i] != 0x7f; i++)
+			;
+		if (i == k->data.scalar.length && i < 64)
+			return (const char *)v;
+	}
+	return describe(k, buf, len);
+}
+
+/*
+ * No setting takes a NUL byte, and the parsers compare C strings: "enforce\0junk" would read as
+ * enforce, or worse as a shorter path. Refuse every scalar that holds one, keys included, after
+ * the settings' own checks (whose messages say what was expected). One linear pass over the
+ * document's nodes: aliases (even a cycle) cost nothing more.
+ */
+static int refuse_nul(struct ctx *c)
+{
+	yaml_node_t *n;
+	char d[80], k[80];
+
+	for (n = c->doc->nodes.start; n < c->doc->nodes.top; n++) {
+		yaml_node_pair_t *p;
+		yaml_node_item_t *it;
+
+		if (n->type != YAML_MAPPING_NODE)
+			continue;
+		for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+			const yaml_node_t *kn = node(c, p->key), *vn = node(c, p->value);
+
+			if (has_nul(kn))
+				return fail(c, kn, "a key with a NUL byte: %s (no setting takes one)",
+					    describe(kn, d, sizeof(d)));
+			if (has_nul(vn))
+				return fail(c, vn, "%s: a NUL byte in %s (no setting takes one)",
+					    key_text(kn, k, sizeof(k)), describe(vn, d, sizeof(d)));
+			if (!vn || vn->type != YAML_SEQUENCE_NODE)
+				continue;
+			for (it = vn->data.sequence.items.start; it < vn->data.sequence.items.top; it++)
+				if (has_nul(node(c, *it)))
+					return fail(c, node(c, *it),
+						    "%s[%zu]: a NUL byte in %s (no setting takes one)",
+						    key_text(kn, k, sizeof(k)),
+						    (size_t)(it - vn->data.sequence.items.start),
+						    describe(node(c, *it), d, sizeof(d)));
+		}
+	}
+	/* anything else: the top level, a list in a list */
+	for (n = c->doc->nodes.start; n < c->doc->nodes.top; n++)
+		if (has_nul(n))
+			return fail(c, n, "a NUL byte in %s (no setting takes one)",
+				    describe(n, d, sizeof(d)));
+	return 0;
+}
+
 /* 1-based line of a byte offset, for libyaml reader errors (which carry no mark). */
 static int line_at(const char *buf, size_t len, size_t off)
 {
@@ -1257,6 +1323,8 @@ static int parse_buf(struct ctx *c, const char *buf, size_t len)
 	}
 	yaml_document_delete(&doc2);
 	ret = parse_root(c, root);
+	if (!ret)
+		ret = refuse_nul(c);
 out_doc:
 	yaml_document_delete(&doc);
 	c->doc = NULL;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "log.h"
@@ -12,17 +14,28 @@ static const char *const level_names[] = { "error", "warning", "info", "debug" }
 /* One write(2) per line: threads (the Kubernetes source's peers) never interleave inside one. */
 static void vlog(int level, const char *fmt, va_list ap)
 {
-	char line[2048];
+	char line[2048], *big = NULL, *out = line;
+	va_list ap2;
 	int n, m;
 
 	if (level > ag_log_level)
 		return;
+	va_copy(ap2, ap);
 	n = snprintf(line, sizeof(line), "accelguard: %s: ", level_names[level]);
 	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-	n = m < 0 ? n : n + m < (int)sizeof(line) - 1 ? n + m : (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	if (write(STDERR_FILENO, line, n) < 0)
-		return; /* nowhere left to say it */
+	if (m >= (int)sizeof(line) - n - 1 && (big = malloc((size_t)n + (size_t)m + 2))) {
+		/* a long input (a path) must not cut off the cause that follows it */
+		memcpy(big, line, (size_t)n);
+		vsnprintf(big + n, (size_t)m + 1, fmt, ap2);
+		out = big;
+		n += m;
+	} else {
+		n = m < 0 ? n : n + m < (int)sizeof(line) - 1 ? n + m : (int)sizeof(line) - 2;
+	}
+	va_end(ap2);
+	out[n++] = '\n';
+	m = write(STDERR_FILENO, out, n); /* nowhere left to say it if this fails */
+	free(big);
 }
 
 void ag_log(int level, const char *fmt, ...)

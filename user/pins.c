@@ -127,6 +127,26 @@ static int write_meta(const struct ag_pins *p, const struct ag_pin_meta *m)
 #define MAX_WAIT_LINKS 64
 static __u32 gone_ids[MAX_WAIT_LINKS], gone_progs[MAX_WAIT_LINKS];
 static unsigned int n_gone;
+/* The programs of this directory's links (kept after the wait): uninstall speaks of no other. */
+static __u32 own_progs[MAX_WAIT_LINKS];
+static unsigned int n_own;
+
+static void note_own_prog(__u32 id)
+{
+	for (unsigned int i = 0; i < n_own; i++)
+		if (own_progs[i] == id)
+			return;
+	if (id && n_own < MAX_WAIT_LINKS)
+		own_progs[n_own++] = id;
+}
+
+static bool is_own_prog(__u32 id)
+{
+	for (unsigned int i = 0; i < n_own; i++)
+		if (own_progs[i] == id)
+			return true;
+	return false;
+}
 
 static void note_link(const char *path)
 {
@@ -139,6 +159,7 @@ static void note_link(const char *path)
 	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && n_gone < MAX_WAIT_LINKS) {
 		gone_progs[n_gone] = info.prog_id;
 		gone_ids[n_gone++] = info.id;
+		note_own_prog(info.prog_id);
 	}
 	close(fd);
 }
@@ -727,13 +748,15 @@ int ag_pins_uninstall(const char *dir, unsigned int *n_links, unsigned int *n_ma
 		return errno == ENOENT ? -ENOENT : -errno;
 	if (!on_bpffs(dir))
 		return -ENOTSUP;
-	n_gone = 0;
+	n_gone = n_own = 0;
 	err = remove_tree(dir, n_links, n_maps);
 	held = wait_released();
 	if (held)
 		ag_warn("pins: %u of the links removed from %s are still attached: a running agent holds "
 			"them (they go when it exits)", held, dir);
-	/* any other link of one of our programs left in the kernel: say which */
+	/* any other link of this directory's programs left in the kernel (pinned elsewhere, held by
+	 * a descriptor): say which. Another agent instance's links, with programs of the same names,
+	 * are its own business. */
 	for (__u32 id = 0; !bpf_link_get_next_id(id, &id);) {
 		struct bpf_link_info li = { 0 };
 		struct bpf_prog_info pi = { 0 };
@@ -744,7 +767,7 @@ int ag_pins_uninstall(const char *dir, unsigned int *n_links, unsigned int *n_ma
 			continue;
 		if (!bpf_obj_get_info_by_fd(lfd, &li, &ll) &&
 		    (pfd = bpf_prog_get_fd_by_id(li.prog_id)) >= 0) {
-			if (!bpf_obj_get_info_by_fd(pfd, &pi, &pl) && !strncmp(pi.name, "ag_", 3))
+			if (is_own_prog(li.prog_id) && !bpf_obj_get_info_by_fd(pfd, &pi, &pl))
 				ag_warn("pins: link %u (type %u) of program %u %s is still attached", li.id,
 					li.type, li.prog_id, pi.name);
 			close(pfd);

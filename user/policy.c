@@ -342,11 +342,77 @@ static void expand_controls(const struct ag_devtab *dt, struct ag_tenant *t)
 	}
 }
 
+/* States whose entry the kernel applies to the cgroups below (fill_kpolicy: AG_PF_INHERIT). */
+static bool tenant_like(int state)
+{
+	return state == AG_P_TENANT || state == AG_P_EXEMPT || state == AG_P_UNRESOLVED;
+}
+
+/* The cgroup level of a path relative to the cgroup2 root: "/" 0, "/a" 1, "/a/b" 2. */
+static unsigned int path_level(const char *path)
+{
+	unsigned int n = 0;
+
+	for (const char *s = path; *s; s++)
+		if (*s == '/' && s[1] && s[1] != '/')
+			n++;
+	return n;
+}
+
+/* The tenant a path lies below: its nearest ancestor this table holds as a full cgroup, when that
+ * one's entry is inherited. NULL: the path is no tenant's descendant. */
+static struct ag_cg *tenant_of(const struct ag_policy_db *db, const char *path)
+{
+	char buf[4096];
+
+	if (ag_strlcpy(buf, path, sizeof(buf)))
+		return NULL;
+	for (;;) {
+		char *slash = strrchr(buf, '/');
+		struct ag_cg *cg;
+
+		if (!slash || slash == buf)
+			return NULL;
+		*slash = 0;
+		cg = ag_policy_find_path(db, buf);
+		if (cg)
+			return tenant_like(cg->state) ? cg : NULL;
+	}
+}
+
+struct ag_cg *ag_policy_tenant_of(const struct ag_policy_db *db, const char *path)
+{
+	return tenant_of(db, path);
+}
+
+/* Whether the kernel's ancestor walk (levels 1 to AG_ANCESTOR_LEVELS - 1) reaches this tenant
+ * from below: then its descendants need no entry of their own. */
+static bool walk_reaches(const struct ag_cg *tenant)
+{
+	unsigned int level = path_level(tenant->path);
+
+	return level >= 1 && level < AG_ANCESTOR_LEVELS;
+}
+
+/*
+ * What the sources say of a cgroup that is no tenant's descendant (those are members, never
+ * classified): so exempt, tenant and allocation patterns are matched at the tenant's level, and
+ * nothing a tenant names below itself changes its verdict. A descendant of a tenant too deep for
+ * the kernel's walk gets an entry of its own: a copy of its tenant's.
+ */
 static int classify(struct ag_policy_db *db, const char *path, struct ag_tenant *t)
 {
 	const struct ag_config *cfg = db->cfg;
+	const struct ag_cg *ten = tenant_of(db, path);
 
 	memset(t, 0, sizeof(*t));
+	if (ten) {
+		*t = ten->t;
+		t->state = ten->state;
+		if (!t->key[0])
+			ag_strlcpy(t->key, ten->path, sizeof(t->key));
+		return t->state;
+	}
 	for (size_t i = 0; cfg && i < cfg->n_exempt; i++)
 		if (ag_cgpattern_match_or_ancestor(cfg->exempt[i], path))
 			return t->state = AG_P_EXEMPT;
@@ -381,32 +447,83 @@ static void fill_kpolicy(const struct ag_cg *cg, struct ag_policy *p)
 	}
 }
 
+static void set_unwritten(struct ag_policy_db *db, struct ag_cg *cg, bool unwritten)
+{
+	if (cg->unwritten == unwritten)
+		return;
+	cg->unwritten = unwritten;
+	if (unwritten) {
+		if (!db->unwritten++ && db->on_full)
+			db->on_full(true, cg, db->cb_ctx);
+	} else if (!--db->unwritten && db->on_full) {
+		db->on_full(false, NULL, db->cb_ctx);
+	}
+}
+
+static void set_in_map(struct ag_policy_db *db, struct ag_cg *cg, bool in)
+{
+	if (cg->in_map != in)
+		db->map_entries += in ? 1 : -1;
+	cg->in_map = in;
+}
+
 static void write_map(struct ag_policy_db *db, struct ag_cg *cg)
 {
 	/* host cgroups need an entry only where a miss would read as "unresolved" */
 	bool want = cg->state != AG_P_HOST || under_root(db, cg->path);
 	struct ag_policy p;
 
+	if (!want)
+		set_unwritten(db, cg, false);
 	if (!db->maps) {
-		cg->in_map = want;
+		set_in_map(db, cg, want);
 		return;
 	}
 	if (!want) {
 		if (cg->in_map && ag_maps_policy_del(db->maps, cg->id) && errno != ENOENT)
 			db->map_errors++;
-		cg->in_map = false;
+		set_in_map(db, cg, false);
 		return;
 	}
 	fill_kpolicy(cg, &p);
 	if (ag_maps_policy_set(db->maps, cg->id, &p)) {
+		bool full = errno == E2BIG || errno == ENOMEM || errno == ENOSPC;
+
 		db->map_errors++;
-		ag_err("policy: cannot update the policy map for cgroup %llu (%s): %s%s",
-		       (unsigned long long)cg->id, cg->path, strerror(errno),
-		       errno == E2BIG || errno == ENOMEM ? " (raise max_cgroups)" : "");
-		cg->in_map = false;
+		if (full) {
+			db->map_refused++;
+			/* not logged per cgroup: the full/room events say it, the summary counts */
+			if (cg->in_map) /* an update of an entry present needs no room */
+				ag_maps_policy_del(db->maps, cg->id);
+			set_in_map(db, cg, false);
+			set_unwritten(db, cg, true);
+			return;
+		}
+		ag_err("policy: cannot update the policy map for cgroup %llu (%s): %s",
+		       (unsigned long long)cg->id, cg->path, strerror(errno));
+		set_in_map(db, cg, false);
 		return;
 	}
-	cg->in_map = true;
+	set_in_map(db, cg, true);
+	set_unwritten(db, cg, false);
+}
+
+/* Room was made in the policy map: write the cgroups that found none. */
+static void retry_unwritten(struct ag_policy_db *db)
+{
+	struct ag_hnode *n;
+	size_t b = 0;
+
+	for (n = ag_htab_iter(&db->ids, &b, NULL); n && db->unwritten;
+	     n = ag_htab_iter(&db->ids, &b, n)) {
+		struct ag_cg *cg = ag_container_of(n, struct ag_cg, by_id);
+
+		if (cg->unwritten) {
+			write_map(db, cg);
+			if (cg->unwritten)
+				return; /* still full */
+		}
+	}
 }
 
 static const char *cg_key(const struct ag_cg *cg, const struct ag_tenant *t)
@@ -472,7 +589,8 @@ int ag_policy_init(struct ag_policy_db *db, const struct ag_config *cfg,
 	db->devtab = devtab;
 	db->maps = maps;
 	if (ag_htab_init(&db->ids, 1024) || ag_htab_init(&db->paths, 1024) ||
-	    ag_htab_init(&db->owners, 256) || ag_htab_init(&db->keys, 256))
+	    ag_htab_init(&db->owners, 256) || ag_htab_init(&db->keys, 256) ||
+	    ag_htab_init(&db->members, 1024))
 		return -ENOMEM;
 	return 0;
 }
@@ -518,6 +636,11 @@ void ag_policy_free(struct ag_policy_db *db)
 		cg_free(ag_container_of(n, struct ag_cg, by_id));
 	}
 	b = 0;
+	for (n = ag_htab_iter(&db->members, &b, NULL); n; n = next) {
+		next = ag_htab_iter(&db->members, &b, n);
+		free(ag_container_of(n, struct ag_member, by_id));
+	}
+	b = 0;
 	for (n = ag_htab_iter(&db->owners, &b, NULL); n; n = next) {
 		next = ag_htab_iter(&db->owners, &b, n);
 		free(ag_container_of(n, struct owner, node));
@@ -541,6 +664,7 @@ void ag_policy_free(struct ag_policy_db *db)
 	ag_htab_free(&db->paths);
 	ag_htab_free(&db->owners);
 	ag_htab_free(&db->keys);
+	ag_htab_free(&db->members);
 }
 
 struct ag_cg *ag_policy_find(const struct ag_policy_db *db, __u64 id)
@@ -569,13 +693,151 @@ struct ag_cg *ag_policy_find_path(const struct ag_policy_db *db, const char *pat
 	return NULL;
 }
 
-struct ag_cg *ag_policy_added(struct ag_policy_db *db, __u64 id, const char *path, __u64 created_ns)
+const struct ag_member *ag_policy_member(const struct ag_policy_db *db, __u64 id)
+{
+	uint64_t h = ag_hash_u64(id);
+
+	for (struct ag_hnode *n = ag_htab_first(&db->members, h); n; n = ag_htab_next(n, h)) {
+		struct ag_member *m = ag_container_of(n, struct ag_member, by_id);
+
+		if (m->id == id)
+			return m;
+	}
+	return NULL;
+}
+
+struct ag_cg *ag_policy_lookup(const struct ag_policy_db *db, __u64 id, const char **path)
 {
 	struct ag_cg *cg = ag_policy_find(db, id);
+	const struct ag_member *m;
+
+	if (cg) {
+		if (path)
+			*path = cg->path;
+		return cg;
+	}
+	m = ag_policy_member(db, id);
+	if (!m || !(cg = ag_policy_find(db, m->tenant)))
+		return NULL;
+	if (path)
+		*path = m->path;
+	return cg;
+}
+
+static int member_add(struct ag_policy_db *db, __u64 id, const char *path, const struct ag_cg *ten)
+{
+	size_t n = strlen(path);
+	struct ag_member *m = malloc(sizeof(*m) + n + 1);
+
+	if (!m)
+		return -ENOMEM;
+	memset(m, 0, sizeof(*m));
+	m->id = id;
+	m->tenant = ten->id;
+	m->seen = db->scan_gen;
+	memcpy(m->path, path, n + 1);
+	ag_htab_add(&db->members, &m->by_id, ag_hash_u64(id));
+	return 0;
+}
+
+static void member_del(struct ag_policy_db *db, struct ag_member *m)
+{
+	ag_htab_del(&db->members, &m->by_id);
+	free(m);
+}
+
+/* The nearest ancestor of path held as a full cgroup ("/" included), or NULL; *len gets the
+ * length of its path. */
+static struct ag_cg *nearest_full(const struct ag_policy_db *db, const char *path, size_t *len)
+{
+	char buf[4096];
+
+	if (ag_strlcpy(buf, path, sizeof(buf)))
+		return NULL;
+	for (;;) {
+		char *slash = strrchr(buf, '/');
+		struct ag_cg *cg;
+
+		if (!slash)
+			return NULL;
+		if (slash == buf) {
+			if (!buf[1])
+				return NULL; /* path was "/" */
+			buf[1] = 0;
+		} else {
+			*slash = 0;
+		}
+		cg = ag_policy_find_path(db, buf);
+		if (cg) {
+			*len = strlen(buf);
+			return cg;
+		}
+		if (!strcmp(buf, "/"))
+			return NULL;
+	}
+}
+
+/*
+ * A cgroup whose ancestors this table does not hold (their mkdir events were lost, or came
+ * later): the one below the nearest ancestor held is looked up in the cgroup2 file system and
+ * judged first, down to the parent, so that a tenant's sub-cgroup is never judged on its own name
+ * before its tenant is known. Returns its tenant, if it has one.
+ */
+static struct ag_cg *settle_ancestors(struct ag_policy_db *db, const char *path)
+{
+	for (int guard = 0; guard < 4096; guard++) {
+		size_t alen = 0, end;
+		struct ag_cg *a = nearest_full(db, path, &alen), *ten;
+		char rel[4096], abs[8192];
+		__u64 id;
+
+		if (a && tenant_like(a->state))
+			return a;
+		/* the component after a (or the first one) */
+		end = a && strcmp(a->path, "/") ? alen : 0;
+		if (path[end] != '/')
+			return NULL;
+		end++;
+		while (path[end] && path[end] != '/')
+			end++;
+		if (!path[end])
+			return NULL; /* a is the parent: nothing missing */
+		if (end >= sizeof(rel))
+			return NULL;
+		memcpy(rel, path, end);
+		rel[end] = 0;
+		if ((size_t)snprintf(abs, sizeof(abs), "%s%s", db->cgroup2, rel) >= sizeof(abs) ||
+		    ag_cgroup_id(abs, &id))
+			return NULL; /* gone: so is path */
+		if (!ag_policy_added(db, id, rel, 0)) {
+			ten = tenant_of(db, path);
+			return ten;
+		}
+	}
+	return NULL;
+}
+
+struct ag_cg *ag_policy_added(struct ag_policy_db *db, __u64 id, const char *path, __u64 created_ns)
+{
+	struct ag_cg *cg = ag_policy_find(db, id), *ten;
+	struct ag_member *m;
 	struct ag_tenant t;
 
-	if (cg)
+	if (cg) {
+		cg->seen = db->scan_gen;
 		return cg;
+	}
+	if ((m = (struct ag_member *)ag_policy_member(db, id))) {
+		m->seen = db->scan_gen;
+		return NULL;
+	}
+	ten = tenant_of(db, path);
+	if (!ten && db->cgroup2)
+		ten = settle_ancestors(db, path);
+	if (ten && walk_reaches(ten)) {
+		member_add(db, id, path, ten);
+		return NULL;
+	}
 	cg = calloc(1, sizeof(*cg));
 	if (!cg || !(cg->path = strdup(path))) {
 		free(cg);
@@ -585,6 +847,7 @@ struct ag_cg *ag_policy_added(struct ag_policy_db *db, __u64 id, const char *pat
 	cg->created_ns = created_ns;
 	cg->preexisting = db->starting;
 	cg->state = AG_P_HOST;
+	cg->seen = db->scan_gen;
 	ag_htab_add(&db->ids, &cg->by_id, ag_hash_u64(id));
 	ag_htab_add(&db->paths, &cg->by_path, ag_hash_str(path));
 	classify(db, path, &t);
@@ -592,42 +855,134 @@ struct ag_cg *ag_policy_added(struct ag_policy_db *db, __u64 id, const char *pat
 	return cg;
 }
 
-void ag_policy_removed(struct ag_policy_db *db, __u64 id)
+static void cg_forget(struct ag_policy_db *db, struct ag_cg *cg)
 {
-	struct ag_cg *cg = ag_policy_find(db, id);
+	bool freed = cg->in_map;
 
-	if (!cg)
-		return;
 	if (cg->state == AG_P_TENANT && cg->key)
 		key_release(db, cg->key);
 	if (cg->in_map && db->maps)
 		ag_maps_policy_del(db->maps, cg->id);
+	set_in_map(db, cg, false);
+	set_unwritten(db, cg, false);
 	ag_htab_del(&db->ids, &cg->by_id);
 	ag_htab_del(&db->paths, &cg->by_path);
 	cg_free(cg);
+	if (freed && db->unwritten)
+		retry_unwritten(db);
+}
+
+void ag_policy_removed(struct ag_policy_db *db, __u64 id)
+{
+	struct ag_cg *cg = ag_policy_find(db, id);
+	struct ag_member *m;
+
+	if (cg) {
+		cg_forget(db, cg);
+		return;
+	}
+	if ((m = (struct ag_member *)ag_policy_member(db, id)))
+		member_del(db, m);
+}
+
+static int cmp_level(const void *x, const void *y)
+{
+	unsigned int a = path_level((*(struct ag_member *const *)x)->path);
+	unsigned int b = path_level((*(struct ag_member *const *)y)->path);
+
+	return a < b ? -1 : a > b;
+}
+
+/* Members whose tenant is no longer one: judged on their own again, parents first (a promoted
+ * parent that is a tenant takes its children back as members). */
+static void promote_members(struct ag_policy_db *db)
+{
+	struct ag_member **v = NULL;
+	struct ag_hnode *n;
+	size_t cnt = 0, b = 0;
+
+	for (n = ag_htab_iter(&db->members, &b, NULL); n; n = ag_htab_iter(&db->members, &b, n)) {
+		struct ag_member *m = ag_container_of(n, struct ag_member, by_id);
+		const struct ag_cg *ten = ag_policy_find(db, m->tenant);
+		struct ag_member **nv;
+
+		if (ten && tenant_like(ten->state))
+			continue;
+		if (!(nv = realloc(v, (cnt + 1) * sizeof(*v))))
+			break;
+		v = nv;
+		v[cnt++] = m;
+	}
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), cmp_level);
+	for (size_t i = 0; i < cnt; i++) {
+		char *path = strdup(v[i]->path);
+		__u64 id = v[i]->id;
+
+		member_del(db, v[i]);
+		if (path)
+			ag_policy_added(db, id, path, 0);
+		free(path);
+	}
+	free(v);
+}
+
+/* Cgroups held on their own that now lie below a tenant the kernel's walk reaches: members. */
+static void demote_descendants(struct ag_policy_db *db)
+{
+	struct ag_hnode *n;
+	__u64 *ids = NULL;
+	size_t cnt = 0, b = 0;
+
+	for (n = ag_htab_iter(&db->ids, &b, NULL); n; n = ag_htab_iter(&db->ids, &b, n)) {
+		struct ag_cg *cg = ag_container_of(n, struct ag_cg, by_id);
+		const struct ag_cg *ten = tenant_of(db, cg->path);
+		__u64 *ni;
+
+		if (!ten || !walk_reaches(ten))
+			continue;
+		if (!(ni = realloc(ids, (cnt + 1) * sizeof(*ids))))
+			break;
+		ids = ni;
+		ids[cnt++] = cg->id;
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		struct ag_cg *cg = ag_policy_find(db, ids[i]);
+		const struct ag_cg *ten = cg ? tenant_of(db, cg->path) : NULL;
+
+		if (!ten)
+			continue;
+		member_add(db, cg->id, cg->path, ten);
+		cg_forget(db, cg);
+	}
+	free(ids);
 }
 
 void ag_policy_refresh(struct ag_policy_db *db)
 {
 	struct ag_hnode *n;
 	struct ag_tenant t;
+	bool lost = false, gained = false;
 	size_t b = 0;
 
 	for (n = ag_htab_iter(&db->ids, &b, NULL); n; n = ag_htab_iter(&db->ids, &b, n)) {
 		struct ag_cg *cg = ag_container_of(n, struct ag_cg, by_id);
+		bool was = tenant_like(cg->state);
 
 		classify(db, cg->path, &t);
 		apply(db, cg, &t);
+		lost |= was && !tenant_like(cg->state);
+		gained |= !was && tenant_like(cg->state);
 	}
+	if (gained)
+		demote_descendants(db);
+	if (lost)
+		promote_members(db);
 }
 
 static int scan_one(const char *path, __u64 id, void *ctx)
 {
-	struct ag_policy_db *db = ctx;
-	struct ag_cg *cg = ag_policy_added(db, id, path, 0);
-
-	if (cg)
-		cg->seen = db->scan_gen;
+	ag_policy_added(ctx, id, path, 0); /* marks it seen */
 	return 0;
 }
 
@@ -646,6 +1001,15 @@ int ag_policy_reconcile(struct ag_policy_db *db, const char *cgroup2, ag_gone_cb
 
 	if (err)
 		return err; /* a partial walk proves nothing gone */
+	/* members first: a tenant goes after the cgroups below it */
+	for (n = ag_htab_iter(&db->members, &b, NULL); n;) {
+		struct ag_member *m = ag_container_of(n, struct ag_member, by_id);
+
+		n = ag_htab_iter(&db->members, &b, n);
+		if (m->seen != db->scan_gen)
+			member_del(db, m);
+	}
+	b = 0;
 	for (n = ag_htab_iter(&db->ids, &b, NULL); n; n = ag_htab_iter(&db->ids, &b, n)) {
 		struct ag_cg *cg = ag_container_of(n, struct ag_cg, by_id);
 		__u64 *ni;

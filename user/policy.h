@@ -26,6 +26,19 @@ struct ag_pending_access {
 	int fd;
 };
 
+/*
+ * A cgroup below a tenant (one that the kernel judges by its tenant's entry, through the ancestor
+ * walk of ag_policy_of()): never classified and never written to the policy map, so nothing it is
+ * named and no number of them changes a verdict or fills the map. Kept for attribution only.
+ */
+struct ag_member {
+	struct ag_hnode by_id;
+	__u64 id;
+	__u64 tenant;      /* the cgroup id of its tenant (an ag_cg) */
+	unsigned int seen; /* the last scan that found it */
+	char path[];
+};
+
 struct ag_cg {
 	struct ag_hnode by_id;
 	struct ag_hnode by_path;
@@ -33,6 +46,7 @@ struct ag_cg {
 	char *path;
 	int state;          /* enum ag_pstate */
 	bool in_map;        /* an entry is in the kernel's policy map */
+	bool unwritten;     /* it needs an entry, and the map had no room for it */
 	struct ag_tenant t; /* identity and devices (state AG_P_TENANT) */
 	char *key;          /* the tenant this cgroup belongs to (owners are counted per key) */
 	__u64 created_ns;   /* CLOCK_BOOTTIME of its mkdir, 0 when found by a scan */
@@ -45,6 +59,9 @@ struct ag_cg {
 
 /* Called when a cgroup's state leaves AG_P_UNRESOLVED (for re-judging its pending accesses). */
 typedef void (*ag_resolved_cb)(struct ag_cg *cg, void *ctx);
+/* Called when the policy map becomes full (some cgroup it must hold has no entry: cg is the one
+ * just refused) and when every such cgroup has its entry again (cg NULL). */
+typedef void (*ag_full_cb)(bool full, const struct ag_cg *cg, void *ctx);
 
 struct ag_policy_db {
 	const struct ag_config *cfg;
@@ -53,10 +70,16 @@ struct ag_policy_db {
 	int n_src;
 	struct ag_maps *maps; /* the kernel's maps; NULL: no kernel (unit tests) */
 	struct ag_htab ids, paths, owners, keys;
+	struct ag_htab members; /* struct ag_member by id */
 	char **roots; /* tenant parents, from the configuration and the sources */
 	size_t n_roots;
 	ag_resolved_cb on_resolved;
+	ag_full_cb on_full;
 	void *cb_ctx;
+	/* the policy map: entries this table holds there, cgroups refused for want of room now
+	 * (fail closed: ag_policy_full in the kernel while non-zero), refusals ever */
+	__u64 map_entries, map_refused;
+	unsigned int unwritten;
 	/* cgroup creation -> final policy (tenant or exempt) in the map, ns, for cgroups created
 	 * while running */
 	__u64 *lat;
@@ -64,6 +87,9 @@ struct ag_policy_db {
 	__u64 map_errors;
 	unsigned int scan_gen;
 	bool starting;      /* the start-up scan runs: the cgroups it finds existed before us */
+	/* the cgroup2 mount (NULL: none, unit tests): where an ancestor that no event told of is
+	 * looked up before a cgroup below it is judged */
+	const char *cgroup2;
 };
 
 int ag_policy_init(struct ag_policy_db *db, const struct ag_config *cfg,
@@ -82,7 +108,8 @@ int ag_policy_scan(struct ag_policy_db *db, const char *cgroup2);
 typedef void (*ag_gone_cb)(struct ag_cg *cg, void *ctx);
 int ag_policy_reconcile(struct ag_policy_db *db, const char *cgroup2, ag_gone_cb gone, void *ctx);
 
-/* A cgroup appeared (created_ns: its mkdir's CLOCK_BOOTTIME, or 0) or went. */
+/* A cgroup appeared (created_ns: its mkdir's CLOCK_BOOTTIME, or 0) or went. Returns NULL for a
+ * cgroup below a tenant (kept as an ag_member) or on a failed allocation. */
 struct ag_cg *ag_policy_added(struct ag_policy_db *db, __u64 id, const char *path, __u64 created_ns);
 void ag_policy_removed(struct ag_policy_db *db, __u64 id);
 
@@ -90,6 +117,13 @@ void ag_policy_removed(struct ag_policy_db *db, __u64 id);
 void ag_policy_refresh(struct ag_policy_db *db);
 
 struct ag_cg *ag_policy_find(const struct ag_policy_db *db, __u64 id);
+/* The cgroup that answers for id: its own entry, or for a cgroup below a tenant its tenant's,
+ * with *path (may be NULL) set to id's own path. NULL: not known. */
+struct ag_cg *ag_policy_lookup(const struct ag_policy_db *db, __u64 id, const char **path);
+const struct ag_member *ag_policy_member(const struct ag_policy_db *db, __u64 id);
+/* The tenant a path lies below (its nearest ancestor held here, when that one is a tenant,
+ * exempt or unresolved), or NULL. */
+struct ag_cg *ag_policy_tenant_of(const struct ag_policy_db *db, const char *path);
 struct ag_cg *ag_policy_find_path(const struct ag_policy_db *db, const char *path);
 
 /* The effective kernel policy of a cgroup path (for judging in user space what the kernel would):

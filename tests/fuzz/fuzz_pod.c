@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t n = 0;
 
 		copy = fuzz_str(data, size);
-		if (k8s_api_podlist_parse(copy, size, "fuzz", &pods, &n, rv, sizeof(rv), cont,
+		if (k8s_api_podlist_parse(copy, size, "fuzz", &pods, &n, NULL, rv, sizeof(rv), cont,
 					  sizeof(cont), err, sizeof(err)) == 0) {
 			for (size_t i = 0; i < n; i++)
 				k8s_api_pod_free(&pods[i]);

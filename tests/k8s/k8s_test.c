@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "k8s/k8s.h"
+#include "k8s/cdi.h"
 #include "k8s/nvidia.h"
 
 #define UVM 508
@@ -888,6 +889,102 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Resolve until the API has told the source of the pod (its name is known), up to ms. */
+static bool api_names(const char *path, const char *pod, int ms)
+{
+	struct ag_tenant t;
+
+	for (int i = 0; i < ms / 20; i++) {
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+		resolve(path, &t);
+		if (!strcmp(t.pod_name, pod))
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/* Issue 19.9: one object over the JSON bound (a pod of 10,000 containers) is refused alone: the
+ * ADDED event after it in the same write is applied, and a list that holds both applies the rest. */
+static void test_api_oversized_alone(void **state)
+{
+	const char *after = cg(17, cid(17, 0), SYSTEMD_BURSTABLE);
+	const char *listed = cg(18, cid(18, 0), SYSTEMD_BURSTABLE);
+	struct ag_k8s_stats st;
+	struct ag_tenant t;
+	uint64_t refused;
+
+	(void)state;
+	use_src = T.src_b;
+	use_efd = T.efd_b;
+	ag_k8s_source_stats(T.src_b, &st);
+	refused = st.api_refused;
+	assert_int_equal(resolve(after, &t), AG_R_PENDING);
+	assert_string_equal(t.pod_name, ""); /* the API does not know it yet */
+	api_fault("oversized 17\n");
+	assert_true(api_names(after, "after-17", 10000));
+	ag_k8s_source_stats(T.src_b, &st);
+	assert_true(st.api_refused > refused);
+	assert_int_equal(wait_log("watch event refused (its ", 5000), 0);
+	/* a relist: the list holds the huge pod, pod 18 (only the list shows it) and the rest */
+	refused = st.api_refused;
+	relists_before = st.api_relists;
+	api_fault("list-only 18\n");
+	assert_int_equal(wait_stat(api_relisted, 10000), 0);
+	assert_true(api_names(listed, "after-18", 10000));
+	assert_true(api_names(after, "after-17", 1000));
+	ag_k8s_source_stats(T.src_b, &st);
+	assert_true(st.api_refused > refused);
+	assert_int_equal(wait_log(" refused: its ", 5000), 0);
+}
+
+/* ---- messages whatever the input's length (issue 19.10) ---- */
+
+static char cdi_msg[8192];
+static int cdi_n_msg;
+
+static void cdi_keep(void *arg, const char *msg)
+{
+	(void)arg;
+	snprintf(cdi_msg, sizeof(cdi_msg), "%s", msg);
+	cdi_n_msg++;
+}
+
+/* A spec in a directory of about 1,000 characters: its warning names the whole path and the
+ * problem (it was cut before the problem). */
+static void test_cdi_long_directory(void **state)
+{
+	char dir[1200], file[1300], want[1500];
+	const char *dirs[1] = { dir };
+	struct ag_cdi_cache c;
+	FILE *f;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/cdi-long", T.tmp);
+	assert_true(mkdir(dir, 0755) == 0 || errno == EEXIST);
+	while (strlen(dir) < 1000) {
+		size_t n = strlen(dir);
+
+		dir[n] = '/';
+		memset(dir + n + 1, 'd', 200);
+		dir[n + 201] = 0;
+		assert_true(mkdir(dir, 0755) == 0 || errno == EEXIST);
+	}
+	snprintf(file, sizeof(file), "%s/spec.yaml", dir);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fputs("cdiVersion: 0.6.0\nkind: notavendorclass\ndevices: []\n", f);
+	fclose(f);
+	cdi_n_msg = 0;
+	assert_int_equal(ag_cdi_load(&c, dirs, 1, NULL, cdi_keep, NULL), 0);
+	snprintf(want, sizeof(want), "cdi: %s: kind 'notavendorclass' is not vendor.com/class", file);
+	assert_int_equal(cdi_n_msg, 1);
+	assert_string_equal(cdi_msg, want);
+	ag_cdi_free(&c);
+	unlink(file);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -910,7 +1007,9 @@ int main(void)
 		cmocka_unit_test(test_api_only_join),
 		cmocka_unit_test(test_api_watch_events),
 		cmocka_unit_test(test_api_gone_and_garbage),
+		cmocka_unit_test(test_api_oversized_alone),
 		cmocka_unit_test(test_api_down_then_up),
+		cmocka_unit_test(test_cdi_long_directory),
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -168,7 +168,7 @@ static int policy_setup(void **state)
 	f->dir = ag_unit_mkdtemp();
 	path = ag_unit_write(f->dir, "c.yaml",
 			     "tenants: [\"/tenants/*\"]\n"
-			     "exempt: [\"/tenants/dcgm\"]\n"
+			     "exempt: [\"/tenants/dcgm\", \"/**/nvidia-dcgm.service\", \"/**/x/**/y\"]\n"
 			     "allocations:\n"
 			     "  - cgroup: /tenants/a\n"
 			     "    devices: [\"195:0\"]\n"
@@ -308,6 +308,151 @@ static void test_policy_reconcile(void **state)
 	/* nothing changed: nothing gone */
 	assert_int_equal(ag_policy_reconcile(&f->db, f->dir, count_gone, &gone), 0);
 	assert_int_equal(gone, 1);
+}
+
+/* Cgroups a tenant makes below itself are members: never classified, never given a policy entry
+ * of their own (the kernel's ancestor walk finds the tenant's), whatever their names say. */
+static void test_policy_members(void **state)
+{
+	struct pfx *f = *state;
+	char longname[300], p[600];
+	const char *path;
+	static const char *const names[] = {
+		"/tenants/b/nvidia-dcgm.service",       /* named like an exempt pattern */
+		"/tenants/b/x",                         /* /.../x/.../y: exempt two levels down */
+		"/tenants/b/x/deep/y",
+		"/tenants/b/x/deep/y/nvidia-dcgm.service",
+		"/tenants/b/dcgm",                      /* the exempt tenant's own name */
+		"/tenants/b/*",                         /* glob characters as names */
+		"/tenants/b/[a-z]",
+		"/tenants/b/?",
+		"/tenants/b/**",
+		"/tenants/b/...",                       /* dot names ('.' and '..' are no cgroup) */
+		"/tenants/b/..a",
+		"/tenants/b/a\nb",                      /* a newline */
+		"/tenants/b/a b",
+	};
+	__u64 id = 100;
+	unsigned int counts[5];
+
+	ag_policy_added(&f->db, 10, "/tenants", 0);
+	ag_policy_added(&f->db, 11, "/tenants/a", 0);
+	assert_non_null(ag_policy_added(&f->db, 12, "/tenants/b", 0));
+	assert_int_equal(ag_policy_added(&f->db, 16, "/system.slice", 0)->state, AG_P_HOST);
+	/* at the tenant's level the exempt pattern still works */
+	assert_int_equal(ag_policy_added(&f->db, 17, "/system.slice/nvidia-dcgm.service", 0)->state,
+			 AG_P_EXEMPT);
+	assert_null(ag_policy_added(&f->db, 18, "/system.slice/nvidia-dcgm.service/sub", 0));
+	assert_int_equal(verdict_of(f, "/system.slice/nvidia-dcgm.service/sub", 195, 0), AG_V_EXEMPT);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++, id++) {
+		assert_null(ag_policy_added(&f->db, id, names[i], 0));
+		assert_ptr_equal(ag_policy_lookup(&f->db, id, &path), ag_policy_find(&f->db, 12));
+		assert_string_equal(path, names[i]);
+		assert_null(ag_policy_find_path(&f->db, names[i]));
+		/* b's own GPU, a's GPU: as for b itself */
+		assert_int_equal(verdict_of(f, names[i], 195, 1), AG_V_ALLOWED);
+		assert_int_equal(verdict_of(f, names[i], 195, 0), AG_V_CROSS_TENANT);
+	}
+	/* a name as long as a cgroup name may be, many levels down */
+	memset(longname, 'n', 255);
+	longname[255] = 0;
+	snprintf(p, sizeof(p), "/tenants/b/%s/nvidia-dcgm.service", longname);
+	assert_null(ag_policy_added(&f->db, id, p, 0));
+	assert_int_equal(verdict_of(f, p, 195, 0), AG_V_CROSS_TENANT);
+	/* a's devices are still a's alone: b's members are not owners */
+	assert_int_equal(ag_policy_owners(&f->db, 195, 0), 1);
+	ag_policy_counts(&f->db, counts);
+	assert_int_equal(counts[AG_P_TENANT], 2);
+	assert_int_equal(counts[AG_P_EXEMPT], 1);
+	/* every entry the map holds: /tenants, a, b, the exempt service */
+	assert_int_equal(f->db.map_entries, 4);
+	assert_int_equal(f->db.members.n, sizeof(names) / sizeof(names[0]) + 2);
+	/* asking the sources again changes nothing for them */
+	ag_policy_refresh(&f->db);
+	assert_int_equal(f->db.members.n, sizeof(names) / sizeof(names[0]) + 2);
+	assert_int_equal(f->db.map_entries, 4);
+	assert_int_equal(verdict_of(f, names[0], 195, 0), AG_V_CROSS_TENANT);
+	/* a member goes */
+	ag_policy_removed(&f->db, 100);
+	assert_null(ag_policy_lookup(&f->db, 100, NULL));
+	assert_int_equal(f->db.members.n, sizeof(names) / sizeof(names[0]) + 1);
+}
+
+/* A sub-cgroup whose tenant's mkdir event was lost (or comes later): the tenant is looked up in
+ * the file system and judged first, so the sub-cgroup's name never classifies it (a directory tree
+ * stands in for the cgroup2 mount). */
+static void test_policy_member_before_tenant(void **state)
+{
+	struct pfx *f = *state;
+	char p[512];
+	const char *path;
+	struct ag_cg *b;
+
+	f->db.cgroup2 = f->dir;
+	snprintf(p, sizeof(p), "%s/tenants", f->dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/tenants/b", f->dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/tenants/b/nvidia-dcgm.service", f->dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	ag_policy_added(&f->db, 10, "/tenants", 0);
+	/* b's event lost: its sub-cgroup's comes first */
+	assert_null(ag_policy_added(&f->db, 99, "/tenants/b/nvidia-dcgm.service", 0));
+	b = ag_policy_find_path(&f->db, "/tenants/b");
+	assert_non_null(b);
+	assert_int_equal(b->state, AG_P_TENANT);
+	assert_ptr_equal(ag_policy_lookup(&f->db, 99, &path), b);
+	assert_int_equal(verdict_of(f, "/tenants/b/nvidia-dcgm.service", 195, 1), AG_V_ALLOWED);
+	assert_int_equal(verdict_of(f, "/tenants/b/nvidia-dcgm.service", 195, 7), AG_V_UNMEDIATED);
+	/* nothing known at all: the walk down from the root settles every level */
+	snprintf(p, sizeof(p), "%s/jobs", f->dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/jobs/j1", f->dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/jobs/j1/nvidia-dcgm.service", f->dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	assert_null(ag_policy_added(&f->db, 98, "/jobs/j1/nvidia-dcgm.service", 0));
+	assert_int_equal(ag_policy_find_path(&f->db, "/jobs/j1")->state, AG_P_TENANT);
+	assert_int_equal(verdict_of(f, "/jobs/j1/nvidia-dcgm.service", 261, 1), AG_V_ALLOWED);
+}
+
+/* A tenant deeper than the kernel's ancestor walk: its descendants get entries of their own, copies
+ * of the tenant's (still not classified by their names). */
+static void test_policy_deep_tenant(void **state)
+{
+	struct pfx *f = *state;
+	struct ag_config cfg;
+	struct ag_policy_db db;
+	char parent[256] = "", yaml[1024], err[512], p[512], *cpath;
+	struct ag_policy pol;
+	__u64 id = 10;
+
+	(void)f;
+	for (int l = 1; l < AG_ANCESTOR_LEVELS; l++)
+		strcat(parent, "/l");
+	snprintf(yaml, sizeof(yaml), "tenants: [\"%s/*\"]\nexempt: [\"/**/nvidia-dcgm.service\"]\n"
+		 "allocations:\n  - cgroup: %s/t\n    devices: [\"195:1\"]\n", parent, parent);
+	cpath = ag_unit_write(f->dir, "deep.yaml", yaml);
+	assert_int_equal(ag_config_load(cpath, &cfg, err, sizeof(err)), 0);
+	free(cpath);
+	assert_int_equal(ag_policy_init(&db, &cfg, &f->dt, NULL), 0);
+	assert_int_equal(ag_policy_add_source(&db, ag_config_source_new(&cfg)), 0);
+	p[0] = 0;
+	for (int l = 1; l < AG_ANCESTOR_LEVELS; l++) {
+		strcat(p, "/l");
+		ag_policy_added(&db, id++, p, 0);
+	}
+	strcat(p, "/t"); /* level AG_ANCESTOR_LEVELS: the kernel's walk stops below it */
+	assert_int_equal(ag_policy_added(&db, id++, p, 0)->state, AG_P_TENANT);
+	strcat(p, "/nvidia-dcgm.service");
+	assert_int_equal(ag_policy_added(&db, id++, p, 0)->state, AG_P_TENANT);
+	assert_true(ag_policy_effective(&db, p, &pol));
+	assert_int_equal(ag_verdict(&pol, 195, 1, 1), AG_V_ALLOWED);
+	assert_int_equal(ag_verdict(&pol, 195, 0, 0), AG_V_UNMEDIATED);
+	/* one owner of 195:1: the copy counts under its tenant's key */
+	assert_int_equal(ag_policy_owners(&db, 195, 1), 1);
+	ag_policy_free(&db);
+	ag_config_free(&cfg);
 }
 
 /* the example shipped in deploy/ must stay a valid configuration */
@@ -528,6 +673,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_policy_owners_lifecycle, policy_setup, policy_teardown),
 		cmocka_unit_test_setup_teardown(test_policy_latency, policy_setup, policy_teardown),
 		cmocka_unit_test_setup_teardown(test_policy_reconcile, policy_setup, policy_teardown),
+		cmocka_unit_test_setup_teardown(test_policy_members, policy_setup, policy_teardown),
+		cmocka_unit_test_setup_teardown(test_policy_deep_tenant, policy_setup, policy_teardown),
+		cmocka_unit_test_setup_teardown(test_policy_member_before_tenant, policy_setup, policy_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

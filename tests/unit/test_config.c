@@ -382,6 +382,22 @@ static void test_bad_scalars(void **state)
 #undef RL
 		{ "pin_dir: sys/fs/bpf/x\n", 1, "pin_dir: expected an absolute path or off, found 'sys/fs/bpf/x'" },
 		{ "pin_dir:\n", 1, "pin_dir: expected an absolute path or off, found nothing" },
+		/* a NUL in any scalar: the parsers compare C strings, and "enforce\0junk" read as
+		 * enforce (or as audit where the check came first) */
+#define NUL " (no setting takes one)"
+		{ "mode: \"enforce\\0junk\"\n", 1, "mode: a NUL byte in 'enforce?junk'" NUL },
+		{ "mode: audit\nunresolved: \"deny\\0x\"\n", 2, "unresolved: a NUL byte in 'deny?x'" NUL },
+		{ "mode: \"audit\\0\"\n", 1, "mode: a NUL byte in 'audit?'" NUL },
+		{ "kubernetes:\n  events: \"off\\0on\"\n", 2, "kubernetes.events: expected on or off, found a string with a NUL byte" },
+		{ "kubernetes:\n  reports: \"off\\0\"\n", 2, "kubernetes.reports: expected wgpolicyk8s, openreports or off, found a string with a NUL byte" },
+		{ "exempt:\n  - labels: {app: \"dcgm\\0x\"}\n", 2, "exempt[0].labels.app: expected a label value (a string; \"\" for empty), found 'dcgm?x'" },
+		{ "exempt:\n  - labels: {\"app\\0x\": dcgm}\n", 2, "exempt[0].labels: expected a label name, found a string with a NUL byte" },
+		{ "\"mode\\0x\": audit\n", 1, "expected a key name, found a key with a NUL byte" },
+		{ "metrics:\n  pod_labels: \"false\\0\"\n", 2, "pod_labels: a NUL byte in 'false?'" NUL },
+		{ "selftest:\n  at_start: \"true\\0\"\n", 2, "at_start: a NUL byte in 'true?'" NUL },
+		{ "tenants: [/a]\nexempt:\n  - labels: {app: x}\n    namespace: \"ns\\0\"\n", 4,
+		  "exempt[0].namespace: expected a namespace name, found a string with a NUL byte" },
+#undef NUL
 	};
 
 	EXPECT_ALL_REFUSED((struct fx *)*state, bad);

@@ -44,34 +44,8 @@ if [ "$what" = kernel ] && [ -s "$kdir/vmlinuz" ] && [ -s "$kdir/label" ] && [ "
 	exit 0
 fi
 
-# The Debian archive URI and keyring: from the first deb822 stanza (or one-line entry) that names a
-# Debian suite that is not a security one.
-archive_from_sources() {
-	local f
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		awk '
-			function flush() {
-				if (uri != "" && suites != "" && suites !~ /-security/ && types ~ /(^| )deb( |$)/ && !done) {
-					print uri, (key == "" ? "-" : key); done = 1
-				}
-				uri = ""; suites = ""; types = ""; key = ""
-			}
-			/^[ \t]*#/ { next }
-			/^[ \t]*$/ { flush(); next }
-			tolower($1) == "types:"     { types = $0; sub(/^[^:]*:[ \t]*/, "", types) }
-			tolower($1) == "uris:"      { uri = $2 }
-			tolower($1) == "suites:"    { suites = $0 }
-			tolower($1) == "signed-by:" { key = $2 }
-			END { flush() }
-		' "$f"
-	done
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -f "$f" ] || continue
-		# deb [opts] URI SUITE COMPONENTS...
-		sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" | awk '$1 == "deb" && $3 !~ /-security/ { print $2, "-" }'
-	done
-}
+# The Debian archive URI and keyring this machine's apt uses (tools/debian-archive.sh).
+archive_from_sources() { "$(dirname "$0")/../../tools/debian-archive.sh"; }
 
 read -r uri key < <(archive_from_sources | head -n1) || true
 [ -n "${uri:-}" ] || die "no Debian archive found in /etc/apt/sources.list{,.d} to fetch $suite from"

@@ -63,6 +63,7 @@ struct k8s_api {
 	struct k8s_api_snap snap;
 	bool claims_want;      /* the claims thread has work */
 	uint64_t requests, errors, events, relists;
+	uint64_t refused; /* watch events and list items refused alone (over a bound, no JSON) */
 	bool up;
 	pthread_t th_pods, th_claims;
 	bool have_pods, have_claims;
@@ -104,6 +105,8 @@ struct k8s_req {
 	/* watch: one event per line */
 	int (*line)(struct k8s_req *r, char *line, size_t len);
 	int line_err;     /* set by line(): stops the transfer */
+	bool skipping;    /* inside a line over K8S_API_MAX_LINE: dropped up to its newline */
+	uint64_t long_lines; /* lines refused for their length */
 	bool relist;      /* the watch said 410 */
 	char rv[64];      /* last resourceVersion seen */
 	uint64_t events;
@@ -143,7 +146,7 @@ struct k8s_jkeep {
 };
 
 extern const struct k8s_jkeep k8s_keep_pod[], k8s_keep_podlist[], k8s_keep_watch[],
-	k8s_keep_claim[], k8s_keep_slices[], k8s_keep_status[];
+	k8s_keep_claim[], k8s_keep_slice[], k8s_keep_slices[], k8s_keep_status[];
 
 #define K8S_JSON_MAX_DEPTH   32 /* json-c's default */
 #define K8S_JSON_MAX_DEPTH_S "32"
@@ -158,6 +161,27 @@ extern const struct k8s_jkeep k8s_keep_pod[], k8s_keep_podlist[], k8s_keep_watch
  */
 json_object *k8s_json_parse(char *buf, size_t len, const struct k8s_jkeep *keep, const char *what,
 			    char *err, size_t errlen);
+/* The same within a bound the caller gives (a part of a larger answer's); *cost (may be NULL)
+ * gets what the tree would cost, refused or not. */
+json_object *k8s_json_parse_within(char *buf, size_t len, const struct k8s_jkeep *keep,
+				   const char *what, size_t bound, size_t *cost, char *err,
+				   size_t errlen);
+
+/* One element of a JSON array: its text is buf[off, off + len), valid JSON on its own (32 bits:
+ * an answer is at most K8S_API_MAX_BODY). */
+struct k8s_jspan {
+	uint32_t off, len;
+};
+
+/*
+ * The elements of the array that the top-level object of buf holds under key (none when it has
+ * no such array), at most max, so that each can be parsed (and refused) alone: one element over
+ * a bound costs the agent that element, not the answer. Checks the structure of the whole text
+ * (linear). Returns 0 (*spans malloc'd, NULL when none), -E2BIG when there are more than max
+ * (*n says how many; only max are in *spans), or -EBADMSG with err.
+ */
+int k8s_json_split(char *buf, size_t len, const char *key, struct k8s_jspan **spans, size_t *n,
+		   size_t max, char *err, size_t errlen);
 size_t k8s_json_bound(size_t len);
 
 /* ---- api_claims.c ---- */
@@ -180,11 +204,13 @@ int k8s_api_pod_parse(json_object *o, struct k8s_api_pod *p, const char **why);
 /*
  * A PodList answer (body: len bytes, blanked in place as k8s_json_parse does; url names it) ->
  * *pods (n of them, to free with k8s_api_pod_free each and free), its resourceVersion and continue
- * token. Items that are no pod are skipped with a warning. 0, or -EBADMSG/-E2BIG/-ENOMEM with err.
+ * token. Items that are no pod are skipped with a warning; an item over its JSON bound is refused
+ * alone (*refused, may be NULL, counts them) and the others are applied. 0, or
+ * -EBADMSG/-E2BIG/-ENOMEM with err.
  */
 int k8s_api_podlist_parse(char *body, size_t len, const char *url, struct k8s_api_pod **pods,
-			  size_t *n, char *rv, size_t rvlen, char *cont, size_t contlen, char *err,
-			  size_t errlen);
+			  size_t *n, size_t *refused, char *rv, size_t rvlen, char *cont,
+			  size_t contlen, char *err, size_t errlen);
 
 json_object *k8s_jget(json_object *o, const char *key);
 const char *k8s_jstr(json_object *o, const char *key);

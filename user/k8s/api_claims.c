@@ -192,9 +192,10 @@ static int slices_get(struct k8s_api *api, CURL *curl, int ver, char *err, size_
 	const struct k8s_env *env = api->env;
 	struct k8s_req r = { .env = api->env };
 	struct k8s_slice_dev *v = NULL;
-	json_object *o, *items;
-	size_t n = 0;
-	char path[600];
+	struct k8s_jspan *sp = NULL;
+	json_object *o = NULL, *items = NULL;
+	size_t n = 0, n_sp = 0, budget, refused = 0;
+	char path[600], jerr[800], *body;
 	long http = 0;
 	int ret;
 
@@ -207,16 +208,47 @@ static int slices_get(struct k8s_api *api, CURL *curl, int ver, char *err, size_
 	}
 	if (ret)
 		goto out;
-	o = k8s_json_parse(r.body ? r.body : (char[1]){ 0 }, r.len, k8s_keep_slices, r.url, err,
-			   errlen);
-	if (!o) {
-		ret = -EBADMSG;
+	/* each slice alone, as a PodList's pods: one over its bound is refused, the rest applied */
+	body = r.body ? r.body : (char[1]){ 0 };
+	ret = k8s_json_split(body, r.len, "items", &sp, &n_sp, K8S_API_MAX_SLICE_DEVS, jerr,
+			     sizeof(jerr));
+	if (ret) {
+		if (ret == -E2BIG)
+			snprintf(err, errlen, "%.600s: more than %u ResourceSlices", r.url,
+				 K8S_API_MAX_SLICE_DEVS);
+		else
+			snprintf(err, errlen, "%.600s: %.400s", r.url, jerr);
 		goto out;
 	}
-	items = k8s_jarr(o, "items");
-	if (!items) {
-		snprintf(err, errlen, "%.600s: not a ResourceSliceList", r.url);
-		json_object_put(o);
+	items = json_object_new_array();
+	budget = k8s_json_bound(r.len);
+	for (size_t i = 0; items && i < n_sp; i++) {
+		size_t cost = 0, own = k8s_json_bound(sp[i].len);
+		json_object *it = k8s_json_parse_within(body + sp[i].off, sp[i].len, k8s_keep_slice,
+							NULL, own < budget ? own : budget, &cost,
+							jerr, sizeof(jerr));
+
+		if (!it) {
+			k8s_log(AG_LOG_WARN, "API %s: item %zu refused: %s; the other items are applied",
+				r.url, i, jerr);
+			refused++;
+			continue;
+		}
+		budget -= cost < budget ? cost : budget;
+		json_object_array_add(items, it);
+	}
+	if (n_sp)
+		memset(body + sp[0].off, ' ', sp[n_sp - 1].off + sp[n_sp - 1].len - sp[0].off);
+	if (refused) {
+		k8s_lock(&api->lock);
+		api->refused += refused;
+		k8s_unlock(&api->lock);
+	}
+	o = items ? k8s_json_parse(body, r.len, k8s_keep_slices, r.url, err, errlen) : NULL;
+	if (!o || !k8s_jarr(o, "items")) {
+		if (o || !items)
+			snprintf(err, errlen, "%.600s: %s", r.url,
+				 items ? "not a ResourceSliceList" : "out of memory");
 		ret = -EBADMSG;
 		goto out;
 	}
@@ -227,12 +259,13 @@ static int slices_get(struct k8s_api *api, CURL *curl, int ver, char *err, size_
 				 r.url, K8S_API_MAX_SLICE_DEVS);
 		else
 			snprintf(err, errlen, "%.600s: out of memory", r.url);
-		json_object_put(o);
 		goto out;
 	}
-	json_object_put(o);
 	k8s_map_set_slices(api->map, v, n);
 out:
+	json_object_put(o);
+	json_object_put(items);
+	free(sp);
 	k8s_req_reset(&r);
 	return ret;
 }

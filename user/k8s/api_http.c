@@ -63,12 +63,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-size_t k8s_req_feed(struct k8s_req *r, const char *data, size_t add)
+static int req_append(struct k8s_req *r, const char *data, size_t add)
 {
-	if (r->len + add > (r->line ? K8S_API_MAX_LINE : K8S_API_MAX_BODY)) {
-		r->too_big = true;
-		return 0;
-	}
 	if (r->len + add + 1 > r->cap) {
 		size_t cap = r->cap ? r->cap : 65536;
 		char *b;
@@ -77,35 +73,70 @@ size_t k8s_req_feed(struct k8s_req *r, const char *data, size_t add)
 			cap *= 2;
 		b = realloc(r->body, cap);
 		if (!b)
-			return 0;
+			return -ENOMEM;
 		r->body = b;
 		r->cap = cap;
 	}
 	memcpy(r->body + r->len, data, add);
 	r->len += add;
 	r->body[r->len] = '\0';
-	if (r->line) {
-		/* every complete line, then one move of the rest: linear in the chunk (a move per
-		 * line was quadratic for a chunk of many short lines) */
-		size_t off = 0;
-		char *nl;
-		int ret = 0;
+	return 0;
+}
 
-		while (!ret && (nl = memchr(r->body + off, '\n', r->len - off))) {
-			size_t l = (size_t)(nl - (r->body + off));
+/*
+ * A watch: every complete line to r->line, each copied once (linear in the chunk). A line past
+ * K8S_API_MAX_LINE is refused alone: dropped up to its newline, and the lines after it are read
+ * (it cut the transfer, and the watch resumed into the same line for ever).
+ */
+static size_t feed_lines(struct k8s_req *r, const char *data, size_t add)
+{
+	size_t i = 0;
 
-			*nl = '\0';
-			if (l && r->line(r, r->body + off, l) < 0)
-				ret = -1;
-			off += l + 1;
+	while (i < add) {
+		const char *nl = memchr(data + i, '\n', add - i);
+		size_t seg = nl ? (size_t)(nl - (data + i)) : add - i;
+
+		if (r->skipping) {
+			i += seg + (nl ? 1 : 0);
+			r->skipping = !nl;
+			continue;
 		}
-		memmove(r->body, r->body + off, r->len - off);
-		r->len -= off;
-		r->body[r->len] = '\0';
-		if (ret)
+		if (r->len + seg > K8S_API_MAX_LINE) {
+			r->long_lines++;
+			k8s_log(AG_LOG_WARN, "API %s: a watch event of more than %u bytes refused (%.60s...); "
+				"the rest of the stream is applied", r->url, K8S_API_MAX_LINE,
+				r->len ? r->body : "");
+			r->len = 0;
+			r->skipping = !nl;
+			i += seg + (nl ? 1 : 0);
+			continue;
+		}
+		if (req_append(r, data + i, seg))
 			return 0;
+		i += seg;
+		if (!nl)
+			break;
+		i++;
+		if (r->len && r->line(r, r->body, r->len) < 0) {
+			r->len = 0;
+			return 0;
+		}
+		r->len = 0;
+		if (r->body)
+			r->body[0] = '\0';
 	}
 	return add;
+}
+
+size_t k8s_req_feed(struct k8s_req *r, const char *data, size_t add)
+{
+	if (r->line)
+		return feed_lines(r, data, add);
+	if (r->len + add > K8S_API_MAX_BODY) {
+		r->too_big = true;
+		return 0;
+	}
+	return req_append(r, data, add) ? 0 : add;
 }
 
 static size_t on_data(char *data, size_t size, size_t n, void *arg)
@@ -248,6 +279,7 @@ void k8s_req_reset(struct k8s_req *r)
 	r->body = NULL;
 	r->len = r->cap = 0;
 	r->too_big = false;
+	r->skipping = false;
 	r->line = NULL;
 	r->line_err = 0;
 	r->relist = false;

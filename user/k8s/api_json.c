@@ -217,6 +217,13 @@ size_t k8s_json_bound(size_t len)
 json_object *k8s_json_parse(char *buf, size_t len, const struct k8s_jkeep *keep, const char *what,
 			    char *err, size_t errlen)
 {
+	return k8s_json_parse_within(buf, len, keep, what, k8s_json_bound(len), NULL, err, errlen);
+}
+
+json_object *k8s_json_parse_within(char *buf, size_t len, const struct k8s_jkeep *keep,
+				   const char *what, size_t bound, size_t *cost, char *err,
+				   size_t errlen)
+{
 	struct json_tokener *tok;
 	json_object *o;
 	struct scan s;
@@ -233,10 +240,17 @@ json_object *k8s_json_parse(char *buf, size_t len, const struct k8s_jkeep *keep,
 		return NULL;
 	}
 	s.cost += 2 * s.longest;
-	if (s.cost > k8s_json_bound(len)) {
-		snprintf(err, errlen, "%.600s%sits %zu JSON values used would take about %zu bytes "
-			 "parsed, more than %u times its %zu bytes plus %u KiB", what, sep, s.values,
-			 s.cost, K8S_JSON_FACTOR, len, K8S_JSON_FIXED >> 10);
+	if (cost)
+		*cost = s.cost;
+	if (s.cost > bound) {
+		if (bound < k8s_json_bound(len))
+			snprintf(err, errlen, "%.600s%sits %zu JSON values used would take about %zu "
+				 "bytes parsed, more than the %zu bytes left of the whole answer's bound",
+				 what, sep, s.values, s.cost, bound);
+		else
+			snprintf(err, errlen, "%.600s%sits %zu JSON values used would take about %zu "
+				 "bytes parsed, more than %u times its %zu bytes plus %u KiB", what, sep,
+				 s.values, s.cost, K8S_JSON_FACTOR, len, K8S_JSON_FIXED >> 10);
 		return NULL;
 	}
 	if (!scan(&s, buf, len, keep, true)) { /* the same walk as the check: cannot fail */
@@ -258,6 +272,116 @@ json_object *k8s_json_parse(char *buf, size_t len, const struct k8s_jkeep *keep,
 	}
 	json_tokener_free(tok);
 	return o;
+}
+
+int k8s_json_split(char *buf, size_t len, const char *key, struct k8s_jspan **spans, size_t *n,
+		   size_t max, char *err, size_t errlen)
+{
+	struct k8s_jspan *v = NULL;
+	size_t cnt = 0, kl0 = strlen(key);
+	char *open = NULL, *close = NULL;
+	struct scan s;
+
+	*spans = NULL;
+	*n = 0;
+	if (len > UINT32_MAX) {
+		snprintf(err, errlen, "%zu bytes of JSON, too large", len);
+		return -EBADMSG;
+	}
+	memset(&s, 0, sizeof(s));
+	s.p = s.start = buf;
+	s.end = buf + len;
+	ws(&s);
+	if (s.p >= s.end || *s.p != '{') {
+		/* what is wrong with the text first, if anything */
+		if (value(&s, NULL, false, false, 0))
+			s.p = s.start, fail(&s, "not a JSON object");
+		goto bad;
+	}
+	s.p++;
+	ws(&s);
+	if (s.p < s.end && *s.p == '}')
+		return 0;
+	for (;;) {
+		const char *k;
+		size_t kl;
+
+		ws(&s);
+		if (s.p >= s.end || *s.p != '"') {
+			fail(&s, "an object member without a quoted name");
+			goto bad;
+		}
+		if (!string(&s, &k, &kl))
+			goto bad;
+		ws(&s);
+		if (s.p >= s.end || *s.p != ':') {
+			fail(&s, "no ':' after a member's name");
+			goto bad;
+		}
+		s.p++;
+		ws(&s);
+		if (!open && kl == kl0 && !memcmp(k, key, kl) && s.p < s.end && *s.p == '[') {
+			open = s.p++;
+			ws(&s);
+			while (s.p < s.end && *s.p != ']') {
+				struct k8s_jspan *nv;
+				char *b;
+
+				ws(&s);
+				b = s.p;
+				if (!value(&s, NULL, false, false, 2))
+					goto bad;
+				if (cnt >= max) { /* counted, not kept: no memory past max */
+					cnt++;
+					goto next;
+				}
+				if (!(cnt & (cnt - 1))) { /* 0, 1, 2, 4, ...: double */
+					nv = realloc(v, (cnt ? 2 * cnt : 1) * sizeof(*v));
+					if (!nv) {
+						fail(&s, "out of memory");
+						goto bad;
+					}
+					v = nv;
+				}
+				v[cnt].off = (uint32_t)(b - buf);
+				v[cnt++].len = (uint32_t)(s.p - b);
+next:
+				ws(&s);
+				if (s.p < s.end && *s.p == ',') {
+					s.p++;
+					continue;
+				}
+				if (s.p >= s.end || *s.p != ']') {
+					fail(&s, "no ',' or ']' after an element");
+					goto bad;
+				}
+			}
+			if (s.p >= s.end) {
+				fail(&s, "an unterminated array");
+				goto bad;
+			}
+			close = s.p++;
+		} else if (!value(&s, NULL, false, false, 1)) {
+			goto bad;
+		}
+		ws(&s);
+		if (s.p < s.end && *s.p == ',') {
+			s.p++;
+			continue;
+		}
+		if (s.p < s.end && *s.p == '}')
+			break;
+		fail(&s, "no ',' or '}' after a member");
+		goto bad;
+	}
+	(void)close;
+	*spans = v;
+	*n = cnt;
+	return cnt > max ? -E2BIG : 0;
+bad:
+	snprintf(err, errlen, "not JSON at byte %zu: %s", s.at, s.why ? s.why : "?");
+	free(v);
+	return -EBADMSG;
 }
 
 /* ---- what the agent reads (api_pods.c, api_claims.c, k8s_http_error) ---- */
@@ -313,7 +437,7 @@ static const struct k8s_jkeep keep_slice_dev[] = { { "name" }, { "attributes", k
 						   { NULL } };
 static const struct k8s_jkeep keep_slice_spec[] = { { "driver" }, { "pool", keep_name },
 						    { "devices", keep_slice_dev }, { NULL } };
-static const struct k8s_jkeep keep_slice[] = { { "spec", keep_slice_spec }, { NULL } };
-const struct k8s_jkeep k8s_keep_slices[] = { { "items", keep_slice }, { "kind" }, { NULL } };
+const struct k8s_jkeep k8s_keep_slice[] = { { "spec", keep_slice_spec }, { NULL } };
+const struct k8s_jkeep k8s_keep_slices[] = { { "items", k8s_keep_slice }, { "kind" }, { NULL } };
 
 const struct k8s_jkeep k8s_keep_status[] = { { "message" }, { NULL } };

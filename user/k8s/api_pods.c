@@ -254,43 +254,79 @@ static void pod_delete(struct k8s_api *api, const char *uid)
 /* ---- pods: list + watch ---- */
 
 int k8s_api_podlist_parse(char *body, size_t len, const char *url, struct k8s_api_pod **out,
-			  size_t *out_n, char *rv, size_t rvlen, char *cont, size_t contlen, char *err,
-			  size_t errlen)
+			  size_t *out_n, size_t *refused, char *rv, size_t rvlen, char *cont,
+			  size_t contlen, char *err, size_t errlen)
 {
-	json_object *o = k8s_json_parse(body, len, k8s_keep_podlist, url, err, errlen), *items;
+	size_t n = 0, n_items = 0, budget = k8s_json_bound(len);
+	struct k8s_jspan *items = NULL;
 	struct k8s_api_pod *pods;
+	json_object *o;
 	const char *c;
-	size_t n = 0;
+	char jerr[800];
 
-	if (!o)
-		return -EBADMSG;
-	items = k8s_jarr(o, "items");
-	if (!items || !k8s_jstr(k8s_jget(o, "metadata"), "resourceVersion")) {
-		snprintf(err, errlen, "%.600s: not a PodList (%s)", url,
-			 !items ? "no items" : "no metadata.resourceVersion");
-		json_object_put(o);
+	/* each item alone: one over its bound is refused, the others are applied (a pod of 10,000
+	 * containers cost the agent the whole list, and so every pod of the node) */
+	if (refused)
+		*refused = 0;
+	int r = k8s_json_split(body, len, "items", &items, &n_items, K8S_API_MAX_PODS, jerr,
+			       sizeof(jerr));
+
+	if (r == -EBADMSG) {
+		snprintf(err, errlen, "%.600s: %s", url, jerr);
 		return -EBADMSG;
 	}
-	if (json_object_array_length(items) > K8S_API_MAX_PODS) {
-		snprintf(err, errlen, "%.600s: %zu pods, more than %d on one node", url,
-			 json_object_array_length(items), K8S_API_MAX_PODS);
-		json_object_put(o);
+	if (r == -E2BIG) {
+		snprintf(err, errlen, "%.600s: %zu pods, more than %d on one node", url, n_items,
+			 K8S_API_MAX_PODS);
+		free(items);
 		return -E2BIG;
 	}
-	pods = calloc(json_object_array_length(items) + 1, sizeof(*pods));
+	pods = calloc(n_items + 1, sizeof(*pods));
 	if (!pods) {
-		json_object_put(o);
+		free(items);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < json_object_array_length(items); i++) {
+	for (size_t i = 0; i < n_items; i++) {
+		/* its own bound, within what is left of the whole answer's */
+		size_t cost = 0, own = k8s_json_bound(items[i].len);
 		const char *why = "";
+		json_object *it = k8s_json_parse_within(body + items[i].off, items[i].len,
+							k8s_keep_pod, NULL, own < budget ? own : budget,
+							&cost, jerr, sizeof(jerr));
 
-		if (parse_pod(json_object_array_get_idx(items, i), &pods[n], &why) == 0) {
+		if (!it) {
+			k8s_log(AG_LOG_WARN, "API %s: item %zu refused: %s; the other items are applied",
+				url, i, jerr);
+			if (refused)
+				(*refused)++;
+			continue;
+		}
+		budget -= cost < budget ? cost : budget;
+		if (parse_pod(it, &pods[n], &why) == 0) {
 			n++;
 		} else {
 			k8s_log(AG_LOG_WARN, "API %s: item %zu skipped: %s", url, i, why);
 			k8s_api_pod_free(&pods[n]);
 		}
+		json_object_put(it);
+	}
+	/* the list's own members, its items taken out: the array's text blanked to [ ] */
+	if (n_items) {
+		size_t from = items[0].off, to = items[n_items - 1].off + items[n_items - 1].len;
+
+		memset(body + from, ' ', to - from);
+	}
+	free(items);
+	o = k8s_json_parse(body, len, k8s_keep_podlist, url, err, errlen);
+	if (!o || !k8s_jarr(o, "items") || !k8s_jstr(k8s_jget(o, "metadata"), "resourceVersion")) {
+		if (o)
+			snprintf(err, errlen, "%.600s: not a PodList (%s)", url,
+				 !k8s_jarr(o, "items") ? "no items" : "no metadata.resourceVersion");
+		json_object_put(o);
+		for (size_t i = 0; i < n; i++)
+			k8s_api_pod_free(&pods[i]);
+		free(pods);
+		return -EBADMSG;
 	}
 	ag_strlcpy(rv, k8s_jstr(k8s_jget(o, "metadata"), "resourceVersion"), rvlen);
 	c = k8s_jstr(k8s_jget(o, "metadata"), "continue");
@@ -306,7 +342,7 @@ static int pods_list(struct k8s_api *api, CURL *curl, struct k8s_req *r, char *e
 	const struct k8s_env *env = api->env;
 	struct k8s_api_pod *pods = NULL;
 	char path[512], cont[8];
-	size_t n = 0;
+	size_t n = 0, refused = 0;
 	long http = 0;
 	int ret;
 
@@ -320,7 +356,7 @@ static int pods_list(struct k8s_api *api, CURL *curl, struct k8s_req *r, char *e
 		return -EPROTO;
 	}
 	ret = k8s_api_podlist_parse(r->body ? r->body : (char[1]){ 0 }, r->len, r->url, &pods, &n,
-				    r->rv, sizeof(r->rv), cont, sizeof(cont), err, errlen);
+				    &refused, r->rv, sizeof(r->rv), cont, sizeof(cont), err, errlen);
 	if (ret)
 		return ret;
 	k8s_lock(&api->lock);
@@ -331,6 +367,7 @@ static int pods_list(struct k8s_api *api, CURL *curl, struct k8s_req *r, char *e
 		pod_upsert(api, &pods[i]);
 	api->snap.listed = true;
 	api->relists++;
+	api->refused += refused;
 	k8s_api_claims_kick(api);
 	k8s_unlock(&api->lock);
 	free(pods);
@@ -358,8 +395,13 @@ static int watch_line(struct k8s_req *r, char *line, size_t len)
 	const struct k8s_env *env = api->env;
 	/* a NUL inside the line would cut the event short where json-c stops: no event */
 	char jerr[1024] = "";
+	size_t cost = 0;
 	json_object *o = strlen(line) == len ?
-		k8s_json_parse(line, len, k8s_keep_watch, NULL, jerr, sizeof(jerr)) : NULL;
+		k8s_json_parse_within(line, len, k8s_keep_watch, NULL, k8s_json_bound(len), &cost,
+				      jerr, sizeof(jerr)) : NULL;
+	/* an object over the bound (valid JSON) costs the agent that object alone; a line that is
+	 * no JSON (or holds a NUL) is a broken stream, whose lost events only a relist gives back */
+	bool broken = strlen(line) != len || (!o && cost <= k8s_json_bound(len));
 	json_object *obj = k8s_jget(o, "object");
 	const char *type = k8s_jstr(o, "type");
 	const char *rv = k8s_jstr(k8s_jget(obj, "metadata"), "resourceVersion");
@@ -367,10 +409,18 @@ static int watch_line(struct k8s_req *r, char *line, size_t len)
 	struct k8s_api_pod p;
 
 	if (!o || !type || !obj) {
-		/* the line is quoted as it came: the check that refuses it blanks nothing */
-		k8s_log(AG_LOG_WARN, "API %s: watch event refused (%s): %.120s%s; relisting", r->url,
-			strlen(line) != len ? "a NUL byte in the line" : !o ? jerr : !type ? "no type" : "no object", line, len > 120 ? "..." : "");
+		/* The line is quoted as it came: the check that refuses it blanks nothing. Refused
+		 * alone: the events after it are applied and the watch goes on (it stopped here,
+		 * and went on past the events it had not applied). */
+		k8s_log(AG_LOG_WARN, "API %s: watch event refused (%s): %.120s%s; %s", r->url,
+			strlen(line) != len ? "a NUL byte in the line" : !o ? jerr : !type ? "no type" : "no object", line, len > 120 ? "..." : "",
+			broken ? "relisting" : "the rest of the stream is applied");
 		json_object_put(o);
+		k8s_lock(&api->lock);
+		api->refused++;
+		k8s_unlock(&api->lock);
+		if (!broken)
+			return 0;
 		r->relist = true;
 		r->line_err = -EBADMSG;
 		return -EBADMSG;
@@ -409,6 +459,9 @@ static int watch_line(struct k8s_req *r, char *line, size_t len)
 		k8s_log(AG_LOG_WARN, "API %s: %s event refused: %s", r->url, type, why);
 		k8s_api_pod_free(&p);
 		json_object_put(o);
+		k8s_lock(&api->lock);
+		api->refused++;
+		k8s_unlock(&api->lock);
 		return 0;
 	}
 	if (rv)
@@ -484,7 +537,15 @@ void *k8s_api_pods_thread(void *arg)
 			api->requests++;
 			k8s_unlock(&api->lock);
 			ret = k8s_http_get(env, curl, path, rp, &http, env->watch_timeout_s + 30, err, sizeof(err));
-			if (!ret && rp->relist) {
+			if (rp->long_lines) {
+				k8s_lock(&api->lock);
+				api->refused += rp->long_lines;
+				k8s_unlock(&api->lock);
+				rp->long_lines = 0;
+			}
+			/* the stream said relist (an ERROR event stops the transfer: ret is not 0
+			 * then): relist, never watch on from the last resourceVersion */
+			if (rp->relist) {
 				need_list = true;
 				if (rp->line_err == -ESTALE)
 					continue; /* 410: relist at once */

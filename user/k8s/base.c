@@ -11,16 +11,25 @@
 
 void k8s_log(int level, const char *fmt, ...)
 {
-	char msg[2048];
+	char msg[2048], *big = NULL;
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (n >= (int)sizeof(msg)) {
+		/* a long input (a path, a name) must not cut off the cause after it */
+		va_start(ap, fmt);
+		if (vasprintf(&big, fmt, ap) < 0)
+			big = NULL;
+		va_end(ap);
+	}
 	/* one line even when another thread logs too (ag_log writes a line in several calls) */
 	flockfile(stderr);
-	ag_log(level, "k8s: %s", msg);
+	ag_log(level, "k8s: %s", big ? big : msg);
 	funlockfile(stderr);
+	free(big);
 }
 
 void k8s_notify(const struct k8s_env *env)

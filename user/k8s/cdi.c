@@ -27,22 +27,23 @@ struct ctx {
 static void warnf(struct ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warnf(struct ctx *x, const char *fmt, ...)
 {
-	char msg[1024];
+	char *why = NULL, *msg = NULL;
 	va_list ap;
-	int n;
+	int r;
 
 	if (!x->warn)
 		return;
-	/* a long file name leaves n past the buffer: clamp it (it overflowed the stack before) */
-	n = snprintf(msg, sizeof(msg), "cdi: %s: ", x->file);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n >= sizeof(msg) - 1)
-		n = (int)sizeof(msg) - 1;
+	/* whole, whatever the file's name: a directory of 1,000 characters cut the cause off */
 	va_start(ap, fmt);
-	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	r = vasprintf(&why, fmt, ap);
 	va_end(ap);
-	x->warn(x->arg, msg);
+	if (r < 0)
+		why = NULL;
+	if (asprintf(&msg, "cdi: %s: %s", x->file, why ? why : fmt) < 0)
+		msg = NULL;
+	x->warn(x->arg, msg ? msg : "cdi: a warning (no memory to say it)");
+	free(msg);
+	free(why);
 }
 
 /*
@@ -777,10 +778,15 @@ int ag_cdi_load(struct ag_cdi_cache *c, const char *const *dirs, size_t n_dirs,
 		x.prio = (int)i;
 		for (int k = 0; k < n; k++) {
 			char path[4096];
+			int pn = snprintf(path, sizeof(path), "%s/%s", dirs[i], ents[k]->d_name);
 
-			snprintf(path, sizeof(path), "%s/%s", dirs[i], ents[k]->d_name);
-			if (!ret)
+			if (pn < 0 || (size_t)pn >= sizeof(path)) {
+				x.file = dirs[i];
+				warnf(&x, "%s: the path is longer than %zu bytes: skipped",
+				      ents[k]->d_name, sizeof(path) - 1);
+			} else if (!ret) {
 				ret = load_file(&x, path);
+			}
 			free(ents[k]);
 		}
 		free(ents);

@@ -83,6 +83,7 @@ struct ag_k8s_stats {
 	uint64_t pending_expired;   /* given up on after 10 minutes (the cgroup went away) */
 	uint64_t pr_calls, pr_errors, cri_calls, cri_errors;
 	uint64_t api_requests, api_errors, api_events, api_relists;
+	uint64_t api_refused; /* watch events and list items refused alone */
 	uint64_t unmapped_ids;      /* device ids of the last PodResources list that map to no device */
 	bool pr_up, cri_up, api_up; /* last call to the peer succeeded */
 };

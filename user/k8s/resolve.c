@@ -427,6 +427,7 @@ int ag_k8s_source_stats(const struct ag_source *src, struct ag_k8s_stats *out)
 	out->api_errors = k->api.errors;
 	out->api_events = k->api.events;
 	out->api_relists = k->api.relists;
+	out->api_refused = k->api.refused;
 	out->api_up = k->api.up;
 	out->cri_calls = k->cri.calls;
 	out->cri_errors = k->cri.errors;

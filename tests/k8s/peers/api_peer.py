@@ -18,6 +18,11 @@ Faults, written by the test into --fault-file (consumed when acted upon):
   gone       every watch gets ERROR 410 and history is compacted: clients must relist
   gone-http  the next watch request is answered HTTP 410
   garbage    every watch gets a line that is not JSON
+  oversized N     one write of two watch events: a pod of 10,000 containers (over the agent's
+                  JSON bound), then the ADDED event of pod N (ml/after-N, container id as
+                  mkfixtures' cid(N, 0)); both stay in the store, so a list holds both too
+  list-only N     pod N joins the store without an event, and every watch gets ERROR 410: only
+                  a relist can show it
   deny GROUP     every request to API group GROUP (events.k8s.io, ...) gets 403 Forbidden
   allow GROUP    undo deny
   nocrd GROUP    API group GROUP is not served (its CRD is not installed): 404 for everything
@@ -139,6 +144,25 @@ def poll_files():
                         S["gone_http"] = True
                     elif fault == "garbage":
                         S["garbage_gen"] += 1
+                    elif fault.startswith("oversized "):
+                        S["rv"] += 1
+                        huge = huge_pod(S["rv"])
+                        S["rv"] += 1
+                        after = small_pod(int(fault.split()[1]), S["rv"])
+                        S["pods"][huge["metadata"]["uid"]] = huge
+                        S["pods"][after["metadata"]["uid"]] = after
+                        raw = json.dumps({"type": "ADDED", "object": huge}) + "\n" + \
+                            json.dumps({"type": "ADDED", "object": after})
+                        S["events"].append((S["rv"], "RAW", raw))
+                        log("oversized: %d bytes in one write" % len(raw))
+                        cv.notify_all()
+                    elif fault.startswith("list-only "):
+                        S["rv"] += 1
+                        p = small_pod(int(fault.split()[1]), S["rv"])
+                        S["pods"][p["metadata"]["uid"]] = p
+                        S["gone_gen"] += 1
+                        S["oldest"] = S["rv"] + 1
+                        cv.notify_all()
                     elif fault.startswith("deny "):
                         S["deny"].add(fault.split()[1])
                     elif fault.startswith("allow "):
@@ -158,6 +182,28 @@ def poll_files():
         except (OSError, ValueError) as e:
             log("poll: %s" % e)
         time.sleep(0.05)
+
+
+def small_pod(n, rv):
+    u = "%08x-1111-4222-8333-%012x" % (n, n)
+    c = "%02x%02x" % (n, 0) + "c" * 60
+    return {"kind": "Pod", "apiVersion": "v1",
+            "metadata": {"name": "after-%d" % n, "namespace": "ml", "uid": u, "resourceVersion": str(rv)},
+            "spec": {"nodeName": args.node, "serviceAccountName": "default",
+                     "containers": [{"name": "main", "image": "registry.example/img:1"}]},
+            "status": {"phase": "Running", "containerStatuses": [
+                {"name": "main", "containerID": "containerd://" + c, "ready": True}]}}
+
+
+def huge_pod(rv):
+    n = 10000
+    return {"kind": "Pod", "apiVersion": "v1",
+            "metadata": {"name": "huge", "namespace": "ml", "uid": "0000ffff-1111-4222-8333-00000000ffff",
+                         "resourceVersion": str(rv)},
+            "spec": {"nodeName": args.node, "containers": [
+                {"name": "c%d" % i, "image": "i", "resources": {"claims": [{"name": "x"}]}} for i in range(n)]},
+            "status": {"containerStatuses": [
+                {"name": "c%d" % i, "containerID": "containerd://%064x" % i} for i in range(n)]}}
 
 
 def status(code, reason, message):
@@ -501,7 +547,7 @@ class H(BaseHTTPRequestHandler):
                         self.chunk('{"type": "ADDED", "object": {"kind": "Pod", "metadata": {"na')
                     cur = S["rv"]
                 for r, t, obj in evs:
-                    self.chunk({"type": t, "object": obj})
+                    self.chunk(obj if t == "RAW" else {"type": t, "object": obj})
                     rv = r
                 if bookmarks and time.time() >= next_bm:
                     next_bm = time.time() + 0.3
