@@ -1,11 +1,37 @@
 # accelguard — the single entry: `make` builds, `make check` runs every test, `make V=1` shows commands.
 # Build outputs go to $(BUILD) (default build/), never into the source tree.
 
-BUILD    ?= build
-CC       ?= gcc
+# ARCH: the architecture built for, in the kernel's names (x86, arm64), default this machine's.
+# `make ARCH=arm64` on an x86-64 machine cross-builds (tools/deps.sh arm64: the cross compiler and
+# the arm64 libraries through multiarch) into build/arm64 unless BUILD says otherwise; on an arm64
+# machine a plain `make` is the native build. The BPF side takes vmlinux/$(ARCH)/vmlinux.h and
+# bpf/arch/$(ARCH)/syscalls.h; nothing else names an architecture.
+HOST_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+ARCH     := $(HOST_ARCH)
+override ARCH := $(patsubst x86_64,x86,$(patsubst amd64,x86,$(patsubst aarch64,arm64,$(ARCH))))
+ifeq ($(filter x86 arm64,$(ARCH)),)
+$(error ARCH=$(ARCH): accelguard builds for x86 and arm64)
+endif
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
-ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+TRIPLET_x86   := x86_64-linux-gnu
+TRIPLET_arm64 := aarch64-linux-gnu
+# A cross C compiler: TRIPLET-gcc where there is one, else clang --target=TRIPLET (Debian's
+# gcc-aarch64-linux-gnu conflicts with gcc-multilib, which the x86 ia32 helper needs, so the
+# cross build uses clang with the multiarch libraries and binutils-aarch64-linux-gnu's linker).
+cross_cc = $(if $(shell command -v $(1)-gcc),$(1)-gcc,$(CLANG) --target=$(1))
+# the 32-bit (compat) helper of the integration tests: ia32 on x86-64, AArch32 on arm64
+COMPAT32_CC_x86   = $(CC) -m32
+COMPAT32_CC_arm64 = $(call cross_cc,arm-linux-gnueabihf)
+ifneq ($(ARCH),$(HOST_ARCH))
+CROSS_COMPILE ?= $(TRIPLET_$(ARCH))-
+BUILD    ?= build/$(ARCH)
+ifeq ($(origin CC),default)
+CC       := $(call cross_cc,$(TRIPLET_$(ARCH)))
+endif
+endif
+BUILD    ?= build
+COMPAT32_CC ?= $(COMPAT32_CC_$(ARCH))
 VERSION  := $(shell tools/version.sh)
 
 ifeq ($(V),1)
@@ -20,7 +46,12 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
             -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD) -DAG_VERSION='"$(VERSION)"'
 LDLIBS   += -lbpf -lelf -lz -lyaml -lpthread
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -Ivmlinux/$(ARCH)
+# clang as the (cross) compiler: the fragments' gcc-only -Wno-* options are no error there
+ifneq ($(findstring clang,$(CC)),)
+CFLAGS   += -Wno-unknown-warning-option
+endif
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -Ivmlinux/$(ARCH) \
+              -Ibpf/arch/$(ARCH)
 # header dependencies from the compiler: every object has its .d beside it (included below)
 DEPFLAGS := -MMD -MP
 
@@ -77,7 +108,7 @@ $(patsubst %,$(BUILD)/user/%.o,main agent pins evidence metrics k8s/api_http): $
 
 $(BUILD)/libag.a: $(USER_OBJS)
 	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(CROSS_COMPILE)ar rcs $@ $^
 
 $(BUILD)/accelguard: $(AGENT_MAIN_OBJ) $(BUILD)/libag.a
 	$(call msg,LINK,$@)
@@ -87,9 +118,11 @@ $(BUILD)/bpf $(BUILD)/user:
 	$(Q)mkdir -p $@
 
 # vmlinux.h is committed so that the build needs no BTF; regenerate it on a host whose kernel has
-# the types wanted: make vmlinux
+# the types wanted (make vmlinux), or from a BTF file (make vmlinux ARCH=arm64 VMLINUX_BTF=F;
+# vmlinux/btf-from-deb.sh takes it from a Debian kernel package: vmlinux/README.md)
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 vmlinux:
-	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
+	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > vmlinux/$(ARCH)/vmlinux.h
 
 # Install the Debian packages that building and testing need (no-op when present).
 deps:

@@ -13,25 +13,25 @@
  *   compat syscalls (arch_trace_is_compat_syscall: ia32, int $0x80 from a 64-bit process, x32),
  *   so they are the entry only where the kernel runs no compat syscall at all (the loader tries
  *   both routes by effect).
- * - raw_syscalls sys_enter (tp_btf), where an ia32 or x32 route exists: the one tracepoint that
- *   sees every table. Every syscall of the node enters the program, which tests the syscall
- *   number before it reads anything else. One byte of a table indexed by the number says what
- *   the syscall does to a descriptor (0: nothing, leave). The low nibble is for the x86-64 table
- *   (which the x32 ABI shares, its numbers with bit 30 set), the high nibble for the ia32 table:
- *   TS_COMPAT, set for the whole of a compat syscall, tells them apart.
+ * - raw_syscalls sys_enter (tp_btf), where a compat route exists (ia32 or x32; AArch32 on arm64,
+ *   whose syscalls/ tracepoints skip compat syscalls too): the one tracepoint that sees every
+ *   table. Every syscall of the node enters the program, which tests the syscall number before it
+ *   reads anything else. One byte of a table indexed by the number says what the syscall does to
+ *   a descriptor (0: nothing, leave). The low nibble is for the native table, the high nibble for
+ *   the compat one; the table, the compat test and the argument registers are the architecture's
+ *   (bpf/arch/ARCH/syscalls.h): x86-64 (which the x32 ABI shares, its numbers with bit 30 set) and
+ *   ia32, told apart by TS_COMPAT; arm64 and AArch32, by TIF_32BIT.
  *
  * Not seen at tier 3: reads and writes that do not go through these syscalls (io_uring's
  * IORING_OP_READ/WRITE, aio's io_submit): tiers 1-2 see them (file_permission).
  */
 #include "common.bpf.h"
 
-const volatile __u32 ag_ia32 __weak = 0; /* 1: the kernel has an ia32 syscall table (the loader) */
+/* 1: the kernel has a compat syscall table (x86: ia32, arm64: AArch32), the loader says */
+const volatile __u32 ag_ia32 __weak = 0;
 const volatile __u32 ag_x32 __weak = 0;  /* 1: x32 syscalls run here (the loader, by effect) */
 
-#define AG_TS_COMPAT 0x0002
-#define AG_X32_BIT 0x40000000L
-#define AG_MAP_ANONYMOUS 0x20
-#define AG_NR_TABLE 1024
+#define AG_MAP_ANONYMOUS 0x20 /* the same on x86 and arm/arm64 */
 
 /* what a syscall does to its descriptor arguments */
 enum {
@@ -45,82 +45,13 @@ enum {
 	AG_SC_TEE = 8,      /* in fd0 (read), out fd1 (write) */
 };
 
-#define X64(nr, sc) [nr] = (sc)
-#define IA32(nr, sc) [nr] = (sc) << 4
-#define BOTH(nr, x, i) [nr] = (x) | (i) << 4
-
-/* arch/x86/entry/syscalls/syscall_64.tbl and syscall_32.tbl; a number in both tables is one
- * entry (BOTH). x32: the common numbers plus its own 512+ ones. */
-const volatile __u8 ag_nr_op[AG_NR_TABLE] = {
-	X64(0, AG_SC_READ),		/* read (ia32 0: restart_syscall) */
-	X64(1, AG_SC_WRITE),		/* write (ia32 1: exit) */
-	BOTH(3, 0, AG_SC_READ),		/* ia32 read (x86-64 3: close) */
-	BOTH(4, 0, AG_SC_WRITE),	/* ia32 write (x86-64 4: stat) */
-	X64(9, AG_SC_MMAP),		/* mmap */
-	X64(16, AG_SC_IOCTL),		/* ioctl */
-	X64(17, AG_SC_READ),		/* pread64 */
-	X64(18, AG_SC_WRITE),		/* pwrite64 */
-	X64(19, AG_SC_READ),		/* readv */
-	X64(20, AG_SC_WRITE),		/* writev */
-	X64(40, AG_SC_SENDFILE),	/* sendfile */
-	IA32(54, AG_SC_IOCTL),		/* ia32 ioctl (x86-64 54: setsockopt) */
-	IA32(90, AG_SC_OLD_MMAP),	/* ia32 mmap (x86-64 90: chmod) */
-	IA32(145, AG_SC_READ),		/* ia32 readv */
-	IA32(146, AG_SC_WRITE),		/* ia32 writev */
-	IA32(180, AG_SC_READ),		/* ia32 pread64 */
-	IA32(181, AG_SC_WRITE),		/* ia32 pwrite64 */
-	IA32(187, AG_SC_SENDFILE),	/* ia32 sendfile */
-	IA32(192, AG_SC_MMAP),		/* ia32 mmap2 */
-	IA32(239, AG_SC_SENDFILE),	/* ia32 sendfile64 */
-	X64(275, AG_SC_SPLICE),		/* splice */
-	X64(276, AG_SC_TEE),		/* tee */
-	X64(295, AG_SC_READ),		/* preadv */
-	X64(296, AG_SC_WRITE),		/* pwritev */
-	IA32(313, AG_SC_SPLICE),	/* ia32 splice */
-	IA32(315, AG_SC_TEE),		/* ia32 tee */
-	X64(326, AG_SC_SPLICE),		/* copy_file_range */
-	BOTH(327, AG_SC_READ, 0),	/* preadv2 */
-	BOTH(328, AG_SC_WRITE, 0),	/* pwritev2 */
-	IA32(333, AG_SC_READ),		/* ia32 preadv */
-	IA32(334, AG_SC_WRITE),		/* ia32 pwritev */
-	IA32(377, AG_SC_SPLICE),	/* ia32 copy_file_range */
-	IA32(378, AG_SC_READ),		/* ia32 preadv2 */
-	IA32(379, AG_SC_WRITE),		/* ia32 pwritev2 */
-	X64(514, AG_SC_IOCTL),		/* x32 ioctl */
-	X64(515, AG_SC_READ),		/* x32 readv */
-	X64(516, AG_SC_WRITE),		/* x32 writev */
-	X64(534, AG_SC_READ),		/* x32 preadv */
-	X64(535, AG_SC_WRITE),		/* x32 pwritev */
-	X64(546, AG_SC_READ),		/* x32 preadv2 */
-	X64(547, AG_SC_WRITE),		/* x32 pwritev2 */
-};
-
-/* x32's own numbers start here; without bit 30 they are in no table (ENOSYS) */
-#define AG_X32_FIRST 512
-
-/* The x86-64 table's "64" entries below 512 (syscall_64.tbl): x32 has its own number for each
- * (514 ioctl, 515 readv, ...), so with bit 30 these are ENOSYS. */
-static __always_inline bool ag_x64_only(long id)
-{
-	return id == 16 || id == 19 || id == 20 || id == 295 || id == 296 || id == 327 || id == 328;
-}
-
-/* argument i of the current syscall: di si dx r10 r8 (x86-64, x32), bx cx dx si di (ia32) */
-static __always_inline __u64 ag_arg(struct pt_regs *regs, bool compat, int i)
-{
-	switch (i) {
-	case 0:
-		return compat ? (__u32)regs->bx : regs->di;
-	case 1:
-		return compat ? (__u32)regs->cx : regs->si;
-	case 2:
-		return compat ? (__u32)regs->dx : regs->dx;
-	case 3:
-		return compat ? (__u32)regs->si : regs->r10;
-	default:
-		return compat ? (__u32)regs->di : regs->r8;
-	}
-}
+/*
+ * The architecture's syscall numbers (the table ag_nr_op[] of AG_SC_* operations: native ABI in
+ * the low nibble, compat in the high one), the number check ag_arch_nr(), the compat test
+ * ag_arch_compat() and the argument registers ag_arg(): bpf/arch/$(ARCH)/syscalls.h, the one
+ * place an architecture is named.
+ */
+#include "syscalls.h"
 
 /*
  * Two variants, the loader takes the first that the kernel accepts: direct loads through BTF
@@ -241,25 +172,14 @@ static __always_inline void ag_sys_enter(struct pt_regs *regs, long id, bool dir
 	bool compat, x32 = false;
 	__u8 sc;
 
-	if (id & AG_X32_BIT) {
-		if (!ag_x32)
-			return; /* no x32 here: the kernel answers ENOSYS, nothing reaches a driver */
-		id &= ~AG_X32_BIT;
-		x32 = true;
-	}
-	if ((__u64)id >= AG_NR_TABLE)
+	/* Numbers the kernel answers ENOSYS, which reach no driver: not reported as accesses. */
+	if (!ag_arch_nr(&id, &x32))
 		return;
 	sc = ag_nr_op[id];
 	if (!sc)
 		return;
-	/* Numbers the kernel answers ENOSYS, which reach no driver: not reported as accesses. */
-	if (x32 ? ag_x64_only(id) : id >= AG_X32_FIRST)
-		return;
 	task = ag_current(direct);
-	if (direct)
-		compat = task->thread_info.status & AG_TS_COMPAT;
-	else
-		compat = BPF_CORE_READ(task, thread_info.status) & AG_TS_COMPAT;
+	compat = ag_arch_compat(task, direct);
 	if (compat && (!ag_ia32 || x32))
 		return; /* an ia32 number with bit 30 is out of its table: ENOSYS */
 	sc = compat ? sc >> 4 : sc & 0xf;

@@ -3,6 +3,7 @@
 #   make bench                          native (tier 3 here) then the QEMU guests (tiers 1 and 2)
 #   make bench-native BENCH_FLAGS='--stages "micro pipeline" --rounds 5'
 #   make bench-vm BENCH_VM_FLAGS='--kernels bookworm-backports --tiers lsm'
+#   make bench-vm-arm64                 the same in arm64 guests (cross-built payload; not in `make bench`)
 # Results: $(BUILD)/bench/results.md and $(BUILD)/bench/vm/results.md, raw data beside them.
 
 BENCH_FLAGS    ?=
@@ -31,3 +32,11 @@ bench-vm: $(BUILD)/accelguard $(BUILD)/agbench
 	$(Q)tools/deps.sh vm
 	$(Q)BUILD=$(BUILD) tools/bench/vm.sh --agent $(BUILD)/accelguard --agbench $(BUILD)/agbench \
 		--out $(BUILD)/bench/vm $(BENCH_VM_FLAGS)
+
+# arm64 guests: the agent and agbench built for arm64 (cross on x86-64: tools/deps.sh arm64)
+BENCH_VM_ARM64_FLAGS ?= --kernels bookworm-backports
+.PHONY: bench-vm-arm64
+bench-vm-arm64: vm-arm64-payload
+	$(Q)$(MAKE) --no-print-directory $(if $(filter arm64,$(HOST_ARCH)),,ARCH=arm64) BUILD=$(VM_ARM64_BUILD) $(VM_ARM64_BUILD)/agbench
+	$(Q)BUILD=$(BUILD) tools/bench/vm.sh --arch arm64 --agent $(VM_ARM64_AGENT) --agbench $(VM_ARM64_BUILD)/agbench \
+		--out $(BUILD)/bench/vm-arm64 $(BENCH_VM_ARM64_FLAGS)

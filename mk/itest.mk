@@ -20,9 +20,9 @@ $(BUILD)/itest: $(ITEST_OBJS)
 
 # A 32-bit process for the compat ioctl path (gcc-multilib); itest finds it beside itself.
 $(BUILD)/ioctl32: tests/integration/ioctl32.c
-	$(call msg,CC,$@ (-m32))
+	$(call msg,CC32,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(filter-out $(SAN_FLAGS),$(CFLAGS)) -m32 -static -o $@ $<
+	$(Q)$(COMPAT32_CC) $(filter-out $(SAN_FLAGS),$(CFLAGS)) -static -o $@ $<
 
 # the native run, then the scenarios on a descriptor again with tier 3's fallback program (CO-RE
 # reads): ioctl, descriptors passed, read/write/mmap

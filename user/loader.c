@@ -135,6 +135,16 @@ struct hook_row {
 
 static bool kernel_has_func(const char *name);
 
+/* The compat syscall table, known by its ioctl entry in vmlinux BTF (CONFIG_COMPAT, or x86's
+ * CONFIG_IA32_EMULATION): the one thing about the CPU architecture that the loader names. */
+#if defined(__aarch64__)
+#define AG_COMPAT_ABI "AArch32"
+#define AG_COMPAT_IOCTL_FUNC "__arm64_compat_sys_ioctl"
+#else
+#define AG_COMPAT_ABI "ia32"
+#define AG_COMPAT_IOCTL_FUNC "__ia32_compat_sys_ioctl"
+#endif
+
 /* An x32 getpid (39 with bit 30): the kernel runs it, or answers ENOSYS where x32 is not built
  * in or is off (Debian: syscall.x32=y turns it on). */
 static bool x32_runs(void)
@@ -142,17 +152,20 @@ static bool x32_runs(void)
 	return syscall(0x40000000L | 39) == getpid();
 }
 
+#if defined(__x86_64__)
 static void ia32_probe_fault(int sig)
 {
 	_exit(2);
 }
+#endif
 
 /*
  * An ia32 getpid (20) by int $0x80 from a 64-bit child: the kernel runs it where IA32 emulation is
  * built in (CONFIG_IA32_EMULATION) and on (ia32_emulation= on the command line, 6.7+); elsewhere
  * the vector is not installed and the child takes a fault (its handler exits, so no "segfault"
- * line in the kernel log). Where the child cannot be made, the BTF answers: the kernel has the
- * table (the raw entry then sees what might run).
+ * line in the kernel log). Where the child cannot be made, and on arm64 (AArch32: no 32-bit
+ * syscall to try from a 64-bit process), the BTF answers: the kernel has the compat table (the
+ * raw entry then sees what might run).
  */
 static bool ia32_runs(void)
 {
@@ -176,14 +189,15 @@ static bool ia32_runs(void)
 	}
 	if (pid < 0 || waitpid(pid, &st, 0) != pid) {
 		ag_dbg("probe: cannot try an ia32 syscall (%s): the BTF decides", strerror(errno));
-		runs = kernel_has_func("__ia32_compat_sys_ioctl");
+		runs = kernel_has_func(AG_COMPAT_IOCTL_FUNC);
 		return runs;
 	}
 	runs = WIFEXITED(st) && WEXITSTATUS(st) == 0;
 #else
+	/* no 32-bit syscall to try from here: the BTF says whether the compat table is built in */
 	(void)st;
 	(void)pid;
-	runs = 0;
+	runs = kernel_has_func(AG_COMPAT_IOCTL_FUNC);
 #endif
 	return runs;
 }
@@ -232,8 +246,10 @@ static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 	},
 	[AG_TIER_TRACEPOINT] = {
 		/* the compat routes, by effect; either one makes the raw entry the tier's (tp_entry) */
-		/* the ia32 syscall table (32-bit processes, int $0x80): a branch of the raw program */
-		{ "tp_btf/sys_enter (ia32)", .flag = offsetof(struct accelguard_bpf__rodata, ag_ia32),
+		/* the compat syscall table (ia32: 32-bit processes, int $0x80; AArch32): a branch of
+		 * the raw program */
+		{ "tp_btf/sys_enter (" AG_COMPAT_ABI ")",
+		  .flag = offsetof(struct accelguard_bpf__rodata, ag_ia32),
 		  .flags = ROW_BRANCH | ROW_OPTIONAL, .effect = ia32_runs },
 		/* x32 syscalls (x86-64 numbers with bit 30): compiled into Debian's kernels, but off
 		 * unless booted with syscall.x32=y */

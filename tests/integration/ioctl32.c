@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * A 32-bit process's ioctl, for the integration tests (built with gcc -m32 -static; itest execs
- * it): its ioctls go through the kernel's compat path (compat_sys_ioctl, the ia32 syscall
- * table), which the 64-bit hooks do not see.
+ * A 32-bit process's ioctl, for the integration tests (built with gcc -m32 -static on x86-64,
+ * arm-linux-gnueabihf-gcc -static for arm64's AArch32; itest execs it): its ioctls go through the
+ * kernel's compat path (compat_sys_ioctl, the ia32 or AArch32 syscall table), which the 64-bit
+ * hooks do not see.
  *
  *   ioctl32 [--open PATH] [--fd N] [--cgroup DIR] [--op ioctl|read|mmap2|old_mmap]
  *
@@ -11,7 +12,7 @@
  * table's 3), or maps a page (mmap2, 192, as glibc does; old_mmap, 90, whose arguments are a
  * struct in memory). Exit status: 0 the hooks let it through (the driver's answer, ENOTTY for
  * the ioctl, or success), 1 EPERM, 2 another errno from the ioctl, 3 the open failed, 4 the move
- * failed, 5 usage.
+ * failed, 5 usage, 6 no such operation on this architecture (old_mmap outside i386).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,9 +68,13 @@ int main(int argc, char **argv)
 	if (!strcmp(op, "mmap2"))
 		return mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED && errno == EPERM;
 	if (!strcmp(op, "old_mmap")) {
+#if defined(__i386__)
 		unsigned int a[6] = { 0, 4096, PROT_READ, MAP_SHARED, (unsigned int)fd, 0 };
 
 		return syscall(SYS_mmap, a) == -1 && errno == EPERM; /* i386 SYS_mmap is old_mmap */
+#else
+		return 6; /* AArch32 (EABI) has no old_mmap */
+#endif
 	}
 	if (strcmp(op, "ioctl"))
 		return 5;

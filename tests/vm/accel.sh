@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Choose the guests' accelerator by effect: KVM only when a real guest makes progress under it.
 #
-# Usage: tests/vm/accel.sh --kernel KDIR --initrd FILE [--deadline SECONDS] [--out DIR]
+# Usage: tests/vm/accel.sh --kernel KDIR --initrd FILE [--arch amd64|arm64] [--deadline SECONDS]
+#                          [--out DIR]
 # Prints "kvm" or "tcg" on stdout, and on stderr one line saying which and why, e.g.
 #   vm: KVM present but a guest made no progress in 15 s under it; using TCG
 #
@@ -11,23 +12,27 @@
 # kernel and initramfs under KVM with ag.alive=1, on which the guest's /init writes "@@AG-ALIVE" on
 # the result port and powers off; only that marker, within the deadline, chooses KVM.
 #
+# A guest of another architecture than the host's runs under TCG, without a probe.
+#
 # Environment: AG_VM_ACCEL=auto|kvm|tcg (kvm and tcg are taken as given, without a probe),
 # AG_VM_QEMU (the QEMU binary, default qemu-system-x86_64), AG_VM_KVM_DEV (default /dev/kvm),
 # AG_VM_PROBE_DEADLINE (seconds, default 15). The probe's serial logs stay in --out (default a
 # temporary directory, removed).
 set -euo pipefail
 
-kdir= initrd= deadline=${AG_VM_PROBE_DEADLINE:-15} out=
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/arch.sh"
+kdir= initrd= deadline=${AG_VM_PROBE_DEADLINE:-15} out= arch=amd64
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) kdir=$2; shift 2 ;;
 	--initrd) initrd=$2; shift 2 ;;
 	--deadline) deadline=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
+	--arch) arch=$2; shift 2 ;;
 	*) echo "vm: accel: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
-qemu=${AG_VM_QEMU:-qemu-system-x86_64}
 kvm=${AG_VM_KVM_DEV:-/dev/kvm}
 
 say() { echo "vm: $*" >&2; }
@@ -40,6 +45,7 @@ auto) ;;
 esac
 case $deadline in ''|*[!0-9]*|0) say "accel: --deadline must be a positive number of seconds, not '$deadline'"; exit 2 ;; esac
 
+if [ "$arch" != "$(vm_host_arch)" ]; then say "$arch guests on an $(vm_host_arch) host; using TCG"; echo tcg; exit 0; fi
 if [ ! -e "$kvm" ]; then say "no $kvm; using TCG"; echo tcg; exit 0; fi
 if [ ! -r "$kvm" ] || [ ! -w "$kvm" ]; then say "$kvm is not readable and writable by $(id -un); using TCG"; echo tcg; exit 0; fi
 [ -n "$kdir" ] && [ -n "$initrd" ] || { echo "usage: accel.sh --kernel KDIR --initrd FILE [--deadline S]" >&2; exit 2; }
@@ -62,10 +68,9 @@ trap cleanup EXIT
 # the same machine as the test boots (boot.sh), with the probe's own command line; bash's own
 # report of a QEMU that aborts ("Aborted ...") is kept off stderr while the probe runs
 exec 3>&2 2>/dev/null
-"$qemu" -accel kvm -machine pc -cpu host -smp 1 -m "${AG_VM_MEM:-2048}" -nodefaults -no-user-config \
-	-display none -no-reboot -kernel "$kdir/vmlinuz" -initrd "$initrd" \
-	-serial "file:$out/probe-console.log" -serial "file:$out/probe-results.log" \
-	-append "console=ttyS0 panic=-1 quiet loglevel=4 ag.alive=1" \
+AG_VM_SMP=1 vm_machine "$arch" kvm "file:$out/probe-console.log" "$out/probe-results.log"
+"${vm_qemu[@]}" -kernel "$kdir/vmlinuz" -initrd "$initrd" \
+	-append "console=$vm_console panic=-1 quiet loglevel=4 ag.alive=1 ag.results=$vm_results" \
 	</dev/null >"$out/probe-qemu.log" 2>&1 &
 pid=$!
 

@@ -2,9 +2,13 @@
 # Boot one guest: a kernel from fetch-kernel.sh, the initramfs from mkinitramfs.sh, one tier.
 #
 # Usage: tests/vm/boot.sh --kernel KDIR --initrd FILE --tier lsm|fmod_ret|tracepoint --out DIR
-#                         [--timeout SECONDS] [--filter NAME] [--args a,b] [--shell]
-# Writes DIR/console.log (ttyS0: kernel, stderr), DIR/results.log (ttyS1: result protocol, see
-# init) and DIR/accel (kvm or tcg). AG_VM_ACCEL=auto|kvm|tcg, AG_VM_QEMU (the QEMU binary).
+#                         [--arch amd64|arm64] [--expect TIER] [--timeout SECONDS] [--filter NAME]
+#                         [--args a,b] [--shell]
+# Writes DIR/console.log (the console: kernel, stderr), DIR/results.log (the result port: result
+# protocol, see init) and DIR/accel (kvm or tcg). The machine of each architecture: arch.sh.
+# --expect: the tier the agent must choose, when not the boot's own (a kernel that cannot attach
+# BPF trampolines: arm64 before 6.4 falls back to tier 3). AG_VM_ACCEL=auto|kvm|tcg, AG_VM_QEMU
+# (the QEMU binary).
 # Exit status: QEMU's, or 124 when the guest did not power off within the timeout.
 # --shell: interactive, console on this terminal (Ctrl-a x quits QEMU), no timeout.
 #
@@ -12,12 +16,16 @@
 # program still loads and attaches but never runs, and the agent must fall back to fmod_ret (tier 2).
 set -euo pipefail
 
-kdir= initrd= tier= out= timeout=${AG_VM_TIMEOUT:-600} filter= args= shell=0
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/arch.sh"
+kdir= initrd= tier= out= timeout=${AG_VM_TIMEOUT:-600} filter= args= shell=0 arch=amd64 expect=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) kdir=$2; shift 2 ;;
 	--initrd) initrd=$2; shift 2 ;;
 	--tier) tier=$2; shift 2 ;;
+	--arch) arch=$2; shift 2 ;;
+	--expect) expect=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--filter) filter=$2; shift 2 ;;
@@ -47,29 +55,28 @@ rm -f "$out/console.log" "$out/results.log"
 # chooses it only when the guest shows a sign of life.
 accel=${AG_VM_ACCEL:-auto}
 if [ "$accel" = auto ]; then
-	accel=$("$(dirname "$0")/accel.sh" --kernel "$kdir" --initrd "$initrd" --out "$out")
+	accel=$("$here/accel.sh" --arch "$arch" --kernel "$kdir" --initrd "$initrd" --out "$out")
 fi
 case $accel in kvm|tcg) ;; *) echo "vm: boot: AG_VM_ACCEL must be auto, kvm or tcg, not '$accel'" >&2; exit 2 ;; esac
 echo "$accel" > "$out/accel"
-cpu=max
-[ "$accel" = kvm ] && cpu=host
-accel=(-accel "$accel")
+console="file:$out/console.log"
+[ "$shell" = 1 ] && console=mon:stdio
+vm_machine "$arch" "$accel" "$console" "$out/results.log"
 
 # syscall.x32=y: Debian's kernels build the x32 ABI in but leave it off; on, a process can reach
 # a driver through the x32 syscall numbers, which the itest evasion rows try at every tier (the
-# native kernel here has no x32: the agent's "off" path)
-append="console=ttyS0 panic=-1 quiet loglevel=4 lsm=$lsm ag.tier=$tier syscall.x32=y"
+# native kernel here has no x32: the agent's "off" path; other architectures ignore it)
+append="console=$vm_console panic=-1 quiet loglevel=4 lsm=$lsm ag.tier=$tier ag.results=$vm_results"
+[ "$arch" = amd64 ] && append+=" syscall.x32=y"
+[ -n "$expect" ] && append+=" ag.expect=$expect"
 [ -n "$filter" ] && append+=" ag.filter=$filter"
 [ -n "$args" ] && append+=" ag.args=$args"
 
-qemu=("${AG_VM_QEMU:-qemu-system-x86_64}" "${accel[@]}" -machine pc -cpu "$cpu" -smp "${AG_VM_SMP:-1}" -m "${AG_VM_MEM:-2048}"
-	-nodefaults -no-user-config -display none -no-reboot
-	-kernel "$kdir/vmlinuz" -initrd "$initrd")
+qemu=("${vm_qemu[@]}" -kernel "$kdir/vmlinuz" -initrd "$initrd")
 
 if [ "$shell" = 1 ]; then
-	exec "${qemu[@]}" -serial mon:stdio -serial "file:$out/results.log" -append "$append ag.shell=1"
+	exec "${qemu[@]}" -append "$append ag.shell=1"
 fi
 
 # panic=-1 with -no-reboot: a guest that panics (or whose init dies) ends QEMU at once
-timeout -k 5 "$timeout" "${qemu[@]}" -serial "file:$out/console.log" -serial "file:$out/results.log" \
-	-append "$append" </dev/null
+timeout -k 5 "$timeout" "${qemu[@]}" -append "$append" </dev/null

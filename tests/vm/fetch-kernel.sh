@@ -1,26 +1,45 @@
 #!/usr/bin/env bash
 # Fetch a Debian kernel (vmlinuz + config) for the QEMU guest tests, and cache it.
 #
-# Usage: tests/vm/fetch-kernel.sh SUITE    (bookworm | bookworm-backports)
-# Prints the cache directory holding vmlinuz, config and label (e.g. "6.1").
+# Usage: tests/vm/fetch-kernel.sh [--arch amd64|arm64] SUITE    (bookworm | bookworm-backports)
+#        tests/vm/fetch-kernel.sh --arch arm64 --busybox SUITE
+# Prints the cache directory holding vmlinuz, config and label (e.g. "6.1"); with --busybox, the
+# path of that architecture's static busybox (busybox-static of SUITE: the arm64 guests' busybox,
+# which cannot be installed beside the machine's amd64 one).
 #
-# Cache: $AG_VM_CACHE (default $BUILD/vm-cache, BUILD defaulting to build). A cached kernel is used
-# as is, with no network; AG_VM_REFRESH=1 resolves the suite's newest kernel again.
+# Cache: $AG_VM_CACHE (default $BUILD/vm-cache, BUILD defaulting to build): amd64 kernels in
+# kernels/SUITE, other architectures' in kernels/ARCH/SUITE, each architecture's apt state in its
+# own directory (apt, apt-ARCH). A cached kernel is used as is, with no network; AG_VM_REFRESH=1
+# resolves the suite's newest kernel again.
 #
 # apt runs with a private configuration and state under the cache, so the machine's apt state is
 # never touched. The archive's URI is read from the machine's own apt sources at run time: the
 # repository names no registry host.
 set -euo pipefail
 
-suite=${1:?usage: fetch-kernel.sh SUITE}
+arch=amd64 what=kernel
+while [ $# -gt 1 ]; do
+	case $1 in
+	--arch) arch=$2; shift 2 ;;
+	--busybox) what=busybox; shift ;;
+	*) break ;;
+	esac
+done
+suite=${1:?usage: fetch-kernel.sh [--arch amd64|arm64] [--busybox] SUITE}
+case $arch in amd64|arm64) ;; *) echo "vm: fetch-kernel: --arch must be amd64 or arm64, not '$arch'" >&2; exit 2 ;; esac
 cache=${AG_VM_CACHE:-${BUILD:-build}/vm-cache}
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
-kdir=$cache/kernels/$suite
+if [ "$arch" = amd64 ]; then kdir=$cache/kernels/$suite apt=$cache/apt; else kdir=$cache/kernels/$arch/$suite apt=$cache/apt-$arch; fi
+[ "$what" = busybox ] && kdir=$cache/busybox/$arch/$suite
 
 die() { echo "vm: fetch-kernel: $*" >&2; exit 1; }
 
-if [ -s "$kdir/vmlinuz" ] && [ -s "$kdir/label" ] && [ "${AG_VM_REFRESH:-0}" != 1 ]; then
+if [ "$what" = busybox ] && [ -s "$kdir/busybox" ] && [ "${AG_VM_REFRESH:-0}" != 1 ]; then
+	echo "$kdir/busybox"
+	exit 0
+fi
+if [ "$what" = kernel ] && [ -s "$kdir/vmlinuz" ] && [ -s "$kdir/label" ] && [ "${AG_VM_REFRESH:-0}" != 1 ]; then
 	echo "$kdir"
 	exit 0
 fi
@@ -31,7 +50,6 @@ archive_from_sources() { "$(dirname "$0")/../../tools/debian-archive.sh"; }
 read -r uri key < <(archive_from_sources | head -n1) || true
 [ -n "${uri:-}" ] || die "no Debian archive found in /etc/apt/sources.list{,.d} to fetch $suite from"
 
-apt=$cache/apt
 mkdir -p "$apt/sources.list.d" "$apt/lists/partial" "$apt/cache/archives/partial" "$cache/debs"
 {
 	echo "Types: deb"
@@ -48,7 +66,7 @@ aptopt=(
 	-o "Dir::Etc::PreferencesParts=$apt/preferences.d"
 	-o "Dir::State::Lists=$apt/lists"
 	-o "Dir::Cache=$apt/cache"
-	-o "APT::Architecture=amd64" -o "APT::Architectures=amd64"
+	-o "APT::Architecture=$arch" -o "APT::Architectures=$arch"
 	-o "Acquire::Languages=none"
 	-o "APT::Sandbox::User=root"
 )
@@ -58,13 +76,18 @@ mkdir -p "$apt/preferences.d"
 echo "vm: fetch-kernel: updating package index for $suite" >&2
 apt-get -qq "${aptopt[@]}" update >&2 || die "apt-get update failed (network? sources: $uri)"
 
-# linux-image-amd64 is a metapackage: its first Depends is the versioned image package.
-meta=$(apt-cache "${aptopt[@]}" show "linux-image-amd64/$suite" 2>/dev/null) ||
-	die "linux-image-amd64 not found in $suite"
-pkg=$(printf '%s\n' "$meta" | awk -F': ' '$1 == "Depends" { split($2, d, /[ ,(|]+/); print d[1]; exit }')
-[ -n "$pkg" ] || die "cannot resolve the image package behind linux-image-amd64/$suite"
+if [ "$what" = busybox ]; then
+	pkg=busybox-static
+else
+	# linux-image-ARCH is a metapackage: its first Depends is the versioned image package.
+	meta=$(apt-cache "${aptopt[@]}" show "linux-image-$arch/$suite" 2>/dev/null) ||
+		die "linux-image-$arch not found in $suite"
+	pkg=$(printf '%s\n' "$meta" | awk -F': ' '$1 == "Depends" { split($2, d, /[ ,(|]+/); print d[1]; exit }')
+	[ -n "$pkg" ] || die "cannot resolve the image package behind linux-image-$arch/$suite"
+fi
 ver=$(apt-cache "${aptopt[@]}" show "$pkg/$suite" | awk -F': ' '$1 == "Version" { print $2; exit }')
-deb=$cache/debs/${pkg}_${ver//:/%3a}_amd64.deb
+[ -n "$ver" ] || die "$pkg not found in $suite ($arch)"
+deb=$cache/debs/${pkg}_${ver//:/%3a}_$arch.deb
 
 if [ ! -s "$deb" ]; then
 	echo "vm: fetch-kernel: downloading $pkg $ver" >&2
@@ -73,16 +96,30 @@ if [ ! -s "$deb" ]; then
 	[ -s "$deb" ] || die "download of $pkg did not produce $deb"
 fi
 
-# Only the kernel image and its config are needed: the guest runs from an initramfs and every
-# feature the tests use (BPF LSM, trampolines, cgroup2, tracefs, 8250 serial) is built in.
 tmp=$(mktemp -d "$cache/extract.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+if [ "$what" = busybox ]; then
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" ./bin/busybox
+	mkdir -p "$kdir"
+	mv "$tmp/bin/busybox" "$kdir/busybox.new"
+	echo "$ver" > "$kdir/version"
+	mv "$kdir/busybox.new" "$kdir/busybox"
+	echo "vm: fetch-kernel: busybox-static $ver ($arch)" >&2
+	echo "$kdir/busybox"
+	exit 0
+fi
+
+# Only the kernel image and its config are needed: the guest runs from an initramfs and every
+# feature the tests use (BPF LSM, trampolines, cgroup2, tracefs, 8250 serial) is built in.
 dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards './boot/vmlinuz-*' './boot/config-*'
 release=${pkg#linux-image-}
 mkdir -p "$kdir"
 mv "$tmp/boot/vmlinuz-$release" "$kdir/vmlinuz.new"
 mv "$tmp/boot/config-$release" "$kdir/config"
-for opt in CONFIG_BPF_LSM CONFIG_BPF_JIT CONFIG_DEBUG_INFO_BTF CONFIG_CGROUP_BPF CONFIG_SERIAL_8250_CONSOLE \
+# the guest's consoles: 8250 UARTs on the pc machine (amd64), the virt machine's PL011 (arm64)
+serial=CONFIG_SERIAL_8250_CONSOLE
+[ "$arch" = arm64 ] && serial=CONFIG_SERIAL_AMBA_PL011_CONSOLE
+for opt in CONFIG_BPF_LSM CONFIG_BPF_JIT CONFIG_DEBUG_INFO_BTF CONFIG_CGROUP_BPF $serial \
 	CONFIG_DEVTMPFS CONFIG_BLK_DEV_INITRD; do
 	grep -q "^$opt=y" "$kdir/config" || die "$pkg lacks $opt=y: unusable for the guest tests"
 done

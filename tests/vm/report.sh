@@ -98,9 +98,9 @@ if [ "$failed" = 1 ]; then
 		echo "# $prefix: verifier log endings in $con:"
 		clean "$con" | grep -B8 -- '-- END PROG LOAD LOG --' | head -n 60 | sed 's/^/#   /'
 	fi
-	echo "# $prefix: serial console (ttyS0), last ${AG_VM_TAIL:-40} lines of $con:"
+	echo "# $prefix: serial console, last ${AG_VM_TAIL:-40} lines of $con:"
 	clean "$con" | tail -n "${AG_VM_TAIL:-40}" | sed 's/^/#   /'
-	echo "# $prefix: result port (ttyS1), last 15 lines of $res:"
+	echo "# $prefix: result port, last 15 lines of $res:"
 	clean "$res" | tail -n 15 | sed 's/^/#   /'
 fi
 exit "$failed"

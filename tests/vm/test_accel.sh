@@ -89,5 +89,43 @@ if [ "$rc" = 0 ] && grep -q '^ok - vm/6.1/lsm/standin-guest-ran-under-kvm' "$log
 	ok check-kvm-no-retry
 else notok check-kvm-no-retry "check.sh exit $rc; log: $(tail -n 20 "$log" | tr '\n' '|')"; fi
 
+# A guest of another architecture than the host's: TCG, no probe (no QEMU started).
+other=arm64
+[ "$(uname -m)" = aarch64 ] && other=amd64
+rm -f "$tmp/qemu.pid"
+got=$(AG_STANDIN_QEMU=works "$here/accel.sh" --arch "$other" --kernel "$tmp/k" --initrd "$tmp/initrd" 2>"$tmp/msg")
+if [ "$got" = tcg ] && [ ! -e "$tmp/qemu.pid" ] && grep -q "$other guests on an .* host; using TCG" "$tmp/msg"; then
+	ok cross-arch-tcg
+else notok cross-arch-tcg "got '$got', said '$(cat "$tmp/msg")'"; fi
+
+# check.sh for arm64 guests: the PL011 console and the PCI result port reach QEMU, and a kernel
+# without ftrace direct calls (arm64 before 6.4) gets one boot, its lsm boot expecting tier 3,
+# the other tiers skip lines that say why
+for s in bookworm bookworm-backports; do
+	mkdir -p "$cache/kernels/arm64/$s"
+	echo standin-kernel > "$cache/kernels/arm64/$s/vmlinuz"
+	echo standin > "$cache/kernels/arm64/$s/release"
+done
+echo 6.1 > "$cache/kernels/arm64/bookworm/label"
+echo 6.12 > "$cache/kernels/arm64/bookworm-backports/label"
+echo 'CONFIG_BPF_LSM=y' > "$cache/kernels/arm64/bookworm/config"
+printf 'CONFIG_BPF_LSM=y\nCONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=y\n' > "$cache/kernels/arm64/bookworm-backports/config"
+mkdir -p "$cache/busybox/arm64/bookworm"
+echo standin-busybox > "$cache/busybox/arm64/bookworm/busybox"
+AG_STANDIN_QEMU=works AG_VM_CACHE=$cache BUILD=$tmp/build-arm64 "$here/check.sh" --arch arm64 \
+	--agent "$here/standin/accelguard" --itest "$here/standin/itest" --kernels "bookworm bookworm-backports" \
+	--tiers "lsm fmod_ret tracepoint" --timeout 20 >"$tmp/check-arm64.log" 2>&1
+rc=$?
+log=$tmp/check-arm64.log
+if [ "$rc" = 0 ] && grep -q '^ok - vm/arm64/6.1/lsm/probe' "$log" &&
+	grep -q '^skip - vm/arm64/6.1/fmod_ret: this kernel cannot attach BPF trampolines' "$log" &&
+	grep -q '^skip - vm/arm64/6.1/tracepoint: ' "$log" &&
+	grep -q 'ag.expect=tracepoint' "$tmp/build-arm64/vm/arm64/6.1-lsm/results.log" &&
+	grep -q 'console=ttyAMA0 .*ag.results=/dev/ttyS0' "$tmp/build-arm64/vm/arm64/6.1-lsm/results.log" &&
+	for t in lsm fmod_ret tracepoint; do grep -q "^ok - vm/arm64/6.12/$t/standin-guest-ran-under-tcg" "$log" || exit 1; done &&
+	grep -q '^# vm: arm64, 4 boots in' "$log"; then
+	ok check-arm64
+else notok check-arm64 "check.sh exit $rc; log: $(tail -n 20 "$log" | tr '\n' '|')"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

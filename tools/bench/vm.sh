@@ -6,7 +6,9 @@
 # results port.
 #
 # Usage: tools/bench/vm.sh [--agent PATH] [--agbench PATH] [--out DIR] [--kernels "SUITE..."]
-#                          [--tiers "TIER..."] [--rounds N] [--timeout SECONDS]
+#                          [--tiers "TIER..."] [--rounds N] [--timeout SECONDS] [--arch amd64|arm64]
+# --arch arm64: arm64 guests (tests/vm/README.md "arm64 guests"), the agent and agbench built for
+# arm64 (make bench-vm-arm64, 6.12 only by default: arm64 6.1 has no tier 1 or 2 to measure).
 # Defaults: $BUILD/accelguard, $BUILD/agbench, $BUILD/bench/vm, AG_VM_KERNELS ("bookworm
 # bookworm-backports"), "lsm fmod_ret", 3 rounds, 240 s a boot. Boots run one at a time: a guest
 # under software emulation sees the host's contention as its own time.
@@ -16,7 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 vmdir=$(cd "$here/../../tests/vm" && pwd)
 BUILD=${BUILD:-build}
 agent=$BUILD/accelguard agbench=$BUILD/agbench out=$BUILD/bench/vm
-kernels=${AG_VM_KERNELS:-bookworm bookworm-backports} tiers="lsm fmod_ret" rounds=3 timeout=240
+kernels=${AG_VM_KERNELS:-bookworm bookworm-backports} tiers="lsm fmod_ret" rounds=3 timeout=240 arch=amd64
 while [ $# -gt 0 ]; do
 	case $1 in
 	--agent) agent=$2; shift 2 ;;
@@ -26,6 +28,7 @@ while [ $# -gt 0 ]; do
 	--tiers) tiers=$2; shift 2 ;;
 	--rounds) rounds=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
+	--arch) arch=$2; shift 2 ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed -e '/^set -e/d' -e 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench: vm: unknown argument $1 (--help)" >&2; exit 2 ;;
 	esac
@@ -37,11 +40,16 @@ res=$out/results.md
 
 declare -A kdir label
 for k in $kernels; do
-	kdir[$k]=$("$vmdir/fetch-kernel.sh" "$k")
+	kdir[$k]=$("$vmdir/fetch-kernel.sh" --arch "$arch" "$k")
 	label[$k]=$(cat "${kdir[$k]}/label")
 done
-"$vmdir/mkinitramfs.sh" --agent "$agent" --itest "$here/guest.sh" --add "$agbench:/ag/agbench" \
-	"$out/initramfs.cpio"
+bb=()
+if [ "$arch" != amd64 ] || [ "$(uname -m)" != x86_64 ]; then
+	set -- $kernels
+	bb=(--busybox "$("$vmdir/fetch-kernel.sh" --arch "$arch" --busybox "${1%-backports}")")
+fi
+"$vmdir/mkinitramfs.sh" --arch "$arch" "${bb[@]}" --agent "$agent" --itest "$here/guest.sh" \
+	--add "$agbench:/ag/agbench" "$out/initramfs.cpio"
 
 : > "$out/all.tsv"
 : > "$out/checks.txt"
@@ -51,7 +59,7 @@ for k in $kernels; do
 		mkdir -p "$d"
 		s=$SECONDS rc=0
 		echo "bench: vm: ${label[$k]} $t ..." >&2
-		"$vmdir/boot.sh" --kernel "${kdir[$k]}" --initrd "$out/initramfs.cpio" --tier "$t" --out "$d" \
+		"$vmdir/boot.sh" --arch "$arch" --kernel "${kdir[$k]}" --initrd "$out/initramfs.cpio" --tier "$t" --out "$d" \
 			--timeout "$timeout" --args "rounds=$rounds" > "$d/qemu.log" 2>&1 || rc=$?
 		tr -d '\r' < "$d/results.log" > "$d/results.txt" || true
 		got=$(sed -n 's/^@@BENCH-READY .*"tier":"\([a-z_]*\)".*/\1/p' "$d/results.txt" | head -n1)

@@ -1,0 +1,45 @@
+# The guest machine of each architecture, sourced by boot.sh and accel.sh (bash).
+#
+#   vm_machine ARCH ACCEL CONSOLE RESULTS
+# sets the array vm_qemu (the QEMU command up to -kernel: binary, accelerator, machine, CPU,
+# memory, the two serial channels) and vm_console, vm_results (the guest's device names of the
+# console and of the result port, for the kernel command line). CONSOLE is a QEMU -serial
+# argument (file:PATH, mon:stdio), RESULTS a file path.
+#
+# amd64: the pc machine, two 8250 UARTs (ttyS0 console, ttyS1 results).
+# arm64: the virt machine (GICv3; -cpu max under TCG, pointer authentication with QEMU's cheap
+# implementation-defined algorithm, the architected one costs much emulation time; -cpu host under
+# KVM on an arm64 host); the console on its PL011 (ttyAMA0), results on a PCI 8250 (ttyS0:
+# CONFIG_SERIAL_8250_PCI is built into Debian's arm64 kernels, where virtio-console is a module).
+# AG_VM_QEMU overrides the binary, AG_VM_SMP and AG_VM_MEM the vCPUs and MiB.
+
+vm_host_arch() {
+	case $(uname -m) in x86_64) echo amd64 ;; aarch64) echo arm64 ;; *) uname -m ;; esac
+}
+
+vm_machine() { # ARCH ACCEL CONSOLE RESULTS
+	local arch=$1 accel=$2 console=$3 results=$4 cpu
+	case $arch in
+	amd64)
+		cpu=max
+		[ "$accel" = kvm ] && cpu=host
+		vm_qemu=("${AG_VM_QEMU:-qemu-system-x86_64}" -accel "$accel" -machine pc -cpu "$cpu")
+		vm_qemu+=(-serial "$console" -serial "file:$results")
+		vm_console=ttyS0 vm_results=/dev/ttyS1
+		;;
+	arm64)
+		cpu=max,pauth-impdef=on
+		[ "$accel" = kvm ] && cpu=host
+		vm_qemu=("${AG_VM_QEMU:-qemu-system-aarch64}" -accel "$accel" -machine virt,gic-version=3 -cpu "$cpu")
+		vm_qemu+=(-serial "$console" -chardev "file,id=agresults,path=$results"
+			-device pci-serial,chardev=agresults)
+		vm_console=ttyAMA0 vm_results=/dev/ttyS0
+		;;
+	*)
+		echo "vm: no guest machine for architecture '$arch' (amd64, arm64)" >&2
+		return 2
+		;;
+	esac
+	vm_qemu+=(-smp "${AG_VM_SMP:-1}" -m "${AG_VM_MEM:-2048}" -nodefaults -no-user-config -display none
+		-no-reboot)
+}
