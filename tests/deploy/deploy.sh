@@ -5,7 +5,10 @@
 #      against `accelguard paths`, RBAC against the API calls in user/, the DaemonSet's settings);
 #   2. `accelguard paths` against the source: every default it prints is still a literal of the
 #      module that opens it, and every host path literal of user/ is covered by a printed path;
-#   3. the capabilities: the real agent run with exactly the DaemonSet's list (setpriv), in a
+#   3. each overlay run as the DaemonSet runs it (overlay_e2e.sh: its ConfigMap, args and env as
+#      rendered, the peers at the in-cluster paths, every use the README promises, a restart, a
+#      rollout and an OOM kill), under KUBEPODS_LOCK: its agent judges /kubepods;
+#   4. the capabilities: the real agent run with exactly the DaemonSet's list (setpriv), in a
 #      cgroup namespace of its own as in a pod, reaches ready and scans a descriptor another
 #      user's process holds; with each capability taken away, what needs it fails.
 # Usage: tests/deploy/deploy.sh BUILD/accelguard   (root for part 3)
@@ -36,6 +39,9 @@ $PY -c 'import yaml' 2>/dev/null || { echo "not ok - deploy: $PY lacks yaml (pyt
 for o in audit enforce; do
 	if "$kubectl" kustomize "$repo/deploy/kubernetes/overlays/$o" >"$tmp/$o.yaml" 2>"$tmp/$o.err"; then
 		ok "$o/renders ($("$kubectl" version --client 2>/dev/null | grep -o 'v1\.[0-9]*\.[0-9]*' | head -1))"
+		# kustomize's warnings (deprecated fields: bases, commonLabels, ...) go to stderr
+		[ -s "$tmp/$o.err" ] && nok "$o/renders-without-warnings" "$(head -3 "$tmp/$o.err")" ||
+			ok "$o/renders-without-warnings"
 	else
 		nok "$o/renders" "$(head -3 "$tmp/$o.err")"; continue
 	fi
@@ -99,7 +105,24 @@ PYEOF
 cat "$tmp/paths.out"
 pass=$((pass + $(grep -c '^ok ' "$tmp/paths.out"))) fail=$((fail + $(grep -c '^not ok ' "$tmp/paths.out")))
 
-# --- 3. the capabilities
+# --- 3. each overlay as the DaemonSet runs it
+if [ "$(id -u)" != 0 ]; then
+	echo "skip - deploy/e2e: needs root"
+	skipped=$((skipped + 1))
+else
+	for o in audit enforce; do
+		[ -s "$tmp/$o.yaml" ] || continue
+		flock -w 900 "${KUBEPODS_LOCK:-/tmp/accelguard-kubepods.lock}" \
+			"$here/overlay_e2e.sh" "$agent" "$tmp/$o.yaml" "$o" >"$tmp/e2e-$o.out" 2>&1
+		rc=$?
+		grep -v '^[0-9]* passed' "$tmp/e2e-$o.out"
+		read -r p f < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$tmp/e2e-$o.out")
+		pass=$((pass + ${p:-0})) fail=$((fail + ${f:-0}))
+		[ "$rc" = 0 ] || [ "${f:-0}" != 0 ] || nok "$o/e2e" "exit $rc: $(tail -3 "$tmp/e2e-$o.out")"
+	done
+fi
+
+# --- 4. the capabilities
 if [ "$(id -u)" != 0 ]; then
 	echo "skip - deploy/caps: needs root"
 	skipped=$((skipped + 1))

@@ -28,6 +28,9 @@ struct k8s_rw {
 	uint64_t gate_ns;   /* no request before this (backoff, Retry-After, pause) */
 	uint64_t backoff_ms;
 	bool paused, down, warned_down;
+	/* the last answer refused the request for its namespace alone (403 NamespaceTerminating,
+	 * 404 of the namespace): nothing paused, the caller holds back that namespace only */
+	bool ns_refused;
 	uint64_t errors;
 	char err[1400];
 };
