@@ -117,7 +117,7 @@ else
 		rc=$?
 		grep -v '^[0-9]* passed' "$tmp/e2e-$o.out"
 		read -r p f < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$tmp/e2e-$o.out")
-		pass=$((pass + ${p:-0})) fail=$((fail + ${f:-0}))
+		pass=$((pass + ${p:-0})) fail=$((fail + ${f:-0})) skipped=$((skipped + $(grep -c '^skip ' "$tmp/e2e-$o.out")))
 		[ "$rc" = 0 ] || [ "${f:-0}" != 0 ] || nok "$o/e2e" "exit $rc: $(tail -3 "$tmp/e2e-$o.out")"
 	done
 fi

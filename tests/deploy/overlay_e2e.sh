@@ -250,7 +250,15 @@ nj=$(grep -c "\"type\":\"access\".*\"name\":\"web-b\"" "$tmp/journal.out")
 # the self-test, against the running agent, with the DaemonSet's configuration
 if "$agent" selftest --config "$cfgdir" --json >"$tmp/selftest.json" 2>"$tmp/selftest.err"; then
 	ok "selftest ($(grep -o '"passed":[0-9]*' "$tmp/selftest.json" | head -1))"
-else nok selftest "$(tail -3 "$tmp/selftest.err") $($PY -c 'import json,sys; r=json.load(open(sys.argv[1])); print([(c["name"], c["expected"], c["got"]) for c in r["checks"] if c["result"] != "pass"])' "$tmp/selftest.json" 2>&1 | cut -c1-600) (another agent of this machine in enforce mode denies too)"; fi
+else
+	why=$($PY -c 'import json,sys; r=json.load(open(sys.argv[1])); print([(c["name"], c["expected"], c["got"]) for c in r["checks"] if c["result"] != "pass"])' "$tmp/selftest.json" 2>&1 | cut -c1-600)
+	# the agent judged right and only the kernel's errno differs (EPERM in audit): another
+	# agent of this machine, in enforce mode, judges the self-test's cgroups too
+	others=$(pgrep -f 'accelguard run' | grep -vx "$agent_pid" | wc -l)
+	if [ "$overlay" = audit ] && [ "$others" -gt 0 ] && $PY -c 'import json,sys; r=json.load(open(sys.argv[1])); bad=[c for c in r["checks"] if c["result"] != "pass"]; sys.exit(0 if bad and all(c["got"]["verdict"] == c["expected"]["verdict"] and c["got"]["action"] == c["expected"]["action"] and c["got"]["errno"] == "EPERM" for c in bad) else 1)' "$tmp/selftest.json"; then
+		echo "skip - deploy/$overlay/e2e/selftest: verdicts right, EPERM from one of the $others other agents of this machine: $why"
+	else nok selftest "$(tail -3 "$tmp/selftest.err") $why"; fi
+fi
 # an evidence bundle of the journal, verified
 "$agent" evidence --config "$cfgdir" --out "$tmp/bundle" >"$tmp/evidence.out" 2>&1
 erc=$?
@@ -288,8 +296,10 @@ check oom-kill-keeps-fail store_wait 'R("team-b") == {"web-b": ("fail", "6")} an
 	max(int(o["metadata"]["resourceVersion"]) for o in S if o["kind"] in ("PolicyReport", "Report")) > '"$rv_before"
 try_open b nvidia0 >/dev/null
 check oom-kill-counts-on store_wait 'R("team-b") == {"web-b": ("fail", "7")}'
+# the Event's series went on through every agent: one Event, no violation missing from its
+# count (7; while two agents run, each writes what it saw: one more at most)
+check event-series-goes-on store_wait 'len(E("web-b")) == 1 and 7 <= E("web-b")[0][1] <= 8'
 stop_agent "$agent_pid" TERM
-echo "# Event series of web-b: $($PY -c 'import json,sys; print([(o["metadata"]["name"], o.get("series", {}).get("count", 1)) for o in json.load(open(sys.argv[1]))["objects"].values() if o["kind"] == "Event"])' "$tmp/store.json")"
 if [ "$fail" != 0 ]; then
 	for f in "$tmp"/stderr-*; do echo "# $f:"; tail -6 "$f" | sed 's/^/#   /'; done
 	tail -8 "$tmp/api.log" | sed 's/^/#   api: /'

@@ -454,7 +454,9 @@ in_pod b nvidia0 >/dev/null
 in_pod d nvidiactl >/dev/null
 sleep 0.5
 in_pod c nvidiactl >/dev/null
-store_wait 'any(o["kind"] == "Event" and o["regarding"]["name"] == "web" and o["eventTime"] > "'"$(date -u -d @"${t0%.*}" +%Y-%m-%dT%H:%M:%S)"'" for o in S) and
+since=$(date -u -d @"${t0%.*}" +%Y-%m-%dT%H:%M:%S)
+# web's Event of run 1 (the same pod, reason, device, process): its series goes on
+store_wait 'any(o["kind"] == "Event" and o["regarding"]["name"] == "web" and max(o["eventTime"], o.get("series", {}).get("lastObservedTime", "")) >= "'"$since"'" for o in S) and
             any(o["kind"] == "PolicyReport" and o["metadata"]["namespace"] == "team-c" and o["summary"]["fail"] == 1 for o in S)' || true
 t1=$(date +%s.%N)
 $PY - "$tmp/store.json" "$t0" "$t1" <<'EOF2' >>"$tmp/checks"
@@ -462,7 +464,8 @@ import json, sys
 S = list(json.load(open(sys.argv[1]))["objects"].values())
 t0, t1 = float(sys.argv[2]), float(sys.argv[3])
 web = [o for o in S if o["kind"] == "Event" and o["regarding"]["name"] == "web" and
-       o["eventTime"][:19] >= __import__("time").strftime("%Y-%m-%dT%H:%M:%S", __import__("time").gmtime(t0))]
+       max(o["eventTime"], o.get("series", {}).get("lastObservedTime", ""))[:19] >=
+       __import__("time").strftime("%Y-%m-%dT%H:%M:%S", __import__("time").gmtime(t0))]
 good = len(web) == 1 and t1 - t0 < 8
 print(("ok - k8s-report/ns-refusals-hold-back-no-other-namespace (team-c's Event after %.1f s)" % (t1 - t0)) if good else
       "not ok - k8s-report/ns-refusals-hold-back-no-other-namespace: %d new Events of web after %.1f s" % (len(web), t1 - t0))
@@ -488,10 +491,22 @@ sleep 1
 n403b=$(tail -n +"$((from + 1))" "$tmp/api.log" | grep -c '^403 POST /apis/events.k8s.io/v1/namespaces/team-a/' || true)
 [ "$n403b" = 1 ] && ok "ns-refused-namespace-paused-alone" || nok "ns-refused-namespace-paused-alone" "$n403b 403s for team-a"
 stop_agent
-check "summary-ns-refused" summary 'E["namespace_refused"] >= 3 and not E["paused"] and E["sent"] >= 1'
+check "summary-ns-refused" summary 'E["namespace_refused"] >= 3 and not E["paused"] and E["sent"] == 1'
 fault "ok team-a"
 fault "ok team-b"
 fault "ok team-d"
+
+# === run 5b: the agent restarts: web's Event (the same pod, reason, device, process) is found
+# under its name and its series goes on
+rm -f "$tmp/events-audit-off.jsonl"
+run_agent audit off
+in_pod c nvidiactl >/dev/null
+store_wait 'any(o["kind"] == "Event" and o["regarding"]["name"] == "web" and o.get("series", {}).get("count") == 2 for o in S)' || true
+stop_agent
+store_check "event-series-goes-on-after-restart" \
+	'len(events("web", "UnmediatedAcceleratorAccess")) == 1 and events("web", "UnmediatedAcceleratorAccess")[0]["series"]["count"] == 2' \
+	'[(e["metadata"]["name"], e.get("series")) for e in events("web")]'
+check "summary-event-continued" summary 'E["continued"] == 1 and E["sent"] == 0 and E["patched"] == 1'
 
 # === the flood: 101 pods, 2,060 distinct Events, each 3 times, within a few milliseconds
 if [ -n "$flood" ]; then

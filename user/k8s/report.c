@@ -393,6 +393,7 @@ struct ev {
 	uint64_t count, sent_count;
 	uint64_t seen_ns, wrote_ns;
 	bool created, limited;
+	bool named_anew; /* its stable name was someone else's Event: a name of its own */
 };
 
 struct podbucket {
@@ -620,6 +621,51 @@ static char *series_body(const struct ev *e)
 	return s;
 }
 
+/*
+ * mu held (released for the GET). The Event's stable name is taken: an Event of this agent's
+ * before a restart, or of the agent a rollout replaces, on the same pod, for the same reason. Its
+ * series goes on: its count plus ours, patched next. Anything else under the name (another
+ * controller's, another pod's): a name of our own.
+ */
+static void series_goes_on(struct events *E, struct ev *e, const struct ev *snap)
+{
+	struct k8s_rw *w = &E->w;
+	json_object *cur = NULL, *rg;
+	const char *ctl, *uid;
+	uint64_t had = 0;
+	bool ours;
+	long http;
+
+	pthread_mutex_unlock(&w->mu);
+	http = k8s_ev_get(w, snap->ns, snap->name, &cur);
+	pthread_mutex_lock(&w->mu);
+	rg = k8s_jget(cur, "regarding");
+	ctl = k8s_jstr(cur, "reportingController");
+	uid = k8s_jstr(rg, "uid");
+	ours = http == 200 && ctl && !strcmp(ctl, AG_K8S_REPORTING_CONTROLLER) && uid &&
+	       !strcmp(uid, snap->uid) && k8s_jstr(cur, "reason") &&
+	       !strcmp(k8s_jstr(cur, "reason"), snap->reason);
+	if (ours) {
+		had = (uint64_t)json_object_get_int64(k8s_jget(k8s_jget(cur, "series"), "count"));
+		if (!had)
+			had = 1; /* an Event without a series counts one */
+	}
+	json_object_put(cur);
+	if (!e->used || e->key != snap->key || strcmp(e->name, snap->name))
+		return; /* reused meanwhile */
+	if (!ours) {
+		if (http >= 0 && http < 500 && http != 429) {
+			e->named_anew = true;
+			e->name[0] = '\0';
+		}
+		return; /* no answer: the create is tried again, and the 409 read again */
+	}
+	e->created = true;
+	e->sent_count = had;
+	e->count += had;
+	E->st.continued++;
+}
+
 static void *events_main(void *arg)
 {
 	struct events *E = arg;
@@ -679,9 +725,13 @@ static void *events_main(void *arg)
 		if (create && !e->name[0]) {
 			char pod[EV_NAME_MAX - 16];
 
+			/* a stable name first (the pod and what makes the Event the same): the agent
+			 * after a restart, or the next one of a rollout, finds the Event and goes on
+			 * with its series */
 			copy(pod, sizeof(pod), e->pod);
 			snprintf(e->name, sizeof(e->name), "%s.%016" PRIx64, pod,
-				 fnv(e->key, "") ^ (uint64_t)time(NULL) ^ ++E->seq);
+				 e->named_anew ? fnv(e->key, "") ^ (uint64_t)time(NULL) ^ ++E->seq
+					       : fnv(e->key, ""));
 		}
 		snap = *e;
 		pthread_mutex_unlock(&w->mu);
@@ -710,6 +760,8 @@ static void *events_main(void *arg)
 				E->st.sent++;
 			else
 				E->st.patched++;
+		} else if (http == 409 && create && !e->named_anew) {
+			series_goes_on(E, e, &snap);
 		} else if (http == 409 && create) {
 			e->name[0] = '\0'; /* the name is taken: another */
 		} else if (http == 404 && !create) {
@@ -1564,6 +1616,7 @@ void ag_k8s_sinks_summary(struct ag_k8s_sinks *h, struct jw *w)
 		jw_ku64(w, "dropped", es.dropped);
 		jw_ku64(w, "errors", es.errors);
 		jw_ku64(w, "namespace_refused", es.namespace_refused);
+		jw_ku64(w, "continued", es.continued);
 		jw_ku64(w, "pending", es.pending);
 		jw_kbool(w, "paused", es.paused);
 		jw_kbool(w, "up", es.up);

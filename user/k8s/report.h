@@ -47,6 +47,8 @@ long k8s_rw_call(struct k8s_rw *w, const char *method, const char *path, const c
 /* report_ev.c: events.k8s.io/v1 */
 long k8s_ev_create(struct k8s_rw *w, const char *ns, const char *body);
 long k8s_ev_patch(struct k8s_rw *w, const char *ns, const char *name, const char *merge_patch);
+/* report_evget.c: one Event, to go on with its series */
+long k8s_ev_get(struct k8s_rw *w, const char *ns, const char *name, json_object **out);
 
 /* report_rp.c: kind AG_REPORTS_WGPOLICY or AG_REPORTS_OPENREPORTS */
 long k8s_rp_get(struct k8s_rw *w, int kind, const char *ns, const char *name, json_object **out);
