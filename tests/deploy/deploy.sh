@@ -203,5 +203,51 @@ EOC
 		esac
 	done
 fi
+# --- 5. the --events file rotates (README: What the agent writes on the node): past
+# ACCELGUARD_EVENTS_FILE_MAX bytes FILE becomes FILE.1 (and up to FILE.4), whole lines in each
+if [ "$(id -u)" = 0 ] && [ -n "$top" ]; then
+	mkdir -p "$top/t1" "$tmp/rot"
+	cat >"$tmp/rot.yaml" <<EOC
+mode: audit
+devices:
+  - class: testfull
+    major: 1
+    minor: 7
+tenants: ["/$(basename "$top")/*"]
+metrics:
+  listen: "off"
+EOC
+	ACCELGUARD_EVENTS_FILE_MAX=4096 timeout 20 "$agent" run --pin-dir off --config "$tmp/rot.yaml" \
+		--events "$tmp/rot/ev.jsonl" --duration 4 >"$tmp/log-rot" 2>&1 &
+	rot=$!
+	for _ in $(seq 100); do grep -qs '"type":"ready"' "$tmp/rot/ev.jsonl" "$tmp/rot/ev.jsonl".* && break; sleep 0.05; done
+	# 300 violations of the tenant: an unallocated device opened, about 700 bytes each
+	sh -c 'echo $$ >"$1/cgroup.procs" && for i in $(seq 300); do head -c1 "$2" >/dev/null; done' sh "$top/t1" "$tmp/dev/full"
+	wait "$rot"
+	rmdir "$top/t1" 2>/dev/null
+	$PY - "$tmp/rot" <<'PYEOF' >"$tmp/rot.out" 2>&1
+import json, os, sys
+d = sys.argv[1]
+files = sorted(os.listdir(d))
+want = ["ev.jsonl"] + ["ev.jsonl.%d" % i for i in range(1, 5)]
+bad = []
+for f in files:
+    text = open(os.path.join(d, f)).read()
+    if text and not text.endswith("\n"):
+        bad.append("%s: a cut line at its end" % f)
+    for l in text.splitlines():
+        try:
+            json.loads(l)
+        except ValueError:
+            bad.append("%s: not JSON: %.60s" % (f, l))
+    if f != "ev.jsonl" and not 4096 <= len(text) <= 4096 + 65536:
+        bad.append("%s: %d bytes, not just past the 4096 bound" % (f, len(text)))
+n = sum(1 for f in files for l in open(os.path.join(d, f)) if '"verdict":"unmediated"' in l)
+print("files %s, %d violations kept of 300, %s" % (files, n, bad[:3] or "every line whole JSON"))
+sys.exit(0 if files == want and not bad and 0 < n < 300 else 1)
+PYEOF
+	if [ $? = 0 ]; then ok "events-file-rotates ($(cat "$tmp/rot.out"))"
+	else nok events-file-rotates "$(cat "$tmp/rot.out") $(tail -2 "$tmp/log-rot")"; fi
+fi
 echo "$pass passed, $fail failed, $skipped skipped"
 [ "$fail" = 0 ]

@@ -287,7 +287,9 @@ sleep 1.5
 stop_agent "$old" TERM
 try_open b nvidia0 >/dev/null
 check rollout-keeps-count store_wait 'R("team-b") == {"web-b": ("fail", "6")}'
-# --- an OOM kill: nothing drained; the next agent reads the report
+# --- an OOM kill: nothing drained; the next agent reads the report (what the killed one had
+# not written yet, at most its last second, is in the journal only: the kill comes after)
+check rollout-event-series store_wait 'len(E("web-b")) == 1 and 6 <= E("web-b")[0][1] <= 7'
 stop_agent "$agent_pid" KILL
 rv_before=$($PY -c 'import json,sys; S=json.load(open(sys.argv[1]))["objects"]; print(max(int(o["metadata"]["resourceVersion"]) for o in S.values()))' "$tmp/store.json")
 start_agent
