@@ -252,6 +252,23 @@ static void utf8_cut(char *s, size_t max)
 	s[n] = '\0';
 }
 
+/* Drop an incomplete UTF-8 sequence at the end of s: the kernel cuts a process name at 15
+ * bytes, inside a character as likely as not. */
+static void utf8_trim(char *s)
+{
+	size_t n = strlen(s), i = n, need;
+	unsigned char c;
+
+	while (i && ((unsigned char)s[i - 1] & 0xc0) == 0x80 && n - i < 3)
+		i--;
+	if (!i)
+		return;
+	c = (unsigned char)s[i - 1];
+	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+	if (n - (i - 1) < need)
+		s[i - 1] = '\0';
+}
+
 /* "2026-12-01T16:19:56.123456789Z" (the agent's) -> MicroTime "2026-12-01T16:19:56.123456Z";
  * anything else: now. */
 static void micro_time(const char *t, char *out, size_t n)
@@ -301,7 +318,7 @@ static bool parse_violation(json_object *o, struct viol *v)
 	const char *verdict = k8s_jstr(o, "verdict"), *action = k8s_jstr(o, "action");
 	const char *op = k8s_jstr(o, "op"), *comm = k8s_jstr(proc, "comm");
 	bool denied, viol;
-	char dv[48], ic[96] = "";
+	char dv[48], ic[96] = "", cm[64];
 
 	if (!verdict || !action || !pod || !k8s_jstr(pod, "uid") || !k8s_jstr(pod, "name") ||
 	    !k8s_jstr(pod, "namespace") || !*k8s_jstr(pod, "uid"))
@@ -320,6 +337,11 @@ static bool parse_violation(json_object *o, struct viol *v)
 		    !strcmp(verdict, "cross_tenant") ? "CrossTenantAcceleratorAccess" :
 						       "UnmediatedAcceleratorAccess";
 	v->time = k8s_jstr(o, "time");
+	if (comm) { /* the kernel's 15 bytes may end inside a character: not into the note */
+		snprintf(cm, sizeof(cm), "%s", comm);
+		utf8_trim(cm);
+		comm = cm;
+	}
 	snprintf(dv, sizeof(dv), "%d:%d", json_object_get_int(k8s_jget(dev, "major")),
 		 json_object_get_int(k8s_jget(dev, "minor")));
 	if (ioc)
