@@ -147,6 +147,7 @@ static void track_tenant(struct ag_metrics *m, __u64 cg, const char *what, const
 			 const char *pod)
 {
 	char owner[512];
+	bool others = false;
 	size_t i;
 
 	if (!cg || !what)
@@ -174,12 +175,13 @@ static void track_tenant(struct ag_metrics *m, __u64 cg, const char *what, const
 	if (i == m->n_live)
 		return;
 	snprintf(owner, sizeof(owner), "%s", m->live[i].owner);
+	for (size_t j = 0; j < m->n_live && !others; j++)
+		others = j != i && !strcmp(m->live[j].owner, owner);
 	free(m->live[i].owner);
-	m->live[i] = m->live[--m->n_live];
-	for (i = 0; i < m->n_live; i++)
-		if (!strcmp(m->live[i].owner, owner))
-			return;
-	release(m, owner);
+	if (i != --m->n_live)
+		m->live[i] = m->live[m->n_live];
+	if (!others) /* the owner's last cgroup */
+		release(m, owner);
 }
 
 static const char *jstr(json_object *o, const char *a, const char *b)

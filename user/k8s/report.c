@@ -225,35 +225,8 @@ static uint64_t fnv(uint64_t h, const char *s)
 	return (h * 1099511628211ull) ^ 0xff;
 }
 
-/* strlcpy: what does not fit is cut (the fields' bounds are the API's), never inside a UTF-8
- * sequence */
-static void copy(char *dst, size_t n, const char *src)
-{
-	size_t l = src ? strnlen(src, n - 1) : 0;
-
-	if (src && l == n - 1 && src[l])
-		while (l && ((unsigned char)src[l] & 0xc0) == 0x80)
-			l--; /* src[l], the first byte cut, continues a sequence: cut before its start */
-	if (l)
-		memcpy(dst, src, l);
-	dst[l] = '\0';
-}
-
-/* Cut s to at most max bytes without splitting a UTF-8 sequence. */
-static void utf8_cut(char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n <= max)
-		return;
-	n = max;
-	while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	s[n] = '\0';
-}
-
-/* Drop an incomplete UTF-8 sequence at the end of s: the kernel cuts a process name at 15
- * bytes, inside a character as likely as not. */
+/* Drop an incomplete UTF-8 sequence at the end of s: a cut string (copy()), or a process name
+ * the kernel cut at 15 bytes, inside a character as likely as not. */
 static void utf8_trim(char *s)
 {
 	size_t n = strlen(s), i = n, need;
@@ -267,6 +240,32 @@ static void utf8_trim(char *s)
 	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
 	if (n - (i - 1) < need)
 		s[i - 1] = '\0';
+}
+
+/* strlcpy: what does not fit is cut (the fields' bounds are the API's), never inside a UTF-8
+ * sequence */
+static void copy(char *dst, size_t n, const char *src)
+{
+	size_t l = src ? strnlen(src, n - 1) : 0;
+
+	if (l)
+		memcpy(dst, src, l);
+	dst[l] = '\0';
+	if (l == n - 1)
+		utf8_trim(dst); /* perhaps cut: not inside a character */
+}
+
+/* Cut s to at most max bytes without splitting a UTF-8 sequence. */
+static void utf8_cut(char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n <= max)
+		return;
+	n = max;
+	while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	s[n] = '\0';
 }
 
 /* "2026-12-01T16:19:56.123456789Z" (the agent's) -> MicroTime "2026-12-01T16:19:56.123456Z";
