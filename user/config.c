@@ -6,6 +6,7 @@
  * what was found. libyaml resolves no implicit types, so "195:0" stays a string (YAML 1.1 would
  * read it as a base-60 integer) and integers are parsed here, decimal only.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -173,6 +174,7 @@ static int dup_str(struct ctx *c, const yaml_node_t *n, const char *key, const c
 
 	if (err)
 		return err;
+	free(*out); /* set by an earlier file of a configuration directory */
 	*out = strdup(s);
 	if (!*out)
 		return -ENOMEM;
@@ -343,9 +345,12 @@ static int get_abs_path(struct ctx *c, const yaml_node_t *n, const char *key, bo
 		return err;
 	if (s[0] != '/' && !(allow_off && !strcmp(s, "off")))
 		return fail(c, n, "%s: expected %s, found %s", key, what, describe(n, d, sizeof(d)));
+	free(*out); /* set by an earlier file of a configuration directory */
 	*out = strdup(s);
 	return *out ? 0 : -ENOMEM;
 }
+
+static void free_strv(char **v, size_t n);
 
 /* ---- top-level scalars ---- */
 
@@ -878,7 +883,9 @@ static int parse_kubernetes(struct ctx *c, const yaml_node_t *n)
 				return err;
 			if (!strcmp(s, "on") || !strcmp(s, "true"))
 				k->events = true;
-			else if (strcmp(s, "off") && strcmp(s, "false"))
+			else if (!strcmp(s, "off") || !strcmp(s, "false"))
+				k->events = false; /* over an earlier file's on */
+			else
 				return fail(c, v, "%s: expected on or off, found %s", key,
 					    describe(v, d, sizeof(d)));
 		} else if (!strcmp(name, "reports")) {
@@ -889,7 +896,9 @@ static int parse_kubernetes(struct ctx *c, const yaml_node_t *n)
 				k->reports = AG_REPORTS_WGPOLICY;
 			else if (!strcmp(s, "openreports"))
 				k->reports = AG_REPORTS_OPENREPORTS;
-			else if (strcmp(s, "off") && strcmp(s, "false"))
+			else if (!strcmp(s, "off") || !strcmp(s, "false"))
+				k->reports = AG_REPORTS_OFF;
+			else
 				return fail(c, v, "%s: expected wgpolicyk8s, openreports or off, found %s",
 					    key, describe(v, d, sizeof(d)));
 		} else { /* api_server: the token is sent to it, so plain http is refused */
@@ -899,6 +908,7 @@ static int parse_kubernetes(struct ctx *c, const yaml_node_t *n)
 			if (strcmp(s, "off") && (strncmp(s, "https://", 8) || !s[8]))
 				return fail(c, v, "%s: expected an https:// URL or off, found %s", key,
 					    describe(v, d, sizeof(d)));
+			free(k->api_server);
 			k->api_server = strdup(s);
 			if (!k->api_server)
 				return -ENOMEM;
@@ -935,6 +945,8 @@ static int parse_host(struct ctx *c, const yaml_node_t *n)
 			return err;
 		if (seq_len(v) == 0)
 			return fail(c, v, "host.cdi_dirs: expected at least one directory (leave the key out for the defaults)");
+		free_strv(h->cdi_dirs, h->n_cdi_dirs); /* a later file's list replaces it */
+		h->n_cdi_dirs = 0;
 		h->cdi_dirs = alloc_n(seq_len(v), sizeof(*h->cdi_dirs));
 		if (!h->cdi_dirs)
 			return -ENOMEM;
@@ -988,6 +1000,7 @@ static int parse_metrics(struct ctx *c, const yaml_node_t *n)
 		if (strcmp(s, "off") && !strchr(s, ':'))
 			return fail(c, v, "metrics.listen: expected IPV4:PORT, [IPV6]:PORT or off "
 				    "(127.0.0.1:9464, 0.0.0.0:9464), found %s", describe(v, d, sizeof(d)));
+		free(m->listen);
 		m->listen = strdup(s);
 		if (!m->listen)
 			return -ENOMEM;
@@ -1024,15 +1037,18 @@ static int parse_journal(struct ctx *c, const yaml_node_t *n)
 	err = check_keys(c, n, "journal", keys);
 	if (err)
 		return err;
-	j->present = true;
-	j->segment_kb = 16384;
-	j->segment_age_s = 3600;
-	j->max_kb = 262144;
-	j->flush_ms = 1000;
+	if (!j->present) { /* the defaults, unless an earlier file of the directory set them */
+		j->present = true;
+		j->segment_kb = 16384;
+		j->segment_age_s = 3600;
+		j->max_kb = 262144;
+		j->flush_ms = 1000;
+	}
 	v = map_get(c, n, "dir");
-	if (!v)
+	if (!v && !j->dir)
 		return fail(c, n, "journal: dir is required (the directory of the journal's segments)");
-	err = get_abs_path(c, v, "journal.dir", false, &j->dir);
+	if (v)
+		err = get_abs_path(c, v, "journal.dir", false, &j->dir);
 	if (!err && (v = map_get(c, n, "segment_kb")))
 		err = get_uint(c, v, "journal.segment_kb", 4, 4u << 20,
 			       "an integer from 4 to 4194304 (KiB)", &j->segment_kb);
@@ -1095,6 +1111,30 @@ static const struct {
 	{ "selftest", parse_selftest },
 };
 
+static void free_exempt_k8s(struct ag_config *cfg);
+static void free_devices(struct ag_config *cfg);
+static void free_allocs(struct ag_config *cfg);
+
+/* A list set by an earlier file of a configuration directory is replaced whole by a later
+ * file's (nothing to drop for the first file). */
+static void drop_list(struct ag_config *cfg, const char *key)
+{
+	if (!strcmp(key, "tenants")) {
+		free_strv(cfg->tenants, cfg->n_tenants);
+		cfg->tenants = NULL;
+		cfg->n_tenants = 0;
+	} else if (!strcmp(key, "exempt")) {
+		free_strv(cfg->exempt, cfg->n_exempt);
+		cfg->exempt = NULL;
+		cfg->n_exempt = 0;
+		free_exempt_k8s(cfg);
+	} else if (!strcmp(key, "devices")) {
+		free_devices(cfg);
+	} else if (!strcmp(key, "allocations")) {
+		free_allocs(cfg);
+	}
+}
+
 static int parse_root(struct ctx *c, const yaml_node_t *root)
 {
 	const char *keys[sizeof(top) / sizeof(top[0]) + 1];
@@ -1118,6 +1158,7 @@ static int parse_root(struct ctx *c, const yaml_node_t *root)
 		for (i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
 			if (strcmp(top[i].key, name))
 				continue;
+			drop_list(c->cfg, name);
 			err = top[i].parse(c, node(c, p->value));
 			if (err)
 				return err;
@@ -1363,13 +1404,46 @@ static int config_init(struct ag_config *cfg, const char *path, char *err, size_
 	return 0;
 }
 
+/* The files of a configuration directory: *.yaml and *.yml, no hidden ones (a ConfigMap
+ * volume's ..data and its timestamped directory), in byte order. */
+static int yaml_file(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return d->d_name[0] != '.' &&
+	       ((n > 5 && !strcmp(d->d_name + n - 5, ".yaml")) ||
+		(n > 4 && !strcmp(d->d_name + n - 4, ".yml")));
+}
+
+/* Parse one file into c->cfg, on top of what earlier files set. */
+static int load_one(struct ctx *c, const char *file)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	c->file = file;
+	ret = read_file(file, &buf, &len, c->err, c->errlen);
+	if (ret)
+		return ret;
+	ret = parse_buf(c, buf, len);
+	free(buf);
+	return ret;
+}
+
+/*
+ * path is a file, or a directory whose *.yaml files are read in byte order, each on top of
+ * the ones before: a later file's scalar replaces an earlier one's, a mapping (kubernetes,
+ * metrics, journal, ...) is merged key by key, a list replaces the earlier list whole. A
+ * Kubernetes overlay adds a small file to the base's ConfigMap this way.
+ */
 int ag_config_load(const char *path, struct ag_config *cfg, char *err, size_t errlen)
 {
 	char dummy[1];
 	struct ctx c = { .file = path, .cfg = cfg, .err = err, .errlen = errlen };
-	char *buf = NULL;
-	size_t len = 0;
-	int ret;
+	struct dirent **ents = NULL;
+	struct stat st;
+	int ret, n = 0;
 
 	if (!cfg)
 		return -EINVAL;
@@ -1380,12 +1454,38 @@ int ag_config_load(const char *path, struct ag_config *cfg, char *err, size_t er
 	ret = config_init(cfg, path, err, errlen);
 	if (ret)
 		return ret;
-	ret = read_file(path, &buf, &len, err, errlen);
-	if (ret)
-		return ret;
 	cfg->path = strdup(path);
-	ret = cfg->path ? parse_buf(&c, buf, len) : -ENOMEM;
-	free(buf);
+	if (!cfg->path)
+		return -ENOMEM;
+	if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
+		ret = load_one(&c, path);
+		goto out;
+	}
+	n = scandir(path, &ents, yaml_file, alphasort);
+	if (n < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: cannot read the directory: %s", path, strerror(-ret));
+		goto out;
+	}
+	if (!n) {
+		ret = -ENOENT;
+		snprintf(err, errlen, "%s: a directory without *.yaml files", path);
+		goto out;
+	}
+	for (int i = 0; i < n && !ret; i++) {
+		char *file = NULL;
+
+		if (asprintf(&file, "%s/%s", path, ents[i]->d_name) < 0) {
+			ret = -ENOMEM;
+			break;
+		}
+		ret = load_one(&c, file);
+		free(file);
+	}
+	for (int i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+out:
 	if (ret)
 		ag_config_free(cfg);
 	return ret;
@@ -1425,16 +1525,9 @@ static void free_strv(char **v, size_t n)
 	free(v);
 }
 
-void ag_config_free(struct ag_config *cfg)
+static void free_exempt_k8s(struct ag_config *cfg)
 {
-	size_t i, j;
-
-	if (!cfg)
-		return;
-	free(cfg->path);
-	free_strv(cfg->tenants, cfg->n_tenants);
-	free_strv(cfg->exempt, cfg->n_exempt);
-	for (i = 0; cfg->exempt_k8s && i < cfg->n_exempt_k8s; i++) {
+	for (size_t i = 0; cfg->exempt_k8s && i < cfg->n_exempt_k8s; i++) {
 		struct ag_cfg_exempt_k8s *e = &cfg->exempt_k8s[i];
 
 		free(e->namespace);
@@ -1443,18 +1536,45 @@ void ag_config_free(struct ag_config *cfg)
 		free_strv(e->label_values, e->n_labels);
 	}
 	free(cfg->exempt_k8s);
-	for (i = 0; cfg->devices && i < cfg->n_devices; i++)
+	cfg->exempt_k8s = NULL;
+	cfg->n_exempt_k8s = 0;
+}
+
+static void free_devices(struct ag_config *cfg)
+{
+	for (size_t i = 0; cfg->devices && i < cfg->n_devices; i++)
 		free(cfg->devices[i].class_name);
 	free(cfg->devices);
-	for (i = 0; cfg->allocs && i < cfg->n_allocs; i++) {
+	cfg->devices = NULL;
+	cfg->n_devices = 0;
+}
+
+static void free_allocs(struct ag_config *cfg)
+{
+	for (size_t i = 0; cfg->allocs && i < cfg->n_allocs; i++) {
 		struct ag_cfg_alloc *a = &cfg->allocs[i];
 
 		free(a->cgroup);
-		for (j = 0; a->devices && j < a->n_devices; j++)
+		for (size_t j = 0; a->devices && j < a->n_devices; j++)
 			free(a->devices[j].spec);
 		free(a->devices);
 	}
 	free(cfg->allocs);
+	cfg->allocs = NULL;
+	cfg->n_allocs = 0;
+}
+
+void ag_config_free(struct ag_config *cfg)
+{
+
+	if (!cfg)
+		return;
+	free(cfg->path);
+	free_strv(cfg->tenants, cfg->n_tenants);
+	free_strv(cfg->exempt, cfg->n_exempt);
+	free_exempt_k8s(cfg);
+	free_devices(cfg);
+	free_allocs(cfg);
 	free(cfg->kubernetes.node_name);
 	free(cfg->kubernetes.podresources_socket);
 	free(cfg->kubernetes.cri_socket);

@@ -22,7 +22,14 @@ static const char *const state_names[] = { "host", "tenant", "exempt", "unresolv
 
 struct series {
 	char *labels; /* rendered: verdict="...",op="...",... */
+	char *owner;  /* the pod's namespace (with pod labels: "NS/POD") that holds its label slot */
 	__u64 count;
+};
+
+/* a tenant cgroup of a pod, live: while one of its owner's is, the owner's series stay */
+struct live {
+	__u64 cg;
+	char *owner;
 };
 
 struct ag_metrics {
@@ -36,6 +43,9 @@ struct ag_metrics {
 	struct series *tab;   /* open addressing, cap a power of two */
 	size_t cap, n, n_normal, n_other;
 	__u64 overflow, unplaced, denials, kills, events;
+	struct live *live;    /* the pods' tenant cgroups now (their tenant events) */
+	size_t n_live, cap_live;
+	__u64 released;       /* label sets dropped: their pods went */
 	ag_http_handler_fn evidence;
 	void *evidence_ctx;
 };
@@ -84,6 +94,94 @@ static struct series *slot(struct ag_metrics *m, const char *labels)
 	while (m->tab[i].labels && strcmp(m->tab[i].labels, labels))
 		i = (i + 1) & (m->cap - 1);
 	return &m->tab[i];
+}
+
+/* slock held: the owner of a series of this pod's: NS, or NS/POD with pod labels */
+static void owner_of(const struct ag_metrics *m, const char *ns, const char *pod, char *buf,
+		     size_t len)
+{
+	if (m->pod_labels)
+		snprintf(buf, len, "%s/%s", ns, pod ? pod : "");
+	else
+		snprintf(buf, len, "%s", ns);
+}
+
+/*
+ * slock held: the last live cgroup of owner went (its pod, or its namespace's last pod, left the
+ * node): its label sets are dropped and their slots of max_series freed, so that pod churn never
+ * fills the slots and sends every new namespace to "other" (Prometheus sees the series end, as
+ * when a pod's own exporter goes). The table is rebuilt without them (open addressing).
+ */
+static void release(struct ag_metrics *m, const char *owner)
+{
+	struct series *old = m->tab;
+	size_t dropped = 0;
+
+	for (size_t i = 0; i < m->cap; i++)
+		dropped += old[i].owner && !strcmp(old[i].owner, owner);
+	if (!dropped)
+		return;
+	m->tab = calloc(m->cap, sizeof(*m->tab));
+	if (!m->tab) {
+		m->tab = old; /* kept as it is: the slots free at the next release */
+		return;
+	}
+	for (size_t i = 0; i < m->cap; i++) {
+		if (!old[i].labels)
+			continue;
+		if (old[i].owner && !strcmp(old[i].owner, owner)) {
+			free(old[i].labels);
+			free(old[i].owner);
+			m->n_normal--;
+			m->n--;
+			m->released++;
+			continue;
+		}
+		*slot(m, old[i].labels) = old[i];
+	}
+	free(old);
+}
+
+/* slock held: a tenant event: a pod's cgroup came (any event but "removed") or went */
+static void track_tenant(struct ag_metrics *m, __u64 cg, const char *what, const char *ns,
+			 const char *pod)
+{
+	char owner[512];
+	bool others = false;
+	size_t i;
+
+	if (!cg || !what)
+		return;
+	for (i = 0; i < m->n_live && m->live[i].cg != cg; i++)
+		;
+	if (strcmp(what, "removed")) {
+		if (i < m->n_live || !ns || !*ns)
+			return;
+		if (m->n_live == m->cap_live) {
+			size_t c = m->cap_live ? 2 * m->cap_live : 64;
+			struct live *l = realloc(m->live, c * sizeof(*l));
+
+			if (!l)
+				return;
+			m->live = l;
+			m->cap_live = c;
+		}
+		owner_of(m, ns, pod, owner, sizeof(owner));
+		m->live[m->n_live].cg = cg;
+		if ((m->live[m->n_live].owner = strdup(owner)))
+			m->n_live++;
+		return;
+	}
+	if (i == m->n_live)
+		return;
+	snprintf(owner, sizeof(owner), "%s", m->live[i].owner);
+	for (size_t j = 0; j < m->n_live && !others; j++)
+		others = j != i && !strcmp(m->live[j].owner, owner);
+	free(m->live[i].owner);
+	if (i != --m->n_live)
+		m->live[i] = m->live[m->n_live];
+	if (!others) /* the owner's last cgroup */
+		release(m, owner);
 }
 
 static const char *jstr(json_object *o, const char *a, const char *b)
@@ -141,8 +239,14 @@ static void count_access(struct ag_metrics *m, json_object *o)
 			m->n++;
 		}
 	} else if (!s->labels && (s->labels = strdup(lab))) {
+		char owner[512];
+
 		m->n_normal++;
 		m->n++;
+		if (ns && *ns) { /* a pod's: released when it goes; the host's "" never */
+			owner_of(m, ns, pod, owner, sizeof(owner));
+			s->owner = strdup(owner);
+		}
 	}
 	if (s->labels)
 		s->count++;
@@ -151,7 +255,7 @@ static void count_access(struct ag_metrics *m, json_object *o)
 
 void ag_metrics_count_lines(struct ag_metrics *m, const char *buf, size_t len)
 {
-	static const char pre[] = "{\"type\":\"access\"";
+	static const char pre[] = "{\"type\":\"access\"", ten[] = "{\"type\":\"tenant\"";
 	const char *p = buf, *end = buf + len;
 
 	while (p < end) {
@@ -165,6 +269,22 @@ void ag_metrics_count_lines(struct ag_metrics *m, const char *buf, size_t len)
 
 			if (o) /* the agent's own lines: a line that does not parse is no access */
 				count_access(m, o);
+			json_object_put(o);
+			json_tokener_free(t);
+		} else if (l > sizeof(ten) - 1 && !memcmp(p, ten, sizeof(ten) - 1)) {
+			struct json_tokener *t = json_tokener_new();
+			json_object *o = t ? json_tokener_parse_ex(t, p, (int)l) : NULL, *cg;
+
+			if (o && json_object_object_get_ex(o, "cgroup", &cg)) {
+				json_object *id;
+
+				pthread_mutex_lock(&m->slock);
+				if (json_object_object_get_ex(cg, "id", &id))
+					track_tenant(m, (__u64)json_object_get_int64(id),
+						     jstr(o, "event", NULL), jstr(o, "pod", "namespace"),
+						     jstr(o, "pod", "name"));
+				pthread_mutex_unlock(&m->slock);
+			}
 			json_object_put(o);
 			json_tokener_free(t);
 		}
@@ -435,6 +555,9 @@ events:
 	head(o, "metrics_series_limit", "gauge",
 	     "The most label sets accelguard_access_events_total keeps before namespace=\"other\" (metrics.max_series).");
 	outf(o, "accelguard_metrics_series_limit %u\n", m->max_series);
+	head(o, "metrics_series_released_total", "counter",
+	     "Label sets of accelguard_access_events_total dropped because their pod (or, without pod labels, their namespace's last pod) left the node; their slots are free again.");
+	outf(o, "accelguard_metrics_series_released_total %llu\n", (unsigned long long)m->released);
 	head(o, "metrics_series_overflow_total", "counter",
 	     "Access events counted under namespace=\"other\" because their label set did not fit.");
 	outf(o, "accelguard_metrics_series_overflow_total %llu\n", (unsigned long long)m->overflow);
@@ -575,9 +698,14 @@ void ag_metrics_free(struct ag_metrics *m)
 	if (!m)
 		return;
 	ag_http_stop(m->http);
-	for (size_t i = 0; m->tab && i < m->cap; i++)
+	for (size_t i = 0; m->tab && i < m->cap; i++) {
 		free(m->tab[i].labels);
+		free(m->tab[i].owner);
+	}
 	free(m->tab);
+	for (size_t i = 0; i < m->n_live; i++)
+		free(m->live[i].owner);
+	free(m->live);
 	pthread_mutex_destroy(&m->lock);
 	pthread_mutex_destroy(&m->slock);
 	free(m);

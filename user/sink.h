@@ -65,5 +65,10 @@ ssize_t ag_sink_write(int fd, const void *buf, size_t len);
  * in a regular file, so that no line is left half-written, and the batch counts as lost. name:
  * for messages ("stdout" or the path). Takes ownership of fd when it is above stderr. */
 int ag_sinks_add_json(struct ag_sinks *s, int fd, const char *name, size_t queue_max);
+/* The JSON-lines file (--events FILE) rotates past this size, keeping FILE.1 .. FILE.KEEP. */
+#define AG_EVENTS_FILE_MAX_DEFAULT (64ull << 20)
+#define AG_EVENTS_FILE_KEEP 4
+/* AG_EVENTS_FILE_MAX_DEFAULT, or ACCELGUARD_EVENTS_FILE_MAX (bytes, at least 4096) */
+__u64 ag_events_file_max(void);
 
 #endif

@@ -1,6 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The JSON-lines sink: the event journal (a file appended to), stdout or a FIFO (sink.h). */
+/*
+ * The JSON-lines sink: the event journal (a file appended to), stdout or a FIFO (sink.h). A file
+ * rotates: past AG_EVENTS_FILE_MAX bytes it is renamed FILE.1 (FILE.1 to FILE.2, ..., the
+ * oldest, FILE.AG_EVENTS_FILE_KEEP, deleted) and FILE begins anew, so that it never fills the
+ * disk: at most (AG_EVENTS_FILE_KEEP + 1) x AG_EVENTS_FILE_MAX bytes, whole lines in each.
+ */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,8 +19,39 @@ struct json_sink {
 	int fd;
 	bool regular;
 	__u64 write_errors;
+	__u64 max_bytes; /* rotate past this (regular files) */
+	bool warned_rotate;
 	char name[];
 };
+
+/* FILE -> FILE.1 (and up); FILE opened anew on the same descriptor. */
+static void rotate(struct json_sink *j)
+{
+	char from[4200], to[4200];
+	int fd;
+
+	for (int i = AG_EVENTS_FILE_KEEP; i >= 1; i--) {
+		if (i == 1)
+			snprintf(from, sizeof(from), "%s", j->name);
+		else
+			snprintf(from, sizeof(from), "%s.%d", j->name, i - 1);
+		snprintf(to, sizeof(to), "%s.%d", j->name, i);
+		if (rename(from, to) && errno != ENOENT && !j->warned_rotate) {
+			j->warned_rotate = true;
+			ag_warn("events: cannot rotate %s to %s: %s", from, to, strerror(errno));
+		}
+	}
+	fd = open(j->name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0 || dup3(fd, j->fd, O_CLOEXEC) < 0) {
+		if (!j->warned_rotate) {
+			j->warned_rotate = true;
+			ag_warn("events: cannot open %s anew after rotating it: %s; writing on to %s.1",
+				j->name, strerror(errno), j->name);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+}
 
 static size_t count_lines(const char *p, size_t n)
 {
@@ -58,6 +96,8 @@ static size_t json_emit(void *ctx, const char *buf, size_t len, size_t n)
 			       j->name, w < 0 ? strerror(errno) : "no space", lost);
 		break;
 	}
+	if (start >= 0 && !left && j->max_bytes && (__u64)start + len >= j->max_bytes)
+		rotate(j);
 	return lost;
 }
 
@@ -76,6 +116,23 @@ static const struct ag_sink_ops json_ops = {
 	.close = json_close,
 };
 
+__u64 ag_events_file_max(void)
+{
+	const char *e = getenv("ACCELGUARD_EVENTS_FILE_MAX");
+	char *end;
+	unsigned long long v;
+
+	if (!e || !*e)
+		return AG_EVENTS_FILE_MAX_DEFAULT;
+	v = strtoull(e, &end, 10);
+	if (*end || v < 4096) {
+		ag_warn("events: ACCELGUARD_EVENTS_FILE_MAX=%s is no number of bytes >= 4096; "
+			"rotating at %llu", e, AG_EVENTS_FILE_MAX_DEFAULT);
+		return AG_EVENTS_FILE_MAX_DEFAULT;
+	}
+	return v;
+}
+
 int ag_sinks_add_json(struct ag_sinks *s, int fd, const char *name, size_t queue_max)
 {
 	struct json_sink *j = calloc(1, sizeof(*j) + strlen(name) + 1);
@@ -87,6 +144,7 @@ int ag_sinks_add_json(struct ag_sinks *s, int fd, const char *name, size_t queue
 	j->fd = fd;
 	j->regular = !fstat(fd, &st) && S_ISREG(st.st_mode);
 	strcpy(j->name, name);
+	j->max_bytes = j->regular && fd > STDERR_FILENO ? ag_events_file_max() : 0;
 	r = ag_sinks_add(s, &json_ops, j, queue_max);
 	if (r)
 		free(j);

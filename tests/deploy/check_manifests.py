@@ -51,13 +51,48 @@ ctr = pod["containers"][0]
 args = ctr.get("args", [])
 argv = dict(a[2:].split("=", 1) for a in args if a.startswith("--") and "=" in a)
 cm = kind("ConfigMap")[0]
-cfg_text = cm["data"]["config.yaml"]
-cfg = yaml.safe_load(cfg_text)
-cfg_path = os.path.join(work, overlay + "-config.yaml")
-open(cfg_path, "w").write(cfg_text)
+# the ConfigMap's files as the pod sees them: the agent reads the directory (user/config.c), each
+# *.yaml in byte order over the ones before, mappings merged key by key, lists replaced
+cfg_path = os.path.join(work, overlay + "-config")
+os.makedirs(cfg_path, exist_ok=True)
+
+
+def merge(a, b):
+    if isinstance(a, dict) and isinstance(b, dict):
+        return dict(a, **{k: merge(a.get(k), v) for k, v in b.items()})
+    return b
+
+
+cfg = {}
+files = sorted(k for k in cm["data"] if k.endswith((".yaml", ".yml")))
+for k in files:
+    open(os.path.join(cfg_path, k), "w").write(cm["data"][k])
+    cfg = merge(cfg, yaml.safe_load(cm["data"][k]) or {})
 
 # ---- the configuration: valid for the agent, the overlay's mode, the pod's metrics port
 ok("config-mode", cfg.get("mode") == overlay, "mode %r in the %s overlay" % (cfg.get("mode"), overlay))
+# the base's uses stay on in every overlay (README: Kubernetes Events, policy reports, journal)
+k8s = cfg.get("kubernetes") or {}
+ok("config-keeps-base-uses", k8s.get("events") in (True, "on") and k8s.get("reports") in ("wgpolicyk8s", "openreports")
+   and (cfg.get("journal") or {}).get("dir"), "events %r, reports %r, journal %r" % (k8s.get("events"), k8s.get("reports"), cfg.get("journal")))
+# an overlay is a small patch over the base: config.yaml first, its own file after it, no setting
+# of the base repeated with the same value
+base = yaml.safe_load(cm["data"].get("config.yaml", "")) or {}
+own = [k for k in files if k != "config.yaml"]
+
+
+def same(a, b):
+    """the settings of b that a has with the same value"""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [k + ("." + s if s else "") for k in b if k in a for s in same(a[k], b[k])]
+    return [""] if a == b and not isinstance(b, dict) else []
+
+
+rep = [x for k in own for x in same(base, yaml.safe_load(cm["data"][k]) or {})]
+ok("overlay-is-a-patch", files[:1] == ["config.yaml"] and len(own) == 1 and not [x for x in rep if x != "mode"],
+   "files %s; repeated from the base: %s" % (files, rep))
+# enforce: a new pod's container is not denied until it resolves (runc's mknod, CUDA's first open)
+ok("unresolved-not-deny", cfg.get("unresolved", "allow") == "allow", "unresolved: %r" % cfg.get("unresolved"))
 listen = (cfg.get("metrics") or {}).get("listen", "127.0.0.1:9464")
 port = int(listen.rsplit(":", 1)[1])
 ports = {p["name"]: p["containerPort"] for p in ctr.get("ports", [])}
@@ -65,8 +100,8 @@ ok("metrics-port", ports.get("metrics") == port and not listen.startswith("127."
    "metrics.listen %s, container port %s" % (listen, ports.get("metrics")))
 
 # ---- mounts against `accelguard paths`
-p = subprocess.run([agent, "paths", "--config", cfg_path, "--events", argv["events"]],
-                   capture_output=True, text=True)
+p = subprocess.run([agent, "paths", "--config", cfg_path] +
+                   (["--events", argv["events"]] if "events" in argv else []), capture_output=True, text=True)
 ok("config-valid", p.returncode == 0, p.stderr.strip())
 want = [l.split("\t") for l in p.stdout.splitlines() if l]
 vols = {v["name"]: v for v in pod.get("volumes", [])}
@@ -108,6 +143,13 @@ for mp, m in mounts.items():
            % v["hostPath"]["path"])
 ok("config-mounted", covering(argv["config"]) and "configMap" in vols[mounts[covering(argv["config"])]["name"]],
    "--config %s is not in the ConfigMap volume" % argv["config"])
+# nothing the agent writes on the node grows without bound: the JSON lines go to the container's
+# log (rotated by the kubelet), the journal to its bounded segments
+ok("no-events-file", "events" not in argv or argv["events"] == "-", "--events %s on the node: unbounded" % argv.get("events"))
+ok("journal-bounded", (cfg.get("journal") or {}).get("max_kb", 262144) <= 1048576, str(cfg.get("journal")))
+# AppArmor: the field (Kubernetes >= 1.30; README: the versions)
+sc = ctr["securityContext"]
+ok("apparmor-field", sc.get("appArmorProfile") == {"type": "Unconfined"}, str(sc.get("appArmorProfile")))
 ok("root-read-only", ctr["securityContext"].get("readOnlyRootFilesystem") is True, "")
 
 # ---- RBAC: the agent's API calls, from its request paths

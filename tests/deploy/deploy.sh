@@ -5,7 +5,10 @@
 #      against `accelguard paths`, RBAC against the API calls in user/, the DaemonSet's settings);
 #   2. `accelguard paths` against the source: every default it prints is still a literal of the
 #      module that opens it, and every host path literal of user/ is covered by a printed path;
-#   3. the capabilities: the real agent run with exactly the DaemonSet's list (setpriv), in a
+#   3. each overlay run as the DaemonSet runs it (overlay_e2e.sh: its ConfigMap, args and env as
+#      rendered, the peers at the in-cluster paths, every use the README promises, a restart, a
+#      rollout and an OOM kill), under KUBEPODS_LOCK: its agent judges /kubepods;
+#   4. the capabilities: the real agent run with exactly the DaemonSet's list (setpriv), in a
 #      cgroup namespace of its own as in a pod, reaches ready and scans a descriptor another
 #      user's process holds; with each capability taken away, what needs it fails.
 # Usage: tests/deploy/deploy.sh BUILD/accelguard   (root for part 3)
@@ -36,6 +39,9 @@ $PY -c 'import yaml' 2>/dev/null || { echo "not ok - deploy: $PY lacks yaml (pyt
 for o in audit enforce; do
 	if "$kubectl" kustomize "$repo/deploy/kubernetes/overlays/$o" >"$tmp/$o.yaml" 2>"$tmp/$o.err"; then
 		ok "$o/renders ($("$kubectl" version --client 2>/dev/null | grep -o 'v1\.[0-9]*\.[0-9]*' | head -1))"
+		# kustomize's warnings (deprecated fields: bases, commonLabels, ...) go to stderr
+		[ -s "$tmp/$o.err" ] && nok "$o/renders-without-warnings" "$(head -3 "$tmp/$o.err")" ||
+			ok "$o/renders-without-warnings"
 	else
 		nok "$o/renders" "$(head -3 "$tmp/$o.err")"; continue
 	fi
@@ -99,7 +105,24 @@ PYEOF
 cat "$tmp/paths.out"
 pass=$((pass + $(grep -c '^ok ' "$tmp/paths.out"))) fail=$((fail + $(grep -c '^not ok ' "$tmp/paths.out")))
 
-# --- 3. the capabilities
+# --- 3. each overlay as the DaemonSet runs it
+if [ "$(id -u)" != 0 ]; then
+	echo "skip - deploy/e2e: needs root"
+	skipped=$((skipped + 1))
+else
+	for o in audit enforce; do
+		[ -s "$tmp/$o.yaml" ] || continue
+		flock -w 900 "${KUBEPODS_LOCK:-/tmp/accelguard-kubepods.lock}" \
+			"$here/overlay_e2e.sh" "$agent" "$tmp/$o.yaml" "$o" >"$tmp/e2e-$o.out" 2>&1
+		rc=$?
+		grep -v '^[0-9]* passed' "$tmp/e2e-$o.out"
+		read -r p f < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$tmp/e2e-$o.out")
+		pass=$((pass + ${p:-0})) fail=$((fail + ${f:-0})) skipped=$((skipped + $(grep -c '^skip ' "$tmp/e2e-$o.out")))
+		[ "$rc" = 0 ] || [ "${f:-0}" != 0 ] || nok "$o/e2e" "exit $rc: $(tail -3 "$tmp/e2e-$o.out")"
+	done
+fi
+
+# --- 4. the capabilities
 if [ "$(id -u)" != 0 ]; then
 	echo "skip - deploy/caps: needs root"
 	skipped=$((skipped + 1))
@@ -179,6 +202,52 @@ EOC
 		*) nok "caps/$c" "a capability this test does not know: say what needs it" ;;
 		esac
 	done
+fi
+# --- 5. the --events file rotates (README: What the agent writes on the node): past
+# ACCELGUARD_EVENTS_FILE_MAX bytes FILE becomes FILE.1 (and up to FILE.4), whole lines in each
+if [ "$(id -u)" = 0 ] && [ -n "$top" ]; then
+	mkdir -p "$top/t1" "$tmp/rot"
+	cat >"$tmp/rot.yaml" <<EOC
+mode: audit
+devices:
+  - class: testfull
+    major: 1
+    minor: 7
+tenants: ["/$(basename "$top")/*"]
+metrics:
+  listen: "off"
+EOC
+	ACCELGUARD_EVENTS_FILE_MAX=4096 timeout 20 "$agent" run --pin-dir off --config "$tmp/rot.yaml" \
+		--events "$tmp/rot/ev.jsonl" --duration 4 >"$tmp/log-rot" 2>&1 &
+	rot=$!
+	for _ in $(seq 100); do grep -qs '"type":"ready"' "$tmp/rot/ev.jsonl" "$tmp/rot/ev.jsonl".* && break; sleep 0.05; done
+	# 300 violations of the tenant: an unallocated device opened, about 700 bytes each
+	sh -c 'echo $$ >"$1/cgroup.procs" && for i in $(seq 300); do head -c1 "$2" >/dev/null; done' sh "$top/t1" "$tmp/dev/full"
+	wait "$rot"
+	rmdir "$top/t1" 2>/dev/null
+	$PY - "$tmp/rot" <<'PYEOF' >"$tmp/rot.out" 2>&1
+import json, os, sys
+d = sys.argv[1]
+files = sorted(os.listdir(d))
+want = ["ev.jsonl"] + ["ev.jsonl.%d" % i for i in range(1, 5)]
+bad = []
+for f in files:
+    text = open(os.path.join(d, f)).read()
+    if text and not text.endswith("\n"):
+        bad.append("%s: a cut line at its end" % f)
+    for l in text.splitlines():
+        try:
+            json.loads(l)
+        except ValueError:
+            bad.append("%s: not JSON: %.60s" % (f, l))
+    if f != "ev.jsonl" and not 4096 <= len(text) <= 4096 + 65536:
+        bad.append("%s: %d bytes, not just past the 4096 bound" % (f, len(text)))
+n = sum(1 for f in files for l in open(os.path.join(d, f)) if '"verdict":"unmediated"' in l)
+print("files %s, %d violations kept of 300, %s" % (files, n, bad[:3] or "every line whole JSON"))
+sys.exit(0 if files == want and not bad and 0 < n < 300 else 1)
+PYEOF
+	if [ $? = 0 ]; then ok "events-file-rotates ($(cat "$tmp/rot.out"))"
+	else nok events-file-rotates "$(cat "$tmp/rot.out") $(tail -2 "$tmp/log-rot")"; fi
 fi
 echo "$pass passed, $fail failed, $skipped skipped"
 [ "$fail" = 0 ]

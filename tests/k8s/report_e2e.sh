@@ -354,6 +354,23 @@ store_check "server-back-report-current" \
 stop_agent
 check "summary-events-paused" summary 'E["paused"] and E["errors"] >= 1 and R["writes"] >= 3 and R["conflicts"] == 2 and not R["paused"]'
 
+# === run 2b: the agent restarts (openreports): the reports it reads back keep every fail and
+# its count; its own violations add to them
+rvs=$($PY -c 'import json,sys; print(max(int(o["metadata"]["resourceVersion"]) for o in json.load(open(sys.argv[1]))["objects"].values() if o["kind"] == "Report"))' "$tmp/store.json")
+mv "$ev" "$ev.run2"
+fault "deny events.k8s.io" # as in run 2 (the peer restarted since): run 3 counts its own Events
+run_agent enforce openreports
+store_wait 'all(any(o["kind"] == "Report" and o["metadata"]["namespace"] == ns and int(o["metadata"]["resourceVersion"]) > '"$rvs"' for o in S)
+                for ns in ("team-a", "team-b", "team-c"))' || true
+store_check "restart-openreports-keeps-fail-and-count" \
+	'results("team-a", "Report") == {"train-a": "fail"} and results("team-b", "Report") == {"train-b": "fail"} and results("team-c", "Report") == {"web": "fail"} and report("team-c", "Report")["results"][0]["properties"]["violations"] == "3" and report("team-a", "Report")["results"][0]["properties"]["violations"] == "2" and int(report("team-c", "Report")["metadata"]["resourceVersion"]) > '"$rvs" \
+	'[(n, results(n, "Report"), report(n, "Report")["results"][0]["properties"], report(n, "Report")["metadata"]["resourceVersion"]) for n in ("team-a", "team-b", "team-c")]'
+in_pod a nvidia1 >/dev/null
+store_wait 'any(o["kind"] == "Report" and o["metadata"]["namespace"] == "team-a" and o["results"][0]["properties"]["violations"] == "3" for o in S)' || true
+store_check "restart-openreports-counts-on" 'report("team-a", "Report")["results"][0]["properties"]["violations"] == "3"' \
+	'report("team-a", "Report")["results"]'
+stop_agent
+
 # === run 3: enforce, Events: 429 on a create, then the API server goes away and comes back
 fault "allow events.k8s.io"
 fault "throttle 1 2"
@@ -420,6 +437,76 @@ ncrd=$(grep -c 'kubernetes.reports: .*is the wgpolicyk8s.io/v1alpha2 CRD install
 [ "$ncrd" = 1 ] && [ "$nposts" = 1 ] && ok "no-crd-said-once-and-paused" ||
 	nok "no-crd-said-once-and-paused" "$ncrd warnings, $nposts POSTs of PolicyReports in all"
 fault "allow wgpolicyk8s.io"
+
+# === run 5: per-namespace refusals never hold back other namespaces: team-a is being deleted
+# (403 with the cause NamespaceTerminating), team-b is gone (404 of the namespace), team-d's
+# Events are refused as invalid (422); team-c's Events and report go on, at once
+fault "allow events.k8s.io"
+fault "terminating team-a"
+fault "nonamespace team-b"
+fault "invalid team-d"
+from=$(wc -l <"$tmp/api.log")
+rm -f "$tmp/events-audit-wgpolicyk8s.jsonl" # run 1's and run 4's: their ready lines
+run_agent audit wgpolicyk8s
+t0=$(date +%s.%N)
+in_pod a nvidia1 >/dev/null
+in_pod b nvidia0 >/dev/null
+in_pod d nvidiactl >/dev/null
+sleep 0.5
+in_pod c nvidiactl >/dev/null
+since=$(date -u -d @"${t0%.*}" +%Y-%m-%dT%H:%M:%S)
+# web's Event of run 1 (the same pod, reason, device, process): its series goes on
+store_wait 'any(o["kind"] == "Event" and o["regarding"]["name"] == "web" and max(o["eventTime"], o.get("series", {}).get("lastObservedTime", "")) >= "'"$since"'" for o in S) and
+            any(o["kind"] == "PolicyReport" and o["metadata"]["namespace"] == "team-c" and o["summary"]["fail"] == 1 for o in S)' || true
+t1=$(date +%s.%N)
+$PY - "$tmp/store.json" "$t0" "$t1" <<'EOF2' >>"$tmp/checks"
+import json, sys
+S = list(json.load(open(sys.argv[1]))["objects"].values())
+t0, t1 = float(sys.argv[2]), float(sys.argv[3])
+web = [o for o in S if o["kind"] == "Event" and o["regarding"]["name"] == "web" and
+       max(o["eventTime"], o.get("series", {}).get("lastObservedTime", ""))[:19] >=
+       __import__("time").strftime("%Y-%m-%dT%H:%M:%S", __import__("time").gmtime(t0))]
+good = len(web) == 1 and t1 - t0 < 8
+print(("ok - k8s-report/ns-refusals-hold-back-no-other-namespace (team-c's Event after %.1f s)" % (t1 - t0)) if good else
+      "not ok - k8s-report/ns-refusals-hold-back-no-other-namespace: %d new Events of web after %.1f s" % (len(web), t1 - t0))
+rep = [o for o in S if o["kind"] == "PolicyReport" and o["metadata"]["namespace"] == "team-c"]
+good = rep and {r["resources"][0]["name"]: r["result"] for r in rep[0]["results"]} == {"web": "fail"}
+print("ok - k8s-report/ns-refusals-report-of-others-written" if good else
+      "not ok - k8s-report/ns-refusals-report-of-others-written: %s" % rep)
+EOF2
+newlog=$(tail -n +"$((from + 1))" "$tmp/api.log")
+n403=$(echo "$newlog" | grep -c '^403 POST /apis/events.k8s.io/v1/namespaces/team-a/.*(namespace terminating)' || true)
+n404=$(echo "$newlog" | grep -c '^404 POST /apis/events.k8s.io/v1/namespaces/team-b/.*(no namespace)' || true)
+n422=$(echo "$newlog" | grep -c '^422 POST /apis/events.k8s.io/v1/namespaces/team-d/' || true)
+[ "$n403" = 1 ] && [ "$n404" = 1 ] && [ "$n422" = 1 ] && ok "ns-refusals-each-tried-once (403 team-a, 404 team-b, 422 team-d)" ||
+	nok "ns-refusals-each-tried-once" "403 x$n403, 404 x$n404, 422 x$n422"
+log5=$tmp/agent-audit-wgpolicyk8s.log
+grep -q 'kubernetes.events: namespace team-a refuses Events (.*HTTP 403.*being terminated' "$log5" &&
+	grep -q 'kubernetes.events: namespace team-b refuses Events (.*HTTP 404' "$log5" &&
+	! grep -q 'check the ClusterRole' "$log5" && ok "ns-refusals-told-apart-from-rbac" ||
+	nok "ns-refusals-told-apart-from-rbac" "$(grep -i 'events\|reports' "$log5" | head -4)"
+# team-a's next violation within the pause: dropped at once, no request
+in_pod a nvidia1 >/dev/null
+sleep 1
+n403b=$(tail -n +"$((from + 1))" "$tmp/api.log" | grep -c '^403 POST /apis/events.k8s.io/v1/namespaces/team-a/' || true)
+[ "$n403b" = 1 ] && ok "ns-refused-namespace-paused-alone" || nok "ns-refused-namespace-paused-alone" "$n403b 403s for team-a"
+stop_agent
+check "summary-ns-refused" summary 'E["namespace_refused"] >= 3 and not E["paused"] and E["sent"] == 1'
+fault "ok team-a"
+fault "ok team-b"
+fault "ok team-d"
+
+# === run 5b: the agent restarts: web's Event (the same pod, reason, device, process) is found
+# under its name and its series goes on
+rm -f "$tmp/events-audit-off.jsonl"
+run_agent audit off
+in_pod c nvidiactl >/dev/null
+store_wait 'any(o["kind"] == "Event" and o["regarding"]["name"] == "web" and o.get("series", {}).get("count") == 2 for o in S)' || true
+stop_agent
+store_check "event-series-goes-on-after-restart" \
+	'len(events("web", "UnmediatedAcceleratorAccess")) == 1 and events("web", "UnmediatedAcceleratorAccess")[0]["series"]["count"] == 2' \
+	'[(e["metadata"]["name"], e.get("series")) for e in events("web")]'
+check "summary-event-continued" summary 'E["continued"] == 1 and E["sent"] == 0 and E["patched"] == 1'
 
 # === the flood: 101 pods, 2,060 distinct Events, each 3 times, within a few milliseconds
 if [ -n "$flood" ]; then

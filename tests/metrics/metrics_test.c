@@ -175,6 +175,65 @@ static void test_cardinality_500_pods(void **state)
 	ag_metrics_free(m);
 }
 
+/* Pod churn: 200 pods come, access their GPU (2 verdicts each) and go, with max_series 10. Each
+ * pod's label sets are released when its last cgroup goes, so that every pod is counted under its
+ * own labels, never under "other"; a pod still running keeps its sets; the host's are kept. */
+static void test_churn_releases_slots(void **state)
+{
+	for (int labels = 0; labels < 2; labels++) {
+		struct ag_metrics *m = start(labels, 10);
+		char line[768], *text;
+		size_t len;
+
+		for (int pod = 0; pod < 200; pod++) {
+			for (int c = 0; c < 2; c++) { /* two containers, each a cgroup */
+				int l = snprintf(line, sizeof(line),
+					"{\"type\":\"tenant\",\"event\":\"resolved\",\"state\":\"tenant\","
+					"\"cgroup\":{\"id\":%d,\"path\":\"/kubepods/p%d/c%d\"},\"pod\":"
+					"{\"namespace\":\"ns-%d\",\"name\":\"pod-%d\",\"uid\":\"u%d\"}}\n",
+					1000 + pod * 2 + c, pod, c, pod, pod, pod);
+
+				ag_metrics_count_lines(m, line, (size_t)l);
+				for (int v = 0; v < 2; v++) {
+					l = snprintf(line, sizeof(line),
+						"{\"type\":\"access\",\"op\":\"open\",\"verdict\":\"%s\","
+						"\"action\":\"observed\",\"device\":{\"major\":195,\"minor\":0,"
+						"\"class\":\"nvidia-gpu\"},\"pod\":{\"namespace\":\"ns-%d\","
+						"\"name\":\"pod-%d\",\"uid\":\"u%d\"},\"container\":{\"name\":"
+						"\"c%d\",\"id\":\"x\"}}\n",
+						v ? "unmediated" : "allowed", pod, pod, pod, c);
+					ag_metrics_count_lines(m, line, (size_t)l);
+				}
+			}
+			if (pod == 0)
+				continue; /* pod 0 stays */
+			for (int c = 0; c < 2; c++) {
+				int l = snprintf(line, sizeof(line),
+					"{\"type\":\"tenant\",\"event\":\"removed\",\"state\":\"tenant\","
+					"\"cgroup\":{\"id\":%d,\"path\":\"/kubepods/p%d/c%d\"},\"pod\":"
+					"{\"namespace\":\"ns-%d\",\"name\":\"pod-%d\",\"uid\":\"u%d\"}}\n",
+					1000 + pod * 2 + c, pod, c, pod, pod, pod);
+
+				ag_metrics_count_lines(m, line, (size_t)l);
+			}
+		}
+		text = ag_metrics_render(m, &len);
+		assert_non_null(text);
+		/* nothing went to "other"; pod 0's sets (2, or 4 with containers) and pod 199's
+		 * last ones gone, the 198 others released */
+		assert_int_equal(metric(text, "accelguard_metrics_series_overflow_total"), 0);
+		assert_null(strstr(text, "namespace=\"other\"}"));
+		assert_null(strstr(text, "namespace=\"other\","));
+		assert_int_equal(metric(text, "accelguard_metrics_series"), labels ? 4 : 2);
+		assert_int_equal(metric(text, "accelguard_metrics_series_released_total"),
+				 labels ? 199 * 4 : 199 * 2);
+		assert_non_null(strstr(text, "namespace=\"ns-0\""));
+		assert_null(strstr(text, "namespace=\"ns-199\""));
+		free(text);
+		ag_metrics_free(m);
+	}
+}
+
 static void test_label_escaping(void **state)
 {
 	struct ag_metrics *m = start(true, 0);
@@ -237,6 +296,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_health_states),
 		cmocka_unit_test(test_cardinality_500_pods),
+		cmocka_unit_test(test_churn_releases_slots),
 		cmocka_unit_test(test_label_escaping),
 		cmocka_unit_test(test_listen_errors),
 	};

@@ -285,14 +285,70 @@ static void test_file_errors(void **state)
 	assert_string_equal(f->err, want);
 	free(missing);
 
+	/* a directory without *.yaml files */
 	rc = ag_config_load(f->dir, &f->cfg, f->err, sizeof(f->err));
-	assert_int_equal(rc, -EINVAL);
-	snprintf(want, sizeof(want), "%s: not a regular file", f->dir);
+	assert_int_equal(rc, -ENOENT);
+	snprintf(want, sizeof(want), "%s: a directory without *.yaml files", f->dir);
 	assert_string_equal(f->err, want);
 
 	/* no room for the message: still refused, nothing written out of bounds */
 	rc = ag_config_load(f->dir, &f->cfg, NULL, 0);
+	assert_int_equal(rc, -ENOENT);
+
+	/* not a regular file */
+	rc = ag_config_load("/dev/null", &f->cfg, f->err, sizeof(f->err));
 	assert_int_equal(rc, -EINVAL);
+	assert_string_equal(f->err, "/dev/null: not a regular file");
+}
+
+/* A directory: its *.yaml files in byte order, each on top of the ones before (a Kubernetes
+ * overlay's file over the base's, in one ConfigMap). */
+static void test_directory_layers(void **state)
+{
+	struct fx *f = *state;
+	char *d, *p, want[1024];
+
+	assert_true(asprintf(&d, "%s/cm", f->dir) > 0);
+	assert_int_equal(mkdir(d, 0755), 0);
+	free(ag_unit_write(d, "config.yaml",
+			   "mode: audit\nunresolved: deny\ntenants: [\"/a/*\", \"/b/*\"]\n"
+			   "kubernetes:\n  node_name: n1\n  events: on\n  reports: wgpolicyk8s\n"
+			   "metrics:\n  listen: 0.0.0.0:9464\n  max_series: 1000\n"
+			   "journal:\n  dir: /var/log/x\n  max_kb: 65536\n"));
+	free(ag_unit_write(d, "mode.yaml", "mode: enforce\nunresolved: allow\n"
+			   "kubernetes:\n  reports: openreports\n  events: off\n"
+			   "metrics:\n  pod_labels: true\njournal:\n  segment_kb: 1024\n"
+			   "tenants: [\"/c/*\"]\n"));
+	free(ag_unit_write(d, "..hidden.yaml", "mode: nonsense\n"));
+	free(ag_unit_write(d, "README", "not yaml: [\n"));
+	assert_int_equal(ag_config_load(d, &f->cfg, f->err, sizeof(f->err)), 0);
+	assert_int_equal(f->cfg.mode, AG_MODE_ENFORCE);
+	assert_false(f->cfg.unresolved_deny);
+	assert_true(f->cfg.kubernetes.present);
+	assert_string_equal(f->cfg.kubernetes.node_name, "n1"); /* kept: merged key by key */
+	assert_false(f->cfg.kubernetes.events);
+	assert_int_equal(f->cfg.kubernetes.reports, AG_REPORTS_OPENREPORTS);
+	assert_string_equal(f->cfg.metrics.listen, "0.0.0.0:9464");
+	assert_int_equal(f->cfg.metrics.max_series, 1000);
+	assert_true(f->cfg.metrics.pod_labels);
+	assert_string_equal(f->cfg.journal.dir, "/var/log/x");
+	assert_int_equal(f->cfg.journal.max_kb, 65536);
+	assert_int_equal(f->cfg.journal.segment_kb, 1024);
+	assert_int_equal(f->cfg.journal.flush_ms, 1000);
+	assert_int_equal(f->cfg.n_tenants, 1); /* a list is replaced whole */
+	assert_string_equal(f->cfg.tenants[0], "/c/*");
+	assert_string_equal(f->cfg.path, d);
+	ag_config_free(&f->cfg);
+
+	/* an error names the file of the directory that has it, and its line */
+	free(ag_unit_write(d, "zz-bad.yaml", "metrics:\n  max_series: 3\n"));
+	assert_int_equal(ag_config_load(d, &f->cfg, f->err, sizeof(f->err)), -EINVAL);
+	assert_true(asprintf(&p, "%s/zz-bad.yaml:2: ", d) > 0);
+	snprintf(want, sizeof(want), "%s", p);
+	assert_non_null(strstr(f->err, want));
+	free(p);
+	ag_config_free(&f->cfg);
+	free(d);
 }
 
 static void test_not_a_mapping(void **state)
@@ -919,6 +975,7 @@ int main(void)
 		T(test_small_good),
 		T(test_mode_names),
 		T(test_file_errors),
+		T(test_directory_layers),
 		T(test_not_a_mapping),
 		T(test_invalid_yaml),
 		T(test_unknown_and_duplicate_keys),

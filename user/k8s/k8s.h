@@ -182,6 +182,10 @@ struct ag_k8s_events_stats {
 	uint64_t rate_limited; /* writes held back by a token bucket (each once) */
 	uint64_t dropped;      /* violations lost: the queue was full */
 	uint64_t errors;       /* requests that failed or were refused */
+	uint64_t namespace_refused; /* violations dropped: their namespace refused Events
+				     * (terminating, gone) */
+	uint64_t continued;    /* Events found under their name (before a restart, the agent a
+				* rollout replaces) whose series went on */
 	uint64_t pending;      /* Events waiting to be written now */
 	bool paused;           /* 401/403: paused */
 	bool up;               /* the last request got an answer */

@@ -14,7 +14,11 @@
  * event) and updates a bounded table under a mutex. A worker thread of its own does the HTTPS
  * calls (api_http.c: token read again per request, own CA), so a slow or absent API server
  * costs neither the agent loop nor the sink's queue. Refusals:
- *   401/403  logged once, the feature paused for AG_K8S_PAUSE_S, then tried again
+ *   401/403  logged once, the feature paused for AG_K8S_PAUSE_S, then tried again; but a 403
+ *            whose Status has the cause NamespaceTerminating, or a 404 of the namespace, holds
+ *            back that namespace alone (its Events are dropped for AG_K8S_PAUSE_S, its report
+ *            written again after it), never the others
+ *   422      that one Event dropped (said once)
  *   429      Retry-After honoured (1 s when absent, at most 60 s)
  *   5xx, no answer  backoff from 0.5 s doubling to 30 s; what waits stays queued
  *   409      an Event name taken: a new name; a report changed under us: read again, retry
@@ -42,11 +46,15 @@
 #define EV_NOTE_MAX 1024             /* the API's limit on note (bytes) */
 #define EV_NAME_MAX 253
 #define EV_PODS_MAX 1024             /* per-pod buckets kept */
+#define EV_NSGATE_MAX 64             /* namespaces refused at once (terminating, gone) */
 
 #define RP_PODS_MAX 4096
 #define RP_CG_PER_POD 32
 #define RP_MIN_INTERVAL_NS (1 * K8S_SEC) /* one namespace's report written at most once a second */
 #define RP_CONFLICT_TRIES 5
+#define RP_CARRY_MAX 256 /* failed pods of a report from before, not known yet, kept for them */
+#define RP_PRE_MAX 64    /* a pod's unwritten violations whose times are kept (merge_stored) */
+#define RP_SAME_NS (5 * K8S_MS) /* two agents' times of one kernel event differ by less */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_rc;
@@ -217,7 +225,25 @@ static uint64_t fnv(uint64_t h, const char *s)
 	return (h * 1099511628211ull) ^ 0xff;
 }
 
-/* strlcpy: what does not fit is cut (the fields' bounds are the API's) */
+/* Drop an incomplete UTF-8 sequence at the end of s: a cut string (copy()), or a process name
+ * the kernel cut at 15 bytes, inside a character as likely as not. */
+static void utf8_trim(char *s)
+{
+	size_t n = strlen(s), i = n, need;
+	unsigned char c;
+
+	while (i && ((unsigned char)s[i - 1] & 0xc0) == 0x80 && n - i < 3)
+		i--;
+	if (!i)
+		return;
+	c = (unsigned char)s[i - 1];
+	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+	if (n - (i - 1) < need)
+		s[i - 1] = '\0';
+}
+
+/* strlcpy: what does not fit is cut (the fields' bounds are the API's), never inside a UTF-8
+ * sequence */
 static void copy(char *dst, size_t n, const char *src)
 {
 	size_t l = src ? strnlen(src, n - 1) : 0;
@@ -225,6 +251,8 @@ static void copy(char *dst, size_t n, const char *src)
 	if (l)
 		memcpy(dst, src, l);
 	dst[l] = '\0';
+	if (l == n - 1)
+		utf8_trim(dst); /* perhaps cut: not inside a character */
 }
 
 /* Cut s to at most max bytes without splitting a UTF-8 sequence. */
@@ -289,7 +317,7 @@ static bool parse_violation(json_object *o, struct viol *v)
 	const char *verdict = k8s_jstr(o, "verdict"), *action = k8s_jstr(o, "action");
 	const char *op = k8s_jstr(o, "op"), *comm = k8s_jstr(proc, "comm");
 	bool denied, viol;
-	char dv[48], ic[96] = "";
+	char dv[48], ic[96] = "", cm[64];
 
 	if (!verdict || !action || !pod || !k8s_jstr(pod, "uid") || !k8s_jstr(pod, "name") ||
 	    !k8s_jstr(pod, "namespace") || !*k8s_jstr(pod, "uid"))
@@ -308,6 +336,11 @@ static bool parse_violation(json_object *o, struct viol *v)
 		    !strcmp(verdict, "cross_tenant") ? "CrossTenantAcceleratorAccess" :
 						       "UnmediatedAcceleratorAccess";
 	v->time = k8s_jstr(o, "time");
+	if (comm) { /* the kernel's 15 bytes may end inside a character: not into the note */
+		snprintf(cm, sizeof(cm), "%s", comm);
+		utf8_trim(cm);
+		comm = cm;
+	}
 	snprintf(dv, sizeof(dv), "%d:%d", json_object_get_int(k8s_jget(dev, "major")),
 		 json_object_get_int(k8s_jget(dev, "minor")));
 	if (ioc)
@@ -419,6 +452,7 @@ struct ev {
 	uint64_t count, sent_count;
 	uint64_t seen_ns, wrote_ns;
 	bool created, limited;
+	bool named_anew; /* its stable name was someone else's Event: a name of its own */
 };
 
 struct podbucket {
@@ -427,10 +461,16 @@ struct podbucket {
 	uint64_t used_ns;
 };
 
+struct nsgate {
+	char ns[64];
+	uint64_t until_ns;
+};
+
 struct events {
 	struct k8s_rw w;
 	struct ev *ev; /* EV_MAX */
 	struct podbucket *pb; /* EV_PODS_MAX */
+	struct nsgate gate[EV_NSGATE_MAX]; /* namespaces that refuse Events for now */
 	struct bucket node;
 	uint64_t seq;
 	struct ag_k8s_events_stats st;
@@ -453,6 +493,46 @@ static bool events_idle(void *arg)
 	return true;
 }
 
+/* mu held: the namespace refuses Events for now (terminating, gone) */
+static bool ns_gated(struct events *E, const char *ns, uint64_t now)
+{
+	for (size_t i = 0; i < EV_NSGATE_MAX; i++)
+		if (E->gate[i].until_ns > now && !strcmp(E->gate[i].ns, ns))
+			return true;
+	return false;
+}
+
+/* mu held: ns refused an Event for itself (w->err says why): its Events are dropped for
+ * AG_K8S_PAUSE_S, the other namespaces' go on. */
+static void ns_refuse(struct events *E, const char *ns, uint64_t now)
+{
+	struct nsgate *g = &E->gate[0];
+	size_t n = 0;
+
+	for (size_t i = 0; i < EV_NSGATE_MAX; i++) {
+		if (!strcmp(E->gate[i].ns, ns) || E->gate[i].until_ns <= now) {
+			g = &E->gate[i];
+			break;
+		}
+		if (E->gate[i].until_ns < g->until_ns)
+			g = &E->gate[i];
+	}
+	copy(g->ns, sizeof(g->ns), ns);
+	g->until_ns = now + AG_K8S_PAUSE_S * K8S_SEC;
+	for (size_t i = 0; i < EV_MAX; i++) {
+		struct ev *x = &E->ev[i];
+
+		if (x->used && ev_has_work(x) && !strcmp(x->ns, ns)) {
+			x->used = false;
+			n++;
+		}
+	}
+	E->st.namespace_refused += n;
+	ag_info("kubernetes.events: namespace %s refuses Events (%s): its %zu pending Event%s "
+		"dropped, and its new ones for %d s; other namespaces go on", ns, E->w.err, n,
+		n == 1 ? "" : "s", AG_K8S_PAUSE_S);
+}
+
 static void events_line(void *arg, json_object *o)
 {
 	struct events *E = arg;
@@ -464,6 +544,11 @@ static void events_line(void *arg, json_object *o)
 		return;
 	pthread_mutex_lock(&E->w.mu);
 	E->st.queued++;
+	if (ns_gated(E, v.ns, now)) {
+		E->st.namespace_refused++;
+		pthread_mutex_unlock(&E->w.mu);
+		return;
+	}
 	for (size_t i = 0; i < EV_MAX; i++) {
 		struct ev *x = &E->ev[i];
 
@@ -595,6 +680,51 @@ static char *series_body(const struct ev *e)
 	return s;
 }
 
+/*
+ * mu held (released for the GET). The Event's stable name is taken: an Event of this agent's
+ * before a restart, or of the agent a rollout replaces, on the same pod, for the same reason. Its
+ * series goes on: its count plus ours, patched next. Anything else under the name (another
+ * controller's, another pod's): a name of our own.
+ */
+static void series_goes_on(struct events *E, struct ev *e, const struct ev *snap)
+{
+	struct k8s_rw *w = &E->w;
+	json_object *cur = NULL, *rg;
+	const char *ctl, *uid;
+	uint64_t had = 0;
+	bool ours;
+	long http;
+
+	pthread_mutex_unlock(&w->mu);
+	http = k8s_ev_get(w, snap->ns, snap->name, &cur);
+	pthread_mutex_lock(&w->mu);
+	rg = k8s_jget(cur, "regarding");
+	ctl = k8s_jstr(cur, "reportingController");
+	uid = k8s_jstr(rg, "uid");
+	ours = http == 200 && ctl && !strcmp(ctl, AG_K8S_REPORTING_CONTROLLER) && uid &&
+	       !strcmp(uid, snap->uid) && k8s_jstr(cur, "reason") &&
+	       !strcmp(k8s_jstr(cur, "reason"), snap->reason);
+	if (ours) {
+		had = (uint64_t)json_object_get_int64(k8s_jget(k8s_jget(cur, "series"), "count"));
+		if (!had)
+			had = 1; /* an Event without a series counts one */
+	}
+	json_object_put(cur);
+	if (!e->used || e->key != snap->key || strcmp(e->name, snap->name))
+		return; /* reused meanwhile */
+	if (!ours) {
+		if (http >= 0 && http < 500 && http != 429) {
+			e->named_anew = true;
+			e->name[0] = '\0';
+		}
+		return; /* no answer: the create is tried again, and the 409 read again */
+	}
+	e->created = true;
+	e->sent_count = had;
+	e->count += had;
+	E->st.continued++;
+}
+
 static void *events_main(void *arg)
 {
 	struct events *E = arg;
@@ -654,9 +784,13 @@ static void *events_main(void *arg)
 		if (create && !e->name[0]) {
 			char pod[EV_NAME_MAX - 16];
 
+			/* a stable name first (the pod and what makes the Event the same): the agent
+			 * after a restart, or the next one of a rollout, finds the Event and goes on
+			 * with its series */
 			copy(pod, sizeof(pod), e->pod);
 			snprintf(e->name, sizeof(e->name), "%s.%016" PRIx64, pod,
-				 fnv(e->key, "") ^ (uint64_t)time(NULL) ^ ++E->seq);
+				 e->named_anew ? fnv(e->key, "") ^ (uint64_t)time(NULL) ^ ++E->seq
+					       : fnv(e->key, ""));
 		}
 		snap = *e;
 		pthread_mutex_unlock(&w->mu);
@@ -675,13 +809,18 @@ static void *events_main(void *arg)
 		if (!e->used || e->key != snap.key || strcmp(e->name, snap.name))
 			continue;
 		e->wrote_ns = k8s_mono_ns();
-		if (http >= 200 && http < 300) {
+		if (w->ns_refused) {
+			E->st.errors++;
+			ns_refuse(E, snap.ns, e->wrote_ns);
+		} else if (http >= 200 && http < 300) {
 			e->created = true;
 			e->sent_count = snap.count;
 			if (create)
 				E->st.sent++;
 			else
 				E->st.patched++;
+		} else if (http == 409 && create && !e->named_anew) {
+			series_goes_on(E, e, &snap);
 		} else if (http == 409 && create) {
 			e->name[0] = '\0'; /* the name is taken: another */
 		} else if (http == 404 && !create) {
@@ -717,6 +856,20 @@ struct rpod {
 	uint64_t violations;
 	int64_t since, last; /* Unix seconds: first seen, last violation */
 	char note[EV_NOTE_MAX + 1];
+	char last_time[64]; /* the last violation's time, as the agent wrote it (ns) */
+	uint64_t unsynced; /* own violations not in the stored report yet (merge_stored) */
+	uint64_t writing;  /* of them, in the write under way */
+	int64_t uns_t[RP_PRE_MAX]; /* the first of them: their times (Unix ns) */
+	unsigned int n_t;
+};
+
+/* a failed pod of a report from before whose pod is not known yet (its tenant event comes) */
+struct rcarry {
+	char uid[64];
+	uint64_t violations;
+	int64_t last, last_ns;
+	char last_time[64];
+	char note[EV_NOTE_MAX + 1];
 };
 
 struct rns {
@@ -731,6 +884,8 @@ struct reports {
 	struct rpod *pods; /* RP_PODS_MAX */
 	struct rns *nss;   /* RP_PODS_MAX */
 	size_t n_ns;
+	struct rcarry *carry; /* RP_CARRY_MAX */
+	size_t n_carry;
 	struct ag_k8s_reports_stats st;
 	char name[EV_NAME_MAX + 1];
 	bool warned_full, warned_bad;
@@ -795,6 +950,154 @@ static struct rpod *rpod_of(struct reports *R, const char *uid, bool create)
 	fr->used = true;
 	copy(fr->uid, sizeof(fr->uid), uid);
 	return fr;
+}
+
+/* "2026-12-01T16:19:56.123456789Z" -> Unix ns; 0 when it is no such time */
+static int64_t unix_ns_of(const char *t)
+{
+	struct tm tm = { 0 };
+	const char *f;
+	int64_t ns = 0, scale = 100000000;
+
+	if (!t || !(f = strptime(t, "%Y-%m-%dT%H:%M:%S", &tm)))
+		return 0;
+	if (*f == '.')
+		for (f++; *f >= '0' && *f <= '9'; f++, scale /= 10)
+			ns += (*f - '0') * scale;
+	return (int64_t)timegm(&tm) * 1000000000 + ns;
+}
+
+/* a stored result: its pod's uid, fail, count, last violation (its time, the note) */
+struct stored {
+	const char *uid, *note, *last_time;
+	bool fail;
+	uint64_t violations;
+	int64_t last, last_ns;
+};
+
+static bool stored_of(json_object *r, struct stored *st)
+{
+	json_object *pr = k8s_jget(r, "properties");
+	const char *res = k8s_jstr(r, "result"), *msg = k8s_jstr(r, "message"), *n;
+	const char *cnt = k8s_jstr(pr, "violations");
+
+	memset(st, 0, sizeof(*st));
+	st->uid = k8s_jstr(json_object_array_get_idx(k8s_jget(r, "resources"), 0), "uid");
+	if (!res || !st->uid || !*st->uid)
+		return false;
+	st->fail = !strcmp(res, "fail");
+	st->violations = cnt ? strtoull(cnt, NULL, 10) : 0;
+	if (st->fail && !st->violations)
+		st->violations = 1; /* a fail has had one at least */
+	st->last_time = k8s_jstr(pr, "last_violation");
+	st->last_ns = unix_ns_of(st->last_time);
+	st->last = json_object_get_int64(k8s_jget(k8s_jget(r, "timestamp"), "seconds"));
+	n = msg ? strstr(msg, "; the last: ") : NULL;
+	st->note = n ? n + strlen("; the last: ") : msg ? msg : "";
+	return true;
+}
+
+/*
+ * mu held. The report is the record, and a write adds to it: before each write the report as
+ * the API holds it now (cur; NULL: none) is read, and each pod's result becomes the stored one
+ * plus this agent's violations not written yet. So a restart (a rollout, an OOM kill, a
+ * liveness restart) loses no fail and no count, and two agents that overlap add their own
+ * violations (the PUT's resourceVersion orders them; a 409 reads again). A violation both saw
+ * (each with its own ring buffer) is counted once: both write the kernel's time of the event,
+ * and an unwritten one no later than the stored last violation is in the stored count already.
+ * A failed pod of the report that is not known yet is kept (carry) until its tenant event.
+ */
+static void merge_stored(struct reports *R, const char *ns, json_object *cur)
+{
+	json_object *results = k8s_jarr(cur, "results");
+	size_t n = results ? json_object_array_length(results) : 0;
+
+	for (size_t i = 0; i < RP_PODS_MAX; i++) {
+		struct rpod *p = &R->pods[i];
+		struct stored st = { 0 };
+		bool found = false;
+		uint64_t dup = 0;
+
+		if (!p->used || strcmp(p->ns, ns))
+			continue;
+		for (size_t j = 0; j < n && !found; j++)
+			found = stored_of(json_object_array_get_idx(results, j), &st) &&
+				!strcmp(st.uid, p->uid);
+		for (size_t j = 0; !found && j < R->n_carry; j++) {
+			struct rcarry *c = &R->carry[j];
+
+			if (strcmp(c->uid, p->uid))
+				continue;
+			found = true;
+			memset(&st, 0, sizeof(st));
+			st.fail = true;
+			st.violations = c->violations;
+			st.last = c->last;
+			st.last_ns = c->last_ns;
+			st.last_time = c->last_time;
+			st.note = c->note;
+		}
+		if (!found)
+			memset(&st, 0, sizeof(st));
+		for (unsigned int k = 0; st.last_ns && k < p->n_t; k++)
+			dup += p->uns_t[k] <= st.last_ns + (int64_t)RP_SAME_NS;
+		if (dup > p->unsynced)
+			dup = p->unsynced;
+		p->violations = st.violations + p->unsynced - dup;
+		p->fail = p->fail || st.fail;
+		if (st.fail && st.last_ns >= unix_ns_of(p->last_time)) {
+			/* the stored last violation is the later one */
+			p->last = st.last;
+			copy(p->last_time, sizeof(p->last_time), st.last_time);
+			copy(p->note, sizeof(p->note), st.note);
+		}
+		p->writing = p->unsynced;
+	}
+	for (size_t j = 0; j < n; j++) {
+		struct stored st;
+		bool known = false;
+
+		if (!stored_of(json_object_array_get_idx(results, j), &st) || !st.fail)
+			continue;
+		known = rpod_of(R, st.uid, false) != NULL;
+		for (size_t k = 0; k < R->n_carry && !known; k++)
+			known = !strcmp(R->carry[k].uid, st.uid);
+		if (!known && R->n_carry < RP_CARRY_MAX && strlen(st.uid) < sizeof(R->carry[0].uid)) {
+			struct rcarry *c = &R->carry[R->n_carry++];
+
+			copy(c->uid, sizeof(c->uid), st.uid);
+			c->violations = st.violations;
+			c->last = st.last;
+			c->last_ns = st.last_ns;
+			copy(c->last_time, sizeof(c->last_time), st.last_time);
+			copy(c->note, sizeof(c->note), st.note);
+		}
+	}
+}
+
+/* mu held: the report of ns was written with what merge_stored() counted: those violations are
+ * the stored record's now, and so are the carried results of its pods */
+static void written(struct reports *R, const char *ns)
+{
+	for (size_t i = 0; i < RP_PODS_MAX; i++) {
+		struct rpod *p = &R->pods[i];
+		uint64_t k;
+		unsigned int kt;
+
+		if (!p->used || strcmp(p->ns, ns))
+			continue;
+		k = p->writing < p->unsynced ? p->writing : p->unsynced;
+		kt = k < p->n_t ? (unsigned int)k : p->n_t;
+		p->unsynced -= k;
+		memmove(p->uns_t, p->uns_t + kt, (p->n_t - kt) * sizeof(p->uns_t[0]));
+		p->n_t -= kt;
+		p->writing = 0;
+		for (size_t j = 0; j < R->n_carry; j++)
+			if (!strcmp(R->carry[j].uid, p->uid)) {
+				R->carry[j] = R->carry[--R->n_carry];
+				break;
+			}
+	}
 }
 
 static void reports_line(void *arg, json_object *o)
@@ -871,6 +1174,10 @@ static void reports_line(void *arg, json_object *o)
 		p->fail = true;
 		p->violations++;
 		p->last = unix_of(v.time);
+		copy(p->last_time, sizeof(p->last_time), v.time);
+		p->unsynced++;
+		if (p->n_t < RP_PRE_MAX)
+			p->uns_t[p->n_t++] = unix_ns_of(v.time);
 		copy(p->note, sizeof(p->note), v.note);
 	}
 dirty:
@@ -947,6 +1254,8 @@ static json_object *results_of(struct reports *R, const char *ns, int *n_pass, i
 		json_object_object_add(r, "message", jstr(msg));
 		snprintf(cnt, sizeof(cnt), "%" PRIu64, p->violations);
 		json_object_object_add(pr, "violations", jstr(cnt));
+		if (p->last_time[0])
+			json_object_object_add(pr, "last_violation", jstr(p->last_time));
 		json_object_object_add(pr, "node", jstr(R->w.env.node_name));
 		json_object_object_add(r, "properties", pr);
 		json_object_array_add(arr, r);
@@ -989,6 +1298,7 @@ static int sync_ns(struct reports *R, const char *ns)
 		}
 		rv = http == 200 ? k8s_jstr(k8s_jget(cur, "metadata"), "resourceVersion") : NULL;
 		pthread_mutex_lock(&w->mu);
+		merge_stored(R, ns, http == 200 ? cur : NULL);
 		results = results_of(R, ns, &pass, &fail, &skip, &warn);
 		pthread_mutex_unlock(&w->mu);
 		if (!json_object_array_length(results)) {
@@ -1040,7 +1350,16 @@ static int sync_ns(struct reports *R, const char *ns)
 		free(body);
 		if (http >= 200 && http < 300) {
 			R->st.writes++;
+			pthread_mutex_lock(&w->mu);
+			written(R, ns);
+			pthread_mutex_unlock(&w->mu);
 			return 0;
+		}
+		if (w->ns_refused) { /* terminating or gone: this namespace alone waits */
+			R->st.errors++;
+			ag_info("kubernetes.reports: namespace %s refuses its report (%s); written again "
+				"in %d s, other namespaces go on", ns, w->err, AG_K8S_PAUSE_S);
+			return -ENOENT;
 		}
 		if (http == 409) { /* changed (PUT) or made (POST) meanwhile: read again */
 			R->st.conflicts++;
@@ -1118,7 +1437,12 @@ static void *reports_main(void *arg)
 			worker_sleep(w, w->gate_ns);
 			continue;
 		}
-		if (R->ready && !R->swept) {
+		if (!R->ready) { /* no write before every present pod is known: a report from
+				  * before is merged, not cut to the pods known so far */
+			worker_sleep(w, 0);
+			continue;
+		}
+		if (!R->swept) {
 			bool done;
 
 			pthread_mutex_unlock(&w->mu);
@@ -1155,6 +1479,12 @@ static void *reports_main(void *arg)
 
 			if (x)
 				x->dirty = true;
+			if (r == -ENOENT) { /* that namespace alone, after a pause */
+				if (x)
+					x->wrote_ns = k8s_mono_ns() + AG_K8S_PAUSE_S * K8S_SEC -
+						      RP_MIN_INTERVAL_NS;
+				continue;
+			}
 			if (w->gate_ns <= k8s_mono_ns())
 				w->gate_ns = k8s_mono_ns() + AG_K8S_BACKOFF_MIN_MS * K8S_MS;
 		}
@@ -1213,6 +1543,7 @@ static void reports_free(struct reports *R)
 	worker_fini(&R->w);
 	free(R->pods);
 	free(R->nss);
+	free(R->carry);
 	free(R);
 }
 
@@ -1262,7 +1593,8 @@ int ag_k8s_sinks_add(struct ag_sinks *s, const struct ag_config *cfg, struct ag_
 		struct reports *R = calloc(1, sizeof(*R));
 
 		if (!R || !(R->pods = calloc(RP_PODS_MAX, sizeof(*R->pods))) ||
-		    !(R->nss = calloc(RP_PODS_MAX, sizeof(*R->nss)))) {
+		    !(R->nss = calloc(RP_PODS_MAX, sizeof(*R->nss))) ||
+		    !(R->carry = calloc(RP_CARRY_MAX, sizeof(*R->carry)))) {
 			reports_free(R);
 			r = -ENOMEM;
 			goto fail;
@@ -1356,6 +1688,8 @@ void ag_k8s_sinks_summary(struct ag_k8s_sinks *h, struct jw *w)
 		jw_ku64(w, "rate_limited", es.rate_limited);
 		jw_ku64(w, "dropped", es.dropped);
 		jw_ku64(w, "errors", es.errors);
+		jw_ku64(w, "namespace_refused", es.namespace_refused);
+		jw_ku64(w, "continued", es.continued);
 		jw_ku64(w, "pending", es.pending);
 		jw_kbool(w, "paused", es.paused);
 		jw_kbool(w, "up", es.up);

@@ -28,6 +28,9 @@ struct k8s_rw {
 	uint64_t gate_ns;   /* no request before this (backoff, Retry-After, pause) */
 	uint64_t backoff_ms;
 	bool paused, down, warned_down;
+	/* the last answer refused the request for its namespace alone (403 NamespaceTerminating,
+	 * 404 of the namespace): nothing paused, the caller holds back that namespace only */
+	bool ns_refused;
 	uint64_t errors;
 	char err[1400];
 };
@@ -44,6 +47,8 @@ long k8s_rw_call(struct k8s_rw *w, const char *method, const char *path, const c
 /* report_ev.c: events.k8s.io/v1 */
 long k8s_ev_create(struct k8s_rw *w, const char *ns, const char *body);
 long k8s_ev_patch(struct k8s_rw *w, const char *ns, const char *name, const char *merge_patch);
+/* report_evget.c: one Event, to go on with its series */
+long k8s_ev_get(struct k8s_rw *w, const char *ns, const char *name, json_object **out);
 
 /* report_rp.c: kind AG_REPORTS_WGPOLICY or AG_REPORTS_OPENREPORTS */
 long k8s_rp_get(struct k8s_rw *w, int kind, const char *ns, const char *name, json_object **out);

@@ -29,6 +29,11 @@ Faults, written by the test into --fault-file (consumed when acted upon):
   conflict N     the next N PUTs get 409 Conflict (a concurrent writer)
   expire         every stored Event is gone (the API server's event TTL)
   throttle N S   the next N writes get 429 with Retry-After: S
+  terminating NS  namespace NS is being deleted: creates in it get 403 Forbidden with the cause
+                 NamespaceTerminating, as the NamespaceLifecycle admission plugin answers
+  nonamespace NS  namespace NS is gone: creates in it get 404 NotFound of the namespace
+  invalid NS     every Event written in NS gets 422 Invalid (a value the API does not take)
+  ok NS          undo terminating, nonamespace and invalid for NS
 
 With --cluster FILE (JSON, read at each request): GET /api/v1/nodes (FILE's nodes),
 GET /api/v1/namespaces/NS/pods?labelSelector=K=V[,K=V] (FILE's pods in NS whose labels match all),
@@ -69,7 +74,8 @@ args = p.parse_args()
 cv = threading.Condition()
 S = {"rv": args.rv_base, "oldest": args.rv_base, "pods": {}, "events": [], "key": None,
      "gone_gen": 0, "garbage_gen": 0, "gone_http": False, "bookmarks": set(),
-     "store": {}, "deny": set(), "nocrd": set(), "conflict": 0, "throttle": 0, "throttle_s": 1, "wrv": 5000}
+     "store": {}, "deny": set(), "nocrd": set(), "conflict": 0, "throttle": 0, "throttle_s": 1, "wrv": 5000,
+     "terminating": set(), "nonamespace": set(), "invalid": set()}
 if args.store_file and os.path.exists(args.store_file):
     with open(args.store_file) as f:
         _saved = json.load(f)
@@ -176,6 +182,11 @@ def poll_files():
                         S["nocrd"].add(fault.split()[1])
                     elif fault.startswith("conflict "):
                         S["conflict"] = int(fault.split()[1])
+                    elif fault.split()[0] in ("terminating", "nonamespace", "invalid"):
+                        S[fault.split()[0]].add(fault.split()[1])
+                    elif fault.startswith("ok "):
+                        for k in ("terminating", "nonamespace", "invalid"):
+                            S[k].discard(fault.split()[1])
                     elif fault.startswith("throttle "):
                         S["throttle"], S["throttle_s"] = int(fault.split()[1]), int(fault.split()[2])
                     cv.notify_all()
@@ -431,6 +442,23 @@ class H(BaseHTTPRequestHandler):
                 self.end_headers()
                 self.wfile.write(body)
                 return
+            if method == "POST" and ns in S["terminating"]:
+                # staging/src/k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle
+                log("403 %s %s (namespace terminating) %.3f" % (method, self.path, time.time()))
+                st = status(403, "Forbidden", '%s.%s is forbidden: unable to create new content in '
+                            'namespace %s because it is being terminated' % (plural, group, ns))
+                st["details"] = {"group": group, "kind": plural, "causes": [
+                    {"reason": "NamespaceTerminating", "message": "namespace %s is being terminated" % ns,
+                     "field": "metadata.namespace"}]}
+                return self.send_json(403, st)
+            if method == "POST" and ns in S["nonamespace"]:
+                log("404 %s %s (no namespace) %.3f" % (method, self.path, time.time()))
+                st = status(404, "NotFound", 'namespaces "%s" not found' % ns)
+                st["details"] = {"name": ns, "kind": "namespaces"}
+                return self.send_json(404, st)
+            if kind == "Event" and method in ("POST", "PATCH") and ns in S["invalid"]:
+                log("422 %s %s (invalid in namespace) %.3f" % (method, self.path, time.time()))
+                return self.invalid(kind, name or "?", "note: Invalid value: refused for the test")
             try:
                 obj = json.loads(raw) if raw else None
             except ValueError:
