@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "test: run as root (BPF, cgroups, mknod, packages); as another user: sudo $0" >&2; exit 1; }
 # the groups the tests need; `make bench` installs its own (bpftrace, auditd) when it runs
-tools/deps.sh build test vm k8s containerd metrics deploy fresh
+tools/deps.sh build test vm k8s containerd metrics deploy fresh arm64
 make -j"$(nproc)" check
 # the same stages under AddressSanitizer + UndefinedBehaviorSanitizer (a separate build), and the
 # static analysers (README "Hardening")
