@@ -93,6 +93,15 @@ int ag_cmd_paths(int argc, char **argv)
 			dir_of("/run/containerd/containerd.sock", "containerd's CRI socket (the first default)");
 			dir_of("/var/run/crio/crio.sock", "CRI-O's CRI socket (the second default)");
 		}
+		if (cfg.host.n_bundle_dirs) {
+			for (size_t i = 0; i < cfg.host.n_bundle_dirs; i++)
+				line(cfg.host.bundle_dirs[i], "ro", "OCI bundles (config.json): a new container's identity and exposure before it runs");
+		} else {
+			line("/run/containerd/io.containerd.runtime.v2.task/k8s.io", "ro",
+			     "containerd's OCI bundles (config.json): a new container's identity and exposure before it runs");
+			line("/run/containers/storage/overlay-containers", "ro",
+			     "CRI-O's OCI bundles (userdata/config.json): the same");
+		}
 		if (cfg.host.n_cdi_dirs) {
 			for (size_t i = 0; i < cfg.host.n_cdi_dirs; i++)
 				line(cfg.host.cdi_dirs[i], "ro", "CDI specs: CDI names -> device nodes");
