@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
 	--itest) itest=$2; shift 2 ;;
 	--ioctl32) ioctl32=$2; shift 2 ;;
 	--kernels) kernels=$2; shift 2 ;;
-	--tiers) tiers=$2; shift 2 ;;
+	--tiers) tiers=${2//,/ }; shift 2 ;; # "lsm fmod_ret" or lsm,fmod_ret
 	--filter) filter=$2; shift 2 ;;
 	--args) args=$2 args_given=1; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
