@@ -966,6 +966,8 @@ static void test_cdi_long_directory(void **state)
 	while (strlen(dir) < 1000) {
 		size_t n = strlen(dir);
 
+		if (n + 202 > sizeof(dir))
+			break;
 		dir[n] = '/';
 		memset(dir + n + 1, 'd', 200);
 		dir[n + 201] = 0;

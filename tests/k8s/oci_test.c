@@ -37,8 +37,10 @@ static char *slurp(const char *name, size_t *len)
 
 	snprintf(path, sizeof(path), "%s/oci/%s", FIXTURES, name);
 	f = fopen(path, "r");
-	if (!f)
+	if (!f) {
 		fail_msg("%s: %s", path, strerror(errno));
+		return NULL;
+	}
 	fseek(f, 0, SEEK_END);
 	n = ftell(f);
 	rewind(f);

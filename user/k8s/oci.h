@@ -23,9 +23,9 @@
 /* Bounds (hostile or broken config.json): more is refused naming the file. */
 #define K8S_OCI_MAX_BYTES  (8u << 20) /* a privileged container lists every host device */
 #define K8S_OCI_MAX_DEPTH  32
-#define K8S_OCI_MAX_DEVS   8192
-#define K8S_OCI_MAX_RULES  8192
-#define K8S_OCI_MAX_MOUNTS 4096
+#define K8S_OCI_MAX_DEVS   8192u
+#define K8S_OCI_MAX_RULES  8192u
+#define K8S_OCI_MAX_MOUNTS 4096u
 #define K8S_OCI_ANY        (-1)     /* a rule's major or minor "any" */
 
 /* the default bundle directories, each searched as DIR/<id>/config.json and
