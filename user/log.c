@@ -34,7 +34,7 @@ static void vlog(int level, const char *fmt, va_list ap)
 	}
 	va_end(ap2);
 	out[n++] = '\n';
-	m = write(STDERR_FILENO, out, n); /* nowhere left to say it if this fails */
+	(void)!write(STDERR_FILENO, out, n); /* nowhere left to say it if this fails */
 	free(big);
 }
 
