@@ -214,6 +214,33 @@ static bool syscall_tps(void)
 	return has;
 }
 
+/* A syscalls/ tracepoint a row names ("tracepoint/syscalls/sys_exit_open (...)"): an
+ * architecture has its own syscalls (arm64 has no open, no sys_exit_open), and attaching to
+ * a tracepoint tracefs lacks fails with ENOENT. Rows without such a name count as present. */
+static bool row_tp_exists(const char *hook)
+{
+	static const char *const roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	const char *h = hook;
+	char ev[128], path[256];
+	size_t n;
+
+	if (!strncmp(h, "tracepoint/", 11))
+		h += 11;
+	if (strncmp(h, "syscalls/", 9))
+		return true;
+	n = strcspn(h, " ");
+	if (n == 9 || n >= sizeof(ev))
+		return true;
+	memcpy(ev, h, n);
+	ev[n] = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(roots); i++) {
+		snprintf(path, sizeof(path), "%s/events/%s/id", roots[i], ev);
+		if (!access(path, F_OK))
+			return true;
+	}
+	return false;
+}
+
 #define PROG(name)                                                                                 \
 	.prog = offsetof(struct accelguard_bpf, progs.name),                                       \
 	.link = offsetof(struct accelguard_bpf, links.name)
@@ -409,6 +436,11 @@ static bool row_wanted(const struct hook_row *r, int variant)
 	}
 	if (r->btf && !kernel_has_func(r->btf)) {
 		ag_dbg("probe: %s skipped: the kernel's BTF has no %s", r->hook, r->btf);
+		return false;
+	}
+	if (!(r->flags & ROW_BRANCH) && syscall_tps() && !row_tp_exists(r->hook)) {
+		ag_dbg("probe: %s skipped: no such tracepoint in tracefs (not a syscall of this "
+		       "architecture)", r->hook);
 		return false;
 	}
 	return true;
@@ -724,9 +756,13 @@ int ag_bpf_start(struct ag_bpf *b, const struct ag_load_opts *o, const char *cgr
 	ag_pins_update_links(o->pins, b->skel);
 	err = attach_rest(b->skel, b->tier, b->cgroup_fd, &b->report);
 	if (err) {
-		ag_err("bpf: cannot attach the %s tier's programs: %s%s", ag_tier_name(b->tier),
-		       strerror(-err),
-		       b->report.cgroup_dev_err ? " (cgroup/dev on the cgroup2 root)" : "");
+		if (b->report.cgroup_dev_err)
+			ag_err("bpf: cannot attach the %s tier's programs: cgroup/dev on the cgroup2 "
+			       "root %s: %s", ag_tier_name(b->tier), cgroup2, strerror(-err));
+		else
+			ag_err("bpf: cannot attach the %s tier's programs: %s", ag_tier_name(b->tier),
+			       b->report.t[b->tier].why[0] ? b->report.t[b->tier].why
+							   : strerror(-err));
 		goto fail;
 	}
 	/* every hook has our new program: pin it, and (adopting) unpin the old ones */

@@ -235,6 +235,11 @@ if [ "$overlay" = enforce ]; then
 	# (verdict unresolved, action observed)
 	mkdir -p "$pods/pod$uid_u/$cid_u"
 	u=$(try_open u nvidia1)
+	# the event reaches stdout through the ring buffer and the writer: wait for it (10 s)
+	for _ in $(seq 100); do
+		grep -q '"verdict":"unresolved","action":"observed"' "$tmp/stdout-1" && break
+		sleep 0.1
+	done
 	[ "$u" = "No such device or address" ] && grep -q '"verdict":"unresolved","action":"observed"' "$tmp/stdout-1" &&
 		ok "unresolved-allowed" || nok "unresolved-allowed" "open: '$u'; $(grep '"verdict":"unresolved"' "$tmp/stdout-1" | head -1 | cut -c1-200)"
 	rmdir "$pods/pod$uid_u/$cid_u" "$pods/pod$uid_u"
