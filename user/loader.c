@@ -386,7 +386,7 @@ static bool kernel_has_func(const char *name)
 	static struct {
 		const char *name;
 		bool has;
-	} known[AG_TIER_TRACEPOINT * AG_MAX_ROWS + 1];
+	} known[AG_TIER_TRACEPOINT * AG_MAX_ROWS + 2];
 	static size_t n_known;
 	static bool done;
 
@@ -396,14 +396,15 @@ static bool kernel_has_func(const char *name)
 		done = true;
 		if (!vmlinux)
 			ag_dbg("probe: cannot load the kernel's BTF: %s", strerror(errno));
+		/* the rows' functions, and the compat table's (ia32_runs: no row names it) */
+		known[n_known++].name = AG_COMPAT_IOCTL_FUNC;
 		for (int t = AG_TIER_LSM; t <= AG_TIER_TRACEPOINT; t++)
-			for_each_row(r, t) {
-				if (!r->btf || n_known >= ARRAY_SIZE(known))
-					continue;
-				known[n_known].name = r->btf;
-				known[n_known++].has =
-					vmlinux && btf__find_by_name_kind(vmlinux, r->btf, BTF_KIND_FUNC) > 0;
-			}
+			for_each_row(r, t)
+				if (r->btf && n_known < ARRAY_SIZE(known))
+					known[n_known++].name = r->btf;
+		for (size_t i = 0; i < n_known; i++)
+			known[i].has = vmlinux &&
+				       btf__find_by_name_kind(vmlinux, known[i].name, BTF_KIND_FUNC) > 0;
 		btf__free(vmlinux);
 	}
 	for (size_t i = 0; i < n_known; i++)
