@@ -14,11 +14,15 @@
  *
  * Tier 3 sees the syscalls: ptrace and process_vm_readv/writev at entry (the target found by its
  * pid in the caller's namespace: bpf_task_from_vpid, 6.13; before it, an attach at its exit and
- * process_vm_* not at all), and the open of a /proc/PID/mem file at its exit. The kill is sent before the syscall runs; a SIGKILL pending stops the memory
+ * process_vm_* not at all), and the open of a /proc/PID/mem file at its exit; where a compat route
+ * runs, compat ptrace and process_vm_readv/writev on the raw entry (ag_tp_compat_task; the compat
+ * open of /proc/PID/mem and the compat routes before 6.13 are not seen). The kill is sent before
+ * the syscall runs; a SIGKILL pending stops the memory
  * transfer (get_user_pages gives up on a fatal signal), the attach itself completes and is
  * undone when the tracer dies.
  */
 #include "common.bpf.h"
+#include "compat.h" /* bpf/arch/$(ARCH)/: the compat test, registers, numbers */
 
 #define AG_PTRACE_MODE_ATTACH 0x02
 #define AG_PTRACE_MODE_FSCREDS 0x08
@@ -226,6 +230,37 @@ SEC("tracepoint/syscalls/sys_enter_process_vm_writev")
 int ag_tp_process_vm_writev(struct trace_event_raw_sys_enter *ctx)
 {
 	ag_tp_task_vpid((__s32)ctx->args[0], AG_PT_PROCESS_VM_WRITEV);
+	return 0;
+}
+
+/*
+ * The same routes from a compat (ia32, AArch32) or x32 syscall, int $0x80 from a 64-bit process
+ * included: the syscalls/ tracepoints skip compat syscalls, so where a compat route runs (the
+ * loader's ag_ia32 row, by effect) this program on the raw entry sees them. The number first: any
+ * other syscall leaves after three compares, before the task is read.
+ */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(ag_tp_compat_task, struct pt_regs *regs, long id)
+{
+	bool ia32;
+	__u32 route;
+
+	if (id == AG_NR32_PTRACE || id == AG_NRX32_PTRACE)
+		route = AG_PT_PTRACE;
+	else if (id == AG_NR32_PROCESS_VM_READV || id == AG_NRX32_PROCESS_VM_READV)
+		route = AG_PT_PROCESS_VM_READV;
+	else if (id == AG_NR32_PROCESS_VM_WRITEV || id == AG_NRX32_PROCESS_VM_WRITEV)
+		route = AG_PT_PROCESS_VM_WRITEV;
+	else
+		return 0;
+	/* an x32 number is x32's (bit 30); the ia32/AArch32 ones only in a compat syscall */
+	ia32 = !(id & AG_X32_BIT);
+	if (ia32 && !ag_arch_compat(bpf_get_current_task_btf(), true))
+		return 0;
+	if (route != AG_PT_PTRACE)
+		ag_tp_task_vpid((__s32)ag_arg(regs, ia32, 0), route);
+	else if (ag_arg(regs, ia32, 0) != AG_PTRACE_TRACEME)
+		ag_tp_task_vpid((__s32)ag_arg(regs, ia32, 1), route);
 	return 0;
 }
 

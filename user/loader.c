@@ -202,6 +202,12 @@ static bool ia32_runs(void)
 	return runs;
 }
 
+/* a compat or x32 syscall can run here: the routes the syscalls/ tracepoints skip */
+static bool compat_runs(void)
+{
+	return ia32_runs() || x32_runs();
+}
+
 /* The per-syscall tracepoints (CONFIG_FTRACE_SYSCALLS) where libbpf looks for them: tracefs,
  * or debugfs's tracing directory. Without them the rows that need them are skipped. */
 static bool syscall_tps(void)
@@ -318,6 +324,10 @@ static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 		  .flags = ROW_OPTIONAL, .btf = "bpf_task_from_vpid", .effect = syscall_tps },
 		{ "tracepoint/syscalls/sys_enter_process_vm_writev", PROG(ag_tp_process_vm_writev),
 		  .flags = ROW_OPTIONAL, .btf = "bpf_task_from_vpid", .effect = syscall_tps },
+		/* the same routes as compat syscalls (ia32, AArch32): on the raw entry */
+		{ "tp_btf/sys_enter (" AG_COMPAT_ABI ", x32: ptrace, process_vm_readv/writev)",
+		  PROG(ag_tp_compat_task), .variant = AG_VARIANT_BTF, .flags = ROW_OPTIONAL,
+		  .btf = "bpf_task_from_vpid", .effect = compat_runs },
 		{ "tracepoint/syscalls/sys_exit_openat (/proc/PID/mem)", PROG(ag_tp_exit_openat),
 		  .flags = ROW_OPTIONAL, .effect = syscall_tps },
 		{ "tracepoint/syscalls/sys_exit_openat2 (/proc/PID/mem)", PROG(ag_tp_exit_openat2),

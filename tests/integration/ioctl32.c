@@ -6,6 +6,7 @@
  * hooks do not see.
  *
  *   ioctl32 [--open PATH] [--fd N] [--cgroup DIR] [--op ioctl|read|mmap2|old_mmap]
+ *   ioctl32 --pid N --op ptrace-seize|vm-read
  *
  * Opens PATH (or uses the inherited descriptor N), moves itself into the cgroup DIR when given,
  * then FIONREAD on the descriptor (--op ioctl, the default), or reads a byte (read, the ia32
@@ -13,6 +14,11 @@
  * struct in memory). Exit status: 0 the hooks let it through (the driver's answer, ENOTTY for
  * the ioctl, or success), 1 EPERM, 2 another errno from the ioctl, 3 the open failed, 4 the move
  * failed, 5 usage, 6 no such operation on this architecture (old_mmap outside i386).
+ *
+ * Another process, by the compat syscall table: ptrace-seize seizes process N (and exits, which
+ * detaches it); vm-read reads 8 bytes of its memory with process_vm_readv at an address no
+ * 32-bit process can name in a 64-bit one (EFAULT: the check of the access, which the hooks
+ * judge, comes first). Exit status 0: let through (EFAULT counts), 1 EPERM, 2 another errno.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +27,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(long) == 4, "ioctl32 is built with -m32");
@@ -29,7 +37,7 @@ _Static_assert(sizeof(long) == 4, "ioctl32 is built with -m32");
 int main(int argc, char **argv)
 {
 	const char *path = NULL, *cg = NULL, *op = "ioctl";
-	int fd = -1, n;
+	int fd = -1, n, pid = 0;
 
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--open"))
@@ -40,8 +48,20 @@ int main(int argc, char **argv)
 			cg = argv[i + 1];
 		else if (!strcmp(argv[i], "--op"))
 			op = argv[i + 1];
+		else if (!strcmp(argv[i], "--pid"))
+			pid = atoi(argv[i + 1]);
 		else
 			return 5;
+	}
+	if (pid > 0 && !strcmp(op, "ptrace-seize"))
+		return ptrace(PTRACE_SEIZE, pid, 0, 0) ? errno == EPERM ? 1 : 2 : 0;
+	if (pid > 0 && !strcmp(op, "vm-read")) {
+		char b[8];
+		struct iovec l = { b, sizeof(b) }, r = { (void *)0x1000, sizeof(b) };
+
+		if (process_vm_readv(pid, &l, 1, &r, 1, 0) >= 0 || errno == EFAULT)
+			return 0;
+		return errno == EPERM ? 1 : 2;
 	}
 	if (argc % 2 == 0 || (!path && fd < 0))
 		return 5;

@@ -4185,17 +4185,45 @@ static int pt_proc_mem(void *arg)
 	return n == sizeof(w) ? 0 : 1000 + errno;
 }
 
+/* The same from a 32-bit process (ioctl32 --pid N --op ...): the compat syscall table, which the
+ * syscalls/ tracepoints skip. *pt32_pid: the 32-bit process's pid (the one judged). */
+static int *pt32_pid;
+
+static int pt32_run(pid_t v, const char *op)
+{
+	char pidarg[16];
+	struct run32 x = { .argv = { "--pid", pidarg, "--op", op }, .pid = pt32_pid };
+	int e;
+
+	snprintf(pidarg, sizeof(pidarg), "%d", (int)v);
+	e = do_run32(&x);
+	return e == ENOTTY ? 0 : e; /* ioctl32's 0: let through */
+}
+
+static int pt32_seize(void *arg)
+{
+	return pt32_run(*(pid_t *)arg, "ptrace-seize");
+}
+
+static int pt32_vm_read(void *arg)
+{
+	return pt32_run(*(pid_t *)arg, "vm-read");
+}
+
 static const struct {
 	const char *name;
 	child_fn fn;
 	bool writes; /* the victim's word changes when the route is let through */
 	int deny;    /* errno of a denial at tiers 1-2 (mm_access answers EACCES, process_vm_* EPERM) */
 	bool vpid;   /* tier 3 finds the target by its pid: bpf_task_from_vpid (6.13) */
+	bool compat; /* through ioctl32: the 32-bit process is the one judged (or killed) */
 } pt_rows[] = {
-	{ "ptrace seize + poke", pt_seize_poke, true, EPERM, false },
-	{ "process_vm_writev", pt_vm_write, true, EPERM, true },
-	{ "process_vm_readv", pt_vm_read, false, EPERM, true },
-	{ "/proc/PID/mem write", pt_proc_mem, true, EACCES, false },
+	{ "ptrace seize + poke", pt_seize_poke, true, EPERM, false, false },
+	{ "process_vm_writev", pt_vm_write, true, EPERM, true, false },
+	{ "process_vm_readv", pt_vm_read, false, EPERM, true, false },
+	{ "/proc/PID/mem write", pt_proc_mem, true, EACCES, false, false },
+	{ "32-bit ptrace seize", pt32_seize, false, EPERM, true, true },
+	{ "32-bit process_vm_readv", pt32_vm_read, false, EPERM, true, true },
 };
 
 /* whether the running kernel has a function (kfuncs are in kallsyms by name) */
@@ -4232,6 +4260,8 @@ static int ev_ptrace(const char *mode)
 	struct agent a;
 	int ret = 1;
 
+	if (!pt32_pid)
+		pt32_pid = mmap_shared_int();
 	if (agent_start(&a, &o, NULL))
 		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
 	for (size_t i = 0; i <= PT_ROWS; i++) {
@@ -4243,6 +4273,12 @@ static int ev_ptrace(const char *mode)
 		r[i] = run_in(i < PT_ROWS ? "/t-b" : "/t-a", i < PT_ROWS ? pt_rows[i].fn : pt_vm_write,
 			      &v.pid);
 		word[i] = pt_victim_word(&v);
+		if (i < PT_ROWS && pt_rows[i].compat) {
+			/* the 32-bit process is the one judged: its pid, its death */
+			r[i].pid = *pt32_pid;
+			if (r[i].err == 1000 + SIGKILL)
+				r[i].err = 0, r[i].sig = SIGKILL;
+		}
 	}
 	if (agent_stop(&a))
 		goto out;
@@ -4251,6 +4287,12 @@ static int ev_ptrace(const char *mode)
 				   .pid = r[i].pid };
 		bool killed = enforce && !enforce_is_sync(&a);
 		json_object *e;
+
+		if (pt_rows[i].compat && (r[i].err == ENOEXEC || r[i].err == 3000 + ENOSYS)) {
+			printf("# %s %s: skipped: this kernel runs no 32-bit process (%s)\n", mode,
+			       pt_rows[i].name, ioctl32_bin);
+			continue;
+		}
 
 		if (!enforce_is_sync(&a) && pt_rows[i].vpid && !vpid) {
 			/* the README's row: not judged at tier 3 before 6.13; asserted as it is */

@@ -14,7 +14,8 @@
 #ifndef AG_ARCH_SYSCALLS_H
 #define AG_ARCH_SYSCALLS_H
 
-#define AG_TIF_32BIT 22 /* arch/arm64/include/asm/thread_info.h */
+#include "compat.h"
+
 #define AG_NR_TABLE 512
 
 #define A64(nr, sc) [nr] = (sc)
@@ -61,25 +62,6 @@ const volatile __u8 ag_nr_op[AG_NR_TABLE] = {
 static __always_inline bool ag_arch_nr(long *id, bool *x32)
 {
 	return (__u64)*id < AG_NR_TABLE;
-}
-
-/* an AArch32 task: TIF_32BIT */
-static __always_inline bool ag_arch_compat(struct task_struct *task, bool direct)
-{
-	if (direct)
-		return task->thread_info.flags & (1UL << AG_TIF_32BIT);
-	return BPF_CORE_READ(task, thread_info.flags) & (1UL << AG_TIF_32BIT);
-}
-
-/*
- * argument i of the current syscall: x0-x5, AArch32's r0-r5 in their low halves. x0 is read from
- * orig_x0, as the kernel's own syscall_get_arguments() does: regs[0] becomes the return value.
- */
-static __always_inline __u64 ag_arg(struct pt_regs *regs, bool compat, int i)
-{
-	__u64 v = i == 0 ? regs->orig_x0 : regs->regs[i & 7];
-
-	return compat ? (__u32)v : v;
 }
 
 #endif

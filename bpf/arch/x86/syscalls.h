@@ -11,8 +11,8 @@
 #ifndef AG_ARCH_SYSCALLS_H
 #define AG_ARCH_SYSCALLS_H
 
-#define AG_TS_COMPAT 0x0002
-#define AG_X32_BIT 0x40000000L
+#include "compat.h"
+
 #define AG_NR_TABLE 1024
 
 #define X64(nr, sc) [nr] = (sc)
@@ -90,31 +90,6 @@ static __always_inline bool ag_arch_nr(long *id, bool *x32)
 	if ((__u64)*id >= AG_NR_TABLE)
 		return false;
 	return *x32 ? !ag_x64_only(*id) : *id < AG_X32_FIRST;
-}
-
-/* a compat (ia32) syscall: TS_COMPAT */
-static __always_inline bool ag_arch_compat(struct task_struct *task, bool direct)
-{
-	if (direct)
-		return task->thread_info.status & AG_TS_COMPAT;
-	return BPF_CORE_READ(task, thread_info.status) & AG_TS_COMPAT;
-}
-
-/* argument i of the current syscall: di si dx r10 r8 (x86-64, x32), bx cx dx si di (ia32) */
-static __always_inline __u64 ag_arg(struct pt_regs *regs, bool compat, int i)
-{
-	switch (i) {
-	case 0:
-		return compat ? (__u32)regs->bx : regs->di;
-	case 1:
-		return compat ? (__u32)regs->cx : regs->si;
-	case 2:
-		return compat ? (__u32)regs->dx : regs->dx;
-	case 3:
-		return compat ? (__u32)regs->si : regs->r10;
-	default:
-		return compat ? (__u32)regs->di : regs->r8;
-	}
 }
 
 #endif
