@@ -243,6 +243,8 @@ static __always_inline void ag_vcache_flush(struct ag_vcache_slot *s)
 
 struct ag_access {
 	__u64 cgid; /* the current cgroup when the caller has it cheaper; 0: ag_judge asks the helper */
+	struct task_struct *who; /* the process judged, when not the current one (a move); NULL */
+	__u32 no_kill; /* a violation the caller cannot kill or deny: judged, reported observed */
 	__u32 op;
 	__u32 major;
 	__u32 minor;
@@ -269,6 +271,7 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 	struct ag_counter_val cv = {}, *cvp;
 	struct ag_access_event *ev;
 	struct ag_vcache_slot *slot = NULL;
+	struct task_struct *who;
 	struct ag_policy *p;
 	__u64 viol_total = 0, suppressed = 0, now = 0, gen = 0;
 	__u32 flags = 0, tidx, slot_idx;
@@ -336,7 +339,8 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 	}
 	/* a cgroup the agent had no room to write may read as a new tenant: deny it (fail closed) */
 	unres_deny = ag_unresolved_deny || (ag_policy_full && p == &unresolved_policy);
-	*deny = ag_enforce && ag_denies(v, unres_deny && !(p && (p->flags & AG_PF_PREEXISTING)));
+	*deny = ag_enforce && ag_denies(v, unres_deny && !(p && (p->flags & AG_PF_PREEXISTING))) &&
+		!a->no_kill;
 
 	tidx = a->op * AG_V__MAX + v;
 	if (tidx < AG_TOTALS_LEN) {
@@ -393,7 +397,9 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 		ag_count_drop((flags & AG_EF_VIOLATION) ? AG_DROP_VIOLATION : AG_DROP_ACCESS);
 		return v;
 	}
-	pid_tgid = bpf_get_current_pid_tgid();
+	who = a->who; /* a local: a CO-RE read through a->who would relocate ag_access too */
+	pid_tgid = who ? (__u64)BPF_CORE_READ(who, tgid) << 32 | (__u32)BPF_CORE_READ(who, pid)
+		       : bpf_get_current_pid_tgid();
 	ev->h.type = AG_EV_ACCESS;
 	ev->h.size = sizeof(*ev);
 	ev->time_ns = now;
@@ -414,7 +420,10 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 	ev->action = AG_ACT_OBSERVED;
 	if (*deny)
 		ev->action = a->hook == AG_HOOK_TRACEPOINT ? AG_ACT_KILLED : AG_ACT_DENIED;
-	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	if (who)
+		BPF_CORE_READ_STR_INTO(&ev->comm, who, comm);
+	else
+		bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	bpf_ringbuf_submit(ev, 0);
 	return v;
 }

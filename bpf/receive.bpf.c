@@ -220,4 +220,93 @@ int ag_tp_exit_pidfd_getfd(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
+/*
+ * A process moved into another cgroup carries its descriptors along (op receive): those of an
+ * accelerator are judged for the destination when the move is done. cgroup_attach_task fires in
+ * the mover's context once the migration succeeded, once for the moved process (its leader, the
+ * whole thread group) or thread; only a move on the unified hierarchy (cgroup v2) is one. The
+ * first AG_RX_DEVS accelerator descriptors of the first AG_MOVE_MAX_FDS slots are judged on the
+ * move (the others at their use). Enforce: the moved process is killed, by bpf_send_signal where
+ * it moved itself (the usual route: `echo 0 > cgroup.procs`), by bpf_send_signal_task (6.13)
+ * where another process moved it; without that kfunc such a move is reported, not killed, and the
+ * descriptor is judged at its next use (syscall.bpf.c) as before.
+ */
+#define AG_MOVE_MAX_FDS 4096
+
+/* 1: ag_tp_moved_task (bpf_send_signal_task) is loaded and judges moves: ag_tp_moved leaves */
+const volatile __u32 ag_move_signal_task __weak = 0;
+
+extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type type,
+				__u64 value) __ksym __weak;
+
+struct ag_mv_walk {
+	struct file **fds;
+	__u32 max_fds;
+	__u32 nd;
+	struct ag_rx_dev devs[AG_RX_DEVS];
+};
+
+static long ag_mv_step(__u32 i, void *ctx)
+{
+	struct ag_mv_walk *w = ctx;
+
+	if (w->nd >= AG_RX_DEVS)
+		return 1;
+	if (ag_rx_lookup(w->fds, w->max_fds, i, &w->devs[w->nd & (AG_RX_DEVS - 1)]))
+		w->nd++;
+	return 0;
+}
+
+/* Judge what task carried into dst. Returns true when enforce mode wants it dead and the caller
+ * can kill it (self: the mover is the moved process's thread group; signal_task: another's). */
+static __always_inline bool ag_moved(struct cgroup *dst, struct task_struct *task, bool signal_task)
+{
+	struct ag_mv_walk w = {};
+	struct ag_access a = { .op = AG_OP_RECEIVE, .hook = AG_HOOK_TRACEPOINT, .who = task };
+	bool self, deny, kill = false;
+	__u32 j;
+
+	if (!ag_armed || !dst || BPF_CORE_READ(task, cgroups, dfl_cgrp) != dst)
+		return false; /* not the unified hierarchy's cgroup: no tenant changed */
+	self = BPF_CORE_READ(task, tgid) == bpf_get_current_pid_tgid() >> 32;
+	w.fds = BPF_CORE_READ(task, files, fdt, fd);
+	w.max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
+	if (!w.fds)
+		return false;
+	bpf_loop(w.max_fds < AG_MOVE_MAX_FDS ? w.max_fds : AG_MOVE_MAX_FDS, ag_mv_step, &w, 0);
+	a.cgid = BPF_CORE_READ(dst, kn, id);
+	for (j = 0; j < AG_RX_DEVS; j++) {
+		if (j >= w.nd)
+			break;
+		a.major = w.devs[j].rdev >> MINORBITS;
+		a.minor = w.devs[j].rdev & MINORMASK;
+		a.class_id = ag_class(a.major, a.minor);
+		/* a kill that cannot be sent is no kill: judged, reported as observed */
+		a.no_kill = !self && !signal_task;
+		ag_judge(&a, &deny);
+		kill |= deny;
+	}
+	if (kill && self)
+		bpf_send_signal(SIGKILL);
+	return kill && !self;
+}
+
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(ag_tp_moved, struct cgroup *dst, const char *path, struct task_struct *task,
+	     bool threadgroup)
+{
+	if (!ag_move_signal_task)
+		ag_moved(dst, task, false);
+	return 0;
+}
+
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(ag_tp_moved_task, struct cgroup *dst, const char *path, struct task_struct *task,
+	     bool threadgroup)
+{
+	if (ag_moved(dst, task, true) && bpf_send_signal_task)
+		bpf_send_signal_task(task, SIGKILL, PIDTYPE_TGID, 0);
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "GPL";

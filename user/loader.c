@@ -345,6 +345,16 @@ static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 		  .flags = ROW_OPTIONAL, .btf = "bpf_loop", .effect = syscall_tps },
 		{ "tracepoint/syscalls/sys_exit_pidfd_getfd", PROG(ag_tp_exit_pidfd_getfd),
 		  .flags = ROW_OPTIONAL, .effect = syscall_tps },
+		/* a descriptor carried by a move into another cgroup (receive.bpf.c): the moved
+		 * process killed by bpf_send_signal_task (6.13) where another process moved it;
+		 * without it, ag_tp_moved kills only a process that moved itself */
+		{ "tp_btf/cgroup_attach_task (bpf_send_signal_task)",
+		  .flag = offsetof(struct accelguard_bpf__rodata, ag_move_signal_task),
+		  .flags = ROW_BRANCH | ROW_OPTIONAL, .btf = "bpf_send_signal_task" },
+		{ "tp_btf/cgroup_attach_task (a descriptor carried by a move)", PROG(ag_tp_moved),
+		  .flags = ROW_OPTIONAL, .btf = "bpf_loop" },
+		{ "tp_btf/cgroup_attach_task (another process moved, killed)", PROG(ag_tp_moved_task),
+		  .flags = ROW_OPTIONAL, .btf = "bpf_send_signal_task" },
 	},
 };
 

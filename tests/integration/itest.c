@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -166,6 +167,41 @@ static int cg_enter(const char *rel)
 	cg_path(p, sizeof(p), rel);
 	strcat(p, "/cgroup.procs");
 	return write_file(p, "0");
+}
+
+/*
+ * A descriptor the host opens for a child to carry into a tenant (run_in moves the child after the
+ * fork), at a slot past what tier 3 looks at when a process moves (the first 4,096 slots: README,
+ * "a descriptor carried by a move"), so that what the test judges is the use it means (an ioctl,
+ * a reopen, a flood), as at tiers 1-2; the arrival by a move is tested on its own
+ * (evasion_fd_move_*, fork_after_open). -1 with errno on failure.
+ */
+#define CARRIED_SLOT 4200
+
+static int open_carried(const char *path)
+{
+	struct rlimit rl;
+	int fd = open(path, O_RDWR), hi;
+
+	if (fd < 0)
+		return -1;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur <= CARRIED_SLOT) {
+		rl.rlim_cur = CARRIED_SLOT + 64;
+		if (rl.rlim_max < rl.rlim_cur)
+			rl.rlim_max = rl.rlim_cur;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	for (hi = CARRIED_SLOT; hi < CARRIED_SLOT + 64 && fcntl(hi, F_GETFD) >= 0; hi++)
+		;
+	if (dup2(fd, hi) != hi) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	return hi;
 }
 
 /* ---- running code in a tenant ---------------------------------------------------------------- */
@@ -791,7 +827,7 @@ static int ioctl_verdicts(const char *mode)
 	if (agent_start(&a, &o, NULL))
 		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
 	ra = run_in("/t-a", do_open_ioctl, acc); /* allocated: the driver answers ENOTTY */
-	fd = open(acc, O_RDWR);                  /* the host opens, t-c inherits */
+	fd = open_carried(acc);                  /* the host opens, t-c inherits */
 	rc = run_in("/t-c", do_ioctl_fd, &fd);
 	close(fd);
 	if (agent_stop(&a))
@@ -966,7 +1002,7 @@ static int ioctl32_verdicts(const char *mode)
 	pid_a = pids[0];
 	xm = run_in("/t-a", do_run32, &rm);
 	pid_m = pids[0];
-	fd = open(acc, O_RDWR); /* the host opens, the 32-bit process in t-c inherits */
+	fd = open_carried(acc); /* the host opens, the 32-bit process in t-c inherits */
 	snprintf(fdarg, sizeof(fdarg), "%d", fd);
 	xi = run_in("/t-c", do_run32, &ri);
 	pid_i = pids[0];
@@ -994,8 +1030,21 @@ static int ioctl32_verdicts(const char *mode)
 			FAIL_OUT("32-bit ioctl in another tenant (%s, tier %s): result %d (moved after "
 				 "open), %d (inherited), expected %d", mode, a.tier, xm.err, xi.err, want);
 		}
-		if (expect(&a, &mm, "cross_tenant", act, "32-bit process moved into another tenant") ||
-		    expect(&a, &mi, "cross_tenant", act, "32-bit process with an inherited descriptor"))
+		/* tier 3, enforce: the 32-bit process that moved itself holding the descriptor is
+		 * killed at the move, before its ioctl (op receive) */
+		if (enforce && !enforce_is_sync(&a)) {
+			mm.op = "receive";
+			if (expect(&a, &mm, "cross_tenant", "killed",
+				   "32-bit process moved into another tenant, killed at the move"))
+				goto out;
+			mm.op = "ioctl";
+			if (find(&a, &mm))
+				FAIL_OUT("32-bit process killed at its move, yet an ioctl was judged");
+		} else if (expect(&a, &mm, "cross_tenant", act,
+				  "32-bit process moved into another tenant")) {
+			goto out;
+		}
+		if (expect(&a, &mi, "cross_tenant", act, "32-bit process with an inherited descriptor"))
 			goto out;
 	}
 	ret = 0;
@@ -1061,7 +1110,7 @@ static int test_other_names(void)
 	rl = run_in("/t-a", do_open, link_);
 	rcpy = run_in("/t-a", do_open, copy);
 	rb = run_in("/t-a", do_open, bind);
-	fd = open(acc, O_RDWR); /* t-a's device, opened by the host, reopened by t-c */
+	fd = open_carried(acc); /* t-a's device, opened by the host, reopened by t-c */
 	rr = run_in("/t-c", do_reopen_fd, &fd);
 	if (agent_stop(&a))
 		goto out;
@@ -1220,10 +1269,12 @@ out:
 	return ret;
 }
 
+/* tier 3: the child carried the descriptor into t-c by its move (cgroup_attach_task): killed
+ * there, before its ioctl */
 static int test_fork_after_open(void)
 {
 	return fd_into_other_tenant(fork_child, "fork after open, child in another tenant", "ioctl",
-				    "ioctl");
+				    "receive");
 }
 
 static int test_fd_passed(void)
@@ -1571,7 +1622,7 @@ static int test_drops_accounted(void)
 
 	if (agent_start(&a, &o, args))
 		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
-	f.fd = open(acc, O_RDWR);
+	f.fd = open_carried(acc);
 	run_in("/t-c", do_flood, &f);
 	close(f.fd);
 	if (agent_stop(&a))
@@ -1619,7 +1670,7 @@ static int test_flood_isolation(void)
 
 	if (agent_start(&a, &o, NULL))
 		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
-	f.fd = open(acc, O_RDWR);
+	f.fd = open_carried(acc);
 	run_in("/t-c", do_flood, &f);
 	rb = run_in("/t-b", do_ioctl_fd, &f.fd);
 	close(f.fd);
@@ -1670,7 +1721,7 @@ static int test_retired_tenants(void)
 
 	if (agent_start(&a, &o, args))
 		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
-	f.fd = open(acc, O_RDWR);
+	f.fd = open_carried(acc);
 	for (int i = 0; i < TENANTS; i++) {
 		snprintf(cg, sizeof(cg), "/t-gone%d", i);
 		if (cg_make(cg))
@@ -1770,7 +1821,7 @@ static int test_full_disk(void)
 		FAIL_OUT("agent did not become ready: %.300s",
 			 read_all(a.errlog));
 	}
-	f.fd = open(acc, O_RDWR);
+	f.fd = open_carried(acc);
 	run_in("/t-c", do_flood, &f);
 	close(f.fd);
 	usleep(300000);
@@ -1952,7 +2003,7 @@ static int test_blocked_sink(void)
 	if (!strstr(seen, "\"type\":\"ready\""))
 		FAIL_OUT("agent did not become ready: %.300s", read_all(a.errlog));
 	/* from now on nobody reads: 64 KiB of pipe, then the sink's queue, then drops */
-	f.fd = open(acc, O_RDWR);
+	f.fd = open_carried(acc);
 	run_in("/t-c", do_flood, &f);
 	close(f.fd);
 	/* the loop goes on: a new tenant's policy is written while the sink is stuck */
@@ -2485,7 +2536,7 @@ static int test_vcache_policy_change(void)
 	int ret = 1;
 
 	memset(&a2, 0, sizeof(a2));
-	f.fd = open(acc, O_RDWR | O_CLOEXEC);
+	f.fd = open_carried(acc);
 	if (f.fd < 0)
 		FAIL("open %s: %s", acc, strerror(errno));
 	if (agent_start(&a1, &o1, NULL))
@@ -3392,7 +3443,7 @@ static int per_tenant_budget(const char *mode)
 			run_in(name, do_open, gpu1);
 		}
 	} else {
-		f.fd = open(acc, O_RDWR);
+		f.fd = open_carried(acc);
 		for (int i = 0; i < 10; i++) {
 			snprintf(name, sizeof(name), "/t-c/v%d", i);
 			run_in(name, do_flood, &f);
@@ -3496,7 +3547,7 @@ static int ev_rw_mmap(const char *mode)
 	have32 = probe == ENOTTY;
 	if (agent_start(&a, &o, NULL))
 		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
-	fd = open(acc, O_RDWR); /* the host opens t-a's device; the children in t-c inherit it */
+	fd = open_carried(acc); /* the host opens t-a's device; the children in t-c inherit it */
 	if (fd < 0)
 		FAIL_OUT("open %s: %s", acc, strerror(errno));
 	for (size_t i = 0; i < RW_ROWS; i++) {
@@ -4347,6 +4398,128 @@ static int test_evasion_ptrace_enforce(void)
 	return ev_ptrace("enforce");
 }
 
+/* ---- a descriptor carried by a move into another tenant ---------------------------------- */
+
+/* t-a's process opens a's device and forks a child that waits; the parent moves the child into
+ * t-c (another process moved it), then the child ioctls. *(int *)arg: the child's pid. */
+static int moved_by_other(void *arg)
+{
+	int fd = open(acc, O_RDWR), go[2], st, *out = arg;
+	char procs[1024], pid[16];
+	pid_t p;
+
+	if (fd < 0)
+		return errno;
+	if (pipe(go))
+		return errno;
+	p = fork();
+	if (p == 0) {
+		char c;
+		int e;
+
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(3);
+		e = do_ioctl_fd(&fd);
+		_exit(e == ENOTTY ? 0 : e == EPERM ? 1 : 2);
+	}
+	close(go[0]);
+	close(fd);
+	*out = p;
+	cg_path(procs, sizeof(procs), "/t-c");
+	strcat(procs, "/cgroup.procs");
+	snprintf(pid, sizeof(pid), "%d", (int)p);
+	if (write_file(procs, pid)) {
+		kill(p, SIGKILL);
+		waitpid(p, NULL, 0);
+		return 4000;
+	}
+	if (write(go[1], "x", 1) != 1) /* a child killed at its move: EPIPE, SIGPIPE ignored */
+		(void)0;
+	close(go[1]);
+	waitpid(p, &st, 0);
+	if (WIFSIGNALED(st))
+		return 1000 + WTERMSIG(st);
+	return WEXITSTATUS(st) == 0 ? ENOTTY : WEXITSTATUS(st) == 1 ? EPERM : EIO;
+}
+
+/*
+ * A descriptor of a's device carried into t-c by a move: the process moved itself (fork_child:
+ * the child of a fork after the open enters t-c) or another process moved it. Tiers 1-2 judge the
+ * ioctl (denied, no receive). Tier 3 judges the arrival (op receive, cgroup_attach_task): enforce
+ * kills the moved process there, before its ioctl (another process's move: with
+ * bpf_send_signal_task, 6.13; before it the arrival is reported observed and the ioctl killed);
+ * audit reports the arrival and the ioctl.
+ */
+static int ev_fd_move(const char *mode)
+{
+	struct cfg_opts o = { .mode = mode };
+	bool enforce = !strcmp(mode, "enforce"), task_kill = kernel_has_symbol("bpf_send_signal_task");
+	int *shared = mmap_shared_int(), pid[2];
+	struct child_res r[2];
+	struct agent a;
+	int ret = 1;
+
+	if (agent_start(&a, &o, NULL))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	signal(SIGPIPE, SIG_IGN);
+	r[0] = run_in("/t-a", fork_child, shared);
+	pid[0] = *shared;
+	r[1] = run_in("/t-a", moved_by_other, shared);
+	pid[1] = *shared;
+	signal(SIGPIPE, SIG_DFL);
+	if (agent_stop(&a))
+		goto out;
+	for (int i = 0; i < 2; i++) {
+		const char *what = i ? "moved by another process" : "moved itself";
+		bool sync = enforce_is_sync(&a), at_move = !sync && (i == 0 || task_kill);
+		struct match rx = { .op = "receive", .major = ACC_MAJOR, .minor = ACC_MINOR,
+				    .cgroup = "/t-c", .pid = pid[i] };
+		struct match io = rx;
+		int want = !enforce ? ENOTTY : sync ? EPERM : 1000 + SIGKILL;
+
+		io.op = "ioctl";
+		if (r[i].err != want)
+			FAIL_OUT("%s %s: result %d, expected %d (tier %s)", mode, what, r[i].err, want,
+				 a.tier);
+		if (sync) {
+			if (find(&a, &rx))
+				FAIL_OUT("%s %s: a receive at tier %s (the security hooks judge the use)",
+					 mode, what, a.tier);
+			if (expect(&a, &io, "cross_tenant", enforce ? "denied" : "observed", what))
+				goto out;
+		} else if (enforce && at_move) {
+			if (expect(&a, &rx, "cross_tenant", "killed", what))
+				goto out;
+			if (find(&a, &io))
+				FAIL_OUT("%s %s: killed at the move, yet an ioctl was judged", mode, what);
+		} else {
+			/* audit; or enforce where another's move cannot be killed (before 6.13) */
+			if (expect(&a, &rx, "cross_tenant", "observed", what) ||
+			    expect(&a, &io, "cross_tenant", enforce ? "killed" : "observed", what))
+				goto out;
+		}
+		printf("# %s %s: %s\n", mode, what,
+		       sync ? "the ioctl judged (tiers 1-2)"
+		       : at_move && enforce ? "killed at the move"
+		       : "the arrival reported, then the ioctl");
+	}
+	ret = 0;
+out:
+	agent_free(&a);
+	return ret;
+}
+
+static int test_evasion_fd_move_audit(void)
+{
+	return ev_fd_move("audit");
+}
+
+static int test_evasion_fd_move_enforce(void)
+{
+	return ev_fd_move("enforce");
+}
+
 /* ---- end of the evasion suite and faults ----------------------------------------------------------------- */
 
 static const struct test {
@@ -4392,6 +4565,8 @@ static const struct test {
 	{ "evasion_rw_mmap_audit", test_evasion_rw_mmap_audit },
 	{ "evasion_rw_mmap_enforce", test_evasion_rw_mmap_enforce },
 	{ "evasion_agent_pins", test_evasion_agent_pins },
+	{ "evasion_fd_move_audit", test_evasion_fd_move_audit },
+	{ "evasion_fd_move_enforce", test_evasion_fd_move_enforce },
 	{ "evasion_fd_arrival_audit", test_evasion_fd_arrival_audit },
 	{ "evasion_fd_arrival_enforce", test_evasion_fd_arrival_enforce },
 	{ "evasion_ptrace_audit", test_evasion_ptrace_audit },

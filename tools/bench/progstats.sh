@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# What each of accelguard's BPF programs costs per run, measured by the kernel itself
+# (kernel.bpf_stats_enabled: run_cnt and run_time_ns of every program), while COMMAND runs.
+#
+# Usage: tools/bench/progstats.sh [--out FILE] [--holder COMM] -- COMMAND [ARGS...]
+#   e.g. tools/bench/progstats.sh -- tools/bench/run.sh --stages micro --rounds 1 --tools audit
+#
+# The statistics are cumulative while a program is loaded, so they are sampled every 0.2 s and the
+# last sample of each program id is kept (at most the last 0.2 s of a program's life is lost: an
+# average, not a count). Only programs held by a process named COMM (default accelguard) are
+# reported: another BPF user on the machine is left out. The time is the program's own (the
+# kernel reads the clock around the program, so turning the statistics on adds its own cost to
+# every run; compare programs with each other, not with the whole-syscall figures of run.sh).
+# Output: a table (markdown) on stdout and in FILE when given. Needs root and bpftool.
+set -euo pipefail
+
+out= holder=accelguard
+while [ $# -gt 0 ]; do
+	case $1 in
+	--out) out=$2; shift 2 ;;
+	--holder) holder=$2; shift 2 ;;
+	--) shift; break ;;
+	-h|--help) sed -n '2,/^set -e/p' "$0" | sed -e '/^set -e/d' -e 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "progstats: unknown argument $1 (--help)" >&2; exit 2 ;;
+	esac
+done
+[ $# -gt 0 ] || { echo "progstats: no command (--help)" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "progstats: needs root (kernel.bpf_stats_enabled, bpftool)" >&2; exit 1; }
+command -v bpftool >/dev/null || { echo "progstats: bpftool not installed" >&2; exit 1; }
+command -v /usr/bin/python3 >/dev/null || { echo "progstats: /usr/bin/python3 not found" >&2; exit 1; }
+
+tmp=$(mktemp -d /tmp/ag-progstats.XXXXXX)
+stats0=$(cat /proc/sys/kernel/bpf_stats_enabled)
+cleanup() {
+	echo "$stats0" > /proc/sys/kernel/bpf_stats_enabled
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+echo 1 > /proc/sys/kernel/bpf_stats_enabled
+
+"$@" &
+cmd=$!
+n=0
+while kill -0 "$cmd" 2>/dev/null; do
+	bpftool prog show --json > "$tmp/s.$n" 2>/dev/null || true
+	n=$((n + 1))
+	sleep 0.2
+done
+rc=0
+wait "$cmd" || rc=$?
+
+/usr/bin/python3 - "$tmp" "$n" "$holder" > "$tmp/table" <<'EOF'
+import json, sys
+d, n, holder = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+last = {}  # prog id -> (name, type, run_cnt, run_time_ns)
+for i in range(n):
+    try:
+        progs = json.load(open("%s/s.%d" % (d, i)))
+    except Exception:
+        continue
+    for p in progs:
+        if not any(h.get("comm") == holder for h in p.get("pids", [])):
+            continue
+        last[p["id"]] = (p.get("name", "?"), p.get("type", "?"), p.get("run_cnt", 0), p.get("run_time_ns", 0))
+by = {}  # name -> [runs, ns, loads]
+for name, typ, cnt, ns in last.values():
+    b = by.setdefault((name, typ), [0, 0, 0])
+    b[0] += cnt
+    b[1] += ns
+    b[2] += 1
+print("| program | type | runs | ns per run | loads |")
+print("| --- | --- | ---: | ---: | ---: |")
+for (name, typ), (cnt, ns, loads) in sorted(by.items(), key=lambda kv: -kv[1][0]):
+    if cnt:
+        print("| `%s` | %s | %d | %.1f | %d |" % (name, typ, cnt, ns / cnt, loads))
+idle = sorted(name for (name, typ), (cnt, ns, loads) in by.items() if not cnt)
+if idle:
+    print("\nloaded, never run: " + ", ".join("`%s`" % x for x in idle))
+if not by:
+    print("no program held by a process named '%s' was seen" % holder)
+EOF
+cat "$tmp/table"
+[ -z "$out" ] || cp "$tmp/table" "$out"
+exit "$rc"
