@@ -14,9 +14,17 @@ for tool in cppcheck clang-tidy; do
 	command -v "$tool" >/dev/null || { echo "skip - lint/$tool: $tool not installed (tools/deps/test.txt)"; continue; }
 done
 if command -v cppcheck >/dev/null; then
+	# The BPF skeleton carries the BPF object as a string of 1.2 MB: cppcheck spends minutes on it
+	# for every file that includes it (8 min 47 s against 1.1 s for loader.c alone). It reads a
+	# copy without that string (the same declarations; $build/lint/, first on its path).
+	mkdir -p "$build/lint"
+	if [ -f "$build/accelguard.skel.h" ]; then
+		awk '/return \(const void \*\)"\\$/ { print "\treturn (const void *)\"\";"; skip = 1; next }
+		     skip && /";$/ { skip = 0; next } !skip' "$build/accelguard.skel.h" > "$build/lint/accelguard.skel.h"
+	fi
 	if out=$(cppcheck -q --std=c11 --enable=warning,portability,performance --inline-suppr \
 		--error-exitcode=1 --suppressions-list=tools/lint/cppcheck-suppressions.txt \
-		-D_GNU_SOURCE -Iinclude -Iuser -I"$build" "${srcs[@]}" "${tests[@]}" 2>&1) && [ -z "$out" ]; then
+		-D_GNU_SOURCE -Iinclude -Iuser -I"$build/lint" -I"$build" "${srcs[@]}" "${tests[@]}" 2>&1) && [ -z "$out" ]; then
 		echo "ok - lint/cppcheck (${#srcs[@]} sources, ${#tests[@]} test sources)"
 		passed=$((passed + 1))
 	else
