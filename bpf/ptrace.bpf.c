@@ -355,25 +355,42 @@ static __always_inline void ag_tp_opened(long fd)
 		bpf_send_signal(SIGKILL);
 }
 
-SEC("tracepoint/syscalls/sys_exit_openat")
-int ag_tp_exit_openat(struct trace_event_raw_sys_exit *ctx)
+/*
+ * The same with the task through its BTF pointer (the tier's BTF variant): every open of the node
+ * runs this, and nearly every one leaves at the file system's magic, after four probe reads (the
+ * slot, the inode, its super block, the magic) where the CO-RE form above makes ten.
+ */
+static __always_inline void ag_tp_opened_btf(long fd)
 {
-	ag_tp_opened(ctx->ret);
-	return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	struct file *file = NULL;
+
+	if (fd < 0 || !fdt || fd >= fdt->max_fds)
+		return;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[fd]) || !file)
+		return;
+	if (BPF_CORE_READ(file, f_inode, i_sb, s_magic) != AG_PROC_SUPER_MAGIC)
+		return;
+	ag_tp_opened(fd); /* a procfs file: the rest as above */
 }
 
-SEC("tracepoint/syscalls/sys_exit_openat2")
-int ag_tp_exit_openat2(struct trace_event_raw_sys_exit *ctx)
-{
-	ag_tp_opened(ctx->ret);
-	return 0;
-}
+#define AG_OPEN_EXIT(name)                                                                         \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                                 \
+	int ag_tp_exit_##name(struct trace_event_raw_sys_exit *ctx)                                \
+	{                                                                                          \
+		ag_tp_opened_btf(ctx->ret);                                                        \
+		return 0;                                                                          \
+	}                                                                                          \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                                 \
+	int ag_tp_exit_##name##_core(struct trace_event_raw_sys_exit *ctx)                         \
+	{                                                                                          \
+		ag_tp_opened(ctx->ret);                                                            \
+		return 0;                                                                          \
+	}
 
-SEC("tracepoint/syscalls/sys_exit_open")
-int ag_tp_exit_open(struct trace_event_raw_sys_exit *ctx)
-{
-	ag_tp_opened(ctx->ret);
-	return 0;
-}
+AG_OPEN_EXIT(openat)
+AG_OPEN_EXIT(openat2)
+AG_OPEN_EXIT(open)
 
 char LICENSE[] SEC("license") = "GPL";

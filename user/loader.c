@@ -119,7 +119,7 @@ static void fill_facts(struct ag_probe_report *r, const char *cgroup2)
 #define AG_VARIANT_CORE 2
 #define AG_ENTRY_RAW 1      /* tp_btf/sys_enter: every syscall of the node enters the program */
 #define AG_ENTRY_SYSCALLS 2 /* syscalls/sys_enter_<name>: only the syscalls judged */
-#define AG_MAX_ROWS 56
+#define AG_MAX_ROWS 64
 
 struct hook_row {
 	const char *hook; /* the kernel hook, for messages; NULL ends a tier's rows */
@@ -258,6 +258,13 @@ static bool row_tp_exists(const char *hook)
 	{ "syscalls/sys_enter_" #name, PROG(ag_sc_##name##_core), .variant = AG_VARIANT_CORE,      \
 	  .entry = AG_ENTRY_SYSCALLS, .flags = (fl) }
 
+/* the exit of an open (/proc/PID/mem, ptrace.bpf.c), both variants */
+#define OPEN_EXIT_ROWS(name)                                                                       \
+	{ "tracepoint/syscalls/sys_exit_" #name " (/proc/PID/mem)", PROG(ag_tp_exit_##name),       \
+	  .variant = AG_VARIANT_BTF, .flags = ROW_OPTIONAL, .effect = syscall_tps },               \
+	{ "tracepoint/syscalls/sys_exit_" #name " (/proc/PID/mem)", PROG(ag_tp_exit_##name##_core), \
+	  .variant = AG_VARIANT_CORE, .flags = ROW_OPTIONAL, .effect = syscall_tps }
+
 static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 	[AG_TIER_LSM] = {
 		{ "lsm/file_open", PROG(ag_lsm_file_open), .flags = ROW_PROBE },
@@ -328,12 +335,9 @@ static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 		{ "tp_btf/sys_enter (" AG_COMPAT_ABI ", x32: ptrace, process_vm_readv/writev)",
 		  PROG(ag_tp_compat_task), .variant = AG_VARIANT_BTF, .flags = ROW_OPTIONAL,
 		  .btf = "bpf_task_from_vpid", .effect = compat_runs },
-		{ "tracepoint/syscalls/sys_exit_openat (/proc/PID/mem)", PROG(ag_tp_exit_openat),
-		  .flags = ROW_OPTIONAL, .effect = syscall_tps },
-		{ "tracepoint/syscalls/sys_exit_openat2 (/proc/PID/mem)", PROG(ag_tp_exit_openat2),
-		  .flags = ROW_OPTIONAL, .effect = syscall_tps },
-		{ "tracepoint/syscalls/sys_exit_open (/proc/PID/mem)", PROG(ag_tp_exit_open),
-		  .flags = ROW_OPTIONAL, .effect = syscall_tps },
+		OPEN_EXIT_ROWS(openat),
+		OPEN_EXIT_ROWS(openat2),
+		OPEN_EXIT_ROWS(open),
 		/* a descriptor arriving (receive.bpf.c): SCM_RIGHTS walked with bpf_loop (5.17) */
 		{ "tracepoint/syscalls/sys_enter_recvmsg", PROG(ag_tp_enter_recvmsg),
 		  .flags = ROW_OPTIONAL, .btf = "bpf_loop", .effect = syscall_tps },

@@ -8,8 +8,9 @@
 #
 # The statistics are cumulative while a program is loaded, so they are sampled every 0.2 s and the
 # last sample of each program id is kept (at most the last 0.2 s of a program's life is lost: an
-# average, not a count). Only programs held by a process named COMM (default accelguard) are
-# reported: another BPF user on the machine is left out. The time is the program's own (the
+# average, not a count). Only programs that a process named COMM (default accelguard) started by
+# COMMAND holds (a program or link descriptor: /proc/PID/fdinfo) are reported: another agent or
+# BPF user on the machine is left out. The time is the program's own (the
 # kernel reads the clock around the program, so turning the statistics on adds its own cost to
 # every run; compare programs with each other, not with the whole-syscall figures of run.sh).
 # Output: a table (markdown) on stdout and in FILE when given. Needs root and bpftool.
@@ -39,11 +40,26 @@ cleanup() {
 trap cleanup EXIT
 echo 1 > /proc/sys/kernel/bpf_stats_enabled
 
+# PID descends from COMMAND (another agent on the machine does not)
+descends() {
+	local p=$1
+	while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+		[ "$p" = "$cmd" ] && return 0
+		p=$(awk '{ print $4 }' /proc/"$p"/stat 2>/dev/null)
+	done
+	return 1
+}
+
 "$@" &
 cmd=$!
 n=0
 while kill -0 "$cmd" 2>/dev/null; do
 	bpftool prog show --json > "$tmp/s.$n" 2>/dev/null || true
+	# the programs COMM's processes hold: their descriptors' (programs', links') prog_id
+	for pid in $(pgrep -x "$holder" || true); do
+		descends "$pid" || continue
+		cat /proc/"$pid"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }'
+	done | sort -u > "$tmp/ids.$n"
 	n=$((n + 1))
 	sleep 0.2
 done
@@ -59,8 +75,12 @@ for i in range(n):
         progs = json.load(open("%s/s.%d" % (d, i)))
     except Exception:
         continue
+    try:
+        ids = set(int(x) for x in open("%s/ids.%d" % (d, i)).read().split())
+    except Exception:
+        ids = set()
     for p in progs:
-        if not any(h.get("comm") == holder for h in p.get("pids", [])):
+        if p["id"] not in ids:
             continue
         last[p["id"]] = (p.get("name", "?"), p.get("type", "?"), p.get("run_cnt", 0), p.get("run_time_ns", 0))
 by = {}  # name -> [runs, ns, loads]
