@@ -123,7 +123,9 @@ for a in $arches; do
 	pm image unmount "$t" >/dev/null
 done
 rm -f "$cache/accelguard.oci.tar"
-pm manifest push --all "$tag" "oci-archive:$cache/accelguard.oci.tar:latest" >/dev/null
+# the archive names the list by its full tag, so `ctr images import` gives it that name (a bare
+# "latest" would become import-DATE:latest)
+pm manifest push --all "$tag" "oci-archive:$cache/accelguard.oci.tar:$tag" >/dev/null
 echo "image: $tag ($arches), also as $cache/accelguard.oci.tar; load it into a node's containerd with:"
 echo "  ctr -n k8s.io images import --all-platforms $cache/accelguard.oci.tar   (or push it to your registry:"
 echo "  podman manifest push --all $tag docker://REGISTRY/accelguard:TAG)"

@@ -11,7 +11,8 @@
 # implementation-defined algorithm, the architected one costs much emulation time; -cpu host under
 # KVM on an arm64 host); the console on its PL011 (ttyAMA0), results on a PCI 8250 (ttyS0:
 # CONFIG_SERIAL_8250_PCI is built into Debian's arm64 kernels, where virtio-console is a module).
-# AG_VM_QEMU overrides the binary, AG_VM_SMP and AG_VM_MEM the vCPUs and MiB.
+# AG_VM_QEMU overrides the binary, AG_VM_SMP and AG_VM_MEM the vCPUs and MiB; AG_VM_ICOUNT (TCG
+# only, vm_icount) adds QEMU's -icount.
 
 vm_host_arch() {
 	case $(uname -m) in x86_64) echo amd64 ;; aarch64) echo arm64 ;; *) uname -m ;; esac
@@ -42,4 +43,17 @@ vm_machine() { # ARCH ACCEL CONSOLE RESULTS
 	esac
 	vm_qemu+=(-smp "${AG_VM_SMP:-1}" -m "${AG_VM_MEM:-2048}" -nodefaults -no-user-config -display none
 		-no-reboot)
+	vm_icount "$accel"
+}
+
+# AG_VM_ICOUNT=shift=0,sleep=off (tools/bench/vm.sh): the guest's clocks follow the instructions it
+# executes (2^shift ns each), not the host's time, so the host's load cannot move the guest's
+# timings; sleep=off lets an idle guest's clock jump to its next timer. TCG only (KVM refuses it).
+vm_icount() { # ACCEL
+	[ -n "${AG_VM_ICOUNT:-}" ] || return 0
+	if [ "$1" != tcg ]; then
+		echo "vm: AG_VM_ICOUNT=$AG_VM_ICOUNT needs TCG (AG_VM_ACCEL=tcg), not $1" >&2
+		return 2
+	fi
+	vm_qemu+=(-icount "$AG_VM_ICOUNT")
 }

@@ -7,12 +7,13 @@
 #   @@BENCH <agbench micro line: label workload ns_median ...>
 #   @@BENCH-CHECK ok|FAIL text
 # Parameters after the harness's (ag.args=a,b on the kernel command line): rounds=N reps=N
-agent=/ag/accelguard agbench=/ag/agbench work=/tmp/bench rounds=3 reps=7
+agent=/ag/accelguard agbench=/ag/agbench work=/tmp/bench rounds=3 reps=7 agent_args=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--agent) agent=$2; shift 2 ;;
 	--workdir) work=$2; shift 2 ;;
 	--expect-tier) shift 2 ;;
+	--agent-arg) agent_args="$agent_args $2"; shift 2 ;; # tier 3 forced: --tier=tracepoint (init)
 	rounds=*) rounds=${1#rounds=}; shift ;;
 	reps=*) reps=${1#reps=}; shift ;;
 	*) shift ;;
@@ -42,7 +43,7 @@ while [ "$r" -le "$rounds" ]; do
 	for mode in audit enforce; do
 		micro "base-$mode"
 		ev=$work/ev-$mode-$r.json
-		"$agent" run --config "$work/bench.yaml" --mode "$mode" --events "$ev" --pin-dir off 2>/dev/console &
+		"$agent" run $agent_args --config "$work/bench.yaml" --mode "$mode" --events "$ev" --pin-dir off 2>/dev/console &
 		apid=$!
 		i=0
 		while ! grep -q '"type":"ready"' "$ev" 2>/dev/null && [ $i -lt 1200 ]; do
