@@ -149,7 +149,11 @@ EOF
 	fi
 	tier=$(events '"type":"ready"' | sed -n 's/.*"tier":"\([a-z_]*\)".*/\1/p' | head -1)
 	t=${1:-$tier}
-	ok "$t: agent ready in enforce mode (tier $tier)"
+	if events '"type":"ready"' '"mode":"enforce"' | grep -q .; then
+		ok "$t: agent ready in enforce mode (tier $tier)"
+	else
+		nok "$t: agent ready in enforce mode" "$(events '"type":"ready"')"
+	fi
 
 	# runc denies what the agent allows: a's own GPU, no rule for it in a's spec
 	bundle a-norule /tenants/a/norule-$t 'mknod /tmp/g0 c 195 0 || echo MKNOD-FAILED; true </tmp/g0 && echo OPENED'
