@@ -11,8 +11,9 @@
 #   - both allow: a's container given 195:0 in its spec, b's own 195:1: ENXIO (no driver behind
 #     195:N, so the open went past both device programs).
 # Each round runs with the agent at the tier it chooses (lsm on this boot: its file_open hook
-# judges opens, after the device programs) and again at --tier tracepoint (its cgroup/dev program
-# judges opens, beside runc's). bpftool shows the two programs effective on a container's cgroup.
+# judges opens, after the device programs), again at --tier fmod_ret (the same place, through
+# fmod_ret on security_file_open) and at --tier tracepoint (its cgroup/dev program judges opens,
+# beside runc's). bpftool shows the two programs effective on a container's cgroup.
 # Output: "ok - NAME" / "not ok - NAME: why" lines, then "N passed, N failed"; exit 1 on a failure.
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -92,9 +93,10 @@ EOF
 }
 
 ev=$w/events.jsonl
-# a wait is up to waits x 50 ms (software emulation is slow: ag.args=--timeout-scale,N scales it)
+# a wait is up to 10 s, scaled for software emulation (ag.args=--timeout-scale,N); by the clock,
+# as each try forks a few processes, slow under emulation
 scale=$(sed -n 's/.*--timeout-scale,\([0-9]*\).*/\1/p' /proc/cmdline)
-waits=$((200 * ${scale:-1}))
+wait_s=$((10 * ${scale:-1}))
 # the agent's events that match every fixed string given
 events() { # STRING...
 	cp $ev $w/ev.tmp 2>/dev/null || : >$w/ev.tmp
@@ -102,8 +104,12 @@ events() { # STRING...
 	cat $w/ev.tmp
 }
 wait_event() { # STRING...
-	for _ in $(seq $waits); do [ -n "$(events "$@")" ] && return 0; sleep 0.05; done
-	return 1
+	local end=$(($(date +%s) + wait_s))
+	while :; do
+		[ -n "$(events "$@")" ] && return 0
+		[ "$(date +%s)" -lt "$end" ] || return 1
+		sleep 0.05
+	done
 }
 
 # Create a container (its cgroup, runc's device program), wait until the agent has the tenant's
@@ -114,7 +120,8 @@ run_ctr() {
 		{ echo "runc create failed: $(cat $w/err-$id)"; return 1; }
 	wait_event '"type":"tenant"' "\"path\":\"$tenant\"" || log "no tenant event for $tenant"
 	runc --root $w/runc start "$id" 2>>$w/err-$id || { echo "runc start failed: $(cat $w/err-$id)"; return 1; }
-	for _ in $(seq $waits); do
+	local end=$(($(date +%s) + wait_s))
+	while [ "$(date +%s)" -lt "$end" ]; do
 		runc --root $w/runc state "$id" 2>/dev/null | grep -q '"status": "stopped"' && break
 		sleep 0.05
 	done
@@ -142,6 +149,7 @@ allocations:
 EOF
 	$agent run --config $w/config.yaml --events $ev --pin-dir off ${1:+--tier $1} 2>$w/agent-$t.log &
 	apid=$!
+	for _ in 1 2 3; do wait_event '"type":"ready"' && break; done # loading under emulation: 90 s
 	if ! wait_event '"type":"ready"'; then
 		nok "$t: agent ready" "$(tail -5 $w/agent-$t.log)"
 		kill $apid 2>/dev/null
@@ -149,6 +157,9 @@ EOF
 	fi
 	tier=$(events '"type":"ready"' | sed -n 's/.*"tier":"\([a-z_]*\)".*/\1/p' | head -1)
 	t=${1:-$tier}
+	# the agent's program that judges opens at this tier
+	hook=$t
+	[ "$t" = tracepoint ] && hook=cgroup_dev
 	if events '"type":"ready"' '"mode":"enforce"' | grep -q .; then
 		ok "$t: agent ready in enforce mode (tier $tier)"
 	else
@@ -164,7 +175,7 @@ EOF
 		nok "$t: ... and the agent denied nothing of tenant a" "$d"
 	if [ "$t" = tracepoint ]; then
 		# tier 3 judges opens in its cgroup/dev program, which runs beside runc's: it saw the open
-		d=$(events '"type":"access"' '"op":"open"' '"path":"/tenants/a' '"minor":0' '"verdict":"allowed"')
+		d=$(events '"type":"access"' '"op":"open"' '"path":"/tenants/a' '"minor":0' '"verdict":"allowed"' '"hook":"cgroup_dev"')
 		[ -n "$d" ] && ok "$t: ... the agent's cgroup/dev program judged that open allowed" ||
 			nok "$t: ... the agent's cgroup/dev program judged that open allowed" "$(events '"path":"/tenants/a')"
 	fi
@@ -200,12 +211,12 @@ EOF
 	out=$(run_ctr b /tenants/b)
 	echo "$out" | sed 's/^/# container b: /'
 	expect_out "$t: tenant b, a's GPU in its spec: EPERM" "$out" "sh: can't open /dev/nvidia0: $EPERM\$"
-	wait_event '"type":"access"' '"op":"open"' '"path":"/tenants/b' '"minor":0' '"verdict":"cross_tenant"' '"action":"denied"' &&
-		ok "$t: ... denied by the agent: cross_tenant" ||
+	wait_event '"type":"access"' '"op":"open"' '"path":"/tenants/b' '"minor":0' '"verdict":"cross_tenant"' '"action":"denied"' "\"hook\":\"$hook\"" &&
+		ok "$t: ... denied by the agent ($hook): cross_tenant" ||
 		nok "$t: ... denied by the agent: cross_tenant" "$(events '"path":"/tenants/b')"
 	expect_out "$t: tenant b, an unallocated GPU in its spec: EPERM" "$out" "sh: can't open /dev/nvidia5: $EPERM\$"
-	wait_event '"type":"access"' '"op":"open"' '"path":"/tenants/b' '"minor":5' '"verdict":"unmediated"' '"action":"denied"' &&
-		ok "$t: ... denied by the agent: unmediated" ||
+	wait_event '"type":"access"' '"op":"open"' '"path":"/tenants/b' '"minor":5' '"verdict":"unmediated"' '"action":"denied"' "\"hook\":\"$hook\"" &&
+		ok "$t: ... denied by the agent ($hook): unmediated" ||
 		nok "$t: ... denied by the agent: unmediated" "$(events '"path":"/tenants/b')"
 	expect_out "$t: tenant b's own GPU passes both programs (ENXIO)" "$out" "sh: can't open /dev/nvidia1: $ENXIO\$"
 
@@ -220,6 +231,7 @@ EOF
 
 runc --version | head -1 | sed 's/^/# /'
 round ""
+round fmod_ret
 round tracepoint
 
 echo "$pass passed, $fail failed"
