@@ -6,7 +6,7 @@
 vm-runc-v2-check: $(VM_AGENT)
 	$(call msg,VM,runc and agent device programs in a cgroup v2 guest)
 	$(call stage,vm-runc-v2-check) env BUILD=$(BUILD) tests/vm/runc-v2.sh --agent $(VM_AGENT)
-# a stage of make check (74-79 s under TCG on the loaded 2-core machine); not under the sanitizers,
+# a stage of make check (46-91 s under TCG on the loaded 2-core machine); not under the sanitizers,
 # as the other guest stages (mk/sanitize.mk)
 CHECK_STAGES += vm-runc-v2-check
 ifeq ($(SANITIZE),1)

@@ -39,7 +39,8 @@ if mount -t cgroup -o devices none $w/v1 2>/dev/null; then
 elif [ -n "$v1" ]; then
 	nok "no cgroup v1 devices controller" "v1 hierarchies mounted at $v1"
 else
-	ok "no cgroup v1 devices controller (its mount is refused), cgroup2 alone at $(awk '$3 == "cgroup2" { print $2 }' /proc/mounts)"
+	echo "# the v1 devices controller's mount is refused; cgroup2 alone at $(awk '$3 == "cgroup2" { print $2 }' /proc/mounts)"
+	ok "no cgroup v1 devices controller"
 fi
 
 # --- the container image: busybox, and the device nodes a device plugin would make on the node
@@ -151,7 +152,7 @@ EOF
 	apid=$!
 	for _ in 1 2 3; do wait_event '"type":"ready"' && break; done # loading under emulation: 90 s
 	if ! wait_event '"type":"ready"'; then
-		nok "$t: agent ready" "$(tail -5 $w/agent-$t.log)"
+		nok "$t: agent ready in enforce mode" "no ready event: $(tail -5 $w/agent-$t.log)"
 		kill $apid 2>/dev/null
 		return
 	fi
@@ -161,7 +162,7 @@ EOF
 	hook=$t
 	[ "$t" = tracepoint ] && hook=cgroup_dev
 	if events '"type":"ready"' '"mode":"enforce"' | grep -q .; then
-		ok "$t: agent ready in enforce mode (tier $tier)"
+		ok "$t: agent ready in enforce mode"
 	else
 		nok "$t: agent ready in enforce mode" "$(events '"type":"ready"')"
 	fi
@@ -200,7 +201,8 @@ EOF
 		for id in $ag_ids $runc_ids; do echo "$eff" | awk -v i="$id" '$1 == i { f = 1 } END { exit !f }' || have=0; done
 		names=$(for id in $ag_ids; do bpftool prog show id "$id"; done | head -1)
 		if [ -n "$ag_ids" ] && [ -n "$runc_ids" ] && [ "$have" = 1 ] && echo "$names" | grep -q ag_cgroup_dev; then
-			ok "$t: two device programs effective on the container's cgroup: runc's ($runc_ids, on it) and the agent's ($ag_ids, on the root)"
+			echo "# $t: runc's device program $runc_ids on the container's cgroup, the agent's $ag_ids on the root"
+			ok "$t: two device programs effective on the container's cgroup"
 		else
 			nok "$t: two device programs effective on the container's cgroup" "root: '$ag_ids' ($names), container: '$runc_ids', effective: $(echo "$eff" | tr '\n' ' ')"
 		fi
@@ -213,11 +215,11 @@ EOF
 	expect_out "$t: tenant b, a's GPU in its spec: EPERM" "$out" "sh: can't open /dev/nvidia0: $EPERM\$"
 	wait_event '"type":"access"' '"op":"open"' '"path":"/tenants/b' '"minor":0' '"verdict":"cross_tenant"' '"action":"denied"' "\"hook\":\"$hook\"" &&
 		ok "$t: ... denied by the agent ($hook): cross_tenant" ||
-		nok "$t: ... denied by the agent: cross_tenant" "$(events '"path":"/tenants/b')"
+		nok "$t: ... denied by the agent ($hook): cross_tenant" "$(events '"path":"/tenants/b')"
 	expect_out "$t: tenant b, an unallocated GPU in its spec: EPERM" "$out" "sh: can't open /dev/nvidia5: $EPERM\$"
 	wait_event '"type":"access"' '"op":"open"' '"path":"/tenants/b' '"minor":5' '"verdict":"unmediated"' '"action":"denied"' "\"hook\":\"$hook\"" &&
 		ok "$t: ... denied by the agent ($hook): unmediated" ||
-		nok "$t: ... denied by the agent: unmediated" "$(events '"path":"/tenants/b')"
+		nok "$t: ... denied by the agent ($hook): unmediated" "$(events '"path":"/tenants/b')"
 	expect_out "$t: tenant b's own GPU passes both programs (ENXIO)" "$out" "sh: can't open /dev/nvidia1: $ENXIO\$"
 
 	kill $apid
