@@ -30,6 +30,10 @@ case $arch in amd64|arm64) ;; *) echo "vm: fetch-kernel: --arch must be amd64 or
 cache=${AG_VM_CACHE:-${BUILD:-build}/vm-cache}
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
+# one fetch at a time per cache: stages that run side by side (vm-check, vm-runc-v2-check) may
+# fetch the same kernel into the same apt state, whose lock apt-get would refuse to wait for
+exec 9>>"$cache/.fetch.lock"
+flock 9
 if [ "$arch" = amd64 ]; then kdir=$cache/kernels/$suite apt=$cache/apt; else kdir=$cache/kernels/$arch/$suite apt=$cache/apt-$arch; fi
 [ "$what" = busybox ] && kdir=$cache/busybox/$arch/$suite
 

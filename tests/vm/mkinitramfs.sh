@@ -2,8 +2,9 @@
 # Build the guest's initramfs: busybox, tests/vm/init, the agent and the test binary (as /ag/accelguard
 # and /ag/itest) with the shared libraries they load, at the paths the host's ldd names.
 #
-# Usage: tests/vm/mkinitramfs.sh --agent PATH --itest PATH [--arch amd64|arm64] [--busybox PATH]
+# Usage: tests/vm/mkinitramfs.sh --agent PATH --itest PATH|none [--arch amd64|arm64] [--busybox PATH]
 #                                [--add HOST:GUEST]... OUT.cpio
+# (--itest none: a guest scenario of its own instead, put in with --add: tests/vm/runc-v2.sh)
 # Another architecture's binaries (arm64 on an amd64 host: make ARCH=arm64) cannot go through
 # ldd: their libraries are found from the ELF itself (readelf: the interpreter and NEEDED, each
 # looked up in that architecture's multiarch directories, transitively), and --busybox names
@@ -96,7 +97,7 @@ add_file() { # HOST GUEST
 }
 
 add_file "$agent" /ag/accelguard
-add_file "$itest" /ag/itest
+[ "$itest" = none ] || add_file "$itest" /ag/itest
 for a in "${adds[@]}"; do add_file "${a%%:*}" "${a#*:}"; done
 # glibc dlopens libgcc_s for pthread_cancel and unwinding; ldd does not show it
 for l in /lib/$triplet/libgcc_s.so.1; do
