@@ -1,5 +1,5 @@
 # Unit tests (cmocka): configuration, device classes, cgroup patterns and the verdict logic.
-# They link the agent's own objects ($(BUILD)/user/*.o, the same the agent links), none of which
+# They link the agent's own objects ($(BUILD)/user/*/*.o, the same the agent links), none of which
 # needs the BPF skeleton, so `make BUILD=/tmp/build-unit unit-check` builds and runs them alone.
 
 UNIT_TESTS     := config devices cgpattern verdict agent
@@ -12,19 +12,19 @@ UNIT_LIBS := -lcmocka -lyaml
 
 U := $(BUILD)/user
 # the agent's own parsers and policy table, without a kernel (map fds -1)
-AGENT_UNIT_OBJS := $(patsubst %,$(U)/%.o,cgroups htab ioctl_names jsonw log maps policy \
-                   sink sink_json util)
+AGENT_UNIT_OBJS := $(patsubst %,$(U)/%.o,sources/cgroups lib/htab lib/ioctl_names lib/jsonw lib/log \
+                   kernel/maps policy/policy sinks/sink sinks/sink_json lib/util)
 
 .PHONY: unit-check unit-memcheck
 CHECK_STAGES += unit-check
 
-$(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(U)/config.o $(U)/devices.o $(U)/util.o \
-                            $(U)/cgpattern.o
-$(BUILD)/tests/test_devices: $(BUILD)/tests/unit/test_devices.o $(U)/devices.o
-$(BUILD)/tests/test_cgpattern: $(BUILD)/tests/unit/test_cgpattern.o $(U)/cgpattern.o
+$(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(U)/sources/config.o $(U)/sources/devices.o $(U)/lib/util.o \
+                            $(U)/lib/cgpattern.o
+$(BUILD)/tests/test_devices: $(BUILD)/tests/unit/test_devices.o $(U)/sources/devices.o
+$(BUILD)/tests/test_cgpattern: $(BUILD)/tests/unit/test_cgpattern.o $(U)/lib/cgpattern.o
 $(BUILD)/tests/test_verdict: $(BUILD)/tests/unit/test_verdict.o
-$(BUILD)/tests/test_agent: $(BUILD)/tests/unit/test_agent.o $(AGENT_UNIT_OBJS) $(U)/config.o \
-                           $(U)/devices.o $(U)/cgpattern.o
+$(BUILD)/tests/test_agent: $(BUILD)/tests/unit/test_agent.o $(AGENT_UNIT_OBJS) $(U)/sources/config.o \
+                           $(U)/sources/devices.o $(U)/lib/cgpattern.o
 $(BUILD)/tests/test_agent: UNIT_LIBS += -lbpf
 
 $(UNIT_BINS):

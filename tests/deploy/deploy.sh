@@ -67,7 +67,7 @@ for d, _, fs in os.walk(os.path.join(repo, "user")):
             src[os.path.relpath(os.path.join(d, f), repo)] = open(os.path.join(d, f)).read()
 allsrc = "\n".join(src.values())
 # the defaults paths.c prints must be the modules' own literals
-lits = re.findall(r'"(/[^"%]+)"', open(os.path.join(repo, "user/paths.c")).read())
+lits = re.findall(r'"(/[^"%]+)"', open(os.path.join(repo, "user/cmd/paths.c")).read())
 # read by libbpf, not by user/: checked in libbpf itself below
 libbpf = {"/sys/kernel/btf"}
 for l in lits:

@@ -58,7 +58,7 @@ for f in "${!layer[@]}"; do
 	echo "$f $f" >>"$tmp/edges"
 	for s in $($NM --undefined-only "$o" | awk '{ print $NF }'); do
 		d=${def[$s]:-}
-		[ -n "$d" ] || continue # outside the module (libc, libcurl, user/log.c, ...)
+		[ -n "$d" ] || continue # outside the module (libc, libcurl, user/lib/log.c, ...)
 		n_uses=$((n_uses + 1))
 		echo "$d $f" >>"$tmp/edges"
 		if [ "${layer[$d]}" -gt "${layer[$f]}" ]; then

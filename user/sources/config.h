@@ -65,16 +65,16 @@ struct ag_cfg_host {
 	size_t n_bundle_dirs;
 };
 
-/* The "metrics:" section (user/metrics.h); NULL listen: 127.0.0.1:9464, "off": no server. */
+/* The "metrics:" section (user/sinks/metrics.h); NULL listen: 127.0.0.1:9464, "off": no server. */
 struct ag_cfg_metrics {
 	char *listen;             /* HOST:PORT */
 	bool pod_labels;          /* pod and container labels on the per-event counts */
 	unsigned int max_series;  /* 0: 1000 */
-	bool evidence;            /* GET /evidence.tar.gz (user/evidence_http.h); off by default */
+	bool evidence;            /* GET /evidence.tar.gz (user/serve/evidence_http.h); off by default */
 	unsigned int evidence_hours; /* its window, the last N hours (0: 24) */
 };
 
-/* The "journal:" section (user/journal.h); present false: no journal. */
+/* The "journal:" section (user/sinks/journal.h); present false: no journal. */
 struct ag_cfg_journal {
 	bool present;
 	char *dir;
@@ -84,7 +84,7 @@ struct ag_cfg_journal {
 	__u32 flush_ms;      /* fdatasync interval (default 1000) */
 };
 
-/* The "selftest:" section (user/selftest.h): the agent runs the self-test itself. */
+/* The "selftest:" section (user/cmd/selftest.h): the agent runs the self-test itself. */
 struct ag_cfg_selftest {
 	bool at_start;       /* once, after ready (default false) */
 	__u32 interval_s;    /* then every interval_s seconds, 0: never (default 0) */
