@@ -45,13 +45,13 @@ $(K8S_TEST_BINS): %: %.o
 
 .PHONY: k8s-check k8s-layers-check
 k8s-check: $(K8S_TEST_BINS) $(K8S_OBJS)
-	$(call stage,k8s-check) tests/k8s/layers.sh user/k8s/layers $(BUILD)/user/k8s \
+	$(call stage,k8s-check) tests/layers.sh user/k8s/layers $(BUILD)/user/k8s \
 		:: tests/unit/run.sh $(BUILD)/tests/k8s/cgroup_test $(BUILD)/tests/k8s/lock_test \
 		:: tests/k8s/run.sh $(BUILD)/tests/k8s/k8s_test
 
 # the layering alone: every object of user/k8s/ uses only its own and lower layers, no cycle
 k8s-layers-check: $(K8S_OBJS)
-	$(Q)tests/k8s/layers.sh user/k8s/layers $(BUILD)/user/k8s
+	$(Q)tests/layers.sh user/k8s/layers $(BUILD)/user/k8s
 
 # End to end: the real agent with a kubernetes: section against the gRPC kubelet and runtime
 # peers, kubelet-shaped cgroups and real opens (tests/k8s/e2e.sh).

@@ -1,6 +1,8 @@
 # Unit tests (cmocka): configuration, device classes, cgroup patterns and the verdict logic.
 # They link the agent's own objects ($(BUILD)/user/*/*.o, the same the agent links), none of which
-# needs the BPF skeleton, so `make BUILD=/tmp/build-unit unit-check` builds and runs them alone.
+# needs the BPF skeleton. The stage also checks the layers of user/ (user/layers, tests/layers.sh)
+# on every object of the agent, the skeleton's users included, and that check itself on copies
+# with a fault planted (tests/layers_test.sh).
 
 UNIT_TESTS     := config devices cgpattern verdict agent
 UNIT_BINS      := $(patsubst %,$(BUILD)/tests/test_%,$(UNIT_TESTS))
@@ -34,8 +36,14 @@ $(UNIT_BINS):
 
 # Runs every test binary; ends with "N passed, N failed[, N skipped]" (over all binaries) and
 # fails on any failure, a crash included.
-unit-check: $(UNIT_BINS)
-	$(call stage,unit-check) tests/unit/run.sh $(UNIT_BINS)
+unit-check: $(UNIT_BINS) $(USER_OBJS) $(AGENT_MAIN_OBJ)
+	$(call stage,unit-check) tests/unit/run.sh $(UNIT_BINS) \
+		:: tests/layers.sh user/layers $(BUILD)/user :: tests/layers_test.sh $(BUILD)/user
+
+# the layering of user/ alone: each folder uses only lower layers (user/layers), no cycle
+.PHONY: layers-check
+layers-check: $(USER_OBJS) $(AGENT_MAIN_OBJ)
+	$(Q)tests/layers.sh user/layers $(BUILD)/user && tests/layers_test.sh $(BUILD)/user
 
 # The same under valgrind (not part of `make check`: slow, and valgrind is optional).
 unit-memcheck: $(UNIT_BINS)

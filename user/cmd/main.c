@@ -15,7 +15,7 @@
 #include "journal.h"
 #include "jsonw.h"
 #include "loader.h"
-#include "selftest.h"
+#include "selftest_cmd.h"
 #include "log.h"
 #include "paths.h"
 #include "pins.h"
@@ -294,6 +294,15 @@ out:
 
 static int usage(FILE *f);
 
+/* `evidence cluster` rolls the nodes' bundles up (evidence_cluster.c, which uses evidence.c's
+ * bundles); every other `evidence` form is evidence.c's */
+static int cmd_evidence(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "cluster"))
+		return ag_evidence_cluster_cmd(argc - 1, argv + 1);
+	return ag_evidence_cmd(argc, argv);
+}
+
 static int cmd_help(int argc, char **argv)
 {
 	return usage(stdout);
@@ -308,7 +317,7 @@ static const struct cmd {
 	{ "probe", cmd_probe, "what this kernel supports, and the tier run would use" },
 	{ "paths", ag_cmd_paths, "the host paths run opens (for a container's mounts)" },
 	{ "journal", ag_journal_cmd, "print the journal's events (--since, --until, --follow)" },
-	{ "evidence", ag_evidence_cmd, "write (or verify) an evidence bundle from the journal" },
+	{ "evidence", cmd_evidence, "write (or verify) an evidence bundle from the journal" },
 	{ "selftest", ag_selftest_cmd, "prove isolation now, against the running agent" },
 	{ "uninstall", cmd_uninstall, "remove what enforce mode pinned (detaches its programs)" },
 	{ "version", cmd_version, "print the version" },

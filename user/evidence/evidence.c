@@ -1610,8 +1610,6 @@ int ag_evidence_cmd(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "verify"))
 		return cmd_verify(argc - 1, argv + 1);
-	if (argc > 1 && !strcmp(argv[1], "cluster"))
-		return ag_evidence_cluster_cmd(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "product-check"))
 		return ag_product_check_cmd(argc - 1, argv + 1);
 	return cmd_build(argc, argv);

@@ -17,7 +17,6 @@
 #include "log.h"
 #include "maps.h"
 #include "pins.h"
-#include "policy.h"
 #include "util.h"
 
 #ifndef BPF_FS_MAGIC
@@ -631,65 +630,12 @@ static int pin_all(struct ag_pins *p, struct accelguard_bpf *s, int tier)
 	return 0;
 }
 
-/* Entries that the previous agent wrote for cgroups that are gone, or that this agent's sources
- * no longer put in the kernel: deleted. What it keeps was rewritten by the scan. */
-static void reconcile(struct ag_pins *p, struct ag_maps *m, const struct ag_policy_db *db)
+bool ag_pins_adopted(const struct ag_pins *p)
 {
-	__u64 *ids = NULL, id, *prev = NULL;
-	struct ag_dev_key *devs = NULL, dk, *dprev = NULL;
-	size_t n = 0, cap = 0;
-
-	while (!ag_maps_policy_next(m, prev, &id)) {
-		const struct ag_cg *cg = ag_policy_find(db, id);
-
-		if ((!cg || !cg->in_map) && n < 1u << 20) {
-			if (n == cap) {
-				__u64 *x = realloc(ids, (cap = cap ? cap * 2 : 64) * sizeof(*ids));
-
-				if (!x)
-					break;
-				ids = x;
-			}
-			ids[n++] = id;
-		}
-		prev = &id;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (!ag_maps_policy_del(m, ids[i]))
-			p->pruned++;
-	n = 0;
-	prev = NULL;
-	while (!ag_maps_viol_next(m, prev, &id)) {
-		if (ids && !ag_policy_find(db, id) && n < cap)
-			ids[n++] = id;
-		prev = &id;
-	}
-	for (size_t i = 0; i < n; i++)
-		ag_maps_viol_del(m, ids[i]);
-	free(ids);
-	n = cap = 0;
-	while (!ag_maps_owner_next(m, dprev, &dk)) {
-		if (!ag_policy_owners(db, dk.major, dk.minor)) {
-			if (n == cap) {
-				struct ag_dev_key *x = realloc(devs, (cap = cap ? cap * 2 : 64) * sizeof(*devs));
-
-				if (!x)
-					break;
-				devs = x;
-			}
-			devs[n++] = dk;
-		}
-		dprev = &dk;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (!ag_maps_owner_set(m, devs[i].major, devs[i].minor, 0))
-			p->pruned++;
-	free(devs);
-	if (p->pruned)
-		ag_info("pins: deleted %u stale entries of the adopted policy and owners maps", p->pruned);
+	return p->dir[0] && p->enforce && p->state == AG_PIN_ADOPTED;
 }
 
-int ag_pins_commit(struct ag_pins *p, struct ag_maps *m, const struct ag_policy_db *db)
+int ag_pins_commit(struct ag_pins *p)
 {
 	int err;
 
@@ -709,8 +655,6 @@ int ag_pins_commit(struct ag_pins *p, struct ag_maps *m, const struct ag_policy_
 		ag_info("pins: audit mode: removed %u links and %u maps from %s", links, maps, p->dir);
 		return err;
 	}
-	if (p->state == AG_PIN_ADOPTED && m && db)
-		reconcile(p, m, db);
 	if (p->state != AG_PIN_REPLACED)
 		return 0;
 	/* our maps are complete: our programs judge from now on (the old ones still do until they

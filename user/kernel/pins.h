@@ -24,7 +24,6 @@
 
 struct accelguard_bpf;
 struct ag_maps;
-struct ag_policy_db;
 
 #define AG_PIN_DIR_DEFAULT "/sys/fs/bpf/accelguard"
 /* Bump when the meaning of a pinned map's entries changes without its sizes changing: a new
@@ -66,7 +65,7 @@ struct ag_pins {
 	__u64 layout;     /* this binary's */
 	__u32 gen;        /* this agent's generation */
 	unsigned int removed; /* pins removed by the switch */
-	unsigned int pruned;  /* map entries of gone cgroups deleted by the reconcile */
+	unsigned int pruned;  /* map entries of gone cgroups deleted by ag_policy_prune() */
 	unsigned int updated; /* adopted links updated in place to the new program */
 	char why[256];    /* why the pinned state was not adopted */
 	struct accelguard_bpf *skel; /* replacing: armed at commit */
@@ -87,9 +86,14 @@ int ag_pins_update_links(struct ag_pins *p, struct accelguard_bpf *s);
  * removed now (the programs share the maps). Returns 0 or -errno. */
 int ag_pins_attached(struct ag_pins *p, struct accelguard_bpf *s, int tier);
 
-/* The policy is written (just before ready): delete what the reconcile found stale, switch a
- * replaced state over, and (audit) remove every pin. */
-int ag_pins_commit(struct ag_pins *p, struct ag_maps *m, const struct ag_policy_db *db);
+/* An enforcing agent adopted a previous agent's maps: they may hold entries for cgroups that are
+ * gone or that this agent's sources no longer put in the kernel (ag_policy_prune() deletes them
+ * once the policy is written; the agent counts them in p->pruned). */
+bool ag_pins_adopted(const struct ag_pins *p);
+
+/* The policy is written (just before ready): switch a replaced state over, and (audit) remove
+ * every pin. */
+int ag_pins_commit(struct ag_pins *p);
 
 /* The agent failed to start after pinning: a fresh state (nothing of a previous agent in it) is
  * removed; an adopted one stays as the previous agent left it. */

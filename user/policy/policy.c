@@ -1082,3 +1082,65 @@ void ag_policy_counts(const struct ag_policy_db *db, unsigned int counts[5])
 			counts[cg->state]++;
 	}
 }
+
+/* Entries that a previous agent wrote (adopted pinned maps, kernel/pins.h) for cgroups that are
+ * gone, or that this agent's sources no longer put in the kernel: deleted. What it keeps was
+ * rewritten by the scan. */
+unsigned int ag_policy_prune(const struct ag_policy_db *db, struct ag_maps *m)
+{
+	unsigned int pruned = 0;
+
+	__u64 *ids = NULL, id, *prev = NULL;
+	struct ag_dev_key *devs = NULL, dk, *dprev = NULL;
+	size_t n = 0, cap = 0;
+
+	while (!ag_maps_policy_next(m, prev, &id)) {
+		const struct ag_cg *cg = ag_policy_find(db, id);
+
+		if ((!cg || !cg->in_map) && n < 1u << 20) {
+			if (n == cap) {
+				__u64 *x = realloc(ids, (cap = cap ? cap * 2 : 64) * sizeof(*ids));
+
+				if (!x)
+					break;
+				ids = x;
+			}
+			ids[n++] = id;
+		}
+		prev = &id;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!ag_maps_policy_del(m, ids[i]))
+			pruned++;
+	n = 0;
+	prev = NULL;
+	while (!ag_maps_viol_next(m, prev, &id)) {
+		if (ids && !ag_policy_find(db, id) && n < cap)
+			ids[n++] = id;
+		prev = &id;
+	}
+	for (size_t i = 0; i < n; i++)
+		ag_maps_viol_del(m, ids[i]);
+	free(ids);
+	n = cap = 0;
+	while (!ag_maps_owner_next(m, dprev, &dk)) {
+		if (!ag_policy_owners(db, dk.major, dk.minor)) {
+			if (n == cap) {
+				struct ag_dev_key *x = realloc(devs, (cap = cap ? cap * 2 : 64) * sizeof(*devs));
+
+				if (!x)
+					break;
+				devs = x;
+			}
+			devs[n++] = dk;
+		}
+		dprev = &dk;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!ag_maps_owner_set(m, devs[i].major, devs[i].minor, 0))
+			pruned++;
+	free(devs);
+	if (pruned)
+		ag_info("pins: deleted %u stale entries of the adopted policy and owners maps", pruned);
+	return pruned;
+}

@@ -136,4 +136,9 @@ void ag_policy_counts(const struct ag_policy_db *db, unsigned int counts[5]);
 
 const char *ag_pstate_name(int state);
 
+/* After the policy is written over adopted pinned maps (kernel/pins.h ag_pins_adopted()): delete
+ * the policy, viol and owners entries that the previous agent wrote and db does not hold; returns
+ * how many policy and owners entries went. */
+unsigned int ag_policy_prune(const struct ag_policy_db *db, struct ag_maps *m);
+
 #endif

@@ -37,6 +37,7 @@
 #include "startup.h"
 #include "journal.h"
 #include "evidence_http.h"
+#include "control.h"
 #include "selftest.h"
 #include "util.h"
 #include "verdict.h"
@@ -1580,7 +1581,9 @@ int ag_run(const struct ag_run_opts *o)
 	ag_startup_ready(a.bpf.skel);
 	/* the policy is written: a replaced state switches over (to programs already out of their
 	 * not-ready state), an adopted one is reconciled */
-	ag_pins_commit(&a.pins, &a.maps, &a.db);
+	if (ag_pins_adopted(&a.pins))
+		a.pins.pruned = ag_policy_prune(&a.db, &a.maps);
+	ag_pins_commit(&a.pins);
 	emit_ready(&a);
 	flush(&a);
 	a.ready = true;

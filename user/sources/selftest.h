@@ -35,26 +35,10 @@ struct ag_config;
 /* The allocation source of the reserved root (always registered by the agent). */
 struct ag_source *ag_selftest_source_new(void);
 
-/* ---- the agent's side: the control socket and the scheduled runs ---- */
+/* The control socket of the configuration (selftest.socket), else AG_SELFTEST_SOCKET. */
+const char *ag_selftest_socket(const struct ag_config *cfg);
 
-struct ag_selftest_svc;
-/* Emit one event: type "selftest", fields: a JSON object's members (text without braces). */
-typedef void (*ag_selftest_emit_fn)(void *ctx, const char *members, size_t len);
-
-/* Listen on the control socket when the configuration has a journal (the self-test reads it);
- * NULL (and nothing to do) otherwise or on error (logged). journal_dir and config are passed to
- * the self-test the agent spawns. */
-struct ag_policy_db;
-struct ag_selftest_svc *ag_selftest_svc_new(const struct ag_config *cfg, const char *config_path,
-					    const struct ag_policy_db *db, int epfd,
-					    ag_selftest_emit_fn emit, void *ctx);
-/* An epoll fd fired: true when it was the service's (handled). */
-bool ag_selftest_svc_handle(struct ag_selftest_svc *s, int fd);
-/* Every second: start a scheduled run when due (selftest.at_start, selftest.interval_s), reap. */
-void ag_selftest_svc_tick(struct ag_selftest_svc *s);
-void ag_selftest_svc_free(struct ag_selftest_svc *s);
-
-/* `accelguard selftest` */
-int ag_selftest_cmd(int argc, char **argv);
+/* The agent's side, its control socket and scheduled runs: run/control.h; the command:
+ * cmd/selftest_cmd.h. */
 
 #endif
