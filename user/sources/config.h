@@ -84,7 +84,7 @@ struct ag_cfg_journal {
 	__u32 flush_ms;      /* fdatasync interval (default 1000) */
 };
 
-/* The "selftest:" section (user/cmd/selftest.h): the agent runs the self-test itself. */
+/* The "selftest:" section (user/sources/selftest.h): the agent runs the self-test itself. */
 struct ag_cfg_selftest {
 	bool at_start;       /* once, after ready (default false) */
 	__u32 interval_s;    /* then every interval_s seconds, 0: never (default 0) */
