@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,6 +46,21 @@ void ag_log(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog(level, fmt, ap);
 	va_end(ap);
+}
+
+int ag_log_errno(int level, int err, const char *fmt, ...)
+{
+	int e = err < 0 ? -err : err ? err : EIO;
+	char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	ag_log(level, "%s: %s", msg ? msg : fmt, strerror(e));
+	free(msg);
+	return -e;
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)

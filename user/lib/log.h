@@ -16,4 +16,12 @@ void ag_log_setup_libbpf(void);
 #define ag_info(...) ag_log(AG_LOG_INFO, __VA_ARGS__)
 #define ag_dbg(...) ag_log(AG_LOG_DEBUG, __VA_ARGS__)
 
+/* The one way to fail: the code that meets an error logs it once, with the input and the cause,
+ * and returns -errno (systemd's log_error_errno): "FMT...: strerror(err)" at level; err is an
+ * errno value, either sign (0 reads as EIO); returns -|err|.
+ *   return ag_err_errno(errno, "agent: timerfd_settime (the %d ms timer)", ms); */
+int ag_log_errno(int level, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define ag_err_errno(err, ...) ag_log_errno(AG_LOG_ERROR, (err), __VA_ARGS__)
+#define ag_warn_errno(err, ...) ag_log_errno(AG_LOG_WARN, (err), __VA_ARGS__)
+
 #endif

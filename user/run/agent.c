@@ -1340,6 +1340,16 @@ static int add_epoll(struct agent *a, int fd)
 	return epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
+/* A CLOCK_MONOTONIC timerfd, armed with its; 0 or -errno (*fd is -1 or the fd, closed by
+ * teardown). */
+static int add_timer(int *fd, struct itimerspec its)
+{
+	*fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (*fd < 0)
+		return -errno;
+	return timerfd_settime(*fd, 0, &its, NULL) ? -errno : 0;
+}
+
 static int setup(struct agent *a)
 {
 	char err[1024];
@@ -1427,7 +1437,7 @@ static int setup(struct agent *a)
 
 		r = ag_maps_init(&a->maps, &fds);
 		if (r)
-			return r;
+			return ag_err_errno(r, "maps: cannot make the user-space copy of the kernel's tables");
 		a->maps_ready = true;
 		/* what the device table was built from: the watch compares with it */
 		ag_maps_procdev_changed(&a->maps, a->procdev);
@@ -1440,13 +1450,15 @@ static int setup(struct agent *a)
 
 	r = ag_policy_init(&a->db, &a->cfg, &a->dt, &a->maps);
 	if (r)
-		return r;
+		return ag_err_errno(r, "policy: cannot make its tables");
 	a->db_ready = true;
 	a->db.on_resolved = on_resolved;
 	a->db.on_full = on_policy_full;
 	a->db.cgroup2 = a->cgroup2;
 	a->db.cb_ctx = a;
 	a->notifyfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (a->notifyfd < 0)
+		return ag_err_errno(errno, "agent: eventfd (the sources' notifications)");
 	/* Kubernetes first: its answer for a pod's cgroups wins; the configuration's tenants,
 	 * allocations and exemptions still apply to everything else */
 	if (a->cfg.kubernetes.present) {
@@ -1458,8 +1470,9 @@ static int setup(struct agent *a)
 			ag_err("kubernetes: %s", err);
 			return -errno ? -errno : -EINVAL;
 		}
-		if (ag_policy_add_source(&a->db, a->k8s))
-			return -ENOSPC;
+		r = ag_policy_add_source(&a->db, a->k8s);
+		if (r)
+			return ag_err_errno(r, "policy: cannot add the kubernetes source");
 		r = ag_k8s_sinks_add(a->sinks, &a->cfg, &a->k8s_sinks, err, sizeof(err));
 		if (r) {
 			ag_err("%s", err);
@@ -1471,18 +1484,22 @@ static int setup(struct agent *a)
 		struct ag_source *ss = ag_selftest_source_new();
 		struct ag_source *cs;
 
-		if (!ss || ag_policy_add_source(&a->db, ss))
-			return -ENOMEM;
+		if (!ss)
+			return ag_err_errno(ENOMEM, "policy: cannot make the selftest source");
+		r = ag_policy_add_source(&a->db, ss);
+		if (r)
+			return ag_err_errno(r, "policy: cannot add the selftest source");
 		cs = ag_config_source_new(&a->cfg);
-		if (!cs || ag_policy_add_source(&a->db, cs))
-			return -ENOMEM;
+		if (!cs)
+			return ag_err_errno(ENOMEM, "policy: cannot make the configuration's source");
+		r = ag_policy_add_source(&a->db, cs);
+		if (r)
+			return ag_err_errno(r, "policy: cannot add the configuration's source");
 	}
 
 	a->rb = ring_buffer__new(bpf_map__fd(a->bpf.skel->maps.events), on_sample, a, NULL);
-	if (!a->rb) {
-		ag_err("events: cannot set up the ring buffer: %s", strerror(errno));
-		return -errno;
-	}
+	if (!a->rb)
+		return ag_err_errno(errno, "events: cannot set up the ring buffer");
 	/* the first snapshot of the sources before anything is judged (startup.h) */
 	ag_startup_wait_first(a->k8s);
 	/* the lifecycle programs are attached: every cgroup made from now on is reported, and the
@@ -1494,22 +1511,42 @@ static int setup(struct agent *a)
 		ag_warn("cgroup: the scan of %s stopped early: %s", a->cgroup2, strerror(-r));
 	emit_present(a);
 
+	/* the event loop: one epoll for the ring buffer, signals, the 1 s timer, the /proc/devices
+	 * poll and the sources' notifications */
 	a->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (a->epfd < 0)
+		return ag_err_errno(errno, "agent: epoll_create1");
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	a->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	a->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	timerfd_settime(a->timerfd, 0, &its, NULL);
-	a->devfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (a->sigfd < 0)
+		return ag_err_errno(errno, "agent: signalfd (SIGINT, SIGTERM)");
+	r = add_timer(&a->timerfd, its);
+	if (r)
+		return ag_err_errno(r, "agent: timerfd (the 1 s timer)");
 	its.it_interval = its.it_value = (struct timespec){ 0, AG_PROCDEV_POLL_MS * 1000000L };
-	timerfd_settime(a->devfd, 0, &its, NULL);
-	if (a->epfd < 0 || a->sigfd < 0 || a->timerfd < 0 || a->notifyfd < 0 || a->devfd < 0 ||
-	    add_epoll(a, a->devfd) ||
-	    add_epoll(a, ring_buffer__epoll_fd(a->rb)) || add_epoll(a, a->sigfd) ||
-	    add_epoll(a, a->timerfd) || add_epoll(a, a->notifyfd)) {
-		ag_err("agent: cannot set up the event loop: %s", strerror(errno));
-		return -errno;
+	r = add_timer(&a->devfd, its);
+	if (r)
+		return ag_err_errno(r, "agent: timerfd (the %d ms poll of %s)", AG_PROCDEV_POLL_MS,
+				    a->procdev);
+	{
+		const struct {
+			int fd;
+			const char *what;
+		} polled[] = {
+			{ a->devfd, "the /proc/devices poll" },
+			{ ring_buffer__epoll_fd(a->rb), "the ring buffer" },
+			{ a->sigfd, "the signals" },
+			{ a->timerfd, "the 1 s timer" },
+			{ a->notifyfd, "the sources' notifications" },
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(polled); i++) {
+			r = add_epoll(a, polled[i].fd);
+			if (r)
+				return ag_err_errno(r, "agent: epoll_ctl (%s)", polled[i].what);
+		}
 	}
 	a->selftest = ag_selftest_svc_new(&a->cfg, a->o->config, &a->db, a->epfd, emit_selftest,
 					  a);
