@@ -157,20 +157,10 @@ static void note_tenant(struct scan *sc, json_object *o)
 	}
 }
 
-/* A journal record (len bytes, not NUL-terminated) as JSON. */
-static json_object *parse_record(const char *line, size_t len)
-{
-	json_tokener *t = json_tokener_new();
-	json_object *o = t ? json_tokener_parse_ex(t, line, (int)len) : NULL;
-
-	json_tokener_free(t);
-	return o;
-}
-
 static int on_record(const char *line, size_t len, __s64 t, void *ctx)
 {
 	struct scan *sc = ctx;
-	json_object *o = parse_record(line, len); /* the reader checked: one object */
+	json_object *o = ag_journal_parse_record(line, len); /* the reader checked: one object */
 	const char *type = o ? jget_str(o, "type", NULL) : NULL;
 
 	if (!type)
@@ -286,36 +276,6 @@ static const char *errname(int e)
 	}
 }
 
-static void xml_esc(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '<')
-			fputs("&lt;", f);
-		else if (c == '>')
-			fputs("&gt;", f);
-		else if (c == '&')
-			fputs("&amp;", f);
-		else if (c == '"')
-			fputs("&quot;", f);
-		else if (c < 0x20 && c != '\n' && c != '\t')
-			fputc('?', f);
-		else
-			fputc(c, f);
-	}
-}
-
-static void fmt_rfc3339(__s64 ns, char *buf, size_t len)
-{
-	time_t s = (time_t)(ns / 1000000000LL);
-	struct tm tm;
-
-	gmtime_r(&s, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((ns / 1000000) % 1000));
-}
-
 static int write_junit(const char *path, const struct check *c, int n, const char *mode,
 		       const char *tier, const char *kind, const char *started, double total_ms,
 		       json_object *conformance)
@@ -339,25 +299,25 @@ static int write_junit(const char *path, const struct check *c, int n, const cha
 	fprintf(f, "  <testsuite name=\"accelguard-selftest\" tests=\"%d\" failures=\"%d\" errors=\"0\" "
 		   "skipped=\"0\" time=\"%.3f\" timestamp=\"%s\" hostname=\"",
 		n, failures, total_ms / 1e3, started);
-	xml_esc(f, u.nodename);
+	ag_xml_esc(f, u.nodename);
 	fprintf(f, "\">\n    <properties>\n");
 	fprintf(f, "      <property name=\"mode\" value=\"%s\"/>\n", mode);
 	fprintf(f, "      <property name=\"tier\" value=\"%s\"/>\n", tier);
 	fprintf(f, "      <property name=\"device_kind\" value=\"");
-	xml_esc(f, kind);
+	ag_xml_esc(f, kind);
 	fprintf(f, "\"/>\n    </properties>\n");
 	for (int i = 0; i < n; i++) {
 		fprintf(f, "    <testcase classname=\"accelguard.selftest\" name=\"%s\" time=\"%.3f\">\n",
 			c[i].name, (c[i].open_ms + c[i].judged_ms) / 1e3);
 		if (!c[i].pass) {
 			fprintf(f, "      <failure message=\"");
-			xml_esc(f, c[i].why);
+			ag_xml_esc(f, c[i].why);
 			fprintf(f, "\"/>\n");
 		}
 		fprintf(f, "      <system-out>");
-		xml_esc(f, c[i].what);
+		ag_xml_esc(f, c[i].what);
 		fprintf(f, ": open %s from ", c[i].device);
-		xml_esc(f, c[i].cgroup);
+		ag_xml_esc(f, c[i].cgroup);
 		fprintf(f, "; expected %s/%s%s; got %s/%s, errno %s</system-out>\n", c[i].want_verdict,
 			c[i].want_action, c[i].want_eperm ? "/EPERM" : "",
 			c[i].judged ? c[i].verdict : "(no event)", c[i].judged ? c[i].action : "-",
@@ -662,7 +622,7 @@ int ag_selftest_cmd(int argc, char **argv)
 	}
 	t_start = now_ms();
 	since = real_ns() - 1000000000LL; /* the clock of the agent's event times, some slack */
-	fmt_rfc3339(real_ns(), started, sizeof(started));
+	ag_fmt_rfc3339(real_ns(), 3, started, sizeof(started));
 	snprintf(run, sizeof(run), "%d-%lld", (int)getpid(), (long long)(real_ns() / 1000000));
 	snprintf(rundir, sizeof(rundir), "%s%s/%s", cg2, AG_SELFTEST_ROOT, run);
 	snprintf(tena, sizeof(tena), "%s/a-195_%u", rundir, mine);

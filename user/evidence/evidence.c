@@ -26,6 +26,7 @@
 #include "log.h"
 #include "names.h"
 #include "selftest.h"
+#include "util.h"
 
 /* the enums without their 0: index i is the value i + 1 (names.h) */
 #define N_VERDICTS (AG_V__MAX - 1)
@@ -154,20 +155,10 @@ static void row_of(json_object *e, char *buf, size_t len)
 		snprintf(buf, len, "%s", path ? path : "?");
 }
 
-/* A journal record (len bytes, not NUL-terminated) as JSON. */
-static json_object *parse_record(const char *line, size_t len)
-{
-	json_tokener *t = json_tokener_new();
-	json_object *o = t ? json_tokener_parse_ex(t, line, (int)len) : NULL;
-
-	json_tokener_free(t);
-	return o;
-}
-
 static int on_event(const char *line, size_t len, __s64 t, void *ctx)
 {
 	struct coll *c = ctx;
-	json_object *e = parse_record(line, len);
+	json_object *e = ag_journal_parse_record(line, len);
 	const char *type = js(e, "type");
 
 	if (!type)
@@ -242,41 +233,6 @@ out:
 }
 
 /* ---- small writers ---- */
-
-static void fmt_time(__s64 ns, char *buf, size_t len)
-{
-	time_t s = (time_t)(ns / 1000000000LL);
-	struct tm tm;
-
-	gmtime_r(&s, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)(ns % 1000000000LL));
-}
-
-static void html_esc(FILE *f, const char *s)
-{
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&#39;", f); break;
-		default: fputc(*s, f);
-		}
-	}
-}
-
-static void csv_field(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
 
 static void yaml_dq(FILE *f, const char *s)
 {
@@ -366,8 +322,8 @@ static void write_matrix(struct coll *c, FILE *jf, FILE *cf)
 			json_object *o = json_object_new_object(), *bv = json_object_new_object(),
 				    *bo = json_object_new_object();
 
-			fmt_time(x->first, a, sizeof(a));
-			fmt_time(x->last, b, sizeof(b));
+			ag_fmt_rfc3339(x->first, 9, a, sizeof(a));
+			ag_fmt_rfc3339(x->last, 9, b, sizeof(b));
 			json_object_object_add(o, "tenant", json_object_new_string(x->row));
 			json_object_object_add(o, "device", json_object_new_string(x->col));
 			json_object_object_add(o, "total", json_object_new_int64((int64_t)x->total));
@@ -385,9 +341,9 @@ static void write_matrix(struct coll *c, FILE *jf, FILE *cf)
 			json_object_object_add(o, "first_seen", json_object_new_string(a));
 			json_object_object_add(o, "last_seen", json_object_new_string(b));
 			json_object_array_add(arr, o);
-			csv_field(cf, x->row);
+			ag_csv_field(cf, x->row);
 			fputc(',', cf);
-			csv_field(cf, x->col);
+			ag_csv_field(cf, x->col);
 			fprintf(cf, ",%llu", (unsigned long long)x->total);
 			for (int v = 0; v < N_VERDICTS; v++)
 				fprintf(cf, ",%llu", (unsigned long long)x->by_verdict[v]);
@@ -427,28 +383,28 @@ static void write_junit(struct coll *c, FILE *f)
 			ag_conformance_junit(f, jo(s, "conformance"), u.nodename, js(s, "started"));
 
 		fprintf(f, "  <testsuite name=\"accelguard-selftest\" id=\"");
-		html_esc(f, js(s, "run"));
+		ag_xml_esc(f, js(s, "run"));
 		fprintf(f, "\" tests=\"%zu\" failures=\"%d\" timestamp=\"", k, json_object_get_int(jo(s, "failed")));
-		html_esc(f, js(s, "started"));
+		ag_xml_esc(f, js(s, "started"));
 		fprintf(f, "\" time=\"%.3f\">\n", json_object_get_double(jo(s, "duration_ms")) / 1e3);
 		fprintf(f, "    <properties><property name=\"mode\" value=\"");
-		html_esc(f, js(s, "mode"));
+		ag_xml_esc(f, js(s, "mode"));
 		fprintf(f, "\"/><property name=\"tier\" value=\"");
-		html_esc(f, js(s, "tier"));
+		ag_xml_esc(f, js(s, "tier"));
 		fprintf(f, "\"/><property name=\"device_kind\" value=\"");
-		html_esc(f, js(s, "device_kind"));
+		ag_xml_esc(f, js(s, "device_kind"));
 		fprintf(f, "\"/></properties>\n");
 		for (size_t j = 0; j < k; j++) {
 			json_object *x = json_object_array_get_idx(ch, j);
 			const char *res = js(x, "result");
 
 			fprintf(f, "    <testcase classname=\"accelguard.selftest\" name=\"");
-			html_esc(f, js(x, "name"));
+			ag_xml_esc(f, js(x, "name"));
 			fprintf(f, "\" time=\"%.3f\">", (json_object_get_double(jo(x, "open_ms")) +
 							 json_object_get_double(jo(x, "judged_ms"))) / 1e3);
 			if (!res || strcmp(res, "pass")) {
 				fprintf(f, "<failure message=\"");
-				html_esc(f, js(x, "why"));
+				ag_xml_esc(f, js(x, "why"));
 				fprintf(f, "\"/>");
 			}
 			fprintf(f, "</testcase>\n");
@@ -571,24 +527,24 @@ static void write_violations(const struct coll *c, FILE *f, const char *node)
 	for (size_t k = 0; k < shown; k++) {
 		const struct viol *w = viol_at(c, c->n_tl - 1 - k);
 
-		fmt_time(w->t, a, sizeof(a));
+		ag_fmt_rfc3339(w->t, 9, a, sizeof(a));
 		fprintf(f, "<tr><td>%s</td><td>", a);
-		html_esc(f, node);
+		ag_xml_esc(f, node);
 		fprintf(f, "</td><td>");
-		html_esc(f, w->row);
+		ag_xml_esc(f, w->row);
 		fprintf(f, "</td><td>");
-		html_esc(f, w->comm);
+		ag_xml_esc(f, w->comm);
 		fprintf(f, " (pid %llu)</td><td>%s", (unsigned long long)w->pid, ag_op_name(w->op + 1));
 		if (w->ioctl[0]) {
 			fputc(' ', f);
-			html_esc(f, w->ioctl);
+			ag_xml_esc(f, w->ioctl);
 		}
 		fprintf(f, "</td><td>");
-		html_esc(f, w->col);
+		ag_xml_esc(f, w->col);
 		fprintf(f, "</td><td>%s</td><td class=\"act-", ag_verdict_name(w->verdict + 1));
-		html_esc(f, w->action);
+		ag_xml_esc(f, w->action);
 		fprintf(f, "\">");
-		html_esc(f, w->action);
+		ag_xml_esc(f, w->action);
 		fprintf(f, "</td></tr>\n");
 	}
 	fprintf(f, "</tbody></table>\n");
@@ -606,41 +562,41 @@ static void write_conformance(FILE *f, json_object *conf)
 		size_t n = cs && json_object_is_type(cs, json_type_array) ? json_object_array_length(cs) : 0;
 
 		fprintf(f, "<tr><td>");
-		html_esc(f, js(t, "name"));
+		ag_xml_esc(f, js(t, "name"));
 		fprintf(f, "</td><td><b>");
-		html_esc(f, js(t, "result"));
+		ag_xml_esc(f, js(t, "result"));
 		fprintf(f, "</b></td><td colspan=\"4\">");
-		html_esc(f, js(t, "message"));
+		ag_xml_esc(f, js(t, "message"));
 		fprintf(f, "</td></tr>\n");
 		for (size_t k = 0; k < n; k++) {
 			json_object *x = json_object_array_get_idx(cs, k), *a = jo(x, "allocated"),
 				    *v = jo(x, "visible");
 
 			fprintf(f, "<tr><td></td><td></td><td>");
-			html_esc(f, js(x, "namespace"));
+			ag_xml_esc(f, js(x, "namespace"));
 			fprintf(f, "/");
-			html_esc(f, js(x, "pod"));
+			ag_xml_esc(f, js(x, "pod"));
 			fprintf(f, "/");
-			html_esc(f, js(x, "container"));
+			ag_xml_esc(f, js(x, "container"));
 			fprintf(f, "</td><td>");
 			for (size_t j = 0; a && j < json_object_array_length(a); j++) {
 				fprintf(f, "%s", j ? ", " : "");
-				html_esc(f, json_object_get_string(json_object_array_get_idx(a, j)));
+				ag_xml_esc(f, json_object_get_string(json_object_array_get_idx(a, j)));
 			}
 			fprintf(f, "</td><td>");
 			for (size_t j = 0; v && j < json_object_array_length(v); j++) {
 				json_object *d = json_object_array_get_idx(v, j);
 
 				fprintf(f, "%s", j ? ", " : "");
-				html_esc(f, js(d, "device"));
+				ag_xml_esc(f, js(d, "device"));
 				fprintf(f, " ");
-				html_esc(f, js(d, "path"));
+				ag_xml_esc(f, js(d, "path"));
 			}
 			fprintf(f, "</td><td>");
-			html_esc(f, js(x, "result"));
+			ag_xml_esc(f, js(x, "result"));
 			if (js(x, "why")) {
 				fprintf(f, ": ");
-				html_esc(f, js(x, "why"));
+				ag_xml_esc(f, js(x, "why"));
 			}
 			fprintf(f, "</td></tr>\n");
 		}
@@ -682,21 +638,21 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 		nr = 0;
 	fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 		   "<title>accelguard evidence: ");
-	html_esc(f, node);
+	ag_xml_esc(f, node);
 	fprintf(f, "</title>\n<style>%s</style></head><body>\n", report_css);
 	fprintf(f, "<h1>accelguard evidence: node ");
-	html_esc(f, node);
+	ag_xml_esc(f, node);
 	fprintf(f, "</h1>\n<p id=\"status\" class=\"st-%.*s\"><b>secure_accelerator_access: ",
 		(int)strcspn(st->status, " "), st->status);
-	html_esc(f, st->status);
+	ag_xml_esc(f, st->status);
 	fprintf(f, "</b></p>\n<p id=\"notes\">");
-	html_esc(f, st->notes);
+	ag_xml_esc(f, st->notes);
 	fprintf(f, "</p>\n<h2>Tier</h2>\n<p id=\"tier\">tier <b>");
-	html_esc(f, tier ? tier : "?");
+	ag_xml_esc(f, tier ? tier : "?");
 	fprintf(f, "</b>, mode <b>");
-	html_esc(f, js(c->ready, "mode") ? js(c->ready, "mode") : "?");
+	ag_xml_esc(f, js(c->ready, "mode") ? js(c->ready, "mode") : "?");
 	fprintf(f, "</b>, kernel ");
-	html_esc(f, js(c->ready, "kernel"));
+	ag_xml_esc(f, js(c->ready, "kernel"));
 	fprintf(f, ". %s</p>\n", tier && !strcmp(tier, "tracepoint")
 					 ? "What this tier cannot do: deny an ioctl, read, write or mmap "
 					   "synchronously (an unallocated one is answered by killing the "
@@ -712,13 +668,13 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 		   "<table id=\"matrix\"><tr><th>tenant \\ device</th>");
 	for (size_t k = 0; k < nc; k++) {
 		fprintf(f, "<th>");
-		html_esc(f, cols[k]);
+		ag_xml_esc(f, cols[k]);
 		fprintf(f, "</th>");
 	}
 	fprintf(f, "</tr>\n");
 	for (size_t r = 0; r < nr; r++) {
 		fprintf(f, "<tr><th>");
-		html_esc(f, rows[r]);
+		ag_xml_esc(f, rows[r]);
 		fprintf(f, "</th>");
 		for (size_t k = 0; k < nc; k++) {
 			struct cell *x = grid[r * nc + k];
@@ -733,9 +689,9 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 				: x->by_verdict[0] ? 0 : 3;
 			fprintf(f, "<td class=\"cell%s\" style=\"background:%s\" data-tenant=\"",
 				x->viol_observed ? " has-observed" : "", verdict_colour(worst));
-			html_esc(f, rows[r]);
+			ag_xml_esc(f, rows[r]);
 			fprintf(f, "\" data-device=\"");
-			html_esc(f, cols[k]);
+			ag_xml_esc(f, cols[k]);
 			fprintf(f, "\" data-total=\"%llu\"", (unsigned long long)x->total);
 			for (int v = 0; v < N_VERDICTS; v++)
 				fprintf(f, " data-%s=\"%llu\"", ag_verdict_name(v + 1),
@@ -763,14 +719,14 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 		const struct viol *w = viol_at(c, i);
 		double x = 10 + (t1 > t0 ? 880.0 * (double)(w->t - t0) / (double)(t1 - t0) : 440);
 
-		fmt_time(w->t, a, sizeof(a));
+		ag_fmt_rfc3339(w->t, 9, a, sizeof(a));
 		fprintf(f, "<circle cx=\"%.1f\" cy=\"30\" r=\"5\" fill=\"%s\"><title>%s ", x,
 			verdict_colour(w->verdict), a);
-		html_esc(f, w->row);
+		ag_xml_esc(f, w->row);
 		fprintf(f, " ");
-		html_esc(f, w->col);
+		ag_xml_esc(f, w->col);
 		fprintf(f, " %s (", ag_verdict_name(w->verdict + 1));
-		html_esc(f, w->action);
+		ag_xml_esc(f, w->action);
 		fprintf(f, ")</title></circle>");
 	}
 	fprintf(f, "</svg>\n<h2>Self-test</h2>\n");
@@ -780,36 +736,36 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 		json_object *ch = jo(s, "checks");
 
 		fprintf(f, "<p id=\"selftest\">Run ");
-		html_esc(f, js(s, "run"));
+		ag_xml_esc(f, js(s, "run"));
 		fprintf(f, " at ");
-		html_esc(f, js(s, "started"));
+		ag_xml_esc(f, js(s, "started"));
 		fprintf(f, ": <b>");
-		html_esc(f, js(s, "result"));
+		ag_xml_esc(f, js(s, "result"));
 		fprintf(f, "</b> (mode ");
-		html_esc(f, js(s, "mode"));
+		ag_xml_esc(f, js(s, "mode"));
 		fprintf(f, "; ");
-		html_esc(f, js(s, "device_kind"));
+		ag_xml_esc(f, js(s, "device_kind"));
 		fprintf(f, ")</p>\n<table id=\"selftest-checks\"><tr><th>check</th><th>device</th>"
 			   "<th>expected</th><th>got</th><th>result</th></tr>\n");
 		for (size_t j = 0; ch && j < json_object_array_length(ch); j++) {
 			json_object *x = json_object_array_get_idx(ch, j);
 
 			fprintf(f, "<tr><td>");
-			html_esc(f, js(x, "what"));
+			ag_xml_esc(f, js(x, "what"));
 			fprintf(f, "</td><td>");
-			html_esc(f, js(x, "device"));
+			ag_xml_esc(f, js(x, "device"));
 			fprintf(f, "</td><td>");
-			html_esc(f, js(jo(x, "expected"), "verdict"));
+			ag_xml_esc(f, js(jo(x, "expected"), "verdict"));
 			fprintf(f, "/");
-			html_esc(f, js(jo(x, "expected"), "action"));
+			ag_xml_esc(f, js(jo(x, "expected"), "action"));
 			fprintf(f, "</td><td>");
-			html_esc(f, js(jo(x, "got"), "verdict"));
+			ag_xml_esc(f, js(jo(x, "got"), "verdict"));
 			fprintf(f, "/");
-			html_esc(f, js(jo(x, "got"), "action"));
+			ag_xml_esc(f, js(jo(x, "got"), "action"));
 			fprintf(f, ", errno ");
-			html_esc(f, js(jo(x, "got"), "errno"));
+			ag_xml_esc(f, js(jo(x, "got"), "errno"));
 			fprintf(f, "</td><td>");
-			html_esc(f, js(x, "result"));
+			ag_xml_esc(f, js(x, "result"));
 			fprintf(f, "</td></tr>\n");
 		}
 		fprintf(f, "</table>\n");
@@ -1164,12 +1120,12 @@ static int cmd_build(int argc, char **argv)
 		json_object *m = json_object_new_object(), *w;
 
 		json_object_object_add(m, "format", json_object_new_string("accelguard-evidence/1"));
-		fmt_time(0, a, sizeof(a));
+		ag_fmt_rfc3339(0, 9, a, sizeof(a));
 		{
 			struct timespec ts;
 
 			clock_gettime(CLOCK_REALTIME, &ts);
-			fmt_time((__s64)ts.tv_sec * 1000000000LL + ts.tv_nsec, a, sizeof(a));
+			ag_fmt_rfc3339((__s64)ts.tv_sec * 1000000000LL + ts.tv_nsec, 9, a, sizeof(a));
 		}
 		json_object_object_add(m, "generated", json_object_new_string(a));
 		json_object_object_add(m, "version", json_object_new_string(AG_VERSION));
@@ -1179,8 +1135,8 @@ static int cmd_build(int argc, char **argv)
 		json_object_object_add(m, "tier", json_object_new_string(js(c.ready, "tier") ? js(c.ready, "tier") : ""));
 		json_object_object_add(m, "mode", json_object_new_string(js(c.ready, "mode") ? js(c.ready, "mode") : ""));
 		w = json_object_new_object();
-		fmt_time(c.since, a, sizeof(a));
-		fmt_time(c.until == INT64_MAX ? 0 : c.until, b, sizeof(b));
+		ag_fmt_rfc3339(c.since, 9, a, sizeof(a));
+		ag_fmt_rfc3339(c.until == INT64_MAX ? 0 : c.until, 9, b, sizeof(b));
 		json_object_object_add(w, "since", c.since ? json_object_new_string(a) : NULL);
 		json_object_object_add(w, "until", c.until != INT64_MAX ? json_object_new_string(b) : NULL);
 		json_object_object_add(w, "events", json_object_new_int64((int64_t)c.n_events));

@@ -43,6 +43,7 @@
 #include "evidence.h"
 #include "log.h"
 #include "selftest.h"
+#include "util.h"
 
 #define MAX_LIST  (16u << 20)  /* a pod or node list */
 #define MAX_BUNDLE (256u << 20) /* one node's bundle */
@@ -119,18 +120,11 @@ static unsigned char *b64dec(const char *s, size_t *len)
 
 static char *read_small(const char *path)
 {
-	FILE *f = fopen(path, "re");
-	char *b = calloc(1, 65536);
+	char *b;
 	size_t n;
 
-	if (!f || !b) {
-		if (f)
-			fclose(f);
-		free(b);
+	if (ag_read_file_max(path, 65535, &b, &n))
 		return NULL;
-	}
-	n = fread(b, 1, 65535, f);
-	fclose(f);
 	while (n && (b[n - 1] == '\n' || b[n - 1] == '\r' || b[n - 1] == ' '))
 		b[--n] = 0;
 	return b;
@@ -474,17 +468,6 @@ static void read_bundle(const char *tgz, struct node *n)
 	rmdir(tmp);
 }
 
-static void csv_f(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 static void yaml_q(FILE *f, const char *s)
 {
 	fputc('"', f);
@@ -735,7 +718,7 @@ int ag_evidence_cluster_cmd(int argc, char **argv)
 			if (have)
 				fprintf(cf, "%lld", n->violations);
 			fprintf(cf, ",%s,", have ? n->status : "");
-			csv_f(cf, n->problem);
+			ag_csv_field(cf, n->problem);
 			fputc('\n', cf);
 		}
 		fprintf(f, "%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY |

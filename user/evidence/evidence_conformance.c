@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <json-c/json.h>
 #include "evidence_conformance.h"
+#include "util.h"
 
 #define GPU_MAJOR 195u
 #define GPU_MINOR_MAX 247u /* /dev/nvidia<N>: N = 0-247 (nv-chardev-numbers.h) */
@@ -293,24 +294,6 @@ struct json_object *ag_conformance_run(const char *cg2, const struct ag_conf_ctr
 	return arr;
 }
 
-static void xesc(FILE *f, const char *s)
-{
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&apos;", f); break;
-		default:
-			if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
-				fprintf(f, "&#xFFFD;");
-			else
-				fputc(*s, f);
-		}
-	}
-}
-
 static const char *jstr(json_object *o, const char *k)
 {
 	json_object *v;
@@ -334,9 +317,9 @@ void ag_conformance_junit(FILE *f, struct json_object *subtests, const char *hos
 	}
 	fprintf(f, "  <testsuite name=\"TestSecureAcceleratorAccess\" tests=\"%zu\" failures=\"%d\" "
 		   "errors=\"0\" skipped=\"%d\" timestamp=\"", n + 1, fails + (fails > 0), skips);
-	xesc(f, timestamp);
+	ag_xml_esc(f, timestamp);
 	fprintf(f, "\" hostname=\"");
-	xesc(f, hostname);
+	ag_xml_esc(f, hostname);
 	fprintf(f, "\">\n    <properties>\n      <property name=\"upstream\" value=\"kubernetes-sigs/"
 		   "ai-conformance test/ai_conformance_test.go TestSecureAcceleratorAccess\"/>\n"
 		   "      <property name=\"accelerator-type\" value=\"nvidia\"/>\n"
@@ -351,15 +334,15 @@ void ag_conformance_junit(FILE *f, struct json_object *subtests, const char *hos
 		size_t k;
 
 		fprintf(f, "    <testcase classname=\"conformance\" name=\"TestSecureAcceleratorAccess/");
-		xesc(f, jstr(st, "name"));
+		ag_xml_esc(f, jstr(st, "name"));
 		fprintf(f, "\">\n");
 		if (!strcmp(r, "skipped")) {
 			fprintf(f, "      <skipped message=\"");
-			xesc(f, jstr(st, "message"));
+			ag_xml_esc(f, jstr(st, "message"));
 			fprintf(f, "\"/>\n");
 		} else if (!strcmp(r, "fail")) {
 			fprintf(f, "      <failure message=\"");
-			xesc(f, jstr(st, "message"));
+			ag_xml_esc(f, jstr(st, "message"));
 			fprintf(f, "\"/>\n");
 		}
 		fprintf(f, "      <system-out>");
@@ -369,18 +352,18 @@ void ag_conformance_junit(FILE *f, struct json_object *subtests, const char *hos
 		for (size_t j = 0; j < k; j++) {
 			json_object *x = json_object_array_get_idx(cs, j), *v = NULL;
 
-			xesc(f, jstr(x, "namespace"));
+			ag_xml_esc(f, jstr(x, "namespace"));
 			fprintf(f, "/");
-			xesc(f, jstr(x, "pod"));
+			ag_xml_esc(f, jstr(x, "pod"));
 			fprintf(f, "/");
-			xesc(f, jstr(x, "container"));
+			ag_xml_esc(f, jstr(x, "container"));
 			fprintf(f, ": RESULT: ACCELERATOR_COUNT=");
 			json_object_object_get_ex(x, "accelerator_count", &v);
 			fprintf(f, "%d", v ? json_object_get_int(v) : 0);
 			fprintf(f, " %s", jstr(x, "result"));
 			if (*jstr(x, "why")) {
 				fprintf(f, ": ");
-				xesc(f, jstr(x, "why"));
+				ag_xml_esc(f, jstr(x, "why"));
 			}
 			fprintf(f, "\n");
 		}

@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 #include "log.h"
 #include "maps.h"
+#include "util.h"
 
 int ag_maps_init(struct ag_maps *m, const struct ag_maps_fds *fds)
 {
@@ -152,46 +153,14 @@ int ag_maps_accel_sync(struct ag_maps *m, const struct ag_devtab *dt, bool *chan
 
 /* ---- the /proc/devices watch ------------------------------------------------------------------- */
 
-static char *read_small(const char *path, size_t *len)
-{
-	size_t cap = 8192, n = 0;
-	char *buf = malloc(cap);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0 || !buf) {
-		if (fd >= 0)
-			close(fd);
-		free(buf);
-		return NULL;
-	}
-	for (;;) {
-		ssize_t r;
-
-		if (n == cap) {
-			char *nb = cap < (1 << 20) ? realloc(buf, cap * 2) : NULL;
-
-			if (!nb)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-		r = read(fd, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += r;
-	}
-	close(fd);
-	*len = n;
-	return buf;
-}
-
 bool ag_maps_procdev_changed(struct ag_maps *m, const char *path)
 {
 	size_t len = 0;
-	char *now = path ? read_small(path, &len) : NULL;
+	char *now = NULL;
 	bool changed;
+
+	if (path && ag_read_file_max(path, 1u << 20, &now, &len))
+		now = NULL, len = 0;
 
 	/* a file that cannot be read reads as empty: a driver table that went away */
 	changed = m->procdev_read &&

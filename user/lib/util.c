@@ -14,6 +14,11 @@
 
 int ag_read_file(const char *path, char **out, size_t *lenp)
 {
+	return ag_read_file_max(path, SIZE_MAX, out, lenp);
+}
+
+int ag_read_file_max(const char *path, size_t max, char **out, size_t *lenp)
+{
 	size_t len = 0, cap = 4096;
 	char *buf = malloc(cap), *nb;
 	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
@@ -46,6 +51,10 @@ int ag_read_file(const char *path, char **out, size_t *lenp)
 		if (n == 0)
 			break;
 		len += n;
+		if (len >= max) {
+			len = max;
+			break;
+		}
 	}
 	close(fd);
 	buf[len] = 0;
@@ -216,4 +225,46 @@ int ag_file_trusted(int fd, const char *name, const char *what, char *err, size_
 		}
 	}
 	return 0;
+}
+
+void ag_fmt_rfc3339(int64_t ns, int digits, char *buf, size_t len)
+{
+	time_t s = (time_t)(ns / 1000000000LL);
+	long long frac = ns % 1000000000LL;
+	struct tm tm;
+
+	for (int i = digits; i < 9; i++)
+		frac /= 10;
+	gmtime_r(&s, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%0*lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, digits, frac);
+}
+
+void ag_xml_esc(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '&': fputs("&amp;", f); break;
+		case '"': fputs("&quot;", f); break;
+		case '\'': fputs("&#39;", f); break;
+		default:
+			if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
+				fputs("&#xFFFD;", f);
+			else
+				fputc(*s, f);
+		}
+	}
+}
+
+void ag_csv_field(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
 }

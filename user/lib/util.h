@@ -4,11 +4,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Read a whole file (NUL-terminated). Returns 0 or -errno. */
 int ag_read_file(const char *path, char **out, size_t *len);
+/* The same, at most max bytes (the rest is not read). */
+int ag_read_file_max(const char *path, size_t max, char **out, size_t *len);
 
 /* Write a whole file atomically: a temporary file in the same directory, fsync, rename.
  * Returns 0 or -errno; on error the old file is left as it was. */
@@ -30,5 +33,16 @@ uint64_t ag_now_ns(int clock);
 
 /* strncpy that always terminates (a NULL src copies ""); returns 0, or -ENAMETOOLONG when cut. */
 int ag_strlcpy(char *dst, const char *src, size_t len);
+
+/* ns since the epoch as RFC 3339 in UTC with digits (1-9) of the second's fraction:
+ * "2026-12-07T04:38:10.123Z" (digits 3). */
+void ag_fmt_rfc3339(int64_t ns, int digits, char *buf, size_t len);
+
+/* s (NULL: nothing) as XML or HTML text and attribute values: <>&"' as references, a control
+ * byte other than newline and tab (which XML 1.0 cannot hold) as U+FFFD. */
+void ag_xml_esc(FILE *f, const char *s);
+
+/* s as one CSV field (RFC 4180): in double quotes, a double quote doubled. */
+void ag_csv_field(FILE *f, const char *s);
 
 #endif

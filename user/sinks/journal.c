@@ -1047,3 +1047,12 @@ int ag_journal_cmd(int argc, char **argv)
 			(unsigned long long)st.corrupt);
 	return 0;
 }
+
+json_object *ag_journal_parse_record(const char *line, size_t len)
+{
+	json_tokener *t = json_tokener_new();
+	json_object *o = t ? json_tokener_parse_ex(t, line, (int)len) : NULL;
+
+	json_tokener_free(t);
+	return o;
+}

@@ -66,6 +66,11 @@ typedef int (*ag_journal_fn)(const char *line, size_t len, __s64 time_ns, void *
 int ag_journal_read(const char *dir, __s64 since, __s64 until, bool follow, bool quiet,
 		    volatile int *stop, ag_journal_fn fn, void *ctx, struct ag_journal_read_stats *st);
 
+/* A record as ag_journal_read() hands it (len bytes, not NUL-terminated) as JSON (json-c), or
+ * NULL; the caller puts it. */
+struct json_object;
+struct json_object *ag_journal_parse_record(const char *line, size_t len);
+
 /* RFC 3339 ("2026-11-27T04:13:08.510336343Z", fraction and Z optional, or +HH:MM), a number of
  * seconds since the epoch ("@1764000000" or "1764000000"), or relative to now ("-10m", "-2h",
  * "-30s", "-1d"). Returns 0 or -EINVAL. */
