@@ -42,9 +42,14 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
+# user/ is in folders that follow the data (docs/DESIGN.md, "Module map"; their layers in
+# user/layers), each built by its fragment mk/FOLDER.mk. A header is included by its name from any
+# folder but k8s/, whose headers are included with the folder's name ("k8s/k8s.h").
+USER_INC := -Iuser $(patsubst %,-I%,$(filter-out user/k8s,$(patsubst %/,%,$(sort $(wildcard user/*/)))))
+
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
-            -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD) -DAG_VERSION='"$(VERSION)"'
+            -D_GNU_SOURCE -Iinclude $(USER_INC) -I$(BUILD) -DAG_VERSION='"$(VERSION)"'
 LDLIBS   += -lbpf -lelf -lz -lyaml -lpthread
 # clang as the (cross) compiler: the fragments' gcc-only -Wno-* options are no error there
 ifneq ($(findstring clang,$(CC)),)
@@ -104,7 +109,7 @@ $(BUILD)/%.o: %.c
 # rebuilt when it changes (a commit, a dirty tree), not only when their sources do.
 VERSION_FILE := $(BUILD)/version.txt
 $(shell mkdir -p $(BUILD) && { [ "$$(cat $(VERSION_FILE) 2>/dev/null)" = "$(VERSION)" ] || echo "$(VERSION)" > $(VERSION_FILE); })
-$(patsubst %,$(BUILD)/user/%.o,main agent pins evidence metrics k8s/api_http): $(VERSION_FILE)
+$(patsubst %,$(BUILD)/user/%.o,cmd/main run/agent kernel/pins evidence/evidence sinks/metrics k8s/api_http): $(VERSION_FILE)
 
 $(BUILD)/libag.a: $(USER_OBJS)
 	$(call msg,AR,$@)

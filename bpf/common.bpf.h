@@ -38,7 +38,7 @@ volatile __u32 ag_ready __weak = 0;
 volatile __u32 ag_policy_full __weak = 0;
 /* Written by the agent while the programs run (.data, mmapped). 0: these programs do not judge
  * yet: an agent replacing another's pinned state attaches them beside the old ones, which judge
- * until the new maps are filled (user/pins.c). */
+ * until the new maps are filled (user/kernel/pins.c). */
 volatile __u32 ag_armed __weak = 1;
 
 struct {

@@ -5,7 +5,6 @@
 CTD_CGPARSE := $(BUILD)/tests/containerd/cgparse
 OBJS += $(BUILD)/tests/containerd/cgparse.o
 
-$(BUILD)/tests/containerd/cgparse.o: CFLAGS += -Iuser
 $(CTD_CGPARSE): $(BUILD)/tests/containerd/cgparse.o $(BUILD)/user/k8s/cgroup.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^

@@ -1,10 +1,11 @@
-# Evidence (issue 12): the journal sink and `accelguard journal` (user/journal.c), the self-test
-# (user/selftest.c), bundles and their verification (user/evidence.c: libcrypto for sha256 and
-# Ed25519). Its stage runs tests/evidence/test_evidence.py against the real agent.
+# user/evidence/ (issue 12): `accelguard evidence`: bundles and their verification (evidence.c:
+# libcrypto for sha256 and Ed25519), the cluster roll-up (evidence_cluster.c), PRODUCT.yaml
+# (evidence_product.c), the conformance checks at the node (evidence_conformance.c), the upload
+# (evidence_upload.c). Its stage runs tests/evidence/test_evidence.py against the real agent: the
+# journal (user/sinks/journal.c), the self-test (user/cmd/selftest.c) and the bundles.
 #   make evidence-check                      every scenario
 #   make evidence-check EVIDENCE_FILTER=journal
-USER_SRCS += user/journal.c user/selftest.c user/evidence.c user/evidence_upload.c user/evidence_cluster.c user/evidence_http.c \
-             user/evidence_product.c user/evidence_conformance.c
+USER_SRCS += $(wildcard user/evidence/*.c)
 LDLIBS    += -lcrypto
 EVIDENCE_FILTER ?=
 
@@ -21,7 +22,7 @@ $(BUILD)/conformance_checklists.h: $(CHECKLISTS) mk/evidence.mk
 	  for f in $(CHECKLISTS); do v=$$(basename $$f .yaml | sed 's/^AIConformance-//'); \
 	    n=$$(echo $$v | tr . _); echo "	{ \"$$v\", checklist_$$n, sizeof(checklist_$$n) - 1 },"; done; \
 	  echo '};'; } > $@
-$(BUILD)/user/evidence_product.o: | $(BUILD)/conformance_checklists.h
+$(BUILD)/user/evidence/evidence_product.o: | $(BUILD)/conformance_checklists.h
 
 .PHONY: evidence-check
 CHECK_STAGES += evidence-check
@@ -32,4 +33,4 @@ evidence-check: $(BUILD)/accelguard
 		--agent $(BUILD)/accelguard $(EVIDENCE_FILTER)
 
 # paths under the cgroup2 mount are bounded by the kernel, not by the buffers' sizes
-$(BUILD)/user/selftest.o $(BUILD)/user/evidence.o $(BUILD)/user/evidence_cluster.o $(BUILD)/user/evidence_product.o $(BUILD)/user/evidence_conformance.o: CFLAGS += -Wno-format-truncation
+$(patsubst %,$(BUILD)/user/evidence/%.o,evidence evidence_cluster evidence_product evidence_conformance): CFLAGS += -Wno-format-truncation

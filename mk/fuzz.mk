@@ -9,11 +9,11 @@ FUZZ_BINS    := $(patsubst %,$(FZ)/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link -std=gnu11 -Wall -Wextra -Werror \
                 -Wno-unused-parameter -Wno-missing-field-initializers -D_GNU_SOURCE -Iinclude \
-                -Iuser -I$(BUILD) -DAG_VERSION='"fuzz"'
+                $(USER_INC) -I$(BUILD) -DAG_VERSION='"fuzz"'
 # (this fragment is read before k8s.mk: its variables are not set yet)
 FUZZ_PB_H    := $(BUILD)/proto/podresources.pb-c.h $(BUILD)/proto/cri.pb-c.h
-FUZZ_LIB_SRCS := user/config.c user/devices.c user/cgpattern.c user/cgroups.c user/util.c \
-                 user/log.c $(wildcard user/k8s/*.c)
+FUZZ_LIB_SRCS := user/sources/config.c user/sources/devices.c user/lib/cgpattern.c \
+                 user/sources/cgroups.c user/lib/util.c user/lib/log.c $(wildcard user/k8s/*.c)
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FZ)/obj/%.o,$(FUZZ_LIB_SRCS)) \
                  $(FZ)/obj/proto/podresources.pb-c.o $(FZ)/obj/proto/cri.pb-c.o
 FUZZ_LIBS    := -lyaml -ljson-c -lprotobuf-c -lcurl -lbpf -lpthread

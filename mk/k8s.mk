@@ -36,22 +36,22 @@ $(BUILD)/user/k8s/podresources.o $(BUILD)/user/k8s/cri.o: | $(K8S_PB_H)
 # Tests: the cgroup path unit test and the ranked locks (cmocka), the layering of the objects,
 # and the source driven against real peers.
 $(BUILD)/tests/k8s/cgroup_test: $(BUILD)/user/k8s/cgroup.o
-$(BUILD)/tests/k8s/lock_test: $(BUILD)/user/k8s/base.o $(BUILD)/user/log.o $(BUILD)/user/util.o
-$(BUILD)/tests/k8s/k8s_test: $(K8S_OBJS) $(K8S_PB_OBJS) $(BUILD)/user/devices.o \
-                             $(BUILD)/user/log.o $(BUILD)/user/util.o
+$(BUILD)/tests/k8s/lock_test: $(BUILD)/user/k8s/base.o $(BUILD)/user/lib/log.o $(BUILD)/user/lib/util.o
+$(BUILD)/tests/k8s/k8s_test: $(K8S_OBJS) $(K8S_PB_OBJS) $(BUILD)/user/sources/devices.o \
+                             $(BUILD)/user/lib/log.o $(BUILD)/user/lib/util.o
 $(K8S_TEST_BINS): %: %.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(K8S_LIBS) -lbpf -lcmocka
 
 .PHONY: k8s-check k8s-layers-check
 k8s-check: $(K8S_TEST_BINS) $(K8S_OBJS)
-	$(call stage,k8s-check) tests/k8s/layers.sh user/k8s/layers $(BUILD)/user/k8s \
+	$(call stage,k8s-check) tests/layers.sh user/k8s/layers $(BUILD)/user/k8s \
 		:: tests/unit/run.sh $(BUILD)/tests/k8s/cgroup_test $(BUILD)/tests/k8s/lock_test \
 		:: tests/k8s/run.sh $(BUILD)/tests/k8s/k8s_test
 
 # the layering alone: every object of user/k8s/ uses only its own and lower layers, no cycle
 k8s-layers-check: $(K8S_OBJS)
-	$(Q)tests/k8s/layers.sh user/k8s/layers $(BUILD)/user/k8s
+	$(Q)tests/layers.sh user/k8s/layers $(BUILD)/user/k8s
 
 # End to end: the real agent with a kubernetes: section against the gRPC kubelet and runtime
 # peers, kubelet-shaped cgroups and real opens (tests/k8s/e2e.sh).
@@ -70,8 +70,8 @@ K8S_OCI_TEST := $(BUILD)/tests/k8s/oci_test
 OBJS += $(BUILD)/tests/k8s/oci_test.o
 $(BUILD)/tests/k8s/oci_test.o: CFLAGS += -DFIXTURES='"$(CURDIR)/tests/k8s/fixtures"'
 $(K8S_OCI_TEST): $(BUILD)/tests/k8s/oci_test.o $(BUILD)/user/k8s/oci.o $(BUILD)/user/k8s/exposure.o \
-                 $(BUILD)/user/k8s/nvidia.o $(BUILD)/user/k8s/base.o $(BUILD)/user/devices.o \
-                 $(BUILD)/user/log.o $(BUILD)/user/util.o
+                 $(BUILD)/user/k8s/nvidia.o $(BUILD)/user/k8s/base.o $(BUILD)/user/sources/devices.o \
+                 $(BUILD)/user/lib/log.o $(BUILD)/user/lib/util.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -ljson-c -lpthread -lbpf -lcmocka
 
@@ -79,3 +79,25 @@ $(K8S_OCI_TEST): $(BUILD)/tests/k8s/oci_test.o $(BUILD)/user/k8s/oci.o $(BUILD)/
 CHECK_STAGES += k8s-oci-check
 k8s-oci-check: $(K8S_OCI_TEST)
 	$(call stage,k8s-oci-check) tests/unit/run.sh $(K8S_OCI_TEST)
+
+# Kubernetes Events and policy reports (user/k8s/report.c, issue 11): sinks that write to the
+# API server. report.c formats the summary with lib/jsonw.c and is a sink (sinks/sink.c), so the module's
+# test binary links those too. The stage runs the real agent against the HTTPS API peer
+# (tests/k8s/report_e2e.sh), its refusals included.
+
+$(BUILD)/tests/k8s/k8s_test: $(BUILD)/user/sinks/sink.o $(BUILD)/user/lib/jsonw.o
+
+# a flood of violations straight into the Events sink (its limits, against the API peer)
+OBJS += $(BUILD)/tests/k8s/report_flood.o
+$(BUILD)/tests/k8s/report_flood: $(BUILD)/tests/k8s/report_flood.o $(K8S_OBJS) $(K8S_PB_OBJS) \
+                                 $(BUILD)/user/sinks/sink.o $(BUILD)/user/lib/jsonw.o $(BUILD)/user/sources/devices.o \
+                                 $(BUILD)/user/lib/log.o $(BUILD)/user/lib/util.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(K8S_LIBS) -lbpf
+
+.PHONY: k8s-report-check
+CHECK_STAGES += k8s-report-check
+k8s-report-check: $(BUILD)/accelguard $(BUILD)/tests/k8s/report_flood
+	$(call msg,E2E,Kubernetes Events and policy reports)
+	$(call stage,k8s-report-check) tests/k8s/report_e2e.sh $(BUILD)/accelguard \
+		$(BUILD)/tests/k8s/report_flood

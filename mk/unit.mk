@@ -1,6 +1,8 @@
 # Unit tests (cmocka): configuration, device classes, cgroup patterns and the verdict logic.
-# They link the agent's own objects ($(BUILD)/user/*.o, the same the agent links), none of which
-# needs the BPF skeleton, so `make BUILD=/tmp/build-unit unit-check` builds and runs them alone.
+# They link the agent's own objects ($(BUILD)/user/*/*.o, the same the agent links), none of which
+# needs the BPF skeleton. The stage also checks the layers of user/ (user/layers, tests/layers.sh)
+# on every object of the agent, the skeleton's users included, and that check itself on copies
+# with a fault planted (tests/layers_test.sh).
 
 UNIT_TESTS     := config devices cgpattern verdict agent
 UNIT_BINS      := $(patsubst %,$(BUILD)/tests/test_%,$(UNIT_TESTS))
@@ -12,19 +14,19 @@ UNIT_LIBS := -lcmocka -lyaml
 
 U := $(BUILD)/user
 # the agent's own parsers and policy table, without a kernel (map fds -1)
-AGENT_UNIT_OBJS := $(patsubst %,$(U)/%.o,cgroups htab ioctl_names jsonw log maps policy \
-                   sink sink_json util)
+AGENT_UNIT_OBJS := $(patsubst %,$(U)/%.o,sources/cgroups lib/htab lib/ioctl_names lib/jsonw lib/log \
+                   kernel/maps policy/policy sinks/sink sinks/sink_json lib/util)
 
 .PHONY: unit-check unit-memcheck
 CHECK_STAGES += unit-check
 
-$(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(U)/config.o $(U)/devices.o $(U)/util.o \
-                            $(U)/cgpattern.o
-$(BUILD)/tests/test_devices: $(BUILD)/tests/unit/test_devices.o $(U)/devices.o
-$(BUILD)/tests/test_cgpattern: $(BUILD)/tests/unit/test_cgpattern.o $(U)/cgpattern.o
+$(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(U)/sources/config.o $(U)/sources/devices.o $(U)/lib/util.o \
+                            $(U)/lib/cgpattern.o
+$(BUILD)/tests/test_devices: $(BUILD)/tests/unit/test_devices.o $(U)/sources/devices.o
+$(BUILD)/tests/test_cgpattern: $(BUILD)/tests/unit/test_cgpattern.o $(U)/lib/cgpattern.o
 $(BUILD)/tests/test_verdict: $(BUILD)/tests/unit/test_verdict.o
-$(BUILD)/tests/test_agent: $(BUILD)/tests/unit/test_agent.o $(AGENT_UNIT_OBJS) $(U)/config.o \
-                           $(U)/devices.o $(U)/cgpattern.o
+$(BUILD)/tests/test_agent: $(BUILD)/tests/unit/test_agent.o $(AGENT_UNIT_OBJS) $(U)/sources/config.o \
+                           $(U)/sources/devices.o $(U)/lib/cgpattern.o
 $(BUILD)/tests/test_agent: UNIT_LIBS += -lbpf
 
 $(UNIT_BINS):
@@ -34,8 +36,14 @@ $(UNIT_BINS):
 
 # Runs every test binary; ends with "N passed, N failed[, N skipped]" (over all binaries) and
 # fails on any failure, a crash included.
-unit-check: $(UNIT_BINS)
-	$(call stage,unit-check) tests/unit/run.sh $(UNIT_BINS)
+unit-check: $(UNIT_BINS) $(USER_OBJS) $(AGENT_MAIN_OBJ)
+	$(call stage,unit-check) tests/unit/run.sh $(UNIT_BINS) \
+		:: tests/layers.sh user/layers $(BUILD)/user :: tests/layers_test.sh $(BUILD)/user
+
+# the layering of user/ alone: each folder uses only lower layers (user/layers), no cycle
+.PHONY: layers-check
+layers-check: $(USER_OBJS) $(AGENT_MAIN_OBJ)
+	$(Q)tests/layers.sh user/layers $(BUILD)/user && tests/layers_test.sh $(BUILD)/user
 
 # The same under valgrind (not part of `make check`: slow, and valgrind is optional).
 unit-memcheck: $(UNIT_BINS)

@@ -6,8 +6,13 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-flags=(-std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I"$build" -DAG_VERSION='"lint"')
-srcs=(user/*.c user/k8s/*.c)
+# user/ and each of its folders but k8s/ (whose headers are included as "k8s/NAME.h"), as the
+# Makefile's USER_INC has them
+incs=(-Iinclude -Iuser)
+for d in user/*/; do [ "$d" = user/k8s/ ] || incs+=(-I"${d%/}"); done
+incs+=(-I"$build")
+flags=(-std=gnu11 -D_GNU_SOURCE "${incs[@]}" -DAG_VERSION='"lint"')
+srcs=(user/*/*.c)
 tests=(tests/unit/*.c tests/k8s/*.c tests/fuzz/*.c tests/integration/*.c)
 passed=0 failed=0
 for tool in cppcheck clang-tidy; do
@@ -24,7 +29,7 @@ if command -v cppcheck >/dev/null; then
 	fi
 	if out=$(cppcheck -q --std=c11 --enable=warning,portability,performance --inline-suppr \
 		--error-exitcode=1 --suppressions-list=tools/lint/cppcheck-suppressions.txt \
-		-D_GNU_SOURCE -Iinclude -Iuser -I"$build/lint" -I"$build" "${srcs[@]}" "${tests[@]}" 2>&1) && [ -z "$out" ]; then
+		-D_GNU_SOURCE -I"$build/lint" "${incs[@]}" "${srcs[@]}" "${tests[@]}" 2>&1) && [ -z "$out" ]; then
 		echo "ok - lint/cppcheck (${#srcs[@]} sources, ${#tests[@]} test sources)"
 		passed=$((passed + 1))
 	else

@@ -51,7 +51,7 @@ ctr = pod["containers"][0]
 args = ctr.get("args", [])
 argv = dict(a[2:].split("=", 1) for a in args if a.startswith("--") and "=" in a)
 cm = kind("ConfigMap")[0]
-# the ConfigMap's files as the pod sees them: the agent reads the directory (user/config.c), each
+# the ConfigMap's files as the pod sees them: the agent reads the directory (user/sources/config.c), each
 # *.yaml in byte order over the ones before, mappings merged key by key, lists replaced
 cfg_path = os.path.join(work, overlay + "-config")
 os.makedirs(cfg_path, exist_ok=True)
@@ -233,8 +233,8 @@ ok("readiness /readyz", probes["readinessProbe"].get("path") == "/readyz"
 env = {e["name"]: e for e in ctr.get("env", [])}
 ok("NODE_NAME", env.get("NODE_NAME", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "spec.nodeName",
    str(env.get("NODE_NAME")))
-# the agent's drain: AG_SINK_EXIT_MS (2 s) + 0.1 s for the summary, from user/agent.c
-m = re.search(r"#define AG_SINK_EXIT_MS (\d+)", src[os.path.join(repo, "user/agent.c")])
+# the agent's drain: AG_SINK_EXIT_MS (2 s) + 0.1 s for the summary, from user/run/agent.c
+m = re.search(r"#define AG_SINK_EXIT_MS (\d+)", src[os.path.join(repo, "user/run/agent.c")])
 drain_s = int(m.group(1)) / 1000 + 0.1
 ok("grace-covers-drain", pod.get("terminationGracePeriodSeconds", 30) > 2 * drain_s,
    "%s s for a %.1f s drain" % (pod.get("terminationGracePeriodSeconds"), drain_s))

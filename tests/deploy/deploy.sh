@@ -67,7 +67,7 @@ for d, _, fs in os.walk(os.path.join(repo, "user")):
             src[os.path.relpath(os.path.join(d, f), repo)] = open(os.path.join(d, f)).read()
 allsrc = "\n".join(src.values())
 # the defaults paths.c prints must be the modules' own literals
-lits = re.findall(r'"(/[^"%]+)"', open(os.path.join(repo, "user/paths.c")).read())
+lits = re.findall(r'"(/[^"%]+)"', open(os.path.join(repo, "user/cmd/paths.c")).read())
 # read by libbpf, not by user/: checked in libbpf itself below
 libbpf = {"/sys/kernel/btf"}
 for l in lits:
@@ -82,7 +82,7 @@ for l in lits:
         print(("ok - deploy/paths-default %s is the source's" % l) if l in allsrc else
               "not ok - deploy/paths-default %s: no module of user/ has this literal any more" % l)
 # every host path literal of user/ is covered by a printed path; fallbacks of a printed path
-fallback = {"/sys/kernel/debug/tracing/events": "/sys/kernel/tracing"}
+fallback = {"/sys/kernel/debug/tracing": "/sys/kernel/tracing"}
 for f, text in sorted(src.items()):
     for l in sorted(set(re.findall(r'"(/(?:sys|var|run|etc)/[^"%]*)"', text))):
         if l == "/etc/accelguard/config.yaml":

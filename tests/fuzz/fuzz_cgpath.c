@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* cgroup paths: the kubelet's names (user/k8s/cgroup.c) and the patterns (user/cgpattern.c).
+/* cgroup paths: the kubelet's names (user/k8s/cgroup.c) and the patterns (user/lib/cgpattern.c).
  * The input is "PATTERN\nPATH". */
 #include "cgpattern.h"
 #include "fuzz.h"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* mountinfo and /proc/PID/cgroup (user/cgroups.c). */
+/* mountinfo and /proc/PID/cgroup (user/sources/cgroups.c). */
 #include "cgroups.h"
 #include "fuzz.h"
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The YAML configuration (user/config.c) from memory. */
+/* The YAML configuration (user/sources/config.c) from memory. */
 #include "config.h"
 #include "fuzz.h"
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* /proc/devices (user/devices.c) and the device specs of the configuration ("195:0-3"). */
+/* /proc/devices (user/sources/devices.c) and the device specs of the configuration ("195:0-3"). */
 #include "devices.h"
 #include "fuzz.h"
 #include <errno.h>

@@ -2182,7 +2182,7 @@ out:
 }
 
 
-/* ---- restart and upgrade (pinned state, user/pins.c) ------------------------------------------ */
+/* ---- restart and upgrade (pinned state, user/kernel/pins.c) ------------------------------------------ */
 
 /* `accelguard uninstall --pin-dir DIR`: its exit status; its first line in out */
 static int uninstall(const char *dir, char *out, size_t len)

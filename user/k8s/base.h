@@ -5,7 +5,7 @@
  * free helpers. Not an interface outside user/k8s/ (whose one public header is k8s.h).
  *
  * The layers (base, device mapping, peers, resolver) are declared in user/k8s/layers, and
- * tests/k8s/layers.sh checks the built objects against them.
+ * tests/layers.sh checks the built objects against them.
  */
 #ifndef AG_K8S_BASE_H
 #define AG_K8S_BASE_H

@@ -158,7 +158,7 @@ int ag_k8s_exposure(const struct ag_source *src, const struct ag_tenant *t,
 		    size_t errlen);
 
 /*
- * Violations into the Kubernetes API (report.c): sinks of user/sink.h that the configuration's
+ * Violations into the Kubernetes API (report.c): sinks of user/sinks/sink.h that the configuration's
  * kubernetes.events (on|off) and kubernetes.reports (wgpolicyk8s|openreports|off) ask for.
  * Events: events.k8s.io/v1, type Warning, on the pod; repeats within 10 minutes are one Event
  * whose series is PATCHed (at most once a second); writes limited per pod (a bucket of

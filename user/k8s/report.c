@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Violations into the Kubernetes API (layer 3, part "sinks"): two sinks of user/sink.h.
+ * Violations into the Kubernetes API (layer 3, part "sinks"): two sinks of user/sinks/sink.h.
  *
  *   Events   each violation of a pod becomes an events.k8s.io/v1 Event on the pod; repeats
  *            are folded into the Event's series (PATCH of series.count / lastObservedTime);
