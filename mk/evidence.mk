@@ -4,7 +4,7 @@
 #   make evidence-check                      every scenario
 #   make evidence-check EVIDENCE_FILTER=journal
 USER_SRCS += user/journal.c user/selftest.c user/evidence.c user/evidence_upload.c user/evidence_cluster.c user/evidence_http.c \
-             user/evidence_product.c user/evidence_conformance.c
+             user/evidence_product.c user/evidence_conformance.c user/evidence_exposure.c
 LDLIBS    += -lcrypto
 EVIDENCE_FILTER ?=
 

@@ -799,6 +799,7 @@ static void emit_ready(struct agent *a)
 	jw_ku64(w, "device_classes", a->dt.n_classes);
 	jw_ku64(w, "rate_limit", a->cfg.rate_limit);
 	jw_ku64(w, "counter_entries", bpf_map__max_entries(a->bpf.skel->maps.counters));
+	jw_kbool(w, "exposure", a->k8s != NULL); /* each container's exposure checked (issue 22) */
 	put_pins(a, w);
 	end_event(a);
 }

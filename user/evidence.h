@@ -34,4 +34,12 @@ int ag_evidence_write_manifest(const char *dir, struct json_object *m, const cha
 int ag_evidence_sha256(const char *path, char hex[65], unsigned long long *size);
 void ag_evidence_rm_flat(const char *dir);
 
+/* for the bundle's sections (evidence_exposure.c) */
+#include <stdio.h>
+#include <linux/types.h>
+void ag_evidence_time(__s64 ns, char *buf, size_t len);   /* RFC 3339, UTC, ns */
+void ag_evidence_html_esc(FILE *f, const char *s);        /* text or an attribute's value */
+/* the tenant of an event: "pod NS/NAME container C" when known, else its cgroup's path */
+void ag_evidence_tenant(struct json_object *e, char *buf, size_t len);
+
 #endif
