@@ -69,7 +69,7 @@ k8s-e2e-check: $(BUILD)/accelguard
 K8S_OCI_TEST := $(BUILD)/tests/k8s/oci_test
 OBJS += $(BUILD)/tests/k8s/oci_test.o
 $(BUILD)/tests/k8s/oci_test.o: CFLAGS += -DFIXTURES='"$(CURDIR)/tests/k8s/fixtures"'
-$(K8S_OCI_TEST): $(BUILD)/tests/k8s/oci_test.o $(BUILD)/user/k8s/oci.o $(BUILD)/user/k8s/exposure.o \
+$(K8S_OCI_TEST): $(BUILD)/tests/k8s/oci_test.o $(BUILD)/user/k8s/oci.o $(BUILD)/user/k8s/exposure.o $(BUILD)/user/k8s/amd.o \
                  $(BUILD)/user/k8s/nvidia.o $(BUILD)/user/k8s/base.o $(BUILD)/user/devices.o \
                  $(BUILD)/user/log.o $(BUILD)/user/util.o
 	$(call msg,LINK,$@)

@@ -58,7 +58,8 @@ int ag_cmd_paths(int argc, char **argv)
 			printf("Usage: accelguard paths [--config FILE] [--events PATH]\n\n"
 			       "Print every host path `accelguard run` with these options opens, one per line:\n"
 			       "PATH, the access (ro, rw; hostPID: through the host PID namespace's procfs;\n"
-			       "own: the container's own), and what needs it.\n");
+			       "own: the container's own; sysfs: the container's own sysfs, whose devices and\n"
+			       "drivers are the host's), and what needs it.\n");
 			return 0;
 		default:
 			return 2;
@@ -83,6 +84,10 @@ int ag_cmd_paths(int argc, char **argv)
 		line(buf, "hostPID", "NVIDIA procfs: GPU UUID and PCI address -> device minor");
 		snprintf(buf, sizeof(buf), "%s/driver/nvidia-caps/mig-minors", proc);
 		line(buf, "hostPID", "NVIDIA procfs: MIG GPU and compute instances -> nvidia-caps minors");
+		/* the container's own sysfs shows the host's devices and drivers: no mount */
+		line("/sys/module/amdgpu/drivers", "sysfs", "amdgpu's devices and their DRM nodes: the AMD runtime's GPU indexes, for AMD_VISIBLE_DEVICES (exposure)");
+		line("/sys/devices/platform", "sysfs", "amdgpu's partitions (amdgpu_xcp_*): the same");
+		line("/sys/class/kfd/kfd/topology/nodes", "sysfs", "the KFD topology: a render node's PCI device and unique id, for AMD_VISIBLE_DEVICES");
 		if (!off(k->podresources_socket))
 			dir_of(k->podresources_socket ? k->podresources_socket
 						      : "/var/lib/kubelet/pod-resources/kubelet.sock",

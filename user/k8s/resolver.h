@@ -50,6 +50,7 @@ struct k8s {
 	struct k8s_hostdev *hd;      /* the host's accelerator nodes, rescanned after 2 s */
 	size_t n_hd;
 	uint64_t hd_at;
+	struct k8s_amd_table amd;    /* AMD GPUs by the AMD runtime's index, with hd */
 
 	struct k8s_lock lock;        /* everything below */
 	struct k8s_pending *pend;

@@ -32,6 +32,7 @@ static void k8s_destroy(void *ctx)
 	free(k->dev_dir);
 	free(k->bids);
 	free(k->hd);
+	k8s_amd_free(&k->amd);
 	k8s_map_fini(&k->map);
 	for (size_t i = 0; i < k->n_exempt; i++) {
 		struct ag_cfg_exempt_k8s *e = &k->exempt[i];
