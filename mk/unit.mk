@@ -20,7 +20,7 @@ CHECK_STAGES += unit-check
 
 $(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(U)/config.o $(U)/devices.o $(U)/util.o \
                             $(U)/cgpattern.o
-$(BUILD)/tests/test_devices: $(BUILD)/tests/unit/test_devices.o $(U)/devices.o
+$(BUILD)/tests/test_devices: $(BUILD)/tests/unit/test_devices.o $(U)/devices.o $(U)/vfio.o
 $(BUILD)/tests/test_cgpattern: $(BUILD)/tests/unit/test_cgpattern.o $(U)/cgpattern.o
 $(BUILD)/tests/test_verdict: $(BUILD)/tests/unit/test_verdict.o
 $(BUILD)/tests/test_agent: $(BUILD)/tests/unit/test_agent.o $(AGENT_UNIT_OBJS) $(U)/config.o \

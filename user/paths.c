@@ -74,6 +74,8 @@ int ag_cmd_paths(int argc, char **argv)
 	line("/sys/kernel/btf", "ro", "kernel BTF: CO-RE relocations, the probe of optional hooks");
 	line("/sys/kernel/security", "ro", "securityfs: the active LSM list (lsm), for the probe report");
 	line("/sys/kernel/tracing", "ro", "tracefs: tracepoint ids for tier 3 (libbpf)");
+	line("/sys/class/vfio", "sysfs", "VFIO groups (/dev/vfio/N, noiommu-N): which hold a GPU, classed vfio-gpu (a Kata-style VMM opens them)");
+	line("/sys/kernel/iommu_groups", "sysfs", "each VFIO group's PCI devices: class and vendor (a GPU or not), its address for a passthrough plugin's device id");
 	line("/proc", "hostPID", "every process's fds at start (the scan of held descriptors), /proc/PID/cgroup, /proc/self/mountinfo, /proc/1/ns/cgroup (the host's cgroup namespace)");
 	snprintf(buf, sizeof(buf), "%s/devices", proc);
 	line(buf, "hostPID", "the majors of dynamic drivers (watched every 500 ms)");

@@ -23,6 +23,7 @@
 #include <json-c/json.h>
 #include "k8s/amd.h"
 #include "k8s/cgroup.h"
+#include "k8s/devmap.h"
 #include "k8s/exposure.h"
 #include "k8s/oci.h"
 
@@ -444,6 +445,55 @@ static void test_exposure_env_amd_forms(void **state)
 	k8s_amd_free(&t);
 }
 
+/*
+ * VFIO (a Kata-style sandbox's VMM opens /dev/vfio/N): a passthrough device plugin's id is the
+ * GPU's PCI address; the allocation is that GPU's node while its driver holds it, else the VFIO
+ * group holding it (tests/k8s/fixtures/vfio-sysfs: group 12 holds 0000:c1:00.0 as 511:0,
+ * noiommu-2 holds 0000:00:05.0 as 511:2, group 13 a NIC).
+ */
+static void dp_ranges(struct k8s_devmap *m, const char *resource, const char *id, char *out,
+		      size_t len, bool *unmapped)
+{
+	struct k8s_alloc a;
+	size_t o = 0;
+
+	memset(&a, 0, sizeof(a));
+	k8s_map_dp(m, resource, id, &a);
+	out[0] = 0;
+	for (unsigned int i = 0; i < a.n; i++)
+		o += (size_t)snprintf(out + o, len - o, "%s%u:%u-%u", i ? " " : "", a.r[i].major,
+				      a.r[i].lo, a.r[i].hi);
+	*unmapped = a.unmapped;
+}
+
+static void test_vfio_allocation(void **state)
+{
+	struct k8s_devmap m;
+	char got[256];
+	bool un;
+
+	(void)state;
+	assert_int_equal(k8s_map_init(&m, FIXTURES "/proc", NULL, NULL, 0), 0);
+	assert_int_equal(k8s_map_set_sys(&m, FIXTURES "/vfio-sysfs"), 0);
+	dp_ranges(&m, "nvidia.com/GH100_H100_PCIE", "0000:c1:00.0", got, sizeof(got), &un);
+	assert_string_equal(got, "511:0-0");
+	assert_false(un);
+	dp_ranges(&m, "nvidia.com/GH100_H100_PCIE", "C1:00.0", got, sizeof(got), &un);
+	assert_string_equal(got, "511:0-0");
+	dp_ranges(&m, "amd.com/gpu", "0000:00:05.0", got, sizeof(got), &un); /* no-IOMMU mode */
+	assert_string_equal(got, "511:2-2");
+	/* the same address while the NVIDIA driver holds the GPU: its /dev/nvidiaN */
+	dp_ranges(&m, "nvidia.com/gpu", "0000:3b:00.0", got, sizeof(got), &un);
+	assert_string_equal(got, "195:1-1");
+	/* a NIC's group, the GPU's audio function, no address: nothing */
+	dp_ranges(&m, "nvidia.com/GH100_H100_PCIE", "0000:5f:00.0", got, sizeof(got), &un);
+	assert_string_equal(got, "");
+	assert_true(un);
+	dp_ranges(&m, "nvidia.com/GH100_H100_PCIE", "0000:c1:00.1", got, sizeof(got), &un);
+	assert_string_equal(got, "");
+	k8s_map_fini(&m);
+}
+
 /* A bad file: refused with an error that names it and the cause. */
 static void refused(const char *buf, size_t len, int want, const char *cause)
 {
@@ -652,6 +702,7 @@ int main(void)
 		cmocka_unit_test(test_exposure_env_nvidia_forms),
 		cmocka_unit_test(test_amd_table),
 		cmocka_unit_test(test_exposure_env_amd_forms),
+		cmocka_unit_test(test_vfio_allocation),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_bundle_layouts),
 		cmocka_unit_test(test_hostdevs_scan),
