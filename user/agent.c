@@ -1209,7 +1209,7 @@ static bool vfio_changed(struct agent *a)
 	char err[512];
 	bool changed;
 
-	if (ag_vfio_scan("/sys", &v, err, sizeof(err)))
+	if (ag_vfio_scan(a->cfg.host.sys ? a->cfg.host.sys : "/sys", &v, err, sizeof(err)))
 		return false;
 	changed = vfio_hash(&v) != a->vfio_hash;
 	ag_vfio_free(&v);
@@ -1248,7 +1248,7 @@ static int build_devtab(struct agent *a, struct ag_devtab *dt, bool at_start)
 		struct ag_vfio v;
 		char err[512];
 
-		r = ag_vfio_scan("/sys", &v, err, sizeof(err));
+		r = ag_vfio_scan(a->cfg.host.sys ? a->cfg.host.sys : "/sys", &v, err, sizeof(err));
 		if (r)
 			ag_warn("devices: %s; VFIO groups are not classified", err);
 		else if ((r = ag_devtab_add_vfio(dt, &v)) == -E2BIG)
@@ -1441,6 +1441,17 @@ static int setup(struct agent *a)
 		}
 	} else {
 		snprintf(a->procdev, sizeof(a->procdev), "/proc/devices");
+	}
+	if (a->cfg.host.sys) {
+		struct stat st;
+
+		r = stat(a->cfg.host.sys, &st) ? -errno : !S_ISDIR(st.st_mode) ? -ENOTDIR : 0;
+		if (r) {
+			ag_err("config: %s: host.sys: %s: %s (expected the host's sysfs, a directory "
+			       "holding class/ and kernel/)", a->cfg.path, a->cfg.host.sys,
+			       r == -ENOTDIR ? "not a directory" : strerror(-r));
+			return r;
+		}
 	}
 	r = start_metrics(a); /* first: /healthz answers while the programs load */
 	if (r)

@@ -2131,6 +2131,109 @@ out:
 }
 
 
+/* ---- VFIO groups (issue 22: a Kata-style VMM opens /dev/vfio/N) -------------------------------- */
+
+#define VFIO_MAJOR_T 239 /* a dynamic major no driver holds here (checked): vfio's, in the fixture */
+
+/* a VFIO group NAME (N or noiommu-N) of the fixture sysfs sys, as minor, holding one PCI device */
+static int vfio_group(const char *sys, const char *name, unsigned int group, unsigned int minor,
+		      const char *bdf, const char *cls, const char *vendor)
+{
+	char p[900], v[32];
+
+	snprintf(p, sizeof(p), "mkdir -p '%s/class/vfio/%s' '%s/kernel/iommu_groups/%u/devices/%s'",
+		 sys, name, sys, group, bdf);
+	if (system(p))
+		return -1;
+	snprintf(p, sizeof(p), "%s/kernel/iommu_groups/%u/devices/%s/class", sys, group, bdf);
+	if (write_file(p, cls))
+		return -1;
+	snprintf(p, sizeof(p), "%s/kernel/iommu_groups/%u/devices/%s/vendor", sys, group, bdf);
+	if (write_file(p, vendor))
+		return -1;
+	/* dev last: the agent takes a group once its number is there */
+	snprintf(p, sizeof(p), "%s/class/vfio/%s/dev", sys, name);
+	snprintf(v, sizeof(v), "%d:%u\n", VFIO_MAJOR_T, minor);
+	return write_file(p, v);
+}
+
+/*
+ * A VFIO group is an accelerator node when its PCI device is a GPU (host.sys names a fixture
+ * sysfs here): opened from a tenant that holds nothing it is denied (unmediated, class vfio-gpu),
+ * while a NIC's group on the same major is no accelerator (ENXIO: no driver, no verdict). A GPU
+ * bound to vfio-pci later (here a group in no-IOMMU mode) is classed within a second, with a
+ * `devices` event.
+ */
+static int test_vfio_group(void)
+{
+	char sys[700], extra[800], gpu[600], nic[600], later[600];
+	struct cfg_opts o = { .mode = "enforce", .extra = extra };
+	struct match mg = { .op = "open", .major = VFIO_MAJOR_T, .minor = 0, .cgroup = "/t-c" };
+	struct match mn = { .op = "open", .major = VFIO_MAJOR_T, .minor = 1, .cgroup = "/t-c" };
+	struct match ml = { .op = "open", .major = VFIO_MAJOR_T, .minor = 2, .cgroup = "/t-c" };
+	struct match md = { .type = "devices", .major = -1, .minor = -1 };
+	struct child_res g, n, l;
+	json_object *e, *added;
+	struct agent a;
+	double t0, took;
+	int ret = 1;
+
+	if (char_major_taken(VFIO_MAJOR_T))
+		SKIP("character major %d is taken on this machine", VFIO_MAJOR_T);
+	snprintf(sys, sizeof(sys), "%s/sys", workdir);
+	snprintf(extra, sizeof(extra), "host:\n  sys: %s\n", sys);
+	if (vfio_group(sys, "7", 7, 0, "0000:c1:00.0", "0x030200\n", "0x10de\n") ||
+	    vfio_group(sys, "8", 8, 1, "0000:5f:00.0", "0x020000\n", "0x15b3\n") ||
+	    node(gpu, sizeof(gpu), "vfio-7", VFIO_MAJOR_T, 0) ||
+	    node(nic, sizeof(nic), "vfio-8", VFIO_MAJOR_T, 1) ||
+	    node(later, sizeof(later), "vfio-noiommu-9", VFIO_MAJOR_T, 2))
+		FAIL("fixture: %s", strerror(errno));
+	if (agent_start(&a, &o, NULL))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	g = run_in("/t-c", do_open, gpu);
+	n = run_in("/t-c", do_open, nic);
+	t0 = now_s();
+	if (vfio_group(sys, "noiommu-9", 9, 2, "0000:00:05.0", "0x038000\n", "0x1002\n"))
+		FAIL_OUT("fixture: %s", strerror(errno));
+	if (!wait_line(&a, "\"type\":\"devices\"", "\"class\":\"vfio-gpu\",\"major\":239,\"minors\":\"2\"", 5))
+		FAIL_OUT("no devices event for the group bound later");
+	took = now_s() - t0;
+	l = run_in("/t-c", do_open, later);
+	if (agent_stop(&a))
+		goto out;
+	if (g.err != EPERM)
+		FAIL_OUT("open of a GPU's VFIO group by a tenant holding nothing: errno %d, expected EPERM",
+			 g.err);
+	if (n.err != ENXIO)
+		FAIL_OUT("open of a NIC's VFIO group: errno %d, expected ENXIO (no accelerator)", n.err);
+	if (l.err != EPERM)
+		FAIL_OUT("open of the GPU group bound later: errno %d, expected EPERM", l.err);
+	if (took > 1.5 * timeout_scale)
+		FAIL_OUT("the new group was classed after %.2f s (goal: within 1 s)", took);
+	mg.pid = g.pid;
+	mn.pid = n.pid;
+	ml.pid = l.pid;
+	if (expect(&a, &mg, "unmediated", "denied", "the GPU's VFIO group") ||
+	    expect(&a, &ml, "unmediated", "denied", "the GPU group bound later"))
+		goto out;
+	if (find(&a, &mn))
+		FAIL_OUT("an access event for the NIC's VFIO group");
+	e = find(&a, &mg);
+	if (strcmp(jstr(e, "device.class"), "vfio-gpu"))
+		FAIL_OUT("class %s, expected vfio-gpu", jstr(e, "device.class"));
+	e = find(&a, &md);
+	if (!e || !json_object_object_get_ex(e, "added", &added) || json_object_array_length(added) != 1)
+		FAIL_OUT("devices event: %.300s", e ? json_object_to_json_string(e) : "none");
+	ret = 0;
+out:
+	agent_free(&a);
+	unlink(gpu);
+	unlink(nic);
+	unlink(later);
+	return ret;
+}
+
+
 /* ---- restart and upgrade (pinned state, user/pins.c) ------------------------------------------ */
 
 /* `accelguard uninstall --pin-dir DIR`: its exit status; its first line in out */
@@ -4336,6 +4439,7 @@ static const struct test {
 	{ "bad_config", test_bad_config },
 	{ "bad_config_writable", test_bad_config_writable },
 	{ "driver_appears", test_driver_appears },
+	{ "vfio_group", test_vfio_group },
 	{ "blocked_sink", test_blocked_sink },
 	{ "restart_sigkill", test_restart_sigkill },
 	{ "restart_reconcile", test_restart_reconcile },

@@ -570,7 +570,7 @@ static void hostdevs(struct k8s *k, const struct ag_devtab *dt)
 		char err[512];
 
 		/* the AMD runtime's numbering of AMD_VISIBLE_DEVICES (none without amdgpu) */
-		ret = k8s_amd_load("/sys", &amd, err, sizeof(err));
+		ret = k8s_amd_load(k->sys ? k->sys : "/sys", &amd, err, sizeof(err));
 		if (ret) {
 			k8s_log(AG_LOG_WARN, "exposure: %s", err);
 		} else {

@@ -44,6 +44,7 @@ struct k8s {
 	char **bundle_dirs;
 	size_t n_bundle_dirs;
 	char *dev_dir;
+	char *sys;                   /* sysfs: the AMD GPUs' numbering */
 	struct k8s_bundle_id *bids;  /* K8S_BUNDLE_IDS, allocated on first use */
 	size_t bid_next;
 	uint64_t bundle_resolved;    /* containers whose identity came from their bundle */
