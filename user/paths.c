@@ -79,9 +79,12 @@ int ag_cmd_paths(int argc, char **argv)
 		line(buf, "ro", "VFIO groups (/dev/vfio/N, noiommu-N): which hold a GPU, classed vfio-gpu (a Kata-style VMM opens them)");
 		snprintf(buf, sizeof(buf), "%s/kernel/iommu_groups", cfg.host.sys);
 		line(buf, "ro", "each VFIO group's PCI devices: class and vendor (a GPU or not), its address for a passthrough plugin's device id");
+		snprintf(buf, sizeof(buf), "%s/class/vfio-dev", cfg.host.sys);
+		line(buf, "ro", "iommufd's per-device VFIO nodes (/dev/vfio/devices/vfioN) and their PCI devices: the same");
 	} else {
 		line("/sys/class/vfio", "sysfs", "VFIO groups (/dev/vfio/N, noiommu-N): which hold a GPU, classed vfio-gpu (a Kata-style VMM opens them)");
 		line("/sys/kernel/iommu_groups", "sysfs", "each VFIO group's PCI devices: class and vendor (a GPU or not), its address for a passthrough plugin's device id");
+		line("/sys/class/vfio-dev", "sysfs", "iommufd's per-device VFIO nodes (/dev/vfio/devices/vfioN) and their PCI devices: the same");
 	}
 	line("/proc", "hostPID", "every process's fds at start (the scan of held descriptors), /proc/PID/cgroup, /proc/self/mountinfo, /proc/1/ns/cgroup (the host's cgroup namespace)");
 	snprintf(buf, sizeof(buf), "%s/devices", proc);

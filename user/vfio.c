@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 /* what is read, under /sys or another root (its "/sys" replaced): `accelguard paths` prints these */
 static const char CLASS_VFIO[] = "/sys/class/vfio";
 static const char IOMMU_GROUPS[] = "/sys/kernel/iommu_groups";
+static const char CLASS_VFIO_DEV[] = "/sys/class/vfio-dev";
 #define UNDER(lit) ((lit) + 4)
 
 /* the first line of a small sysfs file, without its newline; false when unreadable */
@@ -79,6 +81,24 @@ static bool norm_bdf(const char *s, char out[16])
 	return true;
 }
 
+/* the PCI device dir (class, vendor files) a GPU: its vendor into g; false when not */
+static bool is_gpu(const char *dir, struct ag_vfio_group *g)
+{
+	char p[4480], v[32];
+	unsigned long cls, ven;
+
+	snprintf(p, sizeof(p), "%s/class", dir);
+	if (!read_line(p, v, sizeof(v)))
+		return false;
+	cls = strtoul(v, NULL, 16);
+	if ((cls >> 16) != 0x03 && (cls >> 16) != 0x12)
+		return false;
+	snprintf(p, sizeof(p), "%s/vendor", dir);
+	ven = read_line(p, v, sizeof(v)) ? strtoul(v, NULL, 16) : 0;
+	snprintf(g->vendor, sizeof(g->vendor), "%s", vendor_name(ven));
+	return true;
+}
+
 /* the group's first device that is a GPU: its address and vendor; false when none */
 static bool gpu_of(const char *sys, unsigned int group, struct ag_vfio_group *g)
 {
@@ -92,21 +112,12 @@ static bool gpu_of(const char *sys, unsigned int group, struct ag_vfio_group *g)
 	if (!d)
 		return false;
 	while (!found && (e = readdir(d))) {
-		char p[4480], v[32];
-		unsigned long cls, ven;
+		char p[4480];
 
 		if (e->d_name[0] == '.' || !norm_bdf(e->d_name, g->bdf))
 			continue;
-		snprintf(p, sizeof(p), "%s/%s/class", dir, e->d_name);
-		if (!read_line(p, v, sizeof(v)))
-			continue;
-		cls = strtoul(v, NULL, 16);
-		if ((cls >> 16) != 0x03 && (cls >> 16) != 0x12)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s/vendor", dir, e->d_name);
-		ven = read_line(p, v, sizeof(v)) ? strtoul(v, NULL, 16) : 0;
-		snprintf(g->vendor, sizeof(g->vendor), "%s", vendor_name(ven));
-		found = true;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		found = is_gpu(p, g);
 	}
 	closedir(d);
 	return found;
@@ -127,20 +138,88 @@ void ag_vfio_free(struct ag_vfio *v)
 	memset(v, 0, sizeof(*v));
 }
 
-int ag_vfio_scan(const char *sys, struct ag_vfio *v, char *err, size_t errlen)
+static int push(struct ag_vfio *v, const struct ag_vfio_group *g)
+{
+	if (!(v->n & (v->n + 1))) { /* 0, 1, 3, 7, ...: grow */
+		struct ag_vfio_group *ng = realloc(v->g, (v->n * 2 + 1) * sizeof(*ng));
+
+		if (!ng)
+			return -ENOMEM;
+		v->g = ng;
+	}
+	v->g[v->n++] = *g;
+	return 0;
+}
+
+/* the per-device nodes (iommufd): SYS/class/vfio-dev/vfioN */
+static int scan_cdevs(const char *sys, struct ag_vfio *v, char *err, size_t errlen)
 {
 	char dir[4200];
 	DIR *d;
 	struct dirent *e;
 
+	snprintf(dir, sizeof(dir), "%s%s", sys, UNDER(CLASS_VFIO_DEV));
+	d = opendir(dir);
+	if (!d) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		snprintf(err, errlen, "vfio: %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	while ((e = readdir(d)) && v->scanned < AG_VFIO_MAX_GROUPS) {
+		struct ag_vfio_group g = { 0 };
+		char p[4480], dev[32], real[PATH_MAX], *end, *base;
+		unsigned long n;
+
+		if (strncmp(e->d_name, "vfio", 4) || !isdigit((unsigned char)e->d_name[4]))
+			continue;
+		n = strtoul(e->d_name + 4, &end, 10);
+		if (*end || n > 0xffffffffUL || strlen(e->d_name) + 8 >= sizeof(g.name))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s/dev", dir, e->d_name);
+		if (!read_line(p, dev, sizeof(dev)) || sscanf(dev, "%u:%u", &g.major, &g.minor) != 2)
+			continue;
+		v->scanned++;
+		/* device: a link to the PCI device, named by its address */
+		snprintf(p, sizeof(p), "%s/%s/device", dir, e->d_name);
+		if (!realpath(p, real) || !(base = strrchr(real, '/')) || !norm_bdf(base + 1, g.bdf) ||
+		    !is_gpu(real, &g))
+			continue;
+		g.group = (unsigned int)n;
+		g.cdev = true;
+		snprintf(g.name, sizeof(g.name), "devices/%s", e->d_name);
+		if (push(v, &g)) {
+			closedir(d);
+			snprintf(err, errlen, "vfio: out of memory");
+			return -ENOMEM;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+int ag_vfio_scan(const char *sys, struct ag_vfio *v, char *err, size_t errlen)
+{
+	char dir[4200];
+	DIR *d;
+	struct dirent *e;
+	int r;
+
 	memset(v, 0, sizeof(*v));
 	snprintf(dir, sizeof(dir), "%s%s", sys, UNDER(CLASS_VFIO));
 	d = opendir(dir);
 	if (!d) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return 0; /* no vfio module */
-		snprintf(err, errlen, "vfio: %s: %s", dir, strerror(errno));
-		return -errno;
+		if (errno != ENOENT && errno != ENOTDIR) {
+			snprintf(err, errlen, "vfio: %s: %s", dir, strerror(errno));
+			return -errno;
+		}
+		/* no groups (no vfio module, or iommufd's nodes alone) */
+		r = scan_cdevs(sys, v, err, errlen);
+		if (r)
+			ag_vfio_free(v);
+		else if (v->n)
+			qsort(v->g, v->n, sizeof(*v->g), by_minor);
+		return r;
 	}
 	while ((e = readdir(d)) && v->scanned < AG_VFIO_MAX_GROUPS) {
 		struct ag_vfio_group g = { 0 };
@@ -167,33 +246,38 @@ int ag_vfio_scan(const char *sys, struct ag_vfio *v, char *err, size_t errlen)
 		snprintf(g.name, sizeof(g.name), "%s", e->d_name);
 		if (!gpu_of(sys, g.group, &g))
 			continue;
-		if (!(v->n & (v->n + 1))) { /* 0, 1, 3, 7, ...: grow */
-			struct ag_vfio_group *ng = realloc(v->g, (v->n * 2 + 1) * sizeof(*ng));
-
-			if (!ng) {
-				closedir(d);
-				ag_vfio_free(v);
-				snprintf(err, errlen, "vfio: out of memory");
-				return -ENOMEM;
-			}
-			v->g = ng;
+		if (push(v, &g)) {
+			closedir(d);
+			ag_vfio_free(v);
+			snprintf(err, errlen, "vfio: out of memory");
+			return -ENOMEM;
 		}
-		v->g[v->n++] = g;
 	}
 	closedir(d);
+	r = scan_cdevs(sys, v, err, errlen);
+	if (r) {
+		ag_vfio_free(v);
+		return r;
+	}
 	if (v->n)
 		qsort(v->g, v->n, sizeof(*v->g), by_minor);
 	return 0;
 }
 
-const struct ag_vfio_group *ag_vfio_by_bdf(const struct ag_vfio *v, const char *bdf)
+const struct ag_vfio_group *ag_vfio_next_by_bdf(const struct ag_vfio *v, const char *bdf,
+						const struct ag_vfio_group *after)
 {
 	char want[16];
 
 	if (!v || !bdf || !norm_bdf(bdf, want))
 		return NULL;
-	for (size_t i = 0; i < v->n; i++)
+	for (size_t i = after ? (size_t)(after - v->g) + 1 : 0; i < v->n; i++)
 		if (!strcmp(v->g[i].bdf, want))
 			return &v->g[i];
 	return NULL;
+}
+
+const struct ag_vfio_group *ag_vfio_by_bdf(const struct ag_vfio *v, const char *bdf)
+{
+	return ag_vfio_next_by_bdf(v, bdf, NULL);
 }

@@ -7,6 +7,10 @@
  *                                                 mode, enable_unsafe_noiommu_mode)
  *   SYS/kernel/iommu_groups/N/devices/BDF/class   the PCI class ("0x030000")
  *   SYS/kernel/iommu_groups/N/devices/BDF/vendor  the PCI vendor ("0x10de")
+ *   SYS/class/vfio-dev/vfioN/dev                  the per-device node /dev/vfio/devices/vfioN
+ *                                                 (iommufd, Linux 6.6+), its device/ the PCI
+ *                                                 device (a link: its name the address; class,
+ *                                                 vendor)
  * A group holds a GPU when one of its devices is a display controller (class 0x03xxxx) or a
  * processing accelerator (0x12xxxx); other groups (a NIC, an NVMe drive) are no accelerator.
  */
@@ -20,12 +24,13 @@
 #define AG_VFIO_MAX_GROUPS 1024 /* groups read; more are left out, with a warning */
 
 struct ag_vfio_group {
-	char name[32];       /* "12", "noiommu-0" */
+	char name[32];       /* "12", "noiommu-0", "devices/vfio0" (the node under /dev/vfio) */
 	unsigned int group;  /* N */
 	__u32 major, minor;  /* of /dev/vfio/NAME */
 	char bdf[16];        /* the GPU's PCI address, "0000:3b:00.0" */
 	char vendor[16];     /* "nvidia", "amd", "intel", "" */
 	bool noiommu;
+	bool cdev;           /* a per-device node (iommufd), not a group */
 };
 
 struct ag_vfio {
@@ -41,5 +46,9 @@ void ag_vfio_free(struct ag_vfio *v);
 /* The group holding the device at PCI address bdf ("0000:3b:00.0", any case; a 4-digit domain
  * may be left out or given as 8 digits), or NULL. */
 const struct ag_vfio_group *ag_vfio_by_bdf(const struct ag_vfio *v, const char *bdf);
+/* The next node of that device after `after` (its group and its per-device node: a VMM opens
+ * either), or NULL. */
+const struct ag_vfio_group *ag_vfio_next_by_bdf(const struct ag_vfio *v, const char *bdf,
+						const struct ag_vfio_group *after);
 
 #endif

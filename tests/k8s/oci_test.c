@@ -448,8 +448,9 @@ static void test_exposure_env_amd_forms(void **state)
 /*
  * VFIO (a Kata-style sandbox's VMM opens /dev/vfio/N): a passthrough device plugin's id is the
  * GPU's PCI address; the allocation is that GPU's node while its driver holds it, else the VFIO
- * group holding it (tests/k8s/fixtures/vfio-sysfs: group 12 holds 0000:c1:00.0 as 511:0,
- * noiommu-2 holds 0000:00:05.0 as 511:2, group 13 a NIC).
+ * group holding it and its per-device node (tests/k8s/fixtures/vfio-sysfs: group 12 holds
+ * 0000:c1:00.0 as 511:0, its iommufd node devices/vfio0 is 510:0, noiommu-2 holds 0000:00:05.0
+ * as 511:2, group 13 a NIC).
  */
 static void dp_ranges(struct k8s_devmap *m, const char *resource, const char *id, char *out,
 		      size_t len, bool *unmapped)
@@ -475,11 +476,12 @@ static void test_vfio_allocation(void **state)
 	(void)state;
 	assert_int_equal(k8s_map_init(&m, FIXTURES "/proc", NULL, NULL, 0), 0);
 	assert_int_equal(k8s_map_set_sys(&m, FIXTURES "/vfio-sysfs"), 0);
+	/* its per-device node (iommufd) and its group: the VMM may open either */
 	dp_ranges(&m, "nvidia.com/GH100_H100_PCIE", "0000:c1:00.0", got, sizeof(got), &un);
-	assert_string_equal(got, "511:0-0");
+	assert_string_equal(got, "510:0-0 511:0-0");
 	assert_false(un);
 	dp_ranges(&m, "nvidia.com/GH100_H100_PCIE", "C1:00.0", got, sizeof(got), &un);
-	assert_string_equal(got, "511:0-0");
+	assert_string_equal(got, "510:0-0 511:0-0");
 	dp_ranges(&m, "amd.com/gpu", "0000:00:05.0", got, sizeof(got), &un); /* no-IOMMU mode */
 	assert_string_equal(got, "511:2-2");
 	/* the same address while the NVIDIA driver holds the GPU: its /dev/nvidiaN */

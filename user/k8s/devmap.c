@@ -164,7 +164,9 @@ static bool map_bdf(struct k8s_devmap *m, const char *id, struct k8s_alloc *a)
 		return add_gpu(m, a, minor);
 	if (!g)
 		return false;
-	add(a, g->major, g->minor, g->minor, 0);
+	/* its group and its per-device node: the VMM may open either */
+	for (; g; g = ag_vfio_next_by_bdf(&m->vfio, id, g))
+		add(a, g->major, g->minor, g->minor, 0);
 	return true;
 }
 
