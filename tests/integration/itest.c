@@ -2234,6 +2234,130 @@ out:
 }
 
 
+/* the first VFIO group of this machine (/sys/class/vfio/N) whose IOMMU group holds a GPU (PCI
+ * class 0x03 or 0x12): its name into name, its device number into *ma, *mi, the device's address
+ * into bdf; false when there is none */
+static bool real_vfio_gpu_group(char *name, size_t nlen, unsigned int *ma, unsigned int *mi,
+				char *bdf, size_t blen)
+{
+	DIR *d = opendir("/sys/class/vfio"), *g;
+	struct dirent *e, *f;
+	bool found = false;
+
+	if (!d)
+		return false;
+	while (!found && (e = readdir(d))) {
+		char p[600], v[64] = "", *t;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue; /* "vfio" (the container), noiommu-N (none in Debian's kernels) */
+		snprintf(p, sizeof(p), "/sys/class/vfio/%s/dev", e->d_name);
+		t = read_all(p);
+		if (!t || sscanf(t, "%u:%u", ma, mi) != 2) {
+			free(t);
+			continue;
+		}
+		free(t);
+		snprintf(p, sizeof(p), "/sys/kernel/iommu_groups/%s/devices", e->d_name);
+		g = opendir(p);
+		while (g && !found && (f = readdir(g))) {
+			char c[900];
+
+			if (f->d_name[0] == '.')
+				continue;
+			snprintf(c, sizeof(c), "%s/%s/class", p, f->d_name);
+			t = read_all(c);
+			snprintf(v, sizeof(v), "%s", t ? t : "");
+			free(t);
+			if (!strncmp(v, "0x03", 4) || !strncmp(v, "0x12", 4)) {
+				snprintf(name, nlen, "%s", e->d_name);
+				snprintf(bdf, blen, "%s", f->d_name);
+				found = true;
+			}
+		}
+		if (g)
+			closedir(g);
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * A real VFIO group holding a GPU, as a Kata-style VMM opens it: the guest of tests/vm/vfio.sh
+ * binds a display-class PCI device to vfio-pci behind an emulated IOMMU, so /dev/vfio/N is the
+ * kernel's own node (no host.sys fixture). Allocated by its path to t-v: t-v's open is allowed
+ * (and succeeds: the group opens); t-c's (holding nothing) and t-b's (holding another GPU) are
+ * denied as cross_tenant (the device is t-v's); the events class the node vfio-gpu. Skipped where no such group
+ * exists (the development machines: no device bound to vfio-pci).
+ */
+static int test_vfio_bound(void)
+{
+	char name[64], bdf[64], path[128], extra[512];
+	unsigned int ma, mi;
+	struct cfg_opts o = { .mode = "enforce", .extra = extra };
+	struct match mv = { .op = "open", .cgroup = "/t-v" };
+	struct match mc = { .op = "open", .cgroup = "/t-c" };
+	struct match mb = { .op = "open", .cgroup = "/t-b" };
+	struct child_res v, c, b;
+	json_object *e;
+	struct agent a;
+	int ret = 1;
+
+	if (!real_vfio_gpu_group(name, sizeof(name), &ma, &mi, bdf, sizeof(bdf)))
+		SKIP("no VFIO group holding a GPU here (make vm-vfio-check binds one in a guest)");
+	snprintf(path, sizeof(path), "/dev/vfio/%s", name);
+	{
+		struct stat st;
+
+		if (stat(path, &st) || !S_ISCHR(st.st_mode) || major(st.st_rdev) != ma ||
+		    minor(st.st_rdev) != mi)
+			FAIL("%s: not the character device %u:%u that /sys/class/vfio/%s names", path,
+			     ma, mi, name);
+	}
+	snprintf(extra, sizeof(extra), "  - cgroup: %s/t-v\n    devices: [\"%s\"]\n", root, path);
+	mv.major = mc.major = mb.major = (int)ma;
+	mv.minor = mc.minor = mb.minor = (int)mi;
+	if (cg_make("/t-v"))
+		FAIL("cgroup /t-v: %s", strerror(errno));
+	if (agent_start(&a, &o, NULL)) {
+		cg_remove("/t-v");
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	}
+	c = run_in("/t-c", do_open, path);
+	b = run_in("/t-b", do_open, path);
+	v = run_in("/t-v", do_open, path);
+	if (agent_stop(&a))
+		goto out;
+	if (c.err != EPERM)
+		FAIL_OUT("open of %s (%s's group) by a tenant holding nothing: errno %d, expected EPERM",
+			 path, bdf, c.err);
+	if (b.err != EPERM)
+		FAIL_OUT("open of %s by a tenant holding another GPU: errno %d, expected EPERM", path,
+			 b.err);
+	if (v.err != 0)
+		FAIL_OUT("open of %s by the tenant it is allocated to: errno %d (%s), expected success",
+			 path, v.err, strerror(v.err));
+	mv.pid = v.pid;
+	mc.pid = c.pid;
+	mb.pid = b.pid;
+	if (expect(&a, &mc, "cross_tenant", "denied", "the GPU's VFIO group, tenant with nothing") ||
+	    expect(&a, &mb, "cross_tenant", "denied", "the GPU's VFIO group, tenant with another GPU") ||
+	    expect(&a, &mv, "allowed", "observed", "the GPU's VFIO group, its own tenant"))
+		goto out;
+	e = find(&a, &mc);
+	if (strcmp(jstr(e, "device.class"), "vfio-gpu"))
+		FAIL_OUT("class %s, expected vfio-gpu", jstr(e, "device.class"));
+	e = find(&a, &mv);
+	if (strcmp(jstr(e, "device.class"), "vfio-gpu"))
+		FAIL_OUT("class of the allowed open %s, expected vfio-gpu", jstr(e, "device.class"));
+	ret = 0;
+out:
+	agent_free(&a);
+	cg_remove("/t-v");
+	return ret;
+}
+
+
 /* ---- restart and upgrade (pinned state, user/pins.c) ------------------------------------------ */
 
 /* `accelguard uninstall --pin-dir DIR`: its exit status; its first line in out */
@@ -4440,6 +4564,7 @@ static const struct test {
 	{ "bad_config_writable", test_bad_config_writable },
 	{ "driver_appears", test_driver_appears },
 	{ "vfio_group", test_vfio_group },
+	{ "vfio_bound", test_vfio_bound },
 	{ "blocked_sink", test_blocked_sink },
 	{ "restart_sigkill", test_restart_sigkill },
 	{ "restart_reconcile", test_restart_reconcile },
