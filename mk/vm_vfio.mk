@@ -3,7 +3,7 @@
 #   make vm-vfio-check                                   6.12, tiers 1, 2 and 3 (3 boots)
 #   make vm-vfio-check VM_VFIO_FLAGS='--tiers lsm'       one boot
 # A stage of `make check` where amd64 guests run (VM_ARCHES holds amd64): three short boots, one
-# scenario each (67 s for the three, one at a time, under TCG on the 2-core development machine);
+# scenario each (45-77 s for the three, one at a time, under TCG on the 2-core development machine);
 # left out under SANITIZE=1 as the other guest stages are.
 
 VM_VFIO_FLAGS ?=

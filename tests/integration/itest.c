@@ -2358,6 +2358,88 @@ out:
 }
 
 
+/*
+ * The same real group taken off vfio-pci and bound again while the agent runs (a VMM's GPU
+ * handed back and passed through anew): the unbind removes /dev/vfio/N and the agent says so with
+ * a `devices` event; the bind brings it back, classed vfio-gpu within a second (goal, as for a
+ * driver in /proc/devices), and opens of it are judged again: denied to a tenant holding nothing
+ * (cross_tenant: it is t-v's), allowed to t-v. Skipped where there is no such group.
+ */
+static int test_vfio_bound_rebind(void)
+{
+	char name[64], bdf[64], path[128], extra[512];
+	unsigned int ma, mi, ma2, mi2;
+	struct cfg_opts o = { .mode = "enforce", .extra = extra };
+	struct match mv = { .op = "open", .cgroup = "/t-v" };
+	struct match mc = { .op = "open", .cgroup = "/t-c" };
+	struct child_res gone, c, v;
+	struct agent a;
+	double t0, took;
+	bool unbound = false;
+	int ret = 1;
+
+	if (!real_vfio_gpu_group(name, sizeof(name), &ma, &mi, bdf, sizeof(bdf)))
+		SKIP("no VFIO group holding a GPU here (make vm-vfio-check binds one in a guest)");
+	snprintf(path, sizeof(path), "/dev/vfio/%s", name);
+	snprintf(extra, sizeof(extra), "  - cgroup: %s/t-v\n    devices: [\"%s\"]\n", root, path);
+	if (cg_make("/t-v"))
+		FAIL("cgroup /t-v: %s", strerror(errno));
+	if (agent_start(&a, &o, NULL)) {
+		cg_remove("/t-v");
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	}
+	if (write_file("/sys/bus/pci/drivers/vfio-pci/unbind", bdf))
+		FAIL_OUT("unbind %s from vfio-pci: %s", bdf, strerror(errno));
+	unbound = true;
+	if (!wait_line(&a, "\"type\":\"devices\"", "\"removed\":[{\"class\":\"vfio-gpu\"", 5))
+		FAIL_OUT("no devices event for %s going (unbound from vfio-pci)", path);
+	gone = run_in("/t-c", do_open, path);
+	t0 = now_s();
+	if (write_file("/sys/bus/pci/drivers/vfio-pci/bind", bdf))
+		FAIL_OUT("bind %s to vfio-pci again: %s", bdf, strerror(errno));
+	unbound = false;
+	if (!wait_line(&a, "\"type\":\"devices\"", "\"added\":[{\"class\":\"vfio-gpu\"", 5))
+		FAIL_OUT("no devices event for %s bound again", path);
+	took = now_s() - t0;
+	/* devtmpfs makes the node as the group is registered; the agent may see sysfs first */
+	for (int i = 0; i < 50 && access(path, F_OK); i++)
+		usleep(20000);
+	if (!real_vfio_gpu_group(name, sizeof(name), &ma2, &mi2, bdf, sizeof(bdf)))
+		FAIL_OUT("no VFIO group holding a GPU after binding %s again", bdf);
+	if (ma2 != ma || mi2 != mi)
+		FAIL_OUT("%s came back as %u:%u, was %u:%u (the allocation names the path as it was)",
+			 path, ma2, mi2, ma, mi);
+	c = run_in("/t-c", do_open, path);
+	v = run_in("/t-v", do_open, path);
+	if (agent_stop(&a))
+		goto out;
+	if (gone.err != ENOENT)
+		FAIL_OUT("open of %s while unbound: errno %d, expected ENOENT", path, gone.err);
+	if (c.err != EPERM)
+		FAIL_OUT("open of %s bound again, by a tenant holding nothing: errno %d, expected EPERM",
+			 path, c.err);
+	if (v.err != 0)
+		FAIL_OUT("open of %s bound again, by its tenant: errno %d (%s), expected success", path,
+			 v.err, strerror(v.err));
+	if (took > 1.5 * timeout_scale)
+		FAIL_OUT("the group bound again was classed after %.2f s (goal: within 1 s)", took);
+	mc.major = mv.major = (int)ma;
+	mc.minor = mv.minor = (int)mi;
+	mc.pid = c.pid;
+	mv.pid = v.pid;
+	if (expect(&a, &mc, "cross_tenant", "denied", "the group bound again, tenant with nothing") ||
+	    expect(&a, &mv, "allowed", "observed", "the group bound again, its own tenant"))
+		goto out;
+	ret = 0;
+out:
+	if (unbound)
+		write_file("/sys/bus/pci/drivers/vfio-pci/bind", bdf);
+	agent_free(&a);
+	cg_remove("/t-v");
+	return ret;
+}
+
+
 /* ---- restart and upgrade (pinned state, user/pins.c) ------------------------------------------ */
 
 /* `accelguard uninstall --pin-dir DIR`: its exit status; its first line in out */
@@ -4565,6 +4647,7 @@ static const struct test {
 	{ "driver_appears", test_driver_appears },
 	{ "vfio_group", test_vfio_group },
 	{ "vfio_bound", test_vfio_bound },
+	{ "vfio_bound_rebind", test_vfio_bound_rebind },
 	{ "blocked_sink", test_blocked_sink },
 	{ "restart_sigkill", test_restart_sigkill },
 	{ "restart_reconcile", test_restart_reconcile },
