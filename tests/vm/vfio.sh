@@ -14,7 +14,8 @@
 # cannot exist in them; the group here is a real IOMMU group, as on a Kata host.
 #
 # Usage: tests/vm/vfio.sh [--agent PATH] [--itest PATH] [--tiers "lsm fmod_ret tracepoint"]
-#                         [check.sh's other arguments]
+#                         [--shell] [check.sh's other arguments]
+# --shell: a busybox shell in the first tier's guest, the device bound (Ctrl-a x quits QEMU).
 # Environment: BUILD, AG_VM_CACHE, AG_VM_JOBS, AG_VM_ACCEL as for check.sh.
 set -euo pipefail
 
@@ -78,6 +79,11 @@ export AG_VM_QEMU_ARGS="-device intel-iommu -device secondary-vga"
 # this scenario's logs alone (a tier left out this time leaves none behind)
 rm -rf "$BUILD/vm-vfio/vm"
 mkdir -p "$BUILD/vm-vfio"
+# --shell: a shell in the first guest, the device already bound (check.sh --shell)
+case " ${rest[*]:-} " in *" --shell "*)
+	BUILD=$BUILD/vm-vfio exec "$here/check.sh" --agent "$agent" --itest "$itest" --kernels "$suite" \
+		"${adds[@]}" "${rest[@]}" ;;
+esac
 rc=0
 BUILD=$BUILD/vm-vfio "$here/check.sh" --agent "$agent" --itest "$itest" --kernels "$suite" \
 	--filter vfio_bound "${adds[@]}" "${rest[@]}" || rc=$?
