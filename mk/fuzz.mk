@@ -13,7 +13,7 @@ FUZZ_CFLAGS  := -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link -std=gnu11 -Wall -W
 # (this fragment is read before k8s.mk: its variables are not set yet)
 FUZZ_PB_H    := $(BUILD)/proto/podresources.pb-c.h $(BUILD)/proto/cri.pb-c.h
 FUZZ_LIB_SRCS := user/sources/config.c user/sources/devices.c user/lib/cgpattern.c \
-                 user/sources/cgroups.c user/lib/util.c user/lib/log.c $(wildcard user/k8s/*.c)
+                 user/sources/cgroups.c user/lib/util.c user/lib/log.c user/sources/vfio.c $(wildcard user/k8s/*.c)
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FZ)/obj/%.o,$(FUZZ_LIB_SRCS)) \
                  $(FZ)/obj/proto/podresources.pb-c.o $(FZ)/obj/proto/cri.pb-c.o
 FUZZ_LIBS    := -lyaml -ljson-c -lprotobuf-c -lcurl -lbpf -lpthread

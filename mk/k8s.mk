@@ -37,7 +37,7 @@ $(BUILD)/user/k8s/podresources.o $(BUILD)/user/k8s/cri.o: | $(K8S_PB_H)
 # and the source driven against real peers.
 $(BUILD)/tests/k8s/cgroup_test: $(BUILD)/user/k8s/cgroup.o
 $(BUILD)/tests/k8s/lock_test: $(BUILD)/user/k8s/base.o $(BUILD)/user/lib/log.o $(BUILD)/user/lib/util.o
-$(BUILD)/tests/k8s/k8s_test: $(K8S_OBJS) $(K8S_PB_OBJS) $(BUILD)/user/sources/devices.o \
+$(BUILD)/tests/k8s/k8s_test: $(K8S_OBJS) $(K8S_PB_OBJS) $(BUILD)/user/sources/devices.o $(BUILD)/user/sources/vfio.o \
                              $(BUILD)/user/lib/log.o $(BUILD)/user/lib/util.o
 $(K8S_TEST_BINS): %: %.o
 	$(call msg,LINK,$@)
@@ -69,11 +69,12 @@ k8s-e2e-check: $(BUILD)/accelguard
 K8S_OCI_TEST := $(BUILD)/tests/k8s/oci_test
 OBJS += $(BUILD)/tests/k8s/oci_test.o
 $(BUILD)/tests/k8s/oci_test.o: CFLAGS += -DFIXTURES='"$(CURDIR)/tests/k8s/fixtures"'
-$(K8S_OCI_TEST): $(BUILD)/tests/k8s/oci_test.o $(BUILD)/user/k8s/oci.o $(BUILD)/user/k8s/exposure.o \
+$(K8S_OCI_TEST): $(BUILD)/tests/k8s/oci_test.o $(BUILD)/user/k8s/oci.o $(BUILD)/user/k8s/exposure.o $(BUILD)/user/k8s/amd.o \
+                 $(BUILD)/user/k8s/devmap.o $(BUILD)/user/k8s/cdi.o $(BUILD)/user/sources/vfio.o \
                  $(BUILD)/user/k8s/nvidia.o $(BUILD)/user/k8s/base.o $(BUILD)/user/sources/devices.o \
                  $(BUILD)/user/lib/log.o $(BUILD)/user/lib/util.o
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -ljson-c -lpthread -lbpf -lcmocka
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -ljson-c -lyaml -lpthread -lbpf -lcmocka
 
 .PHONY: k8s-oci-check
 CHECK_STAGES += k8s-oci-check

@@ -261,6 +261,7 @@ stop_agent() {
 	agent_pid=""
 }
 agent_cfg "$bundles" api >"$tmp/config.yaml"
+printf 'journal:\n  dir: %s\n  flush_ms: 100\n' "$tmp/journal" >>"$tmp/config.yaml" # the evidence bundle's
 ev=$tmp/events.jsonl
 start_agent "$tmp/config.yaml" "$ev" "$tmp/agent.log" ||
 	{ nok ready "agent not ready: $(tail -5 "$tmp/agent.log")"; summary; exit 1; }
@@ -413,6 +414,21 @@ check "policy report: warn for each exposed pod, pass for exactly its allocation
 stop_agent
 check "summary: exposures counted" "$(q "e.get('type')=='summary'")" \
 	has "e.get('type')=='summary' and g('kubernetes','exposures')>=5"
+# the evidence bundle's exposure section: exposure.json, exposure.csv and the report's table (in
+# headless chromium) hold exactly these exposure events, the one with its allocation in none
+"$agent" evidence --config "$tmp/config.yaml" --out "$tmp/evidence" >"$tmp/evidence.out" 2>&1 ||
+	nok "evidence bundle" "$(cat "$tmp/evidence.out")"
+$PY "$repo/tests/evidence/exposure_section.py" "$tmp/evidence" "$ev" --absent "$c_exact" >"$tmp/section.out" 2>&1
+rc=$?
+echo "# $(head -c 600 "$tmp/section.out")"
+check "evidence bundle: the exposure section holds every exposure event, field by field" \
+	"$(cat "$tmp/section.out")" [ "$rc" = 0 ]
+n_exposed=$(q "e.get('type')=='exposure'" | $PY -c 'import json, sys; print(len({json.loads(l)["cgroup"]["id"] for l in sys.stdin}))')
+check "evidence bundle: every exposed container counted ($n_exposed)" "$(cat "$tmp/evidence.out")" \
+	grep -q " $n_exposed exposed containers" "$tmp/evidence.out"
+"$agent" evidence verify "$tmp/evidence" >"$tmp/verify.out" 2>&1
+check "evidence bundle verifies (exposure.json and exposure.csv in the manifest)" "$(cat "$tmp/verify.out")" \
+	grep -q "ok (9 files)" "$tmp/verify.out"
 
 # --- cgroup creation -> policy, over BENCH_PODS pods: with the bundles, then without them
 bench() { # LABEL BUNDLE-DIR PREFIX [WRAP]

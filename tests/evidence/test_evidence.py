@@ -683,7 +683,8 @@ def check_bundle(out, a):
     import hashlib
     files = sorted(os.listdir(out))
     want = sorted(["PRODUCT.yaml", "access-matrix.csv", "access-matrix.json", "journal.jsonl",
-                   "manifest.json", "report.html", "selftest-junit.xml", "selftest.json"])
+                   "manifest.json", "report.html", "selftest-junit.xml", "selftest.json",
+                   "exposure.json", "exposure.csv"])
     check([f for f in files if f != "manifest.json.sig"] == want, "bundle files: %s" % files)
     m = json.load(open(os.path.join(out, "manifest.json")))
     listed = {f["path"]: f for f in m["files"]}
@@ -806,7 +807,7 @@ def check_report_in_browser(out, shot=False):
               "cell %s: actions rendered %s, bundle %s" % (k, g, acts))
     check(not {"img", "script", "iframe", "object"} & p.tags, "markup from the journal "
           "became elements: %s" % p.tags)
-    check({"matrix", "timeline", "tier", "selftest", "status", "violations"} <= p.ids,
+    check({"matrix", "timeline", "tier", "selftest", "status", "violations", "exposure"} <= p.ids,
           "sections: %s" % p.ids)
     # the violations table: the newest N of the journal's violation events, newest first,
     # each with its time, node, tenant, process, operation, device, verdict and action
@@ -882,6 +883,13 @@ def test_evidence_bundle_enforce():
         m, ev = check_bundle(out, a)
         st, text = product_status(out)
         check(st == "Implemented", "status %s: %s" % (st, text))
+        # no Kubernetes source: exposure is said to be unchecked, not "none"
+        x = json.load(open(os.path.join(out, "exposure.json")))
+        rd = [e for e in ev if e["type"] == "ready"]
+        check(x["containers"] == [] and x["containers_total"] == 0 and rd and
+              rd[-1].get("exposure") is False and "Not checked: the agent ran without its "
+              "Kubernetes source" in open(os.path.join(out, "report.html")).read(),
+              "exposure without a Kubernetes source: %s, ready %s" % (x, rd[-1:]))
         check("id: secure_accelerator_access" in text and "level: MUST" in text, text)
         for f in ["journal.jsonl", "access-matrix.json", "selftest-junit.xml", "report.html"]:
             check('- "%s"' % f in text and os.path.exists(os.path.join(out, f)),
@@ -897,7 +905,7 @@ def test_evidence_bundle_enforce():
             'xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html,
             "the report loads something from outside")
         r = verify(out)
-        check(r.returncode == 0 and b"ok (7 files)" in r.stdout, "verify: %s" % r.stdout)
+        check(r.returncode == 0 and b"ok (9 files)" in r.stdout, "verify: %s" % r.stdout)
         shutil.copytree(out, os.path.join(WORK, "bundle-for-browser"))
         # a changed, a missing and an extra file: each named, verify fails
         with open(os.path.join(out, "access-matrix.csv"), "a") as f:
@@ -987,6 +995,90 @@ def test_evidence_report_many():
         cg_remove("/%s-m" % TAG)
 
 
+def test_evidence_exposure():
+    """The exposure section from a journal of two agent runs: a container reported before the
+    window stands in it while no removal and no later start-up left it out; one removed before the
+    window, one not reported again by the next start-up, and one reported after the window are
+    left out; one removed in the window is said so; the devices and reasons are each container's
+    latest report's; markup in a pod name stays text; the notes count them."""
+    import exposure_section
+    d = os.path.join(WORK, "ev-expo")
+    jdir = os.path.join(d, "journal")
+    os.makedirs(jdir)
+    t0 = (int(time.time()) - 3600) * 10**9
+
+    def ts(sec):
+        ns = t0 + int(sec * 1e9)
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + ".%09dZ" % (ns % 10**9)
+
+    def gpu(m, *why):
+        return {"path": "/dev/nvidia%d" % m, "major": 195, "minor": m, "reasons": list(why)}
+
+    def expo(sec, cg, name, devs, more=0):
+        e = {"type": "exposure", "time": ts(sec),
+             "cgroup": {"id": cg, "path": "/kubepods/besteffort/pod-%s/c%d" % (TAG, cg)},
+             "pod": {"namespace": "expo", "name": name, "uid": "uid-%d" % cg},
+             "container": {"name": "main", "id": "%064x" % cg},
+             "bundle": "/run/containerd/io.containerd.runtime.v2.task/k8s.io/%064x/config.json" % cg,
+             "devices": devs}
+        if more:
+            e["more"] = more
+        return e
+
+    def removed(sec, cg):
+        return {"type": "tenant", "time": ts(sec), "event": "removed", "state": "tenant",
+                "cgroup": {"id": cg, "path": "/kubepods/besteffort/pod-%s/c%d" % (TAG, cg)}}
+
+    def ready(sec):
+        return {"type": "ready", "time": ts(sec), "version": "test", "tier": "lsm",
+                "mode": "enforce", "kernel": os.uname().release, "exposure": True}
+
+    hostile = "a<img src=x onerror=alert(1)>&'\""
+    env = "env NVIDIA_VISIBLE_DEVICES=all"
+    rule = ["device-rule c 195:* rwm", "CAP_MKNOD"]
+    a1 = expo(0, 101, hostile, [gpu(0, "privileged"), gpu(1, "privileged")])
+    g = expo(0.1, 107, "gone-before", [gpu(2, "device /dev/nvidia2")])
+    b1 = expo(2, 102, "b", [gpu(1, *rule)], more=2)
+    h = expo(3.5, 108, "gone-between-runs", [gpu(3, env)])
+    a2 = expo(5, 101, hostile, [gpu(0, "privileged")])       # run 2's start-up: A changed
+    b2 = expo(5.1, 102, "b", [gpu(1, *rule), gpu(2, *rule)], more=2)
+    c = expo(8, 103, "c", [gpu(n, env) for n in range(4)])
+    dd = expo(10, 104, "d", [gpu(3, "device /dev/nvidia3", "hostPath /dev")])
+    e = expo(12, 105, "after", [gpu(0, env)])
+    # one access: an exposure is what could be reached, the matrix what was
+    acc = {"type": "access", "time": ts(10.5), "op": "open", "verdict": "unmediated",
+           "action": "denied", "tier": "lsm", "hook": "lsm", "first": True,
+           "device": {"major": 195, "minor": 3, "class": "nvidia-gpu"},
+           "process": {"pid": 4242, "tid": 4242, "comm": "python3"},
+           "cgroup": dd["cgroup"], "pod": dd["pod"], "container": dd["container"],
+           "violations": {"total": 1, "suppressed": 0}}
+    journal = [a1, g, ready(1), b1, removed(3, 107), h, {"type": "summary", "time": ts(4)},
+               a2, b2, ready(6), c, removed(9, 102), dd, acc, e]
+    with open(os.path.join(jdir, "seg-%020d.jsonl" % t0), "w") as f:
+        for x in journal:
+            f.write(json.dumps(x, separators=(",", ":")) + "\n")
+    out = os.path.join(d, "b")
+    r = subprocess.run([AGENT, "evidence", "--dir", jdir, "--out", out, "--since", ts(7),
+                        "--until", ts(11)], capture_output=True, timeout=120)
+    check(r.returncode == 0 and b"4 exposed containers" in r.stdout,
+          "evidence: %d %s %s" % (r.returncode, r.stdout, r.stderr))
+    bad, rendered = exposure_section.check(
+        out, [a2, b2, c, dd], absent=[x["container"]["id"] for x in (g, h, e)],
+        removed={(102, b2["cgroup"]["path"]): ts(9)}, work=d, need_browser=False)
+    check(not bad, "; ".join(bad))
+    x = json.load(open(os.path.join(out, "exposure.json")))["containers"]
+    check([c_["reported_before_window"] for c_ in x] == [True, True, False, False] and
+          x[0]["first_reported"] == ts(0), "before the window: %s" %
+          [(c_["tenant"], c_["first_reported"], c_["reported_before_window"]) for c_ in x])
+    st, text = product_status(out)
+    check("4 containers could reach 10 accelerator nodes beyond their allocation" in text, text)
+    r = verify(out)
+    check(r.returncode == 0 and b"ok (9 files)" in r.stdout, "verify: %s" % r.stdout)
+    if not rendered:
+        raise Skip("chromium is not installed (tools/deps/test.txt): the report is unchecked")
+    check_report_in_browser(out)  # markup in the pod name stays text; prints to PDF
+
+
 def test_evidence_signed():
     d = os.path.join(WORK, "ev-sig")
     a = Agent("ev-sig", {"dir": os.path.join(d, "journal"), "flush_ms": 100})
@@ -1032,9 +1124,9 @@ def test_evidence_signed():
         check(r.returncode == 0 and sorted(r.stdout.decode().split()) == sorted(
             ["PRODUCT.yaml", "access-matrix.csv", "access-matrix.json", "journal.jsonl",
              "manifest.json", "manifest.json.sig", "report.html", "selftest-junit.xml",
-             "selftest.json"]), "tar lists %s" % r.stdout)
+             "selftest.json", "exposure.json", "exposure.csv"]), "tar lists %s" % r.stdout)
         r = verify(tgz, "--pubkey", pub)
-        check(r.returncode == 0 and b"b.tar.gz: ok (7 files, signature good)" in r.stdout,
+        check(r.returncode == 0 and b"b.tar.gz: ok (9 files, signature good)" in r.stdout,
               "verify tarball: %s" % r.stdout)
         x = os.path.join(d, "x")
         os.makedirs(x)
@@ -1663,6 +1755,7 @@ TESTS = [
     ("evidence_report_in_browser", test_evidence_report_in_browser),
     ("evidence_status_audit", test_evidence_status_audit),
     ("evidence_report_many", test_evidence_report_many),
+    ("evidence_exposure", test_evidence_exposure),
     ("evidence_signed", test_evidence_signed),
     ("evidence_product", test_evidence_product),
     ("evidence_upload", test_evidence_upload),

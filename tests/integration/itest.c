@@ -2182,6 +2182,315 @@ out:
 }
 
 
+/* ---- VFIO groups (issue 22: a Kata-style VMM opens /dev/vfio/N) -------------------------------- */
+
+#define VFIO_MAJOR_T 239 /* a dynamic major no driver holds here (checked): vfio's, in the fixture */
+
+/* a VFIO group NAME (N or noiommu-N) of the fixture sysfs sys, as minor, holding one PCI device */
+static int vfio_group(const char *sys, const char *name, unsigned int group, unsigned int minor,
+		      const char *bdf, const char *cls, const char *vendor)
+{
+	char p[900], v[32];
+
+	snprintf(p, sizeof(p), "mkdir -p '%s/class/vfio/%s' '%s/kernel/iommu_groups/%u/devices/%s'",
+		 sys, name, sys, group, bdf);
+	if (system(p))
+		return -1;
+	snprintf(p, sizeof(p), "%s/kernel/iommu_groups/%u/devices/%s/class", sys, group, bdf);
+	if (write_file(p, cls))
+		return -1;
+	snprintf(p, sizeof(p), "%s/kernel/iommu_groups/%u/devices/%s/vendor", sys, group, bdf);
+	if (write_file(p, vendor))
+		return -1;
+	/* dev last: the agent takes a group once its number is there */
+	snprintf(p, sizeof(p), "%s/class/vfio/%s/dev", sys, name);
+	snprintf(v, sizeof(v), "%d:%u\n", VFIO_MAJOR_T, minor);
+	return write_file(p, v);
+}
+
+/*
+ * A VFIO group is an accelerator node when its PCI device is a GPU (host.sys names a fixture
+ * sysfs here): opened from a tenant that holds nothing it is denied (unmediated, class vfio-gpu),
+ * while a NIC's group on the same major is no accelerator (ENXIO: no driver, no verdict). A GPU
+ * bound to vfio-pci later (here a group in no-IOMMU mode) is classed within a second, with a
+ * `devices` event.
+ */
+static int test_vfio_group(void)
+{
+	char sys[700], extra[800], gpu[600], nic[600], later[600];
+	struct cfg_opts o = { .mode = "enforce", .extra = extra };
+	struct match mg = { .op = "open", .major = VFIO_MAJOR_T, .minor = 0, .cgroup = "/t-c" };
+	struct match mn = { .op = "open", .major = VFIO_MAJOR_T, .minor = 1, .cgroup = "/t-c" };
+	struct match ml = { .op = "open", .major = VFIO_MAJOR_T, .minor = 2, .cgroup = "/t-c" };
+	struct match md = { .type = "devices", .major = -1, .minor = -1 };
+	struct child_res g, n, l;
+	json_object *e, *added;
+	struct agent a;
+	double t0, took;
+	int ret = 1;
+
+	if (char_major_taken(VFIO_MAJOR_T))
+		SKIP("character major %d is taken on this machine", VFIO_MAJOR_T);
+	snprintf(sys, sizeof(sys), "%s/sys", workdir);
+	snprintf(extra, sizeof(extra), "host:\n  sys: %s\n", sys);
+	if (vfio_group(sys, "7", 7, 0, "0000:c1:00.0", "0x030200\n", "0x10de\n") ||
+	    vfio_group(sys, "8", 8, 1, "0000:5f:00.0", "0x020000\n", "0x15b3\n") ||
+	    node(gpu, sizeof(gpu), "vfio-7", VFIO_MAJOR_T, 0) ||
+	    node(nic, sizeof(nic), "vfio-8", VFIO_MAJOR_T, 1) ||
+	    node(later, sizeof(later), "vfio-noiommu-9", VFIO_MAJOR_T, 2))
+		FAIL("fixture: %s", strerror(errno));
+	if (agent_start(&a, &o, NULL))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	g = run_in("/t-c", do_open, gpu);
+	n = run_in("/t-c", do_open, nic);
+	t0 = now_s();
+	if (vfio_group(sys, "noiommu-9", 9, 2, "0000:00:05.0", "0x038000\n", "0x1002\n"))
+		FAIL_OUT("fixture: %s", strerror(errno));
+	if (!wait_line(&a, "\"type\":\"devices\"", "\"class\":\"vfio-gpu\",\"major\":239,\"minors\":\"2\"", 5))
+		FAIL_OUT("no devices event for the group bound later");
+	took = now_s() - t0;
+	l = run_in("/t-c", do_open, later);
+	if (agent_stop(&a))
+		goto out;
+	if (g.err != EPERM)
+		FAIL_OUT("open of a GPU's VFIO group by a tenant holding nothing: errno %d, expected EPERM",
+			 g.err);
+	if (n.err != ENXIO)
+		FAIL_OUT("open of a NIC's VFIO group: errno %d, expected ENXIO (no accelerator)", n.err);
+	if (l.err != EPERM)
+		FAIL_OUT("open of the GPU group bound later: errno %d, expected EPERM", l.err);
+	if (took > 1.5 * timeout_scale)
+		FAIL_OUT("the new group was classed after %.2f s (goal: within 1 s)", took);
+	mg.pid = g.pid;
+	mn.pid = n.pid;
+	ml.pid = l.pid;
+	if (expect(&a, &mg, "unmediated", "denied", "the GPU's VFIO group") ||
+	    expect(&a, &ml, "unmediated", "denied", "the GPU group bound later"))
+		goto out;
+	if (find(&a, &mn))
+		FAIL_OUT("an access event for the NIC's VFIO group");
+	e = find(&a, &mg);
+	if (strcmp(jstr(e, "device.class"), "vfio-gpu"))
+		FAIL_OUT("class %s, expected vfio-gpu", jstr(e, "device.class"));
+	e = find(&a, &md);
+	if (!e || !json_object_object_get_ex(e, "added", &added) || json_object_array_length(added) != 1)
+		FAIL_OUT("devices event: %.300s", e ? json_object_to_json_string(e) : "none");
+	ret = 0;
+out:
+	agent_free(&a);
+	unlink(gpu);
+	unlink(nic);
+	unlink(later);
+	return ret;
+}
+
+
+/* the first VFIO group of this machine (/sys/class/vfio/N) whose IOMMU group holds a GPU (PCI
+ * class 0x03 or 0x12): its name into name, its device number into *ma, *mi, the device's address
+ * into bdf; false when there is none */
+static bool real_vfio_gpu_group(char *name, size_t nlen, unsigned int *ma, unsigned int *mi,
+				char *bdf, size_t blen)
+{
+	DIR *d = opendir("/sys/class/vfio"), *g;
+	struct dirent *e, *f;
+	bool found = false;
+
+	if (!d)
+		return false;
+	while (!found && (e = readdir(d))) {
+		char p[600], v[64] = "", *t;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue; /* "vfio" (the container), noiommu-N (none in Debian's kernels) */
+		snprintf(p, sizeof(p), "/sys/class/vfio/%s/dev", e->d_name);
+		t = read_all(p);
+		if (!t || sscanf(t, "%u:%u", ma, mi) != 2) {
+			free(t);
+			continue;
+		}
+		free(t);
+		snprintf(p, sizeof(p), "/sys/kernel/iommu_groups/%s/devices", e->d_name);
+		g = opendir(p);
+		while (g && !found && (f = readdir(g))) {
+			char c[900];
+
+			if (f->d_name[0] == '.')
+				continue;
+			snprintf(c, sizeof(c), "%s/%s/class", p, f->d_name);
+			t = read_all(c);
+			snprintf(v, sizeof(v), "%s", t ? t : "");
+			free(t);
+			if (!strncmp(v, "0x03", 4) || !strncmp(v, "0x12", 4)) {
+				snprintf(name, nlen, "%s", e->d_name);
+				snprintf(bdf, blen, "%s", f->d_name);
+				found = true;
+			}
+		}
+		if (g)
+			closedir(g);
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * A real VFIO group holding a GPU, as a Kata-style VMM opens it: the guest of tests/vm/vfio.sh
+ * binds a display-class PCI device to vfio-pci behind an emulated IOMMU, so /dev/vfio/N is the
+ * kernel's own node (no host.sys fixture). Allocated by its path to t-v: t-v's open is allowed
+ * (and succeeds: the group opens); t-c's (holding nothing) and t-b's (holding another GPU) are
+ * denied as cross_tenant (the device is t-v's); the events class the node vfio-gpu. Skipped where no such group
+ * exists (the development machines: no device bound to vfio-pci).
+ */
+static int test_vfio_bound(void)
+{
+	char name[64], bdf[64], path[128], extra[512];
+	unsigned int ma, mi;
+	struct cfg_opts o = { .mode = "enforce", .extra = extra };
+	struct match mv = { .op = "open", .cgroup = "/t-v" };
+	struct match mc = { .op = "open", .cgroup = "/t-c" };
+	struct match mb = { .op = "open", .cgroup = "/t-b" };
+	struct child_res v, c, b;
+	json_object *e;
+	struct agent a;
+	int ret = 1;
+
+	if (!real_vfio_gpu_group(name, sizeof(name), &ma, &mi, bdf, sizeof(bdf)))
+		SKIP("no VFIO group holding a GPU here (make vm-vfio-check binds one in a guest)");
+	snprintf(path, sizeof(path), "/dev/vfio/%s", name);
+	{
+		struct stat st;
+
+		if (stat(path, &st) || !S_ISCHR(st.st_mode) || major(st.st_rdev) != ma ||
+		    minor(st.st_rdev) != mi)
+			FAIL("%s: not the character device %u:%u that /sys/class/vfio/%s names", path,
+			     ma, mi, name);
+	}
+	snprintf(extra, sizeof(extra), "  - cgroup: %s/t-v\n    devices: [\"%s\"]\n", root, path);
+	mv.major = mc.major = mb.major = (int)ma;
+	mv.minor = mc.minor = mb.minor = (int)mi;
+	if (cg_make("/t-v"))
+		FAIL("cgroup /t-v: %s", strerror(errno));
+	if (agent_start(&a, &o, NULL)) {
+		cg_remove("/t-v");
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	}
+	c = run_in("/t-c", do_open, path);
+	b = run_in("/t-b", do_open, path);
+	v = run_in("/t-v", do_open, path);
+	if (agent_stop(&a))
+		goto out;
+	if (c.err != EPERM)
+		FAIL_OUT("open of %s (%s's group) by a tenant holding nothing: errno %d, expected EPERM",
+			 path, bdf, c.err);
+	if (b.err != EPERM)
+		FAIL_OUT("open of %s by a tenant holding another GPU: errno %d, expected EPERM", path,
+			 b.err);
+	if (v.err != 0)
+		FAIL_OUT("open of %s by the tenant it is allocated to: errno %d (%s), expected success",
+			 path, v.err, strerror(v.err));
+	mv.pid = v.pid;
+	mc.pid = c.pid;
+	mb.pid = b.pid;
+	if (expect(&a, &mc, "cross_tenant", "denied", "the GPU's VFIO group, tenant with nothing") ||
+	    expect(&a, &mb, "cross_tenant", "denied", "the GPU's VFIO group, tenant with another GPU") ||
+	    expect(&a, &mv, "allowed", "observed", "the GPU's VFIO group, its own tenant"))
+		goto out;
+	e = find(&a, &mc);
+	if (strcmp(jstr(e, "device.class"), "vfio-gpu"))
+		FAIL_OUT("class %s, expected vfio-gpu", jstr(e, "device.class"));
+	e = find(&a, &mv);
+	if (strcmp(jstr(e, "device.class"), "vfio-gpu"))
+		FAIL_OUT("class of the allowed open %s, expected vfio-gpu", jstr(e, "device.class"));
+	ret = 0;
+out:
+	agent_free(&a);
+	cg_remove("/t-v");
+	return ret;
+}
+
+
+/*
+ * The same real group taken off vfio-pci and bound again while the agent runs (a VMM's GPU
+ * handed back and passed through anew): the unbind removes /dev/vfio/N and the agent says so with
+ * a `devices` event; the bind brings it back, classed vfio-gpu within a second (goal, as for a
+ * driver in /proc/devices), and opens of it are judged again: denied to a tenant holding nothing
+ * (cross_tenant: it is t-v's), allowed to t-v. Skipped where there is no such group.
+ */
+static int test_vfio_bound_rebind(void)
+{
+	char name[64], bdf[64], path[128], extra[512];
+	unsigned int ma, mi, ma2, mi2;
+	struct cfg_opts o = { .mode = "enforce", .extra = extra };
+	struct match mv = { .op = "open", .cgroup = "/t-v" };
+	struct match mc = { .op = "open", .cgroup = "/t-c" };
+	struct child_res gone, c, v;
+	struct agent a;
+	double t0, took;
+	bool unbound = false;
+	int ret = 1;
+
+	if (!real_vfio_gpu_group(name, sizeof(name), &ma, &mi, bdf, sizeof(bdf)))
+		SKIP("no VFIO group holding a GPU here (make vm-vfio-check binds one in a guest)");
+	snprintf(path, sizeof(path), "/dev/vfio/%s", name);
+	snprintf(extra, sizeof(extra), "  - cgroup: %s/t-v\n    devices: [\"%s\"]\n", root, path);
+	if (cg_make("/t-v"))
+		FAIL("cgroup /t-v: %s", strerror(errno));
+	if (agent_start(&a, &o, NULL)) {
+		cg_remove("/t-v");
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	}
+	if (write_file("/sys/bus/pci/drivers/vfio-pci/unbind", bdf))
+		FAIL_OUT("unbind %s from vfio-pci: %s", bdf, strerror(errno));
+	unbound = true;
+	if (!wait_line(&a, "\"type\":\"devices\"", "\"removed\":[{\"class\":\"vfio-gpu\"", 5))
+		FAIL_OUT("no devices event for %s going (unbound from vfio-pci)", path);
+	gone = run_in("/t-c", do_open, path);
+	t0 = now_s();
+	if (write_file("/sys/bus/pci/drivers/vfio-pci/bind", bdf))
+		FAIL_OUT("bind %s to vfio-pci again: %s", bdf, strerror(errno));
+	unbound = false;
+	if (!wait_line(&a, "\"type\":\"devices\"", "\"added\":[{\"class\":\"vfio-gpu\"", 5))
+		FAIL_OUT("no devices event for %s bound again", path);
+	took = now_s() - t0;
+	/* devtmpfs makes the node as the group is registered; the agent may see sysfs first */
+	for (int i = 0; i < 50 && access(path, F_OK); i++)
+		usleep(20000);
+	if (!real_vfio_gpu_group(name, sizeof(name), &ma2, &mi2, bdf, sizeof(bdf)))
+		FAIL_OUT("no VFIO group holding a GPU after binding %s again", bdf);
+	if (ma2 != ma || mi2 != mi)
+		FAIL_OUT("%s came back as %u:%u, was %u:%u (the allocation names the path as it was)",
+			 path, ma2, mi2, ma, mi);
+	c = run_in("/t-c", do_open, path);
+	v = run_in("/t-v", do_open, path);
+	if (agent_stop(&a))
+		goto out;
+	if (gone.err != ENOENT)
+		FAIL_OUT("open of %s while unbound: errno %d, expected ENOENT", path, gone.err);
+	if (c.err != EPERM)
+		FAIL_OUT("open of %s bound again, by a tenant holding nothing: errno %d, expected EPERM",
+			 path, c.err);
+	if (v.err != 0)
+		FAIL_OUT("open of %s bound again, by its tenant: errno %d (%s), expected success", path,
+			 v.err, strerror(v.err));
+	if (took > 1.5 * timeout_scale)
+		FAIL_OUT("the group bound again was classed after %.2f s (goal: within 1 s)", took);
+	mc.major = mv.major = (int)ma;
+	mc.minor = mv.minor = (int)mi;
+	mc.pid = c.pid;
+	mv.pid = v.pid;
+	if (expect(&a, &mc, "cross_tenant", "denied", "the group bound again, tenant with nothing") ||
+	    expect(&a, &mv, "allowed", "observed", "the group bound again, its own tenant"))
+		goto out;
+	ret = 0;
+out:
+	if (unbound)
+		write_file("/sys/bus/pci/drivers/vfio-pci/bind", bdf);
+	agent_free(&a);
+	cg_remove("/t-v");
+	return ret;
+}
+
+
 /* ---- restart and upgrade (pinned state, user/kernel/pins.c) ------------------------------------------ */
 
 /* `accelguard uninstall --pin-dir DIR`: its exit status; its first line in out */
@@ -4551,6 +4860,9 @@ static const struct test {
 	{ "bad_config", test_bad_config },
 	{ "bad_config_writable", test_bad_config_writable },
 	{ "driver_appears", test_driver_appears },
+	{ "vfio_group", test_vfio_group },
+	{ "vfio_bound", test_vfio_bound },
+	{ "vfio_bound_rebind", test_vfio_bound_rebind },
 	{ "blocked_sink", test_blocked_sink },
 	{ "restart_sigkill", test_restart_sigkill },
 	{ "restart_reconcile", test_restart_reconcile },

@@ -20,7 +20,10 @@
 #include <unistd.h>
 
 #include "devices.h"
+#include <json-c/json.h>
+#include "k8s/amd.h"
 #include "k8s/cgroup.h"
+#include "k8s/devmap.h"
 #include "k8s/exposure.h"
 #include "k8s/oci.h"
 
@@ -152,7 +155,7 @@ static void expect(const char *fixture, const struct ag_dev_range *alloc, unsign
 		free(o.env_nvidia);
 		o.env_nvidia = strdup(env_nvidia);
 	}
-	n = k8s_exposure_compute(&o, host, N_HOST, alloc, n_alloc, nv, &x);
+	n = k8s_exposure_compute(&o, host, N_HOST, alloc, n_alloc, nv, NULL, &x);
 	expo_str(&x, got, sizeof(got));
 	if (strcmp(got, want))
 		fail_msg("%s: exposure\n  '%s', expected\n  '%s'", fixture, got, want);
@@ -213,6 +216,284 @@ static void test_exposure_env_list(void **state)
 	       "195:2=env NVIDIA_VISIBLE_DEVICES=0,GPU-aaaaaaaa-0000-4000-8000-000000000001,3");
 	expect("containerd-env.json", NULL, 0, &nv, "void", "");
 	expect("containerd-env.json", NULL, 0, &nv, "none", "");
+}
+
+/*
+ * The visibility variables' forms, each read as the runtime that injects the nodes reads it.
+ * env: the container's whole process.env, "NAME=VALUE" entries (NULL-terminated); a spec with
+ * no devices, no rules, not privileged: only the variables can expose.
+ */
+static void expect_env(const char *const env[], const struct k8s_hostdev *hd, size_t n_hd,
+		       const struct ag_dev_range *alloc, unsigned int n_alloc,
+		       const struct ag_nv_table *nv, const struct k8s_amd_table *amd, const char *want)
+{
+	static struct ag_k8s_exposure x;
+	json_object *root = json_object_new_object(), *proc = json_object_new_object(),
+		    *arr = json_object_new_array();
+	const char *doc;
+	struct k8s_oci o;
+	char got[8192], err[512] = "";
+	size_t o_ = 0;
+	int n;
+
+	for (size_t i = 0; env[i]; i++)
+		json_object_array_add(arr, json_object_new_string(env[i]));
+	json_object_object_add(proc, "env", arr);
+	json_object_object_add(root, "ociVersion", json_object_new_string("1.0.2"));
+	json_object_object_add(root, "process", proc);
+	doc = json_object_to_json_string(root);
+	if (k8s_oci_parse(doc, strlen(doc), "env.json", &o, err, sizeof(err)))
+		fail_msg("env.json: %s", err);
+	json_object_put(root);
+	n = k8s_exposure_compute(&o, hd, n_hd, alloc, n_alloc, nv, amd, &x);
+	got[0] = 0;
+	for (unsigned int i = 0; i < x.n; i++) {
+		o_ += (size_t)snprintf(got + o_, sizeof(got) - o_, "%s%s=", i ? " " : "", x.d[i].path);
+		for (unsigned int j = 0; j < x.d[i].n_reasons; j++)
+			o_ += (size_t)snprintf(got + o_, sizeof(got) - o_, "%s%s", j ? "|" : "",
+					       x.d[i].reasons[j]);
+	}
+	if (strcmp(got, want))
+		fail_msg("env %.80s%s: exposure\n  '%.300s', expected\n  '%.300s'", env[0] ? env[0] : "(none)",
+			 env[0] && env[1] ? " ..." : "", got, want);
+	assert_int_equal(n, (int)x.n);
+	k8s_oci_free(&o);
+}
+
+static struct ag_nv_gpu nv4[] = { /* sorted by bus id: NVML index 0 is minor 2 */
+	{ "GPU-aaaaaaaa-0000-4000-8000-000000000002", "0000:1a:00.0", 2 },
+	{ "GPU-aaaaaaaa-0000-4000-8000-000000000000", "0000:3b:00.0", 0 },
+	{ "GPU-aaaaaaaa-0000-4000-8000-000000000001", "0000:5e:00.0", 1 },
+	{ "GPU-aaaaaaaa-0000-4000-8000-000000000003", "0000:86:00.0", 3 },
+};
+
+#define E1(v) ((const char *const[]){ v, NULL })
+#define NVE(v) "env NVIDIA_VISIBLE_DEVICES=" v
+
+static void test_exposure_env_nvidia_forms(void **state)
+{
+	struct ag_nv_table nv = { .gpus = nv4, .n_gpus = 4 };
+	struct ag_dev_range g3 = { 195, 3, 3, 0 };
+	const struct k8s_hostdev *h = host;
+	char *big;
+	size_t off = 0;
+
+	(void)state;
+	/* entries trimmed; an index and a UUID */
+	expect_env(E1("NVIDIA_VISIBLE_DEVICES= 0 , GPU-aaaaaaaa-0000-4000-8000-000000000000 ,3"), h,
+		   N_HOST, &g3, 1, &nv, NULL,
+		   "/dev/nvidia0=" NVE(" 0 , GPU-aaaaaaaa-0000-4000-8000-000000000000 ,3") " "
+		   "/dev/nvidia2=" NVE(" 0 , GPU-aaaaaaaa-0000-4000-8000-000000000000 ,3"));
+	/* a UUID without its prefix, in upper case */
+	expect_env(E1("NVIDIA_VISIBLE_DEVICES=AAAAAAAA-0000-4000-8000-000000000001"), h, N_HOST, &g3,
+		   1, &nv, NULL, "/dev/nvidia1=" NVE("AAAAAAAA-0000-4000-8000-000000000001"));
+	/* MIG devices: by index (GPU 0:MIG 1, the GPU of NVML index 0) and the older UUID form */
+	expect_env(E1("NVIDIA_VISIBLE_DEVICES=0:1"), h, N_HOST, &g3, 1, &nv, NULL,
+		   "/dev/nvidia2=" NVE("0:1"));
+	expect_env(E1("NVIDIA_VISIBLE_DEVICES=MIG-GPU-aaaaaaaa-0000-4000-8000-000000000001/1/0"), h,
+		   N_HOST, &g3, 1, &nv, NULL,
+		   "/dev/nvidia1=" NVE("MIG-GPU-aaaaaaaa-0000-4000-8000-000000000001/1/0"));
+	/* a MIG UUID's GPU is not in procfs: nothing the agent can name */
+	expect_env(E1("NVIDIA_VISIBLE_DEVICES=MIG-4f1b2e1c-9d2f-5c3b-8e5a-0b9a1f2e3d4c"), h, N_HOST,
+		   &g3, 1, &nv, NULL, "");
+	/* the first "all" or "none" decides; any "void", or no entry, is nothing */
+	expect_env(E1("NVIDIA_VISIBLE_DEVICES=1,all"), h, N_HOST, &g3, 1, &nv, NULL,
+		   "/dev/nvidia0=" NVE("1,all") " /dev/nvidia1=" NVE("1,all") " /dev/nvidia2="
+		   NVE("1,all"));
+	expect_env(E1("NVIDIA_VISIBLE_DEVICES=none,all"), h, N_HOST, &g3, 1, &nv, NULL, "");
+	expect_env(E1("NVIDIA_VISIBLE_DEVICES=all,void"), h, N_HOST, &g3, 1, &nv, NULL, "");
+	expect_env(E1("NVIDIA_VISIBLE_DEVICES= , ,"), h, N_HOST, &g3, 1, &nv, NULL, "");
+	expect_env(E1("NVIDIA_VISIBLE_DEVICES="), h, N_HOST, &g3, 1, &nv, NULL, "");
+	/* "all" needs no table; a list does */
+	expect_env(E1("NVIDIA_VISIBLE_DEVICES=all"), h, N_HOST, &g3, 1, NULL, NULL,
+		   "/dev/nvidia0=" NVE("all") " /dev/nvidia1=" NVE("all") " /dev/nvidia2=" NVE("all"));
+	expect_env(E1("NVIDIA_VISIBLE_DEVICES=0,1"), h, N_HOST, &g3, 1, NULL, NULL, "");
+	/* garbage names no GPU: an index past the GPUs, a negative or huge one, a bad UUID */
+	expect_env(E1("NVIDIA_VISIBLE_DEVICES=4,-1,+1,99999999999999999999999,0x1,GPU-nope,\x01\xff,1:,:1"),
+		   h, N_HOST, &g3, 1, &nv, NULL, "");
+	/* a legacy CUDA image (CUDA_VERSION, no NVIDIA_REQUIRE_CUDA) with the variable unset: all */
+	expect_env(E1("CUDA_VERSION=8.0.61"), h, N_HOST, &g3, 1, &nv, NULL,
+		   "/dev/nvidia0=env CUDA_VERSION=8.0.61 (legacy image: NVIDIA_VISIBLE_DEVICES unset is all) "
+		   "/dev/nvidia1=env CUDA_VERSION=8.0.61 (legacy image: NVIDIA_VISIBLE_DEVICES unset is all) "
+		   "/dev/nvidia2=env CUDA_VERSION=8.0.61 (legacy image: NVIDIA_VISIBLE_DEVICES unset is all)");
+	expect_env(((const char *const[]){ "CUDA_VERSION=8.0.61", "NVIDIA_REQUIRE_CUDA=cuda>=8.0", NULL }),
+		   h, N_HOST, &g3, 1, &nv, NULL, "");
+	expect_env(((const char *const[]){ "CUDA_VERSION=8.0.61", "NVIDIA_VISIBLE_DEVICES=", NULL }), h,
+		   N_HOST, &g3, 1, &nv, NULL, "");
+	/* the last of a variable given twice wins */
+	expect_env(((const char *const[]){ "NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_VISIBLE_DEVICES=1", NULL }),
+		   h, N_HOST, &g3, 1, &nv, NULL, "/dev/nvidia0=" NVE("1"));
+
+	/* a long list is read whole (not cut at a buffer): its own GPU 300 times, then index 1 */
+	big = malloc(64 * 1024);
+	assert_non_null(big);
+	off = (size_t)sprintf(big, "NVIDIA_VISIBLE_DEVICES=");
+	for (int i = 0; i < 300; i++)
+		off += (size_t)sprintf(big + off, "GPU-aaaaaaaa-0000-4000-8000-000000000003,");
+	sprintf(big + off, "1");
+	expect_env(E1(big), h, N_HOST, &g3, 1, &nv, NULL,
+		   "/dev/nvidia0=" NVE("GPU-aaaaaaaa-0000-4000-8000-000000000003,GPU-aaaaaaaa-0000-4"));
+	/* a list over K8S_ENV_MAX_ENTRIES is not looked up: every GPU, and the reason says so */
+	off = (size_t)sprintf(big, "NVIDIA_VISIBLE_DEVICES=");
+	for (int i = 0; i < 5000; i++)
+		off += (size_t)sprintf(big + off, "%s3", i ? "," : "");
+	expect_env(E1(big), h, N_HOST, &g3, 1, &nv, NULL,
+		   "/dev/nvidia0=" NVE("3,3,3,3,3,3,... (5000 entries: all counted)") " /dev/nvidia1="
+		   NVE("3,3,3,3,3,3,... (5000 entries: all counted)") " /dev/nvidia2="
+		   NVE("3,3,3,3,3,3,... (5000 entries: all counted)"));
+	free(big);
+}
+
+/* an AMD host: two GPUs and a partition (tests/k8s/fixtures/amd-sysfs), a device the KFD
+ * topology does not know (card3, renderD131), another vendor's render node (renderD130) */
+static struct k8s_hostdev amd_host[] = {
+	{ "/dev/dri/card1", 226, 1, false, true },        { "/dev/dri/renderD128", 226, 128, false, true },
+	{ "/dev/dri/card2", 226, 2, false, true },        { "/dev/dri/renderD129", 226, 129, false, true },
+	{ "/dev/dri/card3", 226, 3, false, true },        { "/dev/dri/renderD131", 226, 131, false, true },
+	{ "/dev/dri/card4", 226, 4, false, true },        { "/dev/dri/renderD132", 226, 132, false, true },
+	{ "/dev/dri/renderD130", 226, 130, false, true },
+};
+#define N_AMD_HOST (sizeof(amd_host) / sizeof(amd_host[0]))
+
+static void test_amd_table(void **state)
+{
+	struct k8s_amd_table t;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(k8s_amd_load(FIXTURES "/amd-sysfs", &t, err, sizeof(err)), 0);
+	/* grouped by PCI device in first-seen order (03:00, then 83:00 and its partition), by render
+	 * minor within a group; c1:00 has no KFD topology node: left out, as the runtime leaves it */
+	assert_int_equal(t.n, 3);
+	assert_int_equal(t.gpus[0].n_drm, 2);
+	assert_string_equal(t.gpus[0].drm[0], "/dev/dri/card1");
+	assert_string_equal(t.gpus[0].drm[1], "/dev/dri/renderD128");
+	assert_string_equal(t.gpus[0].group, "0000:03:00:0");
+	assert_true(t.gpus[0].has_unique_id);
+	assert_true(t.gpus[0].unique_id == 0x123456789abcdef0ULL);
+	assert_string_equal(t.gpus[1].drm[1], "/dev/dri/renderD129");
+	assert_string_equal(t.gpus[1].group, "0000:83:00:0");
+	assert_true(t.gpus[1].unique_id == 0xfedcba9876543210ULL);
+	assert_string_equal(t.gpus[2].drm[0], "/dev/dri/card4");
+	assert_string_equal(t.gpus[2].drm[1], "/dev/dri/renderD132");
+	assert_int_equal(t.gpus[2].render_minor, 132);
+	k8s_amd_free(&t);
+	/* no amdgpu driver: no AMD GPU, no error */
+	assert_int_equal(k8s_amd_load(FIXTURES "/oci", &t, err, sizeof(err)), 0);
+	assert_int_equal(t.n, 0);
+}
+
+#define AE(v) "env AMD_VISIBLE_DEVICES=" v
+
+static void test_exposure_env_amd_forms(void **state)
+{
+	struct k8s_amd_table t;
+	struct ag_dev_range own = { 226, 1, 1, 0 }; /* the container's own card of GPU 0 */
+	const struct k8s_hostdev *h = amd_host;
+	char err[512] = "", *big;
+	size_t off;
+
+	(void)state;
+	assert_int_equal(k8s_amd_load(FIXTURES "/amd-sysfs", &t, err, sizeof(err)), 0);
+	/* all: the table's GPUs' nodes (not card3, which the runtime does not number; not another
+	 * vendor's renderD130) */
+	expect_env(E1("AMD_VISIBLE_DEVICES=All"), h, N_AMD_HOST, &own, 1, NULL, &t,
+		   "/dev/dri/renderD128=" AE("All") " /dev/dri/card2=" AE("All") " /dev/dri/renderD129="
+		   AE("All") " /dev/dri/card4=" AE("All") " /dev/dri/renderD132=" AE("All"));
+	/* an index, a range, a Go integer with its sign */
+	expect_env(E1("AMD_VISIBLE_DEVICES=1"), h, N_AMD_HOST, &own, 1, NULL, &t,
+		   "/dev/dri/card2=" AE("1") " /dev/dri/renderD129=" AE("1"));
+	expect_env(E1("AMD_VISIBLE_DEVICES=1-2"), h, N_AMD_HOST, &own, 1, NULL, &t,
+		   "/dev/dri/card2=" AE("1-2") " /dev/dri/renderD129=" AE("1-2") " /dev/dri/card4="
+		   AE("1-2") " /dev/dri/renderD132=" AE("1-2"));
+	expect_env(E1("AMD_VISIBLE_DEVICES=+2"), h, N_AMD_HOST, &own, 1, NULL, &t,
+		   "/dev/dri/card4=" AE("+2") " /dev/dri/renderD132=" AE("+2"));
+	/* unique ids: 0x and hex in any case, or more than 8 hex digits without it */
+	expect_env(E1("AMD_VISIBLE_DEVICES=0XFEDCBA9876543210"), h, N_AMD_HOST, &own, 1, NULL, &t,
+		   "/dev/dri/card2=" AE("0XFEDCBA9876543210") " /dev/dri/renderD129=" AE("0XFEDCBA9876543210"));
+	expect_env(E1("AMD_VISIBLE_DEVICES=123456789abcdef0"), h, N_AMD_HOST, &own, 1, NULL, &t,
+		   "/dev/dri/renderD128=" AE("123456789abcdef0"));
+	/* not trimmed, unlike NVIDIA's: " 1" names nothing; nor do none, void, a reversed or open
+	 * range, an index past the GPUs, an unknown id, garbage */
+	expect_env(E1("AMD_VISIBLE_DEVICES= 1,none,void,2-1,-1,1-,3,0xdead,abcdef012,\x01\xff,1 "), h,
+		   N_AMD_HOST, &own, 1, NULL, &t, "");
+	/* a range far past the GPUs: the ones there */
+	expect_env(E1("AMD_VISIBLE_DEVICES=2-9999999999"), h, N_AMD_HOST, &own, 1, NULL, &t,
+		   "/dev/dri/card4=" AE("2-9999999999") " /dev/dri/renderD132=" AE("2-9999999999"));
+	/* DOCKER_RESOURCE_*: the same; the last of them and AMD_VISIBLE_DEVICES wins */
+	expect_env(E1("DOCKER_RESOURCE_AMD_GPU=2"), h, N_AMD_HOST, &own, 1, NULL, &t,
+		   "/dev/dri/card4=env DOCKER_RESOURCE_AMD_GPU=2 /dev/dri/renderD132=env DOCKER_RESOURCE_AMD_GPU=2");
+	expect_env(((const char *const[]){ "AMD_VISIBLE_DEVICES=all", "DOCKER_RESOURCE_GPU=", NULL }), h,
+		   N_AMD_HOST, &own, 1, NULL, &t, "");
+	/* ROCR_VISIBLE_DEVICES and HIP_VISIBLE_DEVICES select among nodes there: no exposure */
+	expect_env(((const char *const[]){ "ROCR_VISIBLE_DEVICES=0,1,2", "HIP_VISIBLE_DEVICES=all",
+					   "CUDA_VISIBLE_DEVICES=0", NULL }),
+		   h, N_AMD_HOST, &own, 1, NULL, &t, "");
+	/* a list over the bound: every GPU, said */
+	big = malloc(32 * 1024);
+	assert_non_null(big);
+	off = (size_t)sprintf(big, "AMD_VISIBLE_DEVICES=");
+	for (int i = 0; i < 4097; i++)
+		off += (size_t)sprintf(big + off, "%s0", i ? "," : "");
+	expect_env(E1(big), h, N_AMD_HOST, &own, 1, NULL, &t,
+		   "/dev/dri/renderD128=" AE("0,0,0,0,0,0,... (4097 entries: all counted)") " /dev/dri/card2="
+		   AE("0,0,0,0,0,0,... (4097 entries: all counted)") " /dev/dri/renderD129="
+		   AE("0,0,0,0,0,0,... (4097 entries: all counted)") " /dev/dri/card4="
+		   AE("0,0,0,0,0,0,... (4097 entries: all counted)") " /dev/dri/renderD132="
+		   AE("0,0,0,0,0,0,... (4097 entries: all counted)"));
+	free(big);
+	k8s_amd_free(&t);
+}
+
+/*
+ * VFIO (a Kata-style sandbox's VMM opens /dev/vfio/N): a passthrough device plugin's id is the
+ * GPU's PCI address; the allocation is that GPU's node while its driver holds it, else the VFIO
+ * group holding it and its per-device node (tests/k8s/fixtures/vfio-sysfs: group 12 holds
+ * 0000:c1:00.0 as 511:0, its iommufd node devices/vfio0 is 510:0, noiommu-2 holds 0000:00:05.0
+ * as 511:2, group 13 a NIC).
+ */
+static void dp_ranges(struct k8s_devmap *m, const char *resource, const char *id, char *out,
+		      size_t len, bool *unmapped)
+{
+	struct k8s_alloc a;
+	size_t o = 0;
+
+	memset(&a, 0, sizeof(a));
+	k8s_map_dp(m, resource, id, &a);
+	out[0] = 0;
+	for (unsigned int i = 0; i < a.n; i++)
+		o += (size_t)snprintf(out + o, len - o, "%s%u:%u-%u", i ? " " : "", a.r[i].major,
+				      a.r[i].lo, a.r[i].hi);
+	*unmapped = a.unmapped;
+}
+
+static void test_vfio_allocation(void **state)
+{
+	struct k8s_devmap m;
+	char got[256];
+	bool un;
+
+	(void)state;
+	assert_int_equal(k8s_map_init(&m, FIXTURES "/proc", NULL, NULL, 0), 0);
+	assert_int_equal(k8s_map_set_sys(&m, FIXTURES "/vfio-sysfs"), 0);
+	/* its per-device node (iommufd) and its group: the VMM may open either */
+	dp_ranges(&m, "nvidia.com/GH100_H100_PCIE", "0000:c1:00.0", got, sizeof(got), &un);
+	assert_string_equal(got, "510:0-0 511:0-0");
+	assert_false(un);
+	dp_ranges(&m, "nvidia.com/GH100_H100_PCIE", "C1:00.0", got, sizeof(got), &un);
+	assert_string_equal(got, "510:0-0 511:0-0");
+	dp_ranges(&m, "amd.com/gpu", "0000:00:05.0", got, sizeof(got), &un); /* no-IOMMU mode */
+	assert_string_equal(got, "511:2-2");
+	/* the same address while the NVIDIA driver holds the GPU: its /dev/nvidiaN */
+	dp_ranges(&m, "nvidia.com/gpu", "0000:3b:00.0", got, sizeof(got), &un);
+	assert_string_equal(got, "195:1-1");
+	/* a NIC's group, the GPU's audio function, no address: nothing */
+	dp_ranges(&m, "nvidia.com/GH100_H100_PCIE", "0000:5f:00.0", got, sizeof(got), &un);
+	assert_string_equal(got, "");
+	assert_true(un);
+	dp_ranges(&m, "nvidia.com/GH100_H100_PCIE", "0000:c1:00.1", got, sizeof(got), &un);
+	assert_string_equal(got, "");
+	k8s_map_fini(&m);
 }
 
 /* A bad file: refused with an error that names it and the cause. */
@@ -420,6 +701,10 @@ int main(void)
 		cmocka_unit_test(test_identity_crio),
 		cmocka_unit_test(test_exposure),
 		cmocka_unit_test(test_exposure_env_list),
+		cmocka_unit_test(test_exposure_env_nvidia_forms),
+		cmocka_unit_test(test_amd_table),
+		cmocka_unit_test(test_exposure_env_amd_forms),
+		cmocka_unit_test(test_vfio_allocation),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_bundle_layouts),
 		cmocka_unit_test(test_hostdevs_scan),

@@ -203,6 +203,7 @@ static void test_defaults(void **state)
 	assert_false(c->kubernetes.present);
 	assert_null(c->kubernetes.node_name);
 	assert_null(c->host.proc);
+	assert_null(c->host.sys);
 	assert_int_equal(c->host.n_cdi_dirs, 0);
 }
 
@@ -402,7 +403,7 @@ static void test_unknown_and_duplicate_keys(void **state)
 		{ "kubernetes: {reports: policyreport}\n", 1,
 		  "kubernetes.reports: expected wgpolicyk8s, openreports or off, found 'policyreport'" },
 		{ "host:\n  proc: /proc\n  proc: /p\n", 3, "host: duplicate key 'proc' (first on line 2)" },
-		{ "host: {cdi: [/x]}\n", 1, "unknown key 'cdi' in host (expected one of: proc, cdi_dirs, bundle_dirs)" },
+		{ "host: {cdi: [/x]}\n", 1, "unknown key 'cdi' in host (expected one of: proc, sys, cdi_dirs, bundle_dirs)" },
 		{ "devices:\n  - class: x\n    major: 300\n    minro: 1\n", 4,
 		  "unknown key 'minro' in devices[0] (expected one of: class, major, minor, minors)" },
 		{ "allocations:\n  - cgroup: /a\n    device: ['195:0']\n", 3,
@@ -631,6 +632,7 @@ static void test_bad_kubernetes_and_host(void **state)
 		{ "kubernetes:\n  ca_file: ca.crt\n", 2, "kubernetes.ca_file: expected an absolute path, found 'ca.crt'" },
 		{ "host: /proc\n", 1, "host: expected a mapping, found '/proc'" },
 		{ "host:\n  proc: proc\n", 2, "host.proc: expected an absolute path, found 'proc'" },
+		{ "host:\n  sys: sys\n", 2, "host.sys: expected an absolute path, found 'sys'" },
 		{ "host:\n  cdi_dirs: /etc/cdi\n", 2, "host.cdi_dirs: expected a list of directories, found '/etc/cdi'" },
 		{ "host:\n  cdi_dirs: []\n", 2,
 		  "host.cdi_dirs: expected at least one directory (leave the key out for the defaults)" },

@@ -7,6 +7,7 @@
 #include "unit.h"
 
 #include "devices.h"
+#include "vfio.h"
 #include "verdict.h"
 
 #define PROC_DEVICES AG_UNIT_FIXTURES "/proc_devices"
@@ -351,6 +352,103 @@ static void test_devspec_mknod(void **state)
 	expect_spec_err(path, -ENOTBLK);
 }
 
+#define VFIO_SYS AG_UNIT_FIXTURES "/../../k8s/fixtures/vfio-sysfs"
+
+/* VFIO groups (issue 22): those holding a GPU, classified by their own minors only */
+static void test_vfio_groups(void **state)
+{
+	struct fx *f = *state;
+	struct ag_vfio v;
+	char err[256] = "";
+
+	assert_int_equal(ag_vfio_scan(VFIO_SYS, &v, err, sizeof(err)), 0);
+	/* by (major, minor): the per-device node devices/vfio0 (iommufd, 510:0) of 0000:c1:00.0,
+	 * then group 12 (that 3D controller and its audio function), noiommu-2 (a display controller
+	 * in no-IOMMU mode), 14 (a processing accelerator); not group 13 nor devices/vfio1 (a NIC),
+	 * not "bogus" */
+	assert_int_equal(v.scanned, 6);
+	assert_int_equal(v.n, 4);
+	assert_string_equal(v.g[0].name, "devices/vfio0");
+	assert_true(v.g[0].cdev);
+	assert_int_equal(v.g[0].major, 510);
+	assert_int_equal(v.g[0].minor, 0);
+	assert_string_equal(v.g[0].bdf, "0000:c1:00.0");
+	assert_string_equal(v.g[0].vendor, "nvidia");
+	assert_string_equal(v.g[1].name, "12");
+	assert_false(v.g[1].cdev);
+	assert_int_equal(v.g[1].group, 12);
+	assert_int_equal(v.g[1].major, 511);
+	assert_int_equal(v.g[1].minor, 0);
+	assert_string_equal(v.g[1].bdf, "0000:c1:00.0");
+	assert_string_equal(v.g[1].vendor, "nvidia");
+	assert_false(v.g[1].noiommu);
+	assert_string_equal(v.g[2].name, "noiommu-2");
+	assert_int_equal(v.g[2].group, 2);
+	assert_int_equal(v.g[2].minor, 2);
+	assert_true(v.g[2].noiommu);
+	assert_string_equal(v.g[2].vendor, "amd");
+	assert_string_equal(v.g[2].bdf, "0000:00:05.0");
+	assert_string_equal(v.g[3].bdf, "0000:d2:00.0");
+	assert_string_equal(v.g[3].vendor, "");
+	/* by PCI address: the GPU's nodes (its per-device node, then its group), in any of its
+	 * spellings; not its audio function's */
+	assert_ptr_equal(ag_vfio_by_bdf(&v, "0000:c1:00.0"), &v.g[0]);
+	assert_ptr_equal(ag_vfio_next_by_bdf(&v, "0000:c1:00.0", &v.g[0]), &v.g[1]);
+	assert_null(ag_vfio_next_by_bdf(&v, "0000:c1:00.0", &v.g[1]));
+	assert_ptr_equal(ag_vfio_by_bdf(&v, "00000000:C1:00.0"), &v.g[0]);
+	assert_ptr_equal(ag_vfio_by_bdf(&v, "c1:00.0"), &v.g[0]);
+	assert_ptr_equal(ag_vfio_by_bdf(&v, "0000:00:05.0"), &v.g[2]);
+	assert_null(ag_vfio_by_bdf(&v, "0000:c1:00.1"));
+	assert_null(ag_vfio_by_bdf(&v, "0000:5f:00.0"));
+	assert_null(ag_vfio_by_bdf(&v, "0000:c1:00.0x"));
+	assert_null(ag_vfio_by_bdf(&v, "gpu0"));
+	/* the classes: 510:0, 511:0 and 511:2-3; not the NICs' 510:1 and 511:1 */
+	assert_int_equal(ag_devtab_add_vfio(&f->t, &v), 3);
+	assert_string_equal(class_at(&f->t, 510, 0), AG_VFIO_CLASS);
+	assert_string_equal(class_at(&f->t, 510, 1), "-");
+	assert_string_equal(class_at(&f->t, 511, 0), AG_VFIO_CLASS);
+	assert_string_equal(class_at(&f->t, 511, 1), "-");
+	assert_string_equal(class_at(&f->t, 511, 2), AG_VFIO_CLASS);
+	assert_string_equal(class_at(&f->t, 511, 3), AG_VFIO_CLASS);
+	assert_string_equal(class_at(&f->t, 511, 4), "-");
+	/* again: nothing new */
+	assert_int_equal(ag_devtab_add_vfio(&f->t, &v), 3);
+	ag_vfio_free(&v);
+	/* no vfio module: nothing, no error */
+	assert_int_equal(ag_vfio_scan(f->dir, &v, err, sizeof(err)), 0);
+	assert_int_equal(v.n, 0);
+	assert_int_equal(ag_devtab_add_vfio(&f->t, &v), 0);
+}
+
+/* more GPU groups, apart, than a major's ranges: the last range lumps the rest, and says so */
+static void test_vfio_too_many_ranges(void **state)
+{
+	struct fx *f = *state;
+	struct ag_vfio_group g[10];
+	struct ag_vfio v = { .g = g, .n = 10 };
+
+	memset(g, 0, sizeof(g));
+	for (unsigned int i = 0; i < 10; i++) {
+		g[i].major = 500;
+		g[i].minor = 2 * i; /* 0, 2, ..., 18: a NIC's group between each */
+	}
+	assert_int_equal(ag_devtab_add_vfio(&f->t, &v), -E2BIG);
+	assert_string_equal(class_at(&f->t, 500, 12), AG_VFIO_CLASS);
+	assert_string_equal(class_at(&f->t, 500, 13), "-");
+	assert_string_equal(class_at(&f->t, 500, 14), AG_VFIO_CLASS);
+	assert_string_equal(class_at(&f->t, 500, 15), AG_VFIO_CLASS); /* lumped, said */
+	assert_string_equal(class_at(&f->t, 500, 18), AG_VFIO_CLASS);
+	assert_string_equal(class_at(&f->t, 500, 19), "-");
+	{
+		struct ag_major_entry *m = calloc(AG_MAX_MAJOR, sizeof(*m));
+
+		assert_non_null(m);
+		assert_int_equal(ag_devtab_fill_majors(&f->t, m), 0); /* it fits the kernel's table */
+		assert_int_equal(m[500].n, AG_MAX_RANGES);
+		free(m);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +462,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fill_majors_too_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devspec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_devspec_mknod, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vfio_groups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vfio_too_many_ranges, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("devices", tests, NULL, NULL);

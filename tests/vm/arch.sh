@@ -12,7 +12,9 @@
 # KVM on an arm64 host); the console on its PL011 (ttyAMA0), results on a PCI 8250 (ttyS0:
 # CONFIG_SERIAL_8250_PCI is built into Debian's arm64 kernels, where virtio-console is a module).
 # AG_VM_QEMU overrides the binary, AG_VM_SMP and AG_VM_MEM the vCPUs and MiB; AG_VM_ICOUNT (TCG
-# only, vm_icount) adds QEMU's -icount.
+# only, vm_icount) adds QEMU's -icount; a guest scenario may name another amd64 machine
+# (AG_VM_MACHINE, default pc) and add QEMU arguments (AG_VM_QEMU_ARGS, split at spaces:
+# tests/vm/vfio.sh's q35 with an emulated IOMMU and a display device).
 
 vm_host_arch() {
 	case $(uname -m) in x86_64) echo amd64 ;; aarch64) echo arm64 ;; *) uname -m ;; esac
@@ -24,7 +26,7 @@ vm_machine() { # ARCH ACCEL CONSOLE RESULTS
 	amd64)
 		cpu=max
 		[ "$accel" = kvm ] && cpu=host
-		vm_qemu=("${AG_VM_QEMU:-qemu-system-x86_64}" -accel "$accel" -machine pc -cpu "$cpu")
+		vm_qemu=("${AG_VM_QEMU:-qemu-system-x86_64}" -accel "$accel" -machine "${AG_VM_MACHINE:-pc}" -cpu "$cpu")
 		vm_qemu+=(-serial "$console" -serial "file:$results")
 		vm_console=ttyS0 vm_results=/dev/ttyS1
 		;;
@@ -43,7 +45,14 @@ vm_machine() { # ARCH ACCEL CONSOLE RESULTS
 	esac
 	vm_qemu+=(-smp "${AG_VM_SMP:-1}" -m "${AG_VM_MEM:-2048}" -nodefaults -no-user-config -display none
 		-no-reboot)
+	vm_extra_args
 	vm_icount "$accel"
+}
+
+# a scenario's own QEMU arguments (AG_VM_QEMU_ARGS), after the machine's
+vm_extra_args() {
+	local a
+	for a in ${AG_VM_QEMU_ARGS:-}; do vm_qemu+=("$a"); done
 }
 
 # AG_VM_ICOUNT=shift=0,sleep=off (tools/bench/vm.sh): the guest's clocks follow the instructions it

@@ -8,7 +8,8 @@
 # protocol, see init) and DIR/accel (kvm or tcg). The machine of each architecture: arch.sh.
 # --expect: the tier the agent must choose, when not the boot's own (a kernel that cannot attach
 # BPF trampolines: arm64 before 6.4 falls back to tier 3). AG_VM_ACCEL=auto|kvm|tcg, AG_VM_QEMU
-# (the QEMU binary).
+# (the QEMU binary), AG_VM_APPEND (more kernel parameters), AG_VM_MACHINE and AG_VM_QEMU_ARGS
+# (arch.sh).
 # Exit status: QEMU's, or 124 when the guest did not power off within the timeout.
 # --shell: interactive, console on this terminal (Ctrl-a x quits QEMU), no timeout.
 #
@@ -71,6 +72,8 @@ append="console=$vm_console panic=-1 quiet loglevel=4 lsm=$lsm ag.tier=$tier ag.
 [ -n "$expect" ] && append+=" ag.expect=$expect"
 [ -n "$filter" ] && append+=" ag.filter=$filter"
 [ -n "$args" ] && append+=" ag.args=$args"
+# a guest scenario's own kernel parameters (tests/vm/vfio.sh: intel_iommu=on)
+[ -n "${AG_VM_APPEND:-}" ] && append+=" $AG_VM_APPEND"
 
 qemu=("${vm_qemu[@]}" -kernel "$kdir/vmlinuz" -initrd "$initrd")
 

@@ -6,7 +6,9 @@
 #
 # Usage: tests/vm/check.sh [--arch amd64|arm64] [--agent PATH] [--itest PATH] [--ioctl32 PATH]
 #                          [--kernels "SUITE..."] [--tiers "TIER..."] [--filter NAME] [--args a,b]
-#                          [--timeout SECONDS] [--jobs N] [--shell]
+#                          [--timeout SECONDS] [--jobs N] [--shell] [--add HOST:GUEST]...
+# --add: one more file in the initramfs (mkinitramfs.sh --add; a guest scenario's files, e.g.
+# tests/vm/vfio.sh's modules and its /ag/setup.d script, which init runs before the tests).
 # --arch: the guests' architecture (default amd64); the binaries must be built for it (make
 # ARCH=arm64), the guests' busybox and kernels are fetched for it. A kernel that cannot attach
 # BPF trampolines (arm64 without DYNAMIC_FTRACE_WITH_DIRECT_CALLS, before 6.4) gets one boot, the
@@ -26,7 +28,7 @@ BUILD=${BUILD:-build}
 agent=$BUILD/accelguard itest=$BUILD/itest ioctl32= arch=amd64
 kernels=${AG_VM_KERNELS:-bookworm bookworm-backports}
 tiers=${AG_VM_TIERS:-lsm fmod_ret tracepoint}
-args_given=0
+args_given=0 extra_adds=()
 timeout=${AG_VM_TIMEOUT:-} jobs=${AG_VM_JOBS:-$(nproc)} filter= shell=0
 # itest's waits for the agent, scaled for software emulation (only a failing test waits that long)
 args=${AG_VM_ARGS---timeout-scale,3}
@@ -43,6 +45,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=$2; shift 2 ;;
 	--jobs) jobs=$2; shift 2 ;;
 	--shell) shell=1; shift ;;
+	--add) extra_adds+=(--add "$2"); shift 2 ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed -e '/^set -e/d' -e 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "vm: unknown argument $1 (--help)" >&2; exit 2 ;;
 	esac
@@ -85,7 +88,7 @@ if [ "$arch" != amd64 ] || [ "$(uname -m)" != x86_64 ]; then
 	# busybox-static is in the base suite, not in bookworm-backports
 	adds+=(--busybox "$("$here/fetch-kernel.sh" --arch "$arch" --busybox "${1%-backports}")")
 fi
-"$here/mkinitramfs.sh" --arch "$arch" --agent "$agent" --itest "$itest" "${adds[@]}" "$vm/initramfs.cpio"
+"$here/mkinitramfs.sh" --arch "$arch" --agent "$agent" --itest "$itest" "${adds[@]}" "${extra_adds[@]}" "$vm/initramfs.cpio"
 
 # The accelerator, once per run and by effect: the first kernel is booted under KVM and KVM is
 # chosen only when its /init shows a sign of life (accel.sh); AG_VM_ACCEL=kvm|tcg forces one.

@@ -58,7 +58,8 @@ int ag_cmd_paths(int argc, char **argv)
 			printf("Usage: accelguard paths [--config FILE] [--events PATH]\n\n"
 			       "Print every host path `accelguard run` with these options opens, one per line:\n"
 			       "PATH, the access (ro, rw; hostPID: through the host PID namespace's procfs;\n"
-			       "own: the container's own), and what needs it.\n");
+			       "own: the container's own; sysfs: the container's own sysfs, whose devices and\n"
+			       "drivers are the host's), and what needs it.\n");
 			return 0;
 		default:
 			return 2;
@@ -73,6 +74,18 @@ int ag_cmd_paths(int argc, char **argv)
 	line("/sys/kernel/btf", "ro", "kernel BTF: CO-RE relocations, the probe of optional hooks");
 	line("/sys/kernel/security", "ro", "securityfs: the active LSM list (lsm), for the probe report");
 	line("/sys/kernel/tracing", "ro", "tracefs: tracepoint ids for tier 3 (libbpf)");
+	if (cfg.host.sys) {
+		snprintf(buf, sizeof(buf), "%s/class/vfio", cfg.host.sys);
+		line(buf, "ro", "VFIO groups (/dev/vfio/N, noiommu-N): which hold a GPU, classed vfio-gpu (a Kata-style VMM opens them)");
+		snprintf(buf, sizeof(buf), "%s/kernel/iommu_groups", cfg.host.sys);
+		line(buf, "ro", "each VFIO group's PCI devices: class and vendor (a GPU or not), its address for a passthrough plugin's device id");
+		snprintf(buf, sizeof(buf), "%s/class/vfio-dev", cfg.host.sys);
+		line(buf, "ro", "iommufd's per-device VFIO nodes (/dev/vfio/devices/vfioN) and their PCI devices: the same");
+	} else {
+		line("/sys/class/vfio", "sysfs", "VFIO groups (/dev/vfio/N, noiommu-N): which hold a GPU, classed vfio-gpu (a Kata-style VMM opens them)");
+		line("/sys/kernel/iommu_groups", "sysfs", "each VFIO group's PCI devices: class and vendor (a GPU or not), its address for a passthrough plugin's device id");
+		line("/sys/class/vfio-dev", "sysfs", "iommufd's per-device VFIO nodes (/dev/vfio/devices/vfioN) and their PCI devices: the same");
+	}
 	line("/proc", "hostPID", "every process's fds at start (the scan of held descriptors), /proc/PID/cgroup, /proc/self/mountinfo, /proc/1/ns/cgroup (the host's cgroup namespace)");
 	snprintf(buf, sizeof(buf), "%s/devices", proc);
 	line(buf, "hostPID", "the majors of dynamic drivers (watched every 500 ms)");
@@ -83,6 +96,19 @@ int ag_cmd_paths(int argc, char **argv)
 		line(buf, "hostPID", "NVIDIA procfs: GPU UUID and PCI address -> device minor");
 		snprintf(buf, sizeof(buf), "%s/driver/nvidia-caps/mig-minors", proc);
 		line(buf, "hostPID", "NVIDIA procfs: MIG GPU and compute instances -> nvidia-caps minors");
+		/* the container's own sysfs shows the host's devices and drivers: no mount */
+		if (cfg.host.sys) {
+			snprintf(buf, sizeof(buf), "%s/module/amdgpu/drivers", cfg.host.sys);
+			line(buf, "ro", "amdgpu's devices and their DRM nodes: the AMD runtime's GPU indexes, for AMD_VISIBLE_DEVICES (exposure)");
+			snprintf(buf, sizeof(buf), "%s/devices/platform", cfg.host.sys);
+			line(buf, "ro", "amdgpu's partitions (amdgpu_xcp_*): the same");
+			snprintf(buf, sizeof(buf), "%s/class/kfd/kfd/topology/nodes", cfg.host.sys);
+			line(buf, "ro", "the KFD topology: a render node's PCI device and unique id, for AMD_VISIBLE_DEVICES");
+		} else {
+			line("/sys/module/amdgpu/drivers", "sysfs", "amdgpu's devices and their DRM nodes: the AMD runtime's GPU indexes, for AMD_VISIBLE_DEVICES (exposure)");
+			line("/sys/devices/platform", "sysfs", "amdgpu's partitions (amdgpu_xcp_*): the same");
+			line("/sys/class/kfd/kfd/topology/nodes", "sysfs", "the KFD topology: a render node's PCI device and unique id, for AMD_VISIBLE_DEVICES");
+		}
 		if (!off(k->podresources_socket))
 			dir_of(k->podresources_socket ? k->podresources_socket
 						      : "/var/lib/kubelet/pod-resources/kubelet.sock",

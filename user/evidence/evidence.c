@@ -20,6 +20,7 @@
 #include "config.h"
 #include "evidence.h"
 #include "evidence_conformance.h"
+#include "evidence_exposure.h"
 #include "evidence_product.h"
 #include "evidence_upload.h"
 #include "journal.h"
@@ -70,6 +71,7 @@ struct coll {
 	json_object *ready;     /* the last ready event up to the window's end */
 	json_object *selftests; /* array */
 	FILE *slice;            /* journal.jsonl */
+	struct ag_expo *expo;   /* the exposure section (issue 22) */
 };
 
 static uint64_t str_hash(const char *a, const char *b)
@@ -143,18 +145,6 @@ static const char *js(json_object *o, const char *k)
 }
 
 /* the tenant of an access: pod/container when known, else the cgroup path */
-static void row_of(json_object *e, char *buf, size_t len)
-{
-	json_object *pod = jo(e, "pod"), *ctr = jo(e, "container");
-	const char *path = js(jo(e, "cgroup"), "path");
-
-	if (pod && js(pod, "name"))
-		snprintf(buf, len, "pod %s/%s container %s", js(pod, "namespace") ? js(pod, "namespace") : "?",
-			 js(pod, "name"), ctr && js(ctr, "name") ? js(ctr, "name") : "?");
-	else
-		snprintf(buf, len, "%s", path ? path : "?");
-}
-
 static int on_event(const char *line, size_t len, __s64 t, void *ctx)
 {
 	struct coll *c = ctx;
@@ -167,6 +157,7 @@ static int on_event(const char *line, size_t len, __s64 t, void *ctx)
 		json_object_put(c->ready);
 		c->ready = json_object_get(e);
 	}
+	ag_expo_event(c->expo, type, e, t);
 	if (t < c->since || t > c->until)
 		goto out;
 	c->n_events++;
@@ -184,7 +175,7 @@ static int on_event(const char *line, size_t len, __s64 t, void *ctx)
 
 		if (v < 0 || op < 0 || !d)
 			goto out;
-		row_of(e, row, sizeof(row));
+		ag_evidence_tenant(e, row, sizeof(row));
 		snprintf(col, sizeof(col), "%d:%d %s", json_object_get_int(jo(d, "major")),
 			 json_object_get_int(jo(d, "minor")), cls ? cls : "");
 		x = cell_get(c, row, col);
@@ -453,6 +444,12 @@ static void decide(struct coll *c, struct status *st)
 				"%llu violation events in the window, %llu of them not denied "
 				"(outside the self-test). ",
 				(unsigned long long)c->n_viol, (unsigned long long)c->n_unresolved_viol);
+	if (ag_expo_containers(c->expo))
+		off += (size_t)snprintf(st->notes + off, sizeof(st->notes) - off,
+					"%zu containers could reach %llu accelerator nodes beyond their "
+					"allocation by their OCI spec (exposure.json); their accesses are "
+					"judged against the allocation. ", ag_expo_containers(c->expo),
+					ag_expo_devices(c->expo));
 	if (tier && !strcmp(tier, "tracepoint"))
 		snprintf(st->notes + off, sizeof(st->notes) - off,
 			 "Tier 3: opens and mknod are denied with EPERM; an unallocated ioctl, read, "
@@ -499,11 +496,12 @@ static const char report_css[] =
 	".has-observed{outline:3px solid #000;outline-offset:-3px}"
 	"#violations-table td{font-family:monospace;font-size:12px;vertical-align:top}"
 	"#violations-table td:first-child,#violations-table td:nth-child(6){white-space:nowrap}"
+	"#exposure-table td{font-family:monospace;font-size:12px;vertical-align:top}"
 	".act-denied,.act-killed{color:#2e7d32;font-weight:bold}.act-observed{color:#c62828;font-weight:bold}"
 	"@media print{@page{size:A4 landscape;margin:12mm}body{margin:0;font-size:10pt}"
 	"*{-webkit-print-color-adjust:exact;print-color-adjust:exact}"
 	"h2{break-after:avoid}tr{break-inside:avoid}thead{display:table-header-group}"
-	"td,th{font-size:9pt;padding:2px 4px}#violations-table td{font-size:8pt}"
+	"td,th{font-size:9pt;padding:2px 4px}#violations-table td,#exposure-table td{font-size:8pt}"
 	"svg{max-width:100%;height:auto}}";
 
 static void write_violations(const struct coll *c, FILE *f, const char *node)
@@ -730,7 +728,9 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 		ag_xml_esc(f, w->action);
 		fprintf(f, ")</title></circle>");
 	}
-	fprintf(f, "</svg>\n<h2>Self-test</h2>\n");
+	fprintf(f, "</svg>\n");
+	ag_expo_write_html(c->expo, f, json_object_get_boolean(jo(c->ready, "exposure")));
+	fprintf(f, "<h2>Self-test</h2>\n");
 	if (!s) {
 		fprintf(f, "<p id=\"selftest\">No self-test ran in the window.</p>\n");
 	} else {
@@ -782,7 +782,8 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 }
 
 static const char *const bundle_files[] = { "journal.jsonl", "access-matrix.json",
-					    "access-matrix.csv", "selftest.json",
+					    "access-matrix.csv", "exposure.json", "exposure.csv",
+					    "selftest.json",
 					    "selftest-junit.xml", "report.html", "PRODUCT.yaml" };
 
 /* The requirement entry, keys at column 0; evidence paths are prefix + each file's name. */
@@ -1070,8 +1071,9 @@ static int cmd_build(int argc, char **argv)
 	}
 	c.selftests = json_object_new_array();
 	c.tl = calloc(MAX_TIMELINE, sizeof(*c.tl));
+	c.expo = ag_expo_new(c.since, c.until);
 	c.slice = open_out(part, "journal.jsonl");
-	if (!c.slice || !c.tl) {
+	if (!c.slice || !c.tl || !c.expo) {
 		ag_err("evidence: %s/journal.jsonl: %s", part, strerror(errno));
 		goto fail;
 	}
@@ -1098,6 +1100,14 @@ static int cmd_build(int argc, char **argv)
 	if (!f || !cf)
 		goto io;
 	write_matrix(&c, f, cf);
+	if (close_out(f) | close_out(cf))
+		goto io;
+	f = open_out(part, "exposure.json");
+	cf = open_out(part, "exposure.csv");
+	if (!f || !cf)
+		goto io;
+	ag_expo_write_json(c.expo, f);
+	ag_expo_write_csv(c.expo, cf);
 	if (close_out(f) | close_out(cf))
 		goto io;
 	f = open_out(part, "selftest.json");
@@ -1167,10 +1177,11 @@ static int cmd_build(int argc, char **argv)
 		ag_err("evidence: %s (the bundle stays in %s)", err, tar);
 		goto done;
 	}
-	printf("evidence: %s: %llu events, %zu matrix cells, %llu violations, %zu self-tests; "
-	       "secure_accelerator_access: %s%s\n",
+	printf("evidence: %s: %llu events, %zu matrix cells, %llu violations, %zu self-tests, "
+	       "%zu exposed containers; secure_accelerator_access: %s%s\n",
 	       tar ? tar : out, (unsigned long long)c.n_events, c.n_cells, (unsigned long long)c.n_viol,
-	       json_object_array_length(c.selftests), st.status, key ? "; manifest signed" : "");
+	       json_object_array_length(c.selftests), ag_expo_containers(c.expo), st.status,
+	       key ? "; manifest signed" : "");
 	ret = product ? product_out(&st, product, cversion, out) : 0;
 	goto done;
 io:
@@ -1203,6 +1214,7 @@ done:
 	free(c.cells);
 	free(c.hash);
 	free(c.tl);
+	ag_expo_free(c.expo);
 	json_object_put(c.selftests);
 	json_object_put(c.ready);
 out:
@@ -1644,3 +1656,4 @@ void ag_evidence_rm_flat(const char *dir)
 {
 	rm_flat(dir);
 }
+

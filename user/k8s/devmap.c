@@ -74,6 +74,16 @@ static void reload(struct k8s_devmap *m, bool miss)
 		ag_cdi_free(&m->cdi);
 		m->cdi = cdi;
 	}
+	{
+		struct ag_vfio v;
+
+		if (ag_vfio_scan(m->sys ? m->sys : "/sys", &v, err, sizeof(err)) < 0) {
+			k8s_log(AG_LOG_WARN, "%s (keeping the VFIO groups read before)", err);
+		} else {
+			ag_vfio_free(&m->vfio);
+			m->vfio = v;
+		}
+	}
 	m->loaded_ns = now;
 	m->valid = true;
 	atomic_store(&m->uvm_major, m->nv.uvm_major);
@@ -144,6 +154,22 @@ static bool map_mig_legacy(struct k8s_devmap *m, const char *id, struct k8s_allo
 	return true;
 }
 
+/* map_lock held. A PCI address: the GPU's node while its driver holds it, else its VFIO group. */
+static bool map_bdf(struct k8s_devmap *m, const char *id, struct k8s_alloc *a)
+{
+	const struct ag_vfio_group *g = ag_vfio_by_bdf(&m->vfio, id);
+	int minor = ag_nv_minor_by_bus(&m->nv, id);
+
+	if (minor >= 0)
+		return add_gpu(m, a, minor);
+	if (!g)
+		return false;
+	/* its group and its per-device node: the VMM may open either */
+	for (; g; g = ag_vfio_next_by_bdf(&m->vfio, id, g))
+		add(a, g->major, g->minor, g->minor, 0);
+	return true;
+}
+
 /* map_lock held */
 static bool map_dp_once(struct k8s_devmap *m, const char *resource, const char *id,
 			struct k8s_alloc *a)
@@ -168,7 +194,7 @@ static bool map_dp_once(struct k8s_devmap *m, const char *resource, const char *
 		}
 		if (all_digits(id))
 			return add_gpu(m, a, ag_nv_minor_by_index(&m->nv, (unsigned int)atoi(id)));
-		return false;
+		return map_bdf(m, id, a);
 	}
 	/* another vendor: its CDI spec */
 	{
@@ -183,7 +209,7 @@ static bool map_dp_once(struct k8s_devmap *m, const char *resource, const char *
 			return true;
 		}
 	}
-	return false;
+	return map_bdf(m, id, a);
 }
 
 /* Said once per id: the same answer comes at every resync. */
@@ -231,8 +257,10 @@ void k8s_map_dp(struct k8s_devmap *m, const char *resource, const char *id, stru
 	/* an NVIDIA MIG index "N:M" without a CDI spec: at least the parent GPU */
 	if (!ok && a->nvidia && strchr(base, ':') && isdigit((unsigned char)base[0])) {
 		unsigned int gpu, mig;
+		int end = 0;
 
-		if (sscanf(base, "%u:%u", &gpu, &mig) == 2 &&
+		/* exactly "N:M" (a PCI address "0000:5f:00.0" is none) */
+		if (sscanf(base, "%u:%u%n", &gpu, &mig, &end) == 2 && !base[end] &&
 		    add_gpu(m, a, ag_nv_minor_by_index(&m->nv, gpu)))
 			k8s_log(AG_LOG_WARN, "devmap: %s %s: MIG index without a CDI spec: only its "
 				"parent GPU is known, not its capabilities", resource, id);
@@ -372,9 +400,25 @@ int k8s_map_init(struct k8s_devmap *m, const char *proc, const char *dev_root,
 	return 0;
 }
 
+int k8s_map_set_sys(struct k8s_devmap *m, const char *sys)
+{
+	char *s = strdup(sys);
+
+	if (!s)
+		return -ENOMEM;
+	k8s_lock(&m->lock);
+	free(m->sys);
+	m->sys = s;
+	m->valid = false;
+	k8s_unlock(&m->lock);
+	return 0;
+}
+
 void k8s_map_fini(struct k8s_devmap *m)
 {
 	ag_nv_free(&m->nv);
+	ag_vfio_free(&m->vfio);
+	free(m->sys);
 	ag_cdi_free(&m->cdi);
 	k8s_strv_free(m->warned, m->n_warned);
 	k8s_slices_free(m->slices, m->n_slices);

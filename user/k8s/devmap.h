@@ -11,6 +11,7 @@
 #include "base.h"
 #include "cdi.h"
 #include "nvidia.h"
+#include "vfio.h"
 
 /* A device of a ResourceSlice of this node and the attributes that name it. */
 struct k8s_slice_dev {
@@ -33,6 +34,8 @@ struct k8s_devmap {
 	struct k8s_slice_dev *slices;
 	size_t n_slices;
 	atomic_int uvm_major;   /* -ENOENT when the nvidia-uvm module is not loaded */
+	char *sys;              /* the sysfs root of the VFIO groups; NULL: /sys */
+	struct ag_vfio vfio;    /* VFIO groups holding a GPU: a PCI address id -> /dev/vfio/N */
 };
 
 /* Copies proc, dev_root ("" or NULL for none) and dirs. Returns 0 or -ENOMEM. */
@@ -42,7 +45,11 @@ void k8s_map_fini(struct k8s_devmap *m);
 
 /* Reread procfs and the CDI specs (force: even when nothing seems to have changed). */
 void k8s_map_reload(struct k8s_devmap *m, bool force);
-/* Device plugin id of resource -> a's ranges (a->unmapped when none). */
+/* Another sysfs root for the VFIO groups (a fixture). 0 or -ENOMEM. */
+int k8s_map_set_sys(struct k8s_devmap *m, const char *sys);
+/* Device plugin id of resource -> a's ranges (a->unmapped when none). An id that is a PCI address
+ * (a passthrough plugin's, "0000:3b:00.0") is that GPU's node when its driver holds it, else the
+ * VFIO group that holds it (/dev/vfio/N: a Kata-style sandbox's VMM opens that). */
 void k8s_map_dp(struct k8s_devmap *m, const char *resource, const char *id, struct k8s_alloc *a);
 /* A DRA result -> a's ranges, by its CDI names, else (gpu.nvidia.com) its slice attributes. */
 void k8s_map_dra(struct k8s_devmap *m, const char *driver, const char *pool, const char *device,

@@ -6,6 +6,7 @@
 #ifndef AG_K8S_EXPOSURE_H
 #define AG_K8S_EXPOSURE_H
 
+#include "amd.h"
 #include "k8s.h"
 #include "nvidia.h"
 #include "oci.h"
@@ -27,11 +28,13 @@ struct ag_devtab;
 int k8s_hostdevs_scan(const char *dev_dir, const struct ag_devtab *dt, const struct ag_nv_table *nv,
 		      struct k8s_hostdev **out, size_t *n);
 
-/* What o reaches among the n host nodes hd beyond the n_alloc ranges alloc (nv: for the
- * NVIDIA_VISIBLE_DEVICES list's UUIDs and indexes; may be NULL). Returns the number of exposed
- * devices (out->n + out->more). */
+/* What o reaches among the n host nodes hd beyond the n_alloc ranges alloc (nv: the GPUs that
+ * NVIDIA_VISIBLE_DEVICES's indexes and UUIDs name; amd: those of AMD_VISIBLE_DEVICES, NULL: "all"
+ * is every DRM node and a list names none; both may be NULL). Returns the number of exposed
+ * devices (out->n + out->more), or -ENOMEM. */
 int k8s_exposure_compute(const struct k8s_oci *o, const struct k8s_hostdev *hd, size_t n,
 			 const struct ag_dev_range *alloc, unsigned int n_alloc,
-			 const struct ag_nv_table *nv, struct ag_k8s_exposure *out);
+			 const struct ag_nv_table *nv, const struct k8s_amd_table *amd,
+			 struct ag_k8s_exposure *out);
 
 #endif

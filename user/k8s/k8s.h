@@ -46,6 +46,7 @@ struct ag_k8s_options {
 	const char *const *bundle_dirs; /* the runtimes' OCI bundles (oci.h); n == 0: the defaults */
 	size_t n_bundle_dirs;
 	const char *dev_dir;           /* the host's accelerator nodes, for exposure; NULL: /dev */
+	const char *sys;               /* sysfs (VFIO groups, AMD GPUs); NULL: /sys */
 	const char *const *tenant_roots; /* NULL: ag_k8s_default_tenant_roots */
 	const struct ag_cfg_exempt_k8s *exempt; /* deep-copied */
 	size_t n_exempt;

@@ -36,6 +36,8 @@ void k8s_oci_free(struct k8s_oci *o)
 	free(o->dev_mounts);
 	free(o->env_nvidia);
 	free(o->env_amd);
+	free(o->env_amd_var);
+	free(o->env_cuda_version);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -140,16 +142,29 @@ static int parse_process(struct k8s_oci *o, json_object *proc, const char *name,
 	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
 		json_object *v = json_object_array_get_idx(a, i);
 		const char *e = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+		const char *eq = e ? strchr(e, '=') : NULL;
 		char **dst = NULL;
 
-		if (e && !strncmp(e, "NVIDIA_VISIBLE_DEVICES=", 23))
-			dst = &o->env_nvidia, e += 23;
-		else if (e && !strncmp(e, "AMD_VISIBLE_DEVICES=", 20))
-			dst = &o->env_amd, e += 20;
+		if (!eq)
+			continue;
+		if (!strncmp(e, "NVIDIA_VISIBLE_DEVICES=", 23)) {
+			dst = &o->env_nvidia;
+		} else if (!strncmp(e, "CUDA_VERSION=", 13)) {
+			dst = &o->env_cuda_version;
+		} else if (!strncmp(e, "NVIDIA_REQUIRE_CUDA=", 20)) {
+			o->env_require_cuda = eq[1] != 0; /* the toolkit: set and not empty */
+			continue;
+		} else if (!strncmp(e, "AMD_VISIBLE_DEVICES=", 20) || !strncmp(e, "DOCKER_RESOURCE_", 16)) {
+			/* the AMD runtime takes the last of these, whichever its name */
+			dst = &o->env_amd;
+			free(o->env_amd_var);
+			if (!(o->env_amd_var = strndup(e, (size_t)(eq - e))))
+				NOMEM();
+		}
 		if (!dst)
 			continue;
 		free(*dst); /* the last one wins, as in execve's environment lookup */
-		if (!(*dst = strdup(e)))
+		if (!(*dst = strdup(eq + 1)))
 			NOMEM();
 	}
 out:

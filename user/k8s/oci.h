@@ -59,7 +59,11 @@ struct k8s_oci {
 	size_t n_dev_mounts;
 	bool cap_mknod, cap_sys_admin; /* in the bounding set */
 	char *env_nvidia;      /* NVIDIA_VISIBLE_DEVICES, NULL when unset */
-	char *env_amd;         /* AMD_VISIBLE_DEVICES, NULL when unset */
+	char *env_amd;         /* AMD_VISIBLE_DEVICES or DOCKER_RESOURCE_* (the last of them, as the
+				* AMD runtime reads them), NULL when unset */
+	char *env_amd_var;     /* the name of env_amd's variable */
+	char *env_cuda_version; /* CUDA_VERSION: with NVIDIA_REQUIRE_CUDA unset, a legacy image */
+	bool env_require_cuda; /* NVIDIA_REQUIRE_CUDA set */
 };
 
 /* Parse config.json from memory (name: for errors). 0, or -EINVAL / -E2BIG / -ENOMEM with err

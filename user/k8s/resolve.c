@@ -565,6 +565,19 @@ static void hostdevs(struct k8s *k, const struct ag_devtab *dt)
 	k->hd = hd;
 	k->n_hd = n;
 	k->hd_at = now;
+	{
+		struct k8s_amd_table amd;
+		char err[512];
+
+		/* the AMD runtime's numbering of AMD_VISIBLE_DEVICES (none without amdgpu) */
+		ret = k8s_amd_load(k->sys ? k->sys : "/sys", &amd, err, sizeof(err));
+		if (ret) {
+			k8s_log(AG_LOG_WARN, "exposure: %s", err);
+		} else {
+			k8s_amd_free(&k->amd);
+			k->amd = amd;
+		}
+	}
 }
 
 int ag_k8s_exposure(const struct ag_source *src, const struct ag_tenant *t,
@@ -588,8 +601,12 @@ int ag_k8s_exposure(const struct ag_source *src, const struct ag_tenant *t,
 		return ret;
 	hostdevs(k, dt);
 	k8s_lock(&k->map.lock);
-	ret = k8s_exposure_compute(&o, k->hd, k->n_hd, t->devs, t->n_devs, &k->map.nv, out);
+	ret = k8s_exposure_compute(&o, k->hd, k->n_hd, t->devs, t->n_devs, &k->map.nv, &k->amd, out);
 	k8s_unlock(&k->map.lock);
 	k8s_oci_free(&o);
+	if (ret < 0) {
+		snprintf(err, errlen, "%s: out of memory", file);
+		return ret;
+	}
 	return ret > 0 ? 1 : 0;
 }

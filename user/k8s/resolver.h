@@ -44,12 +44,14 @@ struct k8s {
 	char **bundle_dirs;
 	size_t n_bundle_dirs;
 	char *dev_dir;
+	char *sys;                   /* sysfs: the AMD GPUs' numbering */
 	struct k8s_bundle_id *bids;  /* K8S_BUNDLE_IDS, allocated on first use */
 	size_t bid_next;
 	uint64_t bundle_resolved;    /* containers whose identity came from their bundle */
 	struct k8s_hostdev *hd;      /* the host's accelerator nodes, rescanned after 2 s */
 	size_t n_hd;
 	uint64_t hd_at;
+	struct k8s_amd_table amd;    /* AMD GPUs by the AMD runtime's index, with hd */
 
 	struct k8s_lock lock;        /* everything below */
 	struct k8s_pending *pend;

@@ -30,8 +30,10 @@ static void k8s_destroy(void *ctx)
 	k8s_pending_free(k);
 	k8s_strv_free(k->bundle_dirs, k->n_bundle_dirs);
 	free(k->dev_dir);
+	free(k->sys);
 	free(k->bids);
 	free(k->hd);
+	k8s_amd_free(&k->amd);
 	k8s_map_fini(&k->map);
 	for (size_t i = 0; i < k->n_exempt; i++) {
 		struct ag_cfg_exempt_k8s *e = &k->exempt[i];
@@ -178,6 +180,9 @@ static int setup(struct k8s *k, const struct ag_k8s_options *o, char *err, size_
 				goto nomem;
 		if (!(k->dev_dir = strdup(o->dev_dir ? o->dev_dir : "/dev")))
 			goto nomem;
+		if (!(k->sys = strdup(o->sys ? o->sys : "/sys")) ||
+		    (o->sys && k8s_map_set_sys(&k->map, o->sys)))
+			goto nomem;
 	}
 	k->env.resync_ns = (o->resync_ms ? o->resync_ms : 10000) * K8S_MS;
 	k->env.min_interval_ns = (o->min_interval_ms ? o->min_interval_ms : 20) * K8S_MS;
@@ -280,6 +285,7 @@ void ag_k8s_options_from_config(const struct ag_config *cfg, struct ag_k8s_optio
 	opt->token_file = kc->token_file;
 	opt->ca_file = kc->ca_file;
 	opt->proc = cfg->host.proc;
+	opt->sys = cfg->host.sys;
 	opt->cdi_dirs = (const char *const *)cfg->host.cdi_dirs;
 	opt->n_cdi_dirs = cfg->host.n_cdi_dirs;
 	opt->bundle_dirs = (const char *const *)cfg->host.bundle_dirs;

@@ -261,7 +261,7 @@ void ag_xml_esc(FILE *f, const char *s)
 void ag_csv_field(FILE *f, const char *s)
 {
 	fputc('"', f);
-	for (; *s; s++) {
+	for (; s && *s; s++) {
 		if (*s == '"')
 			fputc('"', f);
 		fputc(*s, f);

@@ -41,6 +41,7 @@
 #include "selftest.h"
 #include "util.h"
 #include "verdict.h"
+#include "vfio.h"
 
 struct suppressed_seen {
 	struct ag_hnode node;
@@ -61,6 +62,7 @@ struct agent {
 	bool db_ready;
 	char cgroup2[4096];
 	char procdev[4096]; /* /proc/devices (host.proc/devices) */
+	__u64 vfio_hash;    /* the VFIO groups holding a GPU, as last classified (vfio.h) */
 	int mode;
 	struct ag_sinks *sinks; /* where the batches go (sink.h) */
 	struct jw jw;      /* the lines of one batch, handed to the sinks by flush() */
@@ -800,6 +802,7 @@ static void emit_ready(struct agent *a)
 	jw_ku64(w, "device_classes", a->dt.n_classes);
 	jw_ku64(w, "rate_limit", a->cfg.rate_limit);
 	jw_ku64(w, "counter_entries", bpf_map__max_entries(a->bpf.skel->maps.counters));
+	jw_kbool(w, "exposure", a->k8s != NULL); /* each container's exposure checked (issue 22) */
 	put_pins(a, w);
 	end_event(a);
 }
@@ -1183,6 +1186,37 @@ static int open_output(struct agent *a)
 	return ag_journal_start(a->sinks, &a->cfg);
 }
 
+/* the VFIO groups holding a GPU, as one number: a change (a GPU bound to vfio-pci or taken off
+ * it) rebuilds the classes */
+static __u64 vfio_hash(const struct ag_vfio *v)
+{
+	__u64 h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ag_vfio_group *g = &v->g[i];
+		const __u64 x[3] = { g->major, g->minor, g->group };
+
+		for (size_t k = 0; k < 3; k++)
+			h = (h ^ x[k]) * 1099511628211ULL;
+		for (const char *c = g->bdf; *c; c++)
+			h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	}
+	return h;
+}
+
+static bool vfio_changed(struct agent *a)
+{
+	struct ag_vfio v;
+	char err[512];
+	bool changed;
+
+	if (ag_vfio_scan(a->cfg.host.sys ? a->cfg.host.sys : "/sys", &v, err, sizeof(err)))
+		return false;
+	changed = vfio_hash(&v) != a->vfio_hash;
+	ag_vfio_free(&v);
+	return changed;
+}
+
 /* The device classes: built-in, the dynamic majors of /proc/devices, the configuration's.
  * Class ids do not depend on what /proc/devices holds, so a rebuild keeps them. */
 static int build_devtab(struct agent *a, struct ag_devtab *dt, bool at_start)
@@ -1209,6 +1243,23 @@ static int build_devtab(struct agent *a, struct ag_devtab *dt, bool at_start)
 					a->procdev, d->class_name, a->cfg.path, d->line, strerror(-r));
 			return r;
 		}
+	}
+	/* VFIO groups that hold a GPU (a Kata-style VMM opens /dev/vfio/N): their minors only */
+	{
+		struct ag_vfio v;
+		char err[512];
+
+		r = ag_vfio_scan(a->cfg.host.sys ? a->cfg.host.sys : "/sys", &v, err, sizeof(err));
+		if (r)
+			ag_warn("devices: %s; VFIO groups are not classified", err);
+		else if ((r = ag_devtab_add_vfio(dt, &v)) == -E2BIG)
+			ag_warn("devices: %zu VFIO groups hold a GPU, in more than %d minor ranges: the "
+				"groups between the last ones count as GPUs too", v.n, AG_MAX_RANGES);
+		else if (r < 0)
+			ag_warn("devices: the VFIO groups that hold a GPU cannot be classified: %s",
+				strerror(-r));
+		a->vfio_hash = vfio_hash(&v);
+		ag_vfio_free(&v);
 	}
 	/* the kernel's table holds AG_MAX_RANGES per major: a configured class on the major a
 	 * driver registered in /proc/devices can pass the file's check and still not fit */
@@ -1285,7 +1336,7 @@ static void check_devices(struct agent *a, bool force)
 	char alog[512] = "", rlog[512] = "";
 	int r;
 
-	if (!ag_maps_procdev_changed(&a->maps, a->procdev) && !force)
+	if (!ag_maps_procdev_changed(&a->maps, a->procdev) && !force && !vfio_changed(a))
 		return;
 	nt = malloc(sizeof(*nt));
 	old = malloc(sizeof(*old));
@@ -1401,6 +1452,17 @@ static int setup(struct agent *a)
 		}
 	} else {
 		snprintf(a->procdev, sizeof(a->procdev), "/proc/devices");
+	}
+	if (a->cfg.host.sys) {
+		struct stat st;
+
+		r = stat(a->cfg.host.sys, &st) ? -errno : !S_ISDIR(st.st_mode) ? -ENOTDIR : 0;
+		if (r) {
+			ag_err("config: %s: host.sys: %s: %s (expected the host's sysfs, a directory "
+			       "holding class/ and kernel/)", a->cfg.path, a->cfg.host.sys,
+			       r == -ENOTDIR ? "not a directory" : strerror(-r));
+			return r;
+		}
 	}
 	r = start_metrics(a); /* first: /healthz answers while the programs load */
 	if (r)

@@ -921,7 +921,7 @@ static int parse_kubernetes(struct ctx *c, const yaml_node_t *n)
 
 static int parse_host(struct ctx *c, const yaml_node_t *n)
 {
-	static const char *const keys[] = { "proc", "cdi_dirs", "bundle_dirs", NULL };
+	static const char *const keys[] = { "proc", "sys", "cdi_dirs", "bundle_dirs", NULL };
 	struct ag_cfg_host *h = &c->cfg->host;
 	yaml_node_item_t *it;
 	const yaml_node_t *v;
@@ -936,6 +936,13 @@ static int parse_host(struct ctx *c, const yaml_node_t *n)
 		return err;
 	if ((v = map_get(c, n, "proc"))) {
 		err = get_abs_path(c, v, "host.proc", false, &h->proc);
+		if (err)
+			return err;
+	}
+	if ((v = map_get(c, n, "sys"))) {
+		free(h->sys); /* a later file's replaces it */
+		h->sys = NULL;
+		err = get_abs_path(c, v, "host.sys", false, &h->sys);
 		if (err)
 			return err;
 	}
@@ -1582,6 +1589,7 @@ void ag_config_free(struct ag_config *cfg)
 	free(cfg->kubernetes.token_file);
 	free(cfg->kubernetes.ca_file);
 	free(cfg->host.proc);
+	free(cfg->host.sys);
 	free(cfg->pin_dir);
 	free_strv(cfg->host.cdi_dirs, cfg->host.n_cdi_dirs);
 	free_strv(cfg->host.bundle_dirs, cfg->host.n_bundle_dirs);

@@ -59,6 +59,7 @@ enum ag_cfg_reports { AG_REPORTS_OFF = 0, AG_REPORTS_WGPOLICY = 1, AG_REPORTS_OP
 /* The "host:" section. */
 struct ag_cfg_host {
 	char *proc;       /* NULL: /proc */
+	char *sys;        /* NULL: /sys (VFIO groups, AMD GPUs: vfio.h, k8s/amd.h) */
 	char **cdi_dirs;  /* n_cdi_dirs == 0: /etc/cdi, /var/run/cdi */
 	size_t n_cdi_dirs;
 	char **bundle_dirs; /* the runtimes' OCI bundles; n_bundle_dirs == 0: k8s_oci_default_dirs */

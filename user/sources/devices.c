@@ -12,6 +12,7 @@
 #include <sys/sysmacros.h>
 
 #include "devices.h"
+#include "vfio.h"
 
 #define AG_MINOR_MAX 0xfffffu /* MINORBITS = 20 in the kernel's dev_t */
 
@@ -46,6 +47,9 @@ static const struct builtin builtins[] = {
 	{ "kfd", "amd", true, 0, "kfd", 0, 0 },
 	{ "neuron", "aws", false, 0, "neuron", 0, AG_MINOR_ANY },
 	{ "habanalabs", "habana", false, 0, "habanalabs", 0, AG_MINOR_ANY },
+	/* VFIO groups that hold a GPU: their minors only (ag_devtab_add_vfio), never the whole
+	 * "vfio" major, whose other groups are NICs and drives */
+	{ AG_VFIO_CLASS, "", false, 0, NULL, 0, 0 },
 };
 
 static int find_class(const struct ag_devtab *t, const char *name)
@@ -134,7 +138,7 @@ int ag_devtab_init(struct ag_devtab *t, const char *proc_devices)
 		int major = (int)b->major;
 
 		if (!major) {
-			if (!proc_devices)
+			if (!proc_devices || !b->proc_name)
 				continue;
 			major = ag_proc_devices_major(proc_devices, b->proc_name);
 			if (major == -ENOENT)
@@ -340,4 +344,45 @@ int ag_parse_devspec(const char *spec, __u32 *major, __u32 *lo, __u32 *hi)
 	*lo = l;
 	*hi = h;
 	return 0;
+}
+
+int ag_devtab_add_vfio(struct ag_devtab *t, const struct ag_vfio *v)
+{
+	unsigned int ranges = 0;
+	bool lumped = false;
+	size_t i = 0;
+
+	if (!v)
+		return 0;
+	/* v->g is sorted by (major, minor): runs of consecutive minors are one range each; past
+	 * AG_MAX_RANGES on a major, the last range runs to the last GPU group (the groups between
+	 * are counted as GPUs: said by the return value) */
+	while (i < v->n) {
+		__u32 major = v->g[i].major;
+		unsigned int on_major = 0;
+
+		for (unsigned int k = 0; k < t->n_ranges; k++)
+			on_major += t->ranges[k].major == major;
+		while (i < v->n && v->g[i].major == major) {
+			size_t k = i;
+			int r;
+
+			while (k + 1 < v->n && v->g[k + 1].major == major &&
+			       v->g[k + 1].minor == v->g[k].minor + 1)
+				k++;
+			if (on_major + 1 >= AG_MAX_RANGES && k + 1 < v->n && v->g[k + 1].major == major) {
+				/* the last range this major can take: every remaining group */
+				while (k + 1 < v->n && v->g[k + 1].major == major)
+					k++;
+				lumped = true;
+			}
+			r = ag_devtab_add(t, AG_VFIO_CLASS, major, v->g[i].minor, v->g[k].minor);
+			if (r < 0)
+				return r;
+			on_major++;
+			ranges++;
+			i = k + 1;
+		}
+	}
+	return lumped ? -E2BIG : (int)ranges;
 }

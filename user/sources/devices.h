@@ -47,6 +47,14 @@ int ag_devtab_init(struct ag_devtab *t, const char *proc_devices);
  * range overlaps a range of another class; a range the class already covers is a no-op). */
 int ag_devtab_add(struct ag_devtab *t, const char *class_name, __u32 major, __u32 lo, __u32 hi);
 
+/* The class of VFIO groups that hold a GPU (vfio.h): their /dev/vfio/N minors on vfio's major. */
+#define AG_VFIO_CLASS "vfio-gpu"
+struct ag_vfio;
+/* Add v's groups to AG_VFIO_CLASS, runs of consecutive minors as one range. Returns the ranges
+ * added, -E2BIG when a major's groups needed more than AG_MAX_RANGES ranges (the last range then
+ * runs over the groups between: every group there counts as a GPU), or ag_devtab_add's -errno. */
+int ag_devtab_add_vfio(struct ag_devtab *t, const struct ag_vfio *v);
+
 /* Class id of a device number, 0 when it is no accelerator. */
 __u32 ag_devtab_lookup(const struct ag_devtab *t, __u32 major, __u32 minor);
 
