@@ -92,7 +92,7 @@ $(BUILD)/tests/k8s/k8s_test: $(BUILD)/user/sinks/sink.o $(BUILD)/user/lib/jsonw.
 OBJS += $(BUILD)/tests/k8s/report_flood.o
 $(BUILD)/tests/k8s/report_flood: $(BUILD)/tests/k8s/report_flood.o $(K8S_OBJS) $(K8S_PB_OBJS) \
                                  $(BUILD)/user/sinks/sink.o $(BUILD)/user/lib/jsonw.o $(BUILD)/user/sources/devices.o \
-                                 $(BUILD)/user/lib/log.o $(BUILD)/user/lib/util.o
+                                 $(BUILD)/user/sources/vfio.o $(BUILD)/user/lib/log.o $(BUILD)/user/lib/util.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(K8S_LIBS) -lbpf
 

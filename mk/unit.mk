@@ -36,13 +36,14 @@ $(UNIT_BINS):
 
 # Runs every test binary; ends with "N passed, N failed[, N skipped]" (over all binaries) and
 # fails on any failure, a crash included.
-unit-check: $(UNIT_BINS) $(USER_OBJS) $(AGENT_MAIN_OBJ)
+# (the layering check reads every object of user/: the agent's link builds them all)
+unit-check: $(UNIT_BINS) $(USER_OBJS) $(AGENT_MAIN_OBJ) $(BUILD)/accelguard
 	$(call stage,unit-check) tests/unit/run.sh $(UNIT_BINS) \
 		:: tests/layers.sh user/layers $(BUILD)/user :: tests/layers_test.sh $(BUILD)/user
 
 # the layering of user/ alone: each folder uses only lower layers (user/layers), no cycle
 .PHONY: layers-check
-layers-check: $(USER_OBJS) $(AGENT_MAIN_OBJ)
+layers-check: $(USER_OBJS) $(AGENT_MAIN_OBJ) $(BUILD)/accelguard
 	$(Q)tests/layers.sh user/layers $(BUILD)/user && tests/layers_test.sh $(BUILD)/user
 
 # The same under valgrind (not part of `make check`: slow, and valgrind is optional).
