@@ -21,6 +21,7 @@
 #include "evidence.h"
 #include "evidence_conformance.h"
 #include "evidence_exposure.h"
+#include "evjson.h"
 #include "evidence_product.h"
 #include "evidence_upload.h"
 #include "journal.h"
@@ -128,20 +129,6 @@ static struct cell *cell_get(struct coll *c, const char *row, const char *col)
 	c->cells[c->n_cells].col = strdup(col);
 	c->hash[i] = ++c->n_cells;
 	return &c->cells[c->n_cells - 1];
-}
-
-static json_object *jo(json_object *o, const char *k)
-{
-	json_object *v = NULL;
-
-	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-
-static const char *js(json_object *o, const char *k)
-{
-	json_object *v = jo(o, k);
-
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
 /* the tenant of an access: pod/container when known, else the cgroup path */

@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 
 #include "evidence_exposure.h"
+#include "evjson.h"
 #include "util.h"
 
 #define ag_fmt_rfc3339_ns(ns, buf, len) ag_fmt_rfc3339(ns, 9, buf, len)
@@ -26,20 +27,6 @@ struct ag_expo {
 	struct expo *v;
 	size_t n, cap;
 };
-
-static json_object *jo(json_object *o, const char *k)
-{
-	json_object *v = NULL;
-
-	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-
-static const char *js(json_object *o, const char *k)
-{
-	json_object *v = jo(o, k);
-
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
 
 /* the row an event is reported under: its pod and container, else its cgroup path */
 void ag_evidence_tenant(json_object *e, char *buf, size_t len)
