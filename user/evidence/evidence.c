@@ -344,52 +344,13 @@ static json_object *last_selftest(struct coll *c)
 	return n ? json_object_array_get_idx(c->selftests, n - 1) : NULL;
 }
 
+/* the self-tests of the window as JUnit (the writer `selftest --junit` uses) */
 static void write_junit(struct coll *c, FILE *f)
 {
-	size_t n = json_object_array_length(c->selftests);
-
 	struct utsname u;
 
 	uname(&u);
-	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
-	for (size_t i = 0; i < n; i++) {
-		json_object *s = json_object_array_get_idx(c->selftests, i), *ch = jo(s, "checks");
-		size_t k = ch && json_object_is_type(ch, json_type_array) ? json_object_array_length(ch) : 0;
-
-		/* a run with --conformance: upstream's test suite first, as the run wrote it */
-		if (jo(s, "conformance"))
-			ag_conformance_junit(f, jo(s, "conformance"), u.nodename, js(s, "started"));
-
-		fprintf(f, "  <testsuite name=\"accelguard-selftest\" id=\"");
-		ag_xml_esc(f, js(s, "run"));
-		fprintf(f, "\" tests=\"%zu\" failures=\"%d\" timestamp=\"", k, json_object_get_int(jo(s, "failed")));
-		ag_xml_esc(f, js(s, "started"));
-		fprintf(f, "\" time=\"%.3f\">\n", json_object_get_double(jo(s, "duration_ms")) / 1e3);
-		fprintf(f, "    <properties><property name=\"mode\" value=\"");
-		ag_xml_esc(f, js(s, "mode"));
-		fprintf(f, "\"/><property name=\"tier\" value=\"");
-		ag_xml_esc(f, js(s, "tier"));
-		fprintf(f, "\"/><property name=\"device_kind\" value=\"");
-		ag_xml_esc(f, js(s, "device_kind"));
-		fprintf(f, "\"/></properties>\n");
-		for (size_t j = 0; j < k; j++) {
-			json_object *x = json_object_array_get_idx(ch, j);
-			const char *res = js(x, "result");
-
-			fprintf(f, "    <testcase classname=\"accelguard.selftest\" name=\"");
-			ag_xml_esc(f, js(x, "name"));
-			fprintf(f, "\" time=\"%.3f\">", (json_object_get_double(jo(x, "open_ms")) +
-							 json_object_get_double(jo(x, "judged_ms"))) / 1e3);
-			if (!res || strcmp(res, "pass")) {
-				fprintf(f, "<failure message=\"");
-				ag_xml_esc(f, js(x, "why"));
-				fprintf(f, "\"/>");
-			}
-			fprintf(f, "</testcase>\n");
-		}
-		fprintf(f, "  </testsuite>\n");
-	}
-	fprintf(f, "</testsuites>\n");
+	ag_selftest_junit(f, c->selftests, u.nodename);
 }
 
 struct status {
