@@ -896,7 +896,64 @@ out:
 static int write_tar(const char *dir, const char *tarpath, char *err, size_t errlen);
 static void rm_flat(const char *dir);
 
-static int cmd_build(int argc, char **argv)
+/* One run of `evidence`: its options, the journal's facts, the bundle being made. */
+struct build {
+	const char *config, *jdir, *out, *key, *tar, *product, *cversion, *upload, *upload_ca;
+	char tmpout[32], tmpb[40]; /* --tar alone: the bundle in a private directory */
+	struct ag_config cfg;
+	bool cfg_loaded;
+	char cfgsum[65], part[PATH_MAX], node[256];
+	struct utsname u;
+	struct coll c;
+	struct status st;
+};
+
+static int build_usage(void)
+{
+	printf("Usage: accelguard evidence --out DIR [--config FILE | --dir JOURNAL]\n"
+	       "                           [--since T] [--until T] [--sign-key KEY.pem]\n"
+	       "                           [--tar F.tar.gz [--upload URL [--upload-ca CA.pem]]]\n"
+	       "                           [--product PRODUCT.yaml [--conformance-version X.Y]]\n"
+	       "       accelguard evidence cluster --kubeconfig F --out DIR [--sign-key KEY.pem]\n"
+	       "       accelguard evidence verify DIR [--pubkey PUB.pem]\n"
+	       "       accelguard evidence product-check PRODUCT.yaml [--conformance-version X.Y]\n\n"
+	       "Write an evidence bundle of the journal's window into DIR (made whole, or\n"
+	       "not at all): journal.jsonl, access-matrix.json/.csv, selftest.json,\n"
+	       "selftest-junit.xml, report.html, PRODUCT.yaml, manifest.json (sha256 of\n"
+	       "every file) and, with --sign-key (Ed25519), manifest.json.sig.\n"
+	       "--product merges the secure_accelerator_access entry (evidence paths\n"
+	       "relative to it) into PRODUCT.yaml, or writes one from the version's checklist,\n"
+	       "and checks it as the CNCF validator would: exit 3 when it would be refused.\n");
+	return 0;
+}
+
+/* the options that go together; 2 (said why) when they do not */
+static int build_check_options(const struct build *B)
+{
+	const char *why = NULL;
+
+	if (!B->out && !B->tar)
+		why = "--out DIR or --tar FILE.tar.gz is required";
+	else if (B->upload && !B->tar)
+		why = "--upload URL puts the tarball: give --tar FILE.tar.gz too";
+	else if (B->product && !B->out)
+		why = "--product FILE points at the bundle's files: give --out DIR too";
+	else if (B->cversion && !B->product)
+		why = "--conformance-version is for --product";
+	if (why) {
+		ag_err("evidence: %s", why);
+		return 2;
+	}
+	if (B->cversion && !ag_product_checklist(B->cversion, NULL)) {
+		ag_err("evidence: --conformance-version %s: no such checklist (1.33 to 1.37)",
+		       B->cversion);
+		return 2;
+	}
+	return -1;
+}
+
+/* The options; -1 to go on, else the exit code. */
+static int build_options(struct build *B, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' }, { "dir", required_argument, NULL, 'D' },
@@ -908,270 +965,305 @@ static int cmd_build(int argc, char **argv)
 		{ "conformance-version", required_argument, NULL, 'V' },
 		{ 0 },
 	};
-	const char *config = NULL, *jdir = NULL, *out = NULL, *key = NULL, *tar = NULL;
-	const char *product = NULL, *cversion = NULL;
-	const char *upload = NULL, *upload_ca = NULL;
-	char tmpout[] = "/tmp/accelguard-evidence.XXXXXX", tmpb[sizeof(tmpout) + 8] = "";
-	struct coll c = { .since = 0, .until = INT64_MAX };
-	struct ag_config cfg = { 0 };
-	struct ag_journal_read_stats rs;
-	struct status st = { 0 };
-	char part[PATH_MAX], err[1024], node[256] = "", a[40], b[40], cfgsum[65] = "";
-	struct utsname u;
-	FILE *f, *cf;
-	int opt, r, ret = 1;
-	bool cfg_loaded = false;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "c:D:s:u:o:k:h", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': config = optarg; break;
-		case 'D': jdir = optarg; break;
-		case 'o': out = optarg; break;
-		case 'k': key = optarg; break;
-		case 'T': tar = optarg; break;
-		case 'U': upload = optarg; break;
-		case 'A': upload_ca = optarg; break;
-		case 'P': product = optarg; break;
-		case 'V': cversion = optarg[0] == 'v' ? optarg + 1 : optarg; break;
+		case 'c': B->config = optarg; break;
+		case 'D': B->jdir = optarg; break;
+		case 'o': B->out = optarg; break;
+		case 'k': B->key = optarg; break;
+		case 'T': B->tar = optarg; break;
+		case 'U': B->upload = optarg; break;
+		case 'A': B->upload_ca = optarg; break;
+		case 'P': B->product = optarg; break;
+		case 'V': B->cversion = optarg[0] == 'v' ? optarg + 1 : optarg; break;
 		case 's':
 		case 'u':
-			if (ag_journal_parse_time(optarg, opt == 's' ? &c.since : &c.until)) {
+			if (ag_journal_parse_time(optarg, opt == 's' ? &B->c.since : &B->c.until)) {
 				ag_err("evidence: --%s takes a time (RFC 3339, @SECONDS, -10m), not '%s'",
 				       opt == 's' ? "since" : "until", optarg);
 				return 2;
 			}
 			break;
-		case 'h':
-			printf("Usage: accelguard evidence --out DIR [--config FILE | --dir JOURNAL]\n"
-			       "                           [--since T] [--until T] [--sign-key KEY.pem]\n"
-			       "                           [--tar F.tar.gz [--upload URL [--upload-ca CA.pem]]]\n"
-			       "                           [--product PRODUCT.yaml [--conformance-version X.Y]]\n"
-			       "       accelguard evidence cluster --kubeconfig F --out DIR [--sign-key KEY.pem]\n"
-			       "       accelguard evidence verify DIR [--pubkey PUB.pem]\n"
-			       "       accelguard evidence product-check PRODUCT.yaml [--conformance-version X.Y]\n\n"
-			       "Write an evidence bundle of the journal's window into DIR (made whole, or\n"
-			       "not at all): journal.jsonl, access-matrix.json/.csv, selftest.json,\n"
-			       "selftest-junit.xml, report.html, PRODUCT.yaml, manifest.json (sha256 of\n"
-			       "every file) and, with --sign-key (Ed25519), manifest.json.sig.\n"
-			       "--product merges the secure_accelerator_access entry (evidence paths\n"
-			       "relative to it) into PRODUCT.yaml, or writes one from the version's checklist,\n"
-			       "and checks it as the CNCF validator would: exit 3 when it would be refused.\n");
-			return 0;
-		default:
-			return 2;
+		case 'h': return build_usage();
+		default: return 2;
 		}
 	}
-	if (!out && !tar) {
-		ag_err("evidence: --out DIR or --tar FILE.tar.gz is required");
-		return 2;
-	}
-	if (upload && !tar) {
-		ag_err("evidence: --upload URL puts the tarball: give --tar FILE.tar.gz too");
-		return 2;
-	}
-	if (product && !out) {
-		ag_err("evidence: --product FILE points at the bundle's files: give --out DIR too");
-		return 2;
-	}
-	if (cversion && !product) {
-		ag_err("evidence: --conformance-version is for --product");
-		return 2;
-	}
-	if (cversion && !ag_product_checklist(cversion, NULL)) {
-		ag_err("evidence: --conformance-version %s: no such checklist (1.33 to 1.37)", cversion);
-		return 2;
-	}
-	if (!out) {
+	return build_check_options(B);
+}
+
+/* Where the bundle goes (DIR.partial, made here), and the journal from the configuration. */
+static int build_setup(struct build *B)
+{
+	char err[1024];
+	__u64 sz;
+	int r;
+
+	if (!B->out) {
 		/* a tarball alone: the bundle is made in a private directory, then removed */
-		if (!mkdtemp(tmpout)) {
-			ag_err("evidence: cannot make a directory under /tmp: %s", strerror(errno));
-			return 1;
+		snprintf(B->tmpout, sizeof(B->tmpout), "/tmp/accelguard-evidence.XXXXXX");
+		if (!mkdtemp(B->tmpout)) {
+			r = -errno;
+			ag_err("evidence: cannot make a directory under /tmp: %s", strerror(-r));
+			B->tmpout[0] = 0;
+			return r;
 		}
-		snprintf(tmpb, sizeof(tmpb), "%s/b", tmpout);
-		out = tmpb;
+		snprintf(B->tmpb, sizeof(B->tmpb), "%s/b", B->tmpout);
+		B->out = B->tmpb;
 	}
-	if (!config && !jdir && !access("/etc/accelguard/config.yaml", R_OK))
-		config = "/etc/accelguard/config.yaml";
-	if (config) {
-		__u64 sz;
-
-		if (ag_config_load(config, &cfg, err, sizeof(err))) {
+	if (!B->config && !B->jdir && !access("/etc/accelguard/config.yaml", R_OK))
+		B->config = "/etc/accelguard/config.yaml";
+	if (B->config) {
+		r = ag_config_load(B->config, &B->cfg, err, sizeof(err));
+		if (r) {
 			ag_err("evidence: config: %s", err);
-			return 1;
+			return r < 0 ? r : -EINVAL;
 		}
-		cfg_loaded = true;
-		if (!jdir && cfg.journal.present)
-			jdir = cfg.journal.dir;
-		sha256_file(config, cfgsum, &sz);
+		B->cfg_loaded = true;
+		if (!B->jdir && B->cfg.journal.present)
+			B->jdir = B->cfg.journal.dir;
+		sha256_file(B->config, B->cfgsum, &sz);
 	}
-	if (!jdir) {
+	if (!B->jdir) {
 		ag_err("evidence: no journal: give --dir or a --config with a journal: section");
-		goto out;
+		return -EINVAL;
 	}
-	if (!access(out, F_OK)) {
-		ag_err("evidence: %s exists; give a new directory", out);
-		goto out;
+	if (!access(B->out, F_OK)) {
+		ag_err("evidence: %s exists; give a new directory", B->out);
+		return -EEXIST;
 	}
-	snprintf(part, sizeof(part), "%s.partial", out);
-	if (mkdir(part, 0755)) {
-		ag_err("evidence: cannot make %s: %s", part, strerror(errno));
-		goto out;
+	snprintf(B->part, sizeof(B->part), "%s.partial", B->out);
+	if (mkdir(B->part, 0755)) {
+		r = -errno;
+		ag_err("evidence: cannot make %s: %s", B->part, strerror(-r));
+		B->part[0] = 0;
+		return r;
 	}
-	c.selftests = json_object_new_array();
-	c.tl = calloc(MAX_TIMELINE, sizeof(*c.tl));
-	c.expo = ag_expo_new(c.since, c.until);
-	c.slice = open_out(part, "journal.jsonl");
-	if (!c.slice || !c.tl || !c.expo) {
-		ag_err("evidence: %s/journal.jsonl: %s", part, strerror(errno));
-		goto fail;
+	return 0;
+}
+
+/* One pass over the journal: the window's slice into journal.jsonl, and its facts. */
+static int build_collect(struct build *B)
+{
+	struct ag_journal_read_stats rs;
+	struct coll *c = &B->c;
+	int r;
+
+	c->selftests = json_object_new_array();
+	c->tl = calloc(MAX_TIMELINE, sizeof(*c->tl));
+	c->expo = ag_expo_new(c->since, c->until);
+	c->slice = open_out(B->part, "journal.jsonl");
+	if (!c->slice || !c->tl || !c->expo) {
+		r = errno ? -errno : -ENOMEM;
+		ag_err("evidence: %s/journal.jsonl: %s", B->part, strerror(-r));
+		return r;
 	}
-	r = ag_journal_read(jdir, 0, INT64_MAX, false, false, NULL, on_event, &c, &rs);
+	r = ag_journal_read(B->jdir, 0, INT64_MAX, false, false, NULL, on_event, c, &rs);
 	if (r) {
-		ag_err("evidence: cannot read the journal %s: %s", jdir, strerror(r < 0 ? -r : EIO));
-		goto fail;
+		ag_err("evidence: cannot read the journal %s: %s", B->jdir,
+		       strerror(r < 0 ? -r : EIO));
+		return r < 0 ? r : -EIO;
 	}
-	if (close_out(c.slice)) {
-		c.slice = NULL;
-		ag_err("evidence: %s/journal.jsonl: %s", part, strerror(errno));
-		goto fail;
+	r = close_out(c->slice);
+	c->slice = NULL;
+	if (r) {
+		ag_err("evidence: %s/journal.jsonl: %s", B->part, strerror(-r));
+		return r;
 	}
-	c.slice = NULL;
-	if (!c.ready) {
-		ag_err("evidence: the journal %s holds no ready event up to the window's end", jdir);
-		goto fail;
+	if (!c->ready) {
+		ag_err("evidence: the journal %s holds no ready event up to the window's end",
+		       B->jdir);
+		return -ENOENT;
 	}
-	uname(&u);
-	snprintf(node, sizeof(node), "%s", u.nodename);
-	decide(&c, &st);
-	f = open_out(part, "access-matrix.json");
-	cf = open_out(part, "access-matrix.csv");
-	if (!f || !cf)
-		goto io;
-	write_matrix(&c, f, cf);
-	if (close_out(f) | close_out(cf))
-		goto io;
-	f = open_out(part, "exposure.json");
-	cf = open_out(part, "exposure.csv");
-	if (!f || !cf)
-		goto io;
-	ag_expo_write_json(c.expo, f);
-	ag_expo_write_csv(c.expo, cf);
-	if (close_out(f) | close_out(cf))
-		goto io;
-	f = open_out(part, "selftest.json");
-	if (!f)
-		goto io;
-	fprintf(f, "%s\n", json_object_to_json_string_ext(c.selftests, JSON_C_TO_STRING_PRETTY |
-									  JSON_C_TO_STRING_NOSLASHESCAPE));
-	if (close_out(f) || !(f = open_out(part, "selftest-junit.xml")))
-		goto io;
-	write_junit(&c, f);
-	if (close_out(f) || !(f = open_out(part, "report.html")))
-		goto io;
-	write_html(&c, &st, f, node);
-	if (close_out(f) || !(f = open_out(part, "PRODUCT.yaml")))
-		goto io;
-	write_product(&st, f);
-	if (close_out(f))
-		goto io;
-	/* the manifest: every file above */
-	{
-		json_object *m = json_object_new_object(), *w;
+	uname(&B->u);
+	snprintf(B->node, sizeof(B->node), "%s", B->u.nodename);
+	decide(c, &B->st);
+	return 0;
+}
 
-		json_object_object_add(m, "format", json_object_new_string("accelguard-evidence/1"));
-		ag_fmt_rfc3339(0, 9, a, sizeof(a));
-		{
-			struct timespec ts;
+/* the error of writing into the partial bundle, said once */
+static int part_io(const struct build *B, int r)
+{
+	ag_err("evidence: cannot write into %s: %s", B->part, strerror(-r));
+	return r;
+}
 
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ag_fmt_rfc3339((__s64)ts.tv_sec * 1000000000LL + ts.tv_nsec, 9, a, sizeof(a));
+static void part_matrix(struct build *B, FILE *f, FILE *cf)
+{
+	write_matrix(&B->c, f, cf);
+}
+
+static void part_exposure(struct build *B, FILE *f, FILE *cf)
+{
+	ag_expo_write_json(B->c.expo, f);
+	ag_expo_write_csv(B->c.expo, cf);
+}
+
+static void part_selftests(struct build *B, FILE *f, FILE *unused)
+{
+	(void)unused;
+	fprintf(f, "%s\n", json_object_to_json_string_ext(B->c.selftests, JSON_C_TO_STRING_PRETTY |
+									     JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static void part_junit(struct build *B, FILE *f, FILE *unused)
+{
+	(void)unused;
+	write_junit(&B->c, f);
+}
+
+static void part_report(struct build *B, FILE *f, FILE *unused)
+{
+	(void)unused;
+	write_html(&B->c, &B->st, f, B->node);
+}
+
+static void part_product(struct build *B, FILE *f, FILE *unused)
+{
+	(void)unused;
+	write_product(&B->st, f);
+}
+
+/* the bundle's parts after journal.jsonl, each one or two files */
+static const struct {
+	const char *name, *name2;
+	void (*write)(struct build *B, FILE *f, FILE *f2);
+} parts[] = {
+	{ "access-matrix.json", "access-matrix.csv", part_matrix },
+	{ "exposure.json", "exposure.csv", part_exposure },
+	{ "selftest.json", NULL, part_selftests },
+	{ "selftest-junit.xml", NULL, part_junit },
+	{ "report.html", NULL, part_report },
+	{ "PRODUCT.yaml", NULL, part_product },
+};
+
+static int build_parts(struct build *B)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
+		FILE *f = open_out(B->part, parts[i].name), *f2 = NULL;
+		int r, r2 = 0;
+
+		if (!f || (parts[i].name2 && !(f2 = open_out(B->part, parts[i].name2)))) {
+			r = -errno;
+			if (f)
+				fclose(f);
+			return part_io(B, r);
 		}
-		json_object_object_add(m, "generated", json_object_new_string(a));
-		json_object_object_add(m, "version", json_object_new_string(AG_VERSION));
-		json_object_object_add(m, "agent_version", json_object_new_string(js(c.ready, "version") ? js(c.ready, "version") : ""));
-		json_object_object_add(m, "node", json_object_new_string(node));
-		json_object_object_add(m, "kernel", json_object_new_string(js(c.ready, "kernel") ? js(c.ready, "kernel") : u.release));
-		json_object_object_add(m, "tier", json_object_new_string(js(c.ready, "tier") ? js(c.ready, "tier") : ""));
-		json_object_object_add(m, "mode", json_object_new_string(js(c.ready, "mode") ? js(c.ready, "mode") : ""));
-		w = json_object_new_object();
-		ag_fmt_rfc3339(c.since, 9, a, sizeof(a));
-		ag_fmt_rfc3339(c.until == INT64_MAX ? 0 : c.until, 9, b, sizeof(b));
-		json_object_object_add(w, "since", c.since ? json_object_new_string(a) : NULL);
-		json_object_object_add(w, "until", c.until != INT64_MAX ? json_object_new_string(b) : NULL);
-		json_object_object_add(w, "events", json_object_new_int64((int64_t)c.n_events));
-		json_object_object_add(m, "window", w);
-		w = json_object_new_object();
-		json_object_object_add(w, "path", config ? json_object_new_string(config) : NULL);
-		json_object_object_add(w, "sha256", cfgsum[0] ? json_object_new_string(cfgsum) : NULL);
-		json_object_object_add(m, "config", w);
-		json_object_object_add(m, "status", json_object_new_string(st.status));
-		if (ag_evidence_write_manifest(part, m, bundle_files,
-					       sizeof(bundle_files) / sizeof(bundle_files[0])))
-			goto io;
+		parts[i].write(B, f, f2);
+		r = close_out(f);
+		if (f2)
+			r2 = close_out(f2);
+		if (r || r2)
+			return part_io(B, r ? r : r2);
 	}
-	if (key && sign_file(key, part, err, sizeof(err))) {
+	return 0;
+}
+
+static json_object *jstr_or(const char *s, const char *dflt)
+{
+	return json_object_new_string(s ? s : dflt);
+}
+
+/* the manifest: every file above */
+static int build_manifest(struct build *B)
+{
+	json_object *m = json_object_new_object(), *w, *ready = B->c.ready;
+	char a[40], b[40];
+	int r;
+
+	json_object_object_add(m, "format", json_object_new_string("accelguard-evidence/1"));
+	ag_fmt_rfc3339((__s64)ag_now_ns(CLOCK_REALTIME), 9, a, sizeof(a));
+	json_object_object_add(m, "generated", json_object_new_string(a));
+	json_object_object_add(m, "version", json_object_new_string(AG_VERSION));
+	json_object_object_add(m, "agent_version", jstr_or(js(ready, "version"), ""));
+	json_object_object_add(m, "node", json_object_new_string(B->node));
+	json_object_object_add(m, "kernel", jstr_or(js(ready, "kernel"), B->u.release));
+	json_object_object_add(m, "tier", jstr_or(js(ready, "tier"), ""));
+	json_object_object_add(m, "mode", jstr_or(js(ready, "mode"), ""));
+	w = json_object_new_object();
+	ag_fmt_rfc3339(B->c.since, 9, a, sizeof(a));
+	ag_fmt_rfc3339(B->c.until == INT64_MAX ? 0 : B->c.until, 9, b, sizeof(b));
+	json_object_object_add(w, "since", B->c.since ? json_object_new_string(a) : NULL);
+	json_object_object_add(w, "until", B->c.until != INT64_MAX ? json_object_new_string(b) : NULL);
+	json_object_object_add(w, "events", json_object_new_int64((int64_t)B->c.n_events));
+	json_object_object_add(m, "window", w);
+	w = json_object_new_object();
+	json_object_object_add(w, "path", B->config ? json_object_new_string(B->config) : NULL);
+	json_object_object_add(w, "sha256", B->cfgsum[0] ? json_object_new_string(B->cfgsum) : NULL);
+	json_object_object_add(m, "config", w);
+	json_object_object_add(m, "status", json_object_new_string(B->st.status));
+	r = ag_evidence_write_manifest(B->part, m, bundle_files, ARRAY_SIZE(bundle_files));
+	return r ? part_io(B, r) : 0;
+}
+
+/* Signed, renamed whole; then the tarball and its upload. Returns the exit code. */
+static int build_finish(struct build *B)
+{
+	char err[1024];
+
+	if (B->key && sign_file(B->key, B->part, err, sizeof(err))) {
 		ag_err("evidence: %s", err);
-		goto fail;
+		return -1;
 	}
-	if (rename(part, out)) {
-		ag_err("evidence: cannot rename %s to %s: %s", part, out, strerror(errno));
-		goto fail;
+	if (rename(B->part, B->out)) {
+		ag_err("evidence: cannot rename %s to %s: %s", B->part, B->out, strerror(errno));
+		return -1;
 	}
-	if (tar && write_tar(out, tar, err, sizeof(err))) {
+	if (B->tar && write_tar(B->out, B->tar, err, sizeof(err))) {
 		ag_err("evidence: %s", err);
-		goto done;
+		return 1;
 	}
-	if (upload && ag_evidence_upload(tar, upload, upload_ca, err, sizeof(err))) {
-		ag_err("evidence: %s (the bundle stays in %s)", err, tar);
-		goto done;
+	if (B->upload && ag_evidence_upload(B->tar, B->upload, B->upload_ca, err, sizeof(err))) {
+		ag_err("evidence: %s (the bundle stays in %s)", err, B->tar);
+		return 1;
 	}
 	printf("evidence: %s: %llu events, %zu matrix cells, %llu violations, %zu self-tests, "
 	       "%zu exposed containers; secure_accelerator_access: %s%s\n",
-	       tar ? tar : out, (unsigned long long)c.n_events, c.n_cells, (unsigned long long)c.n_viol,
-	       json_object_array_length(c.selftests), ag_expo_containers(c.expo), st.status,
-	       key ? "; manifest signed" : "");
-	ret = product ? product_out(&st, product, cversion, out) : 0;
-	goto done;
-io:
-	ag_err("evidence: cannot write into %s: %s", part, strerror(errno));
-fail:
-	{
-		/* nothing half-made stays */
-		DIR *d = opendir(part);
-		struct dirent *e;
+	       B->tar ? B->tar : B->out, (unsigned long long)B->c.n_events, B->c.n_cells,
+	       (unsigned long long)B->c.n_viol, json_object_array_length(B->c.selftests),
+	       ag_expo_containers(B->c.expo), B->st.status, B->key ? "; manifest signed" : "");
+	return B->product ? product_out(&B->st, B->product, B->cversion, B->out) : 0;
+}
 
-		while (d && (e = readdir(d))) {
-			char p[PATH_MAX];
+static void coll_free(struct coll *c)
+{
+	if (c->slice)
+		fclose(c->slice);
+	for (size_t i = 0; i < c->n_cells; i++) {
+		free(c->cells[i].row);
+		free(c->cells[i].col);
+	}
+	free(c->cells);
+	free(c->hash);
+	free(c->tl);
+	ag_expo_free(c->expo);
+	json_object_put(c->selftests);
+	json_object_put(c->ready);
+}
 
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(p, sizeof(p), "%s/%s", part, e->d_name);
-			unlink(p);
+static int cmd_build(int argc, char **argv)
+{
+	struct build B = { .c = { .since = 0, .until = INT64_MAX } };
+	int ret = build_options(&B, argc, argv);
+
+	if (ret >= 0)
+		return ret;
+	ret = 1;
+	if (!build_setup(&B)) {
+		if (build_collect(&B) || build_parts(&B) || build_manifest(&B) ||
+		    (ret = build_finish(&B)) < 0) {
+			rm_flat(B.part); /* nothing half-made stays */
+			ret = 1;
 		}
-		if (d)
-			closedir(d);
-		rmdir(part);
 	}
-done:
-	if (c.slice)
-		fclose(c.slice);
-	for (size_t i = 0; i < c.n_cells; i++) {
-		free(c.cells[i].row);
-		free(c.cells[i].col);
+	coll_free(&B.c);
+	if (B.tmpb[0]) {
+		rm_flat(B.tmpb);
+		rmdir(B.tmpout);
 	}
-	free(c.cells);
-	free(c.hash);
-	free(c.tl);
-	ag_expo_free(c.expo);
-	json_object_put(c.selftests);
-	json_object_put(c.ready);
-out:
-	if (tmpb[0]) {
-		rm_flat(tmpb);
-		rmdir(tmpout);
-	}
-	if (cfg_loaded)
-		ag_config_free(&cfg);
+	if (B.cfg_loaded)
+		ag_config_free(&B.cfg);
 	return ret;
 }
 
