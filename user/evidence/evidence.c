@@ -1434,88 +1434,13 @@ static void rm_flat(const char *dir)
 
 /* ---- verify ---- */
 
-static const char *verify_label; /* the tarball, when verify reads one */
-
-static int cmd_verify(int argc, char **argv)
+/* The manifest's entries against the files: a bad entry, a missing or a changed file each
+ * printed; returns how many. */
+static int verify_listed(const char *dir, json_object *files)
 {
-	static const struct option opts[] = {
-		{ "pubkey", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *pub = NULL, *dir;
-	char p[PATH_MAX];
-	json_object *m, *files;
-	int opt, bad = 0;
-	size_t n;
-	DIR *d;
-	struct dirent *e;
+	size_t n = json_object_array_length(files);
+	int bad = 0;
 
-	while ((opt = getopt_long(argc, argv, "p:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'p': pub = optarg; break;
-		case 'h':
-			printf("Usage: accelguard evidence verify DIR [--pubkey PUB.pem]\n\n"
-			       "Check every file's sha256 against manifest.json, that the manifest covers\n"
-			       "every file and nothing else, and with --pubkey its Ed25519 signature.\n");
-			return 0;
-		default: return 2;
-		}
-	}
-	if (optind + 1 != argc) {
-		ag_err("evidence verify: give one bundle directory");
-		return 2;
-	}
-	dir = argv[optind];
-	{
-		size_t l = strlen(dir);
-		struct stat st;
-
-		if (!stat(dir, &st) && S_ISREG(st.st_mode) && l > 3 &&
-		    (!strcmp(dir + l - 3, ".gz") || !strcmp(dir + l - 4, ".tgz"))) {
-			char tmp[] = "/tmp/accelguard-verify.XXXXXX"; /* fresh at each call */
-			int r;
-
-			if (!mkdtemp(tmp)) {
-				ag_err("evidence verify: cannot make a directory under /tmp: %s",
-				       strerror(errno));
-				return 1;
-			}
-			r = read_tar(dir, tmp);
-			if (r) {
-				printf("evidence verify: %s: FAILED (not a whole bundle tarball: %s)\n",
-				       dir, strerror(-r));
-				rm_flat(tmp);
-				return 1;
-			}
-			optind = 0;
-			verify_label = dir;
-			{
-				char *av[4] = { "verify", tmp, NULL, NULL };
-				char pk[] = "--pubkey";
-				int ac = 2;
-
-				if (pub) {
-					av[2] = pk;
-					av[3] = (char *)pub;
-					ac = 4;
-				}
-				r = cmd_verify(ac, av);
-			}
-			rm_flat(tmp);
-			return r;
-		}
-	}
-	snprintf(p, sizeof(p), "%s/manifest.json", dir);
-	m = json_object_from_file(p);
-	files = jo(m, "files");
-	if (!m || !files || !json_object_is_type(files, json_type_array)) {
-		ag_err("evidence verify: %s: missing or not a manifest (%s)", p,
-		       json_util_get_last_err() ? json_util_get_last_err() : "no files list");
-		json_object_put(m);
-		return 1;
-	}
-	n = json_object_array_length(files);
 	for (size_t i = 0; i < n; i++) {
 		json_object *f = json_object_array_get_idx(files, i);
 		const char *name = js(f, "path"), *sum = js(f, "sha256");
@@ -1536,7 +1461,17 @@ static int cmd_verify(int argc, char **argv)
 			bad++;
 		}
 	}
-	d = opendir(dir);
+	return bad;
+}
+
+/* The files the manifest does not list (itself and its signature aside); returns how many. */
+static int verify_extra(const char *dir, json_object *files)
+{
+	size_t n = json_object_array_length(files);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int bad = 0;
+
 	while (d && (e = readdir(d))) {
 		bool listed = false;
 
@@ -1555,64 +1490,157 @@ static int cmd_verify(int argc, char **argv)
 	}
 	if (d)
 		closedir(d);
+	return bad;
+}
+
+/* The signature file's bytes (base64 of 64), decoded into sig; its length, or -1. */
+static int read_sig(const char *dir, unsigned char sig[128])
+{
+	char sp[PATH_MAX], b64[256] = "";
+	FILE *f;
+
+	snprintf(sp, sizeof(sp), "%s/%s", dir, SIG_FILE);
+	f = fopen(sp, "re");
+	if (f) {
+		if (!fgets(b64, sizeof(b64), f))
+			b64[0] = 0;
+		fclose(f);
+	}
+	b64[strcspn(b64, "\r\n")] = 0;
+	return b64[0] ? EVP_DecodeBlock(sig, (unsigned char *)b64, (int)strlen(b64)) : -1;
+}
+
+/* manifest.json's Ed25519 signature with the public key in pub: 0 good, 1 (printed why) not. */
+static int verify_sig(const char *dir, const char *manifest, const char *pub)
+{
+	unsigned char sig[128], *msg = NULL;
+	size_t len = 0;
+	EVP_PKEY *k = NULL;
+	EVP_MD_CTX *mc = NULL;
+	FILE *f = fopen(pub, "re");
+	int sl, ok = 0;
+
+	if (f) {
+		k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	sl = read_sig(dir, sig);
+	f = fopen(manifest, "re");
+	if (f) {
+		struct stat st;
+
+		if (!fstat(fileno(f), &st) && (msg = malloc((size_t)st.st_size + 1)))
+			len = fread(msg, 1, (size_t)st.st_size, f);
+		fclose(f);
+	}
+	mc = EVP_MD_CTX_new();
+	if (!k || EVP_PKEY_get_id(k) != EVP_PKEY_ED25519)
+		printf("signature: %s is not an Ed25519 public key in PEM\n", pub);
+	else if (sl < 64)
+		printf("signature: %s is missing or not base64\n", SIG_FILE);
+	else if (msg && mc && EVP_DigestVerifyInit(mc, NULL, NULL, NULL, k) == 1 &&
+		 EVP_DigestVerify(mc, sig, 64, msg, len) == 1)
+		ok = 1;
+	else
+		printf("signature: does not match manifest.json with %s\n", pub);
+	free(msg);
+	EVP_MD_CTX_free(mc);
+	EVP_PKEY_free(k);
+	return !ok;
+}
+
+/* A bundle directory (label: what the user named, the tarball or dir). Returns the exit code. */
+static int verify_dir(const char *dir, const char *label, const char *pub)
+{
+	char p[PATH_MAX];
+	json_object *m, *files;
+	size_t n;
+	int bad;
+
+	snprintf(p, sizeof(p), "%s/manifest.json", dir);
+	m = json_object_from_file(p);
+	files = jo(m, "files");
+	if (!m || !files || !json_object_is_type(files, json_type_array)) {
+		ag_err("evidence verify: %s: missing or not a manifest (%s)", p,
+		       json_util_get_last_err() ? json_util_get_last_err() : "no files list");
+		json_object_put(m);
+		return 1;
+	}
+	n = json_object_array_length(files);
+	bad = verify_listed(dir, files) + verify_extra(dir, files);
 	json_object_put(m);
 	if (pub) {
-		char sp[PATH_MAX], b64[256] = "";
-		unsigned char sig[128], *msg = NULL;
-		size_t len = 0;
-		EVP_PKEY *k = NULL;
-		EVP_MD_CTX *mc = NULL;
-		FILE *f = fopen(pub, "re");
-		int sl, ok = 0;
-
-		if (f) {
-			k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-			fclose(f);
-		}
-		snprintf(sp, sizeof(sp), "%s/%s", dir, SIG_FILE);
-		f = fopen(sp, "re");
-		if (f) {
-			if (!fgets(b64, sizeof(b64), f))
-				b64[0] = 0;
-			fclose(f);
-		}
-		b64[strcspn(b64, "\r\n")] = 0;
-		sl = b64[0] ? EVP_DecodeBlock(sig, (unsigned char *)b64, (int)strlen(b64)) : -1;
-		f = fopen(p, "re");
-		if (f) {
-			struct stat st;
-
-			if (!fstat(fileno(f), &st) && (msg = malloc((size_t)st.st_size + 1)))
-				len = fread(msg, 1, (size_t)st.st_size, f);
-			fclose(f);
-		}
-		mc = EVP_MD_CTX_new();
-		if (!k || EVP_PKEY_get_id(k) != EVP_PKEY_ED25519)
-			printf("signature: %s is not an Ed25519 public key in PEM\n", pub);
-		else if (sl < 64)
-			printf("signature: %s is missing or not base64\n", SIG_FILE);
-		else if (msg && mc && EVP_DigestVerifyInit(mc, NULL, NULL, NULL, k) == 1 &&
-			 EVP_DigestVerify(mc, sig, 64, msg, len) == 1)
-			ok = 1;
-		else
-			printf("signature: does not match manifest.json with %s\n", pub);
-		bad += !ok;
-		free(msg);
-		EVP_MD_CTX_free(mc);
-		EVP_PKEY_free(k);
+		bad += verify_sig(dir, p, pub);
 	} else {
 		snprintf(p, sizeof(p), "%s/%s", dir, SIG_FILE);
 		if (!access(p, F_OK))
 			printf("note: the manifest is signed; give --pubkey to check the signature\n");
 	}
 	if (bad) {
-		printf("evidence verify: %s: FAILED (%d problems)\n", verify_label ? verify_label : dir,
-		       bad);
+		printf("evidence verify: %s: FAILED (%d problems)\n", label, bad);
 		return 1;
 	}
-	printf("evidence verify: %s: ok (%zu files%s)\n", verify_label ? verify_label : dir, n,
-	       pub ? ", signature good" : "");
+	printf("evidence verify: %s: ok (%zu files%s)\n", label, n, pub ? ", signature good" : "");
 	return 0;
+}
+
+static bool is_tarball(const char *path)
+{
+	size_t l = strlen(path);
+	struct stat st;
+
+	return !stat(path, &st) && S_ISREG(st.st_mode) && l > 3 &&
+	       (!strcmp(path + l - 3, ".gz") || !strcmp(path + l - 4, ".tgz"));
+}
+
+/* A bundle directory, or a tarball of one (unpacked into a fresh directory under /tmp). */
+static int verify_path(const char *path, const char *pub)
+{
+	char tmp[] = "/tmp/accelguard-verify.XXXXXX"; /* fresh at each call */
+	int r;
+
+	if (!is_tarball(path))
+		return verify_dir(path, path, pub);
+	if (!mkdtemp(tmp)) {
+		ag_err("evidence verify: cannot make a directory under /tmp: %s", strerror(errno));
+		return 1;
+	}
+	r = read_tar(path, tmp);
+	if (r)
+		printf("evidence verify: %s: FAILED (not a whole bundle tarball: %s)\n", path,
+		       strerror(-r));
+	else
+		r = verify_dir(tmp, path, pub);
+	rm_flat(tmp);
+	return r ? 1 : 0;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pubkey", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *pub = NULL;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "p:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p': pub = optarg; break;
+		case 'h':
+			printf("Usage: accelguard evidence verify DIR [--pubkey PUB.pem]\n\n"
+			       "Check every file's sha256 against manifest.json, that the manifest covers\n"
+			       "every file and nothing else, and with --pubkey its Ed25519 signature.\n");
+			return 0;
+		default: return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		ag_err("evidence verify: give one bundle directory");
+		return 2;
+	}
+	return verify_path(argv[optind], pub);
 }
 
 int ag_evidence_cmd(int argc, char **argv)
@@ -1628,16 +1656,7 @@ int ag_evidence_cmd(int argc, char **argv)
 
 int ag_evidence_verify(const char *path, const char *pubkey)
 {
-	char *av[5] = { "verify", (char *)path, NULL, NULL, NULL };
-	char pk[] = "--pubkey";
-
-	if (pubkey) {
-		av[2] = pk;
-		av[3] = (char *)pubkey;
-	}
-	optind = 0;
-	verify_label = NULL;
-	return cmd_verify(pubkey ? 4 : 2, av);
+	return verify_path(path, pubkey);
 }
 
 int ag_evidence_unpack(const char *tarpath, const char *dir)
