@@ -551,38 +551,54 @@ static void write_conformance(FILE *f, json_object *conf)
 	fprintf(f, "</tbody></table>\n");
 }
 
-static void write_html(struct coll *c, const struct status *st, FILE *f, const char *node)
+/* The matrix as a grid: rows and columns in first-seen order, each cell at [row * nc + col]. */
+struct grid {
+	char **rows, **cols;
+	size_t nr, nc;
+	struct cell **cell;
+};
+
+static void grid_free(struct grid *g)
 {
-	char a[40];
-	/* rows and columns, in first-seen order */
-	char **rows = calloc(c->n_cells + 1, sizeof(char *)), **cols = calloc(c->n_cells + 1, sizeof(char *));
-	size_t nr = 0, nc = 0;
-	json_object *s = last_selftest(c);
-	const char *tier = js(c->ready, "tier");
-	__s64 t0 = c->n_tl ? viol_at(c, 0)->t : 0, t1 = c->n_tl ? viol_at(c, c->n_tl - 1)->t : 1;
+	free(g->rows);
+	free(g->cols);
+	free(g->cell);
+}
 
+static void grid_build(const struct coll *c, struct grid *g)
+{
 	size_t *ri = calloc(c->n_cells + 1, sizeof(size_t)), *ci = calloc(c->n_cells + 1, sizeof(size_t));
-	struct cell **grid = NULL;
 
-	for (size_t i = 0; rows && cols && ri && ci && i < c->n_cells; i++) {
+	g->rows = calloc(c->n_cells + 1, sizeof(char *));
+	g->cols = calloc(c->n_cells + 1, sizeof(char *));
+	for (size_t i = 0; g->rows && g->cols && ri && ci && i < c->n_cells; i++) {
 		size_t k;
 
-		for (k = 0; k < nr && strcmp(rows[k], c->cells[i].row); k++)
+		for (k = 0; k < g->nr && strcmp(g->rows[k], c->cells[i].row); k++)
 			;
-		if (k == nr)
-			rows[nr++] = c->cells[i].row;
+		if (k == g->nr)
+			g->rows[g->nr++] = c->cells[i].row;
 		ri[i] = k;
-		for (k = 0; k < nc && strcmp(cols[k], c->cells[i].col); k++)
+		for (k = 0; k < g->nc && strcmp(g->cols[k], c->cells[i].col); k++)
 			;
-		if (k == nc)
-			cols[nc++] = c->cells[i].col;
+		if (k == g->nc)
+			g->cols[g->nc++] = c->cells[i].col;
 		ci[i] = k;
 	}
-	grid = nr && nc ? calloc(nr * nc, sizeof(*grid)) : NULL;
-	for (size_t i = 0; grid && i < c->n_cells; i++)
-		grid[ri[i] * nc + ci[i]] = &c->cells[i];
-	if (!grid)
-		nr = 0;
+	g->cell = g->nr && g->nc ? calloc(g->nr * g->nc, sizeof(*g->cell)) : NULL;
+	for (size_t i = 0; g->cell && i < c->n_cells; i++)
+		g->cell[ri[i] * g->nc + ci[i]] = &c->cells[i];
+	if (!g->cell)
+		g->nr = 0;
+	free(ri);
+	free(ci);
+}
+
+/* the head: the status, its notes, the tier and what it cannot do */
+static void html_head(const struct coll *c, const struct status *st, FILE *f, const char *node)
+{
+	const char *tier = js(c->ready, "tier");
+
 	fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 		   "<title>accelguard evidence: ");
 	ag_xml_esc(f, node);
@@ -607,58 +623,76 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 					   "reads and writes."
 					 : "Opens, mknod, ioctls, reads, writes and mmaps are denied before the "
 					   "driver sees them.");
+}
+
+/* one cell of the matrix: coloured by its worst verdict, its counts as data attributes */
+static void html_cell(FILE *f, const struct cell *x, const char *row, const char *col)
+{
+	/* the worst verdict colours the cell: a violation, unresolved, allowed, other */
+	int worst = x->by_verdict[2] ? 2 : x->by_verdict[1] ? 1 : x->by_verdict[6] ? 6
+		    : x->by_verdict[0] ? 0 : 3;
+
+	fprintf(f, "<td class=\"cell%s\" style=\"background:%s\" data-tenant=\"",
+		x->viol_observed ? " has-observed" : "", verdict_colour(worst));
+	ag_xml_esc(f, row);
+	fprintf(f, "\" data-device=\"");
+	ag_xml_esc(f, col);
+	fprintf(f, "\" data-total=\"%llu\"", (unsigned long long)x->total);
+	for (int v = 0; v < N_VERDICTS; v++)
+		fprintf(f, " data-%s=\"%llu\"", ag_verdict_name(v + 1),
+			(unsigned long long)x->by_verdict[v]);
+	fprintf(f, " data-denied=\"%llu\" data-observed=\"%llu\" data-killed=\"%llu\">"
+		"<b class=\"n\">%llu</b>", (unsigned long long)x->viol_denied,
+		(unsigned long long)x->viol_observed, (unsigned long long)x->viol_killed,
+		(unsigned long long)x->total);
+	if (x->viol_denied)
+		fprintf(f, "<small>%llu denied</small>", (unsigned long long)x->viol_denied);
+	if (x->viol_killed)
+		fprintf(f, "<small>%llu killed</small>", (unsigned long long)x->viol_killed);
+	if (x->viol_observed)
+		fprintf(f, "<small>%llu observed</small>", (unsigned long long)x->viol_observed);
+	fprintf(f, "</td>");
+}
+
+static void html_matrix(const struct coll *c, FILE *f)
+{
+	struct grid g = { 0 };
+
+	grid_build(c, &g);
 	fprintf(f, "<h2>Access matrix</h2>\n<p>Cells: access events by verdict (green allowed, red "
 		   "cross_tenant or unmediated, yellow unresolved, grey host/exempt/admin); under the "
 		   "count, what became of the violations among them: denied (stopped), killed (the "
 		   "process killed after the call) or observed (let through; such a cell is "
 		   "outlined in black).</p>\n"
 		   "<table id=\"matrix\"><tr><th>tenant \\ device</th>");
-	for (size_t k = 0; k < nc; k++) {
+	for (size_t k = 0; k < g.nc; k++) {
 		fprintf(f, "<th>");
-		ag_xml_esc(f, cols[k]);
+		ag_xml_esc(f, g.cols[k]);
 		fprintf(f, "</th>");
 	}
 	fprintf(f, "</tr>\n");
-	for (size_t r = 0; r < nr; r++) {
+	for (size_t r = 0; r < g.nr; r++) {
 		fprintf(f, "<tr><th>");
-		ag_xml_esc(f, rows[r]);
+		ag_xml_esc(f, g.rows[r]);
 		fprintf(f, "</th>");
-		for (size_t k = 0; k < nc; k++) {
-			struct cell *x = grid[r * nc + k];
-			int worst = -1;
-
-			if (!x) {
+		for (size_t k = 0; k < g.nc; k++) {
+			if (g.cell[r * g.nc + k])
+				html_cell(f, g.cell[r * g.nc + k], g.rows[r], g.cols[k]);
+			else
 				fprintf(f, "<td></td>");
-				continue;
-			}
-			/* the worst verdict colours the cell: a violation, unresolved, allowed, other */
-			worst = x->by_verdict[2] ? 2 : x->by_verdict[1] ? 1 : x->by_verdict[6] ? 6
-				: x->by_verdict[0] ? 0 : 3;
-			fprintf(f, "<td class=\"cell%s\" style=\"background:%s\" data-tenant=\"",
-				x->viol_observed ? " has-observed" : "", verdict_colour(worst));
-			ag_xml_esc(f, rows[r]);
-			fprintf(f, "\" data-device=\"");
-			ag_xml_esc(f, cols[k]);
-			fprintf(f, "\" data-total=\"%llu\"", (unsigned long long)x->total);
-			for (int v = 0; v < N_VERDICTS; v++)
-				fprintf(f, " data-%s=\"%llu\"", ag_verdict_name(v + 1),
-					(unsigned long long)x->by_verdict[v]);
-			fprintf(f, " data-denied=\"%llu\" data-observed=\"%llu\" data-killed=\"%llu\">"
-				"<b class=\"n\">%llu</b>", (unsigned long long)x->viol_denied,
-				(unsigned long long)x->viol_observed, (unsigned long long)x->viol_killed,
-				(unsigned long long)x->total);
-			if (x->viol_denied)
-				fprintf(f, "<small>%llu denied</small>", (unsigned long long)x->viol_denied);
-			if (x->viol_killed)
-				fprintf(f, "<small>%llu killed</small>", (unsigned long long)x->viol_killed);
-			if (x->viol_observed)
-				fprintf(f, "<small>%llu observed</small>", (unsigned long long)x->viol_observed);
-			fprintf(f, "</td>");
 		}
 		fprintf(f, "</tr>\n");
 	}
-	fprintf(f, "</table>\n<h2>Violations</h2>\n");
-	write_violations(c, f, node);
+	fprintf(f, "</table>\n");
+	grid_free(&g);
+}
+
+/* the newest violations on a line, each a dot with its time, cell and verdict */
+static void html_timeline(const struct coll *c, FILE *f)
+{
+	__s64 t0 = c->n_tl ? viol_at(c, 0)->t : 0, t1 = c->n_tl ? viol_at(c, c->n_tl - 1)->t : 1;
+	char a[40];
+
 	fprintf(f, "<svg id=\"timeline\" width=\"900\" height=\"60\" viewBox=\"0 0 900 60\" "
 		   "xmlns=\"http://www.w3.org/2000/svg\"><line x1=\"10\" y1=\"30\" x2=\"890\" y2=\"30\" "
 		   "stroke=\"#999\"/>");
@@ -677,56 +711,68 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 		fprintf(f, ")</title></circle>");
 	}
 	fprintf(f, "</svg>\n");
-	ag_expo_write_html(c->expo, f, json_object_get_boolean(jo(c->ready, "exposure")));
+}
+
+static void html_selftest_check(FILE *f, json_object *x)
+{
+	fprintf(f, "<tr><td>");
+	ag_xml_esc(f, js(x, "what"));
+	fprintf(f, "</td><td>");
+	ag_xml_esc(f, js(x, "device"));
+	fprintf(f, "</td><td>");
+	ag_xml_esc(f, js(jo(x, "expected"), "verdict"));
+	fprintf(f, "/");
+	ag_xml_esc(f, js(jo(x, "expected"), "action"));
+	fprintf(f, "</td><td>");
+	ag_xml_esc(f, js(jo(x, "got"), "verdict"));
+	fprintf(f, "/");
+	ag_xml_esc(f, js(jo(x, "got"), "action"));
+	fprintf(f, ", errno ");
+	ag_xml_esc(f, js(jo(x, "got"), "errno"));
+	fprintf(f, "</td><td>");
+	ag_xml_esc(f, js(x, "result"));
+	fprintf(f, "</td></tr>\n");
+}
+
+/* the window's last self-test: its checks, and upstream's subtests when it ran them */
+static void html_selftest(FILE *f, json_object *s)
+{
+	json_object *ch = jo(s, "checks");
+
 	fprintf(f, "<h2>Self-test</h2>\n");
 	if (!s) {
 		fprintf(f, "<p id=\"selftest\">No self-test ran in the window.</p>\n");
-	} else {
-		json_object *ch = jo(s, "checks");
-
-		fprintf(f, "<p id=\"selftest\">Run ");
-		ag_xml_esc(f, js(s, "run"));
-		fprintf(f, " at ");
-		ag_xml_esc(f, js(s, "started"));
-		fprintf(f, ": <b>");
-		ag_xml_esc(f, js(s, "result"));
-		fprintf(f, "</b> (mode ");
-		ag_xml_esc(f, js(s, "mode"));
-		fprintf(f, "; ");
-		ag_xml_esc(f, js(s, "device_kind"));
-		fprintf(f, ")</p>\n<table id=\"selftest-checks\"><tr><th>check</th><th>device</th>"
-			   "<th>expected</th><th>got</th><th>result</th></tr>\n");
-		for (size_t j = 0; ch && j < json_object_array_length(ch); j++) {
-			json_object *x = json_object_array_get_idx(ch, j);
-
-			fprintf(f, "<tr><td>");
-			ag_xml_esc(f, js(x, "what"));
-			fprintf(f, "</td><td>");
-			ag_xml_esc(f, js(x, "device"));
-			fprintf(f, "</td><td>");
-			ag_xml_esc(f, js(jo(x, "expected"), "verdict"));
-			fprintf(f, "/");
-			ag_xml_esc(f, js(jo(x, "expected"), "action"));
-			fprintf(f, "</td><td>");
-			ag_xml_esc(f, js(jo(x, "got"), "verdict"));
-			fprintf(f, "/");
-			ag_xml_esc(f, js(jo(x, "got"), "action"));
-			fprintf(f, ", errno ");
-			ag_xml_esc(f, js(jo(x, "got"), "errno"));
-			fprintf(f, "</td><td>");
-			ag_xml_esc(f, js(x, "result"));
-			fprintf(f, "</td></tr>\n");
-		}
-		fprintf(f, "</table>\n");
-		if (jo(s, "conformance"))
-			write_conformance(f, jo(s, "conformance"));
+		return;
 	}
+	fprintf(f, "<p id=\"selftest\">Run ");
+	ag_xml_esc(f, js(s, "run"));
+	fprintf(f, " at ");
+	ag_xml_esc(f, js(s, "started"));
+	fprintf(f, ": <b>");
+	ag_xml_esc(f, js(s, "result"));
+	fprintf(f, "</b> (mode ");
+	ag_xml_esc(f, js(s, "mode"));
+	fprintf(f, "; ");
+	ag_xml_esc(f, js(s, "device_kind"));
+	fprintf(f, ")</p>\n<table id=\"selftest-checks\"><tr><th>check</th><th>device</th>"
+		   "<th>expected</th><th>got</th><th>result</th></tr>\n");
+	for (size_t j = 0; ch && j < json_object_array_length(ch); j++)
+		html_selftest_check(f, json_object_array_get_idx(ch, j));
+	fprintf(f, "</table>\n");
+	if (jo(s, "conformance"))
+		write_conformance(f, jo(s, "conformance"));
+}
+
+static void write_html(struct coll *c, const struct status *st, FILE *f, const char *node)
+{
+	html_head(c, st, f, node);
+	html_matrix(c, f);
+	fprintf(f, "<h2>Violations</h2>\n");
+	write_violations(c, f, node);
+	html_timeline(c, f);
+	ag_expo_write_html(c->expo, f, json_object_get_boolean(jo(c->ready, "exposure")));
+	html_selftest(f, last_selftest(c));
 	fprintf(f, "</body></html>\n");
-	free(grid);
-	free(ri);
-	free(ci);
-	free(rows);
-	free(cols);
 }
 
 static const char *const bundle_files[] = { "journal.jsonl", "access-matrix.json",
