@@ -212,7 +212,7 @@ out:
 
 /* ---- small writers ---- */
 
-static void yaml_dq(FILE *f, const char *s)
+void ag_evidence_yaml_dq(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -789,7 +789,7 @@ static void write_entry(const struct status *st, FILE *f, const char *prefix)
 		   "(device plugin or DRA) and container runtime, preventing unauthorized access or "
 		   "interference between workloads.\"\n"
 		   "  level: MUST\n  status: ");
-	yaml_dq(f, st->status);
+	ag_evidence_yaml_dq(f, st->status);
 	fprintf(f, "\n  evidence:\n");
 	for (size_t i = 0; i < sizeof(bundle_files) / sizeof(bundle_files[0]); i++)
 		if (strcmp(bundle_files[i], "PRODUCT.yaml")) {
@@ -798,7 +798,7 @@ static void write_entry(const struct status *st, FILE *f, const char *prefix)
 				char p[PATH_MAX];
 
 				snprintf(p, sizeof(p), "%s%s", prefix, bundle_files[i]);
-				yaml_dq(f, p);
+				ag_evidence_yaml_dq(f, p);
 			}
 			fputc('\n', f);
 		}
@@ -807,10 +807,10 @@ static void write_entry(const struct status *st, FILE *f, const char *prefix)
 		char p[PATH_MAX];
 
 		snprintf(p, sizeof(p), "%smanifest.json", prefix);
-		yaml_dq(f, p);
+		ag_evidence_yaml_dq(f, p);
 	}
 	fprintf(f, "\n  notes: ");
-	yaml_dq(f, st->notes);
+	ag_evidence_yaml_dq(f, st->notes);
 	fprintf(f, "\n");
 }
 
@@ -910,14 +910,8 @@ static int sign_file(const char *keypath, const char *dir, char *err, size_t err
 		goto out;
 	}
 	snprintf(p, sizeof(p), "%s/manifest.json", dir);
-	f = fopen(p, "re");
-	if (f) {
-		struct stat st;
-
-		if (!fstat(fileno(f), &st) && (msg = malloc((size_t)st.st_size + 1)))
-			n = fread(msg, 1, (size_t)st.st_size, f);
-		fclose(f);
-	}
+	if (ag_read_file(p, (char **)&msg, &n))
+		msg = NULL;
 	m = EVP_MD_CTX_new();
 	if (!msg || !m || EVP_DigestSignInit(m, NULL, NULL, NULL, k) != 1 ||
 	    EVP_DigestSign(m, sig, &siglen, msg, n) != 1) {
@@ -1571,14 +1565,8 @@ static int verify_sig(const char *dir, const char *manifest, const char *pub)
 		fclose(f);
 	}
 	sl = read_sig(dir, sig);
-	f = fopen(manifest, "re");
-	if (f) {
-		struct stat st;
-
-		if (!fstat(fileno(f), &st) && (msg = malloc((size_t)st.st_size + 1)))
-			len = fread(msg, 1, (size_t)st.st_size, f);
-		fclose(f);
-	}
+	if (ag_read_file(manifest, (char **)&msg, &len))
+		msg = NULL;
 	mc = EVP_MD_CTX_new();
 	if (!k || EVP_PKEY_get_id(k) != EVP_PKEY_ED25519)
 		printf("signature: %s is not an Ed25519 public key in PEM\n", pub);

@@ -469,18 +469,6 @@ static void read_bundle(const char *tgz, struct node *n)
 	rmdir(tmp);
 }
 
-static void yaml_q(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', f);
-		if ((unsigned char)*s >= 0x20)
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 static int cmp_node(const void *a, const void *b)
 {
 	return strcmp(((const struct node *)a)->name, ((const struct node *)b)->name);
@@ -811,13 +799,13 @@ static int cl_write_entry(struct cluster *C, const char *status)
 		   "(device plugin or DRA) and container runtime, preventing unauthorized access or "
 		   "interference between workloads.\"\n"
 		   "  level: MUST\n  status: ");
-	yaml_q(f, status);
+	ag_evidence_yaml_dq(f, status);
 	fprintf(f, "\n  evidence:\n    - \"nodes.json\"\n    - \"nodes.csv\"\n");
 	for (size_t i = 0; i < C->nn; i++)
 		if (have_bundle(&C->nodes[i]))
 			fprintf(f, "    - \"node-%s.tar.gz\"\n", C->nodes[i].name);
 	fprintf(f, "    - \"manifest.json\"\n  notes: ");
-	yaml_q(f, notes);
+	ag_evidence_yaml_dq(f, notes);
 	fprintf(f, "\n");
 	return fclose(f) ? cl_io(C, -errno) : 0;
 }
