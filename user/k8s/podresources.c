@@ -181,6 +181,18 @@ static int pr_add_pod(struct k8s_pr *pr, struct k8s_pr_snap *s, size_t *cap, con
 	return 0;
 }
 
+/* A snapshot made: sorted for pr_find, or freed when making it failed (ret). */
+static int pr_finish(struct k8s_pr_snap *out, int ret)
+{
+	if (ret) {
+		pr_free(out);
+		return ret;
+	}
+	if (out->n)
+		qsort(out->c, out->n, sizeof(*out->c), prc_cmp);
+	return 0;
+}
+
 /* A Get answer replaces the containers of that pod in a copy of the current snapshot. */
 static int pr_merge(struct k8s_pr *pr, const struct k8s_pr_snap *old, struct k8s_pr_snap *out,
 		    const V1__PodResources *p, uint64_t *unmapped, char *err, size_t errlen)
@@ -230,13 +242,7 @@ static int pr_merge(struct k8s_pr *pr, const struct k8s_pr_snap *old, struct k8s
 			a->claim_name = k8s_sdup(c->a[j].claim_name);
 		}
 	}
-	if (ret) {
-		pr_free(out);
-		return ret;
-	}
-	if (out->n)
-		qsort(out->c, out->n, sizeof(*out->c), prc_cmp);
-	return 0;
+	return pr_finish(out, ret);
 }
 
 int k8s_pr_build(struct k8s_pr *pr, const V1__ListPodResourcesResponse *resp,
@@ -249,13 +255,7 @@ int k8s_pr_build(struct k8s_pr *pr, const V1__ListPodResourcesResponse *resp,
 	for (size_t i = 0; !ret && i < resp->n_pod_resources; i++)
 		ret = pr_add_pod(pr, out, &cap, resp->pod_resources[i], unmapped, &total, err,
 				 errlen);
-	if (ret) {
-		pr_free(out);
-		return ret;
-	}
-	if (out->n)
-		qsort(out->c, out->n, sizeof(*out->c), prc_cmp);
-	return 0;
+	return pr_finish(out, ret);
 }
 
 void k8s_pr_snap_free(struct k8s_pr_snap *s)
