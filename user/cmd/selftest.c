@@ -507,22 +507,15 @@ static int st_options(struct selftest *S, int argc, char **argv)
 static int st_config(struct selftest *S)
 {
 	char err[1024];
+	int r = ag_config_for_journal(&S->config, &S->dir, &S->cfg, err, sizeof(err));
 
-	if (!S->config && !S->dir && !access("/etc/accelguard/config.yaml", R_OK))
-		S->config = "/etc/accelguard/config.yaml";
-	if (S->config) {
-		int r = ag_config_load(S->config, &S->cfg, err, sizeof(err));
-
-		if (r) {
-			ag_err("selftest: config: %s", err);
-			return r < 0 ? r : -EINVAL;
-		}
-		S->cfg_loaded = true;
-		if (!S->dir && S->cfg.journal.present)
-			S->dir = S->cfg.journal.dir;
-		if (!S->sock)
-			S->sock = ag_selftest_socket(&S->cfg);
+	if (r < 0) {
+		ag_err("selftest: config: %s", err);
+		return r;
 	}
+	S->cfg_loaded = r > 0;
+	if (S->cfg_loaded && !S->sock)
+		S->sock = ag_selftest_socket(&S->cfg);
 	if (!S->sock)
 		S->sock = AG_SELFTEST_SOCKET;
 	if (!S->dir) {

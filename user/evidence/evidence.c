@@ -1052,19 +1052,14 @@ static int build_setup(struct build *B)
 		snprintf(B->tmpb, sizeof(B->tmpb), "%s/b", B->tmpout);
 		B->out = B->tmpb;
 	}
-	if (!B->config && !B->jdir && !access("/etc/accelguard/config.yaml", R_OK))
-		B->config = "/etc/accelguard/config.yaml";
-	if (B->config) {
-		r = ag_config_load(B->config, &B->cfg, err, sizeof(err));
-		if (r) {
-			ag_err("evidence: config: %s", err);
-			return r < 0 ? r : -EINVAL;
-		}
-		B->cfg_loaded = true;
-		if (!B->jdir && B->cfg.journal.present)
-			B->jdir = B->cfg.journal.dir;
-		sha256_file(B->config, B->cfgsum, &sz);
+	r = ag_config_for_journal(&B->config, &B->jdir, &B->cfg, err, sizeof(err));
+	if (r < 0) {
+		ag_err("evidence: config: %s", err);
+		return r;
 	}
+	B->cfg_loaded = r > 0;
+	if (B->cfg_loaded)
+		sha256_file(B->config, B->cfgsum, &sz);
 	if (!B->jdir) {
 		ag_err("evidence: no journal: give --dir or a --config with a journal: section");
 		return -EINVAL;
