@@ -22,7 +22,8 @@ CHECK_STAGES += unit-check
 
 $(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(U)/sources/config.o $(U)/sources/devices.o $(U)/lib/util.o \
                             $(U)/lib/cgpattern.o
-$(BUILD)/tests/test_devices: $(BUILD)/tests/unit/test_devices.o $(U)/sources/devices.o $(U)/sources/vfio.o
+$(BUILD)/tests/test_devices: $(BUILD)/tests/unit/test_devices.o $(U)/sources/devices.o $(U)/sources/vfio.o \
+                             $(U)/lib/util.o
 $(BUILD)/tests/test_cgpattern: $(BUILD)/tests/unit/test_cgpattern.o $(U)/lib/cgpattern.o
 $(BUILD)/tests/test_verdict: $(BUILD)/tests/unit/test_verdict.o
 $(BUILD)/tests/test_agent: $(BUILD)/tests/unit/test_agent.o $(AGENT_UNIT_OBJS) $(U)/sources/config.o \

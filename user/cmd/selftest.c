@@ -276,72 +276,6 @@ static const char *errname(int e)
 	}
 }
 
-static int write_junit(const char *path, const struct check *c, int n, const char *mode,
-		       const char *tier, const char *kind, const char *started, double total_ms,
-		       json_object *conformance)
-{
-	char tmp[PATH_MAX];
-	struct utsname u;
-	int failures = 0;
-	FILE *f;
-
-	for (int i = 0; i < n; i++)
-		failures += !c[i].pass;
-	uname(&u);
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
-	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
-	if (conformance) /* upstream's test first, then accelguard's own runtime checks */
-		ag_conformance_junit(f, conformance, u.nodename, started);
-	fprintf(f, "  <testsuite name=\"accelguard-selftest\" tests=\"%d\" failures=\"%d\" errors=\"0\" "
-		   "skipped=\"0\" time=\"%.3f\" timestamp=\"%s\" hostname=\"",
-		n, failures, total_ms / 1e3, started);
-	ag_xml_esc(f, u.nodename);
-	fprintf(f, "\">\n    <properties>\n");
-	fprintf(f, "      <property name=\"mode\" value=\"%s\"/>\n", mode);
-	fprintf(f, "      <property name=\"tier\" value=\"%s\"/>\n", tier);
-	fprintf(f, "      <property name=\"device_kind\" value=\"");
-	ag_xml_esc(f, kind);
-	fprintf(f, "\"/>\n    </properties>\n");
-	for (int i = 0; i < n; i++) {
-		fprintf(f, "    <testcase classname=\"accelguard.selftest\" name=\"%s\" time=\"%.3f\">\n",
-			c[i].name, (c[i].open_ms + c[i].judged_ms) / 1e3);
-		if (!c[i].pass) {
-			fprintf(f, "      <failure message=\"");
-			ag_xml_esc(f, c[i].why);
-			fprintf(f, "\"/>\n");
-		}
-		fprintf(f, "      <system-out>");
-		ag_xml_esc(f, c[i].what);
-		fprintf(f, ": open %s from ", c[i].device);
-		ag_xml_esc(f, c[i].cgroup);
-		fprintf(f, "; expected %s/%s%s; got %s/%s, errno %s</system-out>\n", c[i].want_verdict,
-			c[i].want_action, c[i].want_eperm ? "/EPERM" : "",
-			c[i].judged ? c[i].verdict : "(no event)", c[i].judged ? c[i].action : "-",
-			errname(c[i].err));
-		fprintf(f, "    </testcase>\n");
-	}
-	fprintf(f, "  </testsuite>\n</testsuites>\n");
-	if (fflush(f) || fsync(fileno(f))) {
-		int e = -errno;
-
-		fclose(f);
-		unlink(tmp);
-		return e;
-	}
-	fclose(f);
-	if (rename(tmp, path)) {
-		int e = -errno;
-
-		unlink(tmp);
-		return e;
-	}
-	return 0;
-}
-
 /* One request line, one answer line (without its '\n'). */
 static int ask(const char *sock, const char *req, const char *body, char *rep, size_t replen,
 	       char *err, size_t errlen);
@@ -509,7 +443,27 @@ static int usage_selftest(FILE *f)
 	return f == stdout ? 0 : 2;
 }
 
-int ag_selftest_cmd(int argc, char **argv)
+/* One run of the command: its options, what it set up (undone by st_cleanup), what came. */
+struct selftest {
+	const char *config, *dir, *sock, *junit, *by;
+	bool json, quiet, conformance, cfg_loaded;
+	double timeout_s, t_start;
+	struct ag_config cfg;
+	struct scan sc;
+	struct check ck[3];
+	char cg2[PATH_MAX], run[96], rundir[PATH_MAX], priv[40];
+	char tena[PATH_MAX], tenb[PATH_MAX], started[40], kind[200];
+	unsigned int mine, other, nobody;
+	__s64 since;
+	int failures;
+	bool real_other, made_priv;
+	json_object *conf; /* upstream's subtests (--conformance) */
+	const char *conf_from;
+	int conf_failed;
+};
+
+/* The options; -1 to go on, else the exit code. */
+static int st_options(struct selftest *S, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' }, { "dir", required_argument, NULL, 'D' },
@@ -519,36 +473,21 @@ int ag_selftest_cmd(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },         { "conformance", no_argument, NULL, 'C' },
 		{ 0 },
 	};
-	const char *config = NULL, *dir = NULL, *sock = NULL, *junit = NULL, *by = "cli";
-	bool json = false, quiet = false, cfg_loaded = false, conformance = false;
-	json_object *conf = NULL;
-	const char *conf_from = NULL;
-	int conf_failed = 0;
-	double timeout_s = 5, t_start;
-	struct ag_config cfg = { 0 };
-	struct scan sc = { 0 };
-	struct check ck[3];
-	char cg2[PATH_MAX], run[96], rundir[PATH_MAX], priv[] = "/run/accelguard-selftest.XXXXXX";
-	char tena[PATH_MAX], tenb[PATH_MAX], started[40], kind[200], err[1024];
-	unsigned int mine = 0, other = 0, nobody = 0;
-	__s64 since;
-	int c, r, failures = 0, ret = 1;
-	bool real_other = false, made_priv = false, ran = false;
-	json_object *res = NULL, *arr;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "c:D:S:j:t:qh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': config = optarg; break;
-		case 'D': dir = optarg; break;
-		case 'S': sock = optarg; break;
-		case 'j': junit = optarg; break;
-		case 'J': json = true; break;
-		case 'b': by = optarg; break;
-		case 'q': quiet = true; break;
-		case 'C': conformance = true; break;
+		case 'c': S->config = optarg; break;
+		case 'D': S->dir = optarg; break;
+		case 'S': S->sock = optarg; break;
+		case 'j': S->junit = optarg; break;
+		case 'J': S->json = true; break;
+		case 'b': S->by = optarg; break;
+		case 'q': S->quiet = true; break;
+		case 'C': S->conformance = true; break;
 		case 't':
-			timeout_s = atof(optarg);
-			if (timeout_s <= 0) {
+			S->timeout_s = atof(optarg);
+			if (S->timeout_s <= 0) {
 				ag_err("selftest: --timeout takes a positive number of seconds");
 				return 2;
 			}
@@ -561,414 +500,559 @@ int ag_selftest_cmd(int argc, char **argv)
 		ag_err("selftest: unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
-	if (!config && !dir && !access("/etc/accelguard/config.yaml", R_OK))
-		config = "/etc/accelguard/config.yaml";
-	if (config) {
-		if (ag_config_load(config, &cfg, err, sizeof(err))) {
-			ag_err("selftest: config: %s", err);
-			return 1;
-		}
-		cfg_loaded = true;
-		if (!dir && cfg.journal.present)
-			dir = cfg.journal.dir;
-		if (!sock)
-			sock = ag_selftest_socket(&cfg);
+	return -1;
+}
+
+/* The configuration: the journal's directory and the control socket. */
+static int st_config(struct selftest *S)
+{
+	char err[1024];
+	int r = ag_config_for_journal(&S->config, &S->dir, &S->cfg, err, sizeof(err));
+
+	if (r < 0) {
+		ag_err("selftest: config: %s", err);
+		return r;
 	}
-	if (!sock)
-		sock = AG_SELFTEST_SOCKET;
-	if (!dir) {
+	S->cfg_loaded = r > 0;
+	if (S->cfg_loaded && !S->sock)
+		S->sock = ag_selftest_socket(&S->cfg);
+	if (!S->sock)
+		S->sock = AG_SELFTEST_SOCKET;
+	if (!S->dir) {
 		ag_err("selftest: no journal: give --dir or a --config with a journal: section (the "
 		       "self-test reads the running agent's verdicts from its journal)");
-		goto out_cfg;
+		return -EINVAL;
 	}
-	sc.t = calloc(MAX_TENANTS, sizeof(*sc.t));
-	if (!sc.t)
-		goto out_cfg;
-	/* the running agent: its last ready event, no summary after it, its process alive */
-	r = scan_journal(dir, 0, &sc);
+	return 0;
+}
+
+/* The running agent: its last ready event, no summary after it, its process alive. */
+static int st_find_agent(struct selftest *S)
+{
+	struct scan *sc = &S->sc;
+	int r;
+
+	sc->t = calloc(MAX_TENANTS, sizeof(*sc->t));
+	if (!sc->t) {
+		ag_err("selftest: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	r = scan_journal(S->dir, 0, sc);
 	if (r) {
-		ag_err("selftest: cannot read the journal %s: %s", dir, strerror(r < 0 ? -r : EIO));
-		goto out_cfg;
+		ag_err("selftest: cannot read the journal %s: %s", S->dir, strerror(r < 0 ? -r : EIO));
+		return r < 0 ? r : -EIO;
 	}
-	if (!sc.have_ready || sc.stopped || sc.pid <= 0 || kill((pid_t)sc.pid, 0)) {
-		ag_err("selftest: no running agent writes the journal %s (%s)", dir,
-		       !sc.have_ready ? "it holds no ready event"
-		       : sc.stopped   ? "its last run ended with a summary"
-				      : "the process of its last ready event is gone");
-		goto out_cfg;
+	if (!sc->have_ready || sc->stopped || sc->pid <= 0 || kill((pid_t)sc->pid, 0)) {
+		ag_err("selftest: no running agent writes the journal %s (%s)", S->dir,
+		       !sc->have_ready ? "it holds no ready event"
+		       : sc->stopped   ? "its last run ended with a summary"
+				       : "the process of its last ready event is gone");
+		return -ESRCH;
 	}
-	if (ag_cgroup2_mount(cg2, sizeof(cg2))) {
+	if (ag_cgroup2_mount(S->cg2, sizeof(S->cg2))) {
 		ag_err("selftest: no cgroup2 mount");
-		goto out_cfg;
+		return -ENOENT;
 	}
-	/* three reserved minors that no device has here */
+	return 0;
+}
+
+/* Three reserved minors that no device has here. */
+static int st_pick_minors(struct selftest *S)
+{
 	for (unsigned int m = AG_SELFTEST_MINOR_LO; m <= AG_SELFTEST_MINOR_HI; m++) {
 		char p[64];
 
 		snprintf(p, sizeof(p), "/dev/nvidia%u", m);
 		if (!access(p, F_OK))
 			continue;
-		if (!mine)
-			mine = m;
-		else if (!other)
-			other = m;
-		else if (!nobody)
-			nobody = m;
+		if (!S->mine)
+			S->mine = m;
+		else if (!S->other)
+			S->other = m;
+		else if (!S->nobody)
+			S->nobody = m;
 	}
-	if (!nobody) {
+	if (!S->nobody) {
 		ag_err("selftest: the reserved minors 195:%u-%u are taken by devices on this node",
 		       AG_SELFTEST_MINOR_LO, AG_SELFTEST_MINOR_HI);
-		goto out_cfg;
+		return -EBUSY;
 	}
-	t_start = now_ms();
-	since = real_ns() - 1000000000LL; /* the clock of the agent's event times, some slack */
-	ag_fmt_rfc3339(real_ns(), 3, started, sizeof(started));
-	snprintf(run, sizeof(run), "%d-%lld", (int)getpid(), (long long)(real_ns() / 1000000));
-	snprintf(rundir, sizeof(rundir), "%s%s/%s", cg2, AG_SELFTEST_ROOT, run);
-	snprintf(tena, sizeof(tena), "%s/a-195_%u", rundir, mine);
-	snprintf(tenb, sizeof(tenb), "%s/b-195_%u", rundir, other);
-	if (!mkdtemp(priv)) {
-		snprintf(priv, sizeof(priv), "/tmp/accelguard-selftest.XXXXXX");
-		if (!mkdtemp(priv)) {
-			ag_err("selftest: cannot make a private directory for the device nodes: %s",
-			       strerror(errno));
-			goto out_cfg;
-		}
-	}
-	made_priv = true;
-	memset(ck, 0, sizeof(ck));
-	ck[0].name = "allocated";
-	ck[0].what = "a device allocated to this tenant";
-	ck[1].name = "other_tenant";
-	ck[1].what = "a device allocated to another tenant";
-	ck[2].name = "unallocated";
-	ck[2].what = "a device allocated to nobody";
-	snprintf(ck[0].device, sizeof(ck[0].device), "195:%u", mine);
-	snprintf(ck[2].device, sizeof(ck[2].device), "195:%u", nobody);
-	snprintf(ck[1].device, sizeof(ck[1].device), "195:%u", other);
-	snprintf(kind, sizeof(kind), "NVIDIA-numbered nodes of reserved minors 195:%u-%u that exist "
-		 "on no device (no GPU is touched; opens that pass end in ENXIO)",
-		 AG_SELFTEST_MINOR_LO, AG_SELFTEST_MINOR_HI);
-	snprintf(ck[1].kind, sizeof(ck[1].kind), "the second self-test tenant's reserved minor");
-	{
-		/* the agent knows the tenants that hold devices (a journal may not go back to
-		 * their start) */
-		char rep[700], dev[32], path[600];
+	return 0;
+}
 
-		if (!ask(sock, "owner", "", rep, sizeof(rep), err, sizeof(err)) &&
-		    sscanf(rep, "owner %31s %599s", dev, path) == 2) {
-			snprintf(ck[1].device, sizeof(ck[1].device), "%s", dev);
-			snprintf(ck[1].kind, sizeof(ck[1].kind), "a real tenant's device (%.120s)", path);
-			real_other = true;
+/* The run's name, its cgroups' paths and the private directory for its device nodes. */
+static int st_name_run(struct selftest *S)
+{
+	S->t_start = now_ms();
+	S->since = real_ns() - 1000000000LL; /* the clock of the agent's event times, some slack */
+	ag_fmt_rfc3339(real_ns(), 3, S->started, sizeof(S->started));
+	snprintf(S->run, sizeof(S->run), "%d-%lld", (int)getpid(), (long long)(real_ns() / 1000000));
+	snprintf(S->rundir, sizeof(S->rundir), "%s%s/%s", S->cg2, AG_SELFTEST_ROOT, S->run);
+	snprintf(S->tena, sizeof(S->tena), "%s/a-195_%u", S->rundir, S->mine);
+	snprintf(S->tenb, sizeof(S->tenb), "%s/b-195_%u", S->rundir, S->other);
+	snprintf(S->priv, sizeof(S->priv), "/run/accelguard-selftest.XXXXXX");
+	if (!mkdtemp(S->priv)) {
+		snprintf(S->priv, sizeof(S->priv), "/tmp/accelguard-selftest.XXXXXX");
+		if (!mkdtemp(S->priv)) {
+			int e = errno;
+
+			ag_err("selftest: cannot make a private directory for the device nodes: %s",
+			       strerror(e));
+			return -e;
 		}
 	}
-	for (size_t i = 0; i < sc.n_t && !real_other; i++) {
-		if (!sc.t[i].dev[0])
-			continue;
-		snprintf(ck[1].device, sizeof(ck[1].device), "%s", sc.t[i].dev);
-		snprintf(ck[1].kind, sizeof(ck[1].kind), "a real tenant's GPU (%.120s)", sc.t[i].path);
-		real_other = true;
-		break;
+	S->made_priv = true;
+	return 0;
+}
+
+/* The cross-tenant probe's device: a real tenant's when the agent (or else the journal) knows
+ * one that holds a device (a journal may not go back to their start), else the second self-test
+ * tenant's reserved minor. */
+static void st_other_device(struct selftest *S)
+{
+	struct check *k = &S->ck[1];
+	char rep[700], dev[32], path[600], err[1024];
+
+	snprintf(k->device, sizeof(k->device), "195:%u", S->other);
+	snprintf(k->kind, sizeof(k->kind), "the second self-test tenant's reserved minor");
+	if (!ask(S->sock, "owner", "", rep, sizeof(rep), err, sizeof(err)) &&
+	    sscanf(rep, "owner %31s %599s", dev, path) == 2) {
+		snprintf(k->device, sizeof(k->device), "%s", dev);
+		snprintf(k->kind, sizeof(k->kind), "a real tenant's device (%.120s)", path);
+		S->real_other = true;
 	}
-	if (real_other)
-		snprintf(kind, sizeof(kind), "NVIDIA-numbered nodes of reserved minors 195:%u-%u that "
-			 "exist on no device (opens that pass end in ENXIO), and for the cross-tenant "
-			 "probe %s, %s", AG_SELFTEST_MINOR_LO, AG_SELFTEST_MINOR_HI, ck[1].device,
-			 ck[1].kind);
+	for (size_t i = 0; i < S->sc.n_t && !S->real_other; i++) {
+		if (!S->sc.t[i].dev[0])
+			continue;
+		snprintf(k->device, sizeof(k->device), "%s", S->sc.t[i].dev);
+		snprintf(k->kind, sizeof(k->kind), "a real tenant's GPU (%.120s)", S->sc.t[i].path);
+		S->real_other = true;
+	}
+	if (S->real_other)
+		snprintf(S->kind, sizeof(S->kind), "NVIDIA-numbered nodes of reserved minors 195:%u-%u "
+			 "that exist on no device (opens that pass end in ENXIO), and for the "
+			 "cross-tenant probe %s, %s", AG_SELFTEST_MINOR_LO, AG_SELFTEST_MINOR_HI,
+			 k->device, k->kind);
+	else
+		snprintf(S->kind, sizeof(S->kind), "NVIDIA-numbered nodes of reserved minors 195:%u-%u "
+			 "that exist on no device (no GPU is touched; opens that pass end in ENXIO)",
+			 AG_SELFTEST_MINOR_LO, AG_SELFTEST_MINOR_HI);
+}
+
+/* The three checks, what each expects, and their device nodes. */
+static int st_make_checks(struct selftest *S)
+{
+	static const char *const names[3] = { "allocated", "other_tenant", "unallocated" };
+	static const char *const whats[3] = { "a device allocated to this tenant",
+					      "a device allocated to another tenant",
+					      "a device allocated to nobody" };
+	static const char *const verdicts[3] = { "allowed", "cross_tenant", "unmediated" };
+	bool enforce = !strcmp(S->sc.mode, "enforce");
+	struct check *ck = S->ck;
+
+	memset(ck, 0, sizeof(S->ck));
+	snprintf(ck[0].device, sizeof(ck[0].device), "195:%u", S->mine);
+	snprintf(ck[2].device, sizeof(ck[2].device), "195:%u", S->nobody);
+	st_other_device(S);
 	for (int i = 0; i < 3; i++) {
 		unsigned int ma, mi;
+		bool viol = i > 0;
 
+		ck[i].name = names[i];
+		ck[i].what = whats[i];
+		ck[i].want_verdict = verdicts[i];
+		ck[i].want_action = viol && enforce ? "denied" : "observed";
+		ck[i].want_eperm = viol && enforce;
 		sscanf(ck[i].device, "%u:%u", &ma, &mi);
-		snprintf(ck[i].node, sizeof(ck[i].node), "%s/%s-%u_%u", priv, ck[i].name, ma, mi);
-		snprintf(ck[i].cgroup, sizeof(ck[i].cgroup), "%s/%s/a-195_%u", AG_SELFTEST_ROOT, run,
-			 mine);
+		snprintf(ck[i].node, sizeof(ck[i].node), "%s/%s-%u_%u", S->priv, ck[i].name, ma, mi);
+		snprintf(ck[i].cgroup, sizeof(ck[i].cgroup), "%s/%s/a-195_%u", AG_SELFTEST_ROOT,
+			 S->run, S->mine);
 		if (!ck[i].kind[0])
 			snprintf(ck[i].kind, sizeof(ck[i].kind), "a reserved minor");
 		if (mknod(ck[i].node, S_IFCHR | 0600, makedev(ma, mi))) {
-			ag_err("selftest: mknod %s: %s", ck[i].node, strerror(errno));
-			goto cleanup;
+			int e = errno;
+
+			ag_err("selftest: mknod %s: %s", ck[i].node, strerror(e));
+			return -e;
 		}
 	}
-	ck[0].want_verdict = "allowed";
-	ck[1].want_verdict = "cross_tenant";
-	ck[2].want_verdict = "unmediated";
-	for (int i = 0; i < 3; i++) {
-		bool viol = i > 0, enforce = !strcmp(sc.mode, "enforce");
+	return 0;
+}
 
-		ck[i].want_action = viol && enforce ? "denied" : "observed";
-		ck[i].want_eperm = viol && enforce;
+/* The tenants; the agent must have judged them before the probes. */
+static int st_make_tenants(struct selftest *S)
+{
+	char root[PATH_MAX], pa[PATH_MAX], pb[PATH_MAX];
+	double dl;
+	struct scan *sc = &S->sc;
+
+	snprintf(root, sizeof(root), "%s%s", S->cg2, AG_SELFTEST_ROOT);
+	if ((mkdir(root, 0755) && errno != EEXIST) || mkdir(S->rundir, 0755) ||
+	    mkdir(S->tena, 0755) || mkdir(S->tenb, 0755)) {
+		int e = errno;
+
+		ag_err("selftest: cannot make the tenant cgroups under %s: %s", root, strerror(e));
+		return -e;
 	}
-	/* the tenants; the agent must have judged them before the probes */
-	{
-		char root[PATH_MAX];
-
-		snprintf(root, sizeof(root), "%s%s", cg2, AG_SELFTEST_ROOT);
-		if ((mkdir(root, 0755) && errno != EEXIST) || mkdir(rundir, 0755) ||
-		    mkdir(tena, 0755) || mkdir(tenb, 0755)) {
-			ag_err("selftest: cannot make the tenant cgroups under %s: %s", root,
-			       strerror(errno));
-			goto cleanup;
-		}
+	dl = now_ms() + S->timeout_s * 1e3;
+	snprintf(pa, sizeof(pa), "%s/%s/a-195_%u", AG_SELFTEST_ROOT, S->run, S->mine);
+	snprintf(pb, sizeof(pb), "%s/%s/b-195_%u", AG_SELFTEST_ROOT, S->run, S->other);
+	sc->want_tenant[0] = pa;
+	sc->want_tenant[1] = pb;
+	while (!(sc->tenant_seen[0] && sc->tenant_seen[1]) && now_ms() < dl) {
+		usleep(20000);
+		scan_journal(S->dir, S->since, sc);
 	}
-	{
-		char pa[PATH_MAX], pb[PATH_MAX];
-		double dl = now_ms() + timeout_s * 1e3;
-
-		snprintf(pa, sizeof(pa), "%s/%s/a-195_%u", AG_SELFTEST_ROOT, run, mine);
-		snprintf(pb, sizeof(pb), "%s/%s/b-195_%u", AG_SELFTEST_ROOT, run, other);
-		sc.want_tenant[0] = pa;
-		sc.want_tenant[1] = pb;
-		while (!(sc.tenant_seen[0] && sc.tenant_seen[1]) && now_ms() < dl) {
-			usleep(20000);
-			scan_journal(dir, since, &sc);
-		}
-		sc.want_tenant[0] = sc.want_tenant[1] = NULL;
-		if (!(sc.tenant_seen[0] && sc.tenant_seen[1])) {
-			ag_err("selftest: the agent did not report the self-test's tenants within %.0f s "
-			       "(is it the agent writing %s?)", timeout_s, dir);
-			goto cleanup;
-		}
+	sc->want_tenant[0] = sc->want_tenant[1] = NULL;
+	if (!(sc->tenant_seen[0] && sc->tenant_seen[1])) {
+		ag_err("selftest: the agent did not report the self-test's tenants within %.0f s "
+		       "(is it the agent writing %s?)", S->timeout_s, S->dir);
+		return -ETIMEDOUT;
 	}
-	for (int i = 0; i < 3; i++) {
-		struct check *k = &ck[i];
-		char cgdir[PATH_MAX];
-		double t0 = now_ms(), dl;
-		pid_t pid = 0;
-		unsigned int ma, mi;
+	return 0;
+}
 
-		snprintf(cgdir, sizeof(cgdir), "%s%s", cg2, k->cgroup);
-		r = open_in(cgdir, k->node, &pid);
-		k->open_ms = now_ms() - t0;
-		if (r < 0) {
-			k->err = -1;
-			snprintf(k->why, sizeof(k->why), "the probe process failed: %s",
-				 r <= -1000 ? "killed by a signal" : strerror(-r));
-		} else {
-			k->err = r;
-		}
-		sscanf(k->device, "%u:%u", &ma, &mi);
-		sc.want_pid = pid;
-		sc.want_major = ma;
-		sc.want_minor = mi;
-		sc.access_seen = false;
-		t0 = now_ms();
-		dl = t0 + timeout_s * 1e3;
-		for (;;) {
-			scan_journal(dir, since, &sc);
-			if (sc.access_seen || now_ms() >= dl)
-				break;
-			usleep(20000);
-		}
-		k->judged_ms = now_ms() - t0;
-		k->judged = sc.access_seen;
-		snprintf(k->verdict, sizeof(k->verdict), "%s", sc.verdict);
-		snprintf(k->action, sizeof(k->action), "%s", sc.action);
-		sc.want_pid = 0;
-		if (k->why[0]) {
-			k->pass = false;
-		} else if (!k->judged) {
-			snprintf(k->why, sizeof(k->why), "no access event for pid %d and %s in the "
-				 "journal within %.0f s", (int)pid, k->device, timeout_s);
-		} else if (strcmp(k->verdict, k->want_verdict) || strcmp(k->action, k->want_action)) {
-			snprintf(k->why, sizeof(k->why), "judged %s/%s, expected %s/%s", k->verdict,
-				 k->action, k->want_verdict, k->want_action);
-		} else if (k->want_eperm && k->err != EPERM) {
-			snprintf(k->why, sizeof(k->why), "the open got %s, expected EPERM",
-				 errname(k->err));
-		} else if (!k->want_eperm && k->err == EPERM) {
-			snprintf(k->why, sizeof(k->why), "the open got EPERM though it was %s",
-				 k->want_verdict);
-		} else {
-			k->pass = true;
-		}
-		failures += !k->pass;
+/* What the check came to, from what the open got and what the journal shows. */
+static void st_judge(struct check *k, pid_t pid, double timeout_s)
+{
+	if (k->why[0]) {
+		k->pass = false;
+	} else if (!k->judged) {
+		snprintf(k->why, sizeof(k->why), "no access event for pid %d and %s in the "
+			 "journal within %.0f s", (int)pid, k->device, timeout_s);
+	} else if (strcmp(k->verdict, k->want_verdict) || strcmp(k->action, k->want_action)) {
+		snprintf(k->why, sizeof(k->why), "judged %s/%s, expected %s/%s", k->verdict,
+			 k->action, k->want_verdict, k->want_action);
+	} else if (k->want_eperm && k->err != EPERM) {
+		snprintf(k->why, sizeof(k->why), "the open got %s, expected EPERM", errname(k->err));
+	} else if (!k->want_eperm && k->err == EPERM) {
+		snprintf(k->why, sizeof(k->why), "the open got EPERM though it was %s",
+			 k->want_verdict);
+	} else {
+		k->pass = true;
 	}
-	if (conformance) {
-		/* upstream's three subtests on the node's running containers: the agent's tenants
-		 * with a pod and a container (asked on the control socket; else as the journal
-		 * shows them since the agent's start) */
-		json_object *tl = ask_tenants(sock);
-		size_t nt = tl ? json_object_array_length(tl) : 0;
-		struct ag_conf_ctr *cc;
-		unsigned short (*g)[SEEN_DEVS];
-		size_t nc = 0;
+}
 
-		if (!tl)
-			scan_journal(dir, 0, &sc);
-		cc = calloc((tl ? nt : sc.n_t) + 1, sizeof(*cc));
-		g = calloc(nt + 1, sizeof(*g));
-		for (size_t i = 0; cc && g && i < nt; i++) {
-			json_object *o = json_object_array_get_idx(tl, i), *d = NULL;
+/* One probe: the open from the test tenant, then its access event in the journal. */
+static void st_probe(struct selftest *S, struct check *k)
+{
+	struct scan *sc = &S->sc;
+	char cgdir[PATH_MAX];
+	double t0 = now_ms(), dl;
+	pid_t pid = 0;
+	unsigned int ma, mi;
+	int r;
 
-			json_object_object_get_ex(o, "devices", &d);
-			cc[nc] = (struct ag_conf_ctr){ jget_str(o, "namespace", NULL),
-						       jget_str(o, "pod", NULL), jget_str(o, "uid", NULL),
-						       jget_str(o, "container", NULL),
-						       jget_str(o, "path", NULL), g[i], 0 };
-			cc[nc].n_gpus = gpu_minors(d, g[i], SEEN_DEVS);
-			if (cc[nc].ns && cc[nc].pod && cc[nc].uid && cc[nc].ctr && cc[nc].path)
-				nc++;
-		}
-		for (size_t i = 0; cc && !tl && i < sc.n_t; i++) {
-			if (!sc.t[i].pod[0] || !sc.t[i].ctr[0])
-				continue;
-			cc[nc++] = (struct ag_conf_ctr){ sc.t[i].ns, sc.t[i].pod, sc.t[i].uid,
-							 sc.t[i].ctr, sc.t[i].path, sc.t[i].gpus,
-							 sc.t[i].n_gpus };
-		}
-		conf = ag_conformance_run(cg2, cc, nc, &conf_failed);
-		conf_from = tl ? "the agent (control socket)" : "the journal's tenant events";
-		free(cc);
-		free(g);
-		json_object_put(tl);
+	snprintf(cgdir, sizeof(cgdir), "%s%s", S->cg2, k->cgroup);
+	r = open_in(cgdir, k->node, &pid);
+	k->open_ms = now_ms() - t0;
+	if (r < 0) {
+		k->err = -1;
+		snprintf(k->why, sizeof(k->why), "the probe process failed: %s",
+			 r <= -1000 ? "killed by a signal" : strerror(-r));
+	} else {
+		k->err = r;
 	}
-	ret = failures || conf_failed ? 1 : 0;
-	ran = true;
-cleanup:
+	sscanf(k->device, "%u:%u", &ma, &mi);
+	sc->want_pid = pid;
+	sc->want_major = ma;
+	sc->want_minor = mi;
+	sc->access_seen = false;
+	t0 = now_ms();
+	dl = t0 + S->timeout_s * 1e3;
+	for (;;) {
+		scan_journal(S->dir, S->since, sc);
+		if (sc->access_seen || now_ms() >= dl)
+			break;
+		usleep(20000);
+	}
+	k->judged_ms = now_ms() - t0;
+	k->judged = sc->access_seen;
+	snprintf(k->verdict, sizeof(k->verdict), "%s", sc->verdict);
+	snprintf(k->action, sizeof(k->action), "%s", sc->action);
+	sc->want_pid = 0;
+	st_judge(k, pid, S->timeout_s);
+	S->failures += !k->pass;
+}
+
+/* Upstream's three subtests on the node's running containers: the agent's tenants with a pod
+ * and a container (asked on the control socket; else as the journal shows them since the
+ * agent's start). */
+static void st_conformance(struct selftest *S)
+{
+	struct scan *sc = &S->sc;
+	json_object *tl = ask_tenants(S->sock);
+	size_t nt = tl ? json_object_array_length(tl) : 0;
+	struct ag_conf_ctr *cc;
+	unsigned short (*g)[SEEN_DEVS];
+	size_t nc = 0;
+
+	if (!tl)
+		scan_journal(S->dir, 0, sc);
+	cc = calloc((tl ? nt : sc->n_t) + 1, sizeof(*cc));
+	g = calloc(nt + 1, sizeof(*g));
+	for (size_t i = 0; cc && g && i < nt; i++) {
+		json_object *o = json_object_array_get_idx(tl, i), *d = NULL;
+
+		json_object_object_get_ex(o, "devices", &d);
+		cc[nc] = (struct ag_conf_ctr){ jget_str(o, "namespace", NULL),
+					       jget_str(o, "pod", NULL), jget_str(o, "uid", NULL),
+					       jget_str(o, "container", NULL),
+					       jget_str(o, "path", NULL), g[i], 0 };
+		cc[nc].n_gpus = gpu_minors(d, g[i], SEEN_DEVS);
+		if (cc[nc].ns && cc[nc].pod && cc[nc].uid && cc[nc].ctr && cc[nc].path)
+			nc++;
+	}
+	for (size_t i = 0; cc && !tl && i < sc->n_t; i++) {
+		if (!sc->t[i].pod[0] || !sc->t[i].ctr[0])
+			continue;
+		cc[nc++] = (struct ag_conf_ctr){ sc->t[i].ns, sc->t[i].pod, sc->t[i].uid,
+						 sc->t[i].ctr, sc->t[i].path, sc->t[i].gpus,
+						 sc->t[i].n_gpus };
+	}
+	S->conf = ag_conformance_run(S->cg2, cc, nc, &S->conf_failed);
+	S->conf_from = tl ? "the agent (control socket)" : "the journal's tenant events";
+	free(cc);
+	free(g);
+	json_object_put(tl);
+}
+
+/* Undo what the set-up made (whatever got made). */
+static void st_cleanup(struct selftest *S)
+{
+	char root[PATH_MAX];
+
 	for (int i = 0; i < 3; i++)
-		if (ck[i].node[0])
-			unlink(ck[i].node);
-	if (made_priv)
-		rmdir(priv);
-	rmdir(tena);
-	rmdir(tenb);
-	rmdir(rundir);
-	{
-		char root[PATH_MAX];
+		if (S->ck[i].node[0])
+			unlink(S->ck[i].node);
+	if (S->made_priv)
+		rmdir(S->priv);
+	if (!S->run[0])
+		return;
+	rmdir(S->tena);
+	rmdir(S->tenb);
+	rmdir(S->rundir);
+	snprintf(root, sizeof(root), "%s%s", S->cg2, AG_SELFTEST_ROOT);
+	rmdir(root); /* fails while another run is going: fine */
+}
 
-		snprintf(root, sizeof(root), "%s%s", cg2, AG_SELFTEST_ROOT);
-		rmdir(root); /* fails while another run is going: fine */
-	}
-	if (!ran)
-		goto out_cfg; /* set-up failed (said why): no checks to report */
-	/* the result: text or JSON, JUnit, and into the journal through the agent */
-	res = json_object_new_object();
-	json_object_object_add(res, "run", json_object_new_string(run));
-	json_object_object_add(res, "by", json_object_new_string(by));
+static json_object *check_json(const struct check *k)
+{
+	json_object *o = json_object_new_object(), *x;
+
+	json_object_object_add(o, "name", json_object_new_string(k->name));
+	json_object_object_add(o, "what", json_object_new_string(k->what));
+	json_object_object_add(o, "device", json_object_new_string(k->device));
+	json_object_object_add(o, "device_kind", json_object_new_string(k->kind));
+	json_object_object_add(o, "cgroup", json_object_new_string(k->cgroup));
+	x = json_object_new_object();
+	json_object_object_add(x, "verdict", json_object_new_string(k->want_verdict));
+	json_object_object_add(x, "action", json_object_new_string(k->want_action));
+	json_object_object_add(x, "errno", json_object_new_string(k->want_eperm ? "EPERM" : "not EPERM"));
+	json_object_object_add(o, "expected", x);
+	x = json_object_new_object();
+	json_object_object_add(x, "verdict", k->judged ? json_object_new_string(k->verdict) : NULL);
+	json_object_object_add(x, "action", k->judged ? json_object_new_string(k->action) : NULL);
+	json_object_object_add(x, "errno", json_object_new_string(k->err < 0 ? "?" : errname(k->err)));
+	json_object_object_add(o, "got", x);
+	json_object_object_add(o, "result", json_object_new_string(k->pass ? "pass" : "fail"));
+	if (!k->pass)
+		json_object_object_add(o, "why", json_object_new_string(k->why));
+	json_object_object_add(o, "open_ms", json_object_new_double(k->open_ms));
+	json_object_object_add(o, "judged_ms", json_object_new_double(k->judged_ms));
+	return o;
+}
+
+/* The result as the "selftest" event's object (the journal's, --json's and JUnit's source). */
+static json_object *st_result(const struct selftest *S, int ret)
+{
+	json_object *res = json_object_new_object(), *arr = json_object_new_array();
+
+	json_object_object_add(res, "run", json_object_new_string(S->run));
+	json_object_object_add(res, "by", json_object_new_string(S->by));
 	json_object_object_add(res, "result", json_object_new_string(ret == 0 ? "pass" : "fail"));
-	json_object_object_add(res, "passed", json_object_new_int(3 - failures));
-	json_object_object_add(res, "failed", json_object_new_int(failures));
-	json_object_object_add(res, "mode", json_object_new_string(sc.mode));
-	json_object_object_add(res, "tier", json_object_new_string(sc.tier));
-	json_object_object_add(res, "agent_pid", json_object_new_int64(sc.pid));
-	json_object_object_add(res, "agent_version", json_object_new_string(sc.version));
-	json_object_object_add(res, "started", json_object_new_string(started));
-	json_object_object_add(res, "duration_ms", json_object_new_double(now_ms() - t_start));
-	json_object_object_add(res, "device_kind", json_object_new_string(kind));
-	json_object_object_add(res, "real_tenant_device", json_object_new_boolean(real_other));
+	json_object_object_add(res, "passed", json_object_new_int(3 - S->failures));
+	json_object_object_add(res, "failed", json_object_new_int(S->failures));
+	json_object_object_add(res, "mode", json_object_new_string(S->sc.mode));
+	json_object_object_add(res, "tier", json_object_new_string(S->sc.tier));
+	json_object_object_add(res, "agent_pid", json_object_new_int64(S->sc.pid));
+	json_object_object_add(res, "agent_version", json_object_new_string(S->sc.version));
+	json_object_object_add(res, "started", json_object_new_string(S->started));
+	json_object_object_add(res, "duration_ms", json_object_new_double(now_ms() - S->t_start));
+	json_object_object_add(res, "device_kind", json_object_new_string(S->kind));
+	json_object_object_add(res, "real_tenant_device", json_object_new_boolean(S->real_other));
 	json_object_object_add(res, "enforcement",
-			       json_object_new_string(!strcmp(sc.mode, "enforce")
+			       json_object_new_string(!strcmp(S->sc.mode, "enforce")
 							      ? "opens denied with EPERM (synchronously, every tier)"
 							      : "audit: violations flagged, not denied"));
-	arr = json_object_new_array();
-	for (int i = 0; i < 3; i++) {
-		json_object *o = json_object_new_object(), *x;
-
-		json_object_object_add(o, "name", json_object_new_string(ck[i].name));
-		json_object_object_add(o, "what", json_object_new_string(ck[i].what));
-		json_object_object_add(o, "device", json_object_new_string(ck[i].device));
-		json_object_object_add(o, "device_kind", json_object_new_string(ck[i].kind));
-		json_object_object_add(o, "cgroup", json_object_new_string(ck[i].cgroup));
-		x = json_object_new_object();
-		json_object_object_add(x, "verdict", json_object_new_string(ck[i].want_verdict));
-		json_object_object_add(x, "action", json_object_new_string(ck[i].want_action));
-		json_object_object_add(x, "errno", json_object_new_string(ck[i].want_eperm ? "EPERM" : "not EPERM"));
-		json_object_object_add(o, "expected", x);
-		x = json_object_new_object();
-		json_object_object_add(x, "verdict", ck[i].judged ? json_object_new_string(ck[i].verdict) : NULL);
-		json_object_object_add(x, "action", ck[i].judged ? json_object_new_string(ck[i].action) : NULL);
-		json_object_object_add(x, "errno", json_object_new_string(ck[i].err < 0 ? "?" : errname(ck[i].err)));
-		json_object_object_add(o, "got", x);
-		json_object_object_add(o, "result", json_object_new_string(ck[i].pass ? "pass" : "fail"));
-		if (!ck[i].pass)
-			json_object_object_add(o, "why", json_object_new_string(ck[i].why));
-		json_object_object_add(o, "open_ms", json_object_new_double(ck[i].open_ms));
-		json_object_object_add(o, "judged_ms", json_object_new_double(ck[i].judged_ms));
-		json_object_array_add(arr, o);
-	}
+	for (int i = 0; i < 3; i++)
+		json_object_array_add(arr, check_json(&S->ck[i]));
 	json_object_object_add(res, "checks", arr);
-	if (conf) {
-		json_object_object_add(res, "conformance", json_object_get(conf));
+	if (S->conf) {
+		json_object_object_add(res, "conformance", json_object_get(S->conf));
 		json_object_object_add(res, "conformance_containers_from",
-				       json_object_new_string(conf_from));
+				       json_object_new_string(S->conf_from));
 	}
-	if (json) {
-		printf("%s\n", json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN));
-	} else if (!quiet) {
-		printf("accelguard selftest against the running agent (pid %lld, mode %s, tier %s)\n",
-		       sc.pid, sc.mode, sc.tier);
-		printf("devices: %s\n", kind);
-		for (int i = 0; i < 3; i++)
-			printf("%-4s %-13s open %-8s %-40s -> %s/%s, errno %s  (open %.1f ms, in the "
-			       "journal after %.1f ms)%s%s\n",
-			       ck[i].pass ? "ok" : "FAIL", ck[i].name, ck[i].device, ck[i].what,
-			       ck[i].judged ? ck[i].verdict : "(no event)",
-			       ck[i].judged ? ck[i].action : "-", ck[i].err < 0 ? "?" : errname(ck[i].err),
-			       ck[i].open_ms, ck[i].judged_ms, ck[i].pass ? "" : ": ",
-			       ck[i].pass ? "" : ck[i].why);
-		if (!strcmp(sc.mode, "enforce"))
-			printf("enforce: the violations were denied with EPERM (opens are denied "
-			       "synchronously on every tier)\n");
-		else
-			printf("audit: violations are flagged, not denied (run the agent with --mode "
-			       "enforce to prove denial)\n");
-		for (size_t i = 0; conf && i < json_object_array_length(conf); i++) {
-			json_object *st = json_object_array_get_idx(conf, i), *cs = NULL;
+	return res;
+}
 
-			printf("%-4s TestSecureAcceleratorAccess/%s: %s\n",
-			       !strcmp(jget_str(st, "result", NULL), "pass") ? "ok"
-			       : !strcmp(jget_str(st, "result", NULL), "skipped") ? "skip" : "FAIL",
-			       jget_str(st, "name", NULL), jget_str(st, "message", NULL));
-			json_object_object_get_ex(st, "containers", &cs);
-			for (size_t k = 0; cs && k < json_object_array_length(cs); k++) {
-				json_object *x = json_object_array_get_idx(cs, k);
+static void print_conformance(json_object *conf)
+{
+	for (size_t i = 0; conf && i < json_object_array_length(conf); i++) {
+		json_object *st = json_object_array_get_idx(conf, i), *cs = NULL;
 
-				printf("       %s/%s/%s: ACCELERATOR_COUNT=%lld %s%s%s\n",
-				       jget_str(x, "namespace", NULL), jget_str(x, "pod", NULL),
-				       jget_str(x, "container", NULL),
-				       jget_int(x, "accelerator_count", NULL), jget_str(x, "result", NULL),
-				       jget_str(x, "why", NULL) ? ": " : "",
-				       jget_str(x, "why", NULL) ? jget_str(x, "why", NULL) : "");
-			}
-		}
-		printf("selftest: %s, %d of 3 checks passed%s in %.0f ms; cleaned up\n",
-		       ret ? "FAILED" : "passed", 3 - failures,
-		       conf ? (conf_failed ? ", upstream's subtests failed" : ", upstream's subtests passed") : "",
-		       now_ms() - t_start);
-	}
-	if (junit) {
-		r = write_junit(junit, ck, 3, sc.mode, sc.tier, kind, started, now_ms() - t_start,
-				conf);
-		if (r) {
-			ag_err("selftest: cannot write the JUnit file %s: %s", junit, strerror(-r));
-			ret = 1;
+		printf("%-4s TestSecureAcceleratorAccess/%s: %s\n",
+		       !strcmp(jget_str(st, "result", NULL), "pass") ? "ok"
+		       : !strcmp(jget_str(st, "result", NULL), "skipped") ? "skip" : "FAIL",
+		       jget_str(st, "name", NULL), jget_str(st, "message", NULL));
+		json_object_object_get_ex(st, "containers", &cs);
+		for (size_t k = 0; cs && k < json_object_array_length(cs); k++) {
+			json_object *x = json_object_array_get_idx(cs, k);
+
+			printf("       %s/%s/%s: ACCELERATOR_COUNT=%lld %s%s%s\n",
+			       jget_str(x, "namespace", NULL), jget_str(x, "pod", NULL),
+			       jget_str(x, "container", NULL),
+			       jget_int(x, "accelerator_count", NULL), jget_str(x, "result", NULL),
+			       jget_str(x, "why", NULL) ? ": " : "",
+			       jget_str(x, "why", NULL) ? jget_str(x, "why", NULL) : "");
 		}
 	}
-	r = send_result(sock, json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN), err,
-			sizeof(err));
+}
+
+static void st_print_text(const struct selftest *S, int ret)
+{
+	const struct check *ck = S->ck;
+
+	printf("accelguard selftest against the running agent (pid %lld, mode %s, tier %s)\n",
+	       S->sc.pid, S->sc.mode, S->sc.tier);
+	printf("devices: %s\n", S->kind);
+	for (int i = 0; i < 3; i++)
+		printf("%-4s %-13s open %-8s %-40s -> %s/%s, errno %s  (open %.1f ms, in the "
+		       "journal after %.1f ms)%s%s\n",
+		       ck[i].pass ? "ok" : "FAIL", ck[i].name, ck[i].device, ck[i].what,
+		       ck[i].judged ? ck[i].verdict : "(no event)",
+		       ck[i].judged ? ck[i].action : "-", ck[i].err < 0 ? "?" : errname(ck[i].err),
+		       ck[i].open_ms, ck[i].judged_ms, ck[i].pass ? "" : ": ",
+		       ck[i].pass ? "" : ck[i].why);
+	if (!strcmp(S->sc.mode, "enforce"))
+		printf("enforce: the violations were denied with EPERM (opens are denied "
+		       "synchronously on every tier)\n");
+	else
+		printf("audit: violations are flagged, not denied (run the agent with --mode "
+		       "enforce to prove denial)\n");
+	print_conformance(S->conf);
+	printf("selftest: %s, %d of 3 checks passed%s in %.0f ms; cleaned up\n",
+	       ret ? "FAILED" : "passed", 3 - S->failures,
+	       S->conf ? (S->conf_failed ? ", upstream's subtests failed"
+					 : ", upstream's subtests passed") : "",
+	       now_ms() - S->t_start);
+}
+
+/* --junit FILE: the run's JUnit document (the bundle's writer), replaced whole. */
+static int st_write_junit(const char *path, json_object *res)
+{
+	json_object *runs = json_object_new_array();
+	struct utsname u;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int r;
+
+	uname(&u);
+	if (!f || !runs) {
+		r = -ENOMEM;
+		goto out;
+	}
+	json_object_array_add(runs, json_object_get(res));
+	ag_selftest_junit(f, runs, u.nodename);
+	r = fclose(f) ? -errno : ag_write_file_atomic(path, buf, len);
+	f = NULL;
+out:
+	if (f)
+		fclose(f);
+	if (r)
+		ag_err("selftest: cannot write the JUnit file %s: %s", path, strerror(-r));
+	free(buf);
+	json_object_put(runs);
+	return r;
+}
+
+/* The result into the journal through the agent, and seen there. */
+static int st_record(struct selftest *S, json_object *res)
+{
+	struct scan *sc = &S->sc;
+	char err[1024];
+	double dl;
+	int r = send_result(S->sock, json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN),
+			    err, sizeof(err));
+
 	if (r) {
 		ag_err("selftest: the result is not in the journal: %s", err);
-		ret = 1;
-	} else {
-		double dl = now_ms() + timeout_s * 1e3;
-
-		sc.want_run = run;
-		while (!sc.result_seen && now_ms() < dl) {
-			scan_journal(dir, since, &sc);
-			if (!sc.result_seen)
-				usleep(20000);
-		}
-		if (!sc.result_seen) {
-			ag_err("selftest: the agent took the result but it did not reach the journal %s "
-			       "within %.0f s", dir, timeout_s);
-			ret = 1;
-		}
+		return r;
 	}
+	dl = now_ms() + S->timeout_s * 1e3;
+	sc->want_run = S->run;
+	while (!sc->result_seen && now_ms() < dl) {
+		scan_journal(S->dir, S->since, sc);
+		if (!sc->result_seen)
+			usleep(20000);
+	}
+	if (!sc->result_seen) {
+		ag_err("selftest: the agent took the result but it did not reach the journal %s "
+		       "within %.0f s", S->dir, S->timeout_s);
+		return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+/* The result: text or JSON, JUnit, and into the journal through the agent. */
+static int st_report(struct selftest *S, int ret)
+{
+	json_object *res = st_result(S, ret);
+
+	if (S->json)
+		printf("%s\n", json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN));
+	else if (!S->quiet)
+		st_print_text(S, ret);
+	if (S->junit && st_write_junit(S->junit, res))
+		ret = 1;
+	if (st_record(S, res))
+		ret = 1;
 	json_object_put(res);
-out_cfg:
-	json_object_put(conf);
-	free(sc.t);
-	if (cfg_loaded)
-		ag_config_free(&cfg);
+	return ret;
+}
+
+/* Set up (each step says why it failed), probe, clean up, report. */
+static int st_run(struct selftest *S)
+{
+	int ret = 1;
+
+	if (st_config(S) || st_find_agent(S) || st_pick_minors(S))
+		return 1;
+	if (st_name_run(S) || st_make_checks(S) || st_make_tenants(S))
+		goto cleanup;
+	for (int i = 0; i < 3; i++)
+		st_probe(S, &S->ck[i]);
+	if (S->conformance)
+		st_conformance(S);
+	ret = S->failures || S->conf_failed ? 1 : 0;
+	st_cleanup(S);
+	return st_report(S, ret);
+cleanup:
+	st_cleanup(S); /* set-up failed (said why): no checks to report */
+	return ret;
+}
+
+int ag_selftest_cmd(int argc, char **argv)
+{
+	struct selftest S = { .by = "cli", .timeout_s = 5 };
+	int ret = st_options(&S, argc, argv);
+
+	if (ret < 0)
+		ret = st_run(&S);
+	json_object_put(S.conf);
+	free(S.sc.t);
+	if (S.cfg_loaded)
+		ag_config_free(&S.cfg);
 	return ret;
 }

@@ -212,7 +212,7 @@ out:
 
 /* ---- small writers ---- */
 
-static void yaml_dq(FILE *f, const char *s)
+void ag_evidence_yaml_dq(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -344,52 +344,13 @@ static json_object *last_selftest(struct coll *c)
 	return n ? json_object_array_get_idx(c->selftests, n - 1) : NULL;
 }
 
+/* the self-tests of the window as JUnit (the writer `selftest --junit` uses) */
 static void write_junit(struct coll *c, FILE *f)
 {
-	size_t n = json_object_array_length(c->selftests);
-
 	struct utsname u;
 
 	uname(&u);
-	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
-	for (size_t i = 0; i < n; i++) {
-		json_object *s = json_object_array_get_idx(c->selftests, i), *ch = jo(s, "checks");
-		size_t k = ch && json_object_is_type(ch, json_type_array) ? json_object_array_length(ch) : 0;
-
-		/* a run with --conformance: upstream's test suite first, as the run wrote it */
-		if (jo(s, "conformance"))
-			ag_conformance_junit(f, jo(s, "conformance"), u.nodename, js(s, "started"));
-
-		fprintf(f, "  <testsuite name=\"accelguard-selftest\" id=\"");
-		ag_xml_esc(f, js(s, "run"));
-		fprintf(f, "\" tests=\"%zu\" failures=\"%d\" timestamp=\"", k, json_object_get_int(jo(s, "failed")));
-		ag_xml_esc(f, js(s, "started"));
-		fprintf(f, "\" time=\"%.3f\">\n", json_object_get_double(jo(s, "duration_ms")) / 1e3);
-		fprintf(f, "    <properties><property name=\"mode\" value=\"");
-		ag_xml_esc(f, js(s, "mode"));
-		fprintf(f, "\"/><property name=\"tier\" value=\"");
-		ag_xml_esc(f, js(s, "tier"));
-		fprintf(f, "\"/><property name=\"device_kind\" value=\"");
-		ag_xml_esc(f, js(s, "device_kind"));
-		fprintf(f, "\"/></properties>\n");
-		for (size_t j = 0; j < k; j++) {
-			json_object *x = json_object_array_get_idx(ch, j);
-			const char *res = js(x, "result");
-
-			fprintf(f, "    <testcase classname=\"accelguard.selftest\" name=\"");
-			ag_xml_esc(f, js(x, "name"));
-			fprintf(f, "\" time=\"%.3f\">", (json_object_get_double(jo(x, "open_ms")) +
-							 json_object_get_double(jo(x, "judged_ms"))) / 1e3);
-			if (!res || strcmp(res, "pass")) {
-				fprintf(f, "<failure message=\"");
-				ag_xml_esc(f, js(x, "why"));
-				fprintf(f, "\"/>");
-			}
-			fprintf(f, "</testcase>\n");
-		}
-		fprintf(f, "  </testsuite>\n");
-	}
-	fprintf(f, "</testsuites>\n");
+	ag_selftest_junit(f, c->selftests, u.nodename);
 }
 
 struct status {
@@ -590,38 +551,54 @@ static void write_conformance(FILE *f, json_object *conf)
 	fprintf(f, "</tbody></table>\n");
 }
 
-static void write_html(struct coll *c, const struct status *st, FILE *f, const char *node)
+/* The matrix as a grid: rows and columns in first-seen order, each cell at [row * nc + col]. */
+struct grid {
+	char **rows, **cols;
+	size_t nr, nc;
+	struct cell **cell;
+};
+
+static void grid_free(struct grid *g)
 {
-	char a[40];
-	/* rows and columns, in first-seen order */
-	char **rows = calloc(c->n_cells + 1, sizeof(char *)), **cols = calloc(c->n_cells + 1, sizeof(char *));
-	size_t nr = 0, nc = 0;
-	json_object *s = last_selftest(c);
-	const char *tier = js(c->ready, "tier");
-	__s64 t0 = c->n_tl ? viol_at(c, 0)->t : 0, t1 = c->n_tl ? viol_at(c, c->n_tl - 1)->t : 1;
+	free(g->rows);
+	free(g->cols);
+	free(g->cell);
+}
 
+static void grid_build(const struct coll *c, struct grid *g)
+{
 	size_t *ri = calloc(c->n_cells + 1, sizeof(size_t)), *ci = calloc(c->n_cells + 1, sizeof(size_t));
-	struct cell **grid = NULL;
 
-	for (size_t i = 0; rows && cols && ri && ci && i < c->n_cells; i++) {
+	g->rows = calloc(c->n_cells + 1, sizeof(char *));
+	g->cols = calloc(c->n_cells + 1, sizeof(char *));
+	for (size_t i = 0; g->rows && g->cols && ri && ci && i < c->n_cells; i++) {
 		size_t k;
 
-		for (k = 0; k < nr && strcmp(rows[k], c->cells[i].row); k++)
+		for (k = 0; k < g->nr && strcmp(g->rows[k], c->cells[i].row); k++)
 			;
-		if (k == nr)
-			rows[nr++] = c->cells[i].row;
+		if (k == g->nr)
+			g->rows[g->nr++] = c->cells[i].row;
 		ri[i] = k;
-		for (k = 0; k < nc && strcmp(cols[k], c->cells[i].col); k++)
+		for (k = 0; k < g->nc && strcmp(g->cols[k], c->cells[i].col); k++)
 			;
-		if (k == nc)
-			cols[nc++] = c->cells[i].col;
+		if (k == g->nc)
+			g->cols[g->nc++] = c->cells[i].col;
 		ci[i] = k;
 	}
-	grid = nr && nc ? calloc(nr * nc, sizeof(*grid)) : NULL;
-	for (size_t i = 0; grid && i < c->n_cells; i++)
-		grid[ri[i] * nc + ci[i]] = &c->cells[i];
-	if (!grid)
-		nr = 0;
+	g->cell = g->nr && g->nc ? calloc(g->nr * g->nc, sizeof(*g->cell)) : NULL;
+	for (size_t i = 0; g->cell && i < c->n_cells; i++)
+		g->cell[ri[i] * g->nc + ci[i]] = &c->cells[i];
+	if (!g->cell)
+		g->nr = 0;
+	free(ri);
+	free(ci);
+}
+
+/* the head: the status, its notes, the tier and what it cannot do */
+static void html_head(const struct coll *c, const struct status *st, FILE *f, const char *node)
+{
+	const char *tier = js(c->ready, "tier");
+
 	fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 		   "<title>accelguard evidence: ");
 	ag_xml_esc(f, node);
@@ -646,58 +623,76 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 					   "reads and writes."
 					 : "Opens, mknod, ioctls, reads, writes and mmaps are denied before the "
 					   "driver sees them.");
+}
+
+/* one cell of the matrix: coloured by its worst verdict, its counts as data attributes */
+static void html_cell(FILE *f, const struct cell *x, const char *row, const char *col)
+{
+	/* the worst verdict colours the cell: a violation, unresolved, allowed, other */
+	int worst = x->by_verdict[2] ? 2 : x->by_verdict[1] ? 1 : x->by_verdict[6] ? 6
+		    : x->by_verdict[0] ? 0 : 3;
+
+	fprintf(f, "<td class=\"cell%s\" style=\"background:%s\" data-tenant=\"",
+		x->viol_observed ? " has-observed" : "", verdict_colour(worst));
+	ag_xml_esc(f, row);
+	fprintf(f, "\" data-device=\"");
+	ag_xml_esc(f, col);
+	fprintf(f, "\" data-total=\"%llu\"", (unsigned long long)x->total);
+	for (int v = 0; v < N_VERDICTS; v++)
+		fprintf(f, " data-%s=\"%llu\"", ag_verdict_name(v + 1),
+			(unsigned long long)x->by_verdict[v]);
+	fprintf(f, " data-denied=\"%llu\" data-observed=\"%llu\" data-killed=\"%llu\">"
+		"<b class=\"n\">%llu</b>", (unsigned long long)x->viol_denied,
+		(unsigned long long)x->viol_observed, (unsigned long long)x->viol_killed,
+		(unsigned long long)x->total);
+	if (x->viol_denied)
+		fprintf(f, "<small>%llu denied</small>", (unsigned long long)x->viol_denied);
+	if (x->viol_killed)
+		fprintf(f, "<small>%llu killed</small>", (unsigned long long)x->viol_killed);
+	if (x->viol_observed)
+		fprintf(f, "<small>%llu observed</small>", (unsigned long long)x->viol_observed);
+	fprintf(f, "</td>");
+}
+
+static void html_matrix(const struct coll *c, FILE *f)
+{
+	struct grid g = { 0 };
+
+	grid_build(c, &g);
 	fprintf(f, "<h2>Access matrix</h2>\n<p>Cells: access events by verdict (green allowed, red "
 		   "cross_tenant or unmediated, yellow unresolved, grey host/exempt/admin); under the "
 		   "count, what became of the violations among them: denied (stopped), killed (the "
 		   "process killed after the call) or observed (let through; such a cell is "
 		   "outlined in black).</p>\n"
 		   "<table id=\"matrix\"><tr><th>tenant \\ device</th>");
-	for (size_t k = 0; k < nc; k++) {
+	for (size_t k = 0; k < g.nc; k++) {
 		fprintf(f, "<th>");
-		ag_xml_esc(f, cols[k]);
+		ag_xml_esc(f, g.cols[k]);
 		fprintf(f, "</th>");
 	}
 	fprintf(f, "</tr>\n");
-	for (size_t r = 0; r < nr; r++) {
+	for (size_t r = 0; r < g.nr; r++) {
 		fprintf(f, "<tr><th>");
-		ag_xml_esc(f, rows[r]);
+		ag_xml_esc(f, g.rows[r]);
 		fprintf(f, "</th>");
-		for (size_t k = 0; k < nc; k++) {
-			struct cell *x = grid[r * nc + k];
-			int worst = -1;
-
-			if (!x) {
+		for (size_t k = 0; k < g.nc; k++) {
+			if (g.cell[r * g.nc + k])
+				html_cell(f, g.cell[r * g.nc + k], g.rows[r], g.cols[k]);
+			else
 				fprintf(f, "<td></td>");
-				continue;
-			}
-			/* the worst verdict colours the cell: a violation, unresolved, allowed, other */
-			worst = x->by_verdict[2] ? 2 : x->by_verdict[1] ? 1 : x->by_verdict[6] ? 6
-				: x->by_verdict[0] ? 0 : 3;
-			fprintf(f, "<td class=\"cell%s\" style=\"background:%s\" data-tenant=\"",
-				x->viol_observed ? " has-observed" : "", verdict_colour(worst));
-			ag_xml_esc(f, rows[r]);
-			fprintf(f, "\" data-device=\"");
-			ag_xml_esc(f, cols[k]);
-			fprintf(f, "\" data-total=\"%llu\"", (unsigned long long)x->total);
-			for (int v = 0; v < N_VERDICTS; v++)
-				fprintf(f, " data-%s=\"%llu\"", ag_verdict_name(v + 1),
-					(unsigned long long)x->by_verdict[v]);
-			fprintf(f, " data-denied=\"%llu\" data-observed=\"%llu\" data-killed=\"%llu\">"
-				"<b class=\"n\">%llu</b>", (unsigned long long)x->viol_denied,
-				(unsigned long long)x->viol_observed, (unsigned long long)x->viol_killed,
-				(unsigned long long)x->total);
-			if (x->viol_denied)
-				fprintf(f, "<small>%llu denied</small>", (unsigned long long)x->viol_denied);
-			if (x->viol_killed)
-				fprintf(f, "<small>%llu killed</small>", (unsigned long long)x->viol_killed);
-			if (x->viol_observed)
-				fprintf(f, "<small>%llu observed</small>", (unsigned long long)x->viol_observed);
-			fprintf(f, "</td>");
 		}
 		fprintf(f, "</tr>\n");
 	}
-	fprintf(f, "</table>\n<h2>Violations</h2>\n");
-	write_violations(c, f, node);
+	fprintf(f, "</table>\n");
+	grid_free(&g);
+}
+
+/* the newest violations on a line, each a dot with its time, cell and verdict */
+static void html_timeline(const struct coll *c, FILE *f)
+{
+	__s64 t0 = c->n_tl ? viol_at(c, 0)->t : 0, t1 = c->n_tl ? viol_at(c, c->n_tl - 1)->t : 1;
+	char a[40];
+
 	fprintf(f, "<svg id=\"timeline\" width=\"900\" height=\"60\" viewBox=\"0 0 900 60\" "
 		   "xmlns=\"http://www.w3.org/2000/svg\"><line x1=\"10\" y1=\"30\" x2=\"890\" y2=\"30\" "
 		   "stroke=\"#999\"/>");
@@ -716,56 +711,68 @@ static void write_html(struct coll *c, const struct status *st, FILE *f, const c
 		fprintf(f, ")</title></circle>");
 	}
 	fprintf(f, "</svg>\n");
-	ag_expo_write_html(c->expo, f, json_object_get_boolean(jo(c->ready, "exposure")));
+}
+
+static void html_selftest_check(FILE *f, json_object *x)
+{
+	fprintf(f, "<tr><td>");
+	ag_xml_esc(f, js(x, "what"));
+	fprintf(f, "</td><td>");
+	ag_xml_esc(f, js(x, "device"));
+	fprintf(f, "</td><td>");
+	ag_xml_esc(f, js(jo(x, "expected"), "verdict"));
+	fprintf(f, "/");
+	ag_xml_esc(f, js(jo(x, "expected"), "action"));
+	fprintf(f, "</td><td>");
+	ag_xml_esc(f, js(jo(x, "got"), "verdict"));
+	fprintf(f, "/");
+	ag_xml_esc(f, js(jo(x, "got"), "action"));
+	fprintf(f, ", errno ");
+	ag_xml_esc(f, js(jo(x, "got"), "errno"));
+	fprintf(f, "</td><td>");
+	ag_xml_esc(f, js(x, "result"));
+	fprintf(f, "</td></tr>\n");
+}
+
+/* the window's last self-test: its checks, and upstream's subtests when it ran them */
+static void html_selftest(FILE *f, json_object *s)
+{
+	json_object *ch = jo(s, "checks");
+
 	fprintf(f, "<h2>Self-test</h2>\n");
 	if (!s) {
 		fprintf(f, "<p id=\"selftest\">No self-test ran in the window.</p>\n");
-	} else {
-		json_object *ch = jo(s, "checks");
-
-		fprintf(f, "<p id=\"selftest\">Run ");
-		ag_xml_esc(f, js(s, "run"));
-		fprintf(f, " at ");
-		ag_xml_esc(f, js(s, "started"));
-		fprintf(f, ": <b>");
-		ag_xml_esc(f, js(s, "result"));
-		fprintf(f, "</b> (mode ");
-		ag_xml_esc(f, js(s, "mode"));
-		fprintf(f, "; ");
-		ag_xml_esc(f, js(s, "device_kind"));
-		fprintf(f, ")</p>\n<table id=\"selftest-checks\"><tr><th>check</th><th>device</th>"
-			   "<th>expected</th><th>got</th><th>result</th></tr>\n");
-		for (size_t j = 0; ch && j < json_object_array_length(ch); j++) {
-			json_object *x = json_object_array_get_idx(ch, j);
-
-			fprintf(f, "<tr><td>");
-			ag_xml_esc(f, js(x, "what"));
-			fprintf(f, "</td><td>");
-			ag_xml_esc(f, js(x, "device"));
-			fprintf(f, "</td><td>");
-			ag_xml_esc(f, js(jo(x, "expected"), "verdict"));
-			fprintf(f, "/");
-			ag_xml_esc(f, js(jo(x, "expected"), "action"));
-			fprintf(f, "</td><td>");
-			ag_xml_esc(f, js(jo(x, "got"), "verdict"));
-			fprintf(f, "/");
-			ag_xml_esc(f, js(jo(x, "got"), "action"));
-			fprintf(f, ", errno ");
-			ag_xml_esc(f, js(jo(x, "got"), "errno"));
-			fprintf(f, "</td><td>");
-			ag_xml_esc(f, js(x, "result"));
-			fprintf(f, "</td></tr>\n");
-		}
-		fprintf(f, "</table>\n");
-		if (jo(s, "conformance"))
-			write_conformance(f, jo(s, "conformance"));
+		return;
 	}
+	fprintf(f, "<p id=\"selftest\">Run ");
+	ag_xml_esc(f, js(s, "run"));
+	fprintf(f, " at ");
+	ag_xml_esc(f, js(s, "started"));
+	fprintf(f, ": <b>");
+	ag_xml_esc(f, js(s, "result"));
+	fprintf(f, "</b> (mode ");
+	ag_xml_esc(f, js(s, "mode"));
+	fprintf(f, "; ");
+	ag_xml_esc(f, js(s, "device_kind"));
+	fprintf(f, ")</p>\n<table id=\"selftest-checks\"><tr><th>check</th><th>device</th>"
+		   "<th>expected</th><th>got</th><th>result</th></tr>\n");
+	for (size_t j = 0; ch && j < json_object_array_length(ch); j++)
+		html_selftest_check(f, json_object_array_get_idx(ch, j));
+	fprintf(f, "</table>\n");
+	if (jo(s, "conformance"))
+		write_conformance(f, jo(s, "conformance"));
+}
+
+static void write_html(struct coll *c, const struct status *st, FILE *f, const char *node)
+{
+	html_head(c, st, f, node);
+	html_matrix(c, f);
+	fprintf(f, "<h2>Violations</h2>\n");
+	write_violations(c, f, node);
+	html_timeline(c, f);
+	ag_expo_write_html(c->expo, f, json_object_get_boolean(jo(c->ready, "exposure")));
+	html_selftest(f, last_selftest(c));
 	fprintf(f, "</body></html>\n");
-	free(grid);
-	free(ri);
-	free(ci);
-	free(rows);
-	free(cols);
 }
 
 static const char *const bundle_files[] = { "journal.jsonl", "access-matrix.json",
@@ -782,7 +789,7 @@ static void write_entry(const struct status *st, FILE *f, const char *prefix)
 		   "(device plugin or DRA) and container runtime, preventing unauthorized access or "
 		   "interference between workloads.\"\n"
 		   "  level: MUST\n  status: ");
-	yaml_dq(f, st->status);
+	ag_evidence_yaml_dq(f, st->status);
 	fprintf(f, "\n  evidence:\n");
 	for (size_t i = 0; i < sizeof(bundle_files) / sizeof(bundle_files[0]); i++)
 		if (strcmp(bundle_files[i], "PRODUCT.yaml")) {
@@ -791,7 +798,7 @@ static void write_entry(const struct status *st, FILE *f, const char *prefix)
 				char p[PATH_MAX];
 
 				snprintf(p, sizeof(p), "%s%s", prefix, bundle_files[i]);
-				yaml_dq(f, p);
+				ag_evidence_yaml_dq(f, p);
 			}
 			fputc('\n', f);
 		}
@@ -800,10 +807,10 @@ static void write_entry(const struct status *st, FILE *f, const char *prefix)
 		char p[PATH_MAX];
 
 		snprintf(p, sizeof(p), "%smanifest.json", prefix);
-		yaml_dq(f, p);
+		ag_evidence_yaml_dq(f, p);
 	}
 	fprintf(f, "\n  notes: ");
-	yaml_dq(f, st->notes);
+	ag_evidence_yaml_dq(f, st->notes);
 	fprintf(f, "\n");
 }
 
@@ -903,14 +910,8 @@ static int sign_file(const char *keypath, const char *dir, char *err, size_t err
 		goto out;
 	}
 	snprintf(p, sizeof(p), "%s/manifest.json", dir);
-	f = fopen(p, "re");
-	if (f) {
-		struct stat st;
-
-		if (!fstat(fileno(f), &st) && (msg = malloc((size_t)st.st_size + 1)))
-			n = fread(msg, 1, (size_t)st.st_size, f);
-		fclose(f);
-	}
+	if (ag_read_file(p, (char **)&msg, &n))
+		msg = NULL;
 	m = EVP_MD_CTX_new();
 	if (!msg || !m || EVP_DigestSignInit(m, NULL, NULL, NULL, k) != 1 ||
 	    EVP_DigestSign(m, sig, &siglen, msg, n) != 1) {
@@ -935,7 +936,64 @@ out:
 static int write_tar(const char *dir, const char *tarpath, char *err, size_t errlen);
 static void rm_flat(const char *dir);
 
-static int cmd_build(int argc, char **argv)
+/* One run of `evidence`: its options, the journal's facts, the bundle being made. */
+struct build {
+	const char *config, *jdir, *out, *key, *tar, *product, *cversion, *upload, *upload_ca;
+	char tmpout[32], tmpb[40]; /* --tar alone: the bundle in a private directory */
+	struct ag_config cfg;
+	bool cfg_loaded;
+	char cfgsum[65], part[PATH_MAX], node[256];
+	struct utsname u;
+	struct coll c;
+	struct status st;
+};
+
+static int build_usage(void)
+{
+	printf("Usage: accelguard evidence --out DIR [--config FILE | --dir JOURNAL]\n"
+	       "                           [--since T] [--until T] [--sign-key KEY.pem]\n"
+	       "                           [--tar F.tar.gz [--upload URL [--upload-ca CA.pem]]]\n"
+	       "                           [--product PRODUCT.yaml [--conformance-version X.Y]]\n"
+	       "       accelguard evidence cluster --kubeconfig F --out DIR [--sign-key KEY.pem]\n"
+	       "       accelguard evidence verify DIR [--pubkey PUB.pem]\n"
+	       "       accelguard evidence product-check PRODUCT.yaml [--conformance-version X.Y]\n\n"
+	       "Write an evidence bundle of the journal's window into DIR (made whole, or\n"
+	       "not at all): journal.jsonl, access-matrix.json/.csv, selftest.json,\n"
+	       "selftest-junit.xml, report.html, PRODUCT.yaml, manifest.json (sha256 of\n"
+	       "every file) and, with --sign-key (Ed25519), manifest.json.sig.\n"
+	       "--product merges the secure_accelerator_access entry (evidence paths\n"
+	       "relative to it) into PRODUCT.yaml, or writes one from the version's checklist,\n"
+	       "and checks it as the CNCF validator would: exit 3 when it would be refused.\n");
+	return 0;
+}
+
+/* the options that go together; 2 (said why) when they do not */
+static int build_check_options(const struct build *B)
+{
+	const char *why = NULL;
+
+	if (!B->out && !B->tar)
+		why = "--out DIR or --tar FILE.tar.gz is required";
+	else if (B->upload && !B->tar)
+		why = "--upload URL puts the tarball: give --tar FILE.tar.gz too";
+	else if (B->product && !B->out)
+		why = "--product FILE points at the bundle's files: give --out DIR too";
+	else if (B->cversion && !B->product)
+		why = "--conformance-version is for --product";
+	if (why) {
+		ag_err("evidence: %s", why);
+		return 2;
+	}
+	if (B->cversion && !ag_product_checklist(B->cversion, NULL)) {
+		ag_err("evidence: --conformance-version %s: no such checklist (1.33 to 1.37)",
+		       B->cversion);
+		return 2;
+	}
+	return -1;
+}
+
+/* The options; -1 to go on, else the exit code. */
+static int build_options(struct build *B, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' }, { "dir", required_argument, NULL, 'D' },
@@ -947,270 +1005,300 @@ static int cmd_build(int argc, char **argv)
 		{ "conformance-version", required_argument, NULL, 'V' },
 		{ 0 },
 	};
-	const char *config = NULL, *jdir = NULL, *out = NULL, *key = NULL, *tar = NULL;
-	const char *product = NULL, *cversion = NULL;
-	const char *upload = NULL, *upload_ca = NULL;
-	char tmpout[] = "/tmp/accelguard-evidence.XXXXXX", tmpb[sizeof(tmpout) + 8] = "";
-	struct coll c = { .since = 0, .until = INT64_MAX };
-	struct ag_config cfg = { 0 };
-	struct ag_journal_read_stats rs;
-	struct status st = { 0 };
-	char part[PATH_MAX], err[1024], node[256] = "", a[40], b[40], cfgsum[65] = "";
-	struct utsname u;
-	FILE *f, *cf;
-	int opt, r, ret = 1;
-	bool cfg_loaded = false;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "c:D:s:u:o:k:h", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': config = optarg; break;
-		case 'D': jdir = optarg; break;
-		case 'o': out = optarg; break;
-		case 'k': key = optarg; break;
-		case 'T': tar = optarg; break;
-		case 'U': upload = optarg; break;
-		case 'A': upload_ca = optarg; break;
-		case 'P': product = optarg; break;
-		case 'V': cversion = optarg[0] == 'v' ? optarg + 1 : optarg; break;
+		case 'c': B->config = optarg; break;
+		case 'D': B->jdir = optarg; break;
+		case 'o': B->out = optarg; break;
+		case 'k': B->key = optarg; break;
+		case 'T': B->tar = optarg; break;
+		case 'U': B->upload = optarg; break;
+		case 'A': B->upload_ca = optarg; break;
+		case 'P': B->product = optarg; break;
+		case 'V': B->cversion = optarg[0] == 'v' ? optarg + 1 : optarg; break;
 		case 's':
 		case 'u':
-			if (ag_journal_parse_time(optarg, opt == 's' ? &c.since : &c.until)) {
+			if (ag_journal_parse_time(optarg, opt == 's' ? &B->c.since : &B->c.until)) {
 				ag_err("evidence: --%s takes a time (RFC 3339, @SECONDS, -10m), not '%s'",
 				       opt == 's' ? "since" : "until", optarg);
 				return 2;
 			}
 			break;
-		case 'h':
-			printf("Usage: accelguard evidence --out DIR [--config FILE | --dir JOURNAL]\n"
-			       "                           [--since T] [--until T] [--sign-key KEY.pem]\n"
-			       "                           [--tar F.tar.gz [--upload URL [--upload-ca CA.pem]]]\n"
-			       "                           [--product PRODUCT.yaml [--conformance-version X.Y]]\n"
-			       "       accelguard evidence cluster --kubeconfig F --out DIR [--sign-key KEY.pem]\n"
-			       "       accelguard evidence verify DIR [--pubkey PUB.pem]\n"
-			       "       accelguard evidence product-check PRODUCT.yaml [--conformance-version X.Y]\n\n"
-			       "Write an evidence bundle of the journal's window into DIR (made whole, or\n"
-			       "not at all): journal.jsonl, access-matrix.json/.csv, selftest.json,\n"
-			       "selftest-junit.xml, report.html, PRODUCT.yaml, manifest.json (sha256 of\n"
-			       "every file) and, with --sign-key (Ed25519), manifest.json.sig.\n"
-			       "--product merges the secure_accelerator_access entry (evidence paths\n"
-			       "relative to it) into PRODUCT.yaml, or writes one from the version's checklist,\n"
-			       "and checks it as the CNCF validator would: exit 3 when it would be refused.\n");
-			return 0;
-		default:
-			return 2;
+		case 'h': return build_usage();
+		default: return 2;
 		}
 	}
-	if (!out && !tar) {
-		ag_err("evidence: --out DIR or --tar FILE.tar.gz is required");
-		return 2;
-	}
-	if (upload && !tar) {
-		ag_err("evidence: --upload URL puts the tarball: give --tar FILE.tar.gz too");
-		return 2;
-	}
-	if (product && !out) {
-		ag_err("evidence: --product FILE points at the bundle's files: give --out DIR too");
-		return 2;
-	}
-	if (cversion && !product) {
-		ag_err("evidence: --conformance-version is for --product");
-		return 2;
-	}
-	if (cversion && !ag_product_checklist(cversion, NULL)) {
-		ag_err("evidence: --conformance-version %s: no such checklist (1.33 to 1.37)", cversion);
-		return 2;
-	}
-	if (!out) {
+	return build_check_options(B);
+}
+
+/* Where the bundle goes (DIR.partial, made here), and the journal from the configuration. */
+static int build_setup(struct build *B)
+{
+	char err[1024];
+	__u64 sz;
+	int r;
+
+	if (!B->out) {
 		/* a tarball alone: the bundle is made in a private directory, then removed */
-		if (!mkdtemp(tmpout)) {
-			ag_err("evidence: cannot make a directory under /tmp: %s", strerror(errno));
-			return 1;
+		snprintf(B->tmpout, sizeof(B->tmpout), "/tmp/accelguard-evidence.XXXXXX");
+		if (!mkdtemp(B->tmpout)) {
+			r = -errno;
+			ag_err("evidence: cannot make a directory under /tmp: %s", strerror(-r));
+			B->tmpout[0] = 0;
+			return r;
 		}
-		snprintf(tmpb, sizeof(tmpb), "%s/b", tmpout);
-		out = tmpb;
+		snprintf(B->tmpb, sizeof(B->tmpb), "%s/b", B->tmpout);
+		B->out = B->tmpb;
 	}
-	if (!config && !jdir && !access("/etc/accelguard/config.yaml", R_OK))
-		config = "/etc/accelguard/config.yaml";
-	if (config) {
-		__u64 sz;
-
-		if (ag_config_load(config, &cfg, err, sizeof(err))) {
-			ag_err("evidence: config: %s", err);
-			return 1;
-		}
-		cfg_loaded = true;
-		if (!jdir && cfg.journal.present)
-			jdir = cfg.journal.dir;
-		sha256_file(config, cfgsum, &sz);
+	r = ag_config_for_journal(&B->config, &B->jdir, &B->cfg, err, sizeof(err));
+	if (r < 0) {
+		ag_err("evidence: config: %s", err);
+		return r;
 	}
-	if (!jdir) {
+	B->cfg_loaded = r > 0;
+	if (B->cfg_loaded)
+		sha256_file(B->config, B->cfgsum, &sz);
+	if (!B->jdir) {
 		ag_err("evidence: no journal: give --dir or a --config with a journal: section");
-		goto out;
+		return -EINVAL;
 	}
-	if (!access(out, F_OK)) {
-		ag_err("evidence: %s exists; give a new directory", out);
-		goto out;
+	if (!access(B->out, F_OK)) {
+		ag_err("evidence: %s exists; give a new directory", B->out);
+		return -EEXIST;
 	}
-	snprintf(part, sizeof(part), "%s.partial", out);
-	if (mkdir(part, 0755)) {
-		ag_err("evidence: cannot make %s: %s", part, strerror(errno));
-		goto out;
+	snprintf(B->part, sizeof(B->part), "%s.partial", B->out);
+	if (mkdir(B->part, 0755)) {
+		r = -errno;
+		ag_err("evidence: cannot make %s: %s", B->part, strerror(-r));
+		B->part[0] = 0;
+		return r;
 	}
-	c.selftests = json_object_new_array();
-	c.tl = calloc(MAX_TIMELINE, sizeof(*c.tl));
-	c.expo = ag_expo_new(c.since, c.until);
-	c.slice = open_out(part, "journal.jsonl");
-	if (!c.slice || !c.tl || !c.expo) {
-		ag_err("evidence: %s/journal.jsonl: %s", part, strerror(errno));
-		goto fail;
+	return 0;
+}
+
+/* One pass over the journal: the window's slice into journal.jsonl, and its facts. */
+static int build_collect(struct build *B)
+{
+	struct ag_journal_read_stats rs;
+	struct coll *c = &B->c;
+	int r;
+
+	c->selftests = json_object_new_array();
+	c->tl = calloc(MAX_TIMELINE, sizeof(*c->tl));
+	c->expo = ag_expo_new(c->since, c->until);
+	c->slice = open_out(B->part, "journal.jsonl");
+	if (!c->slice || !c->tl || !c->expo) {
+		r = errno ? -errno : -ENOMEM;
+		ag_err("evidence: %s/journal.jsonl: %s", B->part, strerror(-r));
+		return r;
 	}
-	r = ag_journal_read(jdir, 0, INT64_MAX, false, false, NULL, on_event, &c, &rs);
+	r = ag_journal_read(B->jdir, 0, INT64_MAX, false, false, NULL, on_event, c, &rs);
 	if (r) {
-		ag_err("evidence: cannot read the journal %s: %s", jdir, strerror(r < 0 ? -r : EIO));
-		goto fail;
+		ag_err("evidence: cannot read the journal %s: %s", B->jdir,
+		       strerror(r < 0 ? -r : EIO));
+		return r < 0 ? r : -EIO;
 	}
-	if (close_out(c.slice)) {
-		c.slice = NULL;
-		ag_err("evidence: %s/journal.jsonl: %s", part, strerror(errno));
-		goto fail;
+	r = close_out(c->slice);
+	c->slice = NULL;
+	if (r) {
+		ag_err("evidence: %s/journal.jsonl: %s", B->part, strerror(-r));
+		return r;
 	}
-	c.slice = NULL;
-	if (!c.ready) {
-		ag_err("evidence: the journal %s holds no ready event up to the window's end", jdir);
-		goto fail;
+	if (!c->ready) {
+		ag_err("evidence: the journal %s holds no ready event up to the window's end",
+		       B->jdir);
+		return -ENOENT;
 	}
-	uname(&u);
-	snprintf(node, sizeof(node), "%s", u.nodename);
-	decide(&c, &st);
-	f = open_out(part, "access-matrix.json");
-	cf = open_out(part, "access-matrix.csv");
-	if (!f || !cf)
-		goto io;
-	write_matrix(&c, f, cf);
-	if (close_out(f) | close_out(cf))
-		goto io;
-	f = open_out(part, "exposure.json");
-	cf = open_out(part, "exposure.csv");
-	if (!f || !cf)
-		goto io;
-	ag_expo_write_json(c.expo, f);
-	ag_expo_write_csv(c.expo, cf);
-	if (close_out(f) | close_out(cf))
-		goto io;
-	f = open_out(part, "selftest.json");
-	if (!f)
-		goto io;
-	fprintf(f, "%s\n", json_object_to_json_string_ext(c.selftests, JSON_C_TO_STRING_PRETTY |
-									  JSON_C_TO_STRING_NOSLASHESCAPE));
-	if (close_out(f) || !(f = open_out(part, "selftest-junit.xml")))
-		goto io;
-	write_junit(&c, f);
-	if (close_out(f) || !(f = open_out(part, "report.html")))
-		goto io;
-	write_html(&c, &st, f, node);
-	if (close_out(f) || !(f = open_out(part, "PRODUCT.yaml")))
-		goto io;
-	write_product(&st, f);
-	if (close_out(f))
-		goto io;
-	/* the manifest: every file above */
-	{
-		json_object *m = json_object_new_object(), *w;
+	uname(&B->u);
+	snprintf(B->node, sizeof(B->node), "%s", B->u.nodename);
+	decide(c, &B->st);
+	return 0;
+}
 
-		json_object_object_add(m, "format", json_object_new_string("accelguard-evidence/1"));
-		ag_fmt_rfc3339(0, 9, a, sizeof(a));
-		{
-			struct timespec ts;
+/* the error of writing into the partial bundle, said once */
+static int part_io(const struct build *B, int r)
+{
+	ag_err("evidence: cannot write into %s: %s", B->part, strerror(-r));
+	return r;
+}
 
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ag_fmt_rfc3339((__s64)ts.tv_sec * 1000000000LL + ts.tv_nsec, 9, a, sizeof(a));
+static void part_matrix(struct build *B, FILE *f, FILE *cf)
+{
+	write_matrix(&B->c, f, cf);
+}
+
+static void part_exposure(struct build *B, FILE *f, FILE *cf)
+{
+	ag_expo_write_json(B->c.expo, f);
+	ag_expo_write_csv(B->c.expo, cf);
+}
+
+static void part_selftests(struct build *B, FILE *f, FILE *unused)
+{
+	(void)unused;
+	fprintf(f, "%s\n", json_object_to_json_string_ext(B->c.selftests, JSON_C_TO_STRING_PRETTY |
+									     JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static void part_junit(struct build *B, FILE *f, FILE *unused)
+{
+	(void)unused;
+	write_junit(&B->c, f);
+}
+
+static void part_report(struct build *B, FILE *f, FILE *unused)
+{
+	(void)unused;
+	write_html(&B->c, &B->st, f, B->node);
+}
+
+static void part_product(struct build *B, FILE *f, FILE *unused)
+{
+	(void)unused;
+	write_product(&B->st, f);
+}
+
+/* the bundle's parts after journal.jsonl, each one or two files */
+static const struct {
+	const char *name, *name2;
+	void (*write)(struct build *B, FILE *f, FILE *f2);
+} parts[] = {
+	{ "access-matrix.json", "access-matrix.csv", part_matrix },
+	{ "exposure.json", "exposure.csv", part_exposure },
+	{ "selftest.json", NULL, part_selftests },
+	{ "selftest-junit.xml", NULL, part_junit },
+	{ "report.html", NULL, part_report },
+	{ "PRODUCT.yaml", NULL, part_product },
+};
+
+static int build_parts(struct build *B)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
+		FILE *f = open_out(B->part, parts[i].name), *f2 = NULL;
+		int r, r2 = 0;
+
+		if (!f || (parts[i].name2 && !(f2 = open_out(B->part, parts[i].name2)))) {
+			r = -errno;
+			if (f)
+				fclose(f);
+			return part_io(B, r);
 		}
-		json_object_object_add(m, "generated", json_object_new_string(a));
-		json_object_object_add(m, "version", json_object_new_string(AG_VERSION));
-		json_object_object_add(m, "agent_version", json_object_new_string(js(c.ready, "version") ? js(c.ready, "version") : ""));
-		json_object_object_add(m, "node", json_object_new_string(node));
-		json_object_object_add(m, "kernel", json_object_new_string(js(c.ready, "kernel") ? js(c.ready, "kernel") : u.release));
-		json_object_object_add(m, "tier", json_object_new_string(js(c.ready, "tier") ? js(c.ready, "tier") : ""));
-		json_object_object_add(m, "mode", json_object_new_string(js(c.ready, "mode") ? js(c.ready, "mode") : ""));
-		w = json_object_new_object();
-		ag_fmt_rfc3339(c.since, 9, a, sizeof(a));
-		ag_fmt_rfc3339(c.until == INT64_MAX ? 0 : c.until, 9, b, sizeof(b));
-		json_object_object_add(w, "since", c.since ? json_object_new_string(a) : NULL);
-		json_object_object_add(w, "until", c.until != INT64_MAX ? json_object_new_string(b) : NULL);
-		json_object_object_add(w, "events", json_object_new_int64((int64_t)c.n_events));
-		json_object_object_add(m, "window", w);
-		w = json_object_new_object();
-		json_object_object_add(w, "path", config ? json_object_new_string(config) : NULL);
-		json_object_object_add(w, "sha256", cfgsum[0] ? json_object_new_string(cfgsum) : NULL);
-		json_object_object_add(m, "config", w);
-		json_object_object_add(m, "status", json_object_new_string(st.status));
-		if (ag_evidence_write_manifest(part, m, bundle_files,
-					       sizeof(bundle_files) / sizeof(bundle_files[0])))
-			goto io;
+		parts[i].write(B, f, f2);
+		r = close_out(f);
+		if (f2)
+			r2 = close_out(f2);
+		if (r || r2)
+			return part_io(B, r ? r : r2);
 	}
-	if (key && sign_file(key, part, err, sizeof(err))) {
+	return 0;
+}
+
+static json_object *jstr_or(const char *s, const char *dflt)
+{
+	return json_object_new_string(s ? s : dflt);
+}
+
+/* the manifest: every file above */
+static int build_manifest(struct build *B)
+{
+	json_object *m = json_object_new_object(), *w, *ready = B->c.ready;
+	char a[40], b[40];
+	int r;
+
+	json_object_object_add(m, "format", json_object_new_string("accelguard-evidence/1"));
+	ag_fmt_rfc3339((__s64)ag_now_ns(CLOCK_REALTIME), 9, a, sizeof(a));
+	json_object_object_add(m, "generated", json_object_new_string(a));
+	json_object_object_add(m, "version", json_object_new_string(AG_VERSION));
+	json_object_object_add(m, "agent_version", jstr_or(js(ready, "version"), ""));
+	json_object_object_add(m, "node", json_object_new_string(B->node));
+	json_object_object_add(m, "kernel", jstr_or(js(ready, "kernel"), B->u.release));
+	json_object_object_add(m, "tier", jstr_or(js(ready, "tier"), ""));
+	json_object_object_add(m, "mode", jstr_or(js(ready, "mode"), ""));
+	w = json_object_new_object();
+	ag_fmt_rfc3339(B->c.since, 9, a, sizeof(a));
+	ag_fmt_rfc3339(B->c.until == INT64_MAX ? 0 : B->c.until, 9, b, sizeof(b));
+	json_object_object_add(w, "since", B->c.since ? json_object_new_string(a) : NULL);
+	json_object_object_add(w, "until", B->c.until != INT64_MAX ? json_object_new_string(b) : NULL);
+	json_object_object_add(w, "events", json_object_new_int64((int64_t)B->c.n_events));
+	json_object_object_add(m, "window", w);
+	w = json_object_new_object();
+	json_object_object_add(w, "path", B->config ? json_object_new_string(B->config) : NULL);
+	json_object_object_add(w, "sha256", B->cfgsum[0] ? json_object_new_string(B->cfgsum) : NULL);
+	json_object_object_add(m, "config", w);
+	json_object_object_add(m, "status", json_object_new_string(B->st.status));
+	r = ag_evidence_write_manifest(B->part, m, bundle_files, ARRAY_SIZE(bundle_files));
+	return r ? part_io(B, r) : 0;
+}
+
+/* Signed, renamed whole; then the tarball and its upload. Returns the exit code. */
+static int build_finish(struct build *B)
+{
+	char err[1024];
+
+	if (B->key && sign_file(B->key, B->part, err, sizeof(err))) {
 		ag_err("evidence: %s", err);
-		goto fail;
+		return -1;
 	}
-	if (rename(part, out)) {
-		ag_err("evidence: cannot rename %s to %s: %s", part, out, strerror(errno));
-		goto fail;
+	if (rename(B->part, B->out)) {
+		ag_err("evidence: cannot rename %s to %s: %s", B->part, B->out, strerror(errno));
+		return -1;
 	}
-	if (tar && write_tar(out, tar, err, sizeof(err))) {
+	if (B->tar && write_tar(B->out, B->tar, err, sizeof(err))) {
 		ag_err("evidence: %s", err);
-		goto done;
+		return 1;
 	}
-	if (upload && ag_evidence_upload(tar, upload, upload_ca, err, sizeof(err))) {
-		ag_err("evidence: %s (the bundle stays in %s)", err, tar);
-		goto done;
+	if (B->upload && ag_evidence_upload(B->tar, B->upload, B->upload_ca, err, sizeof(err))) {
+		ag_err("evidence: %s (the bundle stays in %s)", err, B->tar);
+		return 1;
 	}
 	printf("evidence: %s: %llu events, %zu matrix cells, %llu violations, %zu self-tests, "
 	       "%zu exposed containers; secure_accelerator_access: %s%s\n",
-	       tar ? tar : out, (unsigned long long)c.n_events, c.n_cells, (unsigned long long)c.n_viol,
-	       json_object_array_length(c.selftests), ag_expo_containers(c.expo), st.status,
-	       key ? "; manifest signed" : "");
-	ret = product ? product_out(&st, product, cversion, out) : 0;
-	goto done;
-io:
-	ag_err("evidence: cannot write into %s: %s", part, strerror(errno));
-fail:
-	{
-		/* nothing half-made stays */
-		DIR *d = opendir(part);
-		struct dirent *e;
+	       B->tar ? B->tar : B->out, (unsigned long long)B->c.n_events, B->c.n_cells,
+	       (unsigned long long)B->c.n_viol, json_object_array_length(B->c.selftests),
+	       ag_expo_containers(B->c.expo), B->st.status, B->key ? "; manifest signed" : "");
+	return B->product ? product_out(&B->st, B->product, B->cversion, B->out) : 0;
+}
 
-		while (d && (e = readdir(d))) {
-			char p[PATH_MAX];
+static void coll_free(struct coll *c)
+{
+	if (c->slice)
+		fclose(c->slice);
+	for (size_t i = 0; i < c->n_cells; i++) {
+		free(c->cells[i].row);
+		free(c->cells[i].col);
+	}
+	free(c->cells);
+	free(c->hash);
+	free(c->tl);
+	ag_expo_free(c->expo);
+	json_object_put(c->selftests);
+	json_object_put(c->ready);
+}
 
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(p, sizeof(p), "%s/%s", part, e->d_name);
-			unlink(p);
+static int cmd_build(int argc, char **argv)
+{
+	struct build B = { .c = { .since = 0, .until = INT64_MAX } };
+	int ret = build_options(&B, argc, argv);
+
+	if (ret >= 0)
+		return ret;
+	ret = 1;
+	if (!build_setup(&B)) {
+		if (build_collect(&B) || build_parts(&B) || build_manifest(&B) ||
+		    (ret = build_finish(&B)) < 0) {
+			rm_flat(B.part); /* nothing half-made stays */
+			ret = 1;
 		}
-		if (d)
-			closedir(d);
-		rmdir(part);
 	}
-done:
-	if (c.slice)
-		fclose(c.slice);
-	for (size_t i = 0; i < c.n_cells; i++) {
-		free(c.cells[i].row);
-		free(c.cells[i].col);
+	coll_free(&B.c);
+	if (B.tmpb[0]) {
+		rm_flat(B.tmpb);
+		rmdir(B.tmpout);
 	}
-	free(c.cells);
-	free(c.hash);
-	free(c.tl);
-	ag_expo_free(c.expo);
-	json_object_put(c.selftests);
-	json_object_put(c.ready);
-out:
-	if (tmpb[0]) {
-		rm_flat(tmpb);
-		rmdir(tmpout);
-	}
-	if (cfg_loaded)
-		ag_config_free(&cfg);
+	if (B.cfg_loaded)
+		ag_config_free(&B.cfg);
 	return ret;
 }
 
@@ -1381,88 +1469,13 @@ static void rm_flat(const char *dir)
 
 /* ---- verify ---- */
 
-static const char *verify_label; /* the tarball, when verify reads one */
-
-static int cmd_verify(int argc, char **argv)
+/* The manifest's entries against the files: a bad entry, a missing or a changed file each
+ * printed; returns how many. */
+static int verify_listed(const char *dir, json_object *files)
 {
-	static const struct option opts[] = {
-		{ "pubkey", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *pub = NULL, *dir;
-	char p[PATH_MAX];
-	json_object *m, *files;
-	int opt, bad = 0;
-	size_t n;
-	DIR *d;
-	struct dirent *e;
+	size_t n = json_object_array_length(files);
+	int bad = 0;
 
-	while ((opt = getopt_long(argc, argv, "p:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'p': pub = optarg; break;
-		case 'h':
-			printf("Usage: accelguard evidence verify DIR [--pubkey PUB.pem]\n\n"
-			       "Check every file's sha256 against manifest.json, that the manifest covers\n"
-			       "every file and nothing else, and with --pubkey its Ed25519 signature.\n");
-			return 0;
-		default: return 2;
-		}
-	}
-	if (optind + 1 != argc) {
-		ag_err("evidence verify: give one bundle directory");
-		return 2;
-	}
-	dir = argv[optind];
-	{
-		size_t l = strlen(dir);
-		struct stat st;
-
-		if (!stat(dir, &st) && S_ISREG(st.st_mode) && l > 3 &&
-		    (!strcmp(dir + l - 3, ".gz") || !strcmp(dir + l - 4, ".tgz"))) {
-			char tmp[] = "/tmp/accelguard-verify.XXXXXX"; /* fresh at each call */
-			int r;
-
-			if (!mkdtemp(tmp)) {
-				ag_err("evidence verify: cannot make a directory under /tmp: %s",
-				       strerror(errno));
-				return 1;
-			}
-			r = read_tar(dir, tmp);
-			if (r) {
-				printf("evidence verify: %s: FAILED (not a whole bundle tarball: %s)\n",
-				       dir, strerror(-r));
-				rm_flat(tmp);
-				return 1;
-			}
-			optind = 0;
-			verify_label = dir;
-			{
-				char *av[4] = { "verify", tmp, NULL, NULL };
-				char pk[] = "--pubkey";
-				int ac = 2;
-
-				if (pub) {
-					av[2] = pk;
-					av[3] = (char *)pub;
-					ac = 4;
-				}
-				r = cmd_verify(ac, av);
-			}
-			rm_flat(tmp);
-			return r;
-		}
-	}
-	snprintf(p, sizeof(p), "%s/manifest.json", dir);
-	m = json_object_from_file(p);
-	files = jo(m, "files");
-	if (!m || !files || !json_object_is_type(files, json_type_array)) {
-		ag_err("evidence verify: %s: missing or not a manifest (%s)", p,
-		       json_util_get_last_err() ? json_util_get_last_err() : "no files list");
-		json_object_put(m);
-		return 1;
-	}
-	n = json_object_array_length(files);
 	for (size_t i = 0; i < n; i++) {
 		json_object *f = json_object_array_get_idx(files, i);
 		const char *name = js(f, "path"), *sum = js(f, "sha256");
@@ -1483,7 +1496,17 @@ static int cmd_verify(int argc, char **argv)
 			bad++;
 		}
 	}
-	d = opendir(dir);
+	return bad;
+}
+
+/* The files the manifest does not list (itself and its signature aside); returns how many. */
+static int verify_extra(const char *dir, json_object *files)
+{
+	size_t n = json_object_array_length(files);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int bad = 0;
+
 	while (d && (e = readdir(d))) {
 		bool listed = false;
 
@@ -1502,64 +1525,151 @@ static int cmd_verify(int argc, char **argv)
 	}
 	if (d)
 		closedir(d);
+	return bad;
+}
+
+/* The signature file's bytes (base64 of 64), decoded into sig; its length, or -1. */
+static int read_sig(const char *dir, unsigned char sig[128])
+{
+	char sp[PATH_MAX], b64[256] = "";
+	FILE *f;
+
+	snprintf(sp, sizeof(sp), "%s/%s", dir, SIG_FILE);
+	f = fopen(sp, "re");
+	if (f) {
+		if (!fgets(b64, sizeof(b64), f))
+			b64[0] = 0;
+		fclose(f);
+	}
+	b64[strcspn(b64, "\r\n")] = 0;
+	return b64[0] ? EVP_DecodeBlock(sig, (unsigned char *)b64, (int)strlen(b64)) : -1;
+}
+
+/* manifest.json's Ed25519 signature with the public key in pub: 0 good, 1 (printed why) not. */
+static int verify_sig(const char *dir, const char *manifest, const char *pub)
+{
+	unsigned char sig[128], *msg = NULL;
+	size_t len = 0;
+	EVP_PKEY *k = NULL;
+	EVP_MD_CTX *mc = NULL;
+	FILE *f = fopen(pub, "re");
+	int sl, ok = 0;
+
+	if (f) {
+		k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	sl = read_sig(dir, sig);
+	if (ag_read_file(manifest, (char **)&msg, &len))
+		msg = NULL;
+	mc = EVP_MD_CTX_new();
+	if (!k || EVP_PKEY_get_id(k) != EVP_PKEY_ED25519)
+		printf("signature: %s is not an Ed25519 public key in PEM\n", pub);
+	else if (sl < 64)
+		printf("signature: %s is missing or not base64\n", SIG_FILE);
+	else if (msg && mc && EVP_DigestVerifyInit(mc, NULL, NULL, NULL, k) == 1 &&
+		 EVP_DigestVerify(mc, sig, 64, msg, len) == 1)
+		ok = 1;
+	else
+		printf("signature: does not match manifest.json with %s\n", pub);
+	free(msg);
+	EVP_MD_CTX_free(mc);
+	EVP_PKEY_free(k);
+	return !ok;
+}
+
+/* A bundle directory (label: what the user named, the tarball or dir). Returns the exit code. */
+static int verify_dir(const char *dir, const char *label, const char *pub)
+{
+	char p[PATH_MAX];
+	json_object *m, *files;
+	size_t n;
+	int bad;
+
+	snprintf(p, sizeof(p), "%s/manifest.json", dir);
+	m = json_object_from_file(p);
+	files = jo(m, "files");
+	if (!m || !files || !json_object_is_type(files, json_type_array)) {
+		ag_err("evidence verify: %s: missing or not a manifest (%s)", p,
+		       json_util_get_last_err() ? json_util_get_last_err() : "no files list");
+		json_object_put(m);
+		return 1;
+	}
+	n = json_object_array_length(files);
+	bad = verify_listed(dir, files) + verify_extra(dir, files);
 	json_object_put(m);
 	if (pub) {
-		char sp[PATH_MAX], b64[256] = "";
-		unsigned char sig[128], *msg = NULL;
-		size_t len = 0;
-		EVP_PKEY *k = NULL;
-		EVP_MD_CTX *mc = NULL;
-		FILE *f = fopen(pub, "re");
-		int sl, ok = 0;
-
-		if (f) {
-			k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-			fclose(f);
-		}
-		snprintf(sp, sizeof(sp), "%s/%s", dir, SIG_FILE);
-		f = fopen(sp, "re");
-		if (f) {
-			if (!fgets(b64, sizeof(b64), f))
-				b64[0] = 0;
-			fclose(f);
-		}
-		b64[strcspn(b64, "\r\n")] = 0;
-		sl = b64[0] ? EVP_DecodeBlock(sig, (unsigned char *)b64, (int)strlen(b64)) : -1;
-		f = fopen(p, "re");
-		if (f) {
-			struct stat st;
-
-			if (!fstat(fileno(f), &st) && (msg = malloc((size_t)st.st_size + 1)))
-				len = fread(msg, 1, (size_t)st.st_size, f);
-			fclose(f);
-		}
-		mc = EVP_MD_CTX_new();
-		if (!k || EVP_PKEY_get_id(k) != EVP_PKEY_ED25519)
-			printf("signature: %s is not an Ed25519 public key in PEM\n", pub);
-		else if (sl < 64)
-			printf("signature: %s is missing or not base64\n", SIG_FILE);
-		else if (msg && mc && EVP_DigestVerifyInit(mc, NULL, NULL, NULL, k) == 1 &&
-			 EVP_DigestVerify(mc, sig, 64, msg, len) == 1)
-			ok = 1;
-		else
-			printf("signature: does not match manifest.json with %s\n", pub);
-		bad += !ok;
-		free(msg);
-		EVP_MD_CTX_free(mc);
-		EVP_PKEY_free(k);
+		bad += verify_sig(dir, p, pub);
 	} else {
 		snprintf(p, sizeof(p), "%s/%s", dir, SIG_FILE);
 		if (!access(p, F_OK))
 			printf("note: the manifest is signed; give --pubkey to check the signature\n");
 	}
 	if (bad) {
-		printf("evidence verify: %s: FAILED (%d problems)\n", verify_label ? verify_label : dir,
-		       bad);
+		printf("evidence verify: %s: FAILED (%d problems)\n", label, bad);
 		return 1;
 	}
-	printf("evidence verify: %s: ok (%zu files%s)\n", verify_label ? verify_label : dir, n,
-	       pub ? ", signature good" : "");
+	printf("evidence verify: %s: ok (%zu files%s)\n", label, n, pub ? ", signature good" : "");
 	return 0;
+}
+
+static bool is_tarball(const char *path)
+{
+	size_t l = strlen(path);
+	struct stat st;
+
+	return !stat(path, &st) && S_ISREG(st.st_mode) && l > 3 &&
+	       (!strcmp(path + l - 3, ".gz") || !strcmp(path + l - 4, ".tgz"));
+}
+
+/* A bundle directory, or a tarball of one (unpacked into a fresh directory under /tmp). */
+static int verify_path(const char *path, const char *pub)
+{
+	char tmp[] = "/tmp/accelguard-verify.XXXXXX"; /* fresh at each call */
+	int r;
+
+	if (!is_tarball(path))
+		return verify_dir(path, path, pub);
+	if (!mkdtemp(tmp)) {
+		ag_err("evidence verify: cannot make a directory under /tmp: %s", strerror(errno));
+		return 1;
+	}
+	r = read_tar(path, tmp);
+	if (r)
+		printf("evidence verify: %s: FAILED (not a whole bundle tarball: %s)\n", path,
+		       strerror(-r));
+	else
+		r = verify_dir(tmp, path, pub);
+	rm_flat(tmp);
+	return r ? 1 : 0;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pubkey", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *pub = NULL;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "p:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p': pub = optarg; break;
+		case 'h':
+			printf("Usage: accelguard evidence verify DIR [--pubkey PUB.pem]\n\n"
+			       "Check every file's sha256 against manifest.json, that the manifest covers\n"
+			       "every file and nothing else, and with --pubkey its Ed25519 signature.\n");
+			return 0;
+		default: return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		ag_err("evidence verify: give one bundle directory");
+		return 2;
+	}
+	return verify_path(argv[optind], pub);
 }
 
 int ag_evidence_cmd(int argc, char **argv)
@@ -1575,16 +1685,7 @@ int ag_evidence_cmd(int argc, char **argv)
 
 int ag_evidence_verify(const char *path, const char *pubkey)
 {
-	char *av[5] = { "verify", (char *)path, NULL, NULL, NULL };
-	char pk[] = "--pubkey";
-
-	if (pubkey) {
-		av[2] = pk;
-		av[3] = (char *)pubkey;
-	}
-	optind = 0;
-	verify_label = NULL;
-	return cmd_verify(pubkey ? 4 : 2, av);
+	return verify_path(path, pubkey);
 }
 
 int ag_evidence_unpack(const char *tarpath, const char *dir)

@@ -18,6 +18,7 @@
 #define AG_EVIDENCE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 int ag_evidence_cmd(int argc, char **argv);
 
@@ -33,5 +34,7 @@ int ag_evidence_write_manifest(const char *dir, struct json_object *m, const cha
 			       size_t n);
 int ag_evidence_sha256(const char *path, char hex[65], unsigned long long *size);
 void ag_evidence_rm_flat(const char *dir);
+/* s as a YAML double-quoted scalar (a control byte as \xNN): the PRODUCT.yaml entries. */
+void ag_evidence_yaml_dq(FILE *f, const char *s);
 
 #endif

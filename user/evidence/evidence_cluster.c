@@ -118,7 +118,8 @@ static unsigned char *b64dec(const char *s, size_t *len)
 	return out;
 }
 
-static char *read_small(const char *path)
+/* a small file (a token) without its trailing newline and spaces; NULL when it cannot be read */
+static char *read_token_file(const char *path)
 {
 	char *b;
 	size_t n;
@@ -202,7 +203,7 @@ static int kube_load(const char *path, const char *context, struct kube *k, char
 		}
 		if ((v = yscalar(&d, us, "token")))
 			k->token = strdup(v);
-		else if ((v = yscalar(&d, us, "tokenFile")) && !(k->token = read_small(v))) {
+		else if ((v = yscalar(&d, us, "tokenFile")) && !(k->token = read_token_file(v))) {
 			snprintf(err, el, "--kubeconfig %s: user '%s': tokenFile %s: %s", path, uname,
 				 v, strerror(errno));
 			goto out;
@@ -468,24 +469,35 @@ static void read_bundle(const char *tgz, struct node *n)
 	rmdir(tmp);
 }
 
-static void yaml_q(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', f);
-		if ((unsigned char)*s >= 0x20)
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 static int cmp_node(const void *a, const void *b)
 {
 	return strcmp(((const struct node *)a)->name, ((const struct node *)b)->name);
 }
 
-int ag_evidence_cluster_cmd(int argc, char **argv)
+/* One run of the command: its options and what it found. */
+struct cluster {
+	const char *kc, *context, *out, *key, *ns, *sel, *pub;
+	int port;
+	struct kube k;
+	struct node *nodes;
+	size_t nn, ok; /* nodes; those verified and Implemented */
+	char part[PATH_MAX];
+};
+
+static int cl_usage(void)
+{
+	printf("Usage: accelguard evidence cluster --kubeconfig F --out DIR [--context C]\n"
+	       "         [--namespace accelguard] [--selector app.kubernetes.io/name=accelguard]\n"
+	       "         [--port 9464] [--pubkey NODE-PUB.pem] [--sign-key KEY.pem]\n\n"
+	       "Fetch every agent pod's bundle through the API server's pod proxy\n"
+	       "(/api/v1/namespaces/NS/pods/POD:PORT/proxy/evidence.tar.gz), verify each,\n"
+	       "and write one cluster bundle: node-NODE.tar.gz, nodes.json/.csv,\n"
+	       "PRODUCT.yaml, manifest.json (and manifest.json.sig).\n");
+	return 0;
+}
+
+/* The options; -1 to go on, else the exit code. */
+static int cl_options(struct cluster *C, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "kubeconfig", required_argument, NULL, 'K' }, { "context", required_argument, NULL, 'C' },
@@ -494,341 +506,424 @@ int ag_evidence_cluster_cmd(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },       { "pubkey", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },             { 0 },
 	};
-	const char *kc = getenv("KUBECONFIG"), *context = NULL, *out = NULL, *key = NULL,
-		   *ns = "accelguard", *sel = "app.kubernetes.io/name=accelguard", *pub = NULL;
-	int port = 9464, opt, ret = 1;
-	struct kube k;
-	struct node *nodes = NULL;
-	size_t nn = 0, ok = 0;
-	char err[2048], path[2048], part[PATH_MAX], p[PATH_MAX];
-	json_object *list = NULL, *items;
-	FILE *f, *cf;
+	int opt;
 
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "K:C:o:k:n:l:p:P:h", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'K': kc = optarg; break;
-		case 'C': context = optarg; break;
-		case 'o': out = optarg; break;
-		case 'k': key = optarg; break;
-		case 'n': ns = optarg; break;
-		case 'l': sel = optarg; break;
-		case 'P': pub = optarg; break;
+		case 'K': C->kc = optarg; break;
+		case 'C': C->context = optarg; break;
+		case 'o': C->out = optarg; break;
+		case 'k': C->key = optarg; break;
+		case 'n': C->ns = optarg; break;
+		case 'l': C->sel = optarg; break;
+		case 'P': C->pub = optarg; break;
 		case 'p':
-			port = atoi(optarg);
-			if (port <= 0 || port > 65535) {
+			C->port = atoi(optarg);
+			if (C->port <= 0 || C->port > 65535) {
 				ag_err("evidence cluster: --port takes 1..65535, not '%s'", optarg);
 				return 2;
 			}
 			break;
-		case 'h':
-			printf("Usage: accelguard evidence cluster --kubeconfig F --out DIR [--context C]\n"
-			       "         [--namespace accelguard] [--selector app.kubernetes.io/name=accelguard]\n"
-			       "         [--port 9464] [--pubkey NODE-PUB.pem] [--sign-key KEY.pem]\n\n"
-			       "Fetch every agent pod's bundle through the API server's pod proxy\n"
-			       "(/api/v1/namespaces/NS/pods/POD:PORT/proxy/evidence.tar.gz), verify each,\n"
-			       "and write one cluster bundle: node-NODE.tar.gz, nodes.json/.csv,\n"
-			       "PRODUCT.yaml, manifest.json (and manifest.json.sig).\n");
-			return 0;
+		case 'h': return cl_usage();
 		default: return 2;
 		}
 	}
-	if (!kc || !out) {
+	if (!C->kc || !C->out) {
 		ag_err("evidence cluster: --kubeconfig FILE (or $KUBECONFIG) and --out DIR are required");
 		return 2;
 	}
-	if (!access(out, F_OK)) {
-		ag_err("evidence cluster: %s exists; give a new directory", out);
+	if (!access(C->out, F_OK)) {
+		ag_err("evidence cluster: %s exists; give a new directory", C->out);
 		return 1;
 	}
-	if (kube_load(kc, context, &k, err, sizeof(err))) {
+	return -1;
+}
+
+/* GET path as JSON and its "items"; NULL when the GET failed (said why) */
+static json_object *cl_list(struct cluster *C, const char *path, json_object **items)
+{
+	char err[2048];
+	json_object *list = kget_json(&C->k, path, err, sizeof(err));
+
+	if (!list) {
+		ag_err("evidence cluster: %s", err);
+		return NULL;
+	}
+	if (!json_object_object_get_ex(list, "items", items))
+		*items = NULL;
+	return list;
+}
+
+/* The GPU nodes: an allocatable GPU resource that is not 0. */
+static int cl_gpu_nodes(struct cluster *C)
+{
+	json_object *items, *list = cl_list(C, "/api/v1/nodes", &items);
+
+	if (!list)
+		return -EIO;
+	for (size_t i = 0; items && i < json_object_array_length(items); i++) {
+		json_object *it = json_object_array_get_idx(items, i), *st, *al;
+		const char *name = jstr(it, "metadata.name");
+		bool gpu = false;
+
+		if (!name)
+			continue;
+		if (json_object_object_get_ex(it, "status", &st) &&
+		    json_object_object_get_ex(st, "allocatable", &al)) {
+			json_object_object_foreach(al, rk, rv) {
+				const char *q = json_object_get_string(rv);
+
+				if (gpu_resource(rk) && q && strcmp(q, "0"))
+					gpu = true;
+			}
+		}
+		if (gpu) {
+			struct node *n = node_get(C->nodes, &C->nn, name);
+
+			if (n)
+				n->gpu = true;
+		}
+	}
+	json_object_put(list);
+	return 0;
+}
+
+/* The agent pods, each on its node. */
+static int cl_agent_pods(struct cluster *C)
+{
+	char path[2048], *esel = curl_easy_escape(NULL, C->sel, 0);
+	json_object *items, *list;
+
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=%s", C->ns,
+		 esel ? esel : "");
+	curl_free(esel);
+	if (!(list = cl_list(C, path, &items)))
+		return -EIO;
+	for (size_t i = 0; items && i < json_object_array_length(items); i++) {
+		json_object *it = json_object_array_get_idx(items, i);
+		const char *node = jstr(it, "spec.nodeName"), *pod = jstr(it, "metadata.name");
+		struct node *n;
+
+		if (!node || !pod || !(n = node_get(C->nodes, &C->nn, node)))
+			continue;
+		n->agent = true;
+		snprintf(n->pod, sizeof(n->pod), "%s", pod);
+	}
+	json_object_put(list);
+	return 0;
+}
+
+/* One node's bundle: fetched into node-NODE.tar.gz, verified, read. A node that cannot give one
+ * gets its state and problem; -errno only when the bundle cannot be written here. */
+static int cl_fetch_node(struct cluster *C, struct node *n)
+{
+	struct buf b = { .max = MAX_BUNDLE };
+	char path[2048], p[PATH_MAX], e[512];
+	long code = 0;
+
+	if (!n->agent) {
+		snprintf(n->state, sizeof(n->state), "missing");
+		snprintf(n->problem, sizeof(n->problem), "no agent pod (%s in %s) on this GPU node",
+			 C->sel, C->ns);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s:%d/proxy/evidence.tar.gz",
+		 C->ns, n->pod, C->port);
+	snprintf(p, sizeof(p), "%s/node-%s.tar.gz", C->part, n->name);
+	b.f = fopen(p, "wxe");
+	if (!b.f)
+		goto err;
+	if (kget(&C->k, path, &b, &code, e, sizeof(e)) || code != 200) {
+		snprintf(n->state, sizeof(n->state), "unreachable");
+		if (code && code != 200)
+			snprintf(n->problem, sizeof(n->problem), "GET %s: HTTP %ld", path, code);
+		else
+			snprintf(n->problem, sizeof(n->problem), "GET %s: %s", path, e);
+		fclose(b.f);
+		unlink(p);
+		fprintf(stderr, "evidence cluster: node %s: %s\n", n->name, n->problem);
+		return 0;
+	}
+	if (fclose(b.f))
+		goto err;
+	printf("node %s: ", n->name);
+	fflush(stdout);
+	if (ag_evidence_verify(p, C->pub)) {
+		snprintf(n->state, sizeof(n->state), "unverified");
+		snprintf(n->problem, sizeof(n->problem), "the bundle from pod %s fails evidence "
+			 "verify (a changed, missing or extra file, or a bad signature)", n->pod);
+	} else {
+		snprintf(n->state, sizeof(n->state), "verified");
+	}
+	fflush(stdout);
+	read_bundle(p, n);
+	if (!strcmp(n->state, "verified") && strcmp(n->status, "Implemented") && !n->problem[0])
+		snprintf(n->problem, sizeof(n->problem), "the node's own status is %s", n->status);
+	if (!strcmp(n->state, "verified") && !strcmp(n->status, "Implemented"))
+		C->ok++;
+	return 0;
+err:;
+	int r = -errno;
+
+	ag_err("evidence cluster: %s: %s", p, strerror(-r));
+	return r;
+}
+
+static bool have_bundle(const struct node *n)
+{
+	return !strcmp(n->state, "verified") || !strcmp(n->state, "unverified");
+}
+
+/* TestSecureAcceleratorAccess's subtests at that node, by name ("Name=result ...") */
+static json_object *conformance_json(const struct node *n)
+{
+	json_object *t = have_bundle(n) && n->conformance[0] ? json_object_new_object() : NULL;
+	char buf[sizeof(n->conformance)], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", n->conformance);
+	for (char *w = t ? strtok_r(buf, " ", &save) : NULL; w; w = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(w, '=');
+
+		if (eq) {
+			*eq = 0;
+			json_object_object_add(t, w, json_object_new_string(eq + 1));
+		}
+	}
+	return t;
+}
+
+static json_object *node_json(const struct node *n)
+{
+	json_object *o = json_object_new_object();
+	bool have = have_bundle(n);
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "node-%s.tar.gz", n->name);
+	json_object_object_add(o, "node", json_object_new_string(n->name));
+	json_object_object_add(o, "gpu", json_object_new_boolean(n->gpu));
+	json_object_object_add(o, "pod", n->pod[0] ? json_object_new_string(n->pod) : NULL);
+	json_object_object_add(o, "state", json_object_new_string(n->state));
+	json_object_object_add(o, "tier", have ? json_object_new_string(n->tier) : NULL);
+	json_object_object_add(o, "mode", have ? json_object_new_string(n->mode) : NULL);
+	json_object_object_add(o, "selftest", have ? json_object_new_string(n->selftest) : NULL);
+	json_object_object_add(o, "conformance", conformance_json(n));
+	json_object_object_add(o, "violations", have ? json_object_new_int64(n->violations) : NULL);
+	json_object_object_add(o, "status", have ? json_object_new_string(n->status) : NULL);
+	json_object_object_add(o, "bundle", have ? json_object_new_string(p) : NULL);
+	json_object_object_add(o, "problem", n->problem[0] ? json_object_new_string(n->problem) : NULL);
+	return o;
+}
+
+static void node_csv(FILE *cf, const struct node *n)
+{
+	bool have = have_bundle(n);
+
+	fprintf(cf, "%s,%s,%s,%s,%s,%s,%s,", n->name, n->gpu ? "yes" : "no", n->state,
+		have ? n->tier : "", have ? n->mode : "", have ? n->selftest : "",
+		have ? n->conformance : "");
+	if (have)
+		fprintf(cf, "%lld", n->violations);
+	fprintf(cf, ",%s,", have ? n->status : "");
+	ag_csv_field(cf, n->problem);
+	fputc('\n', cf);
+}
+
+/* open NAME in the partial bundle, for writing; NULL with errno */
+static FILE *cl_open(const struct cluster *C, const char *name)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/%s", C->part, name);
+	return fopen(p, "wxe");
+}
+
+/* the error of writing into the partial bundle, said once */
+static int cl_io(const struct cluster *C, int r)
+{
+	ag_err("evidence cluster: cannot write into %s: %s", C->part, strerror(-r));
+	return r;
+}
+
+/* The node table: nodes.json and nodes.csv. */
+static int cl_write_table(struct cluster *C)
+{
+	FILE *f = cl_open(C, "nodes.json"), *cf = f ? cl_open(C, "nodes.csv") : NULL;
+	json_object *a;
+	int r;
+
+	if (!f || !cf) {
+		r = -errno;
+		if (f)
+			fclose(f);
+		return cl_io(C, r);
+	}
+	a = json_object_new_array();
+	fprintf(cf, "node,gpu,state,tier,mode,selftest,conformance,violations,status,problem\n");
+	for (size_t i = 0; i < C->nn; i++) {
+		json_object_array_add(a, node_json(&C->nodes[i]));
+		node_csv(cf, &C->nodes[i]);
+	}
+	fprintf(f, "%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY |
+							 JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(a);
+	r = fclose(f) | fclose(cf) ? -errno : 0;
+	return r ? cl_io(C, r) : 0;
+}
+
+/* PRODUCT.yaml: Implemented only when every node's bundle is verified and Implemented */
+static int cl_write_entry(struct cluster *C, const char *status)
+{
+	char notes[8192];
+	size_t off;
+	FILE *f;
+
+	off = (size_t)snprintf(notes, sizeof(notes), "Cluster roll-up by accelguard evidence "
+			       "cluster: %zu of %zu GPU/agent nodes verified and Implemented. ",
+			       C->ok, C->nn);
+	for (size_t i = 0; i < C->nn && off < sizeof(notes); i++) {
+		const struct node *n = &C->nodes[i];
+
+		off += (size_t)snprintf(notes + off, sizeof(notes) - off, "%s: %s%s%s%s. ", n->name,
+					n->state, n->status[0] ? ", " : "", n->status,
+					n->problem[0] ? " (see nodes.json)" : "");
+	}
+	f = cl_open(C, "PRODUCT.yaml");
+	if (!f)
+		return cl_io(C, -errno);
+	fprintf(f, "# the secure_accelerator_access entry of PRODUCT.yaml for the cluster, "
+		   "written by accelguard evidence cluster\n"
+		   "- id: secure_accelerator_access\n"
+		   "  description: \"Ensure that access to accelerators from within containers is "
+		   "properly isolated and mediated by the Kubernetes resource management framework "
+		   "(device plugin or DRA) and container runtime, preventing unauthorized access or "
+		   "interference between workloads.\"\n"
+		   "  level: MUST\n  status: ");
+	ag_evidence_yaml_dq(f, status);
+	fprintf(f, "\n  evidence:\n    - \"nodes.json\"\n    - \"nodes.csv\"\n");
+	for (size_t i = 0; i < C->nn; i++)
+		if (have_bundle(&C->nodes[i]))
+			fprintf(f, "    - \"node-%s.tar.gz\"\n", C->nodes[i].name);
+	fprintf(f, "    - \"manifest.json\"\n  notes: ");
+	ag_evidence_yaml_dq(f, notes);
+	fprintf(f, "\n");
+	return fclose(f) ? cl_io(C, -errno) : 0;
+}
+
+/* the names of the files in dir (its dot files left out) */
+static int list_dir(const char *dir, char ***names, size_t *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int r = d ? 0 : (errno ? -errno : -EIO);
+
+	while (d && !r && (de = readdir(d))) {
+		char **nv;
+
+		if (de->d_name[0] == '.')
+			continue;
+		nv = realloc(*names, (*n + 1) * sizeof(**names));
+		if (!nv || !(nv[*n] = strdup(de->d_name))) {
+			*names = nv ? nv : *names;
+			r = -ENOMEM;
+			break;
+		}
+		*names = nv;
+		(*n)++;
+	}
+	if (d)
+		closedir(d);
+	return r;
+}
+
+/* manifest.json: every file made above (the node table, the entry, the node bundles) */
+static int cl_write_manifest(struct cluster *C, const char *status)
+{
+	json_object *m = json_object_new_object();
+	char ts[40], **names = NULL;
+	size_t n_names = 0;
+	time_t now = time(NULL);
+	int r;
+
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	json_object_object_add(m, "format", json_object_new_string("accelguard-cluster-evidence/1"));
+	json_object_object_add(m, "generated", json_object_new_string(ts));
+	json_object_object_add(m, "server", json_object_new_string(C->k.server));
+	json_object_object_add(m, "namespace", json_object_new_string(C->ns));
+	json_object_object_add(m, "selector", json_object_new_string(C->sel));
+	json_object_object_add(m, "status", json_object_new_string(status));
+	r = list_dir(C->part, &names, &n_names);
+	if (!r)
+		r = ag_evidence_write_manifest(C->part, m, (const char *const *)names, n_names);
+	else
+		json_object_put(m);
+	for (size_t i = 0; i < n_names; i++)
+		free(names[i]);
+	free(names);
+	return r ? cl_io(C, r) : 0;
+}
+
+/* The cluster bundle from the nodes found: fetched, tabled, the entry, the manifest, signed,
+ * renamed whole. Returns the exit code. */
+static int cl_bundle(struct cluster *C)
+{
+	const char *status;
+	char err[2048];
+
+	qsort(C->nodes, C->nn, sizeof(*C->nodes), cmp_node);
+	snprintf(C->part, sizeof(C->part), "%s.partial", C->out);
+	if (mkdir(C->part, 0755)) {
+		ag_err("evidence cluster: cannot make %s: %s", C->part, strerror(errno));
+		return 1;
+	}
+	for (size_t i = 0; i < C->nn; i++)
+		if (cl_fetch_node(C, &C->nodes[i]))
+			goto fail;
+	status = C->nn && C->ok == C->nn ? "Implemented"
+		 : C->ok ? "Partially Implemented" : "Not Implemented";
+	if (cl_write_table(C) || cl_write_entry(C, status) || cl_write_manifest(C, status))
+		goto fail;
+	if (C->key && ag_evidence_sign(C->key, C->part, err, sizeof(err))) {
+		ag_err("evidence cluster: %s", err);
+		goto fail;
+	}
+	if (rename(C->part, C->out)) {
+		ag_err("evidence cluster: cannot rename %s to %s: %s", C->part, C->out,
+		       strerror(errno));
+		goto fail;
+	}
+	printf("evidence cluster: %s: %zu nodes, %zu verified and Implemented; "
+	       "secure_accelerator_access: %s%s\n", C->out, C->nn, C->ok, status,
+	       C->key ? "; manifest signed" : "");
+	/* the exit says whether the cluster is Implemented: 0 yes, 3 no (the bundle is made) */
+	return C->ok == C->nn && C->nn ? 0 : 3;
+fail:
+	ag_evidence_rm_flat(C->part);
+	return 1;
+}
+
+int ag_evidence_cluster_cmd(int argc, char **argv)
+{
+	struct cluster C = { .kc = getenv("KUBECONFIG"), .ns = "accelguard",
+			     .sel = "app.kubernetes.io/name=accelguard", .port = 9464 };
+	char err[2048];
+	int ret = cl_options(&C, argc, argv);
+
+	if (ret >= 0)
+		return ret;
+	if (kube_load(C.kc, C.context, &C.k, err, sizeof(err))) {
 		ag_err("evidence cluster: %s", err);
 		return 1;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	nodes = calloc(MAX_NODES, sizeof(*nodes));
-	if (!nodes)
-		goto out;
-	/* the GPU nodes */
-	if (!(list = kget_json(&k, "/api/v1/nodes", err, sizeof(err)))) {
-		ag_err("evidence cluster: %s", err);
-		goto out;
-	}
-	if (json_object_object_get_ex(list, "items", &items))
-		for (size_t i = 0; i < json_object_array_length(items); i++) {
-			json_object *it = json_object_array_get_idx(items, i), *st, *al;
-			const char *name = jstr(it, "metadata.name");
-			bool gpu = false;
-
-			if (!name)
-				continue;
-			if (json_object_object_get_ex(it, "status", &st) &&
-			    json_object_object_get_ex(st, "allocatable", &al)) {
-				json_object_object_foreach(al, rk, rv) {
-					const char *q = json_object_get_string(rv);
-
-					if (gpu_resource(rk) && q && strcmp(q, "0"))
-						gpu = true;
-				}
-			}
-			if (gpu) {
-				struct node *n = node_get(nodes, &nn, name);
-
-				if (n)
-					n->gpu = true;
-			}
-		}
-	json_object_put(list);
-	/* the agent pods */
-	{
-		char *esel = curl_easy_escape(NULL, sel, 0);
-
-		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=%s", ns,
-			 esel ? esel : "");
-		curl_free(esel);
-	}
-	if (!(list = kget_json(&k, path, err, sizeof(err)))) {
-		ag_err("evidence cluster: %s", err);
-		goto out;
-	}
-	if (json_object_object_get_ex(list, "items", &items))
-		for (size_t i = 0; i < json_object_array_length(items); i++) {
-			json_object *it = json_object_array_get_idx(items, i);
-			const char *node = jstr(it, "spec.nodeName"), *pod = jstr(it, "metadata.name");
-			struct node *n;
-
-			if (!node || !pod || !(n = node_get(nodes, &nn, node)))
-				continue;
-			n->agent = true;
-			snprintf(n->pod, sizeof(n->pod), "%s", pod);
-		}
-	json_object_put(list);
-	list = NULL;
-	qsort(nodes, nn, sizeof(*nodes), cmp_node);
-	snprintf(part, sizeof(part), "%s.partial", out);
-	if (mkdir(part, 0755)) {
-		ag_err("evidence cluster: cannot make %s: %s", part, strerror(errno));
-		goto out;
-	}
-	for (size_t i = 0; i < nn; i++) {
-		struct node *n = &nodes[i];
-		struct buf b = { .max = MAX_BUNDLE };
-		long code = 0;
-		char e[512];
-
-		if (!n->agent) {
-			snprintf(n->state, sizeof(n->state), "missing");
-			snprintf(n->problem, sizeof(n->problem), "no agent pod (%s in %s) on this GPU node",
-				 sel, ns);
-			continue;
-		}
-		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s:%d/proxy/evidence.tar.gz",
-			 ns, n->pod, port);
-		snprintf(p, sizeof(p), "%s/node-%s.tar.gz", part, n->name);
-		b.f = fopen(p, "wxe");
-		if (!b.f) {
-			ag_err("evidence cluster: %s: %s", p, strerror(errno));
-			goto fail;
-		}
-		if (kget(&k, path, &b, &code, e, sizeof(e)) || code != 200) {
-			snprintf(n->state, sizeof(n->state), "unreachable");
-			if (code && code != 200)
-				snprintf(n->problem, sizeof(n->problem), "GET %s: HTTP %ld", path, code);
-			else
-				snprintf(n->problem, sizeof(n->problem), "GET %s: %s", path, e);
-			fclose(b.f);
-			unlink(p);
-			fprintf(stderr, "evidence cluster: node %s: %s\n", n->name, n->problem);
-			continue;
-		}
-		if (fclose(b.f)) {
-			ag_err("evidence cluster: %s: %s", p, strerror(errno));
-			goto fail;
-		}
-		printf("node %s: ", n->name);
-		fflush(stdout);
-		if (ag_evidence_verify(p, pub)) {
-			snprintf(n->state, sizeof(n->state), "unverified");
-			snprintf(n->problem, sizeof(n->problem), "the bundle from pod %s fails evidence "
-				 "verify (a changed, missing or extra file, or a bad signature)", n->pod);
-		} else {
-			snprintf(n->state, sizeof(n->state), "verified");
-		}
-		fflush(stdout);
-		read_bundle(p, n);
-		if (!strcmp(n->state, "verified") && strcmp(n->status, "Implemented") &&
-		    !n->problem[0])
-			snprintf(n->problem, sizeof(n->problem), "the node's own status is %s",
-				 n->status);
-		if (!strcmp(n->state, "verified") && !strcmp(n->status, "Implemented"))
-			ok++;
-	}
-	/* the table */
-	f = fopen((snprintf(p, sizeof(p), "%s/nodes.json", part), p), "wxe");
-	cf = fopen((snprintf(p, sizeof(p), "%s/nodes.csv", part), p), "wxe");
-	if (!f || !cf) {
-		if (f)
-			fclose(f);
-		if (cf)
-			fclose(cf);
-		goto io;
-	}
-	{
-		json_object *a = json_object_new_array();
-
-		fprintf(cf, "node,gpu,state,tier,mode,selftest,conformance,violations,status,problem\n");
-		for (size_t i = 0; i < nn; i++) {
-			struct node *n = &nodes[i];
-			json_object *o = json_object_new_object();
-			bool have = !strcmp(n->state, "verified") || !strcmp(n->state, "unverified");
-
-			json_object_object_add(o, "node", json_object_new_string(n->name));
-			json_object_object_add(o, "gpu", json_object_new_boolean(n->gpu));
-			json_object_object_add(o, "pod", n->pod[0] ? json_object_new_string(n->pod) : NULL);
-			json_object_object_add(o, "state", json_object_new_string(n->state));
-			json_object_object_add(o, "tier", have ? json_object_new_string(n->tier) : NULL);
-			json_object_object_add(o, "mode", have ? json_object_new_string(n->mode) : NULL);
-			json_object_object_add(o, "selftest", have ? json_object_new_string(n->selftest) : NULL);
-			{
-				/* TestSecureAcceleratorAccess's subtests at that node, by name */
-				json_object *t = have && n->conformance[0] ? json_object_new_object() : NULL;
-				char buf[sizeof(n->conformance)], *save = NULL;
-
-				snprintf(buf, sizeof(buf), "%s", n->conformance);
-				for (char *w = t ? strtok_r(buf, " ", &save) : NULL; w;
-				     w = strtok_r(NULL, " ", &save)) {
-					char *eq = strchr(w, '=');
-
-					if (eq) {
-						*eq = 0;
-						json_object_object_add(t, w, json_object_new_string(eq + 1));
-					}
-				}
-				json_object_object_add(o, "conformance", t);
-			}
-			json_object_object_add(o, "violations", have ? json_object_new_int64(n->violations) : NULL);
-			json_object_object_add(o, "status", have ? json_object_new_string(n->status) : NULL);
-			json_object_object_add(o, "bundle", have ? json_object_new_string(
-				(snprintf(p, sizeof(p), "node-%s.tar.gz", n->name), p)) : NULL);
-			json_object_object_add(o, "problem", n->problem[0] ? json_object_new_string(n->problem) : NULL);
-			json_object_array_add(a, o);
-			fprintf(cf, "%s,%s,%s,%s,%s,%s,%s,", n->name, n->gpu ? "yes" : "no", n->state,
-				have ? n->tier : "", have ? n->mode : "", have ? n->selftest : "",
-				have ? n->conformance : "");
-			if (have)
-				fprintf(cf, "%lld", n->violations);
-			fprintf(cf, ",%s,", have ? n->status : "");
-			ag_csv_field(cf, n->problem);
-			fputc('\n', cf);
-		}
-		fprintf(f, "%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY |
-								 JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(a);
-	}
-	if (fclose(f) | fclose(cf))
-		goto io;
-	/* PRODUCT.yaml: Implemented only when every node's bundle is verified and Implemented */
-	{
-		const char *status = nn && ok == nn ? "Implemented"
-				     : ok ? "Partially Implemented" : "Not Implemented";
-		char notes[8192];
-		size_t off;
-
-		off = (size_t)snprintf(notes, sizeof(notes), "Cluster roll-up by accelguard evidence "
-				       "cluster: %zu of %zu GPU/agent nodes verified and Implemented. ",
-				       ok, nn);
-		for (size_t i = 0; i < nn && off < sizeof(notes); i++)
-			off += (size_t)snprintf(notes + off, sizeof(notes) - off, "%s: %s%s%s%s. ",
-						nodes[i].name, nodes[i].state,
-						nodes[i].status[0] ? ", " : "", nodes[i].status,
-						nodes[i].problem[0] ? " (see nodes.json)" : "");
-		f = fopen((snprintf(p, sizeof(p), "%s/PRODUCT.yaml", part), p), "wxe");
-		if (!f)
-			goto io;
-		fprintf(f, "# the secure_accelerator_access entry of PRODUCT.yaml for the cluster, "
-			   "written by accelguard evidence cluster\n"
-			   "- id: secure_accelerator_access\n"
-			   "  description: \"Ensure that access to accelerators from within containers is "
-			   "properly isolated and mediated by the Kubernetes resource management framework "
-			   "(device plugin or DRA) and container runtime, preventing unauthorized access or "
-			   "interference between workloads.\"\n"
-			   "  level: MUST\n  status: ");
-		yaml_q(f, status);
-		fprintf(f, "\n  evidence:\n    - \"nodes.json\"\n    - \"nodes.csv\"\n");
-		for (size_t i = 0; i < nn; i++)
-			if (!strcmp(nodes[i].state, "verified") || !strcmp(nodes[i].state, "unverified"))
-				fprintf(f, "    - \"node-%s.tar.gz\"\n", nodes[i].name);
-		fprintf(f, "    - \"manifest.json\"\n  notes: ");
-		yaml_q(f, notes);
-		fprintf(f, "\n");
-		if (fclose(f))
-			goto io;
-		/* manifest.json */
-		{
-			json_object *m = json_object_new_object();
-			DIR *d = opendir(part);
-			struct dirent *de;
-			char ts[40], **names = NULL;
-			size_t n_names = 0;
-			time_t now = time(NULL);
-			int r = d ? 0 : (errno ? -errno : -EIO);
-
-			strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-			json_object_object_add(m, "format", json_object_new_string("accelguard-cluster-evidence/1"));
-			json_object_object_add(m, "generated", json_object_new_string(ts));
-			json_object_object_add(m, "server", json_object_new_string(k.server));
-			json_object_object_add(m, "namespace", json_object_new_string(ns));
-			json_object_object_add(m, "selector", json_object_new_string(sel));
-			json_object_object_add(m, "status", json_object_new_string(status));
-			/* every file made above: the node table, the entry, the node bundles */
-			while (d && !r && (de = readdir(d))) {
-				char **nn;
-
-				if (de->d_name[0] == '.')
-					continue;
-				nn = realloc(names, (n_names + 1) * sizeof(*names));
-				if (!nn || !(nn[n_names] = strdup(de->d_name))) {
-					names = nn ? nn : names;
-					r = -ENOMEM;
-					break;
-				}
-				names = nn;
-				n_names++;
-			}
-			if (d)
-				closedir(d);
-			if (!r)
-				r = ag_evidence_write_manifest(part, m, (const char *const *)names, n_names);
-			else
-				json_object_put(m);
-			for (size_t i = 0; i < n_names; i++)
-				free(names[i]);
-			free(names);
-			if (r)
-				goto io;
-		}
-		if (key && ag_evidence_sign(key, part, err, sizeof(err))) {
-			ag_err("evidence cluster: %s", err);
-			goto fail;
-		}
-		if (rename(part, out)) {
-			ag_err("evidence cluster: cannot rename %s to %s: %s", part, out, strerror(errno));
-			goto fail;
-		}
-		printf("evidence cluster: %s: %zu nodes, %zu verified and Implemented; "
-		       "secure_accelerator_access: %s%s\n", out, nn, ok, status,
-		       key ? "; manifest signed" : "");
-		/* the exit says whether the cluster is Implemented: 0 yes, 3 no (the bundle is made) */
-		ret = ok == nn && nn ? 0 : 3;
-		goto out;
-	}
-io:
-	ag_err("evidence cluster: cannot write into %s: %s", part, strerror(errno));
-fail:
-	ag_evidence_rm_flat(part);
-out:
-	json_object_put(list);
-	free(nodes);
-	kube_free(&k);
-	return ret;
+	C.nodes = calloc(MAX_NODES, sizeof(*C.nodes));
+	if (!C.nodes)
+		ag_err("evidence cluster: %s", strerror(ENOMEM));
+	else if (!cl_gpu_nodes(&C) && !cl_agent_pods(&C))
+		ret = cl_bundle(&C);
+	else
+		ret = 1;
+	free(C.nodes);
+	kube_free(&C.k);
+	return ret < 0 ? 1 : ret;
 }

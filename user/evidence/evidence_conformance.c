@@ -371,3 +371,93 @@ void ag_conformance_junit(FILE *f, struct json_object *subtests, const char *hos
 	}
 	fprintf(f, "  </testsuite>\n");
 }
+
+static double jnum(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_double(v) : 0;
+}
+
+/* One check of a run as a testcase: its result, and in system-out what was probed, what was
+ * expected and what came. */
+static void selftest_case(FILE *f, json_object *x)
+{
+	json_object *want = NULL, *got = NULL;
+	bool judged;
+
+	json_object_object_get_ex(x, "expected", &want);
+	json_object_object_get_ex(x, "got", &got);
+	judged = *jstr(got, "verdict");
+	fprintf(f, "    <testcase classname=\"accelguard.selftest\" name=\"");
+	ag_xml_esc(f, jstr(x, "name"));
+	fprintf(f, "\" time=\"%.3f\">\n", (jnum(x, "open_ms") + jnum(x, "judged_ms")) / 1e3);
+	if (strcmp(jstr(x, "result"), "pass")) {
+		fprintf(f, "      <failure message=\"");
+		ag_xml_esc(f, jstr(x, "why"));
+		fprintf(f, "\"/>\n");
+	}
+	fprintf(f, "      <system-out>");
+	ag_xml_esc(f, jstr(x, "what"));
+	fprintf(f, ": open ");
+	ag_xml_esc(f, jstr(x, "device"));
+	fprintf(f, " from ");
+	ag_xml_esc(f, jstr(x, "cgroup"));
+	fprintf(f, "; expected ");
+	ag_xml_esc(f, jstr(want, "verdict"));
+	fprintf(f, "/");
+	ag_xml_esc(f, jstr(want, "action"));
+	fprintf(f, "%s; got ", !strcmp(jstr(want, "errno"), "EPERM") ? "/EPERM" : "");
+	ag_xml_esc(f, judged ? jstr(got, "verdict") : "(no event)");
+	fprintf(f, "/");
+	ag_xml_esc(f, judged ? jstr(got, "action") : "-");
+	fprintf(f, ", errno ");
+	ag_xml_esc(f, jstr(got, "errno"));
+	fprintf(f, "</system-out>\n    </testcase>\n");
+}
+
+/* accelguard's own suite of one run */
+static void selftest_suite(FILE *f, json_object *run, const char *hostname)
+{
+	json_object *ch = NULL;
+	size_t n = 0;
+	int failures = 0;
+
+	if (json_object_object_get_ex(run, "checks", &ch) && json_object_is_type(ch, json_type_array))
+		n = json_object_array_length(ch);
+	for (size_t i = 0; i < n; i++)
+		failures += !!strcmp(jstr(json_object_array_get_idx(ch, i), "result"), "pass");
+	fprintf(f, "  <testsuite name=\"accelguard-selftest\" id=\"");
+	ag_xml_esc(f, jstr(run, "run"));
+	fprintf(f, "\" tests=\"%zu\" failures=\"%d\" errors=\"0\" skipped=\"0\" time=\"%.3f\" "
+		   "timestamp=\"", n, failures, jnum(run, "duration_ms") / 1e3);
+	ag_xml_esc(f, jstr(run, "started"));
+	fprintf(f, "\" hostname=\"");
+	ag_xml_esc(f, hostname);
+	fprintf(f, "\">\n    <properties>\n      <property name=\"mode\" value=\"");
+	ag_xml_esc(f, jstr(run, "mode"));
+	fprintf(f, "\"/>\n      <property name=\"tier\" value=\"");
+	ag_xml_esc(f, jstr(run, "tier"));
+	fprintf(f, "\"/>\n      <property name=\"device_kind\" value=\"");
+	ag_xml_esc(f, jstr(run, "device_kind"));
+	fprintf(f, "\"/>\n    </properties>\n");
+	for (size_t i = 0; i < n; i++)
+		selftest_case(f, json_object_array_get_idx(ch, i));
+	fprintf(f, "  </testsuite>\n");
+}
+
+void ag_selftest_junit(FILE *f, struct json_object *runs, const char *hostname)
+{
+	size_t n = runs && json_object_is_type(runs, json_type_array) ? json_object_array_length(runs) : 0;
+
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+	for (size_t i = 0; i < n; i++) {
+		json_object *run = json_object_array_get_idx(runs, i), *conf = NULL;
+
+		/* a run with --conformance: upstream's test suite first, as the run wrote it */
+		if (json_object_object_get_ex(run, "conformance", &conf))
+			ag_conformance_junit(f, conf, hostname, jstr(run, "started"));
+		selftest_suite(f, run, hostname);
+	}
+	fprintf(f, "</testsuites>\n");
+}

@@ -38,4 +38,10 @@ struct json_object *ag_conformance_run(const char *cg2, const struct ag_conf_ctr
 void ag_conformance_junit(FILE *f, struct json_object *subtests, const char *hostname,
 			  const char *timestamp);
 
+/* The JUnit document of self-test runs (an array of "selftest" events' objects, as `selftest`
+ * sends them to the journal): for each, upstream's suite when it ran with --conformance, then
+ * accelguard-selftest with a testcase per check. One writer for `selftest --junit` and the
+ * bundle's selftest-junit.xml. */
+void ag_selftest_junit(FILE *f, struct json_object *runs, const char *hostname);
+
 #endif

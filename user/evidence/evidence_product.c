@@ -507,37 +507,144 @@ static int version_of_path(const char *path, char *ver, size_t len)
 	return found ? 0 : -ENOENT;
 }
 
-int ag_product_check(const char *path, const char *version, FILE *out)
-{
-	char pver[32] = "", err[512], pdir[PATH_MAX], kv[128];
-	struct ydoc sd = { 0 }, pd = { 0 };
-	struct ck c = { .out = out };
-	const char *stext;
-	char *text = NULL;
-	size_t slen, plen = 0;
-	int online = 0;
-	yaml_node_t *sroot, *proot, *sspec, *pspec;
+/* One walk of a PRODUCT.yaml against its checklist. */
+struct pcheck {
+	struct ydoc *sd, *pd; /* the checklist, the product */
+	const char *version, *pdir;
+	struct ck *c;
+	int *online;
+};
 
-	known_versions(kv, sizeof(kv));
-	if (version_of_path(path, pver, sizeof(pver))) {
+/* The product's entry of the checklist's requirement s in its category's list pl: the last
+ * entry of an id wins, as in the validator's map. false when there is none. */
+static bool find_req(struct pcheck *P, const struct req *s, yaml_node_t *pl, struct req *r)
+{
+	char err[512];
+	bool found = false;
+
+	for (yaml_node_item_t *j = pl && pl->type == YAML_SEQUENCE_NODE
+					   ? pl->data.sequence.items.start : NULL;
+	     j && j < pl->data.sequence.items.top; j++) {
+		struct req x;
+
+		decode_req(P->pd, ynode(P->pd, *j), &x, err, sizeof(err));
+		if (!strcmp(x.id, s->id))
+			*r = x, found = true;
+	}
+	return found;
+}
+
+/* One requirement of the checklist (s, in category cat) against the product's list pl. */
+static void check_req(struct pcheck *P, const struct req *s, yaml_node_t *pl, const char *cat)
+{
+	struct ck *c = P->c;
+	struct req r = { 0 };
+
+	if (!find_req(P, s, pl, &r)) {
+		refuse(c, "spec.requirement", "Missing requirement '%s' in category '%s'", s->id, cat);
+		return;
+	}
+	if (strcmp(r.description, s->description))
+		fprintf(c->out, "note: [description] '%s': the description differs from the "
+			"v%s checklist's (the validator does not compare it; the "
+			"instructions ask to keep it unchanged)\n", s->id, P->version);
+	if (strcmp(r.level, s->level))
+		fprintf(c->out, "note: [level] '%s': level '%s', the checklist says '%s' (the "
+			"validator goes by the checklist's)\n", s->id, r.level, s->level);
+	if (!strcmp(s->level, "SHOULD") && !r.status[0] &&
+	    (!r.evidence || !r.evidence->data.sequence.items.top ||
+	     r.evidence->data.sequence.items.top == r.evidence->data.sequence.items.start))
+		return;
+	if (strcmp(r.status, "Implemented") && strcmp(r.status, "Not Implemented") &&
+	    strcmp(r.status, "Partially Implemented") && strcmp(r.status, "N/A"))
+		refuse(c, "status", "Invalid status '%s' for '%s'. Must be one of "
+		       "[Implemented Not Implemented Partially Implemented N/A]", r.status, s->id);
+	if (!strcmp(s->level, "MUST") && strcmp(r.status, "Implemented"))
+		refuse(c, "status.must", "Requirement '%s' is MUST level but status is "
+		       "'%s'. It must be 'Implemented'.", s->id, r.status);
+	if (!strcmp(r.status, "N/A") && !r.notes[0])
+		refuse(c, "status.na_notes", "Notes required for '%s' when status is N/A", s->id);
+	check_evidence(P->pd, &r, P->pdir, c, P->online);
+}
+
+/* Every category and requirement of the checklist's spec against the product's spec. */
+static void check_spec(struct pcheck *P, yaml_node_t *sspec, yaml_node_t *pspec)
+{
+	char err[512];
+
+	for (yaml_node_pair_t *p = sspec->data.mapping.pairs.start; p < sspec->data.mapping.pairs.top; p++) {
+		const char *cat = ystr(ynode(P->sd, p->key));
+		yaml_node_t *sl = ynode(P->sd, p->value), *pl;
+
+		if (!yhas(P->pd, pspec, cat)) {
+			refuse(P->c, "spec.category", "Missing spec category: %s", cat);
+			continue;
+		}
+		pl = yget(P->pd, pspec, cat);
+		for (yaml_node_item_t *i = sl->data.sequence.items.start; i < sl->data.sequence.items.top; i++) {
+			struct req s;
+
+			decode_req(P->sd, ynode(P->sd, *i), &s, err, sizeof(err));
+			check_req(P, &s, pl, cat);
+		}
+	}
+}
+
+/* The checklist's version: from the path (the validator's way), or as given; NULL (refused)
+ * when there is none. */
+static const char *check_version(struct ck *c, const char *path, const char *version, char *pver,
+				 size_t len)
+{
+	if (version_of_path(path, pver, len)) {
 		char rp[PATH_MAX];
 
 		/* the validator reads the version from the path it is given (vX.Y/NAME/PRODUCT.yaml,
 		 * relative to the repository): the canonical path will do here */
 		if (realpath(path, rp))
-			version_of_path(rp, pver, sizeof(pver));
+			version_of_path(rp, pver, len);
 	}
 	if (!pver[0]) {
-		refuse(&c, "version.path", "Could not determine version from path %s: the validator "
+		refuse(c, "version.path", "Could not determine version from path %s: the validator "
 		       "takes it from vX.Y/<product>/PRODUCT.yaml", path);
 		if (!version)
-			return c.refused;
+			return NULL;
 	} else if (version && strcmp(version, pver)) {
-		refuse(&c, "version.path", "%s is under v%s/, not v%s/ (--conformance-version)", path,
+		refuse(c, "version.path", "%s is under v%s/, not v%s/ (--conformance-version)", path,
 		       pver, version);
 	}
+	return version ? version : pver;
+}
+
+static void check_verdict(const struct ck *c, const char *path, const char *version, int online)
+{
+	if (c->refused)
+		fprintf(c->out, "product: %s: the validator would refuse it (%d %s)%s\n", path,
+			c->refused, c->refused == 1 ? "rule" : "rules",
+			online ? "; the online checks above were not made" : "");
+	else
+		fprintf(c->out, "product: %s: valid offline for v%s (%d online %s not made: URLs "
+			"must answer, vendorName must be a CNCF member)\n", path, version, online,
+			online == 1 ? "check" : "checks");
+}
+
+int ag_product_check(const char *path, const char *version, FILE *out)
+{
+	char pver[32] = "", err[512], pdir[PATH_MAX], kv[128];
+	struct ydoc sd = { 0 }, pd = { 0 };
+	struct ck c = { .out = out };
+	struct pcheck P = { &sd, &pd, NULL, pdir, &c, NULL };
+	const char *stext;
+	char *text = NULL;
+	size_t slen, plen = 0;
+	int online = 0;
+	yaml_node_t *proot, *pspec;
+
+	P.online = &online;
+	known_versions(kv, sizeof(kv));
+	version = check_version(&c, path, version, pver, sizeof(pver));
 	if (!version)
-		version = pver;
+		return c.refused;
+	P.version = version;
 	stext = ag_product_checklist(version, &slen);
 	if (!stext) {
 		refuse(&c, "version.schema", "Schema not found: no checklist AIConformance-%s.yaml "
@@ -561,78 +668,15 @@ int ag_product_check(const char *path, const char *version, FILE *out)
 	}
 	fprintf(out, "checklist: v%s (%s)\n", version, path);
 	proot = yaml_document_get_root_node(&pd.d);
-	sroot = yaml_document_get_root_node(&sd.d);
 	check_metadata(&pd, yget(&pd, proot, "metadata"), &c, &online);
 	go_dir(path, pdir);
-	sspec = yget(&sd, sroot, "spec");
 	pspec = yget(&pd, proot, "spec");
-	if (!pspec || ykind(pspec) == Y_NULL) {
+	if (!pspec || ykind(pspec) == Y_NULL)
 		refuse(&c, "spec", "Missing 'spec' section");
-		goto out;
-	}
-	for (yaml_node_pair_t *p = sspec->data.mapping.pairs.start; p < sspec->data.mapping.pairs.top; p++) {
-		const char *cat = ystr(ynode(&sd, p->key));
-		yaml_node_t *sl = ynode(&sd, p->value), *pl;
-
-		if (!yhas(&pd, pspec, cat)) {
-			refuse(&c, "spec.category", "Missing spec category: %s", cat);
-			continue;
-		}
-		pl = yget(&pd, pspec, cat);
-		for (yaml_node_item_t *i = sl->data.sequence.items.start; i < sl->data.sequence.items.top; i++) {
-			struct req s, r = { 0 };
-			bool found = false;
-
-			decode_req(&sd, ynode(&sd, *i), &s, err, sizeof(err));
-			/* the last entry of an id wins, as in the validator's map */
-			for (yaml_node_item_t *j = pl && pl->type == YAML_SEQUENCE_NODE
-							   ? pl->data.sequence.items.start : NULL;
-			     j && j < pl->data.sequence.items.top; j++) {
-				struct req x;
-
-				decode_req(&pd, ynode(&pd, *j), &x, err, sizeof(err));
-				if (!strcmp(x.id, s.id))
-					r = x, found = true;
-			}
-			if (!found) {
-				refuse(&c, "spec.requirement", "Missing requirement '%s' in category '%s'",
-				       s.id, cat);
-				continue;
-			}
-			if (strcmp(r.description, s.description))
-				fprintf(out, "note: [description] '%s': the description differs from the "
-					"v%s checklist's (the validator does not compare it; the "
-					"instructions ask to keep it unchanged)\n", s.id, version);
-			if (strcmp(r.level, s.level))
-				fprintf(out, "note: [level] '%s': level '%s', the checklist says '%s' (the "
-					"validator goes by the checklist's)\n", s.id, r.level, s.level);
-			if (!strcmp(s.level, "SHOULD") && !r.status[0] &&
-			    (!r.evidence || !r.evidence->data.sequence.items.top ||
-			     r.evidence->data.sequence.items.top == r.evidence->data.sequence.items.start))
-				continue;
-			if (strcmp(r.status, "Implemented") && strcmp(r.status, "Not Implemented") &&
-			    strcmp(r.status, "Partially Implemented") && strcmp(r.status, "N/A"))
-				refuse(&c, "status", "Invalid status '%s' for '%s'. Must be one of "
-				       "[Implemented Not Implemented Partially Implemented N/A]",
-				       r.status, s.id);
-			if (!strcmp(s.level, "MUST") && strcmp(r.status, "Implemented"))
-				refuse(&c, "status.must", "Requirement '%s' is MUST level but status is "
-				       "'%s'. It must be 'Implemented'.", s.id, r.status);
-			if (!strcmp(r.status, "N/A") && !r.notes[0])
-				refuse(&c, "status.na_notes", "Notes required for '%s' when status is N/A",
-				       s.id);
-			check_evidence(&pd, &r, pdir, &c, &online);
-		}
-	}
-out:
-	if (c.refused)
-		fprintf(out, "product: %s: the validator would refuse it (%d %s)%s\n", path, c.refused,
-			c.refused == 1 ? "rule" : "rules",
-			online ? "; the online checks above were not made" : "");
 	else
-		fprintf(out, "product: %s: valid offline for v%s (%d online %s not made: URLs must "
-			"answer, vendorName must be a CNCF member)\n", path, version, online,
-			online == 1 ? "check" : "checks");
+		check_spec(&P, yget(&sd, yaml_document_get_root_node(&sd.d), "spec"), pspec);
+out:
+	check_verdict(&c, path, version, online);
 	yfree(&pd);
 	yfree(&sd);
 	free(text);

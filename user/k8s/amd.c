@@ -178,45 +178,75 @@ void k8s_amd_free(struct k8s_amd_table *t)
 	t->n = 0;
 }
 
-int k8s_amd_load(const char *sys, struct k8s_amd_table *t, char *err, size_t errlen)
+/* One device of the driver (dev under the sysfs folder dir): its DRM nodes and, through its
+ * render minor, its KFD topology node. false when the runtime would skip it. */
+static bool gpu_of_dev(const char *dir, const char *dev, const struct topo *topo, size_t n_topo,
+		       struct k8s_amd_gpu *g)
 {
-	const char *const where[] = { UNDER(PCI), UNDER(PLATFORM) };
-	char p[4096];
-	char **nodes = NULL;
-	size_t n_nodes = 0, n_topo = 0, n_raw = 0;
-	struct topo *topo = NULL;
-	struct k8s_amd_gpu *raw = NULL;
-	int ret = 0;
+	const struct topo *tp;
+	char **drm = NULL, d[4200];
+	size_t n_drm = 0;
 
-	t->gpus = NULL;
-	t->n = 0;
-	snprintf(p, sizeof(p), "%s%s", sys, UNDER(DRIVERS));
-	{
-		DIR *d = opendir(p);
+	snprintf(d, sizeof(d), "%s/%s/drm", dir, dev);
+	if (list_dir(d, drm_name, &drm, &n_drm, 64))
+		return false;
+	memset(g, 0, sizeof(*g));
+	for (size_t k = 0; k < n_drm; k++) {
+		if (!strncmp(drm[k], "renderD", 7)) {
+			char *end;
+			unsigned long m = strtoul(drm[k] + 7, &end, 10);
 
-		if (!d)
-			return errno == ENOENT || errno == ENOTDIR ? 0 : (snprintf(err, errlen,
-				"amd: %s: %s", p, strerror(errno)), -errno);
-		closedir(d);
+			g->render_minor = *end || m > 0x7fffffff ? 0 : (unsigned int)m;
+		}
+		if (g->n_drm < K8S_AMD_MAX_DRM)
+			snprintf(g->drm[g->n_drm++], sizeof(g->drm[0]), "/dev/dri/%.30s", drm[k]);
 	}
-	/* the KFD topology: render minor -> PCI device and unique id */
+	free_names(drm, n_drm);
+	tp = g->render_minor ? topo_of(topo, n_topo, g->render_minor) : NULL;
+	if (!g->n_drm || !tp || !tp->has_group)
+		return false; /* the runtime skips a device the KFD topology does not know */
+	snprintf(g->group, sizeof(g->group), "%s", tp->group);
+	g->unique_id = tp->unique_id;
+	g->has_unique_id = tp->has_unique_id;
+	return true;
+}
+
+/* The KFD topology: render minor -> PCI device and unique id. */
+static int load_topology(const char *sys, struct topo **topo, size_t *n_topo, char *err,
+			 size_t errlen)
+{
+	char p[4096], **nodes = NULL;
+	size_t n_nodes = 0;
+	int ret;
+
 	snprintf(p, sizeof(p), "%s%s", sys, UNDER(TOPOLOGY));
 	ret = list_dir(p, any, &nodes, &n_nodes, K8S_AMD_MAX_NODES);
 	if (ret == -ENOENT || ret == -ENOTDIR)
 		ret = 0;
 	else if (ret)
 		FAIL(ret, "amd: %s: %s", p, strerror(-ret));
-	if (n_nodes && !(topo = calloc(n_nodes, sizeof(*topo))))
+	if (n_nodes && !(*topo = calloc(n_nodes, sizeof(**topo))))
 		FAIL(-ENOMEM, "amd: out of memory");
 	for (size_t i = 0; i < n_nodes; i++) {
 		char f[4200];
 
 		snprintf(f, sizeof(f), "%s%s/%s/properties", sys, UNDER(TOPOLOGY), nodes[i]);
-		if (!read_props(f, &topo[n_topo]) && topo[n_topo].render_minor > 0)
-			n_topo++;
+		if (!read_props(f, &(*topo)[*n_topo]) && (*topo)[*n_topo].render_minor > 0)
+			(*n_topo)++;
 	}
-	if (!(raw = calloc(K8S_AMD_MAX_GPUS, sizeof(*raw))))
-		FAIL(-ENOMEM, "amd: out of memory");
+out:
+	free_names(nodes, n_nodes);
+	return ret;
+}
+
+/* The devices the runtime counts, on PCI and as partitions (amdgpu_xcp_*), in that order. */
+static int load_devices(const char *sys, const struct topo *topo, size_t n_topo,
+			struct k8s_amd_gpu *raw, size_t *n_raw, char *err, size_t errlen)
+{
+	const char *const where[] = { UNDER(PCI), UNDER(PLATFORM) };
+	char p[4096];
+	int ret = 0;
+
 	for (size_t w = 0; w < 2; w++) {
 		char **devs = NULL;
 		size_t n_devs = 0;
@@ -229,41 +259,18 @@ int k8s_amd_load(const char *sys, struct k8s_amd_table *t, char *err, size_t err
 		}
 		if (ret)
 			FAIL(ret, "amd: %s: %s", p, strerror(-ret));
-		for (size_t i = 0; i < n_devs && n_raw < K8S_AMD_MAX_GPUS; i++) {
-			struct k8s_amd_gpu *g = &raw[n_raw];
-			const struct topo *tp;
-			char **drm = NULL, d[4200];
-			size_t n_drm = 0;
-
-			snprintf(d, sizeof(d), "%s%s/%s/drm", sys, where[w], devs[i]);
-			if (list_dir(d, drm_name, &drm, &n_drm, 64))
-				continue;
-			memset(g, 0, sizeof(*g));
-			for (size_t k = 0; k < n_drm; k++) {
-				if (!strncmp(drm[k], "renderD", 7)) {
-					char *end;
-					unsigned long m = strtoul(drm[k] + 7, &end, 10);
-
-					g->render_minor = *end || m > 0x7fffffff ? 0 : (unsigned int)m;
-				}
-				if (g->n_drm < K8S_AMD_MAX_DRM)
-					snprintf(g->drm[g->n_drm++], sizeof(g->drm[0]), "/dev/dri/%.30s",
-						 drm[k]);
-			}
-			free_names(drm, n_drm);
-			tp = g->render_minor ? topo_of(topo, n_topo, g->render_minor) : NULL;
-			if (!g->n_drm || !tp || !tp->has_group)
-				continue; /* the runtime skips a device the KFD topology does not know */
-			snprintf(g->group, sizeof(g->group), "%s", tp->group);
-			g->unique_id = tp->unique_id;
-			g->has_unique_id = tp->has_unique_id;
-			n_raw++;
-		}
+		for (size_t i = 0; i < n_devs && *n_raw < K8S_AMD_MAX_GPUS; i++)
+			if (gpu_of_dev(p, devs[i], topo, n_topo, &raw[*n_raw]))
+				(*n_raw)++;
 		free_names(devs, n_devs);
 	}
-	/* grouped by PCI device in first-seen order, by render minor within a group */
-	if (n_raw && !(t->gpus = calloc(n_raw, sizeof(*t->gpus))))
-		FAIL(-ENOMEM, "amd: out of memory");
+out:
+	return ret;
+}
+
+/* grouped by PCI device in first-seen order, by render minor within a group */
+static void group_gpus(const struct k8s_amd_gpu *raw, size_t n_raw, struct k8s_amd_table *t)
+{
 	for (size_t i = 0; i < n_raw; i++) {
 		size_t first = t->n;
 		bool seen = false;
@@ -277,8 +284,41 @@ int k8s_amd_load(const char *sys, struct k8s_amd_table *t, char *err, size_t err
 				t->gpus[t->n++] = raw[k];
 		qsort(&t->gpus[first], t->n - first, sizeof(*t->gpus), cmp_gpu);
 	}
+}
+
+int k8s_amd_load(const char *sys, struct k8s_amd_table *t, char *err, size_t errlen)
+{
+	char p[4096];
+	size_t n_topo = 0, n_raw = 0;
+	struct topo *topo = NULL;
+	struct k8s_amd_gpu *raw = NULL;
+	DIR *d;
+	int ret;
+
+	t->gpus = NULL;
+	t->n = 0;
+	snprintf(p, sizeof(p), "%s%s", sys, UNDER(DRIVERS));
+	d = opendir(p);
+	if (!d) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		ret = -errno;
+		snprintf(err, errlen, "amd: %s: %s", p, strerror(-ret));
+		return ret;
+	}
+	closedir(d);
+	ret = load_topology(sys, &topo, &n_topo, err, errlen);
+	if (ret)
+		goto out;
+	if (!(raw = calloc(K8S_AMD_MAX_GPUS, sizeof(*raw))))
+		FAIL(-ENOMEM, "amd: out of memory");
+	ret = load_devices(sys, topo, n_topo, raw, &n_raw, err, errlen);
+	if (ret)
+		goto out;
+	if (n_raw && !(t->gpus = calloc(n_raw, sizeof(*t->gpus))))
+		FAIL(-ENOMEM, "amd: out of memory");
+	group_gpus(raw, n_raw, t);
 out:
-	free_names(nodes, n_nodes);
 	free(topo);
 	free(raw);
 	if (ret)

@@ -301,127 +301,174 @@ struct claim_key {
 	char *ns, *name;
 };
 
+/* The claims thread's own state between rounds. */
+struct claims_loop {
+	uint64_t next_slices, retry_at;
+	int ver;
+	bool slices_ok;
+	char last[1024]; /* the last warning, said once */
+	CURL *curl;
+};
+
+/* Forget the claims no pod of this node names any more. Lock held. */
+static void claims_forget_unused(struct k8s_api *api)
+{
+	for (size_t i = 0; i < api->snap.n_claims;) {
+		const struct k8s_api_claim *c = &api->snap.claims[i];
+		bool used = false;
+
+		for (size_t p = 0; p < api->snap.n_pods && !used; p++)
+			for (size_t j = 0; j < api->snap.pods[p].n_cl && !used; j++)
+				used = !strcmp(api->snap.pods[p].ns, c->ns) &&
+				       ag_streq(api->snap.pods[p].cl[j].claim, c->name);
+		if (used) {
+			i++;
+			continue;
+		}
+		k8s_api_claim_free(&api->snap.claims[i]);
+		api->snap.claims[i] = api->snap.claims[--api->snap.n_claims];
+	}
+}
+
+/* The claims the pods name that are not known allocated. Lock held. */
+static size_t claims_wanted(struct k8s_api *api, struct claim_key **want)
+{
+	size_t n_want = 0;
+
+	for (size_t i = 0; i < api->snap.n_pods; i++) {
+		const struct k8s_api_pod *p = &api->snap.pods[i];
+
+		for (size_t j = 0; j < p->n_cl; j++) {
+			const struct k8s_api_claim *c = p->cl[j].claim ?
+				k8s_api_claim(api, p->ns, p->cl[j].claim) : NULL;
+			struct claim_key *w;
+
+			if (!p->cl[j].claim || (c && c->allocated))
+				continue;
+			w = realloc(*want, (n_want + 1) * sizeof(*w));
+			if (!w)
+				return n_want;
+			*want = w;
+			w[n_want].ns = strdup(p->ns);
+			w[n_want++].name = strdup(p->cl[j].claim);
+		}
+	}
+	return n_want;
+}
+
+/* A claim's devices as device numbers (through the NVIDIA DRA driver's CDI name for each). */
+static void claim_map(struct k8s_api *api, struct k8s_api_claim *c)
+{
+	for (size_t j = 0; j < c->n; j++) {
+		struct k8s_api_result *res = &c->r[j];
+		char cdi[512];
+		const char *names[1] = { cdi };
+
+		snprintf(cdi, sizeof(cdi), "k8s.gpu.nvidia.com/claim=%s-%s", c->uid,
+			 res->device ? res->device : "");
+		k8s_map_dra(api->map, res->driver ? res->driver : "", res->pool ? res->pool : "",
+			    res->device ? res->device : "", names,
+			    ag_streq(res->driver, "gpu.nvidia.com") ? 1 : 0, &res->map);
+	}
+}
+
+/* The wanted claims fetched, mapped and kept. Lock not held. Returns whether one failed;
+ * *changed when one was kept. */
+static bool claims_fetch(struct k8s_api *api, struct claims_loop *L, struct claim_key *want,
+			 size_t n_want, bool *changed)
+{
+	char err[1024] = "";
+	bool failed = false;
+
+	for (size_t i = 0; i < n_want; i++) {
+		struct k8s_api_claim c;
+		int ret = want[i].ns && want[i].name ?
+			claim_get(api, L->curl, &L->ver, want[i].ns, want[i].name, &c, err, sizeof(err)) :
+			-ENOMEM;
+
+		if (ret) {
+			failed = true;
+			if (strcmp(L->last, err))
+				k8s_log(AG_LOG_WARN, "API %s; retrying", err);
+			ag_strlcpy(L->last, err, sizeof(L->last));
+			continue;
+		}
+		claim_map(api, &c);
+		k8s_lock(&api->lock);
+		if (claim_store(&api->snap, &c) < 0) {
+			k8s_log(AG_LOG_WARN, "API: out of memory keeping claim %s/%s", c.ns, c.name);
+			k8s_api_claim_free(&c);
+		}
+		k8s_unlock(&api->lock);
+		*changed = true;
+	}
+	return failed;
+}
+
+/* The ResourceSlices (device attributes), at most every 30 s while claims are wanted. */
+static void claims_slices(struct k8s_api *api, struct claims_loop *L, uint64_t now)
+{
+	char err[1024] = "";
+
+	if (L->slices_ok && now < L->next_slices)
+		return;
+	if (slices_get(api, L->curl, L->ver, err, sizeof(err)) == 0) {
+		L->slices_ok = true;
+		L->next_slices = now + 30 * K8S_SEC;
+	} else if (strcmp(L->last, err)) {
+		k8s_log(AG_LOG_WARN, "API %s (device attributes from CDI and procfs only)", err);
+		ag_strlcpy(L->last, err, sizeof(L->last));
+	}
+}
+
+/* One round: wait until claims are wanted, then fetch those the pods name. Lock held. */
+static void claims_round(struct k8s_api *api, struct claims_loop *L)
+{
+	const struct k8s_env *env = api->env;
+	struct claim_key *want = NULL;
+	size_t n_want;
+	bool changed = false, failed;
+	uint64_t now = k8s_mono_ns();
+
+	if (!api->claims_want || now < L->retry_at) {
+		k8s_wait(&api->cond, &api->lock, api->claims_want ? L->retry_at : now + env->resync_ns,
+			 &env->stop);
+		if (!api->claims_want && k8s_mono_ns() >= now + env->resync_ns)
+			api->claims_want = true; /* claims still unallocated: look again */
+		return;
+	}
+	api->claims_want = false;
+	claims_forget_unused(api);
+	n_want = claims_wanted(api, &want);
+	k8s_unlock(&api->lock);
+	if (n_want)
+		claims_slices(api, L, now);
+	failed = claims_fetch(api, L, want, n_want, &changed);
+	for (size_t i = 0; i < n_want; i++) {
+		free(want[i].ns);
+		free(want[i].name);
+	}
+	free(want);
+	if (changed)
+		k8s_notify(env);
+	k8s_lock(&api->lock);
+	if (failed) {
+		api->claims_want = true;
+		L->retry_at = k8s_mono_ns() + env->backoff_max_ns;
+	}
+}
+
 void *k8s_api_claims_thread(void *arg)
 {
 	struct k8s_api *api = arg;
-	const struct k8s_env *env = api->env;
-	uint64_t next_slices = 0, retry_at = 0;
-	int ver = 0;
-	bool slices_ok = false;
-	char last[1024] = "";
-	CURL *curl = curl_easy_init();
+	struct claims_loop L = { .curl = curl_easy_init() };
 
-	if (!curl)
+	if (!L.curl)
 		return NULL;
 	k8s_lock(&api->lock);
-	while (!atomic_load(&env->stop)) {
-		struct claim_key *want = NULL;
-		size_t n_want = 0;
-		bool changed = false, failed = false;
-		char err[1024] = "";
-		uint64_t now = k8s_mono_ns();
-
-		if (!api->claims_want || now < retry_at) {
-			k8s_wait(&api->cond, &api->lock, api->claims_want ? retry_at : now + env->resync_ns, &env->stop);
-			if (!api->claims_want && k8s_mono_ns() >= now + env->resync_ns)
-				api->claims_want = true; /* claims still unallocated: look again */
-			continue;
-		}
-		api->claims_want = false;
-		/* forget the claims no pod of this node names any more */
-		for (size_t i = 0; i < api->snap.n_claims;) {
-			const struct k8s_api_claim *c = &api->snap.claims[i];
-			bool used = false;
-
-			for (size_t p = 0; p < api->snap.n_pods && !used; p++)
-				for (size_t j = 0; j < api->snap.pods[p].n_cl && !used; j++)
-					used = !strcmp(api->snap.pods[p].ns, c->ns) &&
-					       ag_streq(api->snap.pods[p].cl[j].claim, c->name);
-			if (used) {
-				i++;
-				continue;
-			}
-			k8s_api_claim_free(&api->snap.claims[i]);
-			api->snap.claims[i] = api->snap.claims[--api->snap.n_claims];
-		}
-		/* the claims the pods name that are not known allocated */
-		for (size_t i = 0; i < api->snap.n_pods; i++) {
-			const struct k8s_api_pod *p = &api->snap.pods[i];
-
-			for (size_t j = 0; j < p->n_cl; j++) {
-				const struct k8s_api_claim *c = p->cl[j].claim ?
-					k8s_api_claim(api, p->ns, p->cl[j].claim) : NULL;
-				struct claim_key *w;
-
-				if (!p->cl[j].claim || (c && c->allocated))
-					continue;
-				w = realloc(want, (n_want + 1) * sizeof(*w));
-				if (!w)
-					break;
-				want = w;
-				want[n_want].ns = strdup(p->ns);
-				want[n_want++].name = strdup(p->cl[j].claim);
-			}
-		}
-		k8s_unlock(&api->lock);
-
-		if (n_want && (!slices_ok || now >= next_slices)) {
-			if (slices_get(api, curl, ver, err, sizeof(err)) == 0) {
-				slices_ok = true;
-				next_slices = now + 30 * K8S_SEC;
-			} else if (strcmp(last, err)) {
-				k8s_log(AG_LOG_WARN, "API %s (device attributes from CDI and procfs only)",
-					err);
-				ag_strlcpy(last, err, sizeof(last));
-			}
-		}
-		for (size_t i = 0; i < n_want; i++) {
-			struct k8s_api_claim c;
-			int ret = want[i].ns && want[i].name ?
-				claim_get(api, curl, &ver, want[i].ns, want[i].name, &c, err, sizeof(err)) :
-				-ENOMEM;
-
-			if (ret) {
-				failed = true;
-				if (strcmp(last, err))
-					k8s_log(AG_LOG_WARN, "API %s; retrying", err);
-				ag_strlcpy(last, err, sizeof(last));
-				continue;
-			}
-			for (size_t j = 0; j < c.n; j++) {
-				struct k8s_api_result *res = &c.r[j];
-				char cdi[512];
-				const char *names[1] = { cdi };
-
-				/* the NVIDIA DRA driver's CDI name for a claim's device */
-				snprintf(cdi, sizeof(cdi), "k8s.gpu.nvidia.com/claim=%s-%s", c.uid,
-					 res->device ? res->device : "");
-				k8s_map_dra(api->map, res->driver ? res->driver : "", res->pool ? res->pool : "",
-					    res->device ? res->device : "", names,
-					    ag_streq(res->driver, "gpu.nvidia.com") ? 1 : 0, &res->map);
-			}
-			k8s_lock(&api->lock);
-			if (claim_store(&api->snap, &c) < 0) {
-				k8s_log(AG_LOG_WARN, "API: out of memory keeping claim %s/%s", c.ns, c.name);
-				k8s_api_claim_free(&c);
-			}
-			k8s_unlock(&api->lock);
-			changed = true;
-		}
-		for (size_t i = 0; i < n_want; i++) {
-			free(want[i].ns);
-			free(want[i].name);
-		}
-		free(want);
-		if (changed)
-			k8s_notify(env);
-		k8s_lock(&api->lock);
-		if (failed) {
-			api->claims_want = true;
-			retry_at = k8s_mono_ns() + env->backoff_max_ns;
-		}
-	}
+	while (!atomic_load(&api->env->stop))
+		claims_round(api, &L);
 	k8s_unlock(&api->lock);
-	curl_easy_cleanup(curl);
+	curl_easy_cleanup(L.curl);
 	return NULL;
 }

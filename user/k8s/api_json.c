@@ -90,6 +90,88 @@ static void blank(struct scan *s, char *from, const char *to)
  * One value at s->p. keep: the keys kept in the objects it holds (through arrays); whole: all of
  * it is kept; neither: none of it costs (it is blanked by the caller).
  */
+static bool value(struct scan *s, const struct k8s_jkeep *keep, bool whole, bool kept, int depth);
+
+/* An object or an array at s->p: its members or elements, those not kept blanked out. */
+static bool container(struct scan *s, const struct k8s_jkeep *keep, bool whole, bool kept,
+		      int depth)
+{
+	const char *k = NULL;
+	size_t kl = 0;
+	bool obj = *s->p == '{';
+	char close = obj ? '}' : ']', *comma = NULL, c;
+	size_t n = 0;
+
+	if (depth >= K8S_JSON_MAX_DEPTH)
+		return fail(s, "nested deeper than " K8S_JSON_MAX_DEPTH_S " levels");
+	if (kept)
+		s->cost += obj ? COST_OBJECT : COST_ARRAY;
+	s->p++;
+	ws(s);
+	if (s->p < s->end && *s->p == close) {
+		s->p++;
+		return true;
+	}
+	for (;;) {
+		char *m;
+		bool keep_it = kept;
+		const struct k8s_jkeep *sub = keep;
+		bool sub_whole = whole;
+
+		ws(s);
+		m = s->p;
+		if (obj) {
+			const struct k8s_jkeep *e = NULL;
+
+			if (s->p >= s->end || *s->p != '"')
+				return fail(s, "an object member without a quoted name");
+			if (!string(s, &k, &kl))
+				return false;
+			ws(s);
+			if (s->p >= s->end || *s->p != ':')
+				return fail(s, "no ':' after a member's name");
+			s->p++;
+			if (kept && !whole) {
+				e = find(keep, k, kl);
+				keep_it = e != NULL;
+				sub = e ? e->sub : NULL;
+				sub_whole = e && !e->sub;
+			}
+			if (keep_it)
+				s->cost += (n >= 10 ? 2 * COST_MEMBER : 0) + kl + 32;
+		} else if (kept && n >= 32) {
+			s->cost += COST_SLOT;
+		}
+		if (!value(s, sub, sub_whole, keep_it, depth + 1))
+			return false;
+		ws(s);
+		if (s->p >= s->end)
+			return fail(s, obj ? "an unterminated object" : "an unterminated array");
+		c = *s->p; /* before a blank covers it */
+		if (c != close && c != ',')
+			return fail(s, obj ? "no ',' or '}' after a member" :
+				    "no ',' or ']' after an element");
+		if (kept && !keep_it) {
+			/* the member and one comma go: its own, or the last one kept */
+			if (c == ',') {
+				blank(s, m, s->p + 1);
+			} else if (comma) {
+				blank(s, comma, s->p);
+				comma = NULL;
+			} else {
+				blank(s, m, s->p);
+			}
+		} else {
+			n++;
+			if (c == ',')
+				comma = s->p;
+		}
+		s->p++;
+		if (c == close)
+			return true;
+	}
+}
+
 static bool value(struct scan *s, const struct k8s_jkeep *keep, bool whole, bool kept, int depth)
 {
 	const char *k = NULL;
@@ -100,80 +182,8 @@ static bool value(struct scan *s, const struct k8s_jkeep *keep, bool whole, bool
 		return fail(s, "the text ends where a value was expected");
 	if (kept)
 		s->values++;
-	if (*s->p == '{' || *s->p == '[') {
-		bool obj = *s->p == '{';
-		char close = obj ? '}' : ']', *comma = NULL, c;
-		size_t n = 0;
-
-		if (depth >= K8S_JSON_MAX_DEPTH)
-			return fail(s, "nested deeper than " K8S_JSON_MAX_DEPTH_S " levels");
-		if (kept)
-			s->cost += obj ? COST_OBJECT : COST_ARRAY;
-		s->p++;
-		ws(s);
-		if (s->p < s->end && *s->p == close) {
-			s->p++;
-			return true;
-		}
-		for (;;) {
-			char *m;
-			bool keep_it = kept;
-			const struct k8s_jkeep *sub = keep;
-			bool sub_whole = whole;
-
-			ws(s);
-			m = s->p;
-			if (obj) {
-				const struct k8s_jkeep *e = NULL;
-
-				if (s->p >= s->end || *s->p != '"')
-					return fail(s, "an object member without a quoted name");
-				if (!string(s, &k, &kl))
-					return false;
-				ws(s);
-				if (s->p >= s->end || *s->p != ':')
-					return fail(s, "no ':' after a member's name");
-				s->p++;
-				if (kept && !whole) {
-					e = find(keep, k, kl);
-					keep_it = e != NULL;
-					sub = e ? e->sub : NULL;
-					sub_whole = e && !e->sub;
-				}
-				if (keep_it)
-					s->cost += (n >= 10 ? 2 * COST_MEMBER : 0) + kl + 32;
-			} else if (kept && n >= 32) {
-				s->cost += COST_SLOT;
-			}
-			if (!value(s, sub, sub_whole, keep_it, depth + 1))
-				return false;
-			ws(s);
-			if (s->p >= s->end)
-				return fail(s, obj ? "an unterminated object" : "an unterminated array");
-			c = *s->p; /* before a blank covers it */
-			if (c != close && c != ',')
-				return fail(s, obj ? "no ',' or '}' after a member" :
-					    "no ',' or ']' after an element");
-			if (kept && !keep_it) {
-				/* the member and one comma go: its own, or the last one kept */
-				if (c == ',') {
-					blank(s, m, s->p + 1);
-				} else if (comma) {
-					blank(s, comma, s->p);
-					comma = NULL;
-				} else {
-					blank(s, m, s->p);
-				}
-			} else {
-				n++;
-				if (c == ',')
-					comma = s->p;
-			}
-			s->p++;
-			if (c == close)
-				return true;
-		}
-	}
+	if (*s->p == '{' || *s->p == '[')
+		return container(s, keep, whole, kept, depth);
 	if (*s->p == '"') {
 		if (!string(s, &k, &kl))
 			return false;
@@ -274,6 +284,45 @@ json_object *k8s_json_parse_within(char *buf, size_t len, const struct k8s_jkeep
 	return o;
 }
 
+/* The elements of the array at s->p (after its '['), each as a span of buf; at most max kept,
+ * the rest counted. Stops at the ']'. */
+static bool split_array(struct scan *s, char *buf, struct k8s_jspan **v, size_t *cnt, size_t max)
+{
+	ws(s);
+	while (s->p < s->end && *s->p != ']') {
+		struct k8s_jspan *nv;
+		char *b;
+
+		ws(s);
+		b = s->p;
+		if (!value(s, NULL, false, false, 2))
+			return false;
+		if (*cnt >= max) { /* counted, not kept: no memory past max */
+			(*cnt)++;
+			goto next;
+		}
+		if (!(*cnt & (*cnt - 1))) { /* 0, 1, 2, 4, ...: double */
+			nv = realloc(*v, (*cnt ? 2 * *cnt : 1) * sizeof(**v));
+			if (!nv)
+				return fail(s, "out of memory");
+			*v = nv;
+		}
+		(*v)[*cnt].off = (uint32_t)(b - buf);
+		(*v)[(*cnt)++].len = (uint32_t)(s->p - b);
+next:
+		ws(s);
+		if (s->p < s->end && *s->p == ',') {
+			s->p++;
+			continue;
+		}
+		if (s->p >= s->end || *s->p != ']')
+			return fail(s, "no ',' or ']' after an element");
+	}
+	if (s->p >= s->end)
+		return fail(s, "an unterminated array");
+	return true;
+}
+
 int k8s_json_split(char *buf, size_t len, const char *key, struct k8s_jspan **spans, size_t *n,
 		   size_t max, char *err, size_t errlen)
 {
@@ -322,44 +371,8 @@ int k8s_json_split(char *buf, size_t len, const char *key, struct k8s_jspan **sp
 		ws(&s);
 		if (!open && kl == kl0 && !memcmp(k, key, kl) && s.p < s.end && *s.p == '[') {
 			open = s.p++;
-			ws(&s);
-			while (s.p < s.end && *s.p != ']') {
-				struct k8s_jspan *nv;
-				char *b;
-
-				ws(&s);
-				b = s.p;
-				if (!value(&s, NULL, false, false, 2))
-					goto bad;
-				if (cnt >= max) { /* counted, not kept: no memory past max */
-					cnt++;
-					goto next;
-				}
-				if (!(cnt & (cnt - 1))) { /* 0, 1, 2, 4, ...: double */
-					nv = realloc(v, (cnt ? 2 * cnt : 1) * sizeof(*v));
-					if (!nv) {
-						fail(&s, "out of memory");
-						goto bad;
-					}
-					v = nv;
-				}
-				v[cnt].off = (uint32_t)(b - buf);
-				v[cnt++].len = (uint32_t)(s.p - b);
-next:
-				ws(&s);
-				if (s.p < s.end && *s.p == ',') {
-					s.p++;
-					continue;
-				}
-				if (s.p >= s.end || *s.p != ']') {
-					fail(&s, "no ',' or ']' after an element");
-					goto bad;
-				}
-			}
-			if (s.p >= s.end) {
-				fail(&s, "an unterminated array");
+			if (!split_array(&s, buf, &v, &cnt, max))
 				goto bad;
-			}
 			close = s.p++;
 		} else if (!value(&s, NULL, false, false, 1)) {
 			goto bad;

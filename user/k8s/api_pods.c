@@ -101,12 +101,99 @@ static int add_ctrs(struct k8s_api_pod *p, json_object *ctrs, json_object *statu
 }
 
 /* A Pod object -> p. -EINVAL for an object that is no pod (what is missing goes to why). */
+/* The pod's labels. */
+static int pod_labels(struct k8s_api_pod *p, json_object *labels, const char **why)
+{
+	size_t n;
+
+	if (!labels || !json_object_is_type(labels, json_type_object))
+		return 0;
+	n = (size_t)json_object_object_length(labels);
+	if (n > K8S_API_MAX_LABELS) {
+		*why = "more than " AG_STR(K8S_API_MAX_LABELS) " labels";
+		return -E2BIG;
+	}
+	p->labels.keys = calloc(n + 1, sizeof(char *));
+	p->labels.values = calloc(n + 1, sizeof(char *));
+	if (!p->labels.keys || !p->labels.values)
+		return -ENOMEM;
+	json_object_object_foreach(labels, key, val) {
+		if (!json_object_is_type(val, json_type_string))
+			continue;
+		p->labels.keys[p->labels.n] = strdup(key);
+		p->labels.values[p->labels.n] = strdup(json_object_get_string(val));
+		if (!p->labels.keys[p->labels.n] || !p->labels.values[p->labels.n++])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The bounds on the lists: each is searched once per container or claim, so bounded, the cost
+ * stays linear. */
+static int pod_bounds(json_object *spec, json_object *st, json_object *rcs, const char **why)
+{
+	static const char *const lists[] = { "containerStatuses", "initContainerStatuses",
+					     "ephemeralContainerStatuses", "resourceClaimStatuses" };
+	size_t nc = 0;
+	json_object *a;
+
+	if ((a = k8s_jarr(spec, "containers")))
+		nc += json_object_array_length(a);
+	if ((a = k8s_jarr(spec, "initContainers")))
+		nc += json_object_array_length(a);
+	if ((a = k8s_jarr(spec, "ephemeralContainers")))
+		nc += json_object_array_length(a);
+	if (nc > K8S_API_MAX_CONTAINERS) {
+		*why = "more than " AG_STR(K8S_API_MAX_CONTAINERS) " containers";
+		return -E2BIG;
+	}
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		if ((a = k8s_jarr(st, lists[i])) &&
+		    json_object_array_length(a) > K8S_API_MAX_CONTAINERS) {
+			*why = "a status list longer than " AG_STR(K8S_API_MAX_CONTAINERS);
+			return -E2BIG;
+		}
+	if (rcs && json_object_array_length(rcs) > K8S_API_MAX_CONTAINERS) {
+		*why = "more than " AG_STR(K8S_API_MAX_CONTAINERS) " resourceClaims";
+		return -E2BIG;
+	}
+	return 0;
+}
+
+/* The pod's resource claims, by the name the containers use and the claim's own (a claim made
+ * from a template: its generated name is in the status). */
+static int pod_claims(struct k8s_api_pod *p, json_object *rcs, json_object *rcst)
+{
+	for (size_t i = 0; rcs && i < json_object_array_length(rcs); i++) {
+		json_object *rc = json_object_array_get_idx(rcs, i);
+		const char *name = k8s_jstr(rc, "name"), *claim = k8s_jstr(rc, "resourceClaimName");
+		struct k8s_api_claimref *v;
+
+		if (!name)
+			continue;
+		for (size_t j = 0; !claim && rcst && j < json_object_array_length(rcst); j++) {
+			json_object *s = json_object_array_get_idx(rcst, j);
+
+			if (ag_streq(k8s_jstr(s, "name"), name))
+				claim = k8s_jstr(s, "resourceClaimName");
+		}
+		v = realloc(p->cl, (p->n_cl + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		p->cl = v;
+		v[p->n_cl].name = strdup(name);
+		v[p->n_cl].claim = k8s_sdup(claim);
+		if (!v[p->n_cl++].name || (claim && !v[p->n_cl - 1].claim))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int parse_pod(json_object *o, struct k8s_api_pod *p, const char **why)
 {
 	json_object *md = k8s_jget(o, "metadata"), *spec = k8s_jget(o, "spec");
 	json_object *st = k8s_jget(o, "status");
-	json_object *labels = k8s_jget(md, "labels"), *rcs = k8s_jarr(spec, "resourceClaims");
-	json_object *rcst = k8s_jarr(st, "resourceClaimStatuses");
+	json_object *rcs = k8s_jarr(spec, "resourceClaims");
 	int ret;
 
 	memset(p, 0, sizeof(*p));
@@ -120,54 +207,12 @@ static int parse_pod(json_object *o, struct k8s_api_pod *p, const char **why)
 	p->sa = k8s_sdup(k8s_jstr(spec, "serviceAccountName"));
 	if (!p->uid || !p->ns || !p->name)
 		goto nomem;
-	if (labels && json_object_is_type(labels, json_type_object)) {
-		size_t n = (size_t)json_object_object_length(labels);
-
-		if (n > K8S_API_MAX_LABELS) {
-			*why = "more than " AG_STR(K8S_API_MAX_LABELS) " labels";
-			return -E2BIG;
-		}
-		p->labels.keys = calloc(n + 1, sizeof(char *));
-		p->labels.values = calloc(n + 1, sizeof(char *));
-		if (!p->labels.keys || !p->labels.values)
-			goto nomem;
-		json_object_object_foreach(labels, key, val) {
-			if (!json_object_is_type(val, json_type_string))
-				continue;
-			p->labels.keys[p->labels.n] = strdup(key);
-			p->labels.values[p->labels.n] = strdup(json_object_get_string(val));
-			if (!p->labels.keys[p->labels.n] || !p->labels.values[p->labels.n++])
-				goto nomem;
-		}
-	}
-	{
-		size_t nc = 0;
-		json_object *a;
-
-		if ((a = k8s_jarr(spec, "containers")))
-			nc += json_object_array_length(a);
-		if ((a = k8s_jarr(spec, "initContainers")))
-			nc += json_object_array_length(a);
-		if ((a = k8s_jarr(spec, "ephemeralContainers")))
-			nc += json_object_array_length(a);
-		if (nc > K8S_API_MAX_CONTAINERS) {
-			*why = "more than " AG_STR(K8S_API_MAX_CONTAINERS) " containers";
-			return -E2BIG;
-		}
-		/* each is searched once per container or claim: bounded, the cost stays linear */
-		static const char *const lists[] = { "containerStatuses", "initContainerStatuses",
-						     "ephemeralContainerStatuses", "resourceClaimStatuses" };
-		for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
-			if ((a = k8s_jarr(st, lists[i])) &&
-			    json_object_array_length(a) > K8S_API_MAX_CONTAINERS) {
-				*why = "a status list longer than " AG_STR(K8S_API_MAX_CONTAINERS);
-				return -E2BIG;
-			}
-		if (rcs && json_object_array_length(rcs) > K8S_API_MAX_CONTAINERS) {
-			*why = "more than " AG_STR(K8S_API_MAX_CONTAINERS) " resourceClaims";
-			return -E2BIG;
-		}
-	}
+	ret = pod_labels(p, k8s_jget(md, "labels"), why);
+	ret = ret ?: pod_bounds(spec, st, rcs, why);
+	if (ret == -E2BIG)
+		return ret;
+	if (ret)
+		goto nomem;
 	ret = add_ctrs(p, k8s_jarr(spec, "containers"), k8s_jarr(st, "containerStatuses"));
 	ret = ret ?: add_ctrs(p, k8s_jarr(spec, "initContainers"), k8s_jarr(st, "initContainerStatuses"));
 	ret = ret ?: add_ctrs(p, k8s_jarr(spec, "ephemeralContainers"),
@@ -176,31 +221,8 @@ static int parse_pod(json_object *o, struct k8s_api_pod *p, const char **why)
 		*why = "a container without a name";
 		return ret;
 	}
-	if (ret)
+	if (ret || pod_claims(p, rcs, k8s_jarr(st, "resourceClaimStatuses")))
 		goto nomem;
-	for (size_t i = 0; rcs && i < json_object_array_length(rcs); i++) {
-		json_object *rc = json_object_array_get_idx(rcs, i);
-		const char *name = k8s_jstr(rc, "name"), *claim = k8s_jstr(rc, "resourceClaimName");
-		struct k8s_api_claimref *v;
-
-		if (!name)
-			continue;
-		/* a claim made from a template: its generated name is in the status */
-		for (size_t j = 0; !claim && rcst && j < json_object_array_length(rcst); j++) {
-			json_object *s = json_object_array_get_idx(rcst, j);
-
-			if (ag_streq(k8s_jstr(s, "name"), name))
-				claim = k8s_jstr(s, "resourceClaimName");
-		}
-		v = realloc(p->cl, (p->n_cl + 1) * sizeof(*v));
-		if (!v)
-			goto nomem;
-		p->cl = v;
-		v[p->n_cl].name = strdup(name);
-		v[p->n_cl].claim = k8s_sdup(claim);
-		if (!v[p->n_cl++].name || (claim && !v[p->n_cl - 1].claim))
-			goto nomem;
-	}
 	return 0;
 nomem:
 	*why = "out of memory";

@@ -284,152 +284,205 @@ static const char *cri_socket_now(struct k8s_cri *cri)
 	return NULL;
 }
 
+/* The thread's own state between rounds. */
+struct cri_loop {
+	struct k8s_peer_state ps;
+	uint64_t next_list, next_retry, retry_delay, next_watch;
+	struct ag_grpc g;
+	char what[600];
+};
+
+/* Nothing to ask now: the cheap watch of a runtime that is up (one that goes away is seen
+ * within AG_GRPC_WATCH_MS, not at the next resync, and its outage is counted from then), else
+ * wait for the next list, retry or want. Lock held. */
+static void cri_idle(struct k8s_cri *cri, struct cri_loop *L, uint64_t now)
+{
+	const struct k8s_env *env = cri->env;
+	uint64_t wake = L->next_list;
+
+	if (cri->n_wants && L->next_retry < wake)
+		wake = L->next_retry;
+	if (L->ps.up == 1 && L->g.socket) {
+		if (now >= L->next_watch) {
+			char werr[700];
+			int w;
+
+			k8s_unlock(&cri->lock);
+			w = ag_grpc_reachable(L->g.socket, werr, sizeof(werr));
+			k8s_lock(&cri->lock);
+			L->next_watch = k8s_mono_ns() + AG_GRPC_WATCH_MS * K8S_MS;
+			if (w) {
+				cri->up = false;
+				L->next_list = k8s_mono_ns() +
+					       k8s_peer_fail(&L->ps, env->backoff_max_ns, werr,
+							     "; keeping the containers known, retrying");
+				return;
+			}
+		}
+		if (L->next_watch < wake)
+			wake = L->next_watch;
+	}
+	k8s_wait(&cri->cond, &cri->lock, wake, &env->stop);
+}
+
+/* The runtime's socket now, and a client for it (a new one when the socket changed). Lock not
+ * held. */
+static int cri_connect(struct k8s_cri *cri, struct cri_loop *L, char *err, size_t errlen)
+{
+	const char *sock = cri_socket_now(cri);
+	int ret = 0;
+
+	if (!sock) {
+		ret = -ENOENT;
+		snprintf(err, errlen, "no container runtime socket (%s, %s)",
+			 default_cri_sockets[0], default_cri_sockets[1]);
+	} else if (!L->g.socket || strcmp(L->g.socket, sock)) {
+		ag_grpc_fini(&L->g);
+		snprintf(L->what, sizeof(L->what), "CRI at %s", sock);
+		ret = ag_grpc_init(&L->g, sock, &cri->env->stop, cri->env->rpc_timeout_ms);
+		if (ret)
+			snprintf(err, errlen, "cannot use socket path %s", sock);
+	}
+	L->ps.what = L->what;
+	return ret;
+}
+
+/* The list's outcome: the new snapshot, or the failure kept and the next try scheduled. Lock
+ * held (dropped to free the old snapshot). Returns whether the snapshot changed. */
+static bool cri_list_apply(struct k8s_cri *cri, struct cri_loop *L, int ret,
+			   struct k8s_cri_snap *fresh, const char *err)
+{
+	const struct k8s_env *env = cri->env;
+	struct k8s_cri_snap old = cri->snap;
+	bool changed;
+
+	if (ret) {
+		cri->errors++;
+		cri->up = false;
+		L->next_list = k8s_mono_ns() +
+			       k8s_peer_fail(&L->ps, env->backoff_max_ns, err,
+					     cri->listed ? "; keeping the containers known, retrying"
+							 : "; retrying");
+		L->next_retry = L->next_list;
+		return false;
+	}
+	changed = !cri->listed || !cri_equal(fresh, &cri->snap);
+	cri->snap = *fresh;
+	cri->listed = true;
+	cri->up = true;
+	L->next_list = k8s_mono_ns() + env->resync_ns;
+	if (L->ps.up != 1) {
+		char d[64];
+
+		snprintf(d, sizeof(d), " (%zu containers and sandboxes)", cri->snap.n);
+		k8s_peer_ok(&L->ps, d);
+	}
+	k8s_unlock(&cri->lock);
+	cri_free(&old);
+	k8s_lock(&cri->lock);
+	return changed;
+}
+
+/* The wanted containers, one call each, merged into the snapshot. Lock held, dropped around
+ * each call. Returns whether the snapshot changed. */
+static bool cri_get_wanted(struct k8s_cri *cri, struct cri_loop *L, char **tw, size_t n_tw)
+{
+	bool changed = false;
+	char err[1024] = "";
+
+	for (size_t i = 0; i < n_tw; i++) {
+		struct k8s_cri_snap one;
+		int r;
+
+		k8s_unlock(&cri->lock);
+		r = cri_one(&L->g, tw[i], &one, err, sizeof(err));
+		k8s_lock(&cri->lock);
+		cri->calls++;
+		if (r == -ENOENT)
+			continue;
+		if (r) {
+			cri->errors++;
+			L->next_list = k8s_mono_ns() +
+				       k8s_peer_fail(&L->ps, cri->env->backoff_max_ns, err, "; retrying");
+			break;
+		}
+		if (cri_merge(cri, &one) == 0)
+			changed = true;
+		else
+			cri_free(&one);
+	}
+	return changed;
+}
+
+/* Containers not there yet: ask again, sooner at first. Lock held. */
+static void cri_schedule_retry(struct k8s_cri *cri, struct cri_loop *L)
+{
+	if (!cri->n_wants) {
+		L->retry_delay = 0;
+		return;
+	}
+	L->retry_delay = L->retry_delay ? L->retry_delay * 2 : 20 * K8S_MS;
+	if (L->retry_delay > K8S_SEC)
+		L->retry_delay = K8S_SEC;
+	L->next_retry = k8s_mono_ns() + L->retry_delay;
+}
+
+/* One round: a list (resync, asked for, or too many wanted), a call per wanted container, or
+ * idle. Lock held. */
+static void cri_round(struct k8s_cri *cri, struct cri_loop *L)
+{
+	uint64_t now = k8s_mono_ns();
+	char *tw[MAX_TARGETED], err[1024] = "";
+	size_t n_tw = 0;
+	bool list = now >= L->next_list || cri->want_list, changed = false;
+	struct k8s_cri_snap fresh;
+	int ret;
+
+	if (!list && cri->n_wants && now >= L->next_retry) {
+		if (cri->n_wants > MAX_TARGETED || L->ps.up != 1)
+			list = true;
+		else
+			for (; n_tw < cri->n_wants; n_tw++)
+				tw[n_tw] = k8s_sdup(cri->wants[n_tw].a);
+	}
+	if (!list && !n_tw) {
+		cri_idle(cri, L, now);
+		return;
+	}
+	cri->want_list = false;
+	k8s_unlock(&cri->lock);
+	ret = cri_connect(cri, L, err, sizeof(err));
+	if (!ret && list)
+		ret = cri_list(cri, &L->g, &fresh, err, sizeof(err));
+	k8s_lock(&cri->lock);
+	cri->calls++;
+	if (ret || list)
+		changed = cri_list_apply(cri, L, ret, &fresh, err);
+	if (!ret)
+		changed |= cri_get_wanted(cri, L, tw, n_tw);
+	for (size_t i = 0; i < n_tw; i++)
+		free(tw[i]);
+	k8s_want_prune(cri, cri->wants, &cri->n_wants, cri_want_done);
+	cri_schedule_retry(cri, L);
+	if (changed) {
+		k8s_unlock(&cri->lock);
+		if (cri->changed)
+			cri->changed(cri->changed_arg);
+		k8s_notify(cri->env);
+		k8s_lock(&cri->lock);
+	}
+}
+
 static void *cri_thread(void *arg)
 {
 	struct k8s_cri *cri = arg;
-	const struct k8s_env *env = cri->env;
-	struct k8s_peer_state ps = { .up = -1 };
-	uint64_t next_list = 0, next_retry = 0, retry_delay = 0, next_watch = 0;
-	struct ag_grpc g = { 0 };
-	char what[600] = "CRI";
+	struct cri_loop L = { .ps = { .up = -1 }, .what = "CRI" };
 
 	k8s_lock(&cri->lock);
-	while (!atomic_load(&env->stop)) {
-		uint64_t now = k8s_mono_ns();
-		char *tw[MAX_TARGETED];
-		size_t n_tw = 0;
-		bool list, changed = false;
-		char err[1024] = "";
-		struct k8s_cri_snap fresh;
-		const char *sock;
-		int ret = 0;
-
-		list = now >= next_list || cri->want_list;
-		if (!list && cri->n_wants && now >= next_retry) {
-			if (cri->n_wants > MAX_TARGETED || ps.up != 1)
-				list = true;
-			else
-				for (; n_tw < cri->n_wants; n_tw++)
-					tw[n_tw] = k8s_sdup(cri->wants[n_tw].a);
-		}
-		if (!list && !n_tw) {
-			uint64_t wake = next_list;
-
-			if (cri->n_wants && next_retry < wake)
-				wake = next_retry;
-			/* the cheap watch: a runtime that goes away is seen within AG_GRPC_WATCH_MS,
-			 * not at the next resync, and its outage is counted from then */
-			if (ps.up == 1 && g.socket) {
-				if (now >= next_watch) {
-					char werr[700];
-					int w;
-
-					k8s_unlock(&cri->lock);
-					w = ag_grpc_reachable(g.socket, werr, sizeof(werr));
-					k8s_lock(&cri->lock);
-					next_watch = k8s_mono_ns() + AG_GRPC_WATCH_MS * K8S_MS;
-					if (w) {
-						cri->up = false;
-						next_list = k8s_mono_ns() +
-							    k8s_peer_fail(&ps, env->backoff_max_ns, werr,
-									  "; keeping the containers known, retrying");
-						continue;
-					}
-				}
-				if (next_watch < wake)
-					wake = next_watch;
-			}
-			k8s_wait(&cri->cond, &cri->lock, wake, &env->stop);
-			continue;
-		}
-		cri->want_list = false;
-		k8s_unlock(&cri->lock);
-
-		sock = cri_socket_now(cri);
-		if (!sock) {
-			ret = -ENOENT;
-			snprintf(err, sizeof(err), "no container runtime socket (%s, %s)",
-				 default_cri_sockets[0], default_cri_sockets[1]);
-		} else if (!g.socket || strcmp(g.socket, sock)) {
-			ag_grpc_fini(&g);
-			snprintf(what, sizeof(what), "CRI at %s", sock);
-			ps.what = what;
-			ret = ag_grpc_init(&g, sock, &env->stop, env->rpc_timeout_ms);
-			if (ret)
-				snprintf(err, sizeof(err), "cannot use socket path %s", sock);
-		}
-		ps.what = what;
-		if (!ret && list)
-			ret = cri_list(cri, &g, &fresh, err, sizeof(err));
-
-		k8s_lock(&cri->lock);
-		cri->calls++;
-		if (!ret && list) {
-			struct k8s_cri_snap old = cri->snap;
-
-			changed = !cri->listed || !cri_equal(&fresh, &cri->snap);
-			cri->snap = fresh;
-			cri->listed = true;
-			cri->up = true;
-			next_list = k8s_mono_ns() + env->resync_ns;
-			if (ps.up != 1) {
-				char d[64];
-
-				snprintf(d, sizeof(d), " (%zu containers and sandboxes)", cri->snap.n);
-				k8s_peer_ok(&ps, d);
-			}
-			k8s_unlock(&cri->lock);
-			cri_free(&old);
-			k8s_lock(&cri->lock);
-		} else if (ret) {
-			cri->errors++;
-			cri->up = false;
-			next_list = k8s_mono_ns() + k8s_peer_fail(&ps, env->backoff_max_ns, err, cri->listed ?
-							    "; keeping the containers known, retrying" :
-							    "; retrying");
-			next_retry = next_list;
-		}
-		for (size_t i = 0; !ret && i < n_tw; i++) {
-			struct k8s_cri_snap one;
-			int r;
-
-			k8s_unlock(&cri->lock);
-			r = cri_one(&g, tw[i], &one, err, sizeof(err));
-			k8s_lock(&cri->lock);
-			cri->calls++;
-			if (r == -ENOENT)
-				continue;
-			if (r) {
-				cri->errors++;
-				next_list = k8s_mono_ns() + k8s_peer_fail(&ps, env->backoff_max_ns, err, "; retrying");
-				break;
-			}
-			if (cri_merge(cri, &one) == 0)
-				changed = true;
-			else
-				cri_free(&one);
-		}
-		for (size_t i = 0; i < n_tw; i++)
-			free(tw[i]);
-		k8s_want_prune(cri, cri->wants, &cri->n_wants, cri_want_done);
-		if (cri->n_wants) {
-			retry_delay = retry_delay ? retry_delay * 2 : 20 * K8S_MS;
-			if (retry_delay > K8S_SEC)
-				retry_delay = K8S_SEC;
-			next_retry = k8s_mono_ns() + retry_delay;
-		} else {
-			retry_delay = 0;
-		}
-		if (changed) {
-			k8s_unlock(&cri->lock);
-			if (cri->changed)
-				cri->changed(cri->changed_arg);
-			k8s_notify(env);
-			k8s_lock(&cri->lock);
-		}
-	}
+	while (!atomic_load(&cri->env->stop))
+		cri_round(cri, &L);
 	k8s_unlock(&cri->lock);
-	ag_grpc_fini(&g);
+	ag_grpc_fini(&L.g);
 	return NULL;
 }
 

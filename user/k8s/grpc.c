@@ -249,47 +249,31 @@ int ag_grpc_unframe(const unsigned char *body, size_t len, const ProtobufCMessag
 	return 0;
 }
 
-int ag_grpc_call(struct ag_grpc *g, const char *method, const ProtobufCMessage *req,
-		 const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp, char *err,
-		 size_t errlen)
+/* The request as one gRPC message: a flag byte (not compressed), the length big-endian, the
+ * bytes. NULL when out of memory. */
+static unsigned char *frame_request(const ProtobufCMessage *req, size_t *len)
 {
-	struct call c = { .grpc_status = -1, .stop = g->stop };
-	char cerr[CURL_ERROR_SIZE] = "";
-	struct curl_slist *hdr = NULL;
-	unsigned char *out = NULL;
-	size_t reqlen;
-	char url[256];
-	struct stat st;
-	long http = 0;
-	CURL *curl = g->curl;
-	CURLcode rc;
-	int ret;
+	size_t reqlen = protobuf_c_message_get_packed_size(req);
+	unsigned char *out = malloc(reqlen + 5);
 
-	*resp = NULL;
-	g->last_status = -1;
-	if (stat(g->socket, &st) < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "grpc %s %s: socket absent: %s", g->socket, method, strerror(errno));
-		return ret;
-	}
-	reqlen = protobuf_c_message_get_packed_size(req);
-	out = malloc(reqlen + 5);
-	if (!out) {
-		snprintf(err, errlen, "grpc %s %s: out of memory", g->socket, method);
-		return -ENOMEM;
-	}
+	if (!out)
+		return NULL;
 	out[0] = 0;
 	out[1] = (unsigned char)(reqlen >> 24);
 	out[2] = (unsigned char)(reqlen >> 16);
 	out[3] = (unsigned char)(reqlen >> 8);
 	out[4] = (unsigned char)reqlen;
 	protobuf_c_message_pack(req, out + 5);
+	*len = reqlen + 5;
+	return out;
+}
 
-	snprintf(url, sizeof(url), "http://localhost%s", method);
-	hdr = curl_slist_append(hdr, "content-type: application/grpc");
-	hdr = curl_slist_append(hdr, "te: trailers");
-	hdr = curl_slist_append(hdr, "user-agent: accelguard grpc-c/libcurl");
-	hdr = curl_slist_append(hdr, "expect:");
+/* The handle set for one call: POST the framed body over HTTP/2 on the Unix socket. */
+static void call_setup(struct ag_grpc *g, const char *url, const unsigned char *body, size_t len,
+		       struct curl_slist *hdr, struct call *c, char *cerr)
+{
+	CURL *curl = g->curl;
+
 	/* One connection per call: libcurl 7.88 (Debian 12) sends nothing on a reused HTTP/2
 	 * prior-knowledge connection over a Unix socket and fails with "Error in the HTTP2 framing
 	 * layer" (the curl tool does the same). A connect() to a Unix socket costs microseconds. */
@@ -300,64 +284,96 @@ int ag_grpc_call(struct ag_grpc *g, const char *method, const ProtobufCMessage *
 	curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, g->socket);
 	curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
 	curl_easy_setopt(curl, CURLOPT_POST, 1L);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, out);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(reqlen + 5));
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &c);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, c);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &c);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, c);
 	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &c);
+	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, c);
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, g->timeout_ms);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, g->timeout_ms);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, cerr);
+}
 
-	rc = curl_easy_perform(curl);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
+/* What came back: a gRPC answer with grpc-status OK, or -errno with err. */
+static int call_answer(struct ag_grpc *g, const char *method, const struct call *c, long http,
+		       char *err, size_t errlen)
+{
+	if (http != 200) {
+		snprintf(err, errlen, "grpc %s %s: HTTP status %ld, not a gRPC answer", g->socket,
+			 method, http);
+		return -EPROTO;
+	}
+	if (strncasecmp(c->content_type, "application/grpc", 16) ||
+	    (c->content_type[16] && c->content_type[16] != '+' && c->content_type[16] != ';')) {
+		snprintf(err, errlen, "grpc %s %s: content-type '%s', not application/grpc",
+			 g->socket, method, c->content_type);
+		return -EPROTO;
+	}
+	if (c->grpc_status < 0) {
+		snprintf(err, errlen, "grpc %s %s: no grpc-status in the trailers", g->socket, method);
+		return -EPROTO;
+	}
+	g->last_status = c->grpc_status;
+	if (c->grpc_status != AG_GRPC_OK) {
+		snprintf(err, errlen, "grpc %s %s: grpc-status %d (%s)%s%s", g->socket, method,
+			 c->grpc_status, ag_grpc_status_name(c->grpc_status),
+			 c->grpc_message[0] ? ": " : "", c->grpc_message);
+		return -EREMOTEIO;
+	}
+	return 0;
+}
+
+int ag_grpc_call(struct ag_grpc *g, const char *method, const ProtobufCMessage *req,
+		 const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp, char *err,
+		 size_t errlen)
+{
+	struct call c = { .grpc_status = -1, .stop = g->stop };
+	char cerr[CURL_ERROR_SIZE] = "", url[256];
+	struct curl_slist *hdr = NULL;
+	unsigned char *out;
+	size_t len;
+	struct stat st;
+	long http = 0;
+	CURLcode rc;
+	int ret;
+
+	*resp = NULL;
+	g->last_status = -1;
+	if (stat(g->socket, &st) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "grpc %s %s: socket absent: %s", g->socket, method, strerror(errno));
+		return ret;
+	}
+	out = frame_request(req, &len);
+	if (!out) {
+		snprintf(err, errlen, "grpc %s %s: out of memory", g->socket, method);
+		return -ENOMEM;
+	}
+	snprintf(url, sizeof(url), "http://localhost%s", method);
+	hdr = curl_slist_append(hdr, "content-type: application/grpc");
+	hdr = curl_slist_append(hdr, "te: trailers");
+	hdr = curl_slist_append(hdr, "user-agent: accelguard grpc-c/libcurl");
+	hdr = curl_slist_append(hdr, "expect:");
+	call_setup(g, url, out, len, hdr, &c, cerr);
+	rc = curl_easy_perform(g->curl);
+	curl_easy_getinfo(g->curl, CURLINFO_RESPONSE_CODE, &http);
+	curl_easy_setopt(g->curl, CURLOPT_ERRORBUFFER, NULL);
 	if (rc != CURLE_OK) {
 		ret = c.too_big ? -EMSGSIZE : curl_errno(rc);
 		snprintf(err, errlen, "grpc %s %s: %s%s%s", g->socket, method,
 			 c.too_big ? "answer over the 16 MiB message limit" : curl_easy_strerror(rc),
 			 cerr[0] && !c.too_big ? ": " : "", c.too_big ? "" : cerr);
-		goto out;
+	} else if (!(ret = call_answer(g, method, &c, http, err, errlen))) {
+		ret = ag_grpc_unframe(c.body, c.len, resp_desc, resp, cerr, sizeof(cerr));
+		if (ret)
+			snprintf(err, errlen, "grpc %s %s: %s", g->socket, method, cerr);
 	}
-	if (http != 200) {
-		ret = -EPROTO;
-		snprintf(err, errlen, "grpc %s %s: HTTP status %ld, not a gRPC answer", g->socket,
-			 method, http);
-		goto out;
-	}
-	if (strncasecmp(c.content_type, "application/grpc", 16) ||
-	    (c.content_type[16] && c.content_type[16] != '+' && c.content_type[16] != ';')) {
-		ret = -EPROTO;
-		snprintf(err, errlen, "grpc %s %s: content-type '%s', not application/grpc",
-			 g->socket, method, c.content_type);
-		goto out;
-	}
-	if (c.grpc_status < 0) {
-		ret = -EPROTO;
-		snprintf(err, errlen, "grpc %s %s: no grpc-status in the trailers", g->socket, method);
-		goto out;
-	}
-	g->last_status = c.grpc_status;
-	if (c.grpc_status != AG_GRPC_OK) {
-		ret = -EREMOTEIO;
-		snprintf(err, errlen, "grpc %s %s: grpc-status %d (%s)%s%s", g->socket, method,
-			 c.grpc_status, ag_grpc_status_name(c.grpc_status), c.grpc_message[0] ? ": " : "",
-			 c.grpc_message);
-		goto out;
-	}
-	ret = ag_grpc_unframe(c.body, c.len, resp_desc, resp, cerr, sizeof(cerr));
-	if (ret) {
-		snprintf(err, errlen, "grpc %s %s: %s", g->socket, method, cerr);
-		goto out;
-	}
-	ret = 0;
-out:
 	curl_slist_free_all(hdr);
 	free(out);
 	free(c.body);

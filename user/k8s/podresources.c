@@ -181,6 +181,18 @@ static int pr_add_pod(struct k8s_pr *pr, struct k8s_pr_snap *s, size_t *cap, con
 	return 0;
 }
 
+/* A snapshot made: sorted for pr_find, or freed when making it failed (ret). */
+static int pr_finish(struct k8s_pr_snap *out, int ret)
+{
+	if (ret) {
+		pr_free(out);
+		return ret;
+	}
+	if (out->n)
+		qsort(out->c, out->n, sizeof(*out->c), prc_cmp);
+	return 0;
+}
+
 /* A Get answer replaces the containers of that pod in a copy of the current snapshot. */
 static int pr_merge(struct k8s_pr *pr, const struct k8s_pr_snap *old, struct k8s_pr_snap *out,
 		    const V1__PodResources *p, uint64_t *unmapped, char *err, size_t errlen)
@@ -230,13 +242,7 @@ static int pr_merge(struct k8s_pr *pr, const struct k8s_pr_snap *old, struct k8s
 			a->claim_name = k8s_sdup(c->a[j].claim_name);
 		}
 	}
-	if (ret) {
-		pr_free(out);
-		return ret;
-	}
-	if (out->n)
-		qsort(out->c, out->n, sizeof(*out->c), prc_cmp);
-	return 0;
+	return pr_finish(out, ret);
 }
 
 int k8s_pr_build(struct k8s_pr *pr, const V1__ListPodResourcesResponse *resp,
@@ -249,13 +255,7 @@ int k8s_pr_build(struct k8s_pr *pr, const V1__ListPodResourcesResponse *resp,
 	for (size_t i = 0; !ret && i < resp->n_pod_resources; i++)
 		ret = pr_add_pod(pr, out, &cap, resp->pod_resources[i], unmapped, &total, err,
 				 errlen);
-	if (ret) {
-		pr_free(out);
-		return ret;
-	}
-	if (out->n)
-		qsort(out->c, out->n, sizeof(*out->c), prc_cmp);
-	return 0;
+	return pr_finish(out, ret);
 }
 
 void k8s_pr_snap_free(struct k8s_pr_snap *s)
@@ -270,203 +270,261 @@ static bool pr_want_done(const void *owner, const struct k8s_want *w)
 	return pr_find(&pr->snap, w->a, w->b, NULL) != NULL;
 }
 
+/* The thread's own state between rounds. */
+struct pr_loop {
+	struct k8s_peer_state ps;
+	uint64_t next_list, last_call, retry_delay, next_retry, next_watch;
+	bool get_unsupported;
+	struct ag_grpc g;
+	char what[600];
+};
+
+/* Nothing to ask now: the cheap watch of a kubelet that is up (one that goes away is seen
+ * within AG_GRPC_WATCH_MS), else wait for the next list, retry or want. Lock held. */
+static void pr_idle(struct k8s_pr *pr, struct pr_loop *L, uint64_t now)
+{
+	const struct k8s_env *env = pr->env;
+	uint64_t wake = L->next_list;
+
+	if (pr->n_wants && L->next_retry < wake)
+		wake = L->next_retry;
+	if (L->ps.up == 1) {
+		if (now >= L->next_watch) {
+			char werr[700];
+			int w;
+
+			k8s_unlock(&pr->lock);
+			w = ag_grpc_reachable(env->pr_socket, werr, sizeof(werr));
+			k8s_lock(&pr->lock);
+			L->next_watch = k8s_mono_ns() + AG_GRPC_WATCH_MS * K8S_MS;
+			if (w) {
+				pr->up = false;
+				L->next_list = k8s_mono_ns() +
+					       k8s_peer_fail(&L->ps, env->backoff_max_ns, werr,
+							     "; keeping the last known allocations, retrying");
+				L->next_retry = L->next_list;
+				return;
+			}
+		}
+		if (L->next_watch < wake)
+			wake = L->next_watch;
+	}
+	k8s_wait(&pr->cond, &pr->lock, wake, &env->stop);
+}
+
+/* List: every pod's allocations, as a fresh snapshot. Lock not held. */
+static int pr_list_call(struct k8s_pr *pr, struct pr_loop *L, struct k8s_pr_snap *fresh,
+			uint64_t *unmapped, char *err, size_t errlen)
+{
+	V1__ListPodResourcesRequest req = V1__LIST_POD_RESOURCES_REQUEST__INIT;
+	V1__ListPodResourcesResponse *resp = NULL;
+	int ret = ag_grpc_call(&L->g, "/v1.PodResourcesLister/List", &req.base,
+			       &v1__list_pod_resources_response__descriptor,
+			       (ProtobufCMessage **)&resp, err, errlen);
+
+	if (ret)
+		return ret;
+	ret = k8s_pr_build(pr, resp, fresh, unmapped, err, errlen);
+	if (ret == -ENOMEM) {
+		snprintf(err, errlen, "%s: out of memory", L->what);
+	} else if (ret) {
+		char e2[1024];
+
+		snprintf(e2, sizeof(e2), "%s: List: %s", L->what, err);
+		snprintf(err, errlen, "%s", e2);
+	}
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return ret;
+}
+
+/* Replace the snapshot with merged and tell the resolver when it changed. Lock held, dropped
+ * meanwhile. */
+static void pr_replace(struct k8s_pr *pr, struct k8s_pr_snap *merged, bool changed)
+{
+	struct k8s_pr_snap old = pr->snap;
+
+	pr->snap = *merged;
+	k8s_unlock(&pr->lock);
+	pr_free(&old);
+	if (changed)
+		k8s_notify(pr->env);
+	k8s_lock(&pr->lock);
+}
+
+/* The List's outcome: the new snapshot, or the failure kept and the next try scheduled. Lock
+ * held. */
+static void pr_list_apply(struct k8s_pr *pr, struct pr_loop *L, int ret,
+			  struct k8s_pr_snap *fresh, uint64_t unmapped, const char *err)
+{
+	const struct k8s_env *env = pr->env;
+	struct k8s_pr_snap old = pr->snap;
+	bool changed;
+
+	if (ret) {
+		pr->errors++;
+		pr->up = false;
+		pr_free(fresh);
+		L->next_list = k8s_mono_ns() +
+			       k8s_peer_fail(&L->ps, env->backoff_max_ns, err,
+					     pr->listed ? "; keeping the last known allocations, retrying"
+							: "; retrying");
+		L->next_retry = L->next_list;
+		return;
+	}
+	changed = !pr->listed || !pr_equal(fresh, &pr->snap);
+
+	pr->snap = *fresh;
+	pr->listed = true;
+	pr->unmapped_ids = unmapped;
+	pr->up = true;
+	k8s_want_prune(pr, pr->wants, &pr->n_wants, pr_want_done);
+	L->next_list = k8s_mono_ns() + env->resync_ns;
+	if (L->ps.up != 1) {
+		char d[64];
+
+		snprintf(d, sizeof(d), " (%zu containers)", pr->snap.n);
+		k8s_peer_ok(&L->ps, d);
+	}
+	k8s_unlock(&pr->lock);
+	pr_free(&old);
+	if (changed)
+		k8s_notify(env);
+	k8s_lock(&pr->lock);
+}
+
+/* Get for one wanted pod, merged into the snapshot. Lock held, dropped around the call.
+ * Returns 0 to go on with the next pod, 1 to stop the round. */
+static int pr_get_one(struct k8s_pr *pr, struct pr_loop *L, const struct k8s_want *w)
+{
+	const struct k8s_env *env = pr->env;
+	V1__GetPodResourcesRequest req = V1__GET_POD_RESOURCES_REQUEST__INIT;
+	V1__GetPodResourcesResponse *resp = NULL;
+	struct k8s_pr_snap merged;
+	uint64_t unmapped = 0;
+	char err[1024] = "";
+	int ret;
+
+	req.pod_namespace = w->a;
+	req.pod_name = w->b;
+	k8s_unlock(&pr->lock);
+	ret = ag_grpc_call(&L->g, "/v1.PodResourcesLister/Get", &req.base,
+			   &v1__get_pod_resources_response__descriptor, (ProtobufCMessage **)&resp,
+			   err, sizeof(err));
+	k8s_lock(&pr->lock);
+	pr->calls++;
+	if (ret == -EREMOTEIO && L->g.last_status == AG_GRPC_UNIMPLEMENTED) {
+		k8s_log(AG_LOG_INFO, "%s has no Get (kubelet older than 1.27?): using List", L->what);
+		L->get_unsupported = true;
+		pr->want_list = true;
+		return 1;
+	}
+	if (ret == -EREMOTEIO && L->g.last_status == AG_GRPC_NOT_FOUND)
+		return 0; /* not admitted yet: retried */
+	if (ret) {
+		pr->errors++;
+		pr->up = false;
+		L->next_list = k8s_mono_ns() + k8s_peer_fail(&L->ps, env->backoff_max_ns, err, "; retrying");
+		return 1;
+	}
+	if (!resp->pod_resources) {
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+		return 0;
+	}
+	k8s_unlock(&pr->lock);
+	ret = pr_merge(pr, &pr->snap, &merged, resp->pod_resources, &unmapped, err, sizeof(err));
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	k8s_lock(&pr->lock);
+	if (ret) {
+		if (ret == -E2BIG)
+			k8s_log(AG_LOG_WARN, "%s: Get: %s: answer ignored", L->what, err);
+		return 0;
+	}
+	/* pr->snap may have been replaced meanwhile only by this thread: merged is current */
+	pr_replace(pr, &merged, !pr_equal(&merged, &pr->snap));
+	return 0;
+}
+
+/* Pods not there yet: ask again, sooner at first. Lock held. */
+static void pr_schedule_retry(struct k8s_pr *pr, struct pr_loop *L)
+{
+	if (!pr->n_wants) {
+		L->retry_delay = 0;
+		return;
+	}
+	L->retry_delay = L->retry_delay ? L->retry_delay * 2 : pr->env->min_interval_ns;
+	if (L->retry_delay > K8S_SEC)
+		L->retry_delay = K8S_SEC;
+	if (L->next_retry < k8s_mono_ns() + L->retry_delay)
+		L->next_retry = k8s_mono_ns() + L->retry_delay;
+}
+
+/* One round: a List (resync, asked for, or Get not usable), Gets for the wanted pods, or idle.
+ * Lock held. */
+static void pr_round(struct k8s_pr *pr, struct pr_loop *L)
+{
+	const struct k8s_env *env = pr->env;
+	uint64_t now = k8s_mono_ns();
+	struct k8s_want tw[MAX_TARGETED];
+	size_t n_tw = 0;
+	bool list = now >= L->next_list || pr->want_list;
+	struct k8s_pr_snap fresh = { 0 };
+	uint64_t unmapped = 0;
+	char err[1024] = "";
+	int ret = 0;
+
+	if (!list && pr->n_wants && now >= L->next_retry) {
+		if (L->get_unsupported || pr->n_wants > MAX_TARGETED || L->ps.up != 1)
+			list = true;
+		else
+			n_tw = pr->n_wants;
+	}
+	if (!list && !n_tw) {
+		pr_idle(pr, L, now);
+		return;
+	}
+	/* the kubelet allows 100 calls a second, bursts of 10 */
+	if (now < L->last_call + env->min_interval_ns) {
+		k8s_wait(&pr->cond, &pr->lock, L->last_call + env->min_interval_ns, &env->stop);
+		return;
+	}
+	for (size_t i = 0; i < n_tw; i++) {
+		tw[i].a = k8s_sdup(pr->wants[i].a);
+		tw[i].b = k8s_sdup(pr->wants[i].b);
+	}
+	pr->want_list = false;
+	L->last_call = now;
+	k8s_unlock(&pr->lock);
+	if (list)
+		ret = pr_list_call(pr, L, &fresh, &unmapped, err, sizeof(err));
+	k8s_lock(&pr->lock);
+	pr->calls++; /* once a round, as before, and once a Get */
+	if (list)
+		pr_list_apply(pr, L, ret, &fresh, unmapped, err);
+	for (size_t i = 0; i < n_tw; i++)
+		if (pr_get_one(pr, L, &tw[i]))
+			break;
+	k8s_want_free(tw, n_tw);
+	k8s_want_prune(pr, pr->wants, &pr->n_wants, pr_want_done);
+	pr_schedule_retry(pr, L);
+}
+
 static void *pr_thread(void *arg)
 {
 	struct k8s_pr *pr = arg;
 	const struct k8s_env *env = pr->env;
-	struct k8s_peer_state ps = { .what = "kubelet PodResources", .up = -1 };
-	uint64_t next_list = 0, last_call = 0, retry_delay = 0, next_retry = 0, next_watch = 0;
-	bool get_unsupported = false;
-	struct ag_grpc g;
-	char what[600];
+	struct pr_loop L = { .ps = { .up = -1 } };
 
-	snprintf(what, sizeof(what), "kubelet PodResources at %s", env->pr_socket);
-	ps.what = what;
-	if (ag_grpc_init(&g, env->pr_socket, &env->stop, env->rpc_timeout_ms) < 0) {
-		k8s_log(AG_LOG_ERROR, "%s: socket path unusable; PodResources off", what);
+	snprintf(L.what, sizeof(L.what), "kubelet PodResources at %s", env->pr_socket);
+	L.ps.what = L.what;
+	if (ag_grpc_init(&L.g, env->pr_socket, &env->stop, env->rpc_timeout_ms) < 0) {
+		k8s_log(AG_LOG_ERROR, "%s: socket path unusable; PodResources off", L.what);
 		return NULL;
 	}
 	k8s_lock(&pr->lock);
-	while (!atomic_load(&env->stop)) {
-		uint64_t now = k8s_mono_ns(), wake;
-		struct k8s_want tw[MAX_TARGETED];
-		size_t n_tw = 0;
-		bool list;
-		char err[1024] = "";
-		struct k8s_pr_snap fresh = { 0 };
-		uint64_t unmapped = 0;
-		int ret = 0;
-
-		list = now >= next_list || pr->want_list;
-		if (!list && pr->n_wants && now >= next_retry) {
-			if (get_unsupported || pr->n_wants > MAX_TARGETED || ps.up != 1)
-				list = true;
-			else
-				n_tw = pr->n_wants;
-		}
-		if (!list && !n_tw) {
-			wake = next_list;
-			if (pr->n_wants && next_retry < wake)
-				wake = next_retry;
-			/* the cheap watch: a kubelet that goes away is seen within AG_GRPC_WATCH_MS */
-			if (ps.up == 1) {
-				if (now >= next_watch) {
-					char werr[700];
-					int w;
-
-					k8s_unlock(&pr->lock);
-					w = ag_grpc_reachable(env->pr_socket, werr, sizeof(werr));
-					k8s_lock(&pr->lock);
-					next_watch = k8s_mono_ns() + AG_GRPC_WATCH_MS * K8S_MS;
-					if (w) {
-						pr->up = false;
-						next_list = k8s_mono_ns() +
-							    k8s_peer_fail(&ps, env->backoff_max_ns, werr,
-									  "; keeping the last known allocations, retrying");
-						next_retry = next_list;
-						continue;
-					}
-				}
-				if (next_watch < wake)
-					wake = next_watch;
-			}
-			k8s_wait(&pr->cond, &pr->lock, wake, &env->stop);
-			continue;
-		}
-		/* the kubelet allows 100 calls a second, bursts of 10 */
-		if (now < last_call + env->min_interval_ns) {
-			k8s_wait(&pr->cond, &pr->lock, last_call + env->min_interval_ns, &env->stop);
-			continue;
-		}
-		for (size_t i = 0; i < n_tw; i++) {
-			tw[i].a = k8s_sdup(pr->wants[i].a);
-			tw[i].b = k8s_sdup(pr->wants[i].b);
-		}
-		pr->want_list = false;
-		k8s_unlock(&pr->lock);
-
-		last_call = now;
-		if (list) {
-			V1__ListPodResourcesRequest req = V1__LIST_POD_RESOURCES_REQUEST__INIT;
-			V1__ListPodResourcesResponse *resp = NULL;
-
-			ret = ag_grpc_call(&g, "/v1.PodResourcesLister/List", &req.base,
-					   &v1__list_pod_resources_response__descriptor,
-					   (ProtobufCMessage **)&resp, err, sizeof(err));
-			if (!ret) {
-				ret = k8s_pr_build(pr, resp, &fresh, &unmapped, err, sizeof(err));
-				if (ret == -ENOMEM)
-					snprintf(err, sizeof(err), "%s: out of memory", what);
-				else if (ret) {
-					char e2[sizeof(err)];
-
-					snprintf(e2, sizeof(e2), "%s: List: %s", what, err);
-					memcpy(err, e2, sizeof(err));
-				}
-				protobuf_c_message_free_unpacked(&resp->base, NULL);
-			}
-		}
-		k8s_lock(&pr->lock);
-		pr->calls++;
-		if (list && !ret) {
-			bool changed = !pr->listed || !pr_equal(&fresh, &pr->snap);
-			struct k8s_pr_snap old = pr->snap;
-
-			pr->snap = fresh;
-			pr->listed = true;
-			pr->unmapped_ids = unmapped;
-			pr->up = true;
-			k8s_want_prune(pr, pr->wants, &pr->n_wants, pr_want_done);
-			next_list = k8s_mono_ns() + env->resync_ns;
-			if (ps.up != 1) {
-				char d[64];
-
-				snprintf(d, sizeof(d), " (%zu containers)", pr->snap.n);
-				k8s_peer_ok(&ps, d);
-			}
-			k8s_unlock(&pr->lock);
-			pr_free(&old);
-			if (changed)
-				k8s_notify(env);
-			k8s_lock(&pr->lock);
-		} else if (list) {
-			pr->errors++;
-			pr->up = false;
-			pr_free(&fresh);
-			next_list = k8s_mono_ns() +
-				    k8s_peer_fail(&ps, env->backoff_max_ns, err, pr->listed ? "; keeping the last known "
-								"allocations, retrying" : "; retrying");
-			next_retry = next_list;
-		}
-		/* targeted: Get per pod */
-		for (size_t i = 0; i < n_tw; i++) {
-			V1__GetPodResourcesRequest req = V1__GET_POD_RESOURCES_REQUEST__INIT;
-			V1__GetPodResourcesResponse *resp = NULL;
-			struct k8s_pr_snap merged, old;
-			bool changed;
-
-			req.pod_namespace = tw[i].a;
-			req.pod_name = tw[i].b;
-			k8s_unlock(&pr->lock);
-			ret = ag_grpc_call(&g, "/v1.PodResourcesLister/Get", &req.base,
-					   &v1__get_pod_resources_response__descriptor,
-					   (ProtobufCMessage **)&resp, err, sizeof(err));
-			k8s_lock(&pr->lock);
-			pr->calls++;
-			if (ret == -EREMOTEIO && g.last_status == AG_GRPC_UNIMPLEMENTED) {
-				k8s_log(AG_LOG_INFO, "%s has no Get (kubelet older than 1.27?): using "
-					"List", what);
-				get_unsupported = true;
-				pr->want_list = true;
-				break;
-			}
-			if (ret == -EREMOTEIO && g.last_status == AG_GRPC_NOT_FOUND)
-				continue; /* not admitted yet: retried below */
-			if (ret) {
-				pr->errors++;
-				pr->up = false;
-				next_list = k8s_mono_ns() + k8s_peer_fail(&ps, env->backoff_max_ns, err, "; retrying");
-				break;
-			}
-			if (!resp->pod_resources) {
-				protobuf_c_message_free_unpacked(&resp->base, NULL);
-				continue;
-			}
-			k8s_unlock(&pr->lock);
-			ret = pr_merge(pr, &pr->snap, &merged, resp->pod_resources, &unmapped, err,
-				       sizeof(err));
-			protobuf_c_message_free_unpacked(&resp->base, NULL);
-			k8s_lock(&pr->lock);
-			if (ret) {
-				if (ret == -E2BIG)
-					k8s_log(AG_LOG_WARN, "%s: Get: %s: answer ignored", what, err);
-				continue;
-			}
-			/* pr->snap may have been replaced meanwhile only by this thread: merged is current */
-			changed = !pr_equal(&merged, &pr->snap);
-			old = pr->snap;
-			pr->snap = merged;
-			k8s_unlock(&pr->lock);
-			pr_free(&old);
-			if (changed)
-				k8s_notify(env);
-			k8s_lock(&pr->lock);
-		}
-		k8s_want_free(tw, n_tw);
-		k8s_want_prune(pr, pr->wants, &pr->n_wants, pr_want_done);
-		/* pods not there yet: ask again, sooner at first */
-		if (pr->n_wants) {
-			retry_delay = retry_delay ? retry_delay * 2 : env->min_interval_ns;
-			if (retry_delay > K8S_SEC)
-				retry_delay = K8S_SEC;
-			if (next_retry < k8s_mono_ns() + retry_delay)
-				next_retry = k8s_mono_ns() + retry_delay;
-		} else {
-			retry_delay = 0;
-		}
-	}
+	while (!atomic_load(&env->stop))
+		pr_round(pr, &L);
 	k8s_unlock(&pr->lock);
-	ag_grpc_fini(&g);
+	ag_grpc_fini(&L.g);
 	return NULL;
 }
 

@@ -70,16 +70,24 @@ void ag_maps_free(struct ag_maps *m)
 
 /* ---- writes ---------------------------------------------------------------------------------- */
 
+/* A failed map write: counted (unless count is false: a delete of what is not there), -errno
+ * returned, errno kept for the caller's message. */
+static int map_failed(struct ag_maps *m, bool count)
+{
+	int e = errno;
+
+	if (count)
+		m->errors++;
+	errno = e;
+	return -e;
+}
+
 int ag_maps_policy_set(struct ag_maps *m, __u64 cgroup_id, const struct ag_policy *p)
 {
 	if (m->fd.policy < 0)
 		return 0;
 	if (bpf_map_update_elem(m->fd.policy, &cgroup_id, p, BPF_ANY)) {
-		int e = errno;
-
-		m->errors++;
-		errno = e;
-		return -e;
+		return map_failed(m, true);
 	}
 	ag_maps_bump(m);
 	return 0;
@@ -90,12 +98,7 @@ int ag_maps_policy_del(struct ag_maps *m, __u64 cgroup_id)
 	if (m->fd.policy < 0)
 		return 0;
 	if (bpf_map_delete_elem(m->fd.policy, &cgroup_id)) {
-		int e = errno;
-
-		if (e != ENOENT)
-			m->errors++;
-		errno = e;
-		return -e;
+		return map_failed(m, errno != ENOENT);
 	}
 	ag_maps_bump(m);
 	return 0;
@@ -111,11 +114,7 @@ int ag_maps_owner_set(struct ag_maps *m, __u32 major, __u32 minor, __u32 count)
 	err = count ? bpf_map_update_elem(m->fd.owners, &k, &count, BPF_ANY)
 		    : bpf_map_delete_elem(m->fd.owners, &k);
 	if (err && !(count == 0 && errno == ENOENT)) {
-		int e = errno;
-
-		m->errors++;
-		errno = e;
-		return -e;
+		return map_failed(m, true);
 	}
 	ag_maps_bump(m);
 	return 0;

@@ -15,19 +15,6 @@
 #include "procscan.h"
 #include "util.h"
 
-static void read_small(int dirfd, const char *name, char *buf, size_t len)
-{
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	buf[0] = 0;
-	if (fd < 0)
-		return;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
-}
-
 /* The descriptors already reported for one process: (fd, file) pairs, so that the threads that
  * share a table report it once. */
 struct seen {
@@ -94,9 +81,9 @@ static int scan_table(int taskfd, const struct ag_devtab *dt, pid_t pid, struct 
 			continue;
 		if (!have_meta) {
 			/* the thread's own: its group leader may have exited */
-			read_small(taskfd, "comm", f.comm, sizeof(f.comm));
+			ag_read_small(taskfd, "comm", f.comm, sizeof(f.comm));
 			f.comm[strcspn(f.comm, "\n")] = 0;
-			read_small(taskfd, "cgroup", text, sizeof(text));
+			ag_read_small(taskfd, "cgroup", text, sizeof(text));
 			if (ag_proc_cgroup_parse(text, f.cgroup, sizeof(f.cgroup)))
 				f.cgroup[0] = 0;
 			have_meta = true;

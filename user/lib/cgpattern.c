@@ -45,53 +45,78 @@ static bool is_globstar(const char *c)
 	return c[0] == '*' && c[1] == '*' && c[2] == '\0';
 }
 
+/* A pattern and a path split into components, and two rows of the dynamic programme (one
+ * bool per path component and one more). */
+struct dp {
+	char *pbuf, *sbuf, **pc, **sc;
+	int np, ns;
+	bool *x, *y;
+};
+
+static void dp_free(struct dp *d)
+{
+	free(d->x);
+	free(d->y);
+	free(d->pc);
+	free(d->sc);
+	free(d->pbuf);
+	free(d->sbuf);
+}
+
+/* 0, or -1 (d freed) when pattern is not absolute or memory runs out */
+static int dp_init(struct dp *d, const char *pattern, const char *path)
+{
+	memset(d, 0, sizeof(*d));
+	if (!pattern || !path || pattern[0] != '/')
+		return -1;
+	d->pbuf = strdup(pattern);
+	d->sbuf = strdup(path);
+	if (!d->pbuf || !d->sbuf)
+		goto fail;
+	d->np = split(d->pbuf, &d->pc);
+	d->ns = split(d->sbuf, &d->sc);
+	if (d->np < 0 || d->ns < 0)
+		goto fail;
+	d->x = calloc((size_t)d->ns + 1, sizeof(*d->x));
+	d->y = calloc((size_t)d->ns + 1, sizeof(*d->y));
+	if (!d->x || !d->y)
+		goto fail;
+	return 0;
+fail:
+	dp_free(d);
+	return -1;
+}
+
 /*
  * Whether pattern matches path; with ancestor set, also when it matches an ancestor of path
  * (the pattern ends while path components remain).
  */
 static bool match(const char *pattern, const char *path, bool ancestor)
 {
-	char *pbuf = NULL, *sbuf = NULL, **pc = NULL, **sc = NULL;
-	bool *cur = NULL, *next = NULL, ok = false;
-	int np, ns, i, j;
+	struct dp d;
+	bool *cur, *next, ok;
+	int i, j;
 
-	if (!pattern || !path || pattern[0] != '/')
+	if (dp_init(&d, pattern, path))
 		return false;
-	pbuf = strdup(pattern);
-	sbuf = strdup(path);
-	if (!pbuf || !sbuf)
-		goto out;
-	np = split(pbuf, &pc);
-	ns = split(sbuf, &sc);
-	if (np < 0 || ns < 0)
-		goto out;
-	cur = calloc((size_t)ns + 1, sizeof(*cur));
-	next = calloc((size_t)ns + 1, sizeof(*next));
-	if (!cur || !next)
-		goto out;
-
+	cur = d.x;
+	next = d.y;
 	/* next[j]: pattern components i+1.. match path components j.. ; start with i = np. */
-	for (j = 0; j <= ns; j++)
-		next[j] = ancestor || j == ns;
-	for (i = np - 1; i >= 0; i--) {
-		for (j = ns; j >= 0; j--) {
-			if (is_globstar(pc[i]))
-				cur[j] = next[j] || (j < ns && cur[j + 1]);
+	for (j = 0; j <= d.ns; j++)
+		next[j] = ancestor || j == d.ns;
+	for (i = d.np - 1; i >= 0; i--) {
+		for (j = d.ns; j >= 0; j--) {
+			if (is_globstar(d.pc[i]))
+				cur[j] = next[j] || (j < d.ns && cur[j + 1]);
 			else
-				cur[j] = j < ns && next[j + 1] && fnmatch(pc[i], sc[j], 0) == 0;
+				cur[j] = j < d.ns && next[j + 1] && fnmatch(d.pc[i], d.sc[j], 0) == 0;
 		}
 		bool *t = cur;
 		cur = next;
 		next = t;
 	}
 	ok = next[0];
-out:
-	free(cur);
-	free(next);
-	free(pc);
-	free(sc);
-	free(pbuf);
-	free(sbuf);
+	dp_free(&d);
 	return ok;
 }
 
@@ -112,53 +137,37 @@ bool ag_cgpattern_match_or_ancestor(const char *pattern, const char *path)
  */
 int ag_cgpattern_prefix(const char *pattern, const char *path)
 {
-	char *pbuf = NULL, *sbuf = NULL, **pc = NULL, **sc = NULL;
-	bool *a = NULL, *b = NULL;
-	int np, ns, ret = -1;
+	struct dp d;
+	bool *a, *b;
+	int ret = -1;
 
-	if (!pattern || !path || pattern[0] != '/')
+	if (dp_init(&d, pattern, path))
 		return -1;
-	pbuf = strdup(pattern);
-	sbuf = strdup(path);
-	if (!pbuf || !sbuf)
-		goto out;
-	np = split(pbuf, &pc);
-	ns = split(sbuf, &sc);
-	if (np < 0 || ns < 0)
-		goto out;
-	a = calloc((size_t)ns + 1, sizeof(*a));
-	b = calloc((size_t)ns + 1, sizeof(*b));
-	if (!a || !b)
-		goto out;
+	a = d.x;
+	b = d.y;
 	a[0] = true;
-	for (int i = 0; i < np; i++) {
+	for (int i = 0; i < d.np; i++) {
 		bool any = false, *t;
 
-		for (int j = 0; j <= ns; j++) {
-			if (is_globstar(pc[i])) {
+		for (int j = 0; j <= d.ns; j++) {
+			if (is_globstar(d.pc[i])) {
 				any = any || a[j];
 				b[j] = any;
 			} else {
-				b[j] = j > 0 && a[j - 1] && fnmatch(pc[i], sc[j - 1], 0) == 0;
+				b[j] = j > 0 && a[j - 1] && fnmatch(d.pc[i], d.sc[j - 1], 0) == 0;
 			}
 		}
 		t = a;
 		a = b;
 		b = t;
 	}
-	for (int j = ns ? 1 : 0; j <= ns; j++) {
+	for (int j = d.ns ? 1 : 0; j <= d.ns; j++) {
 		if (a[j]) {
 			ret = j;
 			break;
 		}
 	}
-out:
-	free(a);
-	free(b);
-	free(pc);
-	free(sc);
-	free(pbuf);
-	free(sbuf);
+	dp_free(&d);
 	return ret;
 }
 

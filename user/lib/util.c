@@ -17,6 +17,23 @@ int ag_read_file(const char *path, char **out, size_t *lenp)
 	return ag_read_file_max(path, SIZE_MAX, out, lenp);
 }
 
+ssize_t ag_read_small(int dirfd, const char *name, char *buf, size_t len)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC), e;
+	ssize_t n;
+
+	buf[0] = 0;
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	e = errno;
+	close(fd);
+	if (n < 0)
+		return -e;
+	buf[n] = 0;
+	return n;
+}
+
 int ag_read_file_max(const char *path, size_t max, char **out, size_t *lenp)
 {
 	size_t len = 0, cap = 4096;

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -12,6 +13,9 @@
 int ag_read_file(const char *path, char **out, size_t *len);
 /* The same, at most max bytes (the rest is not read). */
 int ag_read_file_max(const char *path, size_t max, char **out, size_t *len);
+/* A small file (procfs, sysfs) into buf in one read: name under dirfd (AT_FDCWD: a path), at
+ * most len - 1 bytes, NUL-terminated ("" when it cannot be read). The byte count, or -errno. */
+ssize_t ag_read_small(int dirfd, const char *name, char *buf, size_t len);
 
 /* Write a whole file atomically: a temporary file in the same directory, fsync, rename.
  * Returns 0 or -errno; on error the old file is left as it was. */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <yaml.h>
 
@@ -1496,6 +1497,23 @@ out:
 	if (ret)
 		ag_config_free(cfg);
 	return ret;
+}
+
+int ag_config_for_journal(const char **path, const char **dir, struct ag_config *cfg, char *err,
+			  size_t errlen)
+{
+	int r;
+
+	if (!*path && !*dir && !access("/etc/accelguard/config.yaml", R_OK))
+		*path = "/etc/accelguard/config.yaml";
+	if (!*path)
+		return 0;
+	r = ag_config_load(*path, cfg, err, errlen);
+	if (r)
+		return r < 0 ? r : -EINVAL;
+	if (!*dir && cfg->journal.present)
+		*dir = cfg->journal.dir;
+	return 1;
 }
 
 int ag_config_parse(const char *name, const char *buf, size_t len, struct ag_config *cfg, char *err,

@@ -123,6 +123,12 @@ struct ag_config {
 /* Load and validate. On error returns -errno (-EINVAL for content) and writes
  * "FILE:LINE: reason" (or "FILE: reason") into err. */
 int ag_config_load(const char *path, struct ag_config *cfg, char *err, size_t errlen);
+/* The configuration of a command that reads the journal (selftest, evidence): *path, or the
+ * agent's default file when it exists and neither *path nor *dir was given (*path then names
+ * it); *dir from its journal: section unless given. Returns 1 when a configuration is loaded
+ * (ag_config_free it), 0 when there is none, or ag_config_load's -errno and err. */
+int ag_config_for_journal(const char **path, const char **dir, struct ag_config *cfg, char *err,
+			  size_t errlen);
 /* The same from memory: name stands for the file in errors. The fuzz entry point. */
 int ag_config_parse(const char *name, const char *buf, size_t len, struct ag_config *cfg, char *err,
 		    size_t errlen);

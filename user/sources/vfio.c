@@ -3,11 +3,13 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
 #include "vfio.h"
 
 /* what is read, under /sys or another root (its "/sys" replaced): `accelguard paths` prints these */
@@ -19,16 +21,10 @@ static const char CLASS_VFIO_DEV[] = "/sys/class/vfio-dev";
 /* the first line of a small sysfs file, without its newline; false when unreadable */
 static bool read_line(const char *path, char *buf, size_t len)
 {
-	FILE *f = fopen(path, "re");
-	bool ok;
-
-	if (!f)
+	if (ag_read_small(AT_FDCWD, path, buf, len) < 0)
 		return false;
-	ok = fgets(buf, (int)len, f) != NULL;
-	fclose(f);
-	if (ok)
-		buf[strcspn(buf, "\n")] = 0;
-	return ok;
+	buf[strcspn(buf, "\n")] = 0;
+	return true;
 }
 
 static const char *vendor_name(unsigned long id)
