@@ -537,10 +537,21 @@ static int st_find_agent(struct selftest *S)
 		ag_err("selftest: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	r = scan_journal(S->dir, 0, sc);
-	if (r) {
-		ag_err("selftest: cannot read the journal %s: %s", S->dir, strerror(r < 0 ? -r : EIO));
-		return r < 0 ? r : -EIO;
+	/* An agent that started a moment ago has its control socket up before its journal's next
+	 * flush has written its ready event: wait for that flush (up to 5 s), not fail. */
+	for (int tries = 0;; tries++) {
+		struct stat st;
+
+		r = scan_journal(S->dir, 0, sc);
+		if (r) {
+			ag_err("selftest: cannot read the journal %s: %s", S->dir,
+			       strerror(r < 0 ? -r : EIO));
+			return r < 0 ? r : -EIO;
+		}
+		if (sc->have_ready || tries >= 50 || stat(S->sock, &st) || !S_ISSOCK(st.st_mode))
+			break;
+		sc->n_t = 0; /* scanned again from the start */
+		usleep(100 * 1000);
 	}
 	if (!sc->have_ready || sc->stopped || sc->pid <= 0 || kill((pid_t)sc->pid, 0)) {
 		ag_err("selftest: no running agent writes the journal %s (%s)", S->dir,
