@@ -37,6 +37,7 @@
 #include "startup.h"
 #include "journal.h"
 #include "evidence_http.h"
+#include "event.h"
 #include "control.h"
 #include "selftest.h"
 #include "util.h"
@@ -66,6 +67,7 @@ struct agent {
 	int mode;
 	struct ag_sinks *sinks; /* where the batches go (sink.h) */
 	struct jw jw;      /* the lines of one batch, handed to the sinks by flush() */
+	struct ag_evb evb; /* the batch's typed events (event.h), one per line */
 	size_t batch_lines;
 	unsigned int sink_wait_ms; /* how long the exit waits for the sinks */
 	size_t ev_start;   /* where the event being written began in jw */
@@ -126,29 +128,35 @@ static void fmt_time(struct agent *a, __u64 boot_ns, char *buf)
 
 static void flush(struct agent *a);
 
-/* Events are written straight into the batch, one line each. */
-static void begin_event(struct agent *a, const char *type, __u64 boot_ns)
+/* Events are written straight into the batch, one line and one typed record each (the record's
+ * fields beside the line's, from the same data). */
+static void begin_event(struct agent *a, int kind, const char *type, __u64 boot_ns)
 {
+	__u64 t_ns = boot_ns ? boot_ns : ag_now_ns(CLOCK_BOOTTIME);
 	char t[32];
 
 	a->ev_start = a->jw.len;
 	a->jw.need_comma = false;
 	jw_obj_open(&a->jw);
 	jw_kstr(&a->jw, "type", type);
-	fmt_time(a, boot_ns ? boot_ns : ag_now_ns(CLOCK_BOOTTIME), t);
+	fmt_time(a, t_ns, t);
 	jw_kstr(&a->jw, "time", t);
+	ag_evb_begin(&a->evb, kind);
+	ag_evb_cur(&a->evb)->time_ns = (__u64)((__s64)t_ns + a->boot_to_real);
+	AG_EVB_STR(&a->evb, time, t, sizeof(t));
 }
 
 static void end_event(struct agent *a)
 {
 	jw_obj_close(&a->jw);
 	jw_append(&a->jw, "\n", 1);
-	if (a->jw.oom) {
-		/* no memory for this line: drop it whole, keep the lines before it */
+	if (a->jw.oom || !ag_evb_end(&a->evb)) {
+		/* no memory for this line or its record: drop both, keep the events before them */
 		a->jw.len = a->ev_start;
 		if (a->jw.buf)
 			a->jw.buf[a->jw.len] = 0;
 		a->jw.oom = false;
+		ag_evb_cancel(&a->evb);
 		a->lines_lost++;
 		return;
 	}
@@ -161,11 +169,15 @@ static void end_event(struct agent *a)
 /* Hand the batch to the sinks: formatted once, queued for each without waiting for any. */
 static void flush(struct agent *a)
 {
+	struct ag_sink_batch b = { .buf = a->jw.buf, .len = a->jw.len, .ev = a->evb.buf,
+				   .evlen = a->evb.len, .n = a->batch_lines };
+
 	if (!a->jw.len)
 		return;
-	ag_sinks_emit(a->sinks, a->jw.buf, a->jw.len, a->batch_lines);
+	ag_sinks_emit_batch(a->sinks, &b);
 	a->batch_lines = 0;
 	jw_reset(&a->jw);
+	ag_evb_reset(&a->evb);
 }
 
 /* cg: the cgroup that answers for id (for a cgroup below a tenant, the tenant); path: id's own
@@ -173,6 +185,23 @@ static void flush(struct agent *a)
 static void put_cgroup_at(struct agent *a, struct jw *w, __u64 id, const struct ag_cg *cg,
 			  const char *path)
 {
+	struct ag_evb *b = &a->evb;
+
+	ag_evb_cur(b)->cgroup_id = id;
+	AG_EVB_STR(b, cgroup_path, path ? path : cg ? cg->path : "", AG_EV_STR_MAX);
+	if (cg && path && strcmp(path, cg->path)) {
+		ag_evb_cur(b)->tenant_id = cg->id;
+		AG_EVB_STR(b, tenant_path, cg->path, AG_EV_STR_MAX);
+	}
+	if (cg && (cg->t.pod_uid[0] || cg->t.pod_name[0])) {
+		AG_EVB_STR(b, pod_ns, cg->t.pod_namespace, sizeof(cg->t.pod_namespace));
+		AG_EVB_STR(b, pod_name, cg->t.pod_name, sizeof(cg->t.pod_name));
+		AG_EVB_STR(b, pod_uid, cg->t.pod_uid, sizeof(cg->t.pod_uid));
+	}
+	if (cg && (cg->t.container_id[0] || cg->t.container_name[0])) {
+		AG_EVB_STR(b, container_name, cg->t.container_name, sizeof(cg->t.container_name));
+		AG_EVB_STR(b, container_id, cg->t.container_id, sizeof(cg->t.container_id));
+	}
 	jw_key(w, "cgroup");
 	jw_obj_open(w);
 	jw_ku64(w, "id", id);
@@ -246,13 +275,45 @@ struct access_view {
 	const char *comm;
 };
 
+/* the access's record: the fields the sinks read */
+static void put_access(struct agent *a, const struct access_view *v, const struct ag_class *c)
+{
+	struct ag_evb *b = &a->evb;
+	struct ag_event *e = ag_evb_cur(b);
+
+	e->op = (__u8)v->op;
+	e->verdict = (__u8)v->verdict;
+	e->action = (__u8)v->action;
+	e->hook = (__u8)v->hook;
+	e->flags = (v->first ? AG_EVF_FIRST : 0) | (v->rejudged ? AG_EVF_REJUDGED : 0) |
+		   (v->early ? AG_EVF_EARLY : 0) | (v->scanned ? AG_EVF_SCANNED : 0);
+	e->pid = v->pid;
+	e->tid = v->tid;
+	e->cmd = v->cmd;
+	e->xfer_cmd = v->xfer_cmd;
+	e->fd = v->fd;
+	e->viol_total = v->viol_total;
+	e->suppressed = v->suppressed;
+	if (v->op != AG_OP_PTRACE) { /* ptrace: another tenant's process, no device */
+		e->major = v->major;
+		e->minor = v->minor;
+		AG_EVB_STR(b, cls, c ? c->name : "unknown", sizeof(c->name));
+	}
+	if (v->op == AG_OP_IOCTL)
+		AG_EVB_STR(b, ioctl_name, ag_ioctl_name(c ? c->name : NULL, v->cmd, v->xfer_cmd),
+			   64);
+	AG_EVB_STR(b, tier, ag_tier_name(a->bpf.tier), 32);
+	AG_EVB_STR(b, comm, v->comm, AG_COMM_LEN);
+}
+
 static void emit_access(struct agent *a, const struct access_view *v, const struct ag_cg *cg,
 			const char *path)
 {
 	const struct ag_class *c = ag_devtab_class(&a->dt, v->class_id);
 	struct jw *w = &a->jw;
 
-	begin_event(a, "access", v->time_ns);
+	begin_event(a, AG_EVK_ACCESS, "access", v->time_ns);
+	put_access(a, v, c);
 	jw_kstr(w, "op", ag_op_name(v->op));
 	jw_kstr(w, "verdict", ag_verdict_name(v->verdict));
 	jw_kstr(w, "action", ag_action_name(v->action));
@@ -382,7 +443,9 @@ static void rejudge(struct agent *a, struct ag_cg *cg, const struct ag_pending_a
 
 static void emit_tenant(struct agent *a, const char *what, const struct ag_cg *cg, __u64 t)
 {
-	begin_event(a, "tenant", t);
+	begin_event(a, AG_EVK_TENANT, "tenant", t);
+	AG_EVB_STR(&a->evb, what, what, 32);
+	AG_EVB_STR(&a->evb, state, ag_pstate_name(cg->state), 32);
 	jw_kstr(&a->jw, "event", what);
 	jw_kstr(&a->jw, "state", ag_pstate_name(cg->state));
 	put_cgroup(a, &a->jw, cg->id, cg);
@@ -418,9 +481,41 @@ static void emit_tenant(struct agent *a, const char *what, const struct ag_cg *c
  * once, when the container is first known as a tenant (at its cgroup's mkdir, its resolution, or
  * the start-up scan): before any access of it.
  */
+static void put_exposure(struct agent *a, const struct ag_k8s_exposure *x)
+{
+	struct ag_evb *b = &a->evb;
+	ag_evstr at = ag_evb_tail(b, x->n * sizeof(struct ag_event_xdev));
+
+	_Static_assert(AG_EV_REASONS >= AG_K8S_REASONS_MAX, "an exposed device's reasons");
+
+	AG_EVB_STR(b, bundle, x->file, sizeof(x->file));
+	ag_evb_cur(b)->more = x->more;
+	if (!at)
+		return;
+	ag_evb_cur(b)->xdev = at;
+	ag_evb_cur(b)->n_xdev = x->n;
+	for (unsigned int i = 0; i < x->n; i++) {
+		const struct ag_k8s_exposed *d = &x->d[i];
+		ag_evstr s = ag_evb_str(b, d->path, sizeof(d->path));
+		struct ag_event_xdev *o;
+		ag_evstr r[AG_EV_REASONS] = { 0 };
+		unsigned int nr = d->n_reasons < AG_EV_REASONS ? d->n_reasons : AG_EV_REASONS;
+
+		for (unsigned int j = 0; j < nr; j++)
+			r[j] = ag_evb_str(b, d->reasons[j], sizeof(d->reasons[j]));
+		o = (struct ag_event_xdev *)((char *)ag_evb_cur(b) + at) + i;
+		o->major = d->major;
+		o->minor = d->minor;
+		o->path = s;
+		o->n_reasons = nr;
+		memcpy(o->reasons, r, sizeof(r));
+	}
+}
+
 static void emit_exposure(struct agent *a, const struct ag_cg *cg, const struct ag_k8s_exposure *x)
 {
-	begin_event(a, "exposure", 0);
+	begin_event(a, AG_EVK_EXPOSURE, "exposure", 0);
+	put_exposure(a, x);
 	put_cgroup(a, &a->jw, cg->id, cg);
 	jw_kstr(&a->jw, "bundle", x->file);
 	jw_key(&a->jw, "devices");
@@ -513,7 +608,7 @@ static void on_policy_full(bool full, const struct ag_cg *cg, void *ctx)
 	__u64 max = bpf_map__max_entries(a->bpf.skel->maps.policy);
 
 	set_policy_full(a, full);
-	begin_event(a, "policy_map", 0);
+	begin_event(a, AG_EVK_POLICY_MAP, "policy_map", 0);
 	jw_kstr(&a->jw, "event", full ? "full" : "room");
 	jw_ku64(&a->jw, "entries", a->db.map_entries);
 	jw_ku64(&a->jw, "max_entries", max);
@@ -659,7 +754,7 @@ static void check_drops(struct agent *a, bool force)
 	if (changed && now[AG_DROP_CGROUP] != a->drops_reported[AG_DROP_CGROUP])
 		/* lifecycle events were lost: find the cgroups made, and forget those gone */
 		ag_policy_reconcile(&a->db, a->cgroup2, cgroup_gone, a);
-	begin_event(a, "drops", 0);
+	begin_event(a, AG_EVK_DROPS, "drops", 0);
 	jw_key(&a->jw, "ringbuf");
 	jw_obj_open(&a->jw);
 	for (__u32 k = 0; k < AG_DROP__MAX; k++)
@@ -694,7 +789,7 @@ static void report_suppressed(struct agent *a, __u64 id, const struct ag_viol_st
 
 	if (!s->suppressed || !(seen = seen_of(a, id, true)) || s->suppressed == seen->reported)
 		return;
-	begin_event(a, "suppressed", 0);
+	begin_event(a, AG_EVK_SUPPRESSED, "suppressed", 0);
 	jw_ku64(&a->jw, "count", s->suppressed - seen->reported);
 	jw_key(&a->jw, "violations");
 	jw_obj_open(&a->jw);
@@ -779,7 +874,7 @@ static void emit_ready(struct agent *a)
 	struct utsname u;
 
 	ag_policy_counts(&a->db, counts);
-	begin_event(a, "ready", 0);
+	begin_event(a, AG_EVK_READY, "ready", 0);
 	jw_kstr(w, "version", AG_VERSION);
 	jw_ku64(w, "pid", (__u64)getpid());
 	jw_kstr(w, "tier", ag_tier_name(a->bpf.tier));
@@ -875,7 +970,7 @@ static void emit_summary(struct agent *a)
 		}
 	}
 	ag_policy_counts(&a->db, counts);
-	begin_event(a, "summary", 0);
+	begin_event(a, AG_EVK_SUMMARY, "summary", 0);
 	jw_kstr(w, "tier", ag_tier_name(a->bpf.tier));
 	jw_kstr(w, "mode", ag_mode_name(a->mode));
 	jw_key(w, "duration_s");
@@ -1359,7 +1454,7 @@ static void check_devices(struct agent *a, bool force)
 		ag_err("devices: cannot update the accel_devices map: %s", strerror(-r));
 	if (!added)
 		ag_policy_refresh(&a->db);
-	begin_event(a, "devices", 0);
+	begin_event(a, AG_EVK_DEVICES, "devices", 0);
 	jw_key(&a->jw, "added");
 	put_range_diff(a, &a->dt, old, alog, sizeof(alog));
 	jw_key(&a->jw, "removed");
@@ -1378,7 +1473,7 @@ static void emit_selftest(void *ctx, const char *members, size_t len)
 {
 	struct agent *a = ctx;
 
-	begin_event(a, "selftest", 0);
+	begin_event(a, AG_EVK_SELFTEST, "selftest", 0);
 	jw_append(&a->jw, ",", 1);
 	jw_append(&a->jw, members, len);
 	end_event(a);
@@ -1637,6 +1732,7 @@ static void teardown(struct agent *a)
 	if (a->cfg_loaded)
 		ag_config_free(&a->cfg);
 	jw_free(&a->jw);
+	ag_evb_free(&a->evb);
 	for (int *fd = &a->epfd; fd <= &a->devfd; fd++)
 		if (*fd > 0)
 			close(*fd);

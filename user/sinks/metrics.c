@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Metrics and health (metrics.h): the agent's snapshot, the per-event counting sink, the text. */
 #include <errno.h>
-#include <json-c/json.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,10 +8,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "event.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
 #include "names.h"
+#include "sink.h"
 #include "util.h"
 
 static const char *const state_names[] = { "host", "tenant", "exempt", "unresolved",
@@ -184,29 +185,16 @@ static void track_tenant(struct ag_metrics *m, __u64 cg, const char *what, const
 		release(m, owner);
 }
 
-static const char *jstr(json_object *o, const char *a, const char *b)
+static void count_access(struct ag_metrics *m, const struct ag_event *e)
 {
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, a, &v))
-		return NULL;
-	if (b && !json_object_object_get_ex(v, b, &v))
-		return NULL;
-	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static void count_access(struct ag_metrics *m, json_object *o)
-{
-	const char *verdict = jstr(o, "verdict", NULL), *op = jstr(o, "op", NULL);
-	const char *cls = jstr(o, "device", "class"), *ns = jstr(o, "pod", "namespace");
-	const char *pod = jstr(o, "pod", "name"), *ctr = jstr(o, "container", "name");
-	const char *action = jstr(o, "action", NULL);
+	const char *cls = ag_event_str(e, e->cls), *ns = ag_event_str(e, e->pod_ns);
+	const char *pod = ag_event_str(e, e->pod_name), *ctr = ag_event_str(e, e->container_name);
 	char lab[768], other[512];
 	size_t off = 0, ooff = 0;
 	struct series *s;
 
-	put_label(lab, sizeof(lab), &off, "verdict", verdict ? verdict : "unknown");
-	put_label(lab, sizeof(lab), &off, "op", op ? op : "unknown");
+	put_label(lab, sizeof(lab), &off, "verdict", ag_verdict_name(e->verdict));
+	put_label(lab, sizeof(lab), &off, "op", ag_op_name(e->op));
 	put_label(lab, sizeof(lab), &off, "class", cls ? cls : "unknown");
 	memcpy(other, lab, off + 1);
 	ooff = off;
@@ -221,9 +209,9 @@ static void count_access(struct ag_metrics *m, json_object *o)
 	}
 	pthread_mutex_lock(&m->slock);
 	m->events++;
-	if (action && !strcmp(action, "denied"))
+	if (e->action == AG_ACT_DENIED)
 		m->denials++;
-	else if (action && !strcmp(action, "killed"))
+	else if (e->action == AG_ACT_KILLED)
 		m->kills++;
 	s = slot(m, lab);
 	if (!s->labels && m->n_normal >= m->max_series) {
@@ -253,48 +241,23 @@ static void count_access(struct ag_metrics *m, json_object *o)
 	pthread_mutex_unlock(&m->slock);
 }
 
-void ag_metrics_count_lines(struct ag_metrics *m, const char *buf, size_t len)
+void ag_metrics_count(struct ag_metrics *m, const struct ag_event *e)
 {
-	static const char pre[] = "{\"type\":\"access\"", ten[] = "{\"type\":\"tenant\"";
-	const char *p = buf, *end = buf + len;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-
-		/* only access events count; the agent writes "type" first */
-		if (l > sizeof(pre) - 1 && !memcmp(p, pre, sizeof(pre) - 1)) {
-			struct json_tokener *t = json_tokener_new();
-			json_object *o = t ? json_tokener_parse_ex(t, p, (int)l) : NULL;
-
-			if (o) /* the agent's own lines: a line that does not parse is no access */
-				count_access(m, o);
-			json_object_put(o);
-			json_tokener_free(t);
-		} else if (l > sizeof(ten) - 1 && !memcmp(p, ten, sizeof(ten) - 1)) {
-			struct json_tokener *t = json_tokener_new();
-			json_object *o = t ? json_tokener_parse_ex(t, p, (int)l) : NULL, *cg;
-
-			if (o && json_object_object_get_ex(o, "cgroup", &cg)) {
-				json_object *id;
-
-				pthread_mutex_lock(&m->slock);
-				if (json_object_object_get_ex(cg, "id", &id))
-					track_tenant(m, (__u64)json_object_get_int64(id),
-						     jstr(o, "event", NULL), jstr(o, "pod", "namespace"),
-						     jstr(o, "pod", "name"));
-				pthread_mutex_unlock(&m->slock);
-			}
-			json_object_put(o);
-			json_tokener_free(t);
-		}
-		p += l + 1;
+	if (e->kind == AG_EVK_ACCESS) {
+		count_access(m, e);
+	} else if (e->kind == AG_EVK_TENANT) {
+		pthread_mutex_lock(&m->slock);
+		track_tenant(m, e->cgroup_id, ag_event_str(e, e->what), ag_event_str(e, e->pod_ns),
+			     ag_event_str(e, e->pod_name));
+		pthread_mutex_unlock(&m->slock);
 	}
 }
 
-static size_t sink_emit(void *ctx, const char *buf, size_t len, size_t n)
+static size_t sink_emit(void *ctx, const struct ag_sink_batch *b)
 {
-	ag_metrics_count_lines(ctx, buf, len);
+	for (const struct ag_event *e = ag_event_next(b->ev, b->evlen, NULL); e;
+	     e = ag_event_next(b->ev, b->evlen, e))
+		ag_metrics_count(ctx, e);
 	return 0;
 }
 
@@ -304,12 +267,12 @@ static void sink_close(void *ctx)
 }
 
 static const struct ag_sink_ops metrics_sink_ops = {
-	.name = "metrics", .emit = sink_emit, .close = sink_close,
+	.name = "metrics", .takes = AG_SINK_EVENTS, .emit = sink_emit, .close = sink_close,
 };
 
 int ag_metrics_add_sink(struct ag_metrics *m, struct ag_sinks *s)
 {
-	/* small lines, counted at once: 1 MiB of queue */
+	/* small records, counted at once: 1 MiB of queue */
 	return ag_sinks_add(s, &metrics_sink_ops, m, 1u << 20);
 }
 

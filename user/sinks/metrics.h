@@ -89,7 +89,8 @@ void ag_metrics_free(struct ag_metrics *m);
 
 /* For tests: the exposition text now (malloc()ed), and the health answers. */
 char *ag_metrics_render(struct ag_metrics *m, size_t *len);
-/* Feed lines as the sink would (tests). */
-void ag_metrics_count_lines(struct ag_metrics *m, const char *buf, size_t len);
+/* Count one event as the sink does (the sink: each record of its batches; tests). */
+struct ag_event;
+void ag_metrics_count(struct ag_metrics *m, const struct ag_event *e);
 
 #endif
