@@ -688,6 +688,87 @@ static void series_goes_on(struct events *E, struct ev *e, const struct ev *snap
 	E->st.continued++;
 }
 
+/* mu held: the oldest Event with work whose pod and node buckets allow a write, now; NULL and
+ * *wake (0: none) when the next can go. */
+static struct ev *next_event(struct events *E, uint64_t now, uint64_t *wake)
+{
+	struct ev *e = NULL;
+	uint64_t wait;
+
+	*wake = 0;
+	for (size_t i = 0; i < EV_MAX; i++) {
+		struct ev *x = &E->ev[i];
+		uint64_t t;
+
+		if (!ev_has_work(x))
+			continue;
+		if (x->created && x->wrote_ns + EV_SERIES_MIN_NS > now) {
+			t = x->wrote_ns + EV_SERIES_MIN_NS;
+		} else if ((wait = bucket_wait(pod_bucket(E, x->uid, now), now))) {
+			t = now + wait;
+			if (!x->limited) {
+				x->limited = true;
+				E->st.rate_limited++;
+			}
+		} else {
+			if (!e || x->seen_ns < e->seen_ns)
+				e = x;
+			continue;
+		}
+		if (!*wake || t < *wake)
+			*wake = t;
+	}
+	if (e && (wait = bucket_wait(&E->node, now))) {
+		if (!e->limited) {
+			e->limited = true;
+			E->st.rate_limited++;
+		}
+		*wake = now + wait;
+		e = NULL;
+	}
+	return e;
+}
+
+/* mu held: the answer http to the write of snap (create: a new Event, else its series) into e. */
+static void event_written(struct events *E, struct ev *e, const struct ev *snap, bool create,
+			  long http)
+{
+	struct k8s_rw *w = &E->w;
+
+	/* the record may have been reused meanwhile: only the same Event is updated */
+	if (!e->used || e->key != snap->key || strcmp(e->name, snap->name))
+		return;
+	e->wrote_ns = k8s_mono_ns();
+	if (w->ns_refused) {
+		E->st.errors++;
+		ns_refuse(E, snap->ns, e->wrote_ns);
+	} else if (http >= 200 && http < 300) {
+		e->created = true;
+		e->sent_count = snap->count;
+		if (create)
+			E->st.sent++;
+		else
+			E->st.patched++;
+	} else if (http == 409 && create && !e->named_anew) {
+		series_goes_on(E, e, snap);
+	} else if (http == 409 && create) {
+		e->name[0] = '\0'; /* the name is taken: another */
+	} else if (http == 404 && !create) {
+		e->created = false; /* expired on the server (1 h): written anew, whole */
+		e->name[0] = '\0';
+	} else if (http == 400 || http == 404 || http == 422) {
+		E->st.errors++;
+		if (!E->warned_bad) {
+			E->warned_bad = true;
+			k8s_http_error(&w->req, http, w->err, sizeof(w->err));
+			ag_warn("kubernetes.events: the API refused an Event: %s; dropped", w->err);
+		}
+		e->used = false;
+	} else if (http < 0 || http >= 500 || http == 401 || http == 403) {
+		E->st.errors++; /* kept; the gate is set */
+	}
+}
+
 static void *events_main(void *arg)
 {
 	struct events *E = arg;
@@ -695,8 +776,8 @@ static void *events_main(void *arg)
 
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
-		uint64_t now = k8s_mono_ns(), wake = 0, wait;
-		struct ev *e = NULL, snap;
+		uint64_t now = k8s_mono_ns(), wake;
+		struct ev *e, snap;
 		char *body;
 		bool create;
 		long http;
@@ -705,37 +786,7 @@ static void *events_main(void *arg)
 			worker_sleep(w, w->gate_ns);
 			continue;
 		}
-		/* the oldest Event with work whose pod and node buckets allow a write */
-		for (size_t i = 0; i < EV_MAX; i++) {
-			struct ev *x = &E->ev[i];
-			uint64_t t;
-
-			if (!ev_has_work(x))
-				continue;
-			if (x->created && x->wrote_ns + EV_SERIES_MIN_NS > now) {
-				t = x->wrote_ns + EV_SERIES_MIN_NS;
-			} else if ((wait = bucket_wait(pod_bucket(E, x->uid, now), now))) {
-				t = now + wait;
-				if (!x->limited) {
-					x->limited = true;
-					E->st.rate_limited++;
-				}
-			} else {
-				if (!e || x->seen_ns < e->seen_ns)
-					e = x;
-				continue;
-			}
-			if (!wake || t < wake)
-				wake = t;
-		}
-		if (e && (wait = bucket_wait(&E->node, now))) {
-			if (!e->limited) {
-				e->limited = true;
-				E->st.rate_limited++;
-			}
-			wake = now + wait;
-			e = NULL;
-		}
+		e = next_event(E, now, &wake);
 		if (!e) {
 			worker_sleep(w, wake);
 			continue;
@@ -768,38 +819,7 @@ static void *events_main(void *arg)
 		free(body);
 
 		pthread_mutex_lock(&w->mu);
-		/* the record may have been reused meanwhile: only the same Event is updated */
-		if (!e->used || e->key != snap.key || strcmp(e->name, snap.name))
-			continue;
-		e->wrote_ns = k8s_mono_ns();
-		if (w->ns_refused) {
-			E->st.errors++;
-			ns_refuse(E, snap.ns, e->wrote_ns);
-		} else if (http >= 200 && http < 300) {
-			e->created = true;
-			e->sent_count = snap.count;
-			if (create)
-				E->st.sent++;
-			else
-				E->st.patched++;
-		} else if (http == 409 && create && !e->named_anew) {
-			series_goes_on(E, e, &snap);
-		} else if (http == 409 && create) {
-			e->name[0] = '\0'; /* the name is taken: another */
-		} else if (http == 404 && !create) {
-			e->created = false; /* expired on the server (1 h): written anew, whole */
-			e->name[0] = '\0';
-		} else if (http == 400 || http == 404 || http == 422) {
-			E->st.errors++;
-			if (!E->warned_bad) {
-				E->warned_bad = true;
-				k8s_http_error(&w->req, http, w->err, sizeof(w->err));
-				ag_warn("kubernetes.events: the API refused an Event: %s; dropped", w->err);
-			}
-			e->used = false;
-		} else if (http < 0 || http >= 500 || http == 401 || http == 403) {
-			E->st.errors++; /* kept; the gate is set */
-		}
+		event_written(E, e, &snap, create, http);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -1243,12 +1263,48 @@ static const char *rp_group(const struct reports *R)
 /* Bring one namespace's report up to date: GET, then PUT with its resourceVersion (POST when
  * there is none, DELETE when no pod is left); 409: read again. mu not held. Returns 0, or
  * -EAGAIN to try later. */
+/* The report of ns (its results taken: freed with it), as JSON text (malloc()ed); rv: the
+ * resourceVersion replaced, NULL for a new one. */
+static char *report_body(struct reports *R, const char *ns, const char *rv, json_object *results,
+			 int pass, int fail, int warn, int skip)
+{
+	json_object *o = json_object_new_object(), *md = json_object_new_object(),
+		    *lb = json_object_new_object(), *sum = json_object_new_object();
+	struct k8s_rw *w = &R->w;
+	char *body;
+
+	json_object_object_add(o, "apiVersion", jstr(rp_group(R)));
+	json_object_object_add(o, "kind", jstr(R->kind == AG_REPORTS_OPENREPORTS ? "Report"
+									 : "PolicyReport"));
+	json_object_object_add(md, "name", jstr(R->name));
+	json_object_object_add(md, "namespace", jstr(ns));
+	json_object_object_add(lb, "app.kubernetes.io/managed-by", jstr("accelguard"));
+	if (strlen(w->env.node_name) <= 63)
+		json_object_object_add(lb, "accelguard.io/node", jstr(w->env.node_name));
+	json_object_object_add(md, "labels", lb);
+	if (rv)
+		json_object_object_add(md, "resourceVersion", jstr(rv));
+	json_object_object_add(o, "metadata", md);
+	if (R->kind == AG_REPORTS_OPENREPORTS)
+		json_object_object_add(o, "source", jstr("accelguard"));
+	json_object_object_add(sum, "pass", json_object_new_int(pass));
+	json_object_object_add(sum, "fail", json_object_new_int(fail));
+	json_object_object_add(sum, "warn", json_object_new_int(warn));
+	json_object_object_add(sum, "error", json_object_new_int(0));
+	json_object_object_add(sum, "skip", json_object_new_int(skip));
+	json_object_object_add(o, "summary", sum);
+	json_object_object_add(o, "results", results);
+	body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return body;
+}
+
 static int sync_ns(struct reports *R, const char *ns)
 {
 	struct k8s_rw *w = &R->w;
 
 	for (int tries = 0; tries < RP_CONFLICT_TRIES; tries++) {
-		json_object *cur = NULL, *o, *md, *lb, *sum, *results;
+		json_object *cur = NULL, *results;
 		const char *rv;
 		int pass, fail, skip, warn;
 		long http;
@@ -1278,33 +1334,7 @@ static int sync_ns(struct reports *R, const char *ns)
 				continue;
 			return -EAGAIN;
 		}
-		o = json_object_new_object();
-		md = json_object_new_object();
-		lb = json_object_new_object();
-		sum = json_object_new_object();
-		json_object_object_add(o, "apiVersion", jstr(rp_group(R)));
-		json_object_object_add(o, "kind", jstr(R->kind == AG_REPORTS_OPENREPORTS ? "Report"
-										 : "PolicyReport"));
-		json_object_object_add(md, "name", jstr(R->name));
-		json_object_object_add(md, "namespace", jstr(ns));
-		json_object_object_add(lb, "app.kubernetes.io/managed-by", jstr("accelguard"));
-		if (strlen(w->env.node_name) <= 63)
-			json_object_object_add(lb, "accelguard.io/node", jstr(w->env.node_name));
-		json_object_object_add(md, "labels", lb);
-		if (rv)
-			json_object_object_add(md, "resourceVersion", jstr(rv));
-		json_object_object_add(o, "metadata", md);
-		if (R->kind == AG_REPORTS_OPENREPORTS)
-			json_object_object_add(o, "source", jstr("accelguard"));
-		json_object_object_add(sum, "pass", json_object_new_int(pass));
-		json_object_object_add(sum, "fail", json_object_new_int(fail));
-		json_object_object_add(sum, "warn", json_object_new_int(warn));
-		json_object_object_add(sum, "error", json_object_new_int(0));
-		json_object_object_add(sum, "skip", json_object_new_int(skip));
-		json_object_object_add(o, "summary", sum);
-		json_object_object_add(o, "results", results);
-		body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-		json_object_put(o);
+		body = report_body(R, ns, rv, results, pass, fail, warn, skip);
 		json_object_put(cur);
 		if (!body)
 			return -EAGAIN;
