@@ -17,7 +17,8 @@ OBJS += $(METRICS_TEST_OBJ)
 $(BUILD)/tests/metrics/metrics_test: $(METRICS_TEST_OBJ) $(BUILD)/user/sinks/metrics.o \
                                      $(BUILD)/user/serve/http.o $(BUILD)/user/lib/log.o \
                                      $(BUILD)/user/lib/util.o $(BUILD)/user/sinks/sink.o \
-                                     $(BUILD)/user/lib/names.o $(BUILD)/user/sinks/event.o
+                                     $(BUILD)/user/lib/names.o $(BUILD)/user/sinks/event.o \
+                                     $(BUILD)/user/lib/jsonw.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lmicrohttpd -ljson-c -lcurl -lcmocka -lpthread -lbpf
 metrics-check: $(BUILD)/tests/metrics/metrics_test

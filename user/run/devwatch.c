@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The device classes and the /proc/devices watch (run.h). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,7 +162,12 @@ void ag_devwatch_check(struct agent *a, bool force)
 		return;
 	nt = malloc(sizeof(*nt));
 	old = malloc(sizeof(*old));
-	if (!nt || !old || ag_devwatch_build(a, nt, false))
+	if (!nt || !old) {
+		ag_err_errno(ENOMEM, "devices: %s changed: no memory to rebuild the device classes",
+			     a->procdev);
+		goto out;
+	}
+	if (ag_devwatch_build(a, nt, false))
 		goto out;
 	for (unsigned int i = 0; i < nt->n_ranges; i++)
 		added += !has_range(&a->dt, &nt->ranges[i]);

@@ -58,6 +58,7 @@ static void put_access(struct agent *a, const struct access_view *v, const struc
 {
 	struct ag_evb *b = &a->evb;
 	struct ag_event *e = ag_evb_cur(b);
+	ag_evstr o;
 
 	e->op = (__u8)v->op;
 	e->verdict = (__u8)v->verdict;
@@ -81,7 +82,9 @@ static void put_access(struct agent *a, const struct access_view *v, const struc
 		AG_EVB_STR(b, ioctl_name, ag_ioctl_name(c ? c->name : NULL, v->cmd, v->xfer_cmd),
 			   64);
 	AG_EVB_STR(b, tier, ag_tier_name(a->bpf.tier), 32);
-	AG_EVB_STR(b, comm, v->comm, AG_COMM_LEN);
+	/* as the line carries it (the kernel's 16 bytes may end inside a character) */
+	o = ag_evb_str_as_json(b, v->comm, strnlen(v->comm, AG_COMM_LEN));
+	ag_evb_cur(b)->comm = o;
 }
 
 static void emit_access(struct agent *a, const struct access_view *v, const struct ag_cg *cg,
@@ -181,8 +184,11 @@ static void add_pending(struct ag_cg *cg, const struct ag_pending_access *n)
 	}
 	if (cg->n_pending >= AG_PENDING_MAX)
 		return;
-	if (!cg->pending && !(cg->pending = calloc(AG_PENDING_MAX, sizeof(*cg->pending))))
+	if (!cg->pending && !(cg->pending = calloc(AG_PENDING_MAX, sizeof(*cg->pending)))) {
+		ag_err_errno(ENOMEM, "policy: cgroup %s: no memory for its accesses pending an answer; "
+			     "they are not judged again", cg->path);
 		return;
+	}
 	cg->pending[cg->n_pending++] = *n;
 }
 
@@ -328,8 +334,11 @@ static void check_exposure(struct agent *a, const struct ag_cg *cg)
 	if (!a->k8s || cg->state != AG_P_TENANT || !cg->t.container_id[0])
 		return;
 	x = malloc(sizeof(*x));
-	if (!x)
+	if (!x) {
+		ag_err_errno(ENOMEM, "exposure: pod %s/%s container %s: not checked",
+			     cg->t.pod_namespace, cg->t.pod_name, cg->t.container_name);
 		return;
+	}
 	r = ag_k8s_exposure(a->k8s, &cg->t, &a->dt, x, err, sizeof(err));
 	if (r < 0 && r != -ENOENT)
 		ag_warn("exposure: pod %s/%s container %s: %s", cg->t.pod_namespace, cg->t.pod_name,

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The violations the kernel counts per tenant: the suppressed ones said, a tenant gone retired. */
+#include <errno.h>
 #include <stdlib.h>
+#include "log.h"
 #include "run.h"
 #include "util.h"
 
@@ -14,8 +16,14 @@ static struct suppressed_seen *seen_of(struct agent *a, __u64 id, bool create)
 		if (seen->cgroup_id == id)
 			return seen;
 	}
-	if (!create || !(seen = calloc(1, sizeof(*seen))))
+	if (!create)
 		return NULL;
+	seen = calloc(1, sizeof(*seen));
+	if (!seen) {
+		ag_err_errno(ENOMEM, "events: cgroup %llu: no memory to remember its suppressed count",
+			     (unsigned long long)id);
+		return NULL;
+	}
 	seen->cgroup_id = id;
 	ag_htab_add(&a->supp, &seen->node, h);
 	return seen;

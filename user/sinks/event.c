@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "event.h"
+#include "jsonw.h"
 #include "names.h"
 
 #define ALIGN8(x) (((x) + 7) & ~(size_t)7)
@@ -74,6 +75,32 @@ ag_evstr ag_evb_str(struct ag_evb *b, const char *s, size_t max)
 	memcpy(b->buf + b->len, s, n);
 	b->buf[b->len + n] = 0;
 	b->len += n + 1;
+	return (ag_evstr)off;
+}
+
+ag_evstr ag_evb_str_as_json(struct ag_evb *b, const char *s, size_t n)
+{
+	size_t off, o, l;
+
+	if (!s || !b->open || !room(b, 2 * n + 1))
+		return 0;
+	off = b->len - b->at;
+	o = b->len;
+	for (size_t i = 0; i < n; i += l) {
+		unsigned char c = (unsigned char)s[i];
+
+		l = c < 0x80 ? 1 : jw_utf8_len(s + i, n - i);
+		if (l) {
+			memcpy(b->buf + o, s + i, l);
+			o += l;
+		} else {
+			b->buf[o++] = (char)(0xc0 | (c >> 6));
+			b->buf[o++] = (char)(0x80 | (c & 0x3f));
+			l = 1;
+		}
+	}
+	b->buf[o++] = 0;
+	b->len = o;
 	return (ag_evstr)off;
 }
 

@@ -122,6 +122,9 @@ static inline struct ag_event *ag_evb_cur(struct ag_evb *b)
 }
 /* s (at most max bytes of it) into the tail: its offset, 0 for NULL (or out of memory) */
 ag_evstr ag_evb_str(struct ag_evb *b, const char *s, size_t max);
+/* s (n bytes) as a reader of the JSON line gets it back (jw_strn): valid UTF-8 as it is, any
+ * other byte from 0x80 as the character U+0080..U+00FF; its offset */
+ag_evstr ag_evb_str_as_json(struct ag_evb *b, const char *s, size_t n);
 /* len bytes of the tail, zeroed, 8-aligned: their offset, 0 out of memory */
 ag_evstr ag_evb_tail(struct ag_evb *b, size_t len);
 bool ag_evb_end(struct ag_evb *b);
