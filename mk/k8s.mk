@@ -86,12 +86,14 @@ k8s-oci-check: $(K8S_OCI_TEST)
 # test binary links those too. The stage runs the real agent against the HTTPS API peer
 # (tests/k8s/report_e2e.sh), its refusals included.
 
-$(BUILD)/tests/k8s/k8s_test: $(BUILD)/user/sinks/sink.o $(BUILD)/user/lib/jsonw.o
+$(BUILD)/tests/k8s/k8s_test: $(BUILD)/user/sinks/sink.o $(BUILD)/user/sinks/event.o $(BUILD)/user/lib/jsonw.o \
+                             $(BUILD)/user/lib/names.o
 
 # a flood of violations straight into the Events sink (its limits, against the API peer)
 OBJS += $(BUILD)/tests/k8s/report_flood.o
 $(BUILD)/tests/k8s/report_flood: $(BUILD)/tests/k8s/report_flood.o $(K8S_OBJS) $(K8S_PB_OBJS) \
-                                 $(BUILD)/user/sinks/sink.o $(BUILD)/user/lib/jsonw.o $(BUILD)/user/sources/devices.o \
+                                 $(BUILD)/user/sinks/sink.o $(BUILD)/user/sinks/event.o $(BUILD)/user/lib/names.o \
+                                 $(BUILD)/user/lib/jsonw.o $(BUILD)/user/sources/devices.o \
                                  $(BUILD)/user/sources/vfio.o $(BUILD)/user/lib/log.o $(BUILD)/user/lib/util.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(K8S_LIBS) -lbpf

@@ -1,4 +1,5 @@
-# user/sinks/: where events go once formatted: the bounded queues and writer threads (sink.c),
+# user/sinks/: where events go: the typed events the loop builds beside its lines (event.c), the
+# bounded queues and writer threads (sink.c),
 # JSON lines (sink_json.c), the journal and `accelguard journal` (journal.c, issue 12), the
 # metrics snapshot and counting sink (metrics.c, issue 11; served by user/serve/http.c).
 USER_SRCS += $(wildcard user/sinks/*.c)
@@ -16,7 +17,8 @@ OBJS += $(METRICS_TEST_OBJ)
 $(BUILD)/tests/metrics/metrics_test: $(METRICS_TEST_OBJ) $(BUILD)/user/sinks/metrics.o \
                                      $(BUILD)/user/serve/http.o $(BUILD)/user/lib/log.o \
                                      $(BUILD)/user/lib/util.o $(BUILD)/user/sinks/sink.o \
-                                     $(BUILD)/user/lib/names.o
+                                     $(BUILD)/user/lib/names.o $(BUILD)/user/sinks/event.o \
+                                     $(BUILD)/user/lib/jsonw.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lmicrohttpd -ljson-c -lcurl -lcmocka -lpthread -lbpf
 metrics-check: $(BUILD)/tests/metrics/metrics_test

@@ -15,7 +15,7 @@ UNIT_LIBS := -lcmocka -lyaml
 U := $(BUILD)/user
 # the agent's own parsers and policy table, without a kernel (map fds -1)
 AGENT_UNIT_OBJS := $(patsubst %,$(U)/%.o,sources/cgroups lib/htab lib/ioctl_names lib/jsonw lib/log \
-                   kernel/maps policy/policy sinks/sink sinks/sink_json lib/util)
+                   kernel/maps policy/policy sinks/sink sinks/sink_json sinks/event lib/names lib/util)
 
 .PHONY: unit-check unit-memcheck
 CHECK_STAGES += unit-check

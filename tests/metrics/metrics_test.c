@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
+#include "event.h"
 #include "metrics.h"
 #include "util.h"
 
@@ -122,32 +123,61 @@ static __u64 metric(const char *text, const char *name)
 	return 0;
 }
 
+/* One event, as the loop hands it to the counting sink (user/sinks/event.h). */
+struct ev {
+	int kind, verdict, action;
+	__u64 cg;
+	const char *cls, *what, *ns, *pod, *uid, *ctr;
+};
+
+static void feed(struct ag_metrics *m, const struct ev *v)
+{
+	struct ag_evb b = { 0 };
+
+	ag_evb_begin(&b, v->kind);
+	ag_evb_cur(&b)->op = AG_OP_OPEN;
+	ag_evb_cur(&b)->verdict = (__u8)v->verdict;
+	ag_evb_cur(&b)->action = (__u8)v->action;
+	ag_evb_cur(&b)->cgroup_id = v->cg;
+	AG_EVB_STR(&b, cls, v->cls, 128);
+	AG_EVB_STR(&b, what, v->what, 32);
+	AG_EVB_STR(&b, pod_ns, v->ns, 128);
+	AG_EVB_STR(&b, pod_name, v->pod, 128);
+	AG_EVB_STR(&b, pod_uid, v->uid, 128);
+	AG_EVB_STR(&b, container_name, v->ctr, 128);
+	assert_true(ag_evb_end(&b));
+	ag_metrics_count(m, ag_event_next(b.buf, b.len, NULL));
+	ag_evb_free(&b);
+}
+
 /* 500 pods with 3 containers each, each container's accesses under 2 verdicts: 3000 label sets
  * wanted, max_series 1000 kept; the rest counted under "other", nothing lost. */
 static void test_cardinality_500_pods(void **state)
 {
 	struct ag_metrics *m = start(true, 1000);
 	const char *out = getenv("AG_METRICS_RENDER");
-	char line[512], *text;
+	char *text;
 	size_t len, n_series = 0, events = 0;
 	__u64 sum = 0;
 
 	for (int pod = 0; pod < 500; pod++)
 		for (int c = 0; c < 3; c++)
 			for (int v = 0; v < 2; v++) {
-				int l = snprintf(line, sizeof(line),
-					"{\"type\":\"access\",\"op\":\"open\",\"verdict\":\"%s\","
-					"\"action\":\"%s\",\"device\":{\"major\":195,\"minor\":0,"
-					"\"class\":\"nvidia-gpu\"},\"pod\":{\"namespace\":\"ns-%d\","
-					"\"name\":\"pod-%d\",\"uid\":\"u\"},\"container\":{\"name\":"
-					"\"c%d\",\"id\":\"x\"}}\n",
-					v ? "unmediated" : "allowed", v ? "denied" : "observed",
-					pod % 50, pod, c);
-				ag_metrics_count_lines(m, line, (size_t)l);
+				char ns[32], name[32], ctr[32];
+
+				snprintf(ns, sizeof(ns), "ns-%d", pod % 50);
+				snprintf(name, sizeof(name), "pod-%d", pod);
+				snprintf(ctr, sizeof(ctr), "c%d", c);
+				feed(m, &(struct ev){ .kind = AG_EVK_ACCESS,
+						      .verdict = v ? AG_V_UNMEDIATED : AG_V_ALLOWED,
+						      .action = v ? AG_ACT_DENIED : AG_ACT_OBSERVED,
+						      .cls = "nvidia-gpu", .ns = ns, .pod = name,
+						      .uid = "u", .ctr = ctr });
 				events++;
 			}
 	/* not access events: not counted */
-	ag_metrics_count_lines(m, "{\"type\":\"tenant\"}\n{\"type\":\"access\",broken\n", 37);
+	feed(m, &(struct ev){ .kind = AG_EVK_TENANT });
+	feed(m, &(struct ev){ .kind = AG_EVK_OTHER, .verdict = AG_V_ALLOWED });
 	text = ag_metrics_render(m, &len);
 	assert_non_null(text);
 	for (char *p = text; (p = strstr(p, "\naccelguard_access_events_total{")); p++) {
@@ -182,40 +212,30 @@ static void test_churn_releases_slots(void **state)
 {
 	for (int labels = 0; labels < 2; labels++) {
 		struct ag_metrics *m = start(labels, 10);
-		char line[768], *text;
+		char ns[32], name[32], uid[32], ctr[32], *text;
 		size_t len;
 
 		for (int pod = 0; pod < 200; pod++) {
+			snprintf(ns, sizeof(ns), "ns-%d", pod);
+			snprintf(name, sizeof(name), "pod-%d", pod);
+			snprintf(uid, sizeof(uid), "u%d", pod);
 			for (int c = 0; c < 2; c++) { /* two containers, each a cgroup */
-				int l = snprintf(line, sizeof(line),
-					"{\"type\":\"tenant\",\"event\":\"resolved\",\"state\":\"tenant\","
-					"\"cgroup\":{\"id\":%d,\"path\":\"/kubepods/p%d/c%d\"},\"pod\":"
-					"{\"namespace\":\"ns-%d\",\"name\":\"pod-%d\",\"uid\":\"u%d\"}}\n",
-					1000 + pod * 2 + c, pod, c, pod, pod, pod);
-
-				ag_metrics_count_lines(m, line, (size_t)l);
-				for (int v = 0; v < 2; v++) {
-					l = snprintf(line, sizeof(line),
-						"{\"type\":\"access\",\"op\":\"open\",\"verdict\":\"%s\","
-						"\"action\":\"observed\",\"device\":{\"major\":195,\"minor\":0,"
-						"\"class\":\"nvidia-gpu\"},\"pod\":{\"namespace\":\"ns-%d\","
-						"\"name\":\"pod-%d\",\"uid\":\"u%d\"},\"container\":{\"name\":"
-						"\"c%d\",\"id\":\"x\"}}\n",
-						v ? "unmediated" : "allowed", pod, pod, pod, c);
-					ag_metrics_count_lines(m, line, (size_t)l);
-				}
+				snprintf(ctr, sizeof(ctr), "c%d", c);
+				feed(m, &(struct ev){ .kind = AG_EVK_TENANT, .what = "resolved",
+						      .cg = 1000 + pod * 2 + c, .ns = ns, .pod = name,
+						      .uid = uid });
+				for (int v = 0; v < 2; v++)
+					feed(m, &(struct ev){ .kind = AG_EVK_ACCESS,
+							      .verdict = v ? AG_V_UNMEDIATED : AG_V_ALLOWED,
+							      .action = AG_ACT_OBSERVED, .cls = "nvidia-gpu",
+							      .ns = ns, .pod = name, .uid = uid, .ctr = ctr });
 			}
 			if (pod == 0)
 				continue; /* pod 0 stays */
-			for (int c = 0; c < 2; c++) {
-				int l = snprintf(line, sizeof(line),
-					"{\"type\":\"tenant\",\"event\":\"removed\",\"state\":\"tenant\","
-					"\"cgroup\":{\"id\":%d,\"path\":\"/kubepods/p%d/c%d\"},\"pod\":"
-					"{\"namespace\":\"ns-%d\",\"name\":\"pod-%d\",\"uid\":\"u%d\"}}\n",
-					1000 + pod * 2 + c, pod, c, pod, pod, pod);
-
-				ag_metrics_count_lines(m, line, (size_t)l);
-			}
+			for (int c = 0; c < 2; c++)
+				feed(m, &(struct ev){ .kind = AG_EVK_TENANT, .what = "removed",
+						      .cg = 1000 + pod * 2 + c, .ns = ns, .pod = name,
+						      .uid = uid });
 		}
 		text = ag_metrics_render(m, &len);
 		assert_non_null(text);
@@ -237,13 +257,11 @@ static void test_churn_releases_slots(void **state)
 static void test_label_escaping(void **state)
 {
 	struct ag_metrics *m = start(true, 0);
-	const char *l = "{\"type\":\"access\",\"op\":\"open\",\"verdict\":\"host\",\"device\":"
-			"{\"class\":\"x\\\"y\"},\"pod\":{\"namespace\":\"a\\\\b\",\"name\":\"p\\nq\"},"
-			"\"container\":{\"name\":\"c\"}}\n";
 	size_t len;
 	char *text;
 
-	ag_metrics_count_lines(m, l, strlen(l));
+	feed(m, &(struct ev){ .kind = AG_EVK_ACCESS, .verdict = AG_V_HOST, .cls = "x\"y",
+			      .ns = "a\\b", .pod = "p\nq", .ctr = "c" });
 	text = ag_metrics_render(m, &len);
 	assert_non_null(strstr(text, "{verdict=\"host\",op=\"open\",class=\"x\\\"y\","
 				     "namespace=\"a\\\\b\",pod=\"p\\nq\",container=\"c\"} 1\n"));

@@ -11,6 +11,7 @@
 #include "cgroups.h"
 #include "config.h"
 #include "devices.h"
+#include "event.h"
 #include "ioctl_names.h"
 #include "jsonw.h"
 #include "maps.h"
@@ -499,6 +500,81 @@ static void emit_batches(struct ag_sinks *s, int batches, int lines)
 		ag_sinks_emit(s, buf, len, lines);
 }
 
+/* Typed events (sinks/event.h): records back to back, strings in their tail, a cancelled one
+ * gone, the comm as the JSON line carries it; a sink that takes records gets them, its queue
+ * counting their bytes against its bound. */
+struct got_events {
+	size_t n, lines;
+};
+
+static size_t count_events(void *ctx, const struct ag_sink_batch *b)
+{
+	struct got_events *g = ctx;
+
+	for (const struct ag_event *e = ag_event_next(b->ev, b->evlen, NULL); e;
+	     e = ag_event_next(b->ev, b->evlen, e))
+		g->n++;
+	g->lines += b->len;
+	return 0;
+}
+
+static void test_event_records(void **state)
+{
+	static const struct ag_sink_ops ops = { .name = "typed", .takes = AG_SINK_EVENTS,
+						.emit = count_events };
+	struct ag_evb b = { 0 };
+	const struct ag_event *e;
+	struct got_events g = { 0 };
+	struct ag_sink_batch batch;
+	struct ag_sink_stats st;
+	struct ag_sinks *s;
+
+	ag_evb_begin(&b, AG_EVK_ACCESS);
+	ag_evb_cur(&b)->pid = 42;
+	AG_EVB_STR(&b, pod_name, "pod-a", 64);
+	ag_evb_cur(&b)->comm = ag_evb_str_as_json(&b, "x\xff\xc3\xa9\xe2\x82", 6);
+	assert_true(ag_evb_end(&b));
+	ag_evb_begin(&b, AG_EVK_TENANT);
+	AG_EVB_STR(&b, what, "added", 32);
+	ag_evb_cancel(&b);
+	ag_evb_begin(&b, AG_EVK_TENANT);
+	AG_EVB_STR(&b, what, "removed-and-longer", 7);
+	assert_true(ag_evb_end(&b));
+
+	e = ag_event_next(b.buf, b.len, NULL);
+	assert_non_null(e);
+	assert_int_equal(e->kind, AG_EVK_ACCESS);
+	assert_int_equal(e->pid, 42);
+	assert_int_equal(e->size % 8, 0);
+	assert_string_equal(ag_event_str(e, e->pod_name), "pod-a");
+	/* 0xff and the cut sequence as U+00XX (as jw_strn writes them), the whole é kept */
+	assert_string_equal(ag_event_str(e, e->comm), "x\xc3\xbf\xc3\xa9\xc3\xa2\xc2\x82");
+	assert_null(ag_event_str(e, e->pod_ns));
+	e = ag_event_next(b.buf, b.len, e);
+	assert_non_null(e);
+	assert_int_equal(e->kind, AG_EVK_TENANT);
+	assert_string_equal(ag_event_str(e, e->what), "removed");
+	assert_null(ag_event_next(b.buf, b.len, e));
+
+	s = ag_sinks_new();
+	assert_non_null(s);
+	assert_int_equal(ag_sinks_add(s, &ops, &g, b.len), 0);
+	batch = (struct ag_sink_batch){ .buf = "a\nb\n", .len = 4, .ev = b.buf, .evlen = b.len,
+					.n = 2 };
+	ag_sinks_emit_batch(s, &batch); /* its records fill the queue's bound exactly */
+	assert_true(ag_sinks_drain(s, 5000));
+	ag_sinks_emit(s, "c\n", 2, 1); /* no records: the sink gets the event count, nothing else */
+	assert_true(ag_sinks_drain(s, 5000));
+	ag_sinks_stats(s, 0, &st);
+	assert_int_equal(st.queued, 3);
+	assert_int_equal(st.written, 3);
+	assert_int_equal(st.dropped, 0);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(g.lines, 0); /* it takes no lines */
+	ag_sinks_free(s, 1000);
+	ag_evb_free(&b);
+}
+
 /* A sink nobody reads (a pipe): emitting never blocks, what does not fit is dropped and counted,
  * and once it is read again everything queued arrives, whole lines. */
 static void test_sink_blocked(void **state)
@@ -665,6 +741,7 @@ int main(void)
 		cmocka_unit_test(test_jsonw_structure),
 		cmocka_unit_test(test_ioctl_names),
 		cmocka_unit_test(test_example_config),
+		cmocka_unit_test(test_event_records),
 		cmocka_unit_test(test_sink_blocked),
 		cmocka_unit_test(test_sink_stuck_at_exit),
 		cmocka_unit_test(test_counter_sum_top),

@@ -3,7 +3,7 @@
 #
 # Usage: tools/bench/run.sh [--agent PATH] [--agbench PATH] [--out DIR] [--stages "LIST"]
 #                           [--rounds N] [--quick] [--tools "LIST"] [--workloads "LIST"]
-# Stages (default all, in this order): micro pipeline resources latency auditd
+# Stages (default all, in this order): micro pipeline sinks resources latency auditd
 #   micro      ns/op of eight workloads: no agent, accelguard audit, enforce, a bpftrace program
 #              (rounds, each tool paired with a baseline measured just before it). --tools picks
 #              the tools (default "audit enforce bpftrace tp-floor"; also audit-raw, audit-syscalls:
@@ -11,6 +11,9 @@
 #              given by --agent-before, for a before/after side by side), --workloads the workloads
 #   pipeline   the highest violation-event rate with zero ring-buffer drops, and what happens above
 #              it (drops counted, every violation accounted for exactly)
+#   sinks      events per second through the agent to each sink at once (JSON lines, journal,
+#              metrics, Kubernetes Events and reports: an API server that refuses connections),
+#              unpaced and at 250,000/s, --rounds times each; the agent's CPU per event
 #   resources  the agent's RSS and CPU: idle, with 1,000 and 10,000 tenant cgroups, start-up scan
 #   latency    cgroup creation -> policy entry in the map (p50, p99), cgroups made 5 ms apart
 #   auditd     the micro workloads under auditd rules watching the accelerator node; last, because
@@ -22,7 +25,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${BUILD:-build}
 agent=$BUILD/accelguard agbench=$BUILD/agbench out=$BUILD/bench agent_before=
-stages="micro pipeline resources latency auditd" rounds=5 quick=0
+stages="micro pipeline sinks resources latency auditd" rounds=5 quick=0
 micro_tools="audit enforce bpftrace tp-floor" wl_list=
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -445,7 +448,7 @@ flood() {
 	[ "$viol" = $((ops + 1)) ] || f_exact="no (violations $viol, generator $ops + 1 open)"
 	[ $((ev_lines + drops + sdrops + supp)) = "$viol" ] || f_exact="no (events $ev_lines + drops $drops + sink drops $sdrops + suppressed $supp != $viol)"
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(basename "$cfg")" "$rate" "$f_rate" "$ops" \
-		"$ev_lines" "$drops" "$supp" "$viol" "$f_cpu" "$f_hwm" "$f_exact" "$sdrops" >> "$out/raw/pipeline.tsv"
+		"$ev_lines" "$drops" "$supp" "$viol" "$f_cpu" "$f_hwm" "$f_exact" "$sdrops" >> "${flood_tsv:-$out/raw/pipeline.tsv}"
 	say "pipeline: $(basename "$cfg") target $rate/s: did $f_rate/s ($ops), events $ev_lines, drops $drops, sink drops $sdrops, journal lost ${lost:-?}, suppressed $supp, agent CPU $f_cpu%, HWM ${f_hwm} KiB, exact: $f_exact"
 	rm -f "$ev"
 }
@@ -494,6 +497,68 @@ pipeline_table() {
 		"$out/raw/pipeline.tsv"
 	echo
 	echo "Highest rate with zero drops over 5 s: $(cat "$out/raw/pipeline-max") violation events/s (one tenant, events to a file on tmpfs; 0: none found)."
+}
+
+# ---- sinks ----------------------------------------------------------------------------------------
+# Every sink the agent has, at once: the JSON lines (tmpfs), the journal (tmpfs), the metrics, and
+# the Kubernetes Events and reports, whose API server (127.0.0.1:1) refuses every connection: their
+# workers back off, and each event still goes through the sink (taken, read, matched to a pod:
+# the flood's tenant is no pod, so none becomes an Event; the Events sink fed pods' violations is
+# tests/k8s/report_flood, see BENCHMARKS.md).
+sinks_cfg() {
+	cat "$work/flood.yaml"
+	printf 'journal:\n  dir: %s/journal\n  flush_ms: 100\n' "$shm"
+	printf 'metrics:\n  listen: 127.0.0.1:0\n'
+	printf 'kubernetes:\n  node_name: bench\n  podresources_socket: "off"\n  cri_socket: "off"\n'
+	printf '  api_server: https://127.0.0.1:1\n  token_file: %s/token\n  ca_file: %s/ca.pem\n' "$work" "$work"
+	printf '  events: on\n  reports: wgpolicyk8s\n'
+}
+# sinks_run RATE DURATION ROUND: one flood; a row per sink in raw/sinks.tsv
+sinks_run() {
+	local rate=$1 dur=$2 round=$3
+	rm -rf "$shm/journal"
+	flood "$work/flood-sinks.yaml" "$rate" "$dur"
+	printf '%s' "$summary" | python3 -c '
+import json, sys
+s = json.loads(sys.stdin.read())
+rate, round_, got, secs, cpu = sys.argv[1:6]
+for name, st in s.get("sinks", {}).items():
+    print("\t".join(str(x) for x in (rate, round_, got, secs, cpu, name, st["queued"], st["written"],
+          st["dropped"], st["lost"], "%.0f" % (st["written"] / float(secs)))))
+' "$rate" "$round" "$f_rate" "$f_secs" "$f_cpu" >> "$out/raw/sinks.tsv"
+}
+sinks_stage() {
+	local flood_tsv=$out/raw/sinks-flood.tsv
+	: > "$out/raw/sinks.tsv"
+	: > "$flood_tsv"
+	echo bench > "$work/token"
+	: > "$work/ca.pem"
+	sinks_cfg > "$work/flood-sinks.yaml"
+	for r in $(seq 1 "$rounds"); do
+		sinks_run 0 3 "$r"
+		sinks_run 250000 3 "$r"
+	done
+}
+sinks_table() {
+	echo "| target rate/s | sink | events/s written (median) | min | max | written (median) | dropped (median) | lost | generator rate/s (median) | agent CPU % (median) |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
+	python3 -c '
+import statistics as st, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+order = []
+for r in rows:
+    k = (r[0], r[5])
+    if k not in order:
+        order.append(k)
+for rate, name in order:
+    rs = [r for r in rows if r[0] == rate and r[5] == name]
+    med = lambda i: st.median(float(r[i]) for r in rs)
+    print("| %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |" % (
+        "unpaced" if rate == "0" else rate, name, med(10), min(float(r[10]) for r in rs),
+        max(float(r[10]) for r in rs), med(7), med(8), med(9), med(2), med(4)))
+' "$out/raw/sinks.tsv"
+	echo
+	echo "Each flood 3 s, $rounds rounds; events/s written: a sink's delivered events over the flood's seconds (every event reaches every sink once; the Kubernetes sinks take each and find no pod)."
 }
 
 # ---- resources and latency ----------------------------------------------------------------------
@@ -603,6 +668,7 @@ for s in $stages; do
 	case $s in
 	micro) micro_stage $micro_tools ;;
 	pipeline) pipeline_stage ;;
+	sinks) sinks_stage ;;
 	resources) resources_stage ;;
 	latency) latency_stage ;;
 	auditd) micro_stage auditd
@@ -641,6 +707,12 @@ done
 		echo "## Event pipeline"
 		echo
 		pipeline_table
+		echo
+	fi
+	if [ -s "$out/raw/sinks.tsv" ]; then
+		echo "## Events per second to each sink"
+		echo
+		sinks_table
 		echo
 	fi
 	if [ -s "$out/raw/resources.tsv" ]; then

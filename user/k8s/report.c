@@ -9,9 +9,9 @@
  *            openreports.io/v1alpha1 Report) with a pass or fail result per pod for the
  *            secure_accelerator_access policy; a pod that went away loses its result.
  *
- * The agent loop is untouched: each sink's emit() runs on the sink's thread, parses the JSON
- * lines it is given (json-c; a cheap prefix test skips every line that is no access or tenant
- * event) and updates a bounded table under a mutex. A worker thread of its own does the HTTPS
+ * The agent loop is untouched: each sink's emit() runs on the sink's thread, reads the fields of
+ * the typed events it is given (user/sinks/event.h: access, exposure, tenant, ready; never the
+ * JSON lines) and updates a bounded table under a mutex. A worker thread of its own does the HTTPS
  * calls (api_http.c: token read again per request, own CA), so a slow or absent API server
  * costs neither the agent loop nor the sink's queue. Refusals:
  *   401/403  logged once, the feature paused for AG_K8S_PAUSE_S, then tried again; but a 403
@@ -32,8 +32,10 @@
 #include <time.h>
 
 #include "api.h"
+#include "event.h"
 #include "jsonw.h"
 #include "k8s.h"
+#include "names.h"
 #include "report.h"
 #include "sink.h"
 
@@ -308,52 +310,50 @@ static const char *cap_action(const char *a)
 	return !strcmp(a, "denied") ? "Denied" : !strcmp(a, "killed") ? "Killed" : "Observed";
 }
 
-/* An access event line -> a violation of a pod; false for anything else. */
-static bool parse_violation(json_object *o, struct viol *v)
+/* An access event of a pod -> a violation of it; false for anything else. */
+static bool parse_violation(const struct ag_event *e, struct viol *v)
 {
-	json_object *pod = k8s_jget(o, "pod"), *dev = k8s_jget(o, "device"),
-		    *proc = k8s_jget(o, "process"), *ctr = k8s_jget(o, "container"),
-		    *ioc = k8s_jget(o, "ioctl");
-	const char *verdict = k8s_jstr(o, "verdict"), *action = k8s_jstr(o, "action");
-	const char *op = k8s_jstr(o, "op"), *comm = k8s_jstr(proc, "comm");
+	const char *verdict = ag_verdict_name(e->verdict), *action = ag_action_name(e->action);
+	const char *op = ag_op_name(e->op), *comm = ag_event_str(e, e->comm);
+	const char *cls = ag_event_str(e, e->cls), *tier = ag_event_str(e, e->tier);
 	bool denied, viol;
 	char dv[48], ic[96] = "", cm[64];
 
-	if (!verdict || !action || !pod || !k8s_jstr(pod, "uid") || !k8s_jstr(pod, "name") ||
-	    !k8s_jstr(pod, "namespace") || !*k8s_jstr(pod, "uid"))
+	if (e->kind != AG_EVK_ACCESS || !e->pod_uid || !e->pod_name || !e->pod_ns ||
+	    !*ag_event_str(e, e->pod_uid))
 		return false;
-	denied = !strcmp(action, "denied") || !strcmp(action, "killed");
-	viol = !strcmp(verdict, "unmediated") || !strcmp(verdict, "cross_tenant");
+	denied = e->action == AG_ACT_DENIED || e->action == AG_ACT_KILLED;
+	viol = e->verdict == AG_V_UNMEDIATED || e->verdict == AG_V_CROSS_TENANT;
 	if (!denied && !viol)
 		return false;
-	v->ns = k8s_jstr(pod, "namespace");
-	v->pod = k8s_jstr(pod, "name");
-	v->uid = k8s_jstr(pod, "uid");
-	v->container = k8s_jstr(ctr, "name") ? k8s_jstr(ctr, "name") : "";
+	v->ns = ag_event_str(e, e->pod_ns);
+	v->pod = ag_event_str(e, e->pod_name);
+	v->uid = ag_event_str(e, e->pod_uid);
+	v->container = e->container_name ? ag_event_str(e, e->container_name) : "";
 	v->verdict = verdict;
 	v->action = cap_action(action);
 	v->reason = denied ? "AcceleratorAccessDenied" :
-		    !strcmp(verdict, "cross_tenant") ? "CrossTenantAcceleratorAccess" :
-						       "UnmediatedAcceleratorAccess";
-	v->time = k8s_jstr(o, "time");
+		    e->verdict == AG_V_CROSS_TENANT ? "CrossTenantAcceleratorAccess" :
+						      "UnmediatedAcceleratorAccess";
+	v->time = ag_event_str(e, e->time);
 	if (comm) { /* the kernel's 15 bytes may end inside a character: not into the note */
 		snprintf(cm, sizeof(cm), "%s", comm);
 		utf8_trim(cm);
 		comm = cm;
 	}
-	snprintf(dv, sizeof(dv), "%d:%d", json_object_get_int(k8s_jget(dev, "major")),
-		 json_object_get_int(k8s_jget(dev, "minor")));
-	if (ioc)
-		snprintf(ic, sizeof(ic), " %s", k8s_jstr(ioc, "name") ? k8s_jstr(ioc, "name") :
-					 k8s_jstr(ioc, "cmd") ? k8s_jstr(ioc, "cmd") : "");
+	snprintf(dv, sizeof(dv), "%d:%d", (int)e->major, (int)e->minor);
+	if (e->op == AG_OP_IOCTL) {
+		if (e->ioctl_name)
+			snprintf(ic, sizeof(ic), " %s", ag_event_str(e, e->ioctl_name));
+		else
+			snprintf(ic, sizeof(ic), " 0x%08x", e->cmd);
+	}
 	snprintf(v->note, sizeof(v->note),
 		 "%s%s of device %s (class %s) by process %s (pid %" PRId64 ") in container %s: "
 		 "verdict %s, action %s (tier %s, hook %s)",
-		 op ? op : "access", ic, dv, k8s_jstr(dev, "class") ? k8s_jstr(dev, "class") : "unknown",
-		 comm ? comm : "?", json_object_get_int64(k8s_jget(proc, "pid")),
-		 *v->container ? v->container : "?", verdict, action,
-		 k8s_jstr(o, "tier") ? k8s_jstr(o, "tier") : "?",
-		 k8s_jstr(o, "hook") ? k8s_jstr(o, "hook") : "?");
+		 op, ic, dv, cls ? cls : "unknown", comm ? comm : "?", (int64_t)e->pid,
+		 *v->container ? v->container : "?", verdict, action, tier ? tier : "?",
+		 ag_event_hook(e));
 	utf8_cut(v->note, EV_NOTE_MAX);
 	/* the same Event: pod, reason, action, operation, device, process name, container */
 	v->key = fnv(fnv(fnv(fnv(fnv(fnv(fnv(0, v->uid), v->reason), action), op), dv),
@@ -361,83 +361,46 @@ static bool parse_violation(json_object *o, struct viol *v)
 	return true;
 }
 
-/* An exposure event line (issue 22) -> a Warning Event on its pod, reason AcceleratorExposure,
- * the devices and their reasons in the note; false for anything else. */
-static bool parse_exposure(json_object *o, struct viol *v)
+/* An exposure event (issue 22) -> a Warning Event on its pod, reason AcceleratorExposure, the
+ * devices and their reasons in the note; false for anything else. */
+static bool parse_exposure(const struct ag_event *e, struct viol *v)
 {
-	json_object *pod = k8s_jget(o, "pod"), *devs = k8s_jget(o, "devices");
-	const char *type = k8s_jstr(o, "type");
+	const struct ag_event_xdev *d = ag_event_xdevs(e);
 	size_t n;
 
-	if (!type || strcmp(type, "exposure") || !devs || !json_object_is_type(devs, json_type_array) ||
-	    !k8s_jstr(pod, "uid") || !*k8s_jstr(pod, "uid") || !k8s_jstr(pod, "name") ||
-	    !k8s_jstr(pod, "namespace"))
+	if (e->kind != AG_EVK_EXPOSURE || !e->pod_uid || !*ag_event_str(e, e->pod_uid) ||
+	    !e->pod_name || !e->pod_ns)
 		return false;
-	v->ns = k8s_jstr(pod, "namespace");
-	v->pod = k8s_jstr(pod, "name");
-	v->uid = k8s_jstr(pod, "uid");
-	v->container = k8s_jstr(k8s_jget(o, "container"), "name") ?: "";
+	v->ns = ag_event_str(e, e->pod_ns);
+	v->pod = ag_event_str(e, e->pod_name);
+	v->uid = ag_event_str(e, e->pod_uid);
+	v->container = e->container_name ? ag_event_str(e, e->container_name) : "";
 	v->verdict = "exposure";
 	v->action = "Exposed";
 	v->reason = "AcceleratorExposure";
-	v->time = k8s_jstr(o, "time");
+	v->time = ag_event_str(e, e->time);
 	n = (size_t)snprintf(v->note, sizeof(v->note), "container %s can reach accelerator devices "
 			     "it was not allocated, before any access:", *v->container ? v->container : "?");
-	for (size_t i = 0; i < json_object_array_length(devs) && n < sizeof(v->note); i++) {
-		json_object *d = json_object_array_get_idx(devs, i), *rs = k8s_jget(d, "reasons");
-
+	for (size_t i = 0; d && i < e->n_xdev && n < sizeof(v->note); i++) {
 		n += (size_t)snprintf(v->note + n, sizeof(v->note) - n, "%s %s (%d:%d):", i ? ";" : "",
-				      k8s_jstr(d, "path") ?: "?", json_object_get_int(k8s_jget(d, "major")),
-				      json_object_get_int(k8s_jget(d, "minor")));
-		for (size_t j = 0; rs && j < json_object_array_length(rs) && n < sizeof(v->note); j++)
+				      ag_event_str(e, d[i].path) ?: "?", (int)d[i].major,
+				      (int)d[i].minor);
+		for (size_t j = 0; j < d[i].n_reasons && n < sizeof(v->note); j++)
 			n += (size_t)snprintf(v->note + n, sizeof(v->note) - n, "%s %s", j ? "," : "",
-					      json_object_get_string(json_object_array_get_idx(rs, j)));
+					      ag_event_str(e, d[i].reasons[j]) ?: "");
 	}
 	utf8_cut(v->note, EV_NOTE_MAX);
 	v->key = fnv(fnv(fnv(0, v->uid), v->reason), v->container);
 	return true;
 }
 
-/* Feed each line to fn; lines whose start is no access or tenant event are skipped unparsed. */
-static void for_lines(const char *buf, size_t len, void (*fn)(void *, json_object *), void *arg,
-		      bool tenants)
+/* Each record of the batch to fn. */
+static void for_events(const struct ag_sink_batch *b, void (*fn)(void *, const struct ag_event *),
+		       void *arg)
 {
-	static const char acc[] = "{\"type\":\"access\"", ten[] = "{\"type\":\"tenant\"",
-			  rdy[] = "{\"type\":\"ready\"", exp[] = "{\"type\":\"exposure\"";
-	const char *p = buf, *end = buf + len;
-	char *line = NULL;
-	size_t cap = 0;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		json_object *o;
-
-		if ((l > sizeof(acc) && !memcmp(p, acc, sizeof(acc) - 1) &&
-		     memmem(p, l, "\"pod\":", 6)) ||
-		    (l > sizeof(exp) && !memcmp(p, exp, sizeof(exp) - 1)) ||
-		    (tenants && l > sizeof(ten) && !memcmp(p, ten, sizeof(ten) - 1)) ||
-		    (tenants && l > sizeof(rdy) && !memcmp(p, rdy, sizeof(rdy) - 1))) {
-			if (l + 1 > cap) {
-				char *b = realloc(line, l + 1);
-
-				if (!b)
-					break;
-				line = b;
-				cap = l + 1;
-			}
-			if (!line)
-				break;
-			memcpy(line, p, l);
-			line[l] = '\0';
-			o = json_tokener_parse(line);
-			if (o)
-				fn(arg, o);
-			json_object_put(o);
-		}
-		p += l + 1;
-	}
-	free(line);
+	for (const struct ag_event *e = ag_event_next(b->ev, b->evlen, NULL); e;
+	     e = ag_event_next(b->ev, b->evlen, e))
+		fn(arg, e);
 }
 
 /* ---- Events ---- */
@@ -533,7 +496,7 @@ static void ns_refuse(struct events *E, const char *ns, uint64_t now)
 		n == 1 ? "" : "s", AG_K8S_PAUSE_S);
 }
 
-static void events_line(void *arg, json_object *o)
+static void events_line(void *arg, const struct ag_event *o)
 {
 	struct events *E = arg;
 	uint64_t now = k8s_mono_ns();
@@ -601,9 +564,9 @@ static void events_line(void *arg, json_object *o)
 	pthread_mutex_unlock(&E->w.mu);
 }
 
-static size_t events_emit(void *ctx, const char *buf, size_t len, size_t n)
+static size_t events_emit(void *ctx, const struct ag_sink_batch *b)
 {
-	for_lines(buf, len, events_line, ctx, false);
+	for_events(b, events_line, ctx);
 	return 0;
 }
 
@@ -725,6 +688,87 @@ static void series_goes_on(struct events *E, struct ev *e, const struct ev *snap
 	E->st.continued++;
 }
 
+/* mu held: the oldest Event with work whose pod and node buckets allow a write, now; NULL and
+ * *wake (0: none) when the next can go. */
+static struct ev *next_event(struct events *E, uint64_t now, uint64_t *wake)
+{
+	struct ev *e = NULL;
+	uint64_t wait;
+
+	*wake = 0;
+	for (size_t i = 0; i < EV_MAX; i++) {
+		struct ev *x = &E->ev[i];
+		uint64_t t;
+
+		if (!ev_has_work(x))
+			continue;
+		if (x->created && x->wrote_ns + EV_SERIES_MIN_NS > now) {
+			t = x->wrote_ns + EV_SERIES_MIN_NS;
+		} else if ((wait = bucket_wait(pod_bucket(E, x->uid, now), now))) {
+			t = now + wait;
+			if (!x->limited) {
+				x->limited = true;
+				E->st.rate_limited++;
+			}
+		} else {
+			if (!e || x->seen_ns < e->seen_ns)
+				e = x;
+			continue;
+		}
+		if (!*wake || t < *wake)
+			*wake = t;
+	}
+	if (e && (wait = bucket_wait(&E->node, now))) {
+		if (!e->limited) {
+			e->limited = true;
+			E->st.rate_limited++;
+		}
+		*wake = now + wait;
+		e = NULL;
+	}
+	return e;
+}
+
+/* mu held: the answer http to the write of snap (create: a new Event, else its series) into e. */
+static void event_written(struct events *E, struct ev *e, const struct ev *snap, bool create,
+			  long http)
+{
+	struct k8s_rw *w = &E->w;
+
+	/* the record may have been reused meanwhile: only the same Event is updated */
+	if (!e->used || e->key != snap->key || strcmp(e->name, snap->name))
+		return;
+	e->wrote_ns = k8s_mono_ns();
+	if (w->ns_refused) {
+		E->st.errors++;
+		ns_refuse(E, snap->ns, e->wrote_ns);
+	} else if (http >= 200 && http < 300) {
+		e->created = true;
+		e->sent_count = snap->count;
+		if (create)
+			E->st.sent++;
+		else
+			E->st.patched++;
+	} else if (http == 409 && create && !e->named_anew) {
+		series_goes_on(E, e, snap);
+	} else if (http == 409 && create) {
+		e->name[0] = '\0'; /* the name is taken: another */
+	} else if (http == 404 && !create) {
+		e->created = false; /* expired on the server (1 h): written anew, whole */
+		e->name[0] = '\0';
+	} else if (http == 400 || http == 404 || http == 422) {
+		E->st.errors++;
+		if (!E->warned_bad) {
+			E->warned_bad = true;
+			k8s_http_error(&w->req, http, w->err, sizeof(w->err));
+			ag_warn("kubernetes.events: the API refused an Event: %s; dropped", w->err);
+		}
+		e->used = false;
+	} else if (http < 0 || http >= 500 || http == 401 || http == 403) {
+		E->st.errors++; /* kept; the gate is set */
+	}
+}
+
 static void *events_main(void *arg)
 {
 	struct events *E = arg;
@@ -732,8 +776,8 @@ static void *events_main(void *arg)
 
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
-		uint64_t now = k8s_mono_ns(), wake = 0, wait;
-		struct ev *e = NULL, snap;
+		uint64_t now = k8s_mono_ns(), wake;
+		struct ev *e, snap;
 		char *body;
 		bool create;
 		long http;
@@ -742,37 +786,7 @@ static void *events_main(void *arg)
 			worker_sleep(w, w->gate_ns);
 			continue;
 		}
-		/* the oldest Event with work whose pod and node buckets allow a write */
-		for (size_t i = 0; i < EV_MAX; i++) {
-			struct ev *x = &E->ev[i];
-			uint64_t t;
-
-			if (!ev_has_work(x))
-				continue;
-			if (x->created && x->wrote_ns + EV_SERIES_MIN_NS > now) {
-				t = x->wrote_ns + EV_SERIES_MIN_NS;
-			} else if ((wait = bucket_wait(pod_bucket(E, x->uid, now), now))) {
-				t = now + wait;
-				if (!x->limited) {
-					x->limited = true;
-					E->st.rate_limited++;
-				}
-			} else {
-				if (!e || x->seen_ns < e->seen_ns)
-					e = x;
-				continue;
-			}
-			if (!wake || t < wake)
-				wake = t;
-		}
-		if (e && (wait = bucket_wait(&E->node, now))) {
-			if (!e->limited) {
-				e->limited = true;
-				E->st.rate_limited++;
-			}
-			wake = now + wait;
-			e = NULL;
-		}
+		e = next_event(E, now, &wake);
 		if (!e) {
 			worker_sleep(w, wake);
 			continue;
@@ -805,38 +819,7 @@ static void *events_main(void *arg)
 		free(body);
 
 		pthread_mutex_lock(&w->mu);
-		/* the record may have been reused meanwhile: only the same Event is updated */
-		if (!e->used || e->key != snap.key || strcmp(e->name, snap.name))
-			continue;
-		e->wrote_ns = k8s_mono_ns();
-		if (w->ns_refused) {
-			E->st.errors++;
-			ns_refuse(E, snap.ns, e->wrote_ns);
-		} else if (http >= 200 && http < 300) {
-			e->created = true;
-			e->sent_count = snap.count;
-			if (create)
-				E->st.sent++;
-			else
-				E->st.patched++;
-		} else if (http == 409 && create && !e->named_anew) {
-			series_goes_on(E, e, &snap);
-		} else if (http == 409 && create) {
-			e->name[0] = '\0'; /* the name is taken: another */
-		} else if (http == 404 && !create) {
-			e->created = false; /* expired on the server (1 h): written anew, whole */
-			e->name[0] = '\0';
-		} else if (http == 400 || http == 404 || http == 422) {
-			E->st.errors++;
-			if (!E->warned_bad) {
-				E->warned_bad = true;
-				k8s_http_error(&w->req, http, w->err, sizeof(w->err));
-				ag_warn("kubernetes.events: the API refused an Event: %s; dropped", w->err);
-			}
-			e->used = false;
-		} else if (http < 0 || http >= 500 || http == 401 || http == 403) {
-			E->st.errors++; /* kept; the gate is set */
-		}
+		event_written(E, e, &snap, create, http);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -1100,29 +1083,29 @@ static void written(struct reports *R, const char *ns)
 	}
 }
 
-static void reports_line(void *arg, json_object *o)
+static void reports_line(void *arg, const struct ag_event *o)
 {
 	struct reports *R = arg;
-	const char *type = k8s_jstr(o, "type");
-	json_object *pod = k8s_jget(o, "pod");
-	const char *uid = k8s_jstr(pod, "uid"), *ns = k8s_jstr(pod, "namespace"),
-		   *name = k8s_jstr(pod, "name");
-	uint64_t cg = (uint64_t)json_object_get_int64(k8s_jget(k8s_jget(o, "cgroup"), "id"));
+	const char *uid = ag_event_str(o, o->pod_uid), *ns = ag_event_str(o, o->pod_ns),
+		   *name = ag_event_str(o, o->pod_name);
+	uint64_t cg = o->cgroup_id;
 	struct rpod *p;
 	struct rns *n;
 
-	if (type && !strcmp(type, "ready")) {
+	if (o->kind == AG_EVK_READY) {
 		pthread_mutex_lock(&R->w.mu);
 		R->ready = true;
 		pthread_cond_signal(&R->w.cv);
 		pthread_mutex_unlock(&R->w.mu);
 		return;
 	}
-	if (!type || !uid || !*uid || !ns || !*ns || !name || !*name)
+	if (o->kind != AG_EVK_TENANT && o->kind != AG_EVK_EXPOSURE && o->kind != AG_EVK_ACCESS)
+		return;
+	if (!uid || !*uid || !ns || !*ns || !name || !*name)
 		return;
 	pthread_mutex_lock(&R->w.mu);
-	if (!strcmp(type, "tenant")) {
-		const char *what = k8s_jstr(o, "event");
+	if (o->kind == AG_EVK_TENANT) {
+		const char *what = ag_event_str(o, o->what);
 		bool gone = what && !strcmp(what, "removed");
 		unsigned int i;
 
@@ -1139,7 +1122,7 @@ static void reports_line(void *arg, json_object *o)
 			p->used = false; /* the pod's last cgroup went: so did the pod */
 			R->st.pods--;
 		} else {
-			const char *state = k8s_jstr(o, "state");
+			const char *state = ag_event_str(o, o->state);
 
 			if (i == p->n_cg && p->n_cg < RP_CG_PER_POD)
 				p->cg[p->n_cg++] = cg;
@@ -1156,10 +1139,10 @@ static void reports_line(void *arg, json_object *o)
 				goto out;
 			copy(p->ns, sizeof(p->ns), ns);
 			copy(p->name, sizeof(p->name), name);
-			p->since = unix_of(k8s_jstr(o, "time"));
+			p->since = unix_of(ag_event_str(o, o->time));
 			R->st.pods++;
 		}
-	} else if (!strcmp(type, "exposure")) {
+	} else if (o->kind == AG_EVK_EXPOSURE) {
 		struct viol v;
 
 		if (!parse_exposure(o, &v) || !(p = rpod_of(R, uid, false)))
@@ -1190,9 +1173,9 @@ out:
 	pthread_mutex_unlock(&R->w.mu);
 }
 
-static size_t reports_emit(void *ctx, const char *buf, size_t len, size_t n)
+static size_t reports_emit(void *ctx, const struct ag_sink_batch *b)
 {
-	for_lines(buf, len, reports_line, ctx, true);
+	for_events(b, reports_line, ctx);
 	return 0;
 }
 
@@ -1280,12 +1263,48 @@ static const char *rp_group(const struct reports *R)
 /* Bring one namespace's report up to date: GET, then PUT with its resourceVersion (POST when
  * there is none, DELETE when no pod is left); 409: read again. mu not held. Returns 0, or
  * -EAGAIN to try later. */
+/* The report of ns (its results taken: freed with it), as JSON text (malloc()ed); rv: the
+ * resourceVersion replaced, NULL for a new one. */
+static char *report_body(struct reports *R, const char *ns, const char *rv, json_object *results,
+			 int pass, int fail, int warn, int skip)
+{
+	json_object *o = json_object_new_object(), *md = json_object_new_object(),
+		    *lb = json_object_new_object(), *sum = json_object_new_object();
+	struct k8s_rw *w = &R->w;
+	char *body;
+
+	json_object_object_add(o, "apiVersion", jstr(rp_group(R)));
+	json_object_object_add(o, "kind", jstr(R->kind == AG_REPORTS_OPENREPORTS ? "Report"
+									 : "PolicyReport"));
+	json_object_object_add(md, "name", jstr(R->name));
+	json_object_object_add(md, "namespace", jstr(ns));
+	json_object_object_add(lb, "app.kubernetes.io/managed-by", jstr("accelguard"));
+	if (strlen(w->env.node_name) <= 63)
+		json_object_object_add(lb, "accelguard.io/node", jstr(w->env.node_name));
+	json_object_object_add(md, "labels", lb);
+	if (rv)
+		json_object_object_add(md, "resourceVersion", jstr(rv));
+	json_object_object_add(o, "metadata", md);
+	if (R->kind == AG_REPORTS_OPENREPORTS)
+		json_object_object_add(o, "source", jstr("accelguard"));
+	json_object_object_add(sum, "pass", json_object_new_int(pass));
+	json_object_object_add(sum, "fail", json_object_new_int(fail));
+	json_object_object_add(sum, "warn", json_object_new_int(warn));
+	json_object_object_add(sum, "error", json_object_new_int(0));
+	json_object_object_add(sum, "skip", json_object_new_int(skip));
+	json_object_object_add(o, "summary", sum);
+	json_object_object_add(o, "results", results);
+	body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return body;
+}
+
 static int sync_ns(struct reports *R, const char *ns)
 {
 	struct k8s_rw *w = &R->w;
 
 	for (int tries = 0; tries < RP_CONFLICT_TRIES; tries++) {
-		json_object *cur = NULL, *o, *md, *lb, *sum, *results;
+		json_object *cur = NULL, *results;
 		const char *rv;
 		int pass, fail, skip, warn;
 		long http;
@@ -1315,33 +1334,7 @@ static int sync_ns(struct reports *R, const char *ns)
 				continue;
 			return -EAGAIN;
 		}
-		o = json_object_new_object();
-		md = json_object_new_object();
-		lb = json_object_new_object();
-		sum = json_object_new_object();
-		json_object_object_add(o, "apiVersion", jstr(rp_group(R)));
-		json_object_object_add(o, "kind", jstr(R->kind == AG_REPORTS_OPENREPORTS ? "Report"
-										 : "PolicyReport"));
-		json_object_object_add(md, "name", jstr(R->name));
-		json_object_object_add(md, "namespace", jstr(ns));
-		json_object_object_add(lb, "app.kubernetes.io/managed-by", jstr("accelguard"));
-		if (strlen(w->env.node_name) <= 63)
-			json_object_object_add(lb, "accelguard.io/node", jstr(w->env.node_name));
-		json_object_object_add(md, "labels", lb);
-		if (rv)
-			json_object_object_add(md, "resourceVersion", jstr(rv));
-		json_object_object_add(o, "metadata", md);
-		if (R->kind == AG_REPORTS_OPENREPORTS)
-			json_object_object_add(o, "source", jstr("accelguard"));
-		json_object_object_add(sum, "pass", json_object_new_int(pass));
-		json_object_object_add(sum, "fail", json_object_new_int(fail));
-		json_object_object_add(sum, "warn", json_object_new_int(warn));
-		json_object_object_add(sum, "error", json_object_new_int(0));
-		json_object_object_add(sum, "skip", json_object_new_int(skip));
-		json_object_object_add(o, "summary", sum);
-		json_object_object_add(o, "results", results);
-		body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-		json_object_put(o);
+		body = report_body(R, ns, rv, results, pass, fail, warn, skip);
 		json_object_put(cur);
 		if (!body)
 			return -EAGAIN;
@@ -1516,12 +1509,14 @@ static void reports_close(void *ctx)
 
 static const struct ag_sink_ops events_ops = {
 	.name = "kubernetes_events",
+	.takes = AG_SINK_EVENTS,
 	.emit = events_emit,
 	.close = events_close,
 };
 
 static const struct ag_sink_ops reports_ops = {
 	.name = "kubernetes_reports",
+	.takes = AG_SINK_EVENTS,
 	.emit = reports_emit,
 	.close = reports_close,
 };

@@ -156,6 +156,11 @@ static inline bool plain(unsigned char c)
 
 static const char hexd[] = "0123456789abcdef";
 
+size_t jw_utf8_len(const char *s, size_t n)
+{
+	return n ? utf8_len((const unsigned char *)s, n) : 0;
+}
+
 void jw_strn(struct jw *w, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;

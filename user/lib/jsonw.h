@@ -34,6 +34,9 @@ void jw_keyq(struct jw *w, const char *quoted, size_t n);
 void jw_keys(struct jw *w, const char *key);
 void jw_str(struct jw *w, const char *s);
 void jw_strn(struct jw *w, const char *s, size_t n);
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when invalid (a byte jw_strn
+ * writes as \u00XX). */
+size_t jw_utf8_len(const char *s, size_t n);
 void jw_u64(struct jw *w, uint64_t v);
 void jw_i64(struct jw *w, int64_t v);
 void jw_double(struct jw *w, double v);

@@ -405,8 +405,10 @@ static size_t write_lines(struct journal *j, const char *p, size_t len, size_t n
 
 /* A batch is cut at line ends so that no segment goes over segment_bytes (a single longer line
  * gets a segment of its own). */
-static size_t journal_emit(void *ctx, const char *buf, size_t len, size_t n)
+static size_t journal_emit(void *ctx, const struct ag_sink_batch *b)
 {
+	const char *buf = b->buf;
+	size_t len = b->len, n = b->n;
 	struct journal *j = ctx;
 	size_t lost = 0;
 

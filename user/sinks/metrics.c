@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Metrics and health (metrics.h): the agent's snapshot, the per-event counting sink, the text. */
 #include <errno.h>
-#include <json-c/json.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,10 +8,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "event.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
 #include "names.h"
+#include "sink.h"
 #include "util.h"
 
 static const char *const state_names[] = { "host", "tenant", "exempt", "unresolved",
@@ -184,29 +185,16 @@ static void track_tenant(struct ag_metrics *m, __u64 cg, const char *what, const
 		release(m, owner);
 }
 
-static const char *jstr(json_object *o, const char *a, const char *b)
+static void count_access(struct ag_metrics *m, const struct ag_event *e)
 {
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, a, &v))
-		return NULL;
-	if (b && !json_object_object_get_ex(v, b, &v))
-		return NULL;
-	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static void count_access(struct ag_metrics *m, json_object *o)
-{
-	const char *verdict = jstr(o, "verdict", NULL), *op = jstr(o, "op", NULL);
-	const char *cls = jstr(o, "device", "class"), *ns = jstr(o, "pod", "namespace");
-	const char *pod = jstr(o, "pod", "name"), *ctr = jstr(o, "container", "name");
-	const char *action = jstr(o, "action", NULL);
+	const char *cls = ag_event_str(e, e->cls), *ns = ag_event_str(e, e->pod_ns);
+	const char *pod = ag_event_str(e, e->pod_name), *ctr = ag_event_str(e, e->container_name);
 	char lab[768], other[512];
 	size_t off = 0, ooff = 0;
 	struct series *s;
 
-	put_label(lab, sizeof(lab), &off, "verdict", verdict ? verdict : "unknown");
-	put_label(lab, sizeof(lab), &off, "op", op ? op : "unknown");
+	put_label(lab, sizeof(lab), &off, "verdict", ag_verdict_name(e->verdict));
+	put_label(lab, sizeof(lab), &off, "op", ag_op_name(e->op));
 	put_label(lab, sizeof(lab), &off, "class", cls ? cls : "unknown");
 	memcpy(other, lab, off + 1);
 	ooff = off;
@@ -221,9 +209,9 @@ static void count_access(struct ag_metrics *m, json_object *o)
 	}
 	pthread_mutex_lock(&m->slock);
 	m->events++;
-	if (action && !strcmp(action, "denied"))
+	if (e->action == AG_ACT_DENIED)
 		m->denials++;
-	else if (action && !strcmp(action, "killed"))
+	else if (e->action == AG_ACT_KILLED)
 		m->kills++;
 	s = slot(m, lab);
 	if (!s->labels && m->n_normal >= m->max_series) {
@@ -253,48 +241,23 @@ static void count_access(struct ag_metrics *m, json_object *o)
 	pthread_mutex_unlock(&m->slock);
 }
 
-void ag_metrics_count_lines(struct ag_metrics *m, const char *buf, size_t len)
+void ag_metrics_count(struct ag_metrics *m, const struct ag_event *e)
 {
-	static const char pre[] = "{\"type\":\"access\"", ten[] = "{\"type\":\"tenant\"";
-	const char *p = buf, *end = buf + len;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-
-		/* only access events count; the agent writes "type" first */
-		if (l > sizeof(pre) - 1 && !memcmp(p, pre, sizeof(pre) - 1)) {
-			struct json_tokener *t = json_tokener_new();
-			json_object *o = t ? json_tokener_parse_ex(t, p, (int)l) : NULL;
-
-			if (o) /* the agent's own lines: a line that does not parse is no access */
-				count_access(m, o);
-			json_object_put(o);
-			json_tokener_free(t);
-		} else if (l > sizeof(ten) - 1 && !memcmp(p, ten, sizeof(ten) - 1)) {
-			struct json_tokener *t = json_tokener_new();
-			json_object *o = t ? json_tokener_parse_ex(t, p, (int)l) : NULL, *cg;
-
-			if (o && json_object_object_get_ex(o, "cgroup", &cg)) {
-				json_object *id;
-
-				pthread_mutex_lock(&m->slock);
-				if (json_object_object_get_ex(cg, "id", &id))
-					track_tenant(m, (__u64)json_object_get_int64(id),
-						     jstr(o, "event", NULL), jstr(o, "pod", "namespace"),
-						     jstr(o, "pod", "name"));
-				pthread_mutex_unlock(&m->slock);
-			}
-			json_object_put(o);
-			json_tokener_free(t);
-		}
-		p += l + 1;
+	if (e->kind == AG_EVK_ACCESS) {
+		count_access(m, e);
+	} else if (e->kind == AG_EVK_TENANT) {
+		pthread_mutex_lock(&m->slock);
+		track_tenant(m, e->cgroup_id, ag_event_str(e, e->what), ag_event_str(e, e->pod_ns),
+			     ag_event_str(e, e->pod_name));
+		pthread_mutex_unlock(&m->slock);
 	}
 }
 
-static size_t sink_emit(void *ctx, const char *buf, size_t len, size_t n)
+static size_t sink_emit(void *ctx, const struct ag_sink_batch *b)
 {
-	ag_metrics_count_lines(ctx, buf, len);
+	for (const struct ag_event *e = ag_event_next(b->ev, b->evlen, NULL); e;
+	     e = ag_event_next(b->ev, b->evlen, e))
+		ag_metrics_count(ctx, e);
 	return 0;
 }
 
@@ -304,12 +267,12 @@ static void sink_close(void *ctx)
 }
 
 static const struct ag_sink_ops metrics_sink_ops = {
-	.name = "metrics", .emit = sink_emit, .close = sink_close,
+	.name = "metrics", .takes = AG_SINK_EVENTS, .emit = sink_emit, .close = sink_close,
 };
 
 int ag_metrics_add_sink(struct ag_metrics *m, struct ag_sinks *s)
 {
-	/* small lines, counted at once: 1 MiB of queue */
+	/* small records, counted at once: 1 MiB of queue */
 	return ag_sinks_add(s, &metrics_sink_ops, m, 1u << 20);
 }
 
@@ -357,6 +320,204 @@ static void head(struct out *o, const char *name, const char *type, const char *
 	outf(o, "# HELP accelguard_%s %s\n# TYPE accelguard_%s %s\n", name, help, name, type);
 }
 
+/* the kernel's exact counts, the events lost before any sink */
+static void render_kernel(struct out *o, const struct ag_metrics_state *st)
+{
+	head(o, "accesses_total", "counter",
+	     "Every access to an accelerator device node, by op and verdict; exact, counted in the kernel.");
+	for (int op = AG_OP_OPEN; op < AG_OP__MAX; op++)
+		for (int v = AG_V_ALLOWED; v < AG_V__MAX; v++)
+			outf(o, "accelguard_accesses_total{op=\"%s\",verdict=\"%s\"} %llu\n",
+			     ag_op_name(op), ag_verdict_name(v), (unsigned long long)st->totals[op][v]);
+	head(o, "violations_total", "counter",
+	     "Unmediated, cross-tenant and unresolved accesses, exact, from the kernel's per-tenant accounting (viol map).");
+	outf(o, "accelguard_violations_total %llu\n", (unsigned long long)st->violations);
+	head(o, "violation_events_suppressed_total", "counter",
+	     "Violations counted but not sent as events: over the per-tenant rate limit.");
+	outf(o, "accelguard_violation_events_suppressed_total %llu\n",
+	     (unsigned long long)st->suppressed);
+	head(o, "ringbuf_drops_total", "counter",
+	     "Kernel records lost because the ring buffer was full, by kind.");
+	for (int k = 0; k < AG_DROP__MAX; k++)
+		outf(o, "accelguard_ringbuf_drops_total{kind=\"%s\"} %llu\n", ag_drop_name(k),
+		     (unsigned long long)st->drops[k]);
+	head(o, "events_lost_total", "counter",
+	     "Events the agent could not format (no memory), before any sink.");
+	outf(o, "accelguard_events_lost_total %llu\n", (unsigned long long)st->lines_lost);
+}
+
+/* what each sink did with the events (the names say lines: the series keep them) */
+static void render_sinks(struct out *o, const struct ag_metrics_state *st)
+{
+	head(o, "sink_queued_lines_total", "counter", "Event lines taken into a sink's queue.");
+	for (size_t i = 0; i < st->n_sinks; i++)
+		outf(o, "accelguard_sink_queued_lines_total{sink=\"%s\"} %llu\n", st->sinks[i].name,
+		     (unsigned long long)st->sinks[i].st.queued);
+	head(o, "sink_written_lines_total", "counter", "Event lines a sink delivered.");
+	for (size_t i = 0; i < st->n_sinks; i++)
+		outf(o, "accelguard_sink_written_lines_total{sink=\"%s\"} %llu\n", st->sinks[i].name,
+		     (unsigned long long)st->sinks[i].st.written);
+	head(o, "sink_dropped_lines_total", "counter",
+	     "Event lines that found a sink's queue full and were dropped for it.");
+	for (size_t i = 0; i < st->n_sinks; i++)
+		outf(o, "accelguard_sink_dropped_lines_total{sink=\"%s\"} %llu\n", st->sinks[i].name,
+		     (unsigned long long)st->sinks[i].st.dropped);
+	head(o, "sink_lost_lines_total", "counter",
+	     "Event lines a sink failed to deliver (a failed write: a full disk).");
+	for (size_t i = 0; i < st->n_sinks; i++)
+		outf(o, "accelguard_sink_lost_lines_total{sink=\"%s\"} %llu\n", st->sinks[i].name,
+		     (unsigned long long)st->sinks[i].st.lost);
+	head(o, "sink_queue_bytes", "gauge", "Bytes waiting in a sink's queue.");
+	for (size_t i = 0; i < st->n_sinks; i++)
+		outf(o, "accelguard_sink_queue_bytes{sink=\"%s\"} %zu\n", st->sinks[i].name,
+		     st->sinks[i].st.queue_bytes);
+	head(o, "sink_queue_limit_bytes", "gauge", "The bound of a sink's queue.");
+	for (size_t i = 0; i < st->n_sinks; i++)
+		outf(o, "accelguard_sink_queue_limit_bytes{sink=\"%s\"} %zu\n", st->sinks[i].name,
+		     st->sinks[i].st.queue_max);
+}
+
+/* the policy table and the kernel's maps */
+static void render_policy(struct out *o, const struct ag_metrics_state *st)
+{
+	head(o, "policy_cgroups", "gauge", "Cgroups in the policy table (and the kernel's policy map), by state.");
+	for (size_t i = 0; i < ARRAY_SIZE(state_names); i++)
+		outf(o, "accelguard_policy_cgroups{state=\"%s\"} %u\n", state_names[i], st->policy[i]);
+	head(o, "policy_map_errors_total", "counter", "Failed writes of the kernel's policy maps.");
+	outf(o, "accelguard_policy_map_errors_total %llu\n", (unsigned long long)st->map_errors);
+	head(o, "counters_map_max_entries", "gauge",
+	     "Size of the kernel's per-CPU counters map (cgroup, device, op, ioctl command).");
+	outf(o, "accelguard_counters_map_max_entries %llu\n",
+	     (unsigned long long)st->counter_entries_max);
+}
+
+/* the Kubernetes Events and reports sinks, when they run */
+static void render_k8s_sinks(struct out *o, const struct ag_metrics_state *st)
+{
+	if (st->kev_on) {
+		head(o, "k8s_events_written_total", "counter",
+		     "Kubernetes Events written: created, or their series updated.");
+		outf(o, "accelguard_k8s_events_written_total{kind=\"created\"} %llu\n",
+		     (unsigned long long)st->kev_sent);
+		outf(o, "accelguard_k8s_events_written_total{kind=\"series\"} %llu\n",
+		     (unsigned long long)st->kev_patched);
+		head(o, "k8s_events_deduplicated_total", "counter",
+		     "Violations folded into an existing Event's series.");
+		outf(o, "accelguard_k8s_events_deduplicated_total %llu\n", (unsigned long long)st->kev_dedup);
+		head(o, "k8s_events_rate_limited_total", "counter",
+		     "Event writes held back by the per-pod or per-node token bucket.");
+		outf(o, "accelguard_k8s_events_rate_limited_total %llu\n",
+		     (unsigned long long)st->kev_limited);
+		head(o, "k8s_events_dropped_total", "counter",
+		     "Violations lost to Events: every queued Event was waiting.");
+		outf(o, "accelguard_k8s_events_dropped_total %llu\n", (unsigned long long)st->kev_dropped);
+		head(o, "k8s_events_errors_total", "counter", "Event requests that failed or were refused.");
+		outf(o, "accelguard_k8s_events_errors_total %llu\n", (unsigned long long)st->kev_errors);
+		head(o, "k8s_events_pending", "gauge", "Events waiting to be written.");
+		outf(o, "accelguard_k8s_events_pending %llu\n", (unsigned long long)st->kev_pending);
+	}
+	if (st->krp_on) {
+		head(o, "k8s_reports_writes_total", "counter", "Policy reports created or replaced.");
+		outf(o, "accelguard_k8s_reports_writes_total %llu\n", (unsigned long long)st->krp_writes);
+		head(o, "k8s_reports_conflicts_total", "counter",
+		     "Report replacements refused with 409 (read again and retried).");
+		outf(o, "accelguard_k8s_reports_conflicts_total %llu\n",
+		     (unsigned long long)st->krp_conflicts);
+		head(o, "k8s_reports_deleted_total", "counter", "Reports deleted (no pod left).");
+		outf(o, "accelguard_k8s_reports_deleted_total %llu\n", (unsigned long long)st->krp_deleted);
+		head(o, "k8s_reports_errors_total", "counter", "Report requests that failed or were refused.");
+		outf(o, "accelguard_k8s_reports_errors_total %llu\n", (unsigned long long)st->krp_errors);
+	}
+	if (st->kev_on || st->krp_on) {
+		head(o, "k8s_sink_paused", "gauge",
+		     "1 while the sink is paused after the API server refused it (401/403, no CRD).");
+		if (st->kev_on)
+			outf(o, "accelguard_k8s_sink_paused{sink=\"events\"} %d\n", st->kev_paused);
+		if (st->krp_on)
+			outf(o, "accelguard_k8s_sink_paused{sink=\"reports\"} %d\n", st->krp_paused);
+	}
+}
+
+/* the Kubernetes source's peers, its pending cgroups, the exposure counts */
+static void render_peers(struct out *o, const struct ag_metrics_state *st)
+{
+	static const char *const peers[] = { "kubelet", "cri", "apiserver" };
+	bool on[] = { st->pr_on, st->cri_on, st->api_on }, up[] = { st->pr_up, st->cri_up, st->api_up };
+	__u64 req[] = { st->pr_calls, st->cri_calls, st->api_requests };
+	__u64 err[] = { st->pr_errors, st->cri_errors, st->api_errors };
+	__u64 cum = 0;
+
+	if (!st->k8s)
+		return;
+	head(o, "peer_up", "gauge",
+	     "1 when the last call to the peer succeeded (kubelet PodResources, CRI, API server); peers turned off are absent.");
+	for (int i = 0; i < 3; i++)
+		if (on[i])
+			outf(o, "accelguard_peer_up{peer=\"%s\"} %d\n", peers[i], up[i]);
+	head(o, "peer_requests_total", "counter", "Calls made to the peer.");
+	for (int i = 0; i < 3; i++)
+		if (on[i])
+			outf(o, "accelguard_peer_requests_total{peer=\"%s\"} %llu\n", peers[i],
+			     (unsigned long long)req[i]);
+	head(o, "peer_errors_total", "counter", "Calls to the peer that failed.");
+	for (int i = 0; i < 3; i++)
+		if (on[i])
+			outf(o, "accelguard_peer_errors_total{peer=\"%s\"} %llu\n", peers[i],
+			     (unsigned long long)err[i]);
+	head(o, "k8s_pending_cgroups", "gauge",
+	     "Container cgroups whose pod or allocation is not known yet.");
+	outf(o, "accelguard_k8s_pending_cgroups %llu\n", (unsigned long long)st->pending);
+	head(o, "k8s_resolution_duration_seconds", "histogram",
+	     "From a container cgroup first answered pending to its allocation known.");
+	for (int i = 0; i < AG_METRICS_LAT_BUCKETS; i++) {
+		cum += st->lat_bucket[i];
+		if (st->lat_bound_ns[i] == UINT64_MAX)
+			outf(o, "accelguard_k8s_resolution_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+			     (unsigned long long)cum);
+		else
+			outf(o, "accelguard_k8s_resolution_duration_seconds_bucket{le=\"%g\"} %llu\n",
+			     st->lat_bound_ns[i] / 1e9, (unsigned long long)cum);
+	}
+	outf(o, "accelguard_k8s_resolution_duration_seconds_sum %.9f\n", st->lat_sum_ns / 1e9);
+	outf(o, "accelguard_k8s_resolution_duration_seconds_count %llu\n",
+	     (unsigned long long)st->resolved);
+	head(o, "k8s_exposed_devices_total", "counter",
+	     "Accelerator nodes containers can reach beyond their allocation (exposure events), by reason.");
+	for (int i = 0; st->x_names && i < AG_METRICS_X_KINDS; i++)
+		outf(o, "accelguard_k8s_exposed_devices_total{reason=\"%s\"} %llu\n", st->x_names[i],
+		     (unsigned long long)st->exposed[i]);
+}
+
+/* the per-event counts (the counting sink's) */
+static void render_events(struct ag_metrics *m, struct out *o)
+{
+	pthread_mutex_lock(&m->slock);
+	head(o, "access_events_total", "counter",
+	     m->pod_labels ? "Access events (first sightings, violations, descriptors held at start) by verdict, op, device class, namespace, pod and container; label sets over the limit go to namespace=\"other\"."
+			   : "Access events (first sightings, violations, descriptors held at start) by verdict, op, device class and namespace; label sets over the limit go to namespace=\"other\".");
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->tab[i].labels)
+			outf(o, "accelguard_access_events_total{%s} %llu\n", m->tab[i].labels,
+			     (unsigned long long)m->tab[i].count);
+	head(o, "denials_total", "counter", "Access events whose access the kernel denied (EPERM).");
+	outf(o, "accelguard_denials_total %llu\n", (unsigned long long)m->denials);
+	head(o, "kills_total", "counter",
+	     "Access events whose process was killed (tier 3 enforce: ioctls, after the fact).");
+	outf(o, "accelguard_kills_total %llu\n", (unsigned long long)m->kills);
+	head(o, "metrics_series", "gauge", "Label sets of accelguard_access_events_total now.");
+	outf(o, "accelguard_metrics_series %zu\n", m->n);
+	head(o, "metrics_series_limit", "gauge",
+	     "The most label sets accelguard_access_events_total keeps before namespace=\"other\" (metrics.max_series).");
+	outf(o, "accelguard_metrics_series_limit %u\n", m->max_series);
+	head(o, "metrics_series_released_total", "counter",
+	     "Label sets of accelguard_access_events_total dropped because their pod (or, without pod labels, their namespace's last pod) left the node; their slots are free again.");
+	outf(o, "accelguard_metrics_series_released_total %llu\n", (unsigned long long)m->released);
+	head(o, "metrics_series_overflow_total", "counter",
+	     "Access events counted under namespace=\"other\" because their label set did not fit.");
+	outf(o, "accelguard_metrics_series_overflow_total %llu\n", (unsigned long long)m->overflow);
+	pthread_mutex_unlock(&m->slock);
+}
+
 static void render(struct ag_metrics *m, struct out *o)
 {
 	struct ag_metrics_state s;
@@ -386,182 +547,14 @@ static void render(struct ag_metrics *m, struct out *o)
 	}
 	head(o, "ready", "gauge", "1 when the programs are attached and the policy is loaded.");
 	outf(o, "accelguard_ready %d\n", s.attached && s.policy_loaded && !s.stopping);
-	if (!have)
-		goto events;
-
-	head(o, "accesses_total", "counter",
-	     "Every access to an accelerator device node, by op and verdict; exact, counted in the kernel.");
-	for (int op = AG_OP_OPEN; op < AG_OP__MAX; op++)
-		for (int v = AG_V_ALLOWED; v < AG_V__MAX; v++)
-			outf(o, "accelguard_accesses_total{op=\"%s\",verdict=\"%s\"} %llu\n",
-			     ag_op_name(op), ag_verdict_name(v), (unsigned long long)s.totals[op][v]);
-	head(o, "violations_total", "counter",
-	     "Unmediated, cross-tenant and unresolved accesses, exact, from the kernel's per-tenant accounting (viol map).");
-	outf(o, "accelguard_violations_total %llu\n", (unsigned long long)s.violations);
-	head(o, "violation_events_suppressed_total", "counter",
-	     "Violations counted but not sent as events: over the per-tenant rate limit.");
-	outf(o, "accelguard_violation_events_suppressed_total %llu\n",
-	     (unsigned long long)s.suppressed);
-	head(o, "ringbuf_drops_total", "counter",
-	     "Kernel records lost because the ring buffer was full, by kind.");
-	for (int k = 0; k < AG_DROP__MAX; k++)
-		outf(o, "accelguard_ringbuf_drops_total{kind=\"%s\"} %llu\n", ag_drop_name(k),
-		     (unsigned long long)s.drops[k]);
-	head(o, "events_lost_total", "counter",
-	     "Events the agent could not format (no memory), before any sink.");
-	outf(o, "accelguard_events_lost_total %llu\n", (unsigned long long)s.lines_lost);
-
-	head(o, "sink_queued_lines_total", "counter", "Event lines taken into a sink's queue.");
-	for (size_t i = 0; i < s.n_sinks; i++)
-		outf(o, "accelguard_sink_queued_lines_total{sink=\"%s\"} %llu\n", s.sinks[i].name,
-		     (unsigned long long)s.sinks[i].st.queued);
-	head(o, "sink_written_lines_total", "counter", "Event lines a sink delivered.");
-	for (size_t i = 0; i < s.n_sinks; i++)
-		outf(o, "accelguard_sink_written_lines_total{sink=\"%s\"} %llu\n", s.sinks[i].name,
-		     (unsigned long long)s.sinks[i].st.written);
-	head(o, "sink_dropped_lines_total", "counter",
-	     "Event lines that found a sink's queue full and were dropped for it.");
-	for (size_t i = 0; i < s.n_sinks; i++)
-		outf(o, "accelguard_sink_dropped_lines_total{sink=\"%s\"} %llu\n", s.sinks[i].name,
-		     (unsigned long long)s.sinks[i].st.dropped);
-	head(o, "sink_lost_lines_total", "counter",
-	     "Event lines a sink failed to deliver (a failed write: a full disk).");
-	for (size_t i = 0; i < s.n_sinks; i++)
-		outf(o, "accelguard_sink_lost_lines_total{sink=\"%s\"} %llu\n", s.sinks[i].name,
-		     (unsigned long long)s.sinks[i].st.lost);
-	head(o, "sink_queue_bytes", "gauge", "Bytes waiting in a sink's queue.");
-	for (size_t i = 0; i < s.n_sinks; i++)
-		outf(o, "accelguard_sink_queue_bytes{sink=\"%s\"} %zu\n", s.sinks[i].name,
-		     s.sinks[i].st.queue_bytes);
-	head(o, "sink_queue_limit_bytes", "gauge", "The bound of a sink's queue.");
-	for (size_t i = 0; i < s.n_sinks; i++)
-		outf(o, "accelguard_sink_queue_limit_bytes{sink=\"%s\"} %zu\n", s.sinks[i].name,
-		     s.sinks[i].st.queue_max);
-
-	head(o, "policy_cgroups", "gauge", "Cgroups in the policy table (and the kernel's policy map), by state.");
-	for (size_t i = 0; i < ARRAY_SIZE(state_names); i++)
-		outf(o, "accelguard_policy_cgroups{state=\"%s\"} %u\n", state_names[i], s.policy[i]);
-	head(o, "policy_map_errors_total", "counter", "Failed writes of the kernel's policy maps.");
-	outf(o, "accelguard_policy_map_errors_total %llu\n", (unsigned long long)s.map_errors);
-	head(o, "counters_map_max_entries", "gauge",
-	     "Size of the kernel's per-CPU counters map (cgroup, device, op, ioctl command).");
-	outf(o, "accelguard_counters_map_max_entries %llu\n",
-	     (unsigned long long)s.counter_entries_max);
-
-	if (s.kev_on) {
-		head(o, "k8s_events_written_total", "counter",
-		     "Kubernetes Events written: created, or their series updated.");
-		outf(o, "accelguard_k8s_events_written_total{kind=\"created\"} %llu\n",
-		     (unsigned long long)s.kev_sent);
-		outf(o, "accelguard_k8s_events_written_total{kind=\"series\"} %llu\n",
-		     (unsigned long long)s.kev_patched);
-		head(o, "k8s_events_deduplicated_total", "counter",
-		     "Violations folded into an existing Event's series.");
-		outf(o, "accelguard_k8s_events_deduplicated_total %llu\n", (unsigned long long)s.kev_dedup);
-		head(o, "k8s_events_rate_limited_total", "counter",
-		     "Event writes held back by the per-pod or per-node token bucket.");
-		outf(o, "accelguard_k8s_events_rate_limited_total %llu\n",
-		     (unsigned long long)s.kev_limited);
-		head(o, "k8s_events_dropped_total", "counter",
-		     "Violations lost to Events: every queued Event was waiting.");
-		outf(o, "accelguard_k8s_events_dropped_total %llu\n", (unsigned long long)s.kev_dropped);
-		head(o, "k8s_events_errors_total", "counter", "Event requests that failed or were refused.");
-		outf(o, "accelguard_k8s_events_errors_total %llu\n", (unsigned long long)s.kev_errors);
-		head(o, "k8s_events_pending", "gauge", "Events waiting to be written.");
-		outf(o, "accelguard_k8s_events_pending %llu\n", (unsigned long long)s.kev_pending);
+	if (have) {
+		render_kernel(o, &s);
+		render_sinks(o, &s);
+		render_policy(o, &s);
+		render_k8s_sinks(o, &s);
+		render_peers(o, &s);
 	}
-	if (s.krp_on) {
-		head(o, "k8s_reports_writes_total", "counter", "Policy reports created or replaced.");
-		outf(o, "accelguard_k8s_reports_writes_total %llu\n", (unsigned long long)s.krp_writes);
-		head(o, "k8s_reports_conflicts_total", "counter",
-		     "Report replacements refused with 409 (read again and retried).");
-		outf(o, "accelguard_k8s_reports_conflicts_total %llu\n",
-		     (unsigned long long)s.krp_conflicts);
-		head(o, "k8s_reports_deleted_total", "counter", "Reports deleted (no pod left).");
-		outf(o, "accelguard_k8s_reports_deleted_total %llu\n", (unsigned long long)s.krp_deleted);
-		head(o, "k8s_reports_errors_total", "counter", "Report requests that failed or were refused.");
-		outf(o, "accelguard_k8s_reports_errors_total %llu\n", (unsigned long long)s.krp_errors);
-	}
-	if (s.kev_on || s.krp_on) {
-		head(o, "k8s_sink_paused", "gauge",
-		     "1 while the sink is paused after the API server refused it (401/403, no CRD).");
-		if (s.kev_on)
-			outf(o, "accelguard_k8s_sink_paused{sink=\"events\"} %d\n", s.kev_paused);
-		if (s.krp_on)
-			outf(o, "accelguard_k8s_sink_paused{sink=\"reports\"} %d\n", s.krp_paused);
-	}
-	if (s.k8s) {
-		static const char *const peers[] = { "kubelet", "cri", "apiserver" };
-		bool on[] = { s.pr_on, s.cri_on, s.api_on }, up[] = { s.pr_up, s.cri_up, s.api_up };
-		__u64 req[] = { s.pr_calls, s.cri_calls, s.api_requests };
-		__u64 err[] = { s.pr_errors, s.cri_errors, s.api_errors };
-		__u64 cum = 0;
-
-		head(o, "peer_up", "gauge",
-		     "1 when the last call to the peer succeeded (kubelet PodResources, CRI, API server); peers turned off are absent.");
-		for (int i = 0; i < 3; i++)
-			if (on[i])
-				outf(o, "accelguard_peer_up{peer=\"%s\"} %d\n", peers[i], up[i]);
-		head(o, "peer_requests_total", "counter", "Calls made to the peer.");
-		for (int i = 0; i < 3; i++)
-			if (on[i])
-				outf(o, "accelguard_peer_requests_total{peer=\"%s\"} %llu\n", peers[i],
-				     (unsigned long long)req[i]);
-		head(o, "peer_errors_total", "counter", "Calls to the peer that failed.");
-		for (int i = 0; i < 3; i++)
-			if (on[i])
-				outf(o, "accelguard_peer_errors_total{peer=\"%s\"} %llu\n", peers[i],
-				     (unsigned long long)err[i]);
-		head(o, "k8s_pending_cgroups", "gauge",
-		     "Container cgroups whose pod or allocation is not known yet.");
-		outf(o, "accelguard_k8s_pending_cgroups %llu\n", (unsigned long long)s.pending);
-		head(o, "k8s_resolution_duration_seconds", "histogram",
-		     "From a container cgroup first answered pending to its allocation known.");
-		for (int i = 0; i < AG_METRICS_LAT_BUCKETS; i++) {
-			cum += s.lat_bucket[i];
-			if (s.lat_bound_ns[i] == UINT64_MAX)
-				outf(o, "accelguard_k8s_resolution_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-				     (unsigned long long)cum);
-			else
-				outf(o, "accelguard_k8s_resolution_duration_seconds_bucket{le=\"%g\"} %llu\n",
-				     s.lat_bound_ns[i] / 1e9, (unsigned long long)cum);
-		}
-		outf(o, "accelguard_k8s_resolution_duration_seconds_sum %.9f\n", s.lat_sum_ns / 1e9);
-		outf(o, "accelguard_k8s_resolution_duration_seconds_count %llu\n",
-		     (unsigned long long)s.resolved);
-		head(o, "k8s_exposed_devices_total", "counter",
-		     "Accelerator nodes containers can reach beyond their allocation (exposure events), by reason.");
-		for (int i = 0; s.x_names && i < AG_METRICS_X_KINDS; i++)
-			outf(o, "accelguard_k8s_exposed_devices_total{reason=\"%s\"} %llu\n", s.x_names[i],
-			     (unsigned long long)s.exposed[i]);
-	}
-
-events:
-	pthread_mutex_lock(&m->slock);
-	head(o, "access_events_total", "counter",
-	     m->pod_labels ? "Access events (first sightings, violations, descriptors held at start) by verdict, op, device class, namespace, pod and container; label sets over the limit go to namespace=\"other\"."
-			   : "Access events (first sightings, violations, descriptors held at start) by verdict, op, device class and namespace; label sets over the limit go to namespace=\"other\".");
-	for (size_t i = 0; i < m->cap; i++)
-		if (m->tab[i].labels)
-			outf(o, "accelguard_access_events_total{%s} %llu\n", m->tab[i].labels,
-			     (unsigned long long)m->tab[i].count);
-	head(o, "denials_total", "counter", "Access events whose access the kernel denied (EPERM).");
-	outf(o, "accelguard_denials_total %llu\n", (unsigned long long)m->denials);
-	head(o, "kills_total", "counter",
-	     "Access events whose process was killed (tier 3 enforce: ioctls, after the fact).");
-	outf(o, "accelguard_kills_total %llu\n", (unsigned long long)m->kills);
-	head(o, "metrics_series", "gauge", "Label sets of accelguard_access_events_total now.");
-	outf(o, "accelguard_metrics_series %zu\n", m->n);
-	head(o, "metrics_series_limit", "gauge",
-	     "The most label sets accelguard_access_events_total keeps before namespace=\"other\" (metrics.max_series).");
-	outf(o, "accelguard_metrics_series_limit %u\n", m->max_series);
-	head(o, "metrics_series_released_total", "counter",
-	     "Label sets of accelguard_access_events_total dropped because their pod (or, without pod labels, their namespace's last pod) left the node; their slots are free again.");
-	outf(o, "accelguard_metrics_series_released_total %llu\n", (unsigned long long)m->released);
-	head(o, "metrics_series_overflow_total", "counter",
-	     "Access events counted under namespace=\"other\" because their label set did not fit.");
-	outf(o, "accelguard_metrics_series_overflow_total %llu\n", (unsigned long long)m->overflow);
-	pthread_mutex_unlock(&m->slock);
+	render_events(m, o);
 }
 
 char *ag_metrics_render(struct ag_metrics *m, size_t *len)

@@ -42,7 +42,9 @@ struct ag_metrics_opts {
 	void *evidence_ctx;
 };
 
-/* The agent loop's snapshot (copied; strings must be static or outlive the metrics). */
+/* The agent loop's snapshot, taken once (one walk of the kernel's counters and violation map) for
+ * /metrics and, at the exit, for the summary too (copied; strings must be static or outlive the
+ * metrics). */
 struct ag_metrics_state {
 	bool attached, policy_loaded, stopping;
 	uint64_t heartbeat_ns;       /* CLOCK_MONOTONIC of the last loop round */
@@ -62,7 +64,8 @@ struct ag_metrics_state {
 	bool k8s;                               /* the Kubernetes source runs */
 	bool pr_up, cri_up, api_up, pr_on, cri_on, api_on;
 	__u64 pr_calls, pr_errors, cri_calls, cri_errors, api_requests, api_errors;
-	__u64 resolved, pending;
+	__u64 resolved, pending, bundle_resolved, unmapped_ids, exposures;
+	__u64 lat_max_ns;
 	__u64 lat_bucket[AG_METRICS_LAT_BUCKETS]; /* non-cumulative */
 	__u64 lat_bound_ns[AG_METRICS_LAT_BUCKETS]; /* last: UINT64_MAX (+Inf) */
 	__u64 lat_sum_ns;
@@ -89,7 +92,8 @@ void ag_metrics_free(struct ag_metrics *m);
 
 /* For tests: the exposition text now (malloc()ed), and the health answers. */
 char *ag_metrics_render(struct ag_metrics *m, size_t *len);
-/* Feed lines as the sink would (tests). */
-void ag_metrics_count_lines(struct ag_metrics *m, const char *buf, size_t len);
+/* Count one event as the sink does (the sink: each record of its batches; tests). */
+struct ag_event;
+void ag_metrics_count(struct ag_metrics *m, const struct ag_event *e);
 
 #endif

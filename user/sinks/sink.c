@@ -14,11 +14,24 @@
 #define AG_SINK_KICK (64u << 10)    /* queued bytes that wake a lingering writer at once */
 #define AG_SINK_LINGER_NS 2000000L  /* a writer woken for little waits this long for more */
 
+/* what a sink took of one batch: its records (8-aligned, first) then its lines */
 struct chunk {
 	struct chunk *next;
-	size_t len, n;
+	size_t len, evlen, n;
 	char data[];
 };
+
+static size_t chunk_bytes(const struct chunk *c)
+{
+	return c->len + c->evlen;
+}
+
+static struct ag_sink_batch chunk_batch(const struct chunk *c)
+{
+	return (struct ag_sink_batch){ .ev = c->evlen ? c->data : NULL, .evlen = c->evlen,
+				       .buf = c->len ? c->data + c->evlen : NULL, .len = c->len,
+				       .n = c->n };
+}
 
 struct sink {
 	const struct ag_sink_ops *ops;
@@ -30,7 +43,7 @@ struct sink {
 	pthread_cond_t idle; /* the queue ran empty */
 	struct chunk *head, *tail;
 	struct chunk *busy; /* the chunks being written, off the queue (a list) */
-	char *merged; /* the writer's buffer for joined batches */
+	char *merged, *merged_ev; /* the writer's buffers for joined batches */
 	bool stop;
 	bool lingering; /* the writer waits for more before it writes */
 	bool draining;  /* someone waits for the queue to empty: no lingering */
@@ -54,6 +67,42 @@ ssize_t ag_sink_write(int fd, const void *buf, size_t len)
 	return r;
 }
 
+/* Off the lock: hand the chunks c.. (len, evlen, n in all) to the sink, joined when there are
+ * several; how many events were lost. */
+static size_t deliver(struct sink *k, struct chunk *c, size_t len, size_t evlen, size_t n)
+{
+	struct ag_sink_batch b;
+	size_t lost = 0;
+
+	if (!c->next) {
+		b = chunk_batch(c);
+		return k->ops->emit(k->ctx, &b);
+	}
+	if (!k->merged)
+		k->merged = malloc(AG_SINK_MERGE);
+	if (!k->merged_ev)
+		k->merged_ev = malloc(AG_SINK_MERGE);
+	if (k->merged && k->merged_ev) {
+		size_t off = 0, evoff = 0;
+
+		for (struct chunk *x = c; x; x = x->next) {
+			memcpy(k->merged + off, x->data + x->evlen, x->len);
+			memcpy(k->merged_ev + evoff, x->data, x->evlen);
+			off += x->len;
+			evoff += x->evlen;
+		}
+		b = (struct ag_sink_batch){ .buf = len ? k->merged : NULL, .len = len,
+					    .ev = evlen ? k->merged_ev : NULL, .evlen = evlen,
+					    .n = n };
+		return k->ops->emit(k->ctx, &b);
+	}
+	for (struct chunk *x = c; x; x = x->next) {
+		b = chunk_batch(x);
+		lost += k->ops->emit(k->ctx, &b);
+	}
+	return lost;
+}
+
 static void *sink_main(void *arg)
 {
 	struct sink *k = arg;
@@ -63,7 +112,7 @@ static void *sink_main(void *arg)
 	pthread_mutex_lock(&k->mu);
 	for (;;) {
 		struct chunk *c, *last;
-		size_t lost, len, n;
+		size_t lost, len, evlen, n;
 
 		while (!k->head && !k->stop)
 			pthread_cond_wait(&k->more, &k->mu);
@@ -91,10 +140,13 @@ static void *sink_main(void *arg)
 		/* take what is queued, up to AG_SINK_MERGE bytes: one write for many loop rounds */
 		c = last = k->head;
 		len = c->len;
+		evlen = c->evlen;
 		n = c->n;
-		while (last->next && len + last->next->len <= AG_SINK_MERGE) {
+		while (last->next && len + last->next->len <= AG_SINK_MERGE &&
+		       evlen + last->next->evlen <= AG_SINK_MERGE) {
 			last = last->next;
 			len += last->len;
+			evlen += last->evlen;
 			n += last->n;
 		}
 		k->head = last->next;
@@ -104,25 +156,7 @@ static void *sink_main(void *arg)
 		k->busy = c;
 		pthread_mutex_unlock(&k->mu);
 
-		if (c == last) {
-			lost = k->ops->emit(k->ctx, c->data, c->len, c->n);
-		} else {
-			if (!k->merged)
-				k->merged = malloc(AG_SINK_MERGE);
-			if (k->merged) {
-				size_t off = 0;
-
-				for (struct chunk *x = c; x; x = x->next) {
-					memcpy(k->merged + off, x->data, x->len);
-					off += x->len;
-				}
-				lost = k->ops->emit(k->ctx, k->merged, len, n);
-			} else {
-				lost = 0;
-				for (struct chunk *x = c; x; x = x->next)
-					lost += k->ops->emit(k->ctx, x->data, x->len, x->n);
-			}
-		}
+		lost = deliver(k, c, len, evlen, n);
 		if (lost > n)
 			lost = n;
 		if (!k->head && k->ops->flush) /* a racy peek is enough for a hint */
@@ -132,7 +166,7 @@ static void *sink_main(void *arg)
 		k->busy = NULL;
 		k->st.written += n - lost;
 		k->st.lost += lost;
-		k->st.queue_bytes -= len;
+		k->st.queue_bytes -= len + evlen;
 		while (c) {
 			last = c->next;
 			free(c);
@@ -180,20 +214,44 @@ int ag_sinks_add(struct ag_sinks *s, const struct ag_sink_ops *ops, void *ctx, s
 	return 0;
 }
 
-void ag_sinks_emit(struct ag_sinks *s, const char *buf, size_t len, size_t n)
+/* The chunk of b that sink k takes (what it takes of the batch); NULL when it does not fit in the
+ * queue's bound or in memory. k->mu held. */
+static struct chunk *chunk_of(struct sink *k, const struct ag_sink_batch *b)
 {
-	if (!s || !len)
+	unsigned int takes = k->ops->takes ? k->ops->takes : AG_SINK_LINES;
+	size_t len = takes & AG_SINK_LINES ? b->len : 0;
+	size_t evlen = takes & AG_SINK_EVENTS && b->ev ? b->evlen : 0;
+	struct chunk *c;
+
+	if (k->st.queue_bytes + len + evlen > k->st.queue_max)
+		return NULL;
+	c = malloc(sizeof(*c) + evlen + len);
+	if (!c)
+		return NULL;
+	if (evlen)
+		memcpy(c->data, b->ev, evlen);
+	if (len)
+		memcpy(c->data + evlen, b->buf, len);
+	c->len = len;
+	c->evlen = evlen;
+	c->n = b->n;
+	c->next = NULL;
+	return c;
+}
+
+void ag_sinks_emit_batch(struct ag_sinks *s, const struct ag_sink_batch *b)
+{
+	if (!s || !b->n)
 		return;
 	for (size_t i = 0; i < s->n; i++) {
 		struct sink *k = s->s[i];
-		struct chunk *c = NULL;
+		struct chunk *c;
 		bool was_empty;
 
 		pthread_mutex_lock(&k->mu);
-		if (k->st.queue_bytes + len <= k->st.queue_max)
-			c = malloc(sizeof(*c) + len);
+		c = chunk_of(k, b);
 		if (!c) {
-			k->st.dropped += n;
+			k->st.dropped += b->n;
 			if (!k->warned) {
 				k->warned = true;
 				pthread_mutex_unlock(&k->mu);
@@ -205,24 +263,28 @@ void ag_sinks_emit(struct ag_sinks *s, const char *buf, size_t len, size_t n)
 			pthread_mutex_unlock(&k->mu);
 			continue;
 		}
-		memcpy(c->data, buf, len);
-		c->len = len;
-		c->n = n;
-		c->next = NULL;
 		was_empty = !k->head;
 		if (k->tail)
 			k->tail->next = c;
 		else
 			k->head = c;
 		k->tail = c;
-		k->st.queue_bytes += len;
-		k->st.queued += n;
+		k->st.queue_bytes += chunk_bytes(c);
+		k->st.queued += b->n;
 		/* wake an idle writer; a lingering one only once enough is queued */
 		if ((was_empty && !k->lingering) ||
 		    (k->lingering && k->st.queue_bytes >= AG_SINK_KICK))
 			pthread_cond_signal(&k->more);
 		pthread_mutex_unlock(&k->mu);
 	}
+}
+
+void ag_sinks_emit(struct ag_sinks *s, const char *buf, size_t len, size_t n)
+{
+	struct ag_sink_batch b = { .buf = buf, .len = len, .n = n };
+
+	if (len)
+		ag_sinks_emit_batch(s, &b);
 }
 
 static void deadline_in(struct timespec *ts, unsigned int ms)
@@ -324,6 +386,7 @@ void ag_sinks_free(struct ag_sinks *s, unsigned int timeout_ms)
 		if (k->ops->close)
 			k->ops->close(k->ctx);
 		free(k->merged);
+		free(k->merged_ev);
 		pthread_mutex_destroy(&k->mu);
 		pthread_cond_destroy(&k->more);
 		pthread_cond_destroy(&k->idle);

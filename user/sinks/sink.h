@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Sinks: where events go once formatted. The agent loop formats each event once, as one JSON line,
- * into a batch, and hands the batch (whole lines only) to every registered sink with
- * ag_sinks_emit(), which never blocks: each sink has a bounded queue and its own writer thread.
- * A batch that does not fit in a sink's queue is dropped for that sink alone and counted
- * (stats.dropped); the ring-buffer consumer and the policy updates never wait for a sink.
+ * Sinks: where events go. The agent loop decodes each event once into a typed record (event.h)
+ * and formats its JSON line from the same data, into a batch of n lines and n records, and hands
+ * the batch to every registered sink with ag_sinks_emit_batch(), which never blocks: each sink has
+ * a bounded queue and its own writer thread. A sink takes the lines (text: the JSON lines, the
+ * journal), the records (fields: metrics, Kubernetes Events and reports), or both, and its queue
+ * holds, and counts against its bound, only what it takes. A batch that does not fit in a sink's
+ * queue is dropped for that sink alone and counted (stats.dropped); the ring-buffer consumer and
+ * the policy updates never wait for a sink.
  *
  * A new sink (metrics, Kubernetes Events, the journal) is a struct ag_sink_ops and one
  * ag_sinks_add() call; it touches neither the verdict logic nor the kernel code.
@@ -17,23 +20,38 @@
 #include <sys/types.h>
 #include <linux/types.h>
 
+/* A batch of n events: their lines (buf, len bytes, each ending in '\n') and their records
+ * (ev, evlen bytes: ag_event_next walks them; NULL when the batch has none, or the sink does not
+ * take them). The lines of a sink that does not take them: NULL. */
+struct ag_sink_batch {
+	const char *buf;
+	size_t len;
+	const void *ev;
+	size_t evlen;
+	size_t n;
+};
+
+#define AG_SINK_LINES  1u /* the sink takes the lines */
+#define AG_SINK_EVENTS 2u /* the sink takes the records */
+
 struct ag_sink_ops {
 	const char *name; /* "json": the key in the summary's "sinks" object */
+	unsigned int takes; /* AG_SINK_LINES, AG_SINK_EVENTS or both; 0: the lines */
 	/*
-	 * On the sink's thread: deliver n whole lines (buf, len bytes, each ending in '\n').
-	 * Returns how many of them were lost (not delivered), 0..n. It may block; blocking
-	 * system calls should go through ag_sink_write(), which the agent can interrupt at exit.
+	 * On the sink's thread: deliver the n events of b (what it takes of them). Returns how many
+	 * of them were lost (not delivered), 0..n. It may block; blocking system calls should go
+	 * through ag_sink_write(), which the agent can interrupt at exit.
 	 */
-	size_t (*emit)(void *ctx, const char *buf, size_t len, size_t n);
+	size_t (*emit)(void *ctx, const struct ag_sink_batch *b);
 	void (*flush)(void *ctx); /* on the sink's thread, when its queue ran empty; may be NULL */
 	void (*close)(void *ctx); /* on the agent's thread, after the sink's thread ended */
 };
 
 struct ag_sink_stats {
-	__u64 queued;  /* lines taken into the queue */
-	__u64 written; /* lines the sink delivered */
-	__u64 dropped; /* lines that found the queue full */
-	__u64 lost;    /* lines the sink failed to deliver (a full disk) */
+	__u64 queued;  /* events taken into the queue */
+	__u64 written; /* events the sink delivered */
+	__u64 dropped; /* events that found the queue full */
+	__u64 lost;    /* events the sink failed to deliver (a full disk) */
 	size_t queue_bytes, queue_max; /* bytes waiting now, the queue's bound */
 };
 
@@ -45,7 +63,9 @@ struct ag_sinks *ag_sinks_new(void);
 /* Register a sink (its thread starts now). queue_max: bytes, 0 for AG_SINK_QUEUE_BYTES.
  * Returns 0 or -errno; on failure ops->close is not called. */
 int ag_sinks_add(struct ag_sinks *s, const struct ag_sink_ops *ops, void *ctx, size_t queue_max);
-/* Hand a batch of n whole lines to every sink. Never blocks on a sink. */
+/* Hand a batch to every sink (what each takes of it). Never blocks on a sink. */
+void ag_sinks_emit_batch(struct ag_sinks *s, const struct ag_sink_batch *b);
+/* A batch of n whole lines and no records. */
 void ag_sinks_emit(struct ag_sinks *s, const char *buf, size_t len, size_t n);
 /* Wait until every queue is empty and every sink idle, or timeout_ms passed. Returns true when
  * all drained. */

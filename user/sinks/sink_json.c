@@ -66,8 +66,10 @@ static size_t count_lines(const char *p, size_t n)
  * Write the batch with whole lines only: a write that fails part-way (a full disk) is cut back
  * to the batch's start, so the journal never holds a half-written event.
  */
-static size_t json_emit(void *ctx, const char *buf, size_t len, size_t n)
+static size_t json_emit(void *ctx, const struct ag_sink_batch *b)
 {
+	const char *buf = b->buf;
+	size_t len = b->len, n = b->n;
 	struct json_sink *j = ctx;
 	const char *p = buf;
 	size_t left = len, lost = 0;
