@@ -27,11 +27,11 @@ tap=containerd
 . "$here/../lib/containerd.sh"
 . "$here/../lib/agent.sh"
 . "$here/../lib/peers.sh"
+. "$here/../lib/nvnode.sh"
 
 why=$(ctd_unmet)
 [ -z "$why" ] || skip "$why"
 cg2=$(cgroup2_mount)
-[ -n "$cg2" ] || skip "no cgroup2 file system mounted"
 
 tmp=$(mktemp -d /tmp/ag-ctd.XXXXXX)
 sock=$tmp/containerd.sock
@@ -84,12 +84,9 @@ k8s_protos "$tmp/py"
 gpu0=GPU-3b3b3b3b-1111-4000-8000-00000000000a gpu1=GPU-5e5e5e5e-2222-4000-8000-00000000000b
 gpu2=GPU-9a9a9a9a-3333-4000-8000-00000000000c
 for g in "0000:3b:00.0 $gpu0 0" "0000:5e:00.0 $gpu1 1" "0000:9a:00.0 $gpu2 2"; do
-	set -- $g
-	mkdir -p "$tmp/proc/driver/nvidia/gpus/$1"
-	printf 'Model: \t\t NVIDIA H100 80GB HBM3\nGPU UUID: \t %s\nBus Location: \t %s\nDevice Minor: \t %s\nGPU Excluded:\t No\n' \
-		"$2" "$1" "$3" >"$tmp/proc/driver/nvidia/gpus/$1/information"
+	nvidia_gpu "$tmp/proc/driver" $g
 done
-printf 'Character devices:\n  1 mem\n195 nvidia\n195 nvidiactl\n\nBlock devices:\n  8 sd\n' >"$tmp/proc/devices"
+nvidia_proc_devices "$tmp/proc/devices"
 mknod "$tmp/dev/nvidia0" c 195 0
 mknod "$tmp/dev/nvidia1" c 195 1
 mknod "$tmp/dev/nvidia2" c 195 2

@@ -5,7 +5,7 @@
 ctd_pid=""
 
 # ctd_unmet: why a CRI test of containerd cannot run here (nothing when it can): root, the
-# runtime's programs, protoc, /usr/bin/python3's grpc and protobuf
+# runtime's programs, protoc, /usr/bin/python3's grpc and protobuf, a cgroup2 file system
 ctd_unmet() {
 	local b m
 	[ "$(id -u)" = 0 ] || { echo "needs root"; return 0; }
@@ -15,6 +15,7 @@ ctd_unmet() {
 	for m in grpc google.protobuf; do
 		/usr/bin/python3 -c "import $m" 2>/dev/null || { echo "/usr/bin/python3 lacks $m (tools/deps/k8s.txt)"; return 0; }
 	done
+	grep -q ' - cgroup2 ' /proc/self/mountinfo || echo "no cgroup2 file system mounted"
 }
 
 # ctd_config DIR [TOP-LEVEL-LINE...]: to stdout, containerd's configuration with root, state and
