@@ -30,11 +30,11 @@ tap=exposure
 . "$here/../lib/containerd.sh"
 . "$here/../lib/agent.sh"
 . "$here/../lib/peers.sh"
+. "$here/../lib/nvnode.sh"
 
 why=$(ctd_unmet)
 [ -z "$why" ] || skip "$why"
 cg2=$(cgroup2_mount)
-[ -n "$cg2" ] || skip "no cgroup2 file system mounted"
 [ -c /dev/kmsg ] || skip "no /dev/kmsg (the test's accelerator class)"
 
 tmp=$(mktemp -d /tmp/ag-expo.XXXXXX)
@@ -97,12 +97,10 @@ gpu=()
 for m in 0 1 2 3; do
 	gpu[m]=GPU-3b3b3b3b-1111-4000-8000-00000000000$m
 	bus=0000:$((30 + m)):00.0
-	mkdir -p "$tmp/proc/driver/nvidia/gpus/$bus"
-	printf 'Model: \t\t NVIDIA H100 80GB HBM3\nGPU UUID: \t %s\nBus Location: \t %s\nDevice Minor: \t %s\nGPU Excluded:\t No\n' \
-		"${gpu[m]}" "$bus" "$m" >"$tmp/proc/driver/nvidia/gpus/$bus/information"
+	nvidia_gpu "$tmp/proc/driver" "$bus" "${gpu[m]}" "$m"
 	mknod "$tmp/dev/nvidia$m" c 195 "$m"
 done
-printf 'Character devices:\n  1 mem\n195 nvidia\n195 nvidiactl\n\nBlock devices:\n  8 sd\n' >"$tmp/proc/devices"
+nvidia_proc_devices "$tmp/proc/devices"
 nv=$tmp/dev/nvidia
 dev() { echo "--device $nv$1=$nv$1"; }
 newuid() { local u; u=$(cat /proc/sys/kernel/random/uuid); echo "$u" >>"$tmp/uids"; echo "$u"; }
