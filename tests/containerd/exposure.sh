@@ -25,32 +25,21 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 PY=/usr/bin/python3
 BENCH_PODS=${BENCH_PODS:-100}
-pass=0
-fail=0
-ok() { echo "ok - exposure/$1"; pass=$((pass + 1)); }
-nok() { echo "not ok - exposure/$1: $2"; fail=$((fail + 1)); }
-check() { # NAME DESCRIPTION-OF-FAILURE CMD...
-	local n=$1 d=$2
-	shift 2
-	if "$@"; then ok "$n"; else nok "$n" "$d"; fi
-}
-skip() { echo "skip - exposure: $1"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
-summary() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; }
+tap=exposure
+. "$here/../lib/tap.sh"
+. "$here/../lib/containerd.sh"
+. "$here/../lib/agent.sh"
+. "$here/../lib/peers.sh"
+. "$here/../lib/nvnode.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root"
-for b in containerd containerd-shim-runc-v2 ctr runc busybox protoc; do
-	command -v "$b" >/dev/null || skip "$b is not installed (tools/deps/containerd.txt)"
-done
-for m in grpc google.protobuf; do
-	$PY -c "import $m" 2>/dev/null || skip "$PY lacks $m (tools/deps/k8s.txt)"
-done
-cg2=$(awk '$0 ~ / - cgroup2 / {print $5; exit}' /proc/self/mountinfo)
-[ -n "$cg2" ] || skip "no cgroup2 file system mounted"
+why=$(ctd_unmet)
+[ -z "$why" ] || skip "$why"
+cg2=$(cgroup2_mount)
 [ -c /dev/kmsg ] || skip "no /dev/kmsg (the test's accelerator class)"
 
 tmp=$(mktemp -d /tmp/ag-expo.XXXXXX)
 sock=$tmp/containerd.sock
-ctd_pid="" peer="" agent_pid="" api=""
+peer="" agent_pid="" api=""
 K() { $PY "$here/kubelet.py" --sock "$sock" --pyout "$tmp/py" "$@"; }
 
 cleanup() {
@@ -62,8 +51,8 @@ cleanup() {
 	if [ -n "$ctd_pid" ] && [ -S "$sock" ] && [ -s "$tmp/sandboxes" ]; then
 		K rmpod $(cat "$tmp/sandboxes") >/dev/null 2>&1
 	fi
-	[ -n "$ctd_pid" ] && kill "$ctd_pid" 2>/dev/null && wait "$ctd_pid" 2>/dev/null
-	for p in $(pgrep -f "containerd-shim-runc-v2 .*-address $sock"); do kill -9 "$p" 2>/dev/null; done
+	ctd_stop
+	ctd_kill_shims "$sock"
 	# whatever still runs in our pods, then the cgroups runc made in every hierarchy (it leaves
 	# the pod and QoS parents): one find, one kill, one rmdir
 	if [ -s "$tmp/uids" ]; then
@@ -74,13 +63,8 @@ cleanup() {
 		find /sys/fs/cgroup -depth -type d -path "*/kubepods*" 2>/dev/null | grep -F -f "$tmp/uids.pat" |
 			xargs -r rmdir 2>/dev/null
 	fi
-	awk -v t="$tmp" 'index($2, t) == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do
-		umount -l "$m" 2>/dev/null
-	done
-	for h in /sys/fs/cgroup/* "$cg2"; do
-		for q in besteffort burstable; do rmdir "$h/kubepods/$q" 2>/dev/null; done
-		rmdir "$h/kubepods" 2>/dev/null
-	done
+	ctd_umount_under "$tmp"
+	ctd_drop_kubepods "$cg2"
 	[ -n "${CTD_KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -97,53 +81,15 @@ s["linux"]["resources"]["devices"] += [
     {"allow": True, "type": "c", "major": 1, "minor": 11, "access": "rw"}]
 json.dump(s, open(sys.argv[1], "w"), indent=1)
 EOF
-cat >"$tmp/containerd.toml" <<EOF
-version = 2
-root = "$tmp/root"
-state = "$tmp/state"
-[grpc]
-  address = "$sock"
-[ttrpc]
-  address = "$sock.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "docker.io/agtest/pause:1"
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "native"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.gpurule]
-      runtime_type = "io.containerd.runc.v2"
-      base_runtime_spec = "$tmp/base.json"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.gpurule.options]
-        SystemdCgroup = false
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "$tmp/cni"
-    conf_dir = "$tmp/cni"
-EOF
-containerd --config "$tmp/containerd.toml" >>"$tmp/containerd.log" 2>&1 &
-ctd_pid=$!
-up=""
-for _ in $(seq 200); do
-	[ -S "$sock" ] && ctr -a "$sock" version >/dev/null 2>&1 && { up=1; break; }
-	kill -0 "$ctd_pid" 2>/dev/null || break
-	sleep 0.05
-done
-[ -n "$up" ] || skip "containerd does not start here: $(tail -3 "$tmp/containerd.log")"
-$PY "$here/mkimage.py" "$tmp/image.tar" agtest/busybox:1 agtest/pause:1 ||
-	{ nok image "mkimage.py failed"; summary; exit 1; }
-ctr -a "$sock" -n k8s.io images import --snapshotter native "$tmp/image.tar" >"$tmp/import.log" 2>&1 ||
-	skip "ctr cannot import the image here: $(tail -2 "$tmp/import.log")"
+{ ctd_config "$tmp"; ctd_cri_config "$tmp" gpurule "$tmp/base.json"; } >"$tmp/containerd.toml"
+ctd_start "$tmp/containerd.toml" "$tmp/containerd.log" "$sock" ||
+	skip "containerd does not start here: $(tail -3 "$tmp/containerd.log")"
+rc=0
+ctd_test_image "$tmp" "$sock" || rc=$?
+[ "$rc" != 1 ] || { nok image "mkimage.py failed"; summary; exit 1; }
+[ "$rc" = 0 ] || skip "ctr cannot import the image here: $(tail -2 "$tmp/import.log")"
 protoc --python_out="$tmp/py" -I"$here" "$here/kubelet_cri.proto"
-protoc --python_out="$tmp/py" -I"$repo" "$repo/proto/podresources.proto" "$repo/proto/cri.proto"
-touch "$tmp/py/proto/__init__.py"
+k8s_protos "$tmp/py"
 bundles=$tmp/state/io.containerd.runtime.v2.task/k8s.io
 
 # --- the node: four GPUs in NVIDIA procfs and their nodes; /dev/kmsg (1:11) an accelerator class
@@ -151,12 +97,10 @@ gpu=()
 for m in 0 1 2 3; do
 	gpu[m]=GPU-3b3b3b3b-1111-4000-8000-00000000000$m
 	bus=0000:$((30 + m)):00.0
-	mkdir -p "$tmp/proc/driver/nvidia/gpus/$bus"
-	printf 'Model: \t\t NVIDIA H100 80GB HBM3\nGPU UUID: \t %s\nBus Location: \t %s\nDevice Minor: \t %s\nGPU Excluded:\t No\n' \
-		"${gpu[m]}" "$bus" "$m" >"$tmp/proc/driver/nvidia/gpus/$bus/information"
+	nvidia_gpu "$tmp/proc/driver" "$bus" "${gpu[m]}" "$m"
 	mknod "$tmp/dev/nvidia$m" c 195 "$m"
 done
-printf 'Character devices:\n  1 mem\n195 nvidia\n195 nvidiactl\n\nBlock devices:\n  8 sd\n' >"$tmp/proc/devices"
+nvidia_proc_devices "$tmp/proc/devices"
 nv=$tmp/dev/nvidia
 dev() { echo "--device $nv$1=$nv$1"; }
 newuid() { local u; u=$(cat /proc/sys/kernel/random/uuid); echo "$u" >>"$tmp/uids"; echo "$u"; }
@@ -200,17 +144,9 @@ echo '[]' >"$tmp/api-pods.json"
 echo '[]' >"$tmp/claims.json"
 echo '[]' >"$tmp/slices.json"
 echo "token-$RANDOM$RANDOM" >"$tmp/token"
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=accelguard test CA" \
-	-keyout "$tmp/ca.key" -out "$tmp/ca.crt" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj "/CN=kubernetes" -keyout "$tmp/api.key" -out "$tmp/api.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$tmp/san.ext"
-openssl x509 -req -in "$tmp/api.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" -CAcreateserial \
-	-days 1 -extfile "$tmp/san.ext" -out "$tmp/api.crt" 2>/dev/null
+api_certs "$tmp" "$tmp/ca.crt"
 echo '{"rv": 100, "objects": {}}' >"$tmp/store.json"
-$PY "$repo/tests/k8s/peers/api_peer.py" --port 0 --port-file "$tmp/port" --cert "$tmp/api.crt" \
-	--key "$tmp/api.key" --token-file "$tmp/token" --pods "$tmp/api-pods.json" \
-	--claims "$tmp/claims.json" --slices "$tmp/slices.json" --fault-file "$tmp/fault" --node node-1 --log "$tmp/api.log" \
-	--store-file "$tmp/store.json" 2>>"$tmp/api.err" &
+api_peer "$tmp" 0 "$tmp/token" 2>>"$tmp/api.err" &
 api=$!
 for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 [ -s "$tmp/port" ] || { nok api "the API peer did not start: $(tail -2 "$tmp/api.err")"; summary; exit 1; }
@@ -252,8 +188,7 @@ EOF
 start_agent() { # CONFIG EVENTS LOG
 	${AGENT_WRAP:-} "$agent" run --config "$1" --events "$2" --pin-dir off 2>"$3" &
 	agent_pid=$!
-	for _ in $(seq 400); do grep -q '"type":"ready"' "$2" 2>/dev/null && return 0; sleep 0.05; done
-	return 1
+	agent_wait_ready "$2"
 }
 stop_agent() {
 	kill "$agent_pid"
@@ -266,23 +201,7 @@ ev=$tmp/events.jsonl
 start_agent "$tmp/config.yaml" "$ev" "$tmp/agent.log" ||
 	{ nok ready "agent not ready: $(tail -5 "$tmp/agent.log")"; summary; exit 1; }
 
-# events as JSON: q EXPR prints the events (of file $ev) for which the Python expression e holds
-q() { $PY -c '
-import json, sys
-def g(*k):
-    d = e
-    for x in k:
-        d = d.get(x) if isinstance(d, dict) else None
-    return d if d is not None else ""
-for l in open(sys.argv[1]):
-    try:
-        e = json.loads(l)
-    except ValueError:
-        continue
-    if eval(sys.argv[2]):
-        print(l, end="")' "$ev" "$1"; }
-has() { [ -n "$(q "$1")" ]; }
-wait_for() { for _ in $(seq 50); do has "$1" && return 0; sleep 0.1; done; return 1; }
+# events as JSON: q EXPR prints those of $ev for which EXPR holds; has EXPR; wait_for EXPR (tests/lib/agent.sh)
 # the exposure event of container CID: "MAJOR:MINOR=REASON|REASON ..." sorted
 expo() { q "e.get('type')=='exposure' and g('container','id')=='$1'" | $PY -c '
 import json, sys

@@ -22,31 +22,20 @@ cgparse=$(realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 PY=/usr/bin/python3
-pass=0
-fail=0
-ok() { echo "ok - containerd/$1"; pass=$((pass + 1)); }
-nok() { echo "not ok - containerd/$1: $2"; fail=$((fail + 1)); }
-check() { # NAME DESCRIPTION-OF-FAILURE CMD...
-	local n=$1 d=$2
-	shift 2
-	if "$@"; then ok "$n"; else nok "$n" "$d"; fi
-}
-skip() { echo "skip - containerd: $1"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
-summary() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; }
+tap=containerd
+. "$here/../lib/tap.sh"
+. "$here/../lib/containerd.sh"
+. "$here/../lib/agent.sh"
+. "$here/../lib/peers.sh"
+. "$here/../lib/nvnode.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root"
-for b in containerd containerd-shim-runc-v2 ctr runc busybox protoc; do
-	command -v "$b" >/dev/null || skip "$b is not installed (tools/deps/containerd.txt)"
-done
-for m in grpc google.protobuf; do
-	$PY -c "import $m" 2>/dev/null || skip "$PY lacks $m (tools/deps/k8s.txt)"
-done
-cg2=$(awk '$0 ~ / - cgroup2 / {print $5; exit}' /proc/self/mountinfo)
-[ -n "$cg2" ] || skip "no cgroup2 file system mounted"
+why=$(ctd_unmet)
+[ -z "$why" ] || skip "$why"
+cg2=$(cgroup2_mount)
 
 tmp=$(mktemp -d /tmp/ag-ctd.XXXXXX)
 sock=$tmp/containerd.sock
-ctd_pid="" peer="" agent_pid=""
+peer="" agent_pid=""
 uids=()
 K() { $PY "$here/kubelet.py" --sock "$sock" --pyout "$tmp/py" "$@"; }
 
@@ -58,90 +47,46 @@ cleanup() {
 	if [ -n "$ctd_pid" ] && [ -S "$sock" ]; then
 		for sb in $(cat "$tmp/sandboxes" 2>/dev/null); do K rmpod "$sb" >/dev/null 2>&1; done
 	fi
-	[ -n "$ctd_pid" ] && kill "$ctd_pid" 2>/dev/null && wait "$ctd_pid" 2>/dev/null
-	# shims of this containerd (each names its socket), and whatever still runs in our pods
-	for p in $(pgrep -f "containerd-shim-runc-v2 .*-address $sock"); do kill -9 "$p" 2>/dev/null; done
+	ctd_stop
+	# shims of this containerd, and whatever still runs in our pods
+	ctd_kill_shims "$sock"
 	for u in "${uids[@]}"; do
 		for d in $(find "$cg2/kubepods" -depth -type d -name "pod$u" 2>/dev/null); do
 			for p in $(cat $(find "$d" -name cgroup.procs) 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
 		done
 	done
 	sleep 0.2
-	awk -v t="$tmp" 'index($2, t) == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do
-		umount -l "$m" 2>/dev/null
-	done
+	ctd_umount_under "$tmp"
 	# the cgroups runc made, in every hierarchy (it leaves the pod and QoS parents)
 	for u in "${uids[@]}"; do
 		find /sys/fs/cgroup -depth -type d -path "*/kubepods*" -name "*" 2>/dev/null |
 			grep -e "/pod$u" | while read -r d; do rmdir "$d" 2>/dev/null; done
 	done
-	for h in /sys/fs/cgroup/* "$cg2"; do
-		for q in besteffort burstable; do rmdir "$h/kubepods/$q" 2>/dev/null; done
-		rmdir "$h/kubepods" 2>/dev/null
-	done
+	ctd_drop_kubepods "$cg2"
 	[ -n "${CTD_KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
 
 # --- containerd, its own everything
 mkdir -p "$tmp/py" "$tmp/dev" "$tmp/cdi" "$tmp/cni" "$tmp/proc/driver/nvidia/gpus"
-cat >"$tmp/containerd.toml" <<EOF
-version = 2
-root = "$tmp/root"
-state = "$tmp/state"
-[grpc]
-  address = "$sock"
-[ttrpc]
-  address = "$sock.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "docker.io/agtest/pause:1"
-  # runc may not lower oom_score_adj below containerd's own here (no CAP_SYS_RESOURCE over it)
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "native"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "$tmp/cni"
-    conf_dir = "$tmp/cni"
-EOF
-start_containerd() {
-	containerd --config "$tmp/containerd.toml" >>"$tmp/containerd.log" 2>&1 &
-	ctd_pid=$!
-	for _ in $(seq 200); do
-		[ -S "$sock" ] && ctr -a "$sock" version >/dev/null 2>&1 && return 0
-		kill -0 "$ctd_pid" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
+{ ctd_config "$tmp"; ctd_cri_config "$tmp"; } >"$tmp/containerd.toml"
+start_containerd() { ctd_start "$tmp/containerd.toml" "$tmp/containerd.log" "$sock"; }
 start_containerd || skip "containerd does not start here: $(tail -3 "$tmp/containerd.log")"
-$PY "$here/mkimage.py" "$tmp/image.tar" agtest/busybox:1 agtest/pause:1 ||
-	{ nok image "mkimage.py failed"; summary; exit 1; }
-ctr -a "$sock" -n k8s.io images import --snapshotter native "$tmp/image.tar" >"$tmp/import.log" 2>&1 ||
-	skip "ctr cannot import the image here: $(tail -2 "$tmp/import.log")"
+rc=0
+ctd_test_image "$tmp" "$sock" || rc=$?
+[ "$rc" != 1 ] || { nok image "mkimage.py failed"; summary; exit 1; }
+[ "$rc" = 0 ] || skip "ctr cannot import the image here: $(tail -2 "$tmp/import.log")"
 protoc --python_out="$tmp/py" -I"$here" "$here/kubelet_cri.proto"
-protoc --python_out="$tmp/py" -I"$repo" "$repo/proto/podresources.proto" "$repo/proto/cri.proto"
-touch "$tmp/py/proto/__init__.py"
+k8s_protos "$tmp/py"
 
 # --- the node: two GPUs in NVIDIA procfs, their nodes; a 1:7 (/dev/full) "accelerator" given by
 # DRA through CDI, which can really be held open
 gpu0=GPU-3b3b3b3b-1111-4000-8000-00000000000a gpu1=GPU-5e5e5e5e-2222-4000-8000-00000000000b
 gpu2=GPU-9a9a9a9a-3333-4000-8000-00000000000c
 for g in "0000:3b:00.0 $gpu0 0" "0000:5e:00.0 $gpu1 1" "0000:9a:00.0 $gpu2 2"; do
-	set -- $g
-	mkdir -p "$tmp/proc/driver/nvidia/gpus/$1"
-	printf 'Model: \t\t NVIDIA H100 80GB HBM3\nGPU UUID: \t %s\nBus Location: \t %s\nDevice Minor: \t %s\nGPU Excluded:\t No\n' \
-		"$2" "$1" "$3" >"$tmp/proc/driver/nvidia/gpus/$1/information"
+	nvidia_gpu "$tmp/proc/driver" $g
 done
-printf 'Character devices:\n  1 mem\n195 nvidia\n195 nvidiactl\n\nBlock devices:\n  8 sd\n' >"$tmp/proc/devices"
+nvidia_proc_devices "$tmp/proc/devices"
 mknod "$tmp/dev/nvidia0" c 195 0
 mknod "$tmp/dev/nvidia1" c 195 1
 mknod "$tmp/dev/nvidia2" c 195 2
@@ -253,10 +198,7 @@ fails_before=$(K exec "$c_a" sh -c 'cat /tmp/fails 2>/dev/null | wc -l')
 opens_before=$(opens)
 "$agent" run --config "$tmp/config.yaml" --events "$ev" --pin-dir off 2>"$tmp/agent.log" &
 agent_pid=$!
-for _ in $(seq 400); do grep -q '"type":"ready"' "$ev" 2>/dev/null && break; sleep 0.05; done
-if ! grep -q '"type":"ready"' "$ev" 2>/dev/null; then
-	nok ready "agent not ready: $(tail -5 "$tmp/agent.log")"; summary; exit 1
-fi
+agent_wait_ready "$ev" || { nok ready "agent not ready: $(tail -5 "$tmp/agent.log")"; summary; exit 1; }
 sleep 1
 fails_after=$(K exec "$c_a" sh -c 'cat /tmp/fails 2>/dev/null | wc -l')
 kills=$(K exec "$c_a" sh -c 'cat /tmp/kills 2>/dev/null | wc -l')
@@ -271,22 +213,7 @@ check "start: no process of a preexisting allocated container killed for its ioc
 check "start: the hammer ran through the start" "no opens counted ($opens_before -> $opens_after)" \
 	[ "$opens_after" -gt "$opens_before" ]
 
-# events as JSON: q EXPR prints the events for which the Python expression e holds
-q() { $PY -c '
-import json, sys
-def g(*k):
-    d = e
-    for x in k:
-        d = d.get(x) if isinstance(d, dict) else None
-    return d if d is not None else ""
-for l in open(sys.argv[1]):
-    try:
-        e = json.loads(l)
-    except ValueError:
-        continue
-    if eval(sys.argv[2]):
-        print(l, end="")' "$ev" "$1"; }
-has() { [ -n "$(q "$1")" ]; }
+# events as JSON: q EXPR prints those of $ev for which EXPR holds, has EXPR (tests/lib/agent.sh)
 # (only this test's pods: another test on the machine may have its own under /kubepods)
 ours="any(u in g('cgroup','path') for u in ('$uid_a', '$uid_b', '$uid_c'))"
 host_q="e.get('type')=='access' and e.get('verdict')=='host' and g('cgroup','path').startswith('/kubepods') and $ours"
@@ -309,7 +236,7 @@ expect_open() { # NAME CID PATH ERRNO-TEXT [SETUP]
 	check "$1" "open $3 said: $out" grep -q "$4" <<<"$out"
 }
 expect_event() { # NAME PYTHON-CONDITION
-	for _ in $(seq 50); do has "$2" && break; sleep 0.1; done
+	wait_for "$2"
 	check "$1" "no such event: $2" has "$2"
 }
 ENXIO="No such device or address" EPERM="Operation not permitted"
@@ -361,9 +288,7 @@ expect_event "restart: ... cross_tenant with the new id" \
 	"e.get('verdict')=='cross_tenant' and g('container','id')=='$side1'"
 
 # --- containerd restarted under the agent
-kill "$ctd_pid"
-wait "$ctd_pid" 2>/dev/null
-ctd_pid=""
+ctd_stop
 seen=""
 for i in $(seq 40); do # 2 s: its watch (500 ms) or the next call that needs it
 	grep -q "CRI at $sock: " "$tmp/agent.log" && { seen=$((i * 50)); break; }

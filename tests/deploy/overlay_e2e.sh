@@ -39,13 +39,14 @@ if [ "${1:-}" != --inner ]; then
 fi
 shift
 agent=$1 rendered=$2 overlay=$3 tmp=$4 here=$5
-repo=$(cd "$here/../.." && pwd)
 PY=/usr/bin/python3
-pass=0 fail=0
-ok() { echo "ok - deploy/$overlay/e2e/$1"; pass=$((pass + 1)); }
-nok() { echo "not ok - deploy/$overlay/e2e/$1: $2"; fail=$((fail + 1)); }
+tap=deploy/$overlay/e2e
+. "$here/../lib/tap.sh"
+. "$here/../lib/agent.sh"
+. "$here/../lib/peers.sh"
+. "$here/../lib/nvnode.sh"
 pids=()
-cg2=$(awk '$0 ~ / - cgroup2 / {print $5; exit}' /proc/self/mountinfo)
+cg2=$(cgroup2_mount)
 pods=$cg2/kubepods/besteffort
 hex() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
 uid_a=$(cat /proc/sys/kernel/random/uuid) uid_b=$(cat /proc/sys/kernel/random/uuid) uid_u=$(cat /proc/sys/kernel/random/uuid)
@@ -53,10 +54,7 @@ cid_a=$(hex) cid_b=$(hex) cid_u=$(hex)
 cleanup() {
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	for p in a b u; do
-		eval "rmdir \"$pods/pod\$uid_$p/\$cid_$p\" \"$pods/pod\$uid_$p\"" 2>/dev/null
-	done
-	rmdir "$pods" "$cg2/kubepods" 2>/dev/null
+	kube_cgroups_drop a b u
 }
 trap cleanup EXIT
 
@@ -93,68 +91,30 @@ mkdir -p /run/containerd /run/secrets/kubernetes.io/serviceaccount /run/crio
 mount -t tmpfs -o mode=0755 kubelet /var/lib/kubelet/pod-resources
 mount -t tmpfs -o mode=0755 journal /var/log/accelguard
 mount -t bpf bpf /sys/fs/bpf
-mkdir -p "$tmp/driver/nvidia/gpus/0000:3b:00.0" "$tmp/driver/nvidia/gpus/0000:5e:00.0" "$tmp/dev"
-gpu_a=GPU-3b3b3b3b-1111-4000-8000-00000000000a gpu_b=GPU-5e5e5e5e-2222-4000-8000-00000000000b
-for g in "0000:3b:00.0 $gpu_a 0" "0000:5e:00.0 $gpu_b 1"; do
-	set -- $g
-	printf 'Model: \t\t NVIDIA H100 80GB HBM3\nGPU UUID: \t %s\nBus Type: \t PCIe\nBus Location: \t %s\nDevice Minor: \t %s\nGPU Excluded:\t No\n' \
-		"$2" "$1" "$3" >"$tmp/driver/nvidia/gpus/$1/information"
-done
+nvidia_gpus_ab "$tmp/driver" "$tmp/dev" pcie
 awk '{print} /^Character devices:/ {print "195 nvidia"; print "195 nvidiactl"}' /proc/devices >"$tmp/devices"
 mount --bind "$tmp/devices" /proc/devices
 mount --bind "$tmp/driver" /proc/driver
-mknod "$tmp/dev/nvidia0" c 195 0
-mknod "$tmp/dev/nvidia1" c 195 1
 
 # --- the peers: kubelet and runtime (gRPC) at their sockets, the API server (HTTPS)
 sa=/var/run/secrets/kubernetes.io/serviceaccount
 echo "token-$(hex)" >"$sa/token"
 echo accelguard >"$sa/namespace"
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=accelguard test CA" \
-	-keyout "$tmp/ca.key" -out "$sa/ca.crt" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj "/CN=kubernetes" -keyout "$tmp/api.key" -out "$tmp/api.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$tmp/san.ext"
-openssl x509 -req -in "$tmp/api.csr" -CA "$sa/ca.crt" -CAkey "$tmp/ca.key" -CAcreateserial \
-	-days 1 -extfile "$tmp/san.ext" -out "$tmp/api.crt" 2>/dev/null
-mkdir -p "$tmp/py"
-protoc --python_out="$tmp/py" -I"$repo" "$repo/proto/podresources.proto" "$repo/proto/cri.proto"
-touch "$tmp/py/proto/__init__.py"
-$PY - "$tmp" "$uid_a" "$cid_a" "$uid_b" "$cid_b" "$gpu_a" <<'EOF'
-import json, sys
-tmp, ua, ca, ub, cb, ga = sys.argv[1:]
-pods = [("team-a", "train-a", ua, ca, [{"resource_name": "nvidia.com/gpu", "device_ids": [ga]}]),
-        ("team-b", "web-b", ub, cb, [])]
-fx = {"pods": [], "containers": [], "sandboxes": []}
-api = []
-for ns, name, uid, cid, devs in pods:
-    fx["pods"].append({"name": name, "namespace": ns, "containers": [{"name": "main", "devices": devs}]})
-    labels = {"io.kubernetes.pod.name": name, "io.kubernetes.pod.namespace": ns, "io.kubernetes.pod.uid": uid}
-    fx["containers"].append({"id": cid, "pod_sandbox_id": "sb-" + uid, "metadata": {"name": "main"},
-                             "state": "CONTAINER_RUNNING",
-                             "labels": dict(labels, **{"io.kubernetes.container.name": "main"})})
-    fx["sandboxes"].append({"id": "sb-" + uid, "metadata": {"name": name, "namespace": ns, "uid": uid},
-                            "state": "SANDBOX_READY", "labels": labels})
-    api.append({"metadata": {"name": name, "namespace": ns, "uid": uid},
-                "spec": {"nodeName": "node-1", "serviceAccountName": "default", "containers": [{"name": "main"}]},
-                "status": {"phase": "Running", "containerStatuses": [{"name": "main", "containerID": "containerd://" + cid}]}})
-json.dump(fx, open(tmp + "/fx.json", "w"))
-json.dump(api, open(tmp + "/api-pods.json", "w"))
-json.dump([], open(tmp + "/claims.json", "w"))
-json.dump([], open(tmp + "/slices.json", "w"))
-EOF
-$PY "$repo/tests/k8s/peers/grpc_peer.py" --fixture "$tmp/fx.json" \
+api_certs "$tmp" "$sa/ca.crt"
+k8s_protos "$tmp/py"
+k8s_pods "$tmp/fx.json" "$tmp/api-pods.json" "team-a train-a $uid_a $cid_a $gpu_a" "team-b web-b $uid_b $cid_b"
+echo '[]' >"$tmp/claims.json"
+echo '[]' >"$tmp/slices.json"
+$PY "$here/../k8s/peers/grpc_peer.py" --fixture "$tmp/fx.json" \
 	--podresources /var/lib/kubelet/pod-resources/kubelet.sock --cri /run/containerd/containerd.sock \
 	--pyout "$tmp/py" --log "$tmp/grpc.log" 2>"$tmp/grpc.err" &
 pids+=($!)
-$PY "$repo/tests/k8s/peers/api_peer.py" --port 0 --port-file "$tmp/port" --cert "$tmp/api.crt" \
-	--key "$tmp/api.key" --token-file "$sa/token" --pods "$tmp/api-pods.json" \
-	--claims "$tmp/claims.json" --slices "$tmp/slices.json" --fault-file "$tmp/fault" \
-	--node node-1 --log "$tmp/api.log" --store-file "$tmp/store.json" 2>"$tmp/api.err" &
+api_peer "$tmp" 0 "$sa/token" 2>"$tmp/api.err" &
 pids+=($!)
 for _ in $(seq 200); do [ -s "$tmp/port" ] && [ -S /run/containerd/containerd.sock ] &&
 	[ -S /var/lib/kubelet/pod-resources/kubelet.sock ] && break; sleep 0.05; done
-[ -s "$tmp/port" ] || { nok peers "$(tail -3 "$tmp/api.err" "$tmp/grpc.err")"; echo "$pass passed, $fail failed"; exit 1; }
-for p in a b; do eval "mkdir -p \"$pods/pod\$uid_$p/\$cid_$p\""; done
+[ -s "$tmp/port" ] || { nok peers "$(tail -3 "$tmp/api.err" "$tmp/grpc.err")"; summary; exit 1; }
+kube_cgroups_make a b
 
 # --- the agent, as the container runs it: the image's entrypoint with the DaemonSet's args
 n_agent=0
@@ -166,8 +126,7 @@ start_agent() {
 		KUBERNETES_SERVICE_PORT="$(cat "$tmp/port")" "$agent" "${args[@]}" >"$out" 2>"$tmp/stderr-$n_agent" &
 	agent_pid=$!
 	pids+=("$agent_pid")
-	for _ in $(seq 400); do grep -q '"type":"ready"' "$out" 2>/dev/null && break; sleep 0.05; done
-	if ! grep -q '"type":"ready"' "$out"; then
+	if ! agent_wait_ready "$out"; then
 		nok "agent-$n_agent-ready" "$(tail -5 "$tmp/stderr-$n_agent")"
 		return 1
 	fi
@@ -182,7 +141,7 @@ stop_agent() { # PID SIGNAL
 }
 try_open() { # pod letter, device: the errno's text, or "ok"
 	local cg
-	eval "cg=\"$pods/pod\$uid_$1/\$cid_$1\""
+	cg=$(kube_cgroup "$1")
 	sh -c 'echo $$ >"$1/cgroup.procs" && exec cat "$2" 2>&1 >/dev/null' sh "$cg" "$tmp/dev/$2" 2>&1 |
 		sed -n 's/.*: \(No such device or address\|Operation not permitted\)$/\1/p'
 }
@@ -212,14 +171,9 @@ while True:
     time.sleep(0.1)
 EOF
 }
-check() { # name, command...
-	local name=$1
-	shift
-	if "$@" >"$tmp/check.out" 2>&1; then ok "$name"; else nok "$name" "$(tail -3 "$tmp/check.out" | tr '\n' ' ')"; fi
-}
 
 mode=$(grep -ho '^mode: *[a-z]*' "$cfgdir"/*.yaml | tail -1 | awk '{print $2}')
-start_agent || { echo "$pass passed, $fail failed"; exit 1; }
+start_agent || { summary; exit 1; }
 grep -q "\"mode\":\"$overlay\"" "$tmp/stdout-1" && [ "$mode" = "$overlay" ] && ok "mode-$overlay" ||
 	nok "mode-$overlay" "configured $mode; ready: $(grep -o '"mode":"[a-z]*"' "$tmp/stdout-1" | head -1)"
 # web-b opens train-a's GPU three times; train-a its own
@@ -233,7 +187,7 @@ want="No such device or address"
 if [ "$overlay" = enforce ]; then
 	# a container the kubelet and the runtime do not know yet (a new pod): allowed, flagged
 	# (verdict unresolved, action observed)
-	mkdir -p "$pods/pod$uid_u/$cid_u"
+	kube_cgroups_make u
 	u=$(try_open u nvidia1)
 	# the event reaches stdout through the ring buffer and the writer: wait for it (10 s)
 	for _ in $(seq 100); do
@@ -244,7 +198,7 @@ if [ "$overlay" = enforce ]; then
 		ok "unresolved-allowed" || nok "unresolved-allowed" "open: '$u'; $(grep '"verdict":"unresolved"' "$tmp/stdout-1" | head -1 | cut -c1-200)"
 	rmdir "$pods/pod$uid_u/$cid_u" "$pods/pod$uid_u"
 fi
-check events-and-report store_wait 'R("team-b") == {"web-b": ("fail", "3")} and R("team-a") == {"train-a": ("pass", "0")} and
+check_run events-and-report store_wait 'R("team-b") == {"web-b": ("fail", "3")} and R("team-a") == {"train-a": ("pass", "0")} and
 	len(E("web-b")) == 1 and E("web-b")[0][1] == 3'
 # the journal, where the DaemonSet keeps it (the configuration's journal.dir)
 jdir=$(grep -h '^ *dir:' "$cfgdir"/*.yaml | tail -1 | awk '{print $2}')
@@ -281,9 +235,9 @@ grep -q '"type":"access"' "$tmp/stdout-1" && ok "events-on-stdout (the container
 first=$agent_pid
 stop_agent "$first" TERM
 start_agent
-check restart-keeps-fail store_wait 'R("team-b") == {"web-b": ("fail", "3")}'
+check_run restart-keeps-fail store_wait 'R("team-b") == {"web-b": ("fail", "3")}'
 try_open b nvidia0 >/dev/null
-check restart-counts-on store_wait 'R("team-b") == {"web-b": ("fail", "4")}'
+check_run restart-counts-on store_wait 'R("team-b") == {"web-b": ("fail", "4")}'
 # --- a rollout: the next agent starts while this one runs; one violation while both run
 old=$agent_pid
 start_agent
@@ -291,25 +245,24 @@ try_open b nvidia0 >/dev/null
 sleep 1.5
 stop_agent "$old" TERM
 try_open b nvidia0 >/dev/null
-check rollout-keeps-count store_wait 'R("team-b") == {"web-b": ("fail", "6")}'
+check_run rollout-keeps-count store_wait 'R("team-b") == {"web-b": ("fail", "6")}'
 # --- an OOM kill: nothing drained; the next agent reads the report (what the killed one had
 # not written yet, at most its last second, is in the journal only: the kill comes after)
-check rollout-event-series store_wait 'len(E("web-b")) == 1 and 6 <= E("web-b")[0][1] <= 7'
+check_run rollout-event-series store_wait 'len(E("web-b")) == 1 and 6 <= E("web-b")[0][1] <= 7'
 stop_agent "$agent_pid" KILL
 rv_before=$($PY -c 'import json,sys; S=json.load(open(sys.argv[1]))["objects"]; print(max(int(o["metadata"]["resourceVersion"]) for o in S.values()))' "$tmp/store.json")
 start_agent
 try_open a nvidia0 >/dev/null
-check oom-kill-keeps-fail store_wait 'R("team-b") == {"web-b": ("fail", "6")} and R("team-a") == {"train-a": ("pass", "0")} and
+check_run oom-kill-keeps-fail store_wait 'R("team-b") == {"web-b": ("fail", "6")} and R("team-a") == {"train-a": ("pass", "0")} and
 	max(int(o["metadata"]["resourceVersion"]) for o in S if o["kind"] in ("PolicyReport", "Report")) > '"$rv_before"
 try_open b nvidia0 >/dev/null
-check oom-kill-counts-on store_wait 'R("team-b") == {"web-b": ("fail", "7")}'
+check_run oom-kill-counts-on store_wait 'R("team-b") == {"web-b": ("fail", "7")}'
 # the Event's series went on through every agent: one Event, no violation missing from its
 # count (7; while two agents run, each writes what it saw: one more at most)
-check event-series-goes-on store_wait 'len(E("web-b")) == 1 and 7 <= E("web-b")[0][1] <= 8'
+check_run event-series-goes-on store_wait 'len(E("web-b")) == 1 and 7 <= E("web-b")[0][1] <= 8'
 stop_agent "$agent_pid" TERM
 if [ "$fail" != 0 ]; then
 	for f in "$tmp"/stderr-*; do echo "# $f:"; tail -6 "$f" | sed 's/^/#   /'; done
 	tail -8 "$tmp/api.log" | sed 's/^/#   api: /'
 fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+summary

@@ -18,16 +18,14 @@
 # (tools/deps.sh arm64-native), and the Debian archive this machine's apt uses.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+steps=arm64-native
+. "$repo/tests/lib/steps.sh"
+. "$repo/tests/lib/bareroot.sh"
 build=${BUILD:-build}
 case $build in /*) ;; *) build=$repo/$build ;; esac
 cache=$build/arm64-native
 root=$cache/root
 mkdir -p "$cache"
-passed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-die() { echo "not ok - $*"; echo "arm64-native: $passed passed, 1 failed"; exit 1; }
-t0=$(date +%s)
-since() { echo "$(($(date +%s) - t0)) s"; }
 
 # 0. arm64 code runs here: natively, or through a binfmt handler that is registered with F (the
 # interpreter opened at registration, so it works inside the chroot)
@@ -53,46 +51,24 @@ pkgs=$( (grep -v '^#' "$repo/tools/deps/build.txt"; echo libcmocka-dev) | sed 's
 key=$(printf '%s' "$pkgs" | sha256sum | cut -c1-12)
 tarball=$cache/bookworm-arm64-build-$key.tar
 if [ ! -s "$tarball" ]; then
-	aptopts=()
-	while IFS= read -r o; do aptopts+=(--aptopt="$o"); done < <(apt-config dump |
-		grep -E '^Acquire::(Check-Valid-Until|Check-Date|http::Proxy|https::Proxy) ' || true)
 	case $uri in https:*) pkgs=$pkgs,ca-certificates ;; esac
 	rm -f "$cache"/bookworm-arm64-build-*.tar
-	mmdebstrap --quiet --arch=arm64 --variant=minbase --include="$pkgs" "${aptopts[@]}" \
-		bookworm "$cache/new.tar" "$uri" > "$cache/mmdebstrap.log" 2>&1 || {
+	bareroot_mmdebstrap "$cache/new.tar" "$uri" --arch=arm64 --variant=minbase --include="$pkgs" \
+		> "$cache/mmdebstrap.log" 2>&1 || {
 		tail -n 5 "$cache/mmdebstrap.log" | sed 's/^/# /'
 		die "mmdebstrap --arch=arm64 bookworm from $uri failed (log: $cache/mmdebstrap.log)"
 	}
 	mv "$cache/new.tar" "$tarball"
 	ok "an arm64 bookworm root with the build group made ($(since); $(du -m "$tarball" | cut -f1) MB, cached)"
 fi
-rm -rf "$root"
-mkdir -p "$root"
-tar -xf "$tarball" -C "$root"
+bareroot_unpack "$tarball" "$root"
 ok "the arm64 root unpacked ($(since))"
 
 # 2. the tree, as git archive writes it
-idx=$(mktemp)
-trap 'rm -f "$idx"' EXIT
-GIT_INDEX_FILE=$idx git -C "$repo" read-tree HEAD
-GIT_INDEX_FILE=$idx git -C "$repo" add -A
-tree=$(GIT_INDEX_FILE=$idx git -C "$repo" write-tree)
-commit=HEAD
-[ "$tree" = "$(git -C "$repo" rev-parse 'HEAD^{tree}')" ] ||
-	commit=$(git -C "$repo" commit-tree "$tree" -p HEAD -m "arm64-native-check: the working tree")
-version=$(git -C "$repo" describe --always "$commit")
-git -C "$repo" archive --prefix=src/ "$commit" | tar -x -C "$root"
+version=$(bareroot_put_tree "$repo" "$root" "arm64-native-check: the working tree")
 ok "the tree as git archive makes it (version $version)"
 
-inroot() {
-	unshare --mount --propagation private -- sh -ec '
-		r=$1; shift
-		mount --rbind /proc "$r/proc"
-		mount --rbind /sys "$r/sys"
-		mount --rbind /dev "$r/dev"
-		exec chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-			/bin/sh -ec "cd /src && $*"' sh "$root" "$@"
-}
+inroot() { bareroot_in "$root" "" "$@"; }
 
 # 3. the native build
 m=$(inroot 'uname -m')

@@ -15,16 +15,14 @@
 # Needs root (chroot, mounts, BPF) and the Debian archive this machine's apt uses.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+steps=fresh
+. "$repo/tests/lib/steps.sh"
+. "$repo/tests/lib/bareroot.sh"
 build=${BUILD:-build}
 case $build in /*) ;; *) build=$repo/$build ;; esac
 cache=$build/fresh
 root=$cache/root
 mkdir -p "$cache/apt-archives"
-passed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-die() { echo "not ok - $*"; echo "fresh: $passed passed, 1 failed"; exit 1; }
-t0=$(date +%s)
-since() { echo "$(($(date +%s) - t0)) s"; }
 
 read -r uri _ < <("$repo/tools/debian-archive.sh" | head -n 1) || true
 [ -n "${uri:-}" ] || die "no Debian archive in this machine's apt sources to make the root from"
@@ -32,51 +30,27 @@ read -r uri _ < <("$repo/tools/debian-archive.sh" | head -n 1) || true
 # 1. the bare root (this machine's apt settings that the archive needs, e.g. an archive snapshot's
 # Check-Valid-Until, go into the root's apt.conf with it)
 if [ ! -s "$cache/bookworm-minbase.tar" ]; then
-	aptopts=()
-	while IFS= read -r o; do aptopts+=(--aptopt="$o"); done < <(apt-config dump |
-		grep -E '^Acquire::(Check-Valid-Until|Check-Date|http::Proxy|https::Proxy) ' || true)
 	include=()
 	case $uri in https:*) include=(--include=ca-certificates) ;; esac
-	mmdebstrap --quiet --variant=minbase "${include[@]}" "${aptopts[@]}" \
-		bookworm "$cache/bookworm-minbase.new.tar" "$uri" ||
+	bareroot_mmdebstrap "$cache/bookworm-minbase.new.tar" "$uri" --variant=minbase "${include[@]}" ||
 		die "mmdebstrap bookworm from $uri failed"
 	mv "$cache/bookworm-minbase.new.tar" "$cache/bookworm-minbase.tar"
 fi
-rm -rf "$root"
-mkdir -p "$root"
-tar -xf "$cache/bookworm-minbase.tar" -C "$root"
+bareroot_unpack "$cache/bookworm-minbase.tar" "$root"
 for t in make gcc clang bpftool; do
 	[ ! -e "$root/usr/bin/$t" ] && [ ! -e "$root/usr/sbin/$t" ] || die "the bare root already has $t"
 done
 ok "a bare Debian bookworm root ($(since)): no make, gcc, clang, bpftool"
 
 # 2. the tree, as git archive writes it (export-subst fills VERSION in)
-idx=$(mktemp)
-trap 'rm -f "$idx"' EXIT
-GIT_INDEX_FILE=$idx git -C "$repo" read-tree HEAD
-GIT_INDEX_FILE=$idx git -C "$repo" add -A
-tree=$(GIT_INDEX_FILE=$idx git -C "$repo" write-tree)
-commit=HEAD
-[ "$tree" = "$(git -C "$repo" rev-parse 'HEAD^{tree}')" ] ||
-	commit=$(git -C "$repo" commit-tree "$tree" -p HEAD -m "fresh-check: the working tree")
-version=$(git -C "$repo" describe --always "$commit")
-git -C "$repo" archive --prefix=src/ "$commit" | tar -x -C "$root"
+version=$(bareroot_put_tree "$repo" "$root" "fresh-check: the working tree")
 [ ! -e "$root/src/.git" ] || die "the archive has a .git"
 ok "the tree as git archive makes it (version $version, no .git)"
 
 # 3 and 4 run in the root, in a mount namespace of their own: /proc, /sys (cgroup2, bpffs,
 # tracefs, BTF) and /dev of this machine, its DNS, and the package cache; nothing else.
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
-inroot() {
-	unshare --mount --propagation private -- sh -ec '
-		r=$1 archives=$2; shift 2
-		mount --rbind /proc "$r/proc"
-		mount --rbind /sys "$r/sys"
-		mount --rbind /dev "$r/dev"
-		mount --bind "$archives" "$r/var/cache/apt/archives"
-		exec chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-			/bin/sh -ec "cd /src && $*"' sh "$root" "$cache/apt-archives" "$@"
-}
+inroot() { bareroot_in "$root" "$cache/apt-archives" "$@"; }
 
 inroot 'tools/deps.sh build' || die "tools/deps.sh build in the bare root"
 ok "tools/deps.sh build in the bare root ($(since))"

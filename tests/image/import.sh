@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make image-import-check: the OCI archive that `make image` writes, loaded the way the README
 # tells a node to load it (ctr images import --all-platforms) into a private containerd (its own
-# root, state and socket under a temporary directory, as tests/containerd/run.sh does), then:
+# root, state and socket under a temporary directory: tests/lib/containerd.sh), then:
 #   - the import names one image, by the tag it was built as (IMAGE_TAG, default
 #     localhost/accelguard:latest: the name a kustomize overlay's images: sets), whose target is
 #     an OCI index (the manifest list) listing a linux/amd64 and a linux/arm64 manifest, and
@@ -15,6 +15,7 @@
 # Needs root, containerd, ctr and runc (tools/deps/containerd.txt).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$repo/tests/lib/containerd.sh"
 archive=${1:-${IMAGE_CACHE:-$repo/build/image}/accelguard.oci.tar}
 tag=${IMAGE_TAG:-localhost/accelguard:latest}
 pass=0 fail=0 skipn=0
@@ -30,41 +31,24 @@ done
 host=$(dpkg --print-architecture)
 
 tmp=$(mktemp -d /tmp/ag-import.XXXXXX)
-sock=$tmp/containerd.sock ns=agimport ctd_pid=
+sock=$tmp/containerd.sock ns=agimport
 C() { ctr -a "$sock" -n "$ns" "$@"; }
 cleanup() {
 	set +e
 	if [ -n "$ctd_pid" ]; then
 		for c in $(C containers ls -q 2>/dev/null); do C tasks kill -s KILL "$c" >/dev/null 2>&1; C containers rm "$c" >/dev/null 2>&1; done
-		kill "$ctd_pid" 2>/dev/null && wait "$ctd_pid" 2>/dev/null
+		ctd_stop
 	fi
-	for p in $(pgrep -f "containerd-shim-runc-v2 .*-address $sock"); do kill -9 "$p" 2>/dev/null; done
-	awk -v t="$tmp" 'index($2, t) == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
+	ctd_kill_shims "$sock"
+	ctd_umount_under "$tmp"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 # no CRI: ctr alone; the native snapshotter works on any file system under /tmp
-cat > "$tmp/containerd.toml" <<EOF
-version = 2
-root = "$tmp/root"
-state = "$tmp/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$sock"
-[ttrpc]
-  address = "$sock.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-EOF
-containerd --config "$tmp/containerd.toml" > "$tmp/containerd.log" 2>&1 &
-ctd_pid=$!
-for _ in $(seq 200); do
-	[ -S "$sock" ] && ctr -a "$sock" version >/dev/null 2>&1 && break
-	kill -0 "$ctd_pid" 2>/dev/null || { tail -n 5 "$tmp/containerd.log" >&2; echo "image-import: containerd did not start" >&2; exit 1; }
-	sleep 0.05
-done
+ctd_config "$tmp" 'disabled_plugins = ["io.containerd.grpc.v1.cri"]' >"$tmp/containerd.toml"
+rc=0
+ctd_start "$tmp/containerd.toml" "$tmp/containerd.log" "$sock" || rc=$?
+[ "$rc" != 1 ] || { tail -n 5 "$tmp/containerd.log" >&2; echo "image-import: containerd did not start" >&2; exit 1; }
 [ -S "$sock" ] || { echo "image-import: containerd's socket $sock never answered" >&2; exit 1; }
 
 # 1. the import, as the README prints it (in a namespace of our own); ctr names the image by the

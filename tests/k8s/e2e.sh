@@ -10,18 +10,18 @@
 set -euo pipefail
 agent=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
 PY=/usr/bin/python3
-pass=0
-fail=0
-ok() { echo "ok - k8s-e2e/$1"; pass=$((pass + 1)); }
-nok() { echo "not ok - k8s-e2e/$1: $2"; fail=$((fail + 1)); }
+tap=k8s-e2e
+. "$here/../lib/tap.sh"
+. "$here/../lib/agent.sh"
+. "$here/../lib/peers.sh"
+. "$here/../lib/nvnode.sh"
 
-if [ "$(id -u)" != 0 ]; then echo "skip - k8s-e2e: needs root"; echo "0 passed, 0 failed, 1 skipped"; exit 0; fi
+[ "$(id -u)" = 0 ] || skip "needs root"
 for m in grpc google.protobuf; do
-	$PY -c "import $m" 2>/dev/null || { echo "not ok - k8s-e2e: $PY lacks $m (tools/deps.sh k8s)"; echo "0 passed, 1 failed"; exit 1; }
+	$PY -c "import $m" 2>/dev/null || give_up "$PY lacks $m (tools/deps.sh k8s)"
 done
-cg2=$(awk '$0 ~ / - cgroup2 / {print $5; exit}' /proc/self/mountinfo)
+cg2=$(cgroup2_mount)
 tmp=$(mktemp -d /tmp/ag-k8s-e2e.XXXXXX)
 uid_a=$(cat /proc/sys/kernel/random/uuid) uid_b=$(cat /proc/sys/kernel/random/uuid)
 uid_c=$(cat /proc/sys/kernel/random/uuid) uid_l=$(cat /proc/sys/kernel/random/uuid)
@@ -39,38 +39,22 @@ cleanup() {
 	"$agent" uninstall --pin-dir "$pins" >/dev/null 2>&1 || true
 	[ -n "$holder" ] && kill "$holder" 2>/dev/null && wait "$holder" 2>/dev/null || true
 	[ -n "$peer" ] && kill "$peer" 2>/dev/null || true
-	for p in a b c l p; do
-		eval "u=\$uid_$p c=\$cid_$p"
-		rmdir "$pods/pod$u/$c" "$pods/pod$u" 2>/dev/null || true
-	done
-	rmdir "$pods" "$cg2/kubepods" 2>/dev/null || true
+	kube_cgroups_drop a b c l p
 	[ -n "${K8S_KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
 
 # --- the node: procfs of two GPUs, device nodes, cgroups of three running containers
-mkdir -p "$tmp/proc/driver/nvidia/gpus/0000:3b:00.0" "$tmp/proc/driver/nvidia/gpus/0000:5e:00.0" "$tmp/dev"
-gpu_a=GPU-3b3b3b3b-1111-4000-8000-00000000000a gpu_b=GPU-5e5e5e5e-2222-4000-8000-00000000000b
-for g in "0000:3b:00.0 $gpu_a 0" "0000:5e:00.0 $gpu_b 1"; do
-	set -- $g
-	printf 'Model: \t\t NVIDIA H100 80GB HBM3\nIRQ:   \t\t 42\nGPU UUID: \t %s\nVideo BIOS: \t 96.00.99.00.01\nBus Type: \t PCIe\nDMA Size: \t 52 bits\nDMA Mask: \t 0xfffffffffffff\nBus Location: \t %s\nDevice Minor: \t %s\nGPU Excluded:\t No\n' \
-		"$2" "$1" "$3" >"$tmp/proc/driver/nvidia/gpus/$1/information"
-done
-printf 'Character devices:\n  1 mem\n195 nvidia\n195 nvidiactl\n508 nvidia-uvm\n\nBlock devices:\n  8 sd\n' >"$tmp/proc/devices"
-mknod "$tmp/dev/nvidia0" c 195 0
-mknod "$tmp/dev/nvidia1" c 195 1
+nvidia_gpus_ab "$tmp/proc/driver" "$tmp/dev" full
+nvidia_proc_devices "$tmp/proc/devices" uvm
 mknod "$tmp/dev/nvidiactl" c 195 255
 mknod "$tmp/dev/nvidia-uvm" c 508 0
 # p: a container that ran before the agent and that the peers do not know yet (issue 10: never
 # denied for being unresolved, whatever "unresolved:" says)
-for p in a b c p; do
-	eval "mkdir -p \"$pods/pod\$uid_$p/\$cid_$p\""
-done
+kube_cgroups_make a b c p
 
 # --- the kubelet and the runtime
-mkdir -p "$tmp/py"
-protoc --python_out="$tmp/py" -I"$repo" "$repo/proto/podresources.proto" "$repo/proto/cri.proto"
-touch "$tmp/py/proto/__init__.py"
+k8s_protos "$tmp/py"
 fixture() { # $1: "late" to include the late pod
 	$PY - "$1" >"$tmp/fx.json.new" <<EOF
 import json, sys
@@ -124,10 +108,7 @@ for _ in $(seq 100); do [ -e "/proc/$holder/fd/3" ] && break; sleep 0.02; done
 ev=$tmp/events.jsonl
 "$agent" run --config "$tmp/config.yaml" --events "$ev" --pin-dir "$pins" 2>"$tmp/agent.log" &
 agent_pid=$!
-for _ in $(seq 400); do grep -q '"type":"ready"' "$ev" 2>/dev/null && break; sleep 0.05; done
-if ! grep -q '"type":"ready"' "$ev" 2>/dev/null; then
-	nok ready "agent not ready: $(tail -5 "$tmp/agent.log")"; echo "$pass passed, $fail failed"; exit 1
-fi
+agent_wait_ready "$ev" || { nok ready "agent not ready: $(tail -5 "$tmp/agent.log")"; summary; exit 1; }
 # until the peers have answered, the containers are unresolved: wait for the source's first
 # lists (then its notification and the agent's refresh)
 for _ in $(seq 200); do
@@ -235,13 +216,6 @@ k = s.get("kubernetes", {})
 print(("ok - k8s-e2e/summary" if k.get("podresources_up") and k.get("cri_up") and k.get("resolved", 0) >= 1
        else "not ok - k8s-e2e/summary: %s" % k))
 EOF
-while IFS= read -r line; do
-	case "$line" in
-	"ok - "*) echo "$line"; pass=$((pass + 1)) ;;
-	"not ok - "*) echo "$line"; fail=$((fail + 1)) ;;
-	*) echo "# $line" ;;
-	esac
-done <"$tmp/checks"
+tap_lines "$tmp/checks"
 [ "$fail" = 0 ] || { echo "# agent log:"; tail -20 "$tmp/agent.log" | sed 's/^/#   /'; }
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+summary

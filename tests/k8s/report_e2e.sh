@@ -14,24 +14,19 @@ set -euo pipefail
 agent=$(realpath "$1")
 flood=${2:+$(realpath "$2")}
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
 PY=/usr/bin/python3
-pass=0
-fail=0
-ok() { echo "ok - k8s-report/$1"; pass=$((pass + 1)); }
-nok() { echo "not ok - k8s-report/$1: $2"; fail=$((fail + 1)); }
-check() { # name, then a command that succeeds
-	local name=$1
-	shift
-	if "$@" >"$tmp/check.out" 2>&1; then ok "$name"; else nok "$name" "$(tail -3 "$tmp/check.out" | tr '\n' ' ')"; fi
-}
+tap=k8s-report
+. "$here/../lib/tap.sh"
+. "$here/../lib/agent.sh"
+. "$here/../lib/peers.sh"
+. "$here/../lib/nvnode.sh"
 
-if [ "$(id -u)" != 0 ]; then echo "skip - k8s-report: needs root"; echo "0 passed, 0 failed, 1 skipped"; exit 0; fi
+[ "$(id -u)" = 0 ] || skip "needs root"
 for m in grpc google.protobuf; do
-	$PY -c "import $m" 2>/dev/null || { echo "not ok - k8s-report: $PY lacks $m (tools/deps.sh k8s)"; echo "0 passed, 1 failed"; exit 1; }
+	$PY -c "import $m" 2>/dev/null || give_up "$PY lacks $m (tools/deps.sh k8s)"
 done
-command -v openssl >/dev/null || { echo "not ok - k8s-report: no openssl"; echo "0 passed, 1 failed"; exit 1; }
-cg2=$(awk '$0 ~ / - cgroup2 / {print $5; exit}' /proc/self/mountinfo)
+command -v openssl >/dev/null || give_up "no openssl"
+cg2=$(cgroup2_mount)
 tmp=$(mktemp -d /tmp/ag-k8s-report.XXXXXX)
 uid_a=$(cat /proc/sys/kernel/random/uuid) uid_b=$(cat /proc/sys/kernel/random/uuid)
 uid_c=$(cat /proc/sys/kernel/random/uuid) uid_d=$(cat /proc/sys/kernel/random/uuid)
@@ -45,64 +40,24 @@ cleanup() {
 	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null || true
 	[ -n "$api" ] && kill "$api" 2>/dev/null || true
 	[ -n "$grpc" ] && kill "$grpc" 2>/dev/null || true
-	for p in a b c d; do
-		eval "u=\$uid_$p c=\$cid_$p"
-		rmdir "$pods/pod$u/$c" "$pods/pod$u" 2>/dev/null || true
-	done
-	rmdir "$pods" "$cg2/kubepods" 2>/dev/null || true
+	kube_cgroups_drop a b c d
 	[ -n "${K8S_KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
 
 # --- the node: procfs of two GPUs, device nodes
-mkdir -p "$tmp/proc/driver/nvidia/gpus/0000:3b:00.0" "$tmp/proc/driver/nvidia/gpus/0000:5e:00.0" "$tmp/dev"
-gpu_a=GPU-3b3b3b3b-1111-4000-8000-00000000000a gpu_b=GPU-5e5e5e5e-2222-4000-8000-00000000000b
-for g in "0000:3b:00.0 $gpu_a 0" "0000:5e:00.0 $gpu_b 1"; do
-	set -- $g
-	printf 'Model: \t\t NVIDIA H100 80GB HBM3\nGPU UUID: \t %s\nBus Type: \t PCIe\nBus Location: \t %s\nDevice Minor: \t %s\nGPU Excluded:\t No\n' \
-		"$2" "$1" "$3" >"$tmp/proc/driver/nvidia/gpus/$1/information"
-done
-printf 'Character devices:\n  1 mem\n195 nvidia\n195 nvidiactl\n508 nvidia-uvm\n\nBlock devices:\n  8 sd\n' >"$tmp/proc/devices"
-mknod "$tmp/dev/nvidia0" c 195 0
-mknod "$tmp/dev/nvidia1" c 195 1
+nvidia_gpus_ab "$tmp/proc/driver" "$tmp/dev" pcie
+nvidia_proc_devices "$tmp/proc/devices" uvm
 mknod "$tmp/dev/nvidiactl" c 195 255
 
 # --- the kubelet and the runtime (gRPC), the API server (HTTPS)
-mkdir -p "$tmp/py"
-protoc --python_out="$tmp/py" -I"$repo" "$repo/proto/podresources.proto" "$repo/proto/cri.proto"
-touch "$tmp/py/proto/__init__.py"
-$PY - >"$tmp/fx.json" <<EOF
-import json
-def gpu(i): return [{"resource_name": "nvidia.com/gpu", "device_ids": [i]}]
-pods = [("team-a", "train-a", "$uid_a", "$cid_a", gpu("$gpu_a")),
-        ("team-b", "train-b", "$uid_b", "$cid_b", gpu("$gpu_b")),
-        ("team-c", "web", "$uid_c", "$cid_c", []),
-        ("team-d", "monitor", "$uid_d", "$cid_d", [])]
-fx = {"pods": [], "containers": [], "sandboxes": []}
-api = []
-for ns, name, uid, cid, devs in pods:
-    fx["pods"].append({"name": name, "namespace": ns, "containers": [{"name": "main", "devices": devs}]})
-    labels = {"io.kubernetes.pod.name": name, "io.kubernetes.pod.namespace": ns, "io.kubernetes.pod.uid": uid}
-    fx["containers"].append({"id": cid, "pod_sandbox_id": "sb-" + uid, "metadata": {"name": "main"},
-                             "state": "CONTAINER_RUNNING",
-                             "labels": dict(labels, **{"io.kubernetes.container.name": "main"})})
-    fx["sandboxes"].append({"id": "sb-" + uid, "metadata": {"name": name, "namespace": ns, "uid": uid},
-                            "state": "SANDBOX_READY", "labels": labels})
-    api.append({"metadata": {"name": name, "namespace": ns, "uid": uid},
-                "spec": {"nodeName": "node-1", "serviceAccountName": "default", "containers": [{"name": "main"}]},
-                "status": {"phase": "Running", "containerStatuses": [{"name": "main", "containerID": "containerd://" + cid}]}})
-print(json.dumps(fx))
-json.dump(api, open("$tmp/api-pods.json", "w"))
-EOF
+k8s_protos "$tmp/py"
+k8s_pods "$tmp/fx.json" "$tmp/api-pods.json" "team-a train-a $uid_a $cid_a $gpu_a" \
+	"team-b train-b $uid_b $cid_b $gpu_b" "team-c web $uid_c $cid_c" "team-d monitor $uid_d $cid_d"
 echo '[]' >"$tmp/claims.json"
 echo '[]' >"$tmp/slices.json"
 echo "token-$(hex)" >"$tmp/token"
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=accelguard test CA" \
-	-keyout "$tmp/ca.key" -out "$tmp/ca.crt" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj "/CN=kubernetes" -keyout "$tmp/api.key" -out "$tmp/api.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$tmp/san.ext"
-openssl x509 -req -in "$tmp/api.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" -CAcreateserial \
-	-days 1 -extfile "$tmp/san.ext" -out "$tmp/api.crt" 2>/dev/null
+api_certs "$tmp" "$tmp/ca.crt"
 
 # what the API server holds from before: this node's report in a namespace whose pods went while
 # no agent ran (to be deleted), and another node's (to be left alone)
@@ -125,10 +80,7 @@ grpc=$!
 port=0
 start_api() { # on $port (0: any; the first start chooses it)
 	rm -f "$tmp/port"
-	$PY "$here/peers/api_peer.py" --port "$port" --port-file "$tmp/port" --cert "$tmp/api.crt" \
-		--key "$tmp/api.key" --token-file "$tmp/token" --pods "$tmp/api-pods.json" \
-		--claims "$tmp/claims.json" --slices "$tmp/slices.json" --fault-file "$tmp/fault" \
-		--node node-1 --log "$tmp/api.log" --store-file "$tmp/store.json" 2>>"$tmp/api.err" &
+	api_peer "$tmp" "$port" "$tmp/token" 2>>"$tmp/api.err" &
 	api=$!
 	for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 	port=$(cat "$tmp/port")
@@ -162,15 +114,12 @@ host:
   proc: $tmp/proc
   cdi_dirs: [$tmp/cdi]
 EOF
-	for p in a b c d; do
-		eval "mkdir -p \"$pods/pod\$uid_$p/\$cid_$p\""
-	done
+	kube_cgroups_make a b c d
 	ev=$tmp/events-$1-$2.jsonl
 	: >"$tmp/grpc.log"
 	"$agent" run --config "$tmp/config.yaml" --events "$ev" 2>"$tmp/agent-$1-$2.log" &
 	agent_pid=$!
-	for _ in $(seq 400); do grep -q '"type":"ready"' "$ev" 2>/dev/null && break; sleep 0.05; done
-	grep -q '"type":"ready"' "$ev" 2>/dev/null || { nok "$1-ready" "$(tail -5 "$tmp/agent-$1-$2.log")"; return 1; }
+	agent_wait_ready "$ev" || { nok "$1-ready" "$(tail -5 "$tmp/agent-$1-$2.log")"; return 1; }
 	# every container resolved (the tenant events with the pod's identity)
 	for _ in $(seq 200); do
 		[ "$(grep -c "\"event\":\"\(resolved\|present\)\".*\"namespace\":\"team-" "$ev" || true)" -ge 4 ] && break
@@ -235,7 +184,7 @@ print(("ok - k8s-report/%s" % sys.argv[2]) if good else "not ok - k8s-report/%s:
 EOF
 }
 : >"$tmp/checks"
-summary() { # a Python expression over the last summary's kubernetes_events (E) and _reports (R)
+summary_says() { # a Python expression over the last summary's kubernetes_events (E) and _reports (R)
 	$PY - "$ev" "$1" <<'EOF'
 import json, sys
 s = [json.loads(l) for l in open(sys.argv[1]) if '"type":"summary"' in l][-1]
@@ -352,7 +301,7 @@ store_check "server-back-report-current" \
 	'"195:1 " in report("team-c", "Report")["results"][0]["message"] and report("team-c", "Report")["results"][0]["properties"]["violations"] == "3"' \
 	'report("team-c", "Report")["results"]'
 stop_agent
-check "summary-events-paused" summary 'E["paused"] and E["errors"] >= 1 and R["writes"] >= 3 and R["conflicts"] == 2 and not R["paused"]'
+check_run "summary-events-paused" summary_says 'E["paused"] and E["errors"] >= 1 and R["writes"] >= 3 and R["conflicts"] == 2 and not R["paused"]'
 
 # === run 2b: the agent restarts (openreports): the reports it reads back keep every fail and
 # its count; its own violations add to them
@@ -417,13 +366,13 @@ grep -q 'kubernetes.events: the API server answers again' "$tmp/agent-enforce-of
 sleep 1.2 # the loop hands the metrics a snapshot each second
 curl -s "http://127.0.0.1:$mport/metrics" >"$tmp/metrics.txt" || true
 if command -v promtool >/dev/null; then
-	check "metrics-promtool" sh -c "promtool check metrics <'$tmp/metrics.txt'"
+	check_run "metrics-promtool" sh -c "promtool check metrics <'$tmp/metrics.txt'"
 fi
-check "metrics-events" grep -qx 'accelguard_k8s_events_written_total{kind="created"} 3' "$tmp/metrics.txt"
-check "metrics-events-pending-none" grep -qx 'accelguard_k8s_events_pending 0' "$tmp/metrics.txt"
-check "metrics-events-not-paused" grep -qx 'accelguard_k8s_sink_paused{sink="events"} 0' "$tmp/metrics.txt"
+check_run "metrics-events" grep -qx 'accelguard_k8s_events_written_total{kind="created"} 3' "$tmp/metrics.txt"
+check_run "metrics-events-pending-none" grep -qx 'accelguard_k8s_events_pending 0' "$tmp/metrics.txt"
+check_run "metrics-events-not-paused" grep -qx 'accelguard_k8s_sink_paused{sink="events"} 0' "$tmp/metrics.txt"
 stop_agent
-check "summary-events" summary 'E["sent"] == 3 and E["patched"] >= 1 and E["deduplicated"] == 4 and E["pending"] == 0 and E["dropped"] == 0 and E["up"] and "writes" not in R'
+check_run "summary-events" summary_says 'E["sent"] == 3 and E["patched"] >= 1 and E["deduplicated"] == 4 and E["pending"] == 0 and E["dropped"] == 0 and E["up"] and "writes" not in R'
 
 # === run 4: the report's CRD is not installed: said once, then a pause, no request storm
 fault "nocrd wgpolicyk8s.io"
@@ -491,7 +440,7 @@ sleep 1
 n403b=$(tail -n +"$((from + 1))" "$tmp/api.log" | grep -c '^403 POST /apis/events.k8s.io/v1/namespaces/team-a/' || true)
 [ "$n403b" = 1 ] && ok "ns-refused-namespace-paused-alone" || nok "ns-refused-namespace-paused-alone" "$n403b 403s for team-a"
 stop_agent
-check "summary-ns-refused" summary 'E["namespace_refused"] >= 3 and not E["paused"] and E["sent"] == 1'
+check_run "summary-ns-refused" summary_says 'E["namespace_refused"] >= 3 and not E["paused"] and E["sent"] == 1'
 fault "ok team-a"
 fault "ok team-b"
 fault "ok team-d"
@@ -506,7 +455,7 @@ stop_agent
 store_check "event-series-goes-on-after-restart" \
 	'len(events("web", "UnmediatedAcceleratorAccess")) == 1 and events("web", "UnmediatedAcceleratorAccess")[0]["series"]["count"] == 2' \
 	'[(e["metadata"]["name"], e.get("series")) for e in events("web")]'
-check "summary-event-continued" summary 'E["continued"] == 1 and E["sent"] == 0 and E["patched"] == 1'
+check_run "summary-event-continued" summary_says 'E["continued"] == 1 and E["sent"] == 0 and E["patched"] == 1'
 
 # === the flood: 101 pods, 2,060 distinct Events, each 3 times, within a few milliseconds
 if [ -n "$flood" ]; then
@@ -542,16 +491,9 @@ else
 	echo "skip - k8s-report/flood: no report_flood binary given"
 fi
 
-while IFS= read -r line; do
-	case "$line" in
-	"ok - "*) echo "$line"; pass=$((pass + 1)) ;;
-	"not ok - "*) echo "$line"; fail=$((fail + 1)) ;;
-	*) echo "# $line" ;;
-	esac
-done <"$tmp/checks"
+tap_lines "$tmp/checks"
 if [ "$fail" != 0 ]; then
 	for f in "$tmp"/agent-*.log; do echo "# $f:"; tail -8 "$f" | sed 's/^/#   /'; done
 	echo "# api peer:"; tail -15 "$tmp/api.log" | sed 's/^/#   /'; tail -5 "$tmp/api.err" 2>/dev/null | sed 's/^/#   /'
 fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+summary

@@ -8,6 +8,7 @@ bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 PY=/usr/bin/python3
+. "$here/../lib/peers.sh"
 tmp=$(mktemp -d /tmp/ag-k8s-test.XXXXXX)
 [ -n "${K8S_KEEP:-}" ] || trap 'rm -rf "$tmp"' EXIT
 
@@ -19,9 +20,7 @@ for m in grpc google.protobuf; do
 	fi
 done
 # Python message classes for the peers, from the same .proto files as the C code
-mkdir -p "$tmp/py"
-protoc --python_out="$tmp/py" -I"$repo" "$repo/proto/podresources.proto" "$repo/proto/cri.proto"
-touch "$tmp/py/proto/__init__.py"
+k8s_protos "$tmp/py"
 $PY "$here/mkfixtures.py" "$tmp/fx"
 # The CDI specs from a copy that only root writes: the source skips a spec that others can write
 # (a checkout made with umask 002 has group-writable files and directories).
@@ -42,13 +41,7 @@ EOF
 chmod 0666 "$tmp/cdi/run/0-writable.yaml"
 
 # an own CA and a server certificate for the HTTPS peer
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=accelguard test CA" \
-	-keyout "$tmp/ca.key" -out "$tmp/ca.crt" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj "/CN=kubernetes" -keyout "$tmp/api.key" \
-	-out "$tmp/api.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$tmp/san.ext"
-openssl x509 -req -in "$tmp/api.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" -CAcreateserial \
-	-days 1 -extfile "$tmp/san.ext" -out "$tmp/api.crt" 2>/dev/null
+api_certs "$tmp" "$tmp/ca.crt"
 
 set +e
 K8S_TEST_TMP="$tmp" K8S_TEST_REPO="$repo" "$bin" 2>"$tmp/log"
