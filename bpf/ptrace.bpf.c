@@ -15,14 +15,13 @@
  * Tier 3 sees the syscalls: ptrace and process_vm_readv/writev at entry (the target found by its
  * pid in the caller's namespace: bpf_task_from_vpid, 6.13; before it, an attach at its exit and
  * process_vm_* not at all), and the open of a /proc/PID/mem file at its exit; where a compat route
- * runs, compat ptrace and process_vm_readv/writev on the raw entry (ag_tp_compat_task; the compat
- * open of /proc/PID/mem and the compat routes before 6.13 are not seen). The kill is sent before
- * the syscall runs; a SIGKILL pending stops the memory
+ * runs, compat ptrace and process_vm_readv/writev on the raw entry, a branch of its one program
+ * (ag_compat_task below; the compat open of /proc/PID/mem and the compat routes before 6.13 are
+ * not seen). The kill is sent before the syscall runs; a SIGKILL pending stops the memory
  * transfer (get_user_pages gives up on a fatal signal), the attach itself completes and is
  * undone when the tracer dies.
  */
 #include "common.bpf.h"
-#include "compat.h" /* bpf/arch/$(ARCH)/: the compat test, registers, numbers */
 
 #define AG_PTRACE_MODE_ATTACH 0x02
 #define AG_PTRACE_MODE_FSCREDS 0x08
@@ -235,32 +234,19 @@ int ag_tp_process_vm_writev(struct trace_event_raw_sys_enter *ctx)
 
 /*
  * The same routes from a compat (ia32, AArch32) or x32 syscall, int $0x80 from a 64-bit process
- * included: the syscalls/ tracepoints skip compat syscalls, so where a compat route runs (the
- * loader's ag_ia32 row, by effect) this program on the raw entry sees them. The number first: any
- * other syscall leaves after three compares, before the task is read.
+ * included: the syscalls/ tracepoints skip compat syscalls, so where a compat route runs the raw
+ * entry sees them, and judges them in a branch of its one program (syscall.bpf.c,
+ * ag_tp_sys_enter_task: the number filtered first, one dispatch per syscall) by calling this
+ * function: route AG_PT_PTRACE (a0 the request, a1 the pid), AG_PT_PROCESS_VM_READV or _WRITEV
+ * (a0 the pid). Global, so that the kfuncs stay in this one object (libbpf's linker would have
+ * them declared in two); only the raw program's task variant calls it.
  */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(ag_tp_compat_task, struct pt_regs *regs, long id)
+__noinline int ag_compat_task(__u32 route, __u64 a0, __u64 a1)
 {
-	bool ia32;
-	__u32 route;
-
-	if (id == AG_NR32_PTRACE || id == AG_NRX32_PTRACE)
-		route = AG_PT_PTRACE;
-	else if (id == AG_NR32_PROCESS_VM_READV || id == AG_NRX32_PROCESS_VM_READV)
-		route = AG_PT_PROCESS_VM_READV;
-	else if (id == AG_NR32_PROCESS_VM_WRITEV || id == AG_NRX32_PROCESS_VM_WRITEV)
-		route = AG_PT_PROCESS_VM_WRITEV;
-	else
-		return 0;
-	/* an x32 number is x32's (bit 30); the ia32/AArch32 ones only in a compat syscall */
-	ia32 = !(id & AG_X32_BIT);
-	if (ia32 && !ag_arch_compat(bpf_get_current_task_btf(), true))
-		return 0;
 	if (route != AG_PT_PTRACE)
-		ag_tp_task_vpid((__s32)ag_arg(regs, ia32, 0), route);
-	else if (ag_arg(regs, ia32, 0) != AG_PTRACE_TRACEME)
-		ag_tp_task_vpid((__s32)ag_arg(regs, ia32, 1), route);
+		ag_tp_task_vpid((__s32)a0, route);
+	else if (a0 != AG_PTRACE_TRACEME)
+		ag_tp_task_vpid((__s32)a1, route);
 	return 0;
 }
 
