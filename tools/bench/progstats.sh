@@ -35,7 +35,13 @@ command -v /usr/bin/python3 >/dev/null || { echo "progstats: /usr/bin/python3 no
 
 tmp=$(mktemp -d /tmp/ag-progstats.XXXXXX)
 stats0=$(cat /proc/sys/kernel/bpf_stats_enabled)
+cmd=
 cleanup() {
+	# stopped early (an error, a signal): COMMAND does not run on unmeasured, with statistics off
+	if [ -n "$cmd" ] && kill -0 "$cmd" 2>/dev/null; then
+		kill -TERM "$cmd" 2>/dev/null
+		wait "$cmd" 2>/dev/null
+	fi
 	echo "$stats0" > /proc/sys/kernel/bpf_stats_enabled
 	rm -rf "$tmp"
 }
@@ -61,13 +67,16 @@ while kill -0 "$cmd" 2>/dev/null; do
 	for pid in $(pgrep -x "$holder" || true); do
 		descends "$pid" || continue
 		exe=$(readlink /proc/"$pid"/exe 2>/dev/null || echo "?")
-		cat /proc/"$pid"/fdinfo/* 2>/dev/null | awk -v exe="$exe" '$1 == "prog_id:" { print $2, exe }'
+		# a descriptor closed between the glob and the read is no error (the agent's start-up
+		# opens and closes many)
+		{ cat /proc/"$pid"/fdinfo/* 2>/dev/null || true; } | awk -v exe="$exe" '$1 == "prog_id:" { print $2, exe }'
 	done | sort -u > "$tmp/ids.$n"
 	n=$((n + 1))
 	sleep 0.2
 done
 rc=0
 wait "$cmd" || rc=$?
+cmd=
 
 /usr/bin/python3 - "$tmp" "$n" "$holder" > "$tmp/table" <<'EOF'
 import json, sys
