@@ -303,6 +303,16 @@ int ag_tp_exit_ptrace(struct trace_event_raw_sys_exit *ctx)
 }
 
 /*
+ * The file operations of /proc/PID/mem (proc_mem_operations: static, and in no symbol table a
+ * BPF program can read on every kernel), learnt from the first /proc/PID/mem file seen here: the
+ * loader opens its own /proc/self/mem once attached. From then on an open's exit compares one
+ * pointer instead of reading the inode, its super block and the magic. 0: not learnt yet (the
+ * slower test). Both /proc/PID/mem and /proc/PID/task/TID/mem have these operations, and no
+ * other procfs file named "mem" exists, so the value learnt is the one.
+ */
+__u64 ag_proc_mem_fop = 0;
+
+/*
  * An open that returned a /proc/PID/mem (or /proc/PID/task/TID/mem) descriptor: the file is
  * procfs's, named "mem"; its inode names the task. Judged at the open's exit: the opener is
  * killed before it can read or write through it.
@@ -331,6 +341,7 @@ static __always_inline void ag_tp_opened(long fd)
 	if (name.len != 3 || bpf_probe_read_kernel(n, 3, name.name) || n[0] != 'm' || n[1] != 'e' ||
 	    n[2] != 'm')
 		return;
+	ag_proc_mem_fop = (__u64)BPF_CORE_READ(file, f_op);
 	pi = (void *)inode - bpf_core_field_offset(struct proc_inode, vfs_inode);
 	first = BPF_CORE_READ(pi, pid, tasks[PIDTYPE_PID].first);
 	if (!first)
@@ -343,22 +354,29 @@ static __always_inline void ag_tp_opened(long fd)
 
 /*
  * The same with the task through its BTF pointer (the tier's BTF variant): every open of the node
- * runs this, and nearly every one leaves at the file system's magic, after four probe reads (the
- * slot, the inode, its super block, the magic) where the CO-RE form above makes ten.
+ * runs this, and nearly every one leaves at the file's operations, after two probe reads (the
+ * slot, f_op) once /proc/PID/mem's are learnt (ag_proc_mem_fop), else at the file system's magic
+ * after four (the slot, the inode, its super block, the magic); the CO-RE form above makes ten.
  */
 static __always_inline void ag_tp_opened_btf(long fd)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fdtable *fdt = task->files->fdt;
 	struct file *file = NULL;
+	__u64 fop;
 
 	if (fd < 0 || !fdt || fd >= fdt->max_fds)
 		return;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[fd]) || !file)
 		return;
-	if (BPF_CORE_READ(file, f_inode, i_sb, s_magic) != AG_PROC_SUPER_MAGIC)
+	fop = ag_proc_mem_fop;
+	if (fop) {
+		if ((__u64)BPF_CORE_READ(file, f_op) != fop)
+			return;
+	} else if (BPF_CORE_READ(file, f_inode, i_sb, s_magic) != AG_PROC_SUPER_MAGIC) {
 		return;
-	ag_tp_opened(fd); /* a procfs file: the rest as above */
+	}
+	ag_tp_opened(fd); /* /proc/PID/mem, or a procfs file: the rest as above */
 }
 
 #define AG_OPEN_EXIT(name)                                                                         \

@@ -742,6 +742,31 @@ static int attach_rest(struct accelguard_bpf *s, int tier, int cgroup_fd, struct
 	return 0;
 }
 
+/*
+ * Tier 3 judges an open of /proc/PID/mem at its exit, and learns that file's operations from the
+ * first one it sees (bpf/ptrace.bpf.c, ag_proc_mem_fop): from then on every other open of the node
+ * leaves after comparing one pointer. The agent's own /proc/self/mem teaches it at once (the agent
+ * is no tenant's: nothing is judged or counted).
+ */
+static void teach_proc_mem(const struct ag_bpf *b)
+{
+	int fd;
+
+	if (b->tier != AG_TIER_TRACEPOINT)
+		return;
+	fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ag_dbg("bpf: cannot open /proc/self/mem (%s): opens are told from /proc/PID/mem by "
+		       "their file system until one is seen", strerror(errno));
+		return;
+	}
+	close(fd);
+	if (b->skel->bss)
+		ag_dbg("bpf: /proc/PID/mem's file operations %s", b->skel->bss->ag_proc_mem_fop
+									 ? "learnt"
+									 : "not learnt (no open-exit program here)");
+}
+
 bool ag_all_refused_eperm(const struct ag_probe_report *r)
 {
 	bool any = false;
@@ -795,6 +820,7 @@ int ag_bpf_start(struct ag_bpf *b, const struct ag_load_opts *o, const char *cgr
 							   : strerror(-err));
 		goto fail;
 	}
+	teach_proc_mem(b);
 	/* every hook has our new program: pin it, and (adopting) unpin the old ones */
 	err = ag_pins_attached(o->pins, b->skel, b->tier);
 	if (err)
