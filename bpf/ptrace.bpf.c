@@ -15,14 +15,13 @@
  * Tier 3 sees the syscalls: ptrace and process_vm_readv/writev at entry (the target found by its
  * pid in the caller's namespace: bpf_task_from_vpid, 6.13; before it, an attach at its exit and
  * process_vm_* not at all), and the open of a /proc/PID/mem file at its exit; where a compat route
- * runs, compat ptrace and process_vm_readv/writev on the raw entry (ag_tp_compat_task; the compat
- * open of /proc/PID/mem and the compat routes before 6.13 are not seen). The kill is sent before
- * the syscall runs; a SIGKILL pending stops the memory
+ * runs, compat ptrace and process_vm_readv/writev on the raw entry, a branch of its one program
+ * (ag_compat_task below; the compat open of /proc/PID/mem and the compat routes before 6.13 are
+ * not seen). The kill is sent before the syscall runs; a SIGKILL pending stops the memory
  * transfer (get_user_pages gives up on a fatal signal), the attach itself completes and is
  * undone when the tracer dies.
  */
 #include "common.bpf.h"
-#include "compat.h" /* bpf/arch/$(ARCH)/: the compat test, registers, numbers */
 
 #define AG_PTRACE_MODE_ATTACH 0x02
 #define AG_PTRACE_MODE_FSCREDS 0x08
@@ -235,32 +234,19 @@ int ag_tp_process_vm_writev(struct trace_event_raw_sys_enter *ctx)
 
 /*
  * The same routes from a compat (ia32, AArch32) or x32 syscall, int $0x80 from a 64-bit process
- * included: the syscalls/ tracepoints skip compat syscalls, so where a compat route runs (the
- * loader's ag_ia32 row, by effect) this program on the raw entry sees them. The number first: any
- * other syscall leaves after three compares, before the task is read.
+ * included: the syscalls/ tracepoints skip compat syscalls, so where a compat route runs the raw
+ * entry sees them, and judges them in a branch of its one program (syscall.bpf.c,
+ * ag_tp_sys_enter_task: the number filtered first, one dispatch per syscall) by calling this
+ * function: route AG_PT_PTRACE (a0 the request, a1 the pid), AG_PT_PROCESS_VM_READV or _WRITEV
+ * (a0 the pid). Global, so that the kfuncs stay in this one object (libbpf's linker would have
+ * them declared in two); only the raw program's task variant calls it.
  */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(ag_tp_compat_task, struct pt_regs *regs, long id)
+__noinline int ag_compat_task(__u32 route, __u64 a0, __u64 a1)
 {
-	bool ia32;
-	__u32 route;
-
-	if (id == AG_NR32_PTRACE || id == AG_NRX32_PTRACE)
-		route = AG_PT_PTRACE;
-	else if (id == AG_NR32_PROCESS_VM_READV || id == AG_NRX32_PROCESS_VM_READV)
-		route = AG_PT_PROCESS_VM_READV;
-	else if (id == AG_NR32_PROCESS_VM_WRITEV || id == AG_NRX32_PROCESS_VM_WRITEV)
-		route = AG_PT_PROCESS_VM_WRITEV;
-	else
-		return 0;
-	/* an x32 number is x32's (bit 30); the ia32/AArch32 ones only in a compat syscall */
-	ia32 = !(id & AG_X32_BIT);
-	if (ia32 && !ag_arch_compat(bpf_get_current_task_btf(), true))
-		return 0;
 	if (route != AG_PT_PTRACE)
-		ag_tp_task_vpid((__s32)ag_arg(regs, ia32, 0), route);
-	else if (ag_arg(regs, ia32, 0) != AG_PTRACE_TRACEME)
-		ag_tp_task_vpid((__s32)ag_arg(regs, ia32, 1), route);
+		ag_tp_task_vpid((__s32)a0, route);
+	else if (a0 != AG_PTRACE_TRACEME)
+		ag_tp_task_vpid((__s32)a1, route);
 	return 0;
 }
 
@@ -317,6 +303,16 @@ int ag_tp_exit_ptrace(struct trace_event_raw_sys_exit *ctx)
 }
 
 /*
+ * The file operations of /proc/PID/mem (proc_mem_operations: static, and in no symbol table a
+ * BPF program can read on every kernel), learnt from the first /proc/PID/mem file seen here: the
+ * loader opens its own /proc/self/mem once attached. From then on an open's exit compares one
+ * pointer instead of reading the inode, its super block and the magic. 0: not learnt yet (the
+ * slower test). Both /proc/PID/mem and /proc/PID/task/TID/mem have these operations, and no
+ * other procfs file named "mem" exists, so the value learnt is the one.
+ */
+__u64 ag_proc_mem_fop = 0;
+
+/*
  * An open that returned a /proc/PID/mem (or /proc/PID/task/TID/mem) descriptor: the file is
  * procfs's, named "mem"; its inode names the task. Judged at the open's exit: the opener is
  * killed before it can read or write through it.
@@ -345,6 +341,7 @@ static __always_inline void ag_tp_opened(long fd)
 	if (name.len != 3 || bpf_probe_read_kernel(n, 3, name.name) || n[0] != 'm' || n[1] != 'e' ||
 	    n[2] != 'm')
 		return;
+	ag_proc_mem_fop = (__u64)BPF_CORE_READ(file, f_op);
 	pi = (void *)inode - bpf_core_field_offset(struct proc_inode, vfs_inode);
 	first = BPF_CORE_READ(pi, pid, tasks[PIDTYPE_PID].first);
 	if (!first)
@@ -357,22 +354,29 @@ static __always_inline void ag_tp_opened(long fd)
 
 /*
  * The same with the task through its BTF pointer (the tier's BTF variant): every open of the node
- * runs this, and nearly every one leaves at the file system's magic, after four probe reads (the
- * slot, the inode, its super block, the magic) where the CO-RE form above makes ten.
+ * runs this, and nearly every one leaves at the file's operations, after two probe reads (the
+ * slot, f_op) once /proc/PID/mem's are learnt (ag_proc_mem_fop), else at the file system's magic
+ * after four (the slot, the inode, its super block, the magic); the CO-RE form above makes ten.
  */
 static __always_inline void ag_tp_opened_btf(long fd)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fdtable *fdt = task->files->fdt;
 	struct file *file = NULL;
+	__u64 fop;
 
 	if (fd < 0 || !fdt || fd >= fdt->max_fds)
 		return;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[fd]) || !file)
 		return;
-	if (BPF_CORE_READ(file, f_inode, i_sb, s_magic) != AG_PROC_SUPER_MAGIC)
+	fop = ag_proc_mem_fop;
+	if (fop) {
+		if ((__u64)BPF_CORE_READ(file, f_op) != fop)
+			return;
+	} else if (BPF_CORE_READ(file, f_inode, i_sb, s_magic) != AG_PROC_SUPER_MAGIC) {
 		return;
-	ag_tp_opened(fd); /* a procfs file: the rest as above */
+	}
+	ag_tp_opened(fd); /* /proc/PID/mem, or a procfs file: the rest as above */
 }
 
 #define AG_OPEN_EXIT(name)                                                                         \

@@ -17,7 +17,9 @@
  *   whose syscalls/ tracepoints skip compat syscalls too): the one tracepoint that sees every
  *   table. Every syscall of the node enters the program, which tests the syscall number before it
  *   reads anything else. One byte of a table indexed by the number says what the syscall does to
- *   a descriptor (0: nothing, leave). The low nibble is for the native table, the high nibble for
+ *   a descriptor or another process (0: nothing, leave): the compat ptrace and process_vm_
+ *   readv/writev are a branch of the one program (ag_tp_sys_enter_task), not a second program
+ *   on the same tracepoint. The low nibble is for the native table, the high nibble for
  *   the compat one; the table, the compat test and the argument registers are the architecture's
  *   (bpf/arch/ARCH/syscalls.h): x86-64 (which the x32 ABI shares, its numbers with bit 30 set) and
  *   ia32, told apart by TS_COMPAT; arm64 and AArch32, by TIF_32BIT.
@@ -43,6 +45,11 @@ enum {
 	AG_SC_SENDFILE = 6, /* out fd0 (write), in fd1 (read) */
 	AG_SC_SPLICE = 7,   /* in fd0 (read), out fd2 (write): splice, copy_file_range */
 	AG_SC_TEE = 8,      /* in fd0 (read), out fd1 (write) */
+	/* another tenant's process (ptrace.bpf.c), compat and x32 numbers only (the native ones have
+	 * their syscalls/ tracepoints there): judged in the raw entry's task variant */
+	AG_SC_PTRACE = 9,     /* request0 pid1 */
+	AG_SC_VM_READV = 10,  /* pid0: process_vm_readv */
+	AG_SC_VM_WRITEV = 11, /* pid0: process_vm_writev */
 };
 
 /*
@@ -164,9 +171,19 @@ static __always_inline struct task_struct *ag_current(bool direct)
 
 /* ---- the raw entry (where compat syscalls exist) -------------------------------------------- */
 
-/* The number first: a syscall that touches no descriptor leaves after a few compares and one load
- * of the table, before the task, the registers or any map is read. */
-static __always_inline void ag_sys_enter(struct pt_regs *regs, long id, bool direct)
+/* Another tenant's process by a compat (ia32, AArch32) or x32 ptrace or process_vm_readv/writev,
+ * given the syscall's first two arguments (ptrace.bpf.c: the target by its pid, with
+ * bpf_task_from_vpid, 6.13). */
+extern int ag_compat_task(__u32 route, __u64 a0, __u64 a1);
+
+/*
+ * The number first: a syscall that touches no descriptor and no other process leaves after a few
+ * compares and one load of the table, before the task, the registers or any map is read.
+ * task_routes: the variant that judges the compat ptrace routes (loaded only where the kernel has
+ * bpf_task_from_vpid; the others leave at those numbers).
+ */
+static __always_inline void ag_sys_enter(struct pt_regs *regs, long id, bool direct,
+					 bool task_routes)
 {
 	struct task_struct *task;
 	bool compat, x32 = false;
@@ -185,21 +202,39 @@ static __always_inline void ag_sys_enter(struct pt_regs *regs, long id, bool dir
 	sc = compat ? sc >> 4 : sc & 0xf;
 	if (!sc)
 		return;
+	if (sc >= AG_SC_PTRACE) {
+		if (task_routes)
+			ag_compat_task(sc == AG_SC_PTRACE	     ? AG_PT_PTRACE
+				       : sc == AG_SC_VM_READV ? AG_PT_PROCESS_VM_READV
+							      : AG_PT_PROCESS_VM_WRITEV,
+				       ag_arg(regs, compat, 0), ag_arg(regs, compat, 1));
+		return;
+	}
 	ag_sc_judge(task, direct, sc, ag_arg(regs, compat, 0), ag_arg(regs, compat, 1),
 		    ag_arg(regs, compat, 2), ag_arg(regs, compat, 3), ag_arg(regs, compat, 4));
+}
+
+/* Three programs, the loader loads one: direct loads with the compat ptrace routes (the kernel
+ * has bpf_task_from_vpid, 6.13), direct loads (6.2), CO-RE reads (any kernel). Each is the one
+ * program on the raw entry: one dispatch per syscall. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(ag_tp_sys_enter_task, struct pt_regs *regs, long id)
+{
+	ag_sys_enter(regs, id, true, true);
+	return 0;
 }
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(ag_tp_sys_enter, struct pt_regs *regs, long id)
 {
-	ag_sys_enter(regs, id, true);
+	ag_sys_enter(regs, id, true, false);
 	return 0;
 }
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(ag_tp_sys_enter_core, struct pt_regs *regs, long id)
 {
-	ag_sys_enter(regs, id, false);
+	ag_sys_enter(regs, id, false, false);
 	return 0;
 }
 

@@ -13,6 +13,8 @@
 # BPF user on the machine is left out. The time is the program's own (the
 # kernel reads the clock around the program, so turning the statistics on adds its own cost to
 # every run; compare programs with each other, not with the whole-syscall figures of run.sh).
+# Each program is reported under the executable of the process that holds it, so that two agents
+# run by COMMAND (run.sh --agent-before: a before and an after build) are told apart.
 # Output: a table (markdown) on stdout and in FILE when given. Needs root and bpftool.
 set -euo pipefail
 
@@ -33,7 +35,13 @@ command -v /usr/bin/python3 >/dev/null || { echo "progstats: /usr/bin/python3 no
 
 tmp=$(mktemp -d /tmp/ag-progstats.XXXXXX)
 stats0=$(cat /proc/sys/kernel/bpf_stats_enabled)
+cmd=
 cleanup() {
+	# stopped early (an error, a signal): COMMAND does not run on unmeasured, with statistics off
+	if [ -n "$cmd" ] && kill -0 "$cmd" 2>/dev/null; then
+		kill -TERM "$cmd" 2>/dev/null
+		wait "$cmd" 2>/dev/null
+	fi
 	echo "$stats0" > /proc/sys/kernel/bpf_stats_enabled
 	rm -rf "$tmp"
 }
@@ -58,43 +66,51 @@ while kill -0 "$cmd" 2>/dev/null; do
 	# the programs COMM's processes hold: their descriptors' (programs', links') prog_id
 	for pid in $(pgrep -x "$holder" || true); do
 		descends "$pid" || continue
-		cat /proc/"$pid"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }'
+		exe=$(readlink /proc/"$pid"/exe 2>/dev/null || echo "?")
+		# a descriptor closed between the glob and the read is no error (the agent's start-up
+		# opens and closes many)
+		{ cat /proc/"$pid"/fdinfo/* 2>/dev/null || true; } | awk -v exe="$exe" '$1 == "prog_id:" { print $2, exe }'
 	done | sort -u > "$tmp/ids.$n"
 	n=$((n + 1))
 	sleep 0.2
 done
 rc=0
 wait "$cmd" || rc=$?
+cmd=
 
 /usr/bin/python3 - "$tmp" "$n" "$holder" > "$tmp/table" <<'EOF'
 import json, sys
 d, n, holder = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-last = {}  # prog id -> (name, type, run_cnt, run_time_ns)
+last = {}  # prog id -> (holder's executable, name, type, run_cnt, run_time_ns)
 for i in range(n):
     try:
         progs = json.load(open("%s/s.%d" % (d, i)))
     except Exception:
         continue
+    ids = {}
     try:
-        ids = set(int(x) for x in open("%s/ids.%d" % (d, i)).read().split())
+        for line in open("%s/ids.%d" % (d, i)):
+            f = line.split(None, 1)
+            if f:
+                ids[int(f[0])] = f[1].strip() if len(f) > 1 else "?"
     except Exception:
-        ids = set()
+        pass
     for p in progs:
         if p["id"] not in ids:
             continue
-        last[p["id"]] = (p.get("name", "?"), p.get("type", "?"), p.get("run_cnt", 0), p.get("run_time_ns", 0))
-by = {}  # name -> [runs, ns, loads]
-for name, typ, cnt, ns in last.values():
-    b = by.setdefault((name, typ), [0, 0, 0])
+        last[p["id"]] = (ids[p["id"]], p.get("name", "?"), p.get("type", "?"), p.get("run_cnt", 0), p.get("run_time_ns", 0))
+by = {}  # (executable, name, type) -> [runs, ns, loads]
+for exe, name, typ, cnt, ns in last.values():
+    b = by.setdefault((exe, name, typ), [0, 0, 0])
     b[0] += cnt
     b[1] += ns
     b[2] += 1
-print("| program | type | runs | ns per run | loads |")
-print("| --- | --- | ---: | ---: | ---: |")
-for (name, typ), (cnt, ns, loads) in sorted(by.items(), key=lambda kv: -kv[1][0]):
+print("| agent | program | type | runs | ns per run | loads |")
+print("| --- | --- | --- | ---: | ---: | ---: |")
+for (exe, name, typ), (cnt, ns, loads) in sorted(by.items(), key=lambda kv: (kv[0][0], -kv[1][0])):
     if cnt:
-        print("| `%s` | %s | %d | %.1f | %d |" % (name, typ, cnt, ns / cnt, loads))
-idle = sorted(name for (name, typ), (cnt, ns, loads) in by.items() if not cnt)
+        print("| %s | `%s` | %s | %d | %.1f | %d |" % (exe, name, typ, cnt, ns / cnt, loads))
+idle = sorted("%s (%s)" % (name, exe) for (exe, name, typ), (cnt, ns, loads) in by.items() if not cnt)
 if idle:
     print("\nloaded, never run: " + ", ".join("`%s`" % x for x in idle))
 if not by:

@@ -106,14 +106,18 @@ static void fill_facts(struct ag_probe_report *r, const char *cgroup2)
  * variant it belongs to (0: every variant). They also come for two entries (.entry): the raw
  * syscall entry where a compat route (ia32, x32) runs, else one tracepoint per syscall judged
  * (tp_entry). An optional row is loaded only where the kernel's BTF has the function it names
- * (btf) or the kernel does what it tries (effect), and skipped with a debug line elsewhere. A row
- * without a program of its own is a branch of another row's program, switched on by a rodata flag.
+ * (btf) or the kernel does what it tries (effect), and skipped with a debug line elsewhere; a row
+ * marked ROW_ELSE is the fallback of the row above it, loaded only where that one is not (the raw
+ * entry's program with the compat ptrace routes, else the same program without them: one program
+ * on the tracepoint either way). A row without a program of its own is a branch of another row's
+ * program, switched on by a rodata flag.
  */
 #define ROW_PROBE 0x1    /* the open program: the probe by effect attaches it first */
 #define ROW_IOCTL 0x2    /* the ioctl program named in the ready event */
 #define ROW_OPTIONAL 0x4 /* present only where vmlinux BTF has .btf */
 #define ROW_CGROUP 0x8   /* attached to the cgroup2 root */
 #define ROW_BRANCH 0x10  /* no program: sets the rodata __u32 at .flag */
+#define ROW_ELSE 0x20    /* loaded only where the row above it is not: its fallback */
 
 #define AG_VARIANT_BTF 1
 #define AG_VARIANT_CORE 2
@@ -200,12 +204,6 @@ static bool ia32_runs(void)
 	runs = kernel_has_func(AG_COMPAT_IOCTL_FUNC);
 #endif
 	return runs;
-}
-
-/* a compat or x32 syscall can run here: the routes the syscalls/ tracepoints skip */
-static bool compat_runs(void)
-{
-	return ia32_runs() || x32_runs();
 }
 
 /* The per-syscall tracepoints (CONFIG_FTRACE_SYSCALLS) where libbpf looks for them: tracefs,
@@ -295,8 +293,15 @@ static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 		 * unless booted with syscall.x32=y */
 		{ "tp_btf/sys_enter (x32)", .flag = offsetof(struct accelguard_bpf__rodata, ag_x32),
 		  .flags = ROW_BRANCH | ROW_OPTIONAL, .effect = x32_runs },
+		/* the raw entry: one program; with the compat (ia32, AArch32) and x32 ptrace and
+		 * process_vm_readv/writev as a branch of it where the kernel has bpf_task_from_vpid
+		 * (6.13), else without them (the compat routes are then not judged at tier 3) */
+		{ "tp_btf/sys_enter (ioctl, read, write, mmap; " AG_COMPAT_ABI
+		  ", x32: ptrace, process_vm_readv/writev)", PROG(ag_tp_sys_enter_task),
+		  .variant = AG_VARIANT_BTF, .entry = AG_ENTRY_RAW, .flags = ROW_IOCTL | ROW_OPTIONAL,
+		  .btf = "bpf_task_from_vpid" },
 		{ "tp_btf/sys_enter (ioctl, read, write, mmap)", PROG(ag_tp_sys_enter),
-		  .variant = AG_VARIANT_BTF, .entry = AG_ENTRY_RAW, .flags = ROW_IOCTL },
+		  .variant = AG_VARIANT_BTF, .entry = AG_ENTRY_RAW, .flags = ROW_IOCTL | ROW_ELSE },
 		{ "tp_btf/sys_enter (ioctl, read, write, mmap)", PROG(ag_tp_sys_enter_core),
 		  .variant = AG_VARIANT_CORE, .entry = AG_ENTRY_RAW, .flags = ROW_IOCTL },
 		SC_ROWS(ioctl, ROW_IOCTL),
@@ -331,10 +336,8 @@ static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 		  .flags = ROW_OPTIONAL, .btf = "bpf_task_from_vpid", .effect = syscall_tps },
 		{ "tracepoint/syscalls/sys_enter_process_vm_writev", PROG(ag_tp_process_vm_writev),
 		  .flags = ROW_OPTIONAL, .btf = "bpf_task_from_vpid", .effect = syscall_tps },
-		/* the same routes as compat syscalls (ia32, AArch32): on the raw entry */
-		{ "tp_btf/sys_enter (" AG_COMPAT_ABI ", x32: ptrace, process_vm_readv/writev)",
-		  PROG(ag_tp_compat_task), .variant = AG_VARIANT_BTF, .flags = ROW_OPTIONAL,
-		  .btf = "bpf_task_from_vpid", .effect = compat_runs },
+		/* the same routes as compat syscalls (ia32, AArch32) and x32: a branch of the raw
+		 * entry's program (ag_tp_sys_enter_task, above) */
 		OPEN_EXIT_ROWS(openat),
 		OPEN_EXIT_ROWS(openat2),
 		OPEN_EXIT_ROWS(open),
@@ -447,6 +450,8 @@ static bool row_wanted(const struct hook_row *r, int variant)
 	if (r->variant && r->variant != variant)
 		return false;
 	if (r->entry && r->entry != tp_entry())
+		return false;
+	if ((r->flags & ROW_ELSE) && row_wanted(r - 1, variant))
 		return false;
 	if (!(r->flags & ROW_OPTIONAL))
 		return true;
@@ -737,6 +742,31 @@ static int attach_rest(struct accelguard_bpf *s, int tier, int cgroup_fd, struct
 	return 0;
 }
 
+/*
+ * Tier 3 judges an open of /proc/PID/mem at its exit, and learns that file's operations from the
+ * first one it sees (bpf/ptrace.bpf.c, ag_proc_mem_fop): from then on every other open of the node
+ * leaves after comparing one pointer. The agent's own /proc/self/mem teaches it at once (the agent
+ * is no tenant's: nothing is judged or counted).
+ */
+static void teach_proc_mem(const struct ag_bpf *b)
+{
+	int fd;
+
+	if (b->tier != AG_TIER_TRACEPOINT)
+		return;
+	fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ag_dbg("bpf: cannot open /proc/self/mem (%s): opens are told from /proc/PID/mem by "
+		       "their file system until one is seen", strerror(errno));
+		return;
+	}
+	close(fd);
+	if (b->skel->bss)
+		ag_dbg("bpf: /proc/PID/mem's file operations %s", b->skel->bss->ag_proc_mem_fop
+									 ? "learnt"
+									 : "not learnt (no open-exit program here)");
+}
+
 bool ag_all_refused_eperm(const struct ag_probe_report *r)
 {
 	bool any = false;
@@ -790,6 +820,7 @@ int ag_bpf_start(struct ag_bpf *b, const struct ag_load_opts *o, const char *cgr
 							   : strerror(-err));
 		goto fail;
 	}
+	teach_proc_mem(b);
 	/* every hook has our new program: pin it, and (adopting) unpin the old ones */
 	err = ag_pins_attached(o->pins, b->skel, b->tier);
 	if (err)

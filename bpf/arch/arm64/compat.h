@@ -2,8 +2,8 @@
 /*
  * arm64's compat (AArch32) syscalls as every tier-3 program sees them: the compat test (TIF_32BIT
  * in thread_info.flags), the argument registers, and the AArch32 numbers of the routes to another
- * tenant's process (ptrace.bpf.c; arch/arm64/include/asm/unistd32.h). Included by syscalls.h and
- * ptrace.bpf.c.
+ * tenant's process (judged on the raw entry, syscall.bpf.c's task variant;
+ * arch/arm64/include/asm/unistd32.h). Included by syscalls.h.
  */
 #ifndef AG_ARCH_COMPAT_H
 #define AG_ARCH_COMPAT_H

@@ -25,6 +25,7 @@
 const volatile __u8 ag_nr_op[AG_NR_TABLE] = {
 	A32(3, AG_SC_READ),		/* a32 read */
 	A32(4, AG_SC_WRITE),		/* a32 write */
+	A32(AG_NR32_PTRACE, AG_SC_PTRACE),	/* a32 ptrace (AArch64 26: inotify_init1) */
 	A64(29, AG_SC_IOCTL),		/* ioctl */
 	A32(54, AG_SC_IOCTL),		/* a32 ioctl */
 	A64(63, AG_SC_READ),		/* read */
@@ -53,6 +54,8 @@ const volatile __u8 ag_nr_op[AG_NR_TABLE] = {
 	A32(342, AG_SC_TEE),		/* a32 tee */
 	A32(361, AG_SC_READ),		/* a32 preadv */
 	A32(362, AG_SC_WRITE),		/* a32 pwritev */
+	A32(AG_NR32_PROCESS_VM_READV, AG_SC_VM_READV),	/* a32 process_vm_readv */
+	A32(AG_NR32_PROCESS_VM_WRITEV, AG_SC_VM_WRITEV),	/* a32 process_vm_writev */
 	A32(391, AG_SC_SPLICE),		/* a32 copy_file_range */
 	A32(392, AG_SC_READ),		/* a32 preadv2 */
 	A32(393, AG_SC_WRITE),		/* a32 pwritev2 */

@@ -3,7 +3,8 @@
  * x86-64's compat (ia32) syscalls as every tier-3 program sees them: the compat test (TS_COMPAT in
  * thread_info.status, set for the whole of a compat syscall, int $0x80 from a 64-bit process too),
  * the argument registers, and the ia32 and x32 numbers of the routes to another tenant's process
- * (ptrace.bpf.c; arch/x86/entry/syscalls/syscall_32.tbl). Included by syscalls.h and ptrace.bpf.c.
+ * (judged on the raw entry, syscall.bpf.c's task variant; arch/x86/entry/syscalls/syscall_32.tbl).
+ * Included by syscalls.h.
  */
 #ifndef AG_ARCH_COMPAT_H
 #define AG_ARCH_COMPAT_H

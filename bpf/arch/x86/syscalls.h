@@ -33,6 +33,7 @@ const volatile __u8 ag_nr_op[AG_NR_TABLE] = {
 	X64(19, AG_SC_READ),		/* readv */
 	X64(20, AG_SC_WRITE),		/* writev */
 	X64(40, AG_SC_SENDFILE),	/* sendfile */
+	IA32(AG_NR32_PTRACE, AG_SC_PTRACE),	/* ia32 ptrace (x86-64 26: msync) */
 	IA32(54, AG_SC_IOCTL),		/* ia32 ioctl (x86-64 54: setsockopt) */
 	IA32(90, AG_SC_OLD_MMAP),	/* ia32 mmap (x86-64 90: chmod) */
 	IA32(145, AG_SC_READ),		/* ia32 readv */
@@ -53,14 +54,19 @@ const volatile __u8 ag_nr_op[AG_NR_TABLE] = {
 	BOTH(328, AG_SC_WRITE, 0),	/* pwritev2 */
 	IA32(333, AG_SC_READ),		/* ia32 preadv */
 	IA32(334, AG_SC_WRITE),		/* ia32 pwritev */
+	IA32(AG_NR32_PROCESS_VM_READV, AG_SC_VM_READV),		/* ia32 process_vm_readv */
+	IA32(AG_NR32_PROCESS_VM_WRITEV, AG_SC_VM_WRITEV),	/* ia32 process_vm_writev */
 	IA32(377, AG_SC_SPLICE),	/* ia32 copy_file_range */
 	IA32(378, AG_SC_READ),		/* ia32 preadv2 */
 	IA32(379, AG_SC_WRITE),		/* ia32 pwritev2 */
 	X64(514, AG_SC_IOCTL),		/* x32 ioctl */
 	X64(515, AG_SC_READ),		/* x32 readv */
 	X64(516, AG_SC_WRITE),		/* x32 writev */
+	X64(AG_NRX32_PTRACE & ~AG_X32_BIT, AG_SC_PTRACE),	/* x32 ptrace (521) */
 	X64(534, AG_SC_READ),		/* x32 preadv */
 	X64(535, AG_SC_WRITE),		/* x32 pwritev */
+	X64(AG_NRX32_PROCESS_VM_READV & ~AG_X32_BIT, AG_SC_VM_READV),	/* x32 process_vm_readv (539) */
+	X64(AG_NRX32_PROCESS_VM_WRITEV & ~AG_X32_BIT, AG_SC_VM_WRITEV),	/* x32 process_vm_writev (540) */
 	X64(546, AG_SC_READ),		/* x32 preadv2 */
 	X64(547, AG_SC_WRITE),		/* x32 pwritev2 */
 };
