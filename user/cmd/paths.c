@@ -34,7 +34,7 @@ static void dir_of(const char *sock, const char *what)
 }
 
 /* A path of sysfs: under host.sys when the configuration names the host's ("ro"), else the
- * container's own sysfs, whose devices and drivers are the host's ("sysfs"). path: "/sys/...". */
+ * container's own sysfs, whose devices and drivers are the host's ("sysfs"). path: under /sys. */
 static void sys_line(const struct ag_config *cfg, const char *path, const char *what)
 {
 	char buf[4096];
