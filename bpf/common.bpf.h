@@ -221,14 +221,22 @@ static __always_inline __u32 ag_vcache_idx(__u64 cgid, __u32 major, __u32 minor,
 	return (h * 2654435761u) >> 27; /* AG_VCACHE_SLOTS = 32: the top 5 bits */
 }
 
-/* A slot's accesses go to counters when another key takes the slot. An entry the LRU evicted
- * meanwhile loses them, as it lost its own count. */
+/* A slot's accesses go to totals and counters when another key takes the slot. An entry the LRU
+ * evicted meanwhile loses them, as it lost its own count; totals lose none. */
 static __always_inline void ag_vcache_flush(struct ag_vcache_slot *s)
 {
 	struct ag_counter_val *c;
+	__u32 tidx;
+	__u64 *tot;
 
 	if (!s->gen || !s->count)
 		return;
+	tidx = s->key.op * AG_V__MAX + s->verdict;
+	if (tidx < AG_TOTALS_LEN) {
+		tot = bpf_map_lookup_elem(&totals, &tidx);
+		if (tot)
+			*tot += s->count;
+	}
 	c = bpf_map_lookup_elem(&counters, &s->key);
 	if (c)
 		c->count += s->count;
@@ -264,8 +272,9 @@ static __always_inline void ag_vcache_ref(struct ag_vcache_ref *ref, __u64 cgid,
 
 /*
  * The allowed path of a key this CPU judged under this policy generation: the cached verdict,
- * counted in the slot and the totals (no policy, owners, counters or device-class lookup, no
- * atomic, no clock), or -1: a miss, which judges from the maps (ag_judge_maps). Only allowed
+ * counted in the slot only (no policy, owners, counters or totals lookup, no atomic, no clock;
+ * the slot's count goes to totals and counters when another key takes it, and user space adds
+ * the slots it finds), or -1: a miss, which judges from the maps (ag_judge_maps). Only allowed
  * verdicts judged with the truth are cached (ag_vcache_fill), so a hit denies nothing.
  *
  * The verdict is read before the generation and the key: a program preempted on this CPU while
@@ -276,8 +285,8 @@ static __always_inline int ag_vcache_get(__u64 cgid, __u32 major, __u32 minor, _
 					 __u32 cmd)
 {
 	struct ag_vcache_slot *s;
-	__u32 zero = 0, idx, v, tidx;
-	__u64 *g, gen, *tot;
+	__u32 zero = 0, idx, v;
+	__u64 *g, gen;
 
 	if (!ag_ready)
 		return -1;
@@ -296,13 +305,9 @@ static __always_inline int ag_vcache_get(__u64 cgid, __u32 major, __u32 minor, _
 	if (*(volatile __u64 *)&s->gen != gen || s->cgid != cgid || s->key.major != major ||
 	    s->key.minor != minor || s->key.op != op || s->key.cmd != cmd)
 		return -1;
-	tidx = op * AG_V__MAX + v;
-	if (tidx >= AG_TOTALS_LEN)
+	if (v >= AG_V__MAX)
 		return -1; /* never filled so: and the verifier learns v's bounds */
 	s->count += 1;
-	tot = bpf_map_lookup_elem(&totals, &tidx);
-	if (tot)
-		*tot += 1; /* per-CPU slot */
 	return v;
 }
 
@@ -322,7 +327,7 @@ static __always_inline void ag_vcache_fill(const struct ag_vcache_ref *ref,
 	s->cgid = cgid;
 	s->count = 0;
 	s->verdict = v;
-	s->deny = 0;
+	s->fills += 1;
 	asm volatile("" ::: "memory");
 	*(volatile __u64 *)&s->gen = ref->gen;
 }
