@@ -349,8 +349,9 @@ struct ag_access {
  * Judge one access to an accelerator from the maps (a miss of the verdict cache, or no cache),
  * count it, report it when it is a first sighting or a violation. Returns the verdict; the caller
  * turns it into a denial or a kill. cgid: the accessing cgroup. An allowed verdict fills the
- * key's slot of the verdict cache. The clock is read for a first sighting or a violation, the owners map for
- * a tenant that does not hold the device. Violations and unresolved accesses are never cached.
+ * key's slot of the verdict cache. The clock is read for a first sighting or a violation, the
+ * owners map for a tenant that does not hold the device. Violations and unresolved accesses are
+ * never cached.
  */
 static __always_inline int ag_judge_maps(struct ag_access *a, bool *deny, __u64 cgid)
 {
@@ -477,7 +478,7 @@ static __noinline int ag_judge_maps_sub(struct ag_access *a, bool *deny, __u64 c
 }
 
 /* The denial a subprogram wrote to the caller's stack, as 0 or 1: the verifier knows only that a
- * byte came back, and a cgroup/dev program must return 0 or 1. */
+ * byte came back, and a program's return value derived from it must stay in its checked range. */
 static __always_inline bool ag_judged_deny(bool d)
 {
 	__u8 b = d;
