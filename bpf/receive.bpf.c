@@ -181,6 +181,21 @@ int ag_tp_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
 	return ag_rx_enter(ctx->args[1]);
 }
 
+/*
+ * The same two entries from the raw syscall entry (syscall.bpf.c), where compat syscalls run and
+ * its one program sees every syscall: there these syscalls/ entry tracepoints are not attached
+ * (any one of them puts the perf path's probe on every syscall of the node). mmsg: recvmmsg.
+ * Global, like ptrace.bpf.c's ag_compat_task: the raw program calls it for these numbers only.
+ */
+__noinline int ag_raw_recv_enter(__u32 mmsg, __u64 msg)
+{
+	__u64 ctl = 0;
+
+	if (!mmsg && (bpf_probe_read_user(&ctl, sizeof(ctl), (void *)(msg + AG_MSG_CONTROL)) || !ctl))
+		return 0;
+	return ag_rx_enter(msg);
+}
+
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
 int ag_tp_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 {

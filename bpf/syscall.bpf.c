@@ -45,12 +45,22 @@ enum {
 	AG_SC_SENDFILE = 6, /* out fd0 (write), in fd1 (read) */
 	AG_SC_SPLICE = 7,   /* in fd0 (read), out fd2 (write): splice, copy_file_range */
 	AG_SC_TEE = 8,      /* in fd0 (read), out fd1 (write) */
-	/* another tenant's process (ptrace.bpf.c), compat and x32 numbers only (the native ones have
-	 * their syscalls/ tracepoints there): judged in the raw entry's task variant */
+	/* another tenant's process (ptrace.bpf.c), judged in the raw entry's task variant: the
+	 * compat and x32 numbers, and the native ones, whose syscalls/ tracepoints are not attached
+	 * where the raw entry is (one syscalls/ entry program would put the perf path's probe on
+	 * every syscall of the node, about +45 ns a getppid here) */
 	AG_SC_PTRACE = 9,     /* request0 pid1 */
 	AG_SC_VM_READV = 10,  /* pid0: process_vm_readv */
 	AG_SC_VM_WRITEV = 11, /* pid0: process_vm_writev */
+	/* a descriptor arriving (receive.bpf.c): the native recvmsg and recvmmsg entries, kept for
+	 * their exits, on the raw entry for the same reason */
+	AG_SC_RECVMSG = 12,  /* msg1 */
+	AG_SC_RECVMMSG = 13, /* msgvec1 */
 };
+
+/* 1: the raw entry keeps recvmsg/recvmmsg's message for their exit programs (the loader: the
+ * raw entry is the tier's, and those exits are attached) */
+const volatile __u32 ag_raw_recv __weak = 0;
 
 /*
  * The architecture's syscall numbers (the table ag_nr_op[] of AG_SC_* operations: native ABI in
@@ -175,6 +185,8 @@ static __always_inline struct task_struct *ag_current(bool direct)
  * given the syscall's first two arguments (ptrace.bpf.c: the target by its pid, with
  * bpf_task_from_vpid, 6.13). */
 extern int ag_compat_task(__u32 route, __u64 a0, __u64 a1);
+/* recvmsg's or recvmmsg's message, kept for the exit (receive.bpf.c) */
+extern int ag_raw_recv_enter(__u32 mmsg, __u64 msg);
 
 /*
  * The number first: a syscall that touches no descriptor and no other process leaves after a few
@@ -202,6 +214,11 @@ static __always_inline void ag_sys_enter(struct pt_regs *regs, long id, bool dir
 	sc = compat ? sc >> 4 : sc & 0xf;
 	if (!sc)
 		return;
+	if (sc >= AG_SC_RECVMSG) {
+		if (ag_raw_recv)
+			ag_raw_recv_enter(sc == AG_SC_RECVMMSG, ag_arg(regs, compat, 1));
+		return;
+	}
 	if (sc >= AG_SC_PTRACE) {
 		if (task_routes)
 			ag_compat_task(sc == AG_SC_PTRACE	     ? AG_PT_PTRACE

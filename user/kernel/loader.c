@@ -218,6 +218,14 @@ static bool syscall_tps(void)
 	return has;
 }
 
+/* A ptrace attach judged at its exit: only where the target cannot be found by its pid at the
+ * entry (no bpf_task_from_vpid, before 6.13). Where it can, those two programs would only leave
+ * at once (ag_vpid), and the entry one's perf-path probe would cost every syscall of the node. */
+static bool attach_at_exit(void)
+{
+	return syscall_tps() && !kernel_has_func("bpf_task_from_vpid");
+}
+
 /* A syscalls/ tracepoint a row names ("tracepoint/syscalls/sys_exit_open (...)"): an
  * architecture has its own syscalls (arm64 has no open, no sys_exit_open), and attaching to
  * a tracepoint tracefs lacks fails with ENOENT. Rows without such a name count as present. */
@@ -327,27 +335,34 @@ static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 		  .flag = offsetof(struct accelguard_bpf__rodata, ag_vpid),
 		  .flags = ROW_BRANCH | ROW_OPTIONAL, .btf = "bpf_task_from_vpid", .effect = syscall_tps },
 		{ "tracepoint/syscalls/sys_enter_ptrace (attach, before 6.13)",
-		  PROG(ag_tp_ptrace_attach), .flags = ROW_OPTIONAL, .effect = syscall_tps },
+		  PROG(ag_tp_ptrace_attach), .flags = ROW_OPTIONAL, .effect = attach_at_exit },
 		{ "tracepoint/syscalls/sys_exit_ptrace (attach, before 6.13)", PROG(ag_tp_exit_ptrace),
-		  .flags = ROW_OPTIONAL, .effect = syscall_tps },
+		  .flags = ROW_OPTIONAL, .effect = attach_at_exit },
+		/* where the raw entry is the tier's, its task variant judges these (and the same
+		 * routes as compat syscalls: ia32, AArch32, x32) in a branch of its one program
+		 * (ag_tp_sys_enter_task, above): no syscalls/ entry program there, whose perf-path
+		 * probe every syscall of the node would pay */
 		{ "tracepoint/syscalls/sys_enter_ptrace", PROG(ag_tp_ptrace), .flags = ROW_OPTIONAL,
-		  .btf = "bpf_task_from_vpid", .effect = syscall_tps },
+		  .entry = AG_ENTRY_SYSCALLS, .btf = "bpf_task_from_vpid", .effect = syscall_tps },
 		{ "tracepoint/syscalls/sys_enter_process_vm_readv", PROG(ag_tp_process_vm_readv),
-		  .flags = ROW_OPTIONAL, .btf = "bpf_task_from_vpid", .effect = syscall_tps },
+		  .entry = AG_ENTRY_SYSCALLS, .flags = ROW_OPTIONAL, .btf = "bpf_task_from_vpid",
+		  .effect = syscall_tps },
 		{ "tracepoint/syscalls/sys_enter_process_vm_writev", PROG(ag_tp_process_vm_writev),
-		  .flags = ROW_OPTIONAL, .btf = "bpf_task_from_vpid", .effect = syscall_tps },
-		/* the same routes as compat syscalls (ia32, AArch32) and x32: a branch of the raw
-		 * entry's program (ag_tp_sys_enter_task, above) */
+		  .entry = AG_ENTRY_SYSCALLS, .flags = ROW_OPTIONAL, .btf = "bpf_task_from_vpid",
+		  .effect = syscall_tps },
 		OPEN_EXIT_ROWS(openat),
 		OPEN_EXIT_ROWS(openat2),
 		OPEN_EXIT_ROWS(open),
-		/* a descriptor arriving (receive.bpf.c): SCM_RIGHTS walked with bpf_loop (5.17) */
+		/* a descriptor arriving (receive.bpf.c): SCM_RIGHTS walked with bpf_loop (5.17); the
+		 * entries on the raw entry where it is the tier's (ag_raw_recv, set_autoload) */
 		{ "tracepoint/syscalls/sys_enter_recvmsg", PROG(ag_tp_enter_recvmsg),
-		  .flags = ROW_OPTIONAL, .btf = "bpf_loop", .effect = syscall_tps },
+		  .entry = AG_ENTRY_SYSCALLS, .flags = ROW_OPTIONAL, .btf = "bpf_loop",
+		  .effect = syscall_tps },
 		{ "tracepoint/syscalls/sys_exit_recvmsg (SCM_RIGHTS)", PROG(ag_tp_exit_recvmsg),
 		  .flags = ROW_OPTIONAL, .btf = "bpf_loop", .effect = syscall_tps },
 		{ "tracepoint/syscalls/sys_enter_recvmmsg", PROG(ag_tp_enter_recvmmsg),
-		  .flags = ROW_OPTIONAL, .btf = "bpf_loop", .effect = syscall_tps },
+		  .entry = AG_ENTRY_SYSCALLS, .flags = ROW_OPTIONAL, .btf = "bpf_loop",
+		  .effect = syscall_tps },
 		{ "tracepoint/syscalls/sys_exit_recvmmsg (SCM_RIGHTS)", PROG(ag_tp_exit_recvmmsg),
 		  .flags = ROW_OPTIONAL, .btf = "bpf_loop", .effect = syscall_tps },
 		{ "tracepoint/syscalls/sys_exit_pidfd_getfd", PROG(ag_tp_exit_pidfd_getfd),
@@ -525,6 +540,9 @@ static void set_autoload(struct accelguard_bpf *s, int tier, int variant)
 			else
 				bpf_program__set_autoload(row_prog(s, r), on);
 		}
+	/* the raw entry keeps recvmsg/recvmmsg's message where their exits are attached */
+	s->rodata->ag_raw_recv = tier == AG_TIER_TRACEPOINT && tp_entry() == AG_ENTRY_RAW &&
+				 bpf_program__autoload(s->progs.ag_tp_exit_recvmsg);
 }
 
 static const struct hook_row *find_row(const struct accelguard_bpf *s, int tier, unsigned int flag)

@@ -39,6 +39,8 @@ const volatile __u8 ag_nr_op[AG_NR_TABLE] = {
 	A64(71, AG_SC_SENDFILE),	/* sendfile */
 	A64(76, AG_SC_SPLICE),		/* splice */
 	A64(77, AG_SC_TEE),		/* tee */
+	A64(117, AG_SC_PTRACE),	/* ptrace */
+	A64(212, AG_SC_RECVMSG),	/* recvmsg */
 	A32(145, AG_SC_READ),		/* a32 readv */
 	A32(146, AG_SC_WRITE),		/* a32 writev */
 	A32(180, AG_SC_READ),		/* a32 pread64 */
@@ -46,6 +48,9 @@ const volatile __u8 ag_nr_op[AG_NR_TABLE] = {
 	A32(187, AG_SC_SENDFILE),	/* a32 sendfile */
 	A32(192, AG_SC_MMAP),		/* a32 mmap2: flags r3, fd r4 */
 	A64(222, AG_SC_MMAP),		/* mmap */
+	A64(243, AG_SC_RECVMMSG),	/* recvmmsg */
+	A64(270, AG_SC_VM_READV),	/* process_vm_readv */
+	A64(271, AG_SC_VM_WRITEV),	/* process_vm_writev */
 	A32(239, AG_SC_SENDFILE),	/* a32 sendfile64 */
 	A64(285, AG_SC_SPLICE),		/* copy_file_range */
 	BOTH(286, AG_SC_READ, 0),	/* preadv2 */

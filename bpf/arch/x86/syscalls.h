@@ -33,9 +33,11 @@ const volatile __u8 ag_nr_op[AG_NR_TABLE] = {
 	X64(19, AG_SC_READ),		/* readv */
 	X64(20, AG_SC_WRITE),		/* writev */
 	X64(40, AG_SC_SENDFILE),	/* sendfile */
+	X64(47, AG_SC_RECVMSG),	/* recvmsg (ia32 47: getgid) */
 	IA32(AG_NR32_PTRACE, AG_SC_PTRACE),	/* ia32 ptrace (x86-64 26: msync) */
 	IA32(54, AG_SC_IOCTL),		/* ia32 ioctl (x86-64 54: setsockopt) */
 	IA32(90, AG_SC_OLD_MMAP),	/* ia32 mmap (x86-64 90: chmod) */
+	X64(101, AG_SC_PTRACE),	/* ptrace (ia32 101: ioperm) */
 	IA32(145, AG_SC_READ),		/* ia32 readv */
 	IA32(146, AG_SC_WRITE),		/* ia32 writev */
 	IA32(180, AG_SC_READ),		/* ia32 pread64 */
@@ -47,6 +49,9 @@ const volatile __u8 ag_nr_op[AG_NR_TABLE] = {
 	X64(276, AG_SC_TEE),		/* tee */
 	X64(295, AG_SC_READ),		/* preadv */
 	X64(296, AG_SC_WRITE),		/* pwritev */
+	X64(299, AG_SC_RECVMMSG),	/* recvmmsg */
+	X64(310, AG_SC_VM_READV),	/* process_vm_readv */
+	X64(311, AG_SC_VM_WRITEV),	/* process_vm_writev */
 	IA32(313, AG_SC_SPLICE),	/* ia32 splice */
 	IA32(315, AG_SC_TEE),		/* ia32 tee */
 	X64(326, AG_SC_SPLICE),		/* copy_file_range */
@@ -78,7 +83,8 @@ const volatile __u8 ag_nr_op[AG_NR_TABLE] = {
  * (514 ioctl, 515 readv, ...), so with bit 30 these are ENOSYS. */
 static __always_inline bool ag_x64_only(long id)
 {
-	return id == 16 || id == 19 || id == 20 || id == 295 || id == 296 || id == 327 || id == 328;
+	return id == 16 || id == 19 || id == 20 || id == 47 || id == 101 || id == 295 || id == 296 ||
+	       id == 299 || id == 310 || id == 311 || id == 327 || id == 328;
 }
 
 /*
