@@ -312,11 +312,14 @@ static __always_inline bool ag_moved(struct cgroup *dst, struct task_struct *tas
 		a.class_id = ag_class(a.major, a.minor);
 		/* a kill that cannot be sent is no kill: judged, reported as observed */
 		a.no_kill = !self && !signal_task;
-		/* judged, not denied (no kill could be sent): its uses must be judged instead */
-		if (ag_denies(ag_judge(&a, &deny), ag_unresolved_deny) && a.no_kill)
-			ag_unseen(AG_UNSEEN_NO_KILL);
+		ag_judge(&a, &deny);
 		kill |= deny;
 	}
+	/* enforce: accelerator files carried where no kill can be sent; their uses must be judged
+	 * (not asked per verdict: a branch after each judgement multiplies what 6.12's verifier
+	 * walks past its patience) */
+	if (ag_enforce && !self && !signal_task && w.nd)
+		ag_unseen(AG_UNSEEN_NO_KILL);
 	if (kill && self)
 		bpf_send_signal(SIGKILL);
 	return kill && !self;

@@ -7,8 +7,9 @@
  * "per_use" event says why:
  *
  *   audit        a violation was let through (audit mode stops nothing)
- *   not_stopped  enforce mode reported a violation it could not deny or kill (a move by another
- *                process without bpf_send_signal_task)
+ *   not_stopped  enforce mode let a violation through (reported, not denied or killed), or the
+ *                kernel saw accelerator files carried by a move where no kill could be sent (a
+ *                move by another process, or a child born elsewhere, before 6.13)
  *   scan         a descriptor that violates the policy was held at the start
  *   rejudged     an access let through before its tenant was known violates the answer
  *   revoked      a tenant lost a device it was allowed, and may still hold it
