@@ -3,8 +3,10 @@
  * Tier 3: a descriptor that arrives in a process, judged when it arrives (op "receive"), not only
  * at its first use: SCM_RIGHTS (recvmsg, recvmmsg) and pidfd_getfd, at the syscall's exit, where
  * the new descriptors are in the caller's table. A device of another tenant kills the receiver in
- * enforce mode before it returns to user space. Tiers 1-2 need none of this: every use of the
- * file is judged synchronously in the security hooks.
+ * enforce mode before it returns to user space. Tiers 1-2 need none of this by default: every use
+ * of the file is judged synchronously in the security hooks; with "reads: arrival" they take the
+ * move below (and the fork after it), and judge a received descriptor in file_receive
+ * (file.bpf.c).
  *
  * What arrives is read where the kernel reported it: the descriptor pidfd_getfd returned, the
  * SCM_RIGHTS numbers it wrote into the caller's control buffer. A thread of the receiver can

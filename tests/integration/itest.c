@@ -4508,7 +4508,9 @@ static int ev_fd_arrival(const char *mode)
 		       r[i].err == RX_REFUSED ? "refused on arrival"
 		       : r[i].err >= 1000     ? "killed"
 					      : strerror(r[i].err),
-		       tp || arrival(&a) ? "judged on arrival (receive)" : "judged at use (tiers 1-2)");
+		       getfd && enforce && !tp ? "refused by the ptrace check (tiers 1-2)"
+		       : tp || arrival(&a)     ? "judged on arrival (receive)"
+					       : "judged at use (tiers 1-2)");
 	}
 	ret = 0;
 out:
