@@ -222,6 +222,9 @@ struct child_res {
 
 typedef int (*child_fn)(void *arg); /* returns 0 or an errno */
 
+/* a receiver got no device: refused on arrival (reads: arrival, tiers 1-2; MSG_CTRUNC) */
+#define RX_REFUSED 5000
+
 /* fork; the child enters the cgroup (NULL: stays on the host), runs fn, reports its errno */
 static struct child_res run_in(const char *cg, child_fn fn, void *arg)
 {
@@ -1238,8 +1241,10 @@ static int pass_fd(void *arg)
 		close(sv[0]);
 		if (cg_enter("/t-c"))
 			_exit(100);
-		if (recvmsg(sv[1], &mh, 0) != 1 || !CMSG_FIRSTHDR(&mh))
+		if (recvmsg(sv[1], &mh, 0) != 1)
 			_exit(3);
+		if (!CMSG_FIRSTHDR(&mh))
+			_exit(mh.msg_flags & MSG_CTRUNC ? 4 : 3); /* 4: refused on arrival */
 		memcpy(&rfd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
 		e = do_ioctl_fd(&rfd);
 		_exit(e == ENOTTY ? 0 : e == EPERM ? 1 : 2);
@@ -1266,6 +1271,8 @@ static int pass_fd(void *arg)
 	*out = p;
 	if (WIFSIGNALED(st))
 		return 1000 + WTERMSIG(st);
+	if (WEXITSTATUS(st) == 4)
+		return RX_REFUSED;
 	return WEXITSTATUS(st) == 0 ? ENOTTY : WEXITSTATUS(st) == 1 ? EPERM : EIO;
 }
 
@@ -1297,17 +1304,24 @@ static int fd_into_other_tenant(child_fn fn, const char *what, const char *sync_
 	if (agent_stop(&a))
 		goto out;
 	want = enforce_is_sync(&a) ? EPERM : 1000 + SIGKILL;
+	/* reads: arrival (tiers 1-2): judged where it arrives, as at tier 3, but a received
+	 * descriptor is refused (file_receive) rather than its receiver killed */
+	if (arrival(&a) && (fn == pass_fd || fn == fork_child))
+		want = fn == pass_fd ? RX_REFUSED : 1000 + SIGKILL;
 	if (r.err != want) {
 		FAIL_OUT("%s: result %d, expected %d (tier %s)", what, r.err,
 			 want, a.tier);
 	}
 	{
-		const char *op = enforce_is_sync(&a) ? sync_op : tp_op;
+		/* pidfd_getfd: refused by the ptrace check first, in both modes */
+		bool arr = arrival(&a) && (fn == pass_fd || fn == fork_child);
+		const char *op = enforce_is_sync(&a) && !arr ? sync_op : tp_op;
 		bool dev = strcmp(op, "ptrace") != 0;
 		struct match m = { .op = op, .major = dev ? ACC_MAJOR : -1,
 				   .minor = dev ? ACC_MINOR : -1, .cgroup = "/t-c", .pid = *shared };
+		const char *act = !enforce_is_sync(&a) || (arr && fn != pass_fd) ? "killed" : "denied";
 
-		if (expect(&a, &m, "cross_tenant", enforce_is_sync(&a) ? "denied" : "killed", what))
+		if (expect(&a, &m, "cross_tenant", act, what))
 			goto out;
 		m.op = "ioctl";
 		if (!strcmp(op, "receive") && find(&a, &m))
@@ -4349,9 +4363,6 @@ out:
 /* t-a sends a decoy (/dev/null) and its 1:7 in one SCM_RIGHTS message; t-c receives it with
  * recvmsg or recvmmsg and issues an ioctl on the device. 0 / EPERM / 1000 + signal, like pass_fd;
  * *pid: the receiver. */
-/* the receiver got the decoy alone, the device refused on arrival (reads: arrival, tiers 1-2) */
-#define RX_REFUSED 5000
-
 static int pass_two(void *arg, bool mmsg)
 {
 	int sv[2], fds[2], st, *out = arg;
