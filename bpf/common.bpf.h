@@ -211,34 +211,125 @@ static __always_inline bool ag_viol_admit(__u64 cgid, __u64 now, __u64 *total, _
 	return false;
 }
 
-/* The cache slot of a key: a multiplicative hash of what varies most (the command, the cgroup). */
-static __always_inline __u32 ag_vcache_idx(const struct ag_counter_key *k)
+/* The cache slot of a key: a multiplicative hash of what varies most (the command, the cgroup).
+ * cgid: the accessing cgroup (what a slot matches), not its tenant. */
+static __always_inline __u32 ag_vcache_idx(__u64 cgid, __u32 major, __u32 minor, __u32 op,
+					   __u32 cmd)
 {
-	__u32 h = (__u32)k->cgroup_id ^ k->minor ^ (k->major << 8) ^ (k->op << 24) ^ k->cmd;
+	__u32 h = (__u32)cgid ^ minor ^ (major << 8) ^ (op << 24) ^ cmd;
 
 	return (h * 2654435761u) >> 27; /* AG_VCACHE_SLOTS = 32: the top 5 bits */
 }
 
-/* A slot's accesses go to counters when another key takes the slot. An entry the LRU evicted
- * meanwhile loses them, as it lost its own count. */
-/* a slot holds the counters key (its tenant's) and the cgroup that was judged: k is the
- * accessing cgroup's key */
-static __always_inline bool ag_vcache_hit(const struct ag_vcache_slot *s, const struct ag_counter_key *k)
-{
-	return s->cgid == k->cgroup_id && s->key.major == k->major && s->key.minor == k->minor &&
-	       s->key.op == k->op && s->key.cmd == k->cmd;
-}
-
+/* A slot's accesses go to totals and counters when another key takes the slot. An entry the LRU
+ * evicted meanwhile loses them, as it lost its own count; totals lose none. */
 static __always_inline void ag_vcache_flush(struct ag_vcache_slot *s)
 {
 	struct ag_counter_val *c;
+	__u32 tidx;
+	__u64 *tot;
 
 	if (!s->gen || !s->count)
 		return;
+	tidx = s->key.op * AG_V__MAX + s->verdict;
+	if (tidx < AG_TOTALS_LEN) {
+		tot = bpf_map_lookup_elem(&totals, &tidx);
+		if (tot)
+			*tot += s->count;
+	}
 	c = bpf_map_lookup_elem(&counters, &s->key);
 	if (c)
 		c->count += s->count;
 	s->count = 0;
+}
+
+/* Where a miss may fill the cache: the slot of its key and the generation read before any map. */
+struct ag_vcache_ref {
+	struct ag_vcache_slot *slot; /* NULL: no cache (not ready, generation 0) */
+	__u64 gen;
+};
+
+/* The slot of a key under the current policy generation, or none. */
+static __always_inline void ag_vcache_ref(struct ag_vcache_ref *ref, __u64 cgid, __u32 major,
+					  __u32 minor, __u32 op, __u32 cmd)
+{
+	__u32 zero = 0, idx;
+	__u64 *g;
+
+	ref->slot = NULL;
+	ref->gen = 0;
+	if (!ag_ready)
+		return;
+	g = bpf_map_lookup_elem(&policy_gen, &zero);
+	if (!g)
+		return;
+	ref->gen = *(volatile __u64 *)g;
+	if (!ref->gen)
+		return;
+	idx = ag_vcache_idx(cgid, major, minor, op, cmd);
+	ref->slot = bpf_map_lookup_elem(&vcache, &idx);
+}
+
+/*
+ * The allowed path of a key this CPU judged under this policy generation: the cached verdict,
+ * counted in the slot only (no policy, owners, counters or totals lookup, no atomic, no clock;
+ * the slot's count goes to totals and counters when another key takes it, and user space adds
+ * the slots it finds), or -1: a miss, which judges from the maps (ag_judge_maps). Only allowed
+ * verdicts judged with the truth are cached (ag_vcache_fill), so a hit denies nothing.
+ *
+ * The verdict is read before the generation and the key: a program preempted on this CPU while
+ * another fills the slot then sees a key or generation that is not its own (the filler zeroes the
+ * generation first and writes it last).
+ */
+static __always_inline int ag_vcache_get(__u64 cgid, __u32 major, __u32 minor, __u32 op,
+					 __u32 cmd)
+{
+	struct ag_vcache_slot *s;
+	__u32 zero = 0, idx, v;
+	__u64 *g, gen;
+
+	if (!ag_ready)
+		return -1;
+	g = bpf_map_lookup_elem(&policy_gen, &zero);
+	if (!g)
+		return -1;
+	gen = *(volatile __u64 *)g;
+	if (!gen)
+		return -1;
+	idx = ag_vcache_idx(cgid, major, minor, op, cmd);
+	s = bpf_map_lookup_elem(&vcache, &idx);
+	if (!s)
+		return -1;
+	v = *(volatile __u32 *)&s->verdict;
+	asm volatile("" ::: "memory");
+	if (*(volatile __u64 *)&s->gen != gen || s->cgid != cgid || s->key.major != major ||
+	    s->key.minor != minor || s->key.op != op || s->key.cmd != cmd)
+		return -1;
+	if (v >= AG_V__MAX)
+		return -1; /* never filled so: and the verifier learns v's bounds */
+	s->count += 1;
+	return v;
+}
+
+/* An allowed verdict judged with the truth: the next access of the key takes it from the slot.
+ * k: the counters key (its tenant's); cgid: the cgroup that was judged. */
+static __always_inline void ag_vcache_fill(const struct ag_vcache_ref *ref,
+					   const struct ag_counter_key *k, __u64 cgid, int v)
+{
+	struct ag_vcache_slot *s = ref->slot;
+
+	if (!s)
+		return;
+	ag_vcache_flush(s);
+	*(volatile __u64 *)&s->gen = 0;
+	asm volatile("" ::: "memory");
+	s->key = *k;
+	s->cgid = cgid;
+	s->count = 0;
+	s->verdict = v;
+	s->fills += 1;
+	asm volatile("" ::: "memory");
+	*(volatile __u64 *)&s->gen = ref->gen;
 }
 
 struct ag_access {
@@ -255,73 +346,34 @@ struct ag_access {
 };
 
 /*
- * Judge one access to an accelerator, count it, report it when it is a first sighting or a
- * violation. Returns the verdict; the caller turns it into a denial or a kill.
- *
- * The allowed path of a known (cgroup, device, op, cmd) is the hot one (a GPU job's ioctls): a
- * hit in this CPU's verdict cache (vcache) under the current policy generation, counted in the
- * slot and the totals, with no hash lookup, no atomic and no clock read. A miss judges from the
- * maps and fills the slot; the clock is read for a first sighting or a violation, the owners map
- * for a tenant that does not hold the device. Violations and unresolved accesses are never cached.
+ * Judge one access to an accelerator from the maps (a miss of the verdict cache, or no cache),
+ * count it, report it when it is a first sighting or a violation. Returns the verdict; the caller
+ * turns it into a denial or a kill. cgid: the accessing cgroup. An allowed verdict fills the
+ * key's slot of the verdict cache. The clock is read for a first sighting or a violation, the
+ * owners map for a tenant that does not hold the device. Violations and unresolved accesses are
+ * never cached.
  */
-static __always_inline int ag_judge(struct ag_access *a, bool *deny)
+static __always_inline int ag_judge_maps(struct ag_access *a, bool *deny, __u64 cgid)
 {
-	__u64 cgid = a->cgid ? a->cgid : bpf_get_current_cgroup_id();
+	struct ag_vcache_ref ref;
 	struct ag_counter_key ck = {};
 	struct ag_counter_val cv = {}, *cvp;
 	struct ag_access_event *ev;
-	struct ag_vcache_slot *slot = NULL;
 	struct task_struct *who;
 	struct ag_policy *p;
-	__u64 viol_total = 0, suppressed = 0, now = 0, gen = 0;
-	__u32 flags = 0, tidx, slot_idx;
+	__u64 viol_total = 0, suppressed = 0, now = 0;
+	__u32 flags = 0, tidx;
 	__u64 *tot, pid_tgid, tenant;
 	bool early = false, unres_deny;
 	int v;
 
-	*deny = false;
-	if (!ag_armed)
-		return AG_V_HOST; /* not judged, not counted: the previous programs judge meanwhile */
-
-	/* the cache's key is the accessing cgroup's (known before any lookup); the counters' is its
-	 * tenant's (below), which the slot keeps for its flush */
-	ck.cgroup_id = cgid;
 	ck.major = a->major;
 	ck.minor = a->minor;
 	ck.op = a->op;
 	ck.cmd = a->xfer_cmd ? a->xfer_cmd : a->cmd;
-	/* The allowed path of a key this CPU judged under this policy generation: the cached verdict,
-	 * counted in the slot (no policy or counters lookup). The generation is read before the
-	 * policy below: a write the agent makes after this read bumps it, and the slot filled from
-	 * what the lookup saw is stale at the next access, never used. */
-	if (ag_ready) {
-		__u32 zero = 0;
-		__u64 *g = bpf_map_lookup_elem(&policy_gen, &zero);
-
-		gen = g ? *g : 0;
-		slot_idx = ag_vcache_idx(&ck);
-		slot = gen ? bpf_map_lookup_elem(&vcache, &slot_idx) : NULL;
-		/* The verdict before the generation and the key: a program preempted on this CPU
-		 * while another fills the slot then sees a key or generation that is not its own
-		 * (the filler zeroes the generation first and writes it last). */
-		if (slot) {
-			__u32 cv_verdict = *(volatile __u32 *)&slot->verdict;
-			__u32 cv_deny = *(volatile __u32 *)&slot->deny;
-
-			asm volatile("" ::: "memory");
-			if (*(volatile __u64 *)&slot->gen == gen && ag_vcache_hit(slot, &ck)) {
-				slot->count += 1;
-				tidx = a->op * AG_V__MAX + cv_verdict;
-				if (tidx < AG_TOTALS_LEN) {
-					tot = bpf_map_lookup_elem(&totals, &tidx);
-					if (tot)
-						*tot += 1;
-				}
-				*deny = cv_deny;
-				return cv_verdict;
-			}
-		}
-	}
+	/* the generation before the policy: a write the agent makes after this read bumps it, and
+	 * the slot filled from what the lookups below saw is stale at the next access, never used */
+	ag_vcache_ref(&ref, cgid, ck.major, ck.minor, ck.op, ck.cmd);
 	p = ag_policy_of(cgid, &tenant);
 	if (!ag_ready) {
 		flags |= AG_EF_EARLY;
@@ -367,18 +419,8 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 	}
 
 	/* an allowed verdict judged with the truth: the next access of the key takes it from here */
-	if (slot && !early && !ag_is_violation(v) && v != AG_V_UNRESOLVED) {
-		ag_vcache_flush(slot);
-		*(volatile __u64 *)&slot->gen = 0;
-		asm volatile("" ::: "memory");
-		slot->key = ck;
-		slot->cgid = cgid;
-		slot->count = 0;
-		slot->verdict = v;
-		slot->deny = *deny;
-		asm volatile("" ::: "memory");
-		*(volatile __u64 *)&slot->gen = gen;
-	}
+	if (!early && !*deny && !ag_is_violation(v) && v != AG_V_UNRESOLVED)
+		ag_vcache_fill(&ref, &ck, cgid, v);
 
 	/* an access judged without the truth (before ready, a cgroup the map does not know) is no
 	 * violation: reported on its first sighting, re-judged by user space */
@@ -428,6 +470,44 @@ static __always_inline int ag_judge(struct ag_access *a, bool *deny)
 	return v;
 }
 
+/* The miss of the hot callers (the security hooks' and the syscall entry's ioctl, read, write and
+ * mmap) as a subprogram: their hit path keeps its values in registers. */
+static __noinline int ag_judge_maps_sub(struct ag_access *a, bool *deny, __u64 cgid)
+{
+	return ag_judge_maps(a, deny, cgid);
+}
+
+/* The denial a subprogram wrote to the caller's stack, as 0 or 1: the verifier knows only that a
+ * byte came back, and a program's return value derived from it must stay in its checked range. */
+static __always_inline bool ag_judged_deny(bool d)
+{
+	__u8 b = d;
+
+	asm volatile("" : "+r"(b));
+	return b != 0;
+}
+
+/*
+ * Judge one access to an accelerator (ag_access: the device, its class, the operation). The
+ * allowed path of a known (cgroup, device, op, cmd) is the hot one (a GPU job's ioctls): a hit in
+ * this CPU's verdict cache (vcache) under the current policy generation; a miss judges from the
+ * maps (ag_judge_maps) and fills the slot.
+ */
+static __always_inline int ag_judge(struct ag_access *a, bool *deny)
+{
+	__u64 cgid;
+	int v;
+
+	*deny = false;
+	if (!ag_armed)
+		return AG_V_HOST; /* not judged, not counted: the previous programs judge meanwhile */
+	cgid = a->cgid ? a->cgid : bpf_get_current_cgroup_id();
+	v = ag_vcache_get(cgid, a->major, a->minor, a->op, a->xfer_cmd ? a->xfer_cmd : a->cmd);
+	if (v >= 0)
+		return v;
+	return ag_judge_maps(a, deny, cgid);
+}
+
 /*
  * An LSM program must return 0 or a negative errno, and from 6.12 the verifier checks the range;
  * it cannot bound what clang makes of "deny ? -EPERM : 0" (a negation of a masked bit). Hide the
@@ -475,24 +555,56 @@ static __always_inline __u32 ag_xfer_cmd(__u32 major, __u32 cmd, __u64 arg)
  * descriptor table. task: the current task as a BTF pointer, when the caller has one (its cgroup
  * id is three loads away, cheaper than the helper call), else NULL.
  */
-static __always_inline int ag_file_access(struct task_struct *task, __u32 mode, __u32 rdev,
-					  __u32 op, __u32 cmd, __u64 arg, __u32 hook, bool *deny)
+static __always_inline int ag_file_judge(struct task_struct *task, bool btf, bool sub,
+					 __u32 mode, __u32 rdev, __u32 op, __u32 cmd, __u64 arg,
+					 __u32 hook, bool *deny)
 {
-	struct ag_access a = { .op = op, .hook = hook, .cmd = cmd };
+	__u32 major, minor, xfer = 0, class_id;
+	__u64 cgid;
+	int v;
 
 	*deny = false;
 	if ((mode & S_IFMT) != S_IFCHR)
 		return 0;
-	a.major = rdev >> MINORBITS;
-	a.minor = rdev & MINORMASK;
-	a.class_id = ag_class(a.major, a.minor);
-	if (!a.class_id)
+	major = rdev >> MINORBITS;
+	minor = rdev & MINORMASK;
+	class_id = ag_class(major, minor);
+	if (!class_id)
 		return 0;
+	if (!ag_armed)
+		return AG_V_HOST; /* not judged, not counted: the previous programs judge meanwhile */
 	if (op == AG_OP_IOCTL)
-		a.xfer_cmd = ag_xfer_cmd(a.major, cmd, arg);
-	if (task)
-		a.cgid = task->cgroups->dfl_cgrp->kn->id;
-	return ag_judge(&a, deny);
+		xfer = ag_xfer_cmd(major, cmd, arg);
+	if (btf)
+		task = bpf_get_current_task_btf();
+	cgid = task ? task->cgroups->dfl_cgrp->kn->id : bpf_get_current_cgroup_id();
+	v = ag_vcache_get(cgid, major, minor, op, xfer ? xfer : cmd);
+	if (v >= 0)
+		return v;
+	{
+		struct ag_access a = { .op = op, .hook = hook, .cmd = cmd, .major = major,
+				       .minor = minor, .class_id = class_id, .xfer_cmd = xfer };
+
+		if (!sub)
+			return ag_judge_maps(&a, deny, cgid);
+		v = ag_judge_maps_sub(&a, deny, cgid);
+		*deny = ag_judged_deny(*deny);
+		return v;
+	}
+}
+
+static __always_inline int ag_file_access(struct task_struct *task, __u32 mode, __u32 rdev,
+					  __u32 op, __u32 cmd, __u64 arg, __u32 hook, bool *deny)
+{
+	return ag_file_judge(task, false, false, mode, rdev, op, cmd, arg, hook, deny);
+}
+
+/* The same for the syscall entry's ioctl, read, write and mmap: the miss in a subprogram. */
+static __always_inline int ag_file_access_hot(struct task_struct *task, __u32 mode, __u32 rdev,
+					      __u32 op, __u32 cmd, __u64 arg, __u32 hook,
+					      bool *deny)
+{
+	return ag_file_judge(task, false, true, mode, rdev, op, cmd, arg, hook, deny);
 }
 
 /* The security hooks' form (tiers 1-2): the file's own inode; -EPERM to deny, else 0. A NULL
@@ -506,7 +618,7 @@ static __always_inline int ag_file_op(struct file *file, __u32 op, __u32 cmd, __
 	if (!file)
 		return 0;
 	inode = file->f_inode;
-	ag_file_access(NULL, inode->i_mode, inode->i_rdev, op, cmd, arg, hook, &deny);
+	ag_file_judge(NULL, true, true, inode->i_mode, inode->i_rdev, op, cmd, arg, hook, &deny);
 	return deny ? -EPERM : 0;
 }
 

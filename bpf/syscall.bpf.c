@@ -72,7 +72,7 @@ static __always_inline void ag_tp_judge(struct task_struct *task, __u32 mode, __
 {
 	bool deny;
 
-	ag_file_access(task, mode, rdev, op, cmd, arg, AG_HOOK_TRACEPOINT, &deny);
+	ag_file_access_hot(task, mode, rdev, op, cmd, arg, AG_HOOK_TRACEPOINT, &deny);
 	if (deny)
 		bpf_send_signal(SIGKILL);
 }

@@ -153,18 +153,20 @@ struct ag_counter_val {
  * vcache: the allowed path's cache, a per-CPU array of AG_VCACHE_SLOTS slots, one key each (slot
  * chosen by a hash of the key). A slot holds the verdict its key got under policy generation gen
  * (policy_gen, which the agent bumps after every write to policy, owners or accel_devices) and the
- * accesses counted in the slot since it was filled: counters has the rest. A reader of counters
- * adds the count of every slot, of any generation, that holds the same key (counters + slots =
- * every access of the key, like the totals).
+ * accesses counted in the slot since it was filled: totals and counters have the rest (a slot's
+ * count goes to both when another key takes the slot). A reader of totals or counters adds the
+ * count of every slot, of any generation, that holds the same (op, verdict) or key (totals +
+ * slots = every access, exactly). fills: how many times this CPU filled the slot, so that a
+ * reader sees a slot flushed between two reads of it.
  */
 #define AG_VCACHE_SLOTS 32
 struct ag_vcache_slot {
 	struct ag_counter_key key; /* the counters key: its cgroup_id is the tenant's */
 	__u64 cgid;  /* the cgroup that was judged: what a lookup matches */
 	__u64 gen;   /* 0: empty */
-	__u64 count; /* accesses of key counted here, not in counters */
+	__u64 count; /* accesses of key counted here, not in totals or counters */
 	__u32 verdict;
-	__u32 deny;
+	__u32 fills;
 };
 
 /* viol: tenant cgroup id -> exact violation accounting and the per-tenant event rate window (a

@@ -38,6 +38,17 @@ vm-check-amd64: $(VM_AGENT) $(VM_ITEST) $(VM_IOCTL32)
 	$(call msg,VM,$(VM_AGENT) $(VM_ITEST) in QEMU guests)
 	$(call stage,vm-check) env BUILD=$(BUILD) tests/vm/check.sh --agent $(VM_AGENT) --itest $(VM_ITEST) --ioctl32 $(VM_IOCTL32) $(VM_FLAGS)
 
+# Tier 3 where no compat syscall runs (issue 21): the 6.12 guest booted with ia32_emulation=0 and x32
+# left off, every itest scenario at tier 3 in one boot; there the agent enters through one
+# tracepoint per judged syscall (tp_entry_by_effect asserts it; everywhere else it is the raw
+# entry). amd64 only: the switch is x86's. Logs in $(BUILD)/nocompat/vm.
+VM_NOCOMPAT_FLAGS ?= --kernels bookworm-backports --tiers tracepoint
+.PHONY: vm-nocompat-check
+CHECK_STAGES += $(if $(filter amd64,$(VM_ARCHES)),vm-nocompat-check)
+vm-nocompat-check: $(VM_AGENT) $(VM_ITEST) $(VM_IOCTL32)
+	$(call msg,VM,tier 3 in a guest without compat syscalls (ia32_emulation=0, no x32))
+	$(call stage,vm-nocompat-check) env BUILD=$(BUILD)/nocompat AG_VM_APPEND='ia32_emulation=0 syscall.x32=n' tests/vm/check.sh --agent $(VM_AGENT) --itest $(VM_ITEST) --ioctl32 $(VM_IOCTL32) $(VM_NOCOMPAT_FLAGS)
+
 # the arm64 payload, always asked of the sub-make (it knows when it is up to date)
 vm-arm64-payload:
 ifeq ($(filter arm64,$(HOST_ARCH)),)

@@ -1116,6 +1116,86 @@ static int test_ioctl32_enforce(void)
 	return ioctl32_verdicts("enforce");
 }
 
+/*
+ * Tier 3 enters where the kernel makes it (DESIGN "Tiers, as rows"): the raw syscall entry where a
+ * compat route runs (an ia32 getpid by int $0x80 from a 64-bit process answers, or an x32 getpid
+ * does: only that tracepoint sees those tables), else one tracepoint per judged syscall, so that
+ * the node's other syscalls run no program. The effects are tried here, apart from the agent,
+ * and compared with the program its ready event names: natively (ia32 runs on the development
+ * machine's 6.18) the raw entry; in the guest booted without compat syscalls (make
+ * vm-nocompat-check: ia32_emulation=0, x32 left off) the per-syscall entry, under which that boot
+ * runs every other scenario too.
+ */
+#if defined(__x86_64__)
+static void entry_probe_fault(int sig)
+{
+	(void)sig;
+	_exit(2);
+}
+
+static bool ia32_getpid_runs(void)
+{
+	int st = 0;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		long r = 20; /* ia32 getpid */
+
+		signal(SIGSEGV, entry_probe_fault);
+		signal(SIGBUS, entry_probe_fault);
+		signal(SIGILL, entry_probe_fault);
+		__asm__ volatile("int $0x80" : "+a"(r) : : "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9",
+				 "r10", "r11", "memory");
+		_exit(r == getpid() ? 0 : 1);
+	}
+	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static bool x32_runs(void);
+
+static int test_tp_entry_by_effect(void)
+{
+	struct cfg_opts o = { .mode = "audit" };
+	const char *prog = "";
+	bool ia32, x32, raw;
+	struct agent a;
+	int ret = 1;
+
+	ia32 = ia32_getpid_runs();
+	x32 = x32_runs();
+	if (agent_start(&a, &o, NULL))
+		FAIL("agent did not become ready: %.300s", read_all(a.errlog));
+	if (agent_stop(&a))
+		goto out;
+	for (size_t i = 0; i < a.n_ev; i++)
+		if (!strcmp(jstr(a.ev[i], "type"), "ready"))
+			prog = jstr(a.ev[i], "ioctl_program");
+	if (strcmp(a.tier, "tracepoint")) {
+		agent_free(&a);
+		SKIP("tier %s judges in the security hooks: no syscall entry to choose", a.tier);
+	}
+	raw = !strncmp(prog, "ag_tp_sys_enter", 15);
+	printf("# ia32 syscalls %s, x32 syscalls %s: the agent enters at %s\n", ia32 ? "run" : "do not run",
+	       x32 ? "run" : "do not run", prog);
+	if ((ia32 || x32) && !raw)
+		FAIL_OUT("compat syscalls run here (ia32 %d, x32 %d) but the agent entered at %s: they "
+			 "would not be seen", ia32, x32, prog);
+	if (!ia32 && !x32 && strncmp(prog, "ag_sc_ioctl", 11))
+		FAIL_OUT("no compat syscall runs here, but the agent entered at %s (expected "
+			 "ag_sc_ioctl: one tracepoint per judged syscall)", prog);
+	ret = 0;
+out:
+	agent_free(&a);
+	return ret;
+}
+#else
+static int test_tp_entry_by_effect(void)
+{
+	SKIP("no 32-bit syscall to try from a 64-bit process on this architecture: the loader "
+	     "decides by the kernel's BTF");
+}
+#endif
+
 static int test_mknod_audit(void)
 {
 	return mknod_verdicts("audit");
@@ -5022,6 +5102,7 @@ static const struct test {
 	{ "open_enforce", test_open_enforce },
 	{ "ioctl_audit", test_ioctl_audit },
 	{ "ioctl_enforce", test_ioctl_enforce },
+	{ "tp_entry_by_effect", test_tp_entry_by_effect },
 	{ "ioctl32_audit", test_ioctl32_audit },
 	{ "ioctl32_enforce", test_ioctl32_enforce },
 	{ "mknod_audit", test_mknod_audit },

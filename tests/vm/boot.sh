@@ -66,9 +66,14 @@ vm_machine "$arch" "$accel" "$console" "$out/results.log"
 
 # syscall.x32=y: Debian's kernels build the x32 ABI in but leave it off; on, a process can reach
 # a driver through the x32 syscall numbers, which the itest evasion rows try at every tier (the
-# native kernel here has no x32: the agent's "off" path; other architectures ignore it)
+# native kernel here has no x32: the agent's "off" path; other architectures ignore it). A boot
+# whose AG_VM_APPEND names syscall.x32= itself keeps its own (a later syscall.x32=n does not turn
+# x32 off again in Debian's 6.12: vm-nocompat-check).
 append="console=$vm_console panic=-1 quiet loglevel=4 lsm=$lsm ag.tier=$tier ag.results=$vm_results"
-[ "$arch" = amd64 ] && append+=" syscall.x32=y"
+case " ${AG_VM_APPEND:-} " in
+*" syscall.x32="*) ;;
+*) [ "$arch" = amd64 ] && append+=" syscall.x32=y" ;;
+esac
 [ -n "$expect" ] && append+=" ag.expect=$expect"
 [ -n "$filter" ] && append+=" ag.filter=$filter"
 [ -n "$args" ] && append+=" ag.args=$args"

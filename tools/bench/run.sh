@@ -8,7 +8,9 @@
 #              (rounds, each tool paired with a baseline measured just before it). --tools picks
 #              the tools (default "audit enforce bpftrace tp-floor"; also audit-raw, audit-syscalls:
 #              the agent with tier 3's entry forced, ACCELGUARD_TP_ENTRY; audit-before: the agent
-#              given by --agent-before, for a before/after side by side), --workloads the workloads
+#              given by --agent-before, for a before/after side by side; bpftrace-raw: the peer on
+#              raw_syscalls:sys_enter, which sees the compat tables too; tp-floor-raw: an empty
+#              program there), --workloads the workloads
 #   pipeline   the highest violation-event rate with zero ring-buffer drops, and what happens above
 #              it (drops counted, every violation accounted for exactly)
 #   sinks      events per second through the agent to each sink at once (JSON lines, journal,
@@ -216,6 +218,52 @@ tracepoint:syscalls:sys_exit_openat /args->ret >= 0/ {
 EOF
 # the floor of a syscall-tracepoint hook: an empty BPF program on the ioctl syscall tracepoint
 echo 'tracepoint:syscalls:sys_enter_ioctl { }' > "$work/floor.bt"
+# bpftrace-raw: the same peer where compat syscalls run. The syscalls: tracepoints above never see
+# an ia32 syscall (a 32-bit process, or int $0x80 from a 64-bit one), so a peer that watches the
+# same routes as tier 3's raw entry must enter raw_syscalls:sys_enter, as accelguard does, and
+# tell the two tables apart itself (TS_COMPAT in thread_info.status): x86-64's ioctl 16, read 0,
+# write 1, pread64/pwrite64 17/18, readv/writev 19/20, preadv/pwritev 295/296, the v2 327/328,
+# mmap 9; ia32's ioctl 54, read 3, write 4, readv/writev 145/146, pread64/pwrite64 180/181,
+# preadv/pwritev 333/334, the v2 378/379, mmap2 192 (its descriptor in the fifth argument, as
+# mmap's). Opens stay at sys_exit_openat, as above. tp-floor-raw: an empty program on the raw
+# entry, the floor of any hook that sees every syscall table.
+cat > "$work/accel-raw.bt" <<EOF
+tracepoint:raw_syscalls:sys_enter
+/args->id <= 20 || args->id == 54 || args->id == 145 || args->id == 146 || args->id == 180 ||
+ args->id == 181 || args->id == 192 || args->id == 295 || args->id == 296 || args->id == 327 ||
+ args->id == 328 || args->id == 333 || args->id == 334 || args->id == 378 || args->id == 379/ {
+	\$id = args->id;
+	\$op = 0;
+	if (curtask->thread_info.status & 2) {
+		if (\$id == 54) { \$op = 1; } else if (\$id == 192) { \$op = 3; }
+		else if (\$id == 3 || \$id == 4 || \$id == 145 || \$id == 146 || \$id == 180 || \$id == 181 ||
+			 \$id == 333 || \$id == 334 || \$id == 378 || \$id == 379) { \$op = 2; }
+	} else {
+		if (\$id == 16) { \$op = 1; } else if (\$id == 9) { \$op = 3; }
+		else if (\$id <= 1 || (\$id >= 17 && \$id <= 20) || \$id == 295 || \$id == 296 ||
+			 \$id == 327 || \$id == 328) { \$op = 2; }
+	}
+	if (\$op != 0) {
+		\$fd = args->args[0];
+		\$fd4 = args->args[4];
+		if (\$op == 3) { \$fd = \$fd4; }
+		\$fdt = curtask->files->fdt;
+		if (\$fd < \$fdt->max_fds) {
+			\$f = *(\$fdt->fd + \$fd);
+			if (\$f != 0 && \$f->f_inode->i_rdev == $accel_dev) {
+				if (\$op == 1) { @ioctl[cgroup, pid, comm, args->args[1]] = count(); }
+				else { @rw[cgroup, pid, comm, \$id] = count(); }
+			}
+		}
+	}
+}
+tracepoint:syscalls:sys_exit_openat /args->ret >= 0/ {
+	\$fdt = curtask->files->fdt;
+	\$f = *(\$fdt->fd + args->ret);
+	if (\$f != 0 && \$f->f_inode->i_rdev == $accel_dev) { @open[cgroup, pid, comm] = count(); }
+}
+EOF
+echo 'tracepoint:raw_syscalls:sys_enter { }' > "$work/floor-raw.bt"
 
 checks=$out/raw/checks.txt
 : > "$checks"
@@ -249,8 +297,13 @@ tool_run() { # TOOL ROUND
 		[ -z "$ops" ] || check "micro/$t/$r: kernel counted every allowed accelerator read" "$ops" \
 			"$(jnum "$summary" read allowed)"
 		;;
-	bpftrace|tp-floor)
-		if [ "$t" = bpftrace ]; then prog=$work/accel.bt; else prog=$work/floor.bt; fi
+	bpftrace|bpftrace-raw|tp-floor|tp-floor-raw)
+		case $t in
+		bpftrace) prog=$work/accel.bt ;;
+		bpftrace-raw) prog=$work/accel-raw.bt ;;
+		tp-floor) prog=$work/floor.bt ;;
+		*) prog=$work/floor-raw.bt ;;
+		esac
 		bpftrace -B line "$prog" > "$work/bt.out" 2>&1 &
 		bpid=$!
 		for _ in $(seq 1 300); do grep -q '^Attaching' "$work/bt.out" && break; sleep 0.1; done
@@ -260,10 +313,10 @@ tool_run() { # TOOL ROUND
 		wait "$bpid" || true
 		bpid=
 		cp "$work/bt.out" "$out/raw/micro-$t-$r.out"
-		[ "$t" = bpftrace ] || return 0
-		ops=$(ops_of bpftrace ioctl-accel)
+		case $t in bpftrace|bpftrace-raw) ;; *) return 0 ;; esac
+		ops=$(ops_of "$t" ioctl-accel)
 		got=$(awk -F': ' '/^@ioctl\[.*, agbench, / { s += $2 } END { print s + 0 }' "$work/bt.out")
-		[ -z "$ops" ] || check "micro/bpftrace/$r: bpftrace counted every accelerator ioctl" "$ops" "$got"
+		[ -z "$ops" ] || check "micro/$t/$r: bpftrace counted every accelerator ioctl" "$ops" "$got"
 		;;
 	auditd)
 		audit_on
@@ -688,7 +741,7 @@ done
 		echo "## Cost per operation"
 		echo
 		tools=
-		for t in audit-before audit audit-raw audit-syscalls enforce bpftrace auditd tp-floor; do grep -q "^$t	" "$out/raw/micro.tsv" && tools="$tools $t"; done
+		for t in audit-before audit audit-raw audit-syscalls enforce bpftrace bpftrace-raw auditd tp-floor tp-floor-raw; do grep -q "^$t	" "$out/raw/micro.tsv" && tools="$tools $t"; done
 		micro_table $tools
 		echo
 		micro_paired_table $tools

@@ -201,9 +201,70 @@ __u64 ag_maps_drops(const struct ag_maps *m, __u32 kind)
 	return percpu_sum(m, m->fd.drops, kind);
 }
 
+/* Every CPU's copy of every vcache slot, AG_VCACHE_SLOTS * ncpus of them (slot-major), or NULL. */
+static struct ag_vcache_slot *vcache_read(const struct ag_maps *m)
+{
+	struct ag_vcache_slot *all;
+
+	if (m->fd.vcache < 0)
+		return NULL;
+	all = calloc((size_t)AG_VCACHE_SLOTS * m->ncpus, sizeof(*all));
+	for (__u32 i = 0; all && i < AG_VCACHE_SLOTS; i++)
+		if (bpf_map_lookup_elem(m->fd.vcache, &i, &all[(size_t)i * m->ncpus]))
+			memset(&all[(size_t)i * m->ncpus], 0, m->ncpus * sizeof(*all));
+	return all;
+}
+
+/* Whether no slot was flushed between two reads a and b: each holds the same fill with no fewer
+ * accesses (a flush empties the slot and the fill that follows counts its fills up). */
+static bool vcache_same(const struct ag_vcache_slot *a, const struct ag_vcache_slot *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i].gen != b[i].gen || a[i].fills != b[i].fills || b[i].count < a[i].count)
+			return false;
+	return true;
+}
+
+/*
+ * The totals count an access cached in a vcache slot only once the slot is flushed (taken by
+ * another key): a slot's count is added here. The slots are read before and after the totals;
+ * when no slot was flushed in between, the totals hold none of the counts read, and the sum lies
+ * between the true counts at the first read and at the totals' read (so successive snapshots never
+ * go back). A slot flushed in between: read again (the flush is a miss's, rare); after 8 tries the
+ * last reads are used.
+ */
+void ag_maps_totals(const struct ag_maps *m, __u64 out[AG_OP__MAX][AG_V__MAX])
+{
+	size_t n = (size_t)AG_VCACHE_SLOTS * m->ncpus;
+	struct ag_vcache_slot *before = NULL, *after = NULL;
+
+	for (int try = 0; try < 8; try++) {
+		free(before);
+		before = after ? after : vcache_read(m);
+		after = NULL;
+		for (__u32 op = 0; op < AG_OP__MAX; op++)
+			for (__u32 v = 0; v < AG_V__MAX; v++)
+				out[op][v] = percpu_sum(m, m->fd.totals, op * AG_V__MAX + v);
+		after = vcache_read(m);
+		if (!before || !after || vcache_same(before, after, n))
+			break;
+	}
+	for (size_t i = 0; before && i < n; i++)
+		if (before[i].gen && before[i].count && before[i].key.op < AG_OP__MAX &&
+		    before[i].verdict < AG_V__MAX)
+			out[before[i].key.op][before[i].verdict] += before[i].count;
+	free(before);
+	free(after);
+}
+
 __u64 ag_maps_total(const struct ag_maps *m, __u32 op, __u32 verdict)
 {
-	return percpu_sum(m, m->fd.totals, op * AG_V__MAX + verdict);
+	__u64 all[AG_OP__MAX][AG_V__MAX];
+
+	if (op >= AG_OP__MAX || verdict >= AG_V__MAX)
+		return 0;
+	ag_maps_totals(m, all);
+	return all[op][verdict];
 }
 
 int ag_maps_viol_get(const struct ag_maps *m, __u64 cgroup_id, struct ag_viol_state *s)

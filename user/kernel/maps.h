@@ -60,7 +60,9 @@ bool ag_maps_procdev_changed(struct ag_maps *m, const char *path);
 
 /* drops: ring-buffer drops of one kind (enum ag_drop), summed over CPUs. */
 __u64 ag_maps_drops(const struct ag_maps *m, __u32 kind);
-/* totals: every access of (op, verdict), exact, summed over CPUs. */
+/* totals: every access of (op, verdict), exact, summed over CPUs, the vcache slots' counts
+ * added (the kernel moves them to totals only when another key takes the slot). */
+void ag_maps_totals(const struct ag_maps *m, __u64 out[AG_OP__MAX][AG_V__MAX]);
 __u64 ag_maps_total(const struct ag_maps *m, __u32 op, __u32 verdict);
 
 /* viol: per-cgroup violation accounting. get: 0 or -ENOENT. next: iterate the keys (prev NULL

@@ -30,8 +30,9 @@ struct ag_maps;
  * agent then replaces the pinned state instead of adopting it. ACCELGUARD_LAYOUT_VERSION=N
  * pretends another version (the tests simulate an incompatible upgrade with it). */
 /* 2: counters and viol are keyed by the tenant, not the judged cgroup; policy holds no entry per
- * sub-cgroup of a tenant */
-#define AG_PIN_LAYOUT_VERSION 2
+ * sub-cgroup of a tenant. 3: a vcache slot's count is not in totals yet (added when the slot is
+ * flushed): older programs counted a hit in both */
+#define AG_PIN_LAYOUT_VERSION 3
 #define AG_PIN_MAGIC 0x6167706e31ULL /* "agpn1" */
 
 enum ag_pin_state {

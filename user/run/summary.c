@@ -323,9 +323,7 @@ static void snapshot_kernel(struct agent *a, struct ag_metrics_state *st)
 	__u64 key, next, *prev = NULL;
 	struct ag_viol_state v;
 
-	for (int op = AG_OP_OPEN; op < AG_OP__MAX; op++)
-		for (int vd = AG_V_ALLOWED; vd < AG_V__MAX; vd++)
-			st->totals[op][vd] = ag_maps_total(&a->maps, op, vd);
+	ag_maps_totals(&a->maps, st->totals);
 	for (__u32 k = 0; k < AG_DROP__MAX; k++)
 		st->drops[k] = ag_maps_drops(&a->maps, k);
 	st->violations = a->retired_viol;
@@ -338,7 +336,7 @@ static void snapshot_kernel(struct agent *a, struct ag_metrics_state *st)
 			st->suppressed += v.suppressed;
 		}
 	}
-	st->counter_entries_max = bpf_map__max_entries(a->bpf.skel->maps.counters);
+	st->counter_entries_max = a->bpf.skel ? bpf_map__max_entries(a->bpf.skel->maps.counters) : 0;
 }
 
 /* The loop's snapshot: what /metrics serves (once a second) and the summary says (at the exit):
