@@ -10,6 +10,11 @@
  * and x32 variants, io_uring none). Both hooks run for every read, write and mapping of any file
  * on the node: the program leaves after two loads and a compare unless the inode is a character
  * device.
+ *
+ * With "reads: arrival" (loader.c) file_permission is loaded but not attached at start: a
+ * descriptor is judged where it arrives in a tenant instead (file_receive below; a move or a
+ * clone into another cgroup, receive.bpf.c; the start's scan), and file_permission is attached
+ * by the agent the first time an arrival could not be stopped (user/run/arrival.c).
  */
 #include "common.bpf.h"
 
@@ -57,6 +62,29 @@ int BPF_PROG(ag_fmod_mmap_file, struct file *file, unsigned long prot, unsigned 
 	if (ret)
 		return ret;
 	return ag_file_op(file, AG_OP_MMAP, 0, 0, AG_HOOK_FMOD_RET);
+}
+
+/*
+ * A descriptor arriving in the current process from elsewhere: SCM_RIGHTS (scm_detach_fds),
+ * pidfd_getfd, binder, a seccomp supervisor's SECCOMP_IOCTL_NOTIF_ADDFD; every one goes through
+ * receive_fd, which calls this before the descriptor is installed. Op receive, denied
+ * synchronously in enforce mode: the descriptor never reaches the receiver's table.
+ * Attached only in arrival mode.
+ */
+SEC("lsm/file_receive")
+int BPF_PROG(ag_lsm_file_receive, struct file *file, int ret)
+{
+	if (ret)
+		return ag_lsm_ret(ret);
+	return ag_lsm_ret(ag_file_op(file, AG_OP_RECEIVE, 0, 0, AG_HOOK_LSM));
+}
+
+SEC("fmod_ret/security_file_receive")
+int BPF_PROG(ag_fmod_file_receive, struct file *file, int ret)
+{
+	if (ret)
+		return ret;
+	return ag_file_op(file, AG_OP_RECEIVE, 0, 0, AG_HOOK_FMOD_RET);
 }
 
 char LICENSE[] SEC("license") = "GPL";

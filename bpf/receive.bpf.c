@@ -3,8 +3,10 @@
  * Tier 3: a descriptor that arrives in a process, judged when it arrives (op "receive"), not only
  * at its first use: SCM_RIGHTS (recvmsg, recvmmsg) and pidfd_getfd, at the syscall's exit, where
  * the new descriptors are in the caller's table. A device of another tenant kills the receiver in
- * enforce mode before it returns to user space. Tiers 1-2 need none of this: every use of the
- * file is judged synchronously in the security hooks.
+ * enforce mode before it returns to user space. Tiers 1-2 need none of this by default: every use
+ * of the file is judged synchronously in the security hooks; with "reads: arrival" they take the
+ * move below (and the fork after it), and judge a received descriptor in file_receive
+ * (file.bpf.c).
  *
  * What arrives is read where the kernel reported it: the descriptor pidfd_getfd returned, the
  * SCM_RIGHTS numbers it wrote into the caller's control buffer. A thread of the receiver can
@@ -272,6 +274,24 @@ static long ag_mv_step(__u32 i, void *ctx)
 	return 0;
 }
 
+/* Arrival mode (tiers 1-2, "reads: arrival"): what an arrival could not judge or stop (bits
+ * AG_UNSEEN_*), read by the agent, which then attaches the per-use read/write hooks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} arrival_unseen SEC(".maps");
+
+static __always_inline void ag_unseen(__u64 why)
+{
+	__u32 zero = 0;
+	__u64 *v = bpf_map_lookup_elem(&arrival_unseen, &zero);
+
+	if (v && !(*v & why))
+		__sync_fetch_and_or(v, why);
+}
+
 /* Judge what task carried into dst. Returns true when enforce mode wants it dead and the caller
  * can kill it (self: the mover is the moved process's thread group; signal_task: another's). */
 static __always_inline bool ag_moved(struct cgroup *dst, struct task_struct *task, bool signal_task)
@@ -279,6 +299,7 @@ static __always_inline bool ag_moved(struct cgroup *dst, struct task_struct *tas
 	struct ag_mv_walk w = {};
 	struct ag_access a = { .op = AG_OP_RECEIVE, .hook = AG_HOOK_TRACEPOINT, .who = task };
 	bool self, deny, kill = false;
+	int sharers, threads;
 	__u32 j;
 
 	if (!ag_armed || !dst || BPF_CORE_READ(task, cgroups, dfl_cgrp) != dst)
@@ -288,7 +309,17 @@ static __always_inline bool ag_moved(struct cgroup *dst, struct task_struct *tas
 	w.max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
 	if (!w.fds)
 		return false;
+	/* a table that another process shares (clone(CLONE_FILES) without CLONE_THREAD) stays open
+	 * to that process, in the cgroup it was left in: what it opens there arrives unseen */
+	sharers = BPF_CORE_READ(task, files, count.counter);
+	threads = BPF_CORE_READ(task, signal, nr_threads);
+	if (sharers > threads)
+		ag_unseen(AG_UNSEEN_SHARED);
+	if (w.max_fds > AG_MOVE_MAX_FDS)
+		ag_unseen(AG_UNSEEN_WALK);
 	bpf_loop(w.max_fds < AG_MOVE_MAX_FDS ? w.max_fds : AG_MOVE_MAX_FDS, ag_mv_step, &w, 0);
+	if (w.nd >= AG_RX_DEVS)
+		ag_unseen(AG_UNSEEN_WALK);
 	a.cgid = BPF_CORE_READ(dst, kn, id);
 	for (j = 0; j < AG_RX_DEVS; j++) {
 		if (j >= w.nd)
@@ -301,6 +332,11 @@ static __always_inline bool ag_moved(struct cgroup *dst, struct task_struct *tas
 		ag_judge(&a, &deny);
 		kill |= deny;
 	}
+	/* enforce: accelerator files carried where no kill can be sent; their uses must be judged
+	 * (not asked per verdict: a branch after each judgement multiplies what 6.12's verifier
+	 * walks past its patience) */
+	if (ag_enforce && !self && !signal_task && w.nd)
+		ag_unseen(AG_UNSEEN_NO_KILL);
 	if (kill && self)
 		bpf_send_signal(SIGKILL);
 	return kill && !self;
@@ -321,6 +357,38 @@ int BPF_PROG(ag_tp_moved_task, struct cgroup *dst, const char *path, struct task
 {
 	if (ag_moved(dst, task, true) && bpf_send_signal_task)
 		bpf_send_signal_task(task, SIGKILL, PIDTYPE_TGID, 0);
+	return 0;
+}
+
+/*
+ * A child born into another cgroup (clone3 with CLONE_INTO_CGROUP) carries its parent's
+ * descriptors there with no move: cgroup_attach_task does not fire for it (the fork places it
+ * in cgroup_post_fork; checked by effect, tests/integration/itest.c evasion_fd_move_*).
+ * sched_process_fork fires in the parent once the child is in its cgroup and before it first
+ * runs: its table is judged as at a move, for the child's cgroup. Attached in arrival mode only
+ * (tiers 1-2; every use is judged otherwise). The child is killed by bpf_send_signal_task (6.13)
+ * before it runs; without it the arrival is reported observed and its uses are judged.
+ */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(ag_tp_forked, struct task_struct *parent, struct task_struct *child)
+{
+	struct cgroup *dst = BPF_CORE_READ(child, cgroups, dfl_cgrp);
+
+	if (ag_move_signal_task || dst == BPF_CORE_READ(parent, cgroups, dfl_cgrp))
+		return 0;
+	ag_moved(dst, child, false);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(ag_tp_forked_task, struct task_struct *parent, struct task_struct *child)
+{
+	struct cgroup *dst = BPF_CORE_READ(child, cgroups, dfl_cgrp);
+
+	if (dst == BPF_CORE_READ(parent, cgroups, dfl_cgrp))
+		return 0;
+	if (ag_moved(dst, child, true) && bpf_send_signal_task)
+		bpf_send_signal_task(child, SIGKILL, PIDTYPE_TGID, 0);
 	return 0;
 }
 

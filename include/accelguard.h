@@ -204,6 +204,12 @@ struct ag_event_hdr {
 };
 
 /* AG_EV_ACCESS flags */
+/* arrival_unseen (bpf/receive.bpf.c, reads: arrival): why an arrival could not be judged or
+ * stopped where it happened; the agent then attaches the per-use read/write hooks */
+#define AG_UNSEEN_WALK 0x1    /* a moved table past the walk's slots, or more devices than it keeps */
+#define AG_UNSEEN_SHARED 0x2  /* a moved table shared with a process left behind (CLONE_FILES) */
+#define AG_UNSEEN_NO_KILL 0x4 /* enforce: accelerator files carried where no kill can be sent */
+
 #define AG_EF_FIRST 0x1     /* first sighting of (cgroup, device, op, cmd) */
 #define AG_EF_VIOLATION 0x2 /* counted in viol */
 #define AG_EF_EARLY 0x4     /* before ready: judged without the truth, never denied as unresolved */

@@ -4,7 +4,12 @@
  * syscalls; each test asserts what the kernel did (errno, a kill) and what the agent reported.
  *
  *   itest --agent PATH [--expect-tier lsm|fmod_ret|tracepoint] [--workdir DIR]
- *         [--timeout-scale X] [--agent-arg ARG]... [--ioctl32 PATH] [FILTER]
+ *         [--timeout-scale X] [--agent-arg ARG]... [--ioctl32 PATH]
+ *         [--reads every_use|arrival] [FILTER]
+ *
+ * --reads arrival writes "reads: arrival" into every agent's configuration: tiers 1-2 then judge
+ * a descriptor where it arrives, and the scenarios that tell the modes apart assert that mode's
+ * outcomes (README "Evasion suite").
  *
  * Prints "ok - NAME", "not ok - NAME: why" or "skip - NAME: why" per test, then
  * "N passed, N failed, N skipped"; exits 1 when any test failed.
@@ -48,6 +53,7 @@ static const char *expect_tier;
 static const char *agent_args[8]; /* --agent-arg: added to every `accelguard run` */
 static int n_agent_args;
 static bool tier_forced;          /* an --agent-arg --tier=T: the probe still picks the strongest */
+static bool reads_arrival;        /* --reads arrival: "reads: arrival" in every configuration */
 static char workdir[700];
 static char cg2[512];    /* cgroup2 mount */
 static char root[128];   /* our cgroup subtree, relative: /itest-PID */
@@ -216,6 +222,9 @@ struct child_res {
 
 typedef int (*child_fn)(void *arg); /* returns 0 or an errno */
 
+/* a receiver got no device: refused on arrival (reads: arrival, tiers 1-2; MSG_CTRUNC) */
+#define RX_REFUSED 5000
+
 /* fork; the child enters the cgroup (NULL: stays on the host), runs fn, reports its errno */
 static struct child_res run_in(const char *cg, child_fn fn, void *arg)
 {
@@ -300,6 +309,7 @@ struct agent {
 	size_t n_lines; /* every line of the file, own_event or not */
 	int exit_status;
 	char tier[32];
+	char reads[16]; /* the ready event's reads.mode */
 };
 
 struct cfg_opts {
@@ -336,10 +346,10 @@ static void write_config(struct agent *a, const struct cfg_opts *o)
 		 "    devices: [\"%d:%d\"]\n"
 		 "  - cgroup: %s/t-b\n"
 		 "    devices: [\"195:2\"]\n"
-		 "%s",
+		 "%s%s",
 		 o->mode ? o->mode : "audit", o->rate_limit ? o->rate_limit : 1000, root, ex, cls,
 		 root, root, o->acc_to ? o->acc_to : "t-a", ACC_MAJOR, ACC_MINOR, root,
-		 o->extra ? o->extra : "");
+		 reads_arrival ? "reads: arrival\n" : "", o->extra ? o->extra : "");
 	write_file(a->cfg, text);
 }
 
@@ -399,6 +409,14 @@ static int agent_start(struct agent *a, const struct cfg_opts *o, const char *co
 		usleep(20000);
 	}
 	/* not ready in time: it must not become ready later and judge the next tests' tenants */
+	{
+		char *log = read_all(a->errlog);
+		size_t n = strlen(log);
+
+		printf("# agent not ready in time; the end of its log:\n# %s\n",
+		       log + (n > 1500 ? n - 1500 : 0));
+		free(log);
+	}
 	kill(a->pid, SIGKILL);
 	waitpid(a->pid, NULL, 0);
 	a->pid = 0;
@@ -479,8 +497,10 @@ static int load_events(struct agent *a)
 				abort();
 		}
 		a->ev[a->n_ev++] = o;
-		if (!strcmp(jstr(o, "type"), "ready"))
+		if (!strcmp(jstr(o, "type"), "ready")) {
 			snprintf(a->tier, sizeof(a->tier), "%s", jstr(o, "tier"));
+			snprintf(a->reads, sizeof(a->reads), "%s", jstr(o, "reads.mode"));
+		}
 	}
 	free(t);
 	return 0;
@@ -665,6 +685,39 @@ static void fixture_down(void)
 static bool enforce_is_sync(struct agent *a)
 {
 	return strcmp(a->tier, "tracepoint") != 0;
+}
+
+/* reads: arrival in force (tiers 1-2): after agent_stop */
+static bool arrival(struct agent *a)
+{
+	return !strcmp(a->reads, "arrival");
+}
+
+/* the same while the agent runs: its ready line says so */
+static bool arrival_live(struct agent *a)
+{
+	char *t = read_all(a->events);
+	bool on = strstr(t, "\"reads\":{\"mode\":\"arrival\"") != NULL;
+
+	free(t);
+	return on;
+}
+
+/* reads: arrival: the per-use hook was attached, for this reason (NULL: it was not) */
+static int expect_per_use(struct agent *a, const char *reason, const char *what)
+{
+	struct match m = { .type = "per_use", .major = -1, .minor = -1 };
+	json_object *e = find(a, &m);
+
+	if (!reason && e)
+		FAIL("%s: per-use hook attached (%s), expected every arrival stopped", what,
+		     jstr(e, "reason"));
+	if (reason && !e)
+		FAIL("%s: no per_use event, expected one for %s", what, reason);
+	if (reason && (strcmp(jstr(e, "reason"), reason) || strcmp(jstr(e, "event"), "attached")))
+		FAIL("%s: per_use %s for %s, expected attached for %s", what, jstr(e, "event"),
+		     jstr(e, "reason"), reason);
+	return 0;
 }
 
 /* ---- tests ------------------------------------------------------------------------------------ */
@@ -1268,8 +1321,10 @@ static int pass_fd(void *arg)
 		close(sv[0]);
 		if (cg_enter("/t-c"))
 			_exit(100);
-		if (recvmsg(sv[1], &mh, 0) != 1 || !CMSG_FIRSTHDR(&mh))
+		if (recvmsg(sv[1], &mh, 0) != 1)
 			_exit(3);
+		if (!CMSG_FIRSTHDR(&mh))
+			_exit(mh.msg_flags & MSG_CTRUNC ? 4 : 3); /* 4: refused on arrival */
 		memcpy(&rfd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
 		e = do_ioctl_fd(&rfd);
 		_exit(e == ENOTTY ? 0 : e == EPERM ? 1 : 2);
@@ -1296,6 +1351,8 @@ static int pass_fd(void *arg)
 	*out = p;
 	if (WIFSIGNALED(st))
 		return 1000 + WTERMSIG(st);
+	if (WEXITSTATUS(st) == 4)
+		return RX_REFUSED;
 	return WEXITSTATUS(st) == 0 ? ENOTTY : WEXITSTATUS(st) == 1 ? EPERM : EIO;
 }
 
@@ -1327,17 +1384,24 @@ static int fd_into_other_tenant(child_fn fn, const char *what, const char *sync_
 	if (agent_stop(&a))
 		goto out;
 	want = enforce_is_sync(&a) ? EPERM : 1000 + SIGKILL;
+	/* reads: arrival (tiers 1-2): judged where it arrives, as at tier 3, but a received
+	 * descriptor is refused (file_receive) rather than its receiver killed */
+	if (arrival(&a) && (fn == pass_fd || fn == fork_child))
+		want = fn == pass_fd ? RX_REFUSED : 1000 + SIGKILL;
 	if (r.err != want) {
 		FAIL_OUT("%s: result %d, expected %d (tier %s)", what, r.err,
 			 want, a.tier);
 	}
 	{
-		const char *op = enforce_is_sync(&a) ? sync_op : tp_op;
+		/* pidfd_getfd: refused by the ptrace check first, in both modes */
+		bool arr = arrival(&a) && (fn == pass_fd || fn == fork_child);
+		const char *op = enforce_is_sync(&a) && !arr ? sync_op : tp_op;
 		bool dev = strcmp(op, "ptrace") != 0;
 		struct match m = { .op = op, .major = dev ? ACC_MAJOR : -1,
 				   .minor = dev ? ACC_MINOR : -1, .cgroup = "/t-c", .pid = *shared };
+		const char *act = !enforce_is_sync(&a) || (arr && fn != pass_fd) ? "killed" : "denied";
 
-		if (expect(&a, &m, "cross_tenant", enforce_is_sync(&a) ? "denied" : "killed", what))
+		if (expect(&a, &m, "cross_tenant", act, what))
 			goto out;
 		m.op = "ioctl";
 		if (!strcmp(op, "receive") && find(&a, &m))
@@ -1406,6 +1470,9 @@ static int test_preexisting(void)
 				   .cgroup = "/t-b", .pid = holder, .hook = "scan" };
 
 		if (expect(&a, &m, "cross_tenant", "observed", "descriptor held before start"))
+			goto out;
+		/* reads: arrival: a violating descriptor found at start is one arrival not stopped */
+		if (arrival(&a) && expect_per_use(&a, "scan", "descriptor held before start"))
 			goto out;
 	}
 	ret = 0;
@@ -3921,6 +3988,12 @@ static const struct {
 };
 #define RW_ROWS (sizeof(rw_rows) / sizeof(rw_rows[0]))
 
+static int do_nothing(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
 static int ev_rw_mmap(const char *mode)
 {
 	struct cfg_opts o = { .mode = mode };
@@ -3939,6 +4012,13 @@ static int ev_rw_mmap(const char *mode)
 	fd = open_carried(acc); /* the host opens t-a's device; the children in t-c inherit it */
 	if (fd < 0)
 		FAIL_OUT("open %s: %s", acc, strerror(errno));
+	/* reads: arrival: the carried slot is past the move's walk, which cannot stop it: the agent
+	 * attaches the per-use hook; the rows run once it has (the reads before it: not judged) */
+	if (arrival_live(&a)) {
+		run_in("/t-c", do_nothing, NULL);
+		if (!wait_line(&a, "\"type\":\"per_use\"", NULL, 10))
+			FAIL_OUT("reads: arrival: a move past the walk attached no per-use hook");
+	}
 	for (size_t i = 0; i < RW_ROWS; i++) {
 		struct rw_arg arg = { .fd = fd, .op32 = rw_rows[i].op32, .pid = pid32,
 				      .nr = rw_rows[i].nr };
@@ -3953,6 +4033,8 @@ static int ev_rw_mmap(const char *mode)
 	}
 	close(fd);
 	if (agent_stop(&a))
+		goto out;
+	if (arrival(&a) && expect_per_use(&a, "walk", mode))
 		goto out;
 	for (size_t i = 0; i < RW_ROWS; i++) {
 		const char *name = rw_rows[i].name;
@@ -4385,6 +4467,9 @@ static int pass_two(void *arg, bool mmsg)
 			 : recvmsg(sv[1], &mm.msg_hdr, 0) != 1)
 			_exit(3);
 		cm = CMSG_FIRSTHDR(&mm.msg_hdr);
+		/* refused on arrival (file_receive): the decoy came, the device did not */
+		if (cm && cm->cmsg_len == CMSG_LEN(sizeof(int)) && (mm.msg_hdr.msg_flags & MSG_CTRUNC))
+			_exit(4);
 		if (!cm || cm->cmsg_len != CMSG_LEN(2 * sizeof(int)))
 			_exit(3);
 		memcpy(got, CMSG_DATA(cm), sizeof(got));
@@ -4415,6 +4500,8 @@ static int pass_two(void *arg, bool mmsg)
 	*out = p;
 	if (WIFSIGNALED(st))
 		return 1000 + WTERMSIG(st);
+	if (WEXITSTATUS(st) == 4)
+		return RX_REFUSED;
 	return WEXITSTATUS(st) == 0 ? ENOTTY : WEXITSTATUS(st) == 1 ? EPERM : EIO;
 }
 
@@ -4442,7 +4529,10 @@ static const struct {
  * Tier 3 judges a descriptor of another tenant's device when it arrives (op receive, at the exit
  * of recvmsg, recvmmsg, pidfd_getfd): audit reports it there and at its ioctl; enforce kills the
  * receiver on arrival (no ioctl judged: asserted). Tiers 1-2 judge its use (the ioctl: EPERM) and
- * refuse pidfd_getfd itself (op ptrace); they report no receive.
+ * refuse pidfd_getfd itself (op ptrace); they report no receive. Tiers 1-2 with reads: arrival
+ * judge it on arrival too (file_receive): enforce refuses it there (the decoy arrives, the
+ * device does not, MSG_CTRUNC: RX_REFUSED; no ioctl judged), audit reports the receive and the
+ * ioctl, and attaches the per-use hook (reason audit).
  */
 static int ev_fd_arrival(const char *mode)
 {
@@ -4463,6 +4553,8 @@ static int ev_fd_arrival(const char *mode)
 	}
 	if (agent_stop(&a))
 		goto out;
+	if (arrival(&a) && expect_per_use(&a, enforce ? NULL : "audit", mode))
+		goto out;
 	for (size_t i = 0; i < RX_ROWS; i++) {
 		bool tp = !enforce_is_sync(&a), getfd = rx_rows[i].fn == ev_pidfd_steal;
 		struct match rx = { .op = "receive", .major = ACC_MAJOR, .minor = ACC_MINOR,
@@ -4471,10 +4563,22 @@ static int ev_fd_arrival(const char *mode)
 		int want = !enforce ? ENOTTY : tp ? 1000 + SIGKILL : EPERM;
 
 		io.op = "ioctl";
+		if (arrival(&a) && enforce && !getfd)
+			want = RX_REFUSED;
 		if (r[i].err != want)
 			FAIL_OUT("%s %s: result %d, expected %d (tier %s)", mode, rx_rows[i].name,
 				 r[i].err, want, a.tier);
-		if (tp) {
+		if (arrival(&a) && (!enforce || !getfd)) {
+			/* judged on arrival by file_receive, synchronously */
+			if (expect(&a, &rx, "cross_tenant", enforce ? "denied" : "observed",
+				   rx_rows[i].name))
+				goto out;
+			if (enforce ? find(&a, &io) != NULL
+				    : expect(&a, &io, "cross_tenant", "observed", rx_rows[i].name))
+				FAIL_OUT("%s %s: the ioctl %s", mode, rx_rows[i].name,
+					 enforce ? "was judged after a refusal on arrival"
+						 : "was not reported");
+		} else if (tp) {
 			if (expect(&a, &rx, "cross_tenant", enforce ? "killed" : "observed",
 				   rx_rows[i].name))
 				goto out;
@@ -4492,8 +4596,12 @@ static int ev_fd_arrival(const char *mode)
 				goto out;
 		}
 		printf("# %s %s: %s, %s\n", mode, rx_rows[i].name,
-		       r[i].err >= 1000 ? "killed" : strerror(r[i].err),
-		       tp ? "judged on arrival (receive)" : "judged at use (tiers 1-2)");
+		       r[i].err == RX_REFUSED ? "refused on arrival"
+		       : r[i].err >= 1000     ? "killed"
+					      : strerror(r[i].err),
+		       getfd && enforce && !tp ? "refused by the ptrace check (tiers 1-2)"
+		       : tp || arrival(&a)     ? "judged on arrival (receive)"
+					       : "judged at use (tiers 1-2)");
 	}
 	ret = 0;
 out:
@@ -4832,20 +4940,63 @@ static int moved_by_other(void *arg)
 	return WEXITSTATUS(st) == 0 ? ENOTTY : WEXITSTATUS(st) == 1 ? EPERM : EIO;
 }
 
+/* t-a's process opens a's device and clone3s a child straight into t-c (CLONE_INTO_CGROUP: no
+ * move, the child is born there), which ioctls. *(int *)arg: the child's pid. */
+static int born_elsewhere(void *arg)
+{
+	struct {
+		__u64 flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+			set_tid, set_tid_size, cgroup;
+	} ca = { .flags = 0x200000000ULL /* CLONE_INTO_CGROUP */, .exit_signal = SIGCHLD };
+	int fd = open(acc, O_RDWR), cgfd, st, *out = arg;
+	char dir[1024];
+	long p;
+
+	if (fd < 0)
+		return errno;
+	cg_path(dir, sizeof(dir), "/t-c");
+	cgfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0)
+		return errno;
+	ca.cgroup = (__u64)cgfd;
+	p = syscall(435 /* clone3 */, &ca, sizeof(ca));
+	if (p == 0) {
+		int e = do_ioctl_fd(&fd);
+
+		_exit(e == ENOTTY ? 0 : e == EPERM ? 1 : 2);
+	}
+	close(cgfd);
+	close(fd);
+	if (p < 0)
+		return errno == ENOSYS || errno == EINVAL ? 3000 + errno : errno;
+	*out = (int)p;
+	waitpid((pid_t)p, &st, 0);
+	if (WIFSIGNALED(st))
+		return 1000 + WTERMSIG(st);
+	return WEXITSTATUS(st) == 0 ? ENOTTY : WEXITSTATUS(st) == 1 ? EPERM : EIO;
+}
+
 /*
  * A descriptor of a's device carried into t-c by a move: the process moved itself (fork_child:
  * the child of a fork after the open enters t-c) or another process moved it. Tiers 1-2 judge the
  * ioctl (denied, no receive). Tier 3 judges the arrival (op receive, cgroup_attach_task): enforce
  * kills the moved process there, before its ioctl (another process's move: with
  * bpf_send_signal_task, 6.13; before it the arrival is reported observed and the ioctl killed);
- * audit reports the arrival and the ioctl.
+ * audit reports the arrival and the ioctl. Tiers 1-2 with reads: arrival judge the arrival as
+ * tier 3 does, but a move by another process that cannot be killed leaves the ioctl to the
+ * security hook (EPERM) and attaches the per-use hook (reason not_stopped).
+ *
+ * A child born into t-c (clone3 CLONE_INTO_CGROUP) is no move: cgroup_attach_task does not fire
+ * for it (asserted: no receive at tier 3 or every_use); reads: arrival judges it at
+ * sched_process_fork (a receive; killed before it runs with bpf_send_signal_task, 6.13, else
+ * observed and its ioctl denied).
  */
 static int ev_fd_move(const char *mode)
 {
 	struct cfg_opts o = { .mode = mode };
 	bool enforce = !strcmp(mode, "enforce"), task_kill = kernel_has_symbol("bpf_send_signal_task");
-	int *shared = mmap_shared_int(), pid[2];
-	struct child_res r[2];
+	int *shared = mmap_shared_int(), pid[3];
+	struct child_res r[3];
 	struct agent a;
 	int ret = 1;
 
@@ -4856,18 +5007,48 @@ static int ev_fd_move(const char *mode)
 	pid[0] = *shared;
 	r[1] = run_in("/t-a", moved_by_other, shared);
 	pid[1] = *shared;
+	*shared = 0;
+	r[2] = run_in("/t-a", born_elsewhere, shared);
+	pid[2] = *shared;
 	signal(SIGPIPE, SIG_DFL);
 	if (agent_stop(&a))
 		goto out;
-	for (int i = 0; i < 2; i++) {
-		const char *what = i ? "moved by another process" : "moved itself";
-		bool sync = enforce_is_sync(&a), at_move = !sync && (i == 0 || task_kill);
+	if (arrival(&a) && expect_per_use(&a, !enforce ? "audit" : task_kill ? NULL : "not_stopped",
+					  mode))
+		goto out;
+	for (int i = 0; i < 3; i++) {
+		const char *what = i == 2 ? "born in another cgroup (clone3 CLONE_INTO_CGROUP)"
+				   : i ? "moved by another process" : "moved itself";
+		bool arr = arrival(&a), sync = enforce_is_sync(&a) && !arr;
+		bool at_move = !sync && (i == 0 || task_kill);
 		struct match rx = { .op = "receive", .major = ACC_MAJOR, .minor = ACC_MINOR,
 				    .cgroup = "/t-c", .pid = pid[i] };
 		struct match io = rx;
 		int want = !enforce ? ENOTTY : sync ? EPERM : 1000 + SIGKILL;
 
 		io.op = "ioctl";
+		if (r[i].err >= 3000 && r[i].err < 4000) {
+			printf("# %s %s: skipped, not available here: %s\n", mode, what,
+			       strerror(r[i].err - 3000));
+			continue;
+		}
+		if (i == 2 && !arr) {
+			/* no move: judged at its use, at every tier */
+			want = !enforce ? ENOTTY : enforce_is_sync(&a) ? EPERM : 1000 + SIGKILL;
+			if (r[i].err != want)
+				FAIL_OUT("%s %s: result %d, expected %d (tier %s)", mode, what,
+					 r[i].err, want, a.tier);
+			if (find(&a, &rx))
+				FAIL_OUT("%s %s: a receive at tier %s: cgroup_attach_task fired for a "
+					 "child born in another cgroup", mode, what, a.tier);
+			if (expect(&a, &io, "cross_tenant",
+				   !enforce ? "observed" : enforce_is_sync(&a) ? "denied" : "killed", what))
+				goto out;
+			printf("# %s %s: no arrival seen (no move), the ioctl judged\n", mode, what);
+			continue;
+		}
+		if (arr && enforce && !at_move)
+			want = EPERM; /* not killed at the arrival: the security hook denies the use */
 		if (r[i].err != want)
 			FAIL_OUT("%s %s: result %d, expected %d (tier %s)", mode, what, r[i].err, want,
 				 a.tier);
@@ -4885,7 +5066,8 @@ static int ev_fd_move(const char *mode)
 		} else {
 			/* audit; or enforce where another's move cannot be killed (before 6.13) */
 			if (expect(&a, &rx, "cross_tenant", "observed", what) ||
-			    expect(&a, &io, "cross_tenant", enforce ? "killed" : "observed", what))
+			    expect(&a, &io, "cross_tenant",
+				   !enforce ? "observed" : arr ? "denied" : "killed", what))
 				goto out;
 		}
 		printf("# %s %s: %s\n", mode, what,
@@ -4987,6 +5169,7 @@ int main(int argc, char **argv)
 		{ "timeout-scale", required_argument, NULL, 's' },
 		{ "agent-arg", required_argument, NULL, 'g' },
 		{ "ioctl32", required_argument, NULL, 'i' },
+		{ "reads", required_argument, NULL, 'r' },
 		{ 0 },
 	};
 	const char *filter = NULL;
@@ -5009,6 +5192,14 @@ int main(int argc, char **argv)
 		case 'i':
 			snprintf(ioctl32_bin, sizeof(ioctl32_bin), "%s", optarg);
 			break;
+		case 'r':
+			if (strcmp(optarg, "arrival") && strcmp(optarg, "every_use")) {
+				fprintf(stderr, "itest: --reads takes every_use or arrival, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			reads_arrival = !strcmp(optarg, "arrival");
+			break;
 		case 'g':
 			if (n_agent_args >= (int)(sizeof(agent_args) / sizeof(agent_args[0])))
 				return 2;
@@ -5017,7 +5208,8 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: itest --agent PATH [--expect-tier T] [--workdir DIR] "
-					"[--timeout-scale X] [--agent-arg ARG]... [--ioctl32 PATH] [FILTER]\n");
+					"[--timeout-scale X] [--agent-arg ARG]... [--ioctl32 PATH] "
+					"[--reads every_use|arrival] [FILTER]\n");
 			return 2;
 		}
 	}

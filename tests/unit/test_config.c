@@ -216,6 +216,11 @@ static void test_small_good(void **state)
 	assert_int_equal(c->mode, AG_MODE_AUDIT);
 	assert_false(c->unresolved_deny);
 	assert_int_equal(c->rate_limit, 100);
+	assert_int_equal(c->reads, AG_READS_EVERY_USE);
+	load_ok(f, "reads: arrival\n");
+	assert_int_equal(c->reads, AG_READS_ARRIVAL);
+	load_ok(f, "reads: every_use\n");
+	assert_int_equal(c->reads, AG_READS_EVERY_USE);
 
 	/* "kubernetes:" alone turns it on with every default */
 	load_ok(f, "kubernetes:\n");
@@ -393,7 +398,7 @@ static void test_unknown_and_duplicate_keys(void **state)
 {
 	static const struct bad bad[] = {
 		{ "mode: audit\n\ntenant: [/a]\n", 3,
-		  "unknown key 'tenant' (expected one of: mode, unresolved, rate_limit, pin_dir, tenants, exempt, devices, allocations, kubernetes, host, metrics, journal, selftest)" },
+		  "unknown key 'tenant' (expected one of: mode, unresolved, rate_limit, reads, pin_dir, tenants, exempt, devices, allocations, kubernetes, host, metrics, journal, selftest)" },
 		{ "mode: audit\nmode: enforce\n", 2, "duplicate key 'mode' (first on line 1)" },
 		{ "? [a, b]\n: 1\n", 1, "expected a key name, found a list" },
 		{ "kubernetes:\n  node_name: n\n  apiserver: https://x\n", 3,
@@ -423,6 +428,8 @@ static void test_bad_scalars(void **state)
 		{ "mode:\n", 1, "mode: expected audit or enforce, found nothing" },
 		{ "mode: [audit]\n", 1, "mode: expected audit or enforce, found a list" },
 		{ "unresolved: maybe\n", 1, "unresolved: expected allow or deny, found 'maybe'" },
+		{ "reads: every\n", 1, "reads: expected every_use or arrival, found 'every'" },
+		{ "reads: [arrival]\n", 1, "reads: expected every_use or arrival, found a list" },
 		{ "unresolved: {deny: true}\n", 1, "unresolved: expected allow or deny, found a mapping" },
 #define RL "rate_limit: expected an integer from 100 to 10000000 (violation events per tenant per second), found "
 		{ "mode: audit\nrate_limit: 50\n", 2, RL "'50'" },

@@ -17,6 +17,8 @@
  *   read-file    pread(2) of 64 bytes at offset 0 of --file (a descriptor that is no device)
  *   read-dev     read(2) of 64 bytes from --devnode (a character device that is no accelerator)
  *   read-accel   read(2) of 64 bytes from --accel (an accelerator descriptor, opened once)
+ *   write-file   pwrite(2) of 64 bytes at offset 0 of --file
+ *   write-dev    write(2) of 64 bytes to --devnode (/dev/zero discards them)
  *
  * Time is the thread's own CPU time (CLOCK_THREAD_CPUTIME_ID) by default: on a shared machine
  * another process that takes the CPU away inflates wall time, not CPU time; the kernel's work in
@@ -134,6 +136,20 @@ static int op_read_dev(struct wl *w)
 	return read(w->fd, buf, sizeof(buf)) < 0 ? -1 : 0;
 }
 
+static int op_write(struct wl *w)
+{
+	char buf[64] = "accelguard";
+
+	return pwrite(w->fd, buf, sizeof(buf), 0) < 0 ? -1 : 0;
+}
+
+static int op_write_dev(struct wl *w)
+{
+	char buf[64] = "accelguard";
+
+	return write(w->fd, buf, sizeof(buf)) < 0 ? -1 : 0;
+}
+
 static int op_getppid(struct wl *w)
 {
 	return syscall(SYS_getppid) > 0 ? 0 : -1;
@@ -176,9 +192,18 @@ static void wl_setup(struct wl *w, const char *file, const char *devnode, const 
 		w->fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (w->fd < 0)
 			die("cannot open the path of %s", w->name);
+	} else if (!strcmp(w->name, "write-file") || !strcmp(w->name, "write-dev")) {
+		const char *path = w->name[6] == 'f' ? file : devnode;
+
+		w->op = w->name[6] == 'f' ? op_write : op_write_dev;
+		if (!path)
+			die("%s needs its path (--file / --devnode)", w->name);
+		w->fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (w->fd < 0)
+			die("cannot open the path of %s for writing", w->name);
 	} else {
 		die("unknown workload '%s' (open-file open-dev ioctl-pipe ioctl-accel getppid read-file "
-		    "read-dev read-accel)",
+		    "read-dev read-accel write-file write-dev)",
 		    w->name);
 	}
 }

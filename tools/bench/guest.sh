@@ -7,7 +7,8 @@
 #   @@BENCH <agbench micro line: label workload ns_median ...>
 #   @@BENCH-CHECK ok|FAIL text
 # Parameters after the harness's (ag.args=a,b on the kernel command line): rounds=N reps=N
-agent=/ag/accelguard agbench=/ag/agbench work=/tmp/bench rounds=3 reps=7 agent_args=
+# reads=every_use|arrival (the agent's "reads:" setting; default: the configuration's default)
+agent=/ag/accelguard agbench=/ag/agbench work=/tmp/bench rounds=3 reps=7 agent_args= reads=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--agent) agent=$2; shift 2 ;;
@@ -16,6 +17,7 @@ while [ $# -gt 0 ]; do
 	--agent-arg) agent_args="$agent_args $2"; shift 2 ;; # tier 3 forced: --tier=tracepoint (init)
 	rounds=*) rounds=${1#rounds=}; shift ;;
 	reps=*) reps=${1#reps=}; shift ;;
+	reads=*) reads=${1#reads=}; shift ;;
 	*) shift ;;
 	esac
 done
@@ -31,11 +33,13 @@ tenants: ["/bench/*"]
 devices: [{class: test-null, major: 1, minor: 3}]
 allocations: [{cgroup: /bench/a, devices: ["1:3"]}]
 EOF
+[ -z "$reads" ] || echo "reads: $reads" >> "$work/bench.yaml"
 
 micro() { # LABEL
 	"$agbench" micro --label "$1" --cpu 0 --reps "$reps" --rep-ms 50 --warmup-ms 50 \
 		--file "$work/file" --devnode "$work/zero" --accel "$work/accel0" --cgroup "$cg2/bench/a" \
-		open-file open-dev ioctl-pipe ioctl-accel getppid read-file read-dev read-accel | grep -v '^#' | sed 's/^/@@BENCH\t/'
+		open-file open-dev ioctl-pipe ioctl-accel getppid read-file read-dev read-accel \
+		write-file write-dev | grep -v '^#' | sed 's/^/@@BENCH\t/'
 }
 
 r=1
@@ -61,6 +65,14 @@ while [ "$r" -le "$rounds" ]; do
 			echo "@@BENCH-CHECK ok $mode/$r: every allowed accelerator ioctl counted ($got)"
 		else
 			echo "@@BENCH-CHECK FAIL $mode/$r: generator $ops, kernel $got"
+		fi
+		if [ "$reads" = arrival ]; then
+			# the mode measured is the one named: no arrival attached the per-use hook
+			if grep '"type":"summary"' "$ev" | grep -q '"reads":{"mode":"arrival","per_use_attached":false'; then
+				echo "@@BENCH-CHECK ok $mode/$r: reads: arrival, the per-use hook never attached"
+			else
+				echo "@@BENCH-CHECK FAIL $mode/$r: reads: arrival not in force or the per-use hook attached: $(grep -o '"reads":{[^}]*}' "$ev" | tail -n1)"
+			fi
 		fi
 	done
 	r=$((r + 1))

@@ -7,13 +7,15 @@
 #
 # Usage: tools/bench/vm.sh [--agent PATH] [--agbench PATH] [--out DIR] [--kernels "SUITE..."]
 #                          [--tiers "TIER..."] [--rounds N] [--timeout SECONDS] [--arch amd64|arm64]
-#                          [--icount SHIFT|off] [--append]
+#                          [--icount SHIFT|off] [--append] [--reads every_use|arrival]
 # --icount SHIFT (default 0): QEMU's -icount shift=SHIFT,sleep=off under TCG: the guest's clocks
 # follow the instructions it executes (2^SHIFT ns each), so the host's load no longer moves its
 # timings and a ratio is one of executed guest instructions (BENCHMARKS.md, "Guests under
 # -icount"); off: TCG or KVM as tests/vm chooses, the guest's clocks the host's. --append: add this
 # run's boots to the measurements already in --out (another tier, a boot that ran out of time)
 # instead of starting anew; a table row counts the rounds it has.
+# --reads MODE: the agent's "reads:" setting in the guests (README "Configuration"); the run's
+# labels carry it (tier "lsm/arrival").
 # --arch arm64: arm64 guests (tests/vm/README.md "arm64 guests"), the agent and agbench built for
 # arm64 (make bench-vm-arm64, 6.12 only by default: arm64 6.1 has no tier 1 or 2 to measure).
 # Defaults: $BUILD/accelguard, $BUILD/agbench, $BUILD/bench/vm, AG_VM_KERNELS ("bookworm
@@ -27,7 +29,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 vmdir=$(cd "$here/../../tests/vm" && pwd)
 BUILD=${BUILD:-build}
 agent=$BUILD/accelguard agbench=$BUILD/agbench out=$BUILD/bench/vm
-kernels=${AG_VM_KERNELS:-bookworm bookworm-backports} tiers="lsm fmod_ret" rounds=3 timeout=600 arch=amd64 icount=0 append=0
+kernels=${AG_VM_KERNELS:-bookworm bookworm-backports} tiers="lsm fmod_ret" rounds=3 timeout=600 arch=amd64 icount=0 append=0 reads=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--agent) agent=$2; shift 2 ;;
@@ -40,11 +42,16 @@ while [ $# -gt 0 ]; do
 	--arch) arch=$2; shift 2 ;;
 	--icount) icount=$2; shift 2 ;;
 	--append) append=1; shift ;;
+	--reads) reads=$2; shift 2 ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed -e '/^set -e/d' -e 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench: vm: unknown argument $1 (--help)" >&2; exit 2 ;;
 	esac
 done
 export AG_VM_CACHE=${AG_VM_CACHE:-$BUILD/vm-cache}
+case $reads in
+''|every_use|arrival) ;;
+*) echo "bench: vm: --reads must be every_use or arrival, not '$reads'" >&2; exit 2 ;;
+esac
 case $icount in
 off) ;;
 [0-9]|10) export AG_VM_ACCEL=tcg AG_VM_ICOUNT=shift=$icount,sleep=off ;;
@@ -70,16 +77,16 @@ fi
 if [ "$append" = 0 ]; then : > "$out/all.tsv"; : > "$out/checks.txt"; fi
 for k in $kernels; do
 	for t in $tiers; do
-		d=$out/${label[$k]}-$t
+		d=$out/${label[$k]}-$t${reads:+-$reads}
 		mkdir -p "$d"
 		s=$SECONDS rc=0
 		echo "bench: vm: ${label[$k]} $t ..." >&2
 		"$vmdir/boot.sh" --arch "$arch" --kernel "${kdir[$k]}" --initrd "$out/initramfs.cpio" --tier "$t" --out "$d" \
-			--timeout "$timeout" --args "rounds=$rounds" > "$d/qemu.log" 2>&1 || rc=$?
+			--timeout "$timeout" --args "rounds=$rounds${reads:+,reads=$reads}" > "$d/qemu.log" 2>&1 || rc=$?
 		tr -d '\r' < "$d/results.log" > "$d/results.txt" || true
 		got=$(sed -n 's/^@@BENCH-READY .*"tier":"\([a-z_]*\)".*/\1/p' "$d/results.txt" | head -n1)
 		echo "bench: vm: ${label[$k]} $t: $((SECONDS - s)) s, QEMU exit $rc, agent tier ${got:-none}" >&2
-		tl=$t
+		tl=$t${reads:+/$reads}
 		if [ "$got" != "$t" ]; then
 			# the numbers are still those of the tier the agent ran: kept, labelled so
 			echo "FAIL vm/${label[$k]}/$t: the agent chose tier '${got:-none}' in this boot (QEMU exit $rc; see $d/results.txt, $d/console.log)" >> "$out/checks.txt"

@@ -118,6 +118,8 @@ static void fill_facts(struct ag_probe_report *r, const char *cgroup2)
 #define ROW_CGROUP 0x8   /* attached to the cgroup2 root */
 #define ROW_BRANCH 0x10  /* no program: sets the rodata __u32 at .flag */
 #define ROW_ELSE 0x20    /* loaded only where the row above it is not: its fallback */
+#define ROW_PER_USE 0x40 /* reads: arrival: loaded, attached on demand (ag_bpf_attach_per_use) */
+#define ROW_ARRIVAL 0x80 /* reads: arrival only: judges a descriptor where it arrives */
 
 #define AG_VARIANT_BTF 1
 #define AG_VARIANT_CORE 2
@@ -271,24 +273,47 @@ static bool row_tp_exists(const char *hook)
 	{ "tracepoint/syscalls/sys_exit_" #name " (/proc/PID/mem)", PROG(ag_tp_exit_##name##_core), \
 	  .variant = AG_VARIANT_CORE, .flags = ROW_OPTIONAL, .effect = syscall_tps }
 
+/*
+ * Tiers 1-2 with "reads: arrival" (ROW_ARRIVAL): a descriptor carried into another cgroup,
+ * judged there (receive.bpf.c): by a move (cgroup_attach_task, as at tier 3), by a child born
+ * there (clone3 CLONE_INTO_CGROUP: sched_process_fork). The same programs as tier 3's rows.
+ */
+#define ARRIVAL_ROWS                                                                               \
+	{ "tp_btf/cgroup_attach_task (bpf_send_signal_task)",                                      \
+	  .flag = offsetof(struct accelguard_bpf__rodata, ag_move_signal_task),                    \
+	  .flags = ROW_BRANCH | ROW_OPTIONAL | ROW_ARRIVAL, .btf = "bpf_send_signal_task" },       \
+	{ "tp_btf/cgroup_attach_task (a descriptor carried by a move)", PROG(ag_tp_moved),          \
+	  .flags = ROW_OPTIONAL | ROW_ARRIVAL, .btf = "bpf_loop" },                                \
+	{ "tp_btf/cgroup_attach_task (another process moved, killed)", PROG(ag_tp_moved_task),     \
+	  .flags = ROW_OPTIONAL | ROW_ARRIVAL, .btf = "bpf_send_signal_task" },                    \
+	{ "tp_btf/sched_process_fork (a child born in another cgroup)", PROG(ag_tp_forked),        \
+	  .flags = ROW_OPTIONAL | ROW_ARRIVAL, .btf = "bpf_loop" },                                \
+	{ "tp_btf/sched_process_fork (that child killed)", PROG(ag_tp_forked_task),                \
+	  .flags = ROW_OPTIONAL | ROW_ARRIVAL, .btf = "bpf_send_signal_task" }
+
 static const struct hook_row tier_rows[][AG_MAX_ROWS] = {
 	[AG_TIER_LSM] = {
 		{ "lsm/file_open", PROG(ag_lsm_file_open), .flags = ROW_PROBE },
 		{ "lsm/file_ioctl", PROG(ag_lsm_file_ioctl), .flags = ROW_IOCTL },
 		{ "lsm/file_ioctl_compat", PROG(ag_lsm_file_ioctl_compat), .flags = ROW_OPTIONAL,
 		  .btf = "bpf_lsm_file_ioctl_compat" },
-		{ "lsm/file_permission", PROG(ag_lsm_file_permission) },
+		{ "lsm/file_permission", PROG(ag_lsm_file_permission), .flags = ROW_PER_USE },
 		{ "lsm/mmap_file", PROG(ag_lsm_mmap_file) },
 		{ "lsm/ptrace_access_check", PROG(ag_lsm_ptrace_access_check) },
+		{ "lsm/file_receive", PROG(ag_lsm_file_receive), .flags = ROW_ARRIVAL },
+		ARRIVAL_ROWS,
 	},
 	[AG_TIER_FMOD_RET] = {
 		{ "fmod_ret/security_file_open", PROG(ag_fmod_file_open), .flags = ROW_PROBE },
 		{ "fmod_ret/security_file_ioctl", PROG(ag_fmod_file_ioctl), .flags = ROW_IOCTL },
 		{ "fmod_ret/security_file_ioctl_compat", PROG(ag_fmod_file_ioctl_compat),
 		  .flags = ROW_OPTIONAL, .btf = "security_file_ioctl_compat" },
-		{ "fmod_ret/security_file_permission", PROG(ag_fmod_file_permission) },
+		{ "fmod_ret/security_file_permission", PROG(ag_fmod_file_permission),
+		  .flags = ROW_PER_USE },
 		{ "fmod_ret/security_mmap_file", PROG(ag_fmod_mmap_file) },
 		{ "fmod_ret/security_ptrace_access_check", PROG(ag_fmod_ptrace_access_check) },
+		{ "fmod_ret/security_file_receive", PROG(ag_fmod_file_receive), .flags = ROW_ARRIVAL },
+		ARRIVAL_ROWS,
 	},
 	[AG_TIER_TRACEPOINT] = {
 		/* the compat routes, by effect; either one makes the raw entry the tier's (tp_entry) */
@@ -457,12 +482,17 @@ static bool kernel_has_func(const char *name)
 
 static int tp_entry(void);
 
+/* "reads: arrival" for the object being loaded (ag_load_opts.arrival) */
+static bool load_arrival;
+
 /* ACCELGUARD_SKIP_OPTIONAL=1 loads no optional row (benchmarks measure what one costs). */
 static bool row_wanted(const struct hook_row *r, int variant)
 {
 	const char *e;
 
 	if (r->variant && r->variant != variant)
+		return false;
+	if ((r->flags & ROW_ARRIVAL) && !load_arrival)
 		return false;
 	if (r->entry && r->entry != tp_entry())
 		return false;
@@ -529,17 +559,21 @@ static int tp_entry(void)
 	return entry;
 }
 
+/* Every row off, then the tier's wanted rows on (a program may be in several tiers' rows). */
 static void set_autoload(struct accelguard_bpf *s, int tier, int variant)
 {
-	for (int t = AG_TIER_LSM; t <= AG_TIER_TRACEPOINT; t++)
-		for_each_row(r, t) {
-			bool on = t == tier && row_wanted(r, variant);
+	for (int pass = 0; pass < 2; pass++)
+		for (int t = AG_TIER_LSM; t <= AG_TIER_TRACEPOINT; t++)
+			for_each_row(r, t) {
+				bool on = t == tier && row_wanted(r, variant);
 
-			if (r->flags & ROW_BRANCH)
-				*(__u32 *)((char *)s->rodata + r->flag) = on;
-			else
-				bpf_program__set_autoload(row_prog(s, r), on);
-		}
+				if (pass == 1 && !on)
+					continue;
+				if (r->flags & ROW_BRANCH)
+					*(__u32 *)((char *)s->rodata + r->flag) = on;
+				else
+					bpf_program__set_autoload(row_prog(s, r), on);
+			}
 	/* the raw entry keeps recvmsg/recvmmsg's message where their exits are attached */
 	s->rodata->ag_raw_recv = tier == AG_TIER_TRACEPOINT && tp_entry() == AG_ENTRY_RAW &&
 				 bpf_program__autoload(s->progs.ag_tp_exit_recvmsg);
@@ -562,6 +596,7 @@ static struct accelguard_bpf *load_variant(int tier, int variant, const struct a
 	int err;
 
 	tr->tried = true;
+	load_arrival = o->arrival && tier != AG_TIER_TRACEPOINT;
 	if (!s) {
 		tr->err = -errno;
 		snprintf(tr->why, sizeof(tr->why), "cannot open the BPF object: %s", strerror(errno));
@@ -731,11 +766,16 @@ static int attach_row(struct accelguard_bpf *s, const struct hook_row *r, int cg
 	return 0;
 }
 
-static int attach_rest(struct accelguard_bpf *s, int tier, int cgroup_fd, struct ag_probe_report *r)
+static int attach_rest(struct accelguard_bpf *s, int tier, int cgroup_fd, struct ag_probe_report *r,
+		       bool arrival)
 {
 	int err;
 
 	for_each_row(row, tier) {
+		if (arrival && (row->flags & ROW_PER_USE)) {
+			ag_dbg("bpf: %s loaded, attached on demand (reads: arrival)", row->hook);
+			continue;
+		}
 		err = attach_row(s, row, cgroup_fd);
 		if (err) {
 			r->t[tier].err = err;
@@ -827,7 +867,11 @@ int ag_bpf_start(struct ag_bpf *b, const struct ag_load_opts *o, const char *cgr
 	}
 	/* adopting: cgroup links are updated in place to the new programs, the others attached */
 	ag_pins_update_links(o->pins, b->skel);
-	err = attach_rest(b->skel, b->tier, b->cgroup_fd, &b->report);
+	b->arrival = o->arrival && b->tier != AG_TIER_TRACEPOINT;
+	b->per_use = !b->arrival;
+	if (o->arrival && !b->arrival)
+		ag_info("bpf: reads: arrival applies to tiers 1-2; tier tracepoint judges every use");
+	err = attach_rest(b->skel, b->tier, b->cgroup_fd, &b->report, b->arrival);
 	if (err) {
 		if (b->report.cgroup_dev_err)
 			ag_err("bpf: cannot attach the %s tier's programs: cgroup/dev on the cgroup2 "
@@ -848,6 +892,38 @@ int ag_bpf_start(struct ag_bpf *b, const struct ag_load_opts *o, const char *cgr
 fail:
 	ag_bpf_stop(b);
 	return err;
+}
+
+int ag_bpf_attach_per_use(struct ag_bpf *b)
+{
+	int err;
+
+	if (!b->skel || b->per_use)
+		return 0;
+	for_each_row(row, b->tier) {
+		if (!(row->flags & ROW_PER_USE))
+			continue;
+		err = attach_row(b->skel, row, b->cgroup_fd);
+		if (err) {
+			ag_err("bpf: cannot attach %s to %s: %s", bpf_program__name(row_prog(b->skel, row)),
+			       row->hook, strerror(-err));
+			return err;
+		}
+	}
+	b->per_use = true;
+	return 0;
+}
+
+__u32 ag_bpf_arrival_unseen(const struct ag_bpf *b)
+{
+	__u32 zero = 0;
+	__u64 v = 0;
+
+	if (!b->skel || !b->arrival)
+		return 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.arrival_unseen), &zero, &v))
+		return 0;
+	return (__u32)v;
 }
 
 const char *ag_bpf_ioctl_prog(const struct ag_bpf *b)

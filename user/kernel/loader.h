@@ -21,6 +21,7 @@ struct ag_load_opts {
 	__u32 policy_entries;
 	__u32 ringbuf_bytes;
 	int force_tier; /* 0: probe; else enum ag_tier */
+	bool arrival;   /* reads: arrival: tiers 1-2 judge a descriptor where it arrives */
 	struct ag_pins *pins; /* pinned state to adopt and pin into (pins.h); NULL: none */
 };
 
@@ -48,12 +49,20 @@ struct ag_bpf {
 	int tier;
 	int cgroup_fd;
 	struct ag_probe_report report;
+	bool arrival; /* reads: arrival at this tier (1-2): file_permission attached on demand */
+	bool per_use; /* the per-use read/write hook is attached */
 };
 
 /* Probe, load and attach everything for `run`. cgroup2 is the mount point (cgroup/dev goes on
  * its root). Returns 0 or -errno with the report filled in. */
 int ag_bpf_start(struct ag_bpf *b, const struct ag_load_opts *o, const char *cgroup2);
 void ag_bpf_stop(struct ag_bpf *b);
+
+/* reads: arrival: attach the per-use read/write hook (file_permission) now; it stays for the
+ * agent's life. 0 when attached (or already), -errno. */
+int ag_bpf_attach_per_use(struct ag_bpf *b);
+/* reads: arrival: what the kernel could not judge or stop at an arrival (AG_UNSEEN_* bits) */
+__u32 ag_bpf_arrival_unseen(const struct ag_bpf *b);
 
 /* The name of the ioctl program in use (tier 3 has two variants). */
 const char *ag_bpf_ioctl_prog(const struct ag_bpf *b);

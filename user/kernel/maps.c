@@ -93,6 +93,13 @@ int ag_maps_policy_set(struct ag_maps *m, __u64 cgroup_id, const struct ag_polic
 	return 0;
 }
 
+int ag_maps_policy_get(const struct ag_maps *m, __u64 cgroup_id, struct ag_policy *p)
+{
+	if (m->fd.policy < 0)
+		return -ENOENT;
+	return bpf_map_lookup_elem(m->fd.policy, &cgroup_id, p) ? -errno : 0;
+}
+
 int ag_maps_policy_del(struct ag_maps *m, __u64 cgroup_id)
 {
 	if (m->fd.policy < 0)

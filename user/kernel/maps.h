@@ -38,6 +38,8 @@ void ag_maps_free(struct ag_maps *m);
 /* policy: cgroup id -> policy. Return 0 or -errno (errno kept). */
 int ag_maps_policy_set(struct ag_maps *m, __u64 cgroup_id, const struct ag_policy *p);
 int ag_maps_policy_del(struct ag_maps *m, __u64 cgroup_id); /* -ENOENT when absent */
+/* the entry the kernel holds for cgroup_id; -ENOENT when absent */
+int ag_maps_policy_get(const struct ag_maps *m, __u64 cgroup_id, struct ag_policy *p);
 
 /* after a write to policy, owners or accel_devices (the writes here call it): the kernel's cached
  * verdicts are stale from now on */

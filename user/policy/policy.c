@@ -467,6 +467,25 @@ static void set_in_map(struct ag_policy_db *db, struct ag_cg *cg, bool in)
 	cg->in_map = in;
 }
 
+/* Whether the entry the kernel holds for cg allowed a device range that p does not. */
+static bool revokes(struct ag_policy_db *db, const struct ag_cg *cg, const struct ag_policy *p)
+{
+	struct ag_policy old;
+
+	if (ag_maps_policy_get(db->maps, cg->id, &old) || old.state != AG_P_TENANT)
+		return false;
+	for (__u32 i = 0; i < old.n && i < AG_MAX_ALLOWED; i++) {
+		bool kept = false;
+
+		for (__u32 j = 0; j < p->n && j < AG_MAX_ALLOWED && !kept; j++)
+			kept = p->state == AG_P_TENANT && p->d[j].major == old.d[i].major &&
+			       p->d[j].lo <= old.d[i].lo && p->d[j].hi >= old.d[i].hi;
+		if (!kept)
+			return true;
+	}
+	return false;
+}
+
 static void write_map(struct ag_policy_db *db, struct ag_cg *cg)
 {
 	/* host cgroups need an entry only where a miss would read as "unresolved" */
@@ -486,6 +505,8 @@ static void write_map(struct ag_policy_db *db, struct ag_cg *cg)
 		return;
 	}
 	fill_kpolicy(cg, &p);
+	if (db->on_revoked && cg->in_map && revokes(db, cg, &p))
+		db->on_revoked(cg, db->cb_ctx);
 	if (ag_maps_policy_set(db->maps, cg->id, &p)) {
 		bool full = errno == E2BIG || errno == ENOMEM || errno == ENOSPC;
 

@@ -62,6 +62,9 @@ typedef void (*ag_resolved_cb)(struct ag_cg *cg, void *ctx);
 /* Called when the policy map becomes full (some cgroup it must hold has no entry: cg is the one
  * just refused) and when every such cgroup has its entry again (cg NULL). */
 typedef void (*ag_full_cb)(bool full, const struct ag_cg *cg, void *ctx);
+/* Called when a tenant already in the map loses a device range it was allowed (a revocation):
+ * its processes may still hold the device. */
+typedef void (*ag_revoked_cb)(const struct ag_cg *cg, void *ctx);
 
 struct ag_policy_db {
 	const struct ag_config *cfg;
@@ -75,6 +78,7 @@ struct ag_policy_db {
 	size_t n_roots;
 	ag_resolved_cb on_resolved;
 	ag_full_cb on_full;
+	ag_revoked_cb on_revoked; /* NULL: not asked */
 	void *cb_ctx;
 	/* the policy map: entries this table holds there, cgroups refused for want of room now
 	 * (fail closed: ag_policy_full in the kernel while non-zero), refusals ever */

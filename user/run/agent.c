@@ -219,6 +219,7 @@ static int load_bpf(struct agent *a)
 	lo.policy_entries = a->o->max_cgroups;
 	lo.ringbuf_bytes = a->o->ringbuf_kb * 1024;
 	lo.force_tier = a->o->force_tier;
+	lo.arrival = a->cfg.reads == AG_READS_ARRIVAL;
 	if (!ag_pins_open(&a->pins, a->o->pin_dir ? a->o->pin_dir : a->cfg.pin_dir, lo.enforce))
 		lo.pins = &a->pins;
 	return ag_bpf_start(&a->bpf, &lo, a->cgroup2);
@@ -285,6 +286,7 @@ static int init_policy(struct agent *a)
 	a->db_ready = true;
 	a->db.on_resolved = ag_events_on_resolved;
 	a->db.on_full = ag_events_on_policy_full;
+	a->db.on_revoked = ag_arrival_on_revoked;
 	a->db.cgroup2 = a->cgroup2;
 	a->db.cb_ctx = a;
 	a->notifyfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -511,6 +513,7 @@ static void run_loop(struct agent *a)
 		/* the ring buffer first, every round: it must never wait behind the timers */
 		if (ring_buffer__consume(a->rb) < 0 && errno != EINTR)
 			ag_warn("events: ring buffer: %s", strerror(errno));
+		ag_arrival_check(a);
 		ag_ev_flush(a);
 		if (deadline && ag_now_ns(CLOCK_MONOTONIC) >= deadline)
 			a->stop = true;

@@ -159,6 +159,8 @@ static void emit_access(struct agent *a, const struct access_view *v, const stru
 		}
 	}
 	ag_ev_end(a);
+	ag_arrival_on_access(a, v->verdict, v->action, v->scanned, v->rejudged, v->cgroup_id,
+			     v->pid);
 }
 
 static struct ag_pending_access pending_of(const struct ag_access_event *e)

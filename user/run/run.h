@@ -77,6 +77,9 @@ struct agent {
 	struct ag_selftest_svc *selftest; /* the control socket, scheduled self-tests */
 	/* exposure events (issue 22): containers, and their devices by reason kind (AG_K8S_X_*) */
 	__u64 exposures, exposed[AG_K8S_X_KINDS];
+	/* reads: arrival (arrival.c): why and when the per-use hook was attached; NULL: not */
+	const char *per_use_reason;
+	__u64 per_use_ns;
 };
 
 /* out.c: the batch (one JSON line and one typed record per event) */
@@ -104,6 +107,12 @@ void ag_events_selftest(void *ctx, const char *members, size_t len);
 void ag_events_on_policy_full(bool full, const struct ag_cg *cg, void *ctx);
 void ag_events_on_resolved(struct ag_cg *cg, void *ctx);
 int ag_events_judge_now(struct agent *a, const char *path, __u32 major, __u32 minor);
+
+/* arrival.c: reads: arrival, the per-use hook attached the first time an arrival was not stopped */
+void ag_arrival_on_access(struct agent *a, int verdict, int action, bool scanned, bool rejudged,
+			  __u64 cgroup_id, __u32 pid);
+void ag_arrival_on_revoked(const struct ag_cg *cg, void *ctx);
+void ag_arrival_check(struct agent *a);
 
 /* summary.c: the ready event; the loop's snapshot for /metrics, and with summary the summary */
 void ag_summary_ready(struct agent *a);

@@ -15,6 +15,24 @@
 #define AG_TOP_ACCESSES 32 /* summary.top_accesses: the most counted (cgroup, device, op, cmd) */
 
 /* ready.pin: what became of the pinned state (pins.h) */
+/* how reads and writes are judged: "every_use", or "arrival" with whether (and why) the per-use
+ * hook was attached since (arrival.c) */
+static void put_reads(struct agent *a, struct jw *w)
+{
+	jw_key(w, "reads");
+	jw_obj_open(w);
+	jw_kstr(w, "mode", a->bpf.arrival ? "arrival" : "every_use");
+	if (a->bpf.arrival) {
+		jw_kbool(w, "per_use_attached", a->bpf.per_use);
+		if (a->per_use_reason) {
+			jw_kstr(w, "reason", a->per_use_reason);
+			jw_key(w, "after_s");
+			jw_double(w, (a->per_use_ns - a->start_boot) / 1e9);
+		}
+	}
+	jw_obj_close(w);
+}
+
 static void put_pins(struct agent *a, struct jw *w)
 {
 	const struct ag_pins *p = &a->pins;
@@ -51,6 +69,7 @@ void ag_summary_ready(struct agent *a)
 	jw_kstr(w, "ioctl_program", ag_bpf_ioctl_prog(&a->bpf));
 	jw_kstr(w, "ioctl_enforcement",
 		a->bpf.tier == AG_TIER_TRACEPOINT ? "kill_after_the_fact" : "synchronous_deny");
+	put_reads(a, w);
 	if (!uname(&u))
 		jw_kstr(w, "kernel", u.release);
 	jw_kstr(w, "cgroup2", a->cgroup2);
@@ -242,6 +261,7 @@ static void emit_summary(struct agent *a, const struct ag_metrics_state *st)
 	ag_ev_begin(a, AG_EVK_SUMMARY, "summary", 0);
 	jw_kstr(w, "tier", ag_tier_name(a->bpf.tier));
 	jw_kstr(w, "mode", ag_mode_name(a->mode));
+	put_reads(a, w);
 	jw_key(w, "duration_s");
 	jw_double(w, (ag_now_ns(CLOCK_BOOTTIME) - a->start_boot) / 1e9);
 	put_accesses(w, st);

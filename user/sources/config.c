@@ -385,6 +385,21 @@ static int parse_unresolved(struct ctx *c, const yaml_node_t *n)
 	return 0;
 }
 
+static int parse_reads(struct ctx *c, const yaml_node_t *n)
+{
+	const char *s = n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : "";
+	char d[80];
+
+	if (!is_null(n) && !strcmp(s, "every_use"))
+		c->cfg->reads = AG_READS_EVERY_USE;
+	else if (!is_null(n) && !strcmp(s, "arrival"))
+		c->cfg->reads = AG_READS_ARRIVAL;
+	else
+		return fail(c, n, "reads: expected every_use or arrival, found %s",
+			    describe(n, d, sizeof(d)));
+	return 0;
+}
+
 static int parse_rate_limit(struct ctx *c, const yaml_node_t *n)
 {
 	return get_uint(c, n, "rate_limit", AG_RATE_LIMIT_MIN, AG_RATE_LIMIT_MAX,
@@ -1107,6 +1122,7 @@ static const struct {
 	{ "mode", parse_mode },
 	{ "unresolved", parse_unresolved },
 	{ "rate_limit", parse_rate_limit },
+	{ "reads", parse_reads },
 	{ "pin_dir", parse_pin_dir },
 	{ "tenants", parse_tenants },
 	{ "exempt", parse_exempt },

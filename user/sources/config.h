@@ -54,6 +54,9 @@ struct ag_cfg_kubernetes {
 	int reports;          /* "reports:": enum ag_cfg_reports */
 };
 
+/* "reads:": how tiers 1-2 judge reads and writes (loader.c, README "Configuration") */
+enum ag_cfg_reads { AG_READS_EVERY_USE = 0, AG_READS_ARRIVAL = 1 };
+
 enum ag_cfg_reports { AG_REPORTS_OFF = 0, AG_REPORTS_WGPOLICY = 1, AG_REPORTS_OPENREPORTS = 2 };
 
 /* The "host:" section. */
@@ -97,6 +100,7 @@ struct ag_config {
 	int mode;                 /* enum ag_mode; AG_MODE_AUDIT when absent */
 	bool unresolved_deny;     /* "unresolved: deny" (default allow) */
 	unsigned int rate_limit;  /* violation events per tenant per second; default 1000, >= 100 */
+	int reads;                /* enum ag_cfg_reads; AG_READS_EVERY_USE when absent */
 	char *pin_dir;            /* enforce mode's pins (pins.h); NULL: the default, "off": none */
 	char **tenants;
 	size_t n_tenants;
